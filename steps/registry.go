@@ -1,0 +1,167 @@
+package steps
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// TargetInfo describes a target type: what a `target "TYPE" "NAME" {}` block
+// may contain.
+type TargetInfo struct {
+	// Name is the first block label: "entra", "ad", "exo", "adsync".
+	Name string
+	// Doc is a short paragraph for documentation.
+	Doc string
+	// Schema lists the block's arguments. Credentials never appear here:
+	// they come from the environment.
+	Schema Schema
+}
+
+// TargetConfig is one decoded target block.
+type TargetConfig struct {
+	// Name is the second block label.
+	Name string
+	// Config is an object value holding every attribute of the schema.
+	Config cty.Value
+	// Lab, when not "", is the base URL of a lab tenant (`--lab`,
+	// REBIND_LAB) that this target must use instead of the configured
+	// endpoints.
+	Lab string
+	// Getenv reads the environment (os.Getenv unless a test overrides it).
+	Getenv func(string) string
+}
+
+// TargetType opens connections to a directory. The value Open returns is
+// handed to steps as Call.Target; if it implements io.Closer the engine
+// closes it when the run ends.
+type TargetType interface {
+	Info() TargetInfo
+	Open(ctx context.Context, cfg TargetConfig) (any, error)
+}
+
+var (
+	mu      sync.RWMutex
+	types   = map[string]Type{}
+	targets = map[string]TargetType{}
+)
+
+// Register makes a step type available by its Info().Name. It panics when t is
+// nil, its name is empty, or the name is already registered: those are
+// programmer mistakes found at start-up.
+func Register(t Type) {
+	if t == nil {
+		panic("steps: Register of a nil Type")
+	}
+	name := t.Info().Name
+	if name == "" {
+		panic("steps: Register of a Type with an empty name")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := types[name]; dup {
+		panic("steps: Register called twice for step type " + name)
+	}
+	types[name] = t
+}
+
+// RegisterTarget makes a target type available by its Info().Name, with the
+// same rules as Register.
+func RegisterTarget(t TargetType) {
+	if t == nil {
+		panic("steps: RegisterTarget of a nil TargetType")
+	}
+	name := t.Info().Name
+	if name == "" {
+		panic("steps: RegisterTarget of a TargetType with an empty name")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := targets[name]; dup {
+		panic("steps: RegisterTarget called twice for target type " + name)
+	}
+	targets[name] = t
+}
+
+// Lookup returns the step type registered under name.
+func Lookup(name string) (Type, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	t, ok := types[name]
+	return t, ok
+}
+
+// LookupTarget returns the target type registered under name.
+func LookupTarget(name string) (TargetType, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	t, ok := targets[name]
+	return t, ok
+}
+
+// Types returns the names of the registered step types, sorted.
+func Types() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(types))
+	for n := range types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Targets returns the names of the registered target types, sorted.
+func Targets() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(targets))
+	for n := range targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// String returns the string attribute name of an object value, and whether
+// it was present, known and not null. It panics if the attribute exists but
+// is not a string: the engine converted it to the schema's type, so that
+// would be a schema/step mismatch.
+func String(obj cty.Value, name string) (string, bool) {
+	v, ok := attr(obj, name)
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// Bool is String for bool attributes.
+func Bool(obj cty.Value, name string) (bool, bool) {
+	v, ok := attr(obj, name)
+	if !ok {
+		return false, false
+	}
+	return v.True(), true
+}
+
+// Attr returns the attribute name of an object value when it is present,
+// known and not null.
+func Attr(obj cty.Value, name string) (cty.Value, bool) {
+	return attr(obj, name)
+}
+
+func attr(obj cty.Value, name string) (cty.Value, bool) {
+	if obj == cty.NilVal || obj.IsNull() || !obj.IsKnown() {
+		return cty.NilVal, false
+	}
+	if !obj.Type().IsObjectType() || !obj.Type().HasAttribute(name) {
+		return cty.NilVal, false
+	}
+	v := obj.GetAttr(name)
+	if v.IsNull() || !v.IsKnown() {
+		return cty.NilVal, false
+	}
+	return v, true
+}

@@ -1,0 +1,297 @@
+// Package steps defines the contract between the rebind engine and the step
+// types it runs, and the registry in which step types and target types are
+// found by name.
+//
+// A step type is a plug-in: it declares what its HCL block may contain (its
+// Schema), what it needs from the directories (Permissions), what kind of work
+// it does (Kind) and whether that work can be undone (Reversibility). The engine
+// decodes the block against the schema and hands the step only typed cty values
+// (a Call); step code never sees HCL.
+//
+// Most step types are desired state ("ensure"): Observe reads the object, Diff
+// computes before -> after (a NoOp when the object is already so), and Apply
+// makes it so, safely when repeated. That gives the engine an idempotent apply,
+// a plan that shows before -> after, a probe for resume and a before-value for
+// rollback. Data types only Observe. Action types (purge, start a sync cycle)
+// cannot be observed as state; they declare whether they are safe to repeat.
+//
+// Optional capabilities are discovered by type assertion, as database/sql/driver
+// does: a Type that also implements Reverter can be rolled back; one that does
+// not is reported as not reverted, never silently skipped.
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Kind says what a step type does to the world.
+type Kind int
+
+const (
+	// KindData reads and never writes. Data blocks are observed at plan and
+	// re-checked at apply.
+	KindData Kind = iota + 1
+	// KindEnsure drives an object to a desired state; Apply is idempotent.
+	KindEnsure
+	// KindAction performs an operation whose effect cannot be read back as
+	// state (a purge, a sync cycle). Info.RepeatSafe says whether it may run
+	// twice.
+	KindAction
+)
+
+// String returns the name used in plans and the journal.
+func (k Kind) String() string {
+	switch k {
+	case KindData:
+		return "data"
+	case KindEnsure:
+		return "ensure"
+	case KindAction:
+		return "action"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Reversibility says whether a completed step can be undone.
+type Reversibility int
+
+const (
+	// Reversible steps restore the recorded before-value exactly.
+	Reversible Reversibility = iota + 1
+	// Compensable steps can be undone by a different operation that leaves an
+	// equivalent, not identical, state (a restored object gets a new id).
+	Compensable
+	// Irreversible steps cannot be undone (a purge, a tenant sync switch inside
+	// its 72-hour window). The plan calls them out.
+	Irreversible
+)
+
+// String returns the name used in plans and the journal.
+func (r Reversibility) String() string {
+	switch r {
+	case Reversible:
+		return "reversible"
+	case Compensable:
+		return "compensable"
+	case Irreversible:
+		return "irreversible"
+	}
+	return fmt.Sprintf("Reversibility(%d)", int(r))
+}
+
+// Attribute describes one argument of a step (or target) block.
+type Attribute struct {
+	// Type is the cty type the value is converted to; cty.DynamicPseudoType
+	// accepts any value unchanged.
+	Type cty.Type
+	// Required attributes must be present (they may still be null when
+	// Nullable is set, which is how "clear this value" is written).
+	Required bool
+	// Nullable allows an explicit null, e.g. `immutable_id = null`.
+	Nullable bool
+	// Sensitive values are never written to a plan, the journal or a log.
+	Sensitive bool
+	// PII values (UPNs, addresses) are masked by --redact renderings.
+	PII bool
+	// Doc is one sentence for `rebind runbooks show` and error messages.
+	Doc string
+}
+
+// Schema is the set of arguments a block accepts, by name.
+type Schema map[string]Attribute
+
+// Info describes a step type.
+type Info struct {
+	// Name is the block label, e.g. "file" or "entra_user_restored".
+	Name string
+	// Doc is a short paragraph shown by `rebind steps` and in plans.
+	Doc string
+	// Kind is data, ensure or action.
+	Kind Kind
+	// Target is the target type this step needs ("entra", "ad", "exo",
+	// "adsync"), or "" when it needs none.
+	Target string
+	// Schema lists the block's arguments. The engine's own meta-arguments
+	// (target, for_each, depends_on, retry, timeout, on_failure, await,
+	// max_concurrency, max_errors, precondition, postcondition) must not appear.
+	Schema Schema
+	// Reversibility is declared per type; ensure types that implement
+	// Reverter are normally Reversible.
+	Reversibility Reversibility
+	// IrreversibleReason explains an Irreversible or Compensable type in plans.
+	IrreversibleReason string
+	// RepeatSafe is meaningful for actions: whether an action that was in
+	// doubt at a crash may simply run again. Ensure types are always
+	// repeat-safe because Apply is idempotent.
+	RepeatSafe bool
+	// Permissions lists what the step needs from the directories, e.g.
+	// "Graph: User.ReadWrite.All" or "Exchange: Mail Recipients".
+	// `rebind plan` lists the union.
+	Permissions []string
+}
+
+// Action is what a Change will do.
+type Action string
+
+const (
+	// NoOp: the object is already as desired; nothing is written.
+	NoOp Action = "no-op"
+	// Create: a new object (or a restored one) will exist.
+	Create Action = "create"
+	// Update: attributes of an existing object change.
+	Update Action = "update"
+	// Delete: an object will be removed.
+	Delete Action = "delete"
+	// Run: an action step will run.
+	Run Action = "run"
+	// Read: a data step reads; it never writes.
+	Read Action = "read"
+)
+
+// Call carries one invocation of a step: its decoded arguments and the
+// opened target.
+type Call struct {
+	// Address is the step's address, e.g. `step.entra_immutable_id.clear`,
+	// with `["key"]` appended for a fan-out instance.
+	Address string
+	// Key is the fan-out key, "" when the step is not fanned out.
+	Key string
+	// Config is an object value holding every attribute of the step's
+	// Schema (absent optional attributes are null). At plan time it may
+	// contain unknown values; the engine does not call Observe while an
+	// attribute the step needs is unknown (see Info.Schema).
+	Config cty.Value
+	// Target is the opened target client (what TargetType.Open returned), or
+	// nil when Info.Target is "".
+	Target any
+	// Run gives access to the surrounding run: its id, its directory, and
+	// the mid-run approvals recorded for it.
+	Run RunContext
+	// Log receives human-readable progress lines (no secrets).
+	Log io.Writer
+}
+
+// RunContext is what a step may know of the run it is part of.
+type RunContext interface {
+	// ID is the run's id ("" at plan time).
+	ID() string
+	// Dir is the directory relative paths in the runbook are resolved from.
+	Dir() string
+	// StepApproval reports whether a person has recorded a go-ahead for the
+	// step at address (with `rebind approve-step RUN STEP`), and who.
+	StepApproval(ctx context.Context, address string) (approved bool, by string, err error)
+}
+
+// Observation is what a step saw of the world. It is shown in plans,
+// fingerprinted for drift detection, and reachable from conditions as
+// `self.observed`.
+type Observation struct {
+	// Object names the thing observed, stably: "file:/etc/x",
+	// "entra:user:alice@contoso.com". The engine locks on it so that two
+	// runs cannot work the same object at once.
+	Object string
+	// Value is an object value; for data steps it is the data block's value.
+	// It must be wholly known and must not contain secrets.
+	Value cty.Value
+}
+
+// Change is before -> after for one step instance.
+type Change struct {
+	Action Action
+	// Before holds the attributes the step will change, as they are now (an
+	// object value, or null when the object does not exist). Rollback hands
+	// it back to Reverter.Revert.
+	Before cty.Value
+	// After holds the same attributes as they will be (object or null).
+	After cty.Value
+	// Private is step-owned data that Apply and Revert need and that the
+	// journal keeps with the change (e.g. the object's id). Never secrets.
+	Private []byte
+}
+
+// Result is what Apply returns: values later steps can reference as
+// `step.TYPE.NAME.result`.
+type Result struct {
+	// Value is an object value, or cty.NilVal / null when there is nothing.
+	Value cty.Value
+	// Change is the change as it was actually made, when it differs from the
+	// planned one (e.g. the id of a restored object); the journal records it
+	// for rollback. Zero means "as planned".
+	Change *Change
+}
+
+// Type is a step type. Implementations must be safe for concurrent use: a
+// fan-out calls the same Type from many goroutines.
+type Type interface {
+	// Info describes the type. It must return the same value every time.
+	Info() Info
+	// Observe reads the object the call names. It never writes.
+	Observe(ctx context.Context, call Call) (Observation, error)
+	// Diff computes the change from what was observed to what the call asks
+	// for. It returns Action NoOp when nothing needs doing. Data types return
+	// Action Read.
+	Diff(ctx context.Context, call Call, obs Observation) (Change, error)
+	// Apply makes the change. For ensure types it must be safe to repeat.
+	Apply(ctx context.Context, call Call, change Change) (Result, error)
+}
+
+// Reverter is implemented by step types whose completed changes can be
+// undone. Revert takes the change as recorded at apply and brings the object
+// back to change.Before; it must be safe to repeat. Types without it are
+// reported by rollback as "not reverted".
+type Reverter interface {
+	Revert(ctx context.Context, call Call, change Change) error
+}
+
+// ErrPaused is wrapped by errors that pause a run until a person acts (the
+// approve step). The engine stops the run as "paused"; `rebind resume`
+// continues it.
+var ErrPaused = errors.New("steps: paused for a person")
+
+// ErrNotFound is wrapped by Observe errors when the named object does not
+// exist and the step cannot describe its absence as a state.
+var ErrNotFound = errors.New("steps: object not found")
+
+// PermanentError marks a failure that retrying cannot fix (a provisioning
+// error reported by Entra, a refused write). An `await` ends early on it, and
+// `retry` does not retry it.
+type PermanentError struct {
+	Err error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError (nil stays nil).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err is or wraps a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// RetryAfterError tells the engine's retry loop the earliest time to try
+// again (from a Retry-After header).
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
