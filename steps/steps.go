@@ -175,6 +175,18 @@ type Call struct {
 	Run RunContext
 	// Log receives human-readable progress lines (no secrets).
 	Log io.Writer
+	// Refresh re-reads the data blocks this step's arguments refer to and
+	// evaluates the arguments again, returning a fresh Config. Steps that
+	// wait for a condition (wait's `until`) call it between polls. It is nil
+	// at plan time.
+	Refresh func(ctx context.Context) (cty.Value, error)
+}
+
+// RepeatSafety is implemented by action types whose repeat-safety depends on
+// their arguments (exec with `repeat_safe = true`). Without it,
+// Info().RepeatSafe decides.
+type RepeatSafety interface {
+	RepeatSafeCall(call Call) bool
 }
 
 // RunContext is what a step may know of the run it is part of.
@@ -253,6 +265,11 @@ type Reverter interface {
 // approve step). The engine stops the run as "paused"; `rebind resume`
 // continues it.
 var ErrPaused = errors.New("steps: paused for a person")
+
+// ErrIrreversible is wrapped by Revert errors for a change that cannot be
+// undone after all (an exec step without an `undo` command). Rollback reports
+// the step as not reverted and goes on with older steps.
+var ErrIrreversible = errors.New("steps: change cannot be reverted")
 
 // ErrNotFound is wrapped by Observe errors when the named object does not
 // exist and the step cannot describe its absence as a state.
