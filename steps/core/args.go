@@ -1,0 +1,153 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// stringArg returns a string attribute of the call's config, with any marks
+// removed (steps.String would panic on a marked value), and whether it was
+// set.
+func stringArg(cfg cty.Value, name string) (string, bool) {
+	v, ok := steps.Attr(cfg, name)
+	if !ok {
+		return "", false
+	}
+	v, _ = v.UnmarkDeep()
+	return v.AsString(), true
+}
+
+// boolArg is stringArg for bool attributes.
+func boolArg(cfg cty.Value, name string) (bool, bool) {
+	v, ok := steps.Attr(cfg, name)
+	if !ok {
+		return false, false
+	}
+	v, _ = v.UnmarkDeep()
+	return v.True(), true
+}
+
+// stringsArg returns a list(string) attribute, with marks removed.
+func stringsArg(cfg cty.Value, name string) ([]string, bool) {
+	v, ok := steps.Attr(cfg, name)
+	if !ok {
+		return nil, false
+	}
+	v, _ = v.UnmarkDeep()
+	out := make([]string, 0, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, e.AsString())
+	}
+	return out, true
+}
+
+// intArg returns a number attribute that must be a whole number.
+func intArg(cfg cty.Value, name string) (int, bool, error) {
+	v, ok := steps.Attr(cfg, name)
+	if !ok {
+		return 0, false, nil
+	}
+	v, _ = v.UnmarkDeep()
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if acc != big.Exact || i != int64(int(i)) {
+		return 0, true, fmt.Errorf("%q must be a whole number, got %s", name, bf.Text('g', -1))
+	}
+	return int(i), true, nil
+}
+
+// resolvePath makes p absolute: relative paths are resolved against the
+// run's directory, as every path in a runbook is.
+func resolvePath(call steps.Call, p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("%q must not be empty", "path")
+	}
+	if !filepath.IsAbs(p) && call.Run != nil && call.Run.Dir() != "" {
+		p = filepath.Join(call.Run.Dir(), p)
+	}
+	return filepath.Abs(p)
+}
+
+// parseMode parses an octal permission string such as "0644" or "600".
+// Only permission bits are accepted: rebind does not set setuid, setgid or
+// sticky bits on the files it writes.
+func parseMode(s string) (os.FileMode, error) {
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || s == "" {
+		return 0, fmt.Errorf("%q must be an octal permission such as \"0644\", got %q", "mode", s)
+	}
+	if n > 0o777 {
+		return 0, fmt.Errorf("%q must be at most \"0777\", got %q", "mode", s)
+	}
+	return os.FileMode(n), nil
+}
+
+// formatMode is the inverse of parseMode: always four octal digits.
+func formatMode(m os.FileMode) string {
+	return fmt.Sprintf("%04o", uint32(m.Perm()))
+}
+
+var daysPrefix = regexp.MustCompile(`^(\d+)d`)
+
+// parseDuration accepts Go durations ("90s", "1h30m") and a leading day
+// count ("1d", "2d12h"), because retention windows and sync delays are
+// spoken of in days. Negative durations are refused.
+func parseDuration(name, s string) (time.Duration, error) {
+	orig := s
+	var d time.Duration
+	if m := daysPrefix.FindStringSubmatch(s); m != nil {
+		days, err := strconv.Atoi(m[1])
+		if err != nil || days > 100000 {
+			return 0, fmt.Errorf("%q: bad duration %q", name, orig)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+		s = strings.TrimPrefix(s, m[0])
+		if s == "" {
+			return d, nil
+		}
+	}
+	rest, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: bad duration %q: use a number and a unit, such as \"30s\", \"2m\", \"1h\" or \"1d\"", name, orig)
+	}
+	if rest < 0 {
+		return 0, fmt.Errorf("%q: duration %q must not be negative", name, orig)
+	}
+	return d + rest, nil
+}
+
+// sleep waits for d or until ctx ends, returning ctx's error in that case.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// logf writes a progress line to the call's log, if it has one.
+func logf(call steps.Call, format string, args ...any) {
+	if call.Log == nil {
+		return
+	}
+	fmt.Fprintf(call.Log, format+"\n", args...)
+}
