@@ -1,0 +1,140 @@
+package runbook
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Extension is the file name suffix of runbook files. In a folder, only
+// files with this suffix are read; sub-folders are not.
+const Extension = ".hcl"
+
+// Load reads the runbook at path: one .hcl file, or a folder whose .hcl files
+// are read in name order. Ranges in the result and its diagnostics name files
+// relative to the runbook folder (for a single file, its base name), the keys
+// of Sources and Files, so that a runbook loaded from disk and the same
+// runbook loaded from a saved plan with LoadSources report the same
+// positions.
+//
+// The result is never nil; it may be incomplete when the diagnostics have
+// errors.
+func Load(p string) (*Runbook, hcl.Diagnostics) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return &Runbook{Dir: p}, fileError(p, "Cannot read runbook", fmt.Sprintf("The runbook %s cannot be read: %s.", p, err))
+	}
+	if !info.IsDir() {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return &Runbook{Dir: filepath.Dir(p)}, fileError(p, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", p, err))
+		}
+		return LoadSources(filepath.Dir(p), map[string][]byte{filepath.Base(p): src})
+	}
+	rb, diags := loadFS(os.DirFS(p), ".")
+	rb.Dir = p
+	return rb, diags
+}
+
+// LoadFS reads the runbook in folder dir of fsys (for runbooks embedded in
+// the binary). Dir in the result is dir. dir may also name a single .hcl
+// file, as with Load.
+func LoadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
+	rb, diags := loadFS(fsys, dir)
+	rb.Dir = dir
+	return rb, diags
+}
+
+func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
+	info, err := fs.Stat(fsys, dir)
+	if err != nil {
+		return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook %s cannot be read: %s.", dir, err))
+	}
+	if !info.IsDir() {
+		src, err := fs.ReadFile(fsys, dir)
+		if err != nil {
+			return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", dir, err))
+		}
+		return LoadSources(path.Dir(dir), map[string][]byte{path.Base(dir): src})
+	}
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook folder %s cannot be read: %s.", dir, err))
+	}
+	sources := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), Extension) {
+			continue
+		}
+		src, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return &Runbook{}, fileError(e.Name(), "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", path.Join(dir, e.Name()), err))
+		}
+		sources[e.Name()] = src
+	}
+	if len(sources) == 0 {
+		return &Runbook{}, fileError(dir, "No runbook files", fmt.Sprintf("The folder %s holds no %s files.", dir, Extension))
+	}
+	return LoadSources(dir, sources)
+}
+
+// LoadSources parses a runbook from its files' contents, keyed by file name
+// relative to the runbook folder (as in Runbook.Sources); files are read in
+// name order. dir is only recorded as the result's Dir. A saved plan, which
+// carries the sources it was made from, is loaded this way.
+//
+// The result is never nil; it may be incomplete when the diagnostics have
+// errors.
+func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnostics) {
+	rb := &Runbook{
+		Dir:     dir,
+		Sources: make(map[string][]byte, len(sources)),
+		Files:   make(map[string]*hcl.File, len(sources)),
+	}
+	names := make([]string, 0, len(sources))
+	for name, src := range sources {
+		names = append(names, name)
+		rb.Sources[name] = src
+	}
+	sort.Strings(names)
+
+	var diags hcl.Diagnostics
+	if len(names) == 0 {
+		return rb, fileError(dir, "No runbook files", "The runbook has no files.")
+	}
+	d := newDecoder(rb)
+	for _, name := range names {
+		f, fDiags := hclsyntax.ParseConfig(sources[name], name, hcl.InitialPos)
+		diags = append(diags, fDiags...)
+		if f == nil {
+			continue
+		}
+		rb.Files[name] = f
+		if fDiags.HasErrors() {
+			// A file that does not parse is decoded no further: its body
+			// is partial and would only add misleading errors.
+			continue
+		}
+		diags = append(diags, d.decodeFile(f)...)
+	}
+	diags = append(diags, d.finish()...)
+	return rb, diags
+}
+
+// fileError is a diagnostic about a file as a whole, before any of it could
+// be parsed.
+func fileError(name, summary, detail string) hcl.Diagnostics {
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   detail,
+		Subject:  &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos},
+	}}
+}

@@ -1,0 +1,190 @@
+package runbook
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// refScope says which roots a block's expressions may use.
+type refScope struct {
+	// roots allowed besides var, which every block may use.
+	local, target, data, step, each, self bool
+	// stepIndex is the position of the referring step in run order, -1 for
+	// any other block. A step may refer only to earlier steps.
+	stepIndex int
+	// self is the referring block's address, to report self-references.
+	addr string
+}
+
+// checkReferences checks every reference in the runbook once all files are
+// read: that it names something declared and, from a step, nothing that
+// runs later.
+func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	stepPos := make(map[string]int, len(rb.Steps))
+	for i, s := range rb.Steps {
+		if _, dup := stepPos[s.Address()]; !dup {
+			stepPos[s.Address()] = i
+		}
+	}
+	c := &refChecker{declared: declared, stepPos: stepPos}
+
+	for _, v := range rb.Variables {
+		sc := refScope{stepIndex: -1, addr: "var." + v.Name}
+		for _, chk := range v.Validations {
+			diags = append(diags, c.exprs(sc, chk.Condition, chk.ErrorMessage)...)
+		}
+	}
+	for _, l := range rb.Locals {
+		sc := refScope{local: true, target: true, data: true, step: true, stepIndex: -1, addr: "local." + l.Name}
+		diags = append(diags, c.exprs(sc, l.Expr)...)
+	}
+	for _, t := range rb.Targets {
+		sc := refScope{local: true, stepIndex: -1, addr: "target." + t.Type + "." + t.Name}
+		diags = append(diags, c.traversals(sc, bodyTraversals(t.Config))...)
+	}
+	for _, d := range rb.Data {
+		sc := refScope{local: true, target: true, data: true, step: true, self: true, stepIndex: -1, addr: d.Address()}
+		diags = append(diags, c.traversals(sc, bodyTraversals(d.Config))...)
+	}
+	for i, s := range rb.Steps {
+		if stepPos[s.Address()] != i {
+			continue // a duplicate, already reported
+		}
+		sc := refScope{local: true, target: true, data: true, step: true, self: true, each: s.ForEach != nil, stepIndex: i, addr: s.Address()}
+		// Config still holds the meta-arguments (PartialContent only hides
+		// them), so this covers target, depends_on and the conditions too.
+		diags = append(diags, c.traversals(sc, bodyTraversals(s.Config))...)
+		if s.ForEach != nil {
+			for _, t := range s.ForEach.Variables() {
+				if t.RootName() == "each" {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid reference to each",
+						Detail:   fmt.Sprintf("The for_each of %s cannot refer to each: each is what for_each defines.", s.Address()),
+						Subject:  t.SourceRange().Ptr(),
+					})
+				}
+			}
+		}
+	}
+	return diags
+}
+
+type refChecker struct {
+	declared map[string]hcl.Range
+	stepPos  map[string]int
+}
+
+func (c *refChecker) exprs(sc refScope, exprs ...hcl.Expression) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, e := range exprs {
+		diags = append(diags, c.traversals(sc, e.Variables())...)
+	}
+	return diags
+}
+
+func (c *refChecker) traversals(sc refScope, ts []hcl.Traversal) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range ts {
+		if d := c.traversal(sc, t); d != nil {
+			diags = append(diags, d)
+		}
+	}
+	return diags
+}
+
+// attrNames returns the leading attribute names after the root, up to n.
+func attrNames(t hcl.Traversal, n int) []string {
+	var out []string
+	for _, s := range t[1:] {
+		a, ok := s.(hcl.TraverseAttr)
+		if !ok || len(out) == n {
+			break
+		}
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func (c *refChecker) traversal(sc refScope, t hcl.Traversal) *hcl.Diagnostic {
+	root := t.RootName()
+	rng := t.SourceRange().Ptr()
+	bad := func(summary, detail string) *hcl.Diagnostic {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng}
+	}
+	allowed := map[string]bool{
+		"var": true, "local": sc.local, "target": sc.target, "data": sc.data,
+		"step": sc.step, "each": sc.each, "self": sc.self,
+	}
+	if ok, known := allowed[root]; !known {
+		return bad("Invalid reference", fmt.Sprintf("%q is not something a runbook can refer to. References start with var, local, target, data or step, and inside a step also each (with for_each) and self.", root))
+	} else if !ok {
+		return bad("Invalid reference", fmt.Sprintf("%s cannot refer to %s.", sc.addr, root))
+	}
+
+	var addr, what string
+	switch root {
+	case "var", "local":
+		names := attrNames(t, 1)
+		if len(names) < 1 {
+			return nil
+		}
+		addr = root + "." + names[0]
+		what = map[string]string{"var": "variable", "local": "local"}[root]
+	case "target", "data", "step":
+		names := attrNames(t, 2)
+		if len(names) < 2 {
+			return nil
+		}
+		addr = root + "." + names[0] + "." + names[1]
+		what = map[string]string{"target": "target", "data": "data block", "step": "step"}[root]
+	default:
+		return nil
+	}
+	if _, ok := c.declared[addr]; !ok {
+		return bad("Reference to undeclared "+what, fmt.Sprintf("There is no %s %s in this runbook.", what, addr))
+	}
+	if addr == sc.addr && root != "var" {
+		return bad("Self-reference", fmt.Sprintf("%s refers to itself. Inside its own conditions a step reads its values as self.observed and self.result.", sc.addr))
+	}
+	if root == "step" && sc.stepIndex >= 0 && c.stepPos[addr] > sc.stepIndex {
+		return bad("Reference to a later step", fmt.Sprintf("%s refers to %s, which runs after it: steps run in file order, so its values are not known yet. Move %s below %s.", sc.addr, addr, sc.addr, addr))
+	}
+	return nil
+}
+
+// bodyTraversals returns every reference in a native-syntax body, nested
+// blocks included, except on_failure's keyword. A body from another syntax
+// yields none.
+func bodyTraversals(b hcl.Body) []hcl.Traversal {
+	body, ok := b.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var out []hcl.Traversal
+	for _, a := range sortedSyntaxAttributes(body.Attributes) {
+		if a.Name == "on_failure" {
+			continue // a bare keyword, not a reference
+		}
+		out = append(out, a.Expr.Variables()...)
+	}
+	for _, blk := range body.Blocks {
+		out = append(out, bodyTraversals(blk.Body)...)
+	}
+	return out
+}
+
+// sortedSyntaxAttributes returns attrs in source order, for diagnostics in a
+// stable order.
+func sortedSyntaxAttributes(attrs hclsyntax.Attributes) []*hclsyntax.Attribute {
+	out := make([]*hclsyntax.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SrcRange.Start.Byte < out[j].SrcRange.Start.Byte })
+	return out
+}

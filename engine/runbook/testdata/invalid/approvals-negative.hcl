@@ -1,0 +1,3 @@
+runbook "x" {
+  approvals = -1 # ERROR: Invalid value for approvals
+}

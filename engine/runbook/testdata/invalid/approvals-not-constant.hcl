@@ -1,0 +1,3 @@
+runbook "x" {
+  approvals = var.n # ERROR: Variables not allowed
+}

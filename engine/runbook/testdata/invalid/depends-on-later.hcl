@@ -1,0 +1,5 @@
+runbook "x" {}
+step "assert" "ok" {
+  depends_on = [step.adsync_cycle.initial] # ERROR: Reference to a later step
+}
+step "adsync_cycle" "initial" {}

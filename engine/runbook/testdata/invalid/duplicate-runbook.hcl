@@ -1,0 +1,3 @@
+runbook "a" {}
+
+runbook "b" {} # ERROR: Duplicate runbook block

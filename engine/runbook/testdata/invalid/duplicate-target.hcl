@@ -1,0 +1,3 @@
+runbook "x" {}
+target "ad" "corp" {}
+target "ad" "corp" {} # ERROR: Duplicate target "ad" "corp"

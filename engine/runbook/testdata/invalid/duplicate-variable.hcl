@@ -1,0 +1,5 @@
+runbook "x" {}
+variable "upn" {}
+variable "upn" { # ERROR: Duplicate variable "upn"
+  type = string
+}

@@ -1,0 +1,4 @@
+runbook "x" {}
+step "ad_user" "anchor" {
+  upn = each.key # ERROR: Invalid reference
+}

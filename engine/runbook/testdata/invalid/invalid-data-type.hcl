@@ -1,0 +1,2 @@
+runbook "x" {}
+data "ad/user" "new" {} # ERROR: Invalid data block type

@@ -1,0 +1,1 @@
+runbook "restore mistake" {} # ERROR: Invalid runbook name

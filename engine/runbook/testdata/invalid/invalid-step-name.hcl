@@ -1,0 +1,2 @@
+runbook "x" {}
+step "entra_user" "bound!" {} # ERROR: Invalid step name

@@ -1,0 +1,2 @@
+runbook "x" {}
+step "entra user" "bound" {} # ERROR: Invalid step type

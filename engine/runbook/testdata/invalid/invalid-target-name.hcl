@@ -1,0 +1,2 @@
+runbook "x" {}
+target "ad" "" {} # ERROR: Invalid target name

@@ -1,0 +1,2 @@
+runbook "x" {}
+target "a.d" "corp" {} # ERROR: Invalid target type

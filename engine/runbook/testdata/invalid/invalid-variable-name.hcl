@@ -1,0 +1,2 @@
+runbook "x" {}
+variable "1st" {} # ERROR: Invalid variable name

@@ -1,0 +1,3 @@
+runbook "x" {}
+step "entra_user" { # ERROR: Missing name for step
+}

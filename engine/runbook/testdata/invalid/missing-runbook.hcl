@@ -1,0 +1,2 @@
+# ERROR: Missing runbook block
+variable "upn" {}

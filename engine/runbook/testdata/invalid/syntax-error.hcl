@@ -1,0 +1,4 @@
+runbook "x" {}
+step "entra_user" "bound" {
+  upn = = "a" # ERROR: Invalid expression
+}

@@ -1,0 +1,4 @@
+runbook "x" {}
+step "ad_user" "anchor" {
+  target = "ad.corp" # ERROR: Invalid target reference
+}

@@ -1,0 +1,3 @@
+runbook "x" {
+  title = ["a"] # ERROR: Invalid value for title
+}

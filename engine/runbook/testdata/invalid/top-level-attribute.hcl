@@ -1,0 +1,2 @@
+runbook "x" {}
+approvals = 2 # ERROR: Unsupported argument

@@ -1,0 +1,2 @@
+runbook "x" {}
+resource "entra_user" "u" {} # ERROR: Unsupported block type

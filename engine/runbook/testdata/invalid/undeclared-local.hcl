@@ -1,0 +1,4 @@
+runbook "x" {}
+locals {
+  a = local.b # ERROR: Reference to undeclared local
+}

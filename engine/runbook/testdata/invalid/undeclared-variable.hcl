@@ -1,0 +1,4 @@
+runbook "x" {}
+step "ad_user" "anchor" {
+  upn = var.upn # ERROR: Reference to undeclared variable
+}

@@ -1,0 +1,6 @@
+runbook "x" {}
+variable "upn" {
+  validation { # ERROR: Missing required argument
+    condition = var.upn != ""
+  }
+}

@@ -1,0 +1,10 @@
+runbook "x" {}
+locals {
+  suffix = "@contoso.com"
+}
+variable "upn" {
+  validation {
+    condition     = endswith(var.upn, local.suffix) # ERROR: Invalid reference
+    error_message = "Wrong domain."
+  }
+}

@@ -1,0 +1,5 @@
+runbook "x" {}
+variable "n" {
+  type    = number
+  default = "three" # ERROR: Invalid default value
+}

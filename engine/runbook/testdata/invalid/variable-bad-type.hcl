@@ -1,0 +1,4 @@
+runbook "x" {}
+variable "n" {
+  type = integer # ERROR: Invalid type specification
+}

@@ -1,0 +1,4 @@
+runbook "x" {}
+variable "secret" {
+  sensitive = "maybe" # ERROR: Invalid value for sensitive
+}

@@ -1,0 +1,4 @@
+runbook "x" {}
+variable "n" {
+  nullable = true # ERROR: Unsupported argument
+}
