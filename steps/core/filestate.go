@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -52,7 +53,7 @@ func readFileState(abs string) (fileState, error) {
 // text that Unicode normalisation would change): a plan must never show
 // content that differs from what is on disk.
 func (s fileState) contentValue() cty.Value {
-	if !s.exists {
+	if !s.exists || !utf8.Valid(s.data) {
 		return cty.NullVal(cty.String)
 	}
 	v := cty.StringVal(string(s.data))
