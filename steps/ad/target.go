@@ -1,0 +1,310 @@
+// Package ad provides rebind's Active Directory step types and the `ad`
+// target over LDAP (github.com/go-ldap/ldap/v3): reading users, their anchors
+// and Exchange attributes (ad_user, ad_users, ad_deleted_user), setting or
+// clearing one attribute (ad_attribute), reanimating a deleted user
+// (ad_user_restored) and giving a user the attributes of a remote mailbox
+// (ad_remote_mailbox).
+//
+// Every GUID goes through package anchor, so objectGUID, msExchMailboxGuid and
+// msExchArchiveGUID are read and written in AD's byte order.
+package ad
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Directory is what the step types need from a domain controller. The `ad`
+// target's client implements it; tests may hand in anything else that does.
+type Directory interface {
+	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
+	SearchWithPaging(req *ldap.SearchRequest, pagingSize uint32) (*ldap.SearchResult, error)
+	Modify(req *ldap.ModifyRequest) error
+	Add(req *ldap.AddRequest) error
+	Del(req *ldap.DelRequest) error
+	// BaseDN is the naming context searches start from, e.g. DC=corp,DC=example,DC=com.
+	BaseDN() string
+}
+
+// Environment variables read when the target names no others.
+const (
+	EnvBindDN   = "REBIND_AD_BIND_DN"
+	EnvPassword = "REBIND_AD_PASSWORD"
+	EnvCAFile   = "REBIND_AD_CA_FILE"
+)
+
+// ErrInsecure is wrapped by Open when a simple bind would send the password
+// in clear text and the target does not say `insecure = true`.
+var ErrInsecure = errors.New("ad: refusing a simple bind without TLS")
+
+// dialTimeout bounds connecting and each request.
+const dialTimeout = 30 * time.Second
+
+type targetType struct{}
+
+func init() {
+	steps.RegisterTarget(targetType{})
+}
+
+func (targetType) Info() steps.TargetInfo {
+	return steps.TargetInfo{
+		Name: "ad",
+		Doc: "An Active Directory domain controller over LDAP. TLS is verified (ldaps://, or StartTLS on ldap://); " +
+			"the bind DN and password come from the environment, never from the runbook.",
+		Schema: steps.Schema{
+			"url":          {Type: cty.String, Required: true, Doc: "The domain controller, ldaps://host[:port] or ldap://host[:port]."},
+			"base_dn":      {Type: cty.String, Required: true, Doc: "The naming context to search, e.g. DC=corp,DC=example,DC=com."},
+			"ca_file":      {Type: cty.String, Doc: "A PEM file of CA certificates to trust instead of the system's (default: $REBIND_AD_CA_FILE)."},
+			"server_name":  {Type: cty.String, Doc: "The name to verify the certificate against when url names an address rather than the DC's host name."},
+			"insecure":     {Type: cty.Bool, Doc: "Allow a simple bind over a connection without TLS (lab and test domain controllers only)."},
+			"start_tls":    {Type: cty.Bool, Doc: "Upgrade an ldap:// connection with StartTLS before binding (default true)."},
+			"bind_dn_env":  {Type: cty.String, Doc: "The environment variable holding the bind DN or UPN (default REBIND_AD_BIND_DN)."},
+			"password_env": {Type: cty.String, Doc: "The environment variable holding the bind password (default REBIND_AD_PASSWORD)."},
+		},
+	}
+}
+
+// settings is a target block after defaults and the lab have been applied.
+type settings struct {
+	url        string
+	baseDN     string
+	caFile     string
+	serverName string
+	insecure   bool
+	startTLS   bool
+	bindDN     string
+	password   string
+	bindEnv    string
+	passEnv    string
+}
+
+// labEndpoints is the answer of a lab tenant's GET /lab/endpoints. Only ldap
+// is required; the lab may also say how to bind and where to search.
+type labEndpoints struct {
+	LDAP         string `json:"ldap"`
+	LDAPBaseDN   string `json:"ldap_base_dn"`
+	LDAPBindDN   string `json:"ldap_bind_dn"`
+	LDAPPassword string `json:"ldap_password"`
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	s, err := resolve(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return dial(s)
+}
+
+// resolve applies defaults, the environment and the lab to a target block.
+func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var s settings
+	s.url, _ = steps.String(cfg.Config, "url")
+	s.baseDN, _ = steps.String(cfg.Config, "base_dn")
+	s.serverName, _ = steps.String(cfg.Config, "server_name")
+	s.insecure, _ = steps.Bool(cfg.Config, "insecure")
+	var ok bool
+	if s.startTLS, ok = steps.Bool(cfg.Config, "start_tls"); !ok {
+		s.startTLS = true
+	}
+	if s.caFile, ok = steps.String(cfg.Config, "ca_file"); !ok {
+		s.caFile = getenv(EnvCAFile)
+	}
+	if s.bindEnv, ok = steps.String(cfg.Config, "bind_dn_env"); !ok {
+		s.bindEnv = EnvBindDN
+	}
+	if s.passEnv, ok = steps.String(cfg.Config, "password_env"); !ok {
+		s.passEnv = EnvPassword
+	}
+	s.bindDN = getenv(s.bindEnv)
+	s.password = getenv(s.passEnv)
+
+	if cfg.Lab != "" {
+		ep, err := fetchLab(ctx, cfg.Lab)
+		if err != nil {
+			return s, err
+		}
+		s.url = ep.LDAP
+		if ep.LDAPBaseDN != "" {
+			s.baseDN = ep.LDAPBaseDN
+		}
+		if ep.LDAPBindDN != "" {
+			s.bindDN, s.password = ep.LDAPBindDN, ep.LDAPPassword
+		}
+		// The lab serves plain LDAP on loopback only; a clear-text bind
+		// there never leaves the machine.
+		if u, err := url.Parse(s.url); err == nil && u.Scheme == "ldap" && isLoopback(u.Hostname()) {
+			s.insecure, s.startTLS = true, false
+		}
+	}
+
+	u, err := url.Parse(s.url)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+		return s, fmt.Errorf("ad: target %s: url %q must be ldaps://host or ldap://host", cfg.Name, s.url)
+	}
+	if s.baseDN == "" {
+		return s, fmt.Errorf("ad: target %s: base_dn is empty", cfg.Name)
+	}
+	if s.bindDN == "" || s.password == "" {
+		return s, fmt.Errorf("ad: target %s: set %s and %s to the bind DN and password (rebind never binds anonymously)", cfg.Name, s.bindEnv, s.passEnv)
+	}
+	if u.Scheme == "ldap" && !s.startTLS && !s.insecure {
+		return s, fmt.Errorf("%w: target %s uses %s with start_tls = false; use ldaps://, StartTLS, or say insecure = true for a test domain controller", ErrInsecure, cfg.Name, s.url)
+	}
+	return s, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fetchLab asks a lab tenant where its LDAP server listens.
+func fetchLab(ctx context.Context, lab string) (labEndpoints, error) {
+	var ep labEndpoints
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(lab, "/")+"/lab/endpoints", nil)
+	if err != nil {
+		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return ep, fmt.Errorf("ad: lab %s: GET /lab/endpoints answered %s", lab, resp.Status)
+	}
+	if err := json.Unmarshal(body, &ep); err != nil {
+		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints: %w", lab, err)
+	}
+	if ep.LDAP == "" {
+		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints names no ldap address", lab)
+	}
+	return ep, nil
+}
+
+// tlsConfig verifies the DC's certificate against the CA file, or the
+// system's roots when there is none.
+func tlsConfig(s settings, host string) (*tls.Config, error) {
+	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if s.serverName != "" {
+		c.ServerName = s.serverName
+	}
+	if s.caFile != "" {
+		pem, err := os.ReadFile(s.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("ad: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ad: CA file %s holds no PEM certificate", s.caFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// Client is an open, bound connection to a domain controller. It implements
+// Directory and io.Closer; it is safe for concurrent use.
+type Client struct {
+	conn   *ldap.Conn
+	baseDN string
+}
+
+var (
+	_ Directory = (*Client)(nil)
+	_ io.Closer = (*Client)(nil)
+)
+
+func dial(s settings) (*Client, error) {
+	u, _ := url.Parse(s.url)
+	tc, err := tlsConfig(s, u.Hostname())
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{Timeout: dialTimeout}
+	var opts []ldap.DialOpt
+	if u.Scheme == "ldaps" {
+		opts = append(opts, ldap.DialWithTLSDialer(tc, d))
+	} else {
+		opts = append(opts, ldap.DialWithDialer(d))
+	}
+	conn, err := ldap.DialURL(s.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ad: connect to %s: %w", s.url, err)
+	}
+	conn.SetTimeout(dialTimeout)
+	if u.Scheme == "ldap" && s.startTLS {
+		if err := conn.StartTLS(tc); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ad: StartTLS with %s: %w", s.url, err)
+		}
+	}
+	if err := conn.Bind(s.bindDN, s.password); err != nil {
+		conn.Close()
+		return nil, wrapErr(err, "bind as", s.bindDN, "")
+	}
+	return &Client{conn: conn, baseDN: s.baseDN}, nil
+}
+
+// BaseDN returns the target's naming context.
+func (c *Client) BaseDN() string { return c.baseDN }
+
+// Search runs one search request.
+func (c *Client) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+	return c.conn.Search(req)
+}
+
+// SearchWithPaging runs a search in pages of pagingSize (RFC 2696).
+func (c *Client) SearchWithPaging(req *ldap.SearchRequest, pagingSize uint32) (*ldap.SearchResult, error) {
+	return c.conn.SearchWithPaging(req, pagingSize)
+}
+
+// Modify runs one modify request.
+func (c *Client) Modify(req *ldap.ModifyRequest) error { return c.conn.Modify(req) }
+
+// Add runs one add request.
+func (c *Client) Add(req *ldap.AddRequest) error { return c.conn.Add(req) }
+
+// Del runs one delete request.
+func (c *Client) Del(req *ldap.DelRequest) error { return c.conn.Del(req) }
+
+// Close unbinds and closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// directory returns the call's target as a Directory.
+func directory(call steps.Call) (Directory, error) {
+	d, ok := call.Target.(Directory)
+	if !ok || d == nil {
+		return nil, fmt.Errorf("ad: %s: the target is not an ad target (got %T)", call.Address, call.Target)
+	}
+	return d, nil
+}
