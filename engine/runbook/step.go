@@ -51,6 +51,10 @@ var checkSchema = &hcl.BodySchema{
 	},
 }
 
+// decodeStep reads a step or data block. Its Config is the body PartialContent
+// leaves: decode it with Content, PartialContent or hcldec, which skip the
+// meta-arguments taken out here. (hclsyntax's JustAttributes would still see
+// the retry and condition blocks.)
 func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 	s := &Step{
 		Mode:      StepMode,
