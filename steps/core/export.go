@@ -147,6 +147,9 @@ func exportWant(call steps.Call) (string, fileWant, error) {
 	if !hasColumns {
 		columns = columnUnion(rows)
 	}
+	if err := refuseSensitive(call.Config.GetAttr("rows"), columns); err != nil {
+		return fail(err)
+	}
 	var data []byte
 	if format == "csv" {
 		data, err = renderCSV(rows, columns)
@@ -159,15 +162,12 @@ func exportWant(call steps.Call) (string, fileWant, error) {
 	return abs, fileWant{exists: true, data: data, defaultMode: exportDefaultMode}, nil
 }
 
-// exportRows checks that rows is a sequence of objects (or maps) carrying no
-// sensitive mark, and returns each row's attributes, unmarked.
+// exportRows checks that rows is a sequence of objects (or maps) and returns
+// each row's attributes, unmarked: refuseSensitive has the marks' say.
 func exportRows(cfg cty.Value) ([]map[string]cty.Value, error) {
 	v := cfg.GetAttr("rows")
 	if v.IsNull() {
 		return nil, errors.New(`"rows" must not be null`)
-	}
-	if err := refuseSensitive(v); err != nil {
-		return nil, err
 	}
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
@@ -192,10 +192,15 @@ func exportRows(cfg cty.Value) ([]map[string]cty.Value, error) {
 	return rows, nil
 }
 
-// refuseSensitive fails when any part of v carries a sensitive mark, naming
-// the row and column.
-func refuseSensitive(v cty.Value) error {
-	_, pvms := v.UnmarkDeepWithPaths()
+// refuseSensitive fails when a value that would be written carries a
+// sensitive mark, naming the row and column. A sensitive attribute outside
+// columns is not written, so it is allowed.
+func refuseSensitive(rows cty.Value, columns []string) error {
+	written := map[string]bool{}
+	for _, c := range columns {
+		written[c] = true
+	}
+	_, pvms := rows.UnmarkDeepWithPaths()
 	for _, pvm := range pvms {
 		if !hasSensitiveMark(pvm.Marks) {
 			continue
@@ -208,10 +213,13 @@ func refuseSensitive(v cty.Value) error {
 		}
 		if len(pvm.Path) >= 2 {
 			if col, ok := pathStepName(pvm.Path[1]); ok {
+				if !written[col] {
+					continue
+				}
 				where = fmt.Sprintf("column %q of %s", col, where)
 			}
 		}
-		return fmt.Errorf("%s holds a sensitive value; sensitive values are never written to an export: leave that column out with \"columns\" or drop it from the rows", where)
+		return fmt.Errorf("%s holds a sensitive value; sensitive values are never written to an export: leave the column out of \"columns\"", where)
 	}
 	return nil
 }
