@@ -1,0 +1,237 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Group commit.
+//
+// Every write is an op in one FIFO queue. A durable op (Append, SetStatus,
+// Flush, CreateRun, Lock, ...) wakes the committer and waits; a lazy op
+// (AppendLazy) only joins the queue. The committer takes the whole queue,
+// applies it in submission order inside one BEGIN IMMEDIATE ... COMMIT (one
+// fsync of the WAL with synchronous=FULL), then releases every waiter. Ops
+// submitted while it commits form the next batch, so under a fan-out the
+// number of fsyncs follows the disk's latency, not the number of records, and
+// no timer delays a lone Append.
+//
+// An op may refuse (a lock held by another run, a plan already applied): the
+// transaction is rolled back, that op alone gets its error, and the rest of
+// the batch is applied again. Refusals are rare and a rollback costs no fsync.
+// When the transaction itself fails (disk full, database busy past
+// busy_timeout), every waiter gets the error and the lazy records go back to
+// the front of the queue, to ride with the next durable op.
+
+// op is one write.
+type op struct {
+	apply func(ctx context.Context) error // nil for Flush: nothing to write
+	lazy  bool
+	done  chan error // nil when lazy
+}
+
+// refusal marks an error an op returned on purpose (as opposed to an I/O
+// failure), so the rest of its batch can be applied without it.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
+
+// writeStmts are the writer connection's prepared statements.
+type writeStmts struct {
+	begin, commit, rollback *sql.Stmt
+	insertRecord            *sql.Stmt
+	setStatus               *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"},
+		{&w.commit, "COMMIT"},
+		{&w.rollback, "ROLLBACK"},
+		{&w.insertRecord, `INSERT INTO records (run_id, time, kind, step, attempt, data, error) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&w.setStatus, `UPDATE runs SET status = ?, error = ?, updated = ? WHERE id = ?`},
+	} {
+		st, err := c.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("journal: prepare %q: %w", p.sql, err)
+		}
+		*p.st = st
+	}
+	return nil
+}
+
+func (w *writeStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.insertRecord, w.setStatus} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// submit queues o behind everything submitted before it. For a durable op it
+// waits until o's batch commits or ctx ends; when ctx ends first, o may still
+// be committed afterwards.
+func (s *Store) submit(ctx context.Context, o *op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !o.lazy {
+		o.done = make(chan error, 1)
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.queue = append(s.queue, o)
+	if !o.lazy {
+		s.durablePending = true
+		s.cond.Signal()
+	}
+	s.mu.Unlock()
+	if o.lazy {
+		return nil
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the committer goroutine. It runs until Close, and commits
+// whatever is queued (lazy records included) before it stops.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	var spare []*op
+	for {
+		s.mu.Lock()
+		for !s.durablePending && !s.closing {
+			s.cond.Wait()
+		}
+		batch, closing := s.queue, s.closing
+		s.queue, s.durablePending = spare[:0], false
+		s.mu.Unlock()
+
+		err := s.commitBatch(batch)
+		if closing {
+			s.finalErr = err
+			return
+		}
+		clear(batch)
+		spare = batch
+	}
+}
+
+// commitBatch writes batch in one transaction and reports to its waiters.
+func (s *Store) commitBatch(batch []*op) error {
+	ctx := context.Background()
+	for {
+		writes := 0
+		for _, o := range batch {
+			if o.apply != nil {
+				writes++
+			}
+		}
+		if writes == 0 { // only Flushes: nothing to make durable
+			finish(batch, nil)
+			return nil
+		}
+		i, err := s.tryCommit(ctx, batch)
+		if err == nil {
+			s.commits.Add(1)
+			finish(batch, nil)
+			return nil
+		}
+		if i < 0 {
+			// The transaction failed as a whole: nothing of it was written.
+			var lazy []*op
+			for _, o := range batch {
+				if o.lazy {
+					lazy = append(lazy, o)
+				} else {
+					o.done <- err
+				}
+			}
+			s.mu.Lock()
+			s.queue = append(lazy, s.queue...)
+			s.mu.Unlock()
+			return err
+		}
+		o := batch[i]
+		if o.lazy {
+			s.mu.Lock()
+			s.lazyErr = errors.Join(s.lazyErr, err)
+			s.mu.Unlock()
+		} else {
+			o.done <- err
+		}
+		batch = append(batch[:i:i], batch[i+1:]...)
+	}
+}
+
+func finish(batch []*op, err error) {
+	for _, o := range batch {
+		if !o.lazy {
+			o.done <- err
+		}
+	}
+}
+
+// tryCommit applies batch in one transaction. When an op refuses, it rolls
+// back and returns that op's index; when the transaction fails, -1.
+func (s *Store) tryCommit(ctx context.Context, batch []*op) (int, error) {
+	if _, err := s.w.begin.ExecContext(ctx); err != nil {
+		return -1, fmt.Errorf("journal: begin: %w", err)
+	}
+	for i, o := range batch {
+		if o.apply == nil {
+			continue
+		}
+		if err := o.apply(ctx); err != nil {
+			s.w.rollback.ExecContext(ctx)
+			var r refusal
+			if errors.As(err, &r) {
+				return i, r.err
+			}
+			// An op failed on its own (a constraint the checks before
+			// submit did not foresee): blame it alone rather than its
+			// whole batch.
+			return i, err
+		}
+	}
+	if _, err := s.w.commit.ExecContext(ctx); err != nil {
+		s.w.rollback.ExecContext(ctx)
+		return -1, fmt.Errorf("journal: commit: %w", err)
+	}
+	return -1, nil
+}
+
+func (s *Store) takeLazyErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.lazyErr
+	s.lazyErr = nil
+	return err
+}
+
+// Flush makes every record appended so far, lazy ones included, durable.
+// It also reports (once) any lazy record the journal had to drop.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.submit(ctx, &op{}); err != nil {
+		return fmt.Errorf("journal: flush: %w", err)
+	}
+	if err := s.takeLazyErr(); err != nil {
+		return fmt.Errorf("journal: flush: a lazy record was dropped: %w", err)
+	}
+	return nil
+}
