@@ -41,17 +41,6 @@ func (attributeStep) Info() steps.Info {
 	}
 }
 
-// attributeType is the observed value of ad_attribute.
-var attributeType = cty.Object(map[string]cty.Type{
-	"dn":          cty.String,
-	"object_guid": cty.String,
-	"attribute":   cty.String,
-	"value":       cty.List(cty.String),
-})
-
-// valueType is Change.Before and Change.After of ad_attribute.
-var valueType = cty.Object(map[string]cty.Type{"value": cty.List(cty.String)})
-
 // attributePrivate is what Apply and Revert need, kept in the journal: the
 // exact bytes to write either way, which the display values cannot carry
 // (a GUID is shown as a string but stored as 16 bytes).

@@ -102,8 +102,6 @@ func (usersData) Info() steps.Info {
 	}
 }
 
-var usersType = cty.Object(map[string]cty.Type{"users": cty.List(UserType)})
-
 func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
 	d, err := directory(call)
 	if err != nil {
@@ -262,10 +260,7 @@ func liveName(e *ldap.Entry) string {
 			name = dn.RDNs[0].Attributes[0].Value
 		}
 	}
-	if i := strings.Index(name, "\nDEL:"); i >= 0 {
-		name = name[:i]
-	}
-	return name
+	return trimDeletedSuffix(name)
 }
 
 func deletedValue(e *ldap.Entry) (cty.Value, guidString, error) {

@@ -1,0 +1,267 @@
+package ad
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// The values on-premises Exchange writes for a remote (Exchange Online)
+// user mailbox.
+const (
+	// RecipientTypeRemoteUserMailbox is msExchRecipientTypeDetails of a remote user mailbox.
+	RecipientTypeRemoteUserMailbox = "2147483648"
+	// RemoteRecipientTypeProvisioned is msExchRemoteRecipientType of a mailbox created in the cloud (New-RemoteMailbox).
+	RemoteRecipientTypeProvisioned = "1"
+	// RemoteRecipientTypeMigrated is msExchRemoteRecipientType of a mailbox moved or re-linked to the cloud.
+	RemoteRecipientTypeMigrated = "4"
+	// RecipientDisplayTypeRemoteMailbox is msExchRecipientDisplayType of a synced remote user mailbox (ACL-able).
+	RecipientDisplayTypeRemoteMailbox = "-2147483642"
+)
+
+func init() {
+	steps.Register(remoteMailboxStep{})
+}
+
+// remoteMailboxStep is the ad_remote_mailbox type: the on-premises
+// attributes that make a user a remote mailbox, so that Entra Connect
+// syncs its Exchange attributes (they only sync when mailNickname is set).
+type remoteMailboxStep struct{}
+
+func (remoteMailboxStep) Info() steps.Info {
+	return steps.Info{
+		Name: "ad_remote_mailbox",
+		Doc: "Gives an Active Directory user the attributes of a remote mailbox in Exchange Online: mailNickname, " +
+			"targetAddress SMTP:alias@routing_domain, the recipient type values, the routing address among its proxy " +
+			"addresses, and msExchMailboxGuid / msExchArchiveGUID from the cloud's ExchangeGuid / ArchiveGuid. " +
+			"Only the attributes that differ are written; rollback restores them.",
+		Kind:   steps.KindEnsure,
+		Target: "ad",
+		Schema: selectorSchema(steps.Schema{
+			"alias":           {Type: cty.String, Required: true, PII: true, Doc: "The Exchange alias (mailNickname)."},
+			"routing_domain":  {Type: cty.String, Required: true, Doc: "The tenant's routing domain, e.g. contoso.mail.onmicrosoft.com."},
+			"new_mailbox":     {Type: cty.Bool, Doc: "The mailbox was created in the cloud (msExchRemoteRecipientType 1) rather than moved or re-linked (4, the default)."},
+			"proxy_addresses": {Type: cty.List(cty.String), PII: true, Doc: "The exact proxy addresses to keep (default the current ones); the routing address is added when missing."},
+			"exchange_guid":   {Type: cty.String, Doc: "The cloud mailbox's ExchangeGuid, for msExchMailboxGuid (default: leave as is)."},
+			"archive_guid":    {Type: cty.String, Doc: "The cloud archive's ArchiveGuid, for msExchArchiveGUID (default: leave as is)."},
+		}),
+		Reversibility: steps.Reversible,
+		Permissions:   []string{"AD: Write Property on the user's Exchange attributes and proxyAddresses"},
+	}
+}
+
+// mailboxField ties a field of UserType to its LDAP attribute.
+type mailboxField struct {
+	field, attr string
+}
+
+var mailboxFields = []mailboxField{
+	{"mail_nickname", attrMailNickname},
+	{"target_address", attrTargetAddress},
+	{"recipient_type_details", attrRecipientTypeDetail},
+	{"remote_recipient_type", attrRemoteRecipientType},
+	{"recipient_display_type", attrRecipientDisplay},
+	{"proxy_addresses", attrProxyAddresses},
+	{"exchange_guid", attrMailboxGUID},
+	{"archive_guid", attrArchiveGUID},
+}
+
+// mailboxChange is one attribute write, in the journal.
+type mailboxChange struct {
+	Attribute string   `json:"attribute"`
+	Before    [][]byte `json:"before"`
+	After     [][]byte `json:"after"`
+}
+
+type mailboxPrivate struct {
+	DN      string          `json:"dn"`
+	GUID    string          `json:"object_guid"`
+	Changes []mailboxChange `json:"changes"`
+}
+
+func (remoteMailboxStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	d, err := directory(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	sel, err := selectorFrom(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	e, err := findUser(d, sel, userAttributes)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	v, err := userValue(e)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	return steps.Observation{Object: objectName(guidString(v.GetAttr("object_guid").AsString())), Value: v}, nil
+}
+
+// desiredMailbox returns the wanted value of each field the call decides,
+// in the field's cty type.
+func desiredMailbox(call steps.Call, current cty.Value) (map[string]cty.Value, error) {
+	alias, _ := steps.String(call.Config, "alias")
+	domain, _ := steps.String(call.Config, "routing_domain")
+	alias, domain = strings.TrimSpace(alias), strings.TrimPrefix(strings.TrimSpace(domain), "@")
+	if alias == "" || domain == "" || strings.ContainsAny(alias, "@ ") {
+		return nil, steps.Permanent(fmt.Errorf("ad: %s: alias %q and routing_domain %q must be a bare alias and a domain", call.Address, alias, domain))
+	}
+	routing := alias + "@" + domain
+	remoteType := RemoteRecipientTypeMigrated
+	if n, _ := steps.Bool(call.Config, "new_mailbox"); n {
+		remoteType = RemoteRecipientTypeProvisioned
+	}
+	want := map[string]cty.Value{
+		"mail_nickname":          cty.StringVal(alias),
+		"target_address":         cty.StringVal("SMTP:" + routing),
+		"recipient_type_details": mustNumber(RecipientTypeRemoteUserMailbox),
+		"remote_recipient_type":  mustNumber(remoteType),
+		"recipient_display_type": mustNumber(RecipientDisplayTypeRemoteMailbox),
+	}
+	proxies, ok := steps.Attr(call.Config, "proxy_addresses")
+	if !ok {
+		proxies = current.GetAttr("proxy_addresses")
+	}
+	var list []string
+	hasRouting := false
+	for it := proxies.ElementIterator(); it.Next(); {
+		_, p := it.Element()
+		list = append(list, p.AsString())
+		if strings.EqualFold(p.AsString(), "smtp:"+routing) {
+			hasRouting = true
+		}
+	}
+	if !hasRouting {
+		list = append(list, "smtp:"+routing)
+	}
+	sort.Strings(list)
+	want["proxy_addresses"] = stringList(list)
+	for field, arg := range map[string]string{"exchange_guid": "exchange_guid", "archive_guid": "archive_guid"} {
+		if s, ok := steps.String(call.Config, arg); ok {
+			g, err := anchor.ParseGUID(s)
+			if err != nil {
+				return nil, steps.Permanent(fmt.Errorf("ad: %s: %s: %w", call.Address, arg, err))
+			}
+			want[field] = cty.StringVal(g.String())
+		}
+	}
+	return want, nil
+}
+
+func mustNumber(s string) cty.Value {
+	v, err := cty.ParseNumberVal(s)
+	if err != nil {
+		panic("ad: bad constant " + s)
+	}
+	return v
+}
+
+// fieldBytes returns the LDAP values a field's cty value stands for.
+func fieldBytes(f mailboxField, v cty.Value) ([][]byte, error) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	switch {
+	case v.Type() == cty.Number:
+		i, _ := v.AsBigFloat().Int(new(big.Int))
+		return [][]byte{[]byte(i.String())}, nil
+	case isGUIDAttribute(f.attr):
+		g, err := anchor.ParseGUID(v.AsString())
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{g.Bytes()}, nil
+	case v.Type().IsListType():
+		var out [][]byte
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, []byte(e.AsString()))
+		}
+		return out, nil
+	}
+	return [][]byte{[]byte(v.AsString())}, nil
+}
+
+func (remoteMailboxStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	cur := obs.Value
+	want, err := desiredMailbox(call, cur)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	before, after := map[string]cty.Value{}, map[string]cty.Value{}
+	p := mailboxPrivate{DN: cur.GetAttr("dn").AsString(), GUID: cur.GetAttr("object_guid").AsString()}
+	for _, f := range mailboxFields {
+		w, decided := want[f.field]
+		if !decided {
+			continue
+		}
+		have := cur.GetAttr(f.field)
+		hb, err := fieldBytes(f, have)
+		if err != nil {
+			return steps.Change{}, err
+		}
+		wb, err := fieldBytes(f, w)
+		if err != nil {
+			return steps.Change{}, err
+		}
+		if sameValues(hb, wb) {
+			continue
+		}
+		before[f.field], after[f.field] = have, w
+		p.Changes = append(p.Changes, mailboxChange{Attribute: f.attr, Before: hb, After: wb})
+	}
+	change := steps.Change{Action: steps.Update, Before: cty.ObjectVal(before), After: cty.ObjectVal(after)}
+	if len(p.Changes) == 0 {
+		change.Action = steps.NoOp
+		change.Before, change.After = cty.EmptyObjectVal, cty.EmptyObjectVal
+	}
+	change.Private, err = json.Marshal(p)
+	return change, err
+}
+
+func (remoteMailboxStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	return steps.Result{}, writeMailbox(call, change, false)
+}
+
+// Revert writes back the values the changed attributes had before Apply.
+func (remoteMailboxStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
+	return writeMailbox(call, change, true)
+}
+
+// writeMailbox sends the changed attributes in one Modify, so that the user
+// is never left half a remote mailbox.
+func writeMailbox(call steps.Call, change steps.Change, back bool) error {
+	if change.Action == steps.NoOp {
+		return nil
+	}
+	var p mailboxPrivate
+	if err := json.Unmarshal(change.Private, &p); err != nil || p.DN == "" {
+		return fmt.Errorf("ad: %s: the recorded change carries no object (%v)", call.Address, err)
+	}
+	d, err := directory(call)
+	if err != nil {
+		return err
+	}
+	req := ldap.NewModifyRequest(p.DN, nil)
+	var names []string
+	for _, c := range p.Changes {
+		values := c.After
+		if back {
+			values = c.Before
+		}
+		req.Replace(c.Attribute, byteStrings(values))
+		names = append(names, c.Attribute)
+	}
+	return wrapErr(d.Modify(req), "modify", p.DN, strings.Join(names, ", "))
+}
