@@ -41,16 +41,14 @@ func (Assert) Info() steps.Info {
 	}
 }
 
-// Observe reports the condition's value.
+// Observe checks that the condition is set. Its value is empty on purpose:
+// the condition may rightly change between plan and apply, and that must
+// reach the person as the assert's error_message, not as drift.
 func (Assert) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	ok, err := assertCondition(call)
-	if err != nil {
+	if _, err := assertCondition(call); err != nil {
 		return steps.Observation{}, err
 	}
-	return steps.Observation{
-		Object: "assert:" + call.Address,
-		Value:  cty.ObjectVal(map[string]cty.Value{"condition": cty.BoolVal(ok)}),
-	}, nil
+	return steps.Observation{Object: "assert:" + call.Address, Value: cty.EmptyObjectVal}, nil
 }
 
 // Diff returns NoOp when the condition holds and a permanent error with the

@@ -66,8 +66,7 @@ func (Export) Info() steps.Info {
 
 // Observe reads the export file as the file step does.
 func (Export) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	p, _ := stringArg(call.Config, "path")
-	abs, err := resolvePath(call, p)
+	abs, err := callPath(call)
 	if err != nil {
 		return steps.Observation{}, fmt.Errorf("core: export: %s: %w", call.Address, err)
 	}
@@ -111,8 +110,7 @@ func (Export) Apply(ctx context.Context, call steps.Call, change steps.Change) (
 // Revert brings the file back to change.Before: the previous export, or no
 // file.
 func (Export) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	p, _ := stringArg(call.Config, "path")
-	abs, err := resolvePath(call, p)
+	abs, err := changedPath(call, change)
 	if err != nil {
 		return fmt.Errorf("core: export: %s: %w", call.Address, err)
 	}
@@ -124,8 +122,7 @@ func (Export) Revert(ctx context.Context, call steps.Call, change steps.Change) 
 
 // exportWant decodes the call and renders its rows.
 func exportWant(call steps.Call) (string, fileWant, error) {
-	p, _ := stringArg(call.Config, "path")
-	abs, err := resolvePath(call, p)
+	abs, err := callPath(call)
 	if err != nil {
 		return "", fileWant{}, fmt.Errorf("core: export: %s: %w", call.Address, err)
 	}

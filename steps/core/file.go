@@ -90,9 +90,9 @@ func (File) Apply(ctx context.Context, call steps.Call, change steps.Change) (st
 
 // Revert brings the file back to change.Before.
 func (File) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	abs, _, err := fileArgs(call)
+	abs, err := changedPath(call, change)
 	if err != nil {
-		return err
+		return fmt.Errorf("core: file: %s: %w", call.Address, err)
 	}
 	if err := revertFile(abs, change.Before); err != nil {
 		return fmt.Errorf("core: file: revert %s: %w", abs, err)
@@ -102,8 +102,7 @@ func (File) Revert(ctx context.Context, call steps.Call, change steps.Change) er
 
 // fileArgs decodes the call's path, content and mode.
 func fileArgs(call steps.Call) (string, fileWant, error) {
-	p, _ := stringArg(call.Config, "path")
-	abs, err := resolvePath(call, p)
+	abs, err := callPath(call)
 	if err != nil {
 		return "", fileWant{}, fmt.Errorf("core: file: %s: %w", call.Address, err)
 	}

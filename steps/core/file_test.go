@@ -183,3 +183,22 @@ func TestFileBinaryContentIsNotShownButCompared(t *testing.T) {
 		t.Errorf("Revert of unrecorded binary content: err = %v, want ErrIrreversible", err)
 	}
 }
+
+func TestFileRevertUsesThePathItWrote(t *testing.T) {
+	dir := t.TempDir()
+	call := newCall(t, File{}, "step.file.x", nil, map[string]cty.Value{
+		"path": str(filepath.Join(dir, "a")), "content": str("a"),
+	})
+	ch, _ := apply(t, File{}, call)
+	// At rollback the arguments evaluate to another path; the file written
+	// is the one to revert.
+	moved := newCall(t, File{}, "step.file.x", nil, map[string]cty.Value{
+		"path": str(filepath.Join(dir, "b")), "content": str("a"),
+	})
+	if err := (File{}).Revert(context.Background(), moved, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the written file was not reverted: %v", err)
+	}
+}

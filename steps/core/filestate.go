@@ -159,7 +159,11 @@ func diffFile(obs steps.Observation, want fileWant) (steps.Change, error) {
 	})
 	cur := fileState{exists: exists, mode: mode}
 	after := want.resolve(cur)
-	ch := steps.Change{Before: before, After: after.stateValue()}
+	// The absolute path goes with the change, so that rollback works on the
+	// file that was written even if the arguments would now evaluate to
+	// another path.
+	abs, _ := stringArg(obs.Value, "path")
+	ch := steps.Change{Before: before, After: after.stateValue(), Private: []byte(abs)}
 	switch {
 	case !after.exists && !exists:
 		ch.Action = steps.NoOp
@@ -188,6 +192,21 @@ func applyFile(abs string, want fileWant) (fileState, error) {
 		return target, nil
 	}
 	return target, writeState(abs, target)
+}
+
+// changedPath is the file a recorded change was made to: the path Diff kept
+// in Change.Private, or else the call's own path.
+func changedPath(call steps.Call, change steps.Change) (string, error) {
+	if len(change.Private) > 0 {
+		return string(change.Private), nil
+	}
+	return callPath(call)
+}
+
+// callPath is the call's `path` argument, made absolute.
+func callPath(call steps.Call) (string, error) {
+	p, _ := stringArg(call.Config, "path")
+	return resolvePath(call, p)
 }
 
 // revertFile brings the file back to a recorded before-value.
