@@ -64,88 +64,54 @@ func (Export) Info() steps.Info {
 	}
 }
 
+// exportStep is what export shares with file.
+var exportStep = fileSteps{name: "export", want: exportWant}
+
 // Observe reads the export file as the file step does.
 func (Export) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	abs, err := callPath(call)
-	if err != nil {
-		return steps.Observation{}, fmt.Errorf("core: export: %s: %w", call.Address, err)
-	}
-	st, err := readFileState(abs)
-	if err != nil {
-		return steps.Observation{}, fmt.Errorf("core: export: read %s: %w", abs, err)
-	}
-	return steps.Observation{Object: "file:" + abs, Value: st.observed(abs)}, nil
+	return exportStep.observe(call)
 }
 
 // Diff renders the rows and compares them with the file.
 func (Export) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	_, want, err := exportWant(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	ch, err := diffFile(obs, want)
-	if err != nil {
-		return steps.Change{}, fmt.Errorf("core: export: %w", err)
-	}
-	return ch, nil
+	return exportStep.diff(call, obs)
 }
 
 // Apply writes the rendered rows atomically; when the file already holds
-// them, it writes nothing.
+// them, it writes nothing. Its result is {path, exists, sha256}.
 func (Export) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	abs, want, err := exportWant(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	st, err := applyFile(abs, want)
-	if err != nil {
-		return steps.Result{}, fmt.Errorf("core: export: write %s: %w", abs, err)
-	}
-	return steps.Result{Value: cty.ObjectVal(map[string]cty.Value{
-		"path":   cty.StringVal(abs),
-		"sha256": cty.StringVal(st.sha256()),
-	})}, nil
+	return exportStep.apply(call)
 }
 
 // Revert brings the file back to change.Before: the previous export, or no
 // file.
 func (Export) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	abs, err := changedPath(call, change)
-	if err != nil {
-		return fmt.Errorf("core: export: %s: %w", call.Address, err)
-	}
-	if err := revertFile(abs, change.Before); err != nil {
-		return fmt.Errorf("core: export: revert %s: %w", abs, err)
-	}
-	return nil
+	return exportStep.revert(call, change)
 }
 
 // exportWant decodes the call and renders its rows.
 func exportWant(call steps.Call) (string, fileWant, error) {
 	abs, err := callPath(call)
 	if err != nil {
-		return "", fileWant{}, fmt.Errorf("core: export: %s: %w", call.Address, err)
-	}
-	fail := func(err error) (string, fileWant, error) {
-		return "", fileWant{}, fmt.Errorf("core: export: %s: %w", abs, err)
+		return "", fileWant{}, err
 	}
 	format, ok := stringArg(call.Config, "format")
 	if !ok {
 		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(abs)), ".")
 	}
 	if format != "csv" && format != "json" {
-		return fail(fmt.Errorf(`"format" must be "csv" or "json" (or the path must end in .csv or .json), got %q`, format))
+		return abs, fileWant{}, fmt.Errorf(`"format" must be "csv" or "json" (or the path must end in .csv or .json), got %q`, format)
 	}
 	rows, err := exportRows(call.Config)
 	if err != nil {
-		return fail(err)
+		return abs, fileWant{}, err
 	}
 	columns, hasColumns := stringsArg(call.Config, "columns")
 	if !hasColumns {
 		columns = columnUnion(rows)
 	}
 	if err := refuseSensitive(call.Config.GetAttr("rows"), columns); err != nil {
-		return fail(err)
+		return abs, fileWant{}, err
 	}
 	var data []byte
 	if format == "csv" {
@@ -154,7 +120,7 @@ func exportWant(call steps.Call) (string, fileWant, error) {
 		data, err = renderJSON(rows, columns, hasColumns)
 	}
 	if err != nil {
-		return fail(err)
+		return abs, fileWant{}, err
 	}
 	return abs, fileWant{exists: true, data: data, defaultMode: exportDefaultMode}, nil
 }

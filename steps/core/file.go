@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/zclconf/go-cty/cty"
@@ -48,63 +47,35 @@ func (File) Info() steps.Info {
 	}
 }
 
+// fileStep is what file shares with export.
+var fileStep = fileSteps{name: "file", want: fileArgs}
+
 // Observe reads the file: its existence, content, SHA-256 and mode.
 func (File) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	abs, _, err := fileArgs(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	st, err := readFileState(abs)
-	if err != nil {
-		return steps.Observation{}, fmt.Errorf("core: file: read %s: %w", abs, err)
-	}
-	return steps.Observation{Object: "file:" + abs, Value: st.observed(abs)}, nil
+	return fileStep.observe(call)
 }
 
 // Diff compares the observed file with the call's content and mode.
 func (File) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	_, want, err := fileArgs(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	ch, err := diffFile(obs, want)
-	if err != nil {
-		return steps.Change{}, fmt.Errorf("core: file: %w", err)
-	}
-	return ch, nil
+	return fileStep.diff(call, obs)
 }
 
 // Apply writes or removes the file; when it is already as wanted, it
-// writes nothing.
+// writes nothing. Its result is {path, exists, sha256}.
 func (File) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	abs, want, err := fileArgs(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	st, err := applyFile(abs, want)
-	if err != nil {
-		return steps.Result{}, fmt.Errorf("core: file: write %s: %w", abs, err)
-	}
-	return steps.Result{Value: st.observed(abs)}, nil
+	return fileStep.apply(call)
 }
 
 // Revert brings the file back to change.Before.
 func (File) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	abs, err := changedPath(call, change)
-	if err != nil {
-		return fmt.Errorf("core: file: %s: %w", call.Address, err)
-	}
-	if err := revertFile(abs, change.Before); err != nil {
-		return fmt.Errorf("core: file: revert %s: %w", abs, err)
-	}
-	return nil
+	return fileStep.revert(call, change)
 }
 
 // fileArgs decodes the call's path, content and mode.
 func fileArgs(call steps.Call) (string, fileWant, error) {
 	abs, err := callPath(call)
 	if err != nil {
-		return "", fileWant{}, fmt.Errorf("core: file: %s: %w", call.Address, err)
+		return "", fileWant{}, err
 	}
 	want := fileWant{defaultMode: fileDefaultMode}
 	if content, ok := stringArg(call.Config, "content"); ok {
@@ -113,7 +84,7 @@ func fileArgs(call steps.Call) (string, fileWant, error) {
 	if ms, ok := stringArg(call.Config, "mode"); ok {
 		mode, err := parseMode(ms)
 		if err != nil {
-			return "", fileWant{}, fmt.Errorf("core: file: %s: %w", abs, err)
+			return "", fileWant{}, err
 		}
 		want.mode = &mode
 	}

@@ -154,9 +154,16 @@ func TestFileRefusesBadMode(t *testing.T) {
 		call := newCall(t, File{}, "step.file.x", nil, map[string]cty.Value{
 			"path": str("x"), "content": str(""), "mode": str(mode),
 		})
-		_, err := (File{}).Observe(context.Background(), call)
+		obs, err := (File{}).Observe(context.Background(), call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = (File{}).Diff(context.Background(), call, obs)
 		if err == nil || !strings.Contains(err.Error(), `"mode"`) || !strings.HasPrefix(err.Error(), "core: file: ") {
-			t.Errorf("mode %q: err = %v, want a core: file error naming \"mode\"", mode, err)
+			t.Errorf("mode %q: Diff err = %v, want a core: file error naming \"mode\"", mode, err)
+		}
+		if _, err := (File{}).Apply(context.Background(), call, steps.Change{}); err == nil {
+			t.Errorf("mode %q: Apply wrote the file", mode)
 		}
 	}
 }

@@ -21,6 +21,80 @@ import (
 // computing the change to a wanted state, and writing it atomically and
 // durably.
 
+// fileSteps implements Observe, Diff, Apply and Revert for a step type that
+// ensures a file's content; file and export differ only in how a call says
+// what the file must hold.
+type fileSteps struct {
+	// name is the step type, for errors.
+	name string
+	// want decodes a call into the absolute path and what it must hold.
+	want func(call steps.Call) (abs string, want fileWant, err error)
+}
+
+// fail prefixes err with the step type and the file, or the step's address
+// when the path itself is the problem.
+func (s fileSteps) fail(call steps.Call, abs string, err error) error {
+	if abs == "" {
+		abs = call.Address
+	}
+	return fmt.Errorf("core: %s: %s: %w", s.name, abs, err)
+}
+
+func (s fileSteps) observe(call steps.Call) (steps.Observation, error) {
+	abs, err := callPath(call)
+	if err != nil {
+		return steps.Observation{}, s.fail(call, "", err)
+	}
+	st, err := readFileState(abs)
+	if err != nil {
+		return steps.Observation{}, s.fail(call, abs, fmt.Errorf("read: %w", err))
+	}
+	return steps.Observation{Object: "file:" + abs, Value: st.observed(abs)}, nil
+}
+
+func (s fileSteps) diff(call steps.Call, obs steps.Observation) (steps.Change, error) {
+	abs, want, err := s.want(call)
+	if err != nil {
+		return steps.Change{}, s.fail(call, abs, err)
+	}
+	ch, err := diffFile(obs, want)
+	if err != nil {
+		return steps.Change{}, s.fail(call, abs, err)
+	}
+	return ch, nil
+}
+
+func (s fileSteps) apply(call steps.Call) (steps.Result, error) {
+	abs, want, err := s.want(call)
+	if err != nil {
+		return steps.Result{}, s.fail(call, abs, err)
+	}
+	st, err := applyFile(abs, want)
+	if err != nil {
+		return steps.Result{}, s.fail(call, abs, fmt.Errorf("write: %w", err))
+	}
+	sum := cty.NullVal(cty.String)
+	if st.exists {
+		sum = cty.StringVal(st.sha256())
+	}
+	return steps.Result{Value: cty.ObjectVal(map[string]cty.Value{
+		"path":   cty.StringVal(abs),
+		"exists": cty.BoolVal(st.exists),
+		"sha256": sum,
+	})}, nil
+}
+
+func (s fileSteps) revert(call steps.Call, change steps.Change) error {
+	abs, err := changedPath(call, change)
+	if err != nil {
+		return s.fail(call, "", err)
+	}
+	if err := revertFile(abs, change.Before); err != nil {
+		return s.fail(call, abs, fmt.Errorf("revert: %w", err))
+	}
+	return nil
+}
+
 // fileState is a file as it is on disk, or as a step wants it.
 type fileState struct {
 	exists bool
@@ -150,7 +224,7 @@ func observedState(obs cty.Value) (exists bool, sum string, mode os.FileMode, er
 func diffFile(obs steps.Observation, want fileWant) (steps.Change, error) {
 	exists, sum, mode, err := observedState(obs.Value)
 	if err != nil {
-		return steps.Change{}, fmt.Errorf("observation of %s: %w", obs.Object, err)
+		return steps.Change{}, fmt.Errorf("observation %s: %w", obs.Object, err)
 	}
 	before := cty.ObjectVal(map[string]cty.Value{
 		"exists":  cty.BoolVal(exists),
