@@ -196,6 +196,9 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	if errors.Is(cmd.Err, exec.ErrNotFound) || errors.Is(cmd.Err, os.ErrNotExist) {
 		return steps.Result{}, steps.Permanent(fmt.Errorf("command %q: %w", argv[0], cmd.Err))
 	}
+	if fi, err := os.Stat(a.dir); err != nil || !fi.IsDir() {
+		return steps.Result{}, steps.Permanent(fmt.Errorf("%q: %s is not a directory", "dir", a.dir))
+	}
 	cmd.Dir = a.dir
 	cmd.Env = append(os.Environ(), a.env...)
 	cmd.WaitDelay = execWaitDelay
@@ -215,7 +218,7 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	})}
 	var exitErr *exec.ExitError
 	switch {
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("%s stopped: %w", quoteArgs(argv), ctx.Err())
 	case err != nil && !errors.As(err, &exitErr):
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {

@@ -90,6 +90,16 @@ func TestExecMissingBinaryIsPermanent(t *testing.T) {
 	}
 }
 
+func TestExecMissingDirIsPermanent(t *testing.T) {
+	call := newCall(t, Exec{}, "step.exec.nodir", nil, map[string]cty.Value{
+		"command": strs("true"), "dir": str("no-such-dir"),
+	})
+	_, err := (Exec{}).Apply(context.Background(), call, steps.Change{})
+	if err == nil || !steps.IsPermanent(err) || !strings.Contains(err.Error(), `"dir"`) {
+		t.Errorf("err = %v, want a permanent error naming \"dir\"", err)
+	}
+}
+
 func TestExecArgumentErrors(t *testing.T) {
 	for name, args := range map[string]map[string]cty.Value{
 		"empty command":   {"command": cty.ListValEmpty(cty.String)},
