@@ -1,0 +1,218 @@
+package lab
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/rebind-dev/rebind/anchor"
+)
+
+// GeneralizedTime is the LDAP syntax AD uses for whenChanged.
+const GeneralizedTime = "20060102150405.0Z"
+
+// Attributes returns the user as LDAP attributes, keyed by their AD names
+// (in AD's case), with every value as AD sends it: GUIDs as 16 bytes in AD's
+// layout, integers in decimal, times in GeneralizedTime. Unset attributes are
+// absent.
+func (u *ADUser) Attributes() map[string][][]byte {
+	a := map[string][][]byte{
+		"objectClass":       {[]byte("top"), []byte("person"), []byte("organizationalPerson"), []byte("user")},
+		"objectGUID":        {u.ObjectGUID.Bytes()},
+		"distinguishedName": {[]byte(u.DN)},
+		"whenChanged":       {[]byte(u.WhenChanged.UTC().Format(GeneralizedTime))},
+		"uSNChanged":        {[]byte(strconv.FormatInt(u.USNChanged, 10))},
+	}
+	str := func(name, v string) {
+		if v != "" {
+			a[name] = [][]byte{[]byte(v)}
+		}
+	}
+	guid := func(name string, g anchor.GUID) {
+		if !g.IsZero() {
+			a[name] = [][]byte{g.Bytes()}
+		}
+	}
+	num := func(name string, v int64) {
+		if v != 0 {
+			a[name] = [][]byte{[]byte(strconv.FormatInt(v, 10))}
+		}
+	}
+	name := u.CN
+	if u.IsDeleted {
+		name = u.CN + "\nDEL:" + u.ObjectGUID.String()
+		a["isDeleted"] = [][]byte{[]byte("TRUE")}
+		str("lastKnownParent", u.LastKnownParent)
+	}
+	str("cn", name)
+	str("name", name)
+	str("sAMAccountName", u.SAMAccountName)
+	str("userPrincipalName", u.UserPrincipalName)
+	str("displayName", u.DisplayName)
+	str("mail", u.Mail)
+	if len(u.ProxyAddresses) > 0 {
+		vs := make([][]byte, len(u.ProxyAddresses))
+		for i, p := range u.ProxyAddresses {
+			vs[i] = []byte(p)
+		}
+		a["proxyAddresses"] = vs
+	}
+	guid("mS-DS-ConsistencyGuid", u.ConsistencyGUID)
+	str("mailNickname", u.MailNickname)
+	guid("msExchMailboxGuid", u.MailboxGUID)
+	guid("msExchArchiveGUID", u.ArchiveGUID)
+	str("targetAddress", u.TargetAddress)
+	num("msExchRecipientTypeDetails", u.RecipientTypeDetails)
+	num("msExchRemoteRecipientType", u.RemoteRecipientType)
+	num("msExchRecipientDisplayType", u.RecipientDisplayType)
+	return a
+}
+
+// AttributeNames lists the attributes Attributes can return, sorted, for
+// schema answers and "*" searches.
+func AttributeNames() []string {
+	n := []string{"objectClass", "objectGUID", "distinguishedName", "whenChanged", "uSNChanged",
+		"isDeleted", "lastKnownParent", "cn", "name", "sAMAccountName", "userPrincipalName",
+		"displayName", "mail", "proxyAddresses", "mS-DS-ConsistencyGuid", "mailNickname",
+		"msExchMailboxGuid", "msExchArchiveGUID", "targetAddress", "msExchRecipientTypeDetails",
+		"msExchRemoteRecipientType", "msExchRecipientDisplayType"}
+	sort.Strings(n)
+	return n
+}
+
+// modify applies one LDAP modification to u. Attributes that AD computes or
+// protects (objectGUID, distinguishedName, isDeleted, ...) are refused here;
+// reanimation and renames have their own operations.
+func (u *ADUser) modify(m ADModification) error {
+	name := strings.ToLower(m.Attr)
+	if name == "proxyaddresses" {
+		return u.modifyProxies(m)
+	}
+	if len(m.Values) > 1 {
+		return fmt.Errorf("%w: %s is single-valued", ErrConflict, m.Attr)
+	}
+	var v []byte
+	switch m.Op {
+	case ModAdd, ModReplace:
+		if len(m.Values) == 1 {
+			v = m.Values[0]
+		}
+	case ModDelete:
+		v = nil
+	default:
+		return fmt.Errorf("%w: modify operation %d", ErrInvalid, m.Op)
+	}
+	return u.set(name, m.Attr, v)
+}
+
+// set replaces a single-valued attribute; nil v clears it.
+func (u *ADUser) set(name, display string, v []byte) error {
+	str := func(p *string) error { *p = string(v); return nil }
+	guid := func(p *anchor.GUID) error {
+		if v == nil {
+			*p = anchor.GUID{}
+			return nil
+		}
+		g, err := anchor.FromBytes(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", display, err)
+		}
+		*p = g
+		return nil
+	}
+	num := func(p *int64) error {
+		if v == nil {
+			*p = 0
+			return nil
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s wants an integer, got %q", ErrInvalid, display, v)
+		}
+		*p = n
+		return nil
+	}
+	switch name {
+	case "samaccountname":
+		return str(&u.SAMAccountName)
+	case "userprincipalname":
+		return str(&u.UserPrincipalName)
+	case "displayname":
+		return str(&u.DisplayName)
+	case "mail":
+		return str(&u.Mail)
+	case "mailnickname":
+		return str(&u.MailNickname)
+	case "targetaddress":
+		return str(&u.TargetAddress)
+	case "ms-ds-consistencyguid":
+		return guid(&u.ConsistencyGUID)
+	case "msexchmailboxguid":
+		return guid(&u.MailboxGUID)
+	case "msexcharchiveguid":
+		return guid(&u.ArchiveGUID)
+	case "msexchrecipienttypedetails":
+		return num(&u.RecipientTypeDetails)
+	case "msexchremoterecipienttype":
+		return num(&u.RemoteRecipientType)
+	case "msexchrecipientdisplaytype":
+		return num(&u.RecipientDisplayType)
+	case "objectguid", "distinguishedname", "isdeleted", "cn", "name", "objectclass",
+		"whenchanged", "usnchanged", "lastknownparent":
+		return fmt.Errorf("%w: %s cannot be modified this way", ErrRefused, display)
+	}
+	return fmt.Errorf("%w: no attribute %s in the lab's schema", ErrInvalid, display)
+}
+
+// modifyProxies applies a modification to the multi-valued proxyAddresses,
+// matching values case-sensitively on the prefix ("SMTP:" is the primary)
+// and case-insensitively on the address, as Exchange does.
+func (u *ADUser) modifyProxies(m ADModification) error {
+	vals := make([]string, len(m.Values))
+	for i, v := range m.Values {
+		vals[i] = string(v)
+	}
+	switch m.Op {
+	case ModReplace:
+		u.ProxyAddresses = vals
+	case ModAdd:
+		next := append([]string(nil), u.ProxyAddresses...)
+		for _, v := range vals {
+			if indexProxy(next, v) >= 0 {
+				return fmt.Errorf("%w: proxyAddresses already holds %s", ErrExists, v)
+			}
+			next = append(next, v)
+		}
+		u.ProxyAddresses = next
+	case ModDelete:
+		if len(vals) == 0 {
+			u.ProxyAddresses = nil
+			return nil
+		}
+		next := append([]string(nil), u.ProxyAddresses...)
+		for _, v := range vals {
+			i := indexProxy(next, v)
+			if i < 0 {
+				return fmt.Errorf("%w: proxyAddresses has no value %s", ErrNotFound, v)
+			}
+			next = append(next[:i], next[i+1:]...)
+		}
+		u.ProxyAddresses = next
+	default:
+		return fmt.Errorf("%w: modify operation %d", ErrInvalid, m.Op)
+	}
+	return nil
+}
+
+// indexProxy returns the index of v in list, comparing prefixes exactly and
+// addresses case-insensitively, or -1.
+func indexProxy(list []string, v string) int {
+	for i, p := range list {
+		pi, vi := strings.IndexByte(p, ':'), strings.IndexByte(v, ':')
+		if pi == vi && p[:pi+1] == v[:vi+1] && strings.EqualFold(p[pi+1:], v[vi+1:]) {
+			return i
+		}
+	}
+	return -1
+}

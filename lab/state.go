@@ -1,0 +1,281 @@
+package lab
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rebind-dev/rebind/anchor"
+)
+
+// State is the whole tenant as JSON: what Save writes, Load reads and a
+// scenario file holds. A scenario may add Generate, which Load expands into
+// users after reading the rest.
+type State struct {
+	Description  string       `json:"description,omitempty"`
+	Now          time.Time    `json:"now"`
+	Seed         string       `json:"seed,omitempty"`
+	Seq          uint64       `json:"seq,omitempty"`
+	Config       Config       `json:"config"`
+	Organization Organization `json:"organization"`
+	ADUSN        int64        `json:"adUSN,omitempty"`
+	AD           []ADUser     `json:"ad"`
+	Users        []CloudUser  `json:"users"`
+	Recipients   []Recipient  `json:"recipients"`
+	Sync         SyncMemory   `json:"sync"`
+	Generate     []Generator  `json:"generate,omitempty"`
+}
+
+// SyncMemory is what the sync engine remembers between cycles, as JSON.
+type SyncMemory struct {
+	Watermark int64 `json:"watermark,omitempty"`
+	// Provisioned lists the anchors this Connect server exported.
+	Provisioned []string `json:"provisioned,omitempty"`
+	// Pending lists the objectGUIDs of AD users whose export failed.
+	Pending     []string    `json:"pending,omitempty"`
+	FullPending bool        `json:"fullPending,omitempty"`
+	Last        *SyncResult `json:"last,omitempty"`
+}
+
+// Generator makes Count users named by Name (a fmt pattern with one
+// integer verb, e.g. "user%05d") numbered from Start.
+type Generator struct {
+	Count int    `json:"count"`
+	Name  string `json:"name"`
+	Start int    `json:"start,omitempty"`
+	// Kind is "synced" (the default: AD user, synced cloud user with a
+	// license and a mailbox), "ad" (AD user not yet synced) or "cloud"
+	// (cloud-only licensed user).
+	Kind string `json:"kind,omitempty"`
+	// Domain is the UPN and mail domain, "contoso.com" by default.
+	Domain string `json:"domain,omitempty"`
+	// Container is the DN users are created in, OU=Users under the domain
+	// by default.
+	Container string `json:"container,omitempty"`
+}
+
+// Save writes the whole state as indented JSON, objects in a stable order.
+func (t *Tenant) Save(w io.Writer) error {
+	t.mu.Lock()
+	st := t.snapshot()
+	t.mu.Unlock()
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(st); err != nil {
+		return fmt.Errorf("lab: save state: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("lab: save state: %w", err)
+	}
+	return nil
+}
+
+// snapshot copies the state out; the caller holds the lock.
+func (t *Tenant) snapshot() State {
+	st := State{Now: t.now, Seed: t.seed, Seq: t.seq, Config: t.cfg, Organization: t.org, ADUSN: t.ad.usn}
+	for _, u := range t.ad.byGUID {
+		st.AD = append(st.AD, *u)
+	}
+	sort.Slice(st.AD, func(i, j int) bool { return st.AD[i].DN < st.AD[j].DN })
+	for _, id := range t.entra.ids() {
+		st.Users = append(st.Users, *t.entra.byID[id])
+	}
+	for _, r := range t.exo.byID {
+		st.Recipients = append(st.Recipients, *r)
+	}
+	sort.Slice(st.Recipients, func(i, j int) bool { return st.Recipients[i].ExchangeObjectID < st.Recipients[j].ExchangeObjectID })
+	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last}
+	for a := range t.sync.Provisioned {
+		st.Sync.Provisioned = append(st.Sync.Provisioned, a)
+	}
+	sort.Strings(st.Sync.Provisioned)
+	for g := range t.sync.Pending {
+		st.Sync.Pending = append(st.Sync.Pending, g.String())
+	}
+	sort.Strings(st.Sync.Pending)
+	return st
+}
+
+// Load reads a state or scenario written by Save (or by hand) and returns
+// the tenant it describes, with its generators expanded.
+func Load(r io.Reader) (*Tenant, error) {
+	var st State
+	dec := json.NewDecoder(bufio.NewReader(r))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("lab: load state: %w", err)
+	}
+	return FromState(st)
+}
+
+// FromState builds a tenant from st, checking that its identifiers are
+// unique.
+func FromState(st State) (*Tenant, error) {
+	t := New(st.Config)
+	if !st.Now.IsZero() {
+		t.now = st.Now
+	}
+	if st.Seed != "" {
+		t.seed = st.Seed
+	}
+	t.seq = st.Seq
+	if st.Organization.ID != "" {
+		t.org = st.Organization
+	}
+	t.ad.usn = st.ADUSN
+	for i := range st.AD {
+		u := st.AD[i]
+		if u.ObjectGUID.IsZero() {
+			u.ObjectGUID = t.newGUID()
+		}
+		if u.CN == "" {
+			u.CN = rdnValue(u.DN)
+		}
+		if t.ad.byGUID[u.ObjectGUID] != nil || t.ad.byDN[fold(u.DN)] != nil {
+			return nil, fmt.Errorf("lab: load state: AD user %s: %w", u.DN, ErrExists)
+		}
+		if u.USNChanged == 0 {
+			t.ad.usn++
+			u.USNChanged = t.ad.usn
+		}
+		t.ad.index(&u)
+	}
+	for i := range st.Users {
+		u := st.Users[i]
+		if u.ID == "" {
+			u.ID = t.newGUID().String()
+		}
+		u.ID = fold(u.ID)
+		if t.entra.byID[u.ID] != nil {
+			return nil, fmt.Errorf("lab: load state: cloud user %s: %w", u.ID, ErrExists)
+		}
+		t.entra.add(&u)
+	}
+	for i := range st.Recipients {
+		r := st.Recipients[i]
+		if r.ExchangeObjectID == "" {
+			r.ExchangeObjectID = t.newGUID().String()
+		}
+		if t.exo.byID[r.ExchangeObjectID] != nil {
+			return nil, fmt.Errorf("lab: load state: recipient %s: %w", r.ExchangeObjectID, ErrExists)
+		}
+		t.exo.index(&r)
+	}
+	t.sync.Watermark, t.sync.FullPending, t.sync.Last = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last
+	for _, a := range st.Sync.Provisioned {
+		t.sync.Provisioned[a] = true
+	}
+	for _, s := range st.Sync.Pending {
+		g, err := anchor.ParseGUID(s)
+		if err != nil {
+			return nil, fmt.Errorf("lab: load state: sync pending: %w", err)
+		}
+		t.sync.Pending[g] = true
+	}
+	for _, g := range st.Generate {
+		if err := t.generate(g); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// generate expands one generator; the caller owns t.
+func (t *Tenant) generate(g Generator) error {
+	if g.Count < 0 || strings.Count(g.Name, "%") != 1 {
+		return fmt.Errorf("lab: generate %q: %w: want a count and a name with one %%d verb", g.Name, ErrInvalid)
+	}
+	domain := g.Domain
+	if domain == "" {
+		domain = "contoso.com"
+	}
+	container := g.Container
+	if container == "" {
+		container = "OU=Users," + t.cfg.DomainDN
+	}
+	synced := g.Kind == "" || g.Kind == "synced"
+	if !synced && g.Kind != "ad" && g.Kind != "cloud" {
+		return fmt.Errorf("lab: generate %q: %w: kind %q (want synced, ad or cloud)", g.Name, ErrInvalid, g.Kind)
+	}
+	lic := []string{LicenseE3}
+	for i := g.Start; i < g.Start+g.Count; i++ {
+		name := fmt.Sprintf(g.Name, i)
+		upn := name + "@" + domain
+		proxies := []string{"SMTP:" + upn}
+		var anc string
+		if g.Kind != "cloud" {
+			t.ad.usn++
+			a := &ADUser{ObjectGUID: t.newGUID(), DN: "CN=" + name + "," + container, CN: name, SAMAccountName: name,
+				UserPrincipalName: upn, DisplayName: name, Mail: upn, ProxyAddresses: proxies, MailNickname: name,
+				WhenChanged: t.now, USNChanged: t.ad.usn}
+			if t.ad.byDN[fold(a.DN)] != nil || t.ad.byUPN[fold(upn)] != nil {
+				return fmt.Errorf("lab: generate %s: %w", a.DN, ErrExists)
+			}
+			t.ad.index(a)
+			anc = a.Anchor()
+		}
+		if g.Kind == "ad" {
+			continue
+		}
+		if active(t.entra.upn[fold(upn)], nil) != nil {
+			return fmt.Errorf("lab: generate cloud user %s: %w", upn, ErrExists)
+		}
+		c := &CloudUser{ID: t.newGUID().String(), DisplayName: name, UserPrincipalName: upn, Mail: upn, MailNickname: name,
+			ProxyAddresses: proxies, AccountEnabled: true, AssignedLicenses: lic, CreatedDateTime: t.now}
+		if synced {
+			c.OnPremisesImmutableID, c.OnPremisesSyncEnabled, c.OnPremisesLastSyncDateTime = anc, boolPtr(true), timePtr(t.now)
+			c.OnPremisesSamAccountName, c.OnPremisesUserPrincipalName = name, upn
+			c.OnPremisesDistinguishedName = "CN=" + name + "," + container
+			c.Exchange = &ExchangeAttributes{MailNickname: name}
+			t.sync.Provisioned[anc] = true
+		}
+		t.entra.index(c)
+		t.exo.index(&Recipient{ExchangeObjectID: t.newGUID().String(), ExternalDirectoryObjectID: c.ID, RecipientTypeDetails: UserMailbox,
+			Alias: name, DisplayName: name, UserPrincipalName: upn, PrimarySMTPAddress: upn, EmailAddresses: proxies, ExchangeGUID: t.newGUID()})
+	}
+	t.entra.sorted = nil
+	if synced {
+		t.sync.Watermark = t.ad.usn
+	}
+	return nil
+}
+
+// ScenarioDir is where scenario files live, relative to the repository
+// root (and to the root of rebind.Scenarios).
+const ScenarioDir = "testdata/scenarios"
+
+// Scenarios lists the scenario names in fsys (which holds ScenarioDir).
+func Scenarios(fsys fs.FS) ([]string, error) {
+	ents, err := fs.ReadDir(fsys, ScenarioDir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: list scenarios: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// LoadScenario loads the scenario called name from fsys.
+func LoadScenario(fsys fs.FS, name string) (*Tenant, error) {
+	f, err := fsys.Open(path.Join(ScenarioDir, name+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("lab: scenario %s: %w", name, err)
+	}
+	defer f.Close()
+	t, err := Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("lab: scenario %s: %w", name, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,344 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rebind-dev/rebind/anchor"
+)
+
+// SyncPolicy is the kind of Entra Connect sync cycle, as in
+// Start-ADSyncSyncCycle -PolicyType.
+type SyncPolicy string
+
+// The two sync cycle policies.
+const (
+	// Delta processes the AD objects changed since the last cycle and those
+	// whose export failed.
+	Delta SyncPolicy = "Delta"
+	// Initial (full import, full sync, export) processes every object in
+	// scope; it is what matching needs after cloud objects changed.
+	Initial SyncPolicy = "Initial"
+)
+
+// ParseSyncPolicy reads "Delta" or "Initial" in any case.
+func ParseSyncPolicy(s string) (SyncPolicy, error) {
+	switch {
+	case strings.EqualFold(s, string(Delta)):
+		return Delta, nil
+	case strings.EqualFold(s, string(Initial)):
+		return Initial, nil
+	}
+	return "", fmt.Errorf("%w: sync policy %q (want Delta or Initial)", ErrInvalid, s)
+}
+
+// Sync error codes as Entra Connect reports them.
+const (
+	CodeAttributeValueMustBeUnique = "AttributeValueMustBeUnique"
+	CodeInvalidSoftMatch           = "InvalidSoftMatch"
+)
+
+// Sync run statuses.
+const (
+	StatusSuccess                   = "success"
+	StatusExportErrors              = "completed-export-errors"
+	StatusDeletionThresholdExceeded = "stopped-deletion-threshold-exceeded"
+)
+
+// ErrDeletionThreshold is returned by a cycle that stopped because its
+// export would delete more objects than the threshold allows.
+var ErrDeletionThreshold = errors.New("lab: sync stopped: deletion threshold exceeded")
+
+// ErrSyncOff is returned by a cycle run while the tenant's directory
+// synchronisation is off or turning off.
+var ErrSyncOff = errors.New("lab: directory synchronization is turned off for the tenant")
+
+// SyncError is one object's export error in a sync cycle.
+type SyncError struct {
+	Code string `json:"code"`
+	// DN and ObjectGUID name the AD object whose export failed.
+	DN         string `json:"dn"`
+	ObjectGUID string `json:"objectGUID"`
+	// Attribute and Value are the conflicting property and its value.
+	Attribute string `json:"attribute,omitempty"`
+	Value     string `json:"value,omitempty"`
+	// CloudUserID is the cloud user holding the value (or the one written
+	// with a quarantined value).
+	CloudUserID string `json:"cloudUserId,omitempty"`
+	Detail      string `json:"detail"`
+}
+
+// SyncResult reports one sync cycle.
+type SyncResult struct {
+	Policy   SyncPolicy  `json:"policy"`
+	Started  time.Time   `json:"started"`
+	Status   string      `json:"status"`
+	Added    int         `json:"added"`
+	Updated  int         `json:"updated"`
+	Deleted  int         `json:"deleted"`
+	Restored int         `json:"restored"`
+	Errors   []SyncError `json:"errors,omitempty"`
+}
+
+// syncState is what the Connect server remembers between cycles.
+type syncState struct {
+	// Watermark is the AD USN the last cycle read up to.
+	Watermark int64
+	// Provisioned holds the source anchors this server has exported: a
+	// cloud user holding one of them whose AD object is gone is deleted.
+	// Cloud users synced by another server (a rebuilt forest, an old
+	// install) are not in it and are left alone.
+	Provisioned map[string]bool
+	// Pending holds AD objects whose export failed; delta cycles retry them.
+	Pending map[anchor.GUID]bool
+	// FullPending makes the next cycle Initial (sync was turned on).
+	FullPending bool
+	// Last is the last cycle's report.
+	Last *SyncResult
+}
+
+func (s *syncState) init() {
+	s.Provisioned = map[string]bool{}
+	s.Pending = map[anchor.GUID]bool{}
+}
+
+// LastSync returns the report of the last sync cycle, or false when none
+// ran.
+func (t *Tenant) LastSync() (SyncResult, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sync.Last == nil {
+		return SyncResult{}, false
+	}
+	return *t.sync.Last, true
+}
+
+// inScope reports whether the sync scope covers the live AD user u.
+func (t *Tenant) inScope(u *ADUser) bool {
+	if u.IsDeleted {
+		return false
+	}
+	if len(t.cfg.SyncScope) == 0 {
+		return true
+	}
+	dn := fold(u.DN)
+	for _, s := range t.cfg.SyncScope {
+		if strings.HasSuffix(dn, ","+fold(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// SyncCycle runs one Entra Connect sync cycle: AD objects are hard matched
+// on their anchor, else soft matched on primary SMTP address then UPN to a
+// cloud user without an immutable ID, else provisioned; values another cloud
+// user holds are quarantined; cloud users this server provisioned whose AD
+// object is gone are deleted, unless that would pass the deletion threshold,
+// in which case nothing is exported at all. A pending switch-on makes the
+// cycle Initial whatever policy says.
+func (t *Tenant) SyncCycle(policy SyncPolicy) (SyncResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if policy != Delta && policy != Initial {
+		return SyncResult{}, fmt.Errorf("sync: %w: policy %q", ErrInvalid, policy)
+	}
+	if !t.dirSyncOn() {
+		return SyncResult{}, fmt.Errorf("sync: %s cycle: %w", policy, ErrSyncOff)
+	}
+	if t.sync.FullPending {
+		policy = Initial
+	}
+	res := SyncResult{Policy: policy, Started: t.now, Status: StatusSuccess}
+	live := map[string]*ADUser{}
+	var work []*ADUser
+	for _, u := range t.ad.byGUID {
+		if !t.inScope(u) {
+			continue
+		}
+		live[u.Anchor()] = u
+		if policy == Initial || u.USNChanged > t.sync.Watermark || t.sync.Pending[u.ObjectGUID] {
+			work = append(work, u)
+		}
+	}
+	var dels []*CloudUser
+	for anc := range t.sync.Provisioned {
+		if live[anc] != nil {
+			continue
+		}
+		for _, c := range t.entra.imm[anc] {
+			if !c.Deleted() {
+				dels = append(dels, c)
+			}
+		}
+	}
+	if th := t.cfg.DeletionThreshold; th >= 0 && len(dels) > th {
+		res.Status = StatusDeletionThresholdExceeded
+		t.sync.Last = &res
+		return res, fmt.Errorf("sync: %w: %d deletions, threshold %d; nothing was exported", ErrDeletionThreshold, len(dels), th)
+	}
+	sort.Slice(work, func(i, j int) bool { return work[i].DN < work[j].DN })
+	sort.Slice(dels, func(i, j int) bool { return dels[i].ID < dels[j].ID })
+	t.sync.FullPending = false
+	pending := map[anchor.GUID]bool{}
+	for _, u := range work {
+		if !t.syncObject(u, &res) {
+			pending[u.ObjectGUID] = true
+		}
+	}
+	for _, c := range dels {
+		t.softDelete(c)
+		res.Deleted++
+	}
+	for _, c := range t.entra.byID {
+		if len(c.ServiceProvisioningErrors) > 0 && !c.Deleted() {
+			t.provision(c)
+		}
+	}
+	t.sync.Pending = pending
+	t.sync.Watermark = t.ad.usn
+	if len(res.Errors) > 0 {
+		res.Status = StatusExportErrors
+	}
+	t.org.OnPremisesLastSyncDateTime = timePtr(t.now)
+	t.sync.Last = &res
+	return res, nil
+}
+
+// syncObject matches and exports one AD user; it returns false when the
+// export failed or left a conflict to retry.
+func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
+	anc := a.Anchor()
+	var deleted *CloudUser
+	for _, c := range t.entra.imm[anc] {
+		if !c.Deleted() {
+			res.Updated++
+			return t.export(a, c, res)
+		}
+		deleted = c
+	}
+	if deleted != nil {
+		// The AD object came back (reanimated): sync restores its cloud user.
+		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
+		res.Restored++
+		return t.export(a, deleted, res)
+	}
+	cand, attr, val := t.softMatchCandidate(a)
+	if cand == nil {
+		c := &CloudUser{ID: t.newGUID().String(), AccountEnabled: true, CreatedDateTime: t.now}
+		t.entra.add(c)
+		res.Added++
+		return t.export(a, c, res)
+	}
+	var why string
+	switch {
+	case cand.Deleted():
+		why = "it is in the recycle bin"
+	case cand.OnPremisesImmutableID != "":
+		why = "it already has an immutable ID (" + cand.OnPremisesImmutableID + ")"
+	case len(cand.DirectoryRoles) > 0:
+		why = "it holds an admin role"
+	case t.org.BlockSoftMatch:
+		why = "soft match is blocked for the tenant"
+	default:
+		res.Updated++
+		return t.export(a, cand, res)
+	}
+	code := CodeAttributeValueMustBeUnique
+	if t.org.NoDuplicateResiliency && cand.OnPremisesImmutableID != "" && !cand.Deleted() {
+		code = CodeInvalidSoftMatch
+	}
+	detail := fmt.Sprintf("%s %s is held by cloud user %s (%s), which cannot be soft matched: %s.",
+		attr, val, cand.ID, cand.UserPrincipalName, why)
+	res.Errors = append(res.Errors, SyncError{Code: code, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
+		Attribute: attr, Value: val, CloudUserID: cand.ID, Detail: detail})
+	if !cand.Deleted() {
+		cand.OnPremisesProvisioningErrors = []ProvisioningError{{Category: "PropertyConflict",
+			OccurredDateTime: t.now, PropertyCausingError: attr, Value: val}}
+	}
+	return false
+}
+
+// softMatchCandidate returns the cloud user (active first, else in the
+// recycle bin) whose primary SMTP address, else whose UPN, equals a's.
+func (t *Tenant) softMatchCandidate(a *ADUser) (*CloudUser, string, string) {
+	if smtp := a.PrimarySMTP(); smtp != "" {
+		var l []*CloudUser
+		for _, c := range t.entra.proxy[proxyKey("smtp:"+smtp)] {
+			if strings.EqualFold(primarySMTP(c.ProxyAddresses), smtp) {
+				l = append(l, c)
+			}
+		}
+		if c := anyHolder(l, nil); c != nil {
+			return c, "ProxyAddresses", "SMTP:" + smtp
+		}
+	}
+	if a.UserPrincipalName != "" {
+		if c := anyHolder(t.entra.upn[fold(a.UserPrincipalName)], nil); c != nil {
+			return c, "UserPrincipalName", a.UserPrincipalName
+		}
+	}
+	return nil, "", ""
+}
+
+// export writes AD user a to cloud user c: AD values overwrite cloud values,
+// c takes a's anchor, Exchange attributes flow when mailNickname is set.
+// Values another cloud user (active or in the recycle bin) holds are
+// quarantined as duplicate attribute resiliency does: the UPN becomes
+// prefix+NNNN@tenant.onmicrosoft.com, proxy addresses are dropped, and each
+// conflict is recorded on c. It returns false when a conflict remains.
+func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
+	proxies := a.ProxyAddresses
+	if len(proxies) == 0 && a.Mail != "" {
+		proxies = []string{"SMTP:" + a.Mail}
+	}
+	var perrs []ProvisioningError
+	conflict := func(attr, val string) {
+		perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: t.now, PropertyCausingError: attr, Value: val})
+		res.Errors = append(res.Errors, SyncError{Code: CodeAttributeValueMustBeUnique, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
+			Attribute: attr, Value: val, CloudUserID: c.ID,
+			Detail: fmt.Sprintf("%s %s is held by another object; it was quarantined on %s.", attr, val, c.ID)})
+	}
+	upn := a.UserPrincipalName
+	if anyHolder(t.entra.upn[fold(upn)], c) != nil {
+		conflict("UserPrincipalName", upn)
+		prefix, _, _ := strings.Cut(upn, "@")
+		if q := c.UserPrincipalName; strings.HasPrefix(fold(q), fold(prefix)+"+") && strings.HasSuffix(fold(q), "@"+fold(t.cfg.TenantDomain)) {
+			upn = q
+		} else {
+			upn = t.quarantineUPN(upn)
+		}
+	}
+	var kept []string
+	for _, p := range proxies {
+		if anyHolder(t.entra.proxy[proxyKey(p)], c) != nil {
+			conflict("ProxyAddresses", p)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == len(proxies) {
+		kept = proxies
+	}
+	t.entra.update(c, func(c *CloudUser) {
+		c.UserPrincipalName, c.DisplayName, c.Mail, c.ProxyAddresses = upn, a.DisplayName, a.Mail, kept
+		c.OnPremisesImmutableID = a.Anchor()
+		c.OnPremisesSyncEnabled = boolPtr(true)
+		c.OnPremisesLastSyncDateTime = timePtr(t.now)
+		c.OnPremisesDistinguishedName, c.OnPremisesSamAccountName, c.OnPremisesUserPrincipalName = a.DN, a.SAMAccountName, a.UserPrincipalName
+		c.OnPremisesProvisioningErrors = perrs
+		if a.MailNickname != "" {
+			c.MailNickname = a.MailNickname
+			c.Exchange = &ExchangeAttributes{MailNickname: a.MailNickname, MailboxGUID: a.MailboxGUID, ArchiveGUID: a.ArchiveGUID,
+				TargetAddress: a.TargetAddress, RecipientTypeDetails: a.RecipientTypeDetails, RemoteRecipientType: a.RemoteRecipientType}
+		} else if c.MailNickname == "" {
+			c.MailNickname, _, _ = strings.Cut(a.UserPrincipalName, "@")
+		}
+	})
+	t.sync.Provisioned[c.OnPremisesImmutableID] = true
+	t.provision(c)
+	return len(perrs) == 0
+}
