@@ -55,9 +55,20 @@ func (File) Observe(ctx context.Context, call steps.Call) (steps.Observation, er
 	return fileStep.observe(call)
 }
 
-// Diff compares the observed file with the call's content and mode.
+// Diff compares the observed file with the call's content and mode. Marks
+// on content (sensitive, pii) are carried to the change's after-value, so
+// that the plan and the journal redact it as they would the argument.
 func (File) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return fileStep.diff(call, obs)
+	ch, err := fileStep.diff(call, obs)
+	if err != nil {
+		return ch, err
+	}
+	if content := call.Config.GetAttr("content"); content.IsMarked() && ch.After.Type().IsObjectType() {
+		after := ch.After.AsValueMap()
+		after["content"] = after["content"].WithMarks(content.Marks())
+		ch.After = cty.ObjectVal(after)
+	}
+	return ch, nil
 }
 
 // Apply writes or removes the file; when it is already as wanted, it
