@@ -121,6 +121,7 @@ func (s *Store) commitLoop() {
 		batch, closing := s.queue, s.closing
 		s.queue, s.durablePending = spare[:0], false
 		s.mu.Unlock()
+		s.batches.Add(1)
 
 		err := s.commitBatch(batch)
 		if closing {

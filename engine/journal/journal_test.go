@@ -223,27 +223,40 @@ func TestGroupCommitBatches(t *testing.T) {
 	commits := s.commits.Load()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	for i := range n {
+	appendOne := func(i int) {
 		wg.Go(func() {
 			_, err := s.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: fmt.Sprintf("step.a[%d]", i)})
 			errs <- err
 		})
 	}
-	// The committer has taken the first Append and waits for the lock; the
-	// others queue behind it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.mu.Lock()
-		queued := len(s.queue)
-		s.mu.Unlock()
-		if queued == n-1 {
-			break
+	waitQueued := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(4 * time.Second) // within busy_timeout
+		for {
+			s.mu.Lock()
+			queued := len(s.queue)
+			s.mu.Unlock()
+			if queued == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d appends queued, want %d", queued, want)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d appends queued", queued)
-		}
+	}
+	// The committer takes the first Append and waits for the lock...
+	taken := s.batches.Load()
+	appendOne(0)
+	for s.batches.Load() == taken {
 		time.Sleep(time.Millisecond)
 	}
+	waitQueued(0)
+	// ...while the others queue behind it.
+	for i := 1; i < n; i++ {
+		appendOne(i)
+	}
+	waitQueued(n - 1)
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}

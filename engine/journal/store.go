@@ -85,6 +85,7 @@ type Store struct {
 	known sync.Map // run ids known to exist; runs are never deleted
 
 	commits atomic.Int64 // transactions committed, for tests and benchmarks
+	batches atomic.Int64 // batches taken by the committer, for tests
 }
 
 // Open opens (creating if missing) the journal in dir, the state directory.
