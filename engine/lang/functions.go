@@ -1,0 +1,127 @@
+// Package lang evaluates runbook expressions: the functions a runbook may
+// call, the sensitive and PII marks carried on values, and the evaluation of
+// conditions, durations and error budgets that the engine needs from a
+// runbook's source form (package runbook).
+//
+// Every function takes its arguments unmarked and gives its result the marks
+// of its arguments (go-cty does this for any parameter without AllowMarked),
+// so a value derived from a sensitive variable stays sensitive however it is
+// transformed.
+package lang
+
+import (
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// Functions returns the functions a runbook may call, by name. file and
+// fileexists resolve relative paths from baseDir, the runbook's folder.
+//
+// Besides the usual string, collection, encoding and numeric functions, it
+// holds the anchor conversions hybrid identity work needs:
+//
+//	immutable_id(guid)      "1effbc1e-..." -> "Hrz/HqNKnU+lCNTYHx9Ycw=="
+//	guid(immutable_id)      "Hrz/HqNKnU+lCNTYHx9Ycw==" -> "1effbc1e-..."
+//	guid_bytes(guid)        the 16 bytes AD stores, as a list of numbers
+//	ldap_guid_filter(guid)  `\1e\bc\ff...`, for (objectGUID=...) filters
+//
+// coalesce skips nulls only (not empty strings, unlike Terraform's), and
+// there is no index(): go-cty's would look up an element by key where
+// Terraform users expect the position of a value.
+//
+// The map is new on each call; the caller may add to it.
+func Functions(baseDir string) map[string]function.Function {
+	return map[string]function.Function{
+		// Anchors.
+		"immutable_id":     ImmutableIDFunc,
+		"guid":             GUIDFunc,
+		"guid_bytes":       GUIDBytesFunc,
+		"ldap_guid_filter": LDAPGUIDFilterFunc,
+
+		// Files and CSV.
+		"file":       MakeFileFunc(baseDir),
+		"fileexists": MakeFileExistsFunc(baseDir),
+		"csvdecode":  CSVDecodeFunc,
+
+		// Strings.
+		"chomp":       stdlib.ChompFunc,
+		"endswith":    EndsWithFunc,
+		"format":      stdlib.FormatFunc,
+		"formatlist":  stdlib.FormatListFunc,
+		"indent":      stdlib.IndentFunc,
+		"join":        stdlib.JoinFunc,
+		"lower":       stdlib.LowerFunc,
+		"regex":       stdlib.RegexFunc,
+		"regexall":    stdlib.RegexAllFunc,
+		"replace":     stdlib.ReplaceFunc,
+		"split":       stdlib.SplitFunc,
+		"startswith":  StartsWithFunc,
+		"strcontains": StrContainsFunc,
+		"strlen":      stdlib.StrlenFunc,
+		"strrev":      stdlib.ReverseFunc,
+		"substr":      stdlib.SubstrFunc,
+		"title":       stdlib.TitleFunc,
+		"trim":        stdlib.TrimFunc,
+		"trimprefix":  stdlib.TrimPrefixFunc,
+		"trimspace":   stdlib.TrimSpaceFunc,
+		"trimsuffix":  stdlib.TrimSuffixFunc,
+		"upper":       stdlib.UpperFunc,
+
+		// Collections.
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          stdlib.LengthFunc,
+		"lookup":          stdlib.LookupFunc,
+		"merge":           stdlib.MergeFunc,
+		"range":           stdlib.RangeFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+
+		// Numbers.
+		"abs":      stdlib.AbsoluteFunc,
+		"ceil":     stdlib.CeilFunc,
+		"floor":    stdlib.FloorFunc,
+		"max":      stdlib.MaxFunc,
+		"min":      stdlib.MinFunc,
+		"parseint": stdlib.ParseIntFunc,
+		"pow":      stdlib.PowFunc,
+		"signum":   stdlib.SignumFunc,
+
+		// Encoding.
+		"base64decode": Base64DecodeFunc,
+		"base64encode": Base64EncodeFunc,
+		"jsondecode":   stdlib.JSONDecodeFunc,
+		"jsonencode":   stdlib.JSONEncodeFunc,
+
+		// Time.
+		"formatdate": stdlib.FormatDateFunc,
+		"timeadd":    stdlib.TimeAddFunc,
+
+		// Types and errors.
+		"can":      tryfunc.CanFunc,
+		"try":      tryfunc.TryFunc,
+		"tobool":   stdlib.MakeToFunc(cty.Bool),
+		"tolist":   stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tomap":    stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tonumber": stdlib.MakeToFunc(cty.Number),
+		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tostring": stdlib.MakeToFunc(cty.String),
+	}
+}
