@@ -544,3 +544,32 @@ func TestClaimInProcess(t *testing.T) {
 		t.Errorf("Claim of unknown run = %v, want ErrNotFound", err)
 	}
 }
+
+func TestAppendLazyCopiesData(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	run := createRun(t, s, Run{})
+	buf := []byte(`{"n":1}`)
+	if err := s.AppendLazy(ctx, Record{RunID: run.ID, Kind: KindOutcome, Data: buf}); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, `{"n":2}`) // the engine reuses its buffer
+	if got := records(t, s, run.ID); len(got) != 1 || string(got[0].Data) != `{"n":1}` {
+		t.Errorf("records = %+v, want the data as appended", got)
+	}
+}
+
+func TestErrorsReadWell(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	createRun(t, s, Run{ID: "abc1"})
+	createRun(t, s, Run{ID: "abc2"})
+	_, err := s.Run(ctx, "q")
+	if got, want := fmt.Sprint(err), "journal: no such run: q"; got != want {
+		t.Errorf("Run(q) error = %q, want %q", got, want)
+	}
+	_, err = s.Run(ctx, "ab")
+	if got, want := fmt.Sprint(err), "journal: ambiguous run id prefix: ab matches abc1, abc2"; got != want {
+		t.Errorf("Run(ab) error = %q, want %q", got, want)
+	}
+}

@@ -24,7 +24,7 @@ import (
 // or rolled back to the end.
 func (s *Store) Lock(ctx context.Context, runID string, objects []string) error {
 	if err := s.checkRun(ctx, runID); err != nil {
-		return fmt.Errorf("journal: lock for run %s: %w", runID, err)
+		return err
 	}
 	for _, obj := range objects {
 		if obj == "" {
@@ -104,10 +104,10 @@ func (s *Store) Locks(ctx context.Context) (map[string]string, error) {
 // again does nothing.
 func (s *Store) Claim(runID string) (release func() error, err error) {
 	if !validID.MatchString(runID) {
-		return nil, fmt.Errorf("journal: claim run %q: %w", runID, ErrNotFound)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, runID)
 	}
 	if err := s.checkRun(context.Background(), runID); err != nil {
-		return nil, fmt.Errorf("journal: claim run %s: %w", runID, err)
+		return nil, err
 	}
 	path := filepath.Join(s.dir, "runs", runID+".lock")
 	// O_CLOEXEC (set by os.OpenFile) keeps the lock from being inherited by
@@ -121,9 +121,9 @@ func (s *Store) Claim(runID string) (release func() error, err error) {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			if pid := strings.TrimSpace(string(holder)); pid != "" {
-				return nil, fmt.Errorf("journal: claim run %s: %w (process %s)", runID, ErrBusy, pid)
+				return nil, fmt.Errorf("%w: run %s is claimed by process %s", ErrBusy, runID, pid)
 			}
-			return nil, fmt.Errorf("journal: claim run %s: %w", runID, ErrBusy)
+			return nil, fmt.Errorf("%w: run %s", ErrBusy, runID)
 		}
 		return nil, fmt.Errorf("journal: claim run %s: %w", runID, err)
 	}

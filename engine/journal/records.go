@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -13,16 +14,19 @@ import (
 // the committer (and with it, a retry of its batch) is the exception.
 func (s *Store) prepareRecord(ctx context.Context, rec *Record) error {
 	if !rec.Kind.Valid() {
-		return fmt.Errorf("invalid kind %q", rec.Kind)
+		return fmt.Errorf("journal: append: invalid record kind %q", rec.Kind)
 	}
 	if err := s.checkRun(ctx, rec.RunID); err != nil {
-		return fmt.Errorf("run %s: %w", rec.RunID, err)
+		return err
 	}
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
 	rec.Time = rec.Time.UTC()
 	rec.Seq = 0
+	// A lazy record is written after AppendLazy returns: the caller may
+	// reuse its buffer by then.
+	rec.Data = bytes.Clone(rec.Data)
 	return nil
 }
 
@@ -49,7 +53,7 @@ func (s *Store) recordOp(rec *Record, seq *int64) *op {
 // doubt and observes the object again.
 func (s *Store) Append(ctx context.Context, rec Record) (int64, error) {
 	if err := s.prepareRecord(ctx, &rec); err != nil {
-		return 0, fmt.Errorf("journal: append: %w", err)
+		return 0, err
 	}
 	var seq int64
 	if err := s.submit(ctx, s.recordOp(&rec, &seq)); err != nil {
@@ -65,7 +69,7 @@ func (s *Store) Append(ctx context.Context, rec Record) (int64, error) {
 // for outcomes, whose loss only leaves a step in doubt.
 func (s *Store) AppendLazy(ctx context.Context, rec Record) error {
 	if err := s.prepareRecord(ctx, &rec); err != nil {
-		return fmt.Errorf("journal: append: %w", err)
+		return err
 	}
 	o := s.recordOp(&rec, nil)
 	o.lazy = true
@@ -82,7 +86,7 @@ const recordColumns = `seq, run_id, time, kind, step, attempt, data, error`
 // is ErrNotFound.
 func (s *Store) Records(ctx context.Context, runID string) ([]Record, error) {
 	if err := s.checkRun(ctx, runID); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+		return nil, err
 	}
 	if err := s.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
@@ -132,7 +136,7 @@ func (s *Store) ApproveStep(ctx context.Context, runID, step, by string) error {
 // (the latest approval when there are several).
 func (s *Store) StepApproval(ctx context.Context, runID, step string) (bool, string, error) {
 	if err := s.checkRun(ctx, runID); err != nil {
-		return false, "", fmt.Errorf("journal: approval of %s in run %s: %w", step, runID, err)
+		return false, "", err
 	}
 	var data []byte
 	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM records WHERE run_id = ? AND kind = ? AND step = ? ORDER BY seq DESC LIMIT 1`,

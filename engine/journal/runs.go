@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -57,8 +58,11 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 	if !r.Status.Valid() {
 		return Run{}, fmt.Errorf("journal: create run: invalid status %q", r.Status)
 	}
-	now := time.Now().UTC().Round(0)
+	now := time.Now().UTC()
 	r.Created, r.Updated = now, now
+	// The committer reads these after CreateRun may have returned (when ctx
+	// ends first): never the caller's buffers.
+	r.Inputs, r.Plan = bytes.Clone(r.Inputs), bytes.Clone(r.Plan)
 	chosen := r.ID
 	o := &op{apply: func(ctx context.Context) error {
 		c := s.wconn
@@ -96,6 +100,9 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 		return err
 	}}
 	if err := s.submit(ctx, o); err != nil {
+		if errors.Is(err, ErrPlanApplied) || errors.Is(err, ErrRunExists) {
+			return Run{}, err
+		}
 		return Run{}, fmt.Errorf("journal: create run: %w", err)
 	}
 	s.known.Store(r.ID, true)
@@ -111,7 +118,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, st RunStatus, errText 
 		return fmt.Errorf("journal: set status of run %s: invalid status %q", id, st)
 	}
 	if err := s.checkRun(ctx, id); err != nil {
-		return fmt.Errorf("journal: set status of run %s: %w", id, err)
+		return err
 	}
 	now := time.Now().UTC()
 	data := []byte(`{"status":` + strconv.Quote(string(st)) + `}`)
@@ -152,7 +159,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 // it. No match is ErrNotFound; several are ErrAmbiguous.
 func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if id == "" {
-		return Run{}, fmt.Errorf("journal: run: empty id: %w", ErrNotFound)
+		return Run{}, fmt.Errorf("%w: empty id", ErrNotFound)
 	}
 	r, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if err == nil {
@@ -172,7 +179,7 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	}
 	switch len(runs) {
 	case 0:
-		return Run{}, fmt.Errorf("journal: run %s: %w", id, ErrNotFound)
+		return Run{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	case 1:
 		s.known.Store(runs[0].ID, true)
 		return runs[0], nil
@@ -181,7 +188,7 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if len(runs) > 2 {
 		ids += ", ..."
 	}
-	return Run{}, fmt.Errorf("journal: run %s: %w: it matches %s", id, ErrAmbiguous, ids)
+	return Run{}, fmt.Errorf("%w: %s matches %s", ErrAmbiguous, id, ids)
 }
 
 // Runs returns every run, oldest first.
@@ -210,21 +217,21 @@ func scanRuns(rows *sql.Rows) ([]Run, error) {
 	return runs, rows.Err()
 }
 
-// checkRun returns ErrNotFound unless run id exists. Runs are never
-// deleted, so a run once seen is remembered.
+// checkRun returns ErrNotFound (naming id) unless run id exists. Runs are
+// never deleted, so a run once seen is remembered.
 func (s *Store) checkRun(ctx context.Context, id string) error {
 	if id == "" {
-		return fmt.Errorf("empty run id: %w", ErrNotFound)
+		return fmt.Errorf("%w: empty id", ErrNotFound)
 	}
 	if _, ok := s.known.Load(id); ok {
 		return nil
 	}
 	var n int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id = ?`, id).Scan(&n); err != nil {
-		return err
+		return fmt.Errorf("journal: look up run %s: %w", id, err)
 	}
 	if n == 0 {
-		return ErrNotFound
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	s.known.Store(id, true)
 	return nil
