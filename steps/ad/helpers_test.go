@@ -1,0 +1,149 @@
+package ad
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// objectFor builds an object value holding every attribute of schema, null
+// when absent from given, as the engine does after decoding a block.
+func objectFor(schema steps.Schema, given map[string]any) cty.Value {
+	attrs := map[string]cty.Value{}
+	for name, a := range schema {
+		v, ok := given[name]
+		if !ok || v == nil {
+			attrs[name] = cty.NullVal(a.Type)
+			continue
+		}
+		attrs[name] = goToCty(v)
+	}
+	for name := range given {
+		if _, ok := schema[name]; !ok {
+			panic("test gives " + name + ", which the schema does not have")
+		}
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func goToCty(v any) cty.Value {
+	switch x := v.(type) {
+	case cty.Value:
+		return x
+	case string:
+		return cty.StringVal(x)
+	case bool:
+		return cty.BoolVal(x)
+	case []string:
+		if len(x) == 0 {
+			return cty.ListValEmpty(cty.String)
+		}
+		out := make([]cty.Value, len(x))
+		for i, s := range x {
+			out[i] = cty.StringVal(s)
+		}
+		return cty.ListVal(out)
+	}
+	panic(fmt.Sprintf("goToCty: %T", v))
+}
+
+// newCall is a call of the step type name with the given arguments.
+func newCall(t testing.TB, name string, target Directory, given map[string]any) (steps.Type, steps.Call) {
+	t.Helper()
+	typ, ok := steps.Lookup(name)
+	if !ok {
+		t.Fatalf("step type %s is not registered", name)
+	}
+	return typ, steps.Call{
+		Address: "step." + name + ".test",
+		Config:  objectFor(typ.Info().Schema, given),
+		Target:  target,
+	}
+}
+
+// plan runs Observe and Diff.
+func plan(t testing.TB, typ steps.Type, call steps.Call) (steps.Observation, steps.Change) {
+	t.Helper()
+	ctx := context.Background()
+	obs, err := typ.Observe(ctx, call)
+	if err != nil {
+		t.Fatalf("%s Observe: %v", typ.Info().Name, err)
+	}
+	ch, err := typ.Diff(ctx, call, obs)
+	if err != nil {
+		t.Fatalf("%s Diff: %v", typ.Info().Name, err)
+	}
+	return obs, ch
+}
+
+// observe runs Observe of a data type and returns its value.
+func observe(t testing.TB, name string, target Directory, given map[string]any) cty.Value {
+	t.Helper()
+	typ, call := newCall(t, name, target, given)
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		t.Fatalf("%s Observe: %v", name, err)
+	}
+	return obs.Value
+}
+
+func str(v cty.Value, attr string) string {
+	a := v.GetAttr(attr)
+	if a.IsNull() {
+		return "<null>"
+	}
+	return a.AsString()
+}
+
+var userSeq atomic.Int64
+
+// testUser is a user created for one test.
+type testUser struct {
+	dn, cn, upn, sam string
+}
+
+// newUser adds a user under CN=Users with extra attributes and deletes it
+// when the test ends (whatever state it is in then).
+func newUser(t testing.TB, d Directory, extra map[string][]string) testUser {
+	t.Helper()
+	n := userSeq.Add(1)
+	stamp := time.Now().UnixNano() % 1_000_000
+	u := testUser{cn: fmt.Sprintf("Test User %d-%d", stamp, n), sam: fmt.Sprintf("tu%d-%d", stamp, n)}
+	u.upn = u.sam + "@rebind.test"
+	u.dn = "CN=" + u.cn + ",CN=Users," + sambaBaseDN
+	req := ldap.NewAddRequest(u.dn, nil)
+	req.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "user"})
+	req.Attribute("sAMAccountName", []string{u.sam})
+	req.Attribute("userPrincipalName", []string{u.upn})
+	for k, v := range extra {
+		req.Attribute(k, v)
+	}
+	if err := d.Add(req); err != nil {
+		t.Fatalf("add test user %s: %v", u.dn, err)
+	}
+	t.Cleanup(func() { deleteByGUIDOrDN(d, u.dn) })
+	return u
+}
+
+// deleteByGUIDOrDN removes a test user, ignoring "already gone".
+func deleteByGUIDOrDN(d Directory, dn string) {
+	_ = d.Del(ldap.NewDelRequest(dn, nil))
+}
+
+// rawValues reads an attribute's raw values.
+func readRaw(t testing.TB, d Directory, dn, attr string) [][]byte {
+	t.Helper()
+	res, err := d.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{attr}, nil))
+	if err != nil {
+		t.Fatalf("read %s of %s: %v", attr, dn, err)
+	}
+	return res.Entries[0].GetEqualFoldRawAttributeValues(attr)
+}

@@ -1,0 +1,358 @@
+package ad
+
+// The test bed is a real Samba 4 Active Directory domain controller,
+// provisioned on a loopback address in a temporary directory by TestMain and
+// torn down after the tests. It needs the Debian packages samba-ad-dc (and
+// ldap-utils for the byte check with ldapsearch) and root, to bind port 636.
+// Outside CI the tests that need it skip with the reason; with CI=true a
+// missing Samba fails the run.
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+const (
+	sambaRealm    = "REBIND.TEST"
+	sambaDomain   = "REBIND"
+	sambaBaseDN   = "DC=rebind,DC=test"
+	sambaAdminDN  = "CN=Administrator,CN=Users," + sambaBaseDN
+	sambaPassword = "Rebind-Admin-1!"
+)
+
+// sambaDC is a running domain controller.
+type sambaDC struct {
+	dir    string // the provisioning directory
+	ip     string // the loopback address it listens on
+	caFile string // the CA that signed its LDAPS certificate
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when samba has exited
+	// provisioned is how long provisioning, start-up and the schema
+	// extension took, reported by the tests.
+	provisioned time.Duration
+}
+
+var (
+	// dc is the domain controller the tests use, nil when there is none.
+	dc *sambaDC
+	// dcMissing says why there is none.
+	dcMissing string
+)
+
+// errNoSamba means the machine cannot run a Samba DC for the tests.
+var errNoSamba = errors.New("no Samba AD DC available")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runWithSamba(m))
+}
+
+func runWithSamba(m *testing.M) int {
+	start := time.Now()
+	d, err := startSamba()
+	switch {
+	case errors.Is(err, errNoSamba) && os.Getenv("CI") != "true":
+		dcMissing = err.Error()
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "steps/ad tests: %v\n", err)
+		return 1
+	default:
+		dc = d
+		dc.provisioned = time.Since(start)
+		fmt.Fprintf(os.Stderr, "steps/ad tests: Samba AD DC on %s ready in %s (%s)\n", dc.ip, dc.provisioned.Round(time.Millisecond), dc.dir)
+		defer dc.stop()
+	}
+	return m.Run()
+}
+
+// needSamba skips a test outside CI when there is no Samba DC (TestMain has
+// already failed the run in CI).
+func needSamba(tb testing.TB) *sambaDC {
+	tb.Helper()
+	if dc == nil {
+		tb.Skipf("skipped: %s (install samba-ad-dc and ldap-utils and run as root)", dcMissing)
+	}
+	return dc
+}
+
+// findTool looks in PATH and the sbin directories root's PATH has.
+func findTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s not found", errNoSamba, name)
+}
+
+// startSamba provisions a domain in a temporary directory, gives it a
+// certificate Go can verify, starts it and extends its schema.
+func startSamba() (*sambaDC, error) {
+	tool, err := findTool("samba-tool")
+	if err != nil {
+		return nil, err
+	}
+	daemon, err := findTool("samba")
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: provisioning a DC and binding port 636 need root", errNoSamba)
+	}
+	dir, err := os.MkdirTemp("", "rebind-samba-")
+	if err != nil {
+		return nil, err
+	}
+	d := &sambaDC{dir: dir, ip: "127.0.0.1"}
+	ok := false
+	defer func() {
+		if !ok {
+			d.stop()
+		}
+	}()
+	// Samba binds only addresses an interface really has, so the DC lives
+	// on lo; a second DC (another test run) would find its ports taken.
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(d.ip, "636"), time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("port 636 on %s is already taken (another Samba DC running?)", d.ip)
+	}
+	prov := exec.Command(tool, "domain", "provision",
+		"--targetdir="+dir, "--realm="+sambaRealm, "--domain="+sambaDomain,
+		"--server-role=dc", "--dns-backend=NONE", "--adminpass="+sambaPassword,
+		"--host-ip="+d.ip,
+		"--option=interfaces=lo", "--option=bind interfaces only=yes",
+		"--option=server services = ldap, cldap",
+		"--option=dsdb:schema update allowed = true",
+		"--option=log file = "+filepath.Join(dir, "log.%m"),
+	)
+	if out, err := prov.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out))
+	}
+	d.caFile = filepath.Join(dir, "private", "tls", "ca.pem")
+	if err := writeCertificates(filepath.Join(dir, "private", "tls"), d.ip); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "samba.out"))
+	if err != nil {
+		return nil, err
+	}
+	d.cmd = exec.Command(daemon, "-i", "-M", "single", "-s", filepath.Join(dir, "etc", "smb.conf"))
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start samba: %w", err)
+	}
+	d.exited = make(chan struct{})
+	go func() { d.cmd.Wait(); logf.Close(); close(d.exited) }()
+	if err := d.waitLDAPS(60 * time.Second); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "samba.out"))
+		return nil, fmt.Errorf("%v\n%s", err, tail(out))
+	}
+	conn, err := d.adminConn()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := extendSchema(conn); err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+func tail(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// writeCertificates replaces the certificate Samba would generate, whose
+// name is only in the Common Name (which Go no longer reads), by a CA and a
+// server certificate naming the DC's address in subjectAltName, as an AD CS
+// issued DC certificate does. Samba keeps files that already exist.
+func writeCertificates(dir, ip string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "rebind test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "dc.rebind.test"},
+		DNSNames:     []string{"dc.rebind.test", "localhost"},
+		IPAddresses:  []net.IP{net.ParseIP(ip)},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	files := []struct {
+		name, kind string
+		der        []byte
+		mode       os.FileMode
+	}{
+		{"ca.pem", "CERTIFICATE", caDER, 0o644},
+		{"cert.pem", "CERTIFICATE", der, 0o644},
+		{"key.pem", "EC PRIVATE KEY", keyDER, 0o600},
+	}
+	for _, f := range files {
+		b := pem.EncodeToMemory(&pem.Block{Type: f.kind, Bytes: f.der})
+		if err := os.WriteFile(filepath.Join(dir, f.name), b, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitLDAPS waits until the DC completes a verified TLS handshake on 636.
+func (d *sambaDC) waitLDAPS(limit time.Duration) error {
+	pem, err := os.ReadFile(d.caFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	deadline := time.Now().Add(limit)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.exited:
+			return fmt.Errorf("samba exited during start-up")
+		default:
+		}
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", net.JoinHostPort(d.ip, "636"),
+			&tls.Config{RootCAs: pool, ServerName: d.ip})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("samba: LDAPS on %s:636 not ready after %s: %v", d.ip, limit, last)
+}
+
+// url is the DC's LDAPS address.
+func (d *sambaDC) url() string { return "ldaps://" + d.ip }
+
+// env is the environment a target reads its credentials from.
+func (d *sambaDC) env(extra map[string]string) func(string) string {
+	m := map[string]string{
+		EnvBindDN:   sambaAdminDN,
+		EnvPassword: sambaPassword,
+		EnvCAFile:   d.caFile,
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+// open opens the DC as an `ad` target, the way a runbook would.
+func (d *sambaDC) open(tb testing.TB) *Client {
+	tb.Helper()
+	c, err := targetType{}.Open(context.Background(), steps.TargetConfig{
+		Name:   "corp",
+		Config: targetConfig(map[string]any{"url": d.url(), "base_dn": sambaBaseDN}),
+		Getenv: d.env(nil),
+	})
+	if err != nil {
+		tb.Fatalf("open the Samba DC as a target: %v", err)
+	}
+	cl := c.(*Client)
+	tb.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// adminConn is a raw connection for the harness itself.
+func (d *sambaDC) adminConn() (*ldap.Conn, error) {
+	pem, err := os.ReadFile(d.caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := ldap.DialURL(d.url(), ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: d.ip}))
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Bind(sambaAdminDN, sambaPassword); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// stop kills the DC (its whole process group) and removes its directory.
+func (d *sambaDC) stop() {
+	if d.cmd != nil && d.cmd.Process != nil {
+		pgid := d.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(5 * time.Second):
+		}
+		// Samba may leave children in its group; none may outlive the tests.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-d.exited
+	}
+	if d.dir != "" && strings.HasPrefix(filepath.Base(d.dir), "rebind-samba-") {
+		os.RemoveAll(d.dir)
+	}
+}
