@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -95,8 +96,17 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
 	}
+	_, statErr := os.Stat(abs)
 	if err := os.MkdirAll(filepath.Join(abs, "runs"), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: create state directory: %w", err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A new state directory must survive a power failure along with
+		// the first records written into it. SQLite syncs the directory
+		// holding journal.db when it creates the WAL, not the one above.
+		if err := syncDir(filepath.Dir(abs)); err != nil {
+			return nil, fmt.Errorf("journal: create state directory: %w", err)
+		}
 	}
 	path := filepath.Join(abs, FileName)
 	// SQLite creates the file with the umask's default mode, and its -wal and
@@ -250,4 +260,14 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.rdb.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// syncDir fsyncs a directory, making the entries created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
