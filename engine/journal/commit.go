@@ -18,9 +18,10 @@ import (
 // number of fsyncs follows the disk's latency, not the number of records, and
 // no timer delays a lone Append.
 //
-// An op may refuse (a lock held by another run, a plan already applied): the
-// transaction is rolled back, that op alone gets its error, and the rest of
-// the batch is applied again. Refusals are rare and a rollback costs no fsync.
+// An op may refuse (a lock held by another run, a plan already applied) or
+// fail: the transaction is rolled back, that op alone gets its error, and the
+// rest of the batch is applied again. Refusals are rare (records are checked
+// before they are queued) and a rollback costs no fsync.
 // When the transaction itself fails (disk full, database busy past
 // busy_timeout), every waiter gets the error and the lazy records go back to
 // the front of the queue, to ride with the next durable op.
@@ -31,13 +32,6 @@ type op struct {
 	lazy  bool
 	done  chan error // nil when lazy
 }
-
-// refusal marks an error an op returned on purpose (as opposed to an I/O
-// failure), so the rest of its batch can be applied without it.
-type refusal struct{ err error }
-
-func (r refusal) Error() string { return r.err.Error() }
-func (r refusal) Unwrap() error { return r.err }
 
 // writeStmts are the writer connection's prepared statements.
 type writeStmts struct {
@@ -188,8 +182,8 @@ func finish(batch []*op, err error) {
 	}
 }
 
-// tryCommit applies batch in one transaction. When an op refuses, it rolls
-// back and returns that op's index; when the transaction fails, -1.
+// tryCommit applies batch in one transaction. When an op returns an error,
+// it rolls back and returns that op's index; when BEGIN or COMMIT fails, -1.
 func (s *Store) tryCommit(ctx context.Context, batch []*op) (int, error) {
 	if _, err := s.w.begin.ExecContext(ctx); err != nil {
 		return -1, fmt.Errorf("journal: begin: %w", err)
@@ -200,13 +194,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*op) (int, error) {
 		}
 		if err := o.apply(ctx); err != nil {
 			s.w.rollback.ExecContext(ctx)
-			var r refusal
-			if errors.As(err, &r) {
-				return i, r.err
-			}
-			// An op failed on its own (a constraint the checks before
-			// submit did not foresee): blame it alone rather than its
-			// whole batch.
 			return i, err
 		}
 	}

@@ -45,7 +45,7 @@ func (s *Store) Lock(ctx context.Context, runID string, objects []string) error 
 			case err != nil:
 				return err
 			case holder != runID:
-				return refusal{&LockError{Object: obj, HeldBy: holder}}
+				return &LockError{Object: obj, HeldBy: holder}
 			}
 		}
 		return nil

@@ -70,7 +70,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 			var other string
 			err := c.QueryRowContext(ctx, `SELECT id FROM runs WHERE plan_digest = ?`, r.PlanDigest).Scan(&other)
 			if err == nil {
-				return refusal{fmt.Errorf("%w: plan %s was applied by run %s", ErrPlanApplied, r.PlanDigest, other)}
+				return fmt.Errorf("%w: plan %s was applied by run %s", ErrPlanApplied, r.PlanDigest, other)
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
@@ -90,7 +90,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 				return err
 			}
 			if n > 0 {
-				return refusal{fmt.Errorf("%w: %s", ErrRunExists, chosen)}
+				return fmt.Errorf("%w: %s", ErrRunExists, chosen)
 			}
 		}
 		_, err := c.ExecContext(ctx, `INSERT INTO runs (id, runbook, runbook_digest, plan_digest, author, dir, inputs, plan, status, error, created, updated)
@@ -130,7 +130,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, st RunStatus, errText 
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return refusal{ErrNotFound}
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		_, err = s.w.insertRecord.ExecContext(ctx, id, now.UnixNano(), string(KindStatus), "", 0, data, errText)
 		return err
