@@ -67,6 +67,10 @@ func TestEvalCheck(t *testing.T) {
 			`self.observed.deleted_days_left > 0`, `self.nope`,
 			Fail, "Precondition failed", "its error message could not be evaluated",
 		},
+		{
+			`self.observed.deleted_days_left > 0`, `["not", "a", "string"]`,
+			Fail, "Precondition failed", "its error message could not be evaluated",
+		},
 		{`var.flag`, `"unused"`, Fail, "Invalid condition result", "returned null"},
 		{`self.observed`, `"unused"`, Fail, "Invalid condition result", "must return true or false"},
 		{`self.missing`, `"unused"`, Fail, "Unsupported attribute", ""},

@@ -50,9 +50,12 @@ type decoder struct {
 	rb       *Runbook
 	metaSeen bool
 	declared map[string]hcl.Range // "var.x", "local.x", "target.t.n", "data.t.n", "step.t.n"
-	// fileRanges remembers one range per file, to report a missing runbook
-	// block somewhere sensible.
+	// firstFile is the start of the first decoded file, where a missing
+	// runbook block is reported.
 	firstFile *hcl.Range
+	// parseFailed is set when a file did not parse; the runbook block may
+	// be in it, so its absence is not reported.
+	parseFailed bool
 }
 
 func newDecoder(rb *Runbook) *decoder {
@@ -88,7 +91,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 // presence and the references between blocks.
 func (d *decoder) finish() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if !d.metaSeen && d.firstFile != nil {
+	if !d.metaSeen && d.firstFile != nil && !d.parseFailed {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing runbook block",

@@ -120,6 +120,7 @@ func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnosti
 		if fDiags.HasErrors() {
 			// A file that does not parse is decoded no further: its body
 			// is partial and would only add misleading errors.
+			d.parseFailed = true
 			continue
 		}
 		diags = append(diags, d.decodeFile(f)...)

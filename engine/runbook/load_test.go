@@ -270,3 +270,20 @@ func traversalString(t hcl.Traversal) string {
 	}
 	return sb.String()
 }
+
+// TestParseErrorHidesMissingRunbook checks that a file that does not parse
+// is not also blamed for lacking the runbook block it may well hold.
+func TestParseErrorHidesMissingRunbook(t *testing.T) {
+	_, diags := LoadSources(".", map[string][]byte{
+		"a.hcl": []byte("runbook \"x\" {\n  title = = \"t\"\n}\n"),
+		"b.hcl": []byte("variable \"upn\" {}\n"),
+	})
+	for _, d := range diags {
+		if d.Summary == "Missing runbook block" {
+			t.Errorf("got %q although a.hcl did not parse", d.Summary)
+		}
+	}
+	if !diags.HasErrors() {
+		t.Errorf("no parse error reported")
+	}
+}

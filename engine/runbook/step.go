@@ -28,7 +28,8 @@ var stepMetaSchema = &hcl.BodySchema{
 	},
 }
 
-// dataOnlyMeta are the meta-arguments a data block accepts. A data block is
+// dataOnlyMeta are the meta-arguments a data block accepts (every meta
+// block is among them). A data block is
 // one read; fanning it out, awaiting it or choosing what a failure does are
 // step matters. (for_each on data could be parsed as easily as on a step,
 // but the engine evaluates data blocks once, before the steps.)
@@ -84,12 +85,7 @@ func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 	if s.Mode == DataMode {
 		for _, a := range content.Attributes {
 			if !dataOnlyMeta[a.Name] {
-				diags = append(diags, notForData(a.Name, "argument", a.NameRange))
-			}
-		}
-		for _, blk := range content.Blocks {
-			if !dataOnlyMeta[blk.Type] {
-				diags = append(diags, notForData(blk.Type, "block", blk.DefRange))
+				diags = append(diags, notForData(a.Name, a.NameRange))
 			}
 		}
 	}
@@ -171,25 +167,14 @@ func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-func notForData(name, what string, rng hcl.Range) *hcl.Diagnostic {
-	summary := "Invalid data block argument"
-	if what == "block" {
-		summary = "Invalid block in data block"
-	}
+func notForData(name string, rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
-		Summary:  summary,
-		Detail: fmt.Sprintf("A data block cannot have %s %s. Data blocks accept target, depends_on, timeout, retry, precondition and postcondition; %s belongs on a step.",
-			article(what), name, name),
+		Summary:  "Invalid data block argument",
+		Detail: fmt.Sprintf("A data block cannot have %s. Data blocks accept target, depends_on, timeout, retry, precondition and postcondition; %s belongs on a step.",
+			name, name),
 		Subject: rng.Ptr(),
 	}
-}
-
-func article(what string) string {
-	if what == "argument" {
-		return "an argument"
-	}
-	return "a block"
 }
 
 // targetTraversal reads `target = target.TYPE.NAME`.
