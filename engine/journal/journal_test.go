@@ -573,3 +573,42 @@ func TestErrorsReadWell(t *testing.T) {
 		t.Errorf("Run(ab) error = %q, want %q", got, want)
 	}
 }
+
+// TestTwoStoresShareAJournal is two rebind processes working different runs
+// in one state directory: SQLite serialises their commits, and neither sees
+// the other's writes fail.
+func TestTwoStoresShareAJournal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	stores := []*Store{openStore(t, dir), openStore(t, dir)}
+	runs := []Run{createRun(t, stores[0], Run{}), createRun(t, stores[1], Run{})}
+	const goroutines, each = 10, 20
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for g := range goroutines {
+			wg.Go(func() {
+				for a := range each {
+					rec := Record{RunID: runs[i].ID, Kind: KindIntent, Step: fmt.Sprintf("step.a[%d]", g), Attempt: a}
+					if _, err := s.Append(ctx, rec); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, run := range runs {
+		recs := records(t, stores[1-i], run.ID)
+		if len(recs) != goroutines*each {
+			t.Errorf("run %d has %d records, want %d", i, len(recs), goroutines*each)
+		}
+		for _, r := range recs {
+			if seen[r.Seq] {
+				t.Errorf("seq %d used twice", r.Seq)
+			}
+			seen[r.Seq] = true
+		}
+	}
+}
