@@ -1,0 +1,186 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// TextOptions controls the terminal rendering.
+type TextOptions struct {
+	// Color adds ANSI colours; callers set it only on a terminal and never
+	// when NO_COLOR is set.
+	Color bool
+}
+
+// symbols for each action, as terraform shows them.
+var symbols = map[string]string{
+	"create": "+", "update": "~", "delete": "-", "run": "!", "read": "<=",
+	"no-op": " ", ActionDeferred: "?",
+}
+
+var colors = map[string]string{
+	"create": "\x1b[32m", "update": "\x1b[33m", "delete": "\x1b[31m", "run": "\x1b[35m",
+	ActionDeferred: "\x1b[36m",
+}
+
+const reset, bold = "\x1b[0m", "\x1b[1m"
+
+// RenderText writes the plan for a terminal.
+func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
+	pw := &printer{w: w}
+	c := func(code, s string) string {
+		if !opt.Color || code == "" {
+			return s
+		}
+		return code + s + reset
+	}
+	title := p.Runbook.Name
+	if p.Runbook.Title != "" {
+		title += ": " + p.Runbook.Title
+	}
+	pw.f("%s\n", c(bold, "Runbook "+title))
+	pw.f("Plan digest  sha256:%s\n", p.Digest())
+	pw.f("Created      %s by %s, expires %s\n", p.Created.UTC().Format("2006-01-02 15:04:05Z"), p.Author, p.Expires.UTC().Format("2006-01-02 15:04:05Z"))
+	if p.Lab != "" {
+		pw.f("Targets      bound to the lab tenant at %s\n", p.Lab)
+	}
+	if len(p.SecretInputs) > 0 {
+		pw.f("Secrets      %s (not stored; give them again at apply)\n", strings.Join(p.SecretInputs, ", "))
+	}
+	pw.f("\n")
+
+	var irreversible []string
+	for _, s := range p.Steps {
+		for _, in := range s.Instances {
+			sym := symbols[in.Action]
+			label := in.Action
+			if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
+				label = "await " + s.Await
+			}
+			line := fmt.Sprintf("%-2s %s  (%s)", sym, in.Address, label)
+			pw.f("%s", c(colors[in.Action], line))
+			if in.Object != "" {
+				pw.f("  %s", in.Object)
+			}
+			pw.f("\n")
+			renderChange(pw, in, "      ")
+			for _, n := range in.Notes {
+				pw.f("      note: %s\n", n)
+			}
+			if in.Irreversible {
+				reason := s.IrreversibleReason
+				if reason == "" {
+					reason = "this change cannot be undone"
+				}
+				irreversible = append(irreversible, fmt.Sprintf("%s: %s", in.Address, reason))
+			}
+		}
+	}
+	if len(irreversible) > 0 {
+		pw.f("\n%s\n", c(bold+"\x1b[31m", "Irreversible changes:"))
+		for _, s := range irreversible {
+			pw.f("  ! %s\n", s)
+		}
+	}
+	if len(p.Permissions) > 0 {
+		pw.f("\nPermissions needed:\n")
+		for _, perm := range p.Permissions {
+			pw.f("  - %s\n", perm)
+		}
+	}
+	if n := p.RequiredApprovals(); n > 0 {
+		pw.f("\nApprovals: %d of %d required (distinct reviewers, author excluded)\n", len(p.Signatures), n)
+	}
+	pw.f("\n%s\n", Summary(p))
+	return pw.err
+}
+
+// Summary is the one-line count of planned changes.
+func Summary(p *Plan) string {
+	ch := p.Changes()
+	parts := []string{
+		fmt.Sprintf("%d to create", ch["create"]),
+		fmt.Sprintf("%d to update", ch["update"]),
+		fmt.Sprintf("%d to delete", ch["delete"]),
+		fmt.Sprintf("%d to run", ch["run"]),
+		fmt.Sprintf("%d already so", ch["no-op"]),
+	}
+	if ch[ActionDeferred] > 0 {
+		parts = append(parts, fmt.Sprintf("%d decided at apply", ch[ActionDeferred]))
+	}
+	return "Plan: " + strings.Join(parts, ", ") + "."
+}
+
+// renderChange prints before -> after attribute by attribute.
+func renderChange(pw *printer, in Instance, indent string) {
+	if in.Action == "no-op" || in.Action == "read" {
+		return
+	}
+	before, _ := in.Before.Tree().(map[string]any)
+	after, _ := in.After.Tree().(map[string]any)
+	if before == nil && after == nil {
+		if !in.After.IsZero() && in.After.String() != "null" {
+			pw.f("%s%s\n", indent, in.After.String())
+		}
+		return
+	}
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		b, inB := before[k]
+		a, inA := after[k]
+		bs, as := short(b), short(a)
+		switch {
+		case in.Action == "create" || before == nil:
+			if inA {
+				pw.f("%s%s = %s\n", indent, k, as)
+			}
+		case in.Action == "delete" || after == nil:
+			if inB {
+				pw.f("%s%s = %s\n", indent, k, bs)
+			}
+		case bs != as:
+			pw.f("%s%s: %s -> %s\n", indent, k, bs, as)
+		}
+	}
+}
+
+func short(v any) string {
+	if s, ok := v.(string); ok && s == Unknown {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	s := string(b)
+	if len(s) > 200 {
+		s = s[:197] + "..."
+	}
+	return s
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err != nil {
+		return
+	}
+	_, p.err = fmt.Fprintf(p.w, format, args...)
+}

@@ -1,0 +1,144 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Unknown is how a value that is not known until apply appears in a plan.
+const Unknown = "(known after apply)"
+
+// Value is a value as a plan shows it: canonical JSON, with unknown parts
+// written as Unknown. Marks must be resolved (redacted) before encoding;
+// EncodeValue drops any that remain.
+type Value []byte
+
+// EncodeValue encodes v canonically: object keys sorted, numbers in their
+// shortest exact form, unknowns as Unknown, null as null. cty.NilVal
+// encodes as an empty Value.
+func EncodeValue(v cty.Value) Value {
+	if v == cty.NilVal {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	b, err := json.Marshal(toJSON(v))
+	if err != nil {
+		panic(fmt.Sprintf("plan: encode value: %v", err))
+	}
+	return Value(b)
+}
+
+// MarshalJSON returns the canonical bytes (null when empty).
+func (v Value) MarshalJSON() ([]byte, error) {
+	if len(v) == 0 {
+		return []byte("null"), nil
+	}
+	return []byte(v), nil
+}
+
+// UnmarshalJSON keeps the bytes, compacted, so that a plan read back has the
+// same canonical form it was written with.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*v = nil
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	// Re-encode through a generic tree so key order and number forms are
+	// canonical even when a person edited the file.
+	var tree any
+	dec := json.NewDecoder(&buf)
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return err
+	}
+	out, err := json.Marshal(tree)
+	if err != nil {
+		return err
+	}
+	*v = Value(out)
+	return nil
+}
+
+// IsZero reports whether v holds nothing (as opposed to JSON null).
+func (v Value) IsZero() bool { return len(v) == 0 }
+
+// Tree decodes v into plain Go values (map[string]any, []any, json.Number,
+// string, bool, nil) for renderers.
+func (v Value) Tree() any {
+	if len(v) == 0 {
+		return nil
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return nil
+	}
+	return tree
+}
+
+// String returns the JSON text.
+func (v Value) String() string {
+	if len(v) == 0 {
+		return "null"
+	}
+	return string(v)
+}
+
+func toJSON(v cty.Value) any {
+	if !v.IsKnown() {
+		return Unknown
+	}
+	if v.IsNull() {
+		return nil
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return v.AsString()
+	case t == cty.Bool:
+		return v.True()
+	case t == cty.Number:
+		bf := v.AsBigFloat()
+		if bf.IsInt() {
+			i, _ := bf.Int(nil)
+			return json.Number(i.String())
+		}
+		return json.Number(bf.Text('g', -1))
+	case t.IsObjectType() || t.IsMapType():
+		m := map[string]any{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, ev := it.Element()
+			m[k.AsString()] = toJSON(ev)
+		}
+		return m
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		out := []any{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			out = append(out, toJSON(ev))
+		}
+		return out
+	case t.IsCapsuleType():
+		return fmt.Sprintf("(%s)", t.FriendlyName())
+	}
+	return nil
+}
+
+// sortedKeys returns m's keys in order; renderers use it.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
