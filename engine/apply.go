@@ -1,0 +1,830 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Report is how a run ended.
+type Report struct {
+	RunID  string
+	Status journal.RunStatus
+	// Failures lists the instances that failed, with their errors.
+	Failures []InstanceError
+	// Drift lists what changed since the plan (apply refused).
+	Drift []Drift
+	// Reverted and NotReverted list rollback results, newest first.
+	Reverted    []string
+	NotReverted []InstanceError
+	// Paused is the message of the step a run paused at.
+	Paused string
+	// InDoubt lists actions a person must settle before a resume.
+	InDoubt []string
+	// Applied counts instances written; Unchanged those already so.
+	Applied, Unchanged int
+}
+
+// InstanceError is one instance's failure.
+type InstanceError struct {
+	Address string
+	Err     string
+}
+
+// Drift is one observed object that changed since planning.
+type Drift struct {
+	Address string
+	Object  string
+	// Attributes lists "name: before -> now" for each changed attribute.
+	Attributes []string
+}
+
+// ApplyOptions tunes Apply.
+type ApplyOptions struct {
+	// PlanDigest is set when applying a saved, reviewed plan; the journal
+	// refuses a second run of the same digest.
+	PlanDigest string
+	// Author is recorded with the run.
+	Author string
+}
+
+// Apply re-observes everything the plan observed, refuses on drift, then
+// runs the plan's runbook with a durable journal. The caller has already
+// checked the plan's digest, approvals and expiry.
+func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOptions) (*Report, hcl.Diagnostics) {
+	if e.Store == nil {
+		panic("engine: Apply without a Store")
+	}
+	rb, s, diags := e.sessionFromPlan(p, in)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer s.close()
+	_ = rb
+	fresh, d := s.plan(ctx, PlanOptions{Author: p.Author})
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if drift := compareObservations(p, fresh); len(drift) > 0 {
+		return &Report{Status: "refused", Drift: drift}, diags
+	}
+	objects := lockObjects(fresh)
+	run, err := e.Store.CreateRun(ctx, journal.Run{
+		Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest, PlanDigest: opt.PlanDigest,
+		Author: opt.Author, Dir: s.dir, Inputs: mustJSON(p.Inputs), Plan: p.CanonicalBytes(),
+		Status: journal.StatusRunning,
+	})
+	if err != nil {
+		return nil, append(diags, errDiag("Cannot start the run", err))
+	}
+	s.runID = run.ID
+	release, err := e.Store.Claim(run.ID)
+	if err != nil {
+		return nil, append(diags, errDiag("Cannot claim the run", err))
+	}
+	defer release()
+	if err := e.Store.Lock(ctx, run.ID, objects); err != nil {
+		_ = e.Store.SetStatus(ctx, run.ID, journal.StatusAborted, err.Error())
+		return &Report{RunID: run.ID, Status: journal.StatusAborted, Failures: []InstanceError{{Err: err.Error()}}}, diags
+	}
+	e.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
+	rep := s.execute(ctx, newReplay(), nil)
+	return rep, diags
+}
+
+// sessionFromPlan rebuilds the runbook a plan carries and resolves its
+// inputs, with secrets given again in `in`.
+func (e *Engine) sessionFromPlan(p *plan.Plan, in Inputs) (*runbook.Runbook, *session, hcl.Diagnostics) {
+	src := map[string][]byte{}
+	for k, v := range p.Runbook.Sources {
+		src[k] = []byte(v)
+	}
+	if got := plan.SourcesDigest(src); got != p.Runbook.Digest {
+		return nil, nil, hcl.Diagnostics{errDiag("Plan does not match its runbook",
+			fmt.Errorf("the runbook sources in the plan hash to %s, but the plan says %s", got, p.Runbook.Digest))}
+	}
+	rb, diags := runbook.LoadSources(p.Runbook.Dir, src)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	typed, d := planInputs(rb, p)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	for k, v := range in.Typed {
+		typed[k] = v
+	}
+	in.Typed = typed
+	dir := e.workDir()
+	s, d := e.newSession(rb, in, dir)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	// The plan's values win over the environment and files for non-secret
+	// inputs: what was reviewed is what runs.
+	for name, v := range typed {
+		if _, ok := p.Inputs[name]; ok && !s.values[name].RawEquals(v) {
+			diags = append(diags, errDiag("Input differs from the plan",
+				fmt.Errorf("the variable %q was planned as %s; apply cannot change a reviewed input", name, plan.EncodeValue(lang.Redact(v, false)))))
+		}
+	}
+	return rb, s, diags
+}
+
+// planInputs decodes a plan's inputs to the variables' types.
+func planInputs(rb *runbook.Runbook, p *plan.Plan) (map[string]cty.Value, hcl.Diagnostics) {
+	out := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	for _, v := range rb.Variables {
+		raw, ok := p.Inputs[v.Name]
+		if !ok {
+			continue
+		}
+		val, err := decodePlanValue(raw, v.Type)
+		if err != nil {
+			diags = append(diags, errDiag("Invalid input in plan", fmt.Errorf("variable %q: %w", v.Name, err)))
+			continue
+		}
+		out[v.Name] = val
+	}
+	return out, diags
+}
+
+// compareObservations lists instances whose observation changed.
+func compareObservations(old, fresh *plan.Plan) []Drift {
+	now := map[string]plan.Instance{}
+	for _, s := range fresh.Steps {
+		for _, in := range s.Instances {
+			now[in.Address] = in
+		}
+	}
+	var out []Drift
+	for _, s := range old.Steps {
+		for _, in := range s.Instances {
+			if in.Fingerprint == "" {
+				continue
+			}
+			cur, ok := now[in.Address]
+			if !ok {
+				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: []string{"the instance no longer exists (its for_each changed)"}})
+				continue
+			}
+			if cur.Fingerprint == in.Fingerprint {
+				continue
+			}
+			out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
+		}
+	}
+	return out
+}
+
+// diffTrees names each top-level attribute that differs.
+func diffTrees(a, b any) []string {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if !aok || !bok {
+		return []string{fmt.Sprintf("%s -> %s", jsonShort(a), jsonShort(b))}
+	}
+	keys := map[string]bool{}
+	for k := range am {
+		keys[k] = true
+	}
+	for k := range bm {
+		keys[k] = true
+	}
+	var names []string
+	for k := range keys {
+		if jsonShort(am[k]) != jsonShort(bm[k]) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	out := make([]string, 0, len(names))
+	for _, k := range names {
+		out = append(out, fmt.Sprintf("%s: %s -> %s", k, jsonShort(am[k]), jsonShort(bm[k])))
+	}
+	return out
+}
+
+func lockObjects(p *plan.Plan) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range p.Steps {
+		if s.Mode == "data" {
+			continue
+		}
+		for _, in := range s.Instances {
+			if in.Object != "" && !seen[in.Object] {
+				seen[in.Object] = true
+				out = append(out, in.Object)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// execute walks the steps. Instances the replay shows as done are not
+// touched again; in-doubt ones are observed and settled. decide holds a
+// person's decisions for in-doubt actions (address -> "done" | "rerun").
+func (s *session) execute(ctx context.Context, rp *replay, decide map[string]string) *Report {
+	e := s.e
+	rep := &Report{RunID: s.runID}
+	finish := func(status journal.RunStatus, msg string) *Report {
+		rep.Status = status
+		if err := e.Store.Flush(ctx); err != nil {
+			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
+		}
+		_ = e.Store.SetStatus(context.WithoutCancel(ctx), s.runID, status, msg)
+		if status == journal.StatusSucceeded || status == journal.StatusRolledBack {
+			_ = e.Store.Unlock(context.WithoutCancel(ctx), s.runID)
+		}
+		return rep
+	}
+	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
+		_, dd := s.planData(ctx, d)
+		return dd
+	})
+	if diags.HasErrors() {
+		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
+		return finish(journal.StatusFailed, diagText(diags))
+	}
+	for _, st := range s.rb.Steps {
+		out := s.runStep(ctx, st, rp, decide, rep)
+		switch {
+		case out.paused != "":
+			rep.Paused = out.paused
+			e.logf("Run %s paused: %s\n", s.runID, out.paused)
+			return finish(journal.StatusPaused, out.paused)
+		case len(out.inDoubt) > 0:
+			rep.InDoubt = out.inDoubt
+			return finish(journal.StatusFailed, "in doubt: "+strings.Join(out.inDoubt, ", "))
+		case out.failed:
+			mode := st.OnFailure
+			if ctx.Err() != nil {
+				mode = runbook.OnFailureAbort
+			}
+			if mode == runbook.OnFailureDefault {
+				mode = runbook.OnFailureAbort
+				_ = e.Store.Flush(ctx)
+				if recs, err := e.Store.Records(ctx, s.runID); err == nil {
+					if now, err := fold(recs); err == nil && s.allRevertible(now) {
+						mode = runbook.OnFailureRollback
+					}
+				}
+				if mode == runbook.OnFailureAbort {
+					e.logf("%s failed; not rolling back on its own because a completed step cannot be reverted (`rebind rollback %s` reverts what can be).\n", st.Address(), s.runID)
+				}
+			}
+			switch mode {
+			case runbook.OnFailureContinue:
+				e.logf("%s failed; on_failure = continue.\n", st.Address())
+				continue
+			case runbook.OnFailureRollback:
+				e.logf("%s failed; rolling back completed steps.\n", st.Address())
+				_ = e.Store.Flush(ctx)
+				status := s.rollback(ctx, rep)
+				return finish(status, "failed at "+st.Address()+"; rolled back")
+			default:
+				return finish(journal.StatusFailed, "failed at "+st.Address())
+			}
+		}
+		if d := s.refreshStepLocals(); d.HasErrors() {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			return finish(journal.StatusFailed, diagText(d))
+		}
+	}
+	if len(rep.Failures) > 0 {
+		return finish(journal.StatusSucceeded, fmt.Sprintf("finished with %d tolerated failures", len(rep.Failures)))
+	}
+	return finish(journal.StatusSucceeded, "")
+}
+
+// allRevertible reports whether every write the run completed can be
+// reverted, which makes rollback the default on failure.
+func (s *session) allRevertible(rp *replay) bool {
+	for _, addr := range rp.order {
+		st := rp.inst[addr]
+		if st.outcome == nil || st.reverted || !isWrite(st.outcome.Action) {
+			continue
+		}
+		t, ok := steps.Lookup(typeOf(addr))
+		if !ok {
+			return false
+		}
+		if _, ok := t.(steps.Reverter); !ok || t.Info().Reversibility == steps.Irreversible {
+			return false
+		}
+	}
+	return true
+}
+
+func isWrite(a string) bool {
+	switch steps.Action(a) {
+	case steps.Create, steps.Update, steps.Delete, steps.Run:
+		return true
+	}
+	return false
+}
+
+// typeOf returns TYPE from "step.TYPE.NAME[...]".
+func typeOf(addr string) string {
+	parts := strings.SplitN(addr, ".", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[1]
+}
+
+type stepOutcome struct {
+	failed  bool
+	paused  string
+	inDoubt []string
+}
+
+// runStep runs all instances of a step and records its value in scope.
+func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, decide map[string]string, rep *Report) stepOutcome {
+	e := s.e
+	keys, each, diags := s.forEach(st)
+	if diags.HasErrors() || keys == nil {
+		msg := "for_each is not known at apply"
+		if diags.HasErrors() {
+			msg = diagText(diags)
+		}
+		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: msg})
+		return stepOutcome{failed: true}
+	}
+	allowed := 0
+	if st.MaxErrors != nil {
+		count, percent, d := lang.ParseMaxErrors(s.sc.ctx(), st.MaxErrors)
+		if d.HasErrors() {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			return stepOutcome{failed: true}
+		}
+		allowed = count
+		if percent > 0 {
+			allowed = int(math.Floor(percent / 100 * float64(len(keys))))
+		}
+	}
+	width := e.DefaultConcurrency
+	if width <= 0 {
+		width = 4
+	}
+	if st.MaxConcurrency != nil {
+		v, d := st.MaxConcurrency.Value(s.sc.ctx())
+		v, _ = v.Unmark()
+		if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: "max_concurrency must be a number"})
+			return stepOutcome{failed: true}
+		}
+		n, _ := v.AsBigFloat().Int64()
+		if n < 1 {
+			n = 1
+		}
+		width = int(n)
+	}
+	if st.ForEach == nil {
+		width = 1
+	}
+
+	var (
+		mu       sync.Mutex
+		failures int
+		out      stepOutcome
+		values   = map[string]cty.Value{}
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, width)
+	)
+	for _, key := range keys {
+		mu.Lock()
+		stop := failures > allowed || out.paused != "" || len(out.inDoubt) > 0
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(key string) {
+			defer func() { <-sem; wg.Done() }()
+			var eachV cty.Value
+			if st.ForEach != nil {
+				eachV = eachValue(key, each[key])
+			}
+			r := s.runInstance(ctx, st, key, eachV, rp, decide)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case r.paused != "":
+				out.paused = r.paused
+			case r.inDoubt:
+				out.inDoubt = append(out.inDoubt, r.addr)
+			case r.err != nil:
+				failures++
+				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error()})
+				values[key] = instanceValue(cty.NilVal, cty.NilVal, "failed")
+			default:
+				values[key] = r.value
+				if r.wrote {
+					rep.Applied++
+				} else {
+					rep.Unchanged++
+				}
+			}
+		}(key)
+	}
+	wg.Wait()
+	if ctx.Err() != nil && out.paused == "" {
+		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: ctx.Err().Error()})
+		out.failed = true
+	}
+	if st.ForEach == nil {
+		if v, ok := values[""]; ok {
+			s.sc.setStep(st.Type, st.Name, v)
+		}
+	} else {
+		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
+	}
+	if failures > allowed {
+		out.failed = true
+	}
+	if failures > 0 && !out.failed {
+		e.logf("%s: %d of %d instances failed, within max_errors = %d.\n", st.Address(), failures, len(keys), allowed)
+	}
+	return out
+}
+
+type instResult struct {
+	addr    string
+	value   cty.Value
+	wrote   bool
+	err     error
+	paused  string
+	inDoubt bool
+}
+
+// runInstance takes one instance through observe, preconditions, diff,
+// intent, apply, outcome and postconditions.
+func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string) instResult {
+	e := s.e
+	t := s.types[st.Type]
+	info := t.Info()
+	addr := instanceAddr(st, key)
+	res := instResult{addr: addr}
+	prior := rp.inst[addr]
+
+	// Done before: take the recorded value, touch nothing.
+	if prior != nil && prior.outcome != nil {
+		v, err := prior.outcome.value()
+		if err != nil {
+			res.err = fmt.Errorf("journal: %w", err)
+			return res
+		}
+		res.value = v
+		return res
+	}
+
+	if st.Timeout != nil {
+		d, diags := lang.ParseDuration(s.sc.ctx(), st.Timeout, "timeout")
+		if diags.HasErrors() {
+			res.err = fmt.Errorf("%s", diagText(diags))
+			return res
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	marked, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
+	if diags.HasErrors() {
+		res.err = fmt.Errorf("%s", diagText(diags))
+		return res
+	}
+	if !marked.IsWhollyKnown() {
+		res.err = fmt.Errorf("an argument is still unknown at apply; an earlier step it depends on did not produce it")
+		return res
+	}
+	tgt, err := s.targetFor(ctx, st, info)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	call := s.call(st, info, marked, key, addr, tgt)
+	call.Refresh = func(ctx context.Context) (cty.Value, error) {
+		if d := s.rereadData(ctx); d.HasErrors() {
+			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+		}
+		v, d := s.decode(st, s.sc.child(eachV, cty.NilVal))
+		if d.HasErrors() {
+			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+		}
+		v, _ = v.UnmarkDeep()
+		return v, nil
+	}
+	pol, _ := s.retryPolicy(st)
+	storedCfg, _ := encodeTyped(storable(info.Schema, marked))
+
+	obs, err := s.observeCall(ctx, t, call, pol)
+	if err != nil {
+		return s.fail(ctx, res, st, fmt.Errorf("observe: %w", err))
+	}
+	change, err := t.Diff(ctx, call, obs)
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+
+	// In doubt: the intent was durable, the outcome was not. Settle it.
+	if prior.inDoubt() {
+		switch {
+		case change.Action == steps.NoOp:
+			s.decision(ctx, addr, "already-so", "observed again after the interruption: already as intended")
+			return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+		case info.Kind == steps.KindAction && !repeatSafe(t, call):
+			switch decide[addr] {
+			case "done":
+				s.decision(ctx, addr, "marked-done", "a person said the action had completed")
+				return s.done(ctx, res, st, call, obs, steps.Change{Action: steps.Run}, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+			case "rerun":
+				s.decision(ctx, addr, "rerun", "a person asked to run the action again")
+			default:
+				res.inDoubt = true
+				e.logf("%s was in doubt when the run stopped, and the action is not safe to repeat.\n", addr)
+				return res
+			}
+		default:
+			s.decision(ctx, addr, "applied-again", "observed again after the interruption: not yet so, applying again")
+		}
+	}
+
+	self := instanceValue(obs.Value, cty.NullVal(cty.DynamicPseudoType), string(change.Action))
+	for _, c := range st.Preconditions {
+		r, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
+		if d.HasErrors() || r == lang.Fail {
+			return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(d)))
+		}
+	}
+	if change.Action == steps.NoOp || change.Action == steps.Read {
+		return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+	}
+
+	if st.Await != nil {
+		return s.await(ctx, res, st, t, call, pol, change, storedCfg, eachV, secretStrings(marked))
+	}
+
+	secrets := secretStrings(marked)
+	cd, err := encodeChange(redactChange(info.Schema, marked, change), secrets)
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+	if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
+		Data: mustJSON(intentData{Key: key, Object: obs.Object, Config: storedCfg, Change: cd})}); err != nil {
+		res.err = fmt.Errorf("journal: %w", err)
+		return res
+	}
+	e.logf("  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
+	start := time.Now()
+	var result steps.Result
+	err = pol.do(ctx, func(ctx context.Context) error {
+		var err error
+		result, err = t.Apply(ctx, call, change)
+		return err
+	})
+	if errors.Is(err, steps.ErrPaused) {
+		res.paused = err.Error()
+		return res
+	}
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+	e.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
+	if result.Change != nil {
+		change = *result.Change
+	}
+	return s.done(ctx, res, st, call, obs, change, result, storedCfg, true, eachV, secrets)
+}
+
+// observeCall observes under the retry policy.
+func (s *session) observeCall(ctx context.Context, t steps.Type, call steps.Call, pol retryPolicy) (steps.Observation, error) {
+	var obs steps.Observation
+	err := pol.do(ctx, func(ctx context.Context) error {
+		var err error
+		obs, err = t.Observe(ctx, call)
+		return err
+	})
+	if err == nil && obs.Value == cty.NilVal {
+		obs.Value = cty.EmptyObjectVal
+	}
+	return obs, err
+}
+
+// await observes until the step's desired state holds, without writing.
+func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t steps.Type, call steps.Call, pol retryPolicy, change steps.Change, cfg *typedValue, eachV cty.Value, secrets []string) instResult {
+	e := s.e
+	limit, diags := lang.ParseDuration(s.sc.ctx(), st.Await, "await")
+	if diags.HasErrors() {
+		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
+	}
+	e.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
+	deadline := time.Now().Add(limit)
+	for {
+		obs, err := s.observeCall(ctx, t, call, pol)
+		if err == nil {
+			change, err = t.Diff(ctx, call, obs)
+			if err == nil && change.Action == steps.NoOp {
+				return s.done(ctx, res, st, call, obs, change, steps.Result{}, cfg, false, eachV, secrets)
+			}
+		}
+		if err != nil && steps.IsPermanent(err) {
+			return s.fail(ctx, res, st, fmt.Errorf("will not become so: %w", err))
+		}
+		if time.Now().After(deadline) {
+			last := "still differs"
+			if err != nil {
+				last = err.Error()
+			} else if b, a := plan.EncodeValue(change.Before), plan.EncodeValue(change.After); true {
+				last = fmt.Sprintf("still %s, wanted %s", b, a)
+			}
+			return s.fail(ctx, res, st, fmt.Errorf("not so after %s: %s", limit, last))
+		}
+		timer := time.NewTimer(e.pollInterval())
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return s.fail(ctx, res, st, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// done records an outcome (lazily: losing it in a crash only makes the
+// instance in doubt, which observing settles), checks postconditions and
+// sets the instance's value.
+func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, call steps.Call, obs steps.Observation, change steps.Change, result steps.Result, cfg *typedValue, wrote bool, eachV cty.Value, secrets []string) instResult {
+	t := s.types[st.Type]
+	info := t.Info()
+	if len(st.Postconditions) > 0 && wrote {
+		// Conditions after a write see the object as it is now.
+		if o, err := t.Observe(ctx, call); err == nil {
+			obs = o
+			if obs.Value == cty.NilVal {
+				obs.Value = cty.EmptyObjectVal
+			}
+		}
+	}
+	resVal := result.Value
+	if resVal == cty.NilVal {
+		resVal = cty.NullVal(cty.DynamicPseudoType)
+	}
+	od := outcomeData{Key: call.Key, Object: obs.Object, Action: string(change.Action), Config: cfg}
+	if wrote {
+		cd, err := encodeChange(redactChange(info.Schema, call.Config, change), secrets)
+		if err == nil {
+			od.Change = &cd
+		}
+	}
+	obsStored, _ := scrub(obs.Value, secrets)
+	resStored, _ := scrub(resVal, secrets)
+	od.Observed, _ = encodeTyped(obsStored)
+	od.Result, _ = encodeTyped(resStored)
+	if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: res.addr, Data: mustJSON(od)}); err != nil {
+		res.err = fmt.Errorf("journal: %w", err)
+		return res
+	}
+	res.wrote = wrote
+	res.value = instanceValue(obs.Value, resVal, string(change.Action))
+	for _, c := range st.Postconditions {
+		r, d := lang.EvalCheck(s.sc.child(eachV, res.value), c, "Postcondition")
+		if d.HasErrors() || r == lang.Fail {
+			res.err = fmt.Errorf("%s", diagText(d))
+			_ = s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
+			return res
+		}
+	}
+	return res
+}
+
+// fail records a failure.
+func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, err error) instResult {
+	res.err = err
+	s.e.logf("  x %s: %v\n", res.addr, err)
+	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: err.Error()})
+	return res
+}
+
+func (s *session) decision(ctx context.Context, addr, decision, detail string) {
+	s.e.logf("  %s: in doubt -> %s\n", addr, decision)
+	_, _ = s.e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
+		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
+}
+
+// rereadData observes the data blocks again (for wait's `until`).
+func (s *session) rereadData(ctx context.Context) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, d := range s.rb.Data {
+		_, dd := s.planData(ctx, d)
+		diags = append(diags, dd...)
+	}
+	return diags
+}
+
+func repeatSafe(t steps.Type, call steps.Call) bool {
+	if r, ok := t.(steps.RepeatSafety); ok {
+		return r.RepeatSafeCall(call)
+	}
+	return t.Info().RepeatSafe
+}
+
+// storable is the config as the journal may keep it: sensitive arguments
+// (by schema or by mark) nulled.
+func storable(schema steps.Schema, cfg cty.Value) cty.Value {
+	masked := sensitivePaths(cfg)
+	cfg, _ = cfg.UnmarkDeep()
+	cfg = redactSchema(schema, cfg)
+	if len(masked) == 0 || cfg.IsNull() || !cfg.Type().IsObjectType() {
+		return cfg
+	}
+	m := cfg.AsValueMap()
+	for n := range masked {
+		m[n] = cty.NullVal(m[n].Type())
+	}
+	return cty.ObjectVal(m)
+}
+
+// redactChange nulls sensitive attributes of a change's values.
+func redactChange(schema steps.Schema, cfg cty.Value, c steps.Change) steps.Change {
+	masked := sensitivePaths(cfg)
+	for name, a := range schema {
+		if a.Sensitive {
+			masked[name] = true
+		}
+	}
+	if len(masked) == 0 {
+		return c
+	}
+	null := func(v cty.Value) cty.Value {
+		if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
+			return v
+		}
+		m := v.AsValueMap()
+		for n := range masked {
+			if x, ok := m[n]; ok {
+				m[n] = cty.NullVal(x.Type())
+			}
+		}
+		return cty.ObjectVal(m)
+	}
+	c.Before, c.After = null(c.Before), null(c.After)
+	return c
+}
+
+func symbol(a steps.Action) string {
+	switch a {
+	case steps.Create:
+		return "+"
+	case steps.Update:
+		return "~"
+	case steps.Delete:
+		return "-"
+	case steps.Run:
+		return "!"
+	}
+	return " "
+}
+
+func errDiag(summary string, err error) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error() + "."}
+}
+
+// diagText flattens diagnostics to one line per error, for the journal.
+func diagText(diags hcl.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		s := d.Summary
+		if d.Detail != "" {
+			s += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			s = fmt.Sprintf("%s:%d: %s", d.Subject.Filename, d.Subject.Start.Line, s)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}

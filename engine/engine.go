@@ -1,0 +1,236 @@
+// Package engine runs rebind runbooks: it plans them against the live
+// directories (or the lab tenant), applies a plan with a durable journal,
+// resumes an interrupted run, and rolls completed steps back.
+//
+// A run moves through the steps in file order. For each step instance the
+// engine observes the object, checks preconditions, computes the change,
+// makes the intent durable in the journal, applies it, records the outcome
+// and checks postconditions. Because most steps are desired state, resuming
+// after a crash is safe: an instance whose intent has no outcome is "in
+// doubt", and the engine observes it again to decide whether it is already
+// done or must be applied again. Actions that cannot be observed and are
+// not safe to repeat stop the resume and ask a person.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Engine plans and runs runbooks. The zero value plans; applying needs a
+// Store.
+type Engine struct {
+	// Store is the run journal. Required for Apply, Resume and Rollback.
+	Store *journal.Store
+	// Lab, when not "", binds every target to the lab tenant at this URL.
+	Lab string
+	// Getenv reads the environment; os.Getenv when nil.
+	Getenv func(string) string
+	// Log receives progress lines for people; discarded when nil.
+	Log io.Writer
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// WorkDir is where relative paths in step arguments resolve; the
+	// current directory when "".
+	WorkDir string
+	// PollInterval is how often `await` observes again; 5 s when zero.
+	PollInterval time.Duration
+	// DefaultConcurrency is the fan-out width when a step sets no
+	// max_concurrency; 4 when zero.
+	DefaultConcurrency int
+}
+
+// Errors the CLI tells apart.
+var (
+	// ErrDrift is wrapped when objects changed since the plan was made.
+	ErrDrift = errors.New("engine: objects changed since the plan was made")
+	// ErrFailed is wrapped when a run ended in failure.
+	ErrFailed = errors.New("engine: run failed")
+	// ErrInDoubt is wrapped when a resume meets an action that was in doubt
+	// and is not safe to repeat.
+	ErrInDoubt = errors.New("engine: action in doubt")
+)
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) log() io.Writer {
+	if e.Log == nil {
+		return io.Discard
+	}
+	return e.Log
+}
+
+func (e *Engine) logf(format string, args ...any) {
+	fmt.Fprintf(e.log(), format, args...)
+}
+
+func (e *Engine) workDir() string {
+	if e.WorkDir != "" {
+		return e.WorkDir
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	return wd
+}
+
+func (e *Engine) pollInterval() time.Duration {
+	if e.PollInterval > 0 {
+		return e.PollInterval
+	}
+	return 5 * time.Second
+}
+
+// Validate checks a runbook without observing anything: step and target
+// types exist, every argument decodes against its schema (with variables
+// not given treated as unknown), references are in order.
+func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
+	typed := map[string]cty.Value{}
+	for _, v := range rb.Variables {
+		ty := v.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		typed[v.Name] = cty.UnknownVal(ty)
+	}
+	// Validation must not need the environment or secrets.
+	e2 := *e
+	e2.Getenv = func(string) string { return "" }
+	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
+	if diags.HasErrors() {
+		return diags
+	}
+	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
+		_, dd := s.decode(d, s.sc.ctx())
+		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		return dd
+	})...)
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, st := range s.rb.Steps {
+		each := cty.NilVal
+		if st.ForEach != nil {
+			each = cty.ObjectVal(map[string]cty.Value{"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal})
+		}
+		_, d := s.decode(st, s.sc.child(each, cty.NilVal))
+		diags = append(diags, d...)
+		if st.Timeout != nil {
+			_, d := lang.ParseDuration(s.sc.ctx(), st.Timeout, "timeout")
+			diags = append(diags, d...)
+		}
+		_, d = s.retryPolicy(st)
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+// retryPolicy is a step's `retry {}`: the number of attempts and the first
+// backoff, doubled each time. Permanent errors are never retried; a
+// Retry-After hint lengthens the wait.
+type retryPolicy struct {
+	attempts int
+	backoff  time.Duration
+}
+
+func (s *session) retryPolicy(st *runbook.Step) (retryPolicy, hcl.Diagnostics) {
+	p := retryPolicy{attempts: 1, backoff: time.Second}
+	if st.Retry == nil {
+		return p, nil
+	}
+	var diags hcl.Diagnostics
+	if st.Retry.Attempts != nil {
+		v, d := st.Retry.Attempts.Value(s.sc.ctx())
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v, _ = v.Unmark()
+			var n int
+			if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
+				bf := v.AsBigFloat()
+				i, _ := bf.Int64()
+				n = int(i)
+			}
+			if n < 1 || n > 100 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid retry attempts",
+					Detail: "retry.attempts must be a whole number from 1 to 100 (the first try included).", Subject: st.Retry.Attempts.Range().Ptr()})
+			} else {
+				p.attempts = n
+			}
+		}
+	}
+	if st.Retry.Backoff != nil {
+		d, dd := lang.ParseDuration(s.sc.ctx(), st.Retry.Backoff, "retry.backoff")
+		diags = append(diags, dd...)
+		if !dd.HasErrors() {
+			p.backoff = d
+		}
+	}
+	return p, diags
+}
+
+// do runs fn until it succeeds, fails permanently, or attempts run out.
+func (p retryPolicy) do(ctx context.Context, fn func(context.Context) error) error {
+	wait := p.backoff
+	var err error
+	for i := 0; i < p.attempts; i++ {
+		if err = fn(ctx); err == nil || steps.IsPermanent(err) || errors.Is(err, steps.ErrPaused) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		if i == p.attempts-1 {
+			break
+		}
+		d := wait
+		var ra *steps.RetryAfterError
+		if errors.As(err, &ra) && ra.After > d {
+			d = ra.After
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+	if p.attempts > 1 {
+		return fmt.Errorf("after %d attempts: %w", p.attempts, err)
+	}
+	return err
+}
+
+// runContext is the steps.RunContext handed to step types.
+type runContext struct {
+	s *session
+}
+
+func (r *runContext) ID() string  { return r.s.runID }
+func (r *runContext) Dir() string { return r.s.dir }
+
+func (r *runContext) StepApproval(ctx context.Context, address string) (bool, string, error) {
+	if r.s.e.Store == nil || r.s.runID == "" {
+		return false, "", nil
+	}
+	return r.s.e.Store.StepApproval(ctx, r.s.runID, address)
+}

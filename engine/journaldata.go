@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// The JSON payloads of journal records. They hold no secrets: sensitive
+// arguments are nulled before they are written.
+
+// changeData is a steps.Change as the journal keeps it.
+type changeData struct {
+	Action string `json:"action"`
+	// BeforeRedacted is set when the before-value held a secret, which the
+	// journal does not keep: such a change cannot be reverted.
+	BeforeRedacted bool        `json:"before_redacted,omitempty"`
+	Before         *typedValue `json:"before,omitempty"`
+	After          *typedValue `json:"after,omitempty"`
+	Private        []byte      `json:"private,omitempty"`
+}
+
+// intentData is written, durably, before a write leaves the process.
+type intentData struct {
+	Key    string      `json:"key,omitempty"`
+	Object string      `json:"object,omitempty"`
+	Config *typedValue `json:"config,omitempty"`
+	Change changeData  `json:"change"`
+	Await  bool        `json:"await,omitempty"`
+}
+
+// outcomeData is written when an instance is done (applied, already so,
+// or awaited).
+type outcomeData struct {
+	Key      string      `json:"key,omitempty"`
+	Object   string      `json:"object,omitempty"`
+	Action   string      `json:"action"`
+	Config   *typedValue `json:"config,omitempty"`
+	Change   *changeData `json:"change,omitempty"`
+	Observed *typedValue `json:"observed,omitempty"`
+	Result   *typedValue `json:"result,omitempty"`
+}
+
+// decisionData records how an in-doubt instance was settled, by the engine
+// or by a person.
+type decisionData struct {
+	Decision string `json:"decision"` // already-so, applied-again, marked-done, rerun
+	By       string `json:"by,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+func encodeChange(c steps.Change, secrets []string) (changeData, error) {
+	before, hid := scrub(c.Before, secrets)
+	after, _ := scrub(c.After, secrets)
+	b, err := encodeTyped(before)
+	if err != nil {
+		return changeData{}, fmt.Errorf("before-value: %w", err)
+	}
+	a, err := encodeTyped(after)
+	if err != nil {
+		return changeData{}, fmt.Errorf("after-value: %w", err)
+	}
+	return changeData{Action: string(c.Action), Before: b, After: a, Private: c.Private, BeforeRedacted: hid}, nil
+}
+
+func decodeChange(c *changeData) (steps.Change, error) {
+	if c == nil {
+		return steps.Change{}, nil
+	}
+	b, err := decodeTyped(c.Before)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	a, err := decodeTyped(c.After)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	return steps.Change{Action: steps.Action(c.Action), Before: b, After: a, Private: c.Private}, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("engine: encode journal payload: %v", err))
+	}
+	return b
+}
+
+// instState is what the journal says of one instance.
+type instState struct {
+	intent     *intentData
+	outcome    *outcomeData
+	outcomeSeq int64
+	failed     bool
+	failure    string
+	reverted   bool
+	decision   string
+}
+
+// inDoubt reports an intent with neither outcome nor failure.
+func (st *instState) inDoubt() bool {
+	return st != nil && st.intent != nil && st.outcome == nil && !st.failed
+}
+
+// replay is the journal of a run, folded by instance address.
+type replay struct {
+	inst  map[string]*instState
+	order []string // addresses by first appearance
+}
+
+func newReplay() *replay { return &replay{inst: map[string]*instState{}} }
+
+func (r *replay) get(addr string) *instState {
+	st := r.inst[addr]
+	if st == nil {
+		st = &instState{}
+		r.inst[addr] = st
+		r.order = append(r.order, addr)
+	}
+	return st
+}
+
+// fold reads a run's records.
+func fold(recs []journal.Record) (*replay, error) {
+	r := newReplay()
+	for _, rec := range recs {
+		if rec.Step == "" {
+			continue
+		}
+		switch rec.Kind {
+		case journal.KindIntent:
+			var d intentData
+			if err := json.Unmarshal(rec.Data, &d); err != nil {
+				return nil, fmt.Errorf("engine: journal record %d: %w", rec.Seq, err)
+			}
+			st := r.get(rec.Step)
+			st.intent, st.outcome, st.failed, st.failure = &d, nil, false, ""
+		case journal.KindOutcome:
+			var d outcomeData
+			if err := json.Unmarshal(rec.Data, &d); err != nil {
+				return nil, fmt.Errorf("engine: journal record %d: %w", rec.Seq, err)
+			}
+			st := r.get(rec.Step)
+			st.outcome, st.outcomeSeq, st.failed, st.reverted = &d, rec.Seq, false, false
+		case journal.KindFailure:
+			st := r.get(rec.Step)
+			st.failed, st.failure = true, rec.Error
+		case journal.KindRevertOutcome:
+			r.get(rec.Step).reverted = true
+		case journal.KindDecision:
+			var d decisionData
+			_ = json.Unmarshal(rec.Data, &d)
+			r.get(rec.Step).decision = d.Decision
+		}
+	}
+	return r, nil
+}
+
+// value rebuilds what a completed instance looks like to later steps.
+func (o *outcomeData) value() (cty.Value, error) {
+	obs, err := decodeTyped(o.Observed)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	res, err := decodeTyped(o.Result)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return instanceValue(obs, res, o.Action), nil
+}

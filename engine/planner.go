@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os/user"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// PlanOptions tunes Plan.
+type PlanOptions struct {
+	// Author is recorded in the plan; the local user name when empty.
+	Author string
+	// TTL is how long the plan stays valid; 24 h when zero.
+	TTL time.Duration
+}
+
+// Plan observes everything the runbook touches and returns the changes it
+// would make. Nothing is written. The plan may be nil when diags has errors.
+func (e *Engine) Plan(ctx context.Context, rb *runbook.Runbook, in Inputs, opt PlanOptions) (*plan.Plan, hcl.Diagnostics) {
+	s, diags := e.newSession(rb, in, e.workDir())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer s.close()
+	p, d := s.plan(ctx, opt)
+	return p, append(diags, d...)
+}
+
+// plan runs the planning walk in an existing session.
+func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Diagnostics) {
+	now := s.e.now()
+	if opt.TTL == 0 {
+		opt.TTL = 24 * time.Hour
+	}
+	if opt.Author == "" {
+		opt.Author = localUser()
+	}
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Runbook: plan.Runbook{
+			Name: s.rb.Meta.Name, Title: s.rb.Meta.Title, Description: s.rb.Meta.Description,
+			Digest: plan.SourcesDigest(s.rb.Sources), Sources: map[string]string{}, Dir: s.rb.Dir,
+		},
+		Inputs:       map[string]plan.Value{},
+		SecretInputs: s.secret,
+		Lab:          s.e.Lab,
+		Approvals:    plan.Policy{Required: s.rb.Meta.Approvals, IrreversibleRequired: s.rb.Meta.IrreversibleApprovals},
+		Author:       opt.Author,
+		Created:      now.UTC().Truncate(time.Second),
+		Expires:      now.Add(opt.TTL).UTC().Truncate(time.Second),
+		Permissions:  []string{},
+		Targets:      []plan.Target{},
+	}
+	for name, src := range s.rb.Sources {
+		p.Runbook.Sources[name] = string(src)
+	}
+	for _, v := range s.rb.Variables {
+		if v.Sensitive {
+			continue
+		}
+		p.Inputs[v.Name] = plan.EncodeValue(s.values[v.Name])
+	}
+	var diags hcl.Diagnostics
+	perms := map[string]bool{}
+	addPerms := func(info steps.Info) {
+		for _, x := range info.Permissions {
+			perms[x] = true
+		}
+	}
+	// Data blocks are read in reference order, but listed in file order.
+	dataSteps := map[string]plan.Step{}
+	diags = append(diags, s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
+		ps, dd := s.planData(ctx, d)
+		dataSteps[d.Address()] = ps
+		return dd
+	})...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	for _, t := range s.rb.Targets {
+		ot := s.tgts[t.Type+"."+t.Name]
+		p.Targets = append(p.Targets, plan.Target{Type: t.Type, Name: t.Name,
+			Config: plan.EncodeValue(lang.Redact(redactSchema(ot.typ.Info().Schema, ot.config), false))})
+	}
+	for _, d := range s.rb.Data {
+		p.Steps = append(p.Steps, dataSteps[d.Address()])
+		addPerms(s.types[d.Type].Info())
+	}
+	// pending is set once an earlier step will write: from then on what is
+	// observed now may not be what that step will see.
+	pending := false
+	for _, st := range s.rb.Steps {
+		ps, wrote, d := s.planStep(ctx, st, pending)
+		diags = append(diags, d...)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		pending = pending || wrote
+		p.Steps = append(p.Steps, ps)
+		addPerms(s.types[st.Type].Info())
+	}
+	for x := range perms {
+		p.Permissions = append(p.Permissions, x)
+	}
+	sort.Strings(p.Permissions)
+	return p, diags
+}
+
+func stepHeader(st *runbook.Step, info steps.Info) plan.Step {
+	return plan.Step{
+		Address:            st.Address(),
+		Mode:               map[runbook.Mode]string{runbook.DataMode: "data", runbook.StepMode: "step"}[st.Mode],
+		Type:               st.Type,
+		Kind:               info.Kind.String(),
+		Reversibility:      info.Reversibility.String(),
+		IrreversibleReason: info.IrreversibleReason,
+		RepeatSafe:         info.RepeatSafe || info.Kind == steps.KindEnsure,
+		Permissions:        info.Permissions,
+		Instances:          []plan.Instance{},
+	}
+}
+
+// planData reads one data block and puts its value in scope.
+func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl.Diagnostics) {
+	t := s.types[d.Type]
+	info := t.Info()
+	ps := stepHeader(d, info)
+	cfg, diags := s.decode(d, s.sc.ctx())
+	if diags.HasErrors() {
+		return ps, diags
+	}
+	if !cfg.IsWhollyKnown() {
+		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		ps.Instances = append(ps.Instances, plan.Instance{Address: d.Address(), Action: plan.ActionDeferred})
+		return ps, diags
+	}
+	obs, err := s.observe(ctx, d, info, cfg, "", d.Address())
+	if err != nil {
+		return ps, append(diags, stepError(d, "Cannot read "+d.Address(), err))
+	}
+	s.sc.setData(d.Type, d.Name, obs.Value)
+	self := instanceValue(obs.Value, cty.NullVal(cty.DynamicPseudoType), "read")
+	for _, c := range append(append([]*runbook.Check{}, d.Preconditions...), d.Postconditions...) {
+		_, dd := lang.EvalCheck(s.sc.child(cty.NilVal, self), c, checkKind(d, c))
+		diags = append(diags, dd...)
+	}
+	ps.Instances = append(ps.Instances, plan.Instance{
+		Address: d.Address(), Object: obs.Object, Fingerprint: fingerprint(obs.Value),
+		Observed: plan.EncodeValue(lang.Redact(obs.Value, false)), Action: string(steps.Read),
+	})
+	return ps, diags
+}
+
+func checkKind(st *runbook.Step, c *runbook.Check) string {
+	for _, p := range st.Postconditions {
+		if p == c {
+			return "Postcondition"
+		}
+	}
+	return "Precondition"
+}
+
+// planStep plans every instance of a step. wrote reports whether any
+// instance will (or may) write.
+func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool) (plan.Step, bool, hcl.Diagnostics) {
+	t := s.types[st.Type]
+	info := t.Info()
+	ps := stepHeader(st, info)
+	if st.Await != nil {
+		if d, diags := lang.ParseDuration(s.sc.ctx(), st.Await, "await"); !diags.HasErrors() {
+			ps.Await = d.String()
+		} else {
+			return ps, false, diags
+		}
+	}
+	keys, each, diags := s.forEach(st)
+	if diags.HasErrors() {
+		return ps, false, diags
+	}
+	if keys == nil && st.ForEach != nil {
+		// The set of instances depends on earlier steps.
+		ps.Instances = append(ps.Instances, plan.Instance{Address: st.Address() + "[*]", Action: plan.ActionDeferred,
+			Notes: []string{"for_each depends on values known only at apply"}})
+		return ps, true, diags
+	}
+	wrote := false
+	for _, key := range keys {
+		addr := instanceAddr(st, key)
+		var eachV cty.Value
+		if st.ForEach != nil {
+			eachV = eachValue(key, each[key])
+		}
+		in := plan.Instance{Address: addr, Key: key}
+		cfg, d := s.decode(st, s.sc.child(eachV, cty.NilVal))
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return ps, false, diags
+		}
+		if !cfg.IsWhollyKnown() {
+			in.Action = plan.ActionDeferred
+			in.Notes = append(in.Notes, "arguments depend on earlier steps; observed and decided at apply")
+			ps.Instances = append(ps.Instances, in)
+			wrote = true
+			continue
+		}
+		obs, err := s.observe(ctx, st, info, cfg, key, addr)
+		if err != nil {
+			return ps, false, append(diags, stepError(st, "Cannot observe "+addr, err))
+		}
+		secrets := secretStrings(cfg)
+		in.Object = obs.Object
+		in.Fingerprint = fingerprint(obs.Value)
+		shown, _ := scrub(obs.Value, secrets)
+		in.Observed = plan.EncodeValue(lang.Redact(shown, false))
+		self := instanceValue(obs.Value, cty.DynamicVal, "")
+		for _, c := range st.Preconditions {
+			res, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
+			if res == lang.Fail && pending {
+				// An earlier step changes the world first; apply decides.
+				in.Notes = append(in.Notes, "precondition is false now; it is checked again at apply, after the earlier steps: "+firstDetail(d))
+				continue
+			}
+			diags = append(diags, d...)
+		}
+		if diags.HasErrors() {
+			return ps, false, diags
+		}
+		change, err := s.types[st.Type].Diff(ctx, s.call(st, info, cfg, key, addr, nil), obs)
+		if err != nil {
+			if pending {
+				in.Action = plan.ActionDeferred
+				in.Notes = append(in.Notes, "not decidable before the earlier steps run: "+err.Error())
+				ps.Instances = append(ps.Instances, in)
+				wrote = true
+				continue
+			}
+			return ps, false, append(diags, stepError(st, "Cannot plan "+addr, err))
+		}
+		in.Action = string(change.Action)
+		masked := sensitivePaths(cfg)
+		before, _ := scrub(change.Before, secrets)
+		after, _ := scrub(change.After, secrets)
+		in.Before = plan.EncodeValue(maskAttrs(before, masked))
+		in.After = plan.EncodeValue(maskAttrs(after, masked))
+		if change.Action != steps.NoOp && change.Action != steps.Read {
+			wrote = true
+			in.Irreversible = info.Reversibility == steps.Irreversible
+		}
+		ps.Instances = append(ps.Instances, in)
+	}
+	return ps, wrote, diags
+}
+
+// forEach evaluates a step's for_each. It returns the sorted keys and each
+// key's value; nil keys with no error means unknown. A step without
+// for_each has the single key "".
+func (s *session) forEach(st *runbook.Step) ([]string, map[string]cty.Value, hcl.Diagnostics) {
+	if st.ForEach == nil {
+		return []string{""}, nil, nil
+	}
+	v, diags := st.ForEach.Value(s.sc.ctx())
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return nil, nil, diags
+	}
+	bad := func(detail string) hcl.Diagnostics {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+			Detail: detail, Subject: st.ForEach.Range().Ptr()})
+	}
+	if v.IsNull() {
+		return nil, nil, bad("for_each must not be null.")
+	}
+	each := map[string]cty.Value{}
+	ty := v.Type()
+	switch {
+	case ty.IsMapType() || ty.IsObjectType():
+		for k, ev := range v.AsValueMap() {
+			each[k] = ev
+		}
+	case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			if ev.IsNull() || ev.Type() != cty.String {
+				return nil, nil, bad("for_each over a set or list needs strings; for rows of objects use a map, e.g. { for r in rows : r.upn => r }.")
+			}
+			k := ev.AsString()
+			if _, dup := each[k]; dup {
+				return nil, nil, bad(fmt.Sprintf("The key %q appears twice; each instance needs a distinct key.", k))
+			}
+			each[k] = ev
+		}
+	default:
+		return nil, nil, bad(fmt.Sprintf("for_each needs a map or a set of strings, not %s.", ty.FriendlyName()))
+	}
+	keys := make([]string, 0, len(each))
+	for k := range each {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, each, diags
+}
+
+func instanceAddr(st *runbook.Step, key string) string {
+	if st.ForEach == nil {
+		return st.Address()
+	}
+	return fmt.Sprintf("%s[%q]", st.Address(), key)
+}
+
+// call builds the steps.Call for an instance. cfg is unmarked here.
+func (s *session) call(st *runbook.Step, info steps.Info, cfg cty.Value, key, addr string, target any) steps.Call {
+	cfg, _ = cfg.UnmarkDeep()
+	return steps.Call{
+		Address: addr, Key: key, Config: cfg, Target: target,
+		Run: &runContext{s: s}, Log: s.e.log(),
+	}
+}
+
+// observe opens the step's target and observes, retrying transient errors
+// under the step's retry policy.
+func (s *session) observe(ctx context.Context, st *runbook.Step, info steps.Info, cfg cty.Value, key, addr string) (steps.Observation, error) {
+	tgt, err := s.targetFor(ctx, st, info)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	pol, _ := s.retryPolicy(st)
+	var obs steps.Observation
+	err = pol.do(ctx, func(ctx context.Context) error {
+		var err error
+		obs, err = s.types[st.Type].Observe(ctx, s.call(st, info, cfg, key, addr, tgt))
+		return err
+	})
+	if err == nil && (obs.Value == cty.NilVal) {
+		obs.Value = cty.EmptyObjectVal
+	}
+	return obs, err
+}
+
+// fingerprint is the SHA-256 of a value's typed JSON.
+func fingerprint(v cty.Value) string {
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() {
+		return ""
+	}
+	tb, _ := ctyjson.MarshalType(v.Type())
+	vb, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	h.Write(tb)
+	h.Write(vb)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sensitivePaths lists the top-level attributes of cfg that carry a
+// sensitive mark (set from a sensitive variable).
+func sensitivePaths(cfg cty.Value) map[string]bool {
+	out := map[string]bool{}
+	if cfg == cty.NilVal || cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
+		return out
+	}
+	for name := range cfg.Type().AttributeTypes() {
+		if lang.HasSensitive(cfg.GetAttr(name)) {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// maskAttrs replaces named attributes of an object with "(sensitive)".
+func maskAttrs(v cty.Value, names map[string]bool) cty.Value {
+	if len(names) == 0 || v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
+		return lang.Redact(v, false)
+	}
+	m := v.AsValueMap()
+	for n := range names {
+		if _, ok := m[n]; ok {
+			m[n] = cty.StringVal("(sensitive)")
+		}
+	}
+	return lang.Redact(cty.ObjectVal(m), false)
+}
+
+func stepError(st *runbook.Step, summary string, err error) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error() + ".", Subject: st.DeclRange.Ptr()}
+}
+
+func firstDetail(d hcl.Diagnostics) string {
+	for _, x := range d {
+		if x.Detail != "" {
+			return x.Detail
+		}
+		return x.Summary
+	}
+	return ""
+}
+
+func localUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}

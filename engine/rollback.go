@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// ResumeOptions carries a person's decisions for in-doubt actions.
+type ResumeOptions struct {
+	// Decide maps an instance address to "done" (it completed; do not run
+	// it again) or "rerun" (run it again).
+	Decide map[string]string
+}
+
+// Resume continues a run that stopped: after a failure, a pause or a crash.
+// Completed instances are not touched; in-doubt ones are observed again.
+func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt ResumeOptions) (*Report, hcl.Diagnostics) {
+	run, s, rp, release, diags := e.openRun(ctx, runID, in)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer release()
+	defer s.close()
+	switch run.Status {
+	case journal.StatusSucceeded, journal.StatusRolledBack:
+		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
+			fmt.Errorf("run %s already ended as %s", run.ID, run.Status)))
+	}
+	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
+		return nil, append(diags, errDiag("Cannot resume", err))
+	}
+	e.logf("Resuming run %s (%s).\n", run.ID, run.Runbook)
+	return s.execute(ctx, rp, opt.Decide), diags
+}
+
+// Rollback reverts the completed steps of a run, newest first.
+func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report, hcl.Diagnostics) {
+	run, s, _, release, diags := e.openRun(ctx, runID, in)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	defer release()
+	defer s.close()
+	if run.Status == journal.StatusRolledBack {
+		return &Report{RunID: run.ID, Status: run.Status}, diags
+	}
+	// Targets may depend on data blocks.
+	if d := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
+		_, dd := s.planData(ctx, d)
+		return dd
+	}); d.HasErrors() {
+		return nil, append(diags, d...)
+	}
+	rep := &Report{RunID: run.ID}
+	status := s.rollback(ctx, rep)
+	_ = e.Store.Flush(ctx)
+	msg := ""
+	if len(rep.NotReverted) > 0 {
+		msg = fmt.Sprintf("%d changes not reverted", len(rep.NotReverted))
+	}
+	_ = e.Store.SetStatus(ctx, run.ID, status, msg)
+	if status == journal.StatusRolledBack {
+		_ = e.Store.Unlock(ctx, run.ID)
+	}
+	rep.Status = status
+	return rep, diags
+}
+
+// openRun loads a run, claims it, and rebuilds its session from the plan
+// it recorded; rp is its journal folded by instance.
+func (e *Engine) openRun(ctx context.Context, runID string, in Inputs) (journal.Run, *session, *replay, func() error, hcl.Diagnostics) {
+	noop := func() error { return nil }
+	run, err := e.Store.Run(ctx, runID)
+	if err != nil {
+		return run, nil, nil, noop, hcl.Diagnostics{errDiag("No such run", err)}
+	}
+	release, err := e.Store.Claim(run.ID)
+	if err != nil {
+		return run, nil, nil, noop, hcl.Diagnostics{errDiag("Run in use", err)}
+	}
+	p, err := plan.Decode(run.Plan, "run "+run.ID)
+	if err != nil {
+		release()
+		return run, nil, nil, noop, hcl.Diagnostics{errDiag("Cannot read the run's plan", err)}
+	}
+	if run.Dir != "" {
+		e.WorkDir = run.Dir
+	}
+	_, s, diags := e.sessionFromPlan(p, in)
+	if diags.HasErrors() {
+		release()
+		return run, nil, nil, noop, diags
+	}
+	s.runID = run.ID
+	recs, err := e.Store.Records(ctx, run.ID)
+	if err != nil {
+		release()
+		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))
+	}
+	rp, err := fold(recs)
+	if err != nil {
+		release()
+		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))
+	}
+	return run, s, rp, release, diags
+}
+
+// rollback reverts every completed write of the run, newest first. A step
+// type without Reverter, or an irreversible change, is reported and
+// skipped; a revert that fails stops the rollback, since older changes may
+// depend on it.
+func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
+	e := s.e
+	ctx = context.WithoutCancel(ctx)
+	recs, err := e.Store.Records(ctx, s.runID)
+	if err != nil {
+		rep.NotReverted = append(rep.NotReverted, InstanceError{Err: err.Error()})
+		return journal.StatusRollbackFailed
+	}
+	rp, err := fold(recs)
+	if err != nil {
+		rep.NotReverted = append(rep.NotReverted, InstanceError{Err: err.Error()})
+		return journal.StatusRollbackFailed
+	}
+	type item struct {
+		addr string
+		st   *instState
+	}
+	var items []item
+	for addr, st := range rp.inst {
+		if st.outcome != nil && !st.reverted && isWrite(st.outcome.Action) {
+			items = append(items, item{addr, st})
+		}
+		if st.inDoubt() {
+			// An in-doubt write may have happened: revert it from its intent.
+			items = append(items, item{addr, st})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return seqOf(items[i].st) > seqOf(items[j].st) })
+	byAddr := map[string]*runbook.Step{}
+	for _, st := range s.rb.Steps {
+		byAddr[st.Address()] = st
+	}
+	for _, it := range items {
+		stepAddr := baseAddr(it.addr)
+		st := byAddr[stepAddr]
+		t, ok := steps.Lookup(typeOf(it.addr))
+		if st == nil || !ok {
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "the step is no longer in the runbook"})
+			continue
+		}
+		info := t.Info()
+		rv, ok := t.(steps.Reverter)
+		if !ok || info.Reversibility == steps.Irreversible {
+			reason := info.IrreversibleReason
+			if reason == "" {
+				reason = fmt.Sprintf("step type %q cannot be reverted", info.Name)
+			}
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+			e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			continue
+		}
+		var cd *changeData
+		var cfgTV *typedValue
+		key := ""
+		if it.st.outcome != nil {
+			cd, cfgTV, key = it.st.outcome.Change, it.st.outcome.Config, it.st.outcome.Key
+		} else {
+			cd, cfgTV, key = &it.st.intent.Change, it.st.intent.Config, it.st.intent.Key
+		}
+		change, err := decodeChange(cd)
+		if err == nil && cd == nil {
+			err = errors.New("the journal has no recorded change")
+		}
+		cfg, err2 := decodeTyped(cfgTV)
+		if err == nil {
+			err = err2
+		}
+		if err != nil {
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "journal: " + err.Error()})
+			return journal.StatusRollbackFailed
+		}
+		if cd.BeforeRedacted {
+			reason := "the value before held a secret, which rebind does not store, so it cannot be written back"
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+			e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			continue
+		}
+		tgt, err := s.targetFor(ctx, st, info)
+		if err != nil {
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			return journal.StatusRollbackFailed
+		}
+		call := s.call(st, info, cfg, key, it.addr, tgt)
+		if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertIntent, Step: it.addr}); err != nil {
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "journal: " + err.Error()})
+			return journal.StatusRollbackFailed
+		}
+		pol, _ := s.retryPolicy(st)
+		err = pol.do(ctx, func(ctx context.Context) error { return rv.Revert(ctx, call, change) })
+		if errors.Is(err, steps.ErrIrreversible) {
+			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			e.logf("  ! %s not reverted: %v\n", it.addr, err)
+			continue
+		}
+		if err != nil {
+			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
+			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			e.logf("  x %s: revert failed: %v\n", it.addr, err)
+			return journal.StatusRollbackFailed
+		}
+		_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertOutcome, Step: it.addr})
+		rep.Reverted = append(rep.Reverted, it.addr)
+		e.logf("  < %s reverted\n", it.addr)
+	}
+	return journal.StatusRolledBack
+}
+
+func seqOf(st *instState) int64 {
+	if st.outcome != nil {
+		return st.outcomeSeq
+	}
+	return 1 << 62 // in doubt: the newest thing the run did
+}
+
+// baseAddr strips a fan-out key: step.T.N["k"] -> step.T.N.
+func baseAddr(addr string) string {
+	for i := 0; i < len(addr); i++ {
+		if addr[i] == '[' {
+			return addr[:i]
+		}
+	}
+	return addr
+}
+
+// decodePlanValue converts plan JSON back to a value of the given type
+// (its implied type when the variable has no type constraint).
+func decodePlanValue(v plan.Value, ty cty.Type) (cty.Value, error) {
+	b := []byte(v.String())
+	if ty == cty.NilType || ty == cty.DynamicPseudoType {
+		implied, err := ctyjson.ImpliedType(b)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		ty = implied
+	}
+	return ctyjson.Unmarshal(b, ty)
+}
+
+// jsonShort renders a plain tree compactly for messages.
+func jsonShort(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	s := string(b)
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// scope holds every value known so far while a runbook is planned or run,
+// and builds the hcl.EvalContext expressions are evaluated in:
+//
+//	var.NAME, local.NAME, target.TYPE.NAME, data.TYPE.NAME,
+//	step.TYPE.NAME (an object {observed, result, action}, or for a fan-out an
+//	object of those keyed by each.key), each.key / each.value inside a
+//	fan-out, self.observed / self.result inside conditions.
+//
+// At plan time a step that has not run is cty.DynamicVal (unknown), so
+// anything derived from it is unknown too and its use is deferred to apply.
+type scope struct {
+	funcs map[string]function.Function
+
+	mu      sync.Mutex
+	vars    map[string]cty.Value
+	locals  map[string]cty.Value
+	targets map[string]map[string]cty.Value
+	data    map[string]map[string]cty.Value
+	steps   map[string]map[string]cty.Value
+	cached  *hcl.EvalContext
+}
+
+func newScope(funcs map[string]function.Function) *scope {
+	return &scope{
+		funcs:   funcs,
+		vars:    map[string]cty.Value{},
+		locals:  map[string]cty.Value{},
+		targets: map[string]map[string]cty.Value{},
+		data:    map[string]map[string]cty.Value{},
+		steps:   map[string]map[string]cty.Value{},
+	}
+}
+
+func (s *scope) setVar(name string, v cty.Value) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.vars[name] = v
+	s.cached = nil
+}
+
+func (s *scope) setLocal(name string, v cty.Value) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.locals[name] = v
+	s.cached = nil
+}
+
+func (s *scope) set(tab map[string]map[string]cty.Value, typ, name string, v cty.Value) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tab[typ] == nil {
+		tab[typ] = map[string]cty.Value{}
+	}
+	tab[typ][name] = v
+	s.cached = nil
+}
+
+func (s *scope) setTarget(typ, name string, v cty.Value) { s.set(s.targets, typ, name, v) }
+func (s *scope) setData(typ, name string, v cty.Value)   { s.set(s.data, typ, name, v) }
+func (s *scope) setStep(typ, name string, v cty.Value)   { s.set(s.steps, typ, name, v) }
+
+// ctx returns the shared evaluation context. Callers must not modify it; use
+// child for each/self.
+func (s *scope) ctx() *hcl.EvalContext {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != nil {
+		return s.cached
+	}
+	nested := func(tab map[string]map[string]cty.Value) cty.Value {
+		outer := map[string]cty.Value{}
+		for typ, names := range tab {
+			outer[typ] = cty.ObjectVal(copyMap(names))
+		}
+		return cty.ObjectVal(outer)
+	}
+	s.cached = &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":    cty.ObjectVal(copyMap(s.vars)),
+			"local":  cty.ObjectVal(copyMap(s.locals)),
+			"target": nested(s.targets),
+			"data":   nested(s.data),
+			"step":   nested(s.steps),
+		},
+		Functions: s.funcs,
+	}
+	return s.cached
+}
+
+// child returns a context with each and/or self added.
+func (s *scope) child(each, self cty.Value) *hcl.EvalContext {
+	c := s.ctx().NewChild()
+	c.Variables = map[string]cty.Value{}
+	if each != cty.NilVal {
+		c.Variables["each"] = each
+	}
+	if self != cty.NilVal {
+		c.Variables["self"] = self
+	}
+	return c
+}
+
+func copyMap(m map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// eachValue builds the `each` object for a fan-out instance.
+func eachValue(key string, v cty.Value) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(key), "value": v})
+}
+
+// instanceValue is what a step instance looks like to later expressions.
+func instanceValue(observed, result cty.Value, action string) cty.Value {
+	if observed == cty.NilVal {
+		observed = cty.NullVal(cty.DynamicPseudoType)
+	}
+	if result == cty.NilVal {
+		result = cty.NullVal(cty.DynamicPseudoType)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"observed": observed,
+		"result":   result,
+		"action":   cty.StringVal(action),
+	})
+}
+
+// unknownInstance is a step instance that has not run yet (plan time).
+var unknownInstance = cty.ObjectVal(map[string]cty.Value{
+	"observed": cty.DynamicVal,
+	"result":   cty.DynamicVal,
+	"action":   cty.UnknownVal(cty.String),
+})
+
+// node is one of the blocks evaluated before steps: a local, a target or a
+// data block, ordered by their references.
+type node struct {
+	addr string // "local.x", "target.ad.corp", "data.ad_user.new"
+	refs []hcl.Traversal
+	rng  hcl.Range
+}
+
+// refAddr maps a traversal to the address of the node it refers to, or "".
+func refAddr(t hcl.Traversal) string {
+	root := t.RootName()
+	parts := []string{root}
+	for _, step := range t[1:] {
+		a, ok := step.(hcl.TraverseAttr)
+		if !ok {
+			break
+		}
+		parts = append(parts, a.Name)
+	}
+	switch root {
+	case "local":
+		if len(parts) >= 2 {
+			return "local." + parts[1]
+		}
+	case "target", "data", "step":
+		if len(parts) >= 3 {
+			return root + "." + parts[1] + "." + parts[2]
+		}
+	}
+	return ""
+}
+
+// order sorts nodes so that each comes after what it refers to; a cycle is
+// an error naming its members. Ties keep declaration order.
+func order(nodes []node) ([]node, hcl.Diagnostics) {
+	index := map[string]int{}
+	for i, n := range nodes {
+		index[n.addr] = i
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := make([]int, len(nodes))
+	var out []node
+	var diags hcl.Diagnostics
+	var visit func(i int, path []string) bool
+	visit = func(i int, path []string) bool {
+		switch colour[i] {
+		case black:
+			return true
+		case grey:
+			cycle := append(append([]string{}, path...), nodes[i].addr)
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Reference cycle",
+				Detail:   fmt.Sprintf("These blocks refer to each other in a circle: %v. Break the cycle.", cycle),
+				Subject:  nodes[i].rng.Ptr(),
+			})
+			return false
+		}
+		colour[i] = grey
+		deps := map[int]bool{}
+		for _, r := range nodes[i].refs {
+			if j, ok := index[refAddr(r)]; ok && j != i {
+				deps[j] = true
+			} else if ok && j == i {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Self-reference",
+					Detail:   fmt.Sprintf("%s refers to itself.", nodes[i].addr),
+					Subject:  r.SourceRange().Ptr(),
+				})
+				return false
+			}
+		}
+		keys := make([]int, 0, len(deps))
+		for j := range deps {
+			keys = append(keys, j)
+		}
+		sort.Ints(keys)
+		for _, j := range keys {
+			if !visit(j, append(path, nodes[i].addr)) {
+				return false
+			}
+		}
+		colour[i] = black
+		out = append(out, nodes[i])
+		return true
+	}
+	for i := range nodes {
+		if colour[i] == white && !visit(i, nil) {
+			return nil, diags
+		}
+	}
+	return out, diags
+}

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/lang"
+)
+
+// redacted replaces secrets in stored values.
+const redacted = "(sensitive)"
+
+// secretStrings collects the string values in v that carry a sensitive mark:
+// the secrets themselves, so that any value a step returns can be scrubbed of
+// them before it reaches a plan or the journal, whatever attribute it sits in.
+func secretStrings(v cty.Value) []string {
+	var out []string
+	_ = cty.Walk(v, func(_ cty.Path, x cty.Value) (bool, error) {
+		if !lang.HasSensitive(x) {
+			return true, nil
+		}
+		u, _ := x.UnmarkDeep()
+		if u.IsKnown() && !u.IsNull() && u.Type() == cty.String && u.AsString() != "" {
+			out = append(out, u.AsString())
+		}
+		return true, nil
+	})
+	return out
+}
+
+// scrub replaces every string that contains one of secrets by "(sensitive)".
+// It reports whether anything was replaced.
+func scrub(v cty.Value, secrets []string) (cty.Value, bool) {
+	if len(secrets) == 0 || v == cty.NilVal {
+		return v, false
+	}
+	changed := false
+	out, _ := cty.Transform(v, func(_ cty.Path, x cty.Value) (cty.Value, error) {
+		u, marks := x.Unmark()
+		if !u.IsKnown() || u.IsNull() || u.Type() != cty.String {
+			return x, nil
+		}
+		s := u.AsString()
+		for _, sec := range secrets {
+			if strings.Contains(s, sec) {
+				changed = true
+				return cty.StringVal(redacted).WithMarks(marks), nil
+			}
+		}
+		return x, nil
+	})
+	return out, changed
+}

@@ -1,0 +1,509 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Inputs are the values given for a runbook's variables.
+type Inputs struct {
+	// Vars are `-var name=value` pairs. Values of primitive-typed variables
+	// are taken literally; others are parsed as HCL expressions.
+	Vars map[string]string
+	// Files are `-var-file` paths: HCL (`name = value`) or JSON files.
+	Files []string
+	// Typed are values already typed, e.g. from a saved plan. Lowest
+	// priority.
+	Typed map[string]cty.Value
+}
+
+// session is one evaluation of a runbook: the values in scope, the step and
+// target types it uses, and the targets it has opened.
+type session struct {
+	e      *Engine
+	rb     *runbook.Runbook
+	sc     *scope
+	types  map[string]steps.Type
+	specs  map[string]hcldec.ObjectSpec
+	tgts   map[string]*openTarget
+	dir    string
+	runID  string
+	values map[string]cty.Value // resolved variables, marked
+	secret []string             // names of sensitive variables
+	// stepLocals are the locals that depend on steps, in evaluation order:
+	// they are evaluated again each time a step completes.
+	stepLocals []*runbook.Local
+	// earlyDone is the pre-step evaluation order (locals, targets, data).
+	early []node
+}
+
+type openTarget struct {
+	decl   *runbook.Target
+	typ    steps.TargetType
+	config cty.Value
+	once   sync.Once
+	client any
+	err    error
+}
+
+// newSession checks that every step and target type exists, resolves the
+// variables and prepares the scope. Nothing is observed yet.
+func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*session, hcl.Diagnostics) {
+	s := &session{
+		e: e, rb: rb,
+		sc:    newScope(lang.Functions(rb.Dir)),
+		types: map[string]steps.Type{},
+		specs: map[string]hcldec.ObjectSpec{},
+		tgts:  map[string]*openTarget{},
+		dir:   dir,
+	}
+	var diags hcl.Diagnostics
+	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
+		t, ok := steps.Lookup(st.Type)
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown step type",
+				Detail:   fmt.Sprintf("There is no step type %q. Known types: %s.", st.Type, strings.Join(steps.Types(), ", ")),
+				Subject:  st.TypeRange.Ptr(),
+			})
+			continue
+		}
+		info := t.Info()
+		if st.Mode == runbook.DataMode && info.Kind != steps.KindData {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Not a data type",
+				Detail:   fmt.Sprintf("%q is a %s step type; data blocks only read. Use a step block.", st.Type, info.Kind),
+				Subject:  st.TypeRange.Ptr(),
+			})
+		}
+		if st.Mode == runbook.StepMode && info.Kind == steps.KindData {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Data type used as a step",
+				Detail:   fmt.Sprintf("%q only reads; declare it as `data %q %q`.", st.Type, st.Type, st.Name),
+				Subject:  st.TypeRange.Ptr(),
+			})
+		}
+		if st.Await != nil && info.Kind != steps.KindEnsure {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Await on a step that is not desired state",
+				Detail:   fmt.Sprintf("`await` waits for %s to reach a desired state, but %q is a %s type.", st.Address(), st.Type, info.Kind),
+				Subject:  st.Await.Range().Ptr(),
+			})
+		}
+		diags = append(diags, s.checkTargetRef(st, info)...)
+		s.types[st.Type] = t
+		s.specs[st.Type] = specFor(info.Schema)
+	}
+	for _, t := range rb.Targets {
+		tt, ok := steps.LookupTarget(t.Type)
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown target type",
+				Detail:   fmt.Sprintf("There is no target type %q. Known types: %s.", t.Type, strings.Join(steps.Targets(), ", ")),
+				Subject:  t.TypeRange.Ptr(),
+			})
+			continue
+		}
+		s.tgts[t.Type+"."+t.Name] = &openTarget{decl: t, typ: tt}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	diags = append(diags, s.resolveVars(in)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	// Until a step has run, what it produces is unknown.
+	for _, st := range rb.Steps {
+		s.sc.setStep(st.Type, st.Name, cty.DynamicVal)
+	}
+	diags = append(diags, s.orderEarly()...)
+	return s, diags
+}
+
+// checkTargetRef verifies `target = target.TYPE.NAME` against the step
+// type's needs.
+func (s *session) checkTargetRef(st *runbook.Step, info steps.Info) hcl.Diagnostics {
+	if info.Target == "" {
+		if st.Target != nil {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Unexpected target",
+				Detail:   fmt.Sprintf("Step type %q does not use a target.", st.Type),
+				Subject:  st.Target.SourceRange().Ptr(),
+			}}
+		}
+		return nil
+	}
+	if st.Target == nil {
+		// One target of the needed type is used implicitly.
+		var found []*runbook.Target
+		for _, t := range s.rb.Targets {
+			if t.Type == info.Target {
+				found = append(found, t)
+			}
+		}
+		if len(found) == 1 {
+			return nil
+		}
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing target",
+			Detail:   fmt.Sprintf("%s needs a target of type %q; the runbook declares %d. Add `target = target.%s.NAME`.", st.Address(), info.Target, len(found), info.Target),
+			Subject:  st.DeclRange.Ptr(),
+		}}
+	}
+	addr := refAddr(st.Target)
+	parts := strings.Split(addr, ".")
+	if len(parts) != 3 || parts[0] != "target" {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Invalid target reference",
+			Detail:  "The target argument must be a reference such as target.ad.corp.",
+			Subject: st.Target.SourceRange().Ptr(),
+		}}
+	}
+	if parts[1] != info.Target {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Wrong target type",
+			Detail:  fmt.Sprintf("Step type %q needs a target of type %q, not %q.", st.Type, info.Target, parts[1]),
+			Subject: st.Target.SourceRange().Ptr(),
+		}}
+	}
+	for _, t := range s.rb.Targets {
+		if t.Type == parts[1] && t.Name == parts[2] {
+			return nil
+		}
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Undeclared target",
+		Detail:  fmt.Sprintf("No target %q %q is declared in this runbook.", parts[1], parts[2]),
+		Subject: st.Target.SourceRange().Ptr(),
+	}}
+}
+
+// targetFor returns the opened target a step uses.
+func (s *session) targetFor(ctx context.Context, st *runbook.Step, info steps.Info) (any, error) {
+	if info.Target == "" {
+		return nil, nil
+	}
+	var key string
+	if st.Target != nil {
+		key = strings.TrimPrefix(refAddr(st.Target), "target.")
+	} else {
+		for _, t := range s.rb.Targets {
+			if t.Type == info.Target {
+				key = t.Type + "." + t.Name
+			}
+		}
+	}
+	ot := s.tgts[key]
+	if ot == nil {
+		return nil, fmt.Errorf("engine: %s: target %s is not declared", st.Address(), key)
+	}
+	ot.once.Do(func() {
+		getenv := s.e.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		ot.client, ot.err = ot.typ.Open(ctx, steps.TargetConfig{
+			Name: ot.decl.Name, Config: ot.config, Lab: s.e.Lab, Getenv: getenv,
+		})
+		if ot.err != nil {
+			ot.err = fmt.Errorf("target %s.%s: %w", ot.decl.Type, ot.decl.Name, ot.err)
+		}
+	})
+	return ot.client, ot.err
+}
+
+// close closes every opened target that can be closed.
+func (s *session) close() {
+	for _, ot := range s.tgts {
+		if c, ok := ot.client.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// resolveVars merges the inputs by priority and checks types and
+// validations.
+func (s *session) resolveVars(in Inputs) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	decl := map[string]*runbook.Variable{}
+	for _, v := range s.rb.Variables {
+		decl[v.Name] = v
+	}
+	raw := map[string]cty.Value{}
+	for k, v := range in.Typed {
+		raw[k] = v
+	}
+	getenv := s.e.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, v := range s.rb.Variables {
+		if ev := getenv("REBIND_VAR_" + v.Name); ev != "" {
+			val, d := parseRawVar(v, ev, "environment variable REBIND_VAR_"+v.Name)
+			diags = append(diags, d...)
+			raw[v.Name] = val
+		}
+	}
+	for _, f := range in.Files {
+		vals, d := readVarFile(f)
+		diags = append(diags, d...)
+		for k, v := range vals {
+			if decl[k] == nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
+					Detail: fmt.Sprintf("The variable file %s sets %q, which the runbook %q does not declare.", f, k, s.rb.Meta.Name)})
+				continue
+			}
+			raw[k] = v
+		}
+	}
+	names := make([]string, 0, len(in.Vars))
+	for k := range in.Vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := decl[k]
+		if v == nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
+				Detail: fmt.Sprintf("-var %s=...: the runbook %q declares no variable %q.", k, s.rb.Meta.Name, k)})
+			continue
+		}
+		val, d := parseRawVar(v, in.Vars[k], "-var "+k)
+		diags = append(diags, d...)
+		raw[k] = val
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	s.values = map[string]cty.Value{}
+	for _, v := range s.rb.Variables {
+		val, ok := raw[v.Name]
+		if !ok {
+			if v.Default == cty.NilVal {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Missing variable",
+					Detail:   fmt.Sprintf("The variable %q has no default; give it with -var %s=VALUE, a -var-file or REBIND_VAR_%s.", v.Name, v.Name, v.Name),
+					Subject:  v.DeclRange.Ptr(),
+				})
+				continue
+			}
+			val = v.Default
+		}
+		conv, err := convertInput(val, v.Type)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail:   fmt.Sprintf("The value given for %q is not a %s: %s.", v.Name, v.Type.FriendlyName(), err),
+				Subject:  v.DeclRange.Ptr(),
+			})
+			continue
+		}
+		if v.Sensitive {
+			conv = lang.MarkSensitive(conv)
+			s.secret = append(s.secret, v.Name)
+		} else if v.PII {
+			conv = lang.MarkPII(conv)
+		}
+		s.values[v.Name] = conv
+		s.sc.setVar(v.Name, conv)
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, v := range s.rb.Variables {
+		for _, c := range v.Validations {
+			_, d := lang.EvalCheck(s.sc.ctx(), c, "Validation")
+			diags = append(diags, d...)
+		}
+	}
+	return diags
+}
+
+func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagnostics) {
+	if v.Type.IsPrimitiveType() {
+		return cty.StringVal(text), nil
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(text), where, hcl.InitialPos)
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	val, d := expr.Value(nil)
+	return val, append(diags, d...)
+}
+
+func readVarFile(path string) (map[string]cty.Value, hcl.Diagnostics) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()}}
+	}
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		f, diags = hcljson.Parse(b, path)
+	} else {
+		f, diags = hclsyntax.ParseConfig(b, path, hcl.InitialPos)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	attrs, d := f.Body.JustAttributes()
+	diags = append(diags, d...)
+	out := map[string]cty.Value{}
+	for name, a := range attrs {
+		v, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		out[name] = v
+	}
+	return out, diags
+}
+
+// orderEarly sorts locals, targets and data blocks by their references and
+// finds the locals that depend on steps.
+func (s *session) orderEarly() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var nodes []node
+	localByName := map[string]*runbook.Local{}
+	for _, l := range s.rb.Locals {
+		localByName[l.Name] = l
+		nodes = append(nodes, node{addr: "local." + l.Name, refs: l.Expr.Variables(), rng: l.DeclRange})
+	}
+	for _, t := range s.rb.Targets {
+		ot := s.tgts[t.Type+"."+t.Name]
+		var refs []hcl.Traversal
+		if ot != nil {
+			refs = hcldec.Variables(t.Config, specFor(ot.typ.Info().Schema))
+		}
+		nodes = append(nodes, node{addr: "target." + t.Type + "." + t.Name, refs: refs, rng: t.DeclRange})
+	}
+	for _, d := range s.rb.Data {
+		refs := hcldec.Variables(d.Config, s.specs[d.Type])
+		if d.Target != nil {
+			refs = append(refs, d.Target)
+		}
+		refs = append(refs, d.DependsOn...)
+		nodes = append(nodes, node{addr: d.Address(), refs: refs, rng: d.DeclRange})
+	}
+	sorted, d := order(nodes)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return diags
+	}
+	// A local depends on steps when it refers to a step or to such a local.
+	dependsOnStep := map[string]bool{}
+	for _, n := range sorted {
+		for _, r := range n.refs {
+			a := refAddr(r)
+			if strings.HasPrefix(a, "step.") || dependsOnStep[a] {
+				dependsOnStep[n.addr] = true
+			}
+		}
+		if dependsOnStep[n.addr] && !strings.HasPrefix(n.addr, "local.") {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Reference to a step before steps run",
+				Detail:   fmt.Sprintf("%s is evaluated before any step runs, so it cannot depend on a step's outcome.", n.addr),
+				Subject:  n.rng.Ptr(),
+			})
+		}
+		if dependsOnStep[n.addr] && strings.HasPrefix(n.addr, "local.") {
+			s.stepLocals = append(s.stepLocals, localByName[strings.TrimPrefix(n.addr, "local.")])
+		}
+	}
+	s.early = sorted
+	return diags
+}
+
+// evalEarly evaluates locals and targets, and reads data blocks with read.
+func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Diagnostics) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	dataByAddr := map[string]*runbook.Step{}
+	for _, d := range s.rb.Data {
+		dataByAddr[d.Address()] = d
+	}
+	localByAddr := map[string]*runbook.Local{}
+	for _, l := range s.rb.Locals {
+		localByAddr["local."+l.Name] = l
+	}
+	for _, n := range s.early {
+		switch {
+		case strings.HasPrefix(n.addr, "local."):
+			l := localByAddr[n.addr]
+			v, d := l.Expr.Value(s.sc.ctx())
+			diags = append(diags, d...)
+			if v == cty.NilVal {
+				v = cty.DynamicVal
+			}
+			s.sc.setLocal(l.Name, v)
+		case strings.HasPrefix(n.addr, "target."):
+			key := strings.TrimPrefix(n.addr, "target.")
+			ot := s.tgts[key]
+			schema := ot.typ.Info().Schema
+			v, d := hcldec.Decode(ot.decl.Config, specFor(schema), s.sc.ctx())
+			diags = append(diags, d...)
+			diags = append(diags, checkNulls(schema, v, ot.decl.Config, n.addr)...)
+			if v == cty.NilVal {
+				v = cty.DynamicVal
+			}
+			v, _ = v.UnmarkDeep()
+			ot.config = v
+			s.sc.setTarget(ot.decl.Type, ot.decl.Name, redactSchema(schema, v))
+		default:
+			diags = append(diags, read(dataByAddr[n.addr])...)
+		}
+		if diags.HasErrors() {
+			return diags
+		}
+	}
+	return diags
+}
+
+// refreshStepLocals re-evaluates the locals that depend on steps.
+func (s *session) refreshStepLocals() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, l := range s.stepLocals {
+		v, d := l.Expr.Value(s.sc.ctx())
+		diags = append(diags, d...)
+		if v == cty.NilVal {
+			v = cty.DynamicVal
+		}
+		s.sc.setLocal(l.Name, v)
+	}
+	return diags
+}
+
+// decode evaluates a step's arguments. The result keeps marks; callers
+// unmark before handing it to the step.
+func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	t := s.types[st.Type]
+	v, diags := hcldec.Decode(st.Config, s.specs[st.Type], ectx)
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	diags = append(diags, checkNulls(t.Info().Schema, v, st.Config, st.Address())...)
+	return v, diags
+}

@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// world is an in-memory directory the test step types read and write, so
+// engine tests can assert exactly what was written, and how often.
+type world struct {
+	mu      sync.Mutex
+	values  map[string]string // key -> value ("" absent)
+	applies map[string]int    // key -> Apply calls
+	fails   map[string]int    // key -> transient failures still to give
+	runs    map[string]int    // action key -> runs
+}
+
+var theWorld = &world{}
+
+func (w *world) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.values, w.applies, w.fails, w.runs = map[string]string{}, map[string]int{}, map[string]int{}, map[string]int{}
+}
+
+func (w *world) get(k string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.values[k]
+}
+
+func (w *world) set(k, v string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.values[k] = v
+}
+
+func (w *world) count(m map[string]int, k string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return m[k]
+}
+
+func init() {
+	theWorld.reset()
+	steps.Register(valueType{})
+	steps.Register(actionType{})
+	steps.Register(readType{})
+	steps.Register(purgeType{})
+}
+
+// valueType ("test_value") ensures world[key] == value. `fail` makes Apply
+// fail permanently; world.fails[key] makes it fail transiently that many
+// times first.
+type valueType struct{}
+
+func (valueType) Info() steps.Info {
+	return steps.Info{
+		Name: "test_value", Doc: "Test: ensures a key holds a value.", Kind: steps.KindEnsure,
+		Schema: steps.Schema{
+			"key":    {Type: cty.String, Required: true},
+			"value":  {Type: cty.String, Required: true, Nullable: true},
+			"fail":   {Type: cty.Bool},
+			"secret": {Type: cty.String, Sensitive: true},
+		},
+		Reversibility: steps.Reversible,
+		Permissions:   []string{"Test: Values.ReadWrite"},
+	}
+}
+
+func (valueType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	k, _ := steps.String(c.Config, "key")
+	v := theWorld.get(k)
+	val := cty.NullVal(cty.String)
+	if v != "" {
+		val = cty.StringVal(v)
+	}
+	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": val})}, nil
+}
+
+func (valueType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	want := c.Config.GetAttr("value")
+	have := obs.Value.GetAttr("value")
+	if have.Equals(want).True() || (have.IsNull() && want.IsNull()) {
+		return steps.Change{Action: steps.NoOp}, nil
+	}
+	a := steps.Update
+	if have.IsNull() {
+		a = steps.Create
+	} else if want.IsNull() {
+		a = steps.Delete
+	}
+	return steps.Change{Action: a,
+		Before: cty.ObjectVal(map[string]cty.Value{"value": have}),
+		After:  cty.ObjectVal(map[string]cty.Value{"value": want})}, nil
+}
+
+func (valueType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	k, _ := steps.String(c.Config, "key")
+	theWorld.mu.Lock()
+	theWorld.applies[k]++
+	if theWorld.fails[k] > 0 {
+		theWorld.fails[k]--
+		theWorld.mu.Unlock()
+		return steps.Result{}, fmt.Errorf("test: transient failure writing %s", k)
+	}
+	theWorld.mu.Unlock()
+	if f, _ := steps.Bool(c.Config, "fail"); f {
+		return steps.Result{}, steps.Permanent(fmt.Errorf("test: %s refused", k))
+	}
+	v, _ := steps.String(c.Config, "value")
+	theWorld.set(k, v)
+	return steps.Result{Value: cty.ObjectVal(map[string]cty.Value{"written": cty.StringVal(v)})}, nil
+}
+
+func (valueType) Revert(ctx context.Context, c steps.Call, ch steps.Change) error {
+	k, _ := steps.String(c.Config, "key")
+	b := ch.Before.GetAttr("value")
+	if b.IsNull() {
+		theWorld.set(k, "")
+	} else {
+		theWorld.set(k, b.AsString())
+	}
+	return nil
+}
+
+// actionType ("test_action") counts runs of a key; it is not safe to repeat
+// and has no observable state.
+type actionType struct{}
+
+func (actionType) Info() steps.Info {
+	return steps.Info{Name: "test_action", Doc: "Test: an action that is not safe to repeat.", Kind: steps.KindAction,
+		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Reversibility: steps.Irreversible,
+		IrreversibleReason: "a run cannot be taken back"}
+}
+
+func (actionType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	k, _ := steps.String(c.Config, "key")
+	return steps.Observation{Object: "action:" + k, Value: cty.EmptyObjectVal}, nil
+}
+
+func (actionType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Run}, nil
+}
+
+func (actionType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	k, _ := steps.String(c.Config, "key")
+	theWorld.mu.Lock()
+	theWorld.runs[k]++
+	theWorld.mu.Unlock()
+	return steps.Result{}, nil
+}
+
+// readType ("test_read") is a data type returning world[key].
+type readType struct{}
+
+func (readType) Info() steps.Info {
+	return steps.Info{Name: "test_read", Doc: "Test: reads a key.", Kind: steps.KindData,
+		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Permissions: []string{"Test: Values.Read"}}
+}
+
+func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	k, _ := steps.String(c.Config, "key")
+	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
+		"key": cty.StringVal(k), "value": cty.StringVal(theWorld.get(k))})}, nil
+}
+
+func (readType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Read}, nil
+}
+
+func (readType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	return steps.Result{}, errors.New("test_read: data types are not applied")
+}
+
+// purgeType ("test_purge") deletes a key for good: irreversible, but
+// repeat-safe (a second purge of a missing key is a no-op).
+type purgeType struct{}
+
+func (purgeType) Info() steps.Info {
+	return steps.Info{Name: "test_purge", Doc: "Test: deletes a key for good.", Kind: steps.KindAction,
+		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Reversibility: steps.Irreversible,
+		IrreversibleReason: "a purged key cannot be brought back", RepeatSafe: true}
+}
+
+func (purgeType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	return valueType{}.Observe(ctx, c)
+}
+
+func (purgeType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	if obs.Value.GetAttr("value").IsNull() {
+		return steps.Change{Action: steps.NoOp}, nil
+	}
+	return steps.Change{Action: steps.Run, Before: obs.Value, After: cty.NullVal(obs.Value.Type())}, nil
+}
+
+func (purgeType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	k, _ := steps.String(c.Config, "key")
+	theWorld.set(k, "")
+	return steps.Result{}, nil
+}
