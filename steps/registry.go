@@ -153,13 +153,20 @@ func Attr(obj cty.Value, name string) (cty.Value, bool) {
 }
 
 func attr(obj cty.Value, name string) (cty.Value, bool) {
-	if obj == cty.NilVal || obj.IsNull() || !obj.IsKnown() {
+	if obj == cty.NilVal {
+		return cty.NilVal, false
+	}
+	obj, _ = obj.Unmark()
+	if obj.IsNull() || !obj.IsKnown() {
 		return cty.NilVal, false
 	}
 	if !obj.Type().IsObjectType() || !obj.Type().HasAttribute(name) {
 		return cty.NilVal, false
 	}
-	v := obj.GetAttr(name)
+	// Values that came from sensitive variables carry marks; step code
+	// only needs the plain value (the engine keeps track of what was
+	// marked).
+	v, _ := obj.GetAttr(name).UnmarkDeep()
 	if v.IsNull() || !v.IsKnown() {
 		return cty.NilVal, false
 	}

@@ -193,7 +193,9 @@ type RepeatSafety interface {
 type RunContext interface {
 	// ID is the run's id ("" at plan time).
 	ID() string
-	// Dir is the directory relative paths in the runbook are resolved from.
+	// Dir is the directory relative paths in step arguments resolve from:
+	// the working directory the run was started in (kept in the journal, so
+	// a resume from elsewhere writes to the same places).
 	Dir() string
 	// StepApproval reports whether a person has recorded a go-ahead for the
 	// step at address (with `rebind approve-step RUN STEP`), and who.

@@ -326,8 +326,15 @@ func writeState(abs string, s fileState) error {
 // either the old file or the new one, never a torn one: it writes a
 // temporary file in the same directory, syncs it, renames it over abs and
 // syncs the directory so that the rename itself is durable.
+//
+// Missing parent folders are created (0755), as an admin writing a
+// baseline to "baselines/users.csv" expects; rollback removes the file but
+// leaves the folders.
 func writeAtomic(abs string, data []byte, mode os.FileMode) (err error) {
 	dir := filepath.Dir(abs)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(abs)+".rebind-*")
 	if err != nil {
 		return err
