@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/runbook"
+)
+
+// varFlags are -var and -var-file.
+type varFlags struct {
+	vars  []string
+	files []string
+}
+
+func (v *varFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&v.vars, "var", nil, "set a variable: -var name=value (repeatable)")
+	fs.StringArrayVar(&v.files, "var-file", nil, "read variables from an HCL or JSON file (repeatable)")
+}
+
+func (v *varFlags) inputs() (engine.Inputs, error) {
+	in := engine.Inputs{Vars: map[string]string{}, Files: v.files}
+	for _, kv := range v.vars {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return in, usageError{fmt.Errorf("-var %q: want name=value", kv)}
+		}
+		in.Vars[strings.TrimSpace(k)] = val
+	}
+	return in, nil
+}
+
+// loadRunbook reads a runbook from a path.
+func loadRunbook(path string) (*runbook.Runbook, hcl.Diagnostics) {
+	return runbook.Load(path)
+}
+
+// printDiags renders diagnostics with source snippets. File names are
+// shown as the user gave the runbook's path.
+func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	files := map[string]*hcl.File{}
+	prefix := ""
+	if rb != nil {
+		if rb.Dir != "" && rb.Dir != "." {
+			prefix = rb.Dir
+		}
+		for name, f := range rb.Files {
+			files[displayName(prefix, name)] = f
+		}
+	}
+	shown := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		c := *d
+		if c.Subject != nil && rb != nil && rb.Files[c.Subject.Filename] != nil {
+			r := *c.Subject
+			r.Filename = displayName(prefix, r.Filename)
+			c.Subject = &r
+		}
+		if c.Context != nil && rb != nil && rb.Files[c.Context.Filename] != nil {
+			r := *c.Context
+			r.Filename = displayName(prefix, r.Filename)
+			c.Context = &r
+		}
+		shown = append(shown, &c)
+	}
+	width := 0
+	if f, ok := ios.Err.(*os.File); ok && ios.IsTerminal(f) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			width = w
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(ios.Err, files, uint(width), ios.Color(ios.Err))
+	_ = wr.WriteDiagnostics(shown)
+}
+
+func displayName(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return filepath.ToSlash(filepath.Join(prefix, name))
+}
+
+// newEngine builds an engine over the journal in the state directory.
+func newEngine(ios *IO, g *Globals, store *journal.Store) *engine.Engine {
+	return &engine.Engine{Store: store, Lab: strings.TrimRight(g.Lab, "/"), Log: ios.Err}
+}
+
+// signalContext is cancelled by Ctrl-C or SIGTERM, so a run stops cleanly
+// between writes and can be resumed.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// confirm asks a yes/no question on a terminal.
+func confirm(ios *IO, question string) (bool, error) {
+	f, ok := ios.In.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, usageError{fmt.Errorf("%s: no terminal to ask on; pass -auto-approve to apply without asking", question)}
+	}
+	fmt.Fprintf(ios.Err, "%s Only 'yes' will be accepted: ", question)
+	var answer string
+	if _, err := fmt.Fscanln(ios.In, &answer); err != nil && err != io.EOF {
+		return false, nil
+	}
+	return strings.TrimSpace(answer) == "yes", nil
+}
+
+// printReport tells how a run ended.
+func printReport(ios *IO, rep *engine.Report) {
+	w := ios.Err
+	if len(rep.Drift) > 0 {
+		fmt.Fprintf(w, "\nApply refused: %d observed objects changed since the plan was made.\n", len(rep.Drift))
+		for _, d := range rep.Drift {
+			fmt.Fprintf(w, "  %s (%s)\n", d.Address, d.Object)
+			for _, a := range d.Attributes {
+				fmt.Fprintf(w, "      %s\n", a)
+			}
+		}
+		fmt.Fprintf(w, "Make a new plan and have it reviewed.\n")
+		return
+	}
+	for _, f := range rep.Failures {
+		if f.Address != "" {
+			fmt.Fprintf(w, "  failed: %s: %s\n", f.Address, f.Err)
+		} else {
+			fmt.Fprintf(w, "  failed: %s\n", f.Err)
+		}
+	}
+	for _, r := range rep.Reverted {
+		fmt.Fprintf(w, "  reverted: %s\n", r)
+	}
+	for _, n := range rep.NotReverted {
+		fmt.Fprintf(w, "  NOT reverted: %s: %s\n", n.Address, n.Err)
+	}
+	for _, d := range rep.InDoubt {
+		fmt.Fprintf(w, "  in doubt: %s: the action may or may not have run and is not safe to repeat.\n", d)
+	}
+	if len(rep.InDoubt) > 0 {
+		fmt.Fprintf(w, "Check the object yourself, then: rebind resume %s --done ADDRESS (it ran) or --rerun ADDRESS (run it again).\n", rep.RunID)
+	}
+	switch rep.Status {
+	case journal.StatusSucceeded:
+		fmt.Fprintf(w, "\nRun %s succeeded: %d changed, %d already so.\n", rep.RunID, rep.Applied, rep.Unchanged)
+	case journal.StatusPaused:
+		fmt.Fprintf(w, "\nRun %s paused: %s\n", rep.RunID, rep.Paused)
+	case journal.StatusRolledBack:
+		fmt.Fprintf(w, "\nRun %s rolled back: %d reverted, %d not reverted.\n", rep.RunID, len(rep.Reverted), len(rep.NotReverted))
+	default:
+		fmt.Fprintf(w, "\nRun %s %s. Resume it with `rebind resume %s` or undo it with `rebind rollback %s`.\n", rep.RunID, rep.Status, rep.RunID, rep.RunID)
+	}
+}
+
+// reportErr turns a report into the command's exit status.
+func reportErr(rep *engine.Report) error {
+	if rep == nil {
+		return errReported
+	}
+	// A paused run is not done: scripts must not carry on as if it were.
+	if rep.Status == journal.StatusSucceeded {
+		return nil
+	}
+	if rep.Status == journal.StatusRolledBack && len(rep.NotReverted) == 0 && len(rep.Failures) == 0 {
+		return nil
+	}
+	return errReported
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/plan"
+)
+
+type planOptions struct {
+	IO     *IO
+	G      *Globals
+	Path   string
+	Out    string
+	JSON   bool
+	Vars   varFlags
+	TTL    time.Duration
+	Author string
+}
+
+func newPlanCmd(ios *IO, g *Globals) *cobra.Command {
+	opts := &planOptions{IO: ios, G: g}
+	cmd := &cobra.Command{
+		Use:   "plan RUNBOOK [-var name=value] [-var-file FILE] [-out PLAN]",
+		Short: "Observe the directories and show what a runbook would change",
+		Long: `plan observes every object the runbook touches and shows each change
+(before -> after). Nothing is written. With -out it saves the plan for review
+(rebind show, rebind approve) and a later 'rebind apply PLAN'.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Path = args[0]
+			return runPlan(opts)
+		},
+	}
+	opts.Vars.register(cmd.Flags())
+	cmd.Flags().StringVar(&opts.Out, "out", "", "save the plan to this file")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")
+	cmd.Flags().DurationVar(&opts.TTL, "ttl", 24*time.Hour, "how long the saved plan stays valid")
+	cmd.Flags().StringVar(&opts.Author, "author", "", "who makes the plan (default: the local user)")
+	return cmd
+}
+
+// makePlan loads and plans a runbook, printing diagnostics.
+func makePlan(ios *IO, g *Globals, path string, vars varFlags, popt engine.PlanOptions) (*plan.Plan, error) {
+	in, err := vars.inputs()
+	if err != nil {
+		return nil, err
+	}
+	rb, diags := loadRunbook(path)
+	if diags.HasErrors() {
+		printDiags(ios, rb, diags)
+		return nil, errReported
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	e := newEngine(ios, g, nil)
+	p, d := e.Plan(ctx, rb, in, popt)
+	diags = append(diags, d...)
+	printDiags(ios, rb, diags)
+	if diags.HasErrors() {
+		return nil, errReported
+	}
+	return p, nil
+}
+
+func runPlan(opts *planOptions) error {
+	p, err := makePlan(opts.IO, opts.G, opts.Path, opts.Vars, engine.PlanOptions{Author: opts.Author, TTL: opts.TTL})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
+		return err
+	}
+	if opts.Out != "" {
+		if err := p.Write(opts.Out); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Err, "Plan saved to %s (sha256:%s).\n", opts.Out, p.Digest())
+	}
+	return nil
+}

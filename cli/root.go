@@ -1,0 +1,171 @@
+// Package cli is rebind's command tree. Each verb lives in its own file with
+// an options struct of its dependencies and the work in a plain function
+// that tests call directly.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+
+	// Step and target types register themselves.
+	_ "github.com/rebind-dev/rebind/steps/core"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// IO is where a command reads and writes.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// IsTerminal reports whether w is a terminal.
+func (s *IO) IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// Color reports whether output to w may be coloured: a terminal, and
+// NO_COLOR unset.
+func (s *IO) Color(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	return s.IsTerminal(w)
+}
+
+// Globals are the flags every command shares.
+type Globals struct {
+	StateDir string
+	Lab      string
+}
+
+// store opens the journal in the state directory.
+func (g *Globals) store() (*journal.Store, error) {
+	return journal.Open(g.StateDir)
+}
+
+// usageError marks errors that should exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// failure is an error already reported to the user; it exits 1 quietly.
+var errReported = errors.New("reported")
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ios := &IO{In: stdin, Out: stdout, Err: stderr}
+	root := newRoot(ios)
+	root.SetArgs(normalizeArgs(args))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errReported):
+		return exitFailure
+	}
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "rebind: %v\nRun 'rebind --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "rebind: %v\n", err)
+	return exitFailure
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "flag needs an argument", "invalid argument", "requires exactly"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeArgs accepts terraform-style single-dash long flags
+// (-var, -var-file, -out, -auto-approve) as well as the double-dash forms.
+func normalizeArgs(args []string) []string {
+	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "state-dir": true}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(a) > 2 {
+			name := strings.SplitN(a[1:], "=", 2)[0]
+			if long[name] {
+				out[i] = "-" + a
+			}
+		}
+	}
+	return out
+}
+
+func newRoot(ios *IO) *cobra.Command {
+	g := &Globals{}
+	root := &cobra.Command{
+		Use:   "rebind",
+		Short: "Plan, review, apply and roll back hybrid identity repairs",
+		Long: `rebind runs HCL runbooks that repair hybrid Microsoft 365 identities
+(Active Directory synced to Entra ID, mail in Exchange Online): it plans
+against the live directories, applies with a durable journal, resumes an
+interrupted run and rolls completed steps back.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	stateDefault := os.Getenv("REBIND_STATE_DIR")
+	if stateDefault == "" {
+		stateDefault = ".rebind"
+	}
+	root.PersistentFlags().StringVar(&g.StateDir, "state-dir", stateDefault, "where runs are journaled (env REBIND_STATE_DIR)")
+	root.PersistentFlags().StringVar(&g.Lab, "lab", os.Getenv("REBIND_LAB"), "bind every target to the lab tenant at this URL (env REBIND_LAB)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newValidateCmd(ios, g),
+		newPlanCmd(ios, g),
+		newShowCmd(ios, g),
+		newApplyCmd(ios, g),
+		newResumeCmd(ios, g),
+		newRollbackCmd(ios, g),
+		newRunsCmd(ios, g),
+		newApproveStepCmd(ios, g),
+		newStepsCmd(ios, g),
+		newVersionCmd(ios),
+	)
+	return root
+}
+
+func newVersionCmd(ios *IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print rebind's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(ios.Out, "rebind %s\n", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test suite, as the README and CI run it. On a fresh Debian machine, as
+# root, it first installs what the tests need: Samba's AD DC and ldap-utils
+# for the real-AD tests, Chromium for the plan page check, OpenSSH's
+# ssh-keygen for approval interop. Outside CI a test whose tool is missing
+# skips with its reason; in CI (CI=true) it fails instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v samba-tool >/dev/null || need+=(samba-ad-dc)
+command -v ldapsearch >/dev/null || need+=(ldap-utils)
+command -v chromium >/dev/null || need+=(chromium)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "== missing ${need[*]}; the tests that need them will skip (run as root to install)"
+  fi
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 40m ./...
+
+echo "== fuzz (bounded)"
+fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-15s}" "$2"; }
+fuzz FuzzLoadSources ./engine/runbook/
+fuzz FuzzAnchorFunctions ./engine/lang/
+fuzz FuzzImmutableID ./anchor/
+fuzz FuzzParseGUID ./anchor/
+echo "== all tests passed"
