@@ -15,7 +15,7 @@ func mustADUser(t *testing.T, tn *Tenant, name string) ADUser {
 	u, err := tn.AddADUser(ADUser{DN: "CN=" + name + "," + usersOU, SAMAccountName: name,
 		UserPrincipalName: name + "@contoso.com", Mail: name + "@contoso.com",
 		ProxyAddresses: []string{"SMTP:" + name + "@contoso.com", "smtp:" + name + "@contoso.mail.onmicrosoft.com"},
-		MailNickname: name, DisplayName: name})
+		MailNickname:   name, DisplayName: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,4 +134,13 @@ func TestADSearchScopes(t *testing.T) {
 	if _, err := tn.SearchAD(ADQuery{BaseDN: "CN=nobody," + usersOU, Scope: ScopeBase}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("base search of a missing DN: %v", err)
 	}
+}
+
+// newTestGUID returns a GUID whose bytes are all b.
+func newTestGUID(b byte) anchor.GUID {
+	var g anchor.GUID
+	for i := range g {
+		g[i] = b
+	}
+	return g
 }

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"html"
 	"sort"
 	"strings"
 	"time"
@@ -215,6 +214,9 @@ func (t *Tenant) validateExchange(x *ExchangeAttributes, reuse *Recipient) []str
 	return errs
 }
 
+// xmlText escapes text for an XML element's content.
+var xmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 // setServiceErrors replaces u's Exchange provisioning errors with errs,
 // keeping the creation time of errors that persist.
 func (t *Tenant) setServiceErrors(u *CloudUser, errs []string) {
@@ -228,7 +230,7 @@ func (t *Tenant) setServiceErrors(u *CloudUser, errs []string) {
 	}
 	next := make([]ServiceProvisioningError, len(errs))
 	for i, e := range errs {
-		detail := "<ErrorRecord><ErrorDescription>" + html.EscapeString(e) + "</ErrorDescription></ErrorRecord>"
+		detail := "<ErrorRecord><ErrorDescription>" + xmlText.Replace(e) + "</ErrorDescription></ErrorRecord>"
 		created, ok := old[detail]
 		if !ok {
 			created = t.now

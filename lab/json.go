@@ -42,17 +42,17 @@ func ug(p *guidText) anchor.GUID {
 type adUserPlain ADUser
 
 type adUserJSON struct {
-	*adUserPlain
 	ObjectGUID      *guidText `json:"objectGUID,omitempty"`
 	ConsistencyGUID *guidText `json:"mS-DS-ConsistencyGuid,omitempty"`
 	MailboxGUID     *guidText `json:"msExchMailboxGuid,omitempty"`
 	ArchiveGUID     *guidText `json:"msExchArchiveGUID,omitempty"`
+	*adUserPlain
 }
 
 // MarshalJSON writes the user with its GUIDs as strings.
 func (u ADUser) MarshalJSON() ([]byte, error) {
 	p := adUserPlain(u)
-	return json.Marshal(adUserJSON{&p, gt(u.ObjectGUID), gt(u.ConsistencyGUID), gt(u.MailboxGUID), gt(u.ArchiveGUID)})
+	return json.Marshal(adUserJSON{gt(u.ObjectGUID), gt(u.ConsistencyGUID), gt(u.MailboxGUID), gt(u.ArchiveGUID), &p})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -68,15 +68,15 @@ func (u *ADUser) UnmarshalJSON(b []byte) error {
 type exchangePlain ExchangeAttributes
 
 type exchangeJSON struct {
-	*exchangePlain
 	MailboxGUID *guidText `json:"msExchMailboxGuid,omitempty"`
 	ArchiveGUID *guidText `json:"msExchArchiveGUID,omitempty"`
+	*exchangePlain
 }
 
 // MarshalJSON writes the attributes with their GUIDs as strings.
 func (x ExchangeAttributes) MarshalJSON() ([]byte, error) {
 	p := exchangePlain(x)
-	return json.Marshal(exchangeJSON{&p, gt(x.MailboxGUID), gt(x.ArchiveGUID)})
+	return json.Marshal(exchangeJSON{gt(x.MailboxGUID), gt(x.ArchiveGUID), &p})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -92,15 +92,15 @@ func (x *ExchangeAttributes) UnmarshalJSON(b []byte) error {
 type recipientPlain Recipient
 
 type recipientJSON struct {
-	*recipientPlain
 	ExchangeGUID *guidText `json:"ExchangeGuid,omitempty"`
 	ArchiveGUID  *guidText `json:"ArchiveGuid,omitempty"`
+	*recipientPlain
 }
 
 // MarshalJSON writes the recipient with its GUIDs as strings.
 func (r Recipient) MarshalJSON() ([]byte, error) {
 	p := recipientPlain(r)
-	return json.Marshal(recipientJSON{&p, gt(r.ExchangeGUID), gt(r.ArchiveGUID)})
+	return json.Marshal(recipientJSON{gt(r.ExchangeGUID), gt(r.ArchiveGUID), &p})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.

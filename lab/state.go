@@ -79,7 +79,7 @@ func (t *Tenant) Save(w io.Writer) error {
 
 // snapshot copies the state out; the caller holds the lock.
 func (t *Tenant) snapshot() State {
-	st := State{Now: t.now, Seed: t.seed, Seq: t.seq, Config: t.cfg, Organization: t.org, ADUSN: t.ad.usn}
+	st := State{Description: t.desc, Now: t.now, Seed: t.seed, Seq: t.seq, Config: t.cfg, Organization: t.org, ADUSN: t.ad.usn}
 	for _, u := range t.ad.byGUID {
 		st.AD = append(st.AD, *u)
 	}
@@ -119,6 +119,7 @@ func Load(r io.Reader) (*Tenant, error) {
 // unique.
 func FromState(st State) (*Tenant, error) {
 	t := New(st.Config)
+	t.desc = st.Description
 	if !st.Now.IsZero() {
 		t.now = st.Now
 	}

@@ -193,8 +193,8 @@ func (t *Tenant) SyncCycle(policy SyncPolicy) (SyncResult, error) {
 		t.softDelete(c)
 		res.Deleted++
 	}
-	for _, c := range t.entra.byID {
-		if len(c.ServiceProvisioningErrors) > 0 && !c.Deleted() {
+	for _, id := range t.entra.ids() {
+		if c := t.entra.byID[id]; len(c.ServiceProvisioningErrors) > 0 && !c.Deleted() {
 			t.provision(c)
 		}
 	}

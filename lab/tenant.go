@@ -117,6 +117,7 @@ var Epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // and the virtual clock, guarded by one mutex.
 type Tenant struct {
 	mu    sync.Mutex
+	desc  string
 	cfg   Config
 	now   time.Time
 	seed  string
@@ -146,6 +147,14 @@ func (t *Tenant) Config() Config {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.cfg
+}
+
+// Description returns what the scenario the tenant was loaded from says it
+// reproduces.
+func (t *Tenant) Description() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.desc
 }
 
 // Now returns the virtual time.

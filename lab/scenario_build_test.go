@@ -1,0 +1,238 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/scenarios/*.json from the builders in this file")
+
+// scenarioBuild makes one scenario file: build drives the model through
+// the events the field report describes, so the file holds a state the
+// model itself reached; gen adds healthy users around it.
+type scenarioBuild struct {
+	desc  string
+	gen   []Generator
+	build func(t *testing.T) *Tenant
+}
+
+var healthyAround = []Generator{{Count: 20, Name: "user%05d"}}
+
+var scenarioBuilds = map[string]scenarioBuild{
+	"healthy": {
+		desc: "A healthy hybrid tenant: 25 synced, licensed users with mailboxes and a cloud-only admin.",
+		gen:  []Generator{{Count: 25, Name: "user%05d"}},
+		build: func(t *testing.T) *Tenant {
+			tn := New(Config{})
+			mustAdd(t, tn, CloudUser{UserPrincipalName: "admin@contoso.onmicrosoft.com", DisplayName: "Tenant admin",
+				AccountEnabled: true, DirectoryRoles: []string{"Global Administrator"}})
+			return tn
+		},
+	},
+	"healthy-100k": {
+		desc: "A healthy hybrid tenant of 100,000 synced, licensed users, for load and paging tests.",
+		gen:  []Generator{{Count: 100000, Name: "user%06d"}},
+		build: func(t *testing.T) *Tenant {
+			return New(Config{})
+		},
+	},
+	"restore-mistake": {
+		desc: "Seed 000: nicki@contoso.com's AD account was deleted, sync deleted her cloud user and mailbox; " +
+			"a new AD account was created with the same UPN and the cloud user was restored, so every cycle reports " +
+			"AttributeValueMustBeUnique and deletes it again. It is in the recycle bin with its old immutable ID.",
+		gen: healthyAround,
+		build: func(t *testing.T) *Tenant {
+			tn := syncedTenant(t, Config{}, "nicki")
+			cu, _ := tn.CloudUser("nicki@contoso.com")
+			must(t, tn.Advance(90*24*time.Hour))
+			must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
+			mustSync(t, tn, Delta)
+			must(t, tn.Advance(2*24*time.Hour))
+			mustADUser(t, tn, "nicki")
+			if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			must(t, tn.Advance(3*time.Hour))
+			mustSync(t, tn, Delta)
+			return tn
+		},
+	},
+	"rebuilt-ad": {
+		desc: "Seed 001: AD was rebuilt and its 12 users re-created with new objectGUIDs; Connect was reinstalled. " +
+			"Every export fails with AttributeValueMustBeUnique against the cloud users, which keep the old immutable IDs. " +
+			"Three stale users in the recycle bin hold addresses of user01..user03.",
+		gen: healthyAround,
+		build: func(t *testing.T) *Tenant {
+			names := make([]string, 12)
+			for i := range names {
+				names[i] = fmt.Sprintf("user%02d", i+1)
+			}
+			tn := syncedTenant(t, Config{}, names...)
+			must(t, tn.Advance(200*24*time.Hour))
+			for i := 1; i <= 3; i++ {
+				old := fmt.Sprintf("user%02d.old@contoso.com", i)
+				c := mustAdd(t, tn, CloudUser{UserPrincipalName: old, ProxyAddresses: []string{"SMTP:" + old}, AccountEnabled: true})
+				must(t, tn.DeleteCloudUser(c.ID))
+				tn.mu.Lock()
+				tn.entra.update(tn.entra.byID[c.ID], func(u *CloudUser) {
+					u.ProxyAddresses = append(u.ProxyAddresses, fmt.Sprintf("smtp:user%02d@contoso.com", i))
+				})
+				tn.mu.Unlock()
+			}
+			// The new forest and the new Connect server know nothing of
+			// the old objects.
+			must(t, tn.Advance(10*24*time.Hour))
+			tn.mu.Lock()
+			var old []ADUser
+			for _, u := range tn.ad.byGUID {
+				old = append(old, *u)
+			}
+			sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
+			tn.ad.init()
+			tn.ad.usn = 0
+			tn.sync.init()
+			tn.sync.Watermark = 0
+			tn.mu.Unlock()
+			for _, u := range old {
+				u.ObjectGUID = [16]byte{}
+				if _, err := tn.AddADUser(u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustSync(t, tn, Initial)
+			return tn
+		},
+	},
+	"archive-guid-mismatch": {
+		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
+			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
+			"arch3 has the right value but no mailNickname, so its Exchange attributes do not flow.",
+		gen: healthyAround,
+		build: func(t *testing.T) *Tenant {
+			tn := syncedTenant(t, Config{}, "arch1", "arch2", "arch3")
+			for i, n := range []string{"arch1", "arch2", "arch3"} {
+				mb := mailbox(t, tn, n+"@contoso.com", false)
+				arch := newTestGUID(byte(0xa1 + i))
+				tn.mu.Lock()
+				tn.exo.update(tn.exo.byID[mb.ExchangeObjectID], func(r *Recipient) { r.ArchiveGUID = arch })
+				tn.mu.Unlock()
+				_, err := tn.UpdateADUser("CN="+n+","+usersOU, func(u *ADUser) {
+					u.RecipientTypeDetails, u.RemoteRecipientType, u.RecipientDisplayType = RecipientRemoteUserMailbox, RemoteTypeProvisionMailbox, DisplayTypeRemoteMailUser
+					u.TargetAddress = "SMTP:" + n + "@contoso.mail.onmicrosoft.com"
+					u.MailboxGUID = mb.ExchangeGUID
+					switch n {
+					case "arch2":
+						u.ArchiveGUID = newTestGUID(0xee)
+					case "arch3":
+						u.ArchiveGUID, u.MailNickname = arch, ""
+					}
+				})
+				must(t, err)
+			}
+			mustSync(t, tn, Delta)
+			return tn
+		},
+	},
+	"exchange-guid-in-use": {
+		desc: "Seed 002 (b): erin and frank have remote mailboxes on premises whose msExchMailboxGuid is held by a " +
+			"soft-deleted recipient: a mail user for erin, a mailbox on litigation hold for frank. Both get " +
+			"\"The value ... of property ExchangeGuid is used by another recipient object\".",
+		gen: healthyAround,
+		build: func(t *testing.T) *Tenant {
+			tn := New(Config{})
+			for i, n := range []string{"erin", "frank"} {
+				g := newTestGUID(byte(0x51 + i))
+				typ, hold := MailUser, false
+				if n == "frank" {
+					typ, hold = UserMailbox, true
+				}
+				if _, err := tn.AddRecipient(Recipient{ExternalDirectoryObjectID: newTestGUID(byte(0x61 + i)).String(), RecipientTypeDetails: typ,
+					Alias: n + ".old", UserPrincipalName: n + ".old@contoso.com", PrimarySMTPAddress: n + ".old@contoso.com",
+					ExchangeGUID: g, LitigationHoldEnabled: hold, WhenSoftDeleted: timePtr(Epoch.Add(-4 * 24 * time.Hour))}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tn.AddADUser(ADUser{DN: "CN=" + n + "," + usersOU, SAMAccountName: n, UserPrincipalName: n + "@contoso.com",
+					DisplayName: n, Mail: n + "@contoso.com", ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}, MailNickname: n,
+					MailboxGUID: g, TargetAddress: "SMTP:" + n + "@contoso.mail.onmicrosoft.com", RecipientTypeDetails: RecipientRemoteUserMailbox,
+					RemoteRecipientType: RemoteTypeProvisionMailbox, RecipientDisplayType: DisplayTypeRemoteMailUser}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustSync(t, tn, Delta)
+			return tn
+		},
+	},
+	"offboard-relink": {
+		desc: "Seed 003: Exchange was decommissioned and is being reinstalled. ann, bob and cy are synced with cloud " +
+			"mailboxes and no remote mailbox on premises. dana and eli are synced cloud users whose AD objects are gone " +
+			"(Connect never de-provisioned them); new AD accounts with the same UPN and address fail with " +
+			"AttributeValueMustBeUnique. fay is an orphan with no AD account at all.",
+		gen: healthyAround,
+		build: func(t *testing.T) *Tenant {
+			tn := syncedTenant(t, Config{}, "ann", "bob", "cy", "dana", "eli", "fay")
+			for _, n := range []string{"dana", "eli", "fay"} {
+				u, _ := tn.ADUser("CN=" + n + "," + usersOU)
+				must(t, tn.DeleteADUser(u.DN))
+				tn.mu.Lock()
+				delete(tn.sync.Provisioned, u.Anchor())
+				tn.ad.unindex(tn.ad.byGUID[u.ObjectGUID])
+				delete(tn.ad.byGUID, u.ObjectGUID)
+				tn.mu.Unlock()
+			}
+			mustADUser(t, tn, "dana")
+			mustADUser(t, tn, "eli")
+			mustSync(t, tn, Delta)
+			return tn
+		},
+	},
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustAdd(t *testing.T, tn *Tenant, u CloudUser) CloudUser {
+	t.Helper()
+	c, err := tn.AddCloudUser(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestScenarioFilesCurrent checks that each scenario file is what its
+// builder makes (run with -update to rewrite them after a model change).
+func TestScenarioFilesCurrent(t *testing.T) {
+	for name, b := range scenarioBuilds {
+		t.Run(name, func(t *testing.T) {
+			tn := b.build(t)
+			tn.mu.Lock()
+			st := tn.snapshot()
+			tn.mu.Unlock()
+			st.Description, st.Generate = b.desc, b.gen
+			want, err := json.MarshalIndent(st, "", "  ")
+			must(t, err)
+			want = append(want, '\n')
+			path := filepath.Join("..", ScenarioDir, name+".json")
+			if *update {
+				must(t, os.WriteFile(path, want, 0o644))
+				return
+			}
+			got, err := os.ReadFile(path)
+			must(t, err)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s differs from its builder; run go test ./lab -run TestScenarioFilesCurrent -update", path)
+			}
+		})
+	}
+}

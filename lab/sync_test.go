@@ -1,0 +1,424 @@
+package lab
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syncedTenant returns a tenant whose AD users names are synced and
+// licensed, each with a mailbox.
+func syncedTenant(t *testing.T, cfg Config, names ...string) *Tenant {
+	t.Helper()
+	tn := New(cfg)
+	for _, n := range names {
+		mustADUser(t, tn, n)
+	}
+	mustSync(t, tn, Initial)
+	for _, n := range names {
+		license(t, tn, n+"@contoso.com")
+	}
+	return tn
+}
+
+func mustSync(t *testing.T, tn *Tenant, p SyncPolicy) SyncResult {
+	t.Helper()
+	res, err := tn.SyncCycle(p)
+	if err != nil {
+		t.Fatalf("%s cycle: %v", p, err)
+	}
+	return res
+}
+
+func license(t *testing.T, tn *Tenant, upn string) CloudUser {
+	t.Helper()
+	u, err := tn.CloudUser(upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic := []string{LicenseE3}
+	u, err = tn.PatchCloudUser(u.ID, CloudUserPatch{AssignedLicenses: &lic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func mailbox(t *testing.T, tn *Tenant, upn string, softDeleted bool) Recipient {
+	t.Helper()
+	l := tn.Recipients(RecipientQuery{Identity: upn, Type: UserMailbox, IncludeSoftDeleted: softDeleted})
+	if len(l) != 1 {
+		t.Fatalf("mailboxes of %s: %d, want 1", upn, len(l))
+	}
+	return l[0]
+}
+
+func hasError(res SyncResult, code, attr string) bool {
+	for _, e := range res.Errors {
+		if e.Code == code && (attr == "" || e.Attribute == attr) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRestoreMistakeLoop reproduces seed 000: the AD user is deleted, a new
+// one is created with the same UPN, the admin restores the cloud user; every
+// cycle deletes it again until its immutable ID is cleared, then an Initial
+// cycle soft matches it to the new AD user and the mailbox keeps its
+// ExchangeGuid.
+func TestRestoreMistakeLoop(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "nicki")
+	old, _ := tn.ADUser("CN=nicki," + usersOU)
+	cu, _ := tn.CloudUser("nicki@contoso.com")
+	mb := mailbox(t, tn, "nicki@contoso.com", false)
+
+	if err := tn.DeleteADUser(old.DN); err != nil {
+		t.Fatal(err)
+	}
+	res := mustSync(t, tn, Delta)
+	if res.Deleted != 1 {
+		t.Fatalf("deletion cycle deleted %d, want 1", res.Deleted)
+	}
+	if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
+		t.Fatalf("cloud user not in the recycle bin: %v", err)
+	}
+	if sd := mailbox(t, tn, "nicki@contoso.com", true); !sd.SoftDeleted() {
+		t.Fatal("mailbox not soft-deleted with the user")
+	}
+	neu := mustADUser(t, tn, "nicki")
+	for i := 0; i < 3; i++ {
+		r, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{})
+		if err != nil {
+			t.Fatalf("restore %d: %v", i, err)
+		}
+		if r.OnPremisesImmutableID != old.ObjectGUID.ImmutableID() || r.Synced() {
+			t.Fatalf("restored user = %+v; want old anchor, cloud-managed", r)
+		}
+		if got := mailbox(t, tn, "nicki@contoso.com", false); got.ExchangeGUID != mb.ExchangeGUID {
+			t.Fatalf("restored mailbox ExchangeGuid %s, want %s", got.ExchangeGUID, mb.ExchangeGUID)
+		}
+		res := mustSync(t, tn, Delta)
+		if !hasError(res, CodeAttributeValueMustBeUnique, "") || res.Deleted != 1 {
+			t.Fatalf("cycle %d after restore = %+v; want AttributeValueMustBeUnique and one deletion", i, res)
+		}
+		if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
+			t.Fatalf("cycle %d did not delete the restored user: %v", i, err)
+		}
+		if l, _ := tn.CloudUsers(CloudQuery{ImmutableID: neu.ObjectGUID.ImmutableID()}); len(l) != 0 {
+			t.Fatalf("cycle %d provisioned the new AD user separately: %+v", i, l)
+		}
+	}
+	if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.PatchCloudUser(cu.ID, CloudUserPatch{ClearImmutableID: true}); err != nil {
+		t.Fatalf("clear immutable ID of the restored user: %v", err)
+	}
+	res = mustSync(t, tn, Initial)
+	if len(res.Errors) != 0 || res.Deleted != 0 {
+		t.Fatalf("Initial cycle after clearing = %+v", res)
+	}
+	got, err := tn.CloudUser(cu.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OnPremisesImmutableID != neu.ObjectGUID.ImmutableID() || !got.Synced() {
+		t.Fatalf("after soft match: immutable ID %q synced %v; want %q synced", got.OnPremisesImmutableID, got.Synced(), neu.ObjectGUID.ImmutableID())
+	}
+	if got := mailbox(t, tn, "nicki@contoso.com", false); got.ExchangeGUID != mb.ExchangeGUID {
+		t.Fatalf("mailbox ExchangeGuid %s, want %s", got.ExchangeGUID, mb.ExchangeGUID)
+	}
+	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 || res.Deleted != 0 {
+		t.Fatalf("next delta = %+v", res)
+	}
+}
+
+// TestRestoreOriginalADObject is the better fix of seed 000: reanimating
+// the original AD object hard matches and brings the cloud user back.
+func TestRestoreOriginalADObject(t *testing.T) {
+	tn := syncedTenant(t, Config{ADRecycleBin: true}, "nicki")
+	cu, _ := tn.CloudUser("nicki@contoso.com")
+	mb := mailbox(t, tn, "nicki@contoso.com", false)
+	_ = tn.DeleteADUser("CN=nicki," + usersOU)
+	mustSync(t, tn, Delta)
+	if _, err := tn.ReanimateADUser(cu.OnPremisesImmutableID, ""); err == nil {
+		t.Fatal("an immutable ID is not a GUID reference; want an error")
+	}
+	old, _ := tn.SearchAD(ADQuery{ShowDeleted: true})
+	if _, err := tn.ReanimateADUser(old[0].ObjectGUID.String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	res := mustSync(t, tn, Delta)
+	if res.Restored != 1 || len(res.Errors) != 0 {
+		t.Fatalf("cycle after reanimation = %+v", res)
+	}
+	got, err := tn.CloudUser(cu.ID)
+	if err != nil || !got.Synced() {
+		t.Fatalf("cloud user after reanimation: %+v, %v", got, err)
+	}
+	if m := mailbox(t, tn, "nicki@contoso.com", false); m.ExchangeGUID != mb.ExchangeGUID {
+		t.Fatal("mailbox not restored with its ExchangeGuid")
+	}
+}
+
+func TestHardMatchTakesOverCloudUser(t *testing.T) {
+	tn := New(Config{})
+	a := mustADUser(t, tn, "ann")
+	c, err := tn.AddCloudUser(CloudUser{UserPrincipalName: "ann.cloud@contoso.com", DisplayName: "Cloud Ann",
+		OnPremisesImmutableID: a.ObjectGUID.ImmutableID(), OnPremisesSyncEnabled: boolPtr(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustSync(t, tn, Delta)
+	if res.Added != 0 || len(res.Errors) != 0 {
+		t.Fatalf("cycle = %+v; want a join, no new object", res)
+	}
+	got, _ := tn.CloudUser(c.ID)
+	if !got.Synced() || got.UserPrincipalName != "ann@contoso.com" || got.DisplayName != "ann" {
+		t.Fatalf("hard-matched user = %+v; AD values must overwrite cloud values", got)
+	}
+}
+
+func TestHardMatchUsesConsistencyGuid(t *testing.T) {
+	tn := New(Config{})
+	a := mustADUser(t, tn, "ann")
+	other := newTestGUID(7)
+	if _, err := tn.UpdateADUser(a.DN, func(u *ADUser) { u.ConsistencyGUID = other }); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, tn, Delta)
+	got, _ := tn.CloudUser("ann@contoso.com")
+	if got.OnPremisesImmutableID != other.ImmutableID() {
+		t.Fatalf("immutable ID %s, want mS-DS-ConsistencyGuid's %s", got.OnPremisesImmutableID, other.ImmutableID())
+	}
+}
+
+func TestSoftMatch(t *testing.T) {
+	cases := []struct {
+		name     string
+		org      func(o *Organization)
+		cloud    CloudUser
+		wantJoin bool
+		wantCode string
+	}{
+		{name: "primary SMTP", cloud: CloudUser{UserPrincipalName: "other@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}}, wantJoin: true},
+		{name: "UPN", cloud: CloudUser{UserPrincipalName: "ann@contoso.com"}, wantJoin: true},
+		{name: "secondary smtp does not match", cloud: CloudUser{UserPrincipalName: "x@contoso.com", ProxyAddresses: []string{"SMTP:x@contoso.com", "smtp:ann@contoso.com"}}},
+		{name: "immutable ID present", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}, wantCode: CodeAttributeValueMustBeUnique},
+		{name: "immutable ID present, no resiliency", org: func(o *Organization) { o.NoDuplicateResiliency = true },
+			cloud: CloudUser{UserPrincipalName: "ann@contoso.com", OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}, wantCode: CodeInvalidSoftMatch},
+		{name: "admin role", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", DirectoryRoles: []string{"Global Administrator"}}, wantCode: CodeAttributeValueMustBeUnique},
+		{name: "blocked", org: func(o *Organization) { o.BlockSoftMatch = true }, cloud: CloudUser{UserPrincipalName: "ann@contoso.com"}, wantCode: CodeAttributeValueMustBeUnique},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := New(Config{})
+			if tc.org != nil {
+				tc.org(&tn.org)
+			}
+			c, err := tn.AddCloudUser(tc.cloud)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := mustADUser(t, tn, "ann")
+			res := mustSync(t, tn, Delta)
+			got, _ := tn.CloudUser(c.ID)
+			joined := got.OnPremisesImmutableID == a.ObjectGUID.ImmutableID()
+			if joined != tc.wantJoin {
+				t.Fatalf("joined = %v, want %v (result %+v)", joined, tc.wantJoin, res)
+			}
+			if tc.wantCode != "" {
+				if !hasError(res, tc.wantCode, "") || len(got.OnPremisesProvisioningErrors) == 0 {
+					t.Fatalf("want %s recorded, got %+v / %+v", tc.wantCode, res.Errors, got.OnPremisesProvisioningErrors)
+				}
+				if l, _ := tn.CloudUsers(CloudQuery{ImmutableID: a.ObjectGUID.ImmutableID()}); len(l) != 0 {
+					t.Fatal("a refused soft match still provisioned the AD user")
+				}
+			}
+		})
+	}
+}
+
+func TestDuplicateQuarantine(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "bob")
+	bob0, _ := tn.CloudUser("bob@contoso.com")
+	carol, err := tn.AddCloudUser(CloudUser{UserPrincipalName: "carol@contoso.com", ProxyAddresses: []string{"SMTP:carol@contoso.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tn.UpdateADUser("CN=bob,"+usersOU, func(u *ADUser) {
+		u.UserPrincipalName = "carol@contoso.com"
+		u.ProxyAddresses = []string{"SMTP:bob@contoso.com", "smtp:carol@contoso.com"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustSync(t, tn, Delta)
+	if !hasError(res, CodeAttributeValueMustBeUnique, "UserPrincipalName") || !hasError(res, CodeAttributeValueMustBeUnique, "ProxyAddresses") {
+		t.Fatalf("errors = %+v", res.Errors)
+	}
+	bob, _ := tn.CloudUser(bob0.ID)
+	if bob.ID == carol.ID || !strings.HasPrefix(bob.UserPrincipalName, "carol+") || !strings.HasSuffix(bob.UserPrincipalName, "@contoso.onmicrosoft.com") {
+		t.Fatalf("bob's UPN = %s, want carol+NNNN@contoso.onmicrosoft.com", bob.UserPrincipalName)
+	}
+	if len(bob.ProxyAddresses) != 1 || len(bob.OnPremisesProvisioningErrors) != 2 {
+		t.Fatalf("bob = %+v; want the duplicate proxy dropped and two errors", bob)
+	}
+	// The next cycle keeps the same quarantined UPN.
+	mustSync(t, tn, Delta)
+	if again, _ := tn.CloudUser(bob.ID); again.UserPrincipalName != bob.UserPrincipalName {
+		t.Fatalf("quarantined UPN changed: %s -> %s", bob.UserPrincipalName, again.UserPrincipalName)
+	}
+	if err := tn.DeleteCloudUser(carol.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.PurgeCloudUser(carol.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 {
+		t.Fatalf("errors after the conflict went: %+v", res.Errors)
+	}
+	fixed, _ := tn.CloudUser(bob.ID)
+	if fixed.UserPrincipalName != "carol@contoso.com" || len(fixed.ProxyAddresses) != 2 || fixed.OnPremisesProvisioningErrors != nil {
+		t.Fatalf("after the conflict went: %+v", fixed)
+	}
+}
+
+func TestDeletionFollowsADAndThreshold(t *testing.T) {
+	names := make([]string, 6)
+	for i := range names {
+		names[i] = "u" + string(rune('a'+i))
+	}
+	tn := syncedTenant(t, Config{DeletionThreshold: 5, ADRecycleBin: true}, names...)
+	for _, n := range names {
+		if err := tn.DeleteADUser("CN=" + n + "," + usersOU); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := tn.SyncCycle(Delta)
+	if !errors.Is(err, ErrDeletionThreshold) || res.Status != StatusDeletionThresholdExceeded {
+		t.Fatalf("6 deletions over a threshold of 5: %+v, %v", res, err)
+	}
+	if l, _ := tn.CloudUsers(CloudQuery{}); len(l) != 6 {
+		t.Fatalf("%d cloud users left, want all 6: nothing may be exported", len(l))
+	}
+	// Restoring one AD object brings the deletions under the threshold.
+	if _, err := tn.ReanimateADUser(mustDeleted(t, tn, "ua").ObjectGUID.String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	res = mustSync(t, tn, Delta)
+	if res.Deleted != 5 {
+		t.Fatalf("deleted %d, want 5", res.Deleted)
+	}
+	if n := len(tn.Recipients(RecipientQuery{SoftDeletedOnly: true})); n != 5 {
+		t.Fatalf("%d soft-deleted mailboxes, want 5", n)
+	}
+}
+
+func TestDeletionThresholdDefault500(t *testing.T) {
+	tn, err := FromState(State{Generate: []Generator{{Count: 501, Name: "user%03d"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range mustSearch(t, tn) {
+		_ = tn.DeleteADUser(u.DN)
+	}
+	if _, err := tn.SyncCycle(Delta); !errors.Is(err, ErrDeletionThreshold) {
+		t.Fatalf("501 deletions: %v, want ErrDeletionThreshold", err)
+	}
+}
+
+func mustDeleted(t *testing.T, tn *Tenant, sam string) ADUser {
+	t.Helper()
+	l, err := tn.SearchAD(ADQuery{ShowDeleted: true, Match: func(u *ADUser) bool { return u.IsDeleted && u.SAMAccountName == sam }})
+	if err != nil || len(l) != 1 {
+		t.Fatalf("deleted %s: %v, %v", sam, l, err)
+	}
+	return l[0]
+}
+
+func mustSearch(t *testing.T, tn *Tenant) []ADUser {
+	t.Helper()
+	l, err := tn.SearchAD(ADQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestSyncSwitch72Hours(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "ann")
+	ann, _ := tn.CloudUser("ann@contoso.com")
+	if _, err := tn.PatchCloudUser(ann.ID, CloudUserPatch{ClearImmutableID: true}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("clearing a synced user's immutable ID: %v, want ErrRefused", err)
+	}
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.SyncCycle(Delta); !errors.Is(err, ErrSyncOff) {
+		t.Fatalf("cycle with sync off: %v", err)
+	}
+	_ = tn.Advance(71 * time.Hour)
+	if err := tn.SetDirSyncEnabled(true); !errors.Is(err, ErrRefused) {
+		t.Fatalf("turning sync on within 72 h: %v, want ErrRefused", err)
+	}
+	if _, err := tn.PatchCloudUser(ann.ID, CloudUserPatch{ClearImmutableID: true}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("user must stay mastered on premises until the switch completes: %v", err)
+	}
+	_ = tn.Advance(time.Hour)
+	got, _ := tn.CloudUser(ann.ID)
+	if got.OnPremisesSyncEnabled == nil || *got.OnPremisesSyncEnabled {
+		t.Fatalf("after 72 h onPremisesSyncEnabled = %v, want false", got.OnPremisesSyncEnabled)
+	}
+	if _, err := tn.PatchCloudUser(ann.ID, CloudUserPatch{ClearImmutableID: true}); err != nil {
+		t.Fatalf("clear immutable ID once cloud-managed: %v", err)
+	}
+	if err := tn.SetDirSyncEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustSync(t, tn, Delta); res.Policy != Initial {
+		t.Fatalf("first cycle after turning sync on ran %s, want Initial", res.Policy)
+	}
+	got, _ = tn.CloudUser(ann.ID)
+	if !got.Synced() || got.OnPremisesImmutableID == "" {
+		t.Fatalf("full sync did not soft match ann back: %+v", got)
+	}
+}
+
+func TestRecycleBinExpiry(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "ann", "bob")
+	ann, _ := tn.CloudUser("ann@contoso.com")
+	bobBox := mailbox(t, tn, "bob@contoso.com", false)
+	if _, err := tn.SetLitigationHold(bobBox.ExchangeObjectID, true); err != nil {
+		t.Fatal(err)
+	}
+	_ = tn.DeleteADUser("CN=ann," + usersOU)
+	_ = tn.DeleteADUser("CN=bob," + usersOU)
+	mustSync(t, tn, Delta)
+	_ = tn.Advance(30*24*time.Hour - time.Minute)
+	if _, err := tn.DeletedCloudUser(ann.ID); err != nil {
+		t.Fatalf("gone before 30 days: %v", err)
+	}
+	if _, err := tn.RestoreCloudUser(ann.ID, RestoreOptions{}); err != nil {
+		t.Fatalf("restore on day 29: %v", err)
+	}
+	_ = tn.DeleteADUser("CN=ann," + usersOU)
+	if err := tn.DeleteCloudUser(ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	_ = tn.Advance(30 * 24 * time.Hour)
+	if _, err := tn.DeletedCloudUser(ann.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("still in the recycle bin after 30 days: %v", err)
+	}
+	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 1 || l[0].ExchangeGUID != bobBox.ExchangeGUID {
+		t.Fatalf("recipients after 30 days = %+v; want only bob's mailbox on hold", l)
+	}
+	if _, err := tn.SetLitigationHold(bobBox.ExchangeGUID.String(), false); err != nil {
+		t.Fatal(err)
+	}
+	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 0 {
+		t.Fatalf("released mailbox past retention kept: %+v", l)
+	}
+}
