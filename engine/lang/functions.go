@@ -114,6 +114,10 @@ func Functions(baseDir string) map[string]function.Function {
 		"formatdate": stdlib.FormatDateFunc,
 		"timeadd":    stdlib.TimeAddFunc,
 
+		// Marks. There is no way to take a mark off.
+		"pii":       PIIFunc,
+		"sensitive": SensitiveFunc,
+
 		// Types and errors.
 		"can":      tryfunc.CanFunc,
 		"try":      tryfunc.TryFunc,

@@ -166,6 +166,10 @@ func TestFunctions(t *testing.T) {
 		{`tonumber("3")`, cty.NumberIntVal(3)},
 		{`toset(["a", "a"])`, cty.SetVal([]cty.Value{s("a")})},
 		{`tostring(3)`, s("3")},
+
+		// Marks (what they mark is tested below).
+		{`pii("a")`, MarkPII(s("a"))},
+		{`sensitive("a")`, MarkSensitive(s("a"))},
 	}
 	called := map[string]bool{}
 	call := regexp.MustCompile(`([a-z_0-9]+)\(`)
@@ -257,6 +261,10 @@ func TestFunctionsPropagateMarks(t *testing.T) {
 		{`csvdecode(file(var.password == "" ? "x" : "users.csv"))`, true, false, false},
 		{`base64encode(var.password)`, true, false, false},
 		{`endswith(var.upn, "@contoso.com")`, false, true, false},
+		{`pii(csvdecode(file("users.csv")))[0].upn`, false, true, false},
+		{`sensitive(file("notes.txt"))`, true, false, false},
+		{`sensitive(var.later)`, true, true, true},
+		{`pii(null)`, false, true, false},
 	}
 	ctx = ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{

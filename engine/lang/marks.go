@@ -2,6 +2,7 @@ package lang
 
 import (
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // valueMark is the type of rebind's value marks; a named type of its own
@@ -112,4 +113,27 @@ func redact(v cty.Value, redactPII bool) (cty.Value, bool) {
 	}
 	unmarked, _ := v.UnmarkDeep()
 	return unmarked, false
+}
+
+// SensitiveFunc is sensitive(value): value marked as a secret, for a
+// secret the runbook reads from somewhere unmarked (a file).
+var SensitiveFunc = markFunc(Sensitive, "Marks a value as a secret: it is never stored or shown.")
+
+// PIIFunc is pii(value): value marked as personal data, for data the
+// runbook reads from somewhere unmarked, such as UPNs from a CSV file, so
+// that --redact renderings mask it.
+var PIIFunc = markFunc(PII, "Marks a value as personal data: --redact renderings mask it.")
+
+func markFunc(m valueMark, desc string) function.Function {
+	return function.New(&function.Spec{
+		Description: desc,
+		Params: []function.Parameter{{
+			Name: "value", Type: cty.DynamicPseudoType,
+			AllowMarked: true, AllowUnknown: true, AllowNull: true, AllowDynamicType: true,
+		}},
+		Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return args[0].Mark(m), nil
+		},
+	})
 }
