@@ -3,10 +3,11 @@
 // conditions, durations and error budgets that the engine needs from a
 // runbook's source form (package runbook).
 //
-// Every function takes its arguments unmarked and gives its result the marks
-// of its arguments (go-cty does this for any parameter without AllowMarked),
-// so a value derived from a sensitive variable stays sensitive however it is
-// transformed.
+// Every function gives its result the marks of its arguments, so a value
+// derived from a sensitive variable stays sensitive however it is
+// transformed. go-cty does this for any parameter without AllowMarked; the
+// anchor functions do it themselves, so that their errors never quote a
+// secret.
 package lang
 
 import (
