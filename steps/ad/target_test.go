@@ -1,0 +1,242 @@
+package ad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+func openTarget(ctx context.Context, given map[string]any, lab string, env func(string) string) (any, error) {
+	return targetType{}.Open(ctx, steps.TargetConfig{Name: "corp", Config: targetConfig(given), Lab: lab, Getenv: env})
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestTargetIsRegistered(t *testing.T) {
+	if _, ok := steps.LookupTarget("ad"); !ok {
+		t.Fatal("target type ad is not registered")
+	}
+	for _, name := range []string{"ad_user", "ad_users", "ad_deleted_user", "ad_attribute", "ad_user_restored", "ad_remote_mailbox"} {
+		typ, ok := steps.Lookup(name)
+		if !ok {
+			t.Errorf("step type %s is not registered", name)
+			continue
+		}
+		if typ.Info().Target != "ad" {
+			t.Errorf("%s targets %q", name, typ.Info().Target)
+		}
+		if typ.Info().Kind == steps.KindEnsure {
+			if _, ok := typ.(steps.Reverter); !ok {
+				t.Errorf("%s cannot be reverted", name)
+			}
+		}
+	}
+}
+
+func TestTargetRefusesAClearTextBindUnlessInsecure(t *testing.T) {
+	env := envOf(map[string]string{EnvBindDN: "CN=x", EnvPassword: "secret"})
+	// Refused before any connection is made: nothing listens there.
+	_, err := openTarget(context.Background(), map[string]any{"url": "ldap://127.0.0.1:1", "base_dn": "DC=x", "start_tls": false}, "", env)
+	if !errors.Is(err, ErrInsecure) {
+		t.Fatalf("plain ldap:// without StartTLS: %v, want ErrInsecure", err)
+	}
+	_, err = openTarget(context.Background(), map[string]any{"url": "ldap://127.0.0.1:1", "base_dn": "DC=x", "start_tls": false, "insecure": true}, "", env)
+	if err == nil || errors.Is(err, ErrInsecure) || !strings.Contains(err.Error(), "connect") {
+		t.Fatalf("insecure = true should try to connect, got %v", err)
+	}
+}
+
+func TestTargetReadsCredentialsFromNamedVariables(t *testing.T) {
+	s, err := resolve(context.Background(), steps.TargetConfig{
+		Name:   "corp",
+		Config: targetConfig(map[string]any{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp", "bind_dn_env": "CORP_DN", "password_env": "CORP_PW"}),
+		Getenv: envOf(map[string]string{"CORP_DN": "svc@corp.example", "CORP_PW": "pw", EnvCAFile: "/etc/corp-ca.pem"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.bindDN != "svc@corp.example" || s.password != "pw" || s.caFile != "/etc/corp-ca.pem" || !s.startTLS || s.insecure {
+		t.Errorf("settings = %+v", s)
+	}
+	_, err = resolve(context.Background(), steps.TargetConfig{
+		Name:   "corp",
+		Config: targetConfig(map[string]any{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp"}),
+		Getenv: envOf(nil),
+	})
+	if err == nil || !strings.Contains(err.Error(), EnvBindDN) || !strings.Contains(err.Error(), EnvPassword) {
+		t.Errorf("no credentials: %v, want an error naming the variables", err)
+	}
+	_, err = resolve(context.Background(), steps.TargetConfig{
+		Name:   "corp",
+		Config: targetConfig(map[string]any{"url": "https://dc01", "base_dn": "DC=corp"}),
+		Getenv: envOf(map[string]string{EnvBindDN: "a", EnvPassword: "b"}),
+	})
+	if err == nil || !strings.Contains(err.Error(), "ldaps://") {
+		t.Errorf("https url: %v", err)
+	}
+}
+
+func TestTargetAsksTheLabWhereLDAPIs(t *testing.T) {
+	lab := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/lab/endpoints" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"ldap":"ldap://127.0.0.1:3890","ldap_base_dn":"DC=lab,DC=test","ldap_bind_dn":"CN=admin,DC=lab,DC=test","ldap_password":"lab"}`)
+	}))
+	defer lab.Close()
+	s, err := resolve(context.Background(), steps.TargetConfig{
+		Name:   "corp",
+		Config: targetConfig(map[string]any{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp"}),
+		Lab:    lab.URL,
+		Getenv: envOf(nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.url != "ldap://127.0.0.1:3890" || s.baseDN != "DC=lab,DC=test" || s.bindDN != "CN=admin,DC=lab,DC=test" || !s.insecure || s.startTLS {
+		t.Errorf("settings = %+v", s)
+	}
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+	defer bad.Close()
+	if _, err := resolve(context.Background(), steps.TargetConfig{Name: "corp", Config: targetConfig(map[string]any{"url": "ldaps://x", "base_dn": "DC=x"}), Lab: bad.URL, Getenv: envOf(nil)}); err == nil {
+		t.Error("a lab naming no ldap address should fail")
+	}
+}
+
+func TestTargetOverLDAPSAndStartTLS(t *testing.T) {
+	d := needSamba(t)
+	for _, url := range []string{d.url(), "ldap://" + d.ip} {
+		c, err := openTarget(context.Background(), map[string]any{"url": url, "base_dn": sambaBaseDN}, "", d.env(nil))
+		if err != nil {
+			t.Errorf("%s: %v", url, err)
+			continue
+		}
+		cl := c.(*Client)
+		if v := observe(t, "ad_user", cl, map[string]any{"sam_account_name": "Administrator"}); str(v, "dn") == "<null>" {
+			t.Errorf("%s: no Administrator", url)
+		}
+		cl.Close()
+	}
+}
+
+func TestTargetVerifiesTheCertificate(t *testing.T) {
+	d := needSamba(t)
+	// Without the DC's CA the system roots do not know it.
+	_, err := openTarget(context.Background(), map[string]any{"url": d.url(), "base_dn": sambaBaseDN}, "", d.env(map[string]string{EnvCAFile: ""}))
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: %v, want a certificate error", err)
+	}
+	// The certificate does not name dc01.corp.example.
+	_, err = openTarget(context.Background(), map[string]any{"url": d.url(), "base_dn": sambaBaseDN, "server_name": "dc01.corp.example"}, "", d.env(nil))
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("wrong name: %v, want a certificate error", err)
+	}
+	// ca_file in the block wins over the environment.
+	if _, err := openTarget(context.Background(), map[string]any{"url": d.url(), "base_dn": sambaBaseDN, "ca_file": d.caFile}, "", d.env(map[string]string{EnvCAFile: "/nonexistent"})); err != nil {
+		t.Errorf("ca_file: %v", err)
+	}
+}
+
+func TestTargetBindErrorsKeepTheirCode(t *testing.T) {
+	d := needSamba(t)
+	_, err := openTarget(context.Background(), map[string]any{"url": d.url(), "base_dn": sambaBaseDN}, "", d.env(map[string]string{EnvPassword: "wrong"}))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != ldap.LDAPResultInvalidCredentials {
+		t.Fatalf("wrong password: %v, want LDAP 49", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Error("the error must not carry the password")
+	}
+	// Samba, like AD with LDAP signing required, refuses a simple bind on
+	// a connection without TLS.
+	_, err = openTarget(context.Background(), map[string]any{"url": "ldap://" + d.ip, "base_dn": sambaBaseDN, "start_tls": false, "insecure": true}, "", d.env(nil))
+	if !errors.As(err, &e) || e.Code != ldap.LDAPResultStrongAuthRequired {
+		t.Fatalf("clear-text bind: %v, want LDAP 8", err)
+	}
+	if !strings.Contains(err.Error(), "ldaps:// or StartTLS") {
+		t.Errorf("message %q should say what to do", err)
+	}
+}
+
+func TestErrorWordsAndCodes(t *testing.T) {
+	cases := []struct {
+		code uint16
+		attr string
+		want string
+	}{
+		{ldap.LDAPResultConstraintViolation, "userPrincipalName", "another object already uses it"},
+		{ldap.LDAPResultEntryAlreadyExists, "", "already exists"},
+		{ldap.LDAPResultStrongAuthRequired, "", "ldaps:// or StartTLS"},
+		{ldap.LDAPResultUnwillingToPerform, "", "unwilling"},
+		{ldap.LDAPResultNoSuchObject, "", "no such object"},
+		{ldap.LDAPResultInvalidCredentials, "", "refused"},
+	}
+	for _, c := range cases {
+		err := wrapErr(ldap.NewError(c.code, errors.New("server text")), "modify", "CN=a,DC=x", c.attr)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code {
+			t.Errorf("code %d: %v", c.code, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.want) || !strings.Contains(msg, fmt.Sprintf("LDAP %d", c.code)) || !strings.Contains(msg, "CN=a,DC=x") || !strings.HasPrefix(msg, "ad: ") {
+			t.Errorf("code %d: message %q", c.code, msg)
+		}
+		if !IsCode(err, c.code) {
+			t.Errorf("IsCode(%d) false", c.code)
+		}
+		if !steps.IsPermanent(err) {
+			t.Errorf("code %d should be permanent", c.code)
+		}
+	}
+	if err := wrapErr(ldap.NewError(ldap.LDAPResultNoSuchObject, errors.New("x")), "read", "CN=a", ""); !errors.Is(err, steps.ErrNotFound) {
+		t.Error("noSuchObject should be steps.ErrNotFound")
+	}
+	if err := wrapErr(ldap.NewError(ldap.LDAPResultBusy, errors.New("x")), "read", "CN=a", ""); steps.IsPermanent(err) {
+		t.Error("busy is worth retrying")
+	}
+}
+
+// TestLabLDAP runs the reads and ad_attribute against the lab tenant's LDAP
+// endpoint. The lab's LDAP server is not written yet: until REBIND_LAB
+// names a running lab this test is skipped, and a skip is not a pass.
+func TestLabLDAP(t *testing.T) {
+	lab := os.Getenv("REBIND_LAB")
+	if lab == "" {
+		t.Skip("skipped, not passed: REBIND_LAB does not name a running lab tenant (its LDAP endpoint is not written yet)")
+	}
+	c, err := openTarget(context.Background(), map[string]any{"url": "ldaps://unused", "base_dn": "DC=unused"}, lab, os.Getenv)
+	if err != nil {
+		t.Fatalf("open the lab's LDAP endpoint: %v", err)
+	}
+	cl := c.(*Client)
+	defer cl.Close()
+	v := observe(t, "ad_users", cl, map[string]any{"filter": "(objectClass=user)"})
+	users := v.GetAttr("users").AsValueSlice()
+	if len(users) == 0 {
+		t.Fatal("the lab's AD has no users")
+	}
+	upn := str(users[0], "upn")
+	typ, call := newCall(t, "ad_attribute", cl, map[string]any{"upn": upn, "attribute": "msExchArchiveGUID", "guid": "35918bc9-196d-40ea-9779-889d79b753f0"})
+	_, ch := plan(t, typ, call)
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if got := str(observe(t, "ad_user", cl, map[string]any{"upn": upn}), "archive_guid"); got != "35918bc9-196d-40ea-9779-889d79b753f0" {
+		t.Errorf("lab archive_guid = %s", got)
+	}
+	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+}
