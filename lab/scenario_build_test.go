@@ -113,7 +113,7 @@ var scenarioBuilds = map[string]scenarioBuild{
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
 			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
-			"arch3 has the right value but no mailNickname, so its Exchange attributes do not flow.",
+			"arch3 now has the right value on premises but no mailNickname, so it does not flow and the error stays.",
 		gen: healthyAround,
 		build: func(t *testing.T) *Tenant {
 			tn := syncedTenant(t, Config{}, "arch1", "arch2", "arch3")

@@ -188,66 +188,6 @@ func FromState(st State) (*Tenant, error) {
 	return t, nil
 }
 
-// generate expands one generator; the caller owns t.
-func (t *Tenant) generate(g Generator) error {
-	if g.Count < 0 || strings.Count(g.Name, "%") != 1 {
-		return fmt.Errorf("lab: generate %q: %w: want a count and a name with one %%d verb", g.Name, ErrInvalid)
-	}
-	domain := g.Domain
-	if domain == "" {
-		domain = "contoso.com"
-	}
-	container := g.Container
-	if container == "" {
-		container = "OU=Users," + t.cfg.DomainDN
-	}
-	synced := g.Kind == "" || g.Kind == "synced"
-	if !synced && g.Kind != "ad" && g.Kind != "cloud" {
-		return fmt.Errorf("lab: generate %q: %w: kind %q (want synced, ad or cloud)", g.Name, ErrInvalid, g.Kind)
-	}
-	lic := []string{LicenseE3}
-	for i := g.Start; i < g.Start+g.Count; i++ {
-		name := fmt.Sprintf(g.Name, i)
-		upn := name + "@" + domain
-		proxies := []string{"SMTP:" + upn}
-		var anc string
-		if g.Kind != "cloud" {
-			t.ad.usn++
-			a := &ADUser{ObjectGUID: t.newGUID(), DN: "CN=" + name + "," + container, CN: name, SAMAccountName: name,
-				UserPrincipalName: upn, DisplayName: name, Mail: upn, ProxyAddresses: proxies, MailNickname: name,
-				WhenChanged: t.now, USNChanged: t.ad.usn}
-			if t.ad.byDN[fold(a.DN)] != nil || t.ad.byUPN[fold(upn)] != nil {
-				return fmt.Errorf("lab: generate %s: %w", a.DN, ErrExists)
-			}
-			t.ad.index(a)
-			anc = a.Anchor()
-		}
-		if g.Kind == "ad" {
-			continue
-		}
-		if active(t.entra.upn[fold(upn)], nil) != nil {
-			return fmt.Errorf("lab: generate cloud user %s: %w", upn, ErrExists)
-		}
-		c := &CloudUser{ID: t.newGUID().String(), DisplayName: name, UserPrincipalName: upn, Mail: upn, MailNickname: name,
-			ProxyAddresses: proxies, AccountEnabled: true, AssignedLicenses: lic, CreatedDateTime: t.now}
-		if synced {
-			c.OnPremisesImmutableID, c.OnPremisesSyncEnabled, c.OnPremisesLastSyncDateTime = anc, boolPtr(true), timePtr(t.now)
-			c.OnPremisesSamAccountName, c.OnPremisesUserPrincipalName = name, upn
-			c.OnPremisesDistinguishedName = "CN=" + name + "," + container
-			c.Exchange = &ExchangeAttributes{MailNickname: name}
-			t.sync.Provisioned[anc] = true
-		}
-		t.entra.index(c)
-		t.exo.index(&Recipient{ExchangeObjectID: t.newGUID().String(), ExternalDirectoryObjectID: c.ID, RecipientTypeDetails: UserMailbox,
-			Alias: name, DisplayName: name, UserPrincipalName: upn, PrimarySMTPAddress: upn, EmailAddresses: proxies, ExchangeGUID: t.newGUID()})
-	}
-	t.entra.sorted = nil
-	if synced {
-		t.sync.Watermark = t.ad.usn
-	}
-	return nil
-}
-
 // ScenarioDir is where scenario files live, relative to the repository
 // root (and to the root of rebind.Scenarios).
 const ScenarioDir = "testdata/scenarios"

@@ -190,13 +190,11 @@ func (t *Tenant) expire() {
 // counter kept in its state, so a scenario replays to the same identifiers.
 func (t *Tenant) newGUID() anchor.GUID {
 	t.seq++
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], t.seq)
-	h := sha256.New()
-	h.Write([]byte(t.seed))
-	h.Write(buf[:])
+	var buf [96]byte
+	b := binary.BigEndian.AppendUint64(append(buf[:0], t.seed...), t.seq)
+	sum := sha256.Sum256(b)
 	var g anchor.GUID
-	copy(g[:], h.Sum(nil))
+	copy(g[:], sum[:16])
 	g[6] = g[6]&0x0f | 0x40 // version 4
 	g[8] = g[8]&0x3f | 0x80 // RFC 4122 variant
 	return g
