@@ -54,7 +54,7 @@ func TestScenariosRoundTrip(t *testing.T) {
 	}
 	for _, name := range names {
 		if name == "healthy-100k" && testing.Short() {
-			continue
+			continue // a 60 MB dump; BenchmarkLoad100k covers loading it
 		}
 		tn := load(t, name)
 		if tn.Description() == "" {

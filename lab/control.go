@@ -1,0 +1,132 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// routeControl registers the lab's own API: run a sync cycle, move the
+// clock, dump the state, inject faults, report the endpoints.
+func (s *Server) routeControl() {
+	s.mux.HandleFunc("POST /lab/sync", s.controlSync)
+	s.mux.HandleFunc("GET /lab/sync", s.controlLastSync)
+	s.mux.HandleFunc("POST /lab/clock", s.controlClock)
+	s.mux.HandleFunc("GET /lab/clock", s.controlClock)
+	s.mux.HandleFunc("GET /lab/dump", s.controlDump)
+	s.mux.HandleFunc("POST /lab/faults", s.controlFaults)
+	s.mux.HandleFunc("GET /lab/faults", s.controlFaults)
+	s.mux.HandleFunc("GET /lab/endpoints", s.controlEndpoints)
+}
+
+// controlSync runs a cycle: POST /lab/sync?policy=Delta|Initial (Delta by
+// default). A cycle stopped by the deletion threshold still answers 200
+// with its status; a tenant with sync off answers 409.
+func (s *Server) controlSync(w http.ResponseWriter, r *http.Request) {
+	policy := Delta
+	if p := r.URL.Query().Get("policy"); p != "" {
+		var err error
+		if policy, err = ParseSyncPolicy(p); err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+	}
+	res, err := s.t.SyncCycle(policy)
+	switch {
+	case errors.Is(err, ErrSyncOff):
+		writeError(w, http.StatusConflict, "SyncOff", err.Error())
+	case err != nil && !errors.Is(err, ErrDeletionThreshold):
+		writeModelError(w, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (s *Server) controlLastSync(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.t.LastSync()
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", "No sync cycle has run.")
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// controlClock reports the virtual time; POST with ?advance=72h moves it.
+func (s *Server) controlClock(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		d, err := time.ParseDuration(r.URL.Query().Get("advance"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", "advance wants a duration such as 72h: "+err.Error())
+			return
+		}
+		if err := s.t.Advance(d); err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]time.Time{"now": s.t.Now()})
+}
+
+// controlDump writes the whole state, a valid scenario file.
+func (s *Server) controlDump(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err := s.t.Save(w); err != nil {
+		// The status line is gone already; the client sees a cut body.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// controlFaults reads or sets the injected faults. POST takes a JSON body
+// {"429":0.1,"503":0.05,"drop":0.01} or the same as query parameters.
+func (s *Server) controlFaults(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var f Faults
+		q := r.URL.Query()
+		if len(q) > 0 {
+			for key, dst := range map[string]*float64{"429": &f.Throttle, "503": &f.Unavailable, "drop": &f.Drop} {
+				if v := q.Get(key); v != "" {
+					x, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("fault rate %s=%q is not a number", key, v))
+						return
+					}
+					*dst = x
+				}
+			}
+		} else if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			writeError(w, http.StatusBadRequest, "BadRequest", "faults want {\"429\":rate,\"503\":rate,\"drop\":rate}: "+err.Error())
+			return
+		}
+		if f.Throttle < 0 || f.Unavailable < 0 || f.Drop < 0 || f.Throttle+f.Unavailable+f.Drop > 1 {
+			writeError(w, http.StatusBadRequest, "BadRequest", "fault rates must be between 0 and 1 and add up to at most 1")
+			return
+		}
+		s.SetFaults(f)
+	}
+	s.mu.Lock()
+	f := s.faults
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, f)
+}
+
+// Endpoints is the answer of GET /lab/endpoints.
+type Endpoints struct {
+	Graph    string `json:"graph"`
+	Exchange string `json:"exchange"`
+	Control  string `json:"control"`
+	LDAP     string `json:"ldap,omitempty"`
+	Tenant   string `json:"tenant"`
+}
+
+func (s *Server) controlEndpoints(w http.ResponseWriter, r *http.Request) {
+	base := baseURL(r)
+	dom := s.t.Config().TenantDomain
+	s.mu.Lock()
+	ldap := s.opts.LDAPAddr
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, Endpoints{Graph: base + "/v1.0", Exchange: base + "/adminapi/beta/" + dom + "/InvokeCommand",
+		Control: base + "/lab", LDAP: ldap, Tenant: dom})
+}

@@ -1,0 +1,202 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// exoPageSize is how many objects one InvokeCommand answer carries before
+// it sends @odata.nextLink.
+const exoPageSize = 1000
+
+// exoRecipient is a recipient as the Exchange admin API returns it.
+type exoRecipient struct {
+	Identity                  string   `json:"Identity"`
+	Name                      string   `json:"Name"`
+	Alias                     string   `json:"Alias"`
+	DisplayName               string   `json:"DisplayName"`
+	UserPrincipalName         string   `json:"UserPrincipalName"`
+	PrimarySMTPAddress        string   `json:"PrimarySmtpAddress"`
+	EmailAddresses            []string `json:"EmailAddresses"`
+	ExchangeGUID              string   `json:"ExchangeGuid"`
+	ArchiveGUID               string   `json:"ArchiveGuid"`
+	ArchiveStatus             string   `json:"ArchiveStatus"`
+	LitigationHoldEnabled     bool     `json:"LitigationHoldEnabled"`
+	RecipientType             string   `json:"RecipientType"`
+	RecipientTypeDetails      string   `json:"RecipientTypeDetails"`
+	ExternalDirectoryObjectID string   `json:"ExternalDirectoryObjectId"`
+	ExchangeObjectID          string   `json:"ExchangeObjectId"`
+	GUID                      string   `json:"Guid"`
+	IsSoftDeletedByRemove     bool     `json:"IsSoftDeletedByRemove"`
+	IsInactiveMailbox         bool     `json:"IsInactiveMailbox"`
+	WhenSoftDeleted           *string  `json:"WhenSoftDeleted"`
+}
+
+func toExo(r *Recipient) exoRecipient {
+	out := exoRecipient{Identity: r.Alias, Name: r.Alias, Alias: r.Alias, DisplayName: r.DisplayName, UserPrincipalName: r.UserPrincipalName,
+		PrimarySMTPAddress: r.PrimarySMTPAddress, EmailAddresses: nonNil(r.EmailAddresses), ExchangeGUID: r.ExchangeGUID.String(),
+		ArchiveGUID: r.ArchiveGUID.String(), ArchiveStatus: "None", LitigationHoldEnabled: r.LitigationHoldEnabled,
+		RecipientType: string(r.RecipientTypeDetails), RecipientTypeDetails: string(r.RecipientTypeDetails),
+		ExternalDirectoryObjectID: r.ExternalDirectoryObjectID, ExchangeObjectID: r.ExchangeObjectID, GUID: r.ExchangeObjectID,
+		IsSoftDeletedByRemove: r.SoftDeleted(), IsInactiveMailbox: r.SoftDeleted() && r.LitigationHoldEnabled,
+		WhenSoftDeleted: graphTime(r.WhenSoftDeleted)}
+	if !r.ArchiveGUID.IsZero() {
+		out.ArchiveStatus = "Active"
+	}
+	if r.SoftDeleted() {
+		out.Identity = `Soft Deleted Objects\` + r.Alias
+	}
+	return out
+}
+
+// cmdletParams holds a cmdlet's parameters as sent.
+type cmdletParams map[string]json.RawMessage
+
+// str returns a string parameter, "" when absent.
+func (p cmdletParams) str(name string) string {
+	for k, v := range p {
+		if strings.EqualFold(k, name) {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				return s
+			}
+			return strings.Trim(string(v), `"`)
+		}
+	}
+	return ""
+}
+
+// flag returns a switch or boolean parameter: present and not false.
+func (p cmdletParams) flag(name string) (value, present bool) {
+	for k, v := range p {
+		if strings.EqualFold(k, name) {
+			var b bool
+			if json.Unmarshal(v, &b) == nil {
+				return b, true
+			}
+			s := strings.Trim(strings.ToLower(string(v)), `"$`)
+			return s != "false", true
+		}
+	}
+	return false, false
+}
+
+// exoError writes an Exchange error the way the admin API reports a
+// cmdlet's exception.
+func exoError(w http.ResponseWriter, status int, exception, msg string) {
+	writeError(w, status, exception, "|Microsoft.Exchange.Management.Tasks."+exception+"|"+msg)
+}
+
+// invokeCommand serves POST /adminapi/beta/{tenant}/InvokeCommand.
+func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.PathValue("tenant"), s.t.Config().TenantDomain) && !strings.EqualFold(r.PathValue("tenant"), s.t.Organization().ID) {
+		writeError(w, http.StatusNotFound, "TenantNotFound", "The lab serves tenant "+s.t.Config().TenantDomain+", not "+r.PathValue("tenant")+".")
+		return
+	}
+	var req struct {
+		CmdletInput struct {
+			CmdletName string       `json:"CmdletName"`
+			Parameters cmdletParams `json:"Parameters"`
+		} `json:"CmdletInput"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "The body is not a CmdletInput: "+err.Error())
+		return
+	}
+	p := req.CmdletInput.Parameters
+	id := p.str("Identity")
+	switch name := req.CmdletInput.CmdletName; strings.ToLower(name) {
+	case "get-mailbox":
+		q := RecipientQuery{Identity: id, Type: UserMailbox}
+		q.SoftDeletedOnly, _ = p.flag("SoftDeletedMailbox")
+		if inactive, _ := p.flag("InactiveMailboxOnly"); inactive {
+			q.SoftDeletedOnly = true
+		}
+		if inc, _ := p.flag("IncludeInactiveMailbox"); inc {
+			q.IncludeSoftDeleted = true
+		}
+		s.exoList(w, r, q, p)
+	case "get-mailuser":
+		q := RecipientQuery{Identity: id, Type: MailUser}
+		q.SoftDeletedOnly, _ = p.flag("SoftDeletedMailUser")
+		s.exoList(w, r, q, p)
+	case "get-recipient":
+		q := RecipientQuery{Identity: id, Type: RecipientType(p.str("RecipientTypeDetails"))}
+		q.IncludeSoftDeleted, _ = p.flag("IncludeSoftDeletedRecipients")
+		s.exoList(w, r, q, p)
+	case "remove-mailbox", "remove-mailuser":
+		typ := UserMailbox
+		if strings.EqualFold(name, "Remove-MailUser") {
+			typ = MailUser
+		}
+		if perm, _ := p.flag("PermanentlyDelete"); !perm {
+			exoError(w, http.StatusBadRequest, "RecipientTaskException",
+				"The lab removes only soft-deleted recipients, with -PermanentlyDelete; an active one goes when its license or its user does.")
+			return
+		}
+		if err := s.t.RemoveRecipient(id, typ); err != nil {
+			s.exoModelError(w, id, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": []exoRecipient{}})
+	case "set-mailbox":
+		hold, ok := p.flag("LitigationHoldEnabled")
+		if !ok {
+			exoError(w, http.StatusBadRequest, "RecipientTaskException", "The lab's Set-Mailbox sets only -LitigationHoldEnabled.")
+			return
+		}
+		if _, err := s.t.SetLitigationHold(id, hold); err != nil {
+			s.exoModelError(w, id, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": []exoRecipient{}})
+	default:
+		writeError(w, http.StatusBadRequest, "CommandNotFoundException",
+			fmt.Sprintf("The term '%s' is not recognized as a cmdlet the lab serves (Get-Mailbox, Get-MailUser, Get-Recipient, Remove-Mailbox, Remove-MailUser, Set-Mailbox).", name))
+	}
+}
+
+// exoList answers a Get- cmdlet, a page at a time.
+func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuery, p cmdletParams) {
+	all := s.t.Recipients(q)
+	if q.Identity != "" && len(all) == 0 {
+		exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
+			fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", q.Identity))
+		return
+	}
+	skip, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+	if skip < 0 || skip > len(all) {
+		skip = len(all)
+	}
+	page := all[skip:]
+	resp := map[string]any{"@odata.context": baseURL(r) + r.URL.Path + "/$metadata#Collection(Exchange.GenericHashTable)", "adminapi.warnings": []string{}}
+	if len(page) > exoPageSize {
+		page = page[:exoPageSize]
+		next := url.Values{"$skiptoken": {strconv.Itoa(skip + exoPageSize)}}
+		resp["@odata.nextLink"] = baseURL(r) + r.URL.Path + "?" + next.Encode()
+	}
+	out := make([]exoRecipient, len(page))
+	for i := range page {
+		out[i] = toExo(&page[i])
+	}
+	resp["value"] = out
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// exoModelError maps a model error to an Exchange exception.
+func (s *Server) exoModelError(w http.ResponseWriter, id string, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
+			fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", id))
+	case errors.Is(err, ErrConflict):
+		exoError(w, http.StatusBadRequest, "ManagementObjectAmbiguousException", err.Error())
+	default:
+		exoError(w, http.StatusBadRequest, "RecipientTaskException", err.Error())
+	}
+}

@@ -1,0 +1,385 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// routeGraph registers the Microsoft Graph v1.0 calls DOMAIN.md lists.
+func (s *Server) routeGraph() {
+	g := s.graph
+	g.HandleFunc("GET /v1.0/users", s.listUsers)
+	g.HandleFunc("GET /v1.0/users/{id}", s.getUser)
+	g.HandleFunc("PATCH /v1.0/users/{id}", s.patchUser)
+	g.HandleFunc("DELETE /v1.0/users/{id}", s.deleteUser)
+	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.assignLicense)
+	for _, cast := range []string{"microsoft.graph.user", "graph.user"} {
+		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.listDeleted)
+	}
+	g.HandleFunc("GET /v1.0/directory/deletedItems/{id}", s.getDeleted)
+	g.HandleFunc("DELETE /v1.0/directory/deletedItems/{id}", s.purgeDeleted)
+	g.HandleFunc("POST /v1.0/directory/deletedItems/{id}/restore", s.restoreDeleted)
+	g.HandleFunc("GET /v1.0/organization", s.listOrganization)
+	g.HandleFunc("GET /v1.0/organization/{id}", s.getOrganization)
+	g.HandleFunc("PATCH /v1.0/organization/{id}", s.patchOrganization)
+	g.HandleFunc("POST /v1.0/$batch", s.batch)
+	g.HandleFunc("/v1.0/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment in %s %s (the lab serves only the calls rebind uses).", r.Method, r.URL.Path))
+	})
+}
+
+// baseURL returns the scheme and host the client used.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// filterClause matches one `property eq 'value'` clause of $filter.
+var filterClause = regexp.MustCompile(`^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+
+// parseFilter reads the $filter forms the lab supports: equality on
+// userPrincipalName and onPremisesImmutableId, joined by "and".
+func parseFilter(f string, q *CloudQuery) error {
+	if f == "" {
+		return nil
+	}
+	for _, clause := range regexp.MustCompile(`(?i)\s+and\s+`).Split(f, -1) {
+		m := filterClause.FindStringSubmatch(clause)
+		if m == nil {
+			return fmt.Errorf("Unsupported or invalid query filter clause specified: %q; the lab supports \"property eq 'value'\".", clause)
+		}
+		v := strings.ReplaceAll(m[2], "''", "'")
+		switch strings.ToLower(m[1]) {
+		case "userprincipalname":
+			q.UserPrincipalName = v
+		case "onpremisesimmutableid":
+			q.ImmutableID = v
+		default:
+			return fmt.Errorf("Unsupported or invalid query filter clause specified for property '%s' of resource 'User'.", m[1])
+		}
+	}
+	return nil
+}
+
+// listUsers serves GET /users and GET /directory/deletedItems/microsoft.graph.user.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) { s.list(w, r, false) }
+
+func (s *Server) listDeleted(w http.ResponseWriter, r *http.Request) { s.list(w, r, true) }
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, deleted bool) {
+	qs := r.URL.Query()
+	sel, err := parseSelect(qs.Get("$select"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
+		return
+	}
+	top := 100
+	if v := qs.Get("$top"); v != "" {
+		top, err = strconv.Atoi(v)
+		if err != nil || top < 1 || top > 999 {
+			writeError(w, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Invalid page size specified: '%s'. Must be between 1 and 999 inclusive.", v))
+			return
+		}
+	}
+	q := CloudQuery{Deleted: deleted, After: qs.Get("$skiptoken"), Limit: top}
+	if err := parseFilter(qs.Get("$filter"), &q); err != nil {
+		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
+	users, more := s.t.CloudUsers(q)
+	var buf bytes.Buffer
+	ctx := "users"
+	if deleted {
+		ctx = "directoryObjects/graph.user"
+	}
+	fmt.Fprintf(&buf, `{"@odata.context":%q,`, baseURL(r)+"/v1.0/$metadata#"+ctx)
+	if more {
+		next := url.Values{}
+		for k, v := range qs {
+			next[k] = v
+		}
+		next.Set("$skiptoken", users[len(users)-1].ID)
+		fmt.Fprintf(&buf, `"@odata.nextLink":%q,`, baseURL(r)+r.URL.Path+"?"+next.Encode())
+	}
+	buf.WriteString(`"value":[`)
+	for i := range users {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeUser(&buf, &users[i], sel, deleted, "")
+	}
+	buf.WriteString("]}")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeOne writes a single user (typed as a directory object when it comes
+// from deletedItems).
+func writeOne(w http.ResponseWriter, r *http.Request, status int, u *CloudUser, sel []string, typed bool) {
+	var buf bytes.Buffer
+	ctx := "users/$entity"
+	if typed {
+		ctx = "directoryObjects/$entity"
+	}
+	writeUser(&buf, u, sel, typed, baseURL(r)+"/v1.0/$metadata#"+ctx)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	sel, err := parseSelect(r.URL.Query().Get("$select"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
+		return
+	}
+	u, err := s.t.CloudUser(r.PathValue("id"))
+	if err != nil {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	writeOne(w, r, http.StatusOK, &u, sel, false)
+}
+
+// writeNotFound writes Graph's 404 for a directory object.
+func writeNotFound(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusNotFound, "Request_ResourceNotFound",
+		fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+}
+
+// readBody decodes a JSON object body into a map of raw values; an empty
+// body is an empty object.
+func readBody(r *http.Request) (map[string]json.RawMessage, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	m := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("the request body is not a JSON object: %w", err)
+	}
+	return m, nil
+}
+
+// patchUser serves PATCH /users/{id}: an explicit null clears
+// onPremisesImmutableId.
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	var p CloudUserPatch
+	for k, v := range body {
+		null := string(bytes.TrimSpace(v)) == "null"
+		var err error
+		switch k {
+		case "onPremisesImmutableId":
+			if null {
+				p.ClearImmutableID = true
+			} else {
+				err = json.Unmarshal(v, &p.ImmutableID)
+			}
+		case "displayName":
+			err = json.Unmarshal(v, &p.DisplayName)
+		case "userPrincipalName":
+			err = json.Unmarshal(v, &p.UserPrincipalName)
+		case "accountEnabled":
+			err = json.Unmarshal(v, &p.AccountEnabled)
+		case "@odata.type":
+		default:
+			if userProperties[k] != nil {
+				err = fmt.Errorf("property '%s' is read-only in the lab", k)
+			} else {
+				err = fmt.Errorf("Invalid property '%s'.", k)
+			}
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
+			return
+		}
+	}
+	id := r.PathValue("id")
+	if u, err := s.t.CloudUser(id); err == nil {
+		id = u.ID
+	}
+	if _, err := s.t.PatchCloudUser(id, p); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			writeNotFound(w, r.PathValue("id"))
+			return
+		}
+		writeModelError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	u, err := s.t.CloudUser(r.PathValue("id"))
+	if err != nil {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	if err := s.t.DeleteCloudUser(u.ID); err != nil {
+		writeModelError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// assignLicense serves POST /users/{id}/assignLicense.
+func (s *Server) assignLicense(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		AddLicenses    []graphAssignedLicense `json:"addLicenses"`
+		RemoveLicenses []string               `json:"removeLicenses"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", "The request body is not an assignLicense request: "+err.Error())
+		return
+	}
+	u, err := s.t.CloudUser(r.PathValue("id"))
+	if err != nil {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	var lic []string
+	for _, l := range u.AssignedLicenses {
+		drop := false
+		for _, rm := range req.RemoveLicenses {
+			drop = drop || strings.EqualFold(rm, l)
+		}
+		if !drop {
+			lic = append(lic, l)
+		}
+	}
+	for _, a := range req.AddLicenses {
+		if !containsFold(lic, a.SkuID) {
+			lic = append(lic, strings.ToLower(a.SkuID))
+		}
+	}
+	if lic == nil {
+		lic = []string{}
+	}
+	u, err = s.t.PatchCloudUser(u.ID, CloudUserPatch{AssignedLicenses: &lic})
+	if err != nil {
+		writeModelError(w, err)
+		return
+	}
+	writeOne(w, r, http.StatusOK, &u, nil, false)
+}
+
+func containsFold(l []string, s string) bool {
+	for _, v := range l {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) getDeleted(w http.ResponseWriter, r *http.Request) {
+	sel, err := parseSelect(r.URL.Query().Get("$select"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
+		return
+	}
+	u, err := s.t.DeletedCloudUser(r.PathValue("id"))
+	if err != nil {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	writeOne(w, r, http.StatusOK, &u, sel, true)
+}
+
+func (s *Server) purgeDeleted(w http.ResponseWriter, r *http.Request) {
+	if err := s.t.PurgeCloudUser(r.PathValue("id")); err != nil {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// restoreDeleted serves POST /directory/deletedItems/{id}/restore with its
+// optional body.
+func (s *Server) restoreDeleted(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		AutoReconcileProxyConflict bool   `json:"autoReconcileProxyConflict"`
+		NewUserPrincipalName       string `json:"newUserPrincipalName"`
+	}
+	b, err := io.ReadAll(r.Body)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", "The restore request body is invalid: "+err.Error())
+		return
+	}
+	u, err := s.t.RestoreCloudUser(r.PathValue("id"), RestoreOptions{AutoReconcileProxyConflict: req.AutoReconcileProxyConflict, NewUserPrincipalName: req.NewUserPrincipalName})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			writeNotFound(w, r.PathValue("id"))
+			return
+		}
+		writeModelError(w, err)
+		return
+	}
+	writeOne(w, r, http.StatusOK, &u, nil, true)
+}
+
+func (s *Server) listOrganization(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": baseURL(r) + "/v1.0/$metadata#organization",
+		"value": []graphOrganization{s.t.graphOrganization()}})
+}
+
+func (s *Server) getOrganization(w http.ResponseWriter, r *http.Request) {
+	o := s.t.graphOrganization()
+	if !strings.EqualFold(r.PathValue("id"), o.ID) {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+// patchOrganization serves PATCH /organization/{id}; only
+// onPremisesSyncEnabled is writable.
+func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.PathValue("id"), s.t.Organization().ID) {
+		writeNotFound(w, r.PathValue("id"))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	for k, v := range body {
+		if k != "onPremisesSyncEnabled" {
+			writeError(w, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' of the organization is not writable in the lab.", k))
+			return
+		}
+		var on bool
+		if err := json.Unmarshal(v, &on); err != nil {
+			writeError(w, http.StatusBadRequest, "Request_BadRequest", "onPremisesSyncEnabled must be true or false.")
+			return
+		}
+		if err := s.t.SetDirSyncEnabled(on); err != nil {
+			writeModelError(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,213 @@
+package lab
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ServerOptions configure the lab's HTTP listener.
+type ServerOptions struct {
+	// ReadUnits is the resource units a client may spend per 10 seconds;
+	// 0 picks Graph's identity limit for the tenant's size (3,500 / 5,000 /
+	// 8,000 for fewer than 50 / up to 500 / more users).
+	ReadUnits int
+	// WriteUnits is the writes a client may make per 150 seconds; 0 means
+	// 3,000.
+	WriteUnits int
+	// LDAPAddr is reported by GET /lab/endpoints.
+	LDAPAddr string
+	// Clock is the wall clock throttling windows run on; nil means
+	// time.Now. (Throttling is about the client's real pace, not the
+	// tenant's virtual time.)
+	Clock func() time.Time
+}
+
+// Server serves the lab tenant over HTTP: Microsoft Graph v1.0 under
+// /v1.0/, the Exchange admin API under /adminapi/beta/{tenant}/InvokeCommand
+// and the lab's control API under /lab/.
+type Server struct {
+	t        *Tenant
+	opts     ServerOptions
+	mux      *http.ServeMux
+	graph    *http.ServeMux
+	throttle *throttle
+
+	mu     sync.Mutex
+	faults Faults
+	rnd    *rand.Rand
+}
+
+// NewServer returns the HTTP handler of tenant t.
+func NewServer(t *Tenant, opts ServerOptions) *Server {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.WriteUnits == 0 {
+		opts.WriteUnits = 3000
+	}
+	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2))}
+	s.throttle = newThrottle(opts.Clock, s.readLimit, opts.WriteUnits)
+	s.routeGraph()
+	s.mux.Handle("/v1.0/", s.withFaults(gunzip(s.throttled(s.graph))))
+	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(gunzip(http.HandlerFunc(s.invokeCommand))))
+	s.routeControl()
+	return s
+}
+
+// ServeHTTP dispatches to the Graph, Exchange and control routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// SetLDAPAddr sets the LDAP address GET /lab/endpoints reports, for a
+// listener started after the server.
+func (s *Server) SetLDAPAddr(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.LDAPAddr = addr
+}
+
+// readLimit returns the resource units per 10 s for the tenant's size.
+func (s *Server) readLimit() int {
+	if s.opts.ReadUnits > 0 {
+		return s.opts.ReadUnits
+	}
+	s.t.mu.Lock()
+	n := len(s.t.entra.byID)
+	s.t.mu.Unlock()
+	switch {
+	case n < 50:
+		return 3500
+	case n <= 500:
+		return 5000
+	}
+	return 8000
+}
+
+// odataError is Graph's error body.
+type odataError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeError writes an OData error body.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e odataError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// writeJSON writes v as the JSON body of a response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("lab: response does not marshal: %v", err))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeModelError maps a model error to Graph's status and code.
+func writeModelError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "Request_ResourceNotFound", err.Error())
+	case errors.Is(err, ErrRefused), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid), errors.Is(err, ErrExists):
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+	}
+}
+
+// gunzip decompresses request bodies sent with Content-Encoding: gzip, as
+// the Graph SDK sends them; other encodings get 415.
+func gunzip(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+		case "", "identity":
+		case "gzip":
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip: "+err.Error())
+				return
+			}
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{zr, r.Body}
+			r.Header.Del("Content-Encoding")
+			r.ContentLength = -1
+		default:
+			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Content-Encoding "+enc+" is not supported.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Faults describes the failures the server injects into Graph and
+// Exchange requests, each at its rate (0..1).
+type Faults struct {
+	// Throttle answers 429 with Retry-After: 1.
+	Throttle float64 `json:"429,omitempty"`
+	// Unavailable answers 503.
+	Unavailable float64 `json:"503,omitempty"`
+	// Drop closes the connection without an answer.
+	Drop float64 `json:"drop,omitempty"`
+}
+
+// SetFaults replaces the injected faults.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// pickFault draws the fault for one request: "", "429", "503" or "drop".
+func (s *Server) pickFault() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.rnd.Float64()
+	switch f := s.faults; {
+	case x < f.Throttle:
+		return "429"
+	case x < f.Throttle+f.Unavailable:
+		return "503"
+	case x < f.Throttle+f.Unavailable+f.Drop:
+		return "drop"
+	}
+	return ""
+}
+
+// withFaults injects the configured faults before next runs.
+func (s *Server) withFaults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch s.pickFault() {
+		case "429":
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests (injected by the lab).")
+			return
+		case "503":
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is unavailable (injected by the lab).")
+			return
+		case "drop":
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					_ = conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
