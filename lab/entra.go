@@ -295,6 +295,9 @@ func (t *Tenant) CloudUsers(q CloudQuery) ([]CloudUser, bool) {
 		return q.ImmutableID == "" || u.OnPremisesImmutableID == q.ImmutableID
 	}
 	var out []CloudUser
+	if q.Limit > 0 {
+		out = make([]CloudUser, 0, min(q.Limit, len(t.entra.byID)))
+	}
 	var cands []*CloudUser
 	switch {
 	case q.UserPrincipalName != "":

@@ -99,6 +99,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, deleted bool) {
 	}
 	users, more := s.t.CloudUsers(q)
 	var buf bytes.Buffer
+	buf.Grow(512 + 320*len(users))
 	ctx := "users"
 	if deleted {
 		ctx = "directoryObjects/graph.user"

@@ -1,0 +1,84 @@
+package lab_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rebind-dev/rebind/lab"
+)
+
+type exoAnswer struct {
+	Value []struct {
+		Identity, ExchangeGuid, ArchiveGuid, RecipientTypeDetails, UserPrincipalName string
+		ExternalDirectoryObjectId                                                   string
+		IsSoftDeletedByRemove, LitigationHoldEnabled, IsInactiveMailbox             bool
+	} `json:"value"`
+	NextLink string `json:"@odata.nextLink"`
+}
+
+// cmdlet invokes one Exchange cmdlet through the admin API.
+func cmdlet(t *testing.T, srv string, name string, params map[string]any, out any) *http.Response {
+	t.Helper()
+	body := map[string]any{"CmdletInput": map[string]any{"CmdletName": name, "Parameters": params}}
+	return call(t, "POST", srv+"/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", body, out)
+}
+
+// TestExchangeGuidInUseOverHTTP walks seed 002 (b) through the Exchange
+// admin API: find the soft-deleted holder of the GUID, release the hold,
+// purge, re-provision, and see the Graph error go.
+func TestExchangeGuidInUseOverHTTP(t *testing.T) {
+	tn := load(t, "exchange-guid-in-use")
+	srv := labServer(t, tn, lab.ServerOptions{})
+	frank, _ := tn.ADUser("CN=frank,OU=Users,DC=corp,DC=example,DC=com")
+	g := frank.MailboxGUID.String()
+
+	var none exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Recipient", map[string]any{"Identity": g}, &none), 404)
+	var found exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Recipient", map[string]any{"Identity": g, "IncludeSoftDeletedRecipients": true}, &found), 200)
+	if len(found.Value) != 1 || !found.Value[0].IsSoftDeletedByRemove || !found.Value[0].LitigationHoldEnabled ||
+		found.Value[0].RecipientTypeDetails != "UserMailbox" || found.Value[0].ExchangeGuid != g {
+		t.Fatalf("holder = %+v", found.Value)
+	}
+	var e odataErr
+	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
+	if !strings.Contains(e.Error.Message, "litigation hold") {
+		t.Fatalf("purge on hold: %+v", e)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "LitigationHoldEnabled": false, "InactiveMailbox": true}, nil), 200)
+	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, nil), 200)
+
+	erin, _ := tn.ADUser("CN=erin,OU=Users,DC=corp,DC=example,DC=com")
+	wantStatus(t, cmdlet(t, srv.URL, "Remove-MailUser", map[string]any{"Identity": erin.MailboxGUID.String(), "PermanentlyDelete": true}, nil), 200)
+
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync", nil, nil), 200)
+	for _, upn := range []string{"frank@contoso.com", "erin@contoso.com"} {
+		var u map[string]any
+		wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users/"+upn+"?$select=id,serviceProvisioningErrors", nil, &u), 200)
+		if errs := u["serviceProvisioningErrors"].([]any); len(errs) != 0 {
+			t.Fatalf("%s still has %v", upn, errs)
+		}
+		var mu exoAnswer
+		wantStatus(t, cmdlet(t, srv.URL, "Get-MailUser", map[string]any{"Identity": upn}, &mu), 200)
+		if len(mu.Value) != 1 || mu.Value[0].ExternalDirectoryObjectId != u["id"] {
+			t.Fatalf("%s mail user = %+v", upn, mu.Value)
+		}
+	}
+}
+
+func TestExchangeMailboxListingPages(t *testing.T) {
+	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	var all exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"ResultSize": "Unlimited"}, &all), 200)
+	if len(all.Value) != 25 || all.NextLink != "" {
+		t.Fatalf("%d mailboxes, nextLink %q; want 25 on one page", len(all.Value), all.NextLink)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"SoftDeletedMailbox": true}, &all), 200)
+	if len(all.Value) != 0 {
+		t.Fatalf("soft-deleted mailboxes in a healthy tenant: %+v", all.Value)
+	}
+	var e odataErr
+	wantStatus(t, cmdlet(t, srv.URL, "New-Mailbox", nil, &e), 400)
+	wantStatus(t, call(t, "POST", srv.URL+"/adminapi/beta/other.onmicrosoft.com/InvokeCommand", map[string]any{}, nil), 404)
+}
