@@ -359,18 +359,47 @@ func (t *Tenant) updateAD(ref string, fn func(u *ADUser) error) (ADUser, error) 
 }
 
 // ModifyAD applies LDAP modifications to the user named by ref, atomically:
-// either all apply or none does.
+// either all apply or none does. A request that deletes isDeleted and
+// replaces distinguishedName is a reanimation, as in AD: the deleted object
+// comes back at the new DN with the other modifications applied.
 func (t *Tenant) ModifyAD(ref string, mods []ADModification) (ADUser, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.updateAD(ref, func(u *ADUser) error {
-		for _, m := range mods {
+	var rest []ADModification
+	reanimate, newDN := false, ""
+	for _, m := range mods {
+		switch strings.ToLower(m.Attr) {
+		case "isdeleted":
+			if m.Op != ModDelete {
+				return ADUser{}, fmt.Errorf("ad: modify %s: %w: isDeleted can only be deleted", ref, ErrRefused)
+			}
+			reanimate = true
+		case "distinguishedname":
+			if m.Op != ModReplace || len(m.Values) != 1 {
+				return ADUser{}, fmt.Errorf("ad: modify %s: %w: distinguishedName takes one replaced value", ref, ErrRefused)
+			}
+			newDN = string(m.Values[0])
+		default:
+			rest = append(rest, m)
+		}
+	}
+	apply := func(u *ADUser) error {
+		for _, m := range rest {
 			if err := u.modify(m); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
+	switch {
+	case reanimate && newDN == "":
+		return ADUser{}, fmt.Errorf("ad: reanimate %s: %w: the request must replace distinguishedName", ref, ErrRefused)
+	case reanimate:
+		return t.reanimate(ref, newDN, apply)
+	case newDN != "":
+		return ADUser{}, fmt.Errorf("ad: modify %s: %w: use a ModifyDN request to rename", ref, ErrRefused)
+	}
+	return t.updateAD(ref, apply)
 }
 
 // RenameADUser moves a live user to newDN (LDAP ModifyDN).
@@ -436,6 +465,12 @@ func escapeRDN(v string) string {
 func (t *Tenant) ReanimateADUser(ref, newDN string) (ADUser, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.reanimate(ref, newDN, nil)
+}
+
+// reanimate is ReanimateADUser under the lock; fn, when not nil, changes
+// other attributes of the object in the same operation.
+func (t *Tenant) reanimate(ref, newDN string, fn func(u *ADUser) error) (ADUser, error) {
 	u, err := t.ad.resolve(ref)
 	if err != nil {
 		return ADUser{}, err
@@ -451,6 +486,11 @@ func (t *Tenant) ReanimateADUser(ref, newDN string) (ADUser, error) {
 	}
 	next := *u
 	next.IsDeleted, next.LastKnownParent = false, ""
+	if fn != nil {
+		if err := fn(&next); err != nil {
+			return ADUser{}, fmt.Errorf("ad: reanimate %s: %w", u.ObjectGUID, err)
+		}
+	}
 	if err := t.ad.checkUnique(&next, u); err != nil {
 		return ADUser{}, fmt.Errorf("ad: reanimate %s: %w", u.ObjectGUID, err)
 	}

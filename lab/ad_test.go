@@ -144,3 +144,30 @@ func newTestGUID(b byte) anchor.GUID {
 	}
 	return g
 }
+
+// TestADReanimateThroughModify is AD's LDAP reanimation: one Modify that
+// deletes isDeleted, replaces distinguishedName and restores attributes a
+// tombstone lost.
+func TestADReanimateThroughModify(t *testing.T) {
+	tn := New(Config{})
+	u := mustADUser(t, tn, "nicki")
+	_ = tn.DeleteADUser(u.DN)
+	ref := "<GUID=" + u.ObjectGUID.String() + ">"
+	if _, err := tn.ModifyAD(ref, []ADModification{{Op: ModDelete, Attr: "isDeleted"}}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("reanimation without a new DN: %v, want ErrRefused", err)
+	}
+	got, err := tn.ModifyAD(ref, []ADModification{
+		{Op: ModDelete, Attr: "isDeleted"},
+		{Op: ModReplace, Attr: "distinguishedName", Values: [][]byte{[]byte(u.DN)}},
+		{Op: ModReplace, Attr: "userPrincipalName", Values: [][]byte{[]byte(u.UserPrincipalName)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IsDeleted || got.DN != u.DN || got.UserPrincipalName != u.UserPrincipalName || got.ObjectGUID != u.ObjectGUID {
+		t.Fatalf("reanimated = %+v", got)
+	}
+	if _, err := tn.ModifyAD(u.DN, []ADModification{{Op: ModReplace, Attr: "distinguishedName", Values: [][]byte{[]byte("CN=x," + usersOU)}}}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("rename through Modify: %v, want ErrRefused", err)
+	}
+}
