@@ -11,8 +11,8 @@ import (
 type exoAnswer struct {
 	Value []struct {
 		Identity, ExchangeGuid, ArchiveGuid, RecipientTypeDetails, UserPrincipalName string
-		ExternalDirectoryObjectId                                                   string
-		IsSoftDeletedByRemove, LitigationHoldEnabled, IsInactiveMailbox             bool
+		ExternalDirectoryObjectId                                                    string
+		IsSoftDeletedByRemove, LitigationHoldEnabled, IsInactiveMailbox              bool
 	} `json:"value"`
 	NextLink string `json:"@odata.nextLink"`
 }
