@@ -42,3 +42,15 @@ func BenchmarkGraphPage100k(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(heapMB(), "heap-MB")
 }
+
+// BenchmarkInitialCycle100k runs a full sync cycle over 100,000 users.
+func BenchmarkInitialCycle100k(b *testing.B) {
+	tn := load(b, "healthy-100k")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := tn.SyncCycle(lab.Initial)
+		if err != nil || len(res.Errors) != 0 {
+			b.Fatalf("%+v, %v", res.Errors, err)
+		}
+	}
+}

@@ -305,7 +305,7 @@ func (t *Tenant) CloudUsers(q CloudQuery) ([]CloudUser, bool) {
 	case q.ImmutableID != "":
 		cands = append(cands, t.entra.imm[q.ImmutableID]...)
 	}
-	if cands != nil || q.UserPrincipalName != "" || q.ImmutableID != "" {
+	if q.UserPrincipalName != "" || q.ImmutableID != "" {
 		sort.Slice(cands, func(i, j int) bool { return cands[i].ID < cands[j].ID })
 		for _, u := range cands {
 			if u.ID > q.After && match(u) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -216,16 +215,6 @@ func (t *Tenant) graphOrganization() graphOrganization {
 		OnPremisesLastSyncDateTime: graphTime(o.OnPremisesLastSyncDateTime),
 		VerifiedDomains: []graphVerifiedDomain{{Capabilities: "Email, OfficeCommunicationsOnline", IsDefault: true, IsInitial: true,
 			Name: cfg.TenantDomain, Type: "Managed"}}}
-}
-
-// sortedUserProperties lists the served user property names, sorted.
-func sortedUserProperties() []string {
-	var out []string
-	for k := range userProperties {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // writeValue appends v as JSON. The common shapes of user properties are

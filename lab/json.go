@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/rebind-dev/rebind/anchor"
@@ -39,6 +40,15 @@ func ug(p *guidText) anchor.GUID {
 	return anchor.GUID(*p)
 }
 
+// strict decodes b into v refusing unknown fields, so that a misspelt
+// attribute in a hand-written scenario is an error instead of a silent
+// omission.
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 type adUserPlain ADUser
 
 type adUserJSON struct {
@@ -58,7 +68,7 @@ func (u ADUser) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON writes.
 func (u *ADUser) UnmarshalJSON(b []byte) error {
 	j := adUserJSON{adUserPlain: (*adUserPlain)(u)}
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := strict(b, &j); err != nil {
 		return err
 	}
 	u.ObjectGUID, u.ConsistencyGUID, u.MailboxGUID, u.ArchiveGUID = ug(j.ObjectGUID), ug(j.ConsistencyGUID), ug(j.MailboxGUID), ug(j.ArchiveGUID)
@@ -82,7 +92,7 @@ func (x ExchangeAttributes) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON writes.
 func (x *ExchangeAttributes) UnmarshalJSON(b []byte) error {
 	j := exchangeJSON{exchangePlain: (*exchangePlain)(x)}
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := strict(b, &j); err != nil {
 		return err
 	}
 	x.MailboxGUID, x.ArchiveGUID = ug(j.MailboxGUID), ug(j.ArchiveGUID)
@@ -106,7 +116,7 @@ func (r Recipient) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON writes.
 func (r *Recipient) UnmarshalJSON(b []byte) error {
 	j := recipientJSON{recipientPlain: (*recipientPlain)(r)}
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := strict(b, &j); err != nil {
 		return err
 	}
 	r.ExchangeGUID, r.ArchiveGUID = ug(j.ExchangeGUID), ug(j.ArchiveGUID)

@@ -422,3 +422,18 @@ func TestRecycleBinExpiry(t *testing.T) {
 		t.Fatalf("released mailbox past retention kept: %+v", l)
 	}
 }
+
+// TestLeavingSyncScopeDeletes: an object moved out of the synchronised
+// containers is deleted in the cloud like a deleted one.
+func TestLeavingSyncScopeDeletes(t *testing.T) {
+	tn := syncedTenant(t, Config{SyncScope: []string{usersOU}}, "ann")
+	if _, err := tn.RenameADUser("CN=ann,"+usersOU, "CN=ann,OU=Parked,DC=corp,DC=example,DC=com"); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustSync(t, tn, Delta); res.Deleted != 1 {
+		t.Fatalf("cycle = %+v, want ann deleted", res)
+	}
+	if _, err := tn.CloudUser("ann@contoso.com"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ann still active: %v", err)
+	}
+}
