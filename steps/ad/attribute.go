@@ -88,11 +88,6 @@ func (attributeStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	}, nil
 }
 
-// findObject is findUser for any object class when named by dn or GUID.
-func findObject(d Directory, s selector, attrs []string) (*ldap.Entry, error) {
-	return findUser(d, s, attrs)
-}
-
 // guidMode reports whether the attribute's values are shown as GUIDs: it is
 // one AD stores GUIDs in, or the call writes it with guid.
 func guidMode(call steps.Call) bool {

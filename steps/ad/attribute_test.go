@@ -182,3 +182,28 @@ func TestAttributeDuplicateUPNIsAConstraintViolation(t *testing.T) {
 		t.Error("a duplicate UPN cannot be fixed by retrying: the error should be permanent")
 	}
 }
+
+func TestAttributeOnAGroupByDNAndOnAMissingObject(t *testing.T) {
+	c := needSamba(t).open(t)
+	dn := "CN=Rebind Test Group " + strings.ReplaceAll(t.Name(), "/", "-") + ",CN=Users," + sambaBaseDN
+	add := ldap.NewAddRequest(dn, nil)
+	add.Attribute("objectClass", []string{"top", "group"})
+	add.Attribute("sAMAccountName", []string{"rebind-test-group"})
+	if err := c.Add(add); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteByGUIDOrDN(c, dn) })
+	typ, call := newCall(t, "ad_attribute", c, map[string]any{"dn": dn, "attribute": "description", "value": "re-linked"})
+	_, ch := plan(t, typ, call)
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRaw(t, c, dn, "description"); len(got) != 1 || string(got[0]) != "re-linked" {
+		t.Errorf("group description = %q", got)
+	}
+
+	typ, call = newCall(t, "ad_attribute", c, map[string]any{"object_guid": "1effbc1e-4aa3-4f9d-a508-d4d81f1f5873", "attribute": "description", "value": "x"})
+	if _, err := typ.Observe(context.Background(), call); !errors.Is(err, steps.ErrNotFound) {
+		t.Errorf("missing object: %v, want ErrNotFound", err)
+	}
+}

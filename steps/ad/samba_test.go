@@ -149,6 +149,8 @@ func startSamba() (*sambaDC, error) {
 		"--option=interfaces=lo", "--option=bind interfaces only=yes",
 		"--option=server services = ldap, cldap",
 		"--option=dsdb:schema update allowed = true",
+		// A test DC need not survive a power cut: no fsync per write.
+		"--option=ldb:nosync = true",
 		"--option=log file = "+filepath.Join(dir, "log.%m"),
 	)
 	if out, err := prov.CombinedOutput(); err != nil {

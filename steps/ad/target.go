@@ -1,12 +1,3 @@
-// Package ad provides rebind's Active Directory step types and the `ad`
-// target over LDAP (github.com/go-ldap/ldap/v3): reading users, their anchors
-// and Exchange attributes (ad_user, ad_users, ad_deleted_user), setting or
-// clearing one attribute (ad_attribute), reanimating a deleted user
-// (ad_user_restored) and giving a user the attributes of a remote mailbox
-// (ad_remote_mailbox).
-//
-// Every GUID goes through package anchor, so objectGUID, msExchMailboxGuid and
-// msExchArchiveGUID are read and written in AD's byte order.
 package ad
 
 import (
@@ -144,6 +135,9 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 			return s, err
 		}
 		s.url = ep.LDAP
+		if !strings.Contains(s.url, "://") {
+			s.url = "ldap://" + s.url // a bare host:port
+		}
 		if ep.LDAPBaseDN != "" {
 			s.baseDN = ep.LDAPBaseDN
 		}

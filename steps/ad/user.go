@@ -132,26 +132,47 @@ func (s selector) filter() string {
 
 // findUser reads the one live user s names, with attrs.
 func findUser(d Directory, s selector, attrs []string) (*ldap.Entry, error) {
+	return findEntry(d, s, "user", attrs)
+}
+
+// findObject reads the one live object s names, with attrs: a user when
+// named by UPN or sAMAccountName, any object (a contact, a group) when named
+// by DN or GUID.
+func findObject(d Directory, s selector, attrs []string) (*ldap.Entry, error) {
+	if s.kind == "dn" || s.kind == "object_guid" {
+		return findEntry(d, s, "*", attrs)
+	}
+	return findUser(d, s, attrs)
+}
+
+func noun(class string) string {
+	if class == "*" {
+		return "object"
+	}
+	return class
+}
+
+func findEntry(d Directory, s selector, class string, attrs []string) (*ldap.Entry, error) {
 	var req *ldap.SearchRequest
 	if s.kind == "dn" {
 		req = ldap.NewSearchRequest(s.value, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass=user)", attrs, nil)
+			"(objectClass="+class+")", attrs, nil)
 	} else {
 		req = ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-			"(&(objectClass=user)"+s.filter()+")", attrs, nil)
+			"(&(objectClass="+class+")"+s.filter()+")", attrs, nil)
 	}
 	res, err := d.Search(req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-			return nil, fmt.Errorf("ad: no user with %s: %w", s, steps.ErrNotFound)
+			return nil, fmt.Errorf("ad: no %s with %s: %w", noun(class), s, steps.ErrNotFound)
 		}
 		return nil, wrapErr(err, "read user", s.String(), "")
 	}
 	if res == nil || len(res.Entries) == 0 {
-		return nil, fmt.Errorf("ad: no user with %s under %s: %w", s, d.BaseDN(), steps.ErrNotFound)
+		return nil, fmt.Errorf("ad: no %s with %s under %s: %w", noun(class), s, d.BaseDN(), steps.ErrNotFound)
 	}
 	if len(res.Entries) > 1 {
-		return nil, steps.Permanent(fmt.Errorf("ad: more than one user has %s (%s, %s): name it by dn or object_guid", s, res.Entries[0].DN, res.Entries[1].DN))
+		return nil, steps.Permanent(fmt.Errorf("ad: more than one %s has %s (%s, %s): name it by dn or object_guid", noun(class), s, res.Entries[0].DN, res.Entries[1].DN))
 	}
 	return res.Entries[0], nil
 }
@@ -261,7 +282,9 @@ func userValue(e *ldap.Entry) (cty.Value, error) {
 	return cty.ObjectVal(v), nil
 }
 
-// displayValues renders raw attribute values for a plan: a GUID string for
+// displayValues renders raw attribute values for a plan (and, through
+// rawValues, for Diff, so that a change is computed from exactly what was
+// observed and fingerprinted): a GUID string for
 // 16-byte values of a GUID-valued attribute (asGUID), the text for valid
 // UTF-8, else "base64:<...>". The values are sorted: AD keeps no order.
 func displayValues(asGUID bool, raw [][]byte) (cty.Value, error) {
@@ -291,7 +314,9 @@ func displayValues(asGUID bool, raw [][]byte) (cty.Value, error) {
 func notFound(err error) bool { return errors.Is(err, steps.ErrNotFound) }
 
 // rawValues is the inverse of displayValues: the bytes each shown value
-// stands for.
+// stands for. cty keeps strings in Unicode normal form C, so a text value
+// stored in another normal form comes back normalized; AD compares such
+// values as equal.
 func rawValues(asGUID bool, shown cty.Value) ([][]byte, error) {
 	if shown.IsNull() {
 		return nil, nil
