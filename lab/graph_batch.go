@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -101,8 +102,15 @@ func (s *Server) batchItem(handler http.Handler, outer *http.Request, it batchRe
 			return failed(http.StatusFailedDependency, "FailedDependency", fmt.Sprintf("Request %s depends on request %s, which failed.", it.ID, d))
 		}
 	}
-	u := "/v1.0/" + strings.TrimPrefix(it.URL, "/")
-	if strings.HasPrefix(strings.TrimPrefix(it.URL, "/"), "$batch") {
+	// Items name a URL relative to the version ("/users/x"); some clients
+	// send it absolute or with the version, which is accepted as well.
+	rel := it.URL
+	if abs, err := url.Parse(rel); err == nil && abs.IsAbs() {
+		rel = abs.RequestURI()
+	}
+	rel = strings.TrimPrefix(strings.TrimPrefix(rel, "/"), "v1.0/")
+	u := "/v1.0/" + rel
+	if strings.HasPrefix(rel, "$batch") {
 		return failed(http.StatusBadRequest, "BadRequest", "A batch cannot contain another batch.")
 	}
 	sub, err := http.NewRequestWithContext(outer.Context(), strings.ToUpper(it.Method), u, bytes.NewReader(it.Body))

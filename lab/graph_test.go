@@ -180,6 +180,7 @@ func TestGraphRestoreMistakeOverHTTP(t *testing.T) {
 		t.Fatalf("cycle after restoring alone = %+v", res)
 	}
 	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 200)
+	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users/"+id, nil, nil), 404)
 	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/directory/deletedItems/"+id+"/restore", map[string]any{"autoReconcileProxyConflict": true}, nil), 200)
 	if r := gzipPatch(t, srv.URL+"/v1.0/users/"+id, `{"onPremisesImmutableId":null}`); r.StatusCode != 204 {
 		t.Fatalf("clear immutable ID: %d", r.StatusCode)
@@ -191,6 +192,7 @@ func TestGraphRestoreMistakeOverHTTP(t *testing.T) {
 	}
 	var u map[string]any
 	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users/nicki@contoso.com?$select=id,onPremisesImmutableId,onPremisesSyncEnabled", nil, &u), 200)
+	wantStatus(t, call(t, "DELETE", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 404)
 	if u["id"] != id || u["onPremisesImmutableId"] == oldAnchor || u["onPremisesSyncEnabled"] != true {
 		t.Fatalf("nicki after the fix = %v", u)
 	}
@@ -241,6 +243,7 @@ func TestGraphBatch(t *testing.T) {
 			"headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{"displayName": "Renamed"}},
 		{"id": "3", "method": "GET", "url": "users/ghost@contoso.com"},
 		{"id": "4", "method": "GET", "url": "/users/user00002@contoso.com", "dependsOn": []string{"3"}},
+		{"id": "5", "method": "GET", "url": srv.URL + "/v1.0/organization"},
 	}}
 	var out batchOut
 	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/$batch", req, &out), 200)
@@ -248,7 +251,7 @@ func TestGraphBatch(t *testing.T) {
 	for _, r := range out.Responses {
 		got[r.ID] = r.Status
 	}
-	if got["1"] != 200 || got["2"] != 204 || got["3"] != 404 || got["4"] != 424 {
+	if got["1"] != 200 || got["2"] != 204 || got["3"] != 404 || got["4"] != 424 || got["5"] != 200 {
 		t.Fatalf("batch statuses = %v", got)
 	}
 	var u map[string]any
@@ -347,4 +350,18 @@ func TestControlDumpIsAScenario(t *testing.T) {
 	if u, err := back.CloudUser("erin@contoso.com"); err != nil || len(u.ServiceProvisioningErrors) != 1 {
 		t.Fatalf("reloaded erin = %+v, %v", u, err)
 	}
+}
+
+func TestGraphPermanentDelete(t *testing.T) {
+	tn := load(t, "rebuilt-ad")
+	srv := labServer(t, tn, lab.ServerOptions{})
+	var del userPage
+	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/directory/deletedItems/graph.user?$top=2", nil, &del), 200)
+	if len(del.Value) != 2 || del.NextLink == "" {
+		t.Fatalf("first page of deleted users = %+v", del)
+	}
+	id := del.Value[0]["id"].(string)
+	wantStatus(t, call(t, "DELETE", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 204)
+	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 404)
+	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/directory/deletedItems/"+id+"/restore", nil, nil), 404)
 }
