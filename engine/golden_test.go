@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/tools/txtar"
 
 	"github.com/rebind-dev/rebind/engine/journal"
@@ -144,6 +145,16 @@ func (g *golden) engine(store *journal.Store) *Engine {
 		Getenv: func(string) string { return "" }, PollInterval: time.Millisecond}
 }
 
+// runbook loads the runbook from the work dir.
+func (g *golden) runbook() *runbook.Runbook {
+	g.t.Helper()
+	rb, diags := runbook.Load(g.dir)
+	if diags.HasErrors() {
+		g.t.Fatalf("load: %s", diags.Error())
+	}
+	return rb
+}
+
 // plan resets the test world to the archive's and plans the runbook.
 func (g *golden) plan() *plan.Plan {
 	g.t.Helper()
@@ -151,11 +162,7 @@ func (g *golden) plan() *plan.Plan {
 	for k, v := range g.world {
 		theWorld.set(k, v)
 	}
-	rb, diags := runbook.Load(g.dir)
-	if diags.HasErrors() {
-		g.t.Fatalf("load: %s", diags.Error())
-	}
-	p, diags := g.engine(nil).Plan(context.Background(), rb, Inputs{Vars: g.vars}, PlanOptions{Author: goldenAuthor})
+	p, diags := g.engine(nil).Plan(context.Background(), g.runbook(), Inputs{Vars: g.vars}, PlanOptions{Author: goldenAuthor})
 	if diags.HasErrors() {
 		g.t.Fatalf("plan: %s", diags.Error())
 	}
@@ -173,6 +180,20 @@ func (g *golden) renderPlan() string {
 		g.t.Fatal(err)
 	}
 	out := digestRE.ReplaceAllString(buf.String(), "sha256:$$DIGEST")
+	// A sensitive input must not reach the plan, however it was used; a
+	// golden accepted by eye could miss it inside a long value.
+	for _, v := range g.runbook().Variables {
+		if !v.Sensitive {
+			continue
+		}
+		secret := g.vars[v.Name]
+		if secret == "" && v.Default != cty.NilVal && v.Default.Type() == cty.String && !v.Default.IsNull() {
+			secret = v.Default.AsString()
+		}
+		if secret != "" && strings.Contains(out, secret) {
+			g.t.Errorf("the plan shows the value of the sensitive variable %q", v.Name)
+		}
+	}
 	return g.scrubDir(out)
 }
 
