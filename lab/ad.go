@@ -52,6 +52,21 @@ type ADUser struct {
 	LastKnownParent string    `json:"lastKnownParent,omitempty"`
 	WhenChanged     time.Time `json:"whenChanged"`
 	USNChanged      int64     `json:"uSNChanged"`
+	// PwdLastSet is when the password was last set; zero when it must be
+	// changed at next logon.
+	PwdLastSet time.Time `json:"pwdLastSet,omitzero"`
+
+	// pwdSet marks a password written by a modification, stamped with
+	// the virtual time when the object is stored.
+	pwdSet bool
+}
+
+// stampPassword sets PwdLastSet to now when a modification wrote the
+// password.
+func (u *ADUser) stampPassword(now time.Time) {
+	if u.pwdSet {
+		u.PwdLastSet, u.pwdSet = now, false
+	}
 }
 
 // Anchor returns the source anchor Entra Connect derives from the user:
@@ -290,6 +305,7 @@ func (t *Tenant) AddADUser(u ADUser) (ADUser, error) {
 	}
 	t.ad.usn++
 	u.USNChanged, u.WhenChanged = t.ad.usn, t.now
+	u.stampPassword(t.now)
 	p := &u
 	t.ad.index(p)
 	return *p, nil
@@ -353,6 +369,7 @@ func (t *Tenant) updateAD(ref string, fn func(u *ADUser) error) (ADUser, error) 
 	t.ad.unindex(cur)
 	t.ad.usn++
 	next.USNChanged, next.WhenChanged = t.ad.usn, t.now
+	next.stampPassword(t.now)
 	*cur = next
 	t.ad.index(cur)
 	return *cur, nil
@@ -498,6 +515,7 @@ func (t *Tenant) reanimate(ref, newDN string, fn func(u *ADUser) error) (ADUser,
 	next.DN, next.CN = newDN, rdnValue(newDN)
 	t.ad.usn++
 	next.USNChanged, next.WhenChanged = t.ad.usn, t.now
+	next.stampPassword(t.now)
 	*u = next
 	t.ad.index(u)
 	return *u, nil

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rebind-dev/rebind/anchor"
 )
@@ -66,6 +67,11 @@ func (u *ADUser) Attributes() map[string][][]byte {
 	num("msExchRecipientTypeDetails", u.RecipientTypeDetails)
 	num("msExchRemoteRecipientType", u.RemoteRecipientType)
 	num("msExchRecipientDisplayType", u.RecipientDisplayType)
+	if !u.PwdLastSet.IsZero() {
+		num("pwdLastSet", fileTime(u.PwdLastSet))
+	} else if !u.IsDeleted {
+		a["pwdLastSet"] = [][]byte{[]byte("0")}
+	}
 	return a
 }
 
@@ -76,7 +82,7 @@ func AttributeNames() []string {
 		"isDeleted", "lastKnownParent", "cn", "name", "sAMAccountName", "userPrincipalName",
 		"displayName", "mail", "proxyAddresses", "mS-DS-ConsistencyGuid", "mailNickname",
 		"msExchMailboxGuid", "msExchArchiveGUID", "targetAddress", "msExchRecipientTypeDetails",
-		"msExchRemoteRecipientType", "msExchRecipientDisplayType"}
+		"msExchRemoteRecipientType", "msExchRecipientDisplayType", "pwdLastSet"}
 	sort.Strings(n)
 	return n
 }
@@ -158,6 +164,25 @@ func (u *ADUser) set(name, display string, v []byte) error {
 		return num(&u.RemoteRecipientType)
 	case "msexchrecipientdisplaytype":
 		return num(&u.RecipientDisplayType)
+	case "unicodepwd":
+		// AD takes a new password as a write of unicodePwd (a quoted
+		// UTF-16LE string); the lab keeps only when it happened.
+		if v == nil {
+			return fmt.Errorf("%w: unicodePwd cannot be removed", ErrRefused)
+		}
+		u.pwdSet = true
+		return nil
+	case "pwdlastset":
+		// AD accepts 0 (must change at next logon) and -1 (now).
+		switch string(v) {
+		case "0":
+			u.PwdLastSet, u.pwdSet = time.Time{}, false
+		case "-1":
+			u.pwdSet = true
+		default:
+			return fmt.Errorf("%w: pwdLastSet takes 0 or -1", ErrConflict)
+		}
+		return nil
 	case "objectguid", "distinguishedname", "isdeleted", "cn", "name", "objectclass",
 		"whenchanged", "usnchanged", "lastknownparent":
 		return fmt.Errorf("%w: %s cannot be modified this way", ErrRefused, display)
@@ -215,4 +240,11 @@ func indexProxy(list []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// fileTime converts t to AD's Integer8 time: 100-nanosecond intervals since
+// 1601-01-01 UTC.
+func fileTime(t time.Time) int64 {
+	const epochDiff = 11644473600 // seconds from 1601 to 1970
+	return (t.Unix()+epochDiff)*10_000_000 + int64(t.Nanosecond()/100)
 }

@@ -27,12 +27,15 @@ type CloudUser struct {
 	OnPremisesImmutableID string `json:"onPremisesImmutableId,omitempty"`
 	// OnPremisesSyncEnabled is true for a synced user, false for one that
 	// was synced and is now cloud-managed, nil for one never synced.
-	OnPremisesSyncEnabled        *bool                      `json:"onPremisesSyncEnabled"`
-	OnPremisesLastSyncDateTime   *time.Time                 `json:"onPremisesLastSyncDateTime,omitempty"`
-	OnPremisesDistinguishedName  string                     `json:"onPremisesDistinguishedName,omitempty"`
-	OnPremisesSamAccountName     string                     `json:"onPremisesSamAccountName,omitempty"`
-	OnPremisesUserPrincipalName  string                     `json:"onPremisesUserPrincipalName,omitempty"`
-	AssignedLicenses             []string                   `json:"assignedLicenses,omitempty"`
+	OnPremisesSyncEnabled       *bool      `json:"onPremisesSyncEnabled"`
+	OnPremisesLastSyncDateTime  *time.Time `json:"onPremisesLastSyncDateTime,omitempty"`
+	OnPremisesDistinguishedName string     `json:"onPremisesDistinguishedName,omitempty"`
+	OnPremisesSamAccountName    string     `json:"onPremisesSamAccountName,omitempty"`
+	OnPremisesUserPrincipalName string     `json:"onPremisesUserPrincipalName,omitempty"`
+	AssignedLicenses            []string   `json:"assignedLicenses,omitempty"`
+	// LastPasswordChangeDateTime moves when password hash sync carries a
+	// new on-premises password.
+	LastPasswordChangeDateTime   *time.Time                 `json:"lastPasswordChangeDateTime,omitempty"`
 	OnPremisesProvisioningErrors []ProvisioningError        `json:"onPremisesProvisioningErrors,omitempty"`
 	ServiceProvisioningErrors    []ServiceProvisioningError `json:"serviceProvisioningErrors,omitempty"`
 	CreatedDateTime              time.Time                  `json:"createdDateTime"`

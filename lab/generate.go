@@ -58,7 +58,8 @@ func (t *Tenant) generate(g Generator) error {
 			t.ad.usn++
 			a := &ads[k]
 			*a = ADUser{ObjectGUID: t.newGUID(), DN: dn, CN: name, SAMAccountName: name, UserPrincipalName: upn,
-				DisplayName: name, Mail: upn, ProxyAddresses: proxies, MailNickname: name, WhenChanged: t.now, USNChanged: t.ad.usn}
+				DisplayName: name, Mail: upn, ProxyAddresses: proxies, MailNickname: name, WhenChanged: t.now, USNChanged: t.ad.usn,
+				PwdLastSet: t.now}
 			if checkAD && t.ad.byDN[fold(dn)] != nil || t.ad.byUPN[fold(upn)] != nil || t.ad.bySAM[fold(name)] != nil {
 				return fmt.Errorf("lab: generate %s: %w", dn, ErrExists)
 			}
@@ -76,6 +77,7 @@ func (t *Tenant) generate(g Generator) error {
 			ProxyAddresses: proxies, AccountEnabled: true, AssignedLicenses: lic, CreatedDateTime: t.now}
 		if kind == "synced" {
 			c.OnPremisesImmutableID, c.OnPremisesSyncEnabled, c.OnPremisesLastSyncDateTime = anc, on, now
+			c.LastPasswordChangeDateTime = now
 			c.OnPremisesSamAccountName, c.OnPremisesUserPrincipalName, c.OnPremisesDistinguishedName = name, upn, dn
 			c.Exchange = &ExchangeAttributes{MailNickname: name}
 			t.sync.Provisioned[anc] = true

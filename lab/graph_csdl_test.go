@@ -171,7 +171,7 @@ func sampleUser() *CloudUser {
 		Mail: "nicki@contoso.com", MailNickname: "nicki", ProxyAddresses: []string{"SMTP:nicki@contoso.com"}, AccountEnabled: true,
 		OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw==", OnPremisesSyncEnabled: boolPtr(true), OnPremisesLastSyncDateTime: &now,
 		OnPremisesDistinguishedName: "CN=nicki,OU=Users,DC=corp,DC=example,DC=com", OnPremisesSamAccountName: "nicki",
-		OnPremisesUserPrincipalName: "nicki@contoso.com", AssignedLicenses: []string{LicenseE3},
+		OnPremisesUserPrincipalName: "nicki@contoso.com", AssignedLicenses: []string{LicenseE3}, LastPasswordChangeDateTime: &now,
 		OnPremisesProvisioningErrors: []ProvisioningError{{Category: "PropertyConflict", OccurredDateTime: now, PropertyCausingError: "UserPrincipalName", Value: "x"}},
 		ServiceProvisioningErrors:    []ServiceProvisioningError{{CreatedDateTime: now, ServiceInstance: "exchange/x", ErrorDetail: "<ErrorRecord/>"}},
 		CreatedDateTime:              now, DeletedDateTime: &now}

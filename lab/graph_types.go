@@ -96,6 +96,7 @@ var userProperties = map[string]userProperty{
 	"onPremisesSamAccountName":    func(u *CloudUser) any { return nullable(u.OnPremisesSamAccountName) },
 	"onPremisesUserPrincipalName": func(u *CloudUser) any { return nullable(u.OnPremisesUserPrincipalName) },
 	"onPremisesDomainName":        func(u *CloudUser) any { return onPremDomain(u) },
+	"lastPasswordChangeDateTime":  func(u *CloudUser) any { return graphTime(u.LastPasswordChangeDateTime) },
 	"assignedLicenses": func(u *CloudUser) any {
 		out := make([]graphAssignedLicense, len(u.AssignedLicenses))
 		for i, s := range u.AssignedLicenses {

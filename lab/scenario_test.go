@@ -149,6 +149,16 @@ func TestScenarioRebuiltAD(t *testing.T) {
 	if u := user(t, tn, "user01@contoso.com"); !u.Synced() || len(u.ProxyAddresses) != 2 {
 		t.Fatalf("user01 = %+v", u)
 	}
+	// Verify as seed 001 does: a password change flows through a delta cycle.
+	_ = tn.Advance(time.Hour)
+	if _, err := tn.ModifyAD("CN=user01,OU=Users,DC=corp,DC=example,DC=com", []lab.ADModification{
+		{Op: lab.ModReplace, Attr: "unicodePwd", Values: [][]byte{[]byte("\"\x00N\x00e\x00w\x00\"\x00")}}}); err != nil {
+		t.Fatal(err)
+	}
+	cycle(t, tn, lab.Delta)
+	if u := user(t, tn, "user01@contoso.com"); u.LastPasswordChangeDateTime == nil || !u.LastPasswordChangeDateTime.Equal(tn.Now()) {
+		t.Fatalf("password change did not flow: %v, now %v", u.LastPasswordChangeDateTime, tn.Now())
+	}
 }
 
 func TestScenarioArchiveGuidMismatch(t *testing.T) {

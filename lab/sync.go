@@ -330,6 +330,9 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		c.OnPremisesLastSyncDateTime = timePtr(t.now)
 		c.OnPremisesDistinguishedName, c.OnPremisesSamAccountName, c.OnPremisesUserPrincipalName = a.DN, a.SAMAccountName, a.UserPrincipalName
 		c.OnPremisesProvisioningErrors = perrs
+		if !a.PwdLastSet.IsZero() {
+			c.LastPasswordChangeDateTime = timePtr(a.PwdLastSet)
+		}
 		if a.MailNickname != "" {
 			c.MailNickname = a.MailNickname
 			c.Exchange = &ExchangeAttributes{MailNickname: a.MailNickname, MailboxGUID: a.MailboxGUID, ArchiveGUID: a.ArchiveGUID,
