@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rebind-dev/rebind/lab"
 )
@@ -81,4 +82,44 @@ func TestExchangeMailboxListingPages(t *testing.T) {
 	var e odataErr
 	wantStatus(t, cmdlet(t, srv.URL, "New-Mailbox", nil, &e), 400)
 	wantStatus(t, call(t, "POST", srv.URL+"/adminapi/beta/other.onmicrosoft.com/InvokeCommand", map[string]any{}, nil), 404)
+}
+
+func TestExchangeListingFollowsNextLink(t *testing.T) {
+	tn, err := lab.FromState(lab.State{Generate: []lab.Generator{{Count: 1500, Name: "m%04d"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := labServer(t, tn, lab.ServerOptions{})
+	var first exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"ResultSize": "Unlimited"}, &first), 200)
+	if len(first.Value) != 1000 || first.NextLink == "" {
+		t.Fatalf("first page: %d, nextLink %q", len(first.Value), first.NextLink)
+	}
+	body := map[string]any{"CmdletInput": map[string]any{"CmdletName": "Get-Mailbox", "Parameters": map[string]any{"ResultSize": "Unlimited"}}}
+	var second exoAnswer
+	wantStatus(t, call(t, "POST", first.NextLink, body, &second), 200)
+	if len(second.Value) != 500 || second.NextLink != "" || second.Value[0].UserPrincipalName == first.Value[999].UserPrincipalName {
+		t.Fatalf("second page: %d, nextLink %q", len(second.Value), second.NextLink)
+	}
+}
+
+func TestControlClockAndLastSync(t *testing.T) {
+	tn := load(t, "healthy")
+	srv := labServer(t, tn, lab.ServerOptions{})
+	start := tn.Now()
+	var clk struct{ Now string }
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=720h", nil, &clk), 200)
+	if !tn.Now().Equal(start.Add(720 * time.Hour)) {
+		t.Fatalf("clock at %v, want %v", tn.Now(), start.Add(720*time.Hour))
+	}
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=-1h", nil, nil), 400)
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, nil), 404)
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=Sometimes", nil, nil), 400)
+	var res lab.SyncResult
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=initial", nil, &res), 200)
+	var last lab.SyncResult
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, &last), 200)
+	if last.Policy != lab.Initial || last.Updated != 25 || last.Status != lab.StatusSuccess {
+		t.Fatalf("last sync = %+v", last)
+	}
 }
