@@ -1,0 +1,417 @@
+package plan
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+var testNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// newSigner makes a fresh key of kind ed25519, rsa, ecdsa256, ecdsa384 or
+// ecdsa521.
+func newSigner(t *testing.T, kind string) ssh.Signer {
+	t.Helper()
+	var key any
+	var err error
+	switch kind {
+	case "ed25519":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ecdsa256":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ecdsa384":
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ecdsa521":
+		key, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	default:
+		t.Fatalf("unknown key kind %s", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// team is a set of reviewers and their allowed-signers file.
+type team struct {
+	keys    map[string]ssh.Signer
+	allowed *AllowedSigners
+}
+
+// newTeam makes one ed25519 key per name and an allowed-signers file
+// listing them; extra lines are appended verbatim.
+func newTeam(t *testing.T, names []string, extra ...string) *team {
+	t.Helper()
+	tm := &team{keys: map[string]ssh.Signer{}}
+	var b strings.Builder
+	b.WriteString("# reviewers of production plans\n\n")
+	for _, n := range names {
+		tm.keys[n] = newSigner(t, "ed25519")
+		fmt.Fprintf(&b, "%s %s %s@laptop\n", n, AuthorizedKey(tm.keys[n].PublicKey()), n)
+	}
+	for _, l := range extra {
+		b.WriteString(l + "\n")
+	}
+	as, err := ParseAllowedSigners(strings.NewReader(b.String()), "allowed_signers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.allowed = as
+	return tm
+}
+
+func sign(t *testing.T, p *Plan, s ssh.Signer) {
+	t.Helper()
+	if _, err := Sign(p, s, testNow); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSignAndVerifyEachKeyType(t *testing.T) {
+	for _, kind := range []string{"ed25519", "rsa", "ecdsa256", "ecdsa384", "ecdsa521"} {
+		t.Run(kind, func(t *testing.T) {
+			p := samplePlan()
+			alice, bob := newSigner(t, kind), newSigner(t, kind)
+			allowed, err := ParseAllowedSigners(strings.NewReader(
+				"alice "+AuthorizedKey(alice.PublicKey())+"\n"+
+					`bob namespaces="rebind-plan" `+AuthorizedKey(bob.PublicKey())+"\n"), "allowed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sign(t, p, alice)
+			sign(t, p, bob)
+			if kind == "rsa" && !strings.Contains(p.Signatures[0].Armored, "BEGIN SSH SIGNATURE") {
+				t.Fatalf("not armored: %s", p.Signatures[0].Armored)
+			}
+			ap, err := Verify(p, allowed, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(ap.Signers, ","); got != "alice,bob" || !ap.Enough() || ap.Required != 2 {
+				t.Fatalf("approval = %+v", ap)
+			}
+		})
+	}
+}
+
+func TestRSASignsWithSHA512(t *testing.T) {
+	p := samplePlan()
+	sig, err := Sign(p, newSigner(t, "rsa"), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := parseSSHSig(sig.Armored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sig.Format != ssh.KeyAlgoRSASHA512 || s.HashAlgorithm != "sha512" {
+		t.Fatalf("format %s, hash %s", s.Sig.Format, s.HashAlgorithm)
+	}
+}
+
+func TestVerifySurvivesWriteAndRead(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "bob"})
+	p := samplePlan()
+	sign(t, p, tm.keys["alice"])
+	sign(t, p, tm.keys["bob"])
+	path := t.TempDir() + "/plan.json"
+	if err := p.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(q, tm.allowed, testNow); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	erin := newSigner(t, "ed25519")
+	tm := newTeam(t, []string{"alice", "bob", "carol", "dave"},
+		`erin namespaces="git" `+AuthorizedKey(erin.PublicKey()),
+		`frank valid-before="20260101Z" `+AuthorizedKey(newSigner(t, "ed25519").PublicKey()))
+	outsider := newSigner(t, "ed25519")
+	alice2 := newSigner(t, "ed25519")
+	tm.allowed.Entries = append(tm.allowed.Entries, AllowedSigner{Principals: []string{"alice"}, Key: alice2.PublicKey(), Line: 99})
+
+	tests := []struct {
+		name string
+		// build returns the plan to verify.
+		build func(t *testing.T) *Plan
+		want  error
+		msg   string
+	}{
+		{
+			name: "one byte changed after signing",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				p.Inputs["upn"] = Value(`"alice.smith@contoso.con"`)
+				return p
+			},
+			want: ErrWrongDigest,
+			msg:  "signature 1 by alice",
+		},
+		{
+			name: "a signature over another plan",
+			build: func(t *testing.T) *Plan {
+				other := samplePlan()
+				other.Runbook.Name = "another"
+				sign(t, other, tm.keys["carol"])
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				p.Signatures = append(p.Signatures, other.Signatures...)
+				sign(t, p, tm.keys["bob"])
+				return p
+			},
+			want: ErrWrongDigest,
+			msg:  "signature 2 by carol",
+		},
+		{
+			name: "the author's own signature, by principal",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["dave"]) // dave wrote samplePlan
+				return p
+			},
+			want: ErrAuthorSignature,
+			msg:  "signature 2 by dave",
+		},
+		{
+			name: "the author's own signature, by author key",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				p.Author = "someone-else"
+				p.AuthorKey = AuthorizedKey(tm.keys["carol"].PublicKey())
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				forceSign(t, p, tm.keys["carol"])
+				return p
+			},
+			want: ErrAuthorSignature,
+			msg:  "signature 3",
+		},
+		{
+			name: "an unknown key",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				sign(t, p, outsider)
+				return p
+			},
+			want: ErrUnknownSigner,
+			msg:  "is not in allowed_signers",
+		},
+		{
+			name: "a key allowed only for git",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				sign(t, p, erin)
+				return p
+			},
+			want: ErrUnknownSigner,
+			msg:  `(erin) allows namespaces "git" only`,
+		},
+		{
+			name: "a garbled signature",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				p.Signatures[0].Armored = strings.Replace(p.Signatures[0].Armored, "U1NIU0lH", "U1NIU0lI", 1)
+				return p
+			},
+			want: ErrMalformedSignature,
+			msg:  "missing SSHSIG magic",
+		},
+		{
+			name: "too few signers",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				return p
+			},
+			want: ErrTooFewApprovals,
+			msg:  "needs 2 approvals, has 1: alice",
+		},
+		{
+			name: "a duplicate signer counts once",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, alice2)
+				return p
+			},
+			want: ErrTooFewApprovals,
+			msg:  "needs 2 approvals, has 1: alice (alice signed more than once, counted once)",
+		},
+		{
+			name: "the same signature twice counts once",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				p.Signatures = append(p.Signatures, p.Signatures[0])
+				return p
+			},
+			want: ErrTooFewApprovals,
+			msg:  "needs 2 approvals, has 1: alice",
+		},
+		{
+			name: "a signature for git commits",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				armored, err := sshsigSign(tm.keys["bob"], "git", message(p.Digest()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Signatures = append(p.Signatures, Signature{PublicKey: AuthorizedKey(tm.keys["bob"].PublicKey()), Armored: armored})
+				return p
+			},
+			want: ErrNamespace,
+		},
+		{
+			name: "a public_key that is not the signing key",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				sign(t, p, tm.keys["alice"])
+				sign(t, p, tm.keys["bob"])
+				p.Signatures[1].PublicKey = AuthorizedKey(tm.keys["carol"].PublicKey())
+				return p
+			},
+			want: ErrMalformedSignature,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.build(t)
+			_, err := Verify(p, tm.allowed, testNow)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Verify = %q, want it to say %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// forceSign adds a signature by s without Sign's author check, as a
+// tampered plan file would carry.
+func forceSign(t *testing.T, p *Plan, s ssh.Signer) {
+	t.Helper()
+	armored, err := sshsigSign(s, Namespace, message(p.Digest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Signatures = append(p.Signatures, Signature{PublicKey: AuthorizedKey(s.PublicKey()), Armored: armored, Created: testNow})
+}
+
+func TestSignRefusesTheAuthorsKey(t *testing.T) {
+	s := newSigner(t, "ed25519")
+	p := samplePlan()
+	p.AuthorKey = AuthorizedKey(s.PublicKey())
+	if _, err := Sign(p, s, testNow); !errors.Is(err, ErrAuthorSignature) {
+		t.Fatalf("Sign = %v, want ErrAuthorSignature", err)
+	}
+	if len(p.Signatures) != 0 {
+		t.Fatal("the refused signature was added")
+	}
+	armored, err := sshsigSign(s, Namespace, message(p.Digest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AddSignature(p, armored); !errors.Is(err, ErrAuthorSignature) {
+		t.Fatalf("AddSignature = %v, want ErrAuthorSignature", err)
+	}
+}
+
+func TestCheckSigner(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "dave"})
+	p := samplePlan()
+	if e, err := CheckSigner(p, tm.allowed, tm.keys["alice"].PublicKey(), testNow); err != nil || e.Principal() != "alice" {
+		t.Fatalf("alice: %v %v", e, err)
+	}
+	if _, err := CheckSigner(p, tm.allowed, tm.keys["dave"].PublicKey(), testNow); !errors.Is(err, ErrAuthorSignature) {
+		t.Fatalf("dave: %v", err)
+	}
+	if _, err := CheckSigner(p, tm.allowed, newSigner(t, "ed25519").PublicKey(), testNow); !errors.Is(err, ErrUnknownSigner) {
+		t.Fatalf("outsider: %v", err)
+	}
+}
+
+func TestSignReplacesTheSameKeysSignature(t *testing.T) {
+	tm := newTeam(t, []string{"alice"})
+	p := samplePlan()
+	sign(t, p, tm.keys["alice"])
+	sign(t, p, tm.keys["alice"])
+	if len(p.Signatures) != 1 {
+		t.Fatalf("%d signatures, want 1", len(p.Signatures))
+	}
+}
+
+func TestAddSignatureRefusesAnotherDigest(t *testing.T) {
+	s := newSigner(t, "ed25519")
+	p := samplePlan()
+	armored, err := sshsigSign(s, Namespace, message(strings.Repeat("0", 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AddSignature(p, armored); !errors.Is(err, ErrWrongDigest) {
+		t.Fatalf("AddSignature = %v, want ErrWrongDigest", err)
+	}
+	if err := AddSignature(p, "not a signature"); !errors.Is(err, ErrMalformedSignature) {
+		t.Fatalf("AddSignature = %v, want ErrMalformedSignature", err)
+	}
+}
+
+func TestVerifyWithoutAllowedSigners(t *testing.T) {
+	p := samplePlan()
+	if _, err := Verify(p, nil, testNow); !errors.Is(err, ErrNoAllowedSigners) {
+		t.Fatalf("Verify = %v", err)
+	}
+	p.Approvals = Policy{}
+	p.Steps = nil
+	if _, err := Verify(p, nil, testNow); err != nil {
+		t.Fatalf("a plan that needs no approvals: %v", err)
+	}
+}
+
+func TestVerifyAcceptsDigestWithNewline(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "bob"})
+	p := samplePlan()
+	for _, n := range []string{"alice", "bob"} {
+		armored, err := sshsigSign(tm.keys[n], Namespace, []byte(p.Digest()+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := AddSignature(p, armored); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Verify(p, tm.allowed, testNow); err != nil {
+		t.Fatal(err)
+	}
+}
