@@ -118,15 +118,21 @@ type Endpoints struct {
 	Exchange string `json:"exchange"`
 	Control  string `json:"control"`
 	LDAP     string `json:"ldap,omitempty"`
-	Tenant   string `json:"tenant"`
+	// LDAPBaseDN, LDAPBindDN and LDAPPassword tell a client how to bind to
+	// the lab's LDAP endpoint; the lab's administrator password is not a
+	// secret worth keeping (it exists only on loopback).
+	LDAPBaseDN   string `json:"ldap_base_dn,omitempty"`
+	LDAPBindDN   string `json:"ldap_bind_dn,omitempty"`
+	LDAPPassword string `json:"ldap_password,omitempty"`
+	Tenant       string `json:"tenant"`
 }
 
 func (s *Server) controlEndpoints(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
 	dom := s.t.Config().TenantDomain
 	s.mu.Lock()
-	ldap := s.opts.LDAPAddr
+	ldap, bind := s.opts.LDAPAddr, s.ldapBind
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, Endpoints{Graph: base + "/v1.0", Exchange: base + "/adminapi/beta/" + dom + "/InvokeCommand",
-		Control: base + "/lab", LDAP: ldap, Tenant: dom})
+		Control: base + "/lab", LDAP: ldap, LDAPBaseDN: bind.baseDN, LDAPBindDN: bind.bindDN, LDAPPassword: bind.password, Tenant: dom})
 }

@@ -40,10 +40,14 @@ type Server struct {
 	graph    *http.ServeMux
 	throttle *throttle
 
-	mu     sync.Mutex
-	faults Faults
-	rnd    *rand.Rand
+	mu       sync.Mutex
+	faults   Faults
+	rnd      *rand.Rand
+	ldapBind ldapBind
 }
+
+// ldapBind is how GET /lab/endpoints tells clients to bind over LDAP.
+type ldapBind struct{ baseDN, bindDN, password string }
 
 // NewServer returns the HTTP handler of tenant t.
 func NewServer(t *Tenant, opts ServerOptions) *Server {
@@ -71,6 +75,14 @@ func (s *Server) SetLDAPAddr(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts.LDAPAddr = addr
+}
+
+// SetLDAPBind sets the base DN and credentials GET /lab/endpoints reports
+// next to the LDAP address.
+func (s *Server) SetLDAPBind(baseDN, bindDN, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ldapBind = ldapBind{baseDN: baseDN, bindDN: bindDN, password: password}
 }
 
 // readLimit returns the resource units per 10 s for the tenant's size.
