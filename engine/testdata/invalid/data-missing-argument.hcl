@@ -1,0 +1,4 @@
+runbook "t" {}
+
+data "test_read" "r" { # ERROR: Missing required argument
+}

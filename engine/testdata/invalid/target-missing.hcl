@@ -1,0 +1,5 @@
+runbook "t" {}
+
+step "test_targeted" "none" { # ERROR: Missing target
+  key = "a"
+}

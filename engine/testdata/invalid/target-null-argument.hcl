@@ -1,0 +1,5 @@
+runbook "t" {}
+
+target "test_dir" "one" {
+  root = null # ERROR: Null argument
+}
