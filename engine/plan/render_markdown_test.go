@@ -1,7 +1,16 @@
 package plan
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // samplePlan builds a plan by hand with one of each kind of change: a
@@ -26,7 +35,7 @@ func samplePlan() *Plan {
 			Digest:      "0f3c1bd8a5f9e0d5a4a1d2c3b4e5f60718293a4b5c6d7e8f9012345678901234",
 			Sources:     map[string]string{"main.hcl": "runbook \"restore-mistake\" {\n  approvals = 2\n}\n"},
 		},
-		Inputs: map[string]Value{"upn": v(`"alice.smith@contoso.com"`)},
+		Inputs:       map[string]Value{"upn": v(`"alice.smith@contoso.com"`)},
 		SecretInputs: []string{"ad_password"},
 		Lab:          "http://127.0.0.1:8443",
 		Targets: []Target{
@@ -92,5 +101,110 @@ func samplePlan() *Plan {
 		Author:      "dave",
 		Created:     created,
 		Expires:     created.Add(24 * time.Hour),
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// fixedSigner is an ed25519 key from a fixed seed: its signatures are the
+// same on every run, so golden files can show them.
+func fixedSigner(t *testing.T, seed byte) ssh.Signer {
+	t.Helper()
+	s, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendering (run go test -update to accept it):\n%s", path, got)
+	}
+}
+
+func TestRenderMarkdownGolden(t *testing.T) {
+	signed := samplePlan()
+	alice := fixedSigner(t, 1)
+	if _, err := Sign(signed, alice, testNow); err != nil {
+		t.Fatal(err)
+	}
+	signed.Signatures[0].Signer = "alice@corp.example.com"
+	for _, tt := range []struct {
+		name string
+		p    *Plan
+		opt  RenderOptions
+	}{
+		{"sample.md.golden", samplePlan(), RenderOptions{PlanFile: "restore.plan"}},
+		{"sample-redacted.md.golden", samplePlan(), RenderOptions{Redact: true}},
+		{"sample-signed.md.golden", signed, RenderOptions{PlanFile: "restore.plan", Approval: &Approval{Required: 2, Signers: []string{"alice@corp.example.com"}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := RenderMarkdown(&buf, tt.p, tt.opt); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.name, buf.Bytes())
+		})
+	}
+}
+
+func TestRenderMarkdownEscapes(t *testing.T) {
+	p := samplePlan()
+	p.Runbook.Title = "<img src=x onerror=alert(1)> [click](http://evil) @everyone"
+	p.Steps[2].Instances[0].Notes = []string{"a `code` | pipe\nand a new line"}
+	var buf bytes.Buffer
+	if err := RenderMarkdown(&buf, p, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	unescaped := strings.NewReplacer(`\<`, "", `\[`, "", `\@`, "").Replace(out)
+	for _, bad := range []string{"<img", "[click](", " @everyone"} {
+		if strings.Contains(unescaped, bad) {
+			t.Errorf("markdown carries %q unescaped", bad)
+		}
+	}
+	// Values are code spans, where markup is inert.
+	if !strings.Contains(out, "`\"<script>alert(1)</script> \\| *not bold*\"`") {
+		t.Errorf("value not shown as a code span:\n%s", out)
+	}
+	if !strings.Contains(out, `a \`+"`"+`code\`+"`"+` \| pipe and a new line`) {
+		t.Errorf("note not escaped onto one line:\n%s", out)
+	}
+	// Every table row has the header's five cells.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| `step.") || strings.HasPrefix(line, "|  |") {
+			cells := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|")
+			if cells != 6 {
+				t.Errorf("row with %d cell borders, want 6: %s", cells, line)
+			}
+		}
+	}
+}
+
+func TestRenderMarkdownRedactKeepsTheDigest(t *testing.T) {
+	p := samplePlan()
+	var buf bytes.Buffer
+	if err := RenderMarkdown(&buf, p, RenderOptions{Redact: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), p.Digest()) {
+		t.Error("the redacted rendering does not show the plan's digest")
+	}
+	if strings.Contains(buf.String(), "alice.smith") {
+		t.Error("the redacted rendering shows a UPN")
 	}
 }
