@@ -1,0 +1,392 @@
+package ldapserver
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jimlambrt/gldap"
+
+	"github.com/rebind-dev/rebind/lab"
+)
+
+// DefaultPassword is the lab administrator's password when Options.Password
+// is empty. The lab listens on loopback only; this is not a secret.
+const DefaultPassword = "Rebind-Lab-1"
+
+// DefaultMaxPageSize is Active Directory's default MaxPageSize policy: the
+// most entries one page, or one unpaged search, returns.
+const DefaultMaxPageSize = 1000
+
+// ErrClosed is returned by Serve and ServeTLS once Close has been called.
+var ErrClosed = errors.New("ldapserver: server closed")
+
+// Options configure a Server. The zero value of each field means its
+// documented default.
+type Options struct {
+	// BindDN is the DN the administrator binds with,
+	// "CN=Administrator,CN=Users,<domain DN>" by default. The
+	// administrator may also bind as administrator@<DNS domain>.
+	BindDN string
+	// Password is the administrator's password, DefaultPassword by default.
+	Password string
+	// TLSConfig serves LDAPS and StartTLS. When nil, New makes a CA and a
+	// certificate for 127.0.0.1, ::1, localhost and the lab DC's host name,
+	// valid for a year; CAPEM returns the CA to trust.
+	TLSConfig *tls.Config
+	// RequireTLSForSimpleBind refuses a simple bind on a connection without
+	// TLS with 8 strongAuthRequired, as a domain controller that requires
+	// LDAP signing does. Off by default so that ldapsearch -x works on
+	// loopback.
+	RequireTLSForSimpleBind bool
+	// MaxPageSize is the most entries a page or an unpaged search returns,
+	// DefaultMaxPageSize by default.
+	MaxPageSize int
+}
+
+// Server is the lab tenant's LDAP endpoint. Serve and ServeTLS may each be
+// called for any number of listeners; Close stops them all.
+//
+// gldap listens only on an address it picks itself and does not say which
+// port it got, so each kind of endpoint (plain with StartTLS, LDAPS) runs one
+// gldap server on a private loopback port, and Serve relays the connections
+// it accepts to it. That also lets Close end connections gldap would wait on.
+type Server struct {
+	t    *lab.Tenant
+	opts Options
+	dir  directory
+	tls  *tls.Config
+	ca   []byte
+
+	mu        sync.Mutex
+	closed    bool
+	plain     *endpoint
+	secure    *endpoint
+	listeners []net.Listener
+	conns     map[net.Conn]struct{}
+	addr      net.Addr
+	tlsAddr   net.Addr
+}
+
+// New returns the LDAP server of tenant t. It serves nothing until Serve,
+// ServeTLS or one of the ListenAndServe methods is called.
+func New(t *lab.Tenant, opts Options) *Server {
+	domain := t.Config().DomainDN
+	if opts.BindDN == "" {
+		opts.BindDN = "CN=Administrator,CN=Users," + domain
+	}
+	if opts.Password == "" {
+		opts.Password = DefaultPassword
+	}
+	if opts.MaxPageSize <= 0 {
+		opts.MaxPageSize = DefaultMaxPageSize
+	}
+	s := &Server{t: t, opts: opts, conns: map[net.Conn]struct{}{}}
+	s.dir = directory{t: t, domain: domain, maxPage: opts.MaxPageSize, bindDN: opts.BindDN,
+		bindUPN: "administrator@" + dnsDomain(domain), password: opts.Password}
+	s.tls = opts.TLSConfig
+	if s.tls == nil {
+		cfg, ca, err := selfSigned(dcHostName(domain))
+		if err != nil {
+			// Only a broken crypto/rand or x509 package gets here.
+			panic(fmt.Sprintf("ldapserver: make the lab's certificate: %v", err))
+		}
+		s.tls, s.ca = cfg, ca
+	}
+	return s
+}
+
+// BaseDN returns the domain's DN, the naming context searches start from.
+func (s *Server) BaseDN() string { return s.dir.domain }
+
+// Credentials returns the DN and password the administrator binds with.
+func (s *Server) Credentials() (bindDN, password string) { return s.opts.BindDN, s.opts.Password }
+
+// CAPEM returns the PEM of the CA that signed the certificate New made, for
+// clients to trust; it is nil when Options.TLSConfig was given.
+func (s *Server) CAPEM() []byte { return s.ca }
+
+// Addr returns the address of the first listener Serve was given, or nil
+// before that.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// TLSAddr returns the address of the first listener ServeTLS was given, or
+// nil before that.
+func (s *Server) TLSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tlsAddr
+}
+
+// URL returns "ldap://host:port" for Addr, or "" before Serve.
+func (s *Server) URL() string {
+	if a := s.Addr(); a != nil {
+		return "ldap://" + a.String()
+	}
+	return ""
+}
+
+// ListenAndServe listens on the TCP address addr and serves plain LDAP
+// (with StartTLS) until Close.
+func (s *Server) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ldapserver: listen on %s: %w", addr, err)
+	}
+	return s.Serve(l)
+}
+
+// ListenAndServeTLS listens on the TCP address addr and serves LDAPS until
+// Close.
+func (s *Server) ListenAndServeTLS(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ldapserver: listen on %s: %w", addr, err)
+	}
+	return s.ServeTLS(l)
+}
+
+// Serve accepts plain LDAP connections on l, which may be upgraded with
+// StartTLS, until Close; it then returns ErrClosed. It closes l.
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeTLS accepts LDAPS connections on l (TLS from the first byte) until
+// Close; it then returns ErrClosed. It closes l.
+func (s *Server) ServeTLS(l net.Listener) error { return s.serve(l, true) }
+
+func (s *Server) serve(l net.Listener, secure bool) error {
+	defer l.Close()
+	ep, err := s.endpoint(l, secure)
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("ldapserver: accept: %w", err)
+		}
+		if !s.track(c) {
+			c.Close()
+			return ErrClosed
+		}
+		go s.relay(c, ep.addr)
+	}
+}
+
+// endpoint registers l and returns the running gldap server of its kind,
+// starting it on first use.
+func (s *Server) endpoint(l net.Listener, secure bool) (*endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	s.listeners = append(s.listeners, l)
+	slot, addr := &s.plain, &s.addr
+	if secure {
+		slot, addr = &s.secure, &s.tlsAddr
+	}
+	if *addr == nil {
+		*addr = l.Addr()
+	}
+	if *slot == nil {
+		ep, err := startEndpoint(&s.dir, s.tls, secure, s.opts.RequireTLSForSimpleBind)
+		if err != nil {
+			return nil, err
+		}
+		*slot = ep
+	}
+	return *slot, nil
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// track records c so that Close can end it; it reports false once closed.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+// relay copies bytes both ways between a client and the gldap server at
+// backend. TLS, when there is any, runs end to end through it.
+func (s *Server) relay(client net.Conn, backend string) {
+	defer s.untrack(client)
+	defer client.Close()
+	b, err := net.Dial("tcp", backend)
+	if err != nil {
+		return
+	}
+	if !s.track(b) {
+		b.Close()
+		return
+	}
+	defer s.untrack(b)
+	defer b.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(b, client)
+		// The client is done sending: let gldap read EOF and finish.
+		if hc, ok := b.(interface{ CloseWrite() error }); ok {
+			_ = hc.CloseWrite()
+		}
+	}()
+	_, _ = io.Copy(client, b)
+	client.Close()
+	<-done
+}
+
+// Close stops every listener and connection and the gldap servers behind
+// them. Serve and ServeTLS then return ErrClosed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ls, eps := s.listeners, []*endpoint{s.plain, s.secure}
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	var errs []error
+	for _, ep := range eps {
+		if ep != nil {
+			if err := ep.srv.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("ldapserver: stop: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// endpoint is one running gldap server: plain LDAP with StartTLS, or LDAPS.
+type endpoint struct {
+	srv   *gldap.Server
+	addr  string
+	conns *connections
+}
+
+// startEndpoint runs a gldap server for dir on a free loopback port.
+func startEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*endpoint, error) {
+	var last error
+	for range 5 {
+		ep, err := tryEndpoint(dir, tlsCfg, secure, requireTLS)
+		if err == nil {
+			return ep, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("ldapserver: start: %w", last)
+}
+
+// tryEndpoint asks the kernel for a free port, frees it and lets gldap
+// listen on it; another process may take it in between, so the caller
+// retries.
+func tryEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*endpoint, error) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := probe.Addr().String()
+	_ = probe.Close()
+	conns := &connections{secure: secure, m: map[int]*connState{}}
+	srv, err := gldap.NewServer(gldap.WithLogger(hclog.NewNullLogger()), gldap.WithOnClose(conns.forget))
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers{dir: dir, conns: conns, tls: tlsCfg, requireTLS: requireTLS}
+	mux, err := h.mux()
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Router(mux); err != nil {
+		return nil, err
+	}
+	var opts []gldap.Option
+	if secure {
+		opts = append(opts, gldap.WithTLSConfig(tlsCfg))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(addr, opts...) }()
+	for !srv.Ready() {
+		select {
+		case err := <-errc:
+			return nil, err
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// Ready turns true before gldap learns whether it could listen.
+	select {
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("gldap stopped at once")
+		}
+		return nil, err
+	case <-time.After(20 * time.Millisecond):
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	_ = c.Close()
+	return &endpoint{srv: srv, addr: addr, conns: conns}, nil
+}
+
+// dnsDomain turns "DC=corp,DC=example,DC=com" into "corp.example.com".
+func dnsDomain(dn string) string {
+	var parts []string
+	for _, rdn := range strings.Split(dn, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(rdn), "=")
+		if ok && strings.EqualFold(k, "DC") {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// dcHostName is the lab domain controller's host name, as the rootDSE's
+// dnsHostName says.
+func dcHostName(domainDN string) string { return "lab-dc01." + dnsDomain(domainDN) }
