@@ -1,0 +1,226 @@
+package entra
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Permissions the step types declare; `rebind plan` lists their union.
+const (
+	permUserRead       = "Graph: User.Read.All"
+	permUserWrite      = "Graph: User.ReadWrite.All"
+	permDirectoryWrite = "Graph: Directory.ReadWrite.All"
+	permOrgRead        = "Graph: Organization.Read.All"
+	permOrgWrite       = "Graph: Organization.ReadWrite.All"
+	permDeletedRead    = "Graph: Directory.Read.All (recycle bin)"
+)
+
+func init() {
+	steps.Register(userData{})
+	steps.Register(usersData{})
+	steps.Register(tenantData{})
+}
+
+// selectorSchema adds the `upn` and `id` arguments every user step takes.
+func selectorSchema(s steps.Schema) steps.Schema {
+	s["upn"] = steps.Attribute{Type: cty.String, PII: true, Doc: "The user's userPrincipalName (give upn or id)."}
+	s["id"] = steps.Attribute{Type: cty.String, Doc: "The user's object id (give upn or id)."}
+	return s
+}
+
+// readChange is the Change of a data type: it reads and never writes.
+func readChange(obs steps.Observation) steps.Change {
+	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
+}
+
+// userData is the entra_user data type.
+type userData struct{}
+
+func (userData) Info() steps.Info {
+	return steps.Info{
+		Name: "entra_user",
+		Doc: "Reads one Entra ID user by upn or id, from the recycle bin too when deleted = true (the most recently " +
+			"deleted one when several share the UPN): its immutable ID, sync state, last sync, licenses, proxy " +
+			"addresses, provisioning errors (sync conflicts as category, property, value, occurred; Exchange's XML " +
+			"errors as code and text) and, for a deleted user, the days left to restore it.",
+		Kind:   steps.KindData,
+		Target: "entra",
+		Schema: selectorSchema(steps.Schema{
+			"deleted": {Type: cty.Bool, Doc: "Look in the recycle bin when no active user matches (default false)."},
+		}),
+		Reversibility: steps.Reversible,
+		Permissions:   []string{permUserRead, permDeletedRead},
+	}
+}
+
+func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	c, err := client(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	sel, err := selectorFrom(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	deleted, _ := steps.Bool(call.Config, "deleted")
+	u, err := c.findUser(ctx, sel, deleted)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	now, err := c.now(ctx)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	return steps.Observation{Object: userObject(u.ID), Value: userValue(u, now)}, nil
+}
+
+func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	return readChange(obs), nil
+}
+
+func (userData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	return steps.Result{Value: change.After}, nil
+}
+
+// usersData is the entra_users data type.
+type usersData struct{}
+
+func (usersData) Info() steps.Info {
+	return steps.Info{
+		Name: "entra_users",
+		Doc: "Reads many Entra ID users, following every page: all of them, or those an OData `filter` selects " +
+			"(e.g. \"onPremisesImmutableId eq 'Hrz/HqNKnU+lCNTYHx9Ycw=='\"), from the recycle bin when deleted = true. " +
+			"The value has `users` (a list of what entra_user reads), `by_upn` (the same, keyed by lower-case UPN, for " +
+			"for_each) and `count`.",
+		Kind:   steps.KindData,
+		Target: "entra",
+		Schema: steps.Schema{
+			"filter":  {Type: cty.String, PII: true, Doc: "An OData $filter; none reads every user."},
+			"deleted": {Type: cty.Bool, Doc: "Read the recycle bin instead of the active users."},
+			"max":     {Type: cty.Number, Doc: "Stop after this many users (default: no limit)."},
+		},
+		Reversibility: steps.Reversible,
+		Permissions:   []string{permUserRead, permDeletedRead},
+	}
+}
+
+func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	c, err := client(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	filter, _ := steps.String(call.Config, "filter")
+	deleted, _ := steps.Bool(call.Config, "deleted")
+	limit := 0
+	if v, ok := steps.Attr(call.Config, "max"); ok {
+		n, acc := v.AsBigFloat().Int64()
+		if acc != big.Exact || n < 1 {
+			return steps.Observation{}, steps.Permanent(fmt.Errorf("entra: %s: max must be a positive whole number", call.Address))
+		}
+		limit = int(n)
+	}
+	list, err := c.listUsers(ctx, filter, deleted, limit)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	now, err := c.now(ctx)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	vals := make([]cty.Value, len(list))
+	byUPN := map[string]cty.Value{}
+	for i, u := range list {
+		vals[i] = userValue(u, now)
+		byUPN[lower(u.UPN)] = vals[i]
+	}
+	byUPNVal := cty.MapValEmpty(userType)
+	if len(byUPN) > 0 {
+		byUPNVal = cty.MapVal(byUPN)
+	}
+	object := "entra:users"
+	if filter != "" {
+		object += ":" + filter
+	}
+	return steps.Observation{
+		Object: object,
+		Value: cty.ObjectVal(map[string]cty.Value{
+			"users":  listOf(userType, vals),
+			"by_upn": byUPNVal,
+			"count":  cty.NumberIntVal(int64(len(list))),
+		}),
+	}, nil
+}
+
+func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	return readChange(obs), nil
+}
+
+func (usersData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	return steps.Result{Value: change.After}, nil
+}
+
+// tenantData is the entra_tenant data type.
+type tenantData struct{}
+
+func (tenantData) Info() steps.Info {
+	return steps.Info{
+		Name: "entra_tenant",
+		Doc: "Reads the tenant's organization object: its id, name, verified domains and directory synchronisation " +
+			"switch (sync_enabled: true on, false turned off, null never turned on; sync_state says the same in a word) " +
+			"with the last sync time. Turning sync off takes up to 72 hours to complete; until then users still read " +
+			"onPremisesSyncEnabled = true, which entra_user_state can wait for.",
+		Kind:          steps.KindData,
+		Target:        "entra",
+		Schema:        steps.Schema{},
+		Reversibility: steps.Reversible,
+		Permissions:   []string{permOrgRead},
+	}
+}
+
+// tenantValue renders the organization object.
+func tenantValue(t tenant) cty.Value {
+	state := "never"
+	switch {
+	case t.SyncEnabled != nil && *t.SyncEnabled:
+		state = "on"
+	case t.SyncEnabled != nil:
+		state = "off"
+	}
+	last := cty.NullVal(cty.String)
+	if t.LastSync != "" {
+		last = cty.StringVal(t.LastSync)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"id":           cty.StringVal(t.ID),
+		"display_name": cty.StringVal(t.Name),
+		"domains":      stringList(t.Domains),
+		"sync_enabled": ptrBool(t.SyncEnabled),
+		"sync_state":   cty.StringVal(state),
+		"last_sync":    last,
+	})
+}
+
+func (tenantData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	c, err := client(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	t, err := c.organization(ctx)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	return steps.Observation{Object: "entra:tenant:" + t.ID, Value: tenantValue(t)}, nil
+}
+
+func (tenantData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	return readChange(obs), nil
+}
+
+func (tenantData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	return steps.Result{Value: change.After}, nil
+}

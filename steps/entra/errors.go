@@ -1,0 +1,173 @@
+package entra
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// GraphError is a refusal from Graph: its HTTP status and OData error.
+type GraphError struct {
+	Status  int
+	Code    string
+	Message string
+	// RetryAfter is the server's Retry-After, 0 when it sent none.
+	RetryAfter time.Duration
+}
+
+func (e *GraphError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("Graph answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("Graph answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// asGraphError extracts the status and OData error of an SDK error.
+func asGraphError(err error) (*GraphError, bool) {
+	var ge *GraphError
+	if errors.As(err, &ge) {
+		return ge, true
+	}
+	var ae abs.ApiErrorable
+	if !errors.As(err, &ae) {
+		return nil, false
+	}
+	ge = &GraphError{Status: ae.GetStatusCode()}
+	var oe *odataerrors.ODataError
+	if errors.As(err, &oe) {
+		if m := oe.GetErrorEscaped(); m != nil {
+			ge.Code, ge.Message = deref(m.GetCode()), deref(m.GetMessage())
+		}
+	}
+	if h := ae.GetResponseHeaders(); h != nil {
+		if v := h.Get("Retry-After"); len(v) > 0 {
+			ge.RetryAfter = parseRetryAfter(v[0])
+		}
+	}
+	return ge, true
+}
+
+// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
+func parseRetryAfter(v string) time.Duration {
+	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// isStatus reports whether err is a Graph refusal with this status.
+func isStatus(err error, status int) bool {
+	ge, ok := asGraphError(err)
+	return ok && ge.Status == status
+}
+
+// wrap gives an SDK error rebind's shape: "entra: <what>: <cause>", with
+// steps.ErrNotFound for 404, a RetryAfterError for throttling that outlasted
+// the SDK's retries, and a PermanentError for refusals retrying cannot fix.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	ge, ok := asGraphError(err)
+	if !ok {
+		return fmt.Errorf("entra: %s: %w", what, err)
+	}
+	switch {
+	case ge.Status == http.StatusNotFound:
+		return fmt.Errorf("entra: %s: %w (%v)", what, steps.ErrNotFound, ge)
+	case ge.Status == http.StatusTooManyRequests || ge.Status == http.StatusServiceUnavailable || ge.Status == http.StatusGatewayTimeout:
+		after := ge.RetryAfter
+		if after == 0 {
+			after = 5 * time.Second
+		}
+		return &steps.RetryAfterError{Err: fmt.Errorf("entra: %s: %w", what, ge), After: after}
+	case ge.Status == http.StatusUnauthorized || ge.Status == http.StatusForbidden:
+		return steps.Permanent(fmt.Errorf("entra: %s: %w (check the application's Graph permissions and admin consent)", what, ge))
+	case ge.Status >= 400 && ge.Status < 500:
+		return steps.Permanent(fmt.Errorf("entra: %s: %w", what, ge))
+	}
+	return fmt.Errorf("entra: %s: %w", what, ge)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// serviceErrorText turns the errorDetail of a serviceProvisioningXmlError
+// into readable text. Exchange writes an XML error record such as
+// <ErrorRecord><ErrorCode>ExA77C31</ErrorCode><ErrorDescription>The value
+// "..." of property "ExchangeGuid" is used by another recipient
+// object.</ErrorDescription></ErrorRecord>, possibly inside
+// <ServiceInstance><ObjectErrors> and in a namespace. The code is returned
+// on its own; several descriptions are joined. Text that is not XML is
+// returned trimmed.
+func serviceErrorText(detail string) (code, text string) {
+	dec := xml.NewDecoder(strings.NewReader(detail))
+	dec.Strict = false
+	var descs, codes []string
+	var buf strings.Builder
+	sawXML := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			sawXML = true
+			buf.Reset()
+		case xml.CharData:
+			buf.Write(t)
+		case xml.EndElement:
+			v := strings.TrimSpace(buf.String())
+			switch {
+			case t.Name.Local == "ErrorDescription" && v != "":
+				descs = append(descs, v)
+			case t.Name.Local == "ErrorCode" && v != "":
+				codes = append(codes, v)
+			}
+			buf.Reset()
+		}
+	}
+	if !sawXML || len(descs) == 0 {
+		return strings.Join(codes, ", "), strings.TrimSpace(stripTags(detail))
+	}
+	return strings.Join(codes, ", "), strings.Join(descs, " ")
+}
+
+// stripTags removes anything between < and > for a detail that is not a
+// well-formed error record.
+func stripTags(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+			b.WriteByte(' ')
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}

@@ -1,0 +1,161 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+func init() {
+	steps.Register(userStateStep{})
+}
+
+// userStateStep is the entra_user_state type: a desired state that sync,
+// not rebind, brings about. It is meant for `await`.
+type userStateStep struct{}
+
+func (userStateStep) Info() steps.Info {
+	return steps.Info{
+		Name: "entra_user_state",
+		Doc: "Waits, with `await`, until sync has made a cloud user match: its immutable_id, its sync_enabled " +
+			"(true once bound to an AD object, false once directory sync is off and it is cloud-managed) and its " +
+			"upn, where given (a null argument is not compared). rebind never writes these: Apply fails. When Entra " +
+			"reports a provisioning error for the user (a sync conflict or an Exchange validation error) the wait " +
+			"ends at once with its text, telling \"never\" apart from \"not yet\". A user that does not exist yet " +
+			"is \"not yet\".",
+		Kind:   steps.KindEnsure,
+		Target: "entra",
+		Schema: selectorSchema(steps.Schema{
+			"immutable_id":          {Type: cty.String, Nullable: true, Doc: "The immutable ID the user must have (e.g. immutable_id(data.ad_user.new.object_guid))."},
+			"sync_enabled":          {Type: cty.Bool, Nullable: true, Doc: "Whether the user must be synced (true) or cloud-managed after sync was turned off (false)."},
+			"user_principal_name":   {Type: cty.String, Nullable: true, PII: true, Doc: "The UPN the user must have (sync may rename it)."},
+			"ignore_service_errors": {Type: cty.Bool, Doc: "Keep waiting through Exchange provisioning errors (only sync conflicts end the wait)."},
+		}),
+		Reversibility: steps.Reversible,
+		Permissions:   []string{permUserRead},
+	}
+}
+
+// stateAttrs maps the step's arguments to the user value's attributes.
+var stateAttrs = map[string]string{"immutable_id": "immutable_id", "sync_enabled": "sync_enabled", "user_principal_name": "upn"}
+
+func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	c, err := client(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	sel, err := selectorFrom(call)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	u, err := c.activeUser(ctx, sel)
+	if errors.Is(err, steps.ErrNotFound) {
+		// Not there yet: sync may still create it.
+		return steps.Observation{
+			Object: "entra:user:" + strings.ToLower(sel.String()),
+			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": cty.NullVal(userType)}),
+		}, nil
+	}
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	now, err := c.now(ctx)
+	if err != nil {
+		return steps.Observation{}, err
+	}
+	return steps.Observation{
+		Object: userObject(u.ID),
+		Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.True, "user": userValue(u, now)}),
+	}, nil
+}
+
+func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	before, after := map[string]cty.Value{}, map[string]cty.Value{}
+	exists := obs.Value.GetAttr("exists").True()
+	u := obs.Value.GetAttr("user")
+	match := exists
+	for arg, attr := range stateAttrs {
+		want, ok := steps.Attr(call.Config, arg)
+		if !ok {
+			continue
+		}
+		have := cty.NullVal(want.Type())
+		if exists {
+			have = u.GetAttr(attr)
+		}
+		before[arg], after[arg] = have, want
+		if have.IsNull() || !equalFold(have, want, attr == "upn") {
+			match = false
+		}
+	}
+	if len(after) == 0 {
+		return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: name at least one of immutable_id, sync_enabled, user_principal_name to wait for", call.Address))
+	}
+	ch := steps.Change{Action: steps.Update, Before: cty.ObjectVal(before), After: cty.ObjectVal(after)}
+	if match {
+		ch.Action = steps.NoOp
+		return ch, nil
+	}
+	// At plan time (no Refresh) a reported error may be the very one the
+	// runbook's earlier steps fix; while waiting it means "never".
+	if exists && call.Refresh != nil {
+		ignoreSvc, _ := steps.Bool(call.Config, "ignore_service_errors")
+		if msg := provisioningErrorText(u, ignoreSvc); msg != "" {
+			return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: Entra reports a provisioning error for %s, so sync will not make it match: %s",
+				call.Address, u.GetAttr("upn").AsString(), msg))
+		}
+	}
+	return ch, nil
+}
+
+// equalFold compares two known values, UPNs without regard to case.
+func equalFold(a, b cty.Value, fold bool) bool {
+	if fold && a.Type() == cty.String && b.Type() == cty.String {
+		return strings.EqualFold(a.AsString(), b.AsString())
+	}
+	return a.Equals(b).True()
+}
+
+// provisioningErrorText joins the user value's provisioning errors into one
+// readable sentence; "" when there are none.
+func provisioningErrorText(u cty.Value, ignoreService bool) string {
+	var parts []string
+	for it := u.GetAttr("provisioning_errors").ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		parts = append(parts, fmt.Sprintf("%s on %s (value %q, %s)", e.GetAttr("category").AsString(),
+			e.GetAttr("property").AsString(), e.GetAttr("value").AsString(), strOr(e.GetAttr("occurred"), "time unknown")))
+	}
+	if !ignoreService {
+		for it := u.GetAttr("service_provisioning_errors").ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.GetAttr("resolved").True() {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", e.GetAttr("service").AsString(), e.GetAttr("text").AsString()))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func strOr(v cty.Value, dflt string) string {
+	if v.IsNull() {
+		return dflt
+	}
+	return v.AsString()
+}
+
+func (userStateStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	if change.Action == steps.NoOp {
+		return steps.Result{}, nil
+	}
+	return steps.Result{}, steps.Permanent(fmt.Errorf("entra: %s: the user does not match yet, and entra_user_state is changed by sync, "+
+		"not written directly: give the step an `await` duration to wait for the sync cycle", call.Address))
+}
+
+// Revert has nothing to undo: the step never writes.
+func (userStateStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error { return nil }

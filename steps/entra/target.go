@@ -1,0 +1,227 @@
+// Package entra provides rebind's Entra ID step types and the `entra` target,
+// which reach the tenant through Microsoft Graph v1.0 with msgraph-sdk-go and
+// azidentity: reading users (entra_user, entra_users) and the tenant
+// (entra_tenant), restoring a user from the recycle bin (entra_user_restored),
+// setting or clearing its immutable ID (entra_immutable_id), turning directory
+// synchronisation on or off (entra_dir_sync), waiting until sync has made a
+// user match (entra_user_state, with `await`), purging a deleted user
+// (entra_user_purge) and asking the services to provision a user again
+// (entra_user_reprovision).
+//
+// This is the only package of rebind that imports the Graph SDK: its cold
+// build is slow and large, and the lab's Graph server keeps its own JSON
+// types so that a wrong shape on either side shows up in tests.
+//
+// Every GUID <-> immutable ID conversion goes through package anchor.
+package entra
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	kauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+// DefaultGraphURL is Microsoft Graph's global endpoint.
+const DefaultGraphURL = "https://graph.microsoft.com"
+
+// Retry settings of the SDK's retry handler, which honours Retry-After on
+// 429, 503 and 504. Ten is the handler's ceiling; the first delay (used when
+// the answer has no Retry-After) doubles on each attempt.
+const (
+	maxRetries        = 10
+	retryDelaySeconds = 1
+)
+
+// retention is how long Entra ID keeps a deleted user in its recycle bin.
+const retention = 30 * 24 * time.Hour
+
+type targetType struct{}
+
+func init() {
+	steps.RegisterTarget(targetType{})
+}
+
+func (targetType) Info() steps.TargetInfo {
+	return steps.TargetInfo{
+		Name: "entra",
+		Doc: "An Entra ID tenant through Microsoft Graph v1.0. Credentials come from the environment through azidentity " +
+			"(AZURE_TENANT_ID, AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload or " +
+			"managed identity, or `az login`), or from a device code sign-in when device_code = true; never from the runbook.",
+		Schema: steps.Schema{
+			"tenant_id":   {Type: cty.String, Doc: "The tenant (directory) id or domain to sign in to (default: $AZURE_TENANT_ID)."},
+			"graph_url":   {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
+			"device_code": {Type: cty.Bool, Doc: "Sign a person in with the device code flow instead of the environment's credential."},
+			"batch":       {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
+		},
+	}
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	graphURL, ok := steps.String(cfg.Config, "graph_url")
+	if !ok {
+		graphURL = DefaultGraphURL
+	}
+	tenant, ok := steps.String(cfg.Config, "tenant_id")
+	if !ok {
+		tenant = getenv("AZURE_TENANT_ID")
+	}
+	device, _ := steps.Bool(cfg.Config, "device_code")
+	batch, ok := steps.Bool(cfg.Config, "batch")
+	if !ok {
+		batch = true
+	}
+	if cfg.Lab != "" {
+		graphURL = strings.TrimSuffix(cfg.Lab, "/")
+	}
+	u, err := url.Parse(graphURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(cfg.Lab != "" && u.Scheme == "http")) {
+		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
+	}
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, Lab: cfg.Lab != ""})
+	if err != nil {
+		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
+	}
+	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Lab: cfg.Lab, Batch: batch})
+	if err != nil {
+		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
+	}
+	return c, nil
+}
+
+// Client is an open connection to a tenant's Graph endpoint. It is safe for
+// concurrent use; steps receive it as Call.Target.
+type Client struct {
+	graph   *msgraphsdk.GraphServiceClient
+	adapter *msgraphsdk.GraphRequestAdapter
+	// base is the service root, e.g. https://graph.microsoft.com/v1.0.
+	base string
+	// lab is the lab tenant's base URL, "" for a real tenant.
+	lab string
+	// batch coalesces concurrent immutable ID writes; nil when off.
+	batch *batcher
+}
+
+// ClientOptions configure NewClient.
+type ClientOptions struct {
+	// GraphURL is the endpoint without the version, e.g.
+	// https://graph.microsoft.com or a lab's http://127.0.0.1:8080.
+	GraphURL string
+	// Credential hands out tokens for GraphURL's .default scope.
+	Credential azcore.TokenCredential
+	// Lab is the lab's base URL when the client talks to a lab tenant: its
+	// virtual clock then decides how long deleted users have left.
+	Lab string
+	// Batch turns on the $batch coalescing of immutable ID writes.
+	Batch bool
+	// BatchWindow is how long the batcher waits for more writes before it
+	// sends a partial batch; 0 means 5 ms.
+	BatchWindow time.Duration
+	// HTTPClient replaces the transport under the SDK's middleware (tests
+	// count requests with it); nil means the default.
+	HTTPClient *http.Client
+}
+
+// NewClient builds the Graph SDK's request adapter with rebind's middleware
+// (the retry handler configured to honour Retry-After up to ten times) and
+// points it at opts.GraphURL.
+func NewClient(opts ClientOptions) (*Client, error) {
+	root := strings.TrimSuffix(opts.GraphURL, "/")
+	u, err := url.Parse(root)
+	if err != nil {
+		return nil, fmt.Errorf("entra: graph url %q: %w", opts.GraphURL, err)
+	}
+	host := u.Hostname()
+	auth, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
+		opts.Credential, []string{root + "/.default"}, []string{host})
+	if err != nil {
+		return nil, fmt.Errorf("entra: authentication provider: %w", err)
+	}
+	mw, err := khttp.GetDefaultMiddlewaresWithOptions(&khttp.RetryHandlerOptions{
+		MaxRetries:   maxRetries,
+		DelaySeconds: retryDelaySeconds,
+		ShouldRetry:  func(time.Duration, int, *http.Request, *http.Response) bool { return true },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entra: middleware: %w", err)
+	}
+	clientOpts := msgraphsdk.GetDefaultClientOptions()
+	mw = append([]khttp.Middleware{msgraphcore.NewGraphTelemetryHandler(&clientOpts)}, mw...)
+	hc := khttp.GetDefaultClient(mw...)
+	if opts.HTTPClient != nil && opts.HTTPClient.Transport != nil {
+		hc.Transport = khttp.NewCustomTransportWithParentTransport(opts.HTTPClient.Transport, mw...)
+	}
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	if err != nil {
+		return nil, fmt.Errorf("entra: request adapter: %w", err)
+	}
+	base := root + "/v1.0"
+	adapter.SetBaseUrl(base)
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, base: base, lab: strings.TrimSuffix(opts.Lab, "/")}
+	if opts.Batch {
+		c.batch = newBatcher(c, opts.BatchWindow)
+	}
+	return c, nil
+}
+
+// Close stops the batcher.
+func (c *Client) Close() error {
+	if c.batch != nil {
+		c.batch.close()
+	}
+	return nil
+}
+
+var _ io.Closer = (*Client)(nil)
+
+// now returns the tenant's time: the lab's virtual clock for a lab tenant,
+// the wall clock otherwise. Days left in the recycle bin count from it.
+func (c *Client) now(ctx context.Context) (time.Time, error) {
+	if c.lab == "" {
+		return time.Now().UTC(), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.lab+"/lab/clock", nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Now time.Time `json:"now"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
+		return time.Time{}, fmt.Errorf("entra: lab clock: %s: %v", resp.Status, err)
+	}
+	return v.Now, nil
+}
+
+// client returns the call's target as a Client.
+func client(call steps.Call) (*Client, error) {
+	c, ok := call.Target.(*Client)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("entra: %s: the target is not an entra target (got %T)", call.Address, call.Target)
+	}
+	return c, nil
+}
