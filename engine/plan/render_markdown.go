@@ -181,7 +181,7 @@ func buildApprovals(p *Plan, ap *Approval) approvalsView {
 		}
 		av.Note += "."
 	case len(p.Signatures) > 0:
-		av.Note = fmt.Sprintf("%d signature%s recorded, not verified here; `rebind apply` verifies them against the allowed signers.", len(p.Signatures), plural(len(p.Signatures)))
+		av.Note = fmt.Sprintf("%d signature%s recorded, not verified here: rebind apply verifies them against the allowed signers.", len(p.Signatures), plural(len(p.Signatures)))
 	default:
 		av.Note = "No approvals yet."
 	}
