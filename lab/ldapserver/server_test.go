@@ -1,0 +1,147 @@
+package ldapserver_test
+
+import (
+	"crypto/tls"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/ldapserver"
+)
+
+func TestBind(t *testing.T) {
+	_, addr := start(t, lab.New(lab.Config{}))
+
+	c := dial(t, addr)
+	err := c.Bind(adminDN, "wrong")
+	wantCode(t, err, ldap.LDAPResultInvalidCredentials, "bind with a wrong password")
+	if !strings.Contains(err.Error(), "data 52e") {
+		t.Errorf("wrong password: %v, want AD's 'data 52e'", err)
+	}
+	wantCode(t, c.Bind("CN=Nobody,"+domain, ldapserver.DefaultPassword), ldap.LDAPResultInvalidCredentials, "bind as an unknown DN")
+
+	// Nothing but the rootDSE is readable before a bind, as on AD.
+	_, err = c.Search(ldap.NewSearchRequest(domain, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=user)", nil, nil))
+	wantCode(t, err, ldap.LDAPResultOperationsError, "search before bind")
+	if !strings.Contains(err.Error(), "000004DC") {
+		t.Errorf("search before bind: %v, want AD's 000004DC", err)
+	}
+
+	if err := c.Bind(adminDN, ldapserver.DefaultPassword); err != nil {
+		t.Fatalf("bind with the DN: %v", err)
+	}
+	if err := dial(t, addr).Bind("Administrator@corp.example.com", ldapserver.DefaultPassword); err != nil {
+		t.Fatalf("bind with the UPN: %v", err)
+	}
+	// A failed bind on a bound connection leaves it anonymous.
+	_ = c.Bind(adminDN, "wrong")
+	_, err = c.Search(ldap.NewSearchRequest(domain, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=user)", nil, nil))
+	wantCode(t, err, ldap.LDAPResultOperationsError, "search after a failed bind")
+}
+
+func TestSimpleBindNeedsTLSWhenRequired(t *testing.T) {
+	srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{RequireTLSForSimpleBind: true})
+	addr := serve(t, srv)
+
+	c := dial(t, addr)
+	err := c.Bind(adminDN, ldapserver.DefaultPassword)
+	wantCode(t, err, ldap.LDAPResultStrongAuthRequired, "simple bind without TLS")
+	if !strings.Contains(err.Error(), "00002028") {
+		t.Errorf("bind without TLS: %v, want AD's 00002028", err)
+	}
+
+	if err := c.StartTLS(tlsConfig(t, srv)); err != nil {
+		t.Fatalf("StartTLS: %v", err)
+	}
+	if err := c.Bind(adminDN, ldapserver.DefaultPassword); err != nil {
+		t.Fatalf("bind after StartTLS: %v", err)
+	}
+	if n := len(search(t, c, "(objectClass=user)", nil)); n != 0 {
+		t.Errorf("empty tenant: %d users", n)
+	}
+
+	// LDAPS: TLS from the first byte, verified against CAPEM.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.ServeTLS(l) }()
+	lc, err := ldap.DialURL("ldaps://"+l.Addr().String(), ldap.DialWithTLSConfig(tlsConfig(t, srv)))
+	if err != nil {
+		t.Fatalf("LDAPS dial: %v", err)
+	}
+	defer lc.Close()
+	if err := lc.Bind(adminDN, ldapserver.DefaultPassword); err != nil {
+		t.Fatalf("bind over LDAPS: %v", err)
+	}
+	if _, err := ldap.DialURL("ldaps://"+l.Addr().String(), ldap.DialWithTLSConfig(&tls.Config{ServerName: "127.0.0.1"})); err == nil {
+		t.Error("LDAPS with the system roots: want an unknown authority error")
+	}
+}
+
+func TestRootDSE(t *testing.T) {
+	_, addr := start(t, lab.New(lab.Config{}))
+	c := dial(t, addr) // anonymous, as ldapsearch -x -b "" -s base
+	res, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].DN != "" {
+		t.Fatalf("rootDSE: %v", dns(res.Entries))
+	}
+	e := res.Entries[0]
+	if got := e.GetAttributeValue("defaultNamingContext"); got != domain {
+		t.Errorf("defaultNamingContext %q, want %q", got, domain)
+	}
+	ctrls := e.GetAttributeValues("supportedControl")
+	for _, oid := range []string{ldap.ControlTypePaging, ldap.ControlTypeMicrosoftShowDeleted} {
+		if !slices.Contains(ctrls, oid) {
+			t.Errorf("supportedControl %v lacks %s", ctrls, oid)
+		}
+	}
+	if !slices.Contains(e.GetAttributeValues("supportedExtension"), "1.3.6.1.4.1.1466.20037") {
+		t.Error("supportedExtension lacks StartTLS")
+	}
+	if got := e.GetAttributeValue("currentTime"); got != lab.Epoch.Format(lab.GeneralizedTime) {
+		t.Errorf("currentTime %q, want the virtual clock's %q", got, lab.Epoch.Format(lab.GeneralizedTime))
+	}
+}
+
+func TestCloseEndsConnections(t *testing.T) {
+	srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	c := admin(t, l.Addr().String())
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited on an open connection")
+	}
+	if err := <-errc; err != ldapserver.ErrClosed {
+		t.Errorf("Serve: %v, want ErrClosed", err)
+	}
+	if _, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", nil, nil)); err == nil {
+		t.Error("search on a closed server succeeded")
+	}
+	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
+		t.Error("the listener still accepts after Close")
+	}
+}
