@@ -2,7 +2,6 @@ package lab
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -220,9 +219,9 @@ func TestScenarioFilesCurrent(t *testing.T) {
 			st := tn.snapshot()
 			tn.mu.Unlock()
 			st.Description, st.Generate = b.desc, b.gen
-			want, err := json.MarshalIndent(st, "", "  ")
-			must(t, err)
-			want = append(want, '\n')
+			var buf bytes.Buffer
+			must(t, writeState(&buf, st))
+			want := buf.Bytes()
 			path := filepath.Join("..", ScenarioDir, name+".json")
 			if *update {
 				must(t, os.WriteFile(path, want, 0o644))

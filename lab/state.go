@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -60,18 +58,13 @@ type Generator struct {
 	Container string `json:"container,omitempty"`
 }
 
-// Save writes the whole state as indented JSON, objects in a stable order.
+// Save writes the whole state as JSON, objects in a stable order: small
+// arrays indented, arrays of 1,000 objects or more one object per line.
 func (t *Tenant) Save(w io.Writer) error {
 	t.mu.Lock()
 	st := t.snapshot()
 	t.mu.Unlock()
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(st); err != nil {
-		return fmt.Errorf("lab: save state: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := writeState(w, st); err != nil {
 		return fmt.Errorf("lab: save state: %w", err)
 	}
 	return nil
@@ -79,7 +72,9 @@ func (t *Tenant) Save(w io.Writer) error {
 
 // snapshot copies the state out; the caller holds the lock.
 func (t *Tenant) snapshot() State {
-	st := State{Description: t.desc, Now: t.now, Seed: t.seed, Seq: t.seq, Config: t.cfg, Organization: t.org, ADUSN: t.ad.usn}
+	st := State{Description: t.desc, Now: t.now, Seed: t.seed, Seq: t.seq, Config: t.cfg, Organization: t.org, ADUSN: t.ad.usn,
+		AD: make([]ADUser, 0, len(t.ad.byGUID)), Users: make([]CloudUser, 0, len(t.entra.byID)),
+		Recipients: make([]Recipient, 0, len(t.exo.byID))}
 	for _, u := range t.ad.byGUID {
 		st.AD = append(st.AD, *u)
 	}
@@ -104,19 +99,19 @@ func (t *Tenant) snapshot() State {
 }
 
 // Load reads a state or scenario written by Save (or by hand) and returns
-// the tenant it describes, with its generators expanded.
+// the tenant it describes, with its generators expanded. Unknown fields are
+// errors, so a misspelt attribute does not load as a missing one.
 func Load(r io.Reader) (*Tenant, error) {
-	var st State
-	dec := json.NewDecoder(bufio.NewReader(r))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
+	st, err := readState(r)
+	if err != nil {
 		return nil, fmt.Errorf("lab: load state: %w", err)
 	}
 	return FromState(st)
 }
 
 // FromState builds a tenant from st, checking that its identifiers are
-// unique.
+// unique. The tenant takes ownership of st's object arrays: the caller must
+// not use them afterwards.
 func FromState(st State) (*Tenant, error) {
 	t := New(st.Config)
 	t.desc = st.Description
@@ -131,8 +126,9 @@ func FromState(st State) (*Tenant, error) {
 		t.org = st.Organization
 	}
 	t.ad.usn = st.ADUSN
+	t.reserve(max(len(st.AD), len(st.Users), len(st.Recipients)))
 	for i := range st.AD {
-		u := st.AD[i]
+		u := &st.AD[i] // the tenant keeps st's arrays as its storage
 		if u.ObjectGUID.IsZero() {
 			u.ObjectGUID = t.newGUID()
 		}
@@ -146,10 +142,10 @@ func FromState(st State) (*Tenant, error) {
 			t.ad.usn++
 			u.USNChanged = t.ad.usn
 		}
-		t.ad.index(&u)
+		t.ad.index(u)
 	}
 	for i := range st.Users {
-		u := st.Users[i]
+		u := &st.Users[i]
 		if u.ID == "" {
 			u.ID = t.newGUID().String()
 		}
@@ -157,17 +153,17 @@ func FromState(st State) (*Tenant, error) {
 		if t.entra.byID[u.ID] != nil {
 			return nil, fmt.Errorf("lab: load state: cloud user %s: %w", u.ID, ErrExists)
 		}
-		t.entra.add(&u)
+		t.entra.add(u)
 	}
 	for i := range st.Recipients {
-		r := st.Recipients[i]
+		r := &st.Recipients[i]
 		if r.ExchangeObjectID == "" {
 			r.ExchangeObjectID = t.newGUID().String()
 		}
 		if t.exo.byID[r.ExchangeObjectID] != nil {
 			return nil, fmt.Errorf("lab: load state: recipient %s: %w", r.ExchangeObjectID, ErrExists)
 		}
-		t.exo.index(&r)
+		t.exo.index(r)
 	}
 	t.sync.Watermark, t.sync.FullPending, t.sync.Last = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last
 	for _, a := range st.Sync.Provisioned {
