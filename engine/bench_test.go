@@ -17,8 +17,9 @@ import (
 //
 // BenchmarkApply1000FileSteps applies 1,000 file steps with the durable
 // journal, as one step fanned out over 1,000 keys (4 at a time, the
-// default width) and as 1,000 separate steps run one after the other. It
-// reports:
+// default width) and as 1,000 separate steps run one after the other; and,
+// to tell the engine's and the journal's cost from the file system's, the
+// 1,000 separate steps again on the in-memory test world. It reports:
 //
 //	ms/step        wall time of Engine.Apply per step (Apply observes every
 //	               file again for drift before it writes; the plan before it
@@ -61,6 +62,17 @@ step "file" "each" {
 		}
 		benchApply(b, n, src.String())
 	})
+	// The same 1,000 sequential steps on the in-memory test world: the
+	// engine and the journal alone, without the file steps' own syscalls.
+	b.Run("sequential-in-memory", func(b *testing.B) {
+		var src strings.Builder
+		src.WriteString(header)
+		for i := range n {
+			fmt.Fprintf(&src, "\nstep \"test_value\" \"s%04d\" {\n  key   = \"s%04d\"\n  value = \"value %d\"\n}\n", i, i, i)
+		}
+		theWorld.reset()
+		benchApply(b, n, src.String())
+	})
 }
 
 // benchApply plans src in a fresh folder and journal for each iteration,
@@ -73,6 +85,7 @@ func benchApply(b *testing.B, n int, src string) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		dir := b.TempDir()
+		theWorld.reset()
 		store, err := journal.Open(filepath.Join(dir, ".rebind"))
 		if err != nil {
 			b.Fatal(err)
