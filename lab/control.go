@@ -20,6 +20,31 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("POST /lab/faults", s.controlFaults)
 	s.mux.HandleFunc("GET /lab/faults", s.controlFaults)
 	s.mux.HandleFunc("GET /lab/endpoints", s.controlEndpoints)
+	s.mux.HandleFunc("GET /lab/throttle", s.controlThrottle)
+	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
+}
+
+// throttleLimits is the body of /lab/throttle.
+type throttleLimits struct {
+	// ReadUnits per 10 s; 0 means Graph's limit for the tenant's size.
+	ReadUnits int `json:"readUnits"`
+	// WriteUnits per 150 s.
+	WriteUnits int `json:"writeUnits"`
+}
+
+// controlThrottle reads or sets the throttling limits:
+// POST /lab/throttle {"readUnits":100,"writeUnits":10}.
+func (s *Server) controlThrottle(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var l throttleLimits
+		if err := json.NewDecoder(r.Body).Decode(&l); err != nil || l.ReadUnits < 0 || l.WriteUnits < 0 {
+			writeError(w, http.StatusBadRequest, "BadRequest", "throttle wants {\"readUnits\":n,\"writeUnits\":n} with n >= 0")
+			return
+		}
+		s.SetLimits(l.ReadUnits, l.WriteUnits)
+	}
+	read, write := s.limits()
+	writeJSON(w, http.StatusOK, throttleLimits{ReadUnits: read, WriteUnits: write})
 }
 
 // controlSync runs a cycle: POST /lab/sync?policy=Delta|Initial (Delta by

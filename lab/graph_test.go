@@ -310,6 +310,20 @@ func TestGraphThrottling(t *testing.T) {
 	if n429 != 2 {
 		t.Fatalf("%d of 7 batch items throttled, want 2", n429)
 	}
+	// Limits change at run time; writes have their own budget.
+	clk.Add(150 * time.Second)
+	var lim struct{ ReadUnits, WriteUnits int }
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/throttle", map[string]int{"readUnits": 100, "writeUnits": 1}, &lim), 200)
+	if lim.ReadUnits != 100 || lim.WriteUnits != 1 {
+		t.Fatalf("limits = %+v", lim)
+	}
+	body := map[string]any{"displayName": "x"}
+	wantStatus(t, call(t, "PATCH", u, body, nil), 204)
+	resp = call(t, "PATCH", u, body, nil)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "150" {
+		t.Fatalf("second write: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	wantStatus(t, call(t, "GET", u, nil, nil), 200)
 }
 
 func TestFaultInjection(t *testing.T) {

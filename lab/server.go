@@ -58,7 +58,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 		opts.WriteUnits = 3000
 	}
 	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2))}
-	s.throttle = newThrottle(opts.Clock, s.readLimit, opts.WriteUnits)
+	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.mux.Handle("/v1.0/", s.withFaults(gunzip(s.throttled(s.graph))))
 	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(gunzip(http.HandlerFunc(s.invokeCommand))))
@@ -85,21 +85,36 @@ func (s *Server) SetLDAPBind(baseDN, bindDN, password string) {
 	s.ldapBind = ldapBind{baseDN: baseDN, bindDN: bindDN, password: password}
 }
 
-// readLimit returns the resource units per 10 s for the tenant's size.
-func (s *Server) readLimit() int {
-	if s.opts.ReadUnits > 0 {
-		return s.opts.ReadUnits
+// limits returns the read units per 10 s (by the tenant's size unless
+// set) and the writes per 150 s.
+func (s *Server) limits() (read, write int) {
+	s.mu.Lock()
+	read, write = s.opts.ReadUnits, s.opts.WriteUnits
+	s.mu.Unlock()
+	if read > 0 {
+		return read, write
 	}
 	s.t.mu.Lock()
 	n := len(s.t.entra.byID)
 	s.t.mu.Unlock()
 	switch {
 	case n < 50:
-		return 3500
+		return 3500, write
 	case n <= 500:
-		return 5000
+		return 5000, write
 	}
-	return 8000
+	return 8000, write
+}
+
+// SetLimits changes the throttling limits; 0 read units means Graph's
+// limit for the tenant's size, 0 writes 3,000.
+func (s *Server) SetLimits(readUnits, writeUnits int) {
+	if writeUnits <= 0 {
+		writeUnits = 3000
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.ReadUnits, s.opts.WriteUnits = readUnits, writeUnits
 }
 
 // odataError is Graph's error body.

@@ -15,8 +15,7 @@ import (
 type throttle struct {
 	mu         sync.Mutex
 	now        func() time.Time
-	readLimit  func() int
-	writeLimit int
+	limits     func() (read, write int)
 	clients    map[string]*budget
 }
 
@@ -31,14 +30,14 @@ const (
 	writeWindow = 150 * time.Second
 )
 
-func newThrottle(now func() time.Time, readLimit func() int, writeLimit int) *throttle {
-	return &throttle{now: now, readLimit: readLimit, writeLimit: writeLimit, clients: map[string]*budget{}}
+func newThrottle(now func() time.Time, limits func() (read, write int)) *throttle {
+	return &throttle{now: now, limits: limits, clients: map[string]*budget{}}
 }
 
 // take spends cost units (and one write when write is set) for client, or
 // returns how long to wait when the window is spent.
 func (th *throttle) take(client string, cost int, write bool) (time.Duration, bool) {
-	limit := th.readLimit()
+	limit, writeLimit := th.limits()
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	now := th.now()
@@ -56,7 +55,7 @@ func (th *throttle) take(client string, cost int, write bool) (time.Duration, bo
 	if b.reads+cost > limit {
 		return b.readStart.Add(readWindow).Sub(now), false
 	}
-	if write && b.writes+1 > th.writeLimit {
+	if write && b.writes+1 > writeLimit {
 		return b.writeStart.Add(writeWindow).Sub(now), false
 	}
 	b.reads += cost
