@@ -45,8 +45,12 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// filterClause matches one `property eq 'value'` clause of $filter.
-var filterClause = regexp.MustCompile(`^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+// filterClause matches one `property eq 'value'` clause of $filter;
+// filterAnd splits clauses.
+var (
+	filterClause = regexp.MustCompile(`^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+	filterAnd    = regexp.MustCompile(`(?i)\s+and\s+`)
+)
 
 // parseFilter reads the $filter forms the lab supports: equality on
 // userPrincipalName and onPremisesImmutableId, joined by "and".
@@ -54,7 +58,7 @@ func parseFilter(f string, q *CloudQuery) error {
 	if f == "" {
 		return nil
 	}
-	for _, clause := range regexp.MustCompile(`(?i)\s+and\s+`).Split(f, -1) {
+	for _, clause := range filterAnd.Split(f, -1) {
 		m := filterClause.FindStringSubmatch(clause)
 		if m == nil {
 			return fmt.Errorf("Unsupported or invalid query filter clause specified: %q; the lab supports \"property eq 'value'\".", clause)
@@ -104,16 +108,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, deleted bool) {
 	if deleted {
 		ctx = "directoryObjects/graph.user"
 	}
-	fmt.Fprintf(&buf, `{"@odata.context":%q,`, baseURL(r)+"/v1.0/$metadata#"+ctx)
+	buf.WriteString(`{"@odata.context":`)
+	writeString(&buf, baseURL(r)+"/v1.0/$metadata#"+ctx)
 	if more {
 		next := url.Values{}
 		for k, v := range qs {
 			next[k] = v
 		}
 		next.Set("$skiptoken", users[len(users)-1].ID)
-		fmt.Fprintf(&buf, `"@odata.nextLink":%q,`, baseURL(r)+r.URL.Path+"?"+next.Encode())
+		buf.WriteString(`,"@odata.nextLink":`)
+		writeString(&buf, baseURL(r)+r.URL.Path+"?"+next.Encode())
 	}
-	buf.WriteString(`"value":[`)
+	buf.WriteString(`,"value":[`)
 	for i := range users {
 		if i > 0 {
 			buf.WriteByte(',')

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,9 @@ func parseSelect(q string) ([]string, error) {
 		if name == "" {
 			return nil, fmt.Errorf("Could not find a property named '%s' on type 'microsoft.graph.user'.", p)
 		}
-		out = append(out, name)
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
 	}
 	return out, nil
 }
@@ -182,7 +185,9 @@ func writeUser(buf *bytes.Buffer, u *CloudUser, sel []string, typed bool, contex
 	}
 	buf.WriteByte('{')
 	if context != "" {
-		fmt.Fprintf(buf, `"@odata.context":%q,`, context)
+		buf.WriteString(`"@odata.context":`)
+		writeString(buf, context)
+		buf.WriteByte(',')
 	}
 	if typed {
 		buf.WriteString(`"@odata.type":"#microsoft.graph.user",`)
