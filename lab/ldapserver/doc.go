@@ -35,6 +35,7 @@
 // that refuses them.
 //
 // The lab models user objects only: containers and OUs are implied by the
-// users' DNs and cannot be added, and ModifyDN (rename) and Compare are
-// answered with 53 unwillingToPerform.
+// users' DNs and cannot be added (53). gldap v0.1.14 cannot decode ModifyDN
+// (rename), Compare or Abandon requests and ends the connection that sends
+// one; other connections are unaffected.
 package ldapserver

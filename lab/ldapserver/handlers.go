@@ -69,8 +69,9 @@ type handlers struct {
 	requireTLS bool
 }
 
-// mux routes every operation gldap decodes to its handler; anything else
-// (ModifyDN, Compare, unknown extended operations) gets 53.
+// mux routes every operation gldap decodes to its handler; unknown
+// extended operations get 53. (gldap drops the connection on the request
+// types it does not decode: ModifyDN, Compare, Abandon.)
 func (h *handlers) mux() (*gldap.Mux, error) {
 	m, err := gldap.NewMux()
 	if err != nil {
