@@ -243,7 +243,9 @@ func TestModify(t *testing.T) {
 		t.Errorf("a refused modify set mail to %q", u.Mail)
 	}
 	// A modify by <GUID=...>, as AD accepts.
-	if err := mod("<GUID="+us["cid"].ObjectGUID.String()+">", func(r *ldap.ModifyRequest) { r.Replace("targetAddress", []string{"SMTP:cid@contoso.mail.onmicrosoft.com"}) }); err != nil {
+	if err := mod("<GUID="+us["cid"].ObjectGUID.String()+">", func(r *ldap.ModifyRequest) {
+		r.Replace("targetAddress", []string{"SMTP:cid@contoso.mail.onmicrosoft.com"})
+	}); err != nil {
 		t.Errorf("modify by GUID: %v", err)
 	}
 }
