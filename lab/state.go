@@ -39,6 +39,7 @@ type SyncMemory struct {
 	Pending     []string    `json:"pending,omitempty"`
 	FullPending bool        `json:"fullPending,omitempty"`
 	Last        *SyncResult `json:"last,omitempty"`
+	LastRun     time.Time   `json:"lastRun,omitzero"`
 }
 
 // Generator makes Count users named by Name (a fmt pattern with one
@@ -86,7 +87,7 @@ func (t *Tenant) snapshot() State {
 		st.Recipients = append(st.Recipients, *r)
 	}
 	sort.Slice(st.Recipients, func(i, j int) bool { return st.Recipients[i].ExchangeObjectID < st.Recipients[j].ExchangeObjectID })
-	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last}
+	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last, LastRun: t.sync.LastRun}
 	for a := range t.sync.Provisioned {
 		st.Sync.Provisioned = append(st.Sync.Provisioned, a)
 	}
@@ -165,7 +166,7 @@ func FromState(st State) (*Tenant, error) {
 		}
 		t.exo.index(r)
 	}
-	t.sync.Watermark, t.sync.FullPending, t.sync.Last = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last
+	t.sync.Watermark, t.sync.FullPending, t.sync.Last, t.sync.LastRun = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last, st.Sync.LastRun
 	for _, a := range st.Sync.Provisioned {
 		t.sync.Provisioned[a] = true
 	}

@@ -98,6 +98,9 @@ type syncState struct {
 	FullPending bool
 	// Last is the last cycle's report.
 	Last *SyncResult
+	// LastRun is when the last cycle started; the scheduler runs the next
+	// one Config.SyncInterval later.
+	LastRun time.Time
 }
 
 func (s *syncState) init() {
@@ -143,6 +146,12 @@ func (t *Tenant) inScope(u *ADUser) bool {
 func (t *Tenant) SyncCycle(policy SyncPolicy) (SyncResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.syncCycle(policy)
+}
+
+// syncCycle is SyncCycle under the lock.
+func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
+	t.sync.LastRun = t.now
 	if policy != Delta && policy != Initial {
 		return SyncResult{}, fmt.Errorf("sync: %w: policy %q", ErrInvalid, policy)
 	}

@@ -437,3 +437,31 @@ func TestLeavingSyncScopeDeletes(t *testing.T) {
 		t.Fatalf("ann still active: %v", err)
 	}
 }
+
+// TestScheduledCyclesRepeatTheLoop: with Connect's 30-minute scheduler on,
+// the restored user of seed 000 is deleted again by the next scheduled
+// cycle without anyone asking for one.
+func TestScheduledCyclesRepeatTheLoop(t *testing.T) {
+	tn := syncedTenant(t, Config{SyncInterval: Duration(30 * time.Minute)}, "nicki")
+	cu, _ := tn.CloudUser("nicki@contoso.com")
+	must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
+	mustADUser(t, tn, "nicki")
+	must(t, tn.Advance(29*time.Minute))
+	if _, err := tn.CloudUser(cu.ID); err != nil {
+		t.Fatalf("deleted before the scheduled cycle: %v", err)
+	}
+	must(t, tn.Advance(time.Minute))
+	if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
+		t.Fatalf("the scheduled cycle did not delete the user: %v", err)
+	}
+	if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, tn.Advance(3*time.Hour))
+	if last, _ := tn.LastSync(); last.Started != tn.Now() || !hasError(last, CodeAttributeValueMustBeUnique, "") {
+		t.Fatalf("last scheduled cycle = %+v at %v", last, tn.Now())
+	}
+	if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
+		t.Fatalf("restored user not deleted again: %v", err)
+	}
+}

@@ -70,6 +70,11 @@ type Config struct {
 	// Retention is how long deleted cloud users and soft-deleted recipients
 	// are kept (30 days by default).
 	Retention Duration `json:"retention,omitempty"`
+	// SyncInterval makes Entra Connect's scheduler run a delta cycle this
+	// long after the previous cycle as the clock advances (Connect's
+	// default is 30m). Zero, the default, runs cycles only when asked, so
+	// tests and rehearsals decide when sync happens.
+	SyncInterval Duration `json:"syncInterval,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -167,14 +172,29 @@ func (t *Tenant) Now() time.Time {
 // Advance moves the virtual clock forward by d and lets everything that was
 // waiting for that time happen, in order: the directory sync switch finishes
 // turning off, cloud users leave the recycle bin, soft-deleted recipients
-// without a hold are purged. Negative durations are refused.
+// without a hold are purged, and, when Config.SyncInterval is set, the
+// scheduled delta cycles run at their times. Negative durations are
+// refused.
 func (t *Tenant) Advance(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("lab: advance clock by %s: %w: time only moves forward", d, ErrInvalid)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.now = t.now.Add(d)
+	target := t.now.Add(d)
+	if iv := t.cfg.SyncInterval.D(); iv > 0 {
+		if t.sync.LastRun.IsZero() {
+			t.sync.LastRun = t.now
+		}
+		for next := t.sync.LastRun.Add(iv); !next.After(target); next = t.sync.LastRun.Add(iv) {
+			t.now = next
+			t.expire()
+			// A scheduled cycle that fails (sync off, threshold) is
+			// reported in LastSync, as Connect's run history shows it.
+			_, _ = t.syncCycle(Delta)
+		}
+	}
+	t.now = target
 	t.expire()
 	return nil
 }
