@@ -171,6 +171,10 @@ func (g *golden) plan() *plan.Plan {
 
 func (g *golden) renderPlan() string {
 	g.t.Helper()
+	// What plans must validate: `rebind validate` may not reject it.
+	if diags := g.engine(nil).Validate(g.runbook()); diags.HasErrors() {
+		g.t.Errorf("Validate rejects a runbook that plans: %s", diags.Error())
+	}
 	p := g.plan()
 	if again := g.plan(); again.Digest() != p.Digest() {
 		g.t.Errorf("planning twice gave two digests: the plan is not deterministic\nfirst:\n%s\nsecond:\n%s", p.CanonicalBytes(), again.CanonicalBytes())
