@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,6 +50,8 @@ type sambaDC struct {
 	caFile string // the CA that signed its LDAPS certificate
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when samba has exited
+	// stopOnce makes stop idempotent.
+	stopOnce sync.Once
 	// provisioned is how long provisioning, start-up and the schema
 	// extension took, reported by the tests.
 	provisioned time.Duration
@@ -82,7 +85,8 @@ func runWithSamba(m *testing.M) int {
 		dc = d
 		dc.provisioned = time.Since(start)
 		fmt.Fprintf(os.Stderr, "steps/ad tests: Samba AD DC on %s ready in %s (%s)\n", dc.ip, dc.provisioned.Round(time.Millisecond), dc.dir)
-		defer dc.stop()
+		defer d.stop()
+		defer stopBenchDC()
 	}
 	return m.Run()
 }
@@ -91,6 +95,9 @@ func runWithSamba(m *testing.M) int {
 // already failed the run in CI).
 func needSamba(tb testing.TB) *sambaDC {
 	tb.Helper()
+	if benchDC != nil {
+		return benchDC
+	}
 	if dc == nil {
 		tb.Skipf("skipped: %s (install samba-ad-dc and ldap-utils and run as root)", dcMissing)
 	}
@@ -111,24 +118,37 @@ func findTool(name string) (string, error) {
 	return "", fmt.Errorf("%w: %s not found", errNoSamba, name)
 }
 
-// startSamba provisions a domain in a temporary directory, gives it a
+// startSamba provisions a domain in a new temporary directory, gives it a
 // certificate Go can verify, starts it and extends its schema.
 func startSamba() (*sambaDC, error) {
-	tool, err := findTool("samba-tool")
-	if err != nil {
+	if err := sambaAvailable(); err != nil {
 		return nil, err
-	}
-	daemon, err := findTool("samba")
-	if err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("%w: provisioning a DC and binding port 636 need root", errNoSamba)
 	}
 	dir, err := os.MkdirTemp("", "rebind-samba-")
 	if err != nil {
 		return nil, err
 	}
+	return launchSamba(dir, true)
+}
+
+// sambaAvailable says why this machine cannot run a test DC, if it cannot.
+func sambaAvailable() error {
+	for _, tool := range []string{"samba-tool", "samba"} {
+		if _, err := findTool(tool); err != nil {
+			return err
+		}
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: provisioning a DC and binding port 636 need root", errNoSamba)
+	}
+	return nil
+}
+
+// launchSamba provisions a domain in dir when provision is set (else dir
+// holds one already), and starts it. On failure it stops what it started.
+func launchSamba(dir string, provision bool) (*sambaDC, error) {
+	tool, _ := findTool("samba-tool")
+	daemon, _ := findTool("samba")
 	d := &sambaDC{dir: dir, ip: "127.0.0.1"}
 	ok := false
 	defer func() {
@@ -142,20 +162,23 @@ func startSamba() (*sambaDC, error) {
 		c.Close()
 		return nil, fmt.Errorf("port 636 on %s is already taken (another Samba DC running?)", d.ip)
 	}
-	prov := exec.Command(tool, "domain", "provision",
-		"--targetdir="+dir, "--realm="+sambaRealm, "--domain="+sambaDomain,
-		"--server-role=dc", "--dns-backend=NONE", "--adminpass="+sambaPassword,
-		"--host-ip="+d.ip,
-		"--option=interfaces=lo", "--option=bind interfaces only=yes",
-		"--option=server services = ldap, cldap",
-		"--option=dsdb:schema update allowed = true",
-		// A test DC need not survive a power cut: no fsync per write.
-		"--option=ldb:nosync = true",
-		"--option=log file = "+filepath.Join(dir, "log.%m"),
-	)
-	if out, err := prov.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out))
+	if provision {
+		prov := exec.Command(tool, "domain", "provision",
+			"--targetdir="+dir, "--realm="+sambaRealm, "--domain="+sambaDomain,
+			"--server-role=dc", "--dns-backend=NONE", "--adminpass="+sambaPassword,
+			"--host-ip="+d.ip,
+			"--option=interfaces=lo", "--option=bind interfaces only=yes",
+			"--option=server services = ldap, cldap",
+			"--option=dsdb:schema update allowed = true",
+			// A test DC need not survive a power cut: no fsync per write.
+			"--option=ldb:nosync = true",
+			"--option=log file = "+filepath.Join(dir, "log.%m"),
+		)
+		if out, err := prov.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out))
+		}
 	}
+	// A fresh certificate every start: the test CA lives for a day.
 	d.caFile = filepath.Join(dir, "private", "tls", "ca.pem")
 	if err := writeCertificates(filepath.Join(dir, "private", "tls"), d.ip); err != nil {
 		return nil, err
@@ -166,8 +189,11 @@ func startSamba() (*sambaDC, error) {
 	}
 	d.cmd = exec.Command(daemon, "-i", "-M", "single", "-s", filepath.Join(dir, "etc", "smb.conf"))
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Its own process group, so that stop can kill every process it
+	// forks; and killed with the test binary if that dies first.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
+		logf.Close()
 		return nil, fmt.Errorf("start samba: %w", err)
 	}
 	d.exited = make(chan struct{})
@@ -341,9 +367,14 @@ func (d *sambaDC) adminConn() (*ldap.Conn, error) {
 	return conn, nil
 }
 
-// stop kills the DC (its whole process group) and removes its directory.
+// stop kills the DC (its whole process group) and removes its directory
+// unless it is a kept one. It is safe to call twice.
 func (d *sambaDC) stop() {
-	if d.cmd != nil && d.cmd.Process != nil {
+	d.stopOnce.Do(d.kill)
+}
+
+func (d *sambaDC) kill() {
+	if d.cmd != nil && d.cmd.Process != nil && d.exited != nil {
 		pgid := d.cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
