@@ -20,7 +20,9 @@ type applyOptions struct {
 	AutoApprove bool
 	Vars        varFlags
 	Author      string
-	Now         func() time.Time
+	// AllowedSigners verifies a plan's approvals (env REBIND_ALLOWED_SIGNERS).
+	AllowedSigners string
+	Now            func() time.Time
 }
 
 func newApplyCmd(ios *IO, g *Globals) *cobra.Command {
@@ -43,6 +45,7 @@ applied from an approved plan.`,
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "apply a runbook without asking")
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who applies (default: the local user)")
+	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "verify the plan's approvals against this allowed-signers file (env REBIND_ALLOWED_SIGNERS)")
 	return cmd
 }
 
@@ -86,7 +89,7 @@ func runApply(opts *applyOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := checkPlan(p, opts.Now()); err != nil {
+		if err := checkPlan(p, opts.Now(), opts.AllowedSigners); err != nil {
 			return err
 		}
 		digest = p.Digest()

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,23 +12,36 @@ import (
 )
 
 type showOptions struct {
-	IO     *IO
-	Path   string
-	Format string
+	IO             *IO
+	Path           string
+	Format         string
+	Redact         bool
+	AllowedSigners string
+	Now            func() time.Time
 }
 
 func newShowCmd(ios *IO, g *Globals) *cobra.Command {
-	opts := &showOptions{IO: ios}
+	opts := &showOptions{IO: ios, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "show PLAN [--format text|json]",
+		Use:   "show PLAN [--format text|json|markdown|html|digest] [--redact]",
 		Short: "Render a saved plan for review",
-		Args:  cobra.ExactArgs(1),
+		Long: `show renders a saved plan: text for a terminal, json, markdown for a pull
+request comment, html for a self-contained page to open in a browser, or
+digest for the bare digest that approvals sign.
+
+--redact masks addresses (alice.smith@contoso.com -> a***@contoso.com),
+the common names in distinguished names and name attributes; GUIDs and
+immutable IDs stay, since checking them is the review. The digest shown is
+the plan's own.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Path = args[0]
 			return runShow(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "text or json")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "text, json, markdown, html or digest")
+	cmd.Flags().BoolVar(&opts.Redact, "redact", false, "mask addresses and names (not with json)")
+	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "verify the approvals shown by markdown and html against this file (env REBIND_ALLOWED_SIGNERS)")
 	return cmd
 }
 
@@ -37,11 +52,45 @@ func runShow(opts *showOptions) error {
 	}
 	switch opts.Format {
 	case "text":
-		return plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)})
+		if !opts.Redact {
+			return plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)})
+		}
+		// The text renderer prints the digest of the plan it is given:
+		// put the real one back in place of the redacted copy's.
+		r := plan.Redact(p)
+		var buf bytes.Buffer
+		if err := plan.RenderText(&buf, r, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
+			return err
+		}
+		_, err := opts.IO.Out.Write(bytes.ReplaceAll(buf.Bytes(), []byte(r.Digest()), []byte(p.Digest())))
+		return err
 	case "json":
+		if opts.Redact {
+			return usageError{fmt.Errorf("--redact does not apply to --format json: a redacted plan is not the plan that was approved")}
+		}
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(p)
+	case "digest":
+		_, err := fmt.Fprintln(opts.IO.Out, p.Digest())
+		return err
+	case "markdown", "html":
+		ro := plan.RenderOptions{Redact: opts.Redact, PlanFile: opts.Path}
+		allowed, err := loadAllowedSigners(opts.AllowedSigners)
+		if err != nil {
+			return err
+		}
+		if allowed != nil {
+			ap, verr := plan.Verify(p, allowed, opts.Now())
+			if verr != nil && !onlyTooFew(verr) {
+				fmt.Fprintf(opts.IO.Err, "warning: signatures that do not hold are not counted:\n%s\n", indentErr(verr))
+			}
+			ro.Approval = &ap
+		}
+		if opts.Format == "markdown" {
+			return plan.RenderMarkdown(opts.IO.Out, p, ro)
+		}
+		return plan.RenderHTML(opts.IO.Out, p, ro)
 	}
-	return usageError{fmt.Errorf("--format %q: want text or json", opts.Format)}
+	return usageError{fmt.Errorf("--format %q: want text, json, markdown, html or digest", opts.Format)}
 }

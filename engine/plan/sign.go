@@ -337,3 +337,13 @@ func parseAuthorizedKey(s string) (ssh.PublicKey, error) {
 }
 
 func sameKey(a, b ssh.PublicKey) bool { return bytes.Equal(a.Marshal(), b.Marshal()) }
+
+// SignatureKey returns the public key an armored SSH signature says it was
+// made with, without verifying the signature.
+func SignatureKey(armored string) (ssh.PublicKey, error) {
+	s, _, err := parseSSHSig(armored)
+	if err != nil {
+		return nil, &SignatureError{Index: -1, Err: err}
+	}
+	return s.Key, nil
+}

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/rebind-dev/rebind/engine/plan"
+)
+
+var approveNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// reviewer is a key on disk, as --key reads it.
+type reviewer struct {
+	name, keyFile string
+	pub           ssh.PublicKey
+}
+
+// newReviewer writes an OpenSSH ed25519 private key for name into dir,
+// protected by passphrase when it is not empty.
+func newReviewer(t *testing.T, dir, name, passphrase string) reviewer {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block *pem.Block
+	if passphrase == "" {
+		block, err = ssh.MarshalPrivateKey(priv, name)
+	} else {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, name, []byte(passphrase))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reviewer{name: name, keyFile: path, pub: sp}
+}
+
+// savedPlan writes a plan by dave that needs two approvals.
+func savedPlan(t *testing.T, dir string) string {
+	t.Helper()
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Runbook:       plan.Runbook{Name: "restore-mistake", Digest: strings.Repeat("ab", 32), Sources: map[string]string{"main.hcl": "runbook \"restore-mistake\" {\n  approvals = 2\n}\n"}},
+		Inputs:        map[string]plan.Value{"upn": plan.Value(`"alice.smith@contoso.com"`)},
+		Targets:       []plan.Target{},
+		Steps: []plan.Step{{
+			Address: "step.entra_immutable_id.clear", Mode: "step", Type: "entra_immutable_id", Kind: "ensure", Reversibility: "reversible",
+			Instances: []plan.Instance{{Address: "step.entra_immutable_id.clear", Object: "entra:user:alice.smith@contoso.com", Action: "update",
+				Before: plan.Value(`{"immutable_id":"4AUlP4lP0xGaDAMF6CwzAQ=="}`), After: plan.Value(`{"immutable_id":null}`)}},
+		}},
+		Permissions: []string{"Graph: User.ReadWrite.All"},
+		Approvals:   plan.Policy{Required: 2},
+		Author:      "dave",
+		Created:     approveNow.Add(-time.Hour),
+		Expires:     approveNow.Add(23 * time.Hour),
+	}
+	path := filepath.Join(dir, "restore.plan")
+	if err := p.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func writeAllowed(t *testing.T, dir string, rs ...reviewer) string {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "%s %s\n", r.name, plan.AuthorizedKey(r.pub))
+	}
+	path := filepath.Join(dir, "allowed_signers")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func approve(t *testing.T, o approveOptions) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	o.IO = &IO{In: strings.NewReader(""), Out: &out, Err: &out}
+	o.Now = func() time.Time { return approveNow }
+	err := runApprove(&o)
+	return out.String(), err
+}
+
+func readPlan(t *testing.T, path string) *plan.Plan {
+	t.Helper()
+	p, err := plan.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestApproveThenCheckPlan(t *testing.T) {
+	t.Setenv("REBIND_ALLOWED_SIGNERS", "")
+	dir := t.TempDir()
+	path := savedPlan(t, dir)
+	alice := newReviewer(t, dir, "alice", "")
+	bob := newReviewer(t, dir, "bob", "correct horse")
+	dave := newReviewer(t, dir, "dave", "")
+	outsider := newReviewer(t, dir, "outsider", "")
+	allowed := writeAllowed(t, dir, alice, bob, dave)
+
+	out, err := approve(t, approveOptions{Path: path, KeyFile: alice.keyFile, AllowedSigners: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"as alice, key ED25519 SHA256:", "Approvals: 1 of 2 (alice).", "It needs 1 more."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("approve said %q, want %q", out, want)
+		}
+	}
+	err = checkPlan(readPlan(t, path), approveNow, allowed)
+	if !errors.Is(err, plan.ErrTooFewApprovals) || !strings.Contains(err.Error(), "needs 2 approvals, has 1: alice") {
+		t.Fatalf("checkPlan after one approval = %v", err)
+	}
+
+	before, _ := os.ReadFile(path)
+	if _, err := approve(t, approveOptions{Path: path, KeyFile: dave.keyFile, AllowedSigners: allowed}); !errors.Is(err, plan.ErrAuthorSignature) {
+		t.Errorf("the author approving = %v, want ErrAuthorSignature", err)
+	}
+	if _, err := approve(t, approveOptions{Path: path, KeyFile: outsider.keyFile, AllowedSigners: allowed}); !errors.Is(err, plan.ErrUnknownSigner) {
+		t.Errorf("an outsider approving = %v, want ErrUnknownSigner", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a refused approval changed the plan file")
+	}
+
+	// bob's key has a passphrase; the allowed signers come from the
+	// environment.
+	t.Setenv("REBIND_ALLOWED_SIGNERS", allowed)
+	out, err = approve(t, approveOptions{Path: path, KeyFile: bob.keyFile, Passphrase: func(string) ([]byte, error) { return []byte("correct horse"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Approvals: 2 of 2 (alice, bob).") || !strings.Contains(out, "has the approvals it needs") {
+		t.Errorf("approve said %q", out)
+	}
+	if err := checkPlan(readPlan(t, path), approveNow, ""); err != nil {
+		t.Fatalf("checkPlan with two approvals: %v", err)
+	}
+	if err := checkPlan(readPlan(t, path), approveNow.Add(24*time.Hour), ""); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("checkPlan after expiry = %v", err)
+	}
+
+	// One byte of the plan changed after it was signed.
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(`"author": "dave"`), []byte(`"author": "davf"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = checkPlan(readPlan(t, path), approveNow, "")
+	if !errors.Is(err, plan.ErrWrongDigest) || !strings.Contains(err.Error(), "signature 1 by alice") || !strings.Contains(err.Error(), "signature 2 by bob") {
+		t.Fatalf("checkPlan of a changed plan = %v", err)
+	}
+
+	t.Setenv("REBIND_ALLOWED_SIGNERS", "")
+	if err := checkPlan(readPlan(t, path), approveNow, ""); err == nil || !strings.Contains(err.Error(), "give --allowed-signers FILE") {
+		t.Errorf("checkPlan without allowed signers = %v", err)
+	}
+}
+
+func TestApproveWithoutAllowedSigners(t *testing.T) {
+	t.Setenv("REBIND_ALLOWED_SIGNERS", "")
+	dir := t.TempDir()
+	path := savedPlan(t, dir)
+	alice := newReviewer(t, dir, "alice", "")
+	out, err := approve(t, approveOptions{Path: path, KeyFile: alice.keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "carries 1 signature and needs 2 approvals") {
+		t.Errorf("approve said %q", out)
+	}
+	if _, err := approve(t, approveOptions{Path: path}); err == nil {
+		t.Error("approve without --key or --signature succeeded")
+	}
+}
+
+func TestApproveWithSSHKeygenSignature(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ssh-keygen is needed (Debian: openssh-client)")
+		}
+		t.Skip("ssh-keygen not found (Debian: openssh-client)")
+	}
+	t.Setenv("REBIND_ALLOWED_SIGNERS", "")
+	dir := t.TempDir()
+	path := savedPlan(t, dir)
+	alice := newReviewer(t, dir, "alice", "")
+	carol := newReviewer(t, dir, "carol", "")
+	allowed := writeAllowed(t, dir, alice, carol)
+	if _, err := approve(t, approveOptions{Path: path, KeyFile: alice.keyFile, AllowedSigners: allowed}); err != nil {
+		t.Fatal(err)
+	}
+
+	// carol signs what `rebind show --format digest` prints, newline and
+	// all, with ssh-keygen.
+	var digest bytes.Buffer
+	if err := runShow(&showOptions{IO: &IO{Out: &digest, Err: &digest}, Path: path, Format: "digest", Now: time.Now}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(keygen, "-Y", "sign", "-n", "rebind-plan", "-f", carol.keyFile)
+	cmd.Stdin = &digest
+	sig, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -Y sign: %v", err)
+	}
+	sigFile := filepath.Join(dir, "plan.sig")
+	if err := os.WriteFile(sigFile, sig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := approve(t, approveOptions{Path: path, SignatureFile: sigFile, AllowedSigners: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "as carol") || !strings.Contains(out, "Approvals: 2 of 2 (alice, carol).") {
+		t.Errorf("approve said %q", out)
+	}
+	if err := checkPlan(readPlan(t, path), approveNow, allowed); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShowFormats(t *testing.T) {
+	dir := t.TempDir()
+	path := savedPlan(t, dir)
+	digest := readPlan(t, path).Digest()
+	show := func(format string, redact bool) (string, error) {
+		var out bytes.Buffer
+		err := runShow(&showOptions{IO: &IO{Out: &out, Err: &out}, Path: path, Format: format, Redact: redact, Now: time.Now})
+		return out.String(), err
+	}
+	for _, tt := range []struct {
+		format string
+		want   []string
+	}{
+		{"markdown", []string{"### rebind plan restore-mistake", "| `step.entra_immutable_id.clear` | update |"}},
+		{"html", []string{"<!DOCTYPE html>", "step.entra_immutable_id.clear"}},
+		{"digest", []string{digest + "\n"}},
+		{"text", []string{"Plan digest  sha256:" + digest}},
+	} {
+		for _, redact := range []bool{false, true} {
+			if tt.format == "digest" && redact {
+				continue
+			}
+			out, err := show(tt.format, redact)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.format, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("show --format %s (redact %v) lacks %q:\n%s", tt.format, redact, w, out)
+				}
+			}
+			if redact && (strings.Contains(out, "alice.smith") || !strings.Contains(out, digest)) {
+				t.Errorf("show --format %s --redact shows a UPN or lost the digest:\n%s", tt.format, out)
+			}
+		}
+	}
+	if _, err := show("json", true); err == nil {
+		t.Error("show --format json --redact succeeded")
+	}
+}
