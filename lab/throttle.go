@@ -13,10 +13,10 @@ import (
 // identity throttling does: reads per 10 s against a limit that depends on
 // the tenant's size, writes per 150 s.
 type throttle struct {
-	mu         sync.Mutex
-	now        func() time.Time
-	limits     func() (read, write int)
-	clients    map[string]*budget
+	mu      sync.Mutex
+	now     func() time.Time
+	limits  func() (read, write int)
+	clients map[string]*budget
 }
 
 // budget is one client's two windows.
