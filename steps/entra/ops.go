@@ -117,11 +117,15 @@ func (c *Client) organization(ctx context.Context) (tenant, error) {
 	return t, nil
 }
 
-// setDirSync turns the tenant's directory synchronisation on or off.
+// setDirSync turns the tenant's directory synchronisation on or off. The
+// body is written by hand: the SDK's organization model adds an
+// "@odata.type" that only this one property should accompany.
 func (c *Client) setDirSync(ctx context.Context, orgID string, on bool) error {
-	body := models.NewOrganization()
-	body.SetOnPremisesSyncEnabled(&on)
-	_, err := c.graph.Organization().ByOrganizationId(orgID).Patch(ctx, body, nil)
+	body, err := json.Marshal(map[string]bool{"onPremisesSyncEnabled": on})
+	if err != nil {
+		return err
+	}
+	_, err = c.rawJSON(ctx, abs.PATCH, "/organization/"+url.PathEscape(orgID), body)
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -35,6 +36,8 @@ func (userStateStep) Info() steps.Info {
 			"sync_enabled":          {Type: cty.Bool, Nullable: true, Doc: "Whether the user must be synced (true) or cloud-managed after sync was turned off (false)."},
 			"user_principal_name":   {Type: cty.String, Nullable: true, PII: true, Doc: "The UPN the user must have (sync may rename it)."},
 			"ignore_service_errors": {Type: cty.Bool, Doc: "Keep waiting through Exchange provisioning errors (only sync conflicts end the wait)."},
+			"errors_since": {Type: cty.String, Doc: "Only errors that occurred at or after this RFC 3339 time end the wait, e.g. " +
+				"step.adsync_cycle.initial.result.started: errors of earlier cycles may be the ones the runbook fixes."},
 		}),
 		Reversibility: steps.Reversible,
 		Permissions:   []string{permUserRead},
@@ -105,7 +108,15 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 	// runbook's earlier steps fix; while waiting it means "never".
 	if exists && call.Refresh != nil {
 		ignoreSvc, _ := steps.Bool(call.Config, "ignore_service_errors")
-		if msg := provisioningErrorText(u, ignoreSvc); msg != "" {
+		var since time.Time
+		if s, ok := steps.String(call.Config, "errors_since"); ok {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: errors_since %q is not an RFC 3339 time", call.Address, s))
+			}
+			since = t
+		}
+		if msg := provisioningErrorText(u, ignoreSvc, since); msg != "" {
 			return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: Entra reports a provisioning error for %s, so sync will not make it match: %s",
 				call.Address, u.GetAttr("upn").AsString(), msg))
 		}
@@ -121,25 +132,38 @@ func equalFold(a, b cty.Value, fold bool) bool {
 	return a.Equals(b).True()
 }
 
-// provisioningErrorText joins the user value's provisioning errors into one
-// readable sentence; "" when there are none.
-func provisioningErrorText(u cty.Value, ignoreService bool) string {
+// provisioningErrorText joins the user value's provisioning errors that
+// occurred at or after since into one readable sentence; "" when there are
+// none.
+func provisioningErrorText(u cty.Value, ignoreService bool, since time.Time) string {
 	var parts []string
 	for it := u.GetAttr("provisioning_errors").ElementIterator(); it.Next(); {
 		_, e := it.Element()
+		if before(e.GetAttr("occurred"), since) {
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s on %s (value %q, %s)", e.GetAttr("category").AsString(),
 			e.GetAttr("property").AsString(), e.GetAttr("value").AsString(), strOr(e.GetAttr("occurred"), "time unknown")))
 	}
 	if !ignoreService {
 		for it := u.GetAttr("service_provisioning_errors").ElementIterator(); it.Next(); {
 			_, e := it.Element()
-			if e.GetAttr("resolved").True() {
+			if e.GetAttr("resolved").True() || before(e.GetAttr("created"), since) {
 				continue
 			}
 			parts = append(parts, fmt.Sprintf("%s: %s", e.GetAttr("service").AsString(), e.GetAttr("text").AsString()))
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// before reports whether a time value is known to be before since.
+func before(v cty.Value, since time.Time) bool {
+	if since.IsZero() || v.IsNull() {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339, v.AsString())
+	return err == nil && t.Before(since)
 }
 
 func strOr(v cty.Value, dflt string) string {
@@ -158,4 +182,6 @@ func (userStateStep) Apply(ctx context.Context, call steps.Call, change steps.Ch
 }
 
 // Revert has nothing to undo: the step never writes.
-func (userStateStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error { return nil }
+func (userStateStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
+	return nil
+}

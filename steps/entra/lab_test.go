@@ -1,0 +1,277 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// labPost calls the lab's control API.
+func labPost(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+// TestRestoreMistakeOverGraph walks seed 000's fix through the lab's Graph
+// endpoint: read the deleted user, restore it, clear its immutable ID, run
+// an Initial cycle and wait for the soft match to stamp the new anchor.
+// Each ensure step is planned again afterwards and must be a no-op; each
+// revert must bring back the recorded before-value.
+func TestRestoreMistakeOverGraph(t *testing.T) {
+	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	const upn = "nicki@contoso.com"
+
+	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	obs, _ := plan(t, typ, call)
+	v := obs.Value
+	if !v.GetAttr("deleted").True() || v.GetAttr("immutable_id").AsString() != "my9s3SP45EGOfMGNUp35Hg==" ||
+		v.GetAttr("deleted_days_left").AsBigFloat().String() != "30" || v.GetAttr("licenses").LengthInt() != 1 {
+		t.Fatalf("deleted user = %#v", v)
+	}
+	if n := v.GetAttr("provisioning_errors").LengthInt(); n != 1 {
+		t.Fatalf("provisioning errors = %d, want the AttributeValueMustBeUnique one", n)
+	}
+	pe := v.GetAttr("provisioning_errors").Index(ctyZero)
+	if pe.GetAttr("category").AsString() == "" || pe.GetAttr("property").AsString() == "" {
+		t.Fatalf("provisioning error not decoded: %#v", pe)
+	}
+	// Without deleted = true the recycle bin is not searched.
+	if _, err := typ.Observe(context.Background(), mustCall(t, "entra_user", c, map[string]any{"upn": upn})); !errors.Is(err, steps.ErrNotFound) {
+		t.Fatalf("active lookup of a deleted user: %v, want ErrNotFound", err)
+	}
+
+	// Restore.
+	rtyp, rcall := newCall(t, "entra_user_restored", c, map[string]any{"upn": upn}, true)
+	ch, res := apply(t, rtyp, rcall)
+	if ch.Action != steps.Create || res.Value.GetAttr("id").AsString() != v.GetAttr("id").AsString() {
+		t.Fatalf("restore: %s %#v", ch.Action, res.Value)
+	}
+	if u, err := tn.CloudUser(upn); err != nil || u.Deleted() {
+		t.Fatalf("lab user after restore: %v %v", u.DeletedDateTime, err)
+	}
+	if _, again := plan(t, rtyp, rcall); again.Action != steps.NoOp {
+		t.Fatalf("restore planned again: %s, want no-op", again.Action)
+	}
+	// Revert deletes it again; a second apply restores it again.
+	if err := rtyp.(steps.Reverter).Revert(context.Background(), rcall, ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.CloudUser(upn); err == nil {
+		t.Fatal("revert left the user active")
+	}
+	apply(t, rtyp, rcall)
+
+	// Clear the immutable ID.
+	ityp, icall := newCall(t, "entra_immutable_id", c, map[string]any{"upn": upn, "immutable_id": nil}, true)
+	ich, _ := apply(t, ityp, icall)
+	if ich.Action != steps.Update || ich.Before.GetAttr("anchor_guid").AsString() != "dd6c2f9b-f823-41e4-8e7c-c18d529df91e" {
+		t.Fatalf("clear: %s before %#v", ich.Action, ich.Before)
+	}
+	if u, _ := tn.CloudUser(upn); u.OnPremisesImmutableID != "" {
+		t.Fatalf("immutable ID after clear = %q", u.OnPremisesImmutableID)
+	}
+	if _, again := plan(t, ityp, icall); again.Action != steps.NoOp {
+		t.Fatalf("clear planned again: %s", again.Action)
+	}
+	if err := ityp.(steps.Reverter).Revert(context.Background(), icall, ich); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := tn.CloudUser(upn); u.OnPremisesImmutableID != "my9s3SP45EGOfMGNUp35Hg==" {
+		t.Fatalf("immutable ID after revert = %q", u.OnPremisesImmutableID)
+	}
+	apply(t, ityp, icall)
+
+	// Before the cycle the user is cloud-managed: the wait is "not yet".
+	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
+	wtyp, wcall := newCall(t, "entra_user_state", c, map[string]any{"upn": upn, "immutable_id": want, "sync_enabled": true}, true)
+	if _, w := plan(t, wtyp, mustCall(t, "entra_user_state", c, map[string]any{"upn": upn, "immutable_id": want, "sync_enabled": true})); w.Action != steps.Update {
+		t.Fatalf("await before the cycle: %s, want update", w.Action)
+	}
+	if _, err := wtyp.Apply(context.Background(), wcall, steps.Change{Action: steps.Update}); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "changed by sync") {
+		t.Fatalf("apply of entra_user_state: %v", err)
+	}
+	labPost(t, srv.URL+"/lab/sync?policy=Initial")
+	if _, w := plan(t, wtyp, wcall); w.Action != steps.NoOp {
+		t.Fatalf("await after the Initial cycle: %s, want no-op (bound)", w.Action)
+	}
+}
+
+// TestImmutableIDRefusedWhileSynced checks the error for a user mastered
+// on premises: it is permanent and names the user and the cause.
+func TestImmutableIDRefusedWhileSynced(t *testing.T) {
+	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	c := openLab(t, srv.URL, map[string]any{"batch": false})
+	typ, call := newCall(t, "entra_immutable_id", c, map[string]any{"upn": "user00003@contoso.com", "immutable_id": nil}, true)
+	_, ch := plan(t, typ, call)
+	_, err := typ.Apply(context.Background(), call, ch)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "user00003@contoso.com") || !strings.Contains(err.Error(), "mastered on premises") {
+		t.Fatalf("error = %v", err)
+	}
+	// The same through a batch.
+	cb := openLab(t, srv.URL, nil)
+	typ, call = newCall(t, "entra_immutable_id", cb, map[string]any{"upn": "user00003@contoso.com", "immutable_id": nil}, true)
+	if _, err := typ.Apply(context.Background(), call, ch); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "mastered on premises") {
+		t.Fatalf("batched error = %v", err)
+	}
+}
+
+// TestAwaitEndsOnProvisioningError: a synced user whose export failed
+// reports AttributeValueMustBeUnique; waiting for it ends at once.
+func TestAwaitEndsOnProvisioningError(t *testing.T) {
+	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	args := map[string]any{"upn": "user01@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}
+	typ, call := newCall(t, "entra_user_state", c, args, true)
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = typ.Diff(context.Background(), call, obs)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "PropertyConflict on ProxyAddresses") {
+		t.Fatalf("diff = %v, want a permanent error with the conflict", err)
+	}
+	// Errors older than errors_since do not end the wait.
+	since := map[string]any{"upn": "user01@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA==", "errors_since": "2026-08-03T09:00:01Z"}
+	_, scall := newCall(t, "entra_user_state", c, since, true)
+	if ch, err := typ.Diff(context.Background(), scall, obs); err != nil || ch.Action != steps.Update {
+		t.Fatalf("diff with errors_since = %v %v", ch.Action, err)
+	}
+	// At plan time the error does not fail the plan.
+	_, pcall := newCall(t, "entra_user_state", c, args, false)
+	if ch, err := typ.Diff(context.Background(), pcall, obs); err != nil || ch.Action != steps.Update {
+		t.Fatalf("plan-time diff = %v %v", ch.Action, err)
+	}
+	// A user that does not exist yet is "not yet".
+	_, ncall := newCall(t, "entra_user_state", c, map[string]any{"upn": "nobody@contoso.com", "sync_enabled": true}, true)
+	if _, ch := plan(t, typ, ncall); ch.Action != steps.Update {
+		t.Fatalf("missing user: %s", ch.Action)
+	}
+}
+
+// TestPurgeStaleDeletedUser purges a stale recycle-bin copy (seed 001) and
+// is a no-op afterwards.
+func TestPurgeStaleDeletedUser(t *testing.T) {
+	tn, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_user_purge", c, map[string]any{"upn": "user01.old@contoso.com"}, true)
+	ch, res := apply(t, typ, call)
+	if ch.Action != steps.Delete || res.Value.GetAttr("purged").LengthInt() != 1 {
+		t.Fatalf("purge: %s %#v", ch.Action, res.Value)
+	}
+	if l, _ := tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: "user01.old@contoso.com"}); len(l) != 0 {
+		t.Fatalf("still in the recycle bin: %v", l)
+	}
+	if _, again := plan(t, typ, call); again.Action != steps.NoOp {
+		t.Fatalf("purge planned again: %s", again.Action)
+	}
+	// An active user is never purged.
+	_, acall := newCall(t, "entra_user_purge", c, map[string]any{"upn": "user01@contoso.com"}, true)
+	if _, ch := plan(t, typ, acall); ch.Action != steps.NoOp {
+		t.Fatalf("purge of an active user: %s", ch.Action)
+	}
+}
+
+// TestDirSyncOffAndTheWindow turns sync off, shows that it cannot be
+// turned on inside the window, and turns it on after the lab's clock
+// passes 72 hours.
+func TestDirSyncOffAndTheWindow(t *testing.T) {
+	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	ttyp, tcall := newCall(t, "entra_tenant", c, nil, false)
+	if obs, _ := plan(t, ttyp, tcall); obs.Value.GetAttr("sync_state").AsString() != "on" {
+		t.Fatalf("tenant = %#v", obs.Value)
+	}
+	typ, off := newCall(t, "entra_dir_sync", c, map[string]any{"enabled": false}, true)
+	if ch, _ := apply(t, typ, off); ch.Action != steps.Update {
+		t.Fatalf("turn off: %s", ch.Action)
+	}
+	if _, ch := plan(t, typ, off); ch.Action != steps.NoOp {
+		t.Fatalf("turn off again: %s", ch.Action)
+	}
+	_, on := newCall(t, "entra_dir_sync", c, map[string]any{"enabled": true}, true)
+	_, ch := plan(t, typ, on)
+	_, err := typ.Apply(context.Background(), on, ch)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "72 hours") {
+		t.Fatalf("turn on inside the window: %v", err)
+	}
+	// Users become cloud-managed when it completes; wait for one.
+	wtyp, wcall := newCall(t, "entra_user_state", c, map[string]any{"upn": "user00001@contoso.com", "sync_enabled": false}, true)
+	if _, w := plan(t, wtyp, wcall); w.Action != steps.Update {
+		t.Fatalf("before 72h the user is still synced: %s", w.Action)
+	}
+	labPost(t, srv.URL+"/lab/clock?advance=72h")
+	if _, w := plan(t, wtyp, wcall); w.Action != steps.NoOp {
+		t.Fatalf("after 72h: %s", w.Action)
+	}
+	apply(t, typ, on)
+	if obs, _ := plan(t, ttyp, tcall); obs.Value.GetAttr("sync_enabled").False() {
+		t.Fatal("sync still off")
+	}
+	if typ.Info().Reversibility != steps.Irreversible || !strings.Contains(typ.Info().IrreversibleReason, "72 hours") {
+		t.Fatal("entra_dir_sync must be irreversible with the 72-hour reason")
+	}
+}
+
+// TestUsersPagedAndFiltered lists every user across pages and filters by
+// UPN.
+func TestUsersPagedAndFiltered(t *testing.T) {
+	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_users", c, nil, false)
+	obs, _ := plan(t, typ, call)
+	if n := obs.Value.GetAttr("count").AsBigFloat().String(); n != "26" {
+		t.Fatalf("count = %s, want 26", n)
+	}
+	_, call = newCall(t, "entra_users", c, map[string]any{"filter": "userPrincipalName eq 'user00007@contoso.com'"}, false)
+	obs, _ = plan(t, typ, call)
+	if obs.Value.GetAttr("count").AsBigFloat().String() != "1" ||
+		obs.Value.GetAttr("by_upn").Index(ctyString("user00007@contoso.com")).GetAttr("sync_enabled").False() {
+		t.Fatalf("filtered = %#v", obs.Value)
+	}
+	_, call = newCall(t, "entra_users", c, map[string]any{"max": 3}, false)
+	if obs, _ = plan(t, typ, call); obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
+		t.Fatal("max not honoured")
+	}
+}
+
+// TestReprovisionClearsServiceError purges the soft-deleted mail user
+// holding erin's ExchangeGuid through the lab model, then reprovisions her
+// over Graph: the Exchange error must be gone.
+func TestReprovisionClearsServiceError(t *testing.T) {
+	tn, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"}, false)
+	obs, _ := plan(t, typ, call)
+	svc := obs.Value.GetAttr("service_provisioning_errors")
+	if svc.LengthInt() != 1 || !strings.Contains(svc.Index(ctyZero).GetAttr("text").AsString(), `property "ExchangeGuid" is used by another recipient object`) {
+		t.Fatalf("service errors = %#v", svc)
+	}
+	if strings.Contains(svc.Index(ctyZero).GetAttr("text").AsString(), "<") {
+		t.Fatal("XML not decoded")
+	}
+	if err := tn.RemoveRecipient("51515151-5151-5151-5151-515151515151", lab.MailUser); err != nil {
+		t.Fatal(err)
+	}
+	rtyp, rcall := newCall(t, "entra_user_reprovision", c, map[string]any{"upn": "erin@contoso.com"}, true)
+	_, ch := plan(t, rtyp, rcall)
+	if _, err := rtyp.Apply(context.Background(), rcall, ch); err != nil {
+		t.Fatalf("reprovision: %v", err)
+	}
+	if u, _ := tn.CloudUser("erin@contoso.com"); len(u.ServiceProvisioningErrors) != 0 {
+		t.Fatalf("service errors after reprovisioning: %v", u.ServiceProvisioningErrors)
+	}
+}

@@ -1,0 +1,123 @@
+package entra
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+// recorder answers every request with 204 and keeps the decoded bodies.
+type recorder struct {
+	mu     sync.Mutex
+	bodies map[string]string
+}
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var rd io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		rd = zr
+	}
+	b, _ := io.ReadAll(rd)
+	rec.mu.Lock()
+	rec.bodies[r.Method+" "+r.URL.Path] = string(b)
+	rec.mu.Unlock()
+	if r.Method == http.MethodPost {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"@odata.type":"#microsoft.graph.user","id":"u1","userPrincipalName":"a@contoso.com"}`)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func wireClient(t *testing.T) (*Client, *recorder) {
+	rec := &recorder{bodies: map[string]string{}}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t"), Lab: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rec
+}
+
+// TestClearSendsExplicitNull checks the bytes the SDK puts on the wire:
+// SetOnPremisesImmutableId(nil) must be an explicit null, or Graph would
+// leave the anchor in place and the soft match would never happen.
+func TestClearSendsExplicitNull(t *testing.T) {
+	c, rec := wireClient(t)
+	if err := c.patchImmutableID(context.Background(), "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(rec.bodies["PATCH /v1.0/users/u1"]), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.bodies["PATCH /v1.0/users/u1"], err)
+	}
+	if v, ok := body["onPremisesImmutableId"]; !ok || string(v) != "null" {
+		t.Fatalf("PATCH body = %s, want onPremisesImmutableId: null", rec.bodies["PATCH /v1.0/users/u1"])
+	}
+	id := "Hrz/HqNKnU+lCNTYHx9Ycw=="
+	if err := c.patchImmutableID(context.Background(), "u1", &id); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal([]byte(rec.bodies["PATCH /v1.0/users/u1"]), &body)
+	if string(body["onPremisesImmutableId"]) != `"Hrz/HqNKnU+lCNTYHx9Ycw=="` {
+		t.Fatalf("PATCH body = %s", rec.bodies["PATCH /v1.0/users/u1"])
+	}
+}
+
+// TestRestoreSendsItsParameters: the SDK's Restore().Post has no body; the
+// step must send the optional parameters itself.
+func TestRestoreSendsItsParameters(t *testing.T) {
+	c, rec := wireClient(t)
+	u, err := c.restoreUser(context.Background(), "u1", true, "b@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != "u1" || u.UPN != "a@contoso.com" {
+		t.Fatalf("restored user = %+v", u)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(rec.bodies["POST /v1.0/directory/deletedItems/u1/restore"]), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body["autoReconcileProxyConflict"] != true || body["newUserPrincipalName"] != "b@contoso.com" {
+		t.Fatalf("restore body = %v", body)
+	}
+	// Without parameters there is no body at all.
+	if _, err := c.restoreUser(context.Background(), "u2", false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if b := rec.bodies["POST /v1.0/directory/deletedItems/u2/restore"]; b != "" {
+		t.Fatalf("restore without parameters sent %q", b)
+	}
+}
+
+// TestServiceErrorText decodes Exchange's XML error records.
+func TestServiceErrorText(t *testing.T) {
+	for _, tc := range []struct{ detail, code, text string }{
+		{`<ErrorRecord><ErrorDescription>The value "51515151-5151-5151-5151-515151515151" of property "ExchangeGuid" is used by another recipient object. Please specify a unique value.</ErrorDescription></ErrorRecord>`,
+			"", `The value "51515151-5151-5151-5151-515151515151" of property "ExchangeGuid" is used by another recipient object. Please specify a unique value.`},
+		{`<ServiceInstance Name="exchange/namprd03.prod.outlook.com"><ObjectErrors><ErrorRecord xmlns="http://schemas.microsoft.com/online/directoryservices/change/2008/11"><ErrorCode>ExA77C31</ErrorCode><ErrorParameters><ErrorParameter>x</ErrorParameter></ErrorParameters><ErrorDescription>Failed to sync the ArchiveGuid 00000000-0000-0000-0000-000000000000 of mailbox 28b65659 because one cloud archive 45e245ba exists.</ErrorDescription></ErrorRecord></ObjectErrors></ServiceInstance>`,
+			"ExA77C31", "Failed to sync the ArchiveGuid 00000000-0000-0000-0000-000000000000 of mailbox 28b65659 because one cloud archive 45e245ba exists."},
+		{`<ErrorRecord><ErrorDescription>Tom &amp; Jerry &lt;x&gt;</ErrorDescription></ErrorRecord>`, "", "Tom & Jerry <x>"},
+		{"plain text, not XML", "", "plain text, not XML"},
+		{"<Broken><ErrorCode>E1", "", "E1"},
+	} {
+		code, text := serviceErrorText(tc.detail)
+		if code != tc.code || text != tc.text {
+			t.Errorf("serviceErrorText(%q) = %q, %q; want %q, %q", tc.detail, code, text, tc.code, tc.text)
+		}
+	}
+}
