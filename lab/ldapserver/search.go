@@ -46,7 +46,10 @@ func (o object) attributes(d *directory) attrSet {
 		return o.fixed
 	}
 	a := attrSet(o.user.Attributes())
-	a["objectCategory"] = [][]byte{[]byte("CN=Person," + d.schemaDN())}
+	if !o.user.IsDeleted {
+		// Deletion strips objectCategory, as it does on AD.
+		a["objectCategory"] = [][]byte{[]byte("CN=Person," + d.schemaDN())}
+	}
 	return a
 }
 
@@ -263,8 +266,14 @@ func (d *directory) find(base string, scope gldap.Scope, show bool, match matche
 	if err != nil {
 		return nil, refuse(gldap.ResultOther, err.Error())
 	}
-	out := make([]object, 0, len(users)+1)
-	if scope == gldap.WholeSubtree && strings.EqualFold(base, d.deletedDN()) {
+	// The domain head and, with Show Deleted, CN=Deleted Objects are in
+	// scope like any object, and the filter decides.
+	atDomain, atDeleted := strings.EqualFold(base, d.domain), strings.EqualFold(base, d.deletedDN())
+	out := make([]object, 0, len(users)+2)
+	if scope == gldap.WholeSubtree && atDomain {
+		out = append(out, keep(d.domainHead())...)
+	}
+	if show && (scope == gldap.WholeSubtree && (atDomain || atDeleted) || scope == gldap.SingleLevel && atDomain) {
 		out = append(out, keep(d.deletedHead())...)
 	}
 	for i := range users {

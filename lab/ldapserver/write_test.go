@@ -54,6 +54,9 @@ func TestShowDeleted(t *testing.T) {
 	if e.GetAttributeValue("userPrincipalName") != "" || e.GetAttributeValue("sAMAccountName") != "ann" {
 		t.Errorf("tombstone kept UPN %q, sAMAccountName %q", e.GetAttributeValue("userPrincipalName"), e.GetAttributeValue("sAMAccountName"))
 	}
+	if got := dns(search(t, c, "(isDeleted=TRUE)", []string{"1.1"}, showDeleted)); !slices.Equal(got, []string{"CN=Deleted Objects," + domain, deletedDN(us["ann"])}) {
+		t.Errorf("deleted objects in the domain: %q", got)
+	}
 	res, err := c.Search(ldap.NewSearchRequest("CN=Deleted Objects,"+domain, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=user)", []string{"1.1"}, []ldap.Control{showDeleted}))
 	if err != nil || !slices.Equal(dns(res.Entries), []string{deletedDN(us["ann"])}) {
