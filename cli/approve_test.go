@@ -283,3 +283,63 @@ func TestShowFormats(t *testing.T) {
 		t.Error("show --format json --redact succeeded")
 	}
 }
+
+// TestApproveApplyEndToEnd runs plan -out, approve and apply as a team
+// would: the author's plan needs two approvals; the author's own approval
+// is refused, one approval is not enough, two are.
+func TestApproveApplyEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	rb := `
+runbook "two-reviewers" {
+  title     = "A file two people must agree on"
+  approvals = 2
+}
+
+step "file" "a" {
+  path    = "out/a.txt"
+  content = "a\n"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "rb.hcl"), []byte(rb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alice := newReviewer(t, dir, "alice", "")
+	bob := newReviewer(t, dir, "bob", "")
+	dave := newReviewer(t, dir, "dave", "")
+	writeAllowed(t, dir, alice, bob, dave)
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := rebindCmd(t, dir, args...)
+		cmd.Env = append(cmd.Env, "REBIND_ALLOWED_SIGNERS=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
+		if err != nil {
+			t.Fatalf("rebind %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	mustFail := func(want string, args ...string) {
+		t.Helper()
+		out, err := run(args...)
+		if err == nil || !strings.Contains(out, want) {
+			t.Fatalf("rebind %s = %v, want a refusal saying %q:\n%s", strings.Join(args, " "), err, want, out)
+		}
+	}
+	mustRun("plan", "rb.hcl", "-out", "p.plan", "--author", "dave")
+	mustFail("needs 2 approvals: give --allowed-signers", "apply", "p.plan")
+	mustFail("the author cannot approve their own plan", "approve", "p.plan", "--key", dave.keyFile, "--allowed-signers", "allowed_signers")
+	mustRun("approve", "p.plan", "--key", alice.keyFile, "--allowed-signers", "allowed_signers")
+	mustFail("needs 2 approvals, has 1: alice", "apply", "p.plan", "--allowed-signers", "allowed_signers")
+	if _, err := os.Stat(filepath.Join(dir, "out", "a.txt")); err == nil {
+		t.Fatal("a refused apply wrote the file")
+	}
+	mustRun("approve", "p.plan", "--key", bob.keyFile, "--allowed-signers", "allowed_signers")
+	mustRun("apply", "p.plan", "--allowed-signers", "allowed_signers")
+	if b, err := os.ReadFile(filepath.Join(dir, "out", "a.txt")); err != nil || string(b) != "a\n" {
+		t.Fatalf("out/a.txt = %q, %v", b, err)
+	}
+}
