@@ -57,7 +57,7 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	return steps.Observation{Object: objectName(mustGUID(v)), Value: v}, nil
+	return steps.Observation{Object: userObjectName(v), Value: v}, nil
 }
 
 func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
@@ -73,9 +73,9 @@ func readChange(obs steps.Observation) steps.Change {
 	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
 }
 
-// mustGUID returns a user value's object_guid, which userValue always sets.
-func mustGUID(v cty.Value) (g guidString) {
-	return guidString(v.GetAttr("object_guid").AsString())
+// userObjectName is the object name of a UserType value.
+func userObjectName(v cty.Value) string {
+	return objectName(guidString(v.GetAttr("object_guid").AsString()))
 }
 
 // guidString is a GUID already in canonical form.

@@ -106,11 +106,12 @@ func plainWords(code uint16, attribute string) string {
 // serverText is the diagnostic message the server sent, if any.
 func serverText(err error) string {
 	var le *ldap.Error
-	if errors.As(err, &le) && le.Err != nil {
-		msg := strings.TrimSpace(le.Err.Error())
-		return strings.TrimSuffix(msg, "\x00")
-	}
-	if err != nil && !errors.As(err, &le) {
+	switch {
+	case errors.As(err, &le) && le.Err != nil:
+		return strings.TrimSuffix(strings.TrimSpace(le.Err.Error()), "\x00")
+	case errors.As(err, &le):
+		return ""
+	case err != nil:
 		return err.Error()
 	}
 	return ""

@@ -105,7 +105,7 @@ func (remoteMailboxStep) Observe(ctx context.Context, call steps.Call) (steps.Ob
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	return steps.Observation{Object: objectName(guidString(v.GetAttr("object_guid").AsString())), Value: v}, nil
+	return steps.Observation{Object: userObjectName(v), Value: v}, nil
 }
 
 // desiredMailbox returns the wanted value of each field the call decides,
