@@ -123,6 +123,7 @@ func RedactApproval(a Approval) Approval {
 	c := a
 	c.Signers = redactStrings(a.Signers)
 	c.Duplicates = redactStrings(a.Duplicates)
+	c.BySignature = redactStrings(a.BySignature)
 	return c
 }
 

@@ -85,7 +85,7 @@ func TestRenderHTMLInChromium(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "plan.html")
 	var buf bytes.Buffer
-	if err := RenderHTML(&buf, p, RenderOptions{PlanFile: "restore.plan", Approval: &Approval{Required: 2, Signers: []string{"alice@corp.example.com"}}}); err != nil {
+	if err := RenderHTML(&buf, p, RenderOptions{PlanFile: "restore.plan", Approval: verifiedBy(t, p, alice)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(page, buf.Bytes(), 0o644); err != nil {

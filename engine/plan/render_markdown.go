@@ -161,8 +161,18 @@ func buildView(p *Plan, opt RenderOptions) planView {
 
 func buildApprovals(p *Plan, ap *Approval) approvalsView {
 	av := approvalsView{Required: p.RequiredApprovals(), Count: len(p.Signatures)}
-	for _, s := range p.Signatures {
-		sv := signerView{Name: s.Signer, Key: s.PublicKey, Created: ""}
+	for i, s := range p.Signatures {
+		// The signer's name in the plan file is not signed; show it as
+		// a claim unless verification named the signer.
+		sv := signerView{Name: s.Signer, Key: s.PublicKey}
+		switch {
+		case ap != nil && i < len(ap.BySignature) && ap.BySignature[i] != "":
+			sv.Name = ap.BySignature[i]
+		case ap != nil:
+			sv.Name = "does not hold"
+		case s.Signer != "":
+			sv.Name = s.Signer + " (not verified)"
+		}
 		if k, err := parseAuthorizedKey(s.PublicKey); err == nil {
 			sv.Key = ssh.FingerprintSHA256(k)
 		}

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -117,6 +118,21 @@ func fixedSigner(t *testing.T, seed byte) ssh.Signer {
 	return s
 }
 
+// verifiedBy verifies p against an allowed-signers file that lists s as
+// alice@corp.example.com.
+func verifiedBy(t *testing.T, p *Plan, s ssh.Signer) *Approval {
+	t.Helper()
+	as, err := ParseAllowedSigners(strings.NewReader("alice@corp.example.com "+AuthorizedKey(s.PublicKey())+"\n"), "allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := Verify(p, as, testNow)
+	if err != nil && !errors.Is(err, ErrTooFewApprovals) {
+		t.Fatal(err)
+	}
+	return &ap
+}
+
 // golden compares got with testdata/name, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -142,7 +158,7 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	if _, err := Sign(signed, alice, testNow); err != nil {
 		t.Fatal(err)
 	}
-	signed.Signatures[0].Signer = "alice@corp.example.com"
+	signed.Signatures[0].Signer = "alice@corp.example.com" // as rebind approve records it
 	for _, tt := range []struct {
 		name string
 		p    *Plan
@@ -150,7 +166,8 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	}{
 		{"sample.md.golden", samplePlan(), RenderOptions{PlanFile: "restore.plan"}},
 		{"sample-redacted.md.golden", samplePlan(), RenderOptions{Redact: true}},
-		{"sample-signed.md.golden", signed, RenderOptions{PlanFile: "restore.plan", Approval: &Approval{Required: 2, Signers: []string{"alice@corp.example.com"}}}},
+		{"sample-unverified.md.golden", signed, RenderOptions{}},
+		{"sample-signed.md.golden", signed, RenderOptions{PlanFile: "restore.plan", Approval: verifiedBy(t, signed, alice)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer

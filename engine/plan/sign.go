@@ -123,6 +123,9 @@ type Approval struct {
 	// Duplicates are reviewers who signed more than once (with the same
 	// key or two keys of theirs); each counts once.
 	Duplicates []string
+	// BySignature is the principal of each of the plan's signatures, in
+	// order, "" for one that does not hold.
+	BySignature []string
 }
 
 // Enough reports whether the plan has the approvals it needs.
@@ -213,8 +216,10 @@ func Verify(p *Plan, allowed *AllowedSigners, now time.Time) (Approval, error) {
 	var errs []error
 	seen := map[string]bool{}
 	dup := map[string]bool{}
+	ap.BySignature = make([]string, len(p.Signatures))
 	for i, sig := range p.Signatures {
 		principal, err := verifyOne(p, sig, allowed, digest, now)
+		ap.BySignature[i] = principal
 		if err != nil {
 			errs = append(errs, setIndex(err, i))
 			continue

@@ -415,3 +415,18 @@ func TestVerifyAcceptsDigestWithNewline(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestVerifyNamesEachSignature(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "bob"})
+	p := samplePlan()
+	sign(t, p, tm.keys["alice"])
+	sign(t, p, newSigner(t, "ed25519"))
+	sign(t, p, tm.keys["bob"])
+	ap, err := Verify(p, tm.allowed, testNow)
+	if !errors.Is(err, ErrUnknownSigner) || errors.Is(err, ErrTooFewApprovals) {
+		t.Fatalf("Verify = %v", err)
+	}
+	if got := strings.Join(ap.BySignature, ","); got != "alice,,bob" {
+		t.Fatalf("BySignature = %q", got)
+	}
+}
