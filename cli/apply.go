@@ -107,7 +107,7 @@ func runApply(opts *applyOptions) error {
 	defer cancel()
 	e := newEngine(ios, opts.G, store)
 	if p.Lab != "" && e.Lab == "" {
-		e.Lab = p.Lab
+		bindLab(e, p.Lab)
 	}
 	if e.Lab != p.Lab {
 		return fmt.Errorf("the plan was made against %s; apply it against the same targets (--lab %q)", labName(p.Lab), p.Lab)

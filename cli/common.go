@@ -96,8 +96,23 @@ func displayName(prefix, name string) string {
 }
 
 // newEngine builds an engine over the journal in the state directory.
+//
+// Bound to a lab, an await passes the lab's virtual time between polls
+// instead of sleeping.
 func newEngine(ios *IO, g *Globals, store *journal.Store) *engine.Engine {
-	return &engine.Engine{Store: store, Lab: strings.TrimRight(g.Lab, "/"), Log: ios.Err}
+	e := &engine.Engine{Store: store, Log: ios.Err}
+	bindLab(e, g.Lab)
+	return e
+}
+
+// bindLab points every target of e at the lab tenant at u ("" unbinds).
+func bindLab(e *engine.Engine, u string) {
+	e.Lab = strings.TrimRight(u, "/")
+	e.Sleep, e.PollInterval = nil, 0
+	if e.Lab != "" {
+		e.Sleep = newLabSleeper(e.Lab).Sleep
+		e.PollInterval = labPoll
+	}
 }
 
 // signalContext is cancelled by Ctrl-C or SIGTERM, so a run stops cleanly

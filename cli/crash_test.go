@@ -32,7 +32,7 @@ func rebindCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func rebind(t *testing.T, dir string, args ...string) (string, error) {
+func runRebind(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := rebindCmd(t, dir, args...)
@@ -182,7 +182,7 @@ func TestKillAndResume(t *testing.T) {
 	ref := filepath.Join(base, "ref")
 	mustWrite(t, filepath.Join(ref, "crash.hcl"), crashRunbook)
 	start := time.Now()
-	if out, err := rebind(t, ref, "apply", "-auto-approve", "crash.hcl"); err != nil {
+	if out, err := runRebind(t, ref, "apply", "-auto-approve", "crash.hcl"); err != nil {
 		t.Fatalf("uninterrupted apply: %v\n%s", err, out)
 	}
 	full := time.Since(start)
@@ -213,7 +213,7 @@ func TestKillAndResume(t *testing.T) {
 			if got := readOut(t, dir); len(got) != 0 {
 				t.Fatalf("round %d: files written without a run: %v", i, got)
 			}
-			if out, err := rebind(t, dir, "apply", "-auto-approve", "crash.hcl"); err != nil {
+			if out, err := runRebind(t, dir, "apply", "-auto-approve", "crash.hcl"); err != nil {
 				t.Fatalf("round %d: apply after early kill: %v\n%s", i, err, out)
 			}
 		case runs[0].Status == "succeeded":
@@ -223,7 +223,7 @@ func TestKillAndResume(t *testing.T) {
 			j := showRun(t, dir, runs[0].ID)
 			doubt := inDoubt(j)
 			inDoubtSeen += len(doubt)
-			if out, err := rebind(t, dir, "resume", runs[0].ID); err != nil {
+			if out, err := runRebind(t, dir, "resume", runs[0].ID); err != nil {
 				t.Fatalf("round %d (killed after %s): resume: %v\n%s", i, delay, err, out)
 			}
 			after := showRun(t, dir, runs[0].ID)

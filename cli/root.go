@@ -154,6 +154,7 @@ interrupted run and rolls completed steps back.`,
 		newRunsCmd(ios, g),
 		newApproveStepCmd(ios, g),
 		newStepsCmd(ios, g),
+		newLabCmd(ios, g),
 		newVersionCmd(ios),
 	)
 	return root

@@ -89,8 +89,8 @@ func bindRunLab(ctx context.Context, e *engine.Engine, store *journal.Store, id 
 	var p struct {
 		Lab string `json:"lab"`
 	}
-	if json.Unmarshal(run.Plan, &p) == nil {
-		e.Lab = p.Lab
+	if json.Unmarshal(run.Plan, &p) == nil && p.Lab != "" {
+		bindLab(e, p.Lab)
 	}
 	return nil
 }

@@ -640,7 +640,9 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
 	}
 	e.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
-	deadline := time.Now().Add(limit)
+	// The limit is counted in poll intervals rather than wall time, so a
+	// rehearsal whose Sleep passes virtual time honours it too.
+	waited := time.Duration(0)
 	for {
 		obs, err := s.observeCall(ctx, t, call, pol)
 		if err == nil {
@@ -652,7 +654,7 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 		if err != nil && steps.IsPermanent(err) {
 			return s.fail(ctx, res, st, fmt.Errorf("will not become so: %w", err))
 		}
-		if time.Now().After(deadline) {
+		if waited >= limit {
 			last := "still differs"
 			if err != nil {
 				last = err.Error()
@@ -661,13 +663,10 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 			}
 			return s.fail(ctx, res, st, fmt.Errorf("not so after %s: %s", limit, last))
 		}
-		timer := time.NewTimer(e.pollInterval())
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return s.fail(ctx, res, st, ctx.Err())
-		case <-timer.C:
+		if err := e.sleep(ctx, e.pollInterval()); err != nil {
+			return s.fail(ctx, res, st, err)
 		}
+		waited += e.pollInterval()
 	}
 }
 

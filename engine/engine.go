@@ -50,6 +50,25 @@ type Engine struct {
 	// DefaultConcurrency is the fan-out width when a step sets no
 	// max_concurrency; 4 when zero.
 	DefaultConcurrency int
+	// Sleep waits between the polls of an `await`. Nil sleeps in real
+	// time; a rehearsal against the lab tenant passes virtual time instead,
+	// so a 72-hour wait takes no real time.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// sleep waits d, or until ctx ends.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if e.Sleep != nil {
+		return e.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Errors the CLI tells apart.

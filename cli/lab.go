@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/instance"
+)
+
+// newLabCmd is `rebind lab ...`: run and steer the lab tenant.
+func newLabCmd(ios *IO, g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run and steer the lab tenant (AD + Entra ID + Exchange Online + sync)",
+		Long: `The lab tenant models Active Directory, Entra ID, Exchange Online and the
+Entra Connect sync engine, with a virtual clock, and serves their real
+protocols on loopback: Microsoft Graph v1.0, the Exchange admin API and LDAP.
+Bind a runbook's targets to it with --lab URL (or REBIND_LAB) to rehearse it.`,
+	}
+	cmd.AddCommand(newLabServeCmd(ios), newLabScenariosCmd(ios),
+		newLabControlCmd(ios, g, "sync", "Run a sync cycle (--policy Delta|Initial)"),
+		newLabControlCmd(ios, g, "clock", "Advance the virtual clock (--advance 72h)"),
+		newLabControlCmd(ios, g, "dump", "Print the whole lab state as JSON"))
+	return cmd
+}
+
+type labServeOptions struct {
+	IO         *IO
+	Scenario   string
+	Listen     string
+	LDAPListen string
+	State      string
+	ReadUnits  int
+	WriteUnits int
+	// ready, when set, receives the instance once it serves (tests).
+	ready func(*instance.Instance)
+	stop  <-chan struct{}
+}
+
+func newLabServeCmd(ios *IO) *cobra.Command {
+	opts := &labServeOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "serve --scenario NAME [--listen ADDR] [--state FILE]",
+		Short: "Serve a lab tenant until interrupted",
+		Long: `serve loads a scenario (or the state file, when it exists) and serves the
+lab until Ctrl-C. It prints the lab's URL on the first line of standard output.
+With --state the tenant's state survives restarts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runLabServe(opts) },
+	}
+	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "scenario to start from (rebind lab scenarios)")
+	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "HTTP address (loopback only)")
+	cmd.Flags().StringVar(&opts.LDAPListen, "ldap-listen", "127.0.0.1:0", "LDAP address (loopback only)")
+	cmd.Flags().StringVar(&opts.State, "state", "", "keep the tenant's state in this file across restarts")
+	cmd.Flags().IntVar(&opts.ReadUnits, "read-units", 0, "Graph resource units per 10 s before 429 (default: Graph's limit for the tenant's size)")
+	cmd.Flags().IntVar(&opts.WriteUnits, "write-units", 0, "Graph writes per 150 s before 429 (default 3000)")
+	return cmd
+}
+
+func runLabServe(opts *labServeOptions) error {
+	if opts.Scenario == "" && opts.State == "" {
+		return usageError{fmt.Errorf("lab serve needs --scenario NAME or --state FILE")}
+	}
+	in, err := instance.Start(instance.Options{
+		Scenario: opts.Scenario, Scenarios: rebind.Scenarios, StatePath: opts.State,
+		Listen: opts.Listen, LDAPListen: opts.LDAPListen,
+		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.Out, in.URL)
+	fmt.Fprintf(opts.IO.Err, "Lab tenant serving Graph at %s/v1.0, LDAP at %s.\nUse it with: --lab %s (or REBIND_LAB=%s). Ctrl-C stops it.\n", in.URL, in.LDAPURL, in.URL, in.URL)
+	if d := in.Tenant.Description(); d != "" {
+		fmt.Fprintf(opts.IO.Err, "Scenario: %s\n", d)
+	}
+	if opts.ready != nil {
+		opts.ready(in)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	select {
+	case <-ctx.Done():
+	case <-opts.stop:
+	}
+	return in.Close()
+}
+
+func newLabScenariosCmd(ios *IO) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scenarios",
+		Short: "List the lab's scenarios",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := lab.Scenarios(rebind.Scenarios)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				desc := ""
+				if t, err := lab.LoadScenario(rebind.Scenarios, n); err == nil {
+					desc = firstSentence(t.Description())
+				}
+				fmt.Fprintf(ios.Out, "%-24s %s\n", n, desc)
+			}
+			return nil
+		},
+	}
+}
+
+// newLabControlCmd is one of the commands that steer a running lab over
+// its control API.
+func newLabControlCmd(ios *IO, g *Globals, verb, short string) *cobra.Command {
+	var policy, advance string
+	cmd := &cobra.Command{
+		Use:   verb,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.Lab == "" {
+				return usageError{fmt.Errorf("lab %s needs --lab URL or REBIND_LAB", verb)}
+			}
+			base := strings.TrimRight(g.Lab, "/")
+			var method, path string
+			switch verb {
+			case "sync":
+				method, path = http.MethodPost, "/lab/sync?policy="+url.QueryEscape(policy)
+			case "clock":
+				if advance == "" {
+					method, path = http.MethodGet, "/lab/clock"
+				} else {
+					if _, err := time.ParseDuration(advance); err != nil {
+						return usageError{fmt.Errorf("--advance %q: %v", advance, err)}
+					}
+					method, path = http.MethodPost, "/lab/clock?advance="+url.QueryEscape(advance)
+				}
+			case "dump":
+				method, path = http.MethodGet, "/lab/dump"
+			}
+			body, err := labCall(method, base+path)
+			if err != nil {
+				return err
+			}
+			var pretty bytes.Buffer
+			if json.Indent(&pretty, body, "", "  ") == nil {
+				body = pretty.Bytes()
+			}
+			_, err = fmt.Fprintln(ios.Out, strings.TrimSpace(string(body)))
+			return err
+		},
+	}
+	switch verb {
+	case "sync":
+		cmd.Flags().StringVar(&policy, "policy", "Delta", "Delta or Initial")
+	case "clock":
+		cmd.Flags().StringVar(&advance, "advance", "", "how far to move the virtual clock, e.g. 72h")
+	}
+	return cmd
+}
+
+// labCall makes one control API call and returns the body of a 2xx answer.
+func labCall(method, u string) ([]byte, error) {
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("lab: %s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}

@@ -1,0 +1,238 @@
+// Package instance runs a lab tenant as a service: its HTTP listener
+// (Microsoft Graph, the Exchange admin API and the lab's control API), its
+// LDAP listener, and its state file. `rebind lab serve` runs one in its own
+// process; `rebind rehearse` runs one inside the rebind process.
+package instance
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/ldapserver"
+)
+
+// Options configure an Instance.
+type Options struct {
+	// Scenario names the scenario to start from (a file in Scenarios);
+	// ignored when StatePath names a file that exists.
+	Scenario string
+	// Scenarios holds testdata/scenarios/*.json.
+	Scenarios fs.FS
+	// StatePath, when not "", is where the tenant's state is kept across
+	// restarts: read at start when it exists, written after every change
+	// through the HTTP API, every SaveEvery while anything changed, and at
+	// Close.
+	StatePath string
+	// Listen is the HTTP address; "127.0.0.1:0" (any free port) when "".
+	Listen string
+	// LDAPListen is the LDAP address; "127.0.0.1:0" when "".
+	LDAPListen string
+	// Server tunes the HTTP server (throttle limits).
+	Server lab.ServerOptions
+	// SaveEvery is how often changes made over LDAP are saved; 1 s when
+	// zero.
+	SaveEvery time.Duration
+}
+
+// Instance is a running lab tenant.
+type Instance struct {
+	Tenant *lab.Tenant
+	// URL is the HTTP base URL, e.g. http://127.0.0.1:41234.
+	URL string
+	// LDAPURL is the LDAP URL, e.g. ldap://127.0.0.1:41235.
+	LDAPURL string
+
+	opts  Options
+	http  *http.Server
+	ldap  *ldapserver.Server
+	done  chan struct{}
+	wg    sync.WaitGroup
+	saveM sync.Mutex
+	last  [32]byte
+}
+
+// Start loads the tenant and starts its listeners. Only loopback addresses
+// are accepted: the lab has no authentication worth the name.
+func Start(opts Options) (*Instance, error) {
+	t, err := load(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.LDAPListen == "" {
+		opts.LDAPListen = "127.0.0.1:0"
+	}
+	if opts.SaveEvery == 0 {
+		opts.SaveEvery = time.Second
+	}
+	for _, a := range []string{opts.Listen, opts.LDAPListen} {
+		if err := loopbackOnly(a); err != nil {
+			return nil, err
+		}
+	}
+	in := &Instance{Tenant: t, opts: opts, done: make(chan struct{})}
+	hl, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("lab: listen %s: %w", opts.Listen, err)
+	}
+	ll, err := net.Listen("tcp", opts.LDAPListen)
+	if err != nil {
+		hl.Close()
+		return nil, fmt.Errorf("lab: listen %s: %w", opts.LDAPListen, err)
+	}
+	in.ldap = ldapserver.New(t, ldapserver.Options{})
+	srv := lab.NewServer(t, opts.Server)
+	in.URL = "http://" + hl.Addr().String()
+	in.LDAPURL = "ldap://" + ll.Addr().String()
+	srv.SetLDAPAddr(in.LDAPURL)
+	bindDN, password := in.ldap.Credentials()
+	srv.SetLDAPBind(in.ldap.BaseDN(), bindDN, password)
+	in.http = &http.Server{Handler: in.saving(srv), ReadHeaderTimeout: 10 * time.Second}
+	in.wg.Add(2)
+	go func() { defer in.wg.Done(); _ = in.http.Serve(hl) }()
+	go func() { defer in.wg.Done(); _ = in.ldap.Serve(ll) }()
+	if opts.StatePath != "" {
+		if err := in.Save(); err != nil {
+			in.Close()
+			return nil, err
+		}
+		in.wg.Add(1)
+		go in.saveLoop()
+	}
+	return in, nil
+}
+
+func load(opts Options) (*lab.Tenant, error) {
+	if opts.StatePath != "" {
+		f, err := os.Open(opts.StatePath)
+		if err == nil {
+			defer f.Close()
+			t, err := lab.Load(f)
+			if err != nil {
+				return nil, fmt.Errorf("lab: state %s: %w", opts.StatePath, err)
+			}
+			return t, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("lab: state %s: %w", opts.StatePath, err)
+		}
+	}
+	if opts.Scenario == "" {
+		return nil, errors.New("lab: name a scenario (rebind lab scenarios lists them)")
+	}
+	return lab.LoadScenario(opts.Scenarios, opts.Scenario)
+}
+
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("lab: listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("lab: listen address %q: the lab serves loopback addresses only (127.0.0.1, ::1)", addr)
+	}
+	return nil
+}
+
+// saving saves the state after every request that can change it.
+func (in *Instance) saving(h http.Handler) http.Handler {
+	if in.opts.StatePath == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			_ = in.Save()
+		}
+	})
+}
+
+// saveLoop saves changes made over LDAP (or by the clock) periodically.
+func (in *Instance) saveLoop() {
+	defer in.wg.Done()
+	tick := time.NewTicker(in.opts.SaveEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-in.done:
+			return
+		case <-tick.C:
+			_ = in.Save()
+		}
+	}
+}
+
+// Save writes the state file atomically when the state changed since the
+// last save. It does nothing without a StatePath.
+func (in *Instance) Save() error {
+	if in.opts.StatePath == "" {
+		return nil
+	}
+	in.saveM.Lock()
+	defer in.saveM.Unlock()
+	var buf bytes.Buffer
+	if err := in.Tenant.Save(&buf); err != nil {
+		return fmt.Errorf("lab: save state: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if sum == in.last {
+		return nil
+	}
+	dir := filepath.Dir(in.opts.StatePath)
+	tmp, err := os.CreateTemp(dir, ".lab-state-*")
+	if err != nil {
+		return fmt.Errorf("lab: save state: %w", err)
+	}
+	if _, err := tmp.Write(buf.Bytes()); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), in.opts.StatePath)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("lab: save state %s: %w", in.opts.StatePath, err)
+	}
+	in.last = sum
+	return nil
+}
+
+// Close stops the listeners and saves the state.
+func (in *Instance) Close() error {
+	select {
+	case <-in.done:
+		return nil
+	default:
+	}
+	close(in.done)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := in.http.Shutdown(ctx)
+	if cerr := in.ldap.Close(); err == nil {
+		err = cerr
+	}
+	in.wg.Wait()
+	if serr := in.Save(); err == nil {
+		err = serr
+	}
+	return err
+}
