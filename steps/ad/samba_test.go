@@ -73,6 +73,14 @@ func TestMain(m *testing.M) {
 }
 
 func runWithSamba(m *testing.M) int {
+	if sambaAvailable() == nil {
+		unlock, err := lockDCPorts(10 * time.Minute)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "steps/ad tests: %v\n", err)
+			return 1
+		}
+		defer unlock()
+	}
 	start := time.Now()
 	d, err := startSamba()
 	switch {
@@ -89,6 +97,34 @@ func runWithSamba(m *testing.M) int {
 		defer stopBenchDC()
 	}
 	return m.Run()
+}
+
+// lockDCPorts serializes test runs that start a DC on this machine (two
+// `go test` runs at once, say): the DC's ports are fixed, so the second run
+// waits for the first instead of failing. The kernel drops the lock when
+// the process dies.
+func lockDCPorts(limit time.Duration) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rebind-samba-dc.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(limit)
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("another test run has held the Samba DC's ports for %s: %v", limit, err)
+		}
+		if !told {
+			fmt.Fprintln(os.Stderr, "steps/ad tests: waiting for another test run's Samba DC to stop")
+			told = true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // needSamba skips a test outside CI when there is no Samba DC (TestMain has
