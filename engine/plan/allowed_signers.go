@@ -24,7 +24,9 @@ import (
 // followed by Z). A cert-authority line is kept but never matches a plain
 // key, as in ssh-keygen; signatures made with certificates are refused,
 // because rebind does not check certificate validity or revocation. Other
-// options (such as no-touch-required) are accepted and ignored.
+// options are accepted and ignored; in particular no-touch-required is not
+// honoured: a security key's signature must always show the user touched
+// it.
 //
 // The file is how a team says whose approval counts: rebind takes a
 // reviewer's name from the file, never from the plan.

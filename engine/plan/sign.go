@@ -65,11 +65,9 @@ type SignatureError struct {
 }
 
 func (e *SignatureError) Error() string {
-	var who []string
+	who := []string{"plan: signature"}
 	if e.Index >= 0 {
-		who = append(who, fmt.Sprintf("signature %d", e.Index+1))
-	} else {
-		who = append(who, "signature")
+		who[0] += fmt.Sprintf(" %d", e.Index+1)
 	}
 	if e.Principal != "" {
 		who = append(who, "by "+e.Principal)
@@ -273,7 +271,8 @@ func verifyOne(p *Plan, sig Signature, allowed *AllowedSigners, digest string, n
 	}
 	e, err := allowed.Lookup(s.Key, Namespace, now)
 	if err != nil {
-		return "", &SignatureError{Fingerprint: fp, Err: err}
+		// Lookup's error names the key.
+		return "", &SignatureError{Err: err}
 	}
 	if isAuthor(p, e) {
 		return "", &SignatureError{Fingerprint: fp, Principal: e.Principal(), Err: fmt.Errorf("%w (%s made the plan)", ErrAuthorSignature, p.Author)}
@@ -305,7 +304,7 @@ func checkNotAuthorKey(p *Plan, key ssh.PublicKey) error {
 		return fmt.Errorf("plan: author_key: %w", err)
 	}
 	if sameKey(ak, key) {
-		return fmt.Errorf("%w (the key is the author's, %s)", ErrAuthorSignature, p.Author)
+		return fmt.Errorf("%w (the key is the plan's author key; %s made the plan)", ErrAuthorSignature, p.Author)
 	}
 	return nil
 }
@@ -320,7 +319,7 @@ func CheckSigner(p *Plan, allowed *AllowedSigners, key ssh.PublicKey, now time.T
 	}
 	e, err := allowed.Lookup(key, Namespace, now)
 	if err != nil {
-		return AllowedSigner{}, &SignatureError{Index: -1, Fingerprint: fp, Err: err}
+		return AllowedSigner{}, &SignatureError{Index: -1, Err: err}
 	}
 	if isAuthor(p, e) {
 		return AllowedSigner{}, &SignatureError{Index: -1, Fingerprint: fp, Principal: e.Principal(), Err: fmt.Errorf("%w (%s made the plan)", ErrAuthorSignature, p.Author)}

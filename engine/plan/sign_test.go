@@ -308,6 +308,7 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.build(t)
 			_, err := Verify(p, tm.allowed, testNow)
+			t.Logf("Verify: %v", err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
