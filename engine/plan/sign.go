@@ -191,8 +191,9 @@ func messages(digest string) [][]byte {
 // Verify checks every signature on p against allowed at now and returns
 // the distinct reviewers who approved it. It fails when any signature is
 // unreadable, in another namespace, not over p's digest, by a key allowed
-// does not list for "rebind-plan" at now, or by the author (p.AuthorKey,
-// or the principal p.Author); and when fewer distinct reviewers signed than
+// does not list for "rebind-plan" at now, or by the author (the key
+// p.AuthorKey, any key of that key's principal, or the principal p.Author);
+// and when fewer distinct reviewers signed than
 // p.RequiredApprovals(), with a *TooFewApprovalsError. A reviewer who signed
 // twice counts once. All problems are reported together (errors.Join), and
 // the returned Approval lists the good signatures even on error.
@@ -274,21 +275,38 @@ func verifyOne(p *Plan, sig Signature, allowed *AllowedSigners, digest string, n
 		// Lookup's error names the key.
 		return "", &SignatureError{Err: err}
 	}
-	if isAuthor(p, e) {
+	if isAuthor(p, allowed, e) {
 		return "", &SignatureError{Fingerprint: fp, Principal: e.Principal(), Err: fmt.Errorf("%w (%s made the plan)", ErrAuthorSignature, p.Author)}
 	}
 	return e.Principal(), nil
 }
 
-// isAuthor reports whether the allowed signer e is the plan's author by
-// name: p.Author matches one of e's principals.
-func isAuthor(p *Plan, e AllowedSigner) bool {
-	if p.Author == "" {
+// isAuthor reports whether the allowed signer e is the plan's author: p.Author
+// matches one of e's principals, or e's principal is a principal of the
+// author's key (p.AuthorKey) in allowed, so that an author who holds two
+// keys cannot approve with the other one.
+func isAuthor(p *Plan, allowed *AllowedSigners, e AllowedSigner) bool {
+	if p.Author != "" {
+		for _, pr := range e.Principals {
+			if matchPattern(p.Author, pr) {
+				return true
+			}
+		}
+	}
+	if p.AuthorKey == "" {
 		return false
 	}
-	for _, pr := range e.Principals {
-		if matchPattern(p.Author, pr) {
-			return true
+	ak, err := parseAuthorizedKey(p.AuthorKey)
+	if err != nil {
+		return false
+	}
+	for _, a := range allowed.Entries {
+		if !a.CertAuthority && sameKey(a.Key, ak) {
+			for _, pr := range a.Principals {
+				if pr == e.Principal() {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -321,7 +339,7 @@ func CheckSigner(p *Plan, allowed *AllowedSigners, key ssh.PublicKey, now time.T
 	if err != nil {
 		return AllowedSigner{}, &SignatureError{Index: -1, Err: err}
 	}
-	if isAuthor(p, e) {
+	if isAuthor(p, allowed, e) {
 		return AllowedSigner{}, &SignatureError{Index: -1, Fingerprint: fp, Principal: e.Principal(), Err: fmt.Errorf("%w (%s made the plan)", ErrAuthorSignature, p.Author)}
 	}
 	return e, nil

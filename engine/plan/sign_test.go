@@ -211,6 +211,20 @@ func TestVerifyRefuses(t *testing.T) {
 			msg:  "signature 3",
 		},
 		{
+			name: "the author's other key",
+			build: func(t *testing.T) *Plan {
+				p := samplePlan()
+				p.Author = "someone-else"
+				p.AuthorKey = AuthorizedKey(tm.keys["alice"].PublicKey())
+				sign(t, p, tm.keys["bob"])
+				sign(t, p, tm.keys["carol"])
+				sign(t, p, alice2) // alice's second key
+				return p
+			},
+			want: ErrAuthorSignature,
+			msg:  "signature 3 by alice",
+		},
+		{
 			name: "an unknown key",
 			build: func(t *testing.T) *Plan {
 				p := samplePlan()
