@@ -25,8 +25,9 @@ import (
 //	               file again for drift before it writes; the plan before it
 //	               is not timed)
 //	fsync-ms       one fsync on this machine, measured in the same run: 100
-//	               bytes written and synced, averaged over 200 syncs, in the
-//	               same temporary folder
+//	               bytes written and synced, averaged over 200 syncs per
+//	               apply (100 right before it, 100 right after), in a
+//	               temporary folder on the same file system
 //	x-fsync        ms/step divided by fsync-ms, a step's cost in fsyncs: the
 //	               goal is 1.5 or less
 //	durable/step   durable journal appends per step (the step's intent; the
@@ -79,7 +80,8 @@ step "file" "each" {
 // then times Apply alone.
 func benchApply(b *testing.B, n int, src string) {
 	ctx := context.Background()
-	fsync := fsyncLatency(b, b.TempDir(), 200)
+	probe := b.TempDir()
+	var fsyncMS float64 // summed over two probes per iteration
 	var applyTime time.Duration
 	durable := 0
 	for i := 0; i < b.N; i++ {
@@ -99,11 +101,15 @@ func benchApply(b *testing.B, n int, src string) {
 		if diags.HasErrors() {
 			b.Fatal(diags.Error())
 		}
+		// The fsync probe runs right before and right after each apply, on
+		// a machine whose load may change from one minute to the next.
+		fsyncMS += fsyncLatency(b, probe, 100)
 		b.StartTimer()
 		start := time.Now()
 		rep, diags := e.Apply(ctx, p, Inputs{}, ApplyOptions{})
 		applyTime += time.Since(start)
 		b.StopTimer()
+		fsyncMS += fsyncLatency(b, probe, 100)
 		if diags.HasErrors() {
 			b.Fatal(diags.Error())
 		}
@@ -124,6 +130,7 @@ func benchApply(b *testing.B, n int, src string) {
 		}
 		b.StartTimer()
 	}
+	fsync := fsyncMS / float64(2*b.N)
 	steps := float64(b.N * n)
 	msPerStep := float64(applyTime) / float64(time.Millisecond) / steps
 	b.ReportMetric(msPerStep, "ms/step")
