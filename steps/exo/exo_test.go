@@ -1,0 +1,223 @@
+package exo
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// labExchange serves a scenario with the lab's real routes and opens the exo
+// target against it as --lab does.
+func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Client) {
+	t.Helper()
+	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	tt, _ := steps.LookupTarget("exo")
+	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "exo", Config: objectFor(tt.Info().Schema, nil), Lab: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn, s, v.(*Client)
+}
+
+func objectFor(schema steps.Schema, given map[string]any) cty.Value {
+	attrs := map[string]cty.Value{}
+	for name, a := range schema {
+		switch v := given[name].(type) {
+		case nil:
+			attrs[name] = cty.NullVal(a.Type)
+		case string:
+			attrs[name] = cty.StringVal(v)
+		case bool:
+			attrs[name] = cty.BoolVal(v)
+		default:
+			panic(fmt.Sprintf("objectFor: %T", v))
+		}
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func newCall(t *testing.T, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
+	t.Helper()
+	typ, ok := steps.Lookup(name)
+	if !ok {
+		t.Fatalf("%s not registered", name)
+	}
+	return typ, steps.Call{Address: "step." + name + ".t", Config: objectFor(typ.Info().Schema, given), Target: c}
+}
+
+func plan(t *testing.T, typ steps.Type, call steps.Call) (steps.Observation, steps.Change, error) {
+	t.Helper()
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	ch, err := typ.Diff(context.Background(), call, obs)
+	return obs, ch, err
+}
+
+// TestGUIDHolderPurge follows seed 002 (b): find what holds erin's
+// ExchangeGuid (a soft-deleted mail user) and purge it; then frank's,
+// a soft-deleted mailbox on litigation hold, which is refused until the
+// hold is released.
+func TestGUIDHolderPurge(t *testing.T) {
+	tn, _, c := labExchange(t, "exchange-guid-in-use")
+	rtyp, rcall := newCall(t, "exo_recipient", c, map[string]any{"identity": "51515151-5151-5151-5151-515151515151"})
+	obs, _, _ := plan(t, rtyp, rcall)
+	r := obs.Value.GetAttr("recipients").Index(cty.NumberIntVal(0))
+	if obs.Value.GetAttr("count").AsBigFloat().String() != "1" || !r.GetAttr("soft_deleted").True() ||
+		r.GetAttr("type").AsString() != "MailUser" || r.GetAttr("exchange_guid").AsString() != "51515151-5151-5151-5151-515151515151" {
+		t.Fatalf("holder = %#v", obs.Value)
+	}
+
+	ptyp, pcall := newCall(t, "exo_recipient_purge", c, map[string]any{"identity": "51515151-5151-5151-5151-515151515151"})
+	_, ch, err := plan(t, ptyp, pcall)
+	if err != nil || ch.Action != steps.Delete {
+		t.Fatalf("purge plan: %v %v", ch.Action, err)
+	}
+	if _, err := ptyp.Apply(context.Background(), pcall, ch); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if l := tn.Recipients(lab.RecipientQuery{Identity: "51515151-5151-5151-5151-515151515151", IncludeSoftDeleted: true}); len(l) != 0 {
+		t.Fatalf("still there: %v", l)
+	}
+	if _, ch, err := plan(t, ptyp, pcall); err != nil || ch.Action != steps.NoOp {
+		t.Fatalf("purge again: %v %v", ch.Action, err)
+	}
+	// Applying the recorded change again (a resume) is harmless.
+	if _, err := ptyp.Apply(context.Background(), pcall, ch); err != nil {
+		t.Fatalf("repeated purge: %v", err)
+	}
+
+	// frank's holder is on hold: planned, but refused at apply.
+	const frank = "52525252-5252-5252-5252-525252525252"
+	_, fcall := newCall(t, "exo_recipient_purge", c, map[string]any{"identity": frank})
+	_, fch, err := plan(t, ptyp, fcall)
+	if err != nil || fch.Action != steps.Delete || !fch.Before.GetAttr("litigation_hold").True() {
+		t.Fatalf("frank plan: %v %v %#v", fch.Action, err, fch.Before)
+	}
+	_, err = ptyp.Apply(context.Background(), fcall, fch)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "litigation hold") {
+		t.Fatalf("purge on hold: %v", err)
+	}
+
+	// Release the hold; revert puts it back; release again and purge.
+	htyp, hcall := newCall(t, "exo_hold", c, map[string]any{"identity": frank, "enabled": false})
+	_, hch, err := plan(t, htyp, hcall)
+	if err != nil || hch.Action != steps.Update {
+		t.Fatalf("hold plan: %v %v", hch.Action, err)
+	}
+	if _, err := htyp.Apply(context.Background(), hcall, hch); err != nil {
+		t.Fatal(err)
+	}
+	if _, again, _ := plan(t, htyp, hcall); again.Action != steps.NoOp {
+		t.Fatalf("hold again: %s", again.Action)
+	}
+	if err := htyp.(steps.Reverter).Revert(context.Background(), hcall, hch); err != nil {
+		t.Fatal(err)
+	}
+	if l := tn.Recipients(lab.RecipientQuery{Identity: frank, IncludeSoftDeleted: true}); len(l) != 1 || !l[0].LitigationHoldEnabled {
+		t.Fatalf("after revert: %+v", l)
+	}
+	if _, err := htyp.Apply(context.Background(), hcall, hch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ptyp.Apply(context.Background(), fcall, fch); err != nil {
+		t.Fatalf("purge after release: %v", err)
+	}
+	if l := tn.Recipients(lab.RecipientQuery{Identity: frank, IncludeSoftDeleted: true}); len(l) != 0 {
+		t.Fatalf("frank's holder still there: %+v", l)
+	}
+}
+
+// TestPurgeRefusesActive: an active mailbox is never purged.
+func TestPurgeRefusesActive(t *testing.T) {
+	_, _, c := labExchange(t, "healthy")
+	typ, call := newCall(t, "exo_recipient_purge", c, map[string]any{"identity": "user00001@contoso.com"})
+	_, _, err := plan(t, typ, call)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "active") {
+		t.Fatalf("diff = %v", err)
+	}
+	// Nothing by that name: nothing to do.
+	_, call = newCall(t, "exo_recipient_purge", c, map[string]any{"identity": "99999999-9999-9999-9999-999999999999"})
+	if _, ch, err := plan(t, typ, call); err != nil || ch.Action != steps.NoOp {
+		t.Fatalf("missing: %v %v", ch.Action, err)
+	}
+}
+
+// TestMailboxArchiveGUID reads the cloud ArchiveGuid seed 002 (a) needs.
+func TestMailboxArchiveGUID(t *testing.T) {
+	_, _, c := labExchange(t, "archive-guid-mismatch")
+	typ, call := newCall(t, "exo_mailbox", c, map[string]any{"identity": "arch1@contoso.com"})
+	obs, _, _ := plan(t, typ, call)
+	if obs.Value.GetAttr("archive_guid").AsString() != "a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1" ||
+		obs.Value.GetAttr("exchange_guid").AsString() != "2ee058fc-b05c-4a68-9cab-6dfff99fcdd3" || obs.Value.GetAttr("litigation_hold").True() {
+		t.Fatalf("mailbox = %#v", obs.Value)
+	}
+	_, call = newCall(t, "exo_mailbox", c, map[string]any{"identity": "nobody@contoso.com"})
+	if _, err := typ.Observe(context.Background(), call); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing mailbox: %v", err)
+	}
+}
+
+// TestThrottledCallsComplete: with a third of requests answered 429 with
+// Retry-After and a tenth 503, reads still complete.
+func TestThrottledCallsComplete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out Retry-After")
+	}
+	_, s, c := labExchange(t, "healthy")
+	s.SetFaults(lab.Faults{Throttle: 0.3, Unavailable: 0.1})
+	statuses := map[int]int{}
+	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil {
+			statuses[resp.StatusCode]++
+		}
+		return resp, err
+	})}
+	typ, call := newCall(t, "exo_mailbox", c, map[string]any{"identity": "user00002@contoso.com"})
+	for i := 0; i < 8; i++ {
+		if _, err := typ.Observe(context.Background(), call); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	if statuses[429] == 0 || statuses[200] != 8 {
+		t.Fatalf("statuses = %v, want some 429 and 8 successes", statuses)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestErrorDecoding reads the exception out of the admin API's message.
+func TestErrorDecoding(t *testing.T) {
+	rec := httptest.NewRecorder()
+	rec.Header().Set("Retry-After", "7")
+	rec.WriteHeader(404)
+	body := `{"error":{"code":"NotFound","message":"|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' couldn't be found on 'AM0PR01.prod.outlook.com'."}}`
+	e := decodeError(rec.Result(), []byte(body))
+	if e.Exception != "ManagementObjectNotFoundException" || !strings.HasPrefix(e.Message, "The operation couldn't") || !e.NotFound() || e.RetryAfter.Seconds() != 7 {
+		t.Fatalf("error = %+v", e)
+	}
+	var resp http.Response
+	resp.StatusCode, resp.Header = 400, http.Header{}
+	if e := decodeError(&resp, []byte("<html>bad gateway</html>")); e.Message != "<html>bad gateway</html>" {
+		t.Fatalf("non-JSON error = %+v", e)
+	}
+}

@@ -1,0 +1,329 @@
+// Package exo provides rebind's Exchange Online step types and the `exo`
+// target: reading recipients and mailboxes with their ExchangeGuid,
+// ArchiveGuid and hold (exo_recipient, exo_mailbox), purging a soft-deleted
+// recipient that blocks another's provisioning (exo_recipient_purge) and
+// litigation hold on or off (exo_hold).
+//
+// Exchange Online is reached through the admin API the
+// ExchangeOnlineManagement module uses: POST
+// https://outlook.office365.com/adminapi/beta/{organization}/InvokeCommand
+// with a CmdletInput, over plain net/http. It is not a documented public
+// API; the request and answer shapes are those of the module's REST mode.
+package exo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+// DefaultURL is Exchange Online's global endpoint.
+const DefaultURL = "https://outlook.office365.com"
+
+// scope is the token audience of the Exchange admin API.
+const scope = "https://outlook.office365.com/.default"
+
+// maxAttempts bounds how often one call is sent after 429, 503 or 504.
+const maxAttempts = 10
+
+type targetType struct{}
+
+func init() {
+	steps.RegisterTarget(targetType{})
+}
+
+func (targetType) Info() steps.TargetInfo {
+	return steps.TargetInfo{
+		Name: "exo",
+		Doc: "An Exchange Online organisation through the Exchange admin API (the REST surface of the " +
+			"ExchangeOnlineManagement module). Tokens come from azidentity's environment chain, as for the entra target; " +
+			"an app needs Exchange.ManageAsApp and an Exchange role.",
+		Schema: steps.Schema{
+			"organization": {Type: cty.String, Doc: "The tenant's domain, e.g. contoso.onmicrosoft.com (required except against a lab)."},
+			"url":          {Type: cty.String, Doc: "The Exchange endpoint, https://outlook.office365.com by default."},
+			"tenant_id":    {Type: cty.String, Doc: "The directory to sign in to (default: $AZURE_TENANT_ID)."},
+			"device_code":  {Type: cty.Bool, Doc: "Sign a person in with the device code flow."},
+		},
+	}
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	org, _ := steps.String(cfg.Config, "organization")
+	base, ok := steps.String(cfg.Config, "url")
+	if !ok {
+		base = DefaultURL
+	}
+	tenant, ok := steps.String(cfg.Config, "tenant_id")
+	if !ok {
+		tenant = getenv("AZURE_TENANT_ID")
+	}
+	device, _ := steps.Bool(cfg.Config, "device_code")
+	var endpoint string
+	if cfg.Lab != "" {
+		ep, dom, err := labEndpoint(ctx, cfg.Lab)
+		if err != nil {
+			return nil, err
+		}
+		endpoint = ep
+		if org == "" {
+			org = dom
+		} else {
+			endpoint = strings.TrimSuffix(cfg.Lab, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
+		}
+	} else {
+		if org == "" {
+			return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
+		}
+		u, err := url.Parse(base)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
+		}
+		endpoint = strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
+	}
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, Lab: cfg.Lab != ""})
+	if err != nil {
+		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
+	}
+	return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: &http.Client{Timeout: 2 * time.Minute}}, nil
+}
+
+// labEndpoint asks a lab tenant where its Exchange admin API listens.
+func labEndpoint(ctx context.Context, lab string) (endpoint, tenant string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(lab, "/")+"/lab/endpoints", nil)
+	if err != nil {
+		return "", "", fmt.Errorf("exo: lab %s: %w", lab, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", "", fmt.Errorf("exo: lab %s: %w", lab, err)
+	}
+	defer resp.Body.Close()
+	var ep struct {
+		Exchange string `json:"exchange"`
+		Tenant   string `json:"tenant"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ep); err != nil || resp.StatusCode != http.StatusOK || ep.Exchange == "" {
+		return "", "", fmt.Errorf("exo: lab %s: GET /lab/endpoints answered %s without an exchange address (%v)", lab, resp.Status, err)
+	}
+	return ep.Exchange, ep.Tenant, nil
+}
+
+// Client calls cmdlets through InvokeCommand. It is safe for concurrent use.
+type Client struct {
+	// Endpoint is the InvokeCommand URL.
+	Endpoint string
+	// Organization is the tenant's domain, used for X-AnchorMailbox.
+	Organization string
+	// Tokens hands out bearer tokens for the Exchange admin API.
+	Tokens interface {
+		Token(ctx context.Context) (string, error)
+	}
+	HTTP *http.Client
+}
+
+// Error is a cmdlet's failure as the admin API reports it.
+type Error struct {
+	Status int
+	// Exception is the .NET exception's short name, e.g.
+	// ManagementObjectNotFoundException.
+	Exception string
+	Message   string
+	// RetryAfter is the server's Retry-After, 0 when none.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	if e.Exception != "" {
+		return fmt.Sprintf("Exchange answered %d %s: %s", e.Status, e.Exception, e.Message)
+	}
+	return fmt.Sprintf("Exchange answered %d: %s", e.Status, e.Message)
+}
+
+// NotFound reports whether the cmdlet found no such object.
+func (e *Error) NotFound() bool {
+	return e.Status == http.StatusNotFound || strings.HasSuffix(e.Exception, "ManagementObjectNotFoundException")
+}
+
+// exceptionMessage splits "|Microsoft.Exchange....SomeException|text".
+var exceptionMessage = regexp.MustCompile(`\|([A-Za-z0-9_.]+)\|(.*)`)
+
+// Invoke runs one cmdlet and returns every object it output, following
+// @odata.nextLink. 429, 503 and 504 are sent again after Retry-After (or a
+// growing delay without one).
+func (c *Client) Invoke(ctx context.Context, cmdlet string, params map[string]any) ([]json.RawMessage, error) {
+	body, err := json.Marshal(map[string]any{"CmdletInput": map[string]any{"CmdletName": cmdlet, "Parameters": params}})
+	if err != nil {
+		return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
+	}
+	var out []json.RawMessage
+	next := c.Endpoint
+	for next != "" {
+		var page struct {
+			Value    []json.RawMessage `json:"value"`
+			NextLink string            `json:"@odata.nextLink"`
+		}
+		if err := c.post(ctx, next, body, &page); err != nil {
+			return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
+		}
+		out = append(out, page.Value...)
+		next = page.NextLink
+	}
+	return out, nil
+}
+
+// post sends one request, retrying throttled and unavailable answers.
+func (c *Client) post(ctx context.Context, u string, body []byte, out any) error {
+	for attempt := 1; ; attempt++ {
+		err := c.postOnce(ctx, u, body, out)
+		var ee *Error
+		if !errors.As(err, &ee) || attempt == maxAttempts ||
+			(ee.Status != http.StatusTooManyRequests && ee.Status != http.StatusServiceUnavailable && ee.Status != http.StatusGatewayTimeout) {
+			return err
+		}
+		wait := ee.RetryAfter
+		if wait == 0 {
+			wait = time.Duration(math.Min(30, math.Pow(2, float64(attempt-1)))) * time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) error {
+	tok, err := c.Tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	// The admin API routes by this mailbox, as the module does for
+	// app-only sessions.
+	req.Header.Set("X-AnchorMailbox", "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"+c.Organization)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return decodeError(resp, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("read the answer: %w", err)
+	}
+	return nil
+}
+
+// decodeError reads an OData error body and the cmdlet exception in it.
+func decodeError(resp *http.Response, b []byte) *Error {
+	e := &Error{Status: resp.StatusCode}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+			e.RetryAfter = time.Duration(s * float64(time.Second))
+		}
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &body) != nil {
+		e.Message = strings.TrimSpace(string(b))
+		if len(e.Message) > 300 {
+			e.Message = e.Message[:300]
+		}
+		return e
+	}
+	e.Message = body.Error.Message
+	if m := exceptionMessage.FindStringSubmatch(body.Error.Message); m != nil {
+		name := m[1]
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		e.Exception, e.Message = name, strings.TrimSpace(m[2])
+	} else if body.Error.Code != "" {
+		e.Exception = body.Error.Code
+	}
+	return e
+}
+
+// wrap gives an Exchange error rebind's shape: steps.ErrNotFound for a
+// missing object, a RetryAfterError for throttling that outlasted the
+// retries, and a PermanentError for refusals.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var ee *Error
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("exo: %s: %w", what, err)
+	}
+	switch {
+	case ee.NotFound():
+		return fmt.Errorf("exo: %s: %w (%v)", what, steps.ErrNotFound, ee)
+	case ee.Status == http.StatusTooManyRequests || ee.Status == http.StatusServiceUnavailable || ee.Status == http.StatusGatewayTimeout:
+		after := ee.RetryAfter
+		if after == 0 {
+			after = 30 * time.Second
+		}
+		return &steps.RetryAfterError{Err: fmt.Errorf("exo: %s: %w", what, ee), After: after}
+	case ee.Status == http.StatusUnauthorized || ee.Status == http.StatusForbidden:
+		return steps.Permanent(fmt.Errorf("exo: %s: %w (check Exchange.ManageAsApp and the app's Exchange role)", what, ee))
+	case ee.Status >= 400 && ee.Status < 500:
+		return steps.Permanent(fmt.Errorf("exo: %s: %w", what, ee))
+	}
+	return fmt.Errorf("exo: %s: %w", what, ee)
+}
+
+// isNotFound reports whether err is Exchange's "couldn't be found".
+func isNotFound(err error) bool {
+	var ee *Error
+	return errors.As(err, &ee) && ee.NotFound()
+}
+
+// client returns the call's target as a Client.
+func client(call steps.Call) (*Client, error) {
+	c, ok := call.Target.(*Client)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("exo: %s: the target is not an exo target (got %T)", call.Address, call.Target)
+	}
+	return c, nil
+}
