@@ -145,3 +145,30 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Error("the listener still accepts after Close")
 	}
 }
+
+func TestListenAndServe(t *testing.T) {
+	srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{BindDN: "CN=svc-rebind,OU=Service," + domain, Password: "s3cret"})
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe("127.0.0.1:0") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.URL() == "" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.HasPrefix(srv.URL(), "ldap://127.0.0.1:") {
+		t.Fatalf("URL %q", srv.URL())
+	}
+	c, err := ldap.DialURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if dn, pw := srv.Credentials(); c.Bind(dn, pw) != nil || dn != "CN=svc-rebind,OU=Service,"+domain {
+		t.Errorf("bind with the configured credentials %s failed", dn)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != ldapserver.ErrClosed {
+		t.Errorf("ListenAndServe: %v, want ErrClosed", err)
+	}
+}
