@@ -109,7 +109,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 // fixedSigner is an ed25519 key from a fixed seed: its signatures are the
 // same on every run, so golden files can show them.
-func fixedSigner(t *testing.T, seed byte) ssh.Signer {
+func fixedSigner(t testing.TB, seed byte) ssh.Signer {
 	t.Helper()
 	s, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
 	if err != nil {

@@ -153,10 +153,13 @@ func dearmor(armored string) ([]byte, error) {
 	if !strings.HasPrefix(s, armorBegin) {
 		return nil, fmt.Errorf("%w: no %q line", ErrMalformedSignature, armorBegin)
 	}
-	end := strings.Index(s, armorEnd)
+	// Look for the end line after the begin line: the two may share
+	// dashes ("-----BEGIN SSH SIGNATURE-----END SSH SIGNATURE-----").
+	end := strings.Index(s[len(armorBegin):], armorEnd)
 	if end < 0 {
 		return nil, fmt.Errorf("%w: no %q line", ErrMalformedSignature, armorEnd)
 	}
+	end += len(armorBegin)
 	if rest := strings.TrimSpace(s[end+len(armorEnd):]); rest != "" {
 		return nil, fmt.Errorf("%w: text after %q", ErrMalformedSignature, armorEnd)
 	}
