@@ -35,7 +35,11 @@
 // that refuses them.
 //
 // The lab models user objects only: containers and OUs are implied by the
-// users' DNs and cannot be added (53). gldap v0.1.14 cannot decode ModifyDN
+// users' DNs and cannot be added (53), a search below a container with no
+// users finds nothing rather than 32, and the domain head and
+// CN=Deleted Objects are made up for searches. DNs are matched case- and
+// space-insensitively, as AD does, and "<GUID=...>" is accepted wherever a
+// DN is. gldap v0.1.14 cannot decode ModifyDN
 // (rename), Compare or Abandon requests and ends the connection that sends
 // one; other connections are unaffected.
 package ldapserver

@@ -129,7 +129,7 @@ func (h *handlers) bind(w *gldap.ResponseWriter, r *gldap.Request) {
 		return
 	}
 	d := h.dir
-	if (!strings.EqualFold(name, d.bindDN) && !strings.EqualFold(name, d.bindUPN)) || pass != d.password {
+	if (!strings.EqualFold(canonicalDN(name), canonicalDN(d.bindDN)) && !strings.EqualFold(name, d.bindUPN)) || pass != d.password {
 		reply(gldap.ResultInvalidCredentials, diagBadCredentials)
 		return
 	}

@@ -23,7 +23,7 @@ func (h *handlers) modify(w *gldap.ResponseWriter, r *gldap.Request) {
 		e = checkControls(m.Controls)
 	}
 	if e == nil {
-		e = h.dir.modify(normalizeGUIDBase(strings.TrimSpace(m.DN)), m.Changes, showDeleted(m.Controls))
+		e = h.dir.modify(canonicalDN(m.DN), m.Changes, showDeleted(m.Controls))
 	}
 	respond(w, r, gldap.ApplicationModifyResponse, e)
 }
@@ -52,7 +52,7 @@ func (d *directory) modify(dn string, changes []gldap.Change, show bool) *ldapEr
 			if len(vals) != 1 {
 				return refuse(gldap.ResultConstraintViolation, with(diagConstraint, errors.New("distinguishedName takes one value")))
 			}
-			newDN, target = true, strings.TrimSpace(string(vals[0]))
+			newDN, target = true, canonicalDN(string(vals[0]))
 			continue
 		}
 		var op lab.ADModOp

@@ -36,6 +36,9 @@ func TestBind(t *testing.T) {
 	if err := c.Bind(adminDN, ldapserver.DefaultPassword); err != nil {
 		t.Fatalf("bind with the DN: %v", err)
 	}
+	if err := dial(t, addr).Bind("cn=administrator, cn=Users, dc=corp, dc=example, dc=com", ldapserver.DefaultPassword); err != nil {
+		t.Fatalf("bind with the DN spelt with spaces and in lower case: %v", err)
+	}
 	if err := dial(t, addr).Bind("Administrator@corp.example.com", ldapserver.DefaultPassword); err != nil {
 		t.Fatalf("bind with the UPN: %v", err)
 	}

@@ -50,7 +50,7 @@ func (h *handlers) add(w *gldap.ResponseWriter, r *gldap.Request) {
 		e = checkControls(m.Controls)
 	}
 	if e == nil {
-		e = h.dir.add(strings.TrimSpace(m.DN), m.Attributes)
+		e = h.dir.add(canonicalDN(m.DN), m.Attributes)
 	}
 	respond(w, r, gldap.ApplicationAddResponse, e)
 }
@@ -167,7 +167,7 @@ func (h *handlers) del(w *gldap.ResponseWriter, r *gldap.Request) {
 		e = checkControls(m.Controls)
 	}
 	if e == nil {
-		e = h.dir.del(normalizeGUIDBase(strings.TrimSpace(m.DN)), showDeleted(m.Controls))
+		e = h.dir.del(canonicalDN(m.DN), showDeleted(m.Controls))
 	}
 	respond(w, r, gldap.ApplicationDelResponse, e)
 }

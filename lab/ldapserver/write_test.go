@@ -245,6 +245,10 @@ func TestModify(t *testing.T) {
 	if u, _ := tn.ADUser(staff("bob")); u.Mail != "" {
 		t.Errorf("a refused modify set mail to %q", u.Mail)
 	}
+	// A DN with spaces after its commas names the same object, as on AD.
+	if err := mod("CN=bob, OU=Staff, "+domain, func(r *ldap.ModifyRequest) { r.Replace("displayName", []string{"Bob"}) }); err != nil {
+		t.Errorf("modify by a DN with spaces: %v", err)
+	}
 	// A modify by <GUID=...>, as AD accepts.
 	if err := mod("<GUID="+us["cid"].ObjectGUID.String()+">", func(r *ldap.ModifyRequest) {
 		r.Replace("targetAddress", []string{"SMTP:cid@contoso.mail.onmicrosoft.com"})
