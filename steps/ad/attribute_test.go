@@ -207,3 +207,18 @@ func TestAttributeOnAGroupByDNAndOnAMissingObject(t *testing.T) {
 		t.Errorf("missing object: %v, want ErrNotFound", err)
 	}
 }
+
+func TestAttributeSystemOnlyWriteIsUnwillingToPerform(t *testing.T) {
+	c := needSamba(t).open(t)
+	u := newUser(t, c, nil)
+	typ, call := newCall(t, "ad_attribute", c, map[string]any{"upn": u.upn, "attribute": "objectSid", "value": "S-1-5-21-1-2-3-500"})
+	_, ch := plan(t, typ, call)
+	_, err := typ.Apply(context.Background(), call, ch)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != ldap.LDAPResultUnwillingToPerform || e.Attribute != "objectSid" {
+		t.Fatalf("writing objectSid: %v, want LDAP 53 naming objectSid", err)
+	}
+	if !strings.Contains(err.Error(), "unwilling") || !steps.IsPermanent(err) {
+		t.Errorf("message %q should say it in words, and the error be permanent", err)
+	}
+}

@@ -72,7 +72,7 @@ func plainWords(code uint16, attribute string) string {
 		if strings.EqualFold(attribute, "userPrincipalName") || strings.EqualFold(attribute, "sAMAccountName") {
 			return "the directory refused the value because another object already uses it (" + attribute + " must be unique in the forest)"
 		}
-		return "the directory refused the value: it violates a constraint (a UPN or sAMAccountName already used by another object, or a value of the wrong size)"
+		return "the directory refused the value: it breaks a constraint (a value another object already holds, a value of the wrong size, or a system-only attribute)"
 	case ldap.LDAPResultEntryAlreadyExists:
 		return "an object with that name already exists where this one would go: rename or move the existing one, or restore into another OU"
 	case ldap.LDAPResultStrongAuthRequired:
