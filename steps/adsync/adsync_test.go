@@ -1,0 +1,212 @@
+package adsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+func objectFor(schema steps.Schema, given map[string]any) cty.Value {
+	attrs := map[string]cty.Value{}
+	for name, a := range schema {
+		switch v := given[name].(type) {
+		case nil:
+			attrs[name] = cty.NullVal(a.Type)
+		case string:
+			attrs[name] = cty.StringVal(v)
+		case bool:
+			attrs[name] = cty.BoolVal(v)
+		case float64:
+			attrs[name] = cty.NumberFloatVal(v)
+		case []string:
+			l := make([]cty.Value, len(v))
+			for i, s := range v {
+				l[i] = cty.StringVal(s)
+			}
+			attrs[name] = cty.ListVal(l)
+		default:
+			panic(fmt.Sprintf("objectFor: %T", v))
+		}
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func open(t *testing.T, labURL string, cfg map[string]any) any {
+	t.Helper()
+	tt, _ := steps.LookupTarget("adsync")
+	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Lab: labURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error) {
+	t.Helper()
+	typ, _ := steps.Lookup("adsync_cycle")
+	call := steps.Call{Address: "step.adsync_cycle.t", Config: objectFor(typ.Info().Schema, cfg), Target: target, Log: io.Discard}
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		return steps.Result{}, err
+	}
+	ch, err := typ.Diff(context.Background(), call, obs)
+	if err != nil || ch.Action != steps.Run {
+		t.Fatalf("diff: %v %v", ch.Action, err)
+	}
+	return typ.Apply(context.Background(), call, ch)
+}
+
+// TestLabCycle runs cycles of lab tenants: a clean Delta, an Initial with
+// seed 001's export errors, and a refusal while sync is off.
+func TestLabCycle(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	// The runbook's driver is command; under --lab the lab's cycle runs.
+	target := open(t, srv.URL, map[string]any{"driver": "command", "command": []string{"false"}})
+	res, err := runCycle(t, target, map[string]any{"policy": "initial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Value
+	if v.GetAttr("policy").AsString() != "Initial" || v.GetAttr("status").AsString() != "completed-export-errors" ||
+		v.GetAttr("errors").LengthInt() == 0 || v.GetAttr("started").AsString() != "2026-08-03T09:00:00Z" {
+		t.Fatalf("result = %#v", v)
+	}
+	if code := v.GetAttr("errors").Index(cty.NumberIntVal(0)).GetAttr("code").AsString(); code != "AttributeValueMustBeUnique" {
+		t.Fatalf("error code = %s", code)
+	}
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCycle(t, target, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "off") {
+		t.Fatalf("cycle with sync off: %v", err)
+	}
+	if _, err := runCycle(t, target, map[string]any{"policy": "Full"}); !steps.IsPermanent(err) {
+		t.Fatalf("bad policy: %v", err)
+	}
+}
+
+// script writes an executable shell script.
+func script(t *testing.T, dir, name, body string) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCommandDriverWaits starts a cycle with a program given as an argument
+// list (no shell), then polls the status program until it prints False.
+func TestCommandDriverWaits(t *testing.T) {
+	dir := t.TempDir()
+	start := script(t, dir, "start", `echo "$1" > "$2"; printf 'Result\n------\nSuccess\n'`)
+	status := script(t, dir, "status", `n=$(cat "$1" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$1"; if [ $n -lt 3 ]; then echo True; else echo False; fi`)
+	policyFile, countFile := filepath.Join(dir, "policy"), filepath.Join(dir, "count")
+	target := open(t, "", map[string]any{"driver": "command", "command": []string{start, "-PolicyType {policy}", policyFile},
+		"status_command": []string{status, countFile}, "poll_seconds": 0.01})
+	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(policyFile); strings.TrimSpace(string(b)) != "-PolicyType Initial" {
+		t.Fatalf("argument = %q", b)
+	}
+	if b, _ := os.ReadFile(countFile); strings.TrimSpace(string(b)) != "3" || res.Value.GetAttr("status").AsString() != "finished" || res.Value.GetAttr("finished").IsNull() {
+		t.Fatalf("polls = %s, result %#v", b, res.Value)
+	}
+	// A busy Connect server is "try later", not a failure.
+	busy := script(t, dir, "busy", `echo "Start-ADSyncSyncCycle : System.InvalidOperationException: Connector: Busy" >&2; exit 1`)
+	target = open(t, "", map[string]any{"driver": "command", "command": []string{busy}})
+	var ra *steps.RetryAfterError
+	if _, err := runCycle(t, target, nil); !errors.As(err, &ra) {
+		t.Fatalf("busy: %v", err)
+	}
+	// Arguments are not parsed by a shell.
+	target = open(t, "", map[string]any{"driver": "command", "command": []string{start, "a; touch " + filepath.Join(dir, "pwned"), policyFile}})
+	if _, err := runCycle(t, target, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("an argument ran as a shell command")
+	}
+}
+
+// TestCloudSyncDriver restarts a Cloud Sync job with a full reset scope and
+// waits until an execution that began after the start has ended.
+func TestCloudSyncDriver(t *testing.T) {
+	var mu sync.Mutex
+	var restartBody map[string]any
+	polls := 0
+	started := time.Now().UTC()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(401)
+			return
+		}
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/v1.0/servicePrincipals/sp1/synchronization/jobs/job1/restart":
+			json.NewDecoder(r.Body).Decode(&restartBody)
+			w.WriteHeader(204)
+		case r.Method == "GET" && r.URL.Path == "/v1.0/servicePrincipals/sp1/synchronization/jobs/job1":
+			polls++
+			ended := "null"
+			if polls >= 2 {
+				ended = fmt.Sprintf("%q", started.Add(time.Minute).Format(time.RFC3339))
+			}
+			fmt.Fprintf(w, `{"status":{"code":"Active","lastExecution":{"state":"Succeeded","timeBegan":%q,"timeEnded":%s}}}`, started.Format(time.RFC3339), ended)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+	d := &CloudSyncDriver{Graph: srv.URL + "/v1.0", SP: "sp1", Job: "job1", Poll: 10 * time.Millisecond, Tokens: staticToken("tok")}
+	res, err := runCycle(t, d, map[string]any{"policy": "Initial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crit, _ := restartBody["criteria"].(map[string]any)
+	if crit["resetScope"] != "Full" || polls != 2 || res.Value.GetAttr("status").AsString() != "succeeded" {
+		t.Fatalf("restart body %v, polls %d, result %#v", restartBody, polls, res.Value)
+	}
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+
+// TestTargetRefusals checks the target's errors for incomplete blocks.
+func TestTargetRefusals(t *testing.T) {
+	tt, _ := steps.LookupTarget("adsync")
+	for _, cfg := range []map[string]any{
+		{"driver": "command"},
+		{"driver": "cloudsync", "job_id": "j"},
+		{"driver": "lab"},
+		{"driver": "ssh"},
+	} {
+		if _, err := tt.Open(context.Background(), steps.TargetConfig{Name: "x", Config: objectFor(tt.Info().Schema, cfg)}); err == nil {
+			t.Errorf("Open(%v) succeeded", cfg)
+		}
+	}
+}

@@ -1,0 +1,314 @@
+package adsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+// LabDriver runs cycles of a lab tenant.
+type LabDriver struct {
+	// URL is the lab's base URL.
+	URL string
+}
+
+// Name returns "lab".
+func (*LabDriver) Name() string { return "lab" }
+
+// Run posts /lab/sync, which answers once the cycle is over.
+func (d *LabDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL+"/lab/sync?policy="+url.QueryEscape(policy), nil)
+	if err != nil {
+		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode == http.StatusConflict {
+		return Cycle{}, steps.Permanent(fmt.Errorf("adsync: %s cycle refused: directory synchronization is off for the tenant (or still turning off); turn it on with entra_dir_sync first", policy))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Cycle{}, fmt.Errorf("adsync: lab cycle answered %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	var res struct {
+		Policy  string    `json:"policy"`
+		Started time.Time `json:"started"`
+		Status  string    `json:"status"`
+		Added   int       `json:"added"`
+		Updated int       `json:"updated"`
+		Deleted int       `json:"deleted"`
+		Errors  []struct {
+			Code   string `json:"code"`
+			DN     string `json:"dn"`
+			Detail string `json:"detail"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return Cycle{}, fmt.Errorf("adsync: read the lab's cycle: %w", err)
+	}
+	c := Cycle{Policy: res.Policy, Status: res.Status, Started: res.Started, Finished: res.Started,
+		Added: res.Added, Updated: res.Updated, Deleted: res.Deleted}
+	for _, e := range res.Errors {
+		c.Errors = append(c.Errors, CycleError{Code: e.Code, Object: e.DN, Detail: e.Detail})
+	}
+	return c, nil
+}
+
+// CommandDriver runs a program (without a shell) that starts a cycle on the
+// Entra Connect server, and another that tells whether one is running.
+type CommandDriver struct {
+	// Command starts a cycle; {policy} in any argument is replaced.
+	Command []string
+	// Status prints True while a cycle runs; nil when none is configured.
+	Status []string
+	Poll   time.Duration
+}
+
+// Name returns "command".
+func (*CommandDriver) Name() string { return "command" }
+
+// runCommand runs argv and returns its standard output. The error carries
+// the end of standard error, which is where PowerShell reports.
+func runCommand(ctx context.Context, argv []string) (string, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 500 {
+			msg = "..." + msg[len(msg)-500:]
+		}
+		return stdout.String(), fmt.Errorf("%s: %w: %s", argv[0], err, msg)
+	}
+	return stdout.String(), nil
+}
+
+// Run starts the cycle and, with a status command, polls until no cycle
+// runs. A Connect server that is busy with another cycle is told apart so
+// that the engine retries later.
+func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	argv := make([]string, len(d.Command))
+	for i, a := range d.Command {
+		argv[i] = strings.ReplaceAll(a, "{policy}", policy)
+	}
+	c := Cycle{Policy: policy, Started: time.Now().UTC(), Status: "started"}
+	fmt.Fprintf(log, "adsync: starting a %s cycle with %s\n", policy, argv[0])
+	out, err := runCommand(ctx, argv)
+	if err != nil {
+		low := strings.ToLower(err.Error() + out)
+		if strings.Contains(low, "busy") || strings.Contains(low, "already running") || strings.Contains(low, "in progress") {
+			return c, &steps.RetryAfterError{Err: fmt.Errorf("adsync: the Connect server is running another cycle: %w", err), After: time.Minute}
+		}
+		return c, fmt.Errorf("adsync: start a %s cycle: %w", policy, err)
+	}
+	if strings.Contains(strings.ToLower(out), "busy") {
+		return c, &steps.RetryAfterError{Err: fmt.Errorf("adsync: the Connect server is running another cycle"), After: time.Minute}
+	}
+	if !wait || len(d.Status) == 0 {
+		return c, nil
+	}
+	for {
+		t := time.NewTimer(d.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return c, fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
+		case <-t.C:
+		}
+		out, err := runCommand(ctx, d.Status)
+		if err != nil {
+			return c, fmt.Errorf("adsync: ask whether the cycle runs: %w", err)
+		}
+		switch strings.ToLower(strings.TrimSpace(lastLine(out))) {
+		case "false":
+			c.Status, c.Finished = "finished", time.Now().UTC()
+			return c, nil
+		case "true":
+			continue
+		default:
+			return c, steps.Permanent(fmt.Errorf("adsync: status_command printed %q; it must print True or False", strings.TrimSpace(out)))
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// CloudSyncDriver starts an Entra Cloud Sync job through Graph over plain
+// net/http (this package stays free of the Graph SDK).
+type CloudSyncDriver struct {
+	// Graph is the service root, e.g. https://graph.microsoft.com/v1.0.
+	Graph string
+	SP    string
+	Job   string
+	Poll  time.Duration
+	// Tokens hands out Graph tokens.
+	Tokens interface {
+		Token(ctx context.Context) (string, error)
+	}
+	HTTP *http.Client
+}
+
+func newCloudSync(graph, tenant, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
+	u, err := url.Parse(graph)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("adsync: graph_url %q must be an https:// URL", graph)
+	}
+	cred, err := credential.New(credential.Options{TenantID: tenant})
+	if err != nil {
+		return nil, fmt.Errorf("adsync: %w", err)
+	}
+	root := strings.TrimSuffix(graph, "/")
+	return &CloudSyncDriver{Graph: root + "/v1.0", SP: sp, Job: job, Poll: poll,
+		Tokens: credential.NewSource(cred, root+"/.default"), HTTP: &http.Client{Timeout: time.Minute}}, nil
+}
+
+// Name returns "cloudsync".
+func (*CloudSyncDriver) Name() string { return "cloudsync" }
+
+func (d *CloudSyncDriver) jobURL() string {
+	return d.Graph + "/servicePrincipals/" + url.PathEscape(d.SP) + "/synchronization/jobs/" + url.PathEscape(d.Job)
+}
+
+// call sends one Graph request and decodes a JSON answer into out.
+func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	tok, err := d.Tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := d.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode >= 300 {
+		err := fmt.Errorf("Graph answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(u, d.Graph), bytes.TrimSpace(b))
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+			return &steps.RetryAfterError{Err: err, After: retryAfter(resp.Header.Get("Retry-After"))}
+		case resp.StatusCode >= 400:
+			return steps.Permanent(err)
+		}
+		return err
+	}
+	if out != nil && len(b) > 0 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func retryAfter(v string) time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(v) + "s"); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// cloudJob is the part of a synchronizationJob rebind reads.
+type cloudJob struct {
+	Status struct {
+		Code          string `json:"code"`
+		LastExecution *struct {
+			State     string     `json:"state"`
+			TimeBegan *time.Time `json:"timeBegan"`
+			TimeEnded *time.Time `json:"timeEnded"`
+			Error     *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		} `json:"lastExecution"`
+		Quarantine *struct {
+			Reason string `json:"reason"`
+		} `json:"quarantine"`
+	} `json:"status"`
+}
+
+// Run starts the job (Delta) or restarts it with a full reset scope
+// (Initial) and, when asked, polls the job until an execution that began
+// after the start has ended.
+func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	c := Cycle{Policy: policy, Started: time.Now().UTC(), Status: "started"}
+	var err error
+	if policy == "Initial" {
+		err = d.call(ctx, http.MethodPost, d.jobURL()+"/restart", map[string]any{"criteria": map[string]string{"resetScope": "Full"}}, nil)
+	} else {
+		err = d.call(ctx, http.MethodPost, d.jobURL()+"/start", nil, nil)
+	}
+	if err != nil {
+		return c, fmt.Errorf("adsync: start cloud sync job %s: %w", d.Job, err)
+	}
+	fmt.Fprintf(log, "adsync: cloud sync job %s started (%s)\n", d.Job, policy)
+	if !wait {
+		return c, nil
+	}
+	for {
+		t := time.NewTimer(d.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, ctx.Err())
+		case <-t.C:
+		}
+		var job cloudJob
+		if err := d.call(ctx, http.MethodGet, d.jobURL(), nil, &job); err != nil {
+			var ra *steps.RetryAfterError
+			if errors.As(err, &ra) {
+				continue
+			}
+			return c, fmt.Errorf("adsync: read cloud sync job %s: %w", d.Job, err)
+		}
+		if q := job.Status.Quarantine; q != nil || strings.EqualFold(job.Status.Code, "Quarantine") {
+			reason := "unknown"
+			if q != nil {
+				reason = q.Reason
+			}
+			return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s)", d.Job, reason))
+		}
+		ex := job.Status.LastExecution
+		if ex == nil || ex.TimeBegan == nil || ex.TimeBegan.Before(c.Started.Add(-time.Minute)) || ex.TimeEnded == nil {
+			continue
+		}
+		c.Status, c.Finished = strings.ToLower(ex.State), *ex.TimeEnded
+		if ex.Error != nil && ex.Error.Code != "" {
+			c.Errors = append(c.Errors, CycleError{Code: ex.Error.Code, Detail: ex.Error.Message})
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,154 @@
+// Package adsync provides rebind's sync cycle step type (adsync_cycle) and
+// the `adsync` target with its three drivers:
+//
+//   - command runs an argument list without a shell, e.g. ssh to the Entra
+//     Connect server running Start-ADSyncSyncCycle -PolicyType {policy}, and
+//     waits for the cycle when a status_command can tell (such as
+//     (Get-ADSyncScheduler).SyncCycleInProgress). No Graph API triggers
+//     Connect Sync.
+//   - cloudsync starts an Entra Cloud Sync job through Graph
+//     (POST /servicePrincipals/{sp}/synchronization/jobs/{job}/start, or
+//     /restart with a full reset scope for Initial) over plain net/http, and
+//     waits until the job's last execution ends.
+//   - lab runs a cycle of a lab tenant (POST /lab/sync?policy=...), which
+//     answers when the cycle is over. Any target uses it under --lab.
+package adsync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// Cycle is what a driver knows of a cycle it ran.
+type Cycle struct {
+	Policy  string
+	Status  string
+	Started time.Time
+	// Finished is when the cycle ended; zero when the driver cannot tell.
+	Finished time.Time
+	Added    int
+	Updated  int
+	Deleted  int
+	Errors   []CycleError
+}
+
+// CycleError is one object's export error.
+type CycleError struct {
+	Code   string
+	Object string
+	Detail string
+}
+
+// Driver runs one sync cycle of policy "Delta" or "Initial", waiting for
+// its end when wait is set and the driver can tell.
+type Driver interface {
+	Name() string
+	Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error)
+}
+
+type targetType struct{}
+
+func init() {
+	steps.RegisterTarget(targetType{})
+}
+
+func (targetType) Info() steps.TargetInfo {
+	return steps.TargetInfo{
+		Name: "adsync",
+		Doc: "How rebind runs a directory sync cycle: driver = \"command\" (an argument list run without a shell, e.g. " +
+			"ssh to the Entra Connect server), \"cloudsync\" (an Entra Cloud Sync job through Graph) or \"lab\" (a lab tenant).",
+		Schema: steps.Schema{
+			"driver": {Type: cty.String, Required: true, Doc: "command, cloudsync or lab."},
+			"command": {Type: cty.List(cty.String), Doc: "command: the program and its arguments; {policy} is replaced by Delta or Initial, " +
+				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"].`},
+			"status_command": {Type: cty.List(cty.String), Doc: "command: a program that prints True while a cycle runs and False when none does, " +
+				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"].`},
+			"poll_seconds":         {Type: cty.Number, Doc: "How often to ask whether the cycle has ended (default 10)."},
+			"service_principal_id": {Type: cty.String, Doc: "cloudsync: the object id of the Cloud Sync service principal."},
+			"job_id":               {Type: cty.String, Doc: "cloudsync: the synchronization job id, e.g. AD2AADProvisioning.xxxx."},
+			"graph_url":            {Type: cty.String, Doc: "cloudsync: the Graph endpoint (default https://graph.microsoft.com)."},
+			"tenant_id":            {Type: cty.String, Doc: "cloudsync: the directory to sign in to (default: $AZURE_TENANT_ID)."},
+		},
+	}
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	driver, _ := steps.String(cfg.Config, "driver")
+	poll := 10 * time.Second
+	if v, ok := steps.Attr(cfg.Config, "poll_seconds"); ok {
+		f, _ := v.AsBigFloat().Float64()
+		if f <= 0 {
+			return nil, fmt.Errorf("adsync: target %s: poll_seconds must be positive", cfg.Name)
+		}
+		poll = time.Duration(f * float64(time.Second))
+	}
+	if cfg.Lab != "" {
+		// A rehearsal runs the lab's cycle whatever the runbook's driver.
+		return &LabDriver{URL: strings.TrimSuffix(cfg.Lab, "/")}, nil
+	}
+	switch driver {
+	case "lab":
+		return nil, fmt.Errorf("adsync: target %s: driver lab needs a lab tenant (--lab or REBIND_LAB)", cfg.Name)
+	case "command":
+		cmd := stringList(cfg.Config, "command")
+		if len(cmd) == 0 || cmd[0] == "" {
+			return nil, fmt.Errorf("adsync: target %s: driver command needs command, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-Command\", \"Start-ADSyncSyncCycle -PolicyType {policy}\"]", cfg.Name)
+		}
+		return &CommandDriver{Command: cmd, Status: stringList(cfg.Config, "status_command"), Poll: poll}, nil
+	case "cloudsync":
+		sp, _ := steps.String(cfg.Config, "service_principal_id")
+		job, _ := steps.String(cfg.Config, "job_id")
+		if sp == "" || job == "" {
+			return nil, fmt.Errorf("adsync: target %s: driver cloudsync needs service_principal_id and job_id", cfg.Name)
+		}
+		graph, ok := steps.String(cfg.Config, "graph_url")
+		if !ok {
+			graph = "https://graph.microsoft.com"
+		}
+		tenant, ok := steps.String(cfg.Config, "tenant_id")
+		if !ok {
+			tenant = getenv("AZURE_TENANT_ID")
+		}
+		return newCloudSync(graph, tenant, sp, job, poll)
+	}
+	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of command, cloudsync, lab", cfg.Name, driver)
+}
+
+// stringList reads a list(string) attribute.
+func stringList(obj cty.Value, name string) []string {
+	v, ok := steps.Attr(obj, name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+// driver returns the call's target as a Driver.
+func driver(call steps.Call) (Driver, error) {
+	d, ok := call.Target.(Driver)
+	if !ok || d == nil {
+		return nil, fmt.Errorf("adsync: %s: the target is not an adsync target (got %T)", call.Address, call.Target)
+	}
+	return d, nil
+}
