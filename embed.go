@@ -1,6 +1,7 @@
 // Package rebind holds the files the rebind binary carries with it: the lab
-// scenarios (and, later, the runbooks), embedded so that `rebind lab serve
-// --scenario NAME` works from any directory.
+// scenarios and the documented runbooks, embedded so that `rebind lab serve
+// --scenario NAME`, `rebind runbooks` and `rebind rehearse NAME` work from
+// any directory.
 package rebind
 
 import "embed"
@@ -10,3 +11,10 @@ import "embed"
 //
 //go:embed testdata/scenarios/*.json
 var Scenarios embed.FS
+
+// Runbooks holds runbooks/NAME/: each runbook's .hcl files, its README.md
+// (when to use it, when not, what it changes, what it needs) and its
+// rehearsal.json (the lab scenario and inputs `rebind rehearse` uses).
+//
+//go:embed runbooks
+var Runbooks embed.FS

@@ -42,11 +42,6 @@ func (v *varFlags) inputs() (engine.Inputs, error) {
 	return in, nil
 }
 
-// loadRunbook reads a runbook from a path.
-func loadRunbook(path string) (*runbook.Runbook, hcl.Diagnostics) {
-	return runbook.Load(path)
-}
-
 // printDiags renders diagnostics with source snippets. File names are
 // shown as the user gave the runbook's path.
 func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {

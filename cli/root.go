@@ -16,7 +16,9 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 
 	// Step and target types register themselves.
+	_ "github.com/rebind-dev/rebind/steps/ad"
 	_ "github.com/rebind-dev/rebind/steps/core"
+	_ "github.com/rebind-dev/rebind/steps/entra"
 )
 
 // Exit codes.
@@ -155,6 +157,8 @@ interrupted run and rolls completed steps back.`,
 		newApproveStepCmd(ios, g),
 		newStepsCmd(ios, g),
 		newLabCmd(ios, g),
+		newRunbooksCmd(ios),
+		newRehearseCmd(ios, g),
 		newVersionCmd(ios),
 	)
 	return root

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/statediff"
+)
+
+type rehearseOptions struct {
+	IO       *IO
+	G        *Globals
+	Runbook  string
+	Scenario string
+	Vars     varFlags
+	Keep     bool
+}
+
+func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
+	opts := &rehearseOptions{IO: ios, G: g}
+	cmd := &cobra.Command{
+		Use:   "rehearse RUNBOOK [--scenario NAME] [-var name=value]",
+		Short: "Run a runbook against a lab tenant that reproduces its problem",
+		Long: `rehearse starts the lab tenant in this process with the scenario that
+reproduces the problem the runbook fixes (its rehearsal.json, or --scenario),
+shows the plan, applies it (sync cycles included), and prints what changed in
+AD, Entra ID and Exchange Online and whether the run, with every check the
+runbook makes, succeeded. Nothing outside the lab is touched. Waits pass the
+lab's virtual time, so a 72-hour wait takes no real time.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Runbook = args[0]
+			return runRehearse(opts)
+		},
+	}
+	opts.Vars.register(cmd.Flags())
+	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
+	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's journal and print where it is")
+	return cmd
+}
+
+func runRehearse(opts *rehearseOptions) error {
+	ios := opts.IO
+	reh, err := readRehearsal(opts.Runbook)
+	if err != nil {
+		return err
+	}
+	if opts.Scenario != "" {
+		reh.Scenario = opts.Scenario
+	}
+	if reh.Scenario == "" {
+		return usageError{fmt.Errorf("the runbook %s names no lab scenario (rehearsal.json); give one with --scenario (rebind lab scenarios lists them)", opts.Runbook)}
+	}
+	vars := varFlags{files: opts.Vars.files}
+	keys := make([]string, 0, len(reh.Vars))
+	for k := range reh.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vars.vars = append(vars.vars, k+"="+reh.Vars[k])
+	}
+	vars.vars = append(vars.vars, opts.Vars.vars...) // given on the command line: they win
+
+	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Scenarios: rebind.Scenarios})
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var before bytes.Buffer
+	if err := in.Tenant.Save(&before); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.Err, "Lab tenant started from scenario %q at %s.\n", reh.Scenario, in.URL)
+	if d := in.Tenant.Description(); d != "" {
+		fmt.Fprintf(ios.Err, "  %s\n", d)
+	}
+	fmt.Fprintln(ios.Err)
+
+	g := *opts.G
+	g.Lab = in.URL
+	stateDir, err := os.MkdirTemp("", "rebind-rehearsal-")
+	if err != nil {
+		return err
+	}
+	if opts.Keep {
+		g.StateDir = stateDir
+	} else {
+		defer os.RemoveAll(stateDir)
+		g.StateDir = filepath.Join(stateDir, ".rebind")
+	}
+
+	p, err := makePlan(ios, &g, opts.Runbook, vars, engine.PlanOptions{})
+	if err != nil {
+		return err
+	}
+	if err := plan.RenderText(ios.Out, p, plan.TextOptions{Color: ios.Color(ios.Out)}); err != nil {
+		return err
+	}
+	fmt.Fprintln(ios.Out)
+	in2, err := vars.inputs()
+	if err != nil {
+		return err
+	}
+	store, err := journal.Open(g.StateDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx, cancel := signalContext()
+	defer cancel()
+	e := newEngine(ios, &g, store)
+	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{})
+	printDiags(ios, nil, diags)
+	if diags.HasErrors() {
+		return errReported
+	}
+	printReport(ios, rep)
+
+	var after bytes.Buffer
+	if err := in.Tenant.Save(&after); err != nil {
+		return err
+	}
+	changes, err := statediff.Diff(before.Bytes(), after.Bytes())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.Out, "\nWhat changed in the lab (%d objects):\n", len(changes))
+	for _, c := range changes {
+		fmt.Fprintf(ios.Out, "  %-16s %-8s %s\n", c.Directory, c.Kind, c.Object)
+		for _, a := range c.Attributes {
+			fmt.Fprintf(ios.Out, "      %s\n", a)
+		}
+	}
+	if opts.Keep {
+		fmt.Fprintf(ios.Out, "\nThe journal is kept: rebind --state-dir %s runs show %s\n", g.StateDir, rep.RunID)
+	}
+	if err := reportErr(rep); err != nil {
+		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against scenario %q ended %s.\n", p.Runbook.Name, reh.Scenario, rep.Status)
+		return err
+	}
+	fmt.Fprintf(ios.Out, "\nRehearsal succeeded: %s ran to the end against scenario %q, every check it makes passed (%d changed, %d already so).\n",
+		p.Runbook.Name, reh.Scenario, rep.Applied, rep.Unchanged)
+	return nil
+}
