@@ -181,7 +181,7 @@ func loadSigner(opts *approveOptions) (ssh.Signer, error) {
 		s, err = ssh.ParsePrivateKeyWithPassphrase(b, pass)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--key %s: %w", opts.KeyFile, err)
+		return nil, fmt.Errorf("--key %s: %w (a key rebind cannot read, such as a security key, can sign with ssh-keygen -Y sign -n rebind-plan; add that with --signature)", opts.KeyFile, err)
 	}
 	return s, nil
 }

@@ -64,6 +64,7 @@ type SignatureError struct {
 	Err       error
 }
 
+// Error names the signature (its position, signer and key) and the problem.
 func (e *SignatureError) Error() string {
 	who := []string{"plan: signature"}
 	if e.Index >= 0 {
@@ -78,6 +79,7 @@ func (e *SignatureError) Error() string {
 	return strings.Join(who, " ") + ": " + strings.TrimPrefix(e.Err.Error(), "plan: ")
 }
 
+// Unwrap returns the problem, one of the Err sentinels wrapped with detail.
 func (e *SignatureError) Unwrap() error { return e.Err }
 
 // TooFewApprovalsError says how many approvals a plan needs and which
@@ -89,6 +91,7 @@ type TooFewApprovalsError struct {
 	Duplicates []string
 }
 
+// Error says "plan: needs N approvals, has M: names".
 func (e *TooFewApprovalsError) Error() string {
 	s := fmt.Sprintf("plan: needs %d approval%s, has %d", e.Need, plural(e.Need), len(e.Signers))
 	if len(e.Signers) > 0 {
@@ -100,6 +103,7 @@ func (e *TooFewApprovalsError) Error() string {
 	return s
 }
 
+// Is makes errors.Is(err, ErrTooFewApprovals) true.
 func (e *TooFewApprovalsError) Is(target error) bool { return target == ErrTooFewApprovals }
 
 func plural(n int) string {
