@@ -11,9 +11,9 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
-// pageSize is the RFC 2696 page size (a variable so tests can make pages
-// small): AD's default MaxPageSize is 1000, and
-// asking for more only makes it answer 1000 at a time anyway.
+// pageSize is the RFC 2696 page size: AD's default MaxPageSize is 1000, and
+// asking for more only makes it answer 1000 at a time anyway. It is a
+// variable so that tests can make pages small.
 var pageSize uint32 = 1000
 
 const permRead = "AD: read users (any authenticated user can)"

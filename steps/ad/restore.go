@@ -99,8 +99,9 @@ func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observat
 
 func (restoreStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
 	v := obs.Value
+	guid := v.GetAttr("object_guid")
 	state := func(dn string, deleted bool) cty.Value {
-		return cty.ObjectVal(map[string]cty.Value{"dn": cty.StringVal(dn), "deleted": cty.BoolVal(deleted)})
+		return cty.ObjectVal(map[string]cty.Value{"dn": cty.StringVal(dn), "deleted": cty.BoolVal(deleted), "object_guid": guid})
 	}
 	dn := v.GetAttr("dn").AsString()
 	if v.GetAttr("deleted").False() {
@@ -132,7 +133,9 @@ func (restoreStep) Diff(ctx context.Context, call steps.Call, obs steps.Observat
 
 func (restoreStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
 	if change.Action == steps.NoOp {
-		return steps.Result{Value: change.After}, nil
+		return steps.Result{Value: cty.ObjectVal(map[string]cty.Value{
+			"dn": change.After.GetAttr("dn"), "object_guid": change.After.GetAttr("object_guid"),
+		})}, nil
 	}
 	var p restorePrivate
 	if err := json.Unmarshal(change.Private, &p); err != nil || p.GUID == "" {
@@ -162,6 +165,8 @@ func (restoreStep) Apply(ctx context.Context, call steps.Call, change steps.Chan
 	return steps.Result{Value: restoredResult(p.NewDN, g)}, nil
 }
 
+// restoredResult is Apply's value, {dn, object_guid}, whether or not it
+// had anything to do.
 func restoredResult(dn string, g anchor.GUID) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{"dn": cty.StringVal(dn), "object_guid": cty.StringVal(g.String())})
 }

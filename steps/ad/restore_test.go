@@ -72,8 +72,13 @@ func TestUserRestoredReanimatesAndRevertDeletesAgain(t *testing.T) {
 	if !strings.EqualFold(str(live, "dn"), u.dn) || str(live, "sam_account_name") != u.sam {
 		t.Errorf("restored user = %#v", live)
 	}
-	if _, again := plan(t, typ, call); again.Action != steps.NoOp {
+	_, again := plan(t, typ, call)
+	if again.Action != steps.NoOp {
 		t.Errorf("second Diff = %s, want no-op", again.Action)
+	}
+	noop, err := typ.Apply(ctx, call, again)
+	if err != nil || !noop.Value.Type().Equals(res.Value.Type()) || str(noop.Value, "object_guid") != guid {
+		t.Errorf("no-op Apply result %#v (%v), want the same shape as %#v", noop.Value, err, res.Value)
 	}
 	if _, err := typ.Apply(ctx, call, ch); err != nil {
 		t.Errorf("Apply repeated after success: %v", err)

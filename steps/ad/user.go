@@ -145,6 +145,7 @@ func findObject(d Directory, s selector, attrs []string) (*ldap.Entry, error) {
 	return findUser(d, s, attrs)
 }
 
+// noun names what findEntry looks for in messages.
 func noun(class string) string {
 	if class == "*" {
 		return "object"
@@ -152,6 +153,9 @@ func noun(class string) string {
 	return class
 }
 
+// findEntry reads the one live entry of objectClass class (or "*") that s
+// names: a base search for a DN, else a subtree search under the base DN
+// limited to two entries, enough to tell "one" from "ambiguous".
 func findEntry(d Directory, s selector, class string, attrs []string) (*ldap.Entry, error) {
 	var req *ldap.SearchRequest
 	if s.kind == "dn" {
@@ -166,7 +170,7 @@ func findEntry(d Directory, s selector, class string, attrs []string) (*ldap.Ent
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 			return nil, fmt.Errorf("ad: no %s with %s: %w", noun(class), s, steps.ErrNotFound)
 		}
-		return nil, wrapErr(err, "read user", s.String(), "")
+		return nil, wrapErr(err, "read "+noun(class)+" with", s.String(), "")
 	}
 	if res == nil || len(res.Entries) == 0 {
 		return nil, fmt.Errorf("ad: no %s with %s under %s: %w", noun(class), s, d.BaseDN(), steps.ErrNotFound)
