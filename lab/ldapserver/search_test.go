@@ -202,3 +202,43 @@ func TestPaging(t *testing.T) {
 		t.Errorf("unpaged search returned %v entries, want 1000", r)
 	}
 }
+
+// TestConcurrentPagedSearches runs paged searches at once on one
+// connection, as steps/ad's client does under for_each with
+// max_concurrency: each must get its own pages.
+func TestConcurrentPagedSearches(t *testing.T) {
+	tn := lab.New(lab.Config{})
+	const n = 1200
+	for i := range n {
+		addUser(t, tn, fmt.Sprintf("user%04d", i), nil)
+	}
+	_, addr := start(t, tn)
+	c := admin(t, addr)
+	filters := []string{"(objectClass=user)", "(sAMAccountName=user0*)", "(sAMAccountName=user1*)", "(objectClass=user)"}
+	want := []int{n, 1000, 200, n}
+	errs := make(chan error, len(filters))
+	for i, f := range filters {
+		go func() {
+			req := ldap.NewSearchRequest(domain, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, f, []string{"sAMAccountName"}, nil)
+			res, err := c.SearchWithPaging(req, 150)
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", f, err)
+				return
+			}
+			seen := map[string]bool{}
+			for _, e := range res.Entries {
+				seen[e.GetAttributeValue("sAMAccountName")] = true
+			}
+			if len(res.Entries) != want[i] || len(seen) != want[i] {
+				errs <- fmt.Errorf("%s: %d entries, %d distinct, want %d", f, len(res.Entries), len(seen), want[i])
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range filters {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
