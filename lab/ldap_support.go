@@ -16,3 +16,11 @@ func (u *ADUser) Apply(mods []ADModification) error {
 	}
 	return nil
 }
+
+// ADHighestUSN returns the highest uSNChanged the domain has given out, the
+// rootDSE's highestCommittedUSN that USN-based delta readers start from.
+func (t *Tenant) ADHighestUSN() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ad.usn
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jimlambrt/gldap"
@@ -329,6 +330,7 @@ func (d *directory) rootDSE() attrSet {
 	server := "CN=LAB-DC01,CN=Servers,CN=Default-First-Site-Name,CN=Sites," + d.configDN()
 	return attrSet{
 		"currentTime":                   bytesOf(d.t.Now().UTC().Format(lab.GeneralizedTime)),
+		"highestCommittedUSN":           bytesOf(strconv.FormatInt(d.t.ADHighestUSN(), 10)),
 		"defaultNamingContext":          bytesOf(d.domain),
 		"rootDomainNamingContext":       bytesOf(d.domain),
 		"configurationNamingContext":    bytesOf(d.configDN()),

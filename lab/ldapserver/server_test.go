@@ -90,7 +90,9 @@ func TestSimpleBindNeedsTLSWhenRequired(t *testing.T) {
 }
 
 func TestRootDSE(t *testing.T) {
-	_, addr := start(t, lab.New(lab.Config{}))
+	tn := lab.New(lab.Config{})
+	addUser(t, tn, "ann", nil)
+	_, addr := start(t, tn)
 	c := dial(t, addr) // anonymous, as ldapsearch -x -b "" -s base
 	res, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", nil, nil))
@@ -112,6 +114,9 @@ func TestRootDSE(t *testing.T) {
 	}
 	if !slices.Contains(e.GetAttributeValues("supportedExtension"), "1.3.6.1.4.1.1466.20037") {
 		t.Error("supportedExtension lacks StartTLS")
+	}
+	if got := e.GetAttributeValue("highestCommittedUSN"); got != "1" {
+		t.Errorf("highestCommittedUSN %q after one add, want 1", got)
 	}
 	if got := e.GetAttributeValue("currentTime"); got != lab.Epoch.Format(lab.GeneralizedTime) {
 		t.Errorf("currentTime %q, want the virtual clock's %q", got, lab.Epoch.Format(lab.GeneralizedTime))
