@@ -107,6 +107,9 @@ func runRehearse(opts *rehearseOptions) error {
 	if err := plan.RenderText(ios.Out, p, plan.TextOptions{Color: ios.Color(ios.Out)}); err != nil {
 		return err
 	}
+	if n := p.RequiredApprovals(); n > 0 {
+		fmt.Fprintf(ios.Out, "In the lab the plan's %d approvals are not asked for; against a real tenant they are.\n", n)
+	}
 	fmt.Fprintln(ios.Out)
 	in2, err := vars.inputs()
 	if err != nil {

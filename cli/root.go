@@ -17,6 +17,7 @@ import (
 
 	// Step and target types register themselves.
 	_ "github.com/rebind-dev/rebind/steps/ad"
+	_ "github.com/rebind-dev/rebind/steps/adsync"
 	_ "github.com/rebind-dev/rebind/steps/core"
 	_ "github.com/rebind-dev/rebind/steps/entra"
 )

@@ -140,7 +140,9 @@ func (e *Engine) sessionFromPlan(p *plan.Plan, in Inputs) (*runbook.Runbook, *se
 	// The plan's values win over the environment and files for non-secret
 	// inputs: what was reviewed is what runs.
 	for name, v := range typed {
-		if _, ok := p.Inputs[name]; ok && !s.values[name].RawEquals(v) {
+		got, _ := s.values[name].UnmarkDeep()
+		want, _ := v.UnmarkDeep()
+		if _, ok := p.Inputs[name]; ok && !got.RawEquals(want) {
 			diags = append(diags, errDiag("Input differs from the plan",
 				fmt.Errorf("the variable %q was planned as %s; apply cannot change a reviewed input", name, plan.EncodeValue(lang.Redact(v, false)))))
 		}

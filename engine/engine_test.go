@@ -520,3 +520,28 @@ step "test_value" "a" {
 		t.Errorf("apply without the secret: %v", diags)
 	}
 }
+
+func TestApplyKeepsReviewedInputs(t *testing.T) {
+	h := newHarness(t)
+	src := header + `
+variable "upn" {
+  type = string
+  pii  = true
+}
+step "test_value" "a" {
+  key   = var.upn
+  value = "1"
+}
+`
+	vars := map[string]string{"upn": "nicki@contoso.com"}
+	p := h.plan(src, vars)
+	// The same input again (a PII-marked value) is accepted...
+	if rep, diags := h.e.Apply(context.Background(), p, Inputs{Vars: vars}, ApplyOptions{}); diags.HasErrors() || rep.Status != journal.StatusSucceeded {
+		t.Fatalf("apply with the planned input: %v %+v", diags, rep)
+	}
+	// ...another one is refused, naming the variable.
+	_, diags := h.e.Apply(context.Background(), p, Inputs{Vars: map[string]string{"upn": "someone@else.com"}}, ApplyOptions{})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"upn" was planned as`) {
+		t.Fatalf("apply with a different input: %v", diags)
+	}
+}
