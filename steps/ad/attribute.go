@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/zclconf/go-cty/cty"
@@ -113,8 +114,17 @@ func desiredValues(call steps.Call) ([][]byte, error) {
 		return nil, nil
 	}
 	var list cty.Value
-	if value.Type() == cty.String {
-		list = cty.ListVal([]cty.Value{value})
+	if value.Type() == cty.Bool {
+		// LDAP's Boolean syntax is the text TRUE or FALSE (RFC 4517).
+		value = cty.StringVal(strings.ToUpper(fmt.Sprint(value.True())))
+	}
+	if value.Type().IsPrimitiveType() {
+		// A number is written as its decimal text, as LDAP carries it.
+		s, err := convert.Convert(value, cty.String)
+		if err != nil {
+			return nil, steps.Permanent(fmt.Errorf("ad: %s: value: %w", call.Address, err))
+		}
+		list = cty.ListVal([]cty.Value{s})
 	} else {
 		var err error
 		if list, err = convert.Convert(value, cty.List(cty.String)); err != nil {

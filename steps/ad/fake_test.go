@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
 )
@@ -85,5 +86,29 @@ func TestRestoreSendsOneModifyWithShowDeleted(t *testing.T) {
 		m.Changes[1].Operation != ldap.ReplaceAttribute || m.Changes[1].Modification.Type != "distinguishedName" ||
 		len(m.Changes[1].Modification.Vals) != 1 || m.Changes[1].Modification.Vals[0] != "CN=Alice,OU=Staff,DC=corp,DC=example" {
 		t.Errorf("changes = %+v", m.Changes)
+	}
+}
+
+func TestAttributeValueForms(t *testing.T) {
+	cases := []struct {
+		value cty.Value
+		want  []string
+	}{
+		{cty.StringVal("a"), []string{"a"}},
+		{cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")}), []string{"a", "b"}}, // an HCL ["a", "b"]
+		{cty.NumberIntVal(-2147483642), []string{"-2147483642"}},
+		{cty.True, []string{"TRUE"}},
+		{cty.NullVal(cty.DynamicPseudoType), nil},
+	}
+	for _, c := range cases {
+		_, call := newCall(t, "ad_attribute", nil, map[string]any{"upn": "a@corp.example", "attribute": "x", "value": c.value})
+		got, err := desiredValues(call)
+		if err != nil {
+			t.Errorf("%#v: %v", c.value, err)
+			continue
+		}
+		if !sameValues(got, toBytes(c.want)) || (c.want == nil) != (got == nil) {
+			t.Errorf("%#v: values %q, want %q", c.value, got, c.want)
+		}
 	}
 }
