@@ -264,13 +264,6 @@ func comparer(name string) func(have, want []byte) (c int, ok bool) {
 	}
 }
 
-// rdnOf returns the value of dn's first RDN.
-func rdnOf(dn string) string {
-	first, _, _ := strings.Cut(dn, ",")
-	_, v, _ := strings.Cut(first, "=")
-	return v
-}
-
 // isBinary reports whether AD's schema gives the attribute the octet
 // string syntax.
 func isBinary(name string) bool {

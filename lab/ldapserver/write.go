@@ -132,11 +132,6 @@ func (d *directory) samTaken(sam string) bool {
 	return err == nil && len(us) > 0
 }
 
-// under reports whether dn is strictly below parent.
-func under(dn, parent string) bool {
-	return strings.HasSuffix(strings.ToLower(dn), ","+strings.ToLower(parent))
-}
-
 // modelError maps the model's errors to AD's result codes.
 func modelError(err error) *ldapError {
 	switch {
