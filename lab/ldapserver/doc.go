@@ -34,12 +34,13 @@
 // on loopback; set Options.RequireTLSForSimpleBind to rehearse against a DC
 // that refuses them.
 //
+// DNs are matched case- and space-insensitively, as AD does, and
+// "<GUID=...>" is accepted wherever a DN is.
+//
 // The lab models user objects only: containers and OUs are implied by the
 // users' DNs and cannot be added (53), a search below a container with no
 // users finds nothing rather than 32, and the domain head and
-// CN=Deleted Objects are made up for searches. DNs are matched case- and
-// space-insensitively, as AD does, and "<GUID=...>" is accepted wherever a
-// DN is. gldap v0.1.14 cannot decode ModifyDN
-// (rename), Compare or Abandon requests and ends the connection that sends
-// one; other connections are unaffected.
+// CN=Deleted Objects are made up for searches. gldap v0.1.14 cannot decode
+// SASL binds, ModifyDN (rename), Compare or Abandon requests and ends the
+// connection that sends one; other connections are unaffected.
 package ldapserver
