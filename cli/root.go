@@ -20,6 +20,7 @@ import (
 	_ "github.com/rebind-dev/rebind/steps/adsync"
 	_ "github.com/rebind-dev/rebind/steps/core"
 	_ "github.com/rebind-dev/rebind/steps/entra"
+	_ "github.com/rebind-dev/rebind/steps/exo"
 )
 
 // Exit codes.
