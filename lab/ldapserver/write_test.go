@@ -245,6 +245,19 @@ func TestModify(t *testing.T) {
 	if u, _ := tn.ADUser(staff("bob")); u.Mail != "" {
 		t.Errorf("a refused modify set mail to %q", u.Mail)
 	}
+	// Replace with no values clears, present or not: steps/ad's revert
+	// relies on it being safe to repeat.
+	for range 2 {
+		if err := mod(staff("ann"), func(r *ldap.ModifyRequest) {
+			r.Replace("mail", nil)
+			r.Replace("msExchArchiveGUID", nil)
+		}); err != nil {
+			t.Fatalf("replace with no values: %v", err)
+		}
+	}
+	if u, _ := tn.ADUser(staff("ann")); u.Mail != "" {
+		t.Errorf("replace with no values left mail %q", u.Mail)
+	}
 	// A DN with spaces after its commas names the same object, as on AD.
 	if err := mod("CN=bob, OU=Staff, "+domain, func(r *ldap.ModifyRequest) { r.Replace("displayName", []string{"Bob"}) }); err != nil {
 		t.Errorf("modify by a DN with spaces: %v", err)
