@@ -107,6 +107,8 @@ table.meta td, table.meta th { border: 0; padding-top: 2px; padding-bottom: 2px;
 .a-run { background: var(--run); } .a-deferred { background: var(--deferred); }
 .a-read, .a-no-op { background: #fff; color: var(--idle); border: 1px solid var(--line); }
 .irrev-badge { color: var(--delete); font-weight: 700; font-size: 12px; white-space: nowrap; }
+td .await, td .irrev-badge { display: block; margin-top: 2px; }
+.await { color: var(--muted); font-size: 12px; }
 .none { color: var(--muted); }
 .irreversible { border: 2px solid var(--delete); border-radius: 6px; background: #fff5f5; padding: 4px 16px; }
 .irreversible li { margin: 10px 0; }
@@ -153,7 +155,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 <colgroup><col class="step"><col class="action"><col class="attr"><col class="value"><col class="value"></colgroup>
 <thead><tr><th>Step</th><th>Action</th><th>Attribute</th><th>Before</th><th>After</th></tr></thead>
 <tbody>
-{{range $.Rows .}}<tr>{{if .Span}}<td rowspan="{{.Span}}"><code class="address">{{.Row.Address}}</code></td><td rowspan="{{.Span}}"><span class="badge a-{{.Row.Action}}">{{.Row.Label}}</span>{{if .Row.Irreversible}} <span class="irrev-badge">irreversible</span>{{end}}</td>{{end}}<td>{{if .Attr.Name}}<code>{{.Attr.Name}}</code>{{else}}<span class="none">—</span>{{end}}</td><td>{{if .Attr.Before}}<code>{{.Attr.Before}}</code>{{else}}<span class="none">—</span>{{end}}</td><td>{{if .Attr.After}}<code>{{.Attr.After}}</code>{{else}}<span class="none">—</span>{{end}}</td></tr>
+{{range $.Rows .}}<tr>{{if .Span}}<td rowspan="{{.Span}}"><code class="address">{{.Row.Address}}</code></td><td rowspan="{{.Span}}"><span class="badge a-{{.Row.Action}}">{{.Row.Verb}}</span>{{if .Row.Await}}<span class="await">await {{.Row.Await}}</span>{{end}}{{if .Row.Irreversible}}<span class="irrev-badge">irreversible</span>{{end}}</td>{{end}}<td>{{if .Attr.Name}}<code>{{.Attr.Name}}</code>{{else}}<span class="none">—</span>{{end}}</td><td>{{if .Attr.Before}}<code>{{.Attr.Before}}</code>{{else}}<span class="none">—</span>{{end}}</td><td>{{if .Attr.After}}<code>{{.Attr.After}}</code>{{else}}<span class="none">—</span>{{end}}</td></tr>
 {{end}}</tbody>
 </table>
 {{with $.Notes .}}<div class="notes">{{range .}}<p><strong>Note</strong> <code>{{.Address}}</code>: {{.Reason}}</p>{{end}}</div>{{end}}

@@ -63,6 +63,9 @@ type rowView struct {
 	Address      string
 	Action       string
 	Label        string // the action as shown: "update", "run, await 3h"
+	// Verb is the action alone ("already so" for no-op) and Await the
+	// step's await duration, for renderings that show them apart.
+	Verb, Await string
 	Irreversible bool
 	Attrs        []attrView
 	Notes        []string
@@ -127,14 +130,16 @@ func buildView(p *Plan, opt RenderOptions) planView {
 	index := map[string]int{}
 	for _, s := range p.Steps {
 		for _, in := range s.Instances {
-			label := in.Action
-			if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
-				label += ", await " + s.Await
-			}
+			verb, await := in.Action, ""
 			if in.Action == "no-op" {
-				label = "already so"
+				verb = "already so"
 			}
-			r := rowView{Address: in.Address, Action: in.Action, Label: label, Irreversible: in.Irreversible, Attrs: changeAttrs(in), Notes: in.Notes}
+			label := verb
+			if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
+				await = s.Await
+				label += ", await " + await
+			}
+			r := rowView{Address: in.Address, Action: in.Action, Label: label, Verb: verb, Await: await, Irreversible: in.Irreversible, Attrs: changeAttrs(in), Notes: in.Notes}
 			obj := in.Object
 			if obj == "" {
 				obj = in.Address
