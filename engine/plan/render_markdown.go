@@ -60,12 +60,12 @@ type groupView struct {
 }
 
 type rowView struct {
-	Address      string
-	Action       string
-	Label        string // the action as shown: "update", "run, await 3h"
+	Address string
+	Action  string
+	Label   string // the action as shown: "update", "run, await 3h"
 	// Verb is the action alone ("already so" for no-op) and Await the
 	// step's await duration, for renderings that show them apart.
-	Verb, Await string
+	Verb, Await  string
 	Irreversible bool
 	Attrs        []attrView
 	Notes        []string
