@@ -121,3 +121,34 @@ func TestServiceErrorText(t *testing.T) {
 		}
 	}
 }
+
+// TestRetrySendsTheBodyAgain: a PATCH answered 429 is sent again by the
+// SDK's retry handler after Retry-After, with its body intact.
+func TestRetrySendsTheBodyAgain(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		n := len(bodies)
+		mu.Unlock()
+		if n < 3 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.patchImmutableID(context.Background(), "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 3 || bodies[0] == "" || bodies[1] != bodies[0] || bodies[2] != bodies[0] {
+		t.Fatalf("bodies sent = %q, want the same body three times", bodies)
+	}
+}
