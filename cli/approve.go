@@ -79,7 +79,7 @@ func runApprove(opts *approveOptions) error {
 	var signer ssh.Signer
 	var armored string
 	if opts.KeyFile != "" {
-		signer, err = loadSigner(opts)
+		signer, err = loadSigner(opts.IO, opts.KeyFile, opts.Passphrase)
 		if err != nil {
 			return err
 		}
@@ -157,31 +157,32 @@ func loadAllowedSigners(path string) (*plan.AllowedSigners, error) {
 	return plan.ReadAllowedSigners(path)
 }
 
-// loadSigner reads --key: a private key file, asking for its passphrase
-// when it has one, or a public key whose private half ssh-agent holds.
-func loadSigner(opts *approveOptions) (ssh.Signer, error) {
-	b, err := os.ReadFile(opts.KeyFile)
+// loadSigner reads an SSH key file for signing: a private key, asking for
+// its passphrase with ask (nil: on the terminal) when it has one, or a
+// public key whose private half ssh-agent holds. plan --key can use it to
+// record the author's key.
+func loadSigner(ios *IO, keyFile string, ask func(keyFile string) ([]byte, error)) (ssh.Signer, error) {
+	b, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, err
 	}
 	if pub, _, _, _, perr := ssh.ParseAuthorizedKey(b); perr == nil {
-		return agentSigner(opts.KeyFile, pub)
+		return agentSigner(keyFile, pub)
 	}
 	s, err := ssh.ParsePrivateKey(b)
 	var missing *ssh.PassphraseMissingError
 	if errors.As(err, &missing) {
-		ask := opts.Passphrase
 		if ask == nil {
-			ask = func(keyFile string) ([]byte, error) { return readPassphrase(opts.IO, keyFile) }
+			ask = func(keyFile string) ([]byte, error) { return readPassphrase(ios, keyFile) }
 		}
-		pass, perr := ask(opts.KeyFile)
+		pass, perr := ask(keyFile)
 		if perr != nil {
 			return nil, perr
 		}
 		s, err = ssh.ParsePrivateKeyWithPassphrase(b, pass)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--key %s: %w (a key rebind cannot read, such as a security key, can sign with ssh-keygen -Y sign -n rebind-plan; add that with --signature)", opts.KeyFile, err)
+		return nil, fmt.Errorf("--key %s: %w (a key rebind cannot read, such as a security key, can sign with ssh-keygen -Y sign -n rebind-plan; add that with --signature)", keyFile, err)
 	}
 	return s, nil
 }
