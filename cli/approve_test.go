@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/rebind-dev/rebind/engine/plan"
 )
@@ -342,4 +345,76 @@ step "file" "a" {
 	if b, err := os.ReadFile(filepath.Join(dir, "out", "a.txt")); err != nil || string(b) != "a\n" {
 		t.Fatalf("out/a.txt = %q, %v", b, err)
 	}
+}
+
+// TestApproveWithAgentKey signs with a key held by ssh-agent, named by its
+// public key file, as a reviewer whose key lives in an agent would.
+func TestApproveWithAgentKey(t *testing.T) {
+	dir := t.TempDir()
+	path := savedPlan(t, dir)
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = agent.ServeAgent(keyring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	pub, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(dir, "erin.pub")
+	if err := os.WriteFile(pubFile, ssh.MarshalAuthorizedKey(pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	allowed := writeAllowed(t, dir, reviewer{name: "erin", pub: pub})
+	out, err := approve(t, approveOptions{Path: path, KeyFile: pubFile, AllowedSigners: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "as erin, key RSA") {
+		t.Errorf("approve said %q", out)
+	}
+	ap, err := plan.Verify(readPlan(t, path), mustAllowed(t, allowed), approveNow)
+	if !errors.Is(err, plan.ErrTooFewApprovals) || strings.Join(ap.Signers, ",") != "erin" {
+		t.Fatalf("Verify = %v, %v", ap, err)
+	}
+
+	// A public key the agent does not hold is refused with its reason.
+	other := newReviewer(t, dir, "other", "")
+	if err := os.WriteFile(pubFile, ssh.MarshalAuthorizedKey(other.pub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approve(t, approveOptions{Path: path, KeyFile: pubFile}); err == nil || !strings.Contains(err.Error(), "ssh-agent does not hold the key") {
+		t.Errorf("approve with a key the agent lacks = %v", err)
+	}
+}
+
+func mustAllowed(t *testing.T, path string) *plan.AllowedSigners {
+	t.Helper()
+	as, err := plan.ReadAllowedSigners(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
 }
