@@ -1,0 +1,157 @@
+# Seed 002 (b): Exchange Online reports 'The value "G" of property
+# "ExchangeGuid" (or "ArchiveGuid") is used by another recipient object'.
+# Another recipient, almost always a soft-deleted mail user or mailbox left
+# behind by an earlier deletion, holds the GUID the user's AD object carries,
+# so Exchange cannot provision the user and no Exchange attribute flows.
+#
+# The fix: find the recipient holding the GUID (Get-Recipient
+# -IncludeSoftDeletedRecipients G), release its litigation hold if it is a
+# mailbox on hold (after a person has checked whether its data must be
+# kept), purge it (Remove-MailUser / Remove-Mailbox -PermanentlyDelete),
+# re-provision the user, run a sync cycle and wait until the error is gone.
+
+runbook "exchange-guid-in-use" {
+  title                  = "Purge the soft-deleted recipient holding a user's ExchangeGuid or ArchiveGuid"
+  description            = "Find the soft-deleted recipient that holds the GUID Exchange reports as used by another recipient, release its litigation hold after an approval, purge it, re-provision the user and wait for the validation error to clear."
+  approvals              = 1
+  irreversible_approvals = 2
+}
+
+variable "upn" {
+  type        = string
+  pii         = true
+  description = "The affected user's userPrincipalName, the same in AD and in the cloud."
+}
+
+variable "property" {
+  type        = string
+  default     = "ExchangeGuid"
+  description = "The property the error names: ExchangeGuid (msExchMailboxGuid on premises) or ArchiveGuid (msExchArchiveGUID)."
+
+  validation {
+    condition     = contains(["ExchangeGuid", "ArchiveGuid"], var.property)
+    error_message = "property must be ExchangeGuid or ArchiveGuid, as the error names it."
+  }
+}
+
+variable "poll_interval" {
+  type        = string
+  default     = "5m"
+  description = "How often to look again whether Exchange still reports the error."
+}
+
+target "entra" "tenant" {}
+
+target "exo" "tenant" {
+  organization = "contoso.onmicrosoft.com" # replace with your tenant's domain
+}
+
+target "ad" "corp" {
+  url     = "ldaps://dc01.corp.example.com"
+  base_dn = "DC=corp,DC=example,DC=com"
+}
+
+target "adsync" "connect" {
+  driver  = "command"
+  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+}
+
+data "ad_user" "user" {
+  target = target.ad.corp
+  upn    = var.upn
+
+  postcondition {
+    condition     = (var.property == "ArchiveGuid" ? self.observed.archive_guid : self.observed.exchange_guid) != null
+    error_message = "The AD user carries no GUID for this property (msExchMailboxGuid or msExchArchiveGUID is empty), so no other recipient can be holding it: this is not the error this runbook fixes."
+  }
+}
+
+data "entra_user" "cloud" {
+  target = target.entra.tenant
+  upn    = var.upn
+
+  postcondition {
+    condition     = self.observed.immutable_id == data.ad_user.user.immutable_id
+    error_message = "The cloud user is not anchored to this AD user (its immutable ID differs from the AD user's objectGUID). Repair the pairing first (runbooks restore-mistake or rebuilt-ad-hard-match)."
+  }
+}
+
+locals {
+  # Read from AD, not from the error text: it stays the same while the
+  # runbook runs, so a resumed run sees the same GUID.
+  guid = var.property == "ArchiveGuid" ? data.ad_user.user.archive_guid : data.ad_user.user.exchange_guid
+}
+
+# Get-Recipient -IncludeSoftDeletedRecipients GUID.
+data "exo_recipient" "holder" {
+  target   = target.exo.tenant
+  identity = local.guid
+}
+
+locals {
+  # Recipients holding the GUID that are not the user itself.
+  others = [for r in data.exo_recipient.holder.recipients : r if r.external_directory_object_id != data.entra_user.cloud.id]
+  # A soft-deleted mailbox may hold mail (and a hold); a mail user holds none.
+  mailboxes = { for r in local.others : r.exchange_object_id => r if r.soft_deleted && r.type != "MailUser" }
+}
+
+# The diagnosis, checked once before anything is written.
+step "assert" "error_reported" {
+  condition     = length([for e in data.entra_user.cloud.service_provisioning_errors : e if !e.resolved && strcontains(lower(e.text), lower(local.guid)) && strcontains(e.text, "used by another recipient")]) > 0
+  error_message = "Exchange reports no \"is used by another recipient\" error naming this user's ${var.property} for this user. Check the error (onPremisesProvisioningErrors / serviceProvisioningErrors) and the property you gave."
+}
+
+step "assert" "holder_found" {
+  condition     = length(local.others) == 1 && length([for r in local.others : r if !r.soft_deleted]) == 0
+  error_message = "Expected exactly one soft-deleted recipient to hold the GUID, found ${length(local.others)} (soft-deleted: ${length([for r in local.others : r if r.soft_deleted])}). An active recipient holding it is another user: decide whether that user may be removed before anything is purged; rebind purges only soft-deleted recipients."
+}
+
+# A soft-deleted mailbox is purged with its mail: a person decides.
+step "approve" "purge_mailbox" {
+  for_each = local.mailboxes
+  message  = "The soft-deleted mailbox ${each.value.upn} (ExchangeObjectId ${each.key}, litigation hold ${each.value.litigation_hold ? "on" : "unknown or off"}) holds ${var.upn}'s ${var.property}. Its hold is released and it is purged for good, with its mail. Check with legal / records management whether its data must be kept (export it first if so), then approve."
+}
+
+step "exo_hold" "release" {
+  for_each = local.mailboxes
+  target   = target.exo.tenant
+  identity = each.key
+  enabled  = false
+}
+
+step "exo_recipient_purge" "holder" {
+  target   = target.exo.tenant
+  identity = local.guid
+}
+
+# Redo-MsolProvisionUser's Graph successor. Should the request be refused,
+# the run goes on: a sync cycle that exports the user makes Exchange
+# validate it again too, and the wait below fails the run unless the error
+# really clears.
+step "entra_user_reprovision" "user" {
+  target     = target.entra.tenant
+  upn        = var.upn
+  on_failure = continue
+
+  retry {
+    attempts = 3
+    backoff  = "10s"
+  }
+}
+
+step "adsync_cycle" "delta" {
+  target = target.adsync.connect
+  policy = "Delta"
+}
+
+# Done when Exchange reports no error for the GUID and no recipient but the
+# user's own holds it. (Written on the data blocks, which the wait reads
+# again at every poll.)
+step "wait" "error_cleared" {
+  until = (
+    length([for e in data.entra_user.cloud.service_provisioning_errors : e if !e.resolved && strcontains(lower(e.text), lower(local.guid))]) == 0
+    && length([for r in data.exo_recipient.holder.recipients : r if r.external_directory_object_id != data.entra_user.cloud.id]) == 0
+  )
+  interval = var.poll_interval
+  timeout  = "6h"
+}
