@@ -109,6 +109,9 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 		return steps.Observation{}, err
 	}
 	filter, _ := steps.String(call.Config, "filter")
+	if filter = strings.TrimSpace(filter); !strings.HasPrefix(filter, "(") {
+		filter = "(" + filter + ")" // department=Sales
+	}
 	if _, err := ldap.CompileFilter(filter); err != nil {
 		return steps.Observation{}, steps.Permanent(fmt.Errorf("ad: %s: filter %q: %w", call.Address, filter, err))
 	}

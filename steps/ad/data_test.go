@@ -112,6 +112,10 @@ func TestUsersDataFollowsPages(t *testing.T) {
 			t.Errorf("unexpected user %s", str(u, "sam_account_name"))
 		}
 	}
+	bare := observe(t, "ad_users", c, map[string]any{"filter": "description=" + marker})
+	if bare.GetAttr("users").LengthInt() != n {
+		t.Errorf("a filter without parentheses read %d users, want %d", bare.GetAttr("users").LengthInt(), n)
+	}
 	empty := observe(t, "ad_users", c, map[string]any{"filter": "(description=no-such-marker)"})
 	if empty.GetAttr("users").LengthInt() != 0 {
 		t.Error("a filter matching nobody should give an empty list")

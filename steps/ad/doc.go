@@ -33,7 +33,9 @@
 //     list of strings) or guid (stored as 16 bytes in AD's byte order), or
 //     cleared when both are null. Compared as a set, byte for byte; written
 //     with one replace; reverted by writing the old bytes back (Reversible).
-//   - ad_user_restored: a deleted user reanimated with its objectGUID: one
+//   - ad_user_restored: a deleted user, named by object_guid or
+//     sam_account_name (not by UPN, which a tombstone loses and a new user
+//     may hold), reanimated with its objectGUID: one
 //     Modify, sent with Show Deleted, that deletes isDeleted and replaces
 //     distinguishedName with CN=<old name>,<ou or last known parent>. A
 //     no-op when the user is live. Reverted by deleting it again

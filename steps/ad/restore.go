@@ -28,12 +28,9 @@ func (restoreStep) Info() steps.Info {
 		Doc: "Restores a deleted Active Directory user, keeping its objectGUID, to its last known parent or to `ou`. " +
 			"Without the AD Recycle Bin the object comes back from a tombstone without its UPN, addresses and Exchange " +
 			"attributes, disabled and without a password: set them again in later steps.",
-		Kind:   steps.KindEnsure,
-		Target: "ad",
-		Schema: deletedSelectorSchema(steps.Schema{
-			"ou":   {Type: cty.String, Doc: "The DN of the container to restore into (default the object's last known parent)."},
-			"name": {Type: cty.String, PII: true, Doc: "The CN to restore with (default the name it had before deletion)."},
-		}),
+		Kind:               steps.KindEnsure,
+		Target:             "ad",
+		Schema:             restoreSchema(),
 		Reversibility:      steps.Compensable,
 		IrreversibleReason: "Rollback deletes the restored user again; it becomes a new tombstone, not the original one.",
 		Permissions: []string{
@@ -41,6 +38,20 @@ func (restoreStep) Info() steps.Info {
 			"AD: Create Child on the target container and Write Property on the deleted object",
 		},
 	}
+}
+
+// restoreSchema names the deleted user by object_guid or sam_account_name
+// only. Not by UPN: a tombstone has lost its UPN, and after a restore
+// mistake a new live user holds it, so "no deleted user with this UPN, a
+// live one has it" would wrongly read as "already restored".
+func restoreSchema() steps.Schema {
+	s := selectorSchema(steps.Schema{
+		"ou":   {Type: cty.String, Doc: "The DN of the container to restore into (default the object's last known parent)."},
+		"name": {Type: cty.String, PII: true, Doc: "The CN to restore with (default the name it had before deletion)."},
+	})
+	delete(s, "dn")
+	delete(s, "upn")
+	return s
 }
 
 // restorePrivate is what Apply and Revert need.

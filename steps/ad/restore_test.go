@@ -142,3 +142,10 @@ func TestUserRestoredOntoAnExistingNameIsEntryAlreadyExists(t *testing.T) {
 		t.Errorf("message %q should say the name is taken", err)
 	}
 }
+
+func TestUserRestoredIsNotNamedByUPN(t *testing.T) {
+	typ, _ := steps.Lookup("ad_user_restored")
+	if _, ok := typ.Info().Schema["upn"]; ok {
+		t.Error("ad_user_restored accepts upn: a tombstone has none, and a new user may hold it")
+	}
+}

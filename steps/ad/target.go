@@ -63,7 +63,7 @@ func (targetType) Info() steps.TargetInfo {
 			"base_dn":      {Type: cty.String, Required: true, Doc: "The naming context to search, e.g. DC=corp,DC=example,DC=com."},
 			"ca_file":      {Type: cty.String, Doc: "A PEM file of CA certificates to trust instead of the system's (default: $REBIND_AD_CA_FILE)."},
 			"server_name":  {Type: cty.String, Doc: "The name to verify the certificate against when url names an address rather than the DC's host name."},
-			"insecure":     {Type: cty.Bool, Doc: "Allow a simple bind over a connection without TLS (lab and test domain controllers only)."},
+			"insecure":     {Type: cty.Bool, Doc: "Allow a simple bind over a connection without TLS, with start_tls = false on ldap:// (test domain controllers only)."},
 			"start_tls":    {Type: cty.Bool, Doc: "Upgrade an ldap:// connection with StartTLS before binding (default true)."},
 			"bind_dn_env":  {Type: cty.String, Doc: "The environment variable holding the bind DN or UPN (default REBIND_AD_BIND_DN)."},
 			"password_env": {Type: cty.String, Doc: "The environment variable holding the bind password (default REBIND_AD_PASSWORD)."},

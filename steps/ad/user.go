@@ -96,20 +96,26 @@ type selector struct {
 func (s selector) String() string { return s.kind + " " + s.value }
 
 func selectorFrom(call steps.Call) (selector, error) {
-	var found []selector
+	var found, allowed []string
+	var sel selector
 	for _, k := range []string{"upn", "sam_account_name", "dn", "object_guid"} {
+		if !call.Config.Type().HasAttribute(k) {
+			continue
+		}
+		allowed = append(allowed, k)
 		if v, ok := steps.String(call.Config, k); ok {
-			found = append(found, selector{kind: k, value: v})
+			found = append(found, k)
+			sel = selector{kind: k, value: v}
 		}
 	}
 	if len(found) != 1 {
-		return selector{}, fmt.Errorf("ad: %s: name the object with exactly one of upn, sam_account_name, dn or object_guid (got %d)", call.Address, len(found))
+		return selector{}, steps.Permanent(fmt.Errorf("ad: %s: name the object with exactly one of %s (got %d)", call.Address, strings.Join(allowed, ", "), len(found)))
 	}
-	s := found[0]
+	s := sel
 	if s.kind == "object_guid" {
 		g, err := anchor.ParseGUID(s.value)
 		if err != nil {
-			return s, fmt.Errorf("ad: %s: object_guid: %w", call.Address, err)
+			return s, steps.Permanent(fmt.Errorf("ad: %s: object_guid: %w", call.Address, err))
 		}
 		s.guid = g
 		s.value = g.String()
