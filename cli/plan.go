@@ -20,6 +20,7 @@ type planOptions struct {
 	Vars   varFlags
 	TTL    time.Duration
 	Author string
+	Key    string
 }
 
 func newPlanCmd(ios *IO, g *Globals) *cobra.Command {
@@ -41,6 +42,7 @@ func newPlanCmd(ios *IO, g *Globals) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")
 	cmd.Flags().DurationVar(&opts.TTL, "ttl", 24*time.Hour, "how long the saved plan stays valid")
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who makes the plan (default: the local user)")
+	cmd.Flags().StringVar(&opts.Key, "key", "", "the author's SSH key (private, or .pub held by ssh-agent): recorded so that the author's own signature never counts as an approval")
 	return cmd
 }
 
@@ -80,6 +82,13 @@ func runPlan(opts *planOptions) error {
 		}
 	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
 		return err
+	}
+	if opts.Key != "" {
+		signer, err := loadSigner(opts.IO, opts.Key, nil)
+		if err != nil {
+			return fmt.Errorf("--key %s: %w", opts.Key, err)
+		}
+		p.AuthorKey = plan.AuthorizedKey(signer.PublicKey())
 	}
 	if opts.Out != "" {
 		if err := p.Write(opts.Out); err != nil {

@@ -35,4 +35,6 @@ fuzz FuzzLoadSources ./engine/runbook/
 fuzz FuzzAnchorFunctions ./engine/lang/
 fuzz FuzzImmutableID ./anchor/
 fuzz FuzzParseGUID ./anchor/
+fuzz FuzzVerifySignature ./engine/plan/
+fuzz FuzzParseAllowedSigners ./engine/plan/
 echo "== all tests passed"

@@ -92,7 +92,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		}
 	}
 	if n := p.RequiredApprovals(); n > 0 {
-		pw.f("\nApprovals: %d of %d required (distinct reviewers, author excluded)\n", len(p.Signatures), n)
+		pw.f("\nApprovals: %d required (distinct reviewers, author excluded); %d signatures attached, verified at apply\n", n, len(p.Signatures))
 	}
 	pw.f("\n%s\n", Summary(p))
 	return pw.err

@@ -44,7 +44,9 @@ func (v Value) MarshalJSON() ([]byte, error) {
 // same canonical form it was written with.
 func (v *Value) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		*v = nil
+		// A written null stays null: reading it as "absent" would drop
+		// the field from the canonical bytes and change the digest.
+		*v = Value("null")
 		return nil
 	}
 	var buf bytes.Buffer
