@@ -183,10 +183,11 @@ func TestLabTargetFromEndpoints(t *testing.T) {
 	hs := httptest.NewServer(api)
 	defer hs.Close()
 	tt, _ := steps.LookupTarget("ad")
-	// The block names a production DC; the lab replaces it.
+	// The block names a production DC and domain; the lab replaces both,
+	// the domain with its rootDSE's defaultNamingContext.
 	c, err := tt.Open(context.Background(), steps.TargetConfig{
 		Name:   "corp",
-		Config: config(tt.Info().Schema, map[string]cty.Value{"url": s("ldaps://dc01.corp.example.com"), "base_dn": s(d.srv.BaseDN())}),
+		Config: config(tt.Info().Schema, map[string]cty.Value{"url": s("ldaps://dc01.contoso.local"), "base_dn": s("DC=contoso,DC=local")}),
 		Lab:    hs.URL,
 		Getenv: d.env(),
 	})
@@ -194,6 +195,9 @@ func TestLabTargetFromEndpoints(t *testing.T) {
 		t.Fatalf("open through /lab/endpoints: %v", err)
 	}
 	defer c.(io.Closer).Close()
+	if got := c.(ad.Directory).BaseDN(); got != d.srv.BaseDN() {
+		t.Errorf("base DN %s, want the lab's %s", got, d.srv.BaseDN())
+	}
 	addUser(t, c.(ad.Directory), "Erin", nil)
 	v := step(t, "ad_user", c.(ad.Directory), map[string]cty.Value{"sam_account_name": s("erin")}).observe().Value
 	if get(v, "upn") != "erin@corp.example.com" {

@@ -83,6 +83,10 @@ type settings struct {
 	password   string
 	bindEnv    string
 	passEnv    string
+	// askBaseDN replaces baseDN with the DC's defaultNamingContext after
+	// binding: a lab that names no base DN holds its own domain, not the
+	// one the runbook was written for.
+	askBaseDN bool
 }
 
 // labEndpoints is the answer of a lab tenant's GET /lab/endpoints. Only ldap
@@ -140,6 +144,8 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 		}
 		if ep.LDAPBaseDN != "" {
 			s.baseDN = ep.LDAPBaseDN
+		} else {
+			s.askBaseDN = true
 		}
 		if ep.LDAPBindDN != "" {
 			s.bindDN, s.password = ep.LDAPBindDN, ep.LDAPPassword
@@ -266,7 +272,30 @@ func dial(s settings) (*Client, error) {
 		conn.Close()
 		return nil, wrapErr(err, "bind as", s.bindDN, "")
 	}
-	return &Client{conn: conn, baseDN: s.baseDN}, nil
+	c := &Client{conn: conn, baseDN: s.baseDN}
+	if s.askBaseDN {
+		if err := c.useDefaultNamingContext(); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// useDefaultNamingContext sets the base DN to the rootDSE's
+// defaultNamingContext, the domain the DC holds.
+func (c *Client) useDefaultNamingContext() error {
+	res, err := c.conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"defaultNamingContext"}, nil))
+	if err != nil {
+		return wrapErr(err, "read the rootDSE of", "", "defaultNamingContext")
+	}
+	if len(res.Entries) == 1 {
+		if dn := res.Entries[0].GetAttributeValue("defaultNamingContext"); dn != "" {
+			c.baseDN = dn
+		}
+	}
+	return nil
 }
 
 // BaseDN returns the target's naming context.
