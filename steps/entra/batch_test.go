@@ -34,9 +34,11 @@ func cloudTenant(t testing.TB, n int, opts lab.ServerOptions) (*lab.Tenant, *lab
 	return tn, s, srv, sc
 }
 
-// statusCounter counts the lab's answers by status.
+// statusCounter counts the lab's answers by status, after an optional
+// delay that stands in for the round trip to Graph.
 type statusCounter struct {
 	next     http.Handler
+	latency  time.Duration
 	mu       sync.Mutex
 	byStatus map[int]int64
 }
@@ -49,6 +51,9 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
 
 func (sc *statusCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if sc.latency > 0 {
+		time.Sleep(sc.latency)
+	}
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	sc.next.ServeHTTP(sw, r)
 	sc.mu.Lock()
