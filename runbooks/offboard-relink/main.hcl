@@ -1,0 +1,206 @@
+# Seed 003: Exchange on premises was decommissioned after the mailboxes moved
+# to Exchange Online, and is being reinstalled (to manage the users' Exchange
+# attributes, or to move mailboxes back). Two things are broken:
+#
+# 1. The users have cloud mailboxes but no remote mailbox on premises, and
+#    their on-premises msExchMailboxGuid is empty: Exchange does not write
+#    the cloud ExchangeGuid back, so a move or a hybrid would fail.
+# 2. Some cloud users are still hard-paired (immutable ID) to AD objects that
+#    no longer exist, so their re-created AD accounts fail with
+#    AttributeValueMustBeUnique.
+#
+# The fix: keep a baseline of the cloud mailboxes (UPN, ExchangeGuid), make
+# each user a remote mailbox (routing address alias@tenant.mail.onmicrosoft.com)
+# with the cloud ExchangeGuid, written only where it differs; for the
+# orphaned users turn sync off, wait until they are cloud-managed, clear
+# their immutable IDs, turn sync on, run an Initial cycle and confirm that
+# each one paired with its AD account (same UPN and primary SMTP address).
+
+runbook "offboard-relink" {
+  title                  = "Re-link cloud mailboxes and orphaned cloud users to on-premises AD"
+  description            = "Baseline the cloud mailboxes, enable remote mailboxes on premises with the cloud ExchangeGuid, and re-pair synced cloud users whose AD object is gone with their re-created AD accounts."
+  approvals              = 1
+  irreversible_approvals = 2
+}
+
+variable "mailboxes_csv" {
+  type        = string
+  description = "The cloud mailboxes as Exchange Online exports them: Get-Mailbox -ResultSize Unlimited | Select UserPrincipalName,Alias,ExchangeGuid | Export-Csv. Every row becomes a remote mailbox on premises."
+}
+
+variable "routing_domain" {
+  type        = string
+  description = "The tenant's routing domain for remote routing addresses, e.g. contoso.mail.onmicrosoft.com."
+}
+
+variable "relink_upns" {
+  type        = list(string)
+  default     = []
+  description = "Synced cloud users whose AD object is gone and who must pair with a re-created AD account of the same UPN and primary SMTP address."
+}
+
+variable "baseline" {
+  type        = string
+  default     = "offboard-relink-baseline.json"
+  description = "Where the baseline is written before anything changes."
+}
+
+target "entra" "tenant" {}
+
+target "ad" "corp" {
+  url     = "ldaps://dc01.corp.example.com"
+  base_dn = "DC=corp,DC=example,DC=com"
+}
+
+target "adsync" "connect" {
+  driver  = "command"
+  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+}
+
+locals {
+  mailboxes = { for r in csvdecode(file(var.mailboxes_csv)) : lower(trimspace(r.UserPrincipalName)) => {
+    upn           = trimspace(r.UserPrincipalName)
+    alias         = trimspace(r.Alias)
+    exchange_guid = lower(trimspace(r.ExchangeGuid))
+  } }
+  relink    = toset([for u in var.relink_upns : lower(u)])
+  all_upns  = setunion(toset(keys(local.mailboxes)), local.relink)
+  relinking = length(local.relink) > 0
+}
+
+data "ad_users" "users" {
+  target = target.ad.corp
+  filter = "(|${join("", [for u in local.all_upns : "(userPrincipalName=${u})"])})"
+}
+
+data "entra_users" "cloud" {
+  target = target.entra.tenant
+}
+
+data "entra_tenant" "tenant" {
+  target = target.entra.tenant
+}
+
+locals {
+  ad = { for u in data.ad_users.users.users : lower(u.upn) => u }
+  # The primary SMTP address (SMTP: in upper case), lower-cased.
+  ad_primary    = { for k, u in local.ad : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }
+  cloud_primary = { for k, u in data.entra_users.cloud.by_upn : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }
+
+  relink_users = { for k in local.relink : k => {
+    upn          = try(local.ad[k].upn, k)
+    immutable_id = try(local.ad[k].immutable_id, null)
+  } }
+
+  not_in_ad      = [for k in local.all_upns : k if !contains(keys(local.ad), k)]
+  not_in_cloud   = [for k in local.relink : k if !contains(keys(data.entra_users.cloud.by_upn), k)]
+  smtp_mismatch  = [for k in local.relink : k if try(local.ad_primary[k] != local.cloud_primary[k] || local.ad_primary[k] == "", true)]
+  old_anchors    = [for k in local.relink : data.entra_users.cloud.by_upn[k].immutable_id if try(data.entra_users.cloud.by_upn[k].immutable_id != null && data.entra_users.cloud.by_upn[k].immutable_id != local.ad[k].immutable_id, false)]
+  errors_since   = timeadd(coalesce(data.entra_tenant.tenant.last_sync, "2000-01-01T00:00:00Z"), "1s")
+}
+
+# The AD objects the orphaned users are still paired with, if any exist.
+data "ad_users" "old" {
+  target = target.ad.corp
+  filter = length(local.old_anchors) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.old_anchors : "(objectGUID=${ldap_guid_filter(guid(a))})"])})"
+}
+
+step "assert" "accounts_in_ad" {
+  condition     = length(local.not_in_ad) == 0
+  error_message = "No AD account has the UPN of: ${join(", ", local.not_in_ad)}. A remote mailbox needs the user's AD account, and a re-pairing needs the account to pair with: create it first (same UPN and primary SMTP address) or leave the user out."
+}
+
+step "assert" "relink_in_cloud" {
+  condition     = length(local.not_in_cloud) == 0
+  error_message = "No active cloud user has the UPN of: ${join(", ", local.not_in_cloud)}; there is nothing to re-pair."
+}
+
+step "assert" "relink_addresses_match" {
+  condition     = length(local.smtp_mismatch) == 0
+  error_message = "The primary SMTP address of the AD account and of the cloud user differ (or one has none) for: ${join(", ", local.smtp_mismatch)}. Soft match pairs on the primary SMTP address and the UPN: make them the same on premises first, or the cleared users will not pair."
+}
+
+step "assert" "relink_orphaned" {
+  condition     = length(data.ad_users.old.users) == 0
+  error_message = "These AD accounts still hold the anchor of a cloud user listed in relink_upns: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. Those cloud users are not orphaned; clearing their immutable IDs would unpair them."
+}
+
+step "export" "baseline" {
+  path = var.baseline
+  rows = [for k in sort(local.all_upns) : {
+    upn                      = k
+    cloud_exchange_guid      = try(local.mailboxes[k].exchange_guid, null)
+    onprem_exchange_guid     = try(local.ad[k].exchange_guid, null)
+    onprem_target_address    = try(local.ad[k].target_address, null)
+    cloud_immutable_id       = try(data.entra_users.cloud.by_upn[k].immutable_id, null)
+    ad_immutable_id          = try(local.ad[k].immutable_id, null)
+    cloud_sync_enabled       = try(data.entra_users.cloud.by_upn[k].sync_enabled, null)
+    relink                   = contains(local.relink, k)
+  }]
+  columns = ["upn", "cloud_exchange_guid", "onprem_exchange_guid", "onprem_target_address", "cloud_immutable_id", "ad_immutable_id", "cloud_sync_enabled", "relink"]
+}
+
+# Enable-RemoteMailbox, and Set-RemoteMailbox -ExchangeGuid only where the
+# value differs: the step writes only the attributes that differ.
+step "ad_remote_mailbox" "mailbox" {
+  for_each        = local.mailboxes
+  max_concurrency = 8
+  max_errors      = 0
+  target          = target.ad.corp
+  upn             = each.value.upn
+  alias           = each.value.alias
+  routing_domain  = var.routing_domain
+  exchange_guid   = each.value.exchange_guid
+}
+
+# Re-pairing: only when users are listed.
+step "entra_dir_sync" "off" {
+  for_each = local.relinking ? toset(["tenant"]) : toset([])
+  target   = target.entra.tenant
+  enabled  = false
+}
+
+step "entra_user_state" "cloud_managed" {
+  for_each              = local.relink_users
+  max_concurrency       = 10
+  target                = target.entra.tenant
+  upn                   = each.value.upn
+  sync_enabled          = false
+  await                 = "96h"
+  ignore_service_errors = true
+  errors_since          = local.errors_since
+}
+
+step "entra_immutable_id" "clear" {
+  for_each        = local.relink_users
+  max_concurrency = 10
+  target          = target.entra.tenant
+  upn             = each.value.upn
+  immutable_id    = null
+}
+
+step "entra_dir_sync" "on" {
+  for_each = local.relinking ? toset(["tenant"]) : toset([])
+  target   = target.entra.tenant
+  enabled  = true
+}
+
+# Full import and full sync: rebase the sync objects and soft match the
+# cleared users; it also exports the new Exchange attributes.
+step "adsync_cycle" "cycle" {
+  target = target.adsync.connect
+  policy = local.relinking ? "Initial" : "Delta"
+}
+
+# Paired: synced again, anchored to the re-created account, same UPN.
+step "entra_user_state" "paired" {
+  for_each            = local.relink_users
+  max_concurrency     = 10
+  target              = target.entra.tenant
+  upn                 = each.value.upn
+  user_principal_name = each.value.upn
+  immutable_id        = each.value.immutable_id
+  sync_enabled        = true
+  await               = "3h"
+  errors_since        = step.adsync_cycle.cycle.result.started
+}

@@ -1,0 +1,236 @@
+# Seed 001: Active Directory was rebuilt and its users re-created, so every
+# user has a new objectGUID. The cloud users keep the immutable IDs of the
+# old accounts: Entra Connect cannot hard match them, cannot soft match them
+# (they have immutable IDs), and every export fails with
+# AttributeValueMustBeUnique on their addresses.
+#
+# The fix: keep a baseline, turn directory sync off and wait (up to 72 hours)
+# until the users are cloud-managed, clear their immutable IDs, purge the
+# stale users in the recycle bin that hold the same addresses, set each
+# immutable ID to base64(objectGUID) of the new account (a hard match), turn
+# sync back on, run an Initial cycle and verify that every user is bound.
+
+runbook "rebuilt-ad-hard-match" {
+  title                  = "Hard match cloud users to their re-created AD accounts after an AD rebuild"
+  description            = "Turn directory sync off, wait until the users are cloud-managed, re-anchor each cloud user to the objectGUID of its new AD account, purge the stale recycle-bin users holding their addresses, turn sync on, run an Initial cycle and verify every user is bound."
+  approvals              = 1
+  irreversible_approvals = 2
+}
+
+variable "users_csv" {
+  type        = string
+  default     = null
+  description = "A CSV file with a `upn` column naming the re-created users (give this or ad_filter)."
+}
+
+variable "ad_filter" {
+  type        = string
+  default     = null
+  description = "An LDAP filter selecting the re-created users, e.g. (memberOf=CN=Staff,OU=Groups,DC=corp,DC=example,DC=com) (give this or users_csv)."
+}
+
+variable "search_base" {
+  type        = string
+  default     = null
+  description = "Where to search for the users (default: the AD target's base DN)."
+}
+
+variable "baseline" {
+  type        = string
+  default     = "rebuilt-ad-baseline.json"
+  description = "Where the baseline of every user and stale object is written before anything changes."
+}
+
+variable "max_errors" {
+  type        = string
+  default     = "0"
+  description = "How many users (a count or a percentage such as \"5%\") may fail a fan-out step before the run stops."
+}
+
+target "entra" "tenant" {}
+
+target "ad" "corp" {
+  url     = "ldaps://dc01.corp.example.com"
+  base_dn = "DC=corp,DC=example,DC=com"
+}
+
+target "adsync" "connect" {
+  driver  = "command"
+  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+}
+
+locals {
+  csv_upns = var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
+  # The CSV's users as one LDAP filter; UPNs cannot hold the characters an
+  # LDAP filter escapes, so they are used as written.
+  filter = var.users_csv == null ? coalesce(var.ad_filter, "(!(objectClass=user))") : "(|${join("", [for u in local.csv_upns : "(userPrincipalName=${u})"])})"
+}
+
+# The re-created AD accounts.
+data "ad_users" "new" {
+  target      = target.ad.corp
+  filter      = local.filter
+  search_base = var.search_base
+}
+
+data "entra_users" "cloud" {
+  target = target.entra.tenant
+}
+
+data "entra_users" "deleted" {
+  target  = target.entra.tenant
+  deleted = true
+}
+
+data "entra_tenant" "tenant" {
+  target = target.entra.tenant
+}
+
+locals {
+  # Every address a user or stale object holds, lower case, without prefix.
+  new_addresses = toset(flatten([for u in data.ad_users.new.users : concat(
+    [lower(u.upn)], [for m in [u.mail] : lower(m) if m != null], [for p in u.proxy_addresses : trimprefix(lower(p), "smtp:")]
+  )]))
+
+  # UPN (lower case) => the AD account, its new anchor and its cloud user.
+  users = { for u in data.ad_users.new.users : lower(u.upn) => {
+    upn          = u.upn
+    object_guid  = u.object_guid
+    immutable_id = u.immutable_id
+    cloud        = try(data.entra_users.cloud.by_upn[lower(u.upn)], null)
+  } }
+
+  missing_in_ad    = setsubtract(toset(local.csv_upns), toset(keys(local.users)))
+  missing_in_cloud = [for k, u in local.users : u.upn if u.cloud == null]
+
+  # Old anchors that are not already one of the new accounts' anchors.
+  old_anchors = distinct([for k, u in local.users : u.cloud.immutable_id if u.cloud != null && try(u.cloud.immutable_id != u.immutable_id, false)])
+
+  # Recycle-bin users holding an address of a user being fixed: they make
+  # sync quarantine the address again. Nothing else in the bin is touched.
+  stale = { for d in data.entra_users.deleted.users : d.id => d if length(setintersection(local.new_addresses, toset(concat(
+    [lower(d.upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
+  )))) > 0 }
+
+  errors_since = timeadd(coalesce(data.entra_tenant.tenant.last_sync, "2000-01-01T00:00:00Z"), "1s")
+}
+
+# An old anchor that names a live AD object means that account was not
+# re-created: re-anchoring its cloud user would cut it off.
+data "ad_users" "old" {
+  target = target.ad.corp
+  filter = length(local.old_anchors) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.old_anchors : "(objectGUID=${ldap_guid_filter(guid(a))})"])})"
+}
+
+# The diagnosis, checked once before anything is written.
+step "assert" "one_source" {
+  condition     = (var.users_csv == null) != (var.ad_filter == null)
+  error_message = "Name the re-created users with users_csv (a CSV with a upn column) or with ad_filter (an LDAP filter), exactly one of the two."
+}
+
+step "assert" "users_found" {
+  condition     = length(keys(local.users)) > 0 && length(local.missing_in_ad) == 0
+  error_message = "The AD search found ${length(keys(local.users))} users; not found in AD: ${join(", ", local.missing_in_ad)}. Check the CSV or the filter: every user must have its re-created AD account."
+}
+
+step "assert" "cloud_users_found" {
+  condition     = length(local.missing_in_cloud) == 0
+  error_message = "No active cloud user has the UPN of: ${join(", ", local.missing_in_cloud)}. A hard match needs the cloud user to re-bind to; a user missing in the cloud is either in the recycle bin (restore it first) or new (sync provisions it without this runbook)."
+}
+
+step "assert" "old_accounts_gone" {
+  condition     = length(data.ad_users.old.users) == 0
+  error_message = "These AD accounts still exist with the anchor their cloud users hold: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. They were not re-created; re-anchoring their cloud users would cut them off. Leave them out of the CSV or filter."
+}
+
+step "export" "baseline" {
+  path = var.baseline
+  rows = concat(
+    [for k, u in local.users : {
+      kind = "user", upn = u.upn, cloud_id = u.cloud.id, immutable_id_before = u.cloud.immutable_id,
+      immutable_id_after = u.immutable_id, new_object_guid = u.object_guid, sync_enabled = u.cloud.sync_enabled,
+      proxy_addresses = join(" ", u.cloud.proxy_addresses)
+    }],
+    [for id, d in local.stale : {
+      kind = "stale-recycle-bin", upn = d.upn, cloud_id = id, immutable_id_before = d.immutable_id,
+      immutable_id_after = null, new_object_guid = null, sync_enabled = d.sync_enabled,
+      proxy_addresses = join(" ", d.proxy_addresses)
+    }]
+  )
+  columns = ["kind", "upn", "cloud_id", "immutable_id_before", "immutable_id_after", "new_object_guid", "sync_enabled", "proxy_addresses"]
+}
+
+# Irreversible for up to 72 hours: sync cannot be turned on again until the
+# switch-off has completed.
+step "entra_dir_sync" "off" {
+  target  = target.entra.tenant
+  enabled = false
+}
+
+# Immutable IDs can be written only once a user is cloud-managed.
+step "entra_user_state" "cloud_managed" {
+  for_each              = local.users
+  max_concurrency       = 10
+  target                = target.entra.tenant
+  upn                   = each.value.upn
+  sync_enabled          = false
+  await                 = "96h"
+  ignore_service_errors = true
+  errors_since          = local.errors_since
+}
+
+# Cleared first: a user whose new anchor cannot be written below is still
+# soft matched by the Initial cycle instead of staying anchored to a dead
+# forest.
+step "entra_immutable_id" "clear" {
+  for_each        = local.users
+  max_concurrency = 10
+  max_errors      = var.max_errors
+  target          = target.entra.tenant
+  upn             = each.value.upn
+  immutable_id    = null
+}
+
+step "approve" "purge_stale" {
+  for_each = length(keys(local.stale)) == 0 ? {} : { stale = join(", ", [for id, d in local.stale : "${d.upn} (${id})"]) }
+  message  = "These users in the recycle bin hold addresses of the users being re-bound and are purged for good: ${each.value}. Check that none of them must be restored instead, then approve."
+}
+
+step "entra_user_purge" "stale" {
+  for_each        = local.stale
+  max_concurrency = 4
+  target          = target.entra.tenant
+  id              = each.key
+}
+
+# The hard match: base64 of the new objectGUID in AD's byte order.
+step "entra_immutable_id" "anchor" {
+  for_each        = local.users
+  max_concurrency = 10
+  max_errors      = var.max_errors
+  target          = target.entra.tenant
+  upn             = each.value.upn
+  immutable_id    = each.value.immutable_id
+}
+
+step "entra_dir_sync" "on" {
+  target  = target.entra.tenant
+  enabled = true
+}
+
+step "adsync_cycle" "initial" {
+  target = target.adsync.connect
+  policy = "Initial"
+}
+
+step "entra_user_state" "bound" {
+  for_each        = local.users
+  max_concurrency = 10
+  max_errors      = var.max_errors
+  target          = target.entra.tenant
+  upn             = each.value.upn
+  immutable_id    = each.value.immutable_id
+  sync_enabled    = true
+  await           = "3h"
+  errors_since    = step.adsync_cycle.initial.result.started
+}
