@@ -206,3 +206,27 @@ func TestErrorWordsAndCodes(t *testing.T) {
 		t.Error("busy is worth retrying")
 	}
 }
+
+func TestClientReconnectsAfterTheDCDropsTheConnection(t *testing.T) {
+	c := needSamba(t).open(t)
+	// What a DC does to a connection idle past MaxConnIdleTime.
+	c.mu.Lock()
+	c.conn.Close()
+	c.mu.Unlock()
+	if v := observe(t, "ad_user", c, map[string]any{"sam_account_name": "Administrator"}); str(v, "object_guid") == "<null>" {
+		t.Error("no Administrator after reconnecting")
+	}
+	u := newUser(t, c, nil)
+	c.mu.Lock()
+	c.conn.Close()
+	c.mu.Unlock()
+	typ, call := newCall(t, "ad_attribute", c, map[string]any{"upn": u.upn, "attribute": "mail", "value": "x@corp.example"})
+	_, ch := plan(t, typ, call)
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Errorf("write after reconnecting: %v", err)
+	}
+	c.Close()
+	if _, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil)); !errors.Is(err, errClosed) {
+		t.Errorf("search after Close: %v, want errClosed", err)
+	}
+}
