@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
@@ -56,23 +57,31 @@ func runResume(opts *resumeOptions) error {
 	for _, a := range opts.Rerun {
 		decide[a] = "rerun"
 	}
-	store, err := opts.G.store()
+	return onRun(opts.IO, opts.G, opts.RunID, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
+		return e.Resume(ctx, opts.RunID, in, engine.ResumeOptions{Decide: decide})
+	})
+}
+
+// onRun opens the journal, binds the engine to the lab the run used (unless
+// --lab says otherwise), does the work on the run and reports how it ended.
+func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine.Engine) (*engine.Report, hcl.Diagnostics)) error {
+	store, err := g.store()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	ctx, cancel := signalContext()
 	defer cancel()
-	e := newEngine(opts.IO, opts.G, store)
-	if err := bindRunLab(ctx, e, store, opts.RunID); err != nil {
+	e := newEngine(ios, g, store)
+	if err := bindRunLab(ctx, e, store, runID); err != nil {
 		return err
 	}
-	rep, diags := e.Resume(ctx, opts.RunID, in, engine.ResumeOptions{Decide: decide})
-	printDiags(opts.IO, nil, diags)
+	rep, diags := work(ctx, e)
+	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported
 	}
-	printReport(opts.IO, rep)
+	printReport(ios, rep)
 	return reportErr(rep)
 }
 
@@ -125,24 +134,9 @@ func runRollback(opts *rollbackOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := opts.G.store()
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	ctx, cancel := signalContext()
-	defer cancel()
-	e := newEngine(opts.IO, opts.G, store)
-	if err := bindRunLab(ctx, e, store, opts.RunID); err != nil {
-		return err
-	}
-	rep, diags := e.Rollback(ctx, opts.RunID, in)
-	printDiags(opts.IO, nil, diags)
-	if diags.HasErrors() {
-		return errReported
-	}
-	printReport(opts.IO, rep)
-	return reportErr(rep)
+	return onRun(opts.IO, opts.G, opts.RunID, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
+		return e.Rollback(ctx, opts.RunID, in)
+	})
 }
 
 type runsOptions struct {
