@@ -56,18 +56,28 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	u, err := c.activeUser(ctx, sel)
-	if errors.Is(err, steps.ErrNotFound) {
-		// Not there yet: sync may still create it.
-		return steps.Observation{
-			Object: "entra:user:" + strings.ToLower(sel.String()),
-			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": cty.NullVal(userType)}),
-		}, nil
-	}
+	now, err := c.now(ctx)
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	now, err := c.now(ctx)
+	u, err := c.activeUser(ctx, sel)
+	if errors.Is(err, steps.ErrNotFound) {
+		// Not there yet: sync may still create it, or bring it back
+		// from the recycle bin, where a user sync deleted is kept with
+		// the errors that tell why.
+		del, derr := c.deletedUsers(ctx, sel)
+		if derr != nil {
+			return steps.Observation{}, derr
+		}
+		v := cty.NullVal(userType)
+		if len(del) > 0 {
+			v = userValue(del[0], now)
+		}
+		return steps.Observation{
+			Object: "entra:user:" + strings.ToLower(sel.String()),
+			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": v}),
+		}, nil
+	}
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -105,8 +115,9 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		return ch, nil
 	}
 	// At plan time (no Refresh) a reported error may be the very one the
-	// runbook's earlier steps fix; while waiting it means "never".
-	if exists && call.Refresh != nil {
+	// runbook's earlier steps fix; while waiting it means "never", also
+	// for a user that sync deleted because of it.
+	if !u.IsNull() && call.Refresh != nil {
 		ignoreSvc, _ := steps.Bool(call.Config, "ignore_service_errors")
 		var since time.Time
 		if s, ok := steps.String(call.Config, "errors_since"); ok {
@@ -117,8 +128,12 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 			since = t
 		}
 		if msg := provisioningErrorText(u, ignoreSvc, since); msg != "" {
-			return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: Entra reports a provisioning error for %s, so sync will not make it match: %s",
-				call.Address, u.GetAttr("upn").AsString(), msg))
+			where := ""
+			if !exists {
+				where = " (sync deleted the user: it is in the recycle bin)"
+			}
+			return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: Entra reports a provisioning error for %s%s, so sync will not make it match: %s",
+				call.Address, u.GetAttr("upn").AsString(), where, msg))
 		}
 	}
 	return ch, nil

@@ -1,0 +1,172 @@
+package entra_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/lab"
+	_ "github.com/rebind-dev/rebind/steps/adsync"
+	_ "github.com/rebind-dev/rebind/steps/entra"
+)
+
+// restoreMistake is seed 000's fix as a runbook, the AD side left out: the
+// new AD account's objectGUID is given.
+const restoreMistake = `
+runbook "restore-mistake" {
+  title = "Re-bind a cloud user restored by mistake to its new AD account"
+}
+
+variable "upn" {
+  type = string
+}
+
+target "entra" "tenant" {}
+
+target "adsync" "connect" {
+  driver  = "command"
+  command = ["ssh", "connect01", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+}
+
+data "entra_user" "old" {
+  target  = target.entra.tenant
+  upn     = var.upn
+  deleted = true
+}
+
+step "entra_user_restored" "restore" {
+  target = target.entra.tenant
+  upn    = var.upn
+  precondition {
+    condition     = self.observed.deleted_days_left > 0
+    error_message = "The cloud user left the 30-day recycle bin; it cannot be restored."
+  }
+}
+
+step "entra_immutable_id" "clear" {
+  target       = target.entra.tenant
+  upn          = var.upn
+  immutable_id = null
+}
+
+step "adsync_cycle" "initial" {
+  target = target.adsync.connect
+  policy = "Initial"
+}
+
+step "entra_user_state" "bound" {
+  target       = target.entra.tenant
+  upn          = var.upn
+  await        = "3h"
+  immutable_id = "NEW_ANCHOR"
+  sync_enabled = true
+  errors_since = step.adsync_cycle.initial.result.started
+}
+`
+
+// TestRestoreMistakeThroughTheEngine plans and applies seed 000's runbook
+// with the engine bound to a lab tenant (--lab): every target reaches the
+// lab over HTTP, and the user ends bound to its new AD account.
+func TestRestoreMistakeThroughTheEngine(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store, err := journal.Open(filepath.Join(dir, ".rebind"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var log bytes.Buffer
+	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
+		Getenv: func(string) string { return "" }}
+	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
+	src := strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1)
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(src)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in := engine.Inputs{Vars: map[string]string{"upn": "nicki@contoso.com"}}
+	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
+	if diags.HasErrors() {
+		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
+	}
+	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	if diags.HasErrors() {
+		t.Fatalf("apply: %s\n%s", diags.Error(), log.String())
+	}
+	if len(rep.Failures) > 0 {
+		t.Fatalf("apply: %s %+v\n%s", rep.Status, rep.Failures, log.String())
+	}
+	u, err := tn.CloudUser("nicki@contoso.com")
+	if err != nil || u.OnPremisesImmutableID != want || !u.Synced() {
+		t.Fatalf("user after the runbook: %+v %v", u, err)
+	}
+	t.Logf("status %s, applied %d, unchanged %d", rep.Status, rep.Applied, rep.Unchanged)
+}
+
+// TestAwaitFailsFast leaves out the clear step, the mistake the seed warns
+// of: the Initial cycle cannot match the restored user, reports
+// AttributeValueMustBeUnique and deletes it again. The await must end at
+// once with that error instead of waiting its 3 hours. The run is not
+// rolled back on its own, because the completed sync cycle cannot be.
+func TestAwaitFailsFast(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store, err := journal.Open(filepath.Join(dir, ".rebind"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var log bytes.Buffer
+	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
+		Getenv: func(string) string { return "" }}
+	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
+	src := strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1)
+	// Drop the clear step.
+	i := strings.Index(src, `step "entra_immutable_id"`)
+	j := strings.Index(src, `step "adsync_cycle"`)
+	src = src[:i] + src[j:]
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(src)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in := engine.Inputs{Vars: map[string]string{"upn": "nicki@contoso.com"}}
+	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
+	if diags.HasErrors() {
+		t.Fatalf("plan: %s", diags.Error())
+	}
+	start := time.Now()
+	rep, _ := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	if len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Address, "entra_user_state.bound") ||
+		!strings.Contains(rep.Failures[0].Err, "PropertyConflict") {
+		t.Fatalf("failures = %+v\n%s", rep.Failures, log.String())
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("the await took %s to give up", time.Since(start))
+	}
+	if rep.Status != journal.StatusFailed || len(rep.Reverted) != 0 {
+		t.Fatalf("status %s, reverted %v", rep.Status, rep.Reverted)
+	}
+	// Sync deleted the restored user again, as the seed describes.
+	if l, _ := tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: "nicki@contoso.com"}); len(l) != 1 {
+		t.Fatalf("recycle bin: %d users", len(l))
+	}
+}
