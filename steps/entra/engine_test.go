@@ -16,7 +16,8 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
-	_ "github.com/rebind-dev/rebind/steps/entra"
+	"github.com/rebind-dev/rebind/steps/entra"
+	_ "github.com/rebind-dev/rebind/steps/exo"
 )
 
 // restoreMistake is seed 000's fix as a runbook, the AD side left out: the
@@ -168,5 +169,100 @@ func TestAwaitFailsFast(t *testing.T) {
 	// Sync deleted the restored user again, as the seed describes.
 	if l, _ := tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: "nicki@contoso.com"}); len(l) != 1 {
 		t.Fatalf("recycle bin: %d users", len(l))
+	}
+}
+
+// guidInUse is seed 002 (b)'s fix for frank, whose msExchMailboxGuid is held
+// by a soft-deleted mailbox on litigation hold.
+const guidInUse = `
+runbook "exchange-guid-in-use" {
+  title = "Free an ExchangeGuid held by a soft-deleted recipient and provision the user again"
+}
+
+variable "upn" {
+  type = string
+}
+
+variable "guid" {
+  type = string
+}
+
+target "entra" "tenant" {}
+
+target "exo" "tenant" {
+  organization = "contoso.onmicrosoft.com"
+}
+
+data "exo_recipient" "holder" {
+  target   = target.exo.tenant
+  identity = var.guid
+}
+
+step "exo_hold" "release" {
+  target   = target.exo.tenant
+  identity = var.guid
+  enabled  = false
+}
+
+step "exo_recipient_purge" "holder" {
+  target   = target.exo.tenant
+  identity = var.guid
+  precondition {
+    condition     = data.exo_recipient.holder.count == 1
+    error_message = "Exactly one recipient must hold the GUID."
+  }
+}
+
+step "entra_user_reprovision" "user" {
+  target = target.entra.tenant
+  upn    = var.upn
+}
+
+step "entra_user_state" "provisioned" {
+  target                 = target.entra.tenant
+  upn                    = var.upn
+  await                  = "5h"
+  service_errors_cleared = true
+}
+`
+
+// TestGUIDInUseThroughTheEngine runs seed 002 (b) for frank through the
+// engine against the lab's Graph and Exchange endpoints: release the hold,
+// purge the holder, provision frank again, wait for the error to clear.
+func TestGUIDInUseThroughTheEngine(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "exchange-guid-in-use")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(entra.ReprocessShim(lab.NewServer(tn, lab.ServerOptions{})))
+	defer srv.Close()
+	dir := t.TempDir()
+	store, err := journal.Open(filepath.Join(dir, ".rebind"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var log bytes.Buffer
+	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
+		Getenv: func(string) string { return "" }}
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(guidInUse)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in := engine.Inputs{Vars: map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}}
+	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
+	if diags.HasErrors() {
+		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
+	}
+	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	if diags.HasErrors() || len(rep.Failures) > 0 {
+		t.Fatalf("apply: %v %+v\n%s", diags, rep.Failures, log.String())
+	}
+	u, _ := tn.CloudUser("frank@contoso.com")
+	if len(u.ServiceProvisioningErrors) != 0 {
+		t.Fatalf("frank still has %v", u.ServiceProvisioningErrors)
+	}
+	if l := tn.Recipients(lab.RecipientQuery{Identity: "frank@contoso.com"}); len(l) != 1 || l[0].ExchangeGUID.String() != "52525252-5252-5252-5252-525252525252" {
+		t.Fatalf("frank's recipient: %+v", l)
 	}
 }

@@ -28,14 +28,15 @@ func (userStateStep) Info() steps.Info {
 			"upn, where given (a null argument is not compared). rebind never writes these: Apply fails. When Entra " +
 			"reports a provisioning error for the user (a sync conflict or an Exchange validation error) the wait " +
 			"ends at once with its text, telling \"never\" apart from \"not yet\". A user that does not exist yet " +
-			"is \"not yet\".",
+			"is \"not yet\"; one that sync deleted because of an error is \"never\".",
 		Kind:   steps.KindEnsure,
 		Target: "entra",
 		Schema: selectorSchema(steps.Schema{
-			"immutable_id":          {Type: cty.String, Nullable: true, Doc: "The immutable ID the user must have (e.g. immutable_id(data.ad_user.new.object_guid))."},
-			"sync_enabled":          {Type: cty.Bool, Nullable: true, Doc: "Whether the user must be synced (true) or cloud-managed after sync was turned off (false)."},
-			"user_principal_name":   {Type: cty.String, Nullable: true, PII: true, Doc: "The UPN the user must have (sync may rename it)."},
-			"ignore_service_errors": {Type: cty.Bool, Doc: "Keep waiting through Exchange provisioning errors (only sync conflicts end the wait)."},
+			"immutable_id":        {Type: cty.String, Nullable: true, Doc: "The immutable ID the user must have (e.g. immutable_id(data.ad_user.new.object_guid))."},
+			"sync_enabled":        {Type: cty.Bool, Nullable: true, Doc: "Whether the user must be synced (true) or cloud-managed after sync was turned off (false)."},
+			"user_principal_name": {Type: cty.String, Nullable: true, PII: true, Doc: "The UPN the user must have (sync may rename it)."},
+			"service_errors_cleared": {Type: cty.Bool, Doc: "Wait until Exchange reports no unresolved provisioning error for the user " +
+				"(after entra_user_reprovision); its errors then mean \"not yet\", and only sync conflicts end the wait."},
 			"errors_since": {Type: cty.String, Doc: "Only errors that occurred at or after this RFC 3339 time end the wait, e.g. " +
 				"step.adsync_cycle.initial.result.started: errors of earlier cycles may be the ones the runbook fixes."},
 		}),
@@ -106,8 +107,15 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 			match = false
 		}
 	}
+	cleared, _ := steps.Bool(call.Config, "service_errors_cleared")
+	if cleared {
+		none := exists && unresolvedServiceErrors(u) == 0
+		before["service_errors_cleared"], after["service_errors_cleared"] = cty.BoolVal(none), cty.True
+		match = match && none
+	}
 	if len(after) == 0 {
-		return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: name at least one of immutable_id, sync_enabled, user_principal_name to wait for", call.Address))
+		return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: name at least one of immutable_id, sync_enabled, user_principal_name, "+
+			"service_errors_cleared to wait for", call.Address))
 	}
 	ch := steps.Change{Action: steps.Update, Before: cty.ObjectVal(before), After: cty.ObjectVal(after)}
 	if match {
@@ -118,7 +126,7 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 	// runbook's earlier steps fix; while waiting it means "never", also
 	// for a user that sync deleted because of it.
 	if !u.IsNull() && call.Refresh != nil {
-		ignoreSvc, _ := steps.Bool(call.Config, "ignore_service_errors")
+		ignoreSvc := cleared
 		var since time.Time
 		if s, ok := steps.String(call.Config, "errors_since"); ok {
 			t, err := time.Parse(time.RFC3339, s)
@@ -137,6 +145,19 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		}
 	}
 	return ch, nil
+}
+
+// unresolvedServiceErrors counts the user value's unresolved Exchange
+// provisioning errors.
+func unresolvedServiceErrors(u cty.Value) int {
+	n := 0
+	for it := u.GetAttr("service_provisioning_errors").ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if !e.GetAttr("resolved").True() {
+			n++
+		}
+	}
+	return n
 }
 
 // equalFold compares two known values, UPNs without regard to case.
