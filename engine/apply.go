@@ -169,30 +169,60 @@ func planInputs(rb *runbook.Runbook, p *plan.Plan) (map[string]cty.Value, hcl.Di
 	return out, diags
 }
 
-// compareObservations lists instances whose observation changed.
+// compareObservations lists what differs between the reviewed plan and the
+// same runbook planned again now: an observed object that changed, an
+// instance that appeared or disappeared (a row added to a CSV after
+// review), or a change that is no longer the one reviewed (its action,
+// before or after). Any of these means what would run is not what people
+// approved.
 func compareObservations(old, fresh *plan.Plan) []Drift {
 	now := map[string]plan.Instance{}
+	var freshOrder []string
 	for _, s := range fresh.Steps {
 		for _, in := range s.Instances {
 			now[in.Address] = in
+			freshOrder = append(freshOrder, in.Address)
 		}
 	}
+	seen := map[string]bool{}
 	var out []Drift
 	for _, s := range old.Steps {
 		for _, in := range s.Instances {
-			if in.Fingerprint == "" {
-				continue
-			}
+			seen[in.Address] = true
 			cur, ok := now[in.Address]
-			if !ok {
-				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: []string{"the instance no longer exists (its for_each changed)"}})
-				continue
+			switch {
+			case !ok:
+				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: []string{"the instance is gone: its for_each no longer yields it"}})
+			case in.Fingerprint != cur.Fingerprint:
+				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
+			case in.Action != cur.Action || in.Before.String() != cur.Before.String() || in.After.String() != cur.After.String():
+				d := Drift{Address: in.Address, Object: in.Object}
+				if in.Action != cur.Action {
+					d.Attributes = append(d.Attributes, fmt.Sprintf("planned action: %s -> %s", in.Action, cur.Action))
+				}
+				if in.After.String() != cur.After.String() {
+					d.Attributes = append(d.Attributes, prefixAll("planned value ", diffTrees(in.After.Tree(), cur.After.Tree()))...)
+				}
+				if in.Before.String() != cur.Before.String() {
+					d.Attributes = append(d.Attributes, prefixAll("value before ", diffTrees(in.Before.Tree(), cur.Before.Tree()))...)
+				}
+				out = append(out, d)
 			}
-			if cur.Fingerprint == in.Fingerprint {
-				continue
-			}
-			out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
 		}
+	}
+	for _, addr := range freshOrder {
+		if !seen[addr] {
+			cur := now[addr]
+			out = append(out, Drift{Address: addr, Object: cur.Object, Attributes: []string{"a new instance that was not in the reviewed plan (its for_each yields more now)"}})
+		}
+	}
+	return out
+}
+
+func prefixAll(p string, l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = p + s
 	}
 	return out
 }
@@ -594,7 +624,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return s.fail(ctx, res, st, err)
 	}
 	if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
-		Data: mustJSON(intentData{Key: key, Object: obs.Object, Config: storedCfg, Change: cd})}); err != nil {
+		Data: mustJSON(intentData{Key: key, Object: safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
 	}
@@ -691,7 +721,7 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 	if resVal == cty.NilVal {
 		resVal = cty.NullVal(cty.DynamicPseudoType)
 	}
-	od := outcomeData{Key: call.Key, Object: obs.Object, Action: string(change.Action), Config: cfg}
+	od := outcomeData{Key: call.Key, Object: safeObject(obs.Object, secrets), Action: string(change.Action), Config: cfg}
 	if wrote {
 		cd, err := encodeChange(redactChange(info.Schema, call.Config, change), secrets)
 		if err == nil {

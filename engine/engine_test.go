@@ -470,7 +470,7 @@ step "test_value" "second" {
 }
 `
 	p := h.plan(src, nil)
-	if notes := p.Steps[1].Instances[0].Notes; len(notes) != 1 || !strings.Contains(notes[0], "checked again at apply") {
+	if notes := p.Steps[1].Instances[0].Notes; len(notes) != 2 || !strings.Contains(notes[0], "checked again at apply") || !strings.Contains(notes[1], "step.test_value.first changes this object first") {
 		t.Errorf("plan notes = %v", notes)
 	}
 	rep := h.apply(src, nil)
@@ -491,6 +491,10 @@ step "test_value" "a" {
   value  = var.password
   secret = var.password
 }
+step "test_value" "named" {
+  key   = "user-${var.password}"
+  value = "1"
+}
 `
 	vars := map[string]string{"password": "hunter2-secret"}
 	p := h.plan(src, vars)
@@ -510,10 +514,18 @@ step "test_value" "a" {
 			t.Fatalf("journal record %d holds the secret: %s", r.Seq, r.Data)
 		}
 	}
-	db, _ := os.ReadFile(h.e.Store.Path())
-	if bytes.Contains(db, []byte("hunter2")) {
-		t.Fatalf("the journal database file holds the secret")
+	h.e.Store.Close()
+	for _, f := range []string{"", "-wal"} {
+		db, _ := os.ReadFile(h.e.Store.Path() + f)
+		if bytes.Contains(db, []byte("hunter2")) {
+			t.Fatalf("the journal database file%s holds the secret", f)
+		}
 	}
+	store, err := journal.Open(filepath.Join(h.dir, ".rebind"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e.Store = store
 	// Apply without the secret is refused with the variable named.
 	_, diags = h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"password"`) {
@@ -543,5 +555,77 @@ step "test_value" "a" {
 	_, diags := h.e.Apply(context.Background(), p, Inputs{Vars: map[string]string{"upn": "someone@else.com"}}, ApplyOptions{})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"upn" was planned as`) {
 		t.Fatalf("apply with a different input: %v", diags)
+	}
+}
+
+// A row added to the input CSV after review must not be applied: the
+// reviewed plan did not contain it.
+func TestDriftRefusesInstancesAddedAfterReview(t *testing.T) {
+	h := newHarness(t)
+	csv := filepath.Join(h.dir, "users.csv")
+	os.WriteFile(csv, []byte("upn\nadele@x\n"), 0o644)
+	src := header + `
+step "test_value" "each" {
+  for_each = { for r in csvdecode(file("users.csv")) : r.upn => r }
+  key      = each.key
+  value    = "bound"
+}
+`
+	p := h.plan(src, nil)
+	os.WriteFile(csv, []byte("upn\nadele@x\nintruder@x\n"), 0o644)
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(rep.Drift) != 1 || rep.Drift[0].Address != `step.test_value.each["intruder@x"]` {
+		t.Fatalf("drift = %+v, want the new instance", rep.Drift)
+	}
+	if theWorld.get("adele@x") != "" || theWorld.get("intruder@x") != "" {
+		t.Fatalf("something was written despite the drift")
+	}
+	// A value read from a file that changed after review is refused too.
+	os.WriteFile(filepath.Join(h.dir, "value.txt"), []byte("reviewed"), 0o644)
+	p = h.plan(header+`
+step "test_value" "one" {
+  key   = "k"
+  value = file("value.txt")
+}
+`, nil)
+	os.WriteFile(filepath.Join(h.dir, "value.txt"), []byte("swapped"), 0o644)
+	rep, _ = h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if len(rep.Drift) != 1 || !strings.Contains(strings.Join(rep.Drift[0].Attributes, ";"), `planned value value: "reviewed" -> "swapped"`) {
+		t.Fatalf("drift = %+v, want the changed planned value", rep.Drift)
+	}
+	if theWorld.get("k") != "" {
+		t.Fatalf("k written despite the drift")
+	}
+}
+
+// A step on an object that an earlier step changes first must not be
+// shown as "already so" when apply will in fact write it.
+func TestPlanDefersStepsOnObjectsChangedEarlier(t *testing.T) {
+	h := newHarness(t)
+	theWorld.set("stage", "done")
+	src := header + `
+step "test_value" "a" {
+  key   = "stage"
+  value = "ready"
+}
+step "test_value" "b" {
+  key   = "stage"
+  value = "done"
+}
+`
+	p := h.plan(src, nil)
+	b := p.Steps[1].Instances[0]
+	if b.Action != plan.ActionDeferred || len(b.Notes) == 0 || !strings.Contains(b.Notes[0], "step.test_value.a changes this object first") {
+		t.Fatalf("b planned as %s %v; want deferred with a note naming step a", b.Action, b.Notes)
+	}
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() || rep.Status != journal.StatusSucceeded || rep.Applied != 2 {
+		t.Fatalf("apply: %v %+v", diags, rep)
+	}
+	if theWorld.get("stage") != "done" {
+		t.Errorf("stage = %q", theWorld.get("stage"))
 	}
 }

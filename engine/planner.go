@@ -100,10 +100,12 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		addPerms(s.types[d.Type].Info())
 	}
 	// pending is set once an earlier step will write: from then on what is
-	// observed now may not be what that step will see.
+	// observed now may not be what that step will see. writers names, for
+	// each object, the earlier instance that changes it first.
 	pending := false
+	writers := map[string]string{}
 	for _, st := range s.rb.Steps {
-		ps, wrote, d := s.planStep(ctx, st, pending)
+		ps, wrote, d := s.planStep(ctx, st, pending, writers)
 		diags = append(diags, d...)
 		if diags.HasErrors() {
 			return nil, diags
@@ -175,7 +177,7 @@ func checkKind(st *runbook.Step, c *runbook.Check) string {
 
 // planStep plans every instance of a step. wrote reports whether any
 // instance will (or may) write.
-func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool) (plan.Step, bool, hcl.Diagnostics) {
+func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, writers map[string]string) (plan.Step, bool, hcl.Diagnostics) {
 	t := s.types[st.Type]
 	info := t.Info()
 	ps := stepHeader(st, info)
@@ -221,7 +223,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool) 
 			return ps, false, append(diags, stepError(st, "Cannot observe "+addr, err))
 		}
 		secrets := secretStrings(cfg)
-		in.Object = obs.Object
+		in.Object = safeObject(obs.Object, secrets)
 		in.Fingerprint = fingerprint(obs.Value)
 		shown, _ := scrub(obs.Value, secrets)
 		in.Observed = plan.EncodeValue(lang.Redact(shown, false))
@@ -250,6 +252,16 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool) 
 			return ps, false, append(diags, stepError(st, "Cannot plan "+addr, err))
 		}
 		in.Action = string(change.Action)
+		if first, ok := writers[obs.Object]; ok && obs.Object != "" {
+			// What is observed now is the object before an earlier step
+			// changes it: the change shown is a guess, and "already so"
+			// would be wrong. Apply decides on the object as it is then.
+			if change.Action == steps.NoOp {
+				in.Action = plan.ActionDeferred
+			}
+			in.Notes = append(in.Notes, fmt.Sprintf("%s changes this object first; what is shown is from the object as it is now, and apply decides again after that step", first))
+			wrote = true
+		}
 		masked := sensitivePaths(cfg)
 		before, _ := scrub(change.Before, secrets)
 		after, _ := scrub(change.After, secrets)
@@ -258,6 +270,9 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool) 
 		if change.Action != steps.NoOp && change.Action != steps.Read {
 			wrote = true
 			in.Irreversible = info.Reversibility == steps.Irreversible
+			if _, ok := writers[obs.Object]; !ok && obs.Object != "" && st.Await == nil {
+				writers[obs.Object] = addr
+			}
 		}
 		ps.Instances = append(ps.Instances, in)
 	}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -51,4 +53,18 @@ func scrub(v cty.Value, secrets []string) (cty.Value, bool) {
 		return x, nil
 	})
 	return out, changed
+}
+
+// safeObject is an object's name as a plan, the journal and the lock table
+// may keep it: when the name contains a secret (a path or key built from a
+// sensitive variable) it is replaced by a digest of itself, which still
+// locks the same object without saying what it is.
+func safeObject(name string, secrets []string) string {
+	for _, sec := range secrets {
+		if strings.Contains(name, sec) {
+			sum := sha256.Sum256([]byte(name))
+			return "(sensitive object " + hex.EncodeToString(sum[:8]) + ")"
+		}
+	}
+	return name
 }
