@@ -266,3 +266,113 @@ func TestGUIDInUseThroughTheEngine(t *testing.T) {
 		t.Fatalf("frank's recipient: %+v", l)
 	}
 }
+
+// rebuiltAD is seed 001's fix for one user: sync off, wait until the user
+// is cloud-managed, purge the stale copy holding its addresses, write the new
+// anchor, sync on, Initial cycle, wait until bound.
+const rebuiltAD = `
+runbook "rebuilt-ad" {
+  title = "Re-anchor cloud users to a rebuilt AD"
+}
+
+variable "upn" {
+  type = string
+}
+
+variable "stale_upn" {
+  type = string
+}
+
+variable "object_guid" {
+  type = string
+}
+
+target "entra" "tenant" {}
+
+target "adsync" "connect" {
+  driver = "lab"
+}
+
+step "entra_dir_sync" "off" {
+  target  = target.entra.tenant
+  enabled = false
+}
+
+step "entra_user_state" "cloud_managed" {
+  target       = target.entra.tenant
+  upn          = var.upn
+  await        = "96h"
+  sync_enabled = false
+}
+
+step "entra_user_purge" "stale" {
+  target = target.entra.tenant
+  upn    = var.stale_upn
+}
+
+step "entra_immutable_id" "new_anchor" {
+  target       = target.entra.tenant
+  upn          = var.upn
+  immutable_id = immutable_id(var.object_guid)
+}
+
+step "entra_dir_sync" "on" {
+  target  = target.entra.tenant
+  enabled = true
+}
+
+step "adsync_cycle" "initial" {
+  target = target.adsync.connect
+  policy = "Initial"
+}
+
+step "entra_user_state" "bound" {
+  target       = target.entra.tenant
+  upn          = var.upn
+  await        = "3h"
+  immutable_id = immutable_id(var.object_guid)
+  sync_enabled = true
+  errors_since = step.adsync_cycle.initial.result.started
+}
+`
+
+// TestRebuiltADThroughTheEngine runs seed 001's fix for user01 with the
+// engine's waits passing the lab's virtual time, so the 72 hours directory
+// sync takes to turn off go by in a moment.
+func TestRebuiltADThroughTheEngine(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store, err := journal.Open(filepath.Join(dir, ".rebind"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var log bytes.Buffer
+	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: time.Hour,
+		Getenv: func(string) string { return "" },
+		Sleep:  func(ctx context.Context, d time.Duration) error { return tn.Advance(d) }}
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(rebuiltAD)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	const guid = "d31a8adf-95b2-467a-92b3-eeeaa66d8398" // user01's new objectGUID
+	in := engine.Inputs{Vars: map[string]string{"upn": "user01@contoso.com", "stale_upn": "user01.old@contoso.com", "object_guid": guid}}
+	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
+	if diags.HasErrors() {
+		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
+	}
+	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	if diags.HasErrors() || len(rep.Failures) > 0 {
+		t.Fatalf("apply: %v %+v\n%s", diags, rep.Failures, log.String())
+	}
+	want, _ := anchor.ImmutableIDFromGUID(guid)
+	u, _ := tn.CloudUser("user01@contoso.com")
+	if u.OnPremisesImmutableID != want || !u.Synced() || len(u.OnPremisesProvisioningErrors) != 0 {
+		t.Fatalf("user01 = %+v", u)
+	}
+}

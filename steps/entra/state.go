@@ -27,7 +27,8 @@ func (userStateStep) Info() steps.Info {
 			"(true once bound to an AD object, false once directory sync is off and it is cloud-managed) and its " +
 			"upn, where given (a null argument is not compared). rebind never writes these: Apply fails. When Entra " +
 			"reports a provisioning error for the user (a sync conflict or an Exchange validation error) the wait " +
-			"ends at once with its text, telling \"never\" apart from \"not yet\". A user that does not exist yet " +
+			"ends at once with its text, telling \"never\" apart from \"not yet\" (for what a sync export writes: " +
+			"the immutable ID, the UPN, sync_enabled = true). A user that does not exist yet " +
 			"is \"not yet\"; one that sync deleted because of an error is \"never\".",
 		Kind:   steps.KindEnsure,
 		Target: "entra",
@@ -125,7 +126,7 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 	// At plan time (no Refresh) a reported error may be the very one the
 	// runbook's earlier steps fix; while waiting it means "never", also
 	// for a user that sync deleted because of it.
-	if !u.IsNull() && call.Refresh != nil {
+	if !u.IsNull() && call.Refresh != nil && waitsForSync(call) {
 		ignoreSvc := cleared
 		var since time.Time
 		if s, ok := steps.String(call.Config, "errors_since"); ok {
@@ -145,6 +146,22 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		}
 	}
 	return ch, nil
+}
+
+// waitsForSync reports whether the call waits for something a sync export
+// writes (the anchor, the UPN, or the user becoming synced). Only then does a
+// provisioning error mean "never": a user becoming cloud-managed after
+// directory sync was turned off, or Exchange provisioning it again, does not
+// depend on an export that a sync conflict blocks.
+func waitsForSync(call steps.Call) bool {
+	if _, ok := steps.Attr(call.Config, "immutable_id"); ok {
+		return true
+	}
+	if _, ok := steps.Attr(call.Config, "user_principal_name"); ok {
+		return true
+	}
+	on, ok := steps.Bool(call.Config, "sync_enabled")
+	return ok && on
 }
 
 // unresolvedServiceErrors counts the user value's unresolved Exchange
