@@ -29,12 +29,6 @@ variable "alias" {
   description = "The Exchange alias to write as mailNickname when the AD user has none (Get-Mailbox UPN | fl Alias). Not used when mailNickname is set."
 }
 
-variable "poll_interval" {
-  type        = string
-  default     = "5m"
-  description = "How often to look again whether Exchange still reports the error."
-}
-
 target "entra" "tenant" {}
 
 target "exo" "tenant" {
@@ -109,8 +103,11 @@ step "adsync_cycle" "delta" {
   policy = "Delta"
 }
 
-step "wait" "error_cleared" {
-  until    = length([for e in data.entra_user.cloud.service_provisioning_errors : e if !e.resolved && strcontains(e.text, "ArchiveGuid")]) == 0
-  interval = var.poll_interval
-  timeout  = "6h"
+# Redo-MsolProvisionUser's "wait, then look again": until Exchange reports
+# no unresolved provisioning error for the user.
+step "entra_user_state" "errors_cleared" {
+  target                 = target.entra.tenant
+  upn                    = var.upn
+  service_errors_cleared = true
+  await                  = "6h"
 }

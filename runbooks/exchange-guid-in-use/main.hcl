@@ -34,12 +34,6 @@ variable "property" {
   }
 }
 
-variable "poll_interval" {
-  type        = string
-  default     = "5m"
-  description = "How often to look again whether Exchange still reports the error."
-}
-
 target "entra" "tenant" {}
 
 target "exo" "tenant" {
@@ -144,14 +138,11 @@ step "adsync_cycle" "delta" {
   policy = "Delta"
 }
 
-# Done when Exchange reports no error for the GUID and no recipient but the
-# user's own holds it. (Written on the data blocks, which the wait reads
-# again at every poll.)
-step "wait" "error_cleared" {
-  until = (
-    length([for e in data.entra_user.cloud.service_provisioning_errors : e if !e.resolved && strcontains(lower(e.text), lower(local.guid))]) == 0
-    && length([for r in data.exo_recipient.holder.recipients : r if r.external_directory_object_id != data.entra_user.cloud.id]) == 0
-  )
-  interval = var.poll_interval
-  timeout  = "6h"
+# Redo-MsolProvisionUser's "wait, then look again": until Exchange reports
+# no unresolved provisioning error for the user.
+step "entra_user_state" "errors_cleared" {
+  target                 = target.entra.tenant
+  upn                    = var.upn
+  service_errors_cleared = true
+  await                  = "6h"
 }

@@ -77,10 +77,6 @@ data "entra_users" "cloud" {
   target = target.entra.tenant
 }
 
-data "entra_tenant" "tenant" {
-  target = target.entra.tenant
-}
-
 locals {
   ad = { for u in data.ad_users.users.users : lower(u.upn) => u }
   # The primary SMTP address (SMTP: in upper case), lower-cased.
@@ -96,7 +92,6 @@ locals {
   not_in_cloud   = [for k in local.relink : k if !contains(keys(data.entra_users.cloud.by_upn), k)]
   smtp_mismatch  = [for k in local.relink : k if try(local.ad_primary[k] != local.cloud_primary[k] || local.ad_primary[k] == "", true)]
   old_anchors    = [for k in local.relink : data.entra_users.cloud.by_upn[k].immutable_id if try(data.entra_users.cloud.by_upn[k].immutable_id != null && data.entra_users.cloud.by_upn[k].immutable_id != local.ad[k].immutable_id, false)]
-  errors_since   = timeadd(coalesce(data.entra_tenant.tenant.last_sync, "2000-01-01T00:00:00Z"), "1s")
 }
 
 # The AD objects the orphaned users are still paired with, if any exist.
@@ -167,8 +162,6 @@ step "entra_user_state" "cloud_managed" {
   upn                   = each.value.upn
   sync_enabled          = false
   await                 = "96h"
-  ignore_service_errors = true
-  errors_since          = local.errors_since
 }
 
 step "entra_immutable_id" "clear" {

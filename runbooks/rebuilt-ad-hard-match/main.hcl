@@ -82,10 +82,6 @@ data "entra_users" "deleted" {
   deleted = true
 }
 
-data "entra_tenant" "tenant" {
-  target = target.entra.tenant
-}
-
 locals {
   # Every address a user or stale object holds, lower case, without prefix.
   new_addresses = toset(flatten([for u in data.ad_users.new.users : concat(
@@ -104,7 +100,7 @@ locals {
   missing_in_cloud = [for k, u in local.users : u.upn if u.cloud == null]
 
   # Old anchors that are not already one of the new accounts' anchors.
-  old_anchors = distinct([for k, u in local.users : u.cloud.immutable_id if u.cloud != null && try(u.cloud.immutable_id != u.immutable_id, false)])
+  old_anchors = distinct([for k, u in local.users : u.cloud.immutable_id if try(u.cloud.immutable_id != null && u.cloud.immutable_id != u.immutable_id, false)])
 
   # Recycle-bin users holding an address of a user being fixed: they make
   # sync quarantine the address again. Nothing else in the bin is touched.
@@ -112,7 +108,6 @@ locals {
     [lower(d.upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )))) > 0 }
 
-  errors_since = timeadd(coalesce(data.entra_tenant.tenant.last_sync, "2000-01-01T00:00:00Z"), "1s")
 }
 
 # An old anchor that names a live AD object means that account was not
@@ -175,8 +170,6 @@ step "entra_user_state" "cloud_managed" {
   upn                   = each.value.upn
   sync_enabled          = false
   await                 = "96h"
-  ignore_service_errors = true
-  errors_since          = local.errors_since
 }
 
 # Cleared first: a user whose new anchor cannot be written below is still
