@@ -420,17 +420,12 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		width = 4
 	}
 	if st.MaxConcurrency != nil {
-		v, d := st.MaxConcurrency.Value(s.sc.ctx())
-		v, _ = v.Unmark()
-		if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
-			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: "max_concurrency must be a number"})
+		n, err := s.maxConcurrency(st)
+		if err != nil {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: err.Error()})
 			return stepOutcome{failed: true}
 		}
-		n, _ := v.AsBigFloat().Int64()
-		if n < 1 {
-			n = 1
-		}
-		width = int(n)
+		width = n
 	}
 	if st.ForEach == nil {
 		width = 1

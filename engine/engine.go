@@ -122,8 +122,13 @@ func (e *Engine) pollInterval() time.Duration {
 // types exist, every argument decodes against its schema (with variables
 // not given treated as unknown), references are in order.
 func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
+	// Variables with a default take it; the others are unknown, so that
+	// whatever depends on them is checked at plan.
 	typed := map[string]cty.Value{}
 	for _, v := range rb.Variables {
+		if v.Default != cty.NilVal {
+			continue
+		}
 		ty := v.Type
 		if ty == cty.NilType {
 			ty = cty.DynamicPseudoType
@@ -152,12 +157,7 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		}
 		_, d := s.decode(st, s.sc.child(each, cty.NilVal))
 		diags = append(diags, d...)
-		if st.Timeout != nil {
-			_, d := lang.ParseDuration(s.sc.ctx(), st.Timeout, "timeout")
-			diags = append(diags, d...)
-		}
-		_, d = s.retryPolicy(st)
-		diags = append(diags, d...)
+		diags = append(diags, s.checkMeta(st)...)
 	}
 	return diags
 }
@@ -182,9 +182,8 @@ func (s *session) retryPolicy(st *runbook.Step) (retryPolicy, hcl.Diagnostics) {
 		if !d.HasErrors() {
 			v, _ = v.Unmark()
 			var n int
-			if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
-				bf := v.AsBigFloat()
-				i, _ := bf.Int64()
+			if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number && v.AsBigFloat().IsInt() {
+				i, _ := v.AsBigFloat().Int64()
 				n = int(i)
 			}
 			if n < 1 || n > 100 {

@@ -188,6 +188,9 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			return ps, false, diags
 		}
 	}
+	if d := s.checkMeta(st); d.HasErrors() {
+		return ps, false, d
+	}
 	keys, each, diags := s.forEach(st)
 	if diags.HasErrors() {
 		return ps, false, diags
