@@ -111,13 +111,14 @@ func fanOut(t testing.TB, c *Client, n, concurrency, round int) (failed int64) {
 
 // TestFanOutUnderFaults sets the immutable ID of 1,000 users while the lab
 // answers 10% of requests 429 with Retry-After and 5% 503, and its throttle
-// turns items of batches away: every user must end with its value.
+// (1,200 units per 10 s for 2,000 requests) turns items of batches away:
+// every user must end with its value.
 func TestFanOutUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out Retry-After")
 	}
 	const n = 1000
-	tn, s, srv, sc := cloudTenant(t, n, lab.ServerOptions{ReadUnits: 2500})
+	tn, s, srv, sc := cloudTenant(t, n, lab.ServerOptions{ReadUnits: 1200})
 	s.SetFaults(lab.Faults{Throttle: 0.10, Unavailable: 0.05})
 	c := openLab(t, srv.URL, nil)
 	start := time.Now()
