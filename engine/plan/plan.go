@@ -182,11 +182,16 @@ func (p *Plan) RequiredApprovals() int {
 	return n
 }
 
-// Changes counts instances by action.
+// Changes counts instances by action. An instance of an awaited step that
+// is not yet so counts as "await": rebind waits for it and writes nothing.
 func (p *Plan) Changes() map[string]int {
 	m := map[string]int{}
 	for _, s := range p.Steps {
 		for _, in := range s.Instances {
+			if s.Await != "" && in.Action != "no-op" && in.Action != ActionDeferred {
+				m["await"]++
+				continue
+			}
 			m[in.Action]++
 		}
 	}

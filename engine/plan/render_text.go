@@ -50,6 +50,31 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 	if len(p.SecretInputs) > 0 {
 		pw.f("Secrets      %s (not stored; give them again at apply)\n", strings.Join(p.SecretInputs, ", "))
 	}
+	if len(p.Inputs) > 0 {
+		names := make([]string, 0, len(p.Inputs))
+		for n := range p.Inputs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, 0, len(names))
+		for _, n := range names {
+			parts = append(parts, n+" = "+short(p.Inputs[n].Tree()))
+		}
+		pw.f("Inputs       %s\n", strings.Join(parts, ", "))
+	}
+	for _, t := range p.Targets {
+		cfg := ""
+		if m, ok := t.Config.Tree().(map[string]any); ok {
+			var parts []string
+			for _, k := range sortedKeys(m) {
+				if m[k] != nil {
+					parts = append(parts, k+" = "+short(m[k]))
+				}
+			}
+			cfg = strings.Join(parts, ", ")
+		}
+		pw.f("Target       %s.%s  %s\n", t.Type, t.Name, cfg)
+	}
 	pw.f("\n")
 
 	var irreversible []string
@@ -107,6 +132,9 @@ func Summary(p *Plan) string {
 		fmt.Sprintf("%d to delete", ch["delete"]),
 		fmt.Sprintf("%d to run", ch["run"]),
 		fmt.Sprintf("%d already so", ch["no-op"]),
+	}
+	if ch["await"] > 0 {
+		parts = append(parts, fmt.Sprintf("%d to wait for", ch["await"]))
 	}
 	if ch[ActionDeferred] > 0 {
 		parts = append(parts, fmt.Sprintf("%d decided at apply", ch[ActionDeferred]))
