@@ -109,8 +109,9 @@ type pausedError struct {
 
 func (e *pausedError) Error() string {
 	addr := shellQuote(e.address)
-	return fmt.Sprintf("core: approve: the run %s is paused at %s: %s; record a go-ahead with `rebind approve-step %s %s`, then `rebind resume %s`",
-		e.run, e.address, e.message, e.run, addr, e.run)
+	msg := strings.TrimRight(strings.TrimSpace(e.message), ".")
+	return fmt.Sprintf("core: approve: the run %s is paused at %s: %s. Record a go-ahead with `rebind approve-step %s %s`, then `rebind resume %s`",
+		e.run, e.address, msg, e.run, addr, e.run)
 }
 
 // Unwrap returns steps.ErrPaused.
