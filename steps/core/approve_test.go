@@ -25,8 +25,8 @@ func TestApprovePausesUntilApproved(t *testing.T) {
 	if !errors.Is(err, steps.ErrPaused) {
 		t.Fatalf("Apply: err = %v, want ErrPaused", err)
 	}
-	want := "the run run-7 is paused at step.approve.check_mailbox: Check that the mailbox is back in Outlook on the web.; " +
-		"record a go-ahead with `rebind approve-step run-7 step.approve.check_mailbox`, then `rebind resume run-7`"
+	want := "the run run-7 is paused at step.approve.check_mailbox: Check that the mailbox is back in Outlook on the web. " +
+		"Record a go-ahead with `rebind approve-step run-7 step.approve.check_mailbox`, then `rebind resume run-7`"
 	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), steps.ErrPaused.Error()) {
 		t.Errorf("pause message:\n%s\nwant it to contain:\n%s", err, want)
 	}
