@@ -144,7 +144,7 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 	}
 	object := "entra:users"
 	if filter != "" {
-		object += ":" + filter
+		object += ":" + objectKey(filter)
 	}
 	return steps.Observation{
 		Object: object,

@@ -200,7 +200,7 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 		vals[i] = userValue(u, now)
 	}
 	return steps.Observation{
-		Object: "entra:deleted-user:" + strings.ToLower(sel.String()),
+		Object: "entra:deleted-user:" + objectKey(sel.String()),
 		Value:  cty.ObjectVal(map[string]cty.Value{"deleted_users": listOf(userType, vals), "count": cty.NumberIntVal(int64(len(del)))}),
 	}, nil
 }

@@ -76,7 +76,7 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 			v = userValue(del[0], now)
 		}
 		return steps.Observation{
-			Object: "entra:user:" + strings.ToLower(sel.String()),
+			Object: "entra:user:" + objectKey(sel.String()),
 			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": v}),
 		}, nil
 	}

@@ -67,7 +67,7 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 			}
 		}
 	}
-	return steps.Observation{Object: "exo:recipient:" + strings.ToLower(id), Value: recipientsValue(l)}, nil
+	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
 func isMailbox(r recipient) bool { return !strings.EqualFold(r.RecipientTypeDetails, "MailUser") }

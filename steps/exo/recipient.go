@@ -2,6 +2,8 @@ package exo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -162,6 +164,18 @@ func recipientValue(r recipient) cty.Value {
 	})
 }
 
+// objectKey names an object by an identity that may be personal data (an
+// address): a GUID stays as it is, anything else becomes a digest, so that
+// object names in plans, locks and the journal carry no PII.
+func objectKey(identity string) string {
+	identity = strings.ToLower(strings.TrimSpace(identity))
+	if _, err := anchor.ParseGUID(identity); err == nil {
+		return identity
+	}
+	sum := sha256.Sum256([]byte(identity))
+	return "sha256:" + hex.EncodeToString(sum[:8])
+}
+
 // identityArg reads the call's identity, normalising a GUID.
 func identityArg(call steps.Call) (string, error) {
 	id, ok := steps.String(call.Config, "identity")
@@ -248,7 +262,7 @@ func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	return steps.Observation{Object: "exo:recipient:" + strings.ToLower(id), Value: recipientsValue(l)}, nil
+	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
 func (recipientData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
