@@ -17,7 +17,6 @@ const (
 	permDirectoryWrite = "Graph: Directory.ReadWrite.All"
 	permOrgRead        = "Graph: Organization.Read.All"
 	permOrgWrite       = "Graph: Organization.ReadWrite.All"
-	permDeletedRead    = "Graph: Directory.Read.All (recycle bin)"
 )
 
 func init() {
@@ -54,7 +53,7 @@ func (userData) Info() steps.Info {
 			"deleted": {Type: cty.Bool, Doc: "Look in the recycle bin when no active user matches (default false)."},
 		}),
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permUserRead, permDeletedRead},
+		Permissions:   []string{permUserRead},
 	}
 }
 
@@ -105,7 +104,7 @@ func (usersData) Info() steps.Info {
 			"max":     {Type: cty.Number, Doc: "Stop after this many users (default: no limit)."},
 		},
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permUserRead, permDeletedRead},
+		Permissions:   []string{permUserRead},
 	}
 }
 

@@ -29,7 +29,7 @@ func (reprovisionStep) Info() steps.Info {
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "Nothing to undo: provisioning a user again changes no setting.",
 		RepeatSafe:         true,
-		Permissions:        []string{permUserWrite, "Graph: LicenseAssignment.ReadWrite.All"},
+		Permissions:        []string{"Graph: LicenseAssignment.ReadWrite.All"},
 	}
 }
 

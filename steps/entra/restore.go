@@ -39,12 +39,30 @@ func (restoreStep) Info() steps.Info {
 		}),
 		Reversibility:      steps.Compensable,
 		IrreversibleReason: "Rollback deletes the restored user again: it returns to the recycle bin with a new deletion time, so its 30 days start over.",
-		Permissions:        []string{permUserWrite, permDeletedRead},
+		Permissions:        []string{permUserWrite},
 	}
 }
 
 func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	return userData{}.Observe(ctx, withDeleted(call))
+	obs, err := userData{}.Observe(ctx, withDeleted(call))
+	if err != nil || obs.Value.GetAttr("deleted").True() {
+		return obs, err
+	}
+	// An active user holds the UPN, so there is nothing to restore; but if
+	// the one meant is a deleted copy, say so: it can only be named by id.
+	if upn, ok := steps.String(call.Config, "upn"); ok && call.Log != nil {
+		if c, cerr := client(call); cerr == nil {
+			if del, derr := c.deletedUsers(ctx, selector{UPN: upn}); derr == nil && len(del) > 0 {
+				ids := make([]string, len(del))
+				for i, u := range del {
+					ids[i] = u.ID
+				}
+				fmt.Fprintf(call.Log, "%s: an active user (%s) holds this UPN, so nothing is restored; the recycle bin also holds %s: "+
+					"to restore one of those, name it by id\n", call.Address, obs.Value.GetAttr("id").AsString(), strings.Join(ids, ", "))
+			}
+		}
+	}
+	return obs, nil
 }
 
 // withDeleted returns call as entra_user with deleted = true would see it.
@@ -169,7 +187,7 @@ func (purgeStep) Info() steps.Info {
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "A user deleted from the recycle bin is gone for good, with its licenses and its mailbox's link.",
 		RepeatSafe:         true,
-		Permissions:        []string{permUserWrite, permDeletedRead},
+		Permissions:        []string{permUserWrite},
 	}
 }
 
