@@ -1,0 +1,304 @@
+package runbooks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
+)
+
+// killRounds is how many times each runbook's apply is killed. Each round
+// costs a lab and a child process; 8 rounds of 5 runbooks keep the package
+// well under its time budget on a 2-core machine.
+const killRounds = 8
+
+// scenarioCase prepares a lab in a seed's failing state and names the job
+// that fixes it.
+type scenarioCase struct {
+	name     string
+	scenario string
+	prepare  func(l *lab)
+	job      func(t *testing.T, l *lab) job
+}
+
+var cases = []scenarioCase{
+	{"restore-mistake", "restore-mistake", nil, func(t *testing.T, l *lab) job { return restoreMistake(l) }},
+	{"rebuilt-ad-hard-match", "rebuilt-ad", func(l *lab) { l.sync("Initial") }, func(t *testing.T, l *lab) job {
+		j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": "(|" + adFilter() + ")", "baseline": "baseline.json"})
+		j.Approve = []string{`step.approve.purge_stale["stale"]`}
+		return j
+	}},
+	{"archive-guid-mismatch", "archive-guid-mismatch", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
+		return l.newJob("archive-guid-mismatch", map[string]string{"upn": "arch2@contoso.com"})
+	}},
+	{"exchange-guid-in-use", "exchange-guid-in-use", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
+		j := l.newJob("exchange-guid-in-use", map[string]string{"upn": "frank@contoso.com"})
+		j.Approve = []string{`step.approve.purge_mailbox["8151336f-4f32-4f15-85cf-552965dc85de"]`}
+		return j
+	}},
+	{"offboard-relink", "offboard-relink", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
+		return offboardJob(t, l, l.dump())
+	}},
+}
+
+// adFilter selects user01..user12 by UPN, the AD-search form of the
+// rebuilt-ad-hard-match runbook.
+func adFilter() string {
+	var b strings.Builder
+	for i := 1; i <= 12; i++ {
+		b.WriteString("(userPrincipalName=user" + twoDigits(i) + "@contoso.com)")
+	}
+	return b.String()
+}
+
+// rerunnable are the actions a person may safely run again when a crash
+// leaves them in doubt: another sync cycle, another re-provisioning request.
+var rerunnable = []string{"step.adsync_cycle.", "step.entra_user_reprovision."}
+
+func (c scenarioCase) setup(t *testing.T) (*lab, job) {
+	l := startLab(t, c.scenario)
+	if c.prepare != nil {
+		c.prepare(l)
+	}
+	j := c.job(t, l)
+	j.Rerun = rerunnable
+	return l, j
+}
+
+// child starts the job as a separate rebind process.
+func child(t *testing.T, j job) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	spec, _ := json.Marshal(j)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "REBIND_RUNBOOKS_CHILD="+string(spec))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// TestKillAndResume kills each runbook's apply, a real child process, with
+// SIGKILL at a random point, resumes it, and requires the end state of an
+// uninterrupted run, object by object.
+func TestKillAndResume(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The reference: the same child process, not interrupted.
+			l, j := c.setup(t)
+			start := time.Now()
+			cmd, out := child(t, j)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("uninterrupted run: %v\n%s", err, out)
+			}
+			full := time.Since(start)
+			want := l.dump()
+
+			killed := 0
+			for round := 0; round < killRounds; round++ {
+				l, j := c.setup(t)
+				cmd, out := child(t, j)
+				delay := time.Duration(rng.Int63n(int64(full)))
+				time.Sleep(delay)
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				err := cmd.Wait()
+				if err != nil {
+					killed++
+				}
+				rep, rerr := j.run(context.Background(), testLog{t})
+				if rerr != nil {
+					t.Fatalf("round %d (killed after %s): resume: %v\nchild output:\n%s", round, delay, rerr, out)
+				}
+				if rep.Status != journal.StatusSucceeded {
+					t.Fatalf("round %d (killed after %s): resumed run ended %s: %+v", round, delay, rep.Status, rep.Failures)
+				}
+				sameEnd(t, want, l.dump())
+			}
+			t.Logf("%d rounds of %s: %d killed mid-run (run takes %s)", killRounds, c.name, killed, full.Round(time.Millisecond))
+		})
+	}
+}
+
+// trigger is an engine log that calls fn, once, right before the step
+// whose progress line contains marker is written: the lab changes between
+// two steps, as when another admin acts during a run.
+type trigger struct {
+	t      *testing.T
+	marker string
+	fn     func()
+	once   sync.Once
+}
+
+func (tr *trigger) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), tr.marker) {
+		tr.once.Do(tr.fn)
+	}
+	return testLog{tr.t}.Write(p)
+}
+
+// applyFailing applies j with fn run right before marker's step, and
+// returns the report (the run is expected to fail).
+func applyFailing(t *testing.T, j job, marker string, fn func()) *reportT {
+	t.Helper()
+	tr := &trigger{t: t, marker: marker, fn: fn}
+	rep, err := j.run(context.Background(), tr)
+	if err != nil {
+		t.Fatalf("%s: %v", j.Runbook, err)
+	}
+	if rep.Status == journal.StatusSucceeded {
+		t.Fatalf("%s succeeded, but the test made %s fail", j.Runbook, marker)
+	}
+	return rep
+}
+
+func notReverted(rep *reportT) []string {
+	var out []string
+	for _, n := range rep.NotReverted {
+		out = append(out, n.Address)
+	}
+	return out
+}
+
+func hasPrefix(l []string, p string) bool {
+	for _, s := range l {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRollback fails each runbook midway by changing the lab between two
+// steps, and checks that what can be reverted is, back to the starting
+// state, and that what cannot is reported.
+func TestRollback(t *testing.T) {
+	syncOff := func(l *lab) func() {
+		return func() {
+			if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	organizationOnly := func(k string, o map[string]any) bool { return k == "organization" }
+
+	t.Run("restore-mistake", func(t *testing.T) {
+		// Sync is switched off just before the Initial cycle: the cycle
+		// fails; restore and clear are reverted on their own.
+		l, j := cases[0].setup(t)
+		before := l.dump()
+		rep := applyFailing(t, j, "step.adsync_cycle.initial", syncOff(l))
+		if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+			t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+		}
+		after := l.dump()
+		after.cloudUser(t, "nicki@contoso.com", true)
+		unchangedExcept(t, before, after, organizationOnly)
+	})
+
+	t.Run("archive-guid-mismatch", func(t *testing.T) {
+		l, j := cases[2].setup(t)
+		before := l.dump()
+		rep := applyFailing(t, j, "step.adsync_cycle.delta", syncOff(l))
+		if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+			t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+		}
+		after := l.dump()
+		if got := str(after.adUser(t, "arch2@contoso.com")["msExchArchiveGUID"]); got != "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee" {
+			t.Errorf("msExchArchiveGUID after rollback = %s", got)
+		}
+		unchangedExcept(t, before, after, organizationOnly)
+	})
+
+	t.Run("exchange-guid-in-use", func(t *testing.T) {
+		// The hold is put back on between its release and the purge: the
+		// purge refuses, and the release is reverted.
+		l, j := cases[3].setup(t)
+		before := l.dump()
+		rep := applyFailing(t, j, "step.exo_recipient_purge.holder", func() {
+			if _, err := l.in.Tenant.SetLitigationHold("8151336f-4f32-4f15-85cf-552965dc85de", true); err != nil {
+				t.Error(err)
+			}
+		})
+		if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+			t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+		}
+		if !strings.Contains(rep.Failures[0].Err, "litigation hold") {
+			t.Errorf("failure %q does not name the hold", rep.Failures[0].Err)
+		}
+		unchangedExcept(t, before, l.dump(), nil)
+	})
+
+	t.Run("offboard-relink", func(t *testing.T) {
+		// The cycle fails after sync was switched off and on: the run stops
+		// (the switch cannot be undone), and a rollback reverts the remote
+		// mailboxes and the cleared immutable IDs and reports the switch.
+		l, j := cases[4].setup(t)
+		before := l.dump()
+		rep := applyFailing(t, j, "step.adsync_cycle.cycle", syncOff(l))
+		if rep.Status == journal.StatusRolledBack {
+			t.Fatalf("rolled back on its own past an irreversible step")
+		}
+		rb := j.rollback(t)
+		nr := notReverted(rb)
+		if !hasPrefix(nr, "step.entra_dir_sync.off") || !hasPrefix(nr, "step.entra_dir_sync.on") {
+			t.Errorf("not reverted %v; want the sync switch reported", nr)
+		}
+		after := l.dump()
+		for _, n := range []string{"ann", "bob", "cy", "dana", "eli"} {
+			if ad := after.adUser(t, n+"@contoso.com"); ad["targetAddress"] != nil || ad["msExchMailboxGuid"] != nil {
+				t.Errorf("%s's remote mailbox was not reverted: %v", n, ad)
+			}
+		}
+		for upn, id := range map[string]string{"dana@contoso.com": "YRYCSH2QkEu/PXyMR3P1Sw==", "eli@contoso.com": "2hQhAXmNFUCKX938IN+B2w=="} {
+			if got := str(after.cloudUser(t, upn, false)["onPremisesImmutableId"]); got != id {
+				t.Errorf("%s: immutable ID %q after rollback, want %q back", upn, got, id)
+			}
+		}
+		// The users' sync state is what the irreversible switch left.
+		unchangedExcept(t, before, after, func(k string, o map[string]any) bool {
+			return k == "organization" || (strings.HasPrefix(k, "user:") && o["onPremisesSyncEnabled"] == false)
+		})
+	})
+
+	t.Run("rebuilt-ad-hard-match", func(t *testing.T) {
+		l, j := cases[1].setup(t)
+		before := l.dump()
+		rep := applyFailing(t, j, "step.adsync_cycle.initial", syncOff(l))
+		if rep.Status == journal.StatusRolledBack {
+			t.Fatalf("rolled back on its own past an irreversible step")
+		}
+		rb := j.rollback(t)
+		nr := notReverted(rb)
+		for _, p := range []string{"step.entra_dir_sync.off", "step.entra_dir_sync.on", "step.entra_user_purge.stale"} {
+			if !hasPrefix(nr, p) {
+				t.Errorf("not reverted %v; want %s reported", nr, p)
+			}
+		}
+		after := l.dump()
+		for _, o := range before.list("users") {
+			if strings.HasSuffix(str(o["userPrincipalName"]), ".old@contoso.com") || str(o["deletedDateTime"]) != "" {
+				continue
+			}
+			upn := str(o["userPrincipalName"])
+			if got, want := str(after.cloudUser(t, upn, false)["onPremisesImmutableId"]), str(o["onPremisesImmutableId"]); got != want {
+				t.Errorf("%s: immutable ID %q after rollback, want %q back", upn, got, want)
+			}
+		}
+	})
+}
+
+type reportT = engine.Report
