@@ -30,16 +30,23 @@ type scope struct {
 	data    map[string]map[string]cty.Value
 	steps   map[string]map[string]cty.Value
 	cached  *hcl.EvalContext
+	// objs caches each top-level object ("var", "step", ...) and typeObjs
+	// each step type's object, so that a step finishing rebuilds only its
+	// own type's object, not every value in scope.
+	objs     map[string]cty.Value
+	typeObjs map[string]cty.Value
 }
 
 func newScope(funcs map[string]function.Function) *scope {
 	return &scope{
-		funcs:   funcs,
-		vars:    map[string]cty.Value{},
-		locals:  map[string]cty.Value{},
-		targets: map[string]map[string]cty.Value{},
-		data:    map[string]map[string]cty.Value{},
-		steps:   map[string]map[string]cty.Value{},
+		funcs:    funcs,
+		vars:     map[string]cty.Value{},
+		locals:   map[string]cty.Value{},
+		targets:  map[string]map[string]cty.Value{},
+		data:     map[string]map[string]cty.Value{},
+		steps:    map[string]map[string]cty.Value{},
+		objs:     map[string]cty.Value{},
+		typeObjs: map[string]cty.Value{},
 	}
 }
 
@@ -48,6 +55,7 @@ func (s *scope) setVar(name string, v cty.Value) {
 	defer s.mu.Unlock()
 	s.vars[name] = v
 	s.cached = nil
+	delete(s.objs, "var")
 }
 
 func (s *scope) setLocal(name string, v cty.Value) {
@@ -55,9 +63,10 @@ func (s *scope) setLocal(name string, v cty.Value) {
 	defer s.mu.Unlock()
 	s.locals[name] = v
 	s.cached = nil
+	delete(s.objs, "local")
 }
 
-func (s *scope) set(tab map[string]map[string]cty.Value, typ, name string, v cty.Value) {
+func (s *scope) set(tab map[string]map[string]cty.Value, root, typ, name string, v cty.Value) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if tab[typ] == nil {
@@ -65,11 +74,13 @@ func (s *scope) set(tab map[string]map[string]cty.Value, typ, name string, v cty
 	}
 	tab[typ][name] = v
 	s.cached = nil
+	delete(s.objs, root)
+	delete(s.typeObjs, root+"."+typ)
 }
 
-func (s *scope) setTarget(typ, name string, v cty.Value) { s.set(s.targets, typ, name, v) }
-func (s *scope) setData(typ, name string, v cty.Value)   { s.set(s.data, typ, name, v) }
-func (s *scope) setStep(typ, name string, v cty.Value)   { s.set(s.steps, typ, name, v) }
+func (s *scope) setTarget(typ, name string, v cty.Value) { s.set(s.targets, "target", typ, name, v) }
+func (s *scope) setData(typ, name string, v cty.Value)   { s.set(s.data, "data", typ, name, v) }
+func (s *scope) setStep(typ, name string, v cty.Value)   { s.set(s.steps, "step", typ, name, v) }
 
 // ctx returns the shared evaluation context. Callers must not modify it; use
 // child for each/self.
@@ -79,20 +90,39 @@ func (s *scope) ctx() *hcl.EvalContext {
 	if s.cached != nil {
 		return s.cached
 	}
-	nested := func(tab map[string]map[string]cty.Value) cty.Value {
+	nested := func(root string, tab map[string]map[string]cty.Value) cty.Value {
+		if v, ok := s.objs[root]; ok {
+			return v
+		}
 		outer := map[string]cty.Value{}
 		for typ, names := range tab {
-			outer[typ] = cty.ObjectVal(copyMap(names))
+			key := root + "." + typ
+			obj, ok := s.typeObjs[key]
+			if !ok {
+				obj = cty.ObjectVal(names)
+				s.typeObjs[key] = obj
+			}
+			outer[typ] = obj
 		}
-		return cty.ObjectVal(outer)
+		v := cty.ObjectVal(outer)
+		s.objs[root] = v
+		return v
+	}
+	flat := func(root string, m map[string]cty.Value) cty.Value {
+		if v, ok := s.objs[root]; ok {
+			return v
+		}
+		v := cty.ObjectVal(m)
+		s.objs[root] = v
+		return v
 	}
 	s.cached = &hcl.EvalContext{
 		Variables: map[string]cty.Value{
-			"var":    cty.ObjectVal(copyMap(s.vars)),
-			"local":  cty.ObjectVal(copyMap(s.locals)),
-			"target": nested(s.targets),
-			"data":   nested(s.data),
-			"step":   nested(s.steps),
+			"var":    flat("var", s.vars),
+			"local":  flat("local", s.locals),
+			"target": nested("target", s.targets),
+			"data":   nested("data", s.data),
+			"step":   nested("step", s.steps),
 		},
 		Functions: s.funcs,
 	}
@@ -110,14 +140,6 @@ func (s *scope) child(each, self cty.Value) *hcl.EvalContext {
 		c.Variables["self"] = self
 	}
 	return c
-}
-
-func copyMap(m map[string]cty.Value) map[string]cty.Value {
-	out := make(map[string]cty.Value, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // eachValue builds the `each` object for a fan-out instance.
