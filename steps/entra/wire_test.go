@@ -152,3 +152,51 @@ func TestRetrySendsTheBodyAgain(t *testing.T) {
 		t.Fatalf("bodies sent = %q, want the same body three times", bodies)
 	}
 }
+
+// TestDeletedUserWithMangledUPN: a real tenant renames a deleted user to
+// <id without dashes><upn>, so `eq` finds nothing; the advanced query with
+// endswith must find it, and the look-up must send ConsistencyLevel.
+func TestDeletedUserWithMangledUPN(t *testing.T) {
+	var mu sync.Mutex
+	var advanced http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		f := r.URL.Query().Get("$filter")
+		switch {
+		case r.URL.Path == "/v1.0/users/nicki@contoso.com":
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":{"code":"Request_ResourceNotFound","message":"not found"}}`)
+		case f == "userPrincipalName eq 'nicki@contoso.com'":
+			io.WriteString(w, `{"value":[]}`)
+		case f == "endswith(userPrincipalName,'nicki@contoso.com')":
+			mu.Lock()
+			advanced = r.Header.Clone()
+			mu.Unlock()
+			if r.URL.Query().Get("$count") != "true" {
+				w.WriteHeader(400)
+				return
+			}
+			io.WriteString(w, `{"value":[
+			  {"@odata.type":"#microsoft.graph.user","id":"f0690b7f-c6c6-4b85-8ded-ea7f07245334","userPrincipalName":"f0690b7fc6c64b858dedea7f07245334nicki@contoso.com","deletedDateTime":"2026-04-07T12:00:00Z","onPremisesImmutableId":"my9s3SP45EGOfMGNUp35Hg=="},
+			  {"@odata.type":"#microsoft.graph.user","id":"11111111-2222-3333-4444-555555555555","userPrincipalName":"11111111222233334444555555555555annicki@contoso.com","deletedDateTime":"2026-04-08T12:00:00Z"}]}`)
+		default:
+			w.WriteHeader(400)
+			io.WriteString(w, `{"error":{"code":"BadRequest","message":"unexpected `+r.URL.String()+`"}}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.findUser(context.Background(), selector{UPN: "nicki@contoso.com"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != "f0690b7f-c6c6-4b85-8ded-ea7f07245334" || u.ImmutableID == nil || *u.ImmutableID != "my9s3SP45EGOfMGNUp35Hg==" {
+		t.Fatalf("found %+v; annicki@ must not match nicki@", u)
+	}
+	if advanced.Get("ConsistencyLevel") != "eventual" {
+		t.Fatalf("advanced query headers = %v", advanced)
+	}
+}

@@ -2,6 +2,7 @@ package exo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -221,3 +222,46 @@ func TestErrorDecoding(t *testing.T) {
 		t.Fatalf("non-JSON error = %+v", e)
 	}
 }
+
+// TestInvokeShapeAndPaging checks the request the admin API expects (the
+// CmdletInput body, the bearer token, X-AnchorMailbox) and that every page
+// of an answer is read.
+func TestInvokeShapeAndPaging(t *testing.T) {
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			CmdletInput struct {
+				CmdletName string         `json:"CmdletName"`
+				Parameters map[string]any `json:"Parameters"`
+			} `json:"CmdletInput"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.CmdletInput.CmdletName != "Get-Recipient" ||
+			body.CmdletInput.Parameters["IncludeSoftDeletedRecipients"] != true ||
+			r.Header.Get("Authorization") != "Bearer tok" ||
+			r.Header.Get("X-AnchorMailbox") != "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com" {
+			w.WriteHeader(400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("$skiptoken") == "" {
+			fmt.Fprintf(w, `{"value":[{"ExchangeObjectId":"a","RecipientTypeDetails":"MailUser","ExchangeGuid":"51515151-5151-5151-5151-515151515151","WhenSoftDeleted":"2026-01-01T09:00:00Z"}],"@odata.nextLink":%q}`,
+				srvURL+"/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand?$skiptoken=1")
+			return
+		}
+		fmt.Fprint(w, `{"value":[{"ExchangeObjectId":"b","RecipientTypeDetails":"UserMailbox","ExchangeGuid":"51515151-5151-5151-5151-515151515151"}]}`)
+	}))
+	defer srv.Close()
+	srvURL = srv.URL
+	c := &Client{Endpoint: srv.URL + "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", Organization: "contoso.onmicrosoft.com", Tokens: staticToken("tok")}
+	l, err := c.recipients(context.Background(), "51515151-5151-5151-5151-515151515151")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) != 2 || !l[0].SoftDeleted() || l[1].SoftDeleted() {
+		t.Fatalf("recipients = %+v", l)
+	}
+}
+
+type staticToken string
+
+func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
