@@ -73,7 +73,10 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			}
 			cfg = strings.Join(parts, ", ")
 		}
-		pw.f("Target       %s.%s  %s\n", t.Type, t.Name, cfg)
+		if cfg != "" {
+			cfg = "  " + cfg
+		}
+		pw.f("Target       %s.%s%s\n", t.Type, t.Name, cfg)
 	}
 	pw.f("\n")
 
