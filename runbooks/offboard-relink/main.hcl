@@ -25,7 +25,14 @@ runbook "offboard-relink" {
 
 variable "mailboxes_csv" {
   type        = string
-  description = "The cloud mailboxes as Exchange Online exports them: Get-Mailbox -ResultSize Unlimited | Select UserPrincipalName,Alias,ExchangeGuid | Export-Csv. Every row becomes a remote mailbox on premises."
+  default     = null
+  description = "The cloud mailboxes as Exchange Online exports them: Get-Mailbox -ResultSize Unlimited | Select UserPrincipalName,Alias,ExchangeGuid | Export-Csv. Every row becomes a remote mailbox on premises. Give this or mailboxes."
+}
+
+variable "mailboxes" {
+  type        = list(object({ UserPrincipalName = string, Alias = string, ExchangeGuid = string }))
+  default     = null
+  description = "The same rows as mailboxes_csv, given inline. Give this or mailboxes_csv."
 }
 
 variable "routing_domain" {
@@ -58,7 +65,8 @@ target "adsync" "connect" {
 }
 
 locals {
-  mailboxes = { for r in csvdecode(file(var.mailboxes_csv)) : lower(trimspace(r.UserPrincipalName)) => {
+  rows = var.mailboxes_csv != null ? csvdecode(file(var.mailboxes_csv)) : coalesce(var.mailboxes, [])
+  mailboxes = { for r in local.rows : lower(trimspace(r.UserPrincipalName)) => {
     upn           = trimspace(r.UserPrincipalName)
     alias         = trimspace(r.Alias)
     exchange_guid = lower(trimspace(r.ExchangeGuid))
@@ -98,6 +106,11 @@ locals {
 data "ad_users" "old" {
   target = target.ad.corp
   filter = length(local.old_anchors) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.old_anchors : "(objectGUID=${ldap_guid_filter(guid(a))})"])})"
+}
+
+step "assert" "one_source" {
+  condition     = (var.mailboxes_csv == null) != (var.mailboxes == null)
+  error_message = "Give the cloud mailboxes with mailboxes_csv (the Get-Mailbox export) or with mailboxes, exactly one of the two."
 }
 
 step "assert" "accounts_in_ad" {
