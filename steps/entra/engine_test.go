@@ -3,6 +3,7 @@ package entra_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -74,48 +75,79 @@ step "entra_user_state" "bound" {
 }
 `
 
-// TestRestoreMistakeThroughTheEngine plans and applies seed 000's runbook
-// with the engine bound to a lab tenant (--lab): every target reaches the
-// lab over HTTP, and the user ends bound to its new AD account.
-func TestRestoreMistakeThroughTheEngine(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+// labRun is one runbook planned and applied by an engine bound to a lab
+// tenant (--lab): every target reaches the lab over HTTP.
+type labRun struct {
+	tn  *lab.Tenant
+	rep *engine.Report
+	log bytes.Buffer
+}
+
+// runOnLab serves scenario (through wrap, when not nil), plans src with
+// vars and applies it. With virtualWaits the engine's waits pass the lab's
+// clock instead of real time. Plan errors fail the test; apply's outcome is
+// returned.
+func runOnLab(t *testing.T, scenario, src string, vars map[string]string, wrap func(http.Handler) http.Handler, virtualWaits bool) *labRun {
+	t.Helper()
+	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
+	var h http.Handler = lab.NewServer(tn, lab.ServerOptions{})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	store, err := journal.Open(filepath.Join(dir, ".rebind"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	var log bytes.Buffer
-	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
+	t.Cleanup(func() { store.Close() })
+	r := &labRun{tn: tn}
+	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &r.log, PollInterval: 10 * time.Millisecond,
 		Getenv: func(string) string { return "" }}
-	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
-	src := strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1)
+	if virtualWaits {
+		e.PollInterval = time.Hour
+		e.Sleep = func(ctx context.Context, d time.Duration) error { return tn.Advance(d) }
+	}
 	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(src)})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	in := engine.Inputs{Vars: map[string]string{"upn": "nicki@contoso.com"}}
+	in := engine.Inputs{Vars: vars}
 	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
 	if diags.HasErrors() {
-		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
+		t.Fatalf("plan: %s\n%s", diags.Error(), r.log.String())
 	}
-	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	r.rep, diags = e.Apply(context.Background(), p, in, engine.ApplyOptions{})
 	if diags.HasErrors() {
-		t.Fatalf("apply: %s\n%s", diags.Error(), log.String())
+		t.Fatalf("apply: %s\n%s", diags.Error(), r.log.String())
 	}
-	if len(rep.Failures) > 0 {
-		t.Fatalf("apply: %s %+v\n%s", rep.Status, rep.Failures, log.String())
+	return r
+}
+
+// succeeded fails the test unless the run had no failure.
+func (r *labRun) succeeded(t *testing.T) {
+	t.Helper()
+	if len(r.rep.Failures) > 0 {
+		t.Fatalf("apply: %s %+v\n%s", r.rep.Status, r.rep.Failures, r.log.String())
 	}
-	u, err := tn.CloudUser("nicki@contoso.com")
+}
+
+// TestRestoreMistakeThroughTheEngine plans and applies seed 000's runbook
+// with the engine bound to a lab tenant (--lab): every target reaches the
+// lab over HTTP, and the user ends bound to its new AD account.
+func TestRestoreMistakeThroughTheEngine(t *testing.T) {
+	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
+	r := runOnLab(t, "restore-mistake", strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1),
+		map[string]string{"upn": "nicki@contoso.com"}, nil, false)
+	r.succeeded(t)
+	u, err := r.tn.CloudUser("nicki@contoso.com")
 	if err != nil || u.OnPremisesImmutableID != want || !u.Synced() {
 		t.Fatalf("user after the runbook: %+v %v", u, err)
 	}
-	t.Logf("status %s, applied %d, unchanged %d", rep.Status, rep.Applied, rep.Unchanged)
 }
 
 // TestAwaitFailsFast leaves out the clear step, the mistake the seed warns
@@ -124,41 +156,18 @@ func TestRestoreMistakeThroughTheEngine(t *testing.T) {
 // once with that error instead of waiting its 3 hours. The run is not
 // rolled back on its own, because the completed sync cycle cannot be.
 func TestAwaitFailsFast(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
-	dir := t.TempDir()
-	store, err := journal.Open(filepath.Join(dir, ".rebind"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var log bytes.Buffer
-	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
-		Getenv: func(string) string { return "" }}
 	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
 	src := strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1)
 	// Drop the clear step.
 	i := strings.Index(src, `step "entra_immutable_id"`)
 	j := strings.Index(src, `step "adsync_cycle"`)
 	src = src[:i] + src[j:]
-	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(src)})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	in := engine.Inputs{Vars: map[string]string{"upn": "nicki@contoso.com"}}
-	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
-	if diags.HasErrors() {
-		t.Fatalf("plan: %s", diags.Error())
-	}
 	start := time.Now()
-	rep, _ := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
+	r := runOnLab(t, "restore-mistake", src, map[string]string{"upn": "nicki@contoso.com"}, nil, false)
+	rep := r.rep
 	if len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Address, "entra_user_state.bound") ||
 		!strings.Contains(rep.Failures[0].Err, "PropertyConflict") {
-		t.Fatalf("failures = %+v\n%s", rep.Failures, log.String())
+		t.Fatalf("failures = %+v\n%s", rep.Failures, r.log.String())
 	}
 	if time.Since(start) > 10*time.Second {
 		t.Fatalf("the await took %s to give up", time.Since(start))
@@ -167,7 +176,7 @@ func TestAwaitFailsFast(t *testing.T) {
 		t.Fatalf("status %s, reverted %v", rep.Status, rep.Reverted)
 	}
 	// Sync deleted the restored user again, as the seed describes.
-	if l, _ := tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: "nicki@contoso.com"}); len(l) != 1 {
+	if l, _ := r.tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: "nicki@contoso.com"}); len(l) != 1 {
 		t.Fatalf("recycle bin: %d users", len(l))
 	}
 }
@@ -230,39 +239,14 @@ step "entra_user_state" "provisioned" {
 // engine against the lab's Graph and Exchange endpoints: release the hold,
 // purge the holder, provision frank again, wait for the error to clear.
 func TestGUIDInUseThroughTheEngine(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "exchange-guid-in-use")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(entra.ReprocessShim(lab.NewServer(tn, lab.ServerOptions{})))
-	defer srv.Close()
-	dir := t.TempDir()
-	store, err := journal.Open(filepath.Join(dir, ".rebind"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var log bytes.Buffer
-	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: 10 * time.Millisecond,
-		Getenv: func(string) string { return "" }}
-	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(guidInUse)})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	in := engine.Inputs{Vars: map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}}
-	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
-	if diags.HasErrors() {
-		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
-	}
-	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
-	if diags.HasErrors() || len(rep.Failures) > 0 {
-		t.Fatalf("apply: %v %+v\n%s", diags, rep.Failures, log.String())
-	}
-	u, _ := tn.CloudUser("frank@contoso.com")
+	r := runOnLab(t, "exchange-guid-in-use", guidInUse,
+		map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}, entra.ReprocessShim, false)
+	r.succeeded(t)
+	u, _ := r.tn.CloudUser("frank@contoso.com")
 	if len(u.ServiceProvisioningErrors) != 0 {
 		t.Fatalf("frank still has %v", u.ServiceProvisioningErrors)
 	}
-	if l := tn.Recipients(lab.RecipientQuery{Identity: "frank@contoso.com"}); len(l) != 1 || l[0].ExchangeGUID.String() != "52525252-5252-5252-5252-525252525252" {
+	if l := r.tn.Recipients(lab.RecipientQuery{Identity: "frank@contoso.com"}); len(l) != 1 || l[0].ExchangeGUID.String() != "52525252-5252-5252-5252-525252525252" {
 		t.Fatalf("frank's recipient: %+v", l)
 	}
 }
@@ -340,38 +324,12 @@ step "entra_user_state" "bound" {
 // engine's waits passing the lab's virtual time, so the 72 hours directory
 // sync takes to turn off go by in a moment.
 func TestRebuiltADThroughTheEngine(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
-	dir := t.TempDir()
-	store, err := journal.Open(filepath.Join(dir, ".rebind"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var log bytes.Buffer
-	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &log, PollInterval: time.Hour,
-		Getenv: func(string) string { return "" },
-		Sleep:  func(ctx context.Context, d time.Duration) error { return tn.Advance(d) }}
-	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(rebuiltAD)})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
 	const guid = "d31a8adf-95b2-467a-92b3-eeeaa66d8398" // user01's new objectGUID
-	in := engine.Inputs{Vars: map[string]string{"upn": "user01@contoso.com", "stale_upn": "user01.old@contoso.com", "object_guid": guid}}
-	p, diags := e.Plan(context.Background(), rb, in, engine.PlanOptions{Author: "tester"})
-	if diags.HasErrors() {
-		t.Fatalf("plan: %s\n%s", diags.Error(), log.String())
-	}
-	rep, diags := e.Apply(context.Background(), p, in, engine.ApplyOptions{})
-	if diags.HasErrors() || len(rep.Failures) > 0 {
-		t.Fatalf("apply: %v %+v\n%s", diags, rep.Failures, log.String())
-	}
+	r := runOnLab(t, "rebuilt-ad", rebuiltAD,
+		map[string]string{"upn": "user01@contoso.com", "stale_upn": "user01.old@contoso.com", "object_guid": guid}, nil, true)
+	r.succeeded(t)
 	want, _ := anchor.ImmutableIDFromGUID(guid)
-	u, _ := tn.CloudUser("user01@contoso.com")
+	u, _ := r.tn.CloudUser("user01@contoso.com")
 	if u.OnPremisesImmutableID != want || !u.Synced() || len(u.OnPremisesProvisioningErrors) != 0 {
 		t.Fatalf("user01 = %+v", u)
 	}
