@@ -159,9 +159,7 @@ type CloudSyncDriver struct {
 	Job   string
 	Poll  time.Duration
 	// Tokens hands out Graph tokens.
-	Tokens interface {
-		Token(ctx context.Context) (string, error)
-	}
+	Tokens credential.TokenSource
 	HTTP *http.Client
 }
 

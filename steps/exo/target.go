@@ -135,9 +135,7 @@ type Client struct {
 	// Organization is the tenant's domain, used for X-AnchorMailbox.
 	Organization string
 	// Tokens hands out bearer tokens for the Exchange admin API.
-	Tokens interface {
-		Token(ctx context.Context) (string, error)
-	}
+	Tokens credential.TokenSource
 	HTTP *http.Client
 }
 

@@ -90,6 +90,14 @@ func (s staticCredential) GetToken(ctx context.Context, opts policy.TokenRequest
 	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
+// TokenSource hands out bearer tokens for one audience. Source implements
+// it; tests hand in fixed tokens.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+var _ TokenSource = (*Source)(nil)
+
 // Source hands out bearer tokens for one scope, caching each until shortly
 // before it expires. It is safe for concurrent use.
 type Source struct {
