@@ -160,7 +160,7 @@ type CloudSyncDriver struct {
 	Poll  time.Duration
 	// Tokens hands out Graph tokens.
 	Tokens credential.TokenSource
-	HTTP *http.Client
+	HTTP   *http.Client
 }
 
 func newCloudSync(graph, tenant, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {

@@ -136,7 +136,7 @@ type Client struct {
 	Organization string
 	// Tokens hands out bearer tokens for the Exchange admin API.
 	Tokens credential.TokenSource
-	HTTP *http.Client
+	HTTP   *http.Client
 }
 
 // Error is a cmdlet's failure as the admin API reports it.
