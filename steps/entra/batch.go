@@ -15,6 +15,9 @@ import (
 // maxBatch is the most requests Graph accepts in one JSON batch.
 const maxBatch = 20
 
+// batchWindow is how long a write waits for others to share its batch.
+const batchWindow = 5 * time.Millisecond
+
 // maxItemAttempts bounds how often one item of a batch is sent again after
 // it was throttled on its own.
 const maxItemAttempts = 12
@@ -52,9 +55,6 @@ type batchItem struct {
 }
 
 func newBatcher(c *Client, window time.Duration) *batcher {
-	if window <= 0 {
-		window = 5 * time.Millisecond
-	}
 	return &batcher{c: c, window: window}
 }
 

@@ -120,8 +120,6 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 type Client struct {
 	graph   *msgraphsdk.GraphServiceClient
 	adapter *msgraphsdk.GraphRequestAdapter
-	// base is the service root, e.g. https://graph.microsoft.com/v1.0.
-	base string
 	// lab is the lab tenant's base URL, "" for a real tenant.
 	lab string
 	// batch coalesces concurrent immutable ID writes; nil when off.
@@ -140,12 +138,6 @@ type ClientOptions struct {
 	Lab string
 	// Batch turns on the $batch coalescing of immutable ID writes.
 	Batch bool
-	// BatchWindow is how long the batcher waits for more writes before it
-	// sends a partial batch; 0 means 5 ms.
-	BatchWindow time.Duration
-	// HTTPClient replaces the transport under the SDK's middleware (tests
-	// count requests with it); nil means the default.
-	HTTPClient *http.Client
 }
 
 // NewClient builds the Graph SDK's request adapter with rebind's middleware
@@ -174,18 +166,14 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	clientOpts := msgraphsdk.GetDefaultClientOptions()
 	mw = append([]khttp.Middleware{msgraphcore.NewGraphTelemetryHandler(&clientOpts)}, mw...)
 	hc := khttp.GetDefaultClient(mw...)
-	if opts.HTTPClient != nil && opts.HTTPClient.Transport != nil {
-		hc.Transport = khttp.NewCustomTransportWithParentTransport(opts.HTTPClient.Transport, mw...)
-	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
-	base := root + "/v1.0"
-	adapter.SetBaseUrl(base)
-	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, base: base, lab: strings.TrimSuffix(opts.Lab, "/")}
+	adapter.SetBaseUrl(root + "/v1.0")
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, lab: strings.TrimSuffix(opts.Lab, "/")}
 	if opts.Batch {
-		c.batch = newBatcher(c, opts.BatchWindow)
+		c.batch = newBatcher(c, batchWindow)
 	}
 	return c, nil
 }
