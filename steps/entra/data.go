@@ -71,11 +71,11 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	now, err := c.now(ctx)
+	v, err := c.values(ctx, u)
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	return steps.Observation{Object: userObject(u.ID), Value: userValue(u, now)}, nil
+	return steps.Observation{Object: userObject(u.ID), Value: v[0]}, nil
 }
 
 func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
@@ -127,14 +127,12 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	now, err := c.now(ctx)
+	vals, err := c.values(ctx, list...)
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	vals := make([]cty.Value, len(list))
 	byUPN := map[string]cty.Value{}
 	for i, u := range list {
-		vals[i] = userValue(u, now)
 		byUPN[lower(u.UPN)] = vals[i]
 	}
 	byUPNVal := cty.MapValEmpty(userType)

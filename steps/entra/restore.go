@@ -209,13 +209,9 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	now, err := c.now(ctx)
+	vals, err := c.values(ctx, del...)
 	if err != nil {
 		return steps.Observation{}, err
-	}
-	vals := make([]cty.Value, len(del))
-	for i, u := range del {
-		vals[i] = userValue(u, now)
 	}
 	return steps.Observation{
 		Object: "entra:deleted-user:" + objectKey(sel.String()),

@@ -58,10 +58,6 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	now, err := c.now(ctx)
-	if err != nil {
-		return steps.Observation{}, err
-	}
 	u, err := c.activeUser(ctx, sel)
 	if errors.Is(err, steps.ErrNotFound) {
 		// Not there yet: sync may still create it, or bring it back
@@ -73,7 +69,11 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 		}
 		v := cty.NullVal(userType)
 		if len(del) > 0 {
-			v = userValue(del[0], now)
+			vals, err := c.values(ctx, del[0])
+			if err != nil {
+				return steps.Observation{}, err
+			}
+			v = vals[0]
 		}
 		return steps.Observation{
 			Object: "entra:user:" + objectKey(sel.String()),
@@ -83,9 +83,13 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	vals, err := c.values(ctx, u)
+	if err != nil {
+		return steps.Observation{}, err
+	}
 	return steps.Observation{
 		Object: userObject(u.ID),
-		Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.True, "user": userValue(u, now)}),
+		Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.True, "user": vals[0]}),
 	}, nil
 }
 

@@ -212,6 +212,27 @@ func (c *Client) now(ctx context.Context) (time.Time, error) {
 	return v.Now, nil
 }
 
+// values renders users as of the tenant's time, asking the lab's clock
+// only when one of them is deleted (an active user's days left do not
+// depend on it), so that a fan-out's reads cost one request each.
+func (c *Client) values(ctx context.Context, us ...user) ([]cty.Value, error) {
+	var now time.Time
+	for _, u := range us {
+		if u.Deleted != nil {
+			var err error
+			if now, err = c.now(ctx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	out := make([]cty.Value, len(us))
+	for i, u := range us {
+		out[i] = userValue(u, now)
+	}
+	return out, nil
+}
+
 // client returns the call's target as a Client.
 func client(call steps.Call) (*Client, error) {
 	c, ok := call.Target.(*Client)
