@@ -275,3 +275,32 @@ func TestReprovisionClearsServiceError(t *testing.T) {
 		t.Fatalf("service errors after reprovisioning: %v", u.ServiceProvisioningErrors)
 	}
 }
+
+// TestRefusalsOfADeletedUser: a deleted user cannot be changed (restore it
+// first), and cannot be restored onto a UPN another user took, unless it is
+// restored under a new one.
+func TestRefusalsOfADeletedUser(t *testing.T) {
+	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	const upn = "nicki@contoso.com"
+	ityp, icall := newCall(t, "entra_immutable_id", c, map[string]any{"upn": upn, "immutable_id": nil}, true)
+	_, ch := plan(t, ityp, icall)
+	if _, err := ityp.Apply(context.Background(), icall, ch); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "recycle bin") {
+		t.Fatalf("clearing a deleted user: %v", err)
+	}
+	if _, err := tn.AddCloudUser(lab.CloudUser{UserPrincipalName: upn, DisplayName: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	del, _ := tn.CloudUsers(lab.CloudQuery{Deleted: true, UserPrincipalName: upn})
+	rtyp, rcall := newCall(t, "entra_user_restored", c, map[string]any{"id": del[0].ID}, true)
+	_, rch := plan(t, rtyp, rcall)
+	_, err := rtyp.Apply(context.Background(), rcall, rch)
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "new_user_principal_name") {
+		t.Fatalf("restore onto a taken UPN: %v", err)
+	}
+	_, rcall = newCall(t, "entra_user_restored", c, map[string]any{"id": del[0].ID, "new_user_principal_name": "nicki.restored@contoso.com",
+		"auto_reconcile_proxy_conflict": true}, true)
+	if _, res := apply(t, rtyp, rcall); res.Value.GetAttr("upn").AsString() != "nicki.restored@contoso.com" {
+		t.Fatalf("restored as %#v", res.Value)
+	}
+}
