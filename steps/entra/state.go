@@ -67,18 +67,20 @@ func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 		if derr != nil {
 			return steps.Observation{}, derr
 		}
-		v := cty.NullVal(userType)
+		obs := steps.Observation{
+			Object: "entra:user:" + objectKey(sel.String()),
+			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": cty.NullVal(userType)}),
+		}
 		if len(del) > 0 {
 			vals, err := c.values(ctx, del[0])
 			if err != nil {
 				return steps.Observation{}, err
 			}
-			v = vals[0]
+			// The same object an earlier restore step works on.
+			obs.Object = userObject(del[0].ID)
+			obs.Value = cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": vals[0]})
 		}
-		return steps.Observation{
-			Object: "entra:user:" + objectKey(sel.String()),
-			Value:  cty.ObjectVal(map[string]cty.Value{"exists": cty.False, "user": v}),
-		}, nil
+		return obs, nil
 	}
 	if err != nil {
 		return steps.Observation{}, err
@@ -103,8 +105,9 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		if !ok {
 			continue
 		}
+		// A deleted user shows what it had: what sync must change.
 		have := cty.NullVal(want.Type())
-		if exists {
+		if !u.IsNull() {
 			have = u.GetAttr(attr)
 		}
 		before[arg], after[arg] = have, want
