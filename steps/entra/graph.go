@@ -199,7 +199,10 @@ func (c *Client) listDeleted(ctx context.Context, filter string, headers *abs.Re
 	top := int32(999)
 	cfg := &directory.DeletedItemsGraphUserRequestBuilderGetRequestConfiguration{
 		Headers:         headers,
-		QueryParameters: &directory.DeletedItemsGraphUserRequestBuilderGetQueryParameters{Filter: &filter, Select: userSelect, Top: &top},
+		QueryParameters: &directory.DeletedItemsGraphUserRequestBuilderGetQueryParameters{Select: userSelect, Top: &top},
+	}
+	if filter != "" {
+		cfg.QueryParameters.Filter = &filter
 	}
 	if headers != nil {
 		count := true

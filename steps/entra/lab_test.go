@@ -248,6 +248,23 @@ func TestUsersPagedAndFiltered(t *testing.T) {
 	}
 }
 
+// TestDeletedUsersListed reads the whole recycle bin: seed 001's three
+// stale copies, each with its days left on the lab's clock.
+func TestDeletedUsersListed(t *testing.T) {
+	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_users", c, map[string]any{"deleted": true}, false)
+	obs, _ := plan(t, typ, call)
+	if obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
+		t.Fatalf("deleted users = %#v", obs.Value)
+	}
+	// Deleted on 2026-07-24, read on 2026-08-03: 20 of 30 days left.
+	u := obs.Value.GetAttr("by_upn").Index(ctyString("user01.old@contoso.com"))
+	if !u.GetAttr("deleted").True() || u.GetAttr("deleted_days_left").AsBigFloat().String() != "20" {
+		t.Fatalf("user01.old = %#v", u)
+	}
+}
+
 // TestReprovisionClearsServiceError purges the soft-deleted mail user
 // holding erin's ExchangeGuid through the lab model, then reprovisions her
 // over Graph: the Exchange error must be gone.
