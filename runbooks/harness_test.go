@@ -142,10 +142,22 @@ func (j job) run(ctx context.Context, log io.Writer) (*engine.Report, error) {
 		return nil, err
 	}
 	var rep *engine.Report
-	if n := len(runs); n > 0 && runs[n-1].Status != journal.StatusSucceeded && runs[n-1].Status != journal.StatusRolledBack {
-		rep, err = j.resume(ctx, e, runs[n-1].ID, nil)
-	} else {
+	switch n := len(runs); {
+	case n == 0:
 		rep, err = j.apply(ctx, e)
+	case runs[n-1].Status == journal.StatusSucceeded || runs[n-1].Status == journal.StatusRolledBack:
+		// It ended before it could be stopped: applying again would be a
+		// second run of a fix already made.
+		return &engine.Report{RunID: runs[n-1].ID, Status: runs[n-1].Status}, nil
+	default:
+		rep, err = j.resume(ctx, e, runs[n-1].ID, nil)
+	}
+	if rep != nil && rep.Status == journal.StatusAborted {
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.ID+":"+string(r.Status))
+		}
+		return rep, fmt.Errorf("run %s aborted: %+v (runs before: %v)", rep.RunID, rep.Failures, ids)
 	}
 	for i := 0; err == nil && i < 10; i++ {
 		switch {
