@@ -1,0 +1,72 @@
+package credential
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// countingCredential hands out a new token on each call, valid for ttl.
+type countingCredential struct {
+	calls int32
+	ttl   time.Duration
+	err   error
+	scope atomic.Value
+}
+
+func (c *countingCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	n := atomic.AddInt32(&c.calls, 1)
+	c.scope.Store(strings.Join(o.Scopes, " "))
+	if c.err != nil {
+		return azcore.AccessToken{}, c.err
+	}
+	return azcore.AccessToken{Token: "tok" + string(rune('0'+n)), ExpiresOn: time.Now().Add(c.ttl)}, nil
+}
+
+// TestSourceCachesUntilNearExpiry: a token is reused while it has more than
+// two minutes left, and fetched again after.
+func TestSourceCachesUntilNearExpiry(t *testing.T) {
+	cred := &countingCredential{ttl: time.Hour}
+	s := NewSource(cred, "https://outlook.office365.com/.default")
+	for i := 0; i < 3; i++ {
+		if tok, err := s.Token(context.Background()); err != nil || tok != "tok1" {
+			t.Fatalf("token %d = %q, %v", i, tok, err)
+		}
+	}
+	if cred.calls != 1 || cred.scope.Load() != "https://outlook.office365.com/.default" {
+		t.Fatalf("calls %d, scope %v", cred.calls, cred.scope.Load())
+	}
+	short := &countingCredential{ttl: time.Minute}
+	s = NewSource(short, "x")
+	s.Token(context.Background())
+	if tok, _ := s.Token(context.Background()); tok != "tok2" {
+		t.Fatalf("a token with a minute left was reused: %q", tok)
+	}
+}
+
+// TestLabTokenIsFixed: a lab target never asks the environment.
+func TestLabTokenIsFixed(t *testing.T) {
+	c, err := New(Options{Lab: true, TenantID: "ignored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := NewSource(c, "x").Token(context.Background())
+	if err != nil || tok != LabToken {
+		t.Fatalf("lab token = %q, %v", tok, err)
+	}
+}
+
+// TestErrorsNameTheScope: a failed token names what it was for.
+func TestErrorsNameTheScope(t *testing.T) {
+	s := NewSource(&countingCredential{err: errors.New("no credential")}, "https://graph.microsoft.com/.default")
+	_, err := s.Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "https://graph.microsoft.com/.default") {
+		t.Fatalf("error = %v", err)
+	}
+}
