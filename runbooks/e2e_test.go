@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/anchor"
+	labmodel "github.com/rebind-dev/rebind/lab"
 )
 
 func immutableID(t *testing.T, g string) string {
@@ -100,6 +101,16 @@ func TestRebuiltADHardMatch(t *testing.T) {
 	}
 	if len(stale) != 3 {
 		t.Fatalf("scenario has %d stale users, want 3", len(stale))
+	}
+
+	// A user in the recycle bin that holds none of their addresses: it
+	// must stay there.
+	other, err := l.in.Tenant.AddCloudUser(labmodel.CloudUser{UserPrincipalName: "leaver@contoso.com", ProxyAddresses: []string{"SMTP:leaver@contoso.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.in.Tenant.DeleteCloudUser(other.ID); err != nil {
+		t.Fatal(err)
 	}
 
 	before := l.dump()
@@ -364,4 +375,55 @@ func TestOffboardRelink(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestRebuiltADRefuses checks that the runbook refuses, before writing
+// anything, the cases where re-anchoring would be wrong.
+func TestRebuiltADRefuses(t *testing.T) {
+	refused := func(t *testing.T, l *lab, filter, want string) {
+		t.Helper()
+		before := l.dump()
+		j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": filter})
+		_, err := j.run(context.Background(), testLog{t})
+		var pe planError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("got %v, want a refusal saying %q", err, want)
+		}
+		unchangedExcept(t, before, l.dump(), nil)
+	}
+	t.Run("healthy users", func(t *testing.T) {
+		// Users already bound: nothing to fix, and sync must stay on.
+		l := startLab(t, "healthy")
+		refused(t, l, "(|(userPrincipalName=user00001@contoso.com)(userPrincipalName=user00002@contoso.com))", "already anchored")
+	})
+	t.Run("old account alive", func(t *testing.T) {
+		// user01's old account still exists: it was not re-created.
+		l := startLab(t, "rebuilt-ad")
+		old, err := anchor.FromImmutableID("my9s3SP45EGOfMGNUp35Hg==")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.in.Tenant.AddADUser(labmodel.ADUser{ObjectGUID: old, CN: "user01-legacy", SAMAccountName: "user01legacy",
+			UserPrincipalName: "user01.legacy@contoso.com", DN: "CN=user01-legacy,OU=Users,DC=corp,DC=example,DC=com"}); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, l, "(userPrincipalName=user01@contoso.com)", "user01.legacy@contoso.com")
+	})
+	t.Run("user not in the cloud", func(t *testing.T) {
+		l := startLab(t, "rebuilt-ad")
+		if _, err := l.in.Tenant.AddADUser(labmodel.ADUser{ObjectGUID: mustGUID(t, "0badc0de-0000-4000-8000-000000000001"), CN: "newhire",
+			SAMAccountName: "newhire", UserPrincipalName: "newhire@contoso.com", DN: "CN=newhire,OU=Users,DC=corp,DC=example,DC=com"}); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, l, "(|(userPrincipalName=user01@contoso.com)(userPrincipalName=newhire@contoso.com))", "newhire@contoso.com")
+	})
+}
+
+func mustGUID(t *testing.T, s string) anchor.GUID {
+	t.Helper()
+	g, err := anchor.ParseGUID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -133,6 +133,11 @@ step "assert" "cloud_users_found" {
   error_message = "No active cloud user has the UPN of: ${join(", ", local.missing_in_cloud)}. A hard match needs the cloud user to re-bind to; a user missing in the cloud is either in the recycle bin (restore it first) or new (sync provisions it without this runbook)."
 }
 
+step "assert" "something_to_fix" {
+  condition     = length([for k, u in local.users : k if try(u.cloud.immutable_id != u.immutable_id, true)]) > 0
+  error_message = "Every cloud user is already anchored to its AD account's objectGUID: there is nothing to re-bind, and no reason to turn directory sync off."
+}
+
 step "assert" "old_accounts_gone" {
   condition     = length(data.ad_users.old.users) == 0
   error_message = "These AD accounts still exist with the anchor their cloud users hold: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. They were not re-created; re-anchoring their cloud users would cut them off. Leave them out of the CSV or filter."
