@@ -321,3 +321,19 @@ func TestRefusalsOfADeletedUser(t *testing.T) {
 		t.Fatalf("restored as %#v", res.Value)
 	}
 }
+
+// TestExchangeErrorsDoNotEndASyncWait: erin's Exchange validation error
+// comes after the export, so a wait for her anchor goes on ("not yet"),
+// while a wait for the error to clear sees it as not yet cleared.
+func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
+	_, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}, true)
+	if _, ch := plan(t, typ, call); ch.Action != steps.Update {
+		t.Fatalf("anchor wait: %s", ch.Action)
+	}
+	_, call = newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "service_errors_cleared": true}, true)
+	if _, ch := plan(t, typ, call); ch.Action != steps.Update || ch.Before.GetAttr("service_errors_cleared").True() {
+		t.Fatalf("cleared wait: %s %#v", ch.Action, ch.Before)
+	}
+}

@@ -38,7 +38,7 @@ func (reprovisionStep) Observe(ctx context.Context, call steps.Call) (steps.Obse
 }
 
 func (reprovisionStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	errs := cty.StringVal(provisioningErrorText(obs.Value, false, time.Time{}))
+	errs := cty.StringVal(provisioningErrorText(obs.Value, true, time.Time{}))
 	return steps.Change{
 		Action:  steps.Run,
 		Before:  cty.ObjectVal(map[string]cty.Value{"errors": errs}),

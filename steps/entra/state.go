@@ -25,11 +25,12 @@ func (userStateStep) Info() steps.Info {
 		Name: "entra_user_state",
 		Doc: "Waits, with `await`, until sync has made a cloud user match: its immutable_id, its sync_enabled " +
 			"(true once bound to an AD object, false once directory sync is off and it is cloud-managed) and its " +
-			"upn, where given (a null argument is not compared). rebind never writes these: Apply fails. When Entra " +
-			"reports a provisioning error for the user (a sync conflict or an Exchange validation error) the wait " +
-			"ends at once with its text, telling \"never\" apart from \"not yet\" (for what a sync export writes: " +
-			"the immutable ID, the UPN, sync_enabled = true). A user that does not exist yet " +
-			"is \"not yet\"; one that sync deleted because of an error is \"never\".",
+			"upn, where given (a null argument is not compared), or until Exchange's provisioning errors clear. rebind " +
+			"never writes these: Apply fails. While waiting for what a sync export writes (the immutable ID, the UPN, " +
+			"sync_enabled = true), a sync conflict Entra reports for the user (onPremisesProvisioningErrors) ends the " +
+			"wait at once with its text, telling \"never\" apart from \"not yet\"; Exchange's errors come after the " +
+			"export and do not. A user that does not exist yet is \"not yet\"; one that sync deleted because of a " +
+			"conflict is \"never\".",
 		Kind:   steps.KindEnsure,
 		Target: "entra",
 		Schema: selectorSchema(steps.Schema{
@@ -131,10 +132,10 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		return ch, nil
 	}
 	// At plan time (no Refresh) a reported error may be the very one the
-	// runbook's earlier steps fix; while waiting it means "never", also
-	// for a user that sync deleted because of it.
+	// runbook's earlier steps fix; while waiting, a sync conflict means
+	// "never", also for a user that sync deleted because of it. Exchange's
+	// errors do not: they come after the export, which they cannot block.
 	if !u.IsNull() && call.Refresh != nil && waitsForSync(call) {
-		ignoreSvc := cleared
 		var since time.Time
 		if s, ok := steps.String(call.Config, "errors_since"); ok {
 			t, err := time.Parse(time.RFC3339, s)
@@ -143,7 +144,7 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 			}
 			since = t
 		}
-		if msg := provisioningErrorText(u, ignoreSvc, since); msg != "" {
+		if msg := provisioningErrorText(u, false, since); msg != "" {
 			where := ""
 			if !exists {
 				where = " (sync deleted the user: it is in the recycle bin)"
@@ -192,10 +193,10 @@ func equalFold(a, b cty.Value, fold bool) bool {
 	return a.Equals(b).True()
 }
 
-// provisioningErrorText joins the user value's provisioning errors that
-// occurred at or after since into one readable sentence; "" when there are
-// none.
-func provisioningErrorText(u cty.Value, ignoreService bool, since time.Time) string {
+// provisioningErrorText joins the user value's sync conflicts (and, with
+// withService, Exchange's unresolved errors) that occurred at or after since
+// into one readable sentence; "" when there are none.
+func provisioningErrorText(u cty.Value, withService bool, since time.Time) string {
 	var parts []string
 	for it := u.GetAttr("provisioning_errors").ElementIterator(); it.Next(); {
 		_, e := it.Element()
@@ -205,7 +206,7 @@ func provisioningErrorText(u cty.Value, ignoreService bool, since time.Time) str
 		parts = append(parts, fmt.Sprintf("%s on %s (value %q, %s)", e.GetAttr("category").AsString(),
 			e.GetAttr("property").AsString(), e.GetAttr("value").AsString(), strOr(e.GetAttr("occurred"), "time unknown")))
 	}
-	if !ignoreService {
+	if withService {
 		for it := u.GetAttr("service_provisioning_errors").ElementIterator(); it.Next(); {
 			_, e := it.Element()
 			if e.GetAttr("resolved").True() || before(e.GetAttr("created"), since) {
