@@ -427,3 +427,40 @@ func mustGUID(t *testing.T, s string) anchor.GUID {
 	}
 	return g
 }
+
+// TestExchangeGUIDInUseRefuses: an active recipient holding the GUID is
+// another live user; the runbook purges nothing and says so.
+func TestExchangeGUIDInUseRefuses(t *testing.T) {
+	l := startLab(t, "exchange-guid-in-use")
+	if _, err := l.in.Tenant.AddRecipient(labmodel.Recipient{ExternalDirectoryObjectID: "63636363-6363-6363-6363-636363636363",
+		RecipientTypeDetails: "MailUser", Alias: "erin.contractor", UserPrincipalName: "erin.contractor@contoso.com",
+		PrimarySMTPAddress: "erin.contractor@contoso.com", ExchangeGUID: mustGUID(t, "51515151-5151-5151-5151-515151515151")}); err != nil {
+		t.Fatal(err)
+	}
+	before := l.dump()
+	j := l.newJob("exchange-guid-in-use", map[string]string{"upn": "erin@contoso.com"})
+	_, err := j.run(context.Background(), testLog{t})
+	var pe planError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "An active recipient holding it is another user") {
+		t.Fatalf("got %v, want the refusal to purge past an active holder", err)
+	}
+	unchangedExcept(t, before, l.dump(), nil)
+}
+
+// TestOffboardRelinkRefusesAddressMismatch: soft match pairs on the primary
+// SMTP address; a re-created account with another one would not pair.
+func TestOffboardRelinkRefusesAddressMismatch(t *testing.T) {
+	l := startLab(t, "offboard-relink")
+	if _, err := l.in.Tenant.UpdateADUser("CN=dana,OU=Users,DC=corp,DC=example,DC=com", func(u *labmodel.ADUser) {
+		u.ProxyAddresses = []string{"SMTP:dana.new@contoso.com", "smtp:dana@contoso.com"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := l.dump()
+	_, err := offboardJob(t, l, before).run(context.Background(), testLog{t})
+	var pe planError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "primary SMTP address") || !strings.Contains(err.Error(), "dana@contoso.com") {
+		t.Fatalf("got %v, want a refusal naming dana's primary SMTP address", err)
+	}
+	unchangedExcept(t, before, l.dump(), nil)
+}
