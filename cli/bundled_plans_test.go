@@ -42,8 +42,9 @@ func TestBundledRunbookPlans(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())
 			}
+			work := t.TempDir()
 			e := &engine.Engine{Now: func() time.Time { return time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC) },
-				Getenv: func(string) string { return "" }}
+				Getenv: func(string) string { return "" }, WorkDir: work}
 			bindLab(e, in.URL)
 			p, diags := e.Plan(context.Background(), rb, engine.Inputs{Vars: reh.Vars}, engine.PlanOptions{Author: "alice@contoso.com"})
 			if diags.HasErrors() {
@@ -51,6 +52,7 @@ func TestBundledRunbookPlans(t *testing.T) {
 			}
 			norm := func(s string) string {
 				s = strings.ReplaceAll(s, in.URL, "$LAB")
+				s = strings.ReplaceAll(s, work, "$WORK")
 				s = strings.ReplaceAll(s, p.Digest(), "$DIGEST")
 				return s
 			}

@@ -291,8 +291,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		return rep
 	}
 	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
-		_, dd := s.planData(ctx, d)
-		return dd
+		return s.runData(ctx, d, rp)
 	})
 	if diags.HasErrors() {
 		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
@@ -756,6 +755,43 @@ func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 	s.e.logf("  %s: in doubt -> %s\n", addr, decision)
 	_, _ = s.e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
 		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
+}
+
+// runData gives a data block its value for a run. The first time, it is
+// read (and its conditions checked) and the value is recorded in the
+// journal; a resume or rollback then uses the recorded value, because the
+// run itself has changed what the block would read now (a cleared immutable
+// ID, a user already bound), and its conditions were about the world before
+// the run.
+func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.Diagnostics {
+	if rp != nil {
+		if st := rp.inst[d.Address()]; st != nil && st.outcome != nil {
+			v, err := decodeTyped(st.outcome.Observed)
+			if err != nil || v == cty.NilVal {
+				return hcl.Diagnostics{stepError(d, "Cannot read the journal", fmt.Errorf("recorded value of %s: %v", d.Address(), err))}
+			}
+			s.sc.setData(d.Type, d.Name, v)
+			return nil
+		}
+	}
+	ps, diags := s.planData(ctx, d)
+	if diags.HasErrors() || s.runID == "" || s.e.Store == nil {
+		return diags
+	}
+	if len(ps.Instances) == 1 && ps.Instances[0].Action == string(steps.Read) {
+		v := s.sc.getData(d.Type, d.Name)
+		stored, hid := scrub(v, s.secretInputs())
+		od := outcomeData{Object: ps.Instances[0].Object, Action: string(steps.Read)}
+		if !hid {
+			od.Observed, _ = encodeTyped(stored)
+		}
+		if od.Observed != nil {
+			if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: d.Address(), Data: mustJSON(od)}); err != nil {
+				diags = append(diags, stepError(d, "Cannot record "+d.Address(), err))
+			}
+		}
+	}
+	return diags
 }
 
 // rereadData observes the data blocks again (for wait's `until`).

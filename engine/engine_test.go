@@ -629,3 +629,42 @@ step "test_value" "b" {
 		t.Errorf("stage = %q", theWorld.get("stage"))
 	}
 }
+
+// Resume and rollback use the data values recorded when the run started,
+// not what the block would read after the run changed the world, and they
+// do not re-check the data block's conditions against that changed world.
+func TestResumeUsesRecordedData(t *testing.T) {
+	h := newHarness(t)
+	theWorld.set("anchor", "old")
+	src := header + `
+data "test_read" "cloud" {
+  key = "anchor"
+  postcondition {
+    condition     = self.observed.value == "old"
+    error_message = "nothing to re-bind."
+  }
+}
+step "test_value" "clear" {
+  key   = "anchor"
+  value = "new"
+}
+step "test_value" "copy" {
+  key        = "copy"
+  value      = data.test_read.cloud.value
+  fail       = true
+  on_failure = abort
+}
+`
+	rep := h.apply(src, nil)
+	if rep.Status != journal.StatusFailed || theWorld.get("anchor") != "new" {
+		t.Fatalf("first run: %s anchor=%q", rep.Status, theWorld.get("anchor"))
+	}
+	// The data block would now read "new" and its postcondition would fail.
+	rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{})
+	if diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+		t.Fatalf("rollback: %v %+v", diags, rb)
+	}
+	if theWorld.get("anchor") != "old" {
+		t.Fatalf("anchor = %q after rollback", theWorld.get("anchor"))
+	}
+}

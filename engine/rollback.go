@@ -47,7 +47,7 @@ func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt Resume
 
 // Rollback reverts the completed steps of a run, newest first.
 func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report, hcl.Diagnostics) {
-	run, s, _, release, diags := e.openRun(ctx, runID, in)
+	run, s, rp, release, diags := e.openRun(ctx, runID, in)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -58,8 +58,7 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 	}
 	// Targets may depend on data blocks.
 	if d := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
-		_, dd := s.planData(ctx, d)
-		return dd
+		return s.runData(ctx, d, rp)
 	}); d.HasErrors() {
 		return nil, append(diags, d...)
 	}

@@ -82,6 +82,13 @@ func (s *scope) setTarget(typ, name string, v cty.Value) { s.set(s.targets, "tar
 func (s *scope) setData(typ, name string, v cty.Value)   { s.set(s.data, "data", typ, name, v) }
 func (s *scope) setStep(typ, name string, v cty.Value)   { s.set(s.steps, "step", typ, name, v) }
 
+// getData returns a data block's value, cty.NilVal when not read.
+func (s *scope) getData(typ, name string) cty.Value {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data[typ][name]
+}
+
 // ctx returns the shared evaluation context. Callers must not modify it; use
 // child for each/self.
 func (s *scope) ctx() *hcl.EvalContext {

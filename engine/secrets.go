@@ -68,3 +68,12 @@ func safeObject(name string, secrets []string) string {
 	}
 	return name
 }
+
+// secretInputs returns the values of the runbook's sensitive variables.
+func (s *session) secretInputs() []string {
+	var out []string
+	for _, name := range s.secret {
+		out = append(out, secretStrings(s.values[name])...)
+	}
+	return out
+}
