@@ -124,6 +124,16 @@ func runRehearse(opts *rehearseOptions) error {
 	defer cancel()
 	e := newEngine(ios, &g, store)
 	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{})
+	// A rehearsal goes through the runbook's approve gates: the lab holds
+	// no data anyone must keep. The go-ahead is journaled like a person's,
+	// by "rebind rehearse", and said out loud.
+	for !diags.HasErrors() && rep.Status == journal.StatusPaused && rep.PausedAt != "" {
+		fmt.Fprintf(ios.Out, "\nThe run paused at %s. Against a real tenant a person would check and run `rebind approve-step`; in the lab, rehearse records the go-ahead itself and resumes.\n", rep.PausedAt)
+		if err := store.ApproveStep(ctx, rep.RunID, rep.PausedAt, "rebind rehearse"); err != nil {
+			return err
+		}
+		rep, diags = e.Resume(ctx, rep.RunID, in2, engine.ResumeOptions{})
+	}
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported

@@ -31,8 +31,10 @@ type Report struct {
 	// Reverted and NotReverted list rollback results, newest first.
 	Reverted    []string
 	NotReverted []InstanceError
-	// Paused is the message of the step a run paused at.
-	Paused string
+	// Paused is the message of the step a run paused at, and PausedAt its
+	// address.
+	Paused   string
+	PausedAt string
 	// InDoubt lists actions a person must settle before a resume.
 	InDoubt []string
 	// Applied counts instances written; Unchanged those already so.
@@ -301,7 +303,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		out := s.runStep(ctx, st, rp, decide, rep)
 		switch {
 		case out.paused != "":
-			rep.Paused = out.paused
+			rep.Paused, rep.PausedAt = out.paused, out.pausedAt
 			e.logf("Run %s paused: %s\n", s.runID, out.paused)
 			return finish(journal.StatusPaused, out.paused)
 		case len(out.inDoubt) > 0:
@@ -385,9 +387,10 @@ func typeOf(addr string) string {
 }
 
 type stepOutcome struct {
-	failed  bool
-	paused  string
-	inDoubt []string
+	failed   bool
+	paused   string
+	pausedAt string
+	inDoubt  []string
 }
 
 // runStep runs all instances of a step and records its value in scope.
@@ -458,7 +461,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 			defer mu.Unlock()
 			switch {
 			case r.paused != "":
-				out.paused = r.paused
+				out.paused, out.pausedAt = r.paused, r.addr
 			case r.inDoubt:
 				out.inDoubt = append(out.inDoubt, r.addr)
 			case r.err != nil:

@@ -21,6 +21,7 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("PATCH /v1.0/users/{id}", s.patchUser)
 	g.HandleFunc("DELETE /v1.0/users/{id}", s.deleteUser)
 	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.assignLicense)
+	g.HandleFunc("POST /v1.0/users/{id}/reprocessLicenseAssignment", s.reprocessLicenseAssignment)
 	for _, cast := range []string{"microsoft.graph.user", "graph.user"} {
 		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.listDeleted)
 	}
@@ -374,6 +375,10 @@ func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for k, v := range body {
+		if k == "@odata.type" {
+			// Graph accepts the type annotation the SDK always sends.
+			continue
+		}
 		if k != "onPremisesSyncEnabled" {
 			writeError(w, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' of the organization is not writable in the lab.", k))
 			return

@@ -379,3 +379,54 @@ func TestGraphPermanentDelete(t *testing.T) {
 	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 404)
 	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/directory/deletedItems/"+id+"/restore", nil, nil), 404)
 }
+
+// POST /users/{id}/reprocessLicenseAssignment re-runs Exchange provisioning:
+// once the recipient holding a user's ExchangeGuid is purged, the
+// validation error clears without waiting for a sync cycle.
+func TestGraphReprocessLicenseAssignment(t *testing.T) {
+	tn := load(t, "exchange-guid-in-use")
+	srv := labServer(t, tn, lab.ServerOptions{})
+	erin, err := tn.CloudUser("erin@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unresolved := func(u lab.CloudUser) int {
+		n := 0
+		for _, e := range u.ServiceProvisioningErrors {
+			if !e.IsResolved {
+				n++
+			}
+		}
+		return n
+	}
+	if unresolved(erin) == 0 || erin.Exchange == nil {
+		t.Fatal("the scenario's erin has no Exchange validation error to clear")
+	}
+	var holder string
+	for _, r := range tn.Recipients(lab.RecipientQuery{Identity: erin.Exchange.MailboxGUID.String(), IncludeSoftDeleted: true}) {
+		if r.SoftDeleted() && r.RecipientTypeDetails == lab.MailUser {
+			holder = r.ExchangeObjectID
+		}
+	}
+	if holder == "" {
+		t.Fatal("no soft-deleted mail user holds erin's ExchangeGuid")
+	}
+	// Before the holder is gone, reprocessing changes nothing.
+	resp := call(t, "POST", srv.URL+"/v1.0/users/"+erin.ID+"/reprocessLicenseAssignment", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reprocessLicenseAssignment: %s", resp.Status)
+	}
+	if still, _ := tn.CloudUser(erin.ID); unresolved(still) == 0 {
+		t.Fatal("the error cleared while the GUID was still held")
+	}
+	if err := tn.RemoveRecipient(holder, lab.MailUser); err != nil {
+		t.Fatal(err)
+	}
+	resp = call(t, "POST", srv.URL+"/v1.0/users/"+erin.ID+"/reprocessLicenseAssignment", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reprocessLicenseAssignment: %s", resp.Status)
+	}
+	if after, _ := tn.CloudUser(erin.ID); unresolved(after) != 0 {
+		t.Fatalf("erin still has an unresolved Exchange error after reprocessing: %+v", after.ServiceProvisioningErrors)
+	}
+}

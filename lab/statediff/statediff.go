@@ -4,6 +4,7 @@
 package statediff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -150,13 +151,15 @@ func show(v any) string {
 	if v == nil {
 		return "(none)"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // values are shown to a person, not put in a page
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
+	s := strings.TrimSpace(buf.String())
 	if len(s) > 160 {
 		s = s[:157] + "..."
 	}
-	return strings.ReplaceAll(s, `\u003e`, ">")
+	return s
 }
