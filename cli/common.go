@@ -95,7 +95,7 @@ func displayName(prefix, name string) string {
 // Bound to a lab, an await passes the lab's virtual time between polls
 // instead of sleeping.
 func newEngine(ios *IO, g *Globals, store *journal.Store) *engine.Engine {
-	e := &engine.Engine{Store: store, Log: ios.Err}
+	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir}
 	bindLab(e, g.Lab)
 	return e
 }

@@ -45,12 +45,16 @@ lab's virtual time, so a 72-hour wait takes no real time.`,
 	}
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
-	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's journal and print where it is")
+	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's folder (files it wrote, its journal) and print where it is")
 	return cmd
 }
 
 func runRehearse(opts *rehearseOptions) error {
 	ios := opts.IO
+	if rb, diags := loadRunbook(opts.Runbook); diags.HasErrors() {
+		printDiags(ios, rb, diags)
+		return errReported
+	}
 	reh, err := readRehearsal(opts.Runbook)
 	if err != nil {
 		return err
@@ -89,16 +93,18 @@ func runRehearse(opts *rehearseOptions) error {
 
 	g := *opts.G
 	g.Lab = in.URL
-	stateDir, err := os.MkdirTemp("", "rebind-rehearsal-")
+	// The rehearsal works in a folder of its own: files a runbook writes
+	// (baselines, exports) and the journal land there, not where the admin
+	// stands.
+	dir, err := os.MkdirTemp("", "rebind-rehearsal-")
 	if err != nil {
 		return err
 	}
-	if opts.Keep {
-		g.StateDir = stateDir
-	} else {
-		defer os.RemoveAll(stateDir)
-		g.StateDir = filepath.Join(stateDir, ".rebind")
+	if !opts.Keep {
+		defer os.RemoveAll(dir)
 	}
+	g.StateDir = filepath.Join(dir, ".rebind")
+	g.workDir = dir
 
 	p, err := makePlan(ios, &g, opts.Runbook, vars, engine.PlanOptions{})
 	if err != nil {
@@ -156,7 +162,7 @@ func runRehearse(opts *rehearseOptions) error {
 		}
 	}
 	if opts.Keep {
-		fmt.Fprintf(ios.Out, "\nThe journal is kept: rebind --state-dir %s runs show %s\n", g.StateDir, rep.RunID)
+		fmt.Fprintf(ios.Out, "\nThe rehearsal's folder is kept: %s (journal: rebind --state-dir %s runs show %s)\n", dir, g.StateDir, rep.RunID)
 	}
 	if err := reportErr(rep); err != nil {
 		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against scenario %q ended %s.\n", p.Runbook.Name, reh.Scenario, rep.Status)

@@ -58,6 +58,9 @@ func (s *IO) Color(w io.Writer) bool {
 type Globals struct {
 	StateDir string
 	Lab      string
+	// workDir, when set, is where relative paths in step arguments resolve
+	// instead of the current directory (a rehearsal's own folder).
+	workDir string
 }
 
 // store opens the journal in the state directory.
