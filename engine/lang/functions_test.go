@@ -124,6 +124,15 @@ func TestFunctions(t *testing.T) {
 		{`flatten([["a"], ["b", "c"]])`, cty.TupleVal([]cty.Value{s("a"), s("b"), s("c")})},
 		{`keys({b = 1, a = 2})`, cty.TupleVal([]cty.Value{s("a"), s("b")})},
 		{`length(var.users)`, cty.NumberIntVal(3)},
+		{`length({a = 1, b = "x"})`, cty.NumberIntVal(2)},
+		{`alltrue([true, true])`, cty.True},
+		{`alltrue([true, false])`, cty.False},
+		{`alltrue([])`, cty.True},
+		{`anytrue([false, true])`, cty.True},
+		{`anytrue([])`, cty.False},
+		{`one([])`, cty.NullVal(cty.DynamicPseudoType)},
+		{`one(["only"])`, s("only")},
+		{`one(tolist(["only"]))`, s("only")},
 		{`lookup({a = "x"}, "b", "y")`, s("y")},
 		{`merge({a = "x"}, {b = "y"})`, cty.ObjectVal(map[string]cty.Value{"a": s("x"), "b": s("y")})},
 		{`range(3)`, numbers(0, 1, 2)},
@@ -226,6 +235,9 @@ func TestFunctionErrors(t *testing.T) {
 		{`csvdecode("a,\n")`, `column 2 of the CSV header row has no name`},
 		{`base64decode("%%%")`, `the value is not base64`},
 		{`base64decode("Hrz/HqNKnU+lCNTYHx9Ycw==")`, `use guid()`},
+		{`one(["a", "b"])`, `at most one element`},
+		{`one(tolist(["a", "b"]))`, `at most one element; this has 2`},
+		{`alltrue(["x"])`, `a bool is required`},
 	}
 	for _, tc := range tests {
 		_, diags := eval(t, ctx, tc.expr)
