@@ -30,6 +30,7 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("POST /v1.0/directory/deletedItems/{id}/restore", s.restoreDeleted)
 	g.HandleFunc("GET /v1.0/organization", s.listOrganization)
 	g.HandleFunc("GET /v1.0/organization/{id}", s.getOrganization)
+	g.HandleFunc("GET /v1.0/directory/onPremisesSynchronization", s.getDirSync)
 	g.HandleFunc("PATCH /v1.0/organization/{id}", s.patchOrganization)
 	g.HandleFunc("POST /v1.0/$batch", s.batch)
 	g.HandleFunc("/v1.0/", func(w http.ResponseWriter, r *http.Request) {

@@ -464,3 +464,19 @@ func TestOffboardRelinkRefusesAddressMismatch(t *testing.T) {
 	}
 	unchangedExcept(t, before, l.dump(), nil)
 }
+
+// TestRestoreMistakeRefusesWhenSoftMatchIsBlocked: the fix relies on soft
+// match; in a tenant that blocks it the runbook refuses before it writes,
+// and says to hard match instead.
+func TestRestoreMistakeRefusesWhenSoftMatchIsBlocked(t *testing.T) {
+	l := startLab(t, "restore-mistake")
+	l.in.Tenant.SetSoftMatchBlocked(true)
+	before := l.dump()
+	j := l.newJob("restore-mistake", map[string]string{"upn": "nicki@contoso.com"})
+	_, err := j.run(context.Background(), testLog{t})
+	var pe planError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "blocks soft match") || !strings.Contains(err.Error(), "hard match") {
+		t.Fatalf("got %v, want the refusal naming the soft-match block and the hard match", err)
+	}
+	unchangedExcept(t, before, l.dump(), nil)
+}

@@ -54,6 +54,16 @@ data "entra_user" "cloud" {
   }
 }
 
+# The fix relies on soft match; a tenant can switch it off.
+data "entra_tenant" "tenant" {
+  target = target.entra.tenant
+
+  postcondition {
+    condition     = self.observed.soft_match_blocked == false
+    error_message = "The tenant blocks soft match (blockSoftMatchEnabled), or rebind could not read whether it does (it needs Graph OnPremDirectorySynchronization.Read.All). Clearing the immutable ID would leave the cloud user unmatched: set it to the new account's anchor instead (entra_immutable_id with immutable_id(data.ad_user.new.object_guid)), a hard match."
+  }
+}
+
 # The original AD object, found by the anchor the cloud user still holds.
 data "ad_deleted_user" "original" {
   target      = target.ad.corp

@@ -169,13 +169,15 @@ func (tenantData) Info() steps.Info {
 		Name: "entra_tenant",
 		Doc: "Reads the tenant's organization object: its id, name, verified domains and directory synchronisation " +
 			"switch (sync_enabled: true on, false turned off, null never turned on; sync_state says the same in a word) " +
-			"with the last sync time. Turning sync off takes up to 72 hours to complete; until then users still read " +
-			"onPremisesSyncEnabled = true, which entra_user_state can wait for.",
+			"with the last sync time, and whether the tenant blocks soft match (soft_match_blocked) and cloud object " +
+			"takeover through hard match (hard_match_takeover_blocked), null when they cannot be read. Turning sync off " +
+			"takes up to 72 hours to complete; until then users still read onPremisesSyncEnabled = true, which " +
+			"entra_user_state can wait for.",
 		Kind:          steps.KindData,
 		Target:        "entra",
 		Schema:        steps.Schema{},
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permOrgRead},
+		Permissions:   []string{permOrgRead, "Graph: OnPremDirectorySynchronization.Read.All"},
 	}
 }
 
@@ -199,6 +201,9 @@ func tenantValue(t tenant) cty.Value {
 		"sync_enabled": ptrBool(t.SyncEnabled),
 		"sync_state":   cty.StringVal(state),
 		"last_sync":    last,
+		// Null when the features could not be read.
+		"soft_match_blocked":          ptrBool(t.SoftMatchBlocked),
+		"hard_match_takeover_blocked": ptrBool(t.HardMatchTakeoverBlocked),
 	})
 }
 

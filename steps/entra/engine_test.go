@@ -17,7 +17,6 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
-	"github.com/rebind-dev/rebind/steps/entra"
 	_ "github.com/rebind-dev/rebind/steps/exo"
 )
 
@@ -240,7 +239,7 @@ step "entra_user_state" "provisioned" {
 // purge the holder, provision frank again, wait for the error to clear.
 func TestGUIDInUseThroughTheEngine(t *testing.T) {
 	r := runOnLab(t, "exchange-guid-in-use", guidInUse,
-		map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}, entra.ReprocessShim, false)
+		map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}, nil, false)
 	r.succeeded(t)
 	u, _ := r.tn.CloudUser("frank@contoso.com")
 	if len(u.ServiceProvisioningErrors) != 0 {

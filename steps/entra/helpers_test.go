@@ -3,10 +3,7 @@ package entra
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -31,29 +28,11 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 		opts.WriteUnits = 1 << 30
 	}
 	s := lab.NewServer(tn, opts)
-	srv := httptest.NewServer(reprocessShim(s))
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return tn, s, srv
 }
 
-// reprocessShim stands in for a call the lab does not serve yet, POST
-// /v1.0/users/{id}/reprocessLicenseAssignment, by turning it into an
-// assignLicense that changes nothing, after which the lab provisions the
-// user again as the real call has Exchange do.
-func reprocessShim(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := strings.CutSuffix(r.URL.Path, "/reprocessLicenseAssignment"); ok && r.Method == http.MethodPost {
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = id + "/assignLicense"
-			r2.Body = io.NopCloser(strings.NewReader(`{"addLicenses":[],"removeLicenses":[]}`))
-			r2.Header.Del("Content-Encoding")
-			r2.ContentLength = -1
-			next.ServeHTTP(w, r2)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // openLab opens the entra target against a lab the way the engine does
 // with --lab.

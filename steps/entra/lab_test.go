@@ -1,9 +1,11 @@
 package entra
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -335,5 +337,40 @@ func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
 	_, call = newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "service_errors_cleared": true}, true)
 	if _, ch := plan(t, typ, call); ch.Action != steps.Update || ch.Before.GetAttr("service_errors_cleared").True() {
 		t.Fatalf("cleared wait: %s %#v", ch.Action, ch.Before)
+	}
+}
+
+// entra_tenant reads whether the tenant blocks soft match from Graph's
+// GET /directory/onPremisesSynchronization, so a runbook that relies on
+// soft match (restore-mistake) can refuse before it writes.
+func TestTenantReadsSoftMatchBlock(t *testing.T) {
+	for _, blocked := range []bool{false, true} {
+		tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+		if blocked {
+			var buf bytes.Buffer
+			if err := tn.Save(&buf); err != nil {
+				t.Fatal(err)
+			}
+			st := strings.Replace(buf.String(), `"organization": {`, `"organization": {"blockSoftMatchEnabled": true,`, 1)
+			if st == buf.String() {
+				t.Fatal("the saved state has no organization object to change")
+			}
+			loaded, err := lab.Load(strings.NewReader(st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv2 := httptest.NewServer(lab.NewServer(loaded, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
+			t.Cleanup(srv2.Close)
+			srv = srv2
+		}
+		c := openLab(t, srv.URL, nil)
+		typ, call := newCall(t, "entra_tenant", c, nil, false)
+		obs, _ := plan(t, typ, call)
+		if got := obs.Value.GetAttr("soft_match_blocked"); got.IsNull() || got.True() != blocked {
+			t.Fatalf("soft_match_blocked = %#v, want %v", got, blocked)
+		}
+		if got := obs.Value.GetAttr("hard_match_takeover_blocked"); got.IsNull() || got.True() {
+			t.Fatalf("hard_match_takeover_blocked = %#v, want false", got)
+		}
 	}
 }

@@ -94,6 +94,10 @@ type tenant struct {
 	SyncEnabled *bool
 	LastSync    string
 	Domains     []string
+	// SoftMatchBlocked and HardMatchTakeoverBlocked are the tenant's
+	// blockSoftMatchEnabled and blockCloudObjectTakeoverThroughHardMatchEnabled
+	// features; nil when they could not be read (no permission).
+	SoftMatchBlocked, HardMatchTakeoverBlocked *bool
 }
 
 // organization reads the tenant's organization object.
@@ -113,6 +117,21 @@ func (c *Client) organization(ctx context.Context) (tenant, error) {
 	}
 	for _, d := range o.GetVerifiedDomains() {
 		t.Domains = append(t.Domains, deref(d.GetName()))
+	}
+	sync, err := c.graph.Directory().OnPremisesSynchronization().Get(ctx, nil)
+	switch {
+	case err != nil && (isStatus(err, 403) || isStatus(err, 404)):
+		// Reading the features needs OnPremDirectorySynchronization.Read.All;
+		// without it they stay unknown (null) and runbooks that rely on
+		// them say so.
+	case err != nil:
+		return tenant{}, wrap(err, "read the directory synchronisation features")
+	default:
+		if v := sync.GetValue(); len(v) > 0 && v[0].GetFeatures() != nil {
+			f := v[0].GetFeatures()
+			t.SoftMatchBlocked = f.GetBlockSoftMatchEnabled()
+			t.HardMatchTakeoverBlocked = f.GetBlockCloudObjectTakeoverThroughHardMatchEnabled()
+		}
 	}
 	return t, nil
 }
