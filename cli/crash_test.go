@@ -309,3 +309,29 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// testingCmd is a rebind child process whose output is collected.
+type testingCmd struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+func startCmd(t *testing.T, dir string, args ...string) *testingCmd {
+	t.Helper()
+	c := &testingCmd{cmd: rebindCmd(t, dir, args...), out: &bytes.Buffer{}}
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *testingCmd) wait() (string, error) {
+	err := c.cmd.Wait()
+	return c.out.String(), err
+}
+
+func (c *testingCmd) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	_ = c.cmd.Wait()
+}
