@@ -17,6 +17,7 @@ import (
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/lab/control"
 )
 
 // varFlags are -var and -var-file.
@@ -105,8 +106,8 @@ func bindLab(e *engine.Engine, u string) {
 	e.Lab = strings.TrimRight(u, "/")
 	e.Sleep, e.PollInterval = nil, 0
 	if e.Lab != "" {
-		e.Sleep = newLabSleeper(e.Lab).Sleep
-		e.PollInterval = labPoll
+		e.Sleep = control.NewSleeper(e.Lab).Sleep
+		e.PollInterval = control.Poll
 	}
 }
 

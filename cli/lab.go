@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 )
 
@@ -147,7 +148,7 @@ func newLabControlCmd(ios *IO, g *Globals, verb, short string) *cobra.Command {
 			case "dump":
 				method, path = http.MethodGet, "/lab/dump"
 			}
-			body, err := labCall(method, base+path)
+			body, err := control.Do(context.Background(), nil, method, base+path)
 			if err != nil {
 				return err
 			}
@@ -166,25 +167,4 @@ func newLabControlCmd(ios *IO, g *Globals, verb, short string) *cobra.Command {
 		cmd.Flags().StringVar(&advance, "advance", "", "how far to move the virtual clock, e.g. 72h")
 	}
 	return cmd
-}
-
-// labCall makes one control API call and returns the body of a 2xx answer.
-func labCall(method, u string) ([]byte, error) {
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("lab: %s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return body, nil
 }

@@ -13,20 +13,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 
 	// The step and target types the runbooks use.
@@ -76,31 +74,6 @@ func childMain(spec string) int {
 	return 0
 }
 
-// labSleeper passes the lab's virtual time between the polls of an await,
-// with a delta cycle every 30 virtual minutes, as Entra Connect would run.
-type labSleeper struct {
-	base string
-	mu   sync.Mutex
-	acc  time.Duration
-}
-
-func (l *labSleeper) Sleep(ctx context.Context, d time.Duration) error {
-	if err := post(ctx, l.base+"/lab/clock?advance="+url.QueryEscape(d.String())); err != nil {
-		return err
-	}
-	l.mu.Lock()
-	l.acc += d
-	due := l.acc >= 30*time.Minute
-	if due {
-		l.acc = 0
-	}
-	l.mu.Unlock()
-	if due {
-		_ = post(ctx, l.base+"/lab/sync?policy=Delta")
-	}
-	return nil
-}
-
 func post(ctx context.Context, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
@@ -121,7 +94,7 @@ func post(ctx context.Context, u string) error {
 func (j job) engine(store *journal.Store, log io.Writer) *engine.Engine {
 	return &engine.Engine{
 		Store: store, Lab: j.Lab, Log: log, WorkDir: j.WorkDir,
-		Sleep: (&labSleeper{base: j.Lab}).Sleep, PollInterval: 5 * time.Minute,
+		Sleep: control.NewSleeper(j.Lab).Sleep, PollInterval: control.Poll,
 		Getenv: func(string) string { return "" },
 	}
 }

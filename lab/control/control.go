@@ -1,0 +1,94 @@
+// Package control steers a running lab tenant over its control API
+// (/lab/...): it passes the lab's virtual time the way a real tenant's time
+// would pass, with Entra Connect's scheduled delta cycles, and makes single
+// control calls for `rebind lab sync|clock|dump`.
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ConnectInterval is how often Entra Connect runs a delta cycle.
+const ConnectInterval = 30 * time.Minute
+
+// Poll is how much virtual time passes between two polls of an await
+// against the lab.
+const Poll = 5 * time.Minute
+
+// Sleeper passes the lab tenant's virtual time instead of sleeping, and
+// runs the delta cycle Entra Connect would run every 30 minutes. A rehearsal
+// thereby sees what a real tenant would after that wait (users turned
+// cloud-managed 72 hours after sync is switched off, recycle-bin expiry), in
+// no real time.
+type Sleeper struct {
+	base   string
+	client *http.Client
+
+	mu         sync.Mutex
+	sinceCycle time.Duration
+}
+
+// NewSleeper returns a Sleeper for the lab at base (its HTTP URL).
+func NewSleeper(base string) *Sleeper {
+	return &Sleeper{base: strings.TrimRight(base, "/"), client: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// Sleep advances the lab's clock by d.
+func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.post(ctx, "/lab/clock?advance="+url.QueryEscape(d.String())); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.sinceCycle += d
+	due := l.sinceCycle >= ConnectInterval
+	if due {
+		l.sinceCycle = 0
+	}
+	l.mu.Unlock()
+	if due {
+		// A cycle refused (sync switched off, deletion threshold) is what
+		// the real scheduler would meet too; the await sees its effect.
+		_ = l.post(ctx, "/lab/sync?policy=Delta")
+	}
+	return nil
+}
+
+func (l *Sleeper) post(ctx context.Context, path string) error {
+	_, err := Do(ctx, l.client, http.MethodPost, l.base+path)
+	return err
+}
+
+// Do makes one control API call and returns the body of a 2xx answer; any
+// other answer is an error quoting it.
+func Do(ctx context.Context, client *http.Client, method, u string) ([]byte, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 60 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("lab: %s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}
