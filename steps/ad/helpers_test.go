@@ -11,48 +11,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
-
-// objectFor builds an object value holding every attribute of schema, null
-// when absent from given, as the engine does after decoding a block.
-func objectFor(schema steps.Schema, given map[string]any) cty.Value {
-	attrs := map[string]cty.Value{}
-	for name, a := range schema {
-		v, ok := given[name]
-		if !ok || v == nil {
-			attrs[name] = cty.NullVal(a.Type)
-			continue
-		}
-		attrs[name] = goToCty(v)
-	}
-	for name := range given {
-		if _, ok := schema[name]; !ok {
-			panic("test gives " + name + ", which the schema does not have")
-		}
-	}
-	return cty.ObjectVal(attrs)
-}
-
-func goToCty(v any) cty.Value {
-	switch x := v.(type) {
-	case cty.Value:
-		return x
-	case string:
-		return cty.StringVal(x)
-	case bool:
-		return cty.BoolVal(x)
-	case []string:
-		if len(x) == 0 {
-			return cty.ListValEmpty(cty.String)
-		}
-		out := make([]cty.Value, len(x))
-		for i, s := range x {
-			out[i] = cty.StringVal(s)
-		}
-		return cty.ListVal(out)
-	}
-	panic(fmt.Sprintf("goToCty: %T", v))
-}
 
 // newCall is a call of the step type name with the given arguments.
 func newCall(t testing.TB, name string, target Directory, given map[string]any) (steps.Type, steps.Call) {
@@ -63,7 +23,7 @@ func newCall(t testing.TB, name string, target Directory, given map[string]any) 
 	}
 	return typ, steps.Call{
 		Address: "step." + name + ".test",
-		Config:  objectFor(typ.Info().Schema, given),
+		Config:  steptest.Config(typ.Info().Schema, given),
 		Target:  target,
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // exchangeAttributes are the Exchange schema attributes the steps use, as
@@ -85,5 +87,5 @@ func reloadSchema(conn *ldap.Conn) error {
 // targetConfig builds a target block's value: every schema attribute, null
 // when not given, as the engine hands it over.
 func targetConfig(given map[string]any) cty.Value {
-	return objectFor(targetType{}.Info().Schema, given)
+	return steptest.Config(targetType{}.Info().Schema, given)
 }

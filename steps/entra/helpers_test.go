@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labTenant loads a scenario and serves it on a loopback listener with the
@@ -33,7 +33,6 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	return tn, s, srv
 }
 
-
 // openLab opens the entra target against a lab the way the engine does
 // with --lab.
 func openLab(t testing.TB, labURL string, config map[string]any) *Client {
@@ -43,7 +42,7 @@ func openLab(t testing.TB, labURL string, config map[string]any) *Client {
 		t.Fatal("entra target not registered")
 	}
 	v, err := tt.Open(context.Background(), steps.TargetConfig{
-		Name: "tenant", Config: objectFor(tt.Info().Schema, config), Lab: labURL,
+		Name: "tenant", Config: steptest.Config(tt.Info().Schema, config), Lab: labURL,
 		Getenv: func(string) string { return "" },
 	})
 	if err != nil {
@@ -54,40 +53,6 @@ func openLab(t testing.TB, labURL string, config map[string]any) *Client {
 	return c
 }
 
-// objectFor builds an object value holding every attribute of schema, null
-// when absent from given, as the engine does after decoding a block.
-func objectFor(schema steps.Schema, given map[string]any) cty.Value {
-	attrs := map[string]cty.Value{}
-	for name, a := range schema {
-		v, ok := given[name]
-		if !ok || v == nil {
-			attrs[name] = cty.NullVal(a.Type)
-			continue
-		}
-		attrs[name] = goToCty(v)
-	}
-	for name := range given {
-		if _, ok := schema[name]; !ok {
-			panic("test gives " + name + ", which the schema does not have")
-		}
-	}
-	return cty.ObjectVal(attrs)
-}
-
-func goToCty(v any) cty.Value {
-	switch x := v.(type) {
-	case cty.Value:
-		return x
-	case string:
-		return cty.StringVal(x)
-	case bool:
-		return cty.BoolVal(x)
-	case int:
-		return cty.NumberIntVal(int64(x))
-	}
-	panic(fmt.Sprintf("goToCty: %T", v))
-}
-
 // newCall is a call of step type name against target c. At apply time
 // (apply = true) Refresh is set, as the engine sets it.
 func newCall(t testing.TB, name string, c *Client, given map[string]any, apply bool) (steps.Type, steps.Call) {
@@ -96,7 +61,7 @@ func newCall(t testing.TB, name string, c *Client, given map[string]any, apply b
 	if !ok {
 		t.Fatalf("step type %s not registered", name)
 	}
-	call := steps.Call{Address: "step." + name + ".test", Config: objectFor(typ.Info().Schema, given), Target: c}
+	call := steps.Call{Address: "step." + name + ".test", Config: steptest.Config(typ.Info().Schema, given), Target: c}
 	if apply {
 		cfg := call.Config
 		call.Refresh = func(context.Context) (cty.Value, error) { return cfg, nil }
