@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+type approveStepOptions struct {
+	IO    *IO
+	G     *Globals
+	RunID string
+	Step  string
+	By    string
+}
+
+func newApproveStepCmd(ios *IO, g *Globals) *cobra.Command {
+	opts := &approveStepOptions{IO: ios, G: g}
+	cmd := &cobra.Command{
+		Use:   "approve-step RUN STEP",
+		Short: "Record a person's go-ahead for a run paused at an approve step",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RunID, opts.Step = args[0], args[1]
+			return runApproveStep(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.By, "by", "", "who approves (default: the local user)")
+	return cmd
+}
+
+func runApproveStep(opts *approveStepOptions) error {
+	store, err := opts.G.store()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := context.Background()
+	run, err := store.Run(ctx, opts.RunID)
+	if err != nil {
+		return err
+	}
+	by := opts.By
+	if by == "" {
+		by = currentUser()
+	}
+	if err := store.ApproveStep(ctx, run.ID, opts.Step, by); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", by, opts.Step, run.ID, run.ID)
+	return nil
+}

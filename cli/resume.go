@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
+)
+
+type resumeOptions struct {
+	IO    *IO
+	G     *Globals
+	RunID string
+	Vars  varFlags
+	Done  []string
+	Rerun []string
+}
+
+func newResumeCmd(ios *IO, g *Globals) *cobra.Command {
+	opts := &resumeOptions{IO: ios, G: g}
+	cmd := &cobra.Command{
+		Use:   "resume RUN [--done ADDRESS] [--rerun ADDRESS]",
+		Short: "Continue a run that stopped (failure, pause or crash)",
+		Long: `resume continues a run where it stopped. Completed steps are not touched
+again. A step whose write was in flight when the run stopped is observed again:
+if it is already so it is marked done, otherwise it is applied again. An action
+that cannot be observed and is not safe to repeat stops the resume; check the
+object yourself and say --done ADDRESS or --rerun ADDRESS.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RunID = args[0]
+			return runResume(opts)
+		},
+	}
+	opts.Vars.register(cmd.Flags())
+	cmd.Flags().StringArrayVar(&opts.Done, "done", nil, "an in-doubt action that did complete (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "an in-doubt action to run again (repeatable)")
+	return cmd
+}
+
+func runResume(opts *resumeOptions) error {
+	in, err := opts.Vars.inputs()
+	if err != nil {
+		return err
+	}
+	decide := map[string]string{}
+	for _, a := range opts.Done {
+		decide[a] = "done"
+	}
+	for _, a := range opts.Rerun {
+		decide[a] = "rerun"
+	}
+	return onRun(opts.IO, opts.G, opts.RunID, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
+		return e.Resume(ctx, opts.RunID, in, engine.ResumeOptions{Decide: decide})
+	})
+}
+
+// onRun opens the journal, binds the engine to the lab the run used (unless
+// --lab says otherwise), does the work on the run and reports how it ended.
+func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine.Engine) (*engine.Report, hcl.Diagnostics)) error {
+	store, err := g.store()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx, cancel := signalContext()
+	defer cancel()
+	e := newEngine(ios, g, store)
+	if err := bindRunLab(ctx, e, store, runID); err != nil {
+		return err
+	}
+	rep, diags := work(ctx, e)
+	printDiags(ios, nil, diags)
+	if diags.HasErrors() {
+		return errReported
+	}
+	printReport(ios, rep)
+	return reportErr(rep)
+}
+
+// bindRunLab makes resume and rollback use the lab the run was planned
+// against, unless --lab says otherwise.
+func bindRunLab(ctx context.Context, e *engine.Engine, store *journal.Store, id string) error {
+	if e.Lab != "" {
+		return nil
+	}
+	run, err := store.Run(ctx, id)
+	if err != nil {
+		return err
+	}
+	var p struct {
+		Lab string `json:"lab"`
+	}
+	if json.Unmarshal(run.Plan, &p) == nil && p.Lab != "" {
+		bindLab(e, p.Lab)
+	}
+	return nil
+}
