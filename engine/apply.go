@@ -362,7 +362,15 @@ func (s *session) allRevertible(rp *replay) bool {
 		if !ok {
 			return false
 		}
-		if _, ok := t.(steps.Reverter); !ok || t.Info().Reversibility == steps.Irreversible {
+		if _, ok := t.(steps.Reverter); !ok {
+			return false
+		}
+		cfg, err := decodeTyped(st.outcome.Config)
+		if err != nil {
+			return false
+		}
+		cfg, _ = cfg.UnmarkDeep()
+		if reversibility(t, steps.Call{Address: addr, Key: st.outcome.Key, Config: cfg}) == steps.Irreversible {
 			return false
 		}
 	}

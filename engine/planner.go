@@ -272,7 +272,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		in.After = plan.EncodeValue(maskAttrs(after, masked))
 		if change.Action != steps.NoOp && change.Action != steps.Read {
 			wrote = true
-			in.Irreversible = info.Reversibility == steps.Irreversible
+			in.Irreversible = reversibility(s.types[st.Type], s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
 			if _, ok := writers[obs.Object]; !ok && obs.Object != "" && st.Await == nil {
 				writers[obs.Object] = addr
 			}
@@ -346,7 +346,7 @@ func (s *session) call(st *runbook.Step, info steps.Info, cfg cty.Value, key, ad
 	cfg, _ = cfg.UnmarkDeep()
 	return steps.Call{
 		Address: addr, Key: key, Config: cfg, Target: target,
-		Run: &runContext{s: s}, Log: s.e.log(),
+		Run: &runContext{s: s}, Log: s.e.log(), Sleep: s.e.Sleep,
 	}
 }
 
@@ -435,4 +435,13 @@ func localUser() string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// reversibility is a call's reversibility: the type's, unless the type
+// decides per call (exec without undo is irreversible).
+func reversibility(t steps.Type, call steps.Call) steps.Reversibility {
+	if r, ok := t.(steps.CallReversibility); ok {
+		return r.ReversibilityOf(call)
+	}
+	return t.Info().Reversibility
 }

@@ -175,6 +175,10 @@ type Call struct {
 	Run RunContext
 	// Log receives human-readable progress lines (no secrets).
 	Log io.Writer
+	// Sleep waits d or until ctx ends. Steps that wait (wait's duration and
+	// polls) use it rather than sleeping themselves, so that a rehearsal
+	// against the lab passes the lab's virtual time. Nil means real time.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Refresh re-reads the data blocks this step's arguments refer to and
 	// evaluates the arguments again, returning a fresh Config. Steps that
 	// wait for a condition (wait's `until`) call it between polls. It is nil
@@ -187,6 +191,13 @@ type Call struct {
 // Info().RepeatSafe decides.
 type RepeatSafety interface {
 	RepeatSafeCall(call Call) bool
+}
+
+// CallReversibility is implemented by step types whose reversibility depends
+// on their arguments (exec is compensable with an `undo` command and
+// irreversible without one). Without it, Info().Reversibility decides.
+type CallReversibility interface {
+	ReversibilityOf(call Call) Reversibility
 }
 
 // RunContext is what a step may know of the run it is part of.

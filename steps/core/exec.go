@@ -62,7 +62,7 @@ func (Exec) Info() steps.Info {
 			"env": {Type: cty.Map(cty.String), Sensitive: true,
 				Doc: "Variables added to the command's environment; kept out of plans and the journal as they often hold secrets."},
 			"dir": {Type: cty.String,
-				Doc: "The working directory; a relative one is resolved against the runbook's directory (the default)."},
+				Doc: "The working directory; a relative one is resolved against the directory the run was started in (the default)."},
 			"expect_exit": {Type: cty.Number,
 				Doc: "The exit code that means success (default 0)."},
 			"undo": {Type: cty.List(cty.String),
@@ -74,6 +74,15 @@ func (Exec) Info() steps.Info {
 		IrreversibleReason: "rebind cannot see what a command changed: an exec step is undone only by its own undo command, and cannot be undone without one.",
 		RepeatSafe:         false,
 	}
+}
+
+// ReversibilityOf is compensable with an undo command and irreversible
+// without one, so a plan calls out an exec step nothing can take back.
+func (Exec) ReversibilityOf(call steps.Call) steps.Reversibility {
+	if v, ok := steps.Attr(call.Config, "undo"); ok && v.LengthInt() > 0 {
+		return steps.Compensable
+	}
+	return steps.Irreversible
 }
 
 // RepeatSafeCall reports the step's repeat_safe argument.

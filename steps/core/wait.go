@@ -136,7 +136,7 @@ func (Wait) Apply(ctx context.Context, call steps.Call, change steps.Change) (st
 	start := time.Now()
 	if !a.until {
 		logf(call, "%s: waiting %s", call.Address, a.duration)
-		if err := sleep(ctx, a.duration); err != nil {
+		if err := sleepCall(ctx, call, a.duration); err != nil {
 			return steps.Result{}, fmt.Errorf("core: wait: %s: stopped after %s of %s: %w",
 				call.Address, time.Since(start).Round(time.Second), a.duration, err)
 		}
@@ -159,7 +159,7 @@ func (Wait) Apply(ctx context.Context, call steps.Call, change steps.Change) (st
 		if call.Refresh == nil {
 			return steps.Result{}, fmt.Errorf("core: wait: %s: the condition is false and the engine gave no way to evaluate it again", call.Address)
 		}
-		if err := sleep(ctx, a.interval); err != nil {
+		if err := sleepCall(ctx, call, a.interval); err != nil {
 			return steps.Result{}, waitStopped(call.Address, start, polls, err)
 		}
 		cfg, err = call.Refresh(ctx)
@@ -170,6 +170,15 @@ func (Wait) Apply(ctx context.Context, call steps.Call, change steps.Change) (st
 			return steps.Result{}, fmt.Errorf("core: wait: %s: evaluate %q again: %w", call.Address, "until", err)
 		}
 	}
+}
+
+// sleepCall waits with the engine's clock when it gives one (a rehearsal
+// against the lab passes virtual time), else in real time.
+func sleepCall(ctx context.Context, call steps.Call, d time.Duration) error {
+	if call.Sleep != nil {
+		return call.Sleep(ctx, d)
+	}
+	return sleep(ctx, d)
 }
 
 // Revert does nothing: waiting changed nothing.
