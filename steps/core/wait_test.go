@@ -122,3 +122,22 @@ func TestWaitUntilTimesOut(t *testing.T) {
 		t.Errorf("refresh failure: err = %v", err)
 	}
 }
+
+// A wait uses the engine's clock when the engine gives one: against the
+// lab, 72 hours pass in virtual time, not in real time.
+func TestWaitUsesTheEnginesClock(t *testing.T) {
+	call := newCall(t, Wait{}, "step.wait.window", nil, map[string]cty.Value{"duration": str("72h")})
+	var slept []time.Duration
+	call.Sleep = func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return nil
+	}
+	_, ch := plan(t, Wait{}, call)
+	start := time.Now()
+	if _, err := (Wait{}).Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if len(slept) != 1 || slept[0] != 72*time.Hour || time.Since(start) > time.Second {
+		t.Fatalf("slept %v through the engine's clock in %s; want one 72h sleep at once", slept, time.Since(start))
+	}
+}
