@@ -668,3 +668,19 @@ step "test_value" "copy" {
 		t.Fatalf("anchor = %q after rollback", theWorld.get("anchor"))
 	}
 }
+
+// A target that cannot be opened is an error naming it, never a panic when
+// the run closes its targets.
+func TestTargetOpenFailureIsReportedNotClosed(t *testing.T) {
+	h := newHarness(t)
+	_, diags := h.e.Plan(context.Background(), h.load(header+`
+target "test_broken" "dc" {}
+data "test_targeted_read" "x" {
+  target = target.test_broken.dc
+  key    = "k"
+}
+`), Inputs{}, PlanOptions{})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "cannot reach the directory") || !strings.Contains(diags.Error(), "test_broken.dc") {
+		t.Fatalf("plan with an unreachable target: %v", diags)
+	}
+}

@@ -235,9 +235,14 @@ func (s *session) targetFor(ctx context.Context, st *runbook.Step, info steps.In
 	return ot.client, ot.err
 }
 
-// close closes every opened target that can be closed.
+// close closes every target that was opened and can be closed. A target
+// whose Open failed is not closed: what it returned with its error is not
+// a connection.
 func (s *session) close() {
 	for _, ot := range s.tgts {
+		if ot.err != nil || ot.client == nil {
+			continue
+		}
 		if c, ok := ot.client.(interface{ Close() error }); ok {
 			_ = c.Close()
 		}

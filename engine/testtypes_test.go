@@ -205,3 +205,37 @@ func (purgeType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (step
 	theWorld.set(k, "")
 	return steps.Result{}, nil
 }
+
+// brokenTarget ("test_broken") fails to open and, as a careless target type
+// might, returns a typed nil with its error.
+type brokenTarget struct{}
+
+type brokenConn struct{ closed bool }
+
+func (c *brokenConn) Close() error {
+	c.closed = true // panics on a nil *brokenConn
+	return nil
+}
+
+func (brokenTarget) Info() steps.TargetInfo {
+	return steps.TargetInfo{Name: "test_broken", Schema: steps.Schema{}}
+}
+
+func (brokenTarget) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	var c *brokenConn
+	return c, errors.New("test_broken: cannot reach the directory")
+}
+
+// targetedRead ("test_targeted_read") reads through a test_broken target.
+type targetedRead struct{ readType }
+
+func (targetedRead) Info() steps.Info {
+	i := readType{}.Info()
+	i.Name, i.Target = "test_targeted_read", "test_broken"
+	return i
+}
+
+func init() {
+	steps.RegisterTarget(brokenTarget{})
+	steps.Register(targetedRead{})
+}

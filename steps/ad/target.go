@@ -103,7 +103,13 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return dial(s)
+	c, err := dial(s)
+	if err != nil {
+		// A nil *Client in a non-nil interface would look like a
+		// connection to the caller.
+		return nil, err
+	}
+	return c, nil
 }
 
 // resolve applies defaults, the environment and the lab to a target block.
