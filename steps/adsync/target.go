@@ -121,7 +121,11 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		if !ok {
 			tenant = getenv("AZURE_TENANT_ID")
 		}
-		return newCloudSync(graph, tenant, sp, job, poll)
+		d, err := newCloudSync(graph, tenant, sp, job, poll)
+		if err != nil {
+			return nil, err // not a nil *CloudSyncDriver in a non-nil interface
+		}
+		return d, nil
 	}
 	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of command, cloudsync, lab", cfg.Name, driver)
 }
