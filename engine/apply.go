@@ -71,6 +71,19 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 	if e.Store == nil {
 		panic("engine: Apply without a Store")
 	}
+	if opt.PlanDigest != "" {
+		// A plan is applied at most once; say so before observing anything.
+		runs, err := e.Store.Runs(ctx)
+		if err != nil {
+			return nil, hcl.Diagnostics{errDiag("Cannot read the journal", err)}
+		}
+		for _, r := range runs {
+			if r.PlanDigest == opt.PlanDigest {
+				return nil, hcl.Diagnostics{errDiag("Plan already applied",
+					fmt.Errorf("%w: run %s applied this plan (sha256:%s) and ended %s; make a new plan", journal.ErrPlanApplied, r.ID, opt.PlanDigest, r.Status))}
+			}
+		}
+	}
 	rb, s, diags := e.sessionFromPlan(p, in)
 	if diags.HasErrors() {
 		return nil, diags
