@@ -7,6 +7,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/steps"
+
 	"github.com/rebind-dev/rebind/engine/lang"
 )
 
@@ -76,4 +78,47 @@ func (s *session) secretInputs() []string {
 		out = append(out, secretStrings(s.values[name])...)
 	}
 	return out
+}
+
+// storable is the config as the journal may keep it: sensitive arguments
+// (by schema or by mark) nulled.
+func storable(schema steps.Schema, cfg cty.Value) cty.Value {
+	masked := sensitivePaths(cfg)
+	cfg, _ = cfg.UnmarkDeep()
+	cfg = redactSchema(schema, cfg)
+	if len(masked) == 0 || cfg.IsNull() || !cfg.Type().IsObjectType() {
+		return cfg
+	}
+	m := cfg.AsValueMap()
+	for n := range masked {
+		m[n] = cty.NullVal(m[n].Type())
+	}
+	return cty.ObjectVal(m)
+}
+
+// redactChange nulls sensitive attributes of a change's values.
+func redactChange(schema steps.Schema, cfg cty.Value, c steps.Change) steps.Change {
+	masked := sensitivePaths(cfg)
+	for name, a := range schema {
+		if a.Sensitive {
+			masked[name] = true
+		}
+	}
+	if len(masked) == 0 {
+		return c
+	}
+	null := func(v cty.Value) cty.Value {
+		if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
+			return v
+		}
+		m := v.AsValueMap()
+		for n := range masked {
+			if x, ok := m[n]; ok {
+				m[n] = cty.NullVal(x.Type())
+			}
+		}
+		return cty.ObjectVal(m)
+	}
+	c.Before, c.After = null(c.Before), null(c.After)
+	return c
 }

@@ -1,0 +1,567 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// execute walks the steps. Instances the replay shows as done are not
+// touched again; in-doubt ones are observed and settled. decide holds a
+// person's decisions for in-doubt actions (address -> "done" | "rerun").
+func (s *session) execute(ctx context.Context, rp *replay, decide map[string]string) *Report {
+	e := s.e
+	rep := &Report{RunID: s.runID}
+	finish := func(status journal.RunStatus, msg string) *Report {
+		rep.Status = status
+		if err := e.Store.Flush(ctx); err != nil {
+			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
+		}
+		_ = e.Store.SetStatus(context.WithoutCancel(ctx), s.runID, status, msg)
+		if status == journal.StatusSucceeded || status == journal.StatusRolledBack {
+			_ = e.Store.Unlock(context.WithoutCancel(ctx), s.runID)
+		}
+		return rep
+	}
+	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
+		return s.runData(ctx, d, rp)
+	})
+	if diags.HasErrors() {
+		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
+		return finish(journal.StatusFailed, diagText(diags))
+	}
+	for _, st := range s.rb.Steps {
+		out := s.runStep(ctx, st, rp, decide, rep)
+		switch {
+		case out.paused != "":
+			rep.Paused, rep.PausedAt = out.paused, out.pausedAt
+			e.logf("Run %s paused: %s\n", s.runID, out.paused)
+			return finish(journal.StatusPaused, out.paused)
+		case len(out.inDoubt) > 0:
+			rep.InDoubt = out.inDoubt
+			return finish(journal.StatusFailed, "in doubt: "+strings.Join(out.inDoubt, ", "))
+		case out.failed:
+			mode := st.OnFailure
+			if ctx.Err() != nil {
+				mode = runbook.OnFailureAbort
+			}
+			if mode == runbook.OnFailureDefault {
+				mode = runbook.OnFailureAbort
+				_ = e.Store.Flush(ctx)
+				if recs, err := e.Store.Records(ctx, s.runID); err == nil {
+					if now, err := fold(recs); err == nil && s.allRevertible(now) {
+						mode = runbook.OnFailureRollback
+					}
+				}
+				if mode == runbook.OnFailureAbort {
+					e.logf("%s failed; not rolling back on its own because a completed step cannot be reverted (`rebind rollback %s` reverts what can be).\n", st.Address(), s.runID)
+				}
+			}
+			switch mode {
+			case runbook.OnFailureContinue:
+				e.logf("%s failed; on_failure = continue.\n", st.Address())
+				continue
+			case runbook.OnFailureRollback:
+				e.logf("%s failed; rolling back completed steps.\n", st.Address())
+				_ = e.Store.Flush(ctx)
+				status := s.rollback(ctx, rep)
+				return finish(status, "failed at "+st.Address()+"; rolled back")
+			default:
+				return finish(journal.StatusFailed, "failed at "+st.Address())
+			}
+		}
+		if d := s.refreshStepLocals(); d.HasErrors() {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			return finish(journal.StatusFailed, diagText(d))
+		}
+	}
+	if len(rep.Failures) > 0 {
+		return finish(journal.StatusSucceeded, fmt.Sprintf("finished with %d tolerated failures", len(rep.Failures)))
+	}
+	return finish(journal.StatusSucceeded, "")
+}
+
+// allRevertible reports whether every write the run completed can be
+// reverted, which makes rollback the default on failure.
+func (s *session) allRevertible(rp *replay) bool {
+	for _, addr := range rp.order {
+		st := rp.inst[addr]
+		if st.outcome == nil || st.reverted || !isWrite(st.outcome.Action) {
+			continue
+		}
+		t, ok := steps.Lookup(typeOf(addr))
+		if !ok {
+			return false
+		}
+		if _, ok := t.(steps.Reverter); !ok {
+			return false
+		}
+		cfg, err := decodeTyped(st.outcome.Config)
+		if err != nil {
+			return false
+		}
+		cfg, _ = cfg.UnmarkDeep()
+		if reversibility(t, steps.Call{Address: addr, Key: st.outcome.Key, Config: cfg}) == steps.Irreversible {
+			return false
+		}
+	}
+	return true
+}
+
+func isWrite(a string) bool {
+	switch steps.Action(a) {
+	case steps.Create, steps.Update, steps.Delete, steps.Run:
+		return true
+	}
+	return false
+}
+
+// typeOf returns TYPE from "step.TYPE.NAME[...]".
+func typeOf(addr string) string {
+	parts := strings.SplitN(addr, ".", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[1]
+}
+
+type stepOutcome struct {
+	failed   bool
+	paused   string
+	pausedAt string
+	inDoubt  []string
+}
+
+// runStep runs all instances of a step and records its value in scope.
+func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, decide map[string]string, rep *Report) stepOutcome {
+	e := s.e
+	keys, each, diags := s.forEach(st)
+	if diags.HasErrors() || keys == nil {
+		msg := "for_each is not known at apply"
+		if diags.HasErrors() {
+			msg = diagText(diags)
+		}
+		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: msg})
+		return stepOutcome{failed: true}
+	}
+	allowed := 0
+	if st.MaxErrors != nil {
+		count, percent, d := lang.ParseMaxErrors(s.sc.ctx(), st.MaxErrors)
+		if d.HasErrors() {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			return stepOutcome{failed: true}
+		}
+		allowed = count
+		if percent > 0 {
+			allowed = int(math.Floor(percent / 100 * float64(len(keys))))
+		}
+	}
+	width := e.DefaultConcurrency
+	if width <= 0 {
+		width = 4
+	}
+	if st.MaxConcurrency != nil {
+		n, err := s.maxConcurrency(st)
+		if err != nil {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: err.Error()})
+			return stepOutcome{failed: true}
+		}
+		width = n
+	}
+	if st.ForEach == nil {
+		width = 1
+	}
+
+	var (
+		mu       sync.Mutex
+		failures int
+		out      stepOutcome
+		values   = map[string]cty.Value{}
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, width)
+	)
+	for _, key := range keys {
+		mu.Lock()
+		stop := failures > allowed || out.paused != "" || len(out.inDoubt) > 0
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(key string) {
+			defer func() { <-sem; wg.Done() }()
+			var eachV cty.Value
+			if st.ForEach != nil {
+				eachV = eachValue(key, each[key])
+			}
+			r := s.runInstance(ctx, st, key, eachV, rp, decide)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case r.paused != "":
+				out.paused, out.pausedAt = r.paused, r.addr
+			case r.inDoubt:
+				out.inDoubt = append(out.inDoubt, r.addr)
+			case r.err != nil:
+				failures++
+				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error()})
+				values[key] = instanceValue(cty.NilVal, cty.NilVal, "failed")
+			default:
+				values[key] = r.value
+				if r.wrote {
+					rep.Applied++
+				} else {
+					rep.Unchanged++
+				}
+			}
+		}(key)
+	}
+	wg.Wait()
+	if ctx.Err() != nil && out.paused == "" {
+		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: ctx.Err().Error()})
+		out.failed = true
+	}
+	if st.ForEach == nil {
+		if v, ok := values[""]; ok {
+			s.sc.setStep(st.Type, st.Name, v)
+		}
+	} else {
+		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
+	}
+	if failures > allowed {
+		out.failed = true
+	}
+	if failures > 0 && !out.failed {
+		e.logf("%s: %d of %d instances failed, within max_errors = %d.\n", st.Address(), failures, len(keys), allowed)
+	}
+	return out
+}
+
+type instResult struct {
+	addr    string
+	value   cty.Value
+	wrote   bool
+	err     error
+	paused  string
+	inDoubt bool
+}
+
+// runInstance takes one instance through observe, preconditions, diff,
+// intent, apply, outcome and postconditions.
+func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string) instResult {
+	e := s.e
+	t := s.types[st.Type]
+	info := t.Info()
+	addr := instanceAddr(st, key)
+	res := instResult{addr: addr}
+	prior := rp.inst[addr]
+
+	// Done before: take the recorded value, touch nothing.
+	if prior != nil && prior.outcome != nil {
+		v, err := prior.outcome.value()
+		if err != nil {
+			res.err = fmt.Errorf("journal: %w", err)
+			return res
+		}
+		res.value = v
+		return res
+	}
+
+	if st.Timeout != nil {
+		d, diags := lang.ParseDuration(s.sc.ctx(), st.Timeout, "timeout")
+		if diags.HasErrors() {
+			res.err = fmt.Errorf("%s", diagText(diags))
+			return res
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	marked, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
+	if diags.HasErrors() {
+		res.err = fmt.Errorf("%s", diagText(diags))
+		return res
+	}
+	if !marked.IsWhollyKnown() {
+		res.err = fmt.Errorf("an argument is still unknown at apply; an earlier step it depends on did not produce it")
+		return res
+	}
+	tgt, err := s.targetFor(ctx, st, info)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	call := s.call(st, info, marked, key, addr, tgt)
+	call.Refresh = func(ctx context.Context) (cty.Value, error) {
+		if d := s.rereadData(ctx); d.HasErrors() {
+			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+		}
+		v, d := s.decode(st, s.sc.child(eachV, cty.NilVal))
+		if d.HasErrors() {
+			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+		}
+		v, _ = v.UnmarkDeep()
+		return v, nil
+	}
+	pol, _ := s.retryPolicy(st)
+	storedCfg, _ := encodeTyped(storable(info.Schema, marked))
+
+	obs, err := s.observeCall(ctx, t, call, pol)
+	if err != nil {
+		return s.fail(ctx, res, st, fmt.Errorf("observe: %w", err))
+	}
+	change, err := t.Diff(ctx, call, obs)
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+
+	// In doubt: the intent was durable, the outcome was not. Settle it.
+	if prior.inDoubt() {
+		switch {
+		case change.Action == steps.NoOp:
+			s.decision(ctx, addr, "already-so", "observed again after the interruption: already as intended")
+			return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+		case info.Kind == steps.KindAction && !repeatSafe(t, call):
+			switch decide[addr] {
+			case "done":
+				s.decision(ctx, addr, "marked-done", "a person said the action had completed")
+				return s.done(ctx, res, st, call, obs, steps.Change{Action: steps.Run}, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+			case "rerun":
+				s.decision(ctx, addr, "rerun", "a person asked to run the action again")
+			default:
+				res.inDoubt = true
+				e.logf("%s was in doubt when the run stopped, and the action is not safe to repeat.\n", addr)
+				return res
+			}
+		default:
+			s.decision(ctx, addr, "applied-again", "observed again after the interruption: not yet so, applying again")
+		}
+	}
+
+	self := instanceValue(obs.Value, cty.NullVal(cty.DynamicPseudoType), string(change.Action))
+	for _, c := range st.Preconditions {
+		r, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
+		if d.HasErrors() || r == lang.Fail {
+			return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(d)))
+		}
+	}
+	if change.Action == steps.NoOp || change.Action == steps.Read {
+		return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+	}
+
+	if st.Await != nil {
+		return s.await(ctx, res, st, t, call, pol, change, storedCfg, eachV, secretStrings(marked))
+	}
+
+	secrets := secretStrings(marked)
+	cd, err := encodeChange(redactChange(info.Schema, marked, change), secrets)
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+	if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
+		Data: mustJSON(intentData{Key: key, Object: safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
+		res.err = fmt.Errorf("journal: %w", err)
+		return res
+	}
+	e.logf("  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
+	start := time.Now()
+	var result steps.Result
+	err = pol.do(ctx, func(ctx context.Context) error {
+		var err error
+		result, err = t.Apply(ctx, call, change)
+		return err
+	})
+	if errors.Is(err, steps.ErrPaused) {
+		res.paused = err.Error()
+		return res
+	}
+	if err != nil {
+		return s.fail(ctx, res, st, err)
+	}
+	e.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
+	if result.Change != nil {
+		change = *result.Change
+	}
+	return s.done(ctx, res, st, call, obs, change, result, storedCfg, true, eachV, secrets)
+}
+
+// observeCall observes under the retry policy.
+func (s *session) observeCall(ctx context.Context, t steps.Type, call steps.Call, pol retryPolicy) (steps.Observation, error) {
+	var obs steps.Observation
+	err := pol.do(ctx, func(ctx context.Context) error {
+		var err error
+		obs, err = t.Observe(ctx, call)
+		return err
+	})
+	if err == nil && obs.Value == cty.NilVal {
+		obs.Value = cty.EmptyObjectVal
+	}
+	return obs, err
+}
+
+// await observes until the step's desired state holds, without writing.
+func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t steps.Type, call steps.Call, pol retryPolicy, change steps.Change, cfg *typedValue, eachV cty.Value, secrets []string) instResult {
+	e := s.e
+	limit, diags := lang.ParseDuration(s.sc.ctx(), st.Await, "await")
+	if diags.HasErrors() {
+		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
+	}
+	e.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
+	// The limit is counted in poll intervals rather than wall time, so a
+	// rehearsal whose Sleep passes virtual time honours it too.
+	waited := time.Duration(0)
+	for {
+		obs, err := s.observeCall(ctx, t, call, pol)
+		if err == nil {
+			change, err = t.Diff(ctx, call, obs)
+			if err == nil && change.Action == steps.NoOp {
+				return s.done(ctx, res, st, call, obs, change, steps.Result{}, cfg, false, eachV, secrets)
+			}
+		}
+		if err != nil && steps.IsPermanent(err) {
+			return s.fail(ctx, res, st, fmt.Errorf("will not become so: %w", err))
+		}
+		if waited >= limit {
+			last := "still differs"
+			if err != nil {
+				last = err.Error()
+			} else if b, a := plan.EncodeValue(change.Before), plan.EncodeValue(change.After); true {
+				last = fmt.Sprintf("still %s, wanted %s", b, a)
+			}
+			return s.fail(ctx, res, st, fmt.Errorf("not so after %s: %s", limit, last))
+		}
+		if err := e.sleep(ctx, e.pollInterval()); err != nil {
+			return s.fail(ctx, res, st, err)
+		}
+		waited += e.pollInterval()
+	}
+}
+
+// done records an outcome (lazily: losing it in a crash only makes the
+// instance in doubt, which observing settles), checks postconditions and
+// sets the instance's value.
+func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, call steps.Call, obs steps.Observation, change steps.Change, result steps.Result, cfg *typedValue, wrote bool, eachV cty.Value, secrets []string) instResult {
+	t := s.types[st.Type]
+	info := t.Info()
+	if len(st.Postconditions) > 0 && wrote {
+		// Conditions after a write see the object as it is now.
+		if o, err := t.Observe(ctx, call); err == nil {
+			obs = o
+			if obs.Value == cty.NilVal {
+				obs.Value = cty.EmptyObjectVal
+			}
+		}
+	}
+	resVal := result.Value
+	if resVal == cty.NilVal {
+		resVal = cty.NullVal(cty.DynamicPseudoType)
+	}
+	od := outcomeData{Key: call.Key, Object: safeObject(obs.Object, secrets), Action: string(change.Action), Config: cfg}
+	if wrote {
+		cd, err := encodeChange(redactChange(info.Schema, call.Config, change), secrets)
+		if err == nil {
+			od.Change = &cd
+		}
+	}
+	obsStored, _ := scrub(obs.Value, secrets)
+	resStored, _ := scrub(resVal, secrets)
+	od.Observed, _ = encodeTyped(obsStored)
+	od.Result, _ = encodeTyped(resStored)
+	if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: res.addr, Data: mustJSON(od)}); err != nil {
+		res.err = fmt.Errorf("journal: %w", err)
+		return res
+	}
+	res.wrote = wrote
+	res.value = instanceValue(obs.Value, resVal, string(change.Action))
+	for _, c := range st.Postconditions {
+		r, d := lang.EvalCheck(s.sc.child(eachV, res.value), c, "Postcondition")
+		if d.HasErrors() || r == lang.Fail {
+			res.err = fmt.Errorf("%s", diagText(d))
+			_ = s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
+			return res
+		}
+	}
+	return res
+}
+
+// fail records a failure.
+func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, err error) instResult {
+	res.err = err
+	s.e.logf("  x %s: %v\n", res.addr, err)
+	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: err.Error()})
+	return res
+}
+
+func (s *session) decision(ctx context.Context, addr, decision, detail string) {
+	s.e.logf("  %s: in doubt -> %s\n", addr, decision)
+	_, _ = s.e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
+		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
+}
+
+// runData gives a data block its value for a run. The first time, it is
+// read (and its conditions checked) and the value is recorded in the
+// journal; a resume or rollback then uses the recorded value, because the
+// run itself has changed what the block would read now (a cleared immutable
+// ID, a user already bound), and its conditions were about the world before
+// the run.
+func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.Diagnostics {
+	if rp != nil {
+		if st := rp.inst[d.Address()]; st != nil && st.outcome != nil {
+			v, err := decodeTyped(st.outcome.Observed)
+			if err != nil || v == cty.NilVal {
+				return hcl.Diagnostics{stepError(d, "Cannot read the journal", fmt.Errorf("recorded value of %s: %v", d.Address(), err))}
+			}
+			s.sc.setData(d.Type, d.Name, v)
+			return nil
+		}
+	}
+	ps, diags := s.planData(ctx, d)
+	if diags.HasErrors() || s.runID == "" || s.e.Store == nil {
+		return diags
+	}
+	if len(ps.Instances) == 1 && ps.Instances[0].Action == string(steps.Read) {
+		v := s.sc.getData(d.Type, d.Name)
+		stored, hid := scrub(v, s.secretInputs())
+		od := outcomeData{Object: ps.Instances[0].Object, Action: string(steps.Read)}
+		if !hid {
+			od.Observed, _ = encodeTyped(stored)
+		}
+		if od.Observed != nil {
+			if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: d.Address(), Data: mustJSON(od)}); err != nil {
+				diags = append(diags, stepError(d, "Cannot record "+d.Address(), err))
+			}
+		}
+	}
+	return diags
+}
+
+// rereadData observes the data blocks again (for wait's `until`).
+func (s *session) rereadData(ctx context.Context) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, d := range s.rb.Data {
+		_, dd := s.planData(ctx, d)
+		diags = append(diags, dd...)
+	}
+	return diags
+}
+
+func repeatSafe(t steps.Type, call steps.Call) bool {
+	if r, ok := t.(steps.RepeatSafety); ok {
+		return r.RepeatSafeCall(call)
+	}
+	return t.Info().RepeatSafe
+}
