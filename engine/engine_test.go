@@ -685,3 +685,45 @@ data "test_targeted_read" "x" {
 		t.Fatalf("plan with an unreachable target: %v", diags)
 	}
 }
+
+// A run that stopped without finishing keeps its objects locked: a second
+// run on the same objects is refused, naming the object and the run, until
+// the first is rolled back (or resumed to the end).
+func TestOneRunPerObjectAtATime(t *testing.T) {
+	h := newHarness(t)
+	first := h.apply(header+`
+step "test_value" "a" {
+  key   = "shared"
+  value = "1"
+}
+step "test_value" "boom" {
+  key        = "other"
+  value      = "1"
+  fail       = true
+  on_failure = abort
+}
+`, nil)
+	if first.Status != journal.StatusFailed {
+		t.Fatalf("first run: %s", first.Status)
+	}
+	src := header + `
+step "test_value" "b" {
+  key   = "shared"
+  value = "2"
+}
+`
+	second := h.apply(src, nil)
+	if second.Status != journal.StatusAborted || len(second.Failures) != 1 ||
+		!strings.Contains(second.Failures[0].Err, "test:shared") || !strings.Contains(second.Failures[0].Err, first.RunID) {
+		t.Fatalf("second run on a locked object: %s %+v", second.Status, second.Failures)
+	}
+	if theWorld.get("shared") != "1" {
+		t.Fatalf("the second run wrote a locked object")
+	}
+	if rb, diags := h.e.Rollback(context.Background(), first.RunID, Inputs{}); diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+		t.Fatalf("rollback: %v %+v", diags, rb)
+	}
+	if third := h.apply(src, nil); third.Status != journal.StatusSucceeded || theWorld.get("shared") != "2" {
+		t.Fatalf("after the rollback released the lock: %s shared=%q", third.Status, theWorld.get("shared"))
+	}
+}
