@@ -52,8 +52,12 @@ func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {
 	files := map[string]*hcl.File{}
 	prefix := ""
 	if rb != nil {
-		if rb.Dir != "" && rb.Dir != "." {
+		switch {
+		case rb.Dir != "" && rb.Dir != ".":
 			prefix = rb.Dir
+		case rb.Dir == "" && rb.Meta != nil && isBundled(rb.Meta.Name):
+			// A runbook built into rebind: name it as `rebind runbooks` does.
+			prefix = rb.Meta.Name
 		}
 		for name, f := range rb.Files {
 			files[displayName(prefix, name)] = f
