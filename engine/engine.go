@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -50,6 +51,9 @@ type Engine struct {
 	// DefaultConcurrency is the fan-out width when a step sets no
 	// max_concurrency; 4 when zero.
 	DefaultConcurrency int
+	// logw is Log behind a lock, made by the first call of log.
+	logw *lockedWriter
+
 	// Sleep waits between the polls of an `await`. Nil sleeps in real
 	// time; a rehearsal against the lab tenant passes virtual time instead,
 	// so a 72-hour wait takes no real time.
@@ -89,11 +93,31 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
+// log is where progress lines go. Fan-out instances write from many
+// goroutines, so every write goes through one lock (a caller's writer need
+// not be safe for concurrent use, and lines must not interleave).
 func (e *Engine) log() io.Writer {
 	if e.Log == nil {
 		return io.Discard
 	}
-	return e.Log
+	if e.logw == nil {
+		// Set up before any goroutine of a run starts: newSession calls log
+		// first.
+		e.logw = &lockedWriter{w: e.Log}
+	}
+	return e.logw
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (e *Engine) logf(format string, args ...any) {

@@ -64,6 +64,7 @@ type openTarget struct {
 // newSession checks that every step and target type exists, resolves the
 // variables and prepares the scope. Nothing is observed yet.
 func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*session, hcl.Diagnostics) {
+	e.log() // the locked log writer exists before any goroutine starts
 	s := &session{
 		e: e, rb: rb,
 		sc:    newScope(lang.Functions(rb.Dir)),
