@@ -29,6 +29,9 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 40m ./...
 
+echo "== race detector over the concurrent parts (fan-out, journal, lab servers)"
+go test -race -count=1 ./engine/... ./lab/... ./steps/core/
+
 echo "== fuzz (bounded)"
 fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-15s}" "$2"; }
 fuzz FuzzLoadSources ./engine/runbook/
