@@ -13,7 +13,8 @@ import (
 
 // Change is one object that appeared, disappeared or changed.
 type Change struct {
-	// Directory is "AD", "Entra ID", "Exchange Online" or "Tenant".
+	// Directory is "AD", "Entra ID", "Exchange Online" or "Tenant";
+	// Diff returns changes sorted by directory, then object.
 	Directory string
 	// Object names it the way an admin would (UPN, DN or alias).
 	Object string
@@ -53,6 +54,13 @@ func Diff(before, after []byte) ([]Change, error) {
 	if attrs := diffObject(asMap(b["organization"]), asMap(a["organization"])); len(attrs) > 0 {
 		out = append(out, Change{Directory: "Tenant", Object: "organization", Kind: "changed", Attributes: attrs})
 	}
+	// Per directory, by name: how an admin looks for an object.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Directory != out[j].Directory {
+			return out[i].Directory < out[j].Directory
+		}
+		return out[i].Object < out[j].Object
+	})
 	return out, nil
 }
 
