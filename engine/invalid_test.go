@@ -1,21 +1,15 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/engine/runbook/diagtest"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -27,66 +21,14 @@ import (
 // these are the diagnostics that need the step and target types' schemas,
 // or an evaluation.
 func TestInvalidRunbooks(t *testing.T) {
-	paths, err := filepath.Glob("testdata/invalid/*.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) == 0 {
-		t.Fatal("no invalid runbooks found")
-	}
-	for _, p := range paths {
-		t.Run(strings.TrimSuffix(filepath.Base(p), ".hcl"), func(t *testing.T) {
-			src, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := expectedErrors(src)
-			if len(want) == 0 {
-				t.Fatal("fixture has no # ERROR: marker")
-			}
-			name := filepath.Base(p)
-			rb, diags := runbook.LoadSources("testdata/invalid", map[string][]byte{name: src})
-			if diags.HasErrors() {
-				t.Fatalf("the runbook does not load, so the engine never sees it (a fixture for engine/runbook?):\n%s", diags.Error())
-			}
-			e := &Engine{WorkDir: t.TempDir(), Getenv: func(string) string { return "" }}
-			diags = e.Validate(rb)
-			var got []string
-			for _, d := range diags {
-				if d.Severity != hcl.DiagError {
-					continue
-				}
-				if d.Subject == nil {
-					t.Errorf("diagnostic %q has no Subject", d.Summary)
-					continue
-				}
-				if d.Subject.Filename != name {
-					t.Errorf("diagnostic %q names file %q, want %q", d.Summary, d.Subject.Filename, name)
-				}
-				if d.Detail == "" {
-					t.Errorf("diagnostic %q has no Detail", d.Summary)
-				}
-				got = append(got, fmt.Sprintf("%d: %s", d.Subject.Start.Line, d.Summary))
-			}
-			sort.Strings(got)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("diagnostics differ\ngot:\n  %s\nwant:\n  %s\nall:\n%s",
-					strings.Join(got, "\n  "), strings.Join(want, "\n  "), diags.Error())
-			}
-		})
-	}
-}
-
-func expectedErrors(src []byte) []string {
-	var want []string
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for line := 1; sc.Scan(); line++ {
-		if _, after, ok := strings.Cut(sc.Text(), "# ERROR: "); ok {
-			want = append(want, fmt.Sprintf("%d: %s", line, strings.TrimSpace(after)))
+	diagtest.Corpus(t, "testdata/invalid/*.hcl", func(t *testing.T, name string, src []byte) hcl.Diagnostics {
+		rb, diags := runbook.LoadSources("testdata/invalid", map[string][]byte{name: src})
+		if diags.HasErrors() {
+			t.Fatalf("the runbook does not load, so the engine never sees it (a fixture for engine/runbook?):\n%s", diags.Error())
 		}
-	}
-	sort.Strings(want)
-	return want
+		e := &Engine{WorkDir: t.TempDir(), Getenv: func(string) string { return "" }}
+		return e.Validate(rb)
+	})
 }
 
 func init() {
