@@ -201,8 +201,7 @@ func dependsOn(expr hcl.Expression) ([]hcl.Traversal, hcl.Diagnostics) {
 	var out []hcl.Traversal
 	for _, e := range exprs {
 		t, tDiags := hcl.AbsTraversalForExpr(e)
-		root := t.RootName()
-		if tDiags.HasErrors() || (root != "step" && root != "data") || len(t) < 3 || !allAttrs(t[:3]) {
+		if tDiags.HasErrors() || len(t) < 3 || (t.RootName() != "step" && t.RootName() != "data") || !allAttrs(t[:3]) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid depends_on reference",
