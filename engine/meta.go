@@ -32,6 +32,9 @@ func (s *session) checkMeta(st *runbook.Step) hcl.Diagnostics {
 			diags = append(diags, dd...)
 		}
 	}
+	if st.Timeout == nil {
+		diags = append(diags, s.checkTimeoutWith(st)...)
+	}
 	if known(st.Await) {
 		if d, dd := lang.ParseDuration(ctx, st.Await, "await"); !dd.HasErrors() && d <= 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid await",
@@ -73,4 +76,40 @@ func (s *session) maxConcurrency(st *runbook.Step) (int, error) {
 		return 0, fmt.Errorf("max_concurrency must be a whole number from 1 to 1000, not %s", bf.Text('g', -1))
 	}
 	return int(n), nil
+}
+
+// checkTimeoutWith requires a timeout on a step that sets an argument its
+// type lists in TimeoutWith (wait's until).
+func (s *session) checkTimeoutWith(st *runbook.Step) hcl.Diagnostics {
+	t, ok := s.types[st.Type]
+	if !ok {
+		return nil
+	}
+	info := t.Info()
+	if len(info.TimeoutWith) == 0 || st.Config == nil {
+		return nil
+	}
+	schema := &hcl.BodySchema{}
+	for _, name := range info.TimeoutWith {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
+	}
+	content, _, _ := st.Config.PartialContent(schema)
+	if content == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, name := range info.TimeoutWith {
+		a, ok := content.Attributes[name]
+		if !ok {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing timeout",
+			Detail: fmt.Sprintf("%s sets %s, so it waits for something outside rebind; give the step a timeout (such as timeout = \"1h\") so that a condition that never holds cannot hold the run forever.",
+				st.Address(), name),
+			Subject: a.Expr.Range().Ptr(),
+		})
+	}
+	return diags
 }

@@ -134,6 +134,12 @@ type Info struct {
 	// "Graph: User.ReadWrite.All" or "Exchange: Mail Recipients".
 	// `rebind plan` lists the union.
 	Permissions []string
+	// TimeoutWith names arguments that make the step wait on something
+	// outside rebind (wait's `until`): a step that sets one must also set
+	// the engine's `timeout`, so that a condition that never holds cannot
+	// hold the run forever (against the lab, where waiting passes virtual
+	// time, it would poll without pause).
+	TimeoutWith []string
 }
 
 // Action is what a Change will do.

@@ -21,8 +21,8 @@ const waitDefaultInterval = 10 * time.Second
 //
 // With until, Apply asks the engine to re-read the data blocks the
 // condition refers to and evaluate it again (Call.Refresh) between polls;
-// the step's `timeout` bounds the wait, and running out of it is an error
-// that says so. Diff returns NoOp when until is already true. Waiting
+// the step's `timeout`, which the engine requires with until (TimeoutWith),
+// bounds the wait, and running out of it is an error that says so. Diff returns NoOp when until is already true. Waiting
 // changes nothing, so it is safe to repeat and there is nothing to revert.
 type Wait struct{}
 
@@ -40,12 +40,13 @@ func (Wait) Info() steps.Info {
 			"duration": {Type: cty.String,
 				Doc: "How long to wait, such as \"30s\", \"2m\", \"1h\" or \"1d\"; not with until."},
 			"until": {Type: cty.Bool,
-				Doc: "A condition to wait for, evaluated again every interval; not with duration."},
+				Doc: "A condition to wait for, evaluated again every interval; not with duration. The step must then set timeout."},
 			"interval": {Type: cty.String,
 				Doc: "How often until is evaluated again (default \"10s\")."},
 		},
 		Reversibility: steps.Reversible,
 		RepeatSafe:    true,
+		TimeoutWith:   []string{"until"},
 	}
 }
 
