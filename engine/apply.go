@@ -203,7 +203,11 @@ func compareObservations(old, fresh *plan.Plan) []Drift {
 			case !ok:
 				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: []string{"the instance is gone: its for_each no longer yields it"}})
 			case in.Fingerprint != cur.Fingerprint:
-				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
+				obj := in.Object
+				if obj == "" { // an optional data block that found nothing at review
+					obj = cur.Object
+				}
+				out = append(out, Drift{Address: in.Address, Object: obj, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
 			case in.Action != cur.Action || in.Before.String() != cur.Before.String() || in.After.String() != cur.After.String():
 				d := Drift{Address: in.Address, Object: in.Object}
 				if in.Action != cur.Action {

@@ -727,3 +727,85 @@ step "test_value" "b" {
 		t.Fatalf("after the rollback released the lock: %s shared=%q", third.Status, theWorld.get("shared"))
 	}
 }
+
+// An optional data block that found nothing: apply refuses when the object
+// has appeared since review, and a rollback uses the recorded null, not
+// what the block would read now.
+func TestOptionalData(t *testing.T) {
+	src := header + `
+data "test_lookup" "old" {
+  key      = "old"
+  optional = true
+  postcondition {
+    condition     = self.observed == null
+    error_message = "the old object exists: restore it instead."
+  }
+}
+step "test_value" "bind" {
+  key   = "bind"
+  value = data.test_lookup.old == null ? "new" : "old"
+}
+step "test_value" "boom" {
+  key        = "boom"
+  value      = "x"
+  fail       = true
+  on_failure = abort
+}
+`
+	t.Run("appeared after review", func(t *testing.T) {
+		h := newHarness(t)
+		lenient := strings.Replace(src, "self.observed == null", "self.observed == null || self.observed.value != \"x\"", 1)
+		p := h.plan(lenient, nil)
+		theWorld.set("old", "back")
+		rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		// The block's value and the change decided from it both differ.
+		if len(rep.Drift) != 2 || rep.Drift[0].Address != "data.test_lookup.old" || rep.Drift[0].Object != "test:old" ||
+			rep.Drift[1].Address != "step.test_value.bind" {
+			t.Fatalf("drift = %+v, want data.test_lookup.old (test:old), then step.test_value.bind", rep.Drift)
+		}
+		if got := strings.Join(rep.Drift[0].Attributes, ";"); !strings.Contains(got, "null ->") {
+			t.Errorf("drift attributes = %q, want null -> the object", got)
+		}
+		if theWorld.count(theWorld.applies, "bind") != 0 {
+			t.Errorf("bind was written despite drift")
+		}
+	})
+	t.Run("appeared after review, condition refuses", func(t *testing.T) {
+		h := newHarness(t)
+		p := h.plan(src, nil)
+		theWorld.set("old", "back")
+		_, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "restore it instead") {
+			t.Fatalf("apply diags = %v, want the postcondition's message", diags)
+		}
+		if theWorld.count(theWorld.applies, "bind") != 0 {
+			t.Errorf("bind was written")
+		}
+	})
+	t.Run("found refuses", func(t *testing.T) {
+		h := newHarness(t)
+		theWorld.set("old", "back")
+		_, diags := h.e.Plan(context.Background(), h.load(src), Inputs{}, PlanOptions{Author: "tester"})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "restore it instead") {
+			t.Fatalf("plan diags = %v, want the postcondition's message", diags)
+		}
+	})
+	t.Run("rollback uses the recorded null", func(t *testing.T) {
+		h := newHarness(t)
+		rep := h.apply(src, nil)
+		if rep.Status != journal.StatusFailed || theWorld.get("bind") != "new" {
+			t.Fatalf("first run: %s bind=%q", rep.Status, theWorld.get("bind"))
+		}
+		theWorld.set("old", "back") // read now, the postcondition would fail
+		rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{})
+		if diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+			t.Fatalf("rollback: %v %+v", diags, rb)
+		}
+		if got := theWorld.get("bind"); got != "" {
+			t.Errorf("bind = %q after rollback, want it unset", got)
+		}
+	})
+}

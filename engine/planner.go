@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os/user"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -150,7 +152,14 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		return ps, diags
 	}
 	obs, err := s.observe(ctx, d, info, cfg, "", d.Address())
-	if err != nil {
+	var notes []string
+	switch {
+	case err != nil && d.Optional && errors.Is(err, steps.ErrNotFound):
+		// optional = true: finding nothing is an answer, and the value
+		// says so. The error names what was looked for.
+		obs = steps.Observation{Value: cty.NullVal(cty.DynamicPseudoType)}
+		notes = append(notes, "not found, and optional: its value is null ("+strings.TrimSuffix(err.Error(), ": "+steps.ErrNotFound.Error())+")")
+	case err != nil:
 		return ps, append(diags, stepError(d, "Cannot read "+d.Address(), err))
 	}
 	s.sc.setData(d.Type, d.Name, obs.Value)
@@ -162,6 +171,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 	ps.Instances = append(ps.Instances, plan.Instance{
 		Address: d.Address(), Object: obs.Object, Fingerprint: fingerprint(obs.Value),
 		Observed: plan.EncodeValue(lang.Redact(obs.Value, false)), Action: string(steps.Read),
+		Notes: notes,
 	})
 	return ps, diags
 }

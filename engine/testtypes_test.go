@@ -52,6 +52,7 @@ func init() {
 	steps.Register(valueType{})
 	steps.Register(actionType{})
 	steps.Register(readType{})
+	steps.Register(lookupType{})
 	steps.Register(purgeType{})
 }
 
@@ -177,6 +178,36 @@ func (readType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (
 
 func (readType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
 	return steps.Result{}, errors.New("test_read: data types are not applied")
+}
+
+// lookupType ("test_lookup") is a data type that finds world[key] or
+// fails with steps.ErrNotFound when the key is not set, as directory data
+// types do for an object that does not exist.
+type lookupType struct{}
+
+func (lookupType) Info() steps.Info {
+	return steps.Info{Name: "test_lookup", Doc: "Test: finds a key that may not exist.", Kind: steps.KindData,
+		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Permissions: []string{"Test: Values.Read"}}
+}
+
+func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	k, _ := steps.String(c.Config, "key")
+	theWorld.mu.Lock()
+	v, ok := theWorld.values[k]
+	theWorld.mu.Unlock()
+	if !ok {
+		return steps.Observation{}, fmt.Errorf("test: no key %q: %w", k, steps.ErrNotFound)
+	}
+	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
+		"key": cty.StringVal(k), "value": cty.StringVal(v)})}, nil
+}
+
+func (lookupType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Read}, nil
+}
+
+func (lookupType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	return steps.Result{}, errors.New("test_lookup: data types are not applied")
 }
 
 // purgeType ("test_purge") deletes a key for good: irreversible, but

@@ -145,6 +145,9 @@ type Step struct {
 	// OnFailure is `on_failure` (a bare keyword or string).
 	OnFailure      OnFailure
 	OnFailureRange hcl.Range
+	// Optional is a data block's `optional = true`: when the object it names
+	// does not exist, its value is null instead of the plan failing.
+	Optional bool
 	Retry          *Retry
 
 	Preconditions  []*Check

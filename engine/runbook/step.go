@@ -20,6 +20,7 @@ var stepMetaSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "await"},
 		{Name: "on_failure"},
+		{Name: "optional"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "retry"},
@@ -34,7 +35,7 @@ var stepMetaSchema = &hcl.BodySchema{
 // step matters. (for_each on data could be parsed as easily as on a step,
 // but the engine evaluates data blocks once, before the steps.)
 var dataOnlyMeta = map[string]bool{
-	"target": true, "depends_on": true, "timeout": true,
+	"target": true, "depends_on": true, "timeout": true, "optional": true,
 	"retry": true, "precondition": true, "postcondition": true,
 }
 
@@ -128,6 +129,20 @@ func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 	if a, ok := attrs["await"]; ok {
 		s.Await = a.Expr
 	}
+	if a, ok := attrs["optional"]; ok {
+		if s.Mode != DataMode {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid step argument",
+				Detail:   fmt.Sprintf("%s cannot be optional: optional = true lets a data block find nothing (its value is then null); a step's object is what the step makes so.", s.Address()),
+				Subject:  a.NameRange.Ptr(),
+			})
+		} else {
+			opt, oDiags := optionalFlag(a.Expr)
+			diags = append(diags, oDiags...)
+			s.Optional = opt
+		}
+	}
 	if a, ok := attrs["on_failure"]; ok {
 		s.OnFailureRange = a.Expr.Range()
 		of, oDiags := onFailure(a.Expr)
@@ -171,7 +186,7 @@ func notForData(name string, rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid data block argument",
-		Detail: fmt.Sprintf("A data block cannot have %s. Data blocks accept target, depends_on, timeout, retry, precondition and postcondition; %s belongs on a step.",
+		Detail: fmt.Sprintf("A data block cannot have %s. Data blocks accept target, depends_on, timeout, optional, retry, precondition and postcondition; %s belongs on a step.",
 			name, name),
 		Subject: rng.Ptr(),
 	}
@@ -222,6 +237,22 @@ func allAttrs(t hcl.Traversal) bool {
 		}
 	}
 	return true
+}
+
+// optionalFlag reads `optional = true` or `optional = false`: a constant,
+// because whether a block may find nothing is part of the runbook's design,
+// not of its inputs.
+func optionalFlag(expr hcl.Expression) (bool, hcl.Diagnostics) {
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool {
+		return false, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid optional",
+			Detail:   "optional must be true or false, written as such: it cannot depend on variables or other blocks.",
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	return v.True(), nil
 }
 
 // onFailure reads `on_failure = rollback` or `on_failure = "rollback"`.

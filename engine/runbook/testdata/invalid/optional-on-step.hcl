@@ -1,0 +1,4 @@
+runbook "x" {}
+step "adsync_cycle" "initial" {
+  optional = true # ERROR: Invalid step argument
+}
