@@ -2,14 +2,20 @@ package runbooks_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
+	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
 )
 
@@ -479,4 +485,79 @@ func TestRestoreMistakeRefusesWhenSoftMatchIsBlocked(t *testing.T) {
 		t.Fatalf("got %v, want the refusal naming the soft-match block and the hard match", err)
 	}
 	unchangedExcept(t, before, l.dump(), nil)
+}
+
+// TestRestoreMistakeWithoutTheOriginalObject: the anchor the cloud user
+// holds names no deleted object in this AD (a tombstone past its lifetime,
+// or an anchor carried over from another forest). Nothing can be restored
+// instead, so the runbook goes on: the plan notes the absence and the fix
+// is the same.
+func TestRestoreMistakeWithoutTheOriginalObject(t *testing.T) {
+	fsys := scenarioVariant(t, "restore-mistake", func(sc map[string]any) {
+		var kept []any
+		for _, o := range sc["ad"].([]any) {
+			if o.(map[string]any)["isDeleted"] != true {
+				kept = append(kept, o)
+			}
+		}
+		if len(kept) != len(sc["ad"].([]any))-1 {
+			t.Fatalf("the scenario has %d deleted AD objects, want 1", len(sc["ad"].([]any))-len(kept))
+		}
+		sc["ad"] = kept
+	})
+	l := startLabFrom(t, fsys, "variant")
+	newAD := l.dump().adUser(t, "nicki@contoso.com")
+	var log strings.Builder
+	j := restoreMistake(l)
+	rep, err := j.run(context.Background(), &log)
+	if err != nil || rep.Status != journal.StatusSucceeded {
+		t.Fatalf("run: %v %+v\n%s", err, rep, log.String())
+	}
+	u := l.dump().cloudUser(t, "nicki@contoso.com", false)
+	if got, want := str(u["onPremisesImmutableId"]), immutableID(t, str(newAD["objectGUID"])); got != want {
+		t.Errorf("nicki's immutable ID = %q, want the new AD account's %q", got, want)
+	}
+}
+
+// TestRestoreMistakeRefusesWhenTheOriginalIsRestorable: with the AD Recycle
+// Bin on, the original object kept its attributes; restoring it is the
+// better fix, and the runbook refuses before it writes, saying so.
+func TestRestoreMistakeRefusesWhenTheOriginalIsRestorable(t *testing.T) {
+	fsys := scenarioVariant(t, "restore-mistake", func(sc map[string]any) {
+		sc["config"].(map[string]any)["adRecycleBin"] = true
+		for _, o := range sc["ad"].([]any) {
+			if o := o.(map[string]any); o["isDeleted"] == true {
+				o["userPrincipalName"] = "nicki@contoso.com"
+				o["mail"] = "nicki@contoso.com"
+			}
+		}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	before := l.dump()
+	_, err := restoreMistake(l).run(context.Background(), testLog{t})
+	var pe planError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Restore it instead") {
+		t.Fatalf("got %v, want the refusal saying to restore the original object", err)
+	}
+	unchangedExcept(t, before, l.dump(), nil)
+}
+
+// scenarioVariant returns a scenario folder holding "variant": the bundled
+// scenario name changed by edit.
+func scenarioVariant(t *testing.T, name string, edit func(sc map[string]any)) fs.FS {
+	t.Helper()
+	raw, err := fs.ReadFile(rebind.Scenarios, path.Join(labmodel.ScenarioDir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc map[string]any
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		t.Fatal(err)
+	}
+	edit(sc)
+	raw, err = json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fstest.MapFS{path.Join(labmodel.ScenarioDir, "variant.json"): {Data: raw}}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -248,7 +249,14 @@ type lab struct {
 
 func startLab(t *testing.T, scenario string) *lab {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
+	return startLabFrom(t, rebind.Scenarios, scenario)
+}
+
+// startLabFrom starts a lab from a scenario in fsys (laid out as
+// rebind.Scenarios is), for a test that varies a bundled scenario.
+func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
+	t.Helper()
+	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,12 +65,17 @@ data "entra_tenant" "tenant" {
 }
 
 # The original AD object, found by the anchor the cloud user still holds.
+# It may be gone: a tombstone past its lifetime, or an anchor that is not an
+# objectGUID of this domain (an mS-DS-ConsistencyGuid carried over from
+# another forest). Then there is nothing to restore instead, and the value
+# is null.
 data "ad_deleted_user" "original" {
   target      = target.ad.corp
   object_guid = guid(data.entra_user.cloud.immutable_id)
+  optional    = true
 
   postcondition {
-    condition     = self.observed.upn == null
+    condition     = self.observed == null || self.observed.upn == null
     error_message = "The original AD object is in the AD Recycle Bin with its attributes. Restore it instead (same objectGUID, a clean hard match) and delete the new account; re-binding the cloud user to the new account is the second-best fix."
   }
 }
