@@ -809,3 +809,91 @@ step "test_value" "boom" {
 		}
 	})
 }
+
+// The journal withholds an exec's env (and anything built from a secret);
+// its undo still gets it: rollback evaluates it again from the inputs it is
+// given, checks that the rest evaluates to what ran, and never stores it.
+func TestRollbackGivesUndoItsWithheldEnv(t *testing.T) {
+	src := header + `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+step "exec" "mark" {
+  command = ["sh", "-c", "printf %s \"$TOKEN\" > did.txt"]
+  undo    = ["sh", "-c", "printf %s \"$TOKEN\" > undone.txt"]
+  env     = { TOKEN = var.token }
+}
+step "test_value" "boom" {
+  key        = "boom"
+  value      = "x"
+  fail       = true
+  on_failure = abort
+}
+`
+	vars := map[string]string{"token": "s3cret-token"}
+	t.Run("rollback of a run", func(t *testing.T) {
+		h := newHarness(t)
+		rep := h.apply(src, vars)
+		if rep.Status != journal.StatusFailed {
+			t.Fatalf("status %s", rep.Status)
+		}
+		if got, _ := h.file("did.txt"); got != "s3cret-token" {
+			t.Fatalf("did.txt = %q", got)
+		}
+		rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{Vars: vars})
+		if diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+			t.Fatalf("rollback: %v %+v", diags, rb)
+		}
+		if got, _ := h.file("undone.txt"); got != "s3cret-token" {
+			t.Errorf("undone.txt = %q: the undo ran without its env", got)
+		}
+		recs, _ := h.e.Store.Records(context.Background(), rep.RunID)
+		for _, r := range recs {
+			if bytes.Contains(r.Data, []byte("s3cret")) {
+				t.Fatalf("journal record %d holds the secret: %s", r.Seq, r.Data)
+			}
+		}
+	})
+	t.Run("env from a step of the run", func(t *testing.T) {
+		h := newHarness(t)
+		fromStep := strings.Replace(src, `step "exec" "mark" {`, `step "test_value" "first" {
+  key   = "first"
+  value = "from-a-step"
+}
+step "exec" "mark" {`, 1)
+		fromStep = strings.Replace(fromStep, `TOKEN = var.token`, `TOKEN = step.test_value.first.result.written`, 1)
+		rep := h.apply(fromStep, vars)
+		if got, _ := h.file("did.txt"); got != "from-a-step" {
+			t.Fatalf("did.txt = %q", got)
+		}
+		rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{Vars: vars})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		if rb.Status != journal.StatusRollbackFailed || len(rb.NotReverted) != 1 ||
+			rb.NotReverted[0].Address != "step.exec.mark" || !strings.Contains(rb.NotReverted[0].Err, "revert it by hand") {
+			t.Fatalf("rollback = %+v, want step.exec.mark not reverted, saying why", rb)
+		}
+		if _, ok := h.file("undone.txt"); ok {
+			t.Errorf("the undo ran without its env")
+		}
+	})
+	t.Run("the runbook evaluates to something else now", func(t *testing.T) {
+		h := newHarness(t)
+		rep := h.apply(src, vars)
+		changed := strings.Replace(src, `> undone.txt`, `> elsewhere.txt`, 1)
+		if err := os.WriteFile(filepath.Join(h.dir, "main.hcl"), []byte(changed), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The run's plan holds the runbook's sources, so an edit on disk
+		// changes nothing: rollback reverts what ran.
+		rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{Vars: vars})
+		if diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+			t.Fatalf("rollback: %v %+v", diags, rb)
+		}
+		if _, ok := h.file("elsewhere.txt"); ok {
+			t.Errorf("rollback ran the edited undo")
+		}
+	})
+}

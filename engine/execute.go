@@ -318,7 +318,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return v, nil
 	}
 	pol, _ := s.retryPolicy(st)
-	storedCfg, _ := encodeTyped(storable(info.Schema, marked))
+	storedCfg := storedConfig(info.Schema, marked)
 
 	obs, err := s.observeCall(ctx, t, call, pol)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -197,6 +198,18 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 			e.logf("  ! %s not reverted: %s\n", it.addr, reason)
 			continue
 		}
+		if len(cfgTV.Withheld) > 0 {
+			restored, err := s.restoreWithheld(st, key, cfg, cfgTV.Withheld)
+			if err != nil {
+				reason := fmt.Sprintf("its revert needs %s, which held a secret that rebind does not store, and the runbook cannot give it again now (%v); "+
+					"give the sensitive inputs again (rebind rollback RUN -var ...) or revert it by hand",
+					strings.Join(cfgTV.Withheld, ", "), err)
+				rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+				e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+				return journal.StatusRollbackFailed
+			}
+			cfg = restored
+		}
 		tgt, err := s.targetFor(ctx, st, info)
 		if err != nil {
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
@@ -270,4 +283,45 @@ func jsonShort(v any) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// restoreWithheld evaluates a step's configuration again, as its revert
+// needs the secrets the journal withheld (an exec's env built from a
+// sensitive variable). It uses the inputs given to the rollback and the
+// data values recorded at the run's start; the attributes the journal did
+// keep must come out as recorded, or the evaluation is not the one that ran.
+func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value, withheld []string) (cty.Value, error) {
+	eachV := cty.NilVal
+	if st.ForEach != nil {
+		_, each, diags := s.forEach(st)
+		if diags.HasErrors() {
+			return cty.NilVal, fmt.Errorf("for_each: %s", diagText(diags))
+		}
+		v, ok := each[key]
+		if !ok {
+			return cty.NilVal, fmt.Errorf("for_each no longer yields %q", key)
+		}
+		eachV = eachValue(key, v)
+	}
+	fresh, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
+	if diags.HasErrors() {
+		return cty.NilVal, fmt.Errorf("%s", diagText(diags))
+	}
+	if !fresh.IsWhollyKnown() {
+		return cty.NilVal, errors.New("it depends on values from steps of the run")
+	}
+	info := s.types[st.Type].Info()
+	if !storable(info.Schema, fresh).RawEquals(stored) {
+		return cty.NilVal, errors.New("it no longer evaluates to what ran")
+	}
+	plain, _ := fresh.UnmarkDeep()
+	m := stored.AsValueMap()
+	for _, name := range withheld {
+		v := plain.GetAttr(name)
+		if v.IsNull() {
+			return cty.NilVal, fmt.Errorf("%s is now null", name)
+		}
+		m[name] = v
+	}
+	return cty.ObjectVal(m), nil
 }

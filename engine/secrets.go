@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"sort"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -78,6 +79,29 @@ func (s *session) secretInputs() []string {
 		out = append(out, secretStrings(s.values[name])...)
 	}
 	return out
+}
+
+// storedConfig encodes a step's configuration for the journal: storable,
+// with the names of the attributes it withheld.
+func storedConfig(schema steps.Schema, cfg cty.Value) *typedValue {
+	tv, _ := encodeTyped(storable(schema, cfg))
+	if tv == nil {
+		return nil
+	}
+	withheld := sensitivePaths(cfg)
+	plain, _ := cfg.UnmarkDeep()
+	if plain.IsKnown() && !plain.IsNull() && plain.Type().IsObjectType() {
+		for name, av := range plain.AsValueMap() {
+			if a, ok := schema[name]; ok && a.Sensitive && !av.IsNull() {
+				withheld[name] = true
+			}
+		}
+	}
+	for name := range withheld {
+		tv.Withheld = append(tv.Withheld, name)
+	}
+	sort.Strings(tv.Withheld)
+	return tv
 }
 
 // storable is the config as the journal may keep it: sensitive arguments

@@ -18,6 +18,10 @@ import (
 type typedValue struct {
 	Type  json.RawMessage `json:"type"`
 	Value json.RawMessage `json:"value"`
+	// Withheld names the attributes of a step's configuration that are
+	// stored as null because they held a secret (storedConfig). Rollback
+	// evaluates them again rather than run a revert without them.
+	Withheld []string `json:"withheld,omitempty"`
 }
 
 // encodeTyped encodes a wholly known value; cty.NilVal encodes as nil.
