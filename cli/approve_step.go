@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rebind-dev/rebind/engine/plan"
 )
 
 type approveStepOptions struct {
@@ -41,6 +44,9 @@ func runApproveStep(opts *approveStepOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkApproveStep(run.Plan, run.ID, opts.Step); err != nil {
+		return err
+	}
 	by := opts.By
 	if by == "" {
 		by = currentUser()
@@ -50,4 +56,32 @@ func runApproveStep(opts *approveStepOptions) error {
 	}
 	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", by, opts.Step, run.ID, run.ID)
 	return nil
+}
+
+// checkApproveStep refuses a go-ahead for a step the run does not have, or
+// that is not an approve step: a mistyped address would otherwise be
+// recorded, and the run would stay paused with no word of why.
+func checkApproveStep(planBytes []byte, runID, addr string) error {
+	p, err := plan.Decode(planBytes, "run "+runID)
+	if err != nil {
+		return err
+	}
+	base := addr
+	if i := strings.IndexByte(addr, '['); i >= 0 {
+		base = addr[:i]
+	}
+	var gates []string
+	for _, st := range p.Steps {
+		if st.Type != "approve" || st.Mode == "data" {
+			continue
+		}
+		gates = append(gates, st.Address)
+		if st.Address == base {
+			return nil
+		}
+	}
+	if len(gates) == 0 {
+		return fmt.Errorf("run %s has no approve step; %s is not one", runID, addr)
+	}
+	return fmt.Errorf("run %s has no approve step %s; its approve steps are %s", runID, addr, strings.Join(gates, ", "))
 }
