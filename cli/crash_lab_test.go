@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
 	"io"
 	"io/fs"
 	"math/rand"
 	"net/http"
+	"path"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,72 +34,177 @@ func labDump(t *testing.T, u string) []byte {
 	return b
 }
 
-// TestKillAndResumeAgainstLabServe runs restore-mistake as real processes
-// throughout: the lab is `rebind lab serve --state FILE`, the run is
-// `rebind apply`, killed with SIGKILL at a random instant. Then the lab
+// TestKillAndResumeAgainstLabServe runs every bundled runbook as real
+// processes throughout: the lab is `rebind lab serve --state FILE`, the run
+// is `rebind apply`, killed with SIGKILL at a random instant. Then the lab
 // itself is stopped and served again from its state file (on new ports),
-// and `rebind resume --lab NEW` must bring the tenant to exactly the state
-// an uninterrupted run reaches.
+// and `rebind resume --lab NEW` (with `rebind approve-step` at the
+// runbook's approve gates) must bring the tenant to exactly the state an
+// uninterrupted run reaches, compared object by object.
 func TestKillAndResumeAgainstLabServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two child processes per round; not in -short")
 	}
-	src, err := fs.ReadFile(rebind.Runbooks, "runbooks/restore-mistake/main.hcl")
+	names, err := fs.Glob(rebind.Runbooks, "runbooks/*/rehearsal.json")
+	if err != nil || len(names) < 5 {
+		t.Fatalf("bundled runbooks: %v %v", names, err)
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	for _, name := range names {
+		name := path.Base(path.Dir(name))
+		t.Run(name, func(t *testing.T) { killAndResumeAgainstLabServe(t, name, rng) })
+	}
+}
+
+// approvalsLine matches a runbook's approvals and irreversible_approvals.
+var approvalsLine = regexp.MustCompile(`(?m)^(\s*(?:irreversible_)?approvals\s*=\s*)\d+`)
+
+// pausedAt finds the gate in a paused run's message: "Record a go-ahead
+// with `rebind approve-step RUN ADDRESS`" (ADDRESS shell-quoted when it has
+// a fan-out key).
+var pausedAt = regexp.MustCompile("rebind approve-step \\S+ ('[^']*'|[^`\\s]+)`")
+
+func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
+	dirFS := "runbooks/" + name
+	src, err := fs.ReadFile(rebind.Runbooks, dirFS+"/main.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rh struct {
+		Scenario string            `json:"scenario"`
+		Vars     map[string]string `json:"vars"`
+	}
+	raw, err := fs.ReadFile(rebind.Runbooks, dirFS+"/rehearsal.json")
+	if err == nil {
+		err = json.Unmarshal(raw, &rh)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Applied straight from the runbook, so without the saved plan's
-	// approval: the approvals are tested elsewhere.
-	runbook := strings.Replace(string(src), "approvals   = 1", "approvals   = 0", 1)
-	if runbook == string(src) {
-		t.Fatal("restore-mistake no longer says approvals = 1; update this test")
+	// signatures: the approvals are tested elsewhere.
+	runbook := approvalsLine.ReplaceAllString(string(src), "${1}0")
+	gates := strings.Count(runbook, `step "approve"`)
+	args := []string{"apply", "-auto-approve"}
+	keys := make([]string, 0, len(rh.Vars))
+	for k := range rh.Vars {
+		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "-var", k+"="+rh.Vars[k])
+	}
+	args = append(args, "main.hcl")
 	apply := func(dir, lab string) *testingCmd {
-		return startCmd(t, dir, "--lab", lab, "apply", "-auto-approve", "-var", "upn=nicki@contoso.com", "main.hcl")
+		return startCmd(t, dir, append([]string{"--lab", lab}, args...)...)
 	}
+	// passGate gives the go-ahead a paused run asks for, as a person would
+	// after reading its message; it reports whether the run was paused.
+	passGate := func(round int, dir string, run runSummary) bool {
+		if run.Status != "paused" {
+			return false
+		}
+		m := pausedAt.FindStringSubmatch(run.Error)
+		if m == nil {
+			t.Fatalf("round %d: paused run %s does not say how to go on: %q", round, run.ID, run.Error)
+		}
+		gate := strings.TrimSuffix(strings.TrimPrefix(m[1], "'"), "'")
+		if out, err := runRebind(t, dir, "approve-step", run.ID, gate, "--by", "reviewer"); err != nil {
+			t.Fatalf("round %d: approve-step %s: %v\n%s", round, gate, err, out)
+		}
+		return true
+	}
+	// finish takes the run in dir to its end: apply when no run was
+	// recorded, else a go-ahead at a gate and resume.
+	finish := func(round int, dir, lab string) {
+		for attempt := 0; attempt < gates+3; attempt++ {
+			runs := listRuns(t, dir)
+			if len(runs) == 0 {
+				_, _ = apply(dir, lab).wait() // may stop at a gate; the loop goes on
+				continue
+			}
+			if len(runs) > 1 {
+				t.Fatalf("round %d: %d runs, want 1", round, len(runs))
+			}
+			run := runs[0]
+			if run.Status == "succeeded" {
+				return
+			}
+			passGate(round, dir, run)
+			if out, err := runRebind(t, dir, "--lab", lab, "resume", run.ID); err != nil && !strings.Contains(out, "paused") {
+				t.Fatalf("round %d: resume: %v\n%s", round, err, out)
+			}
+		}
+		t.Fatalf("round %d: the run did not finish: %+v", round, listRuns(t, dir))
+	}
+	// timed runs c to its end and says how long it worked after printing
+	// marker (the run started or resumed): the span a kill should land in.
+	timed := func(c *testingCmd, marker string) time.Duration {
+		if !c.waitOutput(marker, time.Minute) {
+			out, _ := c.wait()
+			t.Fatalf("no %q from the reference run:\n%s", marker, out)
+		}
+		start := time.Now()
+		_, _ = c.wait()
+		return time.Since(start)
+	}
+	// killWithin kills c at a random instant of the span d after marker.
+	killWithin := func(c *testingCmd, marker string, d time.Duration) {
+		if c.waitOutput(marker, time.Minute) {
+			time.Sleep(time.Duration(rng.Int63n(int64(d) + 1)))
+		}
+		c.kill()
+	}
+	const started, resuming = " started (", "Resuming run "
 
-	// The uninterrupted run gives the end state and a time scale.
+	// The uninterrupted run gives the end state and the time scales: the
+	// apply (up to the first gate, if any) and the resume after it.
 	ref := t.TempDir()
 	mustWrite(t, filepath.Join(ref, "main.hcl"), runbook)
-	refLab, _ := startLab(t, ref, "--scenario", "restore-mistake", "--state", filepath.Join(ref, "lab.json"))
-	start := time.Now()
-	if out, err := apply(ref, refLab).wait(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	refLab, _ := startLab(t, ref, "--scenario", rh.Scenario, "--state", filepath.Join(ref, "lab.json"))
+	dApply := timed(apply(ref, refLab), started)
+	var dResume time.Duration
+	if runs := listRuns(t, ref); len(runs) == 1 && passGate(-1, ref, runs[0]) {
+		dResume = timed(startCmd(t, ref, "--lab", refLab, "resume", runs[0].ID), resuming)
 	}
-	full := time.Since(start)
+	finish(-1, ref, refLab)
 	want := labDump(t, refLab)
 
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	const rounds = 20
+	// Runs of a few milliseconds get more rounds, so that enough kills
+	// land inside them.
+	rounds := 8
+	if dApply < time.Second {
+		rounds = 20
+	}
 	midRun := 0
 	for i := 0; i < rounds; i++ {
 		dir := t.TempDir()
 		mustWrite(t, filepath.Join(dir, "main.hcl"), runbook)
 		state := filepath.Join(dir, "lab.json")
-		lab, labCmd := startLab(t, dir, "--scenario", "restore-mistake", "--state", state)
-		run := apply(dir, lab)
-		// Process start-up takes a good part of a run; aim the kill at
-		// the part where it works.
-		time.Sleep(full/3 + time.Duration(rng.Int63n(int64(full-full/3)+1)))
-		run.kill()
+		lab, labCmd := startLab(t, dir, "--scenario", rh.Scenario, "--state", state)
+		if dResume > 0 && i%2 == 1 {
+			// Past the gate: the kill lands in the resume after it.
+			_, _ = apply(dir, lab).wait()
+			runs := listRuns(t, dir)
+			if len(runs) != 1 || !passGate(i, dir, runs[0]) {
+				t.Fatalf("round %d: the run did not stop at its gate: %+v", i, runs)
+			}
+			killWithin(startCmd(t, dir, "--lab", lab, "resume", runs[0].ID), resuming, dResume)
+		} else {
+			killWithin(apply(dir, lab), started, dApply)
+		}
 
 		// The lab goes down and comes back from its state file.
 		_ = labCmd.Process.Signal(syscall.SIGTERM)
 		_ = labCmd.Wait()
 		lab2, _ := startLab(t, dir, "--state", state)
 
-		runs := listRuns(t, dir)
-		switch {
-		case len(runs) == 0:
-			if out, err := apply(dir, lab2).wait(); err != nil {
-				t.Fatalf("round %d: apply after an early kill: %v\n%s", i, err, out)
-			}
-		case runs[0].Status != "succeeded":
+		if runs := listRuns(t, dir); len(runs) == 1 && runs[0].Status == "running" {
 			midRun++
-			if out, err := runRebind(t, dir, "--lab", lab2, "resume", runs[0].ID); err != nil {
-				t.Fatalf("round %d: resume: %v\n%s", i, err, out)
-			}
 		}
+		finish(i, dir, lab2)
 		changes, err := statediff.Diff(want, labDump(t, lab2))
 		if err != nil {
 			t.Fatal(err)
@@ -104,8 +213,9 @@ func TestKillAndResumeAgainstLabServe(t *testing.T) {
 			t.Fatalf("round %d: the end state differs from an uninterrupted run's: %+v", i, changes)
 		}
 	}
-	t.Logf("%d rounds, %d killed mid-run (uninterrupted run: %s)", rounds, midRun, full)
-	if midRun < rounds/5 {
+	t.Logf("%s: %d rounds, %d killed mid-run (uninterrupted, after start-up: apply %s, resume after the gate %s)",
+		name, rounds, midRun, dApply.Round(time.Millisecond), dResume.Round(time.Millisecond))
+	if midRun < 2 {
 		t.Errorf("only %d of %d kills landed mid-run; the test did not exercise resume", midRun, rounds)
 	}
 }

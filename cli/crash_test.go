@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +130,7 @@ func inodes(t *testing.T, dir string) map[string]uint64 {
 type runSummary struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	Error  string `json:"error"`
 }
 
 func listRuns(t *testing.T, dir string) []runSummary {
@@ -313,12 +315,12 @@ func equalMaps(a, b map[string]string) bool {
 // testingCmd is a rebind child process whose output is collected.
 type testingCmd struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	out *syncBuffer
 }
 
 func startCmd(t *testing.T, dir string, args ...string) *testingCmd {
 	t.Helper()
-	c := &testingCmd{cmd: rebindCmd(t, dir, args...), out: &bytes.Buffer{}}
+	c := &testingCmd{cmd: rebindCmd(t, dir, args...), out: &syncBuffer{}}
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -334,4 +336,36 @@ func (c *testingCmd) wait() (string, error) {
 func (c *testingCmd) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	_ = c.cmd.Wait()
+}
+
+// waitOutput waits until the output holds s, or d has passed; it reports
+// whether s came.
+func (c *testingCmd) waitOutput(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(c.out.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// syncBuffer is a bytes.Buffer a child process writes to while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
