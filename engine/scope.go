@@ -35,6 +35,11 @@ type scope struct {
 	// own type's object, not every value in scope.
 	objs     map[string]cty.Value
 	typeObjs map[string]cty.Value
+	// readsStep, when set, says which step values some expression reads;
+	// only those enter the context. A runbook of a thousand steps that
+	// never refer to each other then does not rebuild a thousand-attribute
+	// object after every step.
+	readsStep func(typ, name string) bool
 }
 
 func newScope(funcs map[string]function.Function) *scope {
@@ -69,6 +74,9 @@ func (s *scope) setLocal(name string, v cty.Value) {
 func (s *scope) set(tab map[string]map[string]cty.Value, root, typ, name string, v cty.Value) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if root == "step" && s.readsStep != nil && !s.readsStep(typ, name) {
+		return // no expression reads it
+	}
 	if tab[typ] == nil {
 		tab[typ] = map[string]cty.Value{}
 	}

@@ -73,6 +73,7 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 		tgts:  map[string]*openTarget{},
 		dir:   dir,
 	}
+	s.sc.readsStep = rb.ReferencesStep
 	var diags hcl.Diagnostics
 	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
 		t, ok := steps.Lookup(st.Type)

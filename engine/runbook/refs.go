@@ -30,7 +30,8 @@ func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics
 			stepPos[s.Address()] = i
 		}
 	}
-	c := &refChecker{declared: declared, stepPos: stepPos}
+	c := &refChecker{declared: declared, stepPos: stepPos, stepRefs: map[string]bool{}}
+	defer func() { rb.stepRefs = c.stepRefs }()
 
 	for _, v := range rb.Variables {
 		sc := refScope{stepIndex: -1, addr: "var." + v.Name}
@@ -77,6 +78,9 @@ func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics
 type refChecker struct {
 	declared map[string]hcl.Range
 	stepPos  map[string]int
+	// stepRefs records what the runbook reads of step values (see
+	// Runbook.ReferencesStep).
+	stepRefs map[string]bool
 }
 
 func (c *refChecker) exprs(sc refScope, exprs ...hcl.Expression) hcl.Diagnostics {
@@ -137,6 +141,16 @@ func (c *refChecker) traversal(sc refScope, t hcl.Traversal) *hcl.Diagnostic {
 		what = map[string]string{"var": "variable", "local": "local"}[root]
 	case "target", "data", "step":
 		names := attrNames(t, 2)
+		if root == "step" {
+			switch len(names) {
+			case 0:
+				c.stepRefs["*"] = true // all of step, indexed at run time
+			case 1:
+				c.stepRefs[names[0]] = true // a whole type
+			default:
+				c.stepRefs[names[0]+"."+names[1]] = true
+			}
+		}
 		if len(names) < 2 {
 			return nil
 		}

@@ -38,6 +38,21 @@ type Runbook struct {
 	// Files maps the same names to the parsed files, for rendering
 	// diagnostics with source snippets (hcl.NewDiagnosticTextWriter).
 	Files map[string]*hcl.File
+
+	// stepRefs is what expressions read of step values: "TYPE.NAME",
+	// "TYPE" (a whole type, indexed at run time) or "*" (all of step).
+	stepRefs map[string]bool
+}
+
+// ReferencesStep reports whether any expression of the runbook can read the
+// value of step TYPE.NAME, so that the engine keeps in the evaluation
+// context only what some expression reads. A runbook built without
+// loading (no reference check) references every step.
+func (rb *Runbook) ReferencesStep(typ, name string) bool {
+	if rb.stepRefs == nil {
+		return true
+	}
+	return rb.stepRefs["*"] || rb.stepRefs[typ] || rb.stepRefs[typ+"."+name]
 }
 
 // Meta is the runbook block.
@@ -148,7 +163,7 @@ type Step struct {
 	// Optional is a data block's `optional = true`: when the object it names
 	// does not exist, its value is null instead of the plan failing.
 	Optional bool
-	Retry          *Retry
+	Retry    *Retry
 
 	Preconditions  []*Check
 	Postconditions []*Check
