@@ -21,6 +21,7 @@ type approveOptions struct {
 	Path           string
 	KeyFile        string
 	SignatureFile  string
+	From           []string
 	AllowedSigners string
 	Now            func() time.Time
 	// Passphrase asks for a key's passphrase; nil reads it from the
@@ -31,7 +32,7 @@ type approveOptions struct {
 func newApproveCmd(ios *IO, g *Globals) *cobra.Command {
 	opts := &approveOptions{IO: ios, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "approve PLAN (--key SSH_KEY | --signature FILE) [--allowed-signers FILE]",
+		Use:   "approve PLAN (--key SSH_KEY | --signature FILE | --from COPY...) [--allowed-signers FILE]",
 		Short: "Approve a saved plan with your SSH key",
 		Long: `approve signs the plan's digest with an SSH key and adds the signature to
 the plan file. The signature is the kind 'ssh-keygen -Y sign' makes, in the
@@ -45,7 +46,11 @@ without rebind can make one and add it with --signature:
 passphrase on a terminal), or a public key file whose private key is in
 ssh-agent. With --allowed-signers (or REBIND_ALLOWED_SIGNERS), approve
 refuses a key the file does not list and says how many approvals the plan
-now has. The plan's author cannot approve it.`,
+now has. The plan's author cannot approve it.
+
+When reviewers each signed their own copy of the plan file, --from COPY
+(repeatable) brings their signatures into PLAN: every copy must have PLAN's
+digest, and every signature is checked as one given with --signature.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Path = args[0]
@@ -54,13 +59,20 @@ now has. The plan's author cannot approve it.`,
 	}
 	cmd.Flags().StringVar(&opts.KeyFile, "key", "", "sign with this SSH private key (or public key held by ssh-agent)")
 	cmd.Flags().StringVar(&opts.SignatureFile, "signature", "", "add this signature made with ssh-keygen -Y sign -n rebind-plan")
+	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "add the signatures of this signed copy of the same plan (repeatable)")
 	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "check the signer against this allowed-signers file (env REBIND_ALLOWED_SIGNERS)")
 	return cmd
 }
 
 func runApprove(opts *approveOptions) error {
-	if (opts.KeyFile == "") == (opts.SignatureFile == "") {
-		return usageError{errors.New("give either --key SSH_KEY or --signature FILE")}
+	modes := 0
+	for _, given := range []bool{opts.KeyFile != "", opts.SignatureFile != "", len(opts.From) > 0} {
+		if given {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageError{errors.New("give one of --key SSH_KEY, --signature FILE or --from COPY")}
 	}
 	p, err := plan.Read(opts.Path)
 	if err != nil {
@@ -73,6 +85,9 @@ func runApprove(opts *approveOptions) error {
 	allowed, err := loadAllowedSigners(opts.AllowedSigners)
 	if err != nil {
 		return err
+	}
+	if len(opts.From) > 0 {
+		return mergeApprovals(opts, p, allowed, now)
 	}
 
 	var key ssh.PublicKey
@@ -126,11 +141,60 @@ func runApprove(opts *approveOptions) error {
 		name = "an unverified signer"
 	}
 	fmt.Fprintf(out, "Approved %s (sha256:%s) as %s, key %s %s.\n", opts.Path, p.Digest(), name, keyKind(key), ssh.FingerprintSHA256(key))
+	reportApprovals(opts, p, allowed, now)
+	return nil
+}
+
+// mergeApprovals brings the signatures of the copies opts.From into p and
+// writes it; with an allowed-signers file, a signer it does not list (or
+// the author) stops the merge before anything is written.
+func mergeApprovals(opts *approveOptions, p *plan.Plan, allowed *plan.AllowedSigners, now time.Time) error {
+	var added []ssh.PublicKey
+	for _, f := range opts.From {
+		other, err := plan.Read(f)
+		if err != nil {
+			return err
+		}
+		keys, err := plan.MergeSignatures(p, other)
+		if err != nil {
+			return fmt.Errorf("--from %s: %w", f, err)
+		}
+		added = append(added, keys...)
+	}
+	out := opts.IO.Out
+	for _, key := range added {
+		who := "an unverified signer"
+		if allowed != nil {
+			e, err := plan.CheckSigner(p, allowed, key, now)
+			if err != nil {
+				return fmt.Errorf("%s not written: %w", opts.Path, err)
+			}
+			who = e.Principal()
+			for i := range p.Signatures {
+				if p.Signatures[i].PublicKey == plan.AuthorizedKey(key) {
+					p.Signatures[i].Signer = who
+				}
+			}
+		}
+		fmt.Fprintf(out, "Added the approval of %s, key %s %s.\n", who, keyKind(key), ssh.FingerprintSHA256(key))
+	}
+	if len(added) == 0 {
+		fmt.Fprintf(out, "%s already holds every signature of %s.\n", opts.Path, strings.Join(opts.From, ", "))
+	} else if err := p.Write(opts.Path); err != nil {
+		return err
+	}
+	reportApprovals(opts, p, allowed, now)
+	return nil
+}
+
+// reportApprovals says how many approvals p has and needs.
+func reportApprovals(opts *approveOptions, p *plan.Plan, allowed *plan.AllowedSigners, now time.Time) {
+	out := opts.IO.Out
 	need := p.RequiredApprovals()
 	if allowed == nil {
 		fmt.Fprintf(out, "The plan carries %d signature%s and needs %d approval%s; give --allowed-signers FILE (or set REBIND_ALLOWED_SIGNERS) to count them.\n",
 			len(p.Signatures), plural(len(p.Signatures)), need, plural(need))
-		return nil
+		return
 	}
 	ap, err := plan.Verify(p, allowed, now)
 	fmt.Fprintf(out, "Approvals: %d of %d (%s).\n", len(ap.Signers), need, strings.Join(ap.Signers, ", "))
@@ -142,7 +206,6 @@ func runApprove(opts *approveOptions) error {
 	default:
 		fmt.Fprintf(opts.IO.Err, "warning: other signatures on the plan do not hold:\n%s\n", indentErr(err))
 	}
-	return nil
 }
 
 // loadAllowedSigners reads the allowed-signers file named by path, or by

@@ -177,6 +177,62 @@ func AddSignature(p *Plan, armored string) error {
 	return nil
 }
 
+// MergeSignatures adds to p the signatures on other, a copy of the same
+// plan that other reviewers signed (two reviewers who each signed the copy
+// they were sent). other must have p's digest. Each signature is checked as
+// AddSignature checks one and keeps the time it was made; one identical to
+// a signature p has is skipped, and one by a key that already signed p
+// replaces it only when it is newer. It returns the public keys of the
+// signatures it added, and adds none when any of them does not hold.
+func MergeSignatures(p, other *Plan) ([]ssh.PublicKey, error) {
+	if pd, od := p.Digest(), other.Digest(); pd != od {
+		return nil, fmt.Errorf("a copy of another plan (sha256:%s, not sha256:%s): only signatures over the same digest can be merged", od, pd)
+	}
+	type add struct {
+		sig Signature
+		key ssh.PublicKey
+	}
+	var adds []add
+	for i, o := range other.Signatures {
+		s, raw, err := parseSSHSig(o.Armored)
+		if err != nil {
+			return nil, &SignatureError{Index: i, Err: err}
+		}
+		fp := ssh.FingerprintSHA256(s.Key)
+		if err := s.verify(Namespace, messages(p.Digest())...); err != nil {
+			return nil, &SignatureError{Index: i, Fingerprint: fp, Err: err}
+		}
+		if err := checkNotAuthorKey(p, s.Key); err != nil {
+			return nil, &SignatureError{Index: i, Fingerprint: fp, Err: err}
+		}
+		sig := Signature{PublicKey: authorizedKey(s.Key), Armored: armor(raw), Created: o.Created.UTC()}
+		if p.hasNewerOrSame(sig, s.Key) {
+			continue
+		}
+		adds = append(adds, add{sig, s.Key})
+	}
+	keys := make([]ssh.PublicKey, 0, len(adds))
+	for _, a := range adds {
+		p.addSignature(a.sig, a.key)
+		keys = append(keys, a.key)
+	}
+	return keys, nil
+}
+
+// hasNewerOrSame reports whether p holds sig already, or a signature by the
+// same key made at the same time or later.
+func (p *Plan) hasNewerOrSame(sig Signature, key ssh.PublicKey) bool {
+	for _, old := range p.Signatures {
+		if old.Armored == sig.Armored {
+			return true
+		}
+		if k, err := parseAuthorizedKey(old.PublicKey); err == nil && sameKey(k, key) && !old.Created.Before(sig.Created) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Plan) addSignature(sig Signature, key ssh.PublicKey) {
 	for i, old := range p.Signatures {
 		if k, err := parseAuthorizedKey(old.PublicKey); err == nil && sameKey(k, key) {

@@ -445,3 +445,62 @@ func TestVerifyNamesEachSignature(t *testing.T) {
 		t.Fatalf("BySignature = %q", got)
 	}
 }
+
+// MergeSignatures brings a copy's signatures in once, keeps the newer of
+// two by one key, and refuses a copy of another plan or a forged signature
+// without adding anything.
+func TestMergeSignatures(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "bob"})
+	p := samplePlan()
+	copyA, copyB := samplePlan(), samplePlan()
+	if _, err := Sign(copyA, tm.keys["alice"], testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, copyB, tm.keys["bob"])
+	for _, c := range []*Plan{copyA, copyB} {
+		if keys, err := MergeSignatures(p, c); err != nil || len(keys) != 1 {
+			t.Fatalf("merge: %v, %d added", err, len(keys))
+		}
+	}
+	if ap, err := Verify(p, tm.allowed, testNow); err != nil || strings.Join(ap.Signers, ",") != "alice,bob" {
+		t.Fatalf("after merging: %+v %v", ap, err)
+	}
+	if keys, err := MergeSignatures(p, copyA); err != nil || len(keys) != 0 || len(p.Signatures) != 2 {
+		t.Fatalf("merging again: %v, %d added, %d signatures", err, len(keys), len(p.Signatures))
+	}
+
+	// carol (ECDSA: each signature differs) signs p, and copies before and
+	// after: the older does not replace hers, the newer does.
+	carol := newSigner(t, "ecdsa256")
+	older, newer := samplePlan(), samplePlan()
+	if _, err := Sign(older, carol, testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(newer, carol, testNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sign(t, p, carol)
+	mine := p.Signatures[len(p.Signatures)-1].Armored
+	if keys, _ := MergeSignatures(p, older); len(keys) != 0 || p.Signatures[len(p.Signatures)-1].Armored != mine {
+		t.Fatal("an older signature by the same key replaced a newer one")
+	}
+	if keys, _ := MergeSignatures(p, newer); len(keys) != 1 || p.Signatures[len(p.Signatures)-1].Armored != newer.Signatures[0].Armored {
+		t.Fatal("a newer signature by the same key was not taken")
+	}
+	if len(p.Signatures) != 3 {
+		t.Fatalf("%d signatures, want alice, bob and carol once each", len(p.Signatures))
+	}
+
+	other := samplePlan()
+	other.Author = "someone else"
+	sign(t, other, tm.keys["bob"])
+	if _, err := MergeSignatures(p, other); err == nil || !strings.Contains(err.Error(), "another plan") {
+		t.Fatalf("a copy of another plan: %v", err)
+	}
+	forged := samplePlan()
+	forged.Signatures = append(forged.Signatures, other.Signatures[0]) // over other's digest
+	n := len(p.Signatures)
+	if _, err := MergeSignatures(p, forged); err == nil || len(p.Signatures) != n {
+		t.Fatalf("a signature over another digest: %v, %d signatures (was %d)", err, len(p.Signatures), n)
+	}
+}
