@@ -114,7 +114,8 @@ func runRehearse(opts *rehearseOptions) error {
 		return err
 	}
 	if n := p.RequiredApprovals(); n > 0 {
-		fmt.Fprintf(ios.Out, "In the lab the plan's %d approvals are not asked for; against a real tenant they are.\n", n)
+		fmt.Fprintf(ios.Out, "In the lab the %d approval%s the plan needs %s not asked for; against a real tenant %s.\n",
+			n, plural(n), map[bool]string{true: "is", false: "are"}[n == 1], map[bool]string{true: "it is", false: "they are"}[n == 1])
 	}
 	fmt.Fprintln(ios.Out)
 	in2, err := vars.inputs()
