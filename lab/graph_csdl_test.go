@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	rebind "github.com/rebind-dev/rebind"
 )
 
 // csdlPath is Microsoft's published Graph v1.0 schema, beside the project.
@@ -26,6 +28,13 @@ type csdlType struct {
 	Name       string         `xml:"Name,attr"`
 	BaseType   string         `xml:"BaseType,attr"`
 	Properties []csdlProperty `xml:"Property"`
+	// Members are an enum type's names (enum is set for EnumType); a flags
+	// enum's value may join several with commas.
+	Members []struct {
+		Name string `xml:"Name,attr"`
+	} `xml:"Member"`
+	IsFlags bool `xml:"IsFlags,attr"`
+	enum    bool
 }
 
 // csdl holds the structured types of the microsoft.graph namespace.
@@ -46,6 +55,7 @@ func loadCSDL(t *testing.T) csdl {
 			Namespace    string     `xml:"Namespace,attr"`
 			EntityTypes  []csdlType `xml:"EntityType"`
 			ComplexTypes []csdlType `xml:"ComplexType"`
+			EnumTypes    []csdlType `xml:"EnumType"`
 		} `xml:"DataServices>Schema"`
 	}
 	if err := xml.NewDecoder(f).Decode(&doc); err != nil {
@@ -57,6 +67,10 @@ func loadCSDL(t *testing.T) csdl {
 			continue
 		}
 		for _, ty := range append(s.EntityTypes, s.ComplexTypes...) {
+			out["graph."+ty.Name] = ty
+		}
+		for _, ty := range s.EnumTypes {
+			ty.enum = true
 			out["graph."+ty.Name] = ty
 		}
 	}
@@ -129,8 +143,43 @@ func (c csdl) check(path, typ, nullable string, v any) []string {
 		if _, err := time.Parse(time.RFC3339, s); !ok || err != nil {
 			return bad()
 		}
+	case "Edm.Duration":
+		if s, ok := v.(string); !ok || !isoDuration.MatchString(s) {
+			return bad()
+		}
 	default:
+		if ty, ok := c[typ]; ok && ty.enum {
+			return c.checkEnum(path, ty, v)
+		}
 		return c.checkObject(path, typ, v)
+	}
+	return nil
+}
+
+// isoDuration matches an Edm.Duration (ISO 8601, such as PT40M or P1DT2H).
+var isoDuration = regexp.MustCompile(`^-?P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$`)
+
+// checkEnum checks an enum value: a member's name, or for a flags enum
+// names joined by commas.
+func (c csdl) checkEnum(path string, ty csdlType, v any) []string {
+	s, ok := v.(string)
+	if !ok {
+		return []string{fmt.Sprintf("%s: %v (%T) is not a graph.%s name", path, v, v, ty.Name)}
+	}
+	parts := []string{s}
+	if ty.IsFlags {
+		parts = strings.Split(s, ",")
+	}
+	for _, part := range parts {
+		found := false
+		for _, m := range ty.Members {
+			if strings.TrimSpace(part) == m.Name {
+				found = true
+			}
+		}
+		if !found {
+			return []string{fmt.Sprintf("%s: %q is not a member of graph.%s", path, part, ty.Name)}
+		}
 	}
 	return nil
 }
@@ -215,6 +264,36 @@ func TestGraphShapesMatchCSDL(t *testing.T) {
 	for _, e := range c.checkObject("organization", "graph.organization", org) {
 		t.Error(e)
 	}
+	// A Cloud Sync job: never run, run with export errors, quarantined.
+	for _, name := range []string{"restore-mistake", "healthy"} {
+		tn, err := LoadScenario(rebind.Scenarios, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs := []graphSyncJob{NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b")}
+		_, _ = tn.SyncCycle(Delta)
+		jobs = append(jobs, NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b"))
+		for i, j := range jobs {
+			jb, _ := json.Marshal(j)
+			var job any
+			_ = json.Unmarshal(jb, &job)
+			for _, e := range c.checkObject(fmt.Sprintf("%s job %d", name, i), "graph.synchronizationJob", job) {
+				t.Error(e)
+			}
+		}
+	}
+	q := New(Config{})
+	q.sync.Runs = 1
+	q.sync.Last = &SyncResult{ID: "x", Policy: Delta, Started: time.Now(), Status: StatusDeletionThresholdExceeded}
+	jb, _ := json.Marshal(NewServer(q, ServerOptions{}).syncJob("j"))
+	var job any
+	_ = json.Unmarshal(jb, &job)
+	if !strings.Contains(string(jb), `"Quarantine"`) {
+		t.Fatalf("quarantined job = %s", jb)
+	}
+	for _, e := range c.checkObject("quarantined job", "graph.synchronizationJob", job) {
+		t.Error(e)
+	}
 }
 
 // TestCSDLCheckCatchesWrongShapes makes sure the schema check above can
@@ -230,6 +309,13 @@ func TestCSDLCheckCatchesWrongShapes(t *testing.T) {
 	}
 	if errs := c.checkObject("user", "graph.user", bad); len(errs) != 5 {
 		t.Fatalf("found %d problems, want 5: %q", len(errs), errs)
+	}
+	badJob := map[string]any{
+		"schedule": map[string]any{"interval": "2 minutes", "state": "Active"},
+		"status":   map[string]any{"code": "Running", "lastExecution": map[string]any{"state": "Succeeded, Failed"}},
+	}
+	if errs := c.checkObject("job", "graph.synchronizationJob", badJob); len(errs) != 3 {
+		t.Fatalf("found %d problems in the job, want 3 (interval, code, a state that is not a flags enum): %q", len(errs), errs)
 	}
 }
 

@@ -60,6 +60,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2))}
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
+	s.routeCloudSync()
 	s.mux.Handle("/v1.0/", s.withFaults(gunzip(s.throttled(s.graph))))
 	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(gunzip(http.HandlerFunc(s.invokeCommand))))
 	s.routeControl()

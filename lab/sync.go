@@ -73,6 +73,9 @@ type SyncError struct {
 
 // SyncResult reports one sync cycle.
 type SyncResult struct {
+	// ID identifies the cycle: a Cloud Sync job reports it as its last
+	// execution's activityIdentifier.
+	ID       string      `json:"id,omitempty"`
 	Policy   SyncPolicy  `json:"policy"`
 	Started  time.Time   `json:"started"`
 	Status   string      `json:"status"`
@@ -98,6 +101,9 @@ type syncState struct {
 	FullPending bool
 	// Last is the last cycle's report.
 	Last *SyncResult
+	// Runs counts the cycles that ran (those refused with sync off
+	// excluded), to name each one.
+	Runs int64
 	// LastRun is when the last cycle started; the scheduler runs the next
 	// one Config.SyncInterval later.
 	LastRun time.Time
@@ -161,7 +167,8 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 	if t.sync.FullPending {
 		policy = Initial
 	}
-	res := SyncResult{Policy: policy, Started: t.now, Status: StatusSuccess}
+	t.sync.Runs++
+	res := SyncResult{ID: t.cycleID(t.sync.Runs), Policy: policy, Started: t.now, Status: StatusSuccess}
 	live := map[string]*ADUser{}
 	var work []*ADUser
 	for _, u := range t.ad.byGUID {

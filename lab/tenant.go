@@ -220,6 +220,20 @@ func (t *Tenant) newGUID() anchor.GUID {
 	return g
 }
 
+// cycleID names sync cycle n. It derives from the seed apart from newGUID's
+// counter, so that running a cycle does not change the identifiers objects
+// created later receive.
+func (t *Tenant) cycleID(n int64) string {
+	var buf [96]byte
+	b := binary.BigEndian.AppendUint64(append(append(buf[:0], t.seed...), "sync-cycle"...), uint64(n))
+	sum := sha256.Sum256(b)
+	var g anchor.GUID
+	copy(g[:], sum[:16])
+	g[6] = g[6]&0x0f | 0x40
+	g[8] = g[8]&0x3f | 0x80
+	return g.String()
+}
+
 // fold returns the case-insensitive key of a name or address.
 func fold(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
