@@ -1,11 +1,13 @@
 package adsync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,12 +154,15 @@ func TestCommandDriverWaits(t *testing.T) {
 }
 
 // TestCloudSyncDriver restarts a Cloud Sync job with a full reset scope and
-// waits until an execution that began after the start has ended.
+// waits until an execution later than the one the job showed before the
+// restart has ended. The fake service gives no activityIdentifier, so
+// executions are told apart by when they began.
 func TestCloudSyncDriver(t *testing.T) {
 	var mu sync.Mutex
 	var restartBody map[string]any
 	polls := 0
-	started := time.Now().UTC()
+	restarted := false
+	began := time.Date(2026, 4, 7, 12, 0, 0, 0, time.UTC) // the service's clock, not ours
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -168,14 +173,21 @@ func TestCloudSyncDriver(t *testing.T) {
 		switch {
 		case r.Method == "POST" && r.URL.Path == "/v1.0/servicePrincipals/sp1/synchronization/jobs/job1/restart":
 			json.NewDecoder(r.Body).Decode(&restartBody)
+			restarted = true
 			w.WriteHeader(204)
 		case r.Method == "GET" && r.URL.Path == "/v1.0/servicePrincipals/sp1/synchronization/jobs/job1":
+			if !restarted {
+				// The run before ours, long over.
+				fmt.Fprintf(w, `{"status":{"code":"Active","lastExecution":{"state":"Succeeded","timeBegan":%q,"timeEnded":%q}}}`,
+					began.Add(-time.Hour).Format(time.RFC3339), began.Add(-59*time.Minute).Format(time.RFC3339))
+				return
+			}
 			polls++
 			ended := "null"
 			if polls >= 2 {
-				ended = fmt.Sprintf("%q", started.Add(time.Minute).Format(time.RFC3339))
+				ended = fmt.Sprintf("%q", began.Add(time.Minute).Format(time.RFC3339))
 			}
-			fmt.Fprintf(w, `{"status":{"code":"Active","lastExecution":{"state":"Succeeded","timeBegan":%q,"timeEnded":%s}}}`, started.Format(time.RFC3339), ended)
+			fmt.Fprintf(w, `{"status":{"code":"Active","lastExecution":{"state":"Succeeded","timeBegan":%q,"timeEnded":%s}}}`, began.Format(time.RFC3339), ended)
 		default:
 			w.WriteHeader(404)
 		}
@@ -189,6 +201,74 @@ func TestCloudSyncDriver(t *testing.T) {
 	crit, _ := restartBody["criteria"].(map[string]any)
 	if crit["resetScope"] != "Full" || polls != 2 || res.Value.GetAttr("status").AsString() != "succeeded" {
 		t.Fatalf("restart body %v, polls %d, result %#v", restartBody, polls, res.Value)
+	}
+}
+
+// TestCloudSyncDriverAgainstLab: under --lab a cloudsync target keeps its
+// driver, which starts and reads the job over the lab's Graph: an Initial
+// cycle is a restart with a full reset scope, a Delta a start, each
+// awaited by its own execution; a job quarantined for too many deletes and
+// a tenant with sync off are errors that say so.
+func TestCloudSyncDriverAgainstLab(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	target := open(t, srv.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
+	if _, ok := target.(*CloudSyncDriver); !ok {
+		t.Fatalf("under --lab a cloudsync target opened %T", target)
+	}
+	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := tn.LastSync()
+	if last.Policy != lab.Initial || res.Value.GetAttr("status").AsString() != "entrylevelerrors" {
+		t.Fatalf("lab ran %s; result %#v", last.Policy, res.Value)
+	}
+	first := last.ID
+	if _, err := runCycle(t, target, map[string]any{"policy": "Delta"}); err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := tn.LastSync(); last.Policy != lab.Delta || last.ID == first {
+		t.Fatalf("second cycle: %+v", last)
+	}
+
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCycle(t, target, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "turned off") {
+		t.Fatalf("cycle with sync off: %v", err)
+	}
+
+	// A tenant whose deletion threshold the next cycle exceeds.
+	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc map[string]any
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc["config"].(map[string]any)["deletionThreshold"] = 1
+	raw, _ = json.Marshal(sc)
+	tn2, err := lab.Load(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := tn2.SearchAD(lab.ADQuery{})
+	for _, u := range users[:2] {
+		if err := tn2.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
+	defer srv2.Close()
+	target2 := open(t, srv2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
+	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "quarantine (TooManyDeletes)") {
+		t.Fatalf("cycle over the deletion threshold: %v", err)
 	}
 }
 

@@ -242,27 +242,51 @@ func retryAfter(v string) time.Duration {
 // cloudJob is the part of a synchronizationJob rebind reads.
 type cloudJob struct {
 	Status struct {
-		Code          string `json:"code"`
-		LastExecution *struct {
-			State     string     `json:"state"`
-			TimeBegan *time.Time `json:"timeBegan"`
-			TimeEnded *time.Time `json:"timeEnded"`
-			Error     *struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		} `json:"lastExecution"`
-		Quarantine *struct {
+		Code          string          `json:"code"`
+		LastExecution *cloudExecution `json:"lastExecution"`
+		Quarantine    *struct {
 			Reason string `json:"reason"`
 		} `json:"quarantine"`
 	} `json:"status"`
 }
 
-// Run starts the job (Delta) or restarts it with a full reset scope
-// (Initial) and, when asked, polls the job until an execution that began
-// after the start has ended.
+// cloudExecution is a synchronizationTaskExecution.
+type cloudExecution struct {
+	ActivityIdentifier string     `json:"activityIdentifier"`
+	State              string     `json:"state"`
+	TimeBegan          *time.Time `json:"timeBegan"`
+	TimeEnded          *time.Time `json:"timeEnded"`
+	Error              *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// after reports whether ex is a later execution than prev (nil: none).
+// Executions are told apart by their activityIdentifier, or by when they
+// began when the service gives no identifier; the local clock is never
+// compared with the service's.
+func (ex *cloudExecution) after(prev *cloudExecution) bool {
+	switch {
+	case ex == nil || ex.TimeBegan == nil:
+		return false
+	case prev == nil || prev.TimeBegan == nil:
+		return true
+	case ex.ActivityIdentifier != "" || prev.ActivityIdentifier != "":
+		return ex.ActivityIdentifier != prev.ActivityIdentifier
+	}
+	return ex.TimeBegan.After(*prev.TimeBegan)
+}
+
+// Run reads the job (which also checks that it exists), starts it (Delta)
+// or restarts it with a full reset scope (Initial) and, when asked, polls
+// the job until an execution later than the one it read first has ended.
 func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
 	c := Cycle{Policy: policy, Started: time.Now().UTC(), Status: "started"}
+	var before cloudJob
+	if err := d.call(ctx, http.MethodGet, d.jobURL(), nil, &before); err != nil {
+		return c, fmt.Errorf("adsync: read cloud sync job %s: %w", d.Job, err)
+	}
 	var err error
 	if policy == "Initial" {
 		err = d.call(ctx, http.MethodPost, d.jobURL()+"/restart", map[string]any{"criteria": map[string]string{"resetScope": "Full"}}, nil)
@@ -276,13 +300,15 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 	if !wait {
 		return c, nil
 	}
-	for {
-		t := time.NewTimer(d.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, ctx.Err())
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			t := time.NewTimer(d.Poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, ctx.Err())
+			case <-t.C:
+			}
 		}
 		var job cloudJob
 		if err := d.call(ctx, http.MethodGet, d.jobURL(), nil, &job); err != nil {
@@ -292,21 +318,27 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 			}
 			return c, fmt.Errorf("adsync: read cloud sync job %s: %w", d.Job, err)
 		}
-		if q := job.Status.Quarantine; q != nil || strings.EqualFold(job.Status.Code, "Quarantine") {
-			reason := "unknown"
-			if q != nil {
-				reason = q.Reason
-			}
-			return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s)", d.Job, reason))
-		}
 		ex := job.Status.LastExecution
-		if ex == nil || ex.TimeBegan == nil || ex.TimeBegan.Before(c.Started.Add(-time.Minute)) || ex.TimeEnded == nil {
+		if !ex.after(before.Status.LastExecution) || ex.TimeEnded == nil {
+			if q := job.Status.Quarantine; q != nil || strings.EqualFold(job.Status.Code, "Quarantine") {
+				return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s)", d.Job, quarantineReason(job)))
+			}
 			continue
 		}
 		c.Status, c.Finished = strings.ToLower(ex.State), *ex.TimeEnded
 		if ex.Error != nil && ex.Error.Code != "" {
 			c.Errors = append(c.Errors, CycleError{Code: ex.Error.Code, Detail: ex.Error.Message})
 		}
+		if strings.EqualFold(job.Status.Code, "Quarantine") {
+			return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s ran and went into quarantine (%s)", d.Job, quarantineReason(job)))
+		}
 		return c, nil
 	}
+}
+
+func quarantineReason(job cloudJob) string {
+	if q := job.Status.Quarantine; q != nil && q.Reason != "" {
+		return q.Reason
+	}
+	return "no reason given"
 }

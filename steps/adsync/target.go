@@ -11,13 +11,16 @@
 //     /restart with a full reset scope for Initial) over plain net/http, and
 //     waits until the job's last execution ends.
 //   - lab runs a cycle of a lab tenant (POST /lab/sync?policy=...), which
-//     answers when the cycle is over. Any target uses it under --lab.
+//     answers when the cycle is over. Under --lab a command target uses it;
+//     a cloudsync target keeps its driver, pointed at the lab, which serves
+//     the Cloud Sync job calls.
 package adsync
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
 )
 
 // Cycle is what a driver knows of a cycle it ran.
@@ -95,8 +99,20 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		poll = time.Duration(f * float64(time.Second))
 	}
 	if cfg.Lab != "" {
-		// A rehearsal runs the lab's cycle whatever the runbook's driver.
-		return &LabDriver{URL: strings.TrimSuffix(cfg.Lab, "/")}, nil
+		lab := strings.TrimSuffix(cfg.Lab, "/")
+		if driver == "cloudsync" {
+			// The lab serves the Cloud Sync job calls: the runbook's own
+			// driver runs, over HTTP, with the lab's token.
+			sp, job, err := cloudJobIDs(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return &CloudSyncDriver{Graph: lab + "/v1.0", SP: sp, Job: job, Poll: 50 * time.Millisecond,
+				Tokens: credential.NewSource(credential.Static(credential.LabToken), lab+"/.default"), HTTP: &http.Client{Timeout: time.Minute}}, nil
+		}
+		// A command cannot reach the lab's Connect server: the lab runs
+		// the cycle itself.
+		return &LabDriver{URL: lab}, nil
 	}
 	switch driver {
 	case "lab":
@@ -108,10 +124,9 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		}
 		return &CommandDriver{Command: cmd, Status: stringList(cfg.Config, "status_command"), Poll: poll}, nil
 	case "cloudsync":
-		sp, _ := steps.String(cfg.Config, "service_principal_id")
-		job, _ := steps.String(cfg.Config, "job_id")
-		if sp == "" || job == "" {
-			return nil, fmt.Errorf("adsync: target %s: driver cloudsync needs service_principal_id and job_id", cfg.Name)
+		sp, job, err := cloudJobIDs(cfg)
+		if err != nil {
+			return nil, err
 		}
 		graph, ok := steps.String(cfg.Config, "graph_url")
 		if !ok {
@@ -128,6 +143,16 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return d, nil
 	}
 	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of command, cloudsync, lab", cfg.Name, driver)
+}
+
+// cloudJobIDs reads the cloudsync driver's service principal and job.
+func cloudJobIDs(cfg steps.TargetConfig) (sp, job string, err error) {
+	sp, _ = steps.String(cfg.Config, "service_principal_id")
+	job, _ = steps.String(cfg.Config, "job_id")
+	if sp == "" || job == "" {
+		return "", "", fmt.Errorf("adsync: target %s: driver cloudsync needs service_principal_id and job_id", cfg.Name)
+	}
+	return sp, job, nil
 }
 
 // stringList reads a list(string) attribute.
