@@ -48,7 +48,11 @@ type ADUser struct {
 	RecipientDisplayType int64       `json:"msExchRecipientDisplayType,omitempty"`
 	// IsDeleted is set while the object sits in CN=Deleted Objects;
 	// LastKnownParent is then the container it was deleted from.
-	IsDeleted       bool      `json:"isDeleted,omitempty"`
+	IsDeleted bool `json:"isDeleted,omitempty"`
+	// IsRecycled marks a deleted object past its deleted-object lifetime
+	// (AD Recycle Bin on): its attributes are gone and it cannot be
+	// restored. WhenChanged is then when it was recycled.
+	IsRecycled      bool      `json:"isRecycled,omitempty"`
 	LastKnownParent string    `json:"lastKnownParent,omitempty"`
 	WhenChanged     time.Time `json:"whenChanged"`
 	USNChanged      int64     `json:"uSNChanged"`
@@ -468,6 +472,36 @@ func (t *Tenant) DeleteADUser(ref string) error {
 	return nil
 }
 
+// collectDeleted does what AD's garbage collection does as the clock
+// passes, timing from each deleted object's whenChanged (set when it was
+// deleted or recycled): with the Recycle Bin on, a deleted object past the
+// deleted-object lifetime is recycled (only the tombstone's attributes
+// remain); a tombstone or recycled object past the tombstone lifetime is
+// removed for good.
+func (t *Tenant) collectDeleted() {
+	for _, u := range t.ad.byGUID {
+		if !u.IsDeleted {
+			continue
+		}
+		if t.cfg.ADRecycleBin && !u.IsRecycled {
+			due := u.WhenChanged.Add(t.cfg.DeletedObjectLifetime.D())
+			if t.now.Before(due) {
+				continue
+			}
+			t.ad.unindex(u)
+			*u = ADUser{ObjectGUID: u.ObjectGUID, CN: u.CN, SAMAccountName: u.SAMAccountName, DN: u.DN,
+				IsDeleted: true, IsRecycled: true, LastKnownParent: u.LastKnownParent}
+			t.ad.usn++
+			u.USNChanged, u.WhenChanged = t.ad.usn, due
+			t.ad.index(u)
+		}
+		if !t.now.Before(u.WhenChanged.Add(t.cfg.TombstoneLifetime.D())) {
+			t.ad.unindex(u)
+			delete(t.ad.byGUID, u.ObjectGUID)
+		}
+	}
+}
+
 // escapeRDN escapes the characters of an RDN value that DNs reserve.
 func escapeRDN(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `"`, `\"`, `<`, `\<`, `>`, `\>`, `;`, `\;`, `=`, `\=`)
@@ -494,6 +528,9 @@ func (t *Tenant) reanimate(ref, newDN string, fn func(u *ADUser) error) (ADUser,
 	}
 	if !u.IsDeleted {
 		return ADUser{}, fmt.Errorf("ad: reanimate %s: %w: the object is not deleted", u.DN, ErrRefused)
+	}
+	if u.IsRecycled {
+		return ADUser{}, fmt.Errorf("ad: reanimate %s: %w: the object is recycled (past its deleted-object lifetime); only an authoritative restore from backup brings it back", u.DN, ErrRefused)
 	}
 	if newDN == "" {
 		newDN = "CN=" + escapeRDN(u.CN) + "," + u.LastKnownParent

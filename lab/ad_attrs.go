@@ -44,6 +44,9 @@ func (u *ADUser) Attributes() map[string][][]byte {
 	if u.IsDeleted {
 		name = u.CN + "\nDEL:" + u.ObjectGUID.String()
 		a["isDeleted"] = [][]byte{[]byte("TRUE")}
+		if u.IsRecycled {
+			a["isRecycled"] = [][]byte{[]byte("TRUE")}
+		}
 		str("lastKnownParent", u.LastKnownParent)
 	}
 	str("cn", name)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rebind-dev/rebind/anchor"
 )
@@ -170,4 +171,63 @@ func TestADReanimateThroughModify(t *testing.T) {
 	if _, err := tn.ModifyAD(u.DN, []ADModification{{Op: ModReplace, Attr: "distinguishedName", Values: [][]byte{[]byte("CN=x," + usersOU)}}}); !errors.Is(err, ErrRefused) {
 		t.Fatalf("rename through Modify: %v, want ErrRefused", err)
 	}
+}
+
+// TestADDeletedObjectLifetimes: without the Recycle Bin a tombstone is
+// garbage collected once the tombstone lifetime has passed; with it, a
+// deleted object keeps its attributes for the deleted-object lifetime, is
+// then recycled (attributes gone, no restore), and collected after another
+// tombstone lifetime.
+func TestADDeletedObjectLifetimes(t *testing.T) {
+	const day = 24 * time.Hour
+	t.Run("tombstone", func(t *testing.T) {
+		tn := New(Config{TombstoneLifetime: Duration(60 * day)})
+		u := mustADUser(t, tn, "nicki")
+		if err := tn.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+		ref := "<GUID=" + u.ObjectGUID.String() + ">"
+		_ = tn.Advance(60*day - time.Second)
+		if d, err := tn.ADUser(ref); err != nil || !d.IsDeleted {
+			t.Fatalf("a second before the lifetime: %+v %v", d, err)
+		}
+		_ = tn.Advance(time.Second)
+		if _, err := tn.ADUser(ref); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("past the tombstone lifetime the object is still there: %v", err)
+		}
+		if l, _ := tn.SearchAD(ADQuery{ShowDeleted: true}); len(l) != 0 {
+			t.Fatalf("Show Deleted still lists %d objects", len(l))
+		}
+	})
+	t.Run("recycle bin", func(t *testing.T) {
+		tn := New(Config{ADRecycleBin: true, TombstoneLifetime: Duration(180 * day), DeletedObjectLifetime: Duration(30 * day)})
+		u := mustADUser(t, tn, "nicki")
+		if err := tn.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+		ref := "<GUID=" + u.ObjectGUID.String() + ">"
+		_ = tn.Advance(29 * day)
+		if d, _ := tn.ADUser(ref); d.UserPrincipalName == "" || d.IsRecycled {
+			t.Fatalf("inside the deleted-object lifetime: %+v", d)
+		}
+		_ = tn.Advance(day)
+		d, err := tn.ADUser(ref)
+		if err != nil || !d.IsRecycled || d.UserPrincipalName != "" || len(d.ProxyAddresses) != 0 || d.SAMAccountName != "nicki" {
+			t.Fatalf("past the deleted-object lifetime: %+v %v", d, err)
+		}
+		if a := d.Attributes(); string(a["isRecycled"][0]) != "TRUE" {
+			t.Fatalf("LDAP attributes of a recycled object: %v", a["isRecycled"])
+		}
+		if _, err := tn.ReanimateADUser(ref, ""); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "recycled") {
+			t.Fatalf("reanimating a recycled object: %v", err)
+		}
+		_ = tn.Advance(180*day - time.Second)
+		if _, err := tn.ADUser(ref); err != nil {
+			t.Fatalf("a recycled object went before its tombstone lifetime: %v", err)
+		}
+		_ = tn.Advance(time.Second)
+		if _, err := tn.ADUser(ref); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a recycled object past the tombstone lifetime: %v", err)
+		}
+	})
 }

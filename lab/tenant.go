@@ -70,6 +70,16 @@ type Config struct {
 	// Retention is how long deleted cloud users and soft-deleted recipients
 	// are kept (30 days by default).
 	Retention Duration `json:"retention,omitempty"`
+	// TombstoneLifetime is how long AD keeps a tombstone, or a recycled
+	// object, before garbage collection removes it for good (the forest's
+	// tombstoneLifetime; 180 days by default on forests created since
+	// Windows Server 2003 SP1).
+	TombstoneLifetime Duration `json:"tombstoneLifetime,omitempty"`
+	// DeletedObjectLifetime is how long, with the AD Recycle Bin on, a
+	// deleted object keeps its attributes and can be restored, before it
+	// becomes a recycled object (msDS-deletedObjectLifetime; the tombstone
+	// lifetime by default).
+	DeletedObjectLifetime Duration `json:"deletedObjectLifetime,omitempty"`
 	// SyncInterval makes Entra Connect's scheduler run a delta cycle this
 	// long after the previous cycle as the clock advances (Connect's
 	// default is 30m). Zero, the default, runs cycles only when asked, so
@@ -92,6 +102,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Retention == 0 {
 		c.Retention = Duration(30 * 24 * time.Hour)
+	}
+	if c.TombstoneLifetime == 0 {
+		c.TombstoneLifetime = Duration(180 * 24 * time.Hour)
+	}
+	if c.DeletedObjectLifetime == 0 {
+		c.DeletedObjectLifetime = c.TombstoneLifetime
 	}
 	return c
 }
@@ -171,7 +187,8 @@ func (t *Tenant) Now() time.Time {
 
 // Advance moves the virtual clock forward by d and lets everything that was
 // waiting for that time happen, in order: the directory sync switch finishes
-// turning off, cloud users leave the recycle bin, soft-deleted recipients
+// turning off, AD deleted objects past their lifetime are recycled or
+// garbage collected, cloud users leave the recycle bin, soft-deleted recipients
 // without a hold are purged, and, when Config.SyncInterval is set, the
 // scheduled delta cycles run at their times. Negative durations are
 // refused.
@@ -202,6 +219,7 @@ func (t *Tenant) Advance(d time.Duration) error {
 // expire applies every time-driven change due at t.now.
 func (t *Tenant) expire() {
 	t.finishSyncDisable()
+	t.collectDeleted()
 	t.entra.expire(t.now, t.cfg.Retention.D())
 	t.exo.expire(t.now, t.cfg.Retention.D())
 }

@@ -561,3 +561,45 @@ func scenarioVariant(t *testing.T, name string, edit func(sc map[string]any)) fs
 	}
 	return fstest.MapFS{path.Join(labmodel.ScenarioDir, "variant.json"): {Data: raw}}
 }
+
+// TestRestoreMistakeAfterTheOriginalWasRecycled: with the AD Recycle Bin
+// on, the original object could be restored with its attributes (the
+// runbook refuses, above) until its deleted-object lifetime ran out; then
+// AD recycles it, nothing can be restored instead, and the runbook goes
+// on while the cloud user is still in its recycle bin.
+func TestRestoreMistakeAfterTheOriginalWasRecycled(t *testing.T) {
+	fsys := scenarioVariant(t, "restore-mistake", func(sc map[string]any) {
+		cfg := sc["config"].(map[string]any)
+		cfg["adRecycleBin"] = true
+		cfg["deletedObjectLifetime"] = "240h" // 10 days; deleted on 2026-04-05
+		for _, o := range sc["ad"].([]any) {
+			if o := o.(map[string]any); o["isDeleted"] == true {
+				o["userPrincipalName"] = "nicki@contoso.com"
+				o["mail"] = "nicki@contoso.com"
+			}
+		}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	if code, body := l.do(http.MethodPost, "/lab/clock?advance=192h", nil); code != http.StatusOK {
+		t.Fatalf("advance the clock: %d %v", code, body)
+	}
+	var orig map[string]any
+	for _, o := range l.dump().list("ad") {
+		if o["isDeleted"] == true {
+			orig = o
+		}
+	}
+	if orig["isRecycled"] != true || orig["userPrincipalName"] != nil {
+		t.Fatalf("the original object after its deleted-object lifetime: %v", orig)
+	}
+	newAD := l.dump().adUser(t, "nicki@contoso.com")
+	var log strings.Builder
+	rep, err := restoreMistake(l).run(context.Background(), &log)
+	if err != nil || rep.Status != journal.StatusSucceeded {
+		t.Fatalf("run: %v %+v\n%s", err, rep, log.String())
+	}
+	u := l.dump().cloudUser(t, "nicki@contoso.com", false)
+	if got, want := str(u["onPremisesImmutableId"]), immutableID(t, str(newAD["objectGUID"])); got != want {
+		t.Errorf("nicki's immutable ID = %q, want the new AD account's %q", got, want)
+	}
+}
