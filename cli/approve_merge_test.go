@@ -30,28 +30,8 @@ step "file" "a" {
 	dave := newReviewer(t, dir, "dave", "")
 	mallory := newReviewer(t, dir, "mallory", "")
 	writeAllowed(t, dir, alice, bob, dave)
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		cmd := rebindCmd(t, dir, args...)
-		cmd.Env = append(cmd.Env, "REBIND_ALLOWED_SIGNERS=")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("rebind %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	mustFail := func(want string, args ...string) {
-		t.Helper()
-		out, err := run(args...)
-		if err == nil || !strings.Contains(out, want) {
-			t.Fatalf("rebind %s = %v, want a refusal saying %q:\n%s", strings.Join(args, " "), err, want, out)
-		}
-	}
+	c := cliRun{t, dir}
+	mustRun, mustFail := c.mustRun, c.mustFail
 	copyFile := func(from, to string) {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(dir, from))

@@ -310,28 +310,8 @@ step "file" "a" {
 	bob := newReviewer(t, dir, "bob", "")
 	dave := newReviewer(t, dir, "dave", "")
 	writeAllowed(t, dir, alice, bob, dave)
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		cmd := rebindCmd(t, dir, args...)
-		cmd.Env = append(cmd.Env, "REBIND_ALLOWED_SIGNERS=")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("rebind %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	mustFail := func(want string, args ...string) {
-		t.Helper()
-		out, err := run(args...)
-		if err == nil || !strings.Contains(out, want) {
-			t.Fatalf("rebind %s = %v, want a refusal saying %q:\n%s", strings.Join(args, " "), err, want, out)
-		}
-	}
+	c := cliRun{t, dir}
+	mustRun, mustFail := c.mustRun, c.mustFail
 	mustRun("plan", "rb.hcl", "-out", "p.plan", "--author", "dave")
 	mustFail("needs 2 approvals: give --allowed-signers", "apply", "p.plan")
 	mustFail("the author cannot approve their own plan", "approve", "p.plan", "--key", dave.keyFile, "--allowed-signers", "allowed_signers")
@@ -417,4 +397,39 @@ func mustAllowed(t *testing.T, path string) *plan.AllowedSigners {
 		t.Fatal(err)
 	}
 	return as
+}
+
+// cliRun runs rebind in dir without an allowed-signers file from the
+// environment, as a reviewer's shell would, for tests that go through
+// plan, approve and apply.
+type cliRun struct {
+	t   *testing.T
+	dir string
+}
+
+func (c cliRun) run(args ...string) (string, error) {
+	c.t.Helper()
+	cmd := rebindCmd(c.t, c.dir, args...)
+	cmd.Env = append(cmd.Env, "REBIND_ALLOWED_SIGNERS=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// mustRun runs rebind and fails the test unless it succeeds.
+func (c cliRun) mustRun(args ...string) string {
+	c.t.Helper()
+	out, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("rebind %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// mustFail runs rebind and fails the test unless it fails saying want.
+func (c cliRun) mustFail(want string, args ...string) {
+	c.t.Helper()
+	out, err := c.run(args...)
+	if err == nil || !strings.Contains(out, want) {
+		c.t.Fatalf("rebind %s = %v, want a refusal saying %q:\n%s", strings.Join(args, " "), err, want, out)
+	}
 }

@@ -60,14 +60,26 @@ func (s *Server) controlSync(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := s.t.SyncCycle(policy)
+	if writeSyncError(w, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// writeSyncError answers a cycle that did not run: 409 while the tenant's
+// sync is off, the model's error otherwise. A cycle the deletion threshold
+// stopped did run (it reports so), and is not an error here. It reports
+// whether it answered.
+func writeSyncError(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.Is(err, ErrSyncOff):
 		writeError(w, http.StatusConflict, "SyncOff", err.Error())
 	case err != nil && !errors.Is(err, ErrDeletionThreshold):
 		writeModelError(w, err)
 	default:
-		writeJSON(w, http.StatusOK, res)
+		return false
 	}
+	return true
 }
 
 func (s *Server) controlLastSync(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,13 +71,7 @@ func (s *Server) restartSyncJob(w http.ResponseWriter, r *http.Request) {
 // lab answers 409 with its own message; what Graph answers then is not
 // documented.
 func (s *Server) runSyncJob(w http.ResponseWriter, policy SyncPolicy) {
-	_, err := s.t.SyncCycle(policy)
-	switch {
-	case errors.Is(err, ErrSyncOff):
-		writeError(w, http.StatusConflict, "SyncOff", err.Error())
-	case err != nil && !errors.Is(err, ErrDeletionThreshold):
-		writeModelError(w, err)
-	default:
+	if _, err := s.t.SyncCycle(policy); !writeSyncError(w, err) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
