@@ -16,6 +16,7 @@ type showOptions struct {
 	Path           string
 	Format         string
 	Redact         bool
+	Full           bool
 	AllowedSigners string
 	Now            func() time.Time
 }
@@ -41,6 +42,7 @@ the plan's own.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "text, json, markdown, html or digest")
 	cmd.Flags().BoolVar(&opts.Redact, "redact", false, "mask addresses and names (not with json)")
+	cmd.Flags().BoolVar(&opts.Full, "full", false, "show every value whole (text, markdown and html cut values at 200 characters)")
 	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "verify the approvals shown by markdown and html against this file (env REBIND_ALLOWED_SIGNERS)")
 	return cmd
 }
@@ -53,13 +55,13 @@ func runShow(opts *showOptions) error {
 	switch opts.Format {
 	case "text":
 		if !opts.Redact {
-			return plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)})
+			return plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out), Full: opts.Full})
 		}
 		// The text renderer prints the digest of the plan it is given:
 		// put the real one back in place of the redacted copy's.
 		r := plan.Redact(p)
 		var buf bytes.Buffer
-		if err := plan.RenderText(&buf, r, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
+		if err := plan.RenderText(&buf, r, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out), Full: opts.Full}); err != nil {
 			return err
 		}
 		_, err := opts.IO.Out.Write(bytes.ReplaceAll(buf.Bytes(), []byte(r.Digest()), []byte(p.Digest())))
@@ -75,7 +77,7 @@ func runShow(opts *showOptions) error {
 		_, err := fmt.Fprintln(opts.IO.Out, p.Digest())
 		return err
 	case "markdown", "html":
-		ro := plan.RenderOptions{Redact: opts.Redact, PlanFile: opts.Path}
+		ro := plan.RenderOptions{Redact: opts.Redact, PlanFile: opts.Path, Full: opts.Full}
 		allowed, err := loadAllowedSigners(opts.AllowedSigners)
 		if err != nil {
 			return err

@@ -1,14 +1,11 @@
 package plan
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -25,6 +22,9 @@ type RenderOptions struct {
 	// PlanFile is the plan's file name, used in the approve command shown
 	// to reviewers; "" shows PLAN.
 	PlanFile string
+	// Full shows every value whole; otherwise values are cut at 200
+	// characters around where a change differs, saying what they leave out.
+	Full bool
 }
 
 // The Markdown and HTML renderings share one view of the plan, built here:
@@ -139,7 +139,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 				await = s.Await
 				label += ", await " + await
 			}
-			r := rowView{Address: in.Address, Action: in.Action, Label: label, Verb: verb, Await: await, Irreversible: in.Irreversible, Attrs: changeAttrs(in), Notes: in.Notes}
+			r := rowView{Address: in.Address, Action: in.Action, Label: label, Verb: verb, Await: await, Irreversible: in.Irreversible, Attrs: changeAttrs(in, opt.Full), Notes: in.Notes}
 			obj := in.Object
 			if obj == "" {
 				obj = in.Address
@@ -206,23 +206,25 @@ func buildApprovals(p *Plan, ap *Approval) approvalsView {
 // changeAttrs lists an instance's change attribute by attribute, as the
 // terminal rendering does: every attribute of a create or delete, the
 // changed ones of an update.
-func changeAttrs(in Instance) []attrView {
+func changeAttrs(in Instance, full bool) []attrView {
 	if in.Action == "no-op" || in.Action == "read" {
 		return nil
 	}
 	before, bok := in.Before.Tree().(map[string]any)
 	after, aok := in.After.Tree().(map[string]any)
 	if !bok && !aok {
-		var a attrView
+		var bs, as string
 		if !in.Before.IsZero() && in.Before.String() != "null" {
-			a.Before = shortValue(in.Before.Tree())
+			bs = valueJSON(in.Before.Tree())
 		}
 		if !in.After.IsZero() && in.After.String() != "null" {
-			a.After = shortValue(in.After.Tree())
+			as = valueJSON(in.After.Tree())
 		}
-		if a.Before == "" && a.After == "" {
+		if bs == "" && as == "" {
 			return nil
 		}
+		var a attrView
+		a.Before, a.After = shownPair(bs, as, full)
 		return []attrView{a}
 	}
 	keys := map[string]bool{}
@@ -241,50 +243,32 @@ func changeAttrs(in Instance) []attrView {
 	for _, k := range names {
 		b, inB := before[k]
 		a, inA := after[k]
-		av := attrView{Name: k}
+		var bs, as string
 		if inB && bok {
-			av.Before = shortValue(b)
+			bs = valueJSON(b)
 		}
 		if inA && aok {
-			av.After = shortValue(a)
+			as = valueJSON(a)
 		}
 		switch {
 		case in.Action == "create" || !bok:
-			av.Before = ""
+			bs = ""
 			if !inA {
 				continue
 			}
 		case in.Action == "delete" || !aok:
-			av.After = ""
+			as = ""
 			if !inB {
 				continue
 			}
-		case av.Before == av.After:
+		case bs == as:
 			continue
 		}
+		av := attrView{Name: k}
+		av.Before, av.After = shownPair(bs, as, full)
 		out = append(out, av)
 	}
 	return out
-}
-
-// shortValue is v as JSON, as typed (no \u003c for '<': the renderers
-// escape for their own format), cut at 200 characters. The unknown marker
-// shows bare.
-func shortValue(v any) string {
-	if s, ok := v.(string); ok && s == Unknown {
-		return s
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	s := strings.TrimSuffix(buf.String(), "\n")
-	if utf8.RuneCountInString(s) > 200 {
-		s = string([]rune(s)[:197]) + "..."
-	}
-	return s
 }
 
 // RenderMarkdown writes the plan as GitHub-flavoured Markdown that fits a

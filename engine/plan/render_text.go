@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -13,6 +12,8 @@ type TextOptions struct {
 	// Color adds ANSI colours; callers set it only on a terminal and never
 	// when NO_COLOR is set.
 	Color bool
+	// Full shows every value whole (see RenderOptions.Full).
+	Full bool
 }
 
 // symbols for each action, as terraform shows them.
@@ -58,7 +59,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		sort.Strings(names)
 		parts := make([]string, 0, len(names))
 		for _, n := range names {
-			parts = append(parts, n+" = "+short(p.Inputs[n].Tree()))
+			parts = append(parts, n+" = "+shownValue(p.Inputs[n].Tree(), opt.Full))
 		}
 		pw.f("Inputs       %s\n", strings.Join(parts, ", "))
 	}
@@ -68,7 +69,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			var parts []string
 			for _, k := range sortedKeys(m) {
 				if m[k] != nil {
-					parts = append(parts, k+" = "+short(m[k]))
+					parts = append(parts, k+" = "+shownValue(m[k], opt.Full))
 				}
 			}
 			cfg = strings.Join(parts, ", ")
@@ -94,7 +95,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 				pw.f("  %s", in.Object)
 			}
 			pw.f("\n")
-			renderChange(pw, in, "      ")
+			renderChange(pw, in, "      ", opt.Full)
 			for _, n := range in.Notes {
 				pw.f("      note: %s\n", n)
 			}
@@ -146,7 +147,7 @@ func Summary(p *Plan) string {
 }
 
 // renderChange prints before -> after attribute by attribute.
-func renderChange(pw *printer, in Instance, indent string) {
+func renderChange(pw *printer, in Instance, indent string, full bool) {
 	if in.Action == "no-op" || in.Action == "read" {
 		return
 	}
@@ -154,7 +155,7 @@ func renderChange(pw *printer, in Instance, indent string) {
 	after, _ := in.After.Tree().(map[string]any)
 	if before == nil && after == nil {
 		if !in.After.IsZero() && in.After.String() != "null" {
-			pw.f("%s%s\n", indent, in.After.String())
+			pw.f("%s%s\n", indent, shownValue(in.After.Tree(), full))
 		}
 		return
 	}
@@ -173,36 +174,23 @@ func renderChange(pw *printer, in Instance, indent string) {
 	for _, k := range names {
 		b, inB := before[k]
 		a, inA := after[k]
-		bs, as := short(b), short(a)
+		bj, aj := valueJSON(b), valueJSON(a)
 		switch {
 		case in.Action == "create" || before == nil:
 			if inA {
-				pw.f("%s%s = %s\n", indent, k, as)
+				pw.f("%s%s = %s\n", indent, k, shownValue(a, full))
 			}
 		case in.Action == "delete" || after == nil:
 			if inB {
-				pw.f("%s%s = %s\n", indent, k, bs)
+				pw.f("%s%s = %s\n", indent, k, shownValue(b, full))
 			}
-		case bs != as:
+		case bj != aj:
+			bs, as := shownPair(bj, aj, full)
 			pw.f("%s%s: %s -> %s\n", indent, k, bs, as)
 		}
 	}
 }
 
-func short(v any) string {
-	if s, ok := v.(string); ok && s == Unknown {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	s := string(b)
-	if len(s) > 200 {
-		s = s[:197] + "..."
-	}
-	return s
-}
 
 type printer struct {
 	w   io.Writer
