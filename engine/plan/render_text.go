@@ -191,7 +191,6 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 	}
 }
 
-
 type printer struct {
 	w   io.Writer
 	err error
