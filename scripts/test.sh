@@ -23,7 +23,11 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-echo "== go vet"
+echo "== gofmt and go vet"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+fi
 go vet ./...
 
 echo "== go test"
