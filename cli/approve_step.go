@@ -75,8 +75,15 @@ func checkApproveStep(planBytes []byte, runID, addr string) error {
 		if st.Type != "approve" || st.Mode == "data" {
 			continue
 		}
-		gates = append(gates, st.Address)
-		if st.Address == base {
+		var instances []string
+		for _, in := range st.Instances {
+			if in.Address == addr || in.Action == plan.ActionDeferred {
+				return nil // that gate, or a fan-out whose keys were decided at apply
+			}
+			instances = append(instances, in.Address)
+		}
+		gates = append(gates, instances...)
+		if st.Address == base && len(instances) == 0 {
 			return nil
 		}
 	}

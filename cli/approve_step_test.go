@@ -65,3 +65,34 @@ step "file" "after" {
 		t.Errorf("after.txt = %q, %v", b, err)
 	}
 }
+
+// A fan-out gate is approved key by key: a key the run does not have is
+// refused with the gates it has.
+func TestApproveStepFanOutKey(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "main.hcl"), `runbook "gates" {}
+
+step "approve" "each" {
+  for_each = toset(["ann", "bob"])
+  message  = "Check ${each.key}"
+}
+`)
+	_, _ = runRebind(t, dir, "apply", "-auto-approve", "main.hcl")
+	runs := listRuns(t, dir)
+	if len(runs) != 1 || runs[0].Status != "paused" {
+		t.Fatalf("runs %+v", runs)
+	}
+	id := runs[0].ID
+	out, err := runRebind(t, dir, "approve-step", id, `step.approve.each["cy"]`)
+	if err == nil || !strings.Contains(out, `step.approve.each["ann"]`) || !strings.Contains(out, `step.approve.each["bob"]`) {
+		t.Fatalf("approve-step of a key the run does not have: %v\n%s", err, out)
+	}
+	for _, k := range []string{"ann", "bob"} {
+		if out, err := runRebind(t, dir, "approve-step", id, `step.approve.each["`+k+`"]`); err != nil {
+			t.Fatalf("approve-step %s: %v\n%s", k, err, out)
+		}
+	}
+	if out, err := runRebind(t, dir, "resume", id); err != nil || listRuns(t, dir)[0].Status != "succeeded" {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+}
