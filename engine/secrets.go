@@ -98,6 +98,9 @@ func storedConfig(schema steps.Schema, cfg cty.Value) *typedValue {
 		}
 	}
 	for name := range withheld {
+		if plain.IsKnown() && !plain.IsNull() && plain.Type().IsObjectType() && plain.Type().HasAttribute(name) && plain.GetAttr(name).IsNull() {
+			continue // nothing was withheld: a null marked sensitive
+		}
 		tv.Withheld = append(tv.Withheld, name)
 	}
 	sort.Strings(tv.Withheld)
