@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -227,18 +226,7 @@ func changeAttrs(in Instance, full bool) []attrView {
 		a.Before, a.After = shownPair(bs, as, full)
 		return []attrView{a}
 	}
-	keys := map[string]bool{}
-	for k := range before {
-		keys[k] = true
-	}
-	for k := range after {
-		keys[k] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := unionKeys(before, after)
 	var out []attrView
 	for _, k := range names {
 		b, inB := before[k]

@@ -159,18 +159,7 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 		}
 		return
 	}
-	keys := map[string]bool{}
-	for k := range before {
-		keys[k] = true
-	}
-	for k := range after {
-		keys[k] = true
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := unionKeys(before, after)
 	for _, k := range names {
 		b, inB := before[k]
 		a, inA := after[k]
