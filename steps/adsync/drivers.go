@@ -220,7 +220,11 @@ func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, 
 		err := fmt.Errorf("Graph answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(u, d.Graph), bytes.TrimSpace(b))
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			return &steps.RetryAfterError{Err: err, After: retryAfter(resp.Header.Get("Retry-After"))}
+			after := steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
+			if after == 0 {
+				after = 30 * time.Second
+			}
+			return &steps.RetryAfterError{Err: err, After: after}
 		case resp.StatusCode >= 400:
 			return steps.Permanent(err)
 		}
@@ -230,13 +234,6 @@ func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, 
 		return json.Unmarshal(b, out)
 	}
 	return nil
-}
-
-func retryAfter(v string) time.Duration {
-	if d, err := time.ParseDuration(strings.TrimSpace(v) + "s"); err == nil && d > 0 {
-		return d
-	}
-	return 30 * time.Second
 }
 
 // cloudJob is the part of a synchronizationJob rebind reads.

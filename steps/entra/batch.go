@@ -10,6 +10,8 @@ import (
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
+
+	"github.com/rebind-dev/rebind/steps"
 )
 
 // maxBatch is the most requests Graph accepts in one JSON batch.
@@ -249,7 +251,7 @@ func itemError(r batchResponse) *GraphError {
 	ge := &GraphError{Status: r.Status}
 	for k, v := range r.Headers {
 		if http.CanonicalHeaderKey(k) == "Retry-After" {
-			ge.RetryAfter = parseRetryAfter(v)
+			ge.RetryAfter = steps.ParseRetryAfter(v)
 		}
 	}
 	var e struct {

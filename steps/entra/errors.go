@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,23 +49,10 @@ func asGraphError(err error) (*GraphError, bool) {
 	}
 	if h := ae.GetResponseHeaders(); h != nil {
 		if v := h.Get("Retry-After"); len(v) > 0 {
-			ge.RetryAfter = parseRetryAfter(v[0])
+			ge.RetryAfter = steps.ParseRetryAfter(v[0])
 		}
 	}
 	return ge, true
-}
-
-// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
-func parseRetryAfter(v string) time.Duration {
-	if s, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // isStatus reports whether err is a Graph refusal with this status.

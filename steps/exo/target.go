@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -252,11 +251,7 @@ func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) e
 // decodeError reads an OData error body and the cmdlet exception in it.
 func decodeError(resp *http.Response, b []byte) *Error {
 	e := &Error{Status: resp.StatusCode}
-	if v := resp.Header.Get("Retry-After"); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-			e.RetryAfter = time.Duration(s * float64(time.Second))
-		}
-	}
+	e.RetryAfter = steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
