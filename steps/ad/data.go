@@ -41,6 +41,12 @@ func (userData) Info() steps.Info {
 }
 
 func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	return observeUser(call)
+}
+
+// observeUser reads the live user a step's selector names, with the
+// attributes ad_user shows.
+func observeUser(call steps.Call) (steps.Observation, error) {
 	d, err := directory(call)
 	if err != nil {
 		return steps.Observation{}, err

@@ -89,23 +89,7 @@ type mailboxPrivate struct {
 }
 
 func (remoteMailboxStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	e, err := findUser(d, sel, userAttributes)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	v, err := userValue(e)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	return steps.Observation{Object: userObjectName(v), Value: v}, nil
+	return observeUser(call)
 }
 
 // desiredMailbox returns the wanted value of each field the call decides,
