@@ -146,6 +146,37 @@ func Bool(obj cty.Value, name string) (bool, bool) {
 	return v.True(), true
 }
 
+// Strings is String for list(string) attributes; a null element reads as "".
+func Strings(obj cty.Value, name string) ([]string, bool) {
+	v, ok := attr(obj, name)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if e.IsNull() {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, e.AsString())
+	}
+	return out, true
+}
+
+// StringList is l as a list(string) value (an empty list for none), as step
+// types return string lists.
+func StringList(l []string) cty.Value {
+	if len(l) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	out := make([]cty.Value, len(l))
+	for i, s := range l {
+		out[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(out)
+}
+
 // Attr returns the attribute name of an object value when it is present,
 // known and not null.
 func Attr(obj cty.Value, name string) (cty.Value, bool) {

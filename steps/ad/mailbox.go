@@ -130,7 +130,7 @@ func desiredMailbox(call steps.Call, current cty.Value) (map[string]cty.Value, e
 		list = append(list, "smtp:"+routing)
 	}
 	sort.Strings(list)
-	want["proxy_addresses"] = stringList(list)
+	want["proxy_addresses"] = steps.StringList(list)
 	for field, arg := range map[string]string{"exchange_guid": "exchange_guid", "archive_guid": "archive_guid"} {
 		if s, ok := steps.String(call.Config, arg); ok {
 			g, err := anchor.ParseGUID(s)

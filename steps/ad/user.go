@@ -231,17 +231,6 @@ func guidOrNull(e *ldap.Entry, attr string) (cty.Value, error) {
 	return cty.StringVal(g.String()), nil
 }
 
-func stringList(values []string) cty.Value {
-	if len(values) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	out := make([]cty.Value, len(values))
-	for i, v := range values {
-		out[i] = cty.StringVal(v)
-	}
-	return cty.ListVal(out)
-}
-
 // userValue turns a user entry into a UserType value. immutable_id is the
 // sourceAnchor Entra Connect derives for it: base64 of mS-DS-ConsistencyGuid
 // when that is set (Connect's default source anchor since 2017 writes it
@@ -270,7 +259,7 @@ func userValue(e *ldap.Entry) (cty.Value, error) {
 		"upn":              strOrNull(e, attrUPN),
 		"sam_account_name": strOrNull(e, attrSAM),
 		"mail":             strOrNull(e, attrMail),
-		"proxy_addresses":  stringList(e.GetAttributeValues(attrProxyAddresses)),
+		"proxy_addresses":  steps.StringList(e.GetAttributeValues(attrProxyAddresses)),
 		"mail_nickname":    strOrNull(e, attrMailNickname),
 		"target_address":   strOrNull(e, attrTargetAddress),
 		"deleted":          cty.BoolVal(strings.EqualFold(e.GetAttributeValue(attrIsDeleted), "TRUE")),
@@ -317,7 +306,7 @@ func displayValues(asGUID bool, raw [][]byte) (cty.Value, error) {
 		}
 	}
 	sort.Strings(out)
-	return stringList(out), nil
+	return steps.StringList(out), nil
 }
 
 // notFound reports whether err says the object is absent.

@@ -118,11 +118,12 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	case "lab":
 		return nil, fmt.Errorf("adsync: target %s: driver lab needs a lab tenant (--lab or REBIND_LAB)", cfg.Name)
 	case "command":
-		cmd := stringList(cfg.Config, "command")
+		cmd, _ := steps.Strings(cfg.Config, "command")
 		if len(cmd) == 0 || cmd[0] == "" {
 			return nil, fmt.Errorf("adsync: target %s: driver command needs command, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-Command\", \"Start-ADSyncSyncCycle -PolicyType {policy}\"]", cfg.Name)
 		}
-		return &CommandDriver{Command: cmd, Status: stringList(cfg.Config, "status_command"), Poll: poll}, nil
+		status, _ := steps.Strings(cfg.Config, "status_command")
+		return &CommandDriver{Command: cmd, Status: status, Poll: poll}, nil
 	case "cloudsync":
 		sp, job, err := cloudJobIDs(cfg)
 		if err != nil {
@@ -153,24 +154,6 @@ func cloudJobIDs(cfg steps.TargetConfig) (sp, job string, err error) {
 		return "", "", fmt.Errorf("adsync: target %s: driver cloudsync needs service_principal_id and job_id", cfg.Name)
 	}
 	return sp, job, nil
-}
-
-// stringList reads a list(string) attribute.
-func stringList(obj cty.Value, name string) []string {
-	v, ok := steps.Attr(obj, name)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if e.IsNull() {
-			out = append(out, "")
-			continue
-		}
-		out = append(out, e.AsString())
-	}
-	return out
 }
 
 // driver returns the call's target as a Driver.

@@ -38,25 +38,6 @@ func boolArg(cfg cty.Value, name string) (bool, bool) {
 	return v.True(), true
 }
 
-// stringsArg returns a list(string) attribute, with marks removed.
-func stringsArg(cfg cty.Value, name string) ([]string, bool) {
-	v, ok := steps.Attr(cfg, name)
-	if !ok {
-		return nil, false
-	}
-	v, _ = v.UnmarkDeep()
-	out := make([]string, 0, v.LengthInt())
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if e.IsNull() {
-			out = append(out, "")
-			continue
-		}
-		out = append(out, e.AsString())
-	}
-	return out, true
-}
-
 // intArg returns a number attribute that must be a whole number.
 func intArg(cfg cty.Value, name string) (int, bool, error) {
 	v, ok := steps.Attr(cfg, name)

@@ -105,11 +105,11 @@ func decodeExec(call steps.Call) (execArgs, error) {
 		return execArgs{}, fmt.Errorf("core: exec: %s: %w", call.Address, err)
 	}
 	var a execArgs
-	a.command, _ = stringsArg(call.Config, "command")
+	a.command, _ = steps.Strings(call.Config, "command")
 	if len(a.command) == 0 || a.command[0] == "" {
 		return fail(errors.New(`"command" must name a program`))
 	}
-	if undo, ok := stringsArg(call.Config, "undo"); ok {
+	if undo, ok := steps.Strings(call.Config, "undo"); ok {
 		if len(undo) == 0 || undo[0] == "" {
 			return fail(errors.New(`"undo", when given, must name a program`))
 		}

@@ -106,7 +106,7 @@ func exportWant(call steps.Call) (string, fileWant, error) {
 	if err != nil {
 		return abs, fileWant{}, err
 	}
-	columns, hasColumns := stringsArg(call.Config, "columns")
+	columns, hasColumns := steps.Strings(call.Config, "columns")
 	if !hasColumns {
 		columns = columnUnion(rows)
 	}

@@ -197,7 +197,7 @@ func tenantValue(t tenant) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"id":           cty.StringVal(t.ID),
 		"display_name": cty.StringVal(t.Name),
-		"domains":      stringList(t.Domains),
+		"domains":      steps.StringList(t.Domains),
 		"sync_enabled": ptrBool(t.SyncEnabled),
 		"sync_state":   cty.StringVal(state),
 		"last_sync":    last,

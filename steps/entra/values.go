@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/steps"
 )
 
 // provisioningErrorType is one decoded onPremisesProvisioningError.
@@ -75,11 +76,11 @@ func userValue(u user, now time.Time) cty.Value {
 		"id":                          cty.StringVal(u.ID),
 		"upn":                         cty.StringVal(u.UPN),
 		"mail":                        optString(u.Mail),
-		"proxy_addresses":             stringList(u.Proxy),
+		"proxy_addresses":             steps.StringList(u.Proxy),
 		"immutable_id":                ptrString(u.ImmutableID),
 		"sync_enabled":                ptrBool(u.SyncEnabled),
 		"last_sync":                   timeVal(u.LastSync),
-		"licenses":                    stringList(u.Licenses),
+		"licenses":                    steps.StringList(u.Licenses),
 		"provisioning_errors":         listOf(provisioningErrorType, provs),
 		"service_provisioning_errors": listOf(serviceErrorType, svcs),
 		"deleted":                     cty.BoolVal(u.Deleted != nil),
@@ -93,14 +94,6 @@ func listOf(t cty.Type, l []cty.Value) cty.Value {
 		return cty.ListValEmpty(t)
 	}
 	return cty.ListVal(l)
-}
-
-func stringList(l []string) cty.Value {
-	out := make([]cty.Value, len(l))
-	for i, s := range l {
-		out[i] = cty.StringVal(s)
-	}
-	return listOf(cty.String, out)
 }
 
 // optString is null for "", as Graph sends an unset string.

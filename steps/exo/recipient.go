@@ -116,17 +116,6 @@ func optString(s string) cty.Value {
 	return cty.StringVal(s)
 }
 
-func stringList(l []string) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	out := make([]cty.Value, len(l))
-	for i, s := range l {
-		out[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(out)
-}
-
 func listOf(t cty.Type, l []cty.Value) cty.Value {
 	if len(l) == 0 {
 		return cty.ListValEmpty(t)
@@ -151,7 +140,7 @@ func recipientValue(r recipient) cty.Value {
 		"type":                         cty.StringVal(r.RecipientTypeDetails),
 		"upn":                          optString(r.UserPrincipalName),
 		"primary_smtp_address":         optString(r.PrimarySMTPAddress),
-		"email_addresses":              stringList(r.EmailAddresses),
+		"email_addresses":              steps.StringList(r.EmailAddresses),
 		"exchange_guid":                guidValue(r.ExchangeGUID),
 		"archive_guid":                 guidValue(r.ArchiveGUID),
 		"archive_status":               optString(r.ArchiveStatus),

@@ -57,14 +57,7 @@ func Value(v any) cty.Value {
 	case int:
 		return cty.NumberIntVal(int64(x))
 	case []string:
-		if len(x) == 0 {
-			return cty.ListValEmpty(cty.String)
-		}
-		l := make([]cty.Value, len(x))
-		for i, s := range x {
-			l[i] = cty.StringVal(s)
-		}
-		return cty.ListVal(l)
+		return steps.StringList(x)
 	case map[string]string:
 		if len(x) == 0 {
 			return cty.MapValEmpty(cty.String)
