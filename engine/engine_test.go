@@ -855,6 +855,30 @@ step "test_value" "boom" {
 			}
 		}
 	})
+	t.Run("fan-out", func(t *testing.T) {
+		h := newHarness(t)
+		fan := strings.Replace(src, `step "exec" "mark" {
+  command = ["sh", "-c", "printf %s \"$TOKEN\" > did.txt"]
+  undo    = ["sh", "-c", "printf %s \"$TOKEN\" > undone.txt"]
+  env     = { TOKEN = var.token }`, `step "exec" "mark" {
+  for_each = toset(["a", "b"])
+  command  = ["sh", "-c", "printf %s \"$TOKEN\" > did-${each.key}.txt"]
+  undo     = ["sh", "-c", "printf %s \"$TOKEN\" > undone-${each.key}.txt"]
+  env      = { TOKEN = "${var.token}-${each.key}" }`, 1)
+		if fan == src {
+			t.Fatal("the fan-out edit did not apply")
+		}
+		rep := h.apply(fan, vars)
+		rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{Vars: vars})
+		if diags.HasErrors() || rb.Status != journal.StatusRolledBack {
+			t.Fatalf("rollback: %v %+v", diags, rb)
+		}
+		for _, k := range []string{"a", "b"} {
+			if got, _ := h.file("undone-" + k + ".txt"); got != "s3cret-token-"+k {
+				t.Errorf("undone-%s.txt = %q", k, got)
+			}
+		}
+	})
 	t.Run("env from a step of the run", func(t *testing.T) {
 		h := newHarness(t)
 		fromStep := strings.Replace(src, `step "exec" "mark" {`, `step "test_value" "first" {

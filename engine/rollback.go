@@ -153,6 +153,9 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 	for _, st := range s.rb.Steps {
 		byAddr[st.Address()] = st
 	}
+	// each.value by key, per fan-out step, evaluated once for all its
+	// instances' withheld arguments.
+	eachOf := map[*runbook.Step]map[string]cty.Value{}
 	for _, it := range items {
 		stepAddr := baseAddr(it.addr)
 		st := byAddr[stepAddr]
@@ -199,7 +202,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 			continue
 		}
 		if len(cfgTV.Withheld) > 0 {
-			restored, err := s.restoreWithheld(st, key, cfg, cfgTV.Withheld)
+			restored, err := s.restoreWithheld(st, key, cfg, cfgTV.Withheld, eachOf)
 			if err != nil {
 				reason := fmt.Sprintf("its revert needs %s, which held a secret that rebind does not store, and the runbook cannot give it again now (%v); "+
 					"give the sensitive inputs again (rebind rollback RUN -var ...) or revert it by hand",
@@ -290,12 +293,17 @@ func jsonShort(v any) string {
 // sensitive variable). It uses the inputs given to the rollback and the
 // data values recorded at the run's start; the attributes the journal did
 // keep must come out as recorded, or the evaluation is not the one that ran.
-func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value, withheld []string) (cty.Value, error) {
+func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value, withheld []string, eachOf map[*runbook.Step]map[string]cty.Value) (cty.Value, error) {
 	eachV := cty.NilVal
 	if st.ForEach != nil {
-		_, each, diags := s.forEach(st)
-		if diags.HasErrors() {
-			return cty.NilVal, fmt.Errorf("for_each: %s", diagText(diags))
+		each, ok := eachOf[st]
+		if !ok {
+			var diags hcl.Diagnostics
+			_, each, diags = s.forEach(st)
+			if diags.HasErrors() {
+				return cty.NilVal, fmt.Errorf("for_each: %s", diagText(diags))
+			}
+			eachOf[st] = each
 		}
 		v, ok := each[key]
 		if !ok {
