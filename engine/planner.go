@@ -124,17 +124,8 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 }
 
 func stepHeader(st *runbook.Step, info steps.Info) plan.Step {
-	return plan.Step{
-		Address:            st.Address(),
-		Mode:               map[runbook.Mode]string{runbook.DataMode: "data", runbook.StepMode: "step"}[st.Mode],
-		Type:               st.Type,
-		Kind:               info.Kind.String(),
-		Reversibility:      info.Reversibility.String(),
-		IrreversibleReason: info.IrreversibleReason,
-		RepeatSafe:         info.RepeatSafe || info.Kind == steps.KindEnsure,
-		Permissions:        info.Permissions,
-		Instances:          []plan.Instance{},
-	}
+	mode := map[runbook.Mode]string{runbook.DataMode: "data", runbook.StepMode: "step"}[st.Mode]
+	return plan.NewStep(st.Address(), mode, st.Type, info)
 }
 
 // planData reads one data block and puts its value in scope.
@@ -208,7 +199,8 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 	if keys == nil && st.ForEach != nil {
 		// The set of instances depends on earlier steps.
 		ps.Instances = append(ps.Instances, plan.Instance{Address: st.Address() + "[*]", Action: plan.ActionDeferred,
-			Notes: []string{"for_each depends on values known only at apply"}})
+			Irreversible: steps.MayBeIrreversible(t),
+			Notes:        []string{"for_each depends on values known only at apply"}})
 		return ps, true, diags
 	}
 	wrote := false
@@ -226,6 +218,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		}
 		if !cfg.IsWhollyKnown() {
 			in.Action = plan.ActionDeferred
+			in.Irreversible = steps.MayBeIrreversible(t)
 			in.Notes = append(in.Notes, "arguments depend on earlier steps; observed and decided at apply")
 			ps.Instances = append(ps.Instances, in)
 			wrote = true
@@ -257,6 +250,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		if err != nil {
 			if pending {
 				in.Action = plan.ActionDeferred
+				in.Irreversible = reversibility(t, s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
 				in.Notes = append(in.Notes, "not decidable before the earlier steps run: "+err.Error())
 				ps.Instances = append(ps.Instances, in)
 				wrote = true
@@ -271,6 +265,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			// would be wrong. Apply decides on the object as it is then.
 			if change.Action == steps.NoOp {
 				in.Action = plan.ActionDeferred
+				in.Irreversible = reversibility(t, s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
 			}
 			in.Notes = append(in.Notes, fmt.Sprintf("%s changes this object first; what is shown is from the object as it is now, and apply decides again after that step", first))
 			wrote = true

@@ -209,6 +209,17 @@ type CallReversibility interface {
 	ReversibilityOf(call Call) Reversibility
 }
 
+// MayBeIrreversible reports whether some call of t cannot be undone: the
+// type says so, or it decides per call. An instance whose arguments are
+// not known at plan time counts as irreversible when its type may be, so
+// that the approvals a plan asks for are never fewer than apply needs.
+func MayBeIrreversible(t Type) bool {
+	if _, ok := t.(CallReversibility); ok {
+		return true
+	}
+	return t.Info().Reversibility == Irreversible
+}
+
 // RunContext is what a step may know of the run it is part of.
 type RunContext interface {
 	// ID is the run's id ("" at plan time).

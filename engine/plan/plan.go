@@ -19,6 +19,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/rebind-dev/rebind/steps"
 )
 
 // FormatVersion is the plan file format this build writes and reads.
@@ -123,6 +125,24 @@ type Instance struct {
 	Irreversible bool `json:"irreversible,omitempty"`
 	// Notes are plan-time remarks (a precondition deferred to apply, ...).
 	Notes []string `json:"notes,omitempty"`
+}
+
+// NewStep is the header of a plan step for a block of the given address,
+// mode ("data" or "step") and type: everything in it but the instances and
+// the await comes from the step type's own declaration, so that whoever
+// checks a plan can compute it again and compare.
+func NewStep(address, mode, typ string, info steps.Info) Step {
+	return Step{
+		Address:            address,
+		Mode:               mode,
+		Type:               typ,
+		Kind:               info.Kind.String(),
+		Reversibility:      info.Reversibility.String(),
+		IrreversibleReason: info.IrreversibleReason,
+		RepeatSafe:         info.RepeatSafe || info.Kind == steps.KindEnsure,
+		Permissions:        info.Permissions,
+		Instances:          []Instance{},
+	}
 }
 
 // ActionDeferred marks an instance whose arguments are not known until
