@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/plan"
 )
 
@@ -22,7 +23,9 @@ type applyOptions struct {
 	Author      string
 	// AllowedSigners verifies a plan's approvals (env REBIND_ALLOWED_SIGNERS).
 	AllowedSigners string
-	Now            func() time.Time
+	// Policy is the applier's approval policy file (env REBIND_POLICY).
+	Policy string
+	Now    func() time.Time
 }
 
 func newApplyCmd(ios *IO, g *Globals) *cobra.Command {
@@ -30,12 +33,24 @@ func newApplyCmd(ios *IO, g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply (PLAN | RUNBOOK) [-auto-approve] [-var name=value]",
 		Short: "Apply a reviewed plan, or plan and apply a runbook in one go",
-		Long: `apply PLAN checks the plan's digest, approvals and expiry, observes every
-object again and refuses if any changed, then runs it with a durable journal.
+		Long: `apply PLAN checks the plan against its own runbook sources and rebind's
+step types, its expiry and its approvals, observes every object again and
+refuses if any changed, then runs it with a durable journal.
+
+The approvals a plan needs are recomputed, never taken from the plan file:
+the runbook's approvals and irreversible_approvals from the sources the plan
+carries, raised to the floors of your policy file (--policy or REBIND_POLICY):
+
+  approvals              = 1                  # every plan needs at least this many reviewers
+  irreversible_approvals = 2                  # and this many when a change cannot be undone
+  allowed_signers        = "allowed_signers"  # whose signatures count (relative to the policy file)
+
+A plan whose file disagrees with its sources or step types is refused as
+altered, naming the field.
 
 apply RUNBOOK plans, shows the plan and asks for 'yes' on a terminal (or goes
-ahead with -auto-approve). A runbook that asks for approvals can only be
-applied from an approved plan.`,
+ahead with -auto-approve). A runbook (or policy) that asks for approvals can
+only be applied from an approved plan.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
@@ -46,6 +61,7 @@ applied from an approved plan.`,
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "apply a runbook without asking")
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who applies (default: the local user)")
 	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "verify the plan's approvals against this allowed-signers file (env REBIND_ALLOWED_SIGNERS)")
+	cmd.Flags().StringVar(&opts.Policy, "policy", "", "the applier's approval policy file (env REBIND_POLICY)")
 	return cmd
 }
 
@@ -59,16 +75,19 @@ func isRunbookPath(p string) bool {
 
 func runApply(opts *applyOptions) error {
 	ios := opts.IO
+	pol, err := loadPolicy(opts.Policy, opts.AllowedSigners)
+	if err != nil {
+		return err
+	}
 	var p *plan.Plan
-	digest := ""
-	if isRunbookPath(opts.Target) {
-		var err error
+	saved := !isRunbookPath(opts.Target)
+	if !saved {
 		p, err = makePlan(ios, opts.G, opts.Target, opts.Vars, engine.PlanOptions{Author: opts.Author})
 		if err != nil {
 			return err
 		}
-		if n := p.RequiredApprovals(); n > 0 {
-			return fmt.Errorf("the runbook %q needs %d approvals: save a plan with `rebind plan -out FILE`, have it approved, then `rebind apply FILE`", p.Runbook.Name, n)
+		if r, err := approval.Check(p, pol, opts.Now()); err != nil && r != nil && r.Required > 0 {
+			return fmt.Errorf("the runbook %q needs %d approval%s under %s: save a plan with `rebind plan -out FILE`, have it approved, then `rebind apply FILE`", p.Runbook.Name, r.Required, plural(r.Required), pol.Name())
 		}
 		if err := plan.RenderText(ios.Err, p, plan.TextOptions{Color: ios.Color(ios.Err)}); err != nil {
 			return err
@@ -84,35 +103,36 @@ func runApply(opts *applyOptions) error {
 			}
 		}
 	} else {
-		var err error
 		p, err = plan.Read(opts.Target)
 		if err != nil {
 			return err
 		}
-		if err := checkPlan(p, opts.Now(), opts.AllowedSigners); err != nil {
-			return err
+		if pol.Source == "" {
+			fmt.Fprintf(ios.Err, "No approval policy (--policy or %s): the runbook's own approval counts apply.\n", approval.EnvPolicy)
 		}
-		digest = p.Digest()
 	}
 	in, err := opts.Vars.inputs()
 	if err != nil {
 		return err
+	}
+	e := newEngine(ios, opts.G, nil)
+	// A plan's lab field never binds an apply to a lab by itself: the
+	// operator says where it runs.
+	if e.Lab != strings.TrimRight(p.Lab, "/") {
+		if p.Lab != "" {
+			return fmt.Errorf("the plan was made against the lab at %s; to apply it there, say so: rebind --lab %s apply %s", p.Lab, p.Lab, opts.Target)
+		}
+		return fmt.Errorf("the plan was made against the real directories, not the lab at %s; apply it without --lab", e.Lab)
 	}
 	store, err := opts.G.store()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	e.Store = store
 	ctx, cancel := signalContext()
 	defer cancel()
-	e := newEngine(ios, opts.G, store)
-	if p.Lab != "" && e.Lab == "" {
-		bindLab(e, p.Lab)
-	}
-	if e.Lab != p.Lab {
-		return fmt.Errorf("the plan was made against %s; apply it against the same targets (--lab %q)", labName(p.Lab), p.Lab)
-	}
-	rep, diags := e.Apply(ctx, p, in, engine.ApplyOptions{PlanDigest: digest, Author: opts.Author})
+	rep, diags := e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported
@@ -121,9 +141,31 @@ func runApply(opts *applyOptions) error {
 	return reportErr(rep)
 }
 
-func labName(u string) string {
-	if u == "" {
-		return "the real directories"
+// loadPolicy reads the applier's approval policy from path, or
+// REBIND_POLICY when path is empty (the default policy when neither is
+// set), with the allowed signers of --allowed-signers or
+// REBIND_ALLOWED_SIGNERS when the policy names none.
+func loadPolicy(path, allowedSignersPath string) (*approval.Policy, error) {
+	if path == "" {
+		path = os.Getenv(approval.EnvPolicy)
 	}
-	return "the lab at " + u
+	pol := approval.Default()
+	if path != "" {
+		var err error
+		if pol, err = approval.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	as, err := loadAllowedSigners(allowedSignersPath)
+	if err != nil {
+		return nil, err
+	}
+	if as != nil {
+		if pol.AllowedSigners != nil {
+			return nil, usageError{fmt.Errorf("both %s (allowed_signers = %s) and --allowed-signers / REBIND_ALLOWED_SIGNERS (%s) say whose approvals count; keep one", pol.Source, pol.AllowedSignersPath, as.Name)}
+		}
+		pol.AllowedSigners, pol.AllowedSignersPath = as, as.Name
+	}
+	return pol, nil
 }
+

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/term"
 
+	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/plan"
 )
 
@@ -77,6 +78,10 @@ func runApprove(opts *approveOptions) error {
 	p, err := plan.Read(opts.Path)
 	if err != nil {
 		return err
+	}
+	// A reviewer signs what rebind made, never a plan file edited since.
+	if _, err := approval.Consistent(p); err != nil {
+		return fmt.Errorf("%s not approved: %w", opts.Path, err)
 	}
 	now := opts.Now()
 	if now.After(p.Expires) {
@@ -201,7 +206,7 @@ func reportApprovals(opts *approveOptions, p *plan.Plan, allowed *plan.AllowedSi
 	switch {
 	case err == nil:
 		fmt.Fprintf(out, "The plan has the approvals it needs: rebind apply %s\n", opts.Path)
-	case onlyTooFew(err):
+	case approval.OnlyTooFew(err):
 		fmt.Fprintf(out, "It needs %d more.\n", need-len(ap.Signers))
 	default:
 		fmt.Fprintf(opts.IO.Err, "warning: other signatures on the plan do not hold:\n%s\n", indentErr(err))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/steps"
 )
 
 var approveNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -61,21 +64,43 @@ func newReviewer(t *testing.T, dir, name, passphrase string) reviewer {
 // savedPlan writes a plan by dave that needs two approvals.
 func savedPlan(t *testing.T, dir string) string {
 	t.Helper()
+	src := `runbook "restore-mistake" {
+  approvals = 2
+}
+
+variable "upn" {
+  type = string
+}
+
+target "entra" "tenant" {}
+
+step "entra_immutable_id" "clear" {
+  upn          = var.upn
+  immutable_id = null
+}
+`
+	typ, ok := steps.Lookup("entra_immutable_id")
+	if !ok {
+		t.Fatal("no entra_immutable_id step type")
+	}
+	st := plan.NewStep("step.entra_immutable_id.clear", "step", "entra_immutable_id", typ.Info())
+	st.Instances = []plan.Instance{{Address: "step.entra_immutable_id.clear", Object: "entra:user:alice.smith@contoso.com", Action: "update",
+		Before: plan.Value(`{"immutable_id":"4AUlP4lP0xGaDAMF6CwzAQ=="}`), After: plan.Value(`{"immutable_id":null}`)}}
 	p := &plan.Plan{
 		FormatVersion: plan.FormatVersion,
-		Runbook:       plan.Runbook{Name: "restore-mistake", Digest: strings.Repeat("ab", 32), Sources: map[string]string{"main.hcl": "runbook \"restore-mistake\" {\n  approvals = 2\n}\n"}},
-		Inputs:        map[string]plan.Value{"upn": plan.Value(`"alice.smith@contoso.com"`)},
-		Targets:       []plan.Target{},
-		Steps: []plan.Step{{
-			Address: "step.entra_immutable_id.clear", Mode: "step", Type: "entra_immutable_id", Kind: "ensure", Reversibility: "reversible",
-			Instances: []plan.Instance{{Address: "step.entra_immutable_id.clear", Object: "entra:user:alice.smith@contoso.com", Action: "update",
-				Before: plan.Value(`{"immutable_id":"4AUlP4lP0xGaDAMF6CwzAQ=="}`), After: plan.Value(`{"immutable_id":null}`)}},
-		}},
-		Permissions: []string{"Graph: User.ReadWrite.All"},
+		Runbook: plan.Runbook{Name: "restore-mistake", Digest: plan.SourcesDigest(map[string][]byte{"main.hcl": []byte(src)}),
+			Sources: map[string]string{"main.hcl": src}},
+		Inputs:      map[string]plan.Value{"upn": plan.Value(`"alice.smith@contoso.com"`)},
+		Targets:     []plan.Target{{Type: "entra", Name: "tenant", Config: plan.Value(`{}`)}},
+		Steps:       []plan.Step{st},
+		Permissions: slices.Sorted(slices.Values(typ.Info().Permissions)),
 		Approvals:   plan.Policy{Required: 2},
 		Author:      "dave",
 		Created:     approveNow.Add(-time.Hour),
 		Expires:     approveNow.Add(23 * time.Hour),
+	}
+	if _, err := approval.Consistent(p); err != nil {
+		t.Fatalf("the test plan is not consistent with its sources: %v", err)
 	}
 	path := filepath.Join(dir, "restore.plan")
 	if err := p.Write(path); err != nil {
@@ -178,7 +203,7 @@ func TestApproveThenCheckPlan(t *testing.T) {
 	}
 
 	t.Setenv("REBIND_ALLOWED_SIGNERS", "")
-	if err := checkPlan(readPlan(t, path), approveNow, ""); err == nil || !strings.Contains(err.Error(), "give --allowed-signers FILE") {
+	if err := checkPlan(readPlan(t, path), approveNow, ""); err == nil || !strings.Contains(err.Error(), "give an allowed-signers file") {
 		t.Errorf("checkPlan without allowed signers = %v", err)
 	}
 }
@@ -313,7 +338,7 @@ step "file" "a" {
 	c := cliRun{t, dir}
 	mustRun, mustFail := c.mustRun, c.mustFail
 	mustRun("plan", "rb.hcl", "-out", "p.plan", "--author", "dave")
-	mustFail("needs 2 approvals: give --allowed-signers", "apply", "p.plan")
+	mustFail("the plan needs 2 approvals (the runbook asks for 2); give an allowed-signers file", "apply", "p.plan")
 	mustFail("the author cannot approve their own plan", "approve", "p.plan", "--key", dave.keyFile, "--allowed-signers", "allowed_signers")
 	mustRun("approve", "p.plan", "--key", alice.keyFile, "--allowed-signers", "allowed_signers")
 	mustFail("needs 2 approvals, has 1: alice", "apply", "p.plan", "--allowed-signers", "allowed_signers")
@@ -432,4 +457,16 @@ func (c cliRun) mustFail(want string, args ...string) {
 	if err == nil || !strings.Contains(out, want) {
 		c.t.Fatalf("rebind %s = %v, want a refusal saying %q:\n%s", strings.Join(args, " "), err, want, out)
 	}
+}
+
+// checkPlan is what apply checks of a saved plan before it observes
+// anything: the engine's approval check under the default policy, with
+// the allowed signers of --allowed-signers or REBIND_ALLOWED_SIGNERS.
+func checkPlan(p *plan.Plan, now time.Time, allowedSigners string) error {
+	pol, err := loadPolicy("", allowedSigners)
+	if err != nil {
+		return err
+	}
+	_, err = approval.Check(p, pol, now)
+	return err
 }

@@ -130,7 +130,7 @@ func runRehearse(opts *rehearseOptions) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	e := newEngine(ios, &g, store)
-	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{})
+	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{Rehearsal: true})
 	// A rehearsal goes through the runbook's approve gates: the lab holds
 	// no data anyone must keep. The go-ahead is journaled like a person's,
 	// by "rebind rehearse", and said out loud.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/plan"
 )
 
@@ -52,6 +53,20 @@ func runShow(opts *showOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := renderShow(opts, p); err != nil {
+		return err
+	}
+	// A reviewer must know when what they read is not what rebind made:
+	// said last, where a terminal leaves it in view.
+	if _, err := approval.Consistent(p); err != nil {
+		fmt.Fprintf(opts.IO.Err, "\nWARNING: do not approve this plan: %v\n", err)
+		return errReported
+	}
+	return nil
+}
+
+// renderShow writes p in the format opts asks for.
+func renderShow(opts *showOptions, p *plan.Plan) error {
 	switch opts.Format {
 	case "text":
 		if !opts.Redact {
@@ -84,7 +99,7 @@ func runShow(opts *showOptions) error {
 		}
 		if allowed != nil {
 			ap, verr := plan.Verify(p, allowed, opts.Now())
-			if verr != nil && !onlyTooFew(verr) {
+			if verr != nil && !approval.OnlyTooFew(verr) {
 				fmt.Fprintf(opts.IO.Err, "warning: signatures that do not hold are not counted:\n%s\n", indentErr(verr))
 			}
 			ro.Approval = &ap

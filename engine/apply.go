@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -51,39 +53,68 @@ type Drift struct {
 
 // ApplyOptions tunes Apply.
 type ApplyOptions struct {
-	// PlanDigest is set when applying a saved, reviewed plan; the journal
-	// refuses a second run of the same digest.
-	PlanDigest string
+	// Saved is set when the plan was read from a file (a reviewed plan):
+	// the journal then refuses a second run of the same digest.
+	Saved bool
 	// Author is recorded with the run.
 	Author string
+	// Policy is the applier's approval policy; approval.Default() when
+	// nil. No plan can lower it.
+	Policy *approval.Policy
+	// Rehearsal applies without the approvals the plan needs: a rehearsal
+	// against the lab tenant, whose data nobody must keep. It is refused
+	// unless the engine is bound to a lab.
+	Rehearsal bool
 }
 
-// Apply re-observes everything the plan observed, refuses on drift, then
-// runs the plan's runbook with a durable journal. The caller has already
-// checked the plan's digest, approvals and expiry.
+// Apply checks that the plan may run, re-observes everything it observed,
+// refuses on drift, then runs the plan's runbook with a durable journal.
+//
+// Whether the plan may run is decided here, from what the applier trusts
+// (engine/approval): the plan must agree with its own runbook sources and
+// rebind's step types, must not have expired, and must carry the approvals
+// the sources and opt.Policy require. Once the runbook is planned again,
+// every field a reviewer saw must come out the same, or the plan is
+// refused as drifted (an object changed) or altered (the plan's JSON was
+// edited). No caller can apply a plan without these checks.
 func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOptions) (*Report, hcl.Diagnostics) {
 	if e.Store == nil {
 		panic("engine: Apply without a Store")
 	}
-	if opt.PlanDigest != "" {
+	if p.Lab != e.Lab {
+		return nil, hcl.Diagnostics{errDiag("Plan made against other targets",
+			fmt.Errorf("the plan was made against %s, and this apply is bound to %s; apply it against the same targets", labName(p.Lab), labName(e.Lab)))}
+	}
+	if opt.Rehearsal {
+		if e.Lab == "" {
+			return nil, hcl.Diagnostics{errDiag("Not a rehearsal", errors.New("a rehearsal applies without approvals, so it runs only against the lab tenant"))}
+		}
+		if _, err := approval.Consistent(p); err != nil {
+			return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
+		}
+	} else if _, err := approval.Check(p, opt.Policy, e.now()); err != nil {
+		return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
+	}
+	digest := ""
+	if opt.Saved {
+		digest = p.Digest()
 		// A plan is applied at most once; say so before observing anything.
 		runs, err := e.Store.Runs(ctx)
 		if err != nil {
 			return nil, hcl.Diagnostics{errDiag("Cannot read the journal", err)}
 		}
 		for _, r := range runs {
-			if r.PlanDigest == opt.PlanDigest {
+			if r.PlanDigest == digest {
 				return nil, hcl.Diagnostics{errDiag("Plan already applied",
-					fmt.Errorf("%w: run %s applied this plan (sha256:%s) and ended %s; make a new plan", journal.ErrPlanApplied, r.ID, opt.PlanDigest, r.Status))}
+					fmt.Errorf("%w: run %s applied this plan (sha256:%s) and ended %s; make a new plan", journal.ErrPlanApplied, r.ID, digest, r.Status))}
 			}
 		}
 	}
-	rb, s, diags := e.sessionFromPlan(p, in)
+	_, s, diags := e.sessionFromPlan(p, in)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	defer s.close()
-	_ = rb
 	fresh, d := s.plan(ctx, PlanOptions{Author: p.Author})
 	diags = append(diags, d...)
 	if diags.HasErrors() {
@@ -92,9 +123,12 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 	if drift := compareObservations(p, fresh); len(drift) > 0 {
 		return &Report{Status: "refused", Drift: drift}, diags
 	}
+	if ms := approval.Compare(p, fresh); len(ms) > 0 {
+		return nil, append(diags, errDiag("Plan refused", &approval.AlteredError{Mismatches: ms}))
+	}
 	objects := lockObjects(fresh)
 	run, err := e.Store.CreateRun(ctx, journal.Run{
-		Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest, PlanDigest: opt.PlanDigest,
+		Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest, PlanDigest: digest,
 		Author: opt.Author, Dir: s.dir, Inputs: mustJSON(p.Inputs), Plan: p.CanonicalBytes(),
 		Status: journal.StatusRunning,
 	})
@@ -114,6 +148,14 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 	e.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
 	rep := s.execute(ctx, newReplay(), nil)
 	return rep, diags
+}
+
+// labName names what a plan was made against.
+func labName(u string) string {
+	if u == "" {
+		return "the real directories"
+	}
+	return "the lab at " + u
 }
 
 // sessionFromPlan rebuilds the runbook a plan carries and resolves its

@@ -24,7 +24,7 @@ func symbol(a steps.Action) string {
 }
 
 func errDiag(summary string, err error) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error() + "."}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error() + ".", Extra: err}
 }
 
 // diagText flattens diagnostics to one line per error, for the journal.

@@ -301,14 +301,14 @@ step "test_value" "a" {
 }
 `
 	p := h.plan(src, nil)
-	first, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{PlanDigest: p.Digest()})
+	first, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{Saved: true})
 	if diags.HasErrors() || first.Status != journal.StatusSucceeded {
 		t.Fatalf("first apply: %v %v", diags, first)
 	}
 	theWorld.set("a", "") // even if the world went back, the plan is spent
 	p2 := h.plan(src, nil)
 	p2.Steps, p2.Created, p2.Expires = p.Steps, p.Created, p.Expires
-	_, diags = h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{PlanDigest: p.Digest()})
+	_, diags = h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{Saved: true})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "already applied") || !strings.Contains(diags.Error(), first.RunID) {
 		t.Fatalf("second apply of the same plan: %v (want it to name run %s)", diags, first.RunID)
 	}

@@ -215,7 +215,7 @@ func (g *golden) renderApply() string {
 	}
 	defer store.Close()
 	p := g.plan()
-	rep, diags := g.engine(store).Apply(context.Background(), p, Inputs{Vars: g.vars}, ApplyOptions{Author: goldenAuthor})
+	rep, diags := g.engine(store).Apply(context.Background(), p, Inputs{Vars: g.vars}, ApplyOptions{Author: goldenAuthor, Policy: approveAll(g.t, p)})
 	if diags.HasErrors() {
 		g.t.Fatalf("apply: %s", diags.Error())
 	}

@@ -187,7 +187,7 @@ func (j job) apply(ctx context.Context, e *engine.Engine) (*engine.Report, error
 	if diags.HasErrors() {
 		return nil, planError{diags.Error()}
 	}
-	rep, diags := e.Apply(ctx, p, j.inputs(), engine.ApplyOptions{Author: "author"})
+	rep, diags := e.Apply(ctx, p, j.inputs(), engine.ApplyOptions{Author: "author", Rehearsal: true})
 	if diags.HasErrors() {
 		return rep, fmt.Errorf("apply: %s", diags.Error())
 	}

@@ -264,8 +264,15 @@ func messages(digest string) [][]byte {
 //
 // Verify does not check expiry; the caller does, with its own clock.
 func Verify(p *Plan, allowed *AllowedSigners, now time.Time) (Approval, error) {
+	return VerifyFor(p, allowed, now, p.RequiredApprovals())
+}
+
+// VerifyFor is Verify with the number of approvals the plan needs given by
+// the caller: the applier's count, recomputed from what it trusts (see
+// engine/approval), rather than the count the plan's JSON implies.
+func VerifyFor(p *Plan, allowed *AllowedSigners, now time.Time, required int) (Approval, error) {
 	digest := p.Digest()
-	ap := Approval{Digest: digest, Required: p.RequiredApprovals()}
+	ap := Approval{Digest: digest, Required: required}
 	if allowed == nil {
 		if len(p.Signatures) == 0 && ap.Required == 0 {
 			return ap, nil
