@@ -153,9 +153,13 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 		} else {
 			s.askBaseDN = true
 		}
-		if ep.LDAPBindDN != "" {
-			s.bindDN, s.password = ep.LDAPBindDN, ep.LDAPPassword
+		// A lab binding uses only the credentials the lab hands out: the
+		// environment's are for the real domain, and must never reach a
+		// lab (which is whatever answered at the URL given).
+		if ep.LDAPBindDN == "" || ep.LDAPPassword == "" {
+			return s, fmt.Errorf("ad: target %s: the lab at %s hands out no LDAP bind credentials; rebind never sends the environment's (%s, %s) to a lab", cfg.Name, cfg.Lab, s.bindEnv, s.passEnv)
 		}
+		s.bindDN, s.password = ep.LDAPBindDN, ep.LDAPPassword
 		// The lab serves plain LDAP on loopback only; a clear-text bind
 		// there never leaves the machine.
 		if u, err := url.Parse(s.url); err == nil && u.Scheme == "ldap" && isLoopback(u.Hostname()) {

@@ -113,6 +113,31 @@ func TestTargetAsksTheLabWhereLDAPIs(t *testing.T) {
 	}
 }
 
+// TestTargetNeverSendsProductionCredentialsToALab: bound to a lab that
+// names an LDAP address but hands out no bind credentials, the target used
+// to bind with REBIND_AD_BIND_DN and REBIND_AD_PASSWORD from the
+// environment, in clear text, to whatever the lab named. A lab binding
+// uses only what the lab hands out.
+func TestTargetNeverSendsProductionCredentialsToALab(t *testing.T) {
+	lab := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"ldap":"ldap://127.0.0.1:3890","ldap_base_dn":"DC=lab,DC=test"}`)
+	}))
+	defer lab.Close()
+	env := envOf(map[string]string{EnvBindDN: "CN=svc-prod,DC=corp", EnvPassword: "production-secret", "PROD_DN": "CN=x", "PROD_PW": "y"})
+	for _, cfg := range []map[string]any{
+		{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp"},
+		{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp", "bind_dn_env": "PROD_DN", "password_env": "PROD_PW"},
+	} {
+		s, err := resolve(context.Background(), steps.TargetConfig{Name: "corp", Config: targetConfig(cfg), Lab: lab.URL, Getenv: env})
+		if err == nil || !strings.Contains(err.Error(), "hands out no LDAP bind credentials") {
+			t.Fatalf("resolve against a lab without credentials = %+v, %v; want a refusal", s, err)
+		}
+		if strings.Contains(err.Error(), "production-secret") {
+			t.Fatalf("the refusal shows the password: %v", err)
+		}
+	}
+}
+
 func TestTargetOverLDAPSAndStartTLS(t *testing.T) {
 	d := needSamba(t)
 	for _, url := range []string{d.url(), "ldap://" + d.ip} {
