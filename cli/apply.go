@@ -168,4 +168,3 @@ func loadPolicy(path, allowedSignersPath string) (*approval.Policy, error) {
 	}
 	return pol, nil
 }
-
