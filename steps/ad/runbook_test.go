@@ -62,7 +62,10 @@ step "ad_attribute" "clash" {
 
 func TestRunbookRollsBackADStepsThroughTheEngine(t *testing.T) {
 	d := startLab(t, ldapserver.Options{})
-	api := httptest.NewServer(lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain}))
+	srv := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain})
+	dn, pw := d.srv.Credentials()
+	srv.SetLDAPBind("", dn, pw)
+	api := httptest.NewServer(srv)
 	defer api.Close()
 	dir := d.open(t)
 	dn, upn := addUser(t, dir, "Ivan", map[string][]string{"proxyAddresses": {"SMTP:ivan@corp.example.com"}})
