@@ -30,7 +30,7 @@ func testContext(t *testing.T) *hcl.EvalContext {
 		t.Fatal(err)
 	}
 	return &hcl.EvalContext{
-		Functions: Functions(dir),
+		Functions: GuardSecrets(Functions(dir)),
 		Variables: map[string]cty.Value{
 			"var": cty.ObjectVal(map[string]cty.Value{
 				"guid":     cty.StringVal("1effbc1e-4aa3-4f9d-a508-d4d81f1f5873"),
