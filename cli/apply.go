@@ -115,7 +115,10 @@ func runApply(opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	e := newEngine(ios, opts.G, nil)
+	e, err := newEngine(ios, opts.G, nil)
+	if err != nil {
+		return err
+	}
 	// A plan's lab field never binds an apply to a lab by itself: the
 	// operator says where it runs.
 	if e.Lab != strings.TrimRight(p.Lab, "/") {

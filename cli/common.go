@@ -99,10 +99,18 @@ func displayName(prefix, name string) string {
 //
 // Bound to a lab, an await passes the lab's virtual time between polls
 // instead of sleeping.
-func newEngine(ios *IO, g *Globals, store *journal.Store) *engine.Engine {
-	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir}
+//
+// The engine keys the fingerprints and labels of sensitive values with the
+// state directory's secret key, so plan and apply of one plan must share a
+// state directory when the plan holds a secret.
+func newEngine(ios *IO, g *Globals, store *journal.Store) (*engine.Engine, error) {
+	key, err := journal.StateKey(g.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir, Key: key}
 	bindLab(e, g.Lab)
-	return e
+	return e, nil
 }
 
 // bindLab points every target of e at the lab tenant at u ("" unbinds).

@@ -59,7 +59,10 @@ func makePlan(ios *IO, g *Globals, path string, vars varFlags, popt engine.PlanO
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	e := newEngine(ios, g, nil)
+	e, err := newEngine(ios, g, nil)
+	if err != nil {
+		return nil, err
+	}
 	p, d := e.Plan(ctx, rb, in, popt)
 	diags = append(diags, d...)
 	printDiags(ios, rb, diags)

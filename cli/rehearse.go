@@ -129,7 +129,10 @@ func runRehearse(opts *rehearseOptions) error {
 	defer store.Close()
 	ctx, cancel := signalContext()
 	defer cancel()
-	e := newEngine(ios, &g, store)
+	e, err := newEngine(ios, &g, store)
+	if err != nil {
+		return err
+	}
 	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{Rehearsal: true})
 	// A rehearsal goes through the runbook's approve gates: the lab holds
 	// no data anyone must keep. The go-ahead is journaled like a person's,

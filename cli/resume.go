@@ -69,7 +69,10 @@ func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine
 	defer store.Close()
 	ctx, cancel := signalContext()
 	defer cancel()
-	e := newEngine(ios, g, store)
+	e, err := newEngine(ios, g, store)
+	if err != nil {
+		return err
+	}
 	if err := bindRunLab(ctx, e, store, runID); err != nil {
 		return err
 	}

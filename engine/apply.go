@@ -110,13 +110,24 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 			}
 		}
 	}
+	if p.KeyID != "" && p.KeyID != e.KeyID() {
+		return nil, hcl.Diagnostics{errDiag("Plan made with another state directory",
+			fmt.Errorf("the plan holds sensitive values whose fingerprints are keyed with the key of another state directory (key %s; this one's is %s), so they cannot be checked for drift here; apply it with the --state-dir it was planned with, or plan again", p.KeyID, e.KeyID()))}
+	}
 	_, s, diags := e.sessionFromPlan(p, in)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	defer s.close()
-	fresh, d := s.plan(ctx, PlanOptions{Author: p.Author})
-	diags = append(diags, d...)
+	rep, diags := s.applyPlan(ctx, p, digest, opt)
+	return s.cleanReport(rep), s.secrets.scrubDiags(diags)
+}
+
+// applyPlan plans the runbook again in s, refuses on drift or alteration,
+// and runs it.
+func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, opt ApplyOptions) (*Report, hcl.Diagnostics) {
+	e := s.e
+	fresh, diags := s.plan(ctx, PlanOptions{Author: p.Author})
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -145,7 +156,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 		_ = e.Store.SetStatus(ctx, run.ID, journal.StatusAborted, err.Error())
 		return &Report{RunID: run.ID, Status: journal.StatusAborted, Failures: []InstanceError{{Err: err.Error()}}}, diags
 	}
-	e.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
+	s.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
 	rep := s.execute(ctx, newReplay(), nil)
 	return rep, diags
 }

@@ -51,6 +51,13 @@ type Engine struct {
 	// DefaultConcurrency is the fan-out width when a step sets no
 	// max_concurrency; 4 when zero.
 	DefaultConcurrency int
+	// Key is the state directory's secret key (journal.StateKey):
+	// fingerprints and labels of sensitive values are HMACs under it, never
+	// plain hashes a reader could guess a secret against. When nil, a
+	// random key is made for this Engine, and a plan that holds a
+	// sensitive value can then be applied only by this Engine.
+	Key     []byte
+	keyOnce sync.Once
 	// logw is Log behind a lock, made by the first call of log.
 	logw *lockedWriter
 
@@ -160,8 +167,8 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		typed[v.Name] = cty.UnknownVal(ty)
 	}
 	// Validation must not need the environment or secrets.
-	e2 := *e
-	e2.Getenv = func(string) string { return "" }
+	e2 := &Engine{Lab: e.Lab, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
+		Getenv: func(string) string { return "" }}
 	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
 	if diags.HasErrors() {
 		return diags
@@ -182,8 +189,13 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		_, d := s.decode(st, s.sc.child(each, cty.NilVal))
 		diags = append(diags, d...)
 		diags = append(diags, s.checkMeta(st)...)
+		if st.ForEach != nil {
+			if v, d := st.ForEach.Value(s.sc.ctx()); !d.HasErrors() && sensitiveKeys(v) {
+				diags = append(diags, sensitiveForEach(st))
+			}
+		}
 	}
-	return diags
+	return s.secrets.scrubDiags(diags)
 }
 
 // retryPolicy is a step's `retry {}`: the number of attempts and the first

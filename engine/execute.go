@@ -30,7 +30,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		if err := e.Store.Flush(ctx); err != nil {
 			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
 		}
-		_ = e.Store.SetStatus(context.WithoutCancel(ctx), s.runID, status, msg)
+		_ = e.Store.SetStatus(context.WithoutCancel(ctx), s.runID, status, s.secrets.scrub(msg))
 		if status == journal.StatusSucceeded || status == journal.StatusRolledBack {
 			_ = e.Store.Unlock(context.WithoutCancel(ctx), s.runID)
 		}
@@ -48,7 +48,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		switch {
 		case out.paused != "":
 			rep.Paused, rep.PausedAt = out.paused, out.pausedAt
-			e.logf("Run %s paused: %s\n", s.runID, out.paused)
+			s.logf("Run %s paused: %s\n", s.runID, out.paused)
 			return finish(journal.StatusPaused, out.paused)
 		case len(out.inDoubt) > 0:
 			rep.InDoubt = out.inDoubt
@@ -67,15 +67,15 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 					}
 				}
 				if mode == runbook.OnFailureAbort {
-					e.logf("%s failed; not rolling back on its own because a completed step cannot be reverted (`rebind rollback %s` reverts what can be).\n", st.Address(), s.runID)
+					s.logf("%s failed; not rolling back on its own because a completed step cannot be reverted (`rebind rollback %s` reverts what can be).\n", st.Address(), s.runID)
 				}
 			}
 			switch mode {
 			case runbook.OnFailureContinue:
-				e.logf("%s failed; on_failure = continue.\n", st.Address())
+				s.logf("%s failed; on_failure = continue.\n", st.Address())
 				continue
 			case runbook.OnFailureRollback:
-				e.logf("%s failed; rolling back completed steps.\n", st.Address())
+				s.logf("%s failed; rolling back completed steps.\n", st.Address())
 				_ = e.Store.Flush(ctx)
 				status := s.rollback(ctx, rep)
 				return finish(status, "failed at "+st.Address()+"; rolled back")
@@ -246,7 +246,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		out.failed = true
 	}
 	if failures > 0 && !out.failed {
-		e.logf("%s: %d of %d instances failed, within max_errors = %d.\n", st.Address(), failures, len(keys), allowed)
+		s.logf("%s: %d of %d instances failed, within max_errors = %d.\n", st.Address(), failures, len(keys), allowed)
 	}
 	return out
 }
@@ -324,7 +324,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	if err != nil {
 		return s.fail(ctx, res, st, fmt.Errorf("observe: %w", err))
 	}
-	change, err := t.Diff(ctx, call, obs)
+	change, err := s.diff(ctx, t, call, obs)
 	if err != nil {
 		return s.fail(ctx, res, st, err)
 	}
@@ -344,7 +344,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 				s.decision(ctx, addr, "rerun", "a person asked to run the action again")
 			default:
 				res.inDoubt = true
-				e.logf("%s was in doubt when the run stopped, and the action is not safe to repeat.\n", addr)
+				s.logf("%s was in doubt when the run stopped, and the action is not safe to repeat.\n", addr)
 				return res
 			}
 		default:
@@ -373,16 +373,16 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return s.fail(ctx, res, st, err)
 	}
 	if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
-		Data: mustJSON(intentData{Key: key, Object: safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
+		Data: mustJSON(intentData{Key: key, Object: s.safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
 	}
-	e.logf("  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
+	s.logf("  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
 	start := time.Now()
 	var result steps.Result
 	err = pol.do(ctx, func(ctx context.Context) error {
 		var err error
-		result, err = t.Apply(ctx, call, change)
+		result, err = s.applyStep(ctx, t, call, change)
 		return err
 	})
 	if errors.Is(err, steps.ErrPaused) {
@@ -392,7 +392,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	if err != nil {
 		return s.fail(ctx, res, st, err)
 	}
-	e.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
+	s.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
 	if result.Change != nil {
 		change = *result.Change
 	}
@@ -404,12 +404,9 @@ func (s *session) observeCall(ctx context.Context, t steps.Type, call steps.Call
 	var obs steps.Observation
 	err := pol.do(ctx, func(ctx context.Context) error {
 		var err error
-		obs, err = t.Observe(ctx, call)
+		obs, err = s.observeOnce(ctx, t, call)
 		return err
 	})
-	if err == nil && obs.Value == cty.NilVal {
-		obs.Value = cty.EmptyObjectVal
-	}
 	return obs, err
 }
 
@@ -420,14 +417,14 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 	if diags.HasErrors() {
 		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
 	}
-	e.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
+	s.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
 	// The limit is counted in poll intervals rather than wall time, so a
 	// rehearsal whose Sleep passes virtual time honours it too.
 	waited := time.Duration(0)
 	for {
 		obs, err := s.observeCall(ctx, t, call, pol)
 		if err == nil {
-			change, err = t.Diff(ctx, call, obs)
+			change, err = s.diff(ctx, t, call, obs)
 			if err == nil && change.Action == steps.NoOp {
 				return s.done(ctx, res, st, call, obs, change, steps.Result{}, cfg, false, eachV, secrets)
 			}
@@ -439,7 +436,7 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 			last := "still differs"
 			if err != nil {
 				last = err.Error()
-			} else if b, a := plan.EncodeValue(change.Before), plan.EncodeValue(change.After); true {
+			} else if b, a := plan.EncodeValue(lang.Redact(change.Before, false)), plan.EncodeValue(lang.Redact(change.After, false)); true {
 				last = fmt.Sprintf("still %s, wanted %s", b, a)
 			}
 			return s.fail(ctx, res, st, fmt.Errorf("not so after %s: %s", limit, last))
@@ -459,26 +456,23 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 	info := t.Info()
 	if len(st.Postconditions) > 0 && wrote {
 		// Conditions after a write see the object as it is now.
-		if o, err := t.Observe(ctx, call); err == nil {
+		if o, err := s.observeOnce(ctx, t, call); err == nil {
 			obs = o
-			if obs.Value == cty.NilVal {
-				obs.Value = cty.EmptyObjectVal
-			}
 		}
 	}
 	resVal := result.Value
 	if resVal == cty.NilVal {
 		resVal = cty.NullVal(cty.DynamicPseudoType)
 	}
-	od := outcomeData{Key: call.Key, Object: safeObject(obs.Object, secrets), Action: string(change.Action), Config: cfg}
+	od := outcomeData{Key: call.Key, Object: s.safeObject(obs.Object, secrets), Action: string(change.Action), Config: cfg}
 	if wrote {
 		cd, err := encodeChange(redactChange(info.Schema, call.Config, change), secrets)
 		if err == nil {
 			od.Change = &cd
 		}
 	}
-	obsStored, _ := scrub(obs.Value, secrets)
-	resStored, _ := scrub(resVal, secrets)
+	obsStored, _ := stored(obs.Value, secrets)
+	resStored, _ := stored(resVal, secrets)
 	od.Observed, _ = encodeTyped(obsStored)
 	od.Result, _ = encodeTyped(resStored)
 	if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: res.addr, Data: mustJSON(od)}); err != nil {
@@ -500,14 +494,14 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 
 // fail records a failure.
 func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, err error) instResult {
-	res.err = err
-	s.e.logf("  x %s: %v\n", res.addr, err)
-	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: err.Error()})
+	res.err = errors.New(s.secrets.scrub(err.Error()))
+	s.logf("  x %s: %v\n", res.addr, res.err)
+	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: res.err.Error()})
 	return res
 }
 
 func (s *session) decision(ctx context.Context, addr, decision, detail string) {
-	s.e.logf("  %s: in doubt -> %s\n", addr, decision)
+	s.logf("  %s: in doubt -> %s\n", addr, decision)
 	_, _ = s.e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
 		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
 }
@@ -535,10 +529,10 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 	}
 	if len(ps.Instances) == 1 && ps.Instances[0].Action == string(steps.Read) {
 		v := s.sc.getData(d.Type, d.Name)
-		stored, hid := scrub(v, s.secretInputs())
+		kept, hid := stored(v, s.secretInputs())
 		od := outcomeData{Object: ps.Instances[0].Object, Action: string(steps.Read)}
 		if !hid {
-			od.Observed, _ = encodeTyped(stored)
+			od.Observed, _ = encodeTyped(kept)
 		}
 		if od.Observed != nil {
 			if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: d.Address(), Data: mustJSON(od)}); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -53,9 +54,28 @@ type decisionData struct {
 	Detail   string `json:"detail,omitempty"`
 }
 
+// stored is v as the journal may keep it: strings holding a known secret
+// replaced, and every value marked sensitive (what reflects a secret
+// argument, such as an old password observed before a rotation) nulled.
+// It reports whether anything was left out.
+func stored(v cty.Value, secrets []string) (cty.Value, bool) {
+	v, scrubbed := scrub(v, secrets)
+	v, stripped := stripSensitive(v)
+	return v, scrubbed || stripped
+}
+
 func encodeChange(c steps.Change, secrets []string) (changeData, error) {
-	before, hid := scrub(c.Before, secrets)
-	after, _ := scrub(c.After, secrets)
+	before, hid := stored(c.Before, secrets)
+	after, _ := stored(c.After, secrets)
+	for _, sec := range secrets {
+		if len(sec) >= minSecretLen && bytes.Contains(c.Private, []byte(sec)) {
+			// Step data that names a secret (a path built from one) is
+			// not kept; the step finds its object from its arguments,
+			// given again, instead.
+			c.Private = nil
+			break
+		}
+	}
 	b, err := encodeTyped(before)
 	if err != nil {
 		return changeData{}, fmt.Errorf("before-value: %w", err)

@@ -38,7 +38,7 @@ func (e *Engine) Plan(ctx context.Context, rb *runbook.Runbook, in Inputs, opt P
 	}
 	defer s.close()
 	p, d := s.plan(ctx, opt)
-	return p, append(diags, d...)
+	return p, s.secrets.scrubDiags(append(diags, d...))
 }
 
 // plan runs the planning walk in an existing session.
@@ -120,6 +120,9 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		p.Permissions = append(p.Permissions, x)
 	}
 	sort.Strings(p.Permissions)
+	if s.keyed.Load() {
+		p.KeyID = s.e.KeyID()
+	}
 	return p, diags
 }
 
@@ -149,7 +152,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		// optional = true: finding nothing is an answer, and the value
 		// says so. The error names what was looked for.
 		obs = steps.Observation{Value: cty.NullVal(cty.DynamicPseudoType)}
-		notes = append(notes, "not found, and optional: its value is null ("+strings.TrimSuffix(err.Error(), ": "+steps.ErrNotFound.Error())+")")
+		notes = append(notes, s.secrets.scrub("not found, and optional: its value is null ("+strings.TrimSuffix(err.Error(), ": "+steps.ErrNotFound.Error())+")"))
 	case err != nil:
 		return ps, append(diags, stepError(d, "Cannot read "+d.Address(), err))
 	}
@@ -160,7 +163,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		diags = append(diags, dd...)
 	}
 	ps.Instances = append(ps.Instances, plan.Instance{
-		Address: d.Address(), Object: obs.Object, Fingerprint: fingerprint(obs.Value),
+		Address: d.Address(), Object: s.safeObject(obs.Object, secretStrings(cfg)), Fingerprint: s.fingerprint(obs.Value),
 		Observed: plan.EncodeValue(lang.Redact(obs.Value, false)), Action: string(steps.Read),
 		Notes: notes,
 	})
@@ -229,8 +232,8 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			return ps, false, append(diags, stepError(st, "Cannot observe "+addr, err))
 		}
 		secrets := secretStrings(cfg)
-		in.Object = safeObject(obs.Object, secrets)
-		in.Fingerprint = fingerprint(obs.Value)
+		in.Object = s.safeObject(obs.Object, secrets)
+		in.Fingerprint = s.fingerprint(obs.Value)
 		shown, _ := scrub(obs.Value, secrets)
 		in.Observed = plan.EncodeValue(lang.Redact(shown, false))
 		self := instanceValue(obs.Value, cty.DynamicVal, "")
@@ -238,7 +241,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			res, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
 			if res == lang.Fail && pending {
 				// An earlier step changes the world first; apply decides.
-				in.Notes = append(in.Notes, "precondition is false now; it is checked again at apply, after the earlier steps: "+firstDetail(d))
+				in.Notes = append(in.Notes, "precondition is false now; it is checked again at apply, after the earlier steps: "+s.secrets.scrub(firstDetail(d)))
 				continue
 			}
 			diags = append(diags, d...)
@@ -246,12 +249,12 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		if diags.HasErrors() {
 			return ps, false, diags
 		}
-		change, err := s.types[st.Type].Diff(ctx, s.call(st, info, cfg, key, addr, nil), obs)
+		change, err := s.diff(ctx, t, s.call(st, info, cfg, key, addr, nil), obs)
 		if err != nil {
 			if pending {
 				in.Action = plan.ActionDeferred
 				in.Irreversible = reversibility(t, s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
-				in.Notes = append(in.Notes, "not decidable before the earlier steps run: "+err.Error())
+				in.Notes = append(in.Notes, "not decidable before the earlier steps run: "+s.secrets.scrub(err.Error()))
 				ps.Instances = append(ps.Instances, in)
 				wrote = true
 				continue
@@ -297,6 +300,9 @@ func (s *session) forEach(st *runbook.Step) ([]string, map[string]cty.Value, hcl
 	v, diags := st.ForEach.Value(s.sc.ctx())
 	if diags.HasErrors() {
 		return nil, nil, diags
+	}
+	if sensitiveKeys(v) {
+		return nil, nil, append(diags, sensitiveForEach(st))
 	}
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
@@ -346,13 +352,83 @@ func instanceAddr(st *runbook.Step, key string) string {
 	return fmt.Sprintf("%s[%q]", st.Address(), key)
 }
 
-// call builds the steps.Call for an instance. cfg is unmarked here.
+// call builds the steps.Call for an instance from its arguments, marks
+// and all: the step gets them unmarked in Config, and as it may print them
+// in Shown.
 func (s *session) call(st *runbook.Step, info steps.Info, cfg cty.Value, key, addr string, target any) steps.Call {
+	secret := secretArgs(info.Schema, cfg)
+	s.secrets.add(cfg)
+	shown := lang.Redact(taint(cfg, secret), false)
 	cfg, _ = cfg.UnmarkDeep()
 	return steps.Call{
 		Address: addr, Key: key, Config: cfg, Target: target,
-		Run: &runContext{s: s}, Log: s.e.log(), Sleep: s.e.Sleep,
+		Run: &runContext{s: s}, Log: s.logw, Sleep: s.e.Sleep,
+		Shown: shown, HasSecret: len(secret) > 0,
 	}
+}
+
+// reflectedBy names what of a call's observation, change and result holds
+// a secret: the attributes its secret arguments reflect. Shown tells which
+// arguments hold one.
+func reflectedBy(info steps.Info, call steps.Call) map[string]bool {
+	secret := map[string]bool{}
+	if call.Shown == cty.NilVal || !call.Shown.Type().IsObjectType() || call.Shown.IsNull() {
+		return secret
+	}
+	for name := range info.Schema {
+		if !call.Shown.Type().HasAttribute(name) {
+			continue
+		}
+		_ = cty.Walk(call.Shown.GetAttr(name), func(_ cty.Path, v cty.Value) (bool, error) {
+			if v.IsKnown() && !v.IsNull() && v.Type() == cty.String && v.AsString() == steps.Redacted {
+				secret[name] = true
+				return false, nil
+			}
+			return true, nil
+		})
+	}
+	return reflected(info.Schema, secret)
+}
+
+// observeOnce observes with the step type and marks what reflects a
+// secret argument sensitive; the secrets it saw join the session's.
+func (s *session) observeOnce(ctx context.Context, t steps.Type, call steps.Call) (steps.Observation, error) {
+	obs, err := t.Observe(ctx, call)
+	if err != nil {
+		return obs, err
+	}
+	if obs.Value == cty.NilVal {
+		obs.Value = cty.EmptyObjectVal
+	}
+	obs.Value = taint(obs.Value, reflectedBy(t.Info(), call))
+	s.secrets.add(obs.Value)
+	return obs, nil
+}
+
+// diff is the step type's Diff, with what reflects a secret marked.
+func (s *session) diff(ctx context.Context, t steps.Type, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	ch, err := t.Diff(ctx, call, obs)
+	if err != nil {
+		return ch, err
+	}
+	refl := reflectedBy(t.Info(), call)
+	ch.Before, ch.After = taint(ch.Before, refl), taint(ch.After, refl)
+	return ch, nil
+}
+
+// applyStep is the step type's Apply, with what reflects a secret marked
+// in the result.
+func (s *session) applyStep(ctx context.Context, t steps.Type, call steps.Call, ch steps.Change) (steps.Result, error) {
+	res, err := t.Apply(ctx, call, ch)
+	refl := reflectedBy(t.Info(), call)
+	res.Value = taint(res.Value, refl)
+	if res.Change != nil {
+		c := *res.Change
+		c.Before, c.After = taint(c.Before, refl), taint(c.After, refl)
+		res.Change = &c
+	}
+	s.secrets.add(res.Value)
+	return res, err
 }
 
 // observe opens the step's target and observes, retrying transient errors
@@ -364,19 +440,20 @@ func (s *session) observe(ctx context.Context, st *runbook.Step, info steps.Info
 	}
 	pol, _ := s.retryPolicy(st)
 	var obs steps.Observation
+	call := s.call(st, info, cfg, key, addr, tgt)
 	err = pol.do(ctx, func(ctx context.Context) error {
 		var err error
-		obs, err = s.types[st.Type].Observe(ctx, s.call(st, info, cfg, key, addr, tgt))
+		obs, err = s.observeOnce(ctx, s.types[st.Type], call)
 		return err
 	})
-	if err == nil && (obs.Value == cty.NilVal) {
-		obs.Value = cty.EmptyObjectVal
-	}
 	return obs, err
 }
 
-// fingerprint is the SHA-256 of a value's typed JSON.
-func fingerprint(v cty.Value) string {
+// fingerprint is the SHA-256 of a value's typed JSON; of a value that
+// holds a secret, the HMAC-SHA256 under the engine's key ("hmac:..."),
+// since a plain hash of a secret can be tested against guesses.
+func (s *session) fingerprint(v cty.Value) string {
+	keyed := lang.HasSensitive(v)
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
 		return ""
@@ -385,6 +462,10 @@ func fingerprint(v cty.Value) string {
 	vb, err := ctyjson.Marshal(v, v.Type())
 	if err != nil {
 		return ""
+	}
+	if keyed {
+		s.keyed.Store(true)
+		return "hmac:" + s.e.mac(append(append(tb, 0), vb...))
 	}
 	h := sha256.New()
 	h.Write(tb)
@@ -449,4 +530,36 @@ func reversibility(t steps.Type, call steps.Call) steps.Reversibility {
 		return r.ReversibilityOf(call)
 	}
 	return t.Info().Reversibility
+}
+
+// sensitiveForEach refuses a for_each whose keys hold a secret: the keys
+// become instance addresses, which every plan, journal record and log line
+// shows.
+func sensitiveForEach(st *runbook.Step) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+		Detail:  "for_each's keys hold a sensitive value (or one derived from it). Each key becomes part of an instance's address, which plans, the journal and the log show, so a secret cannot be one. Iterate over something that is not secret, such as a map whose values hold the secrets.",
+		Subject: st.ForEach.Range().Ptr()}
+}
+
+// sensitiveKeys reports whether the keys a for_each value yields hold a
+// secret: the value as a whole is sensitive, or (for a set or list of
+// strings, whose elements are the keys) one of its elements is. A map's
+// values may be secrets; its keys cannot be marked.
+func sensitiveKeys(v cty.Value) bool {
+	if v.HasMark(lang.Sensitive) {
+		return true
+	}
+	u, _ := v.Unmark()
+	if !u.IsKnown() || u.IsNull() {
+		return false
+	}
+	ty := u.Type()
+	if ty.IsSetType() || ty.IsListType() || ty.IsTupleType() {
+		for it := u.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); lang.HasSensitive(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -42,8 +42,8 @@ func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt Resume
 	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
 		return nil, append(diags, errDiag("Cannot resume", err))
 	}
-	e.logf("Resuming run %s (%s).\n", run.ID, run.Runbook)
-	return s.execute(ctx, rp, opt.Decide), diags
+	s.logf("Resuming run %s (%s).\n", run.ID, run.Runbook)
+	return s.cleanReport(s.execute(ctx, rp, opt.Decide)), s.secrets.scrubDiags(diags)
 }
 
 // Rollback reverts the completed steps of a run, newest first.
@@ -75,7 +75,7 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 		_ = e.Store.Unlock(ctx, run.ID)
 	}
 	rep.Status = status
-	return rep, diags
+	return s.cleanReport(rep), s.secrets.scrubDiags(diags)
 }
 
 // openRun loads a run, claims it, and rebuilds its session from the plan
@@ -172,7 +172,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 				reason = fmt.Sprintf("step type %q cannot be reverted", info.Name)
 			}
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
-			e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			s.logf("  ! %s not reverted: %s\n", it.addr, reason)
 			continue
 		}
 		var cd *changeData
@@ -198,7 +198,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		if cd.BeforeRedacted {
 			reason := "the value before held a secret, which rebind does not store, so it cannot be written back"
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
-			e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			s.logf("  ! %s not reverted: %s\n", it.addr, reason)
 			continue
 		}
 		if len(cfgTV.Withheld) > 0 {
@@ -208,7 +208,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 					"give the sensitive inputs again (rebind rollback RUN -var ...) or revert it by hand",
 					strings.Join(cfgTV.Withheld, ", "), err)
 				rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
-				e.logf("  ! %s not reverted: %s\n", it.addr, reason)
+				s.logf("  ! %s not reverted: %s\n", it.addr, reason)
 				return journal.StatusRollbackFailed
 			}
 			cfg = restored
@@ -228,18 +228,18 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		if errors.Is(err, steps.ErrIrreversible) {
 			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
-			e.logf("  ! %s not reverted: %v\n", it.addr, err)
+			s.logf("  ! %s not reverted: %v\n", it.addr, err)
 			continue
 		}
 		if err != nil {
 			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
-			e.logf("  x %s: revert failed: %v\n", it.addr, err)
+			s.logf("  x %s: revert failed: %v\n", it.addr, err)
 			return journal.StatusRollbackFailed
 		}
 		_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertOutcome, Step: it.addr})
 		rep.Reverted = append(rep.Reverted, it.addr)
-		e.logf("  < %s reverted\n", it.addr)
+		s.logf("  < %s reverted\n", it.addr)
 	}
 	return journal.StatusRolledBack
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -60,17 +63,44 @@ func scrub(v cty.Value, secrets []string) (cty.Value, bool) {
 
 // safeObject is an object's name as a plan, the journal and the lock table
 // may keep it: when the name contains a secret (a path or key built from a
-// sensitive variable) it is replaced by a digest of itself, which still
-// locks the same object without saying what it is.
-func safeObject(name string, secrets []string) string {
+// sensitive variable) it is replaced by a keyed digest of itself, which
+// still locks the same object without saying what it is, and which no one
+// without the state directory's key can test guesses against.
+func (s *session) safeObject(name string, secrets []string) string {
 	for _, sec := range secrets {
-		if strings.Contains(name, sec) {
-			sum := sha256.Sum256([]byte(name))
-			return "(sensitive object " + hex.EncodeToString(sum[:8]) + ")"
+		if sec != "" && strings.Contains(name, sec) {
+			s.keyed.Store(true)
+			return "(sensitive object " + s.e.mac([]byte("object\x00" + name))[:16] + ")"
 		}
 	}
 	return name
 }
+
+// key is the engine's secret key, made at random the first time when the
+// caller gave none.
+func (e *Engine) key() []byte {
+	e.keyOnce.Do(func() {
+		if len(e.Key) == 0 {
+			e.Key = make([]byte, 32)
+			if _, err := rand.Read(e.Key); err != nil {
+				panic(fmt.Sprintf("engine: random key: %v", err))
+			}
+		}
+	})
+	return e.Key
+}
+
+// mac is the hex HMAC-SHA256 of b under the engine's key.
+func (e *Engine) mac(b []byte) string {
+	m := hmac.New(sha256.New, e.key())
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// KeyID names the engine's key without revealing it: a plan records it
+// when it holds keyed fingerprints, so that apply can tell "made with
+// another state directory's key" from drift.
+func (e *Engine) KeyID() string { return e.mac([]byte("rebind key id"))[:16] }
 
 // secretInputs returns the values of the runbook's sensitive variables.
 func (s *session) secretInputs() []string {

@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -50,6 +52,13 @@ type session struct {
 	stepLocals []*runbook.Local
 	// earlyDone is the pre-step evaluation order (locals, targets, data).
 	early []node
+	// secrets is every secret the session has met, to scrub from text.
+	secrets *secretSet
+	// keyed is set once a fingerprint or label was keyed with the
+	// engine's key (a sensitive value was observed).
+	keyed atomic.Bool
+	// logw is the engine's log, scrubbed of secrets.
+	logw io.Writer
 }
 
 type openTarget struct {
@@ -67,12 +76,14 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 	e.log() // the locked log writer exists before any goroutine starts
 	s := &session{
 		e: e, rb: rb,
-		sc:    newScope(lang.Functions(rb.Dir)),
-		types: map[string]steps.Type{},
-		specs: map[string]hcldec.ObjectSpec{},
-		tgts:  map[string]*openTarget{},
-		dir:   dir,
+		sc:      newScope(lang.GuardSecrets(lang.Functions(rb.Dir))),
+		types:   map[string]steps.Type{},
+		specs:   map[string]hcldec.ObjectSpec{},
+		tgts:    map[string]*openTarget{},
+		dir:     dir,
+		secrets: newSecretSet(),
 	}
+	s.logw = scrubWriter{w: e.log(), s: s.secrets}
 	s.sc.readsStep = rb.ReferencesStep
 	var diags hcl.Diagnostics
 	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
@@ -133,7 +144,7 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 	}
 	diags = append(diags, s.resolveVars(in)...)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, s.secrets.scrubDiags(diags)
 	}
 	// Until a step has run, what it produces is unknown.
 	for _, st := range rb.Steps {
@@ -333,6 +344,7 @@ func (s *session) resolveVars(in Inputs) hcl.Diagnostics {
 		if v.Sensitive {
 			conv = lang.MarkSensitive(conv)
 			s.secret = append(s.secret, v.Name)
+			s.secrets.add(conv)
 		} else if v.PII {
 			conv = lang.MarkPII(conv)
 		}
@@ -513,4 +525,9 @@ func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hc
 	}
 	diags = append(diags, checkNulls(t.Info().Schema, v, st.Config, st.Address())...)
 	return v, diags
+}
+
+// logf writes a progress line, scrubbed of the session's secrets.
+func (s *session) logf(format string, args ...any) {
+	fmt.Fprintf(s.logw, format, args...)
 }

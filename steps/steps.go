@@ -102,6 +102,17 @@ type Attribute struct {
 	Sensitive bool
 	// PII values (UPNs, addresses) are masked by --redact renderings.
 	PII bool
+	// Reflects names the attributes of the step's observation, change
+	// and result that hold this argument's value, or something computed
+	// from it (a file's content and its SHA-256). When the argument
+	// holds a secret (it is Sensitive, or its value derives from a
+	// sensitive variable), the engine treats those attributes as secrets
+	// too: never in a plan, the journal, a log or an error. An attribute
+	// with the argument's own name is always included, so a step need
+	// only list the others. This is how an old secret the step observes
+	// (the password a rotation replaces) stays hidden although no input
+	// holds it.
+	Reflects []string
 	// Doc is one sentence for `rebind runbooks show` and error messages.
 	Doc string
 }
@@ -188,11 +199,32 @@ type Call struct {
 	// polls) use it rather than sleeping themselves, so that a rehearsal
 	// against the lab passes the lab's virtual time. Nil means real time.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Shown is Config as a step may print it, in a log line or an error:
+	// every value that holds a secret is replaced by the string Redacted
+	// (a list holding one becomes a tuple). Steps build what they print
+	// from Shown, never from Config.
+	Shown cty.Value
+	// HasSecret is set when an argument holds a secret. Output a step
+	// gets from outside (a command's stderr) may then echo it, so the step
+	// keeps such output out of its errors and log lines.
+	HasSecret bool
 	// Refresh re-reads the data blocks this step's arguments refer to and
 	// evaluates the arguments again, returning a fresh Config. Steps that
 	// wait for a condition (wait's `until`) call it between polls. It is nil
 	// at plan time.
 	Refresh func(ctx context.Context) (cty.Value, error)
+}
+
+// Redacted is what stands for a secret in Call.Shown, plans and logs.
+const Redacted = "(sensitive)"
+
+// Printable is Shown, or Config when the caller set no Shown (a test that
+// calls a step type directly, with no secrets).
+func (c Call) Printable() cty.Value {
+	if c.Shown == cty.NilVal {
+		return c.Config
+	}
+	return c.Shown
 }
 
 // RepeatSafety is implemented by action types whose repeat-safety depends on

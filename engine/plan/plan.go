@@ -57,6 +57,11 @@ type Plan struct {
 	AuthorKey string    `json:"author_key,omitempty"`
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
+	// KeyID names (by a digest, never the key itself) the state
+	// directory key that the fingerprints and labels of the plan's
+	// sensitive values are keyed with; empty when there are none. Only
+	// the state directory holding that key can check them at apply.
+	KeyID string `json:"key_id,omitempty"`
 
 	// Signatures are approvals over Digest(); they are not part of it.
 	Signatures []Signature `json:"signatures,omitempty"`

@@ -83,8 +83,12 @@ func assertHolds(call steps.Call) error {
 	if err != nil || ok {
 		return err
 	}
-	msg, _ := stringArg(call.Config, "error_message")
-	if msg == "" {
+	// The message as it may be shown: one built from a secret is not.
+	msg, _ := stringArg(call.Printable(), "error_message")
+	switch {
+	case msg == steps.Redacted:
+		msg = fmt.Sprintf("the assertion %s is false; its error message refers to sensitive values, so it is not shown", call.Address)
+	case msg == "":
 		msg = fmt.Sprintf("the assertion %s is false", call.Address)
 	}
 	return steps.Permanent(errors.New(msg))

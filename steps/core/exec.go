@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,9 +58,9 @@ func (Exec) Info() steps.Info {
 		Doc:  "Runs a command (an argument list, never a shell line) and fails unless it exits with expect_exit.",
 		Kind: steps.KindAction,
 		Schema: steps.Schema{
-			"command": {Type: cty.List(cty.String), Required: true,
+			"command": {Type: cty.List(cty.String), Required: true, Reflects: []string{"stdout", "stderr"},
 				Doc: "The program and its arguments, such as [\"pwsh\", \"-File\", \"fix.ps1\"]."},
-			"env": {Type: cty.Map(cty.String), Sensitive: true,
+			"env": {Type: cty.Map(cty.String), Sensitive: true, Reflects: []string{"stdout", "stderr"},
 				Doc: "Variables added to the command's environment; kept out of plans and the journal as they often hold secrets."},
 			"dir": {Type: cty.String,
 				Doc: "The working directory; a relative one is resolved against the directory the run was started in (the default)."},
@@ -214,7 +215,8 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	stdout, stderr := &cappedBuffer{max: execOutputCap}, &cappedBuffer{max: execOutputCap}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
-	logf(call, "%s: running %s", call.Address, quoteArgs(argv))
+	shown := shownArgs(call, argv)
+	logf(call, "%s: running %s", call.Address, shown)
 	err := cmd.Run()
 	code := -1
 	if cmd.ProcessState != nil {
@@ -228,20 +230,55 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	var exitErr *exec.ExitError
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("%s stopped: %w", quoteArgs(argv), ctx.Err())
+		return res, fmt.Errorf("%s stopped: %w", shown, ctx.Err())
 	case err != nil && !errors.As(err, &exitErr):
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return res, steps.Permanent(fmt.Errorf("command %q: %w", argv[0], err))
+			cause := errors.Unwrap(err)
+			if cause == nil {
+				cause = err
+			}
+			return res, steps.Permanent(fmt.Errorf("command %s: %w", shown, cause))
 		}
-		return res, fmt.Errorf("%s: %w", quoteArgs(argv), err)
+		return res, fmt.Errorf("%s: %w", shown, err)
 	case code != expect:
-		msg := fmt.Sprintf("%s exited with code %d, expected %d", quoteArgs(argv), code, expect)
-		if tail := stderr.lastLines(execStderrLines); tail != "" {
+		msg := fmt.Sprintf("%s exited with code %d, expected %d", shown, code, expect)
+		switch tail := stderr.lastLines(execStderrLines); {
+		case tail != "" && call.HasSecret:
+			// The command was given a secret, and what it printed may
+			// echo it: the output stays in the step's result, which is
+			// kept as secret as the arguments.
+			msg += "; its stderr is not shown, because the command was given a secret"
+		case tail != "":
 			msg += "; the last lines of stderr:\n" + tail
 		}
 		return res, errors.New(msg)
 	}
 	return res, nil
+}
+
+// shownArgs is argv as a log line or an error may show it: quoted, with
+// every argument that holds a secret replaced (Call.Shown). argv is the
+// command or the undo command of call.
+func shownArgs(call steps.Call, argv []string) string {
+	for _, name := range []string{"command", "undo"} {
+		full, _ := steps.Strings(call.Config, name)
+		if !slices.Equal(full, argv) {
+			continue
+		}
+		v, ok := steps.Attr(call.Printable(), name)
+		switch {
+		case !ok:
+		case v.Type() == cty.String:
+			return v.AsString() // the whole list is a secret
+		case v.CanIterateElements() && v.LengthInt() == len(argv):
+			shown, _ := steps.Strings(call.Printable(), name)
+			return quoteArgs(shown)
+		}
+	}
+	if call.HasSecret {
+		return steps.Redacted
+	}
+	return quoteArgs(argv)
 }
 
 // quoteArgs shows an argument list unambiguously, for logs and errors.

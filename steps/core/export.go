@@ -54,7 +54,7 @@ func (Export) Info() steps.Info {
 				Doc: "The file to write; a relative path is resolved against the runbook's directory."},
 			"format": {Type: cty.String,
 				Doc: "\"csv\" or \"json\"; by default taken from the path's extension."},
-			"rows": {Type: cty.DynamicPseudoType, Required: true,
+			"rows": {Type: cty.DynamicPseudoType, Required: true, Reflects: []string{"content", "sha256"},
 				Doc: "A list of objects, one per row."},
 			"columns": {Type: cty.List(cty.String),
 				Doc: "The attributes to write, in order; by default every attribute, sorted by name."},

@@ -37,7 +37,7 @@ func (File) Info() steps.Info {
 		Schema: steps.Schema{
 			"path": {Type: cty.String, Required: true,
 				Doc: "The file's path; a relative path is resolved against the runbook's directory."},
-			"content": {Type: cty.String, Required: true, Nullable: true,
+			"content": {Type: cty.String, Required: true, Nullable: true, Reflects: []string{"sha256"},
 				Doc: "The file's whole content; null means the file must not exist."},
 			"mode": {Type: cty.String,
 				Doc: "Octal permissions such as \"0600\"; without it a new file gets \"0644\" and an existing one keeps its mode."},
@@ -55,20 +55,11 @@ func (File) Observe(ctx context.Context, call steps.Call) (steps.Observation, er
 	return fileStep.observe(call)
 }
 
-// Diff compares the observed file with the call's content and mode. Marks
-// on content (sensitive, pii) are carried to the change's after-value, so
-// that the plan and the journal redact it as they would the argument.
+// Diff compares the observed file with the call's content and mode. When
+// the content is a secret, the engine hides the content and its SHA-256
+// wherever they appear (Reflects).
 func (File) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	ch, err := fileStep.diff(call, obs)
-	if err != nil {
-		return ch, err
-	}
-	if content := call.Config.GetAttr("content"); content.IsMarked() && ch.After.Type().IsObjectType() {
-		after := ch.After.AsValueMap()
-		after["content"] = after["content"].WithMarks(content.Marks())
-		ch.After = cty.ObjectVal(after)
-	}
-	return ch, nil
+	return fileStep.diff(call, obs)
 }
 
 // Apply writes or removes the file; when it is already as wanted, it

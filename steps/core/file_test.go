@@ -209,17 +209,3 @@ func TestFileRevertUsesThePathItWrote(t *testing.T) {
 		t.Errorf("the written file was not reverted: %v", err)
 	}
 }
-
-func TestFileKeepsContentMarksInThePlan(t *testing.T) {
-	call := newCall(t, File{}, "step.file.secret", nil, map[string]cty.Value{
-		"path": str("key"), "content": str("s3cret").Mark(valueMark("sensitive")), "mode": str("0600"),
-	})
-	_, ch := plan(t, File{}, call)
-	if !ch.After.GetAttr("content").HasMark(valueMark("sensitive")) {
-		t.Errorf("After = %#v, want content marked sensitive", ch.After)
-	}
-	apply(t, File{}, call)
-	if got, mode := readFile(t, filepath.Join(call.Run.Dir(), "key")); got != "s3cret" || mode != 0o600 {
-		t.Errorf("file = %q %04o", got, mode)
-	}
-}
