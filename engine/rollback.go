@@ -13,6 +13,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
@@ -329,7 +330,9 @@ func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value
 		if v.IsNull() {
 			return cty.NilVal, fmt.Errorf("%s is now null", name)
 		}
-		m[name] = v
+		// Withheld because it held a secret: it still does, so that the
+		// revert's log lines and errors do not show it.
+		m[name] = lang.MarkSensitive(v)
 	}
 	return cty.ObjectVal(m), nil
 }
