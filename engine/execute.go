@@ -484,7 +484,7 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 	for _, c := range st.Postconditions {
 		r, d := lang.EvalCheck(s.sc.child(eachV, res.value), c, "Postcondition")
 		if d.HasErrors() || r == lang.Fail {
-			res.err = fmt.Errorf("%s", diagText(d))
+			res.err = errors.New(s.secrets.scrub(diagText(d)))
 			_ = s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
 			return res
 		}
