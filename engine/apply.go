@@ -31,6 +31,10 @@ type Report struct {
 	PausedAt string
 	// InDoubt lists actions a person must settle before a resume.
 	InDoubt []string
+	// Interrupted says why the run was stopped from outside (a signal, a
+	// cancelled context) before it ended; "" when it was not. A write in
+	// flight then is left in doubt, as after a crash.
+	Interrupted string
 	// Applied counts instances written; Unchanged those already so.
 	Applied, Unchanged int
 }

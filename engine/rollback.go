@@ -65,14 +65,17 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 	}
 	rep := &Report{RunID: run.ID}
 	status := s.rollback(ctx, rep)
-	_ = e.Store.Flush(ctx)
+	// A rollback is not cancelled part-way (see rollback), and neither is
+	// the record of how it ended.
+	jctx := context.WithoutCancel(ctx)
+	_ = e.Store.Flush(jctx)
 	msg := ""
 	if len(rep.NotReverted) > 0 {
 		msg = fmt.Sprintf("%d changes not reverted", len(rep.NotReverted))
 	}
-	_ = e.Store.SetStatus(ctx, run.ID, status, msg)
+	_ = e.Store.SetStatus(jctx, run.ID, status, msg)
 	if status == journal.StatusRolledBack {
-		_ = e.Store.Unlock(ctx, run.ID)
+		_ = e.Store.Unlock(jctx, run.ID)
 	}
 	rep.Status = status
 	return rep, diags
