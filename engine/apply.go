@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -96,12 +97,19 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 	if drift := compareObservations(p, fresh); len(drift) > 0 {
 		return &Report{Status: "refused", Drift: drift}, diags
 	}
-	objects := lockObjects(fresh)
-	run, err := e.Store.CreateRun(ctx, journal.Run{
+	// The run is created holding its objects, or not at all: a run refused
+	// for a lock would hold none and could not be resumed safely. Creating
+	// it is not cut short by an interrupt, which would leave it created but
+	// unreported; the run then stops at its first step, as interrupted.
+	run, err := e.Store.CreateRunLocking(context.WithoutCancel(ctx), journal.Run{
 		Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest, PlanDigest: opt.PlanDigest,
 		Author: opt.Author, Dir: s.dir, Inputs: mustJSON(p.Inputs), Plan: p.CanonicalBytes(),
 		Status: journal.StatusRunning,
-	})
+	}, lockObjects(fresh))
+	var le *journal.LockError
+	if errors.As(err, &le) {
+		return nil, append(diags, e.lockedDiag(ctx, le))
+	}
 	if err != nil {
 		return nil, append(diags, errDiag("Cannot start the run", err))
 	}
@@ -111,13 +119,31 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 		return nil, append(diags, errDiag("Cannot claim the run", err))
 	}
 	defer release()
-	if err := e.Store.Lock(ctx, run.ID, objects); err != nil {
-		_ = e.Store.SetStatus(ctx, run.ID, journal.StatusAborted, err.Error())
-		return &Report{RunID: run.ID, Status: journal.StatusAborted, Failures: []InstanceError{{Err: err.Error()}}}, diags
-	}
 	e.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
 	rep := s.execute(ctx, newReplay(), nil)
 	return rep, diags
+}
+
+// lockedDiag explains an apply refused because another run holds one of
+// its objects: which run, where it stands, and what ends it. A run keeps its
+// objects until it succeeds or is rolled back, even when it stopped.
+func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Diagnostic {
+	holder := "run " + le.HeldBy
+	if h, err := e.Store.Run(ctx, le.HeldBy); err == nil {
+		switch {
+		case h.Status == journal.StatusRunning:
+			holder += ", which is running (in another process, or it stopped in a crash)"
+		case h.Error != "":
+			holder += fmt.Sprintf(", which is %s (%s)", h.Status, h.Error)
+		default:
+			holder += ", which is " + string(h.Status)
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Object locked by another run",
+		Detail: fmt.Sprintf("%s is locked by %s. Nothing was written and no run was created. "+
+			"A run keeps its objects until it succeeds or is rolled back: apply again once run %s has ended. "+
+			"If it is not working in another process, finish it with `rebind resume %s` or undo it with `rebind rollback %s`.",
+			le.Object, holder, le.HeldBy, le.HeldBy, le.HeldBy)}
 }
 
 // sessionFromPlan rebuilds the runbook a plan carries and resolves its

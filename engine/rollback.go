@@ -38,6 +38,16 @@ func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt Resume
 	case journal.StatusSucceeded, journal.StatusRolledBack:
 		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
 			fmt.Errorf("run %s already ended as %s", run.ID, run.Status)))
+	case journal.StatusAborted:
+		// Left by an older rebind, which created a run before taking its
+		// locks: refused for a lock, it wrote nothing, holds no locks and
+		// was never checked for drift, so it must not run now.
+		again := "apply the runbook again"
+		if run.PlanDigest != "" {
+			again = "its plan counts as applied, so make a new plan and apply that"
+		}
+		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
+			fmt.Errorf("run %s never started (%s) and wrote nothing; %s", run.ID, run.Error, again)))
 	}
 	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
 		return nil, append(diags, errDiag("Cannot resume", err))
