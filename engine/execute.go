@@ -42,6 +42,10 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
 		return s.runData(ctx, d, rp)
 	})
+	if diags.HasErrors() && ctx.Err() != nil {
+		rep.Interrupted = context.Cause(ctx).Error()
+		return finish(journal.StatusFailed, "interrupted before the first step ("+rep.Interrupted+")")
+	}
 	if diags.HasErrors() {
 		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
 		return finish(journal.StatusFailed, diagText(diags))

@@ -30,12 +30,48 @@ var stopping struct {
 	sync.Mutex
 	interrupt context.CancelCauseFunc
 	started   chan struct{}
+	// running reports whether the run has been created, after which a
+	// stopRead blocks.
+	running func() bool
 }
 
 // errSignal stands for the cause a signal gives the CLI's context.
 var errSignal = fmt.Errorf("interrupt signal received: %w", context.Canceled)
 
-func init() { steps.Register(stopType{}) }
+func init() {
+	steps.Register(stopType{})
+	steps.Register(stopRead{})
+}
+
+// stopRead ("test_stop_read") is a data source that, once the run is
+// created, blocks until the run is interrupted: a read the interrupt
+// catches before the first step.
+type stopRead struct{}
+
+func (stopRead) Info() steps.Info {
+	return steps.Info{Name: "test_stop_read", Doc: "Test: a read caught by an interrupt.", Kind: steps.KindData,
+		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}}
+}
+
+func (stopRead) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	stopping.Lock()
+	running, started := stopping.running, stopping.started
+	stopping.Unlock()
+	if running != nil && running() {
+		close(started)
+		<-ctx.Done()
+		return steps.Observation{}, context.Cause(ctx)
+	}
+	return steps.Observation{Object: "read", Value: cty.EmptyObjectVal}, nil
+}
+
+func (stopRead) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Read}, nil
+}
+
+func (stopRead) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	return steps.Result{}, fmt.Errorf("test_stop_read: data types are not applied")
+}
 
 func (stopType) Info() steps.Info {
 	return steps.Info{Name: "test_stop", Doc: "Test: an action caught by an interrupt.", Kind: steps.KindAction,
@@ -82,7 +118,7 @@ func (stopType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps
 func interruptible(t *testing.T) context.Context {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stopping.Lock()
-	stopping.interrupt, stopping.started = cancel, make(chan struct{})
+	stopping.interrupt, stopping.started, stopping.running = cancel, make(chan struct{}), nil
 	started := stopping.started
 	stopping.Unlock()
 	go func() {
@@ -235,5 +271,38 @@ func TestTimedOutActionIsAFailure(t *testing.T) {
 	}
 	if rep.Status != journal.StatusRolledBack || theWorld.get("a") != "" {
 		t.Errorf("status %s, a = %q: a timeout rolls back like any failure", rep.Status, theWorld.get("a"))
+	}
+}
+
+// An interrupt while the run reads its data blocks, before the first step,
+// says so rather than reporting the read as failed.
+func TestInterruptBeforeFirstStep(t *testing.T) {
+	h := newHarness(t)
+	ctx := interruptible(t)
+	stopping.Lock()
+	stopping.running = func() bool {
+		runs, _ := h.e.Store.Runs(context.Background())
+		return len(runs) > 0
+	}
+	stopping.Unlock()
+	t.Cleanup(func() { stopping.Lock(); stopping.running = nil; stopping.Unlock() })
+	rep := h.applyCtx(ctx, header+`
+data "test_stop_read" "r" {
+  key = "r"
+}
+step "test_value" "a" {
+  key   = "a"
+  value = "1"
+}
+`)
+	if rep.Status != journal.StatusFailed || rep.Interrupted == "" || len(rep.Failures) != 0 {
+		t.Fatalf("report: status %s, interrupted %q, failures %+v\n%s", rep.Status, rep.Interrupted, rep.Failures, h.log.String())
+	}
+	run, _ := h.e.Store.Run(context.Background(), rep.RunID)
+	if !strings.Contains(run.Error, "interrupted before the first step") {
+		t.Errorf("run status text %q", run.Error)
+	}
+	if theWorld.get("a") != "" {
+		t.Errorf("a step ran after the interrupt")
 	}
 }
