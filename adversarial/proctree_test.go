@@ -2,6 +2,9 @@ package adversarial
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +59,42 @@ func TestTimeoutStopsTheProcessTree(t *testing.T) {
 				t.Errorf("a subshell the command forked wrote out/late.txt after the run ended (%v after the start)", decided.Round(time.Millisecond))
 			}
 		})
+	}
+}
+
+// ttyRunbook runs a command that reads the terminal, with a timeout far
+// longer than the test waits.
+const ttyRunbook = `
+runbook "tty" {
+  title = "A command that asks the terminal"
+}
+
+step "exec" "ask" {
+  command = ["sh", "-c", "if read x < /dev/tty; then echo answered >> out/tty.txt; else echo no-terminal >> out/tty.txt; fi"]
+  timeout = "30s"
+}
+`
+
+// A command run in a process group of its own, but in rebind's session,
+// would be stopped by SIGTTIN as soon as it read the terminal, and hang
+// until its timeout. It runs without a terminal instead, and fails or goes
+// on at once. rebind runs here on a terminal of its own (script(1)).
+func TestCommandDoesNotHangOnTheTerminal(t *testing.T) {
+	needTool(t, "sh")
+	scriptPath, err := exec.LookPath("script")
+	if err != nil || runtime.GOOS != "linux" {
+		t.Skip("needs util-linux script(1) to give rebind a terminal")
+	}
+	w := newWorkspace(t)
+	w.write("out/.keep", "")
+	w.write("tty.hcl", ttyRunbook)
+	args := []string{"apply", "-auto-approve", "tty.hcl"}
+	cmd := w.command(args...)
+	cmd.Path = scriptPath
+	cmd.Args = []string{"script", "-qfec", "'" + os.Args[0] + "' " + strings.Join(args, " "), "/dev/null"}
+	p := w.startCmd(cmd, args)
+	r := p.wait(20 * time.Second)
+	if r.Wall > 10*time.Second || w.read("out/tty.txt") != "no-terminal\n" {
+		t.Errorf("the command took %v, and wrote %q; want it to find no terminal at once\n%s", r.Wall.Round(time.Millisecond), w.read("out/tty.txt"), r.Output())
 	}
 }

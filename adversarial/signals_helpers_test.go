@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,7 +28,13 @@ type proc struct {
 // its process group) if it is still running then.
 func (w *workspace) start(args ...string) *proc {
 	w.t.Helper()
-	cmd := w.command(args...)
+	return w.startCmd(w.command(args...), args)
+}
+
+// startCmd starts cmd, made by w.command for args (and perhaps changed),
+// in the background.
+func (w *workspace) startCmd(cmd *exec.Cmd, args []string) *proc {
+	w.t.Helper()
 	p := &proc{w: w, args: args, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.errb
 	begin := time.Now()

@@ -39,11 +39,13 @@ const (
 // each output capped at 1 MiB. A command whose executable cannot be found
 // fails permanently.
 //
-// A command runs as the leader of a process group of its own. When the
-// step's timeout passes or the run is interrupted, the whole group gets
-// SIGTERM, and SIGKILL half a second later; the step is decided only once
-// none of it can run, so nothing the command forked writes afterwards. A
-// process that leaves the group on purpose (setsid) is beyond this.
+// A command runs as the leader of a session and process group of its own,
+// without a controlling terminal. When the step's timeout passes or the run
+// is interrupted, the whole group gets SIGTERM, and SIGKILL half a second
+// later; the step is decided only once none of it can run, so nothing the
+// command forked writes afterwards. A process that leaves the group on
+// purpose (setsid) is beyond this. A command that wants the terminal (a
+// password prompt) fails at once rather than waiting for input.
 //
 // rebind cannot see what a command did, so an exec step is undone only by
 // the `undo` command its author supplies (run with the same env and dir);
@@ -208,7 +210,7 @@ func (Exec) Revert(ctx context.Context, call steps.Call, change steps.Change) er
 }
 
 // runCommand runs argv in a's directory and environment, as the leader of a
-// process group of its own. When ctx ends before the command does (the
+// session and process group of its own. When ctx ends before the command does (the
 // step's timeout, or the run being interrupted), the whole group is stopped,
 // not only the command, and runCommand returns only once none of it can run
 // again: a subshell the command forked must not write after the step is
@@ -224,9 +226,13 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	}
 	cmd.Dir = a.dir
 	cmd.Env = append(os.Environ(), a.env...)
-	// A group of its own also keeps the terminal's Ctrl-C from reaching the
-	// command directly: rebind decides how it is stopped, and records it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own is a process group of its own, which rebind can
+	// stop as a whole. It has no controlling terminal: the terminal's Ctrl-C
+	// reaches rebind alone, which decides how the command is stopped and
+	// records it; and a command that opens the terminal fails at once,
+	// where in a background process group of rebind's session it would be
+	// stopped (SIGTTIN) until its timeout, or for ever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// A command that ended on its own may leave a process holding its
 	// output pipes; this is how long rebind waits for them.
 	cmd.WaitDelay = execWaitDelay

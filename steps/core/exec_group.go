@@ -23,9 +23,9 @@ const (
 
 // groupStopper stops a command's process group when ctx ends before the
 // command does. A command runs as the leader of a group of its own
-// (SysProcAttr.Setpgid), and whatever it starts, a subshell in the
-// background included, is in that group unless it leaves it on purpose
-// (setsid), so signalling the group reaches all of it.
+// (SysProcAttr.Setsid), and whatever it starts, a subshell in the background
+// included, is in that group unless it leaves it on purpose (setsid), so
+// signalling the group reaches all of it.
 type groupStopper struct {
 	pgid int
 	stop chan struct{} // closed by release: the command was waited for
