@@ -23,8 +23,9 @@ var forkingScripts = map[string]string{
 
 // stopsTheTree runs fn (which runs a forking command under ctx) and checks
 // that it returns the context's error soon after ctx ends, and that nothing
-// the command started writes afterwards.
-func stopsTheTree(t *testing.T, dir string, fn func(ctx context.Context) error) {
+// the command started writes afterwards: it would write late.txt lateBy
+// after the start.
+func stopsTheTree(t *testing.T, dir string, lateBy time.Duration, fn func(ctx context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -42,8 +43,7 @@ func stopsTheTree(t *testing.T, dir string, fn func(ctx context.Context) error) 
 	if decided > 200*time.Millisecond+execStopGrace+time.Second {
 		t.Errorf("decided %v after the start, want soon after the 200ms timeout", decided.Round(time.Millisecond))
 	}
-	// The subshell would write one second after the start.
-	time.Sleep(time.Until(start.Add(1500 * time.Millisecond)))
+	time.Sleep(time.Until(start.Add(lateBy + 500*time.Millisecond)))
 	if _, err := os.Stat(late); err == nil && !writtenBefore {
 		t.Errorf("a process the command forked wrote late.txt after the command was decided (%v)", decided.Round(time.Millisecond))
 	}
@@ -58,7 +58,7 @@ func TestExecTimeoutStopsTheProcessTree(t *testing.T) {
 			t.Parallel()
 			run := &fakeRun{id: "r", dir: t.TempDir()}
 			call := newCall(t, Exec{}, "step.exec.fork", run, map[string]cty.Value{"command": strs("sh", "-c", script)})
-			stopsTheTree(t, run.dir, func(ctx context.Context) error {
+			stopsTheTree(t, run.dir, time.Second, func(ctx context.Context) error {
 				_, err := (Exec{}).Apply(ctx, call, steps.Change{})
 				return err
 			})
@@ -76,7 +76,7 @@ func TestExecUndoTimeoutStopsTheProcessTree(t *testing.T) {
 			call := newCall(t, Exec{}, "step.exec.fork", run, map[string]cty.Value{
 				"command": strs("true"), "undo": strs("sh", "-c", script),
 			})
-			stopsTheTree(t, run.dir, func(ctx context.Context) error {
+			stopsTheTree(t, run.dir, time.Second, func(ctx context.Context) error {
 				return (Exec{}).Revert(ctx, call, steps.Change{})
 			})
 		})
@@ -88,9 +88,9 @@ func TestExecKillsWhatIgnoresTerm(t *testing.T) {
 	needSh(t)
 	run := &fakeRun{id: "r", dir: t.TempDir()}
 	call := newCall(t, Exec{}, "step.exec.stubborn", run, map[string]cty.Value{
-		"command": strs("sh", "-c", "trap '' TERM; (trap '' TERM; sleep 1; echo late >> late.txt) & while :; do sleep 0.05; done"),
+		"command": strs("sh", "-c", "trap '' TERM; (trap '' TERM; sleep 2; echo late >> late.txt) & while :; do sleep 0.05; done"),
 	})
-	stopsTheTree(t, run.dir, func(ctx context.Context) error {
+	stopsTheTree(t, run.dir, 2*time.Second, func(ctx context.Context) error {
 		_, err := (Exec{}).Apply(ctx, call, steps.Change{})
 		return err
 	})
