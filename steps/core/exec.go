@@ -210,12 +210,12 @@ func (Exec) Revert(ctx context.Context, call steps.Call, change steps.Change) er
 }
 
 // runCommand runs argv in a's directory and environment, as the leader of a
-// session and process group of its own. When ctx ends before the command does (the
-// step's timeout, or the run being interrupted), the whole group is stopped,
-// not only the command, and runCommand returns only once none of it can run
-// again: a subshell the command forked must not write after the step is
-// decided. The error then wraps ctx's cause. A command that ended on its own
-// is judged by its exit code, even when ctx ended just after.
+// session and process group of its own. When ctx ends before the command
+// does (the step's timeout, or the run being interrupted), the whole group
+// is stopped, not only the command, and runCommand returns only once none of
+// it can run again: a subshell the command forked must not write after the
+// step is decided. The error then wraps ctx's cause. A command that ended on
+// its own is judged by its exit code, even when ctx ended just after.
 func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string, expect int) (steps.Result, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if errors.Is(cmd.Err, exec.ErrNotFound) || errors.Is(cmd.Err, os.ErrNotExist) {
@@ -264,7 +264,7 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	switch {
 	case err == errStopped, err != nil && ctx.Err() != nil && killedBySignal(cmd.ProcessState):
 		// Stopped by rebind, or killed by a signal as ctx ended (a
-		// terminal's Ctrl-C, or a service manager stopping every process):
+		// service manager stopping every process of the service at once):
 		// either way, not a failure of the command's own.
 		return res, fmt.Errorf("%s stopped: %w", quoteArgs(argv), context.Cause(ctx))
 	case err != nil && !errors.As(err, &exitErr):
