@@ -50,7 +50,15 @@ altered, naming the field.
 
 apply RUNBOOK plans, shows the plan and asks for 'yes' on a terminal (or goes
 ahead with -auto-approve). A runbook (or policy) that asks for approvals can
-only be applied from an approved plan.`,
+only be applied from an approved plan.
+
+A run holds the objects it touches until it succeeds or is rolled back. An
+apply that finds one held by another run writes nothing and creates no run:
+apply again once that run has ended.
+
+Ctrl-C, SIGTERM and SIGHUP stop a run cleanly: the command in flight is
+stopped, and a write that was in flight is left in doubt for resume to
+settle, as after a crash.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]

@@ -123,10 +123,13 @@ func bindLab(e *engine.Engine, u string) {
 	}
 }
 
-// signalContext is cancelled by Ctrl-C or SIGTERM, so a run stops cleanly
-// between writes and can be resumed.
+// signalContext is cancelled by Ctrl-C, SIGTERM or SIGHUP (a closed
+// terminal or SSH session), so a run stops cleanly: the command in flight
+// is stopped, the journal says how the run ended (a write in flight is in
+// doubt, as after a crash), and the run can be resumed. context.Cause names
+// the signal.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 }
 
 // confirm asks a yes/no question on a terminal.
@@ -184,7 +187,16 @@ func printReport(ios *IO, rep *engine.Report) {
 	case journal.StatusRolledBack:
 		fmt.Fprintf(w, "\nRun %s rolled back: %d reverted, %d not reverted.\n", rep.RunID, len(rep.Reverted), len(rep.NotReverted))
 	default:
-		fmt.Fprintf(w, "\nRun %s %s. Resume it with `rebind resume %s` or undo it with `rebind rollback %s`.\n", rep.RunID, rep.Status, rep.RunID, rep.RunID)
+		how := string(rep.Status)
+		if rep.Interrupted != "" {
+			how = "interrupted (" + rep.Interrupted + ")"
+		}
+		if len(rep.InDoubt) > 0 {
+			// A plain resume would only stop at the same action again.
+			fmt.Fprintf(w, "\nRun %s %s. Settle what is in doubt as above to resume it, or undo it with `rebind rollback %s`.\n", rep.RunID, how, rep.RunID)
+			return
+		}
+		fmt.Fprintf(w, "\nRun %s %s. Resume it with `rebind resume %s` or undo it with `rebind rollback %s`.\n", rep.RunID, how, rep.RunID, rep.RunID)
 	}
 }
 

@@ -33,6 +33,10 @@ type Report struct {
 	PausedAt string
 	// InDoubt lists actions a person must settle before a resume.
 	InDoubt []string
+	// Interrupted says why the run was stopped from outside (a signal, a
+	// cancelled context) before it ended; "" when it was not. A write in
+	// flight then is left in doubt, as after a crash.
+	Interrupted string
 	// Applied counts instances written; Unchanged those already so.
 	Applied, Unchanged int
 }
@@ -137,12 +141,19 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, op
 	if ms := approval.Compare(p, fresh); len(ms) > 0 {
 		return nil, append(diags, errDiag("Plan refused", &approval.AlteredError{Mismatches: ms}))
 	}
-	objects := lockObjects(fresh)
-	run, err := e.Store.CreateRun(ctx, journal.Run{
+	// The run is created holding its objects, or not at all: a run refused
+	// for a lock would hold none and could not be resumed safely. Creating
+	// it is not cut short by an interrupt, which would leave it created but
+	// unreported; the run then stops at its first step, as interrupted.
+	run, err := e.Store.CreateRunLocking(context.WithoutCancel(ctx), journal.Run{
 		Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest, PlanDigest: digest,
 		Author: opt.Author, Dir: s.dir, Inputs: mustJSON(p.Inputs), Plan: p.CanonicalBytes(),
 		Status: journal.StatusRunning,
-	})
+	}, lockObjects(fresh))
+	var le *journal.LockError
+	if errors.As(err, &le) {
+		return nil, append(diags, e.lockedDiag(ctx, le))
+	}
 	if err != nil {
 		return nil, append(diags, errDiag("Cannot start the run", err))
 	}
@@ -152,10 +163,6 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, op
 		return nil, append(diags, errDiag("Cannot claim the run", err))
 	}
 	defer release()
-	if err := e.Store.Lock(ctx, run.ID, objects); err != nil {
-		_ = e.Store.SetStatus(ctx, run.ID, journal.StatusAborted, err.Error())
-		return &Report{RunID: run.ID, Status: journal.StatusAborted, Failures: []InstanceError{{Err: err.Error()}}}, diags
-	}
 	s.logf("Run %s started (%s).\n", run.ID, p.Runbook.Name)
 	rep := s.execute(ctx, newReplay(), nil)
 	return rep, diags
@@ -167,6 +174,28 @@ func labName(u string) string {
 		return "the real directories"
 	}
 	return "the lab at " + u
+}
+
+// lockedDiag explains an apply refused because another run holds one of
+// its objects: which run, where it stands, and what ends it. A run keeps its
+// objects until it succeeds or is rolled back, even when it stopped.
+func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Diagnostic {
+	holder := "run " + le.HeldBy
+	if h, err := e.Store.Run(ctx, le.HeldBy); err == nil {
+		switch {
+		case h.Status == journal.StatusRunning:
+			holder += ", which is running (in another process, or it stopped in a crash)"
+		case h.Error != "":
+			holder += fmt.Sprintf(", which is %s (%s)", h.Status, h.Error)
+		default:
+			holder += ", which is " + string(h.Status)
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Object locked by another run",
+		Detail: fmt.Sprintf("%s is locked by %s. Nothing was written and no run was created. "+
+			"A run keeps its objects until it succeeds or is rolled back: apply again once run %s has ended. "+
+			"If it is not working in another process, finish it with `rebind resume %s` or undo it with `rebind rollback %s`.",
+			le.Object, holder, le.HeldBy, le.HeldBy, le.HeldBy)}
 }
 
 // sessionFromPlan rebuilds the runbook a plan carries and resolves its

@@ -712,19 +712,50 @@ step "test_value" "b" {
   value = "2"
 }
 `
-	second := h.apply(src, nil)
-	if second.Status != journal.StatusAborted || len(second.Failures) != 1 ||
-		!strings.Contains(second.Failures[0].Err, "test:shared") || !strings.Contains(second.Failures[0].Err, first.RunID) {
-		t.Fatalf("second run on a locked object: %s %+v", second.Status, second.Failures)
+	second, diags := h.e.Apply(context.Background(), h.plan(src, nil), Inputs{}, ApplyOptions{})
+	if second != nil || !diags.HasErrors() || !strings.Contains(diags.Error(), "test:shared") ||
+		!strings.Contains(diags.Error(), first.RunID) || !strings.Contains(diags.Error(), "apply again") {
+		t.Fatalf("second run on a locked object: %+v %v", second, diags)
 	}
 	if theWorld.get("shared") != "1" {
 		t.Fatalf("the second run wrote a locked object")
+	}
+	// Refused before it started, it left no run behind that someone could
+	// resume without its locks.
+	if runs, _ := h.e.Store.Runs(context.Background()); len(runs) != 1 {
+		t.Fatalf("%d runs after a refused apply, want 1", len(runs))
 	}
 	if rb, diags := h.e.Rollback(context.Background(), first.RunID, Inputs{}); diags.HasErrors() || rb.Status != journal.StatusRolledBack {
 		t.Fatalf("rollback: %v %+v", diags, rb)
 	}
 	if third := h.apply(src, nil); third.Status != journal.StatusSucceeded || theWorld.get("shared") != "2" {
 		t.Fatalf("after the rollback released the lock: %s shared=%q", third.Status, theWorld.get("shared"))
+	}
+}
+
+// A run an older rebind created and then refused for a lock ("aborted")
+// holds no locks and was never checked for drift: resume refuses it and
+// says to apply again.
+func TestResumeRefusesRunRefusedForALock(t *testing.T) {
+	h := newHarness(t)
+	src := header + `
+step "test_value" "a" {
+  key   = "a"
+  value = "1"
+}
+`
+	ctx := context.Background()
+	run, err := h.e.Store.CreateRun(ctx, journal.Run{Runbook: "t", Plan: h.plan(src, nil).CanonicalBytes(), Dir: h.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e.Store.SetStatus(ctx, run.ID, journal.StatusAborted, "journal: object test:a is locked by run other")
+	_, diags := h.e.Resume(ctx, run.ID, Inputs{}, ResumeOptions{})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "apply the runbook again") {
+		t.Fatalf("resume of a run refused for a lock: %v", diags)
+	}
+	if theWorld.count(theWorld.applies, "a") != 0 {
+		t.Errorf("resume wrote a")
 	}
 }
 

@@ -27,18 +27,25 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 	rep := &Report{RunID: s.runID}
 	finish := func(status journal.RunStatus, msg string) *Report {
 		rep.Status = status
-		if err := e.Store.Flush(ctx); err != nil {
+		// How the run ended is written even when it ends because ctx was
+		// cancelled: it is what a resume, and the operator, read.
+		jctx := context.WithoutCancel(ctx)
+		if err := e.Store.Flush(jctx); err != nil {
 			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
 		}
-		_ = e.Store.SetStatus(context.WithoutCancel(ctx), s.runID, status, s.secrets.scrub(msg))
+		_ = e.Store.SetStatus(jctx, s.runID, status, s.secrets.scrub(msg))
 		if status == journal.StatusSucceeded || status == journal.StatusRolledBack {
-			_ = e.Store.Unlock(context.WithoutCancel(ctx), s.runID)
+			_ = e.Store.Unlock(jctx, s.runID)
 		}
 		return rep
 	}
 	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
 		return s.runData(ctx, d, rp)
 	})
+	if diags.HasErrors() && ctx.Err() != nil {
+		rep.Interrupted = context.Cause(ctx).Error()
+		return finish(journal.StatusFailed, "interrupted before the first step ("+rep.Interrupted+")")
+	}
 	if diags.HasErrors() {
 		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
 		return finish(journal.StatusFailed, diagText(diags))
@@ -50,6 +57,14 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 			rep.Paused, rep.PausedAt = out.paused, out.pausedAt
 			s.logf("Run %s paused: %s\n", s.runID, out.paused)
 			return finish(journal.StatusPaused, out.paused)
+		case out.interrupted:
+			rep.InDoubt, rep.Interrupted = out.inDoubt, context.Cause(ctx).Error()
+			msg := fmt.Sprintf("interrupted at %s (%s)", st.Address(), rep.Interrupted)
+			if len(out.inDoubt) > 0 {
+				msg += "; in doubt: " + strings.Join(out.inDoubt, ", ")
+			}
+			s.logf("Run %s interrupted (%s).\n", s.runID, rep.Interrupted)
+			return finish(journal.StatusFailed, msg)
 		case len(out.inDoubt) > 0:
 			rep.InDoubt = out.inDoubt
 			return finish(journal.StatusFailed, "in doubt: "+strings.Join(out.inDoubt, ", "))
@@ -143,6 +158,8 @@ type stepOutcome struct {
 	paused   string
 	pausedAt string
 	inDoubt  []string
+	// interrupted is set when the run's context ended during the step.
+	interrupted bool
 }
 
 // runStep runs all instances of a step and records its value in scope.
@@ -216,6 +233,8 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 				out.paused, out.pausedAt = r.paused, r.addr
 			case r.inDoubt:
 				out.inDoubt = append(out.inDoubt, r.addr)
+			case r.interrupted:
+				// Neither done nor failed: a resume takes it up.
 			case r.err != nil:
 				failures++
 				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error()})
@@ -232,8 +251,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 	}
 	wg.Wait()
 	if ctx.Err() != nil && out.paused == "" {
-		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: ctx.Err().Error()})
-		out.failed = true
+		out.interrupted = true
 	}
 	if st.ForEach == nil {
 		if v, ok := values[""]; ok {
@@ -258,6 +276,9 @@ type instResult struct {
 	err     error
 	paused  string
 	inDoubt bool
+	// interrupted is set when the run was stopped from outside before the
+	// instance was done; a write in flight is then in doubt in the journal.
+	interrupted bool
 }
 
 // runInstance takes one instance through observe, preconditions, diff,
@@ -288,7 +309,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 			return res
 		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeoutCause(ctx, d, stepTimeout(d))
 		defer cancel()
 	}
 	marked, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
@@ -372,7 +393,11 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	if err != nil {
 		return s.fail(ctx, res, st, err)
 	}
-	if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
+	if ctx.Err() != nil {
+		return s.fail(ctx, res, st, context.Cause(ctx)) // before the write: nothing in flight
+	}
+	// Once the write may leave, its intent must be on disk, cancelled or not.
+	if _, err := e.Store.Append(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
 		Data: mustJSON(intentData{Key: key, Object: s.safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
@@ -390,7 +415,11 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return res
 	}
 	if err != nil {
-		return s.fail(ctx, res, st, err)
+		res = s.fail(ctx, res, st, err)
+		// An action stopped mid-way may or may not have happened. If it is
+		// not safe to repeat, a person must say which, as after a crash.
+		res.inDoubt = res.interrupted && info.Kind == steps.KindAction && !repeatSafe(t, call)
+		return res
 	}
 	s.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
 	if result.Change != nil {
@@ -475,7 +504,9 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 	resStored, _ := stored(resVal, secrets)
 	od.Observed, _ = encodeTyped(obsStored)
 	od.Result, _ = encodeTyped(resStored)
-	if err := s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: res.addr, Data: mustJSON(od)}); err != nil {
+	// The write returned: its outcome is kept even if the run was
+	// interrupted meanwhile, or a resume would take it for in doubt.
+	if err := s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindOutcome, Step: res.addr, Data: mustJSON(od)}); err != nil {
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
 	}
@@ -485,15 +516,23 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 		r, d := lang.EvalCheck(s.sc.child(eachV, res.value), c, "Postcondition")
 		if d.HasErrors() || r == lang.Fail {
 			res.err = errors.New(s.secrets.scrub(diagText(d)))
-			_ = s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
+			_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
 			return res
 		}
 	}
 	return res
 }
 
-// fail records a failure.
+// fail records a failure, unless err is the run being interrupted: that is
+// no failure of the instance, and recording none keeps an intent already
+// written in doubt, exactly as after a crash, so a resume observes it again
+// or asks a person.
 func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, err error) instResult {
+	if interrupted(ctx, err) {
+		res.interrupted = true
+		s.logf("  - %s: interrupted: %v\n", res.addr, err)
+		return res
+	}
 	res.err = errors.New(s.secrets.scrub(err.Error()))
 	s.logf("  x %s: %v\n", res.addr, res.err)
 	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: res.err.Error()})
@@ -502,7 +541,7 @@ func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, er
 
 func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 	s.logf("  %s: in doubt -> %s\n", addr, decision)
-	_, _ = s.e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
+	_, _ = s.e.Store.Append(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
 		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
 }
 
@@ -552,6 +591,33 @@ func (s *session) rereadData(ctx context.Context) hcl.Diagnostics {
 	}
 	return diags
 }
+
+// interrupted reports whether err is the run being stopped from outside (a
+// signal, a caller cancelling the run's context) rather than the step
+// failing on its own: ctx, the step's context, ended for a reason other
+// than the step's own timeout, and err is that ending.
+func interrupted(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() == nil {
+		return false
+	}
+	cause := context.Cause(ctx)
+	var own stepTimeout
+	if errors.As(cause, &own) {
+		return false
+	}
+	return errors.Is(err, ctx.Err()) || errors.Is(err, cause)
+}
+
+// stepTimeout is the cause a step's context ends with when the step's own
+// timeout passes, which tells a timeout (a failure) from an interrupt.
+type stepTimeout time.Duration
+
+func (d stepTimeout) Error() string {
+	return fmt.Sprintf("the step's timeout (%s) passed", time.Duration(d))
+}
+
+// Is makes a timeout a context.DeadlineExceeded, as a step may check.
+func (stepTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
 
 func repeatSafe(t steps.Type, call steps.Call) bool {
 	if r, ok := t.(steps.RepeatSafety); ok {

@@ -39,6 +39,16 @@ func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt Resume
 	case journal.StatusSucceeded, journal.StatusRolledBack:
 		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
 			fmt.Errorf("run %s already ended as %s", run.ID, run.Status)))
+	case journal.StatusAborted:
+		// Left by an older rebind, which created a run before taking its
+		// locks: refused for a lock, it wrote nothing, holds no locks and
+		// was never checked for drift, so it must not run now.
+		again := "apply the runbook again"
+		if run.PlanDigest != "" {
+			again = "its plan counts as applied, so make a new plan and apply that"
+		}
+		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
+			fmt.Errorf("run %s never started (%s) and wrote nothing; %s", run.ID, run.Error, again)))
 	}
 	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
 		return nil, append(diags, errDiag("Cannot resume", err))
@@ -66,14 +76,17 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 	}
 	rep := &Report{RunID: run.ID}
 	status := s.rollback(ctx, rep)
-	_ = e.Store.Flush(ctx)
+	// A rollback is not cancelled part-way (see rollback), and neither is
+	// the record of how it ended.
+	jctx := context.WithoutCancel(ctx)
+	_ = e.Store.Flush(jctx)
 	msg := ""
 	if len(rep.NotReverted) > 0 {
 		msg = fmt.Sprintf("%d changes not reverted", len(rep.NotReverted))
 	}
-	_ = e.Store.SetStatus(ctx, run.ID, status, msg)
+	_ = e.Store.SetStatus(jctx, run.ID, status, msg)
 	if status == journal.StatusRolledBack {
-		_ = e.Store.Unlock(ctx, run.ID)
+		_ = e.Store.Unlock(jctx, run.ID)
 	}
 	rep.Status = status
 	return s.cleanReport(rep), s.secrets.scrubDiags(diags)

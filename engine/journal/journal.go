@@ -72,7 +72,9 @@ const (
 	StatusFailed         RunStatus = "failed"
 	StatusRolledBack     RunStatus = "rolled-back"
 	StatusRollbackFailed RunStatus = "rollback-failed"
-	StatusAborted        RunStatus = "aborted"
+	// StatusAborted marks a run an older rebind created and then refused
+	// for a lock; CreateRunLocking now refuses before creating one.
+	StatusAborted RunStatus = "aborted"
 )
 
 // Valid reports whether st is one of the statuses above.

@@ -357,6 +357,71 @@ func TestLockAllOrNothing(t *testing.T) {
 	}
 }
 
+// A run created with its locks is created holding all of them, or not at
+// all: when another run holds one, no run is left behind.
+func TestCreateRunLockingAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	a := createRun(t, s, Run{})
+	if err := s.Lock(ctx, a.ID, []string{"user:1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateRunLocking(ctx, Run{Runbook: "r", PlanDigest: "sha256:p"}, []string{"user:2", "user:1"})
+	var le *LockError
+	if !errors.As(err, &le) || le.Object != "user:1" || le.HeldBy != a.ID {
+		t.Fatalf("CreateRunLocking on a held object = %v, want *LockError for user:1 held by %s", err, a.ID)
+	}
+	if runs, _ := s.Runs(ctx); len(runs) != 1 {
+		t.Errorf("%d runs after a refused CreateRunLocking, want 1", len(runs))
+	}
+	if locks, _ := s.Locks(ctx); len(locks) != 1 {
+		t.Errorf("Locks() = %v, want user:1 alone", locks)
+	}
+	// The plan was not spent by the refusal.
+	b, err := s.CreateRunLocking(ctx, Run{Runbook: "r", PlanDigest: "sha256:p"}, []string{"user:2", "user:3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks, _ := s.Locks(ctx)
+	if want := map[string]string{"user:1": a.ID, "user:2": b.ID, "user:3": b.ID}; fmt.Sprint(locks) != fmt.Sprint(want) {
+		t.Errorf("Locks() = %v, want %v", locks, want)
+	}
+	if _, err := s.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{""}); err == nil {
+		t.Error("CreateRunLocking accepted an empty object name")
+	}
+}
+
+// Two runs created at once for one object: exactly one is created.
+func TestCreateRunLockingRace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	stores := []*Store{openStore(t, dir), openStore(t, dir)}
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(s *Store) {
+			defer wg.Done()
+			_, err := s.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{"user:1"})
+			errs <- err
+		}(stores[i%2])
+	}
+	wg.Wait()
+	close(errs)
+	created := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, ErrLocked):
+			t.Errorf("CreateRunLocking: %v", err)
+		}
+	}
+	if runs, _ := stores[0].Runs(ctx); created != 1 || len(runs) != 1 {
+		t.Errorf("%d runs created (%d in the journal), want exactly 1", created, len(runs))
+	}
+}
+
 // TestRefusedOpSparesItsBatch checks that a write refused inside a batch
 // (here a conflicting Lock) does not take the records committed with it.
 func TestRefusedOpSparesItsBatch(t *testing.T) {

@@ -21,34 +21,18 @@ import (
 // given (errors.Is(err, ErrLocked) holds). Objects the run already holds are
 // fine. Locks live in the journal, so they hold across processes and
 // crashes until Unlock: a crashed run keeps its objects until it is resumed
-// or rolled back to the end.
+// or rolled back to the end. CreateRunLocking creates a run and takes its
+// locks at once.
 func (s *Store) Lock(ctx context.Context, runID string, objects []string) error {
 	if err := s.checkRun(ctx, runID); err != nil {
 		return err
 	}
-	for _, obj := range objects {
-		if obj == "" {
-			return fmt.Errorf("journal: lock for run %s: empty object name", runID)
-		}
+	if err := checkObjects(objects); err != nil {
+		return fmt.Errorf("journal: lock for run %s: %w", runID, err)
 	}
 	now := time.Now().UnixNano()
 	o := &op{apply: func(ctx context.Context) error {
-		c := s.wconn
-		for _, obj := range objects {
-			var holder string
-			err := c.QueryRowContext(ctx, `SELECT run_id FROM locks WHERE object = ?`, obj).Scan(&holder)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				if _, err := c.ExecContext(ctx, `INSERT INTO locks (object, run_id, acquired) VALUES (?, ?, ?)`, obj, runID, now); err != nil {
-					return err
-				}
-			case err != nil:
-				return err
-			case holder != runID:
-				return &LockError{Object: obj, HeldBy: holder}
-			}
-		}
-		return nil
+		return s.takeLocks(ctx, runID, objects, now)
 	}}
 	if err := s.submit(ctx, o); err != nil {
 		var le *LockError
@@ -56,6 +40,37 @@ func (s *Store) Lock(ctx context.Context, runID string, objects []string) error 
 			return err
 		}
 		return fmt.Errorf("journal: lock for run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// checkObjects refuses an empty object name before anything is queued.
+func checkObjects(objects []string) error {
+	for _, obj := range objects {
+		if obj == "" {
+			return errors.New("empty object name")
+		}
+	}
+	return nil
+}
+
+// takeLocks takes objects for runID inside the committer's transaction; a
+// *LockError makes the committer roll the transaction back.
+func (s *Store) takeLocks(ctx context.Context, runID string, objects []string, now int64) error {
+	c := s.wconn
+	for _, obj := range objects {
+		var holder string
+		err := c.QueryRowContext(ctx, `SELECT run_id FROM locks WHERE object = ?`, obj).Scan(&holder)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := c.ExecContext(ctx, `INSERT INTO locks (object, run_id, acquired) VALUES (?, ?, ?)`, obj, runID, now); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case holder != runID:
+			return &LockError{Object: obj, HeldBy: holder}
+		}
 	}
 	return nil
 }

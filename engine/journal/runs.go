@@ -49,6 +49,23 @@ func nextID(now time.Time, last string) string {
 // run that applied it); a taken ID with ErrRunExists. The run is durable when
 // CreateRun returns.
 func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
+	return s.createRun(ctx, r, nil)
+}
+
+// CreateRunLocking is CreateRun and Lock in one transaction: the run is
+// created holding objects, or, when another run holds any of them, not
+// created at all, and the error is a *LockError (errors.Is(err, ErrLocked)
+// holds). An apply refused for a lock so leaves no run behind: such a run
+// would hold no locks and would never have been checked for drift, so
+// resuming it would be unsafe, and there is nothing in it to roll back.
+func (s *Store) CreateRunLocking(ctx context.Context, r Run, objects []string) (Run, error) {
+	if err := checkObjects(objects); err != nil {
+		return Run{}, fmt.Errorf("journal: create run: %w", err)
+	}
+	return s.createRun(ctx, r, objects)
+}
+
+func (s *Store) createRun(ctx context.Context, r Run, objects []string) (Run, error) {
 	if r.ID != "" && !validID.MatchString(r.ID) {
 		return Run{}, fmt.Errorf("journal: create run: invalid id %q: want letters, digits, '.', '_' or '-'", r.ID)
 	}
@@ -97,10 +114,14 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Runbook, r.RunbookDigest, r.PlanDigest, r.Author, r.Dir, blob(r.Inputs), blob(r.Plan),
 			string(r.Status), r.Error, now.UnixNano(), now.UnixNano())
-		return err
+		if err != nil {
+			return err
+		}
+		return s.takeLocks(ctx, r.ID, objects, now.UnixNano())
 	}}
 	if err := s.submit(ctx, o); err != nil {
-		if errors.Is(err, ErrPlanApplied) || errors.Is(err, ErrRunExists) {
+		var le *LockError
+		if errors.Is(err, ErrPlanApplied) || errors.Is(err, ErrRunExists) || errors.As(err, &le) {
 			return Run{}, err
 		}
 		return Run{}, fmt.Errorf("journal: create run: %w", err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -23,8 +24,9 @@ const (
 	// execStderrLines is how many trailing stderr lines an exit-code error
 	// shows.
 	execStderrLines = 10
-	// execWaitDelay is how long a cancelled command's output pipes may stay
-	// open (held by a child it started) before rebind stops waiting.
+	// execWaitDelay is how long the output pipes of a command that ended on
+	// its own may stay open (held by a child it started in the background)
+	// before rebind stops waiting.
 	execWaitDelay = 5 * time.Second
 )
 
@@ -37,6 +39,14 @@ const (
 // and the last lines of stderr. The result is {exit_code, stdout, stderr},
 // each output capped at 1 MiB. A command whose executable cannot be found
 // fails permanently.
+//
+// A command runs as the leader of a session and process group of its own,
+// without a controlling terminal. When the step's timeout passes or the run
+// is interrupted, the whole group gets SIGTERM, and SIGKILL half a second
+// later; the step is decided only once none of it can run, so nothing the
+// command forked writes afterwards. A process that leaves the group on
+// purpose (setsid) is beyond this. A command that wants the terminal (a
+// password prompt) fails at once rather than waiting for input.
 //
 // rebind cannot see what a command did, so an exec step is undone only by
 // the `undo` command its author supplies (run with the same env and dir);
@@ -200,9 +210,15 @@ func (Exec) Revert(ctx context.Context, call steps.Call, change steps.Change) er
 	return nil
 }
 
-// runCommand runs argv in a's directory and environment.
+// runCommand runs argv in a's directory and environment, as the leader of a
+// session and process group of its own. When ctx ends before the command
+// does (the step's timeout, or the run being interrupted), the whole group
+// is stopped, not only the command, and runCommand returns only once none of
+// it can run again: a subshell the command forked must not write after the
+// step is decided. The error then wraps ctx's cause. A command that ended on
+// its own is judged by its exit code, even when ctx ended just after.
 func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string, expect int) (steps.Result, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	if errors.Is(cmd.Err, exec.ErrNotFound) || errors.Is(cmd.Err, os.ErrNotExist) {
 		return steps.Result{}, steps.Permanent(fmt.Errorf("command %q: %w", argv[0], cmd.Err))
 	}
@@ -211,13 +227,32 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	}
 	cmd.Dir = a.dir
 	cmd.Env = append(os.Environ(), a.env...)
+	// A session of its own is a process group of its own, which rebind can
+	// stop as a whole. It has no controlling terminal: the terminal's Ctrl-C
+	// reaches rebind alone, which decides how the command is stopped and
+	// records it; and a command that opens the terminal fails at once,
+	// where in a background process group of rebind's session it would be
+	// stopped (SIGTTIN) until its timeout, or for ever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// A command that ended on its own may leave a process holding its
+	// output pipes; this is how long rebind waits for them.
 	cmd.WaitDelay = execWaitDelay
 	stdout, stderr := &cappedBuffer{max: execOutputCap}, &cappedBuffer{max: execOutputCap}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	shown := shownArgs(call, argv)
+	if err := ctx.Err(); err != nil {
+		return steps.Result{}, fmt.Errorf("%s not started: %w", shown, context.Cause(ctx))
+	}
 	logf(call, "%s: running %s", call.Address, shown)
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		group := stopGroupOnCancel(ctx, cmd.Process.Pid)
+		err = cmd.Wait()
+		if group.release() {
+			err = errStopped
+		}
+	}
 	code := -1
 	if cmd.ProcessState != nil {
 		code = cmd.ProcessState.ExitCode()
@@ -229,8 +264,11 @@ func runCommand(ctx context.Context, call steps.Call, a execArgs, argv []string,
 	})}
 	var exitErr *exec.ExitError
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("%s stopped: %w", shown, ctx.Err())
+	case err == errStopped, err != nil && ctx.Err() != nil && killedBySignal(cmd.ProcessState):
+		// Stopped by rebind, or killed by a signal as ctx ended (a
+		// service manager stopping every process of the service at once):
+		// either way, not a failure of the command's own.
+		return res, fmt.Errorf("%s stopped: %w", shown, context.Cause(ctx))
 	case err != nil && !errors.As(err, &exitErr):
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			cause := errors.Unwrap(err)
@@ -279,6 +317,19 @@ func shownArgs(call steps.Call, argv []string) string {
 		return steps.Redacted
 	}
 	return quoteArgs(argv)
+}
+
+// errStopped marks a command rebind stopped because its context ended.
+var errStopped = errors.New("stopped")
+
+// killedBySignal reports whether a command ended by a signal rather than by
+// exiting.
+func killedBySignal(ps *os.ProcessState) bool {
+	if ps == nil {
+		return false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
 }
 
 // quoteArgs shows an argument list unambiguously, for logs and errors.
