@@ -95,7 +95,7 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 	for _, t := range s.rb.Targets {
 		ot := s.tgts[t.Type+"."+t.Name]
 		p.Targets = append(p.Targets, plan.Target{Type: t.Type, Name: t.Name,
-			Config: plan.EncodeValue(lang.Redact(redactSchema(ot.typ.Info().Schema, ot.config), false))})
+			Config: plan.EncodeValue(ot.shown)})
 	}
 	for _, d := range s.rb.Data {
 		p.Steps = append(p.Steps, dataSteps[d.Address()])

@@ -112,3 +112,30 @@ step "test_value" "each" {
 		t.Errorf("plan: %v", diags)
 	}
 }
+
+// TestTargetSettingsFromASecret: a target setting built from a sensitive
+// variable is shown as (sensitive) in the plan, as a step argument is.
+func TestTargetSettingsFromASecret(t *testing.T) {
+	h := newHarness(t)
+	src := `
+runbook "t" {}
+variable "tenant" {
+  type      = string
+  sensitive = true
+}
+target "test_conn" "c" {
+  name = "tenant-${var.tenant}"
+}
+step "test_value" "a" {
+  key   = "a"
+  value = "1"
+}
+`
+	p := h.plan(src, map[string]string{"tenant": "hidden-tenant-77"})
+	if b := p.CanonicalBytes(); bytes.Contains(b, []byte("hidden-tenant-77")) {
+		t.Fatalf("the plan shows a target setting built from a secret: %s", b)
+	}
+	if got := p.Targets[0].Config.String(); !strings.Contains(got, `"(sensitive)"`) {
+		t.Errorf("target config = %s", got)
+	}
+}

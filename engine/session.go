@@ -65,6 +65,9 @@ type openTarget struct {
 	decl   *runbook.Target
 	typ    steps.TargetType
 	config cty.Value
+	// shown is config as a plan may show it: sensitive settings, by
+	// schema or by mark, replaced.
+	shown  cty.Value
 	once   sync.Once
 	client any
 	err    error
@@ -488,6 +491,8 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 			if v == cty.NilVal {
 				v = cty.DynamicVal
 			}
+			ot.shown = lang.Redact(taint(v, secretArgs(schema, v)), false)
+			s.secrets.add(v)
 			v, _ = v.UnmarkDeep()
 			ot.config = v
 			s.sc.setTarget(ot.decl.Type, ot.decl.Name, redactSchema(schema, v))

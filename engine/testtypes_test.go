@@ -270,3 +270,17 @@ func init() {
 	steps.RegisterTarget(brokenTarget{})
 	steps.Register(targetedRead{})
 }
+
+// connTarget ("test_conn") is a target with one setting that is never
+// opened: for tests of how plans show target settings.
+type connTarget struct{}
+
+func (connTarget) Info() steps.TargetInfo {
+	return steps.TargetInfo{Name: "test_conn", Schema: steps.Schema{"name": {Type: cty.String}}}
+}
+
+func (connTarget) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	return nil, errors.New("test_conn: not for opening")
+}
+
+func init() { steps.RegisterTarget(connTarget{}) }
