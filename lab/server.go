@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -28,6 +29,9 @@ type ServerOptions struct {
 	// time.Now. (Throttling is about the client's real pace, not the
 	// tenant's virtual time.)
 	Clock func() time.Time
+	// ErrorLog receives the lab's own failures (a handler's panic, with
+	// its stack); nil means the standard logger.
+	ErrorLog *log.Logger
 }
 
 // Server serves the lab tenant over HTTP: Microsoft Graph v1.0 under
@@ -53,6 +57,9 @@ type ldapBind struct{ baseDN, bindDN, password string }
 func NewServer(t *Tenant, opts ServerOptions) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = log.Default()
 	}
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 3000
