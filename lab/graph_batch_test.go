@@ -181,3 +181,17 @@ func TestBatchPayloadRules(t *testing.T) {
 	}
 	graphError(t, "body without Content-Type", got["1"].Body)
 }
+
+// A method the route does not serve gets 405 Request_BadRequest, as the
+// json-batching page's example item 4 shows.
+func TestBatchItemMethodNotAllowed(t *testing.T) {
+	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	got := batchOne(t, srv.URL, map[string]any{"id": "1", "method": "PUT", "url": "/users/user00001@contoso.com",
+		"headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{}})
+	if got["1"].Status != 405 {
+		t.Fatalf("PUT /users/x: %d %s", got["1"].Status, got["1"].Body)
+	}
+	if e := graphError(t, "PUT item", got["1"].Body); e.Error.Code != "Request_BadRequest" {
+		t.Fatalf("PUT item: code %q", e.Error.Code)
+	}
+}

@@ -1,7 +1,7 @@
 package lab
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,9 +40,10 @@ func (s *Server) restartSyncJob(w http.ResponseWriter, r *http.Request) {
 			ResetScope *string `json:"resetScope"`
 		} `json:"criteria"`
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		err = json.Unmarshal(b, &body)
+	// The body is optional; readBodies has bounded it.
+	b, err := io.ReadAll(r.Body)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		err = decodeJSON(bytes.NewReader(b), &body)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequest", "The body is not a restart request: "+err.Error())

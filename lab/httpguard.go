@@ -1,12 +1,146 @@
 package lab
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"slices"
+	"strings"
 )
+
+// maxRequestBody is the largest request body the lab reads, Graph's: "there
+// is a 4MB limit on the size of a request" (a Graph maintainer in
+// microsoftgraph/microsoft-graph-docs#85; Graph answers a larger one with
+// "The maximum request length supported is 4MB.",
+// microsoft-graph-docs-contrib#682, and status 413, "The request size
+// exceeds the maximum limit", https://learn.microsoft.com/en-us/graph/errors).
+// The Exchange admin API and the lab's control API documents no limit of
+// their own; the lab holds them to the same one. A gzip body is held to it
+// both as sent and inflated, so that a small body cannot grow without bound
+// in the lab's memory.
+const maxRequestBody = 4 << 20
+
+// writeTooLarge answers a body over maxRequestBody.
+func writeTooLarge(w http.ResponseWriter) {
+	writeError(w, http.StatusRequestEntityTooLarge, "BadRequest", "The maximum request length supported is 4MB.")
+}
+
+// errTooLarge is a body over maxRequestBody.
+var errTooLarge = errors.New("request body over 4 MB")
+
+// readAtMost reads r to its end, or fails with errTooLarge after limit
+// bytes.
+func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// readBodies reads every request body before the routes see it: at most
+// maxRequestBody bytes (413 past that), inflated when sent with
+// Content-Encoding: gzip as the Graph SDK sends it (again at most
+// maxRequestBody; other encodings get 415). Handlers then read a body that
+// is whole and bounded.
+func readBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxRequestBody {
+			writeTooLarge(w)
+			return
+		}
+		body, err := readAtMost(http.MaxBytesReader(w, r.Body, maxRequestBody), maxRequestBody)
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, errTooLarge), errors.As(err, &mbe):
+			writeTooLarge(w)
+			return
+		case err != nil:
+			writeError(w, http.StatusBadRequest, "BadRequest", "IO error during request payload read.")
+			return
+		}
+		switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+		case "", "identity":
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err == nil {
+				body, err = readAtMost(zr, maxRequestBody)
+			}
+			if errors.Is(err, errTooLarge) {
+				writeTooLarge(w)
+				return
+			}
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip: "+err.Error())
+				return
+			}
+			r.Header.Del("Content-Encoding")
+		default:
+			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Content-Encoding "+enc+" is not supported.")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonicalPaths answers 400 to a path with "." or ".." segments or empty
+// ones (also percent-encoded: the path is checked decoded), where Go's
+// router would answer a redirect with an HTML body: a client of the lab
+// gets JSON, and "/v1.0/../lab/dump" never turns into "/lab/dump".
+func canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p == "" || p[0] != '/' || clean != p {
+			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid request URL: the path is not in canonical form.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// probeMethods are the methods a route may be asked for.
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods returns the methods mux serves r's path with, other than
+// through the catch-all patterns given.
+func allowedMethods(mux *http.ServeMux, r *http.Request, catchAll ...string) []string {
+	var allowed []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := mux.Handler(probe); pat != "" && !slices.Contains(catchAll, pat) {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
+}
+
+// notFound answers a request no lab route takes: 405 with Allow when the
+// path is served with other methods, else 404, both as JSON.
+func notFound(mux *http.ServeMux, fallback string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if allowed := allowedMethods(mux, r, fallback); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not allowed on "+r.URL.Path+".")
+			return
+		}
+		writeError(w, http.StatusNotFound, "NotFound", "The lab serves nothing at "+r.URL.Path+".")
+	}
+}
 
 // decodeJSON decodes exactly one JSON value from r into v: data after it
 // is an error, as it is to Graph, rather than silently ignored.
@@ -19,6 +153,53 @@ func decodeJSON(r io.Reader, v any) error {
 		return errors.New("data after the JSON value")
 	}
 	return nil
+}
+
+// answerWriter records whether the answer has started, so that a panic
+// after it is not answered twice. Unwrap lets http.ResponseController reach
+// the connection.
+type answerWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *answerWriter) WriteHeader(status int) {
+	w.started = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *answerWriter) Write(b []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recoverer is the last line of defence against a handler's panic: it logs
+// the panic with its stack and answers 500 with Graph's error JSON
+// (generalException, "An unspecified error has occurred", from
+// https://learn.microsoft.com/en-us/graph/errors), or cuts the connection
+// when the answer had started. http.ErrAbortHandler, a deliberate drop,
+// passes through. Every panic it meets is a bug to fix where it happens.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		aw := &answerWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logPanic(r, v)
+			if aw.started {
+				panic(http.ErrAbortHandler)
+			}
+			writeError(aw, http.StatusInternalServerError, "generalException", "An unspecified error has occurred.")
+		}()
+		next.ServeHTTP(aw, r)
+	})
 }
 
 // logPanic reports a handler's panic with its stack, for the lab's

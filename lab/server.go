@@ -1,15 +1,12 @@
 package lab
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -40,6 +37,7 @@ type ServerOptions struct {
 type Server struct {
 	t        *Tenant
 	opts     ServerOptions
+	root     http.Handler
 	mux      *http.ServeMux
 	graph    *http.ServeMux
 	throttle *throttle
@@ -68,14 +66,21 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()
-	s.mux.Handle("/v1.0/", s.withFaults(gunzip(s.throttled(s.graph))))
-	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(gunzip(http.HandlerFunc(s.invokeCommand))))
+	graph := s.withFaults(s.throttled(s.graph))
+	s.mux.Handle("/v1.0/", graph)
+	s.mux.Handle("/v1.0", graph)
+	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(http.HandlerFunc(s.invokeCommand)))
 	s.routeControl()
+	s.mux.Handle("/", notFound(s.mux, "/"))
+	s.root = s.recoverer(canonicalPaths(readBodies(s.mux)))
 	return s
 }
 
-// ServeHTTP dispatches to the Graph, Exchange and control routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP dispatches to the Graph, Exchange and control routes. Every
+// request passes the same guards first: a handler's panic is answered
+// (recoverer), paths are canonical (canonicalPaths), bodies are whole and
+// at most 4 MB (readBodies).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.root.ServeHTTP(w, r) }
 
 // SetLDAPAddr sets the LDAP address GET /lab/endpoints reports, for a
 // listener started after the server.
@@ -163,32 +168,6 @@ func writeModelError(w http.ResponseWriter, err error) {
 	}
 }
 
-// gunzip decompresses request bodies sent with Content-Encoding: gzip, as
-// the Graph SDK sends them; other encodings get 415.
-func gunzip(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
-		case "", "identity":
-		case "gzip":
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip: "+err.Error())
-				return
-			}
-			r.Body = struct {
-				io.Reader
-				io.Closer
-			}{zr, r.Body}
-			r.Header.Del("Content-Encoding")
-			r.ContentLength = -1
-		default:
-			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Content-Encoding "+enc+" is not supported.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // Faults describes the failures the server injects into Graph and
 // Exchange requests, each at its rate (0..1).
 type Faults struct {
@@ -235,11 +214,9 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is unavailable (injected by the lab).")
 			return
 		case "drop":
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					_ = conn.Close()
-					return
-				}
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
 			}
 			panic(http.ErrAbortHandler)
 		}
