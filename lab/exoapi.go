@@ -151,7 +151,7 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 			Parameters cmdletParams `json:"Parameters"`
 		} `json:"CmdletInput"`
 	}
-	if err := decodeJSON(r.Body, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequest", "The body is not a CmdletInput: "+err.Error())
 		return
 	}

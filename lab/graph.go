@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -184,7 +183,7 @@ func writeNotFound(w http.ResponseWriter, id string) {
 // readBody decodes a JSON object body into a map of raw values; an empty
 // body is an empty object.
 func readBody(r *http.Request) (map[string]json.RawMessage, error) {
-	b, err := io.ReadAll(r.Body)
+	b, err := requestBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the request body: %w", err)
 	}
@@ -192,7 +191,7 @@ func readBody(r *http.Request) (map[string]json.RawMessage, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return m, nil
 	}
-	if err := decodeJSON(bytes.NewReader(b), &m); err != nil {
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("the request body is not a JSON object: %w", err)
 	}
 	return m, nil
@@ -279,7 +278,7 @@ func (s *Server) assignLicense(w http.ResponseWriter, r *http.Request) {
 		AddLicenses    []graphAssignedLicense `json:"addLicenses"`
 		RemoveLicenses []string               `json:"removeLicenses"`
 	}
-	if err := decodeJSON(r.Body, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "Request_BadRequest", "The request body is not an assignLicense request: "+err.Error())
 		return
 	}
@@ -352,9 +351,9 @@ func (s *Server) restoreDeleted(w http.ResponseWriter, r *http.Request) {
 		AutoReconcileProxyConflict bool   `json:"autoReconcileProxyConflict"`
 		NewUserPrincipalName       string `json:"newUserPrincipalName"`
 	}
-	b, err := io.ReadAll(r.Body)
+	b, err := requestBody(r)
 	if err == nil && len(bytes.TrimSpace(b)) > 0 {
-		err = decodeJSON(bytes.NewReader(b), &req)
+		err = json.Unmarshal(b, &req)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Request_BadRequest", "The restore request body is invalid: "+err.Error())

@@ -64,7 +64,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Requests []batchRequest `json:"requests"`
 	}
-	if err := decodeJSON(r.Body, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload format: "+err.Error())
 		return
 	}

@@ -2,8 +2,8 @@ package lab
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -41,9 +41,9 @@ func (s *Server) restartSyncJob(w http.ResponseWriter, r *http.Request) {
 		} `json:"criteria"`
 	}
 	// The body is optional; readBodies has bounded it.
-	b, err := io.ReadAll(r.Body)
+	b, err := requestBody(r)
 	if err == nil && len(bytes.TrimSpace(b)) > 0 {
-		err = decodeJSON(bytes.NewReader(b), &body)
+		err = json.Unmarshal(b, &body)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequest", "The body is not a restart request: "+err.Error())

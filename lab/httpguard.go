@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // maxRequestBody is the largest request body the lab reads, Graph's: "there
@@ -34,30 +35,90 @@ func writeTooLarge(w http.ResponseWriter) {
 var errTooLarge = errors.New("request body over 4 MB")
 
 // readAtMost reads r to its end, or fails with errTooLarge after limit
-// bytes.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+// bytes. size is how long r says it is, -1 when it does not say: a known
+// size is read into one buffer of that size.
+func readAtMost(r io.Reader, size, limit int64) ([]byte, error) {
+	if size >= 0 && size <= limit {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		if n, _ := r.Read(make([]byte, 1)); n > 0 {
+			return nil, errTooLarge
+		}
+		return b, nil
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, errTooLarge
 	}
-	return b, nil
+	return buf.Bytes(), nil
+}
+
+// smallBody is the size of body that needs no share of the body budget:
+// nearly every request rebind sends.
+const smallBody = 64 << 10
+
+// bodyBudgetBytes is the request body bytes the lab holds at once, read
+// or being handled: eight bodies of the largest size. A request with a
+// larger body waits for room, so that many clients sending large bodies at
+// once cannot take the lab's memory (handling a body costs a few times its
+// size).
+const bodyBudgetBytes = 8 * maxRequestBody
+
+// heldBody is a request body readBodies has read whole; requestBody hands
+// its bytes to a handler without copying them.
+type heldBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (heldBody) Close() error { return nil }
+
+// requestBody returns the whole request body.
+func requestBody(r *http.Request) ([]byte, error) {
+	if hb, ok := r.Body.(heldBody); ok {
+		return hb.b, nil
+	}
+	return io.ReadAll(r.Body)
+}
+
+// decodeBody decodes the request body, exactly one JSON value, into v:
+// data after it is an error, as it is to Graph, rather than silently
+// ignored.
+func decodeBody(r *http.Request, v any) error {
+	b, err := requestBody(r)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // readBodies reads every request body before the routes see it: at most
 // maxRequestBody bytes (413 past that), inflated when sent with
 // Content-Encoding: gzip as the Graph SDK sends it (again at most
-// maxRequestBody; other encodings get 415). Handlers then read a body that
-// is whole and bounded.
-func readBodies(next http.Handler) http.Handler {
+// maxRequestBody; other encodings get 415), within the body budget.
+// Handlers then read a body that is whole and bounded.
+func (s *Server) readBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxRequestBody {
 			writeTooLarge(w)
 			return
 		}
-		body, err := readAtMost(http.MaxBytesReader(w, r.Body, maxRequestBody), maxRequestBody)
+		gzipped := strings.TrimSpace(r.Header.Get("Content-Encoding")) != ""
+		if need := int(r.ContentLength); r.Body != nil && r.Body != http.NoBody && (need < 0 || need > smallBody || gzipped) {
+			if need < 0 || gzipped {
+				need = maxRequestBody
+			}
+			if !s.bodies.take(need, r.Context().Done()) {
+				return // the client is gone
+			}
+			defer s.bodies.give(need)
+		}
+		body, err := readAtMost(http.MaxBytesReader(w, r.Body, maxRequestBody), r.ContentLength, maxRequestBody)
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.Is(err, errTooLarge), errors.As(err, &mbe):
@@ -72,7 +133,7 @@ func readBodies(next http.Handler) http.Handler {
 		case "gzip":
 			zr, err := gzip.NewReader(bytes.NewReader(body))
 			if err == nil {
-				body, err = readAtMost(zr, maxRequestBody)
+				body, err = readAtMost(zr, -1, maxRequestBody)
 			}
 			if errors.Is(err, errTooLarge) {
 				writeTooLarge(w)
@@ -87,10 +148,49 @@ func readBodies(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Content-Encoding "+enc+" is not supported.")
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = heldBody{Reader: bytes.NewReader(body), b: body}
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// byteBudget is a number of bytes shared by the requests being served. A
+// request waits for room; a small one takes none.
+type byteBudget struct {
+	mu   sync.Mutex
+	free int
+	more chan struct{} // closed when bytes come back
+}
+
+func newByteBudget(n int) *byteBudget { return &byteBudget{free: n, more: make(chan struct{})} }
+
+// take waits until n bytes are free and takes them; it reports false when
+// done closes first.
+func (b *byteBudget) take(n int, done <-chan struct{}) bool {
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return true
+		}
+		more := b.more
+		b.mu.Unlock()
+		select {
+		case <-more:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// give returns n bytes.
+func (b *byteBudget) give(n int) {
+	b.mu.Lock()
+	b.free += n
+	close(b.more)
+	b.more = make(chan struct{})
+	b.mu.Unlock()
 }
 
 // canonicalPaths answers 400 to a path with "." or ".." segments or empty
@@ -140,19 +240,6 @@ func notFound(mux *http.ServeMux, fallback string) http.HandlerFunc {
 		}
 		writeError(w, http.StatusNotFound, "NotFound", "The lab serves nothing at "+r.URL.Path+".")
 	}
-}
-
-// decodeJSON decodes exactly one JSON value from r into v: data after it
-// is an error, as it is to Graph, rather than silently ignored.
-func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }
 
 // answerWriter records whether the answer has started, so that a panic

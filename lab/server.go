@@ -41,6 +41,7 @@ type Server struct {
 	mux      *http.ServeMux
 	graph    *http.ServeMux
 	throttle *throttle
+	bodies   *byteBudget
 
 	mu       sync.Mutex
 	faults   Faults
@@ -62,7 +63,8 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 3000
 	}
-	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2))}
+	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2)),
+		bodies: newByteBudget(bodyBudgetBytes)}
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()
@@ -72,7 +74,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(http.HandlerFunc(s.invokeCommand)))
 	s.routeControl()
 	s.mux.Handle("/", notFound(s.mux, "/"))
-	s.root = s.recoverer(canonicalPaths(readBodies(s.mux)))
+	s.root = s.recoverer(canonicalPaths(s.readBodies(s.mux)))
 	return s
 }
 
