@@ -52,10 +52,10 @@ import (
 // decodeCostFactor times MaxReceiveBuffer is answered with its
 // operation's response and adminLimitExceeded (AD documents no such
 // limits), and the session goes on. Bodies larger than smallMessage are
-// read within a shared budget of bodyBudgetFactor times MaxReceiveBuffer,
-// so that many connections sending large messages at once cannot take the
-// lab's memory, and each must arrive within bodyTimeout once its header
-// has. Writes to a client that does not read fail after writeTimeout,
+// read and worked on within a shared budget of bodyBudgetFactor times
+// MaxReceiveBuffer, so that many connections sending large messages at
+// once cannot take the lab's memory (decoding one costs several times its
+// size), and each must arrive within bodyTimeout once its header has. Writes to a client that does not read fail after writeTimeout,
 // ending its session and freeing what it held.
 const (
 	defaultMaxReceiveBuffer = 10 << 20
@@ -68,7 +68,7 @@ const (
 	maxElements      = 100_000
 	decodeCostFactor = 8
 	smallMessage     = 64 << 10
-	bodyBudgetFactor = 4
+	bodyBudgetFactor = 2
 	bodyTimeout      = 30 * time.Second
 	writeTimeout     = 2 * time.Minute
 )
@@ -86,7 +86,7 @@ type session struct {
 	out net.Conn   // the client, or its TLS connection once started
 
 	mu       sync.Mutex
-	pending  map[int]bool    // message IDs holding a pool thread
+	pending  map[int]func()  // what each outstanding request holds, to free
 	startTLS int             // the StartTLS request in flight, or -1
 	unbound  bool            // the client sent an unbind request
 	ending   bool            // the client loop has ended the session
@@ -96,7 +96,7 @@ type session struct {
 
 // newSession returns the session of a client connection.
 func (s *Server) newSession(c net.Conn, secure bool) *session {
-	return &session{s: s, client: c, secure: secure, pending: map[int]bool{}, startTLS: -1,
+	return &session{s: s, client: c, secure: secure, pending: map[int]func(){}, startTLS: -1,
 		upgraded: make(chan tlsUpgrade, 1)}
 }
 
@@ -155,11 +155,11 @@ func (s *Server) endSession(ss *session) {
 	}
 	s.untrack(ss.client)
 	ss.mu.Lock()
-	n := len(ss.pending)
+	held := ss.pending
 	ss.pending = nil
 	ss.mu.Unlock()
-	for range n {
-		<-s.pool
+	for _, free := range held {
+		free()
 	}
 	s.mu.Lock()
 	delete(s.sessions, ss)
@@ -239,12 +239,12 @@ func (ss *session) fromClient(conn net.Conn) {
 		default:
 			return // the client left
 		}
-		msg, ok := ss.readBody(conn, r, hdr, length)
+		msg, release, ok := ss.readBody(conn, r, hdr, length)
 		if !ok {
 			return
 		}
 		ss.lastActive.Store(time.Now().UnixNano())
-		ok, startTLS := ss.forward(msg, len(hdr), lim, r)
+		ok, startTLS := ss.forward(msg, len(hdr), lim, r, release)
 		if !ok {
 			return
 		}
@@ -262,36 +262,45 @@ func (ss *session) fromClient(conn net.Conn) {
 	}
 }
 
-// readBody reads the rest of a message whose header is hdr, within the
-// body budget and bodyTimeout; it returns the whole message.
-func (ss *session) readBody(conn net.Conn, r *bufio.Reader, hdr []byte, length int) ([]byte, bool) {
+// readBody reads the rest of a message whose header is hdr, within
+// bodyTimeout; a large one first takes its size from the body budget,
+// which release gives back once the request is done with.
+func (ss *session) readBody(conn net.Conn, r *bufio.Reader, hdr []byte, length int) (msg []byte, release func(), ok bool) {
 	s := ss.s
+	release = func() {}
 	if length > smallMessage {
 		if !s.budget.take(length, s.done) {
-			return nil, false
+			return nil, nil, false
 		}
-		defer s.budget.give(length)
+		release = func() { s.budget.give(length) }
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(bodyTimeout))
-	msg := make([]byte, len(hdr)+length)
+	msg = make([]byte, len(hdr)+length)
 	copy(msg, hdr)
 	if _, err := io.ReadFull(r, msg[len(hdr):]); err != nil {
+		release()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			ss.disconnect(gldap.ResultAdminLimitExceeded, fmt.Sprintf("the request did not arrive within %s of its start", bodyTimeout))
 		}
-		return nil, false
+		return nil, nil, false
 	}
-	return msg, true
+	return msg, release, true
 }
 
 // forward checks one message and passes it to gldap, holding a pool
-// thread until its response; it answers a message over the decoding
-// limits itself. It reports false when the session must end, and whether
-// the message was a StartTLS request, after which the client loop must
-// wait for the handshake on r.
-func (ss *session) forward(msg []byte, hdrLen int, lim decodeLimits, r *bufio.Reader) (ok, startTLS bool) {
+// thread and its body's budget (release) until its response; it answers a
+// message over the decoding limits itself. It reports false when the
+// session must end, and whether the message was a StartTLS request, after
+// which the client loop must wait for the handshake on r.
+func (ss *session) forward(msg []byte, hdrLen int, lim decodeLimits, r *bufio.Reader, release func()) (ok, startTLS bool) {
 	s := ss.s
+	held := false
+	defer func() {
+		if !held {
+			release()
+		}
+	}()
 	body := msg[hdrLen:]
 	env, err := readEnvelope(body)
 	if err == nil {
@@ -312,7 +321,7 @@ func (ss *session) forward(msg []byte, hdrLen int, lim decodeLimits, r *bufio.Re
 	startTLS = env.op == opExtendedRequest && env.name == oidStartTLS
 	if answered {
 		ss.mu.Lock()
-		dup := ss.pending[env.id]
+		_, dup := ss.pending[env.id]
 		ss.mu.Unlock()
 		if dup {
 			ss.disconnect(gldap.ResultProtocolError, fmt.Sprintf("message ID %d is already in use by an outstanding request", env.id))
@@ -329,7 +338,8 @@ func (ss *session) forward(msg []byte, hdrLen int, lim decodeLimits, r *bufio.Re
 			<-s.pool
 			return false, false
 		}
-		ss.pending[env.id] = true
+		ss.pending[env.id] = func() { <-s.pool; release() }
+		held = true
 		if startTLS {
 			ss.startTLS, ss.reader = env.id, r
 		}
@@ -387,15 +397,15 @@ func (ss *session) fromBackend() {
 			continue
 		}
 		ss.mu.Lock()
-		held := ss.pending[env.id]
+		free := ss.pending[env.id]
 		delete(ss.pending, env.id)
 		upgrade := env.op == opExtendedResp && env.id == ss.startTLS
 		if upgrade {
 			ss.startTLS = -1
 		}
 		ss.mu.Unlock()
-		if held {
-			<-s.pool
+		if free != nil {
+			free()
 		}
 		if upgrade {
 			ss.upgraded <- ss.startClientTLS(env.result == gldap.ResultSuccess)
