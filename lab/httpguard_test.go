@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ import (
 // (the status line is gone); and http.ErrAbortHandler, the lab's way to
 // drop a connection on purpose, passes through untouched.
 func TestRecoverAnswersGraphErrorJSON(t *testing.T) {
-	var logged bytes.Buffer
+	var logged lockedBuffer
 	s := NewServer(New(Config{}), ServerOptions{ErrorLog: log.New(&logged, "", 0)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/before", func(w http.ResponseWriter, r *http.Request) { panic("nil map somewhere") })
@@ -30,7 +31,6 @@ func TestRecoverAnswersGraphErrorJSON(t *testing.T) {
 	srv := httptest.NewUnstartedServer(s.recoverer(mux))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Start()
-	defer srv.Close()
 
 	resp, err := http.Get(srv.URL + "/before")
 	if err != nil {
@@ -55,7 +55,27 @@ func TestRecoverAnswersGraphErrorJSON(t *testing.T) {
 			t.Fatalf("%s: the connection was not cut", p)
 		}
 	}
+	srv.Close() // waits for the handlers, and their log lines
 	if strings.Contains(logged.String(), "abort") {
 		t.Fatalf("http.ErrAbortHandler was logged as a panic: %q", logged.String())
 	}
+}
+
+// lockedBuffer is a log destination the server's goroutines and the test
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"log"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,15 +21,15 @@ import (
 // it into the request's response with 80 other, logs it with its stack,
 // and the server serves on.
 func TestSafeAnswersAHandlerPanic(t *testing.T) {
-	var logged bytes.Buffer
+	var logged lockedBuffer
 	h := &handlers{dir: &directory{log: log.New(&logged, "", 0)}, conns: &connections{m: map[int]*connState{}}}
 	m, err := gldap.NewMux()
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := 0
+	var calls atomic.Int32
 	if err := m.Search(h.safe(gldap.ApplicationSearchResultDone, func(w *gldap.ResponseWriter, r *gldap.Request) {
-		calls++
+		calls.Add(1)
 		var nothing map[string]int
 		nothing["x"]++ // a nil map write
 	})); err != nil {
@@ -65,7 +67,26 @@ func TestSafeAnswersAHandlerPanic(t *testing.T) {
 			t.Fatalf("search %d: %v, want 80 other", i+1, err)
 		}
 	}
-	if calls != 2 || !strings.Contains(logged.String(), "assignment to entry in nil map") || !strings.Contains(logged.String(), "goroutine") {
-		t.Fatalf("%d calls; log %q", calls, logged.String())
+	if calls.Load() != 2 || !strings.Contains(logged.String(), "assignment to entry in nil map") || !strings.Contains(logged.String(), "goroutine") {
+		t.Fatalf("%d calls; log %q", calls.Load(), logged.String())
 	}
+}
+
+// lockedBuffer is a log destination the handlers' goroutines and the test
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
