@@ -67,4 +67,5 @@ fuzz FuzzImmutableID ./anchor/
 fuzz FuzzParseGUID ./anchor/
 fuzz FuzzVerifySignature ./engine/plan/
 fuzz FuzzParseAllowedSigners ./engine/plan/
+fuzz FuzzFrame ./lab/ldapserver/
 echo "== all tests passed"
