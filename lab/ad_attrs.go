@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rebind-dev/rebind/anchor"
 )
@@ -90,11 +91,41 @@ func AttributeNames() []string {
 	return n
 }
 
+// rangeUpper is the longest value AD's schema allows in the lab's string
+// attributes, in characters (for String(Unicode) "rangeUpper is the maximum
+// length, in Unicode characters", MS-ADA3 2.183): displayName 256 (MS-ADA1
+// 2.175), mail 256 (MS-ADA2, Attribute mail), userPrincipalName 1024 (MS-ADA3
+// 2.349), proxyAddresses 1123 (MS-ADA3 2.169) and targetAddress 1123
+// (ms-Exch-Target-Address in the Exchange schema). AD refuses a longer value
+// with constraintViolation (19), CONSTRAINT_ATT_TYPE.
+var rangeUpper = map[string]int{
+	"displayname": 256, "mail": 256, "userprincipalname": 1024, "proxyaddresses": 1123, "targetaddress": 1123,
+}
+
+// checkRange refuses values longer than the attribute's rangeUpper.
+func checkRange(name, display string, values [][]byte) error {
+	max, ok := rangeUpper[name]
+	if !ok {
+		return nil
+	}
+	for _, v := range values {
+		if len(v) > max && utf8.RuneCount(v) > max {
+			return fmt.Errorf("%w: %s holds at most %d characters (rangeUpper); a value has %d", ErrConflict, display, max, utf8.RuneCount(v))
+		}
+	}
+	return nil
+}
+
 // modify applies one LDAP modification to u. Attributes that AD computes or
 // protects (objectGUID, distinguishedName, isDeleted, ...) are refused here;
 // reanimation and renames have their own operations.
 func (u *ADUser) modify(m ADModification) error {
 	name := strings.ToLower(m.Attr)
+	if m.Op != ModDelete {
+		if err := checkRange(name, m.Attr, m.Values); err != nil {
+			return err
+		}
+	}
 	if name == "proxyaddresses" {
 		return u.modifyProxies(m)
 	}

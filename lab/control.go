@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,7 +36,7 @@ type throttleLimits struct {
 func (s *Server) controlThrottle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		var l throttleLimits
-		if err := json.NewDecoder(r.Body).Decode(&l); err != nil || l.ReadUnits < 0 || l.WriteUnits < 0 {
+		if err := decodeBody(r, &l); err != nil || l.ReadUnits < 0 || l.WriteUnits < 0 {
 			writeError(w, http.StatusBadRequest, "BadRequest", "throttle wants {\"readUnits\":n,\"writeUnits\":n} with n >= 0")
 			return
 		}
@@ -133,7 +132,7 @@ func (s *Server) controlFaults(w http.ResponseWriter, r *http.Request) {
 					*dst = x
 				}
 			}
-		} else if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+		} else if err := decodeBody(r, &f); err != nil {
 			writeError(w, http.StatusBadRequest, "BadRequest", "faults want {\"429\":rate,\"503\":rate,\"drop\":rate}: "+err.Error())
 			return
 		}

@@ -54,33 +54,80 @@ func toExo(r *Recipient) exoRecipient {
 	return out
 }
 
-// cmdletParams holds a cmdlet's parameters as sent.
+// cmdletParams holds a cmdlet's parameters as sent; bind checks them
+// before the cmdlet runs.
 type cmdletParams map[string]json.RawMessage
+
+// The parameters the lab's cmdlets bind, by kind; others are ignored.
+var (
+	stringParams = []string{"Identity", "RecipientTypeDetails"}
+	switchParams = []string{"SoftDeletedMailbox", "IncludeInactiveMailbox", "InactiveMailboxOnly", "SoftDeletedMailUser",
+		"IncludeSoftDeletedRecipients", "PermanentlyDelete", "LitigationHoldEnabled", "Confirm"}
+)
+
+// bind checks the parameters as PowerShell binds them before a cmdlet
+// runs: each is named once (names are not case-sensitive), a string
+// parameter is a string, a switch is true or false ($true, $false). The
+// lab refuses what it cannot bind rather than guess: an array sent as an
+// Identity is not an identity.
+func (p cmdletParams) bind() error {
+	seen := map[string]string{}
+	for k, v := range p {
+		if prev, dup := seen[strings.ToLower(k)]; dup {
+			return fmt.Errorf("Cannot bind parameter because parameter '%s' is specified more than once (%s, %s).", k, prev, k)
+		}
+		seen[strings.ToLower(k)] = k
+		switch {
+		case containsFold(stringParams, k):
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return fmt.Errorf("Cannot process argument transformation on parameter '%s': a string is expected.", k)
+			}
+		case containsFold(switchParams, k):
+			if _, ok := switchValue(v); !ok {
+				return fmt.Errorf("Cannot process argument transformation on parameter '%s': a switch is $true or $false.", k)
+			}
+		}
+	}
+	return nil
+}
+
+// switchValue reads a switch: a JSON boolean or "true", "false", "$true",
+// "$false".
+func switchValue(v json.RawMessage) (value, ok bool) {
+	if json.Unmarshal(v, &value) == nil {
+		return value, true
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		switch strings.ToLower(s) {
+		case "true", "$true":
+			return true, true
+		case "false", "$false":
+			return false, true
+		}
+	}
+	return false, false
+}
 
 // str returns a string parameter, "" when absent.
 func (p cmdletParams) str(name string) string {
 	for k, v := range p {
 		if strings.EqualFold(k, name) {
 			var s string
-			if json.Unmarshal(v, &s) == nil {
-				return s
-			}
-			return strings.Trim(string(v), `"`)
+			_ = json.Unmarshal(v, &s)
+			return s
 		}
 	}
 	return ""
 }
 
-// flag returns a switch or boolean parameter: present and not false.
+// flag returns a switch parameter and whether it was given.
 func (p cmdletParams) flag(name string) (value, present bool) {
 	for k, v := range p {
 		if strings.EqualFold(k, name) {
-			var b bool
-			if json.Unmarshal(v, &b) == nil {
-				return b, true
-			}
-			s := strings.Trim(strings.ToLower(string(v)), `"$`)
-			return s != "false", true
+			value, _ = switchValue(v)
+			return value, true
 		}
 	}
 	return false, false
@@ -104,11 +151,15 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 			Parameters cmdletParams `json:"Parameters"`
 		} `json:"CmdletInput"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequest", "The body is not a CmdletInput: "+err.Error())
 		return
 	}
 	p := req.CmdletInput.Parameters
+	if err := p.bind(); err != nil {
+		writeError(w, http.StatusBadRequest, "ParameterBindingException", "|System.Management.Automation.ParameterBindingException|"+err.Error())
+		return
+	}
 	id := p.str("Identity")
 	switch name := req.CmdletInput.CmdletName; strings.ToLower(name) {
 	case "get-mailbox":

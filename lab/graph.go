@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // routeGraph registers the Microsoft Graph v1.0 calls DOMAIN.md lists.
@@ -33,9 +33,22 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("GET /v1.0/directory/onPremisesSynchronization", s.getDirSync)
 	g.HandleFunc("PATCH /v1.0/organization/{id}", s.patchOrganization)
 	g.HandleFunc("POST /v1.0/$batch", s.batch)
-	g.HandleFunc("/v1.0/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment in %s %s (the lab serves only the calls rebind uses).", r.Method, r.URL.Path))
-	})
+	g.HandleFunc("/v1.0/", s.graphNotFound)
+	g.HandleFunc("/v1.0", s.graphNotFound)
+}
+
+// graphNotFound answers a Graph request no route takes: a path the lab
+// serves with other methods gets 405 Request_BadRequest, "Specified HTTP
+// method is not allowed for the request target." (the answer the
+// json-batching page shows, https://learn.microsoft.com/en-us/graph/json-batching),
+// any other 400, "Resource not found for the segment".
+func (s *Server) graphNotFound(w http.ResponseWriter, r *http.Request) {
+	if allowed := allowedMethods(s.graph, r, "/v1.0/", "/v1.0"); len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+		return
+	}
+	writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment in %s %s (the lab serves only the calls rebind uses).", r.Method, r.URL.Path))
 }
 
 // baseURL returns the scheme and host the client used.
@@ -170,7 +183,7 @@ func writeNotFound(w http.ResponseWriter, id string) {
 // readBody decodes a JSON object body into a map of raw values; an empty
 // body is an empty object.
 func readBody(r *http.Request) (map[string]json.RawMessage, error) {
-	b, err := io.ReadAll(r.Body)
+	b, err := requestBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the request body: %w", err)
 	}
@@ -183,6 +196,11 @@ func readBody(r *http.Request) (map[string]json.RawMessage, error) {
 	}
 	return m, nil
 }
+
+// maxDisplayName is the longest displayName a user may have: "Maximum
+// length is 256 characters" (user resource,
+// https://learn.microsoft.com/en-us/graph/api/resources/user).
+const maxDisplayName = 256
 
 // patchUser serves PATCH /users/{id}: an explicit null clears
 // onPremisesImmutableId.
@@ -204,7 +222,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 				err = json.Unmarshal(v, &p.ImmutableID)
 			}
 		case "displayName":
+			// "it can't be cleared during updates" (user resource).
 			err = json.Unmarshal(v, &p.DisplayName)
+			if err == nil && (p.DisplayName == nil || *p.DisplayName == "" || utf8.RuneCountInString(*p.DisplayName) > maxDisplayName) {
+				err = fmt.Errorf("Invalid value specified for property 'displayName' of resource 'User': it is required and holds at most %d characters.", maxDisplayName)
+			}
 		case "userPrincipalName":
 			err = json.Unmarshal(v, &p.UserPrincipalName)
 		case "accountEnabled":
@@ -256,7 +278,7 @@ func (s *Server) assignLicense(w http.ResponseWriter, r *http.Request) {
 		AddLicenses    []graphAssignedLicense `json:"addLicenses"`
 		RemoveLicenses []string               `json:"removeLicenses"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "Request_BadRequest", "The request body is not an assignLicense request: "+err.Error())
 		return
 	}
@@ -329,7 +351,7 @@ func (s *Server) restoreDeleted(w http.ResponseWriter, r *http.Request) {
 		AutoReconcileProxyConflict bool   `json:"autoReconcileProxyConflict"`
 		NewUserPrincipalName       string `json:"newUserPrincipalName"`
 	}
-	b, err := io.ReadAll(r.Body)
+	b, err := requestBody(r)
 	if err == nil && len(bytes.TrimSpace(b)) > 0 {
 		err = json.Unmarshal(b, &req)
 	}

@@ -1,9 +1,9 @@
 package lab
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -40,8 +40,9 @@ func (s *Server) restartSyncJob(w http.ResponseWriter, r *http.Request) {
 			ResetScope *string `json:"resetScope"`
 		} `json:"criteria"`
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+	// The body is optional; readBodies has bounded it.
+	b, err := requestBody(r)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
 		err = json.Unmarshal(b, &body)
 	}
 	if err != nil {

@@ -1,14 +1,12 @@
 package lab
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +26,9 @@ type ServerOptions struct {
 	// time.Now. (Throttling is about the client's real pace, not the
 	// tenant's virtual time.)
 	Clock func() time.Time
+	// ErrorLog receives the lab's own failures (a handler's panic, with
+	// its stack); nil means the standard logger.
+	ErrorLog *log.Logger
 }
 
 // Server serves the lab tenant over HTTP: Microsoft Graph v1.0 under
@@ -36,9 +37,11 @@ type ServerOptions struct {
 type Server struct {
 	t        *Tenant
 	opts     ServerOptions
+	root     http.Handler
 	mux      *http.ServeMux
 	graph    *http.ServeMux
 	throttle *throttle
+	bodies   *byteBudget
 
 	mu       sync.Mutex
 	faults   Faults
@@ -54,21 +57,32 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = log.Default()
+	}
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 3000
 	}
-	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2))}
+	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2)),
+		bodies: newByteBudget(bodyBudgetBytes)}
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()
-	s.mux.Handle("/v1.0/", s.withFaults(gunzip(s.throttled(s.graph))))
-	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(gunzip(http.HandlerFunc(s.invokeCommand))))
+	graph := s.withFaults(s.throttled(s.graph))
+	s.mux.Handle("/v1.0/", graph)
+	s.mux.Handle("/v1.0", graph)
+	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(http.HandlerFunc(s.invokeCommand)))
 	s.routeControl()
+	s.mux.Handle("/", notFound(s.mux, "/"))
+	s.root = s.recoverer(canonicalPaths(s.readBodies(s.mux)))
 	return s
 }
 
-// ServeHTTP dispatches to the Graph, Exchange and control routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP dispatches to the Graph, Exchange and control routes. Every
+// request passes the same guards first: a handler's panic is answered
+// (recoverer), paths are canonical (canonicalPaths), bodies are whole and
+// at most 4 MB (readBodies).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.root.ServeHTTP(w, r) }
 
 // SetLDAPAddr sets the LDAP address GET /lab/endpoints reports, for a
 // listener started after the server.
@@ -156,32 +170,6 @@ func writeModelError(w http.ResponseWriter, err error) {
 	}
 }
 
-// gunzip decompresses request bodies sent with Content-Encoding: gzip, as
-// the Graph SDK sends them; other encodings get 415.
-func gunzip(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
-		case "", "identity":
-		case "gzip":
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "BadRequest", "The request body is not valid gzip: "+err.Error())
-				return
-			}
-			r.Body = struct {
-				io.Reader
-				io.Closer
-			}{zr, r.Body}
-			r.Header.Del("Content-Encoding")
-			r.ContentLength = -1
-		default:
-			writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Content-Encoding "+enc+" is not supported.")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // Faults describes the failures the server injects into Graph and
 // Exchange requests, each at its rate (0..1).
 type Faults struct {
@@ -228,11 +216,9 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is unavailable (injected by the lab).")
 			return
 		case "drop":
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					_ = conn.Close()
-					return
-				}
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
 			}
 			panic(http.ErrAbortHandler)
 		}

@@ -100,7 +100,13 @@ func Start(opts Options) (*Instance, error) {
 	srv.SetLDAPAddr(in.LDAPURL)
 	bindDN, password := in.ldap.Credentials()
 	srv.SetLDAPBind(in.ldap.BaseDN(), bindDN, password)
-	in.http = &http.Server{Handler: in.saving(srv), ReadHeaderTimeout: 10 * time.Second}
+	// A client has 10 s to send its headers and a minute for the whole
+	// request (at most 4 MB of body, which loopback carries in
+	// milliseconds), so that slow or stalled clients do not hold the
+	// server's goroutines and memory; idle keep-alive connections go after
+	// two minutes.
+	in.http = &http.Server{Handler: in.saving(srv), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	in.wg.Add(2)
 	go func() { defer in.wg.Done(); _ = in.http.Serve(hl) }()
 	go func() { defer in.wg.Done(); _ = in.ldap.Serve(ll) }()
@@ -150,18 +156,45 @@ func loopbackOnly(addr string) error {
 	return nil
 }
 
-// saving saves the state after every request that can change it.
+// saving saves the state after every request that can have changed it:
+// a write that was not refused. A refused one (4xx, 5xx) changed nothing,
+// and saving the whole tenant after each of a flood of bad requests would
+// be the flood's cost; the save loop catches anything else within
+// SaveEvery.
 func (in *Instance) saving(h http.Handler) http.Handler {
 	if in.opts.StatePath == "" {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && sw.status < 400 {
 			_ = in.Save()
 		}
 	})
 }
+
+// statusWriter records the status of an answer. Unwrap lets
+// http.ResponseController reach the connection.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // saveLoop saves changes made over LDAP (or by the clock) periodically.
 func (in *Instance) saveLoop() {

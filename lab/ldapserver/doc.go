@@ -41,6 +41,13 @@
 // users' DNs and cannot be added (53), a search below a container with no
 // users finds nothing rather than 32, and the domain head and
 // CN=Deleted Objects are made up for searches. gldap v0.1.14 cannot decode
-// SASL binds, ModifyDN (rename), Compare or Abandon requests and ends the
-// connection that sends one; other connections are unaffected.
+// SASL binds, ModifyDN (rename), Compare or Abandon requests: the connection
+// that sends one ends with a Notice of Disconnection; other connections are
+// unaffected.
+//
+// A front end before gldap terminates TLS, reads every message whole and
+// applies AD's LDAP policies (MaxReceiveBuffer, InitRecvTimeout,
+// MaxConnIdleTime, MaxConnections, MaxPoolThreads, with AD's defaults), so
+// that no client, however abusive, can crash, hang or exhaust the server:
+// see frontend.go and the README.
 package ldapserver

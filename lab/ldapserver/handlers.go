@@ -1,7 +1,8 @@
 package ldapserver
 
 import (
-	"crypto/tls"
+	"log"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -19,6 +20,7 @@ type directory struct {
 	bindDN   string
 	bindUPN  string
 	password string
+	log      *log.Logger
 }
 
 // connections holds the state of one endpoint's connections by gldap's
@@ -65,26 +67,28 @@ func (c *connections) bound(id int) (b bool) {
 type handlers struct {
 	dir        *directory
 	conns      *connections
-	tls        *tls.Config
 	requireTLS bool
 }
 
 // mux routes every operation gldap decodes to its handler; unknown
 // extended operations get 53. (gldap drops the connection on the request
-// types it does not decode: ModifyDN, Compare, Abandon.)
+// types it does not decode: ModifyDN, Compare, Abandon.) Every handler
+// runs under safe.
 func (h *handlers) mux() (*gldap.Mux, error) {
 	m, err := gldap.NewMux()
 	if err != nil {
 		return nil, err
 	}
 	for _, add := range []func() error{
-		func() error { return m.Bind(h.bind) },
-		func() error { return m.ExtendedOperation(h.startTLS, gldap.ExtendedOperationStartTLS) },
-		func() error { return m.Search(h.search) },
-		func() error { return m.Add(h.add) },
-		func() error { return m.Modify(h.modify) },
-		func() error { return m.Delete(h.del) },
-		func() error { return m.DefaultRoute(h.unsupported) },
+		func() error { return m.Bind(h.safe(gldap.ApplicationBindResponse, h.bind)) },
+		func() error {
+			return m.ExtendedOperation(h.safe(gldap.ApplicationExtendedResponse, h.startTLS), gldap.ExtendedOperationStartTLS)
+		},
+		func() error { return m.Search(h.safe(gldap.ApplicationSearchResultDone, h.search)) },
+		func() error { return m.Add(h.safe(gldap.ApplicationAddResponse, h.add)) },
+		func() error { return m.Modify(h.safe(gldap.ApplicationModifyResponse, h.modify)) },
+		func() error { return m.Delete(h.safe(gldap.ApplicationDelResponse, h.del)) },
+		func() error { return m.DefaultRoute(h.safe(gldap.ApplicationExtendedResponse, h.unsupported)) },
 	} {
 		if err := add(); err != nil {
 			return nil, err
@@ -137,6 +141,27 @@ func (h *handlers) bind(w *gldap.ResponseWriter, r *gldap.Request) {
 	reply(gldap.ResultSuccess, "")
 }
 
+// safe runs a handler so that its panic cannot take the process down
+// (gldap runs handlers on goroutines of their own, without recovering):
+// the request gets 80 other in its response type app, and the panic is
+// logged with its stack. Every panic it meets is a bug to fix where it
+// happens.
+func (h *handlers) safe(app int, fn gldap.HandlerFunc) gldap.HandlerFunc {
+	return func(w *gldap.ResponseWriter, r *gldap.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				h.dir.log.Printf("ldapserver: panic serving request %d of connection %d: %v\n%s", r.ID, r.ConnectionID(), v, debug.Stack())
+				_ = w.Write(r.NewResponse(gldap.WithApplicationCode(app), gldap.WithResponseCode(gldap.ResultOther),
+					gldap.WithDiagnosticMessage("the lab's LDAP server failed on this request")))
+			}
+		}()
+		fn(w, r)
+	}
+}
+
+// startTLS answers StartTLS. The front end, which sees the successful
+// response go by, runs the TLS handshake with the client; from here on the
+// connection counts as TLS.
 func (h *handlers) startTLS(w *gldap.ResponseWriter, r *gldap.Request) {
 	var already bool
 	h.conns.with(r.ConnectionID(), func(st *connState) { already = st.tls })
@@ -148,14 +173,8 @@ func (h *handlers) startTLS(w *gldap.ResponseWriter, r *gldap.Request) {
 		_ = w.Write(resp)
 		return
 	}
-	if err := w.Write(resp); err != nil {
-		return
-	}
-	// A failed handshake leaves nothing to answer on: the client gives up.
-	if err := r.StartTLS(h.tls); err != nil {
-		return
-	}
 	h.conns.with(r.ConnectionID(), func(st *connState) { st.tls = true })
+	_ = w.Write(resp)
 }
 
 func (h *handlers) unsupported(w *gldap.ResponseWriter, r *gldap.Request) {

@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
+	"log"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -48,15 +50,35 @@ type Options struct {
 	// MaxPageSize is the most entries a page or an unpaged search returns,
 	// DefaultMaxPageSize by default.
 	MaxPageSize int
+	// MaxReceiveBuffer is the largest LDAP message a client may send,
+	// AD's 10,485,760 bytes by default; a larger one ends the session.
+	MaxReceiveBuffer int
+	// InitRecvTimeout is how long a new connection may wait before its
+	// first request, AD's 120 s by default.
+	InitRecvTimeout time.Duration
+	// MaxConnIdleTime is how long a connection may stay idle, AD's 900 s
+	// by default.
+	MaxConnIdleTime time.Duration
+	// MaxConnections is the most connections served at once, AD's 5000
+	// by default; one more drops the connection idle the longest.
+	MaxConnections int
+	// MaxPoolThreads is how many requests per processor are worked on at
+	// once, AD's 4 by default; the others wait.
+	MaxPoolThreads int
+	// ErrorLog receives the lab's own failures (a handler's panic, with
+	// its stack); nil means the standard logger.
+	ErrorLog *log.Logger
 }
 
 // Server is the lab tenant's LDAP endpoint. Serve and ServeTLS may each be
 // called for any number of listeners; Close stops them all.
 //
-// gldap listens only on an address it picks itself and does not say which
-// port it got, so each kind of endpoint (plain with StartTLS, LDAPS) runs one
-// gldap server on a private loopback port, and Serve relays the connections
-// it accepts to it. That also lets Close end connections gldap would wait on.
+// Each kind of endpoint (plain with StartTLS, LDAPS) runs one gldap
+// server on a private loopback port, and Serve relays the connections it
+// accepts to it through the front end (frontend.go), which terminates TLS,
+// frames messages and applies AD's LDAP policies; gldap behind it decodes
+// and answers. (gldap also listens only on an address it picks itself.)
+// Close ends every session, including those gldap would wait on.
 type Server struct {
 	t    *lab.Tenant
 	opts Options
@@ -64,12 +86,17 @@ type Server struct {
 	tls  *tls.Config
 	ca   []byte
 
+	pool   chan struct{} // a slot per request being worked on
+	budget *byteBudget   // bytes of large bodies being read
+	done   chan struct{} // closed by Close
+
 	mu        sync.Mutex
 	closed    bool
 	plain     *endpoint
 	secure    *endpoint
 	listeners []net.Listener
 	conns     map[net.Conn]struct{}
+	sessions  map[*session]struct{}
 	addr      net.Addr
 	tlsAddr   net.Addr
 }
@@ -87,9 +114,29 @@ func New(t *lab.Tenant, opts Options) *Server {
 	if opts.MaxPageSize <= 0 {
 		opts.MaxPageSize = DefaultMaxPageSize
 	}
-	s := &Server{t: t, opts: opts, conns: map[net.Conn]struct{}{}}
+	if opts.MaxReceiveBuffer <= 0 {
+		opts.MaxReceiveBuffer = defaultMaxReceiveBuffer
+	}
+	if opts.InitRecvTimeout <= 0 {
+		opts.InitRecvTimeout = defaultInitRecvTimeout
+	}
+	if opts.MaxConnIdleTime <= 0 {
+		opts.MaxConnIdleTime = defaultMaxConnIdleTime
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = defaultMaxConnections
+	}
+	if opts.MaxPoolThreads <= 0 {
+		opts.MaxPoolThreads = defaultMaxPoolThreads
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = log.Default()
+	}
+	s := &Server{t: t, opts: opts, conns: map[net.Conn]struct{}{}, sessions: map[*session]struct{}{},
+		pool: make(chan struct{}, opts.MaxPoolThreads*runtime.GOMAXPROCS(0)), done: make(chan struct{}),
+		budget: newByteBudget(bodyBudgetFactor * opts.MaxReceiveBuffer)}
 	s.dir = directory{t: t, domain: domain, maxPage: opts.MaxPageSize, bindDN: opts.BindDN,
-		bindUPN: "administrator@" + dnsDomain(domain), password: opts.Password}
+		bindUPN: "administrator@" + dnsDomain(domain), password: opts.Password, log: opts.ErrorLog}
 	s.tls = opts.TLSConfig
 	if s.tls == nil {
 		cfg, ca, err := selfSigned(dcHostName(domain))
@@ -177,17 +224,20 @@ func (s *Server) serve(l net.Listener, secure bool) error {
 				return ErrClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of file descriptors (a flood of connections):
+				// wait for sessions to end rather than stop serving.
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			return fmt.Errorf("ldapserver: accept: %w", err)
 		}
-		if !s.track(c) {
+		ss := s.newSession(c, secure)
+		if !s.track(c) || !s.admit(ss) {
 			c.Close()
 			return ErrClosed
 		}
-		go s.relay(c, ep.addr)
+		go s.serveSession(ss, ep)
 	}
 }
 
@@ -208,7 +258,7 @@ func (s *Server) endpoint(l net.Listener, secure bool) (*endpoint, error) {
 		*addr = l.Addr()
 	}
 	if *slot == nil {
-		ep, err := startEndpoint(&s.dir, s.tls, secure, s.opts.RequireTLSForSimpleBind)
+		ep, err := startEndpoint(&s.dir, secure, s.opts.RequireTLSForSimpleBind)
 		if err != nil {
 			return nil, err
 		}
@@ -240,35 +290,6 @@ func (s *Server) untrack(c net.Conn) {
 	delete(s.conns, c)
 }
 
-// relay copies bytes both ways between a client and the gldap server at
-// backend. TLS, when there is any, runs end to end through it.
-func (s *Server) relay(client net.Conn, backend string) {
-	defer s.untrack(client)
-	defer client.Close()
-	b, err := net.Dial("tcp", backend)
-	if err != nil {
-		return
-	}
-	if !s.track(b) {
-		b.Close()
-		return
-	}
-	defer s.untrack(b)
-	defer b.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(b, client)
-		// The client is done sending: let gldap read EOF and finish.
-		if hc, ok := b.(interface{ CloseWrite() error }); ok {
-			_ = hc.CloseWrite()
-		}
-	}()
-	_, _ = io.Copy(client, b)
-	client.Close()
-	<-done
-}
-
 // Close stops every listener and connection and the gldap servers behind
 // them. Serve and ServeTLS then return ErrClosed.
 func (s *Server) Close() error {
@@ -278,6 +299,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.done)
 	ls, eps := s.listeners, []*endpoint{s.plain, s.secure}
 	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -309,10 +331,10 @@ type endpoint struct {
 }
 
 // startEndpoint runs a gldap server for dir on a free loopback port.
-func startEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*endpoint, error) {
+func startEndpoint(dir *directory, secure, requireTLS bool) (*endpoint, error) {
 	var last error
 	for range 5 {
-		ep, err := tryEndpoint(dir, tlsCfg, secure, requireTLS)
+		ep, err := tryEndpoint(dir, secure, requireTLS)
 		if err == nil {
 			return ep, nil
 		}
@@ -324,7 +346,7 @@ func startEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) 
 // tryEndpoint asks the kernel for a free port, frees it and lets gldap
 // listen on it; another process may take it in between, so the caller
 // retries.
-func tryEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*endpoint, error) {
+func tryEndpoint(dir *directory, secure, requireTLS bool) (*endpoint, error) {
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -336,7 +358,7 @@ func tryEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{dir: dir, conns: conns, tls: tlsCfg, requireTLS: requireTLS}
+	h := &handlers{dir: dir, conns: conns, requireTLS: requireTLS}
 	mux, err := h.mux()
 	if err != nil {
 		return nil, err
@@ -344,12 +366,10 @@ func tryEndpoint(dir *directory, tlsCfg *tls.Config, secure, requireTLS bool) (*
 	if err := srv.Router(mux); err != nil {
 		return nil, err
 	}
-	var opts []gldap.Option
-	if secure {
-		opts = append(opts, gldap.WithTLSConfig(tlsCfg))
-	}
+	// gldap speaks plain LDAP: the front end terminates TLS, and the
+	// connections of the LDAPS endpoint are marked secure instead.
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(addr, opts...) }()
+	go func() { errc <- srv.Run(addr) }()
 	for !srv.Ready() {
 		select {
 		case err := <-errc:

@@ -34,8 +34,8 @@ func benchCacheDir() string { return filepath.Join(os.TempDir(), "rebind-bench-d
 // startBenchDC returns a DC holding benchUsers users under OU=Bench: the
 // cached one when there is one, else a new one it fills with ldapadd (far
 // faster than one Add per round trip). It first stops the test suite's DC,
-// whose port it needs; benchmarks run after the tests. Only the benchmark
-// calls it, so the test suite stays fast.
+// so that one DC at a time loads the machine; benchmarks run after the
+// tests. Only the benchmark calls it, so the test suite stays fast.
 func startBenchDC(b *testing.B) *sambaDC {
 	b.Helper()
 	benchOnce.Do(func() {

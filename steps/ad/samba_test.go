@@ -1,11 +1,13 @@
 package ad
 
 // The test bed is a real Samba 4 Active Directory domain controller,
-// provisioned on a loopback address in a temporary directory by TestMain and
-// torn down after the tests. It needs the Debian packages samba-ad-dc (and
-// ldap-utils for the byte check with ldapsearch) and root, to bind port 636.
-// Outside CI the tests that need it skip with the reason; with CI=true a
-// missing Samba fails the run.
+// provisioned in a temporary directory by TestMain on a free loopback
+// address 127.0.0.N (N >= 2), so that it runs beside a developer's own DC
+// or another test run's, and torn down after the tests. It needs the Debian
+// packages samba-ad-dc and samba-ad-provision (and ldap-utils for the byte
+// check with ldapsearch) and root, to bind ports 389 and 636. Outside CI the
+// tests that need it skip with the reason; with CI=true a missing Samba
+// fails the run.
 
 import (
 	"context"
@@ -24,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,14 +76,6 @@ func TestMain(m *testing.M) {
 }
 
 func runWithSamba(m *testing.M) int {
-	if sambaAvailable() == nil {
-		unlock, err := lockDCPorts(10 * time.Minute)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "steps/ad tests: %v\n", err)
-			return 1
-		}
-		defer unlock()
-	}
 	start := time.Now()
 	d, err := startSamba()
 	switch {
@@ -99,12 +94,13 @@ func runWithSamba(m *testing.M) int {
 	return m.Run()
 }
 
-// lockDCPorts serializes test runs that start a DC on this machine (two
-// `go test` runs at once, say): the DC's ports are fixed, so the second run
-// waits for the first instead of failing. The kernel drops the lock when
-// the process dies.
+// lockDCPorts serializes choosing an address and starting a DC on it
+// among test runs on this machine (two `go test` runs at once, say), so
+// that two runs do not pick the same free address; it is held until the DC
+// listens, not for the whole run. The kernel drops the lock when the
+// process dies.
 func lockDCPorts(limit time.Duration) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rebind-samba-dc.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rebind-samba-dc-address.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +113,7 @@ func lockDCPorts(limit time.Duration) (unlock func(), err error) {
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("another test run has held the Samba DC's ports for %s: %v", limit, err)
+			return nil, fmt.Errorf("another test run has been starting its Samba DC for %s: %v", limit, err)
 		}
 		if !told {
 			fmt.Fprintln(os.Stderr, "steps/ad tests: waiting for another test run's Samba DC to stop")
@@ -180,36 +176,89 @@ func sambaAvailable() error {
 	return nil
 }
 
+// dcTCPPorts and dcUDPPorts are the ports the test DC binds on its address
+// (as ss lists them while it runs): it runs only the ldap service (LDAP,
+// LDAPS and the global catalog's two ports) and cldap (LDAP over UDP), so
+// the ports of a full DC's other services (53, 88, 135, 445, 464) need not
+// be free.
+var (
+	dcTCPPorts = []int{389, 636, 3268, 3269}
+	dcUDPPorts = []int{389}
+)
+
+// freeLoopback returns the first address 127.0.0.N, N from 2 to 254, on
+// which every port of tcp and udp can be bound: not listened on there, nor
+// on the wildcard address. 127.0.0.1 is left to a developer's own DC and
+// services. Linux routes all of 127.0.0.0/8 to lo, so any of them can be
+// bound without configuring an interface.
+func freeLoopback(tcp, udp []int) (string, error) {
+	for n := 2; n < 255; n++ {
+		ip := fmt.Sprintf("127.0.0.%d", n)
+		if portsFree(ip, tcp, udp) {
+			return ip, nil
+		}
+	}
+	return "", fmt.Errorf("no loopback address 127.0.0.2-254 has TCP ports %v and UDP ports %v free (a DC listening on all addresses?)", tcp, udp)
+}
+
+// portsFree reports whether every port can be bound on ip.
+func portsFree(ip string, tcp, udp []int) bool {
+	for _, p := range tcp {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	for _, p := range udp {
+		c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
+}
+
 // launchSamba provisions a domain in dir when provision is set (else dir
-// holds one already), and starts it. On failure it stops what it started.
+// holds one already), and starts it on a free loopback address. On failure
+// it stops what it started.
 func launchSamba(dir string, provision bool) (*sambaDC, error) {
 	tool, _ := findTool("samba-tool")
 	daemon, _ := findTool("samba")
-	d := &sambaDC{dir: dir, ip: "127.0.0.1"}
+	unlock, err := lockDCPorts(10 * time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ip, err := freeLoopback(dcTCPPorts, dcUDPPorts)
+	if err != nil {
+		return nil, err
+	}
+	d := &sambaDC{dir: dir, ip: ip}
 	ok := false
 	defer func() {
 		if !ok {
 			d.stop()
 		}
 	}()
-	// Samba binds only addresses an interface really has, so the DC lives
-	// on lo; a second DC (another test run) would find its ports taken.
-	if c, err := net.DialTimeout("tcp", net.JoinHostPort(d.ip, "636"), time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("port 636 on %s is already taken (another Samba DC running?)", d.ip)
-	}
+	// Samba binds the addresses of the interfaces it is given; an
+	// address with a netmask it takes as given, on whatever interface
+	// carries it (lo, for 127.0.0.0/8). The same options go on the
+	// daemon's command line, so that a DC provisioned before on another
+	// address (the benchmark's cached one) moves to this one.
+	ifaces := []string{"--option=interfaces=" + d.ip + "/8", "--option=bind interfaces only=yes"}
 	if provision {
-		prov := exec.Command(tool, "domain", "provision",
-			"--targetdir="+dir, "--realm="+sambaRealm, "--domain="+sambaDomain,
-			"--server-role=dc", "--dns-backend=NONE", "--adminpass="+sambaPassword,
-			"--host-ip="+d.ip,
-			"--option=interfaces=lo", "--option=bind interfaces only=yes",
+		prov := exec.Command(tool, append([]string{"domain", "provision",
+			"--targetdir=" + dir, "--realm=" + sambaRealm, "--domain=" + sambaDomain,
+			"--server-role=dc", "--dns-backend=NONE", "--adminpass=" + sambaPassword,
+			"--host-ip=" + d.ip,
 			"--option=server services = ldap, cldap",
 			"--option=dsdb:schema update allowed = true",
 			// A test DC need not survive a power cut: no fsync per write.
 			"--option=ldb:nosync = true",
-			"--option=log file = "+filepath.Join(dir, "log.%m"),
-		)
+			"--option=log file = " + filepath.Join(dir, "log.%m"),
+		}, ifaces...)...)
 		if out, err := prov.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out))
 		}
@@ -223,7 +272,7 @@ func launchSamba(dir string, provision bool) (*sambaDC, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.cmd = exec.Command(daemon, "-i", "-M", "single", "-s", filepath.Join(dir, "etc", "smb.conf"))
+	d.cmd = exec.Command(daemon, append([]string{"-i", "-M", "single", "-s", filepath.Join(dir, "etc", "smb.conf")}, ifaces...)...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own process group, so that stop can kill every process it
 	// forks; and killed with the test binary if that dies first.
