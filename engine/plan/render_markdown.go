@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/rebind-dev/rebind/termtext"
 )
 
 // RenderOptions controls the Markdown and HTML renderings.
@@ -101,6 +103,11 @@ func buildView(p *Plan, opt RenderOptions) planView {
 			r := RedactApproval(*ap)
 			ap = &r
 		}
+	}
+	p = visible(p)
+	if ap != nil {
+		a := visibleApproval(*ap)
+		ap = &a
 	}
 	v := planView{
 		Name:        p.Runbook.Name,
@@ -252,7 +259,7 @@ func changeAttrs(in Instance, full bool) []attrView {
 		case bs == as:
 			continue
 		}
-		av := attrView{Name: k}
+		av := attrView{Name: termtext.Line(k)}
 		av.Before, av.After = shownPair(bs, as, full)
 		out = append(out, av)
 	}
