@@ -73,7 +73,7 @@ func unjoin(err error) []error {
 func indentErr(err error) string {
 	var lines []string
 	for _, e := range unjoin(err) {
-		lines = append(lines, "  "+e.Error())
+		lines = append(lines, "  "+safe(e.Error()))
 	}
 	return strings.Join(lines, "\n")
 }

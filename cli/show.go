@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -70,9 +69,7 @@ func runShow(opts *showOptions) error {
 		if opts.Redact {
 			return usageError{fmt.Errorf("--redact does not apply to --format json: a redacted plan is not the plan that was approved")}
 		}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return writeJSON(opts.IO.Out, p)
 	case "digest":
 		_, err := fmt.Fprintln(opts.IO.Out, p.Digest())
 		return err
