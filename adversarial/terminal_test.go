@@ -3,6 +3,8 @@ package adversarial
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -155,6 +157,35 @@ func TestTerminalControlsInPlanShowApplyAndRuns(t *testing.T) {
 	r = check("runs", "show", id)
 	if !strings.Contains(r.Output(), `denied \x1b[8A`) {
 		t.Errorf("runs show does not show the command's error escaped:\n%s", r.Output())
+	}
+}
+
+// TestTerminalControlsInPaths gives rebind a runbook and a plan whose file
+// names hold escapes: they come back in errors and diagnostics.
+func TestTerminalControlsInPaths(t *testing.T) {
+	w := newWorkspace(t)
+	name := "evil\x1b[8A\x1b[J\u202e.hcl"
+	w.write(name, "runbook \"x\" {\n  title = = 1\n}\n")
+	// Raw bytes in the lines a diagnostic's snippet shows, and in a label
+	// the context line names.
+	w.write("raw.hcl", "runbook \"x\" {\n  title = \"\x1b[8A\x1b[J\u202e\" = \x9b2J\n}\n")
+	w.write("label.hcl", "runbook \"x\" {}\nstep \"file\" \"a\x1b[2K\u202e\" {\n  path = \"p\"\n  content = \"c\"\n  bogus = 1\n}\n")
+	for _, args := range [][]string{
+		{"validate", "raw.hcl"},
+		{"validate", "label.hcl"},
+		{"validate", name},
+		{"plan", name},
+		{"show", "missing\x1b[2J.plan"},
+		{"apply", "missing\x1b[2J\u202e.plan"},
+		{"runs", "show", "run\x1b[2J"},
+		{"plan", filepath.Join(w.Dir, "none\x1b[J"+".hcl")},
+	} {
+		r := w.run(args...)
+		mustFail(t, r)
+		assertShowsNoControls(t, r)
+	}
+	if _, err := os.Stat(filepath.Join(w.Dir, name)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -87,8 +87,10 @@ func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {
 			width = w
 		}
 	}
-	wr := hcl.NewDiagnosticTextWriter(ios.Err, files, uint(width), ios.Color(ios.Err))
-	_ = wr.WriteDiagnostics(shown)
+	// termtext writes them as hcl's writer does, with what they quote from
+	// the runbook, its file names and the directories escaped and cut, and
+	// at most termtext.MaxDiagnostics of them.
+	_ = termtext.WriteDiagnostics(ios.Err, files, shown, termtext.DiagnosticOptions{Width: uint(width), Color: ios.Color(ios.Err)})
 }
 
 func displayName(prefix, name string) string {
