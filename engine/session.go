@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/lang"
@@ -355,7 +352,7 @@ func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagno
 	if v.Type.IsPrimitiveType() {
 		return cty.StringVal(text), nil
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(text), where, hcl.InitialPos)
+	expr, diags := runbook.ParseExpression([]byte(text), where)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
@@ -368,13 +365,7 @@ func readVarFile(path string) (map[string]cty.Value, hcl.Diagnostics) {
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()}}
 	}
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.EqualFold(filepath.Ext(path), ".json") {
-		f, diags = hcljson.Parse(b, path)
-	} else {
-		f, diags = hclsyntax.ParseConfig(b, path, hcl.InitialPos)
-	}
+	f, diags := runbook.ParseFile(b, path)
 	if diags.HasErrors() {
 		return nil, diags
 	}

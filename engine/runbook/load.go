@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Extension is the file name suffix of runbook files. In a folder, only
@@ -111,9 +110,13 @@ func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnosti
 	}
 	d := newDecoder(rb)
 	for _, name := range names {
-		f, fDiags := hclsyntax.ParseConfig(sources[name], name, hcl.InitialPos)
+		f, fDiags := parseNative(sources[name], name)
 		diags = append(diags, fDiags...)
 		if f == nil {
+			// Refused before parsing (nested too deeply): kept for the
+			// diagnostics' source snippets.
+			rb.Files[name] = &hcl.File{Body: hcl.EmptyBody(), Bytes: sources[name]}
+			d.parseFailed = true
 			continue
 		}
 		rb.Files[name] = f
