@@ -2,12 +2,16 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
 )
 
 // planDiags plans src with in and returns the diagnostics; a panic fails
@@ -71,4 +75,116 @@ func TestDeeplyNestedInputsAreRefused(t *testing.T) {
 		return ""
 	}
 	wantDiag(t, planDiags(t, h, listVar, Inputs{}), "Nested too deeply", "REBIND_VAR_users")
+}
+
+const numberVar = header + `
+variable "n" {
+  type = number
+}
+
+step "test_number" "n" {
+  n = var.n
+}
+`
+
+// TestNumbersOutOfRangeAreErrors gives numbers no plan can hold through
+// every way in: -var 1e999999999 made the planner panic (JSON has no
+// +Inf) and -var 1e-999999999 silently became 0. Each is an error that
+// names the variable, or the file and line it came from.
+func TestNumbersOutOfRangeAreErrors(t *testing.T) {
+	h := newHarness(t)
+	for _, text := range []string{"1e999999999", "-1e999999999", "1e-999999999", "1e99999999", "1e400"} {
+		diags := planDiags(t, h, numberVar, Inputs{Vars: map[string]string{"n": text}})
+		wantDiag(t, diags, "Invalid value for variable", `"n"`)
+		if !strings.Contains(diags.Error(), "64-bit float") {
+			t.Errorf("-var n=%s: the error does not say why: %s", text, diags.Error())
+		}
+	}
+	h.e.Getenv = func(k string) string {
+		if k == "REBIND_VAR_n" {
+			return "1e999999999"
+		}
+		return ""
+	}
+	wantDiag(t, planDiags(t, h, numberVar, Inputs{}), "Invalid value for variable", `"n"`)
+	h.e.Getenv = func(string) string { return "" }
+
+	for name, content := range map[string]string{
+		"vars.hcl":  "n = 1e999999999\n",
+		"tiny.hcl":  "n = 1e-999999999\n",
+		"vars.json": `{"n": 1e999999999}`,
+		"tiny.json": `{"n": 1e-999999999}`,
+	} {
+		f := filepath.Join(h.dir, name)
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wantDiag(t, planDiags(t, h, numberVar, Inputs{Files: []string{f}}), "Number out of range", f)
+	}
+
+	listOfNumbers := header + `
+variable "ns" {
+  type = list(number)
+}
+`
+	wantDiag(t, planDiags(t, h, listOfNumbers, Inputs{Vars: map[string]string{"ns": "[1, 1e999999999]"}}), "Number out of range", "-var ns")
+	h.e.Getenv = func(k string) string {
+		if k == "REBIND_VAR_ns" {
+			return `[1, "1e-999999999"]`
+		}
+		return ""
+	}
+	wantDiag(t, planDiags(t, h, listOfNumbers, Inputs{}), "Invalid value for variable", "[1]")
+}
+
+// TestComputedNumbersOutOfRangeAreErrors makes numbers no plan can hold
+// with expressions: each is an error at the expression.
+func TestComputedNumbersOutOfRangeAreErrors(t *testing.T) {
+	h := newHarness(t)
+	for expr, summary := range map[string]string{
+		`pow(10, 99999)`:                                      "Error in function call",
+		`tonumber("1e999999999")`:                             "Error in function call",
+		`jsondecode("[1e999999999]")[0]`:                      "Error in function call",
+		`parseint(join("", [for i in range(400) : "9"]), 10)`: "Error in function call",
+		`1e300 * 1e300`:                                       "Number out of range",
+		`"1e999999999"`:                                       "Number out of range",
+		`length(["a"]) * 1e308 * 10`:                          "Number out of range",
+	} {
+		diags := planDiags(t, h, header+"\nstep \"test_number\" \"n\" {\n  n = "+expr+"\n}\n", Inputs{})
+		var found *hcl.Diagnostic
+		for _, d := range diags {
+			if d.Summary == summary {
+				found = d
+			}
+		}
+		if found == nil || found.Subject == nil || found.Subject.Start.Line != 4 {
+			t.Errorf("%s: want %q at line 4, got:\n%s", expr, summary, diags.Error())
+		}
+	}
+	// In a template the number would become text: still refused.
+	diags := planDiags(t, h, header+"\nstep \"test_value\" \"v\" {\n  key = \"k\"\n  value = \"${pow(10, 99999)}\"\n}\n", Inputs{})
+	wantDiag(t, diags, "Error in function call", "pow")
+}
+
+func init() { steps.Register(numberType{}) }
+
+// numberType ("test_number") shows its one number argument in the plan,
+// as a step that echoes an argument into its change does.
+type numberType struct{}
+
+func (numberType) Info() steps.Info {
+	return steps.Info{Name: "test_number", Doc: "Test: shows a number.", Kind: steps.KindEnsure,
+		Schema: steps.Schema{"n": {Type: cty.Number, Required: true}}, Reversibility: steps.Reversible}
+}
+
+func (numberType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	return steps.Observation{Object: "test:number", Value: cty.EmptyObjectVal}, nil
+}
+
+func (numberType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Create, After: cty.ObjectVal(map[string]cty.Value{"n": c.Config.GetAttr("n")})}, nil
+}
+
+func (numberType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	return steps.Result{}, errors.New("test_number: plan only")
 }

@@ -464,6 +464,7 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 			v, d := hcldec.Decode(ot.decl.Config, specFor(schema), s.sc.ctx())
 			diags = append(diags, d...)
 			diags = append(diags, checkNulls(schema, v, ot.decl.Config, n.addr)...)
+			diags = append(diags, checkNumbers(v, ot.decl.Config, n.addr)...)
 			if v == cty.NilVal {
 				v = cty.DynamicVal
 			}
@@ -503,5 +504,6 @@ func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hc
 		return cty.NilVal, diags
 	}
 	diags = append(diags, checkNulls(t.Info().Schema, v, st.Config, st.Address())...)
+	diags = append(diags, checkNumbers(v, st.Config, st.Address())...)
 	return v, diags
 }

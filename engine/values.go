@@ -10,6 +10,8 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/rebind-dev/rebind/engine/lang"
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -117,10 +119,77 @@ func redactSchema(s steps.Schema, v cty.Value) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// convertInput converts a variable value to its declared type.
+// convertInput converts a variable value to its declared type. A number
+// in the result that runbook.CheckNumber refuses is an error, and so is
+// text converted to a number that go-cty read as 0 though it is not
+// (1e-999999999): a plan cannot hold an infinity, and a silent 0 is a
+// wrong value.
 func convertInput(v cty.Value, ty cty.Type) (cty.Value, error) {
-	if ty == cty.NilType || ty == cty.DynamicPseudoType {
-		return v, nil
+	conv := v
+	if ty != cty.NilType && ty != cty.DynamicPseudoType {
+		var err error
+		if conv, err = convert.Convert(v, ty); err != nil {
+			return cty.NilVal, err
+		}
 	}
-	return convert.Convert(v, ty)
+	if err := checkInputNumbers(v, conv); err != nil {
+		return cty.NilVal, err
+	}
+	return conv, nil
+}
+
+// checkInputNumbers checks every number in conv, converted from v: with
+// the text it was converted from when v held a string there.
+func checkInputNumbers(v, conv cty.Value) error {
+	var found error
+	_ = cty.Walk(conv, func(p cty.Path, ev cty.Value) (bool, error) {
+		if found != nil {
+			return false, nil
+		}
+		ev, _ = ev.Unmark()
+		if ev.Type() != cty.Number || !ev.IsKnown() || ev.IsNull() {
+			return true, nil
+		}
+		var err error
+		if orig, perr := p.Apply(v); perr == nil && orig.Type() == cty.String && orig.IsKnown() && !orig.IsNull() {
+			orig, _ = orig.Unmark()
+			err = runbook.CheckNumberText(orig.AsString())
+		}
+		if err == nil {
+			if err = runbook.CheckNumber(ev.AsBigFloat()); err != nil {
+				err = fmt.Errorf("the number %w", err)
+			}
+		}
+		if err != nil && len(p) > 0 {
+			err = fmt.Errorf("at %s, %w", lang.PathString(p), err)
+		}
+		found = err
+		return false, nil
+	})
+	return found
+}
+
+// checkNumbers reports a number in a decoded step or target configuration
+// that runbook.CheckNumber refuses (made by arithmetic, or converted from
+// a string); the body's attribute gives the range.
+func checkNumbers(val cty.Value, body hcl.Body, what string) hcl.Diagnostics {
+	path, err := runbook.FindBadNumber(val)
+	if err == nil {
+		return nil
+	}
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Number out of range",
+		Detail:   fmt.Sprintf("The number in %s%s %s.", what, lang.PathString(path), err),
+		Subject:  body.MissingItemRange().Ptr(),
+	}
+	if len(path) > 0 {
+		if ga, ok := path[0].(cty.GetAttrStep); ok {
+			attrs, _ := body.JustAttributes()
+			if at, ok := attrs[ga.Name]; ok {
+				d.Subject = at.Expr.Range().Ptr()
+			}
+		}
+	}
+	return hcl.Diagnostics{d}
 }

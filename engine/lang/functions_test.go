@@ -315,3 +315,29 @@ func TestSensitiveArgumentNotInError(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionsRefuseNumbersOutOfRange checks the functions that make
+// numbers from text or float arithmetic: a result no plan can hold
+// (pow(10, 99999) is +Inf) is an error at the call, not a value.
+func TestFunctionsRefuseNumbersOutOfRange(t *testing.T) {
+	ctx := testContext(t)
+	for _, expr := range []string{
+		`pow(10, 99999)`,
+		`pow(0, -1)`,
+		`tonumber("1e999999999")`,
+		`tonumber("-1e400")`,
+		`jsondecode("{\"a\": [1, 1e999999999]}")`,
+		`parseint(join("", [for i in range(400) : "9"]), 10)`,
+	} {
+		_, diags := eval(t, ctx, expr)
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "64-bit float") {
+			t.Errorf("%s: %v", expr, diags)
+		}
+	}
+	if _, diags := eval(t, ctx, `jsondecode("{\"a\": [1, 1e999999999]}")`); !strings.Contains(diags.Error(), `at .a[1]`) {
+		t.Errorf("the error does not say where: %v", diags)
+	}
+	if v, diags := eval(t, ctx, `pow(10, 300)`); diags.HasErrors() || v.AsBigFloat().Sign() <= 0 {
+		t.Errorf("pow(10, 300) = %#v, %v", v, diags)
+	}
+}
