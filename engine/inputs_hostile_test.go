@@ -100,6 +100,9 @@ func TestNumbersOutOfRangeAreErrors(t *testing.T) {
 			t.Errorf("-var n=%s: the error does not say why: %s", text, diags.Error())
 		}
 	}
+	// Ten million digits took go-cty two minutes to read.
+	long := strings.Repeat("7", 10_000_000)
+	wantDiag(t, planDiags(t, h, numberVar, Inputs{Vars: map[string]string{"n": long}}), "Invalid value for variable", "10000000 characters")
 	h.e.Getenv = func(k string) string {
 		if k == "REBIND_VAR_n" {
 			return "1e999999999"
@@ -114,6 +117,8 @@ func TestNumbersOutOfRangeAreErrors(t *testing.T) {
 		"tiny.hcl":  "n = 1e-999999999\n",
 		"vars.json": `{"n": 1e999999999}`,
 		"tiny.json": `{"n": 1e-999999999}`,
+		"long.hcl":  "n = " + long + "\n",
+		"long.json": `{"n": ` + long + `}`,
 	} {
 		f := filepath.Join(h.dir, name)
 		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -127,6 +128,9 @@ func redactSchema(s steps.Schema, v cty.Value) cty.Value {
 func convertInput(v cty.Value, ty cty.Type) (cty.Value, error) {
 	conv := v
 	if ty != cty.NilType && ty != cty.DynamicPseudoType {
+		if err := checkNumberText(v, ty); err != nil {
+			return cty.NilVal, err
+		}
 		var err error
 		if conv, err = convert.Convert(v, ty); err != nil {
 			return cty.NilVal, err
@@ -136,6 +140,50 @@ func convertInput(v cty.Value, ty cty.Type) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	return conv, nil
+}
+
+// checkNumberText refuses, before go-cty converts v to ty, a string in v
+// too long to read as a number (runbook.MaxNumberText) when ty holds
+// numbers: go-cty would take minutes over ten million digits.
+func checkNumberText(v cty.Value, ty cty.Type) error {
+	if !hasNumber(ty) {
+		return nil
+	}
+	var found error
+	_ = cty.Walk(v, func(p cty.Path, ev cty.Value) (bool, error) {
+		ev, _ = ev.Unmark()
+		if found != nil || ev.Type() != cty.String || !ev.IsKnown() || ev.IsNull() {
+			return found == nil, nil
+		}
+		if s := ev.AsString(); len(s) > runbook.MaxNumberText && strings.TrimLeft(s, " +-.0123456789") != s {
+			found = runbook.CheckNumberText(s)
+		}
+		return true, nil
+	})
+	return found
+}
+
+// hasNumber reports whether ty is or holds cty.Number.
+func hasNumber(ty cty.Type) bool {
+	switch {
+	case ty == cty.Number:
+		return true
+	case ty.IsCollectionType():
+		return hasNumber(ty.ElementType())
+	case ty.IsObjectType():
+		for _, at := range ty.AttributeTypes() {
+			if hasNumber(at) {
+				return true
+			}
+		}
+	case ty.IsTupleType():
+		for _, et := range ty.TupleElementTypes() {
+			if hasNumber(et) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkInputNumbers checks every number in conv, converted from v: with

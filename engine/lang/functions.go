@@ -155,6 +155,21 @@ func numbersInRange(name string, f function.Function) function.Function {
 		VarParam:    f.VarParam(),
 		Type:        f.ReturnTypeForValues,
 		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			// go-cty reads a number in time quadratic in its length: the
+			// text is checked first.
+			for _, a := range args {
+				a, _ = a.Unmark()
+				if a.Type() != cty.String || !a.IsKnown() || a.IsNull() {
+					continue
+				}
+				if name == "jsondecode" {
+					if diags := runbook.CheckJSON([]byte(a.AsString()), name); diags.HasErrors() {
+						return cty.NilVal, fmt.Errorf("the JSON text: %s", strings.TrimSuffix(diags[0].Detail, "."))
+					}
+				} else if len(a.AsString()) > runbook.MaxNumberText {
+					return cty.NilVal, fmt.Errorf("the number %w", runbook.CheckNumberText(a.AsString()))
+				}
+			}
 			v, err := f.Call(args)
 			if err != nil {
 				return v, err

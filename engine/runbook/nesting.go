@@ -32,7 +32,7 @@ const MaxNesting = 128
 // file is nil only when it cannot be parsed at all.
 func ParseFile(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 	if strings.EqualFold(filepath.Ext(filename), ".json") {
-		if diags := checkJSON(src, filename); diags.HasErrors() {
+		if diags := CheckJSON(src, filename); diags.HasErrors() {
 			return nil, diags
 		}
 		return hcljson.Parse(src, filename)
@@ -172,6 +172,15 @@ func checkNesting(tokens hclsyntax.Tokens) hcl.Diagnostics {
 			depth++
 			what = name
 		}
+		if tok.Type == hclsyntax.TokenNumberLit && len(tok.Bytes) > MaxNumberText {
+			// Parsing it would take minutes (see CheckNumberText).
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Number out of range",
+				Detail:   fmt.Sprintf("This number %s.", CheckNumberText(string(tok.Bytes))),
+				Subject:  tok.Range.Ptr(),
+			}}
+		}
 		afterControl = tok.Type == hclsyntax.TokenTemplateControl
 		if tok.Type != hclsyntax.TokenComment && tok.Type != hclsyntax.TokenTabs {
 			prev = tok.Type
@@ -189,10 +198,12 @@ func checkNesting(tokens hclsyntax.Tokens) hcl.Diagnostics {
 	return nil
 }
 
-// checkJSON checks JSON text before hcl's JSON parser, which is
-// recursive, reads it: arrays and objects nest at most MaxNesting deep,
-// and every number fits a 64-bit float (CheckNumberText).
-func checkJSON(src []byte, filename string) hcl.Diagnostics {
+// CheckJSON checks JSON text before a JSON parser reads it (hcl's is
+// recursive, and go-cty's number parsing takes time quadratic in a
+// number's length): arrays and objects nest at most MaxNesting deep, and
+// every number is short enough to parse and fits a 64-bit float
+// (CheckNumberText).
+func CheckJSON(src []byte, filename string) hcl.Diagnostics {
 	depth := 0
 	at := func(i int) *hcl.Range {
 		// Line and column of byte i, counted only when there is an error.

@@ -46,10 +46,20 @@ func CheckNumber(f *big.Float) error {
 	return nil
 }
 
+// MaxNumberText is the longest text rebind reads as a number. go-cty
+// parses numbers in time quadratic in their length (a million digits take
+// a second, ten million two minutes), and no number in range needs more:
+// the longest exact decimal form of a 64-bit float has 767 digits.
+const MaxNumberText = 1000
+
 // CheckNumberText is CheckNumber for a number written as text (a literal,
-// a -var value): it also refuses text that parses as 0 although its digits
-// are not all zero (1e-999999999), and says what the text was.
+// a -var value): it also refuses text longer than MaxNumberText, without
+// parsing it, and text that parses as 0 although its digits are not all
+// zero (1e-999999999), and says what the text was.
 func CheckNumberText(s string) error {
+	if len(s) > MaxNumberText {
+		return fmt.Errorf("%s has %d characters: rebind reads numbers of at most %d", quoteNumber(s), len(s), MaxNumberText)
+	}
 	f, _, err := big.ParseFloat(strings.TrimSpace(s), 10, 512, big.ToNearestEven)
 	if err != nil {
 		return nil // not a number: whoever parses it next says so
