@@ -68,6 +68,11 @@ func TestDeeplyNestedInputsAreRefused(t *testing.T) {
 	wantDiag(t, planDiags(t, h, listVar, Inputs{Files: []string{hclFile}}), "Nested too deeply", hclFile)
 	wantDiag(t, planDiags(t, h, listVar, Inputs{Files: []string{jsonFile}}), "Nested too deeply", jsonFile)
 
+	// A device never ends: it is read no further than the limit.
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		wantDiag(t, planDiags(t, h, listVar, Inputs{Files: []string{"/dev/zero"}}), "Cannot read variable file", "too large")
+	}
+
 	h.e.Getenv = func(k string) string {
 		if k == "REBIND_VAR_users" {
 			return deep

@@ -361,7 +361,7 @@ func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagno
 }
 
 func readVarFile(path string) (map[string]cty.Value, hcl.Diagnostics) {
-	b, err := os.ReadFile(path)
+	b, err := runbook.ReadFile(path, runbook.MaxDataFileSize)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()}}
 	}

@@ -343,3 +343,15 @@ func TestFunctionsRefuseNumbersOutOfRange(t *testing.T) {
 		t.Errorf("pow(10, 300) = %#v, %v", v, diags)
 	}
 }
+
+// TestFileReadsNoFurtherThanItsLimit: file() of a device that never ends
+// is an error, not a read that fills the memory.
+func TestFileReadsNoFurtherThanItsLimit(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, diags := eval(t, testContext(t), `file("/dev/zero")`)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "too large") {
+		t.Errorf("file(/dev/zero): %v", diags)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -42,6 +43,9 @@ func ParseFile(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 
 // parseNative is ParseFile for HCL native syntax, whatever the file's name.
 func parseNative(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
+	if d := checkEncoding(src, filename); d.HasErrors() {
+		return nil, d
+	}
 	tokens, diags := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
 	if d := checkNesting(tokens); d.HasErrors() {
 		// The lexer's own diagnostics (a bad character) are kept: they
@@ -255,4 +259,31 @@ func CheckJSON(src []byte, filename string) hcl.Diagnostics {
 		}
 	}
 	return nil
+}
+
+// checkEncoding refuses text that is not UTF-8 with one diagnostic, at the
+// first byte that is not, before the lexer makes one for each (a file of
+// random bytes has tens of thousands).
+func checkEncoding(src []byte, filename string) hcl.Diagnostics {
+	if utf8.Valid(src) {
+		return nil
+	}
+	i := 0
+	for i < len(src) {
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	start := hcl.Pos{Byte: i, Line: 1 + bytes.Count(src[:i], []byte{'\n'}), Column: 1 + utf8.RuneCount(src[bytes.LastIndexByte(src[:i], '\n')+1:i])}
+	end := start
+	end.Byte++
+	end.Column++
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid character encoding",
+		Detail:   "All input files must be UTF-8 encoded; this byte is not. Ensure that UTF-8 encoding is selected in your editor.",
+		Subject:  &hcl.Range{Filename: filename, Start: start, End: end},
+	}}
 }

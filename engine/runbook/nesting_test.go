@@ -23,15 +23,16 @@ func deep(n int) map[string]string {
 	}
 }
 
-// TestDeepNestingIsRefusedBeforeParsing gives the loader 100,000 levels
-// of each kind: the parser would overflow its stack (parentheses took
-// 1.1 GB and crashed) or build a tree a walk cannot descend; the loader
-// refuses it at the first level too deep, with its line.
+// TestDeepNestingIsRefusedBeforeParsing gives ParseFile 100,000 levels of
+// each kind: the parser would overflow its stack (parentheses took 1.1 GB
+// and crashed) or build a tree a walk cannot descend; ParseFile refuses it
+// at the first level too deep, with its line. (LoadSources also refuses
+// most of these for their size.)
 func TestDeepNestingIsRefusedBeforeParsing(t *testing.T) {
 	for kind, expr := range deep(100_000) {
 		t.Run(kind, func(t *testing.T) {
 			src := "runbook \"x\" {}\n\nlocals {\n  x = " + expr + "\n}\n"
-			_, diags := LoadSources(".", map[string][]byte{"main.hcl": []byte(src)})
+			_, diags := ParseFile([]byte(src), "main.hcl")
 			if len(diags) != 1 || diags[0].Summary != "Nested too deeply" {
 				t.Fatalf("diagnostics: %v", diags)
 			}
@@ -42,7 +43,7 @@ func TestDeepNestingIsRefusedBeforeParsing(t *testing.T) {
 	}
 	t.Run("blocks", func(t *testing.T) {
 		src := "runbook \"x\" {}\nstep \"file\" \"f\" {\n" + strings.Repeat("a {\n", 100_000) + strings.Repeat("}\n", 100_001)
-		_, diags := LoadSources(".", map[string][]byte{"main.hcl": []byte(src)})
+		_, diags := ParseFile([]byte(src), "main.hcl")
 		if len(diags) != 1 || diags[0].Summary != "Nested too deeply" || diags[0].Subject.Start.Line != 2+MaxNesting {
 			t.Fatalf("diagnostics: %v", diags)
 		}
