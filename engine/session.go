@@ -451,7 +451,7 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 		switch {
 		case strings.HasPrefix(n.addr, "local."):
 			l := localByAddr[n.addr]
-			v, d := l.Expr.Value(s.sc.ctx())
+			v, d := l.Expr.Value(s.sc.ctxReading(l.Expr.Variables()))
 			diags = append(diags, d...)
 			if v == cty.NilVal {
 				v = cty.DynamicVal
