@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,7 +123,7 @@ func TestNumbersOutOfRangeAreErrors(t *testing.T) {
 		"tiny.hcl":  "n = 1e-999999999\n",
 		"vars.json": `{"n": 1e999999999}`,
 		"tiny.json": `{"n": 1e-999999999}`,
-		"long.hcl":  "n = " + long + "\n",
+		"long.hcl":  "n = " + long[:2000] + "\n",
 		"long.json": `{"n": ` + long + `}`,
 	} {
 		f := filepath.Join(h.dir, name)
@@ -197,4 +198,61 @@ func (numberType) Diff(ctx context.Context, c steps.Call, obs steps.Observation)
 
 func (numberType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
 	return steps.Result{}, errors.New("test_number: plan only")
+}
+
+// TestInputsTooLargeToParseAreRefused: parsing costs hcl and go-cty about
+// 1 KB a value, so a 1 MiB JSON array of numbers took 480 MB. A JSON file
+// of more than 100,000 values and an HCL variable file over 256 KiB are
+// refused before they are parsed.
+func TestInputsTooLargeToParseAreRefused(t *testing.T) {
+	h := newHarness(t)
+	dense := filepath.Join(h.dir, "dense.json")
+	if err := os.WriteFile(dense, []byte(`{"users": [`+strings.Repeat("1,", 500_000)+`1]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantDiag(t, planDiags(t, h, listVar, Inputs{Files: []string{dense}}), "Too many values", dense)
+	big := filepath.Join(h.dir, "big.hcl")
+	if err := os.WriteFile(big, []byte("users = ["+strings.Repeat("1,", 200_000)+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantDiag(t, planDiags(t, h, listVar, Inputs{Files: []string{big}}), "Variable file too large", big)
+}
+
+// TestLongListsConvertInLinearTime: go-cty unifies a tuple's element
+// types pairwise, so a list variable of half a million elements from a
+// JSON file took more than fifteen minutes to convert. The conversion is
+// the same, done element by element.
+func TestLongListsConvertInLinearTime(t *testing.T) {
+	elems := make([]cty.Value, 90_000)
+	for i := range elems {
+		elems[i] = cty.StringVal("u")
+		if i%3 == 0 {
+			elems[i] = cty.NumberIntVal(int64(i))
+		}
+	}
+	for _, tc := range []struct {
+		ty   cty.Type
+		want cty.Type
+	}{
+		{cty.List(cty.DynamicPseudoType), cty.List(cty.String)},
+		{cty.List(cty.String), cty.List(cty.String)},
+		{cty.Set(cty.String), cty.Set(cty.String)},
+	} {
+		got, err := convertInput(cty.TupleVal(elems), tc.ty)
+		if err != nil || !got.Type().Equals(tc.want) || got.LengthInt() != len(elems) && !tc.want.IsSetType() {
+			t.Errorf("%s: %#v, %v", tc.ty.FriendlyName(), got.Type(), err)
+		}
+	}
+	obj := cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("x"), "b": cty.NumberIntVal(1)})
+	got, err := convertInput(obj, cty.Map(cty.String))
+	if err != nil || !got.RawEquals(cty.MapVal(map[string]cty.Value{"a": cty.StringVal("x"), "b": cty.StringVal("1")})) {
+		t.Errorf("map: %#v, %v", got, err)
+	}
+	mixed := make([]cty.Value, 200)
+	for i := range mixed {
+		mixed[i] = cty.ObjectVal(map[string]cty.Value{fmt.Sprintf("k%d", i): cty.True})
+	}
+	if _, err := convertInput(cty.TupleVal(mixed), cty.List(cty.DynamicPseudoType)); err == nil || !strings.Contains(err.Error(), "different types") {
+		t.Errorf("200 element types: %v", err)
+	}
 }

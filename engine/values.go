@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -131,8 +132,11 @@ func convertInput(v cty.Value, ty cty.Type) (cty.Value, error) {
 		if err := checkNumberText(v, ty); err != nil {
 			return cty.NilVal, err
 		}
-		var err error
-		if conv, err = convert.Convert(v, ty); err != nil {
+		pre, err := collections(v, ty)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		if conv, err = convert.Convert(pre, ty); err != nil {
 			return cty.NilVal, err
 		}
 	}
@@ -140,6 +144,111 @@ func convertInput(v cty.Value, ty cty.Type) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	return conv, nil
+}
+
+// maxElementTypes is how many different element types a long tuple may
+// have to become a collection (see collections).
+const maxElementTypes = 64
+
+// collections returns v with each tuple that ty wants as a list or set
+// made a list, and each object it wants as a map made a map, before
+// go-cty converts it. A JSON array is a tuple and a JSON object an object;
+// go-cty finds their common element type by comparing every pair of
+// element types, in time quadratic in their length: a 1 MB variable file
+// holding a list of half a million numbers ran for more than fifteen
+// minutes. Here each element's type is looked up once, the few distinct
+// types are unified, and each element converted. An input whose elements
+// have more than maxElementTypes types is refused.
+func collections(v cty.Value, ty cty.Type) (cty.Value, error) {
+	if !v.IsKnown() || v.IsNull() || v.IsMarked() || ty == cty.DynamicPseudoType {
+		return v, nil
+	}
+	vt := v.Type()
+	switch {
+	case (ty.IsListType() || ty.IsSetType()) && vt.IsTupleType():
+		elems := v.AsValueSlice()
+		for i, e := range elems {
+			var err error
+			if elems[i], err = collections(e, ty.ElementType()); err != nil {
+				return cty.NilVal, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		return unified(elems, func(vals []cty.Value) cty.Value { return cty.ListVal(vals) }, func() cty.Value { return v })
+	case ty.IsMapType() && vt.IsObjectType():
+		attrs := v.AsValueMap()
+		names := make([]string, 0, len(attrs))
+		for name := range attrs {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		elems := make([]cty.Value, len(names))
+		for i, name := range names {
+			var err error
+			if elems[i], err = collections(attrs[name], ty.ElementType()); err != nil {
+				return cty.NilVal, fmt.Errorf("[%q]: %w", name, err)
+			}
+		}
+		return unified(elems, func(vals []cty.Value) cty.Value {
+			m := make(map[string]cty.Value, len(vals))
+			for i, name := range names {
+				m[name] = vals[i]
+			}
+			return cty.MapVal(m)
+		}, func() cty.Value { return v })
+	case ty.IsObjectType() && vt.IsObjectType():
+		attrs := v.AsValueMap()
+		for name, at := range ty.AttributeTypes() {
+			if av, ok := attrs[name]; ok {
+				var err error
+				if attrs[name], err = collections(av, at); err != nil {
+					return cty.NilVal, fmt.Errorf(".%s: %w", name, err)
+				}
+			}
+		}
+		return cty.ObjectVal(attrs), nil
+	}
+	return v, nil
+}
+
+// unified converts elems to their one common type and builds the
+// collection with build; when they have none, or an element is not known
+// enough to tell, it returns orig() as it was and lets go-cty decide.
+func unified(elems []cty.Value, build func([]cty.Value) cty.Value, orig func() cty.Value) (cty.Value, error) {
+	if len(elems) == 0 {
+		return orig(), nil
+	}
+	seen := map[string]bool{}
+	var distinct []cty.Type
+	for _, e := range elems {
+		if !e.IsWhollyKnown() {
+			return orig(), nil
+		}
+		if key := e.Type().GoString(); !seen[key] {
+			seen[key] = true
+			distinct = append(distinct, e.Type())
+			if len(distinct) > maxElementTypes {
+				return cty.NilVal, fmt.Errorf("its %d elements have more than %d different types; give elements of one type", len(elems), maxElementTypes)
+			}
+		}
+	}
+	common := distinct[0]
+	if len(distinct) > 1 {
+		common, _ = convert.UnifyUnsafe(distinct)
+		if common == cty.NilType || common == cty.DynamicPseudoType {
+			return orig(), nil
+		}
+		for i, e := range elems {
+			c, err := convert.Convert(e, common)
+			if err != nil {
+				return orig(), nil
+			}
+			elems[i] = c
+		}
+	}
+	if common == cty.DynamicPseudoType {
+		return orig(), nil
+	}
+	return build(elems), nil
 }
 
 // checkNumberText refuses, before go-cty converts v to ty, a string in v

@@ -26,17 +26,23 @@ import (
 // a longer expression can be split into locals.
 const MaxNesting = 128
 
-// ParseFile parses a runbook or variable file: JSON when its name ends in
-// .json, else HCL native syntax. It refuses, with a diagnostic at the
-// place, text that nests deeper than MaxNesting (before the parser runs)
-// and number literals that no 64-bit float can hold (see CheckNumber). The
-// file is nil only when it cannot be parsed at all.
+// ParseFile parses a variable file: JSON when its name ends in .json, else
+// HCL native syntax. It refuses, with a diagnostic at the place, text that
+// nests deeper than MaxNesting (before the parser runs) and number
+// literals that no 64-bit float can hold (see CheckNumber), and text
+// whose parse would outgrow the memory rebind allows itself: JSON of
+// more than MaxValues values, HCL of more than MaxRunbookSize (HCL
+// variable files are written by hand; bulk data comes as JSON or text).
+// The file is nil only when it cannot be parsed at all.
 func ParseFile(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 	if strings.EqualFold(filepath.Ext(filename), ".json") {
 		if diags := CheckJSON(src, filename); diags.HasErrors() {
 			return nil, diags
 		}
 		return hcljson.Parse(src, filename)
+	}
+	if len(src) > MaxRunbookSize {
+		return nil, fileError(filename, "Variable file too large", fmt.Sprintf("The HCL variable file %s holds %d bytes; rebind reads HCL files of at most %s. Give bulk data as a JSON variable file, or as text (a CSV string, read with csvdecode).", filename, len(src), sizeText(MaxRunbookSize)))
 	}
 	return parseNative(src, filename)
 }
@@ -202,13 +208,20 @@ func checkNesting(tokens hclsyntax.Tokens) hcl.Diagnostics {
 	return nil
 }
 
+// MaxValues is how many values (array elements and object members) a
+// JSON text may hold: reading one costs hcl and go-cty about 1 KB, so a
+// 1 MiB array of numbers took 480 MB. 100,000 values, 25,000 mailboxes of
+// three attributes, take about 170 MB; more data is given as text (a CSV
+// string, read with csvdecode), which costs a tenth of that.
+const MaxValues = 100_000
+
 // CheckJSON checks JSON text before a JSON parser reads it (hcl's is
 // recursive, and go-cty's number parsing takes time quadratic in a
-// number's length): arrays and objects nest at most MaxNesting deep, and
-// every number is short enough to parse and fits a 64-bit float
-// (CheckNumberText).
+// number's length): arrays and objects nest at most MaxNesting deep, it
+// holds at most MaxValues values, and every number is short enough to
+// parse and fits a 64-bit float (CheckNumberText).
 func CheckJSON(src []byte, filename string) hcl.Diagnostics {
-	depth := 0
+	depth, values := 0, 0
 	at := func(i int) *hcl.Range {
 		// Line and column of byte i, counted only when there is an error.
 		p := hcl.InitialPos
@@ -228,7 +241,18 @@ func CheckJSON(src []byte, filename string) hcl.Diagnostics {
 					i++
 				}
 			}
-		case c == '[' || c == '{':
+		case c == '[' || c == '{' || c == ',':
+			if values++; values > MaxValues {
+				return hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "Too many values",
+					Detail:   fmt.Sprintf("This JSON holds more than %d values (array elements and object members), the most rebind reads at once. Give more data as text: a CSV string, read with csvdecode.", MaxValues),
+					Subject:  at(i),
+				}}
+			}
+			if c == ',' {
+				continue
+			}
 			depth++
 			if depth > MaxNesting {
 				return hcl.Diagnostics{{

@@ -23,16 +23,16 @@ func deep(n int) map[string]string {
 	}
 }
 
-// TestDeepNestingIsRefusedBeforeParsing gives ParseFile 100,000 levels of
+// TestDeepNestingIsRefusedBeforeParsing gives the parser 100,000 levels of
 // each kind: the parser would overflow its stack (parentheses took 1.1 GB
-// and crashed) or build a tree a walk cannot descend; ParseFile refuses it
-// at the first level too deep, with its line. (LoadSources also refuses
+// and crashed) or build a tree a walk cannot descend; it is refused
+// at the first level too deep, with its line. (The size limits also refuse
 // most of these for their size.)
 func TestDeepNestingIsRefusedBeforeParsing(t *testing.T) {
 	for kind, expr := range deep(100_000) {
 		t.Run(kind, func(t *testing.T) {
 			src := "runbook \"x\" {}\n\nlocals {\n  x = " + expr + "\n}\n"
-			_, diags := ParseFile([]byte(src), "main.hcl")
+			_, diags := parseNative([]byte(src), "main.hcl")
 			if len(diags) != 1 || diags[0].Summary != "Nested too deeply" {
 				t.Fatalf("diagnostics: %v", diags)
 			}
@@ -43,7 +43,7 @@ func TestDeepNestingIsRefusedBeforeParsing(t *testing.T) {
 	}
 	t.Run("blocks", func(t *testing.T) {
 		src := "runbook \"x\" {}\nstep \"file\" \"f\" {\n" + strings.Repeat("a {\n", 100_000) + strings.Repeat("}\n", 100_001)
-		_, diags := ParseFile([]byte(src), "main.hcl")
+		_, diags := parseNative([]byte(src), "main.hcl")
 		if len(diags) != 1 || diags[0].Summary != "Nested too deeply" || diags[0].Subject.Start.Line != 2+MaxNesting {
 			t.Fatalf("diagnostics: %v", diags)
 		}
