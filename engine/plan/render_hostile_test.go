@@ -118,3 +118,36 @@ func TestRenderTextKeepsItsOwnColours(t *testing.T) {
 	}
 	assertNoHiddenText(t, "text in colour", ownColours.ReplaceAllString(out, ""))
 }
+
+// TestRenderersCutLongText: a plan file can be edited, and a 10 MB title
+// or note would push the changes off a reviewer's screen. Names, notes
+// and reasons are cut like values, and shown whole with --full.
+func TestRenderersCutLongText(t *testing.T) {
+	p := samplePlan()
+	long := strings.Repeat("t", 10<<20)
+	p.Runbook.Title = long
+	p.Steps[2].Instances[0].Notes = []string{long}
+	p.Steps[2].Instances[0].Object = long
+	for _, tt := range []struct {
+		format string
+		render func(*bytes.Buffer, bool) error
+	}{
+		{"text", func(b *bytes.Buffer, full bool) error { return RenderText(b, p, TextOptions{Full: full}) }},
+		{"markdown", func(b *bytes.Buffer, full bool) error { return RenderMarkdown(b, p, RenderOptions{Full: full}) }},
+		{"html", func(b *bytes.Buffer, full bool) error { return RenderHTML(b, p, RenderOptions{Full: full}) }},
+	} {
+		var cut, whole bytes.Buffer
+		if err := tt.render(&cut, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := tt.render(&whole, true); err != nil {
+			t.Fatal(err)
+		}
+		if cut.Len() > 100<<10 || !strings.Contains(cut.String(), "10485760 characters in all; cut") {
+			t.Errorf("%s: %d bytes, and no note of the cut", tt.format, cut.Len())
+		}
+		if whole.Len() < 3*len(long) {
+			t.Errorf("%s --full: %d bytes", tt.format, whole.Len())
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"unicode"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/rebind-dev/rebind/termtext"
 )
 
 // RenderOptions controls the Markdown and HTML renderings.
@@ -104,7 +102,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 			ap = &r
 		}
 	}
-	p = visible(p)
+	p = visible(p, opt.Full)
 	if ap != nil {
 		a := visibleApproval(*ap)
 		ap = &a
@@ -259,7 +257,7 @@ func changeAttrs(in Instance, full bool) []attrView {
 		case bs == as:
 			continue
 		}
-		av := attrView{Name: termtext.Line(k)}
+		av := attrView{Name: attrName(k)}
 		av.Before, av.After = shownPair(bs, as, full)
 		out = append(out, av)
 	}

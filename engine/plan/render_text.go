@@ -5,8 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-
-	"github.com/rebind-dev/rebind/termtext"
 )
 
 // TextOptions controls the terminal rendering.
@@ -36,7 +34,7 @@ const reset, bold = "\x1b[0m", "\x1b[1m"
 // characters escaped (see visible).
 func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 	digest := p.Digest()
-	p = visible(p)
+	p = visible(p, opt.Full)
 	pw := &printer{w: w}
 	c := func(code, s string) string {
 		if !opt.Color || code == "" {
@@ -75,7 +73,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			var parts []string
 			for _, k := range sortedKeys(m) {
 				if m[k] != nil {
-					parts = append(parts, termtext.Line(k)+" = "+shownValue(m[k], opt.Full))
+					parts = append(parts, attrName(k)+" = "+shownValue(m[k], opt.Full))
 				}
 			}
 			cfg = strings.Join(parts, ", ")
@@ -170,7 +168,7 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 		b, inB := before[k]
 		a, inA := after[k]
 		bj, aj := valueJSON(b), valueJSON(a)
-		name := termtext.Line(k)
+		name := attrName(k)
 		switch {
 		case in.Action == "create" || before == nil:
 			if inA {

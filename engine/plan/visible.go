@@ -12,11 +12,32 @@ import "github.com/rebind-dev/rebind/termtext"
 // value. JSON output (show --format json) is not a rendering: its encoder
 // escapes control characters, and the CLI escapes the rest (termtext.JSON).
 
+// maxText is how many characters of a name, note or reason a rendering
+// shows unless asked for whole values: a plan file can be edited, and a
+// 10 MB title would push the changes off a reviewer's screen.
+const maxText = 5 * maxShown
+
 // visible returns a copy of p with every string that rebind did not write
-// itself made safe to show (termtext.Line). The digest of the copy is not
-// p's: renderers take the digest first. p is not changed.
-func visible(p *Plan) *Plan {
-	line := termtext.Line
+// itself made safe to show (termtext.Line), and cut at maxText characters
+// unless full. The digest of the copy is not p's: renderers take the
+// digest first. p is not changed.
+func visible(p *Plan, full bool) *Plan {
+	line := func(s string) string {
+		if !full {
+			s = termtext.Clip(s, maxText)
+		}
+		return termtext.Line(s)
+	}
+	lines := func(ss []string) []string {
+		if ss == nil {
+			return nil
+		}
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = line(s)
+		}
+		return out
+	}
 	c := *p
 	c.Runbook.Name = line(p.Runbook.Name)
 	c.Runbook.Title = line(p.Runbook.Title)
@@ -64,20 +85,25 @@ func visible(p *Plan) *Plan {
 // from an allowed-signers file and from the plan.
 func visibleApproval(a Approval) Approval {
 	c := a
-	c.Signers = lines(a.Signers)
-	c.Duplicates = lines(a.Duplicates)
-	c.BySignature = lines(a.BySignature)
+	c.Signers = visibleLines(a.Signers)
+	c.Duplicates = visibleLines(a.Duplicates)
+	c.BySignature = visibleLines(a.BySignature)
 	return c
 }
 
-// lines is termtext.Line over ss; nil stays nil.
-func lines(ss []string) []string {
+// visibleLines is termtext.Line over ss, each cut at maxText; nil stays
+// nil.
+func visibleLines(ss []string) []string {
 	if ss == nil {
 		return nil
 	}
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = termtext.Line(s)
+		out[i] = termtext.Line(termtext.Clip(s, maxText))
 	}
 	return out
 }
+
+// attrName is an attribute name taken out of a value, as renderings show
+// it: escaped and cut at maxText.
+func attrName(k string) string { return termtext.Line(termtext.Clip(k, maxText)) }
