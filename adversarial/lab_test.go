@@ -167,7 +167,7 @@ type attack struct {
 	status             int
 }
 
-func text(s string) func() io.Reader { return func() io.Reader { return strings.NewReader(s) } }
+func bodyOf(s string) func() io.Reader { return func() io.Reader { return strings.NewReader(s) } }
 
 // streamed returns a body of n bytes of JSON string content, produced as it
 // is read and without a length, so that the server sees a chunked upload.
@@ -210,22 +210,22 @@ func httpAttacks() []attack {
 	deep := strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000)
 	hugeArray := "[" + strings.Repeat(`"x",`, 500_000) + `"x"]`
 	a := []attack{
-		{"50 MB PATCH", "PATCH", user, nil, text(json50MB), 413},
+		{"50 MB PATCH", "PATCH", user, nil, bodyOf(json50MB), 413},
 		{"50 MB PATCH streamed", "PATCH", user, nil, streamed(`{"displayName":"`, 50<<20, `"}`), 413},
 		{"gzip bomb (256 MB inflated)", "PATCH", user, http.Header{"Content-Encoding": {"gzip"}},
 			func() io.Reader { return bytes.NewReader(bomb) }, 413},
-		{"not gzip", "PATCH", user, http.Header{"Content-Encoding": {"gzip"}}, text("plain"), 400},
-		{"brotli", "PATCH", user, http.Header{"Content-Encoding": {"br"}}, text("{}"), 415},
-		{"50 MB $batch", "POST", "/v1.0/$batch", nil, text(json50MB), 413},
-		{"50 MB InvokeCommand", "POST", exo, nil, text(json50MB), 413},
-		{"50 MB Cloud Sync restart", "POST", job + "/restart", nil, text(json50MB), 413},
-		{"50 MB control", "POST", "/lab/faults", nil, text(json50MB), 413},
-		{"malformed JSON", "PATCH", user, nil, text(`{"displayName":`), 400},
-		{"JSON then garbage", "PATCH", user, nil, text(`{"displayName":"a"}garbage`), 400},
-		{"JSON nested 200,000 deep", "PATCH", user, nil, text(`{"displayName":` + deep + `}`), 400},
-		{"an array for a user", "PATCH", user, nil, text(hugeArray), 400},
-		{"a 257-character displayName", "PATCH", user, nil, text(`{"displayName":"` + strings.Repeat("x", 257) + `"}`), 400},
-		{"PUT on a user", "PUT", user, nil, text("{}"), 405},
+		{"not gzip", "PATCH", user, http.Header{"Content-Encoding": {"gzip"}}, bodyOf("plain"), 400},
+		{"brotli", "PATCH", user, http.Header{"Content-Encoding": {"br"}}, bodyOf("{}"), 415},
+		{"50 MB $batch", "POST", "/v1.0/$batch", nil, bodyOf(json50MB), 413},
+		{"50 MB InvokeCommand", "POST", exo, nil, bodyOf(json50MB), 413},
+		{"50 MB Cloud Sync restart", "POST", job + "/restart", nil, bodyOf(json50MB), 413},
+		{"50 MB control", "POST", "/lab/faults", nil, bodyOf(json50MB), 413},
+		{"malformed JSON", "PATCH", user, nil, bodyOf(`{"displayName":`), 400},
+		{"JSON then garbage", "PATCH", user, nil, bodyOf(`{"displayName":"a"}garbage`), 400},
+		{"JSON nested 200,000 deep", "PATCH", user, nil, bodyOf(`{"displayName":` + deep + `}`), 400},
+		{"an array for a user", "PATCH", user, nil, bodyOf(hugeArray), 400},
+		{"a 257-character displayName", "PATCH", user, nil, bodyOf(`{"displayName":"` + strings.Repeat("x", 257) + `"}`), 400},
+		{"PUT on a user", "PUT", user, nil, bodyOf("{}"), 405},
 		{"BREW on users", "BREW", "/v1.0/users", nil, nil, 405},
 		{"DELETE on the organization list", "DELETE", "/v1.0/organization", nil, nil, 405},
 		{"GET on $batch", "GET", "/v1.0/$batch", nil, nil, 405},
@@ -235,21 +235,21 @@ func httpAttacks() []attack {
 		{"empty segment", "GET", "/v1.0/users//x", nil, nil, 400},
 		{"unknown path", "GET", "/wp-admin", nil, nil, 404},
 		{"wrong method on control", "DELETE", "/lab/sync", nil, nil, 405},
-		{"$batch malformed", "POST", "/v1.0/$batch", nil, text(`{"requests":[`), 400},
-		{"$batch nested 200,000 deep", "POST", "/v1.0/$batch", nil, text(`{"requests":` + deep + `}`), 400},
-		{"$batch of 21", "POST", "/v1.0/$batch", nil, text(batchOf(21, "/organization")), 400},
+		{"$batch malformed", "POST", "/v1.0/$batch", nil, bodyOf(`{"requests":[`), 400},
+		{"$batch nested 200,000 deep", "POST", "/v1.0/$batch", nil, bodyOf(`{"requests":` + deep + `}`), 400},
+		{"$batch of 21", "POST", "/v1.0/$batch", nil, bodyOf(batchOf(21, "/organization")), 400},
 		{"$batch with duplicate ids", "POST", "/v1.0/$batch", nil,
-			text(`{"requests":[{"id":"a","method":"GET","url":"/organization"},{"id":"A","method":"GET","url":"/organization"}]}`), 400},
+			bodyOf(`{"requests":[{"id":"a","method":"GET","url":"/organization"},{"id":"A","method":"GET","url":"/organization"}]}`), 400},
 		{"$batch dependsOn nothing", "POST", "/v1.0/$batch", nil,
-			text(`{"requests":[{"id":"1","method":"GET","url":"/organization","dependsOn":["x"]}]}`), 400},
-		{"InvokeCommand malformed", "POST", exo, nil, text(`{"CmdletInput":{`), 400},
-		{"InvokeCommand huge array", "POST", exo, nil, text(`{"CmdletInput":{"CmdletName":"Get-Recipient","Parameters":{"Identity":` + hugeArray + `}}}`), 400},
-		{"InvokeCommand array input", "POST", exo, nil, text(`{"CmdletInput":` + hugeArray + `}`), 400},
-		{"InvokeCommand nested", "POST", exo, nil, text(`{"CmdletInput":` + deep + `}`), 400},
+			bodyOf(`{"requests":[{"id":"1","method":"GET","url":"/organization","dependsOn":["x"]}]}`), 400},
+		{"InvokeCommand malformed", "POST", exo, nil, bodyOf(`{"CmdletInput":{`), 400},
+		{"InvokeCommand huge array", "POST", exo, nil, bodyOf(`{"CmdletInput":{"CmdletName":"Get-Recipient","Parameters":{"Identity":` + hugeArray + `}}}`), 400},
+		{"InvokeCommand array input", "POST", exo, nil, bodyOf(`{"CmdletInput":` + hugeArray + `}`), 400},
+		{"InvokeCommand nested", "POST", exo, nil, bodyOf(`{"CmdletInput":` + deep + `}`), 400},
 		{"InvokeCommand GET", "GET", exo, nil, nil, 405},
-		{"Cloud Sync restart malformed", "POST", job + "/restart", nil, text(`{"criteria":`), 400},
-		{"Cloud Sync restart nested", "POST", job + "/restart", nil, text(`{"criteria":` + deep + `}`), 400},
-		{"Cloud Sync bad scope", "POST", job + "/restart", nil, text(`{"criteria":{"resetScope":"` + strings.Repeat("Full,", 100_000) + `x"}}`), 400},
+		{"Cloud Sync restart malformed", "POST", job + "/restart", nil, bodyOf(`{"criteria":`), 400},
+		{"Cloud Sync restart nested", "POST", job + "/restart", nil, bodyOf(`{"criteria":` + deep + `}`), 400},
+		{"Cloud Sync bad scope", "POST", job + "/restart", nil, bodyOf(`{"criteria":{"resetScope":"` + strings.Repeat("Full,", 100_000) + `x"}}`), 400},
 		{"Cloud Sync DELETE", "DELETE", job, nil, nil, 405},
 	}
 	return a
@@ -334,7 +334,7 @@ func TestLabSurvivesAbusiveHTTPClients(t *testing.T) {
 				a := attacks[i%len(attacks)]
 				if i%4 == 0 { // a body just under the limit, read whole
 					a = attack{name: "4 MB PATCH", method: "PATCH", path: "/v1.0/users/user00002@contoso.com",
-						body: text(`{"displayName":"` + strings.Repeat("y", 4<<20-32) + `"}`), status: 400}
+						body: bodyOf(`{"displayName":"` + strings.Repeat("y", 4<<20-32) + `"}`), status: 400}
 				}
 				var body io.Reader
 				if a.body != nil {

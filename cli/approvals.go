@@ -10,7 +10,7 @@ import (
 func indentErr(err error) string {
 	var lines []string
 	for _, e := range approval.Unjoin(err) {
-		lines = append(lines, "  "+e.Error())
+		lines = append(lines, "  "+safe(e.Error()))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -145,7 +145,7 @@ func runApprove(opts *approveOptions) error {
 	if name == "" {
 		name = "an unverified signer"
 	}
-	fmt.Fprintf(out, "Approved %s (sha256:%s) as %s, key %s %s.\n", opts.Path, p.Digest(), name, keyKind(key), ssh.FingerprintSHA256(key))
+	fmt.Fprintf(out, "Approved %s (sha256:%s) as %s, key %s %s.\n", safe(opts.Path), p.Digest(), safe(name), keyKind(key), ssh.FingerprintSHA256(key))
 	reportApprovals(opts, p, allowed, now)
 	return nil
 }
@@ -181,10 +181,10 @@ func mergeApprovals(opts *approveOptions, p *plan.Plan, allowed *plan.AllowedSig
 				}
 			}
 		}
-		fmt.Fprintf(out, "Added the approval of %s, key %s %s.\n", who, keyKind(key), ssh.FingerprintSHA256(key))
+		fmt.Fprintf(out, "Added the approval of %s, key %s %s.\n", safe(who), keyKind(key), ssh.FingerprintSHA256(key))
 	}
 	if len(added) == 0 {
-		fmt.Fprintf(out, "%s already holds every signature of %s.\n", opts.Path, strings.Join(opts.From, ", "))
+		fmt.Fprintf(out, "%s already holds every signature of %s.\n", safe(opts.Path), safe(strings.Join(opts.From, ", ")))
 	} else if err := p.Write(opts.Path); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func reportApprovals(opts *approveOptions, p *plan.Plan, allowed *plan.AllowedSi
 		return
 	}
 	ap, err := plan.Verify(p, allowed, now)
-	fmt.Fprintf(out, "Approvals: %d of %d (%s).\n", len(ap.Signers), need, strings.Join(ap.Signers, ", "))
+	fmt.Fprintf(out, "Approvals: %d of %d (%s).\n", len(ap.Signers), need, safe(strings.Join(ap.Signers, ", ")))
 	switch {
 	case err == nil:
 		fmt.Fprintf(out, "The plan has the approvals it needs: rebind apply %s\n", opts.Path)

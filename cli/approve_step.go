@@ -54,7 +54,7 @@ func runApproveStep(opts *approveStepOptions) error {
 	if err := store.ApproveStep(ctx, run.ID, opts.Step, by); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", by, opts.Step, run.ID, run.ID)
+	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", safe(by), safe(opts.Step), safe(run.ID), safe(run.ID))
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/termtext"
 )
 
 // varFlags are -var and -var-file.
@@ -84,8 +87,10 @@ func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {
 			width = w
 		}
 	}
-	wr := hcl.NewDiagnosticTextWriter(ios.Err, files, uint(width), ios.Color(ios.Err))
-	_ = wr.WriteDiagnostics(shown)
+	// termtext writes them as hcl's writer does, with what they quote from
+	// the runbook, its file names and the directories escaped and cut, and
+	// at most termtext.MaxDiagnostics of them.
+	_ = termtext.WriteDiagnostics(ios.Err, files, shown, termtext.DiagnosticOptions{Width: uint(width), Color: ios.Color(ios.Err)})
 }
 
 func displayName(prefix, name string) string {
@@ -146,15 +151,17 @@ func confirm(ios *IO, question string) (bool, error) {
 	return strings.TrimSpace(answer) == "yes", nil
 }
 
-// printReport tells how a run ended.
+// printReport tells how a run ended. Addresses, object names and errors
+// come from the runbook and the directories: each is shown on its line
+// with control and bidi characters escaped, and cut when long (safe).
 func printReport(ios *IO, rep *engine.Report) {
 	w := ios.Err
 	if len(rep.Drift) > 0 {
 		fmt.Fprintf(w, "\nApply refused: %d observed objects changed since the plan was made.\n", len(rep.Drift))
 		for _, d := range rep.Drift {
-			fmt.Fprintf(w, "  %s (%s)\n", d.Address, d.Object)
+			fmt.Fprintf(w, "  %s (%s)\n", safe(d.Address), safe(d.Object))
 			for _, a := range d.Attributes {
-				fmt.Fprintf(w, "      %s\n", a)
+				fmt.Fprintf(w, "      %s\n", safe(a))
 			}
 		}
 		fmt.Fprintf(w, "Make a new plan and have it reviewed.\n")
@@ -162,42 +169,73 @@ func printReport(ios *IO, rep *engine.Report) {
 	}
 	for _, f := range rep.Failures {
 		if f.Address != "" {
-			fmt.Fprintf(w, "  failed: %s: %s\n", f.Address, f.Err)
+			fmt.Fprintf(w, "  failed: %s: %s\n", safe(f.Address), safe(f.Err))
 		} else {
-			fmt.Fprintf(w, "  failed: %s\n", f.Err)
+			fmt.Fprintf(w, "  failed: %s\n", safe(f.Err))
 		}
 	}
 	for _, r := range rep.Reverted {
-		fmt.Fprintf(w, "  reverted: %s\n", r)
+		fmt.Fprintf(w, "  reverted: %s\n", safe(r))
 	}
 	for _, n := range rep.NotReverted {
-		fmt.Fprintf(w, "  NOT reverted: %s: %s\n", n.Address, n.Err)
+		fmt.Fprintf(w, "  NOT reverted: %s: %s\n", safe(n.Address), safe(n.Err))
 	}
 	for _, d := range rep.InDoubt {
-		fmt.Fprintf(w, "  in doubt: %s: the action may or may not have run and is not safe to repeat.\n", d)
+		fmt.Fprintf(w, "  in doubt: %s: the action may or may not have run and is not safe to repeat.\n", safe(d))
 	}
 	if len(rep.InDoubt) > 0 {
-		fmt.Fprintf(w, "Check the object yourself, then: rebind resume %s --done ADDRESS (it ran) or --rerun ADDRESS (run it again).\n", rep.RunID)
+		fmt.Fprintf(w, "Check the object yourself, then: rebind resume %s --done ADDRESS (it ran) or --rerun ADDRESS (run it again).\n", safe(rep.RunID))
 	}
+	id := safe(rep.RunID)
 	switch rep.Status {
 	case journal.StatusSucceeded:
-		fmt.Fprintf(w, "\nRun %s succeeded: %d changed, %d already so.\n", rep.RunID, rep.Applied, rep.Unchanged)
+		fmt.Fprintf(w, "\nRun %s succeeded: %d changed, %d already so.\n", id, rep.Applied, rep.Unchanged)
 	case journal.StatusPaused:
-		fmt.Fprintf(w, "\nRun %s paused: %s\n", rep.RunID, rep.Paused)
+		fmt.Fprintf(w, "\nRun %s paused: %s\n", id, safe(rep.Paused))
 	case journal.StatusRolledBack:
-		fmt.Fprintf(w, "\nRun %s rolled back: %d reverted, %d not reverted.\n", rep.RunID, len(rep.Reverted), len(rep.NotReverted))
+		fmt.Fprintf(w, "\nRun %s rolled back: %d reverted, %d not reverted.\n", id, len(rep.Reverted), len(rep.NotReverted))
 	default:
-		how := string(rep.Status)
+		how := safe(string(rep.Status))
 		if rep.Interrupted != "" {
-			how = "interrupted (" + rep.Interrupted + ")"
+			how = "interrupted (" + safe(rep.Interrupted) + ")"
 		}
 		if len(rep.InDoubt) > 0 {
 			// A plain resume would only stop at the same action again.
-			fmt.Fprintf(w, "\nRun %s %s. Settle what is in doubt as above to resume it, or undo it with `rebind rollback %s`.\n", rep.RunID, how, rep.RunID)
+			fmt.Fprintf(w, "\nRun %s %s. Settle what is in doubt as above to resume it, or undo it with `rebind rollback %s`.\n", id, how, id)
 			return
 		}
-		fmt.Fprintf(w, "\nRun %s %s. Resume it with `rebind resume %s` or undo it with `rebind rollback %s`.\n", rep.RunID, how, rep.RunID, rep.RunID)
+		fmt.Fprintf(w, "\nRun %s %s. Resume it with `rebind resume %s` or undo it with `rebind rollback %s`.\n", id, how, id, id)
 	}
+}
+
+// maxErrorText is how many characters of an error, a note or a name the
+// CLI prints: a 10 MB value quoted in an error is cut around the middle,
+// saying how long it was.
+const maxErrorText = 2000
+
+// safe is text that rebind did not write, as the CLI prints it on one
+// line: control and bidi characters shown as escapes, cut to
+// maxErrorText characters.
+func safe(s string) string { return termtext.Line(termtext.Clip(s, maxErrorText)) }
+
+// safeBlock is safe for text that may span lines (an error joined from
+// several): newlines and tabs are kept.
+func safeBlock(s string) string { return termtext.Block(termtext.Clip(s, maxErrorText)) }
+
+// writeJSON writes v as indented JSON with every control, bidi and
+// invisible character in a string written as a \u escape: encoding/json
+// escapes C0 controls itself but leaves DEL, C1 controls and bidi
+// overrides raw, and JSON output is read on terminals too. The values are
+// the same to any JSON reader.
+func writeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termtext.JSON(buf.Bytes()))
+	return err
 }
 
 // reportErr turns a report into the command's exit status.

@@ -16,6 +16,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/termtext"
 )
 
 // newLabCmd is `rebind lab ...`: run and steer the lab tenant.
@@ -154,8 +155,11 @@ func newLabControlCmd(ios *IO, g *Globals, verb, short string) *cobra.Command {
 			}
 			var pretty bytes.Buffer
 			if json.Indent(&pretty, body, "", "  ") == nil {
-				body = pretty.Bytes()
+				body = termtext.JSON(pretty.Bytes())
+			} else {
+				body = []byte(termtext.Block(string(body)))
 			}
+			// The lab's objects hold whatever runbooks wrote to them.
 			_, err = fmt.Fprintln(ios.Out, strings.TrimSpace(string(body)))
 			return err
 		},

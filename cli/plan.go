@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -78,9 +77,7 @@ func runPlan(opts *planOptions) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(p); err != nil {
+		if err := writeJSON(opts.IO.Out, p); err != nil {
 			return err
 		}
 	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
@@ -97,7 +94,7 @@ func runPlan(opts *planOptions) error {
 		if err := p.Write(opts.Out); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Err, "Plan saved to %s (sha256:%s).\n", opts.Out, p.Digest())
+		fmt.Fprintf(opts.IO.Err, "Plan saved to %s (sha256:%s).\n", safe(opts.Out), p.Digest())
 	}
 	return nil
 }

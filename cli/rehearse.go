@@ -160,9 +160,9 @@ func runRehearse(opts *rehearseOptions) error {
 	}
 	fmt.Fprintf(ios.Out, "\nWhat changed in the lab (%d objects):\n", len(changes))
 	for _, c := range changes {
-		fmt.Fprintf(ios.Out, "  %-16s %-8s %s\n", c.Directory, c.Kind, c.Object)
+		fmt.Fprintf(ios.Out, "  %-16s %-8s %s\n", safe(c.Directory), safe(c.Kind), safe(c.Object))
 		for _, a := range c.Attributes {
-			fmt.Fprintf(ios.Out, "      %s\n", a)
+			fmt.Fprintf(ios.Out, "      %s\n", safe(a))
 		}
 	}
 	if opts.Keep {

@@ -93,10 +93,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "rebind: %v\nRun 'rebind --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "rebind: %s\nRun 'rebind --help' for usage.\n", safeBlock(err.Error()))
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "rebind: %v\n", err)
+	// Errors quote paths, names and what directories answered.
+	fmt.Fprintf(stderr, "rebind: %s\n", safeBlock(err.Error()))
 	return exitFailure
 }
 

@@ -76,9 +76,7 @@ func runRuns(opts *runsOptions) error {
 		for _, r := range runs {
 			out = append(out, toRunJSON(r))
 		}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(opts.IO.Out, out)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(opts.IO.Out, "No runs yet.")
@@ -87,7 +85,7 @@ func runRuns(opts *runsOptions) error {
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tSTARTED\tNOTE")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Created.Local().Format("2006-01-02 15:04:05"), r.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(r.ID), safe(r.Runbook), safe(string(r.Status)), r.Created.Local().Format("2006-01-02 15:04:05"), safe(r.Error))
 	}
 	return tw.Flush()
 }
@@ -129,13 +127,13 @@ func runRunsShow(opts *runsOptions) error {
 			}
 			out.Records = append(out.Records, rj)
 		}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(opts.IO.Out, out)
 	}
-	fmt.Fprintf(opts.IO.Out, "Run %s  %s  %s\n", run.ID, run.Runbook, run.Status)
+	// The runbook's name, step addresses and errors come from the runbook
+	// and the directories: each stays on its line, escaped (safe).
+	fmt.Fprintf(opts.IO.Out, "Run %s  %s  %s\n", safe(run.ID), safe(run.Runbook), safe(string(run.Status)))
 	if run.Error != "" {
-		fmt.Fprintf(opts.IO.Out, "  %s\n", run.Error)
+		fmt.Fprintf(opts.IO.Out, "  %s\n", safe(run.Error))
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	for _, r := range recs {
@@ -145,7 +143,7 @@ func runRunsShow(opts *runsOptions) error {
 			_ = json.Unmarshal(r.Data, &d)
 			detail = d.Decision + ": " + d.Detail
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format("15:04:05.000"), r.Kind, r.Step, detail)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format("15:04:05.000"), safe(string(r.Kind)), safe(r.Step), safe(detail))
 	}
 	return tw.Flush()
 }

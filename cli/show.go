@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -59,7 +58,7 @@ func runShow(opts *showOptions) error {
 	// A reviewer must know when what they read is not what rebind made:
 	// said last, where a terminal leaves it in view.
 	if _, err := approval.Consistent(p); err != nil {
-		fmt.Fprintf(opts.IO.Err, "\nWARNING: do not approve this plan: %v\n", err)
+		fmt.Fprintf(opts.IO.Err, "\nWARNING: do not approve this plan: %s\n", safeBlock(err.Error()))
 		return errReported
 	}
 	return nil
@@ -85,9 +84,7 @@ func renderShow(opts *showOptions, p *plan.Plan) error {
 		if opts.Redact {
 			return usageError{fmt.Errorf("--redact does not apply to --format json: a redacted plan is not the plan that was approved")}
 		}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return writeJSON(opts.IO.Out, p)
 	case "digest":
 		_, err := fmt.Fprintln(opts.IO.Out, p.Digest())
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/lang"
@@ -370,7 +367,7 @@ func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagno
 	if v.Type.IsPrimitiveType() {
 		return cty.StringVal(text), nil
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(text), where, hcl.InitialPos)
+	expr, diags := runbook.ParseExpression([]byte(text), where)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
@@ -379,17 +376,11 @@ func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagno
 }
 
 func readVarFile(path string) (map[string]cty.Value, hcl.Diagnostics) {
-	b, err := os.ReadFile(path)
+	b, err := runbook.ReadFile(path, runbook.MaxDataFileSize)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()}}
 	}
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.EqualFold(filepath.Ext(path), ".json") {
-		f, diags = hcljson.Parse(b, path)
-	} else {
-		f, diags = hclsyntax.ParseConfig(b, path, hcl.InitialPos)
-	}
+	f, diags := runbook.ParseFile(b, path)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -475,7 +466,7 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 		switch {
 		case strings.HasPrefix(n.addr, "local."):
 			l := localByAddr[n.addr]
-			v, d := l.Expr.Value(s.sc.ctx())
+			v, d := l.Expr.Value(s.sc.ctxReading(l.Expr.Variables()))
 			diags = append(diags, d...)
 			if v == cty.NilVal {
 				v = cty.DynamicVal
@@ -488,6 +479,7 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 			v, d := hcldec.Decode(ot.decl.Config, specFor(schema), s.sc.ctx())
 			diags = append(diags, d...)
 			diags = append(diags, checkNulls(schema, v, ot.decl.Config, n.addr)...)
+			diags = append(diags, checkNumbers(v, ot.decl.Config, n.addr)...)
 			if v == cty.NilVal {
 				v = cty.DynamicVal
 			}
@@ -529,6 +521,7 @@ func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hc
 		return cty.NilVal, diags
 	}
 	diags = append(diags, checkNulls(t.Info().Schema, v, st.Config, st.Address())...)
+	diags = append(diags, checkNumbers(v, st.Config, st.Address())...)
 	return v, diags
 }
 

@@ -8,7 +8,9 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
-// LengthFunc is stdlib's length, extended to objects: a fan-out step's value
+// LengthFunc is stdlib's length, extended as Terraform's is to strings (the
+// number of characters, counted as strlen counts them: Unicode grapheme
+// clusters, so "e\u0301" is one) and to objects: a fan-out step's value
 // (step.T.N) is an object keyed by each.key, and "how many instances" is a
 // question runbooks ask of it.
 var LengthFunc = function.New(&function.Spec{
@@ -21,6 +23,13 @@ var LengthFunc = function.New(&function.Spec{
 		v, marks := args[0].Unmark()
 		if v.Type().IsObjectType() {
 			return cty.NumberIntVal(int64(len(v.Type().AttributeTypes()))).WithMarks(marks), nil
+		}
+		if v.Type() == cty.String {
+			n, err := stdlib.Strlen(v)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return n.WithMarks(marks), nil
 		}
 		n, err := stdlib.LengthFunc.Call([]cty.Value{v})
 		if err != nil {

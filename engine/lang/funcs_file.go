@@ -13,6 +13,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/rebind-dev/rebind/engine/runbook"
 )
 
 // MakeFileFunc returns file(path): the contents of a UTF-8 text file, a
@@ -27,7 +29,7 @@ func MakeFileFunc(baseDir string) function.Function {
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := args[0].AsString()
-			src, err := os.ReadFile(resolve(baseDir, p))
+			src, err := runbook.ReadFile(resolve(baseDir, p), runbook.MaxDataFileSize)
 			if err != nil {
 				return cty.NilVal, function.NewArgErrorf(0, "cannot read file %q: %s", p, unwrapPathError(err))
 			}

@@ -11,10 +11,15 @@
 package lang
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/rebind-dev/rebind/engine/runbook"
 )
 
 // Functions returns the functions a runbook may call, by name. file and
@@ -34,7 +39,7 @@ import (
 //
 // The map is new on each call; the caller may add to it.
 func Functions(baseDir string) map[string]function.Function {
-	return map[string]function.Function{
+	fns := map[string]function.Function{
 		// Anchors.
 		"immutable_id":     ImmutableIDFunc,
 		"guid":             GUIDFunc,
@@ -132,4 +137,71 @@ func Functions(baseDir string) map[string]function.Function {
 		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tostring": stdlib.MakeToFunc(cty.String),
 	}
+	// The functions that make numbers from text or float64 arithmetic can
+	// make one no plan can hold: pow(10, 99999) is +Inf, and
+	// tonumber("1e999999999") too. Their results are checked.
+	for _, name := range []string{"jsondecode", "parseint", "pow", "tonumber"} {
+		fns[name] = numbersInRange(name, fns[name])
+	}
+	return fns
+}
+
+// numbersInRange returns f with its result checked: a number in it that
+// runbook.CheckNumber refuses is an error (HCL reports it at the call).
+func numbersInRange(name string, f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			// go-cty reads a number in time quadratic in its length: the
+			// text is checked first.
+			for _, a := range args {
+				a, _ = a.Unmark()
+				if a.Type() != cty.String || !a.IsKnown() || a.IsNull() {
+					continue
+				}
+				if name == "jsondecode" {
+					if diags := runbook.CheckJSON([]byte(a.AsString()), name); diags.HasErrors() {
+						return cty.NilVal, fmt.Errorf("the JSON text: %s", strings.TrimSuffix(diags[0].Detail, "."))
+					}
+				} else if len(a.AsString()) > runbook.MaxNumberText {
+					return cty.NilVal, fmt.Errorf("the number %w", runbook.CheckNumberText(a.AsString()))
+				}
+			}
+			v, err := f.Call(args)
+			if err != nil {
+				return v, err
+			}
+			if path, err := runbook.FindBadNumber(v); err != nil {
+				where := ""
+				if len(path) > 0 {
+					where = " at " + PathString(path)
+				}
+				return cty.NilVal, fmt.Errorf("the number%s in the result of %s %w", where, name, err)
+			}
+			return v, nil
+		},
+	})
+}
+
+// PathString writes a path into a value as an expression would: .a[0].
+func PathString(p cty.Path) string {
+	var b strings.Builder
+	for _, step := range p {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			b.WriteString("." + s.Name)
+		case cty.IndexStep:
+			if s.Key.Type() == cty.String {
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			} else if s.Key.Type() == cty.Number {
+				fmt.Fprintf(&b, "[%s]", s.Key.AsBigFloat().Text('f', -1))
+			} else {
+				b.WriteString("[...]")
+			}
+		}
+	}
+	return b.String()
 }

@@ -125,6 +125,10 @@ func TestFunctions(t *testing.T) {
 		{`keys({b = 1, a = 2})`, cty.TupleVal([]cty.Value{s("a"), s("b")})},
 		{`length(var.users)`, cty.NumberIntVal(3)},
 		{`length({a = 1, b = "x"})`, cty.NumberIntVal(2)},
+		{`length("abc")`, cty.NumberIntVal(3)},
+		{`length("")`, cty.NumberIntVal(0)},
+		{`length("日本")`, cty.NumberIntVal(2)},
+		{`length("e\u0301")`, cty.NumberIntVal(1)},
 		{`alltrue([true, true])`, cty.True},
 		{`alltrue([true, false])`, cty.False},
 		{`alltrue([])`, cty.True},
@@ -309,5 +313,45 @@ func TestSensitiveArgumentNotInError(t *testing.T) {
 		if strings.Contains(diags.Error(), "hunter2") {
 			t.Errorf("%s: the error shows the secret: %s", expr, diags.Error())
 		}
+	}
+}
+
+// TestFunctionsRefuseNumbersOutOfRange checks the functions that make
+// numbers from text or float arithmetic: a result no plan can hold
+// (pow(10, 99999) is +Inf) is an error at the call, not a value.
+func TestFunctionsRefuseNumbersOutOfRange(t *testing.T) {
+	ctx := testContext(t)
+	ctx.Variables["digits"] = cty.StringVal(strings.Repeat("7", 1_000_000))
+	for _, expr := range []string{
+		`pow(10, 99999)`,
+		`pow(0, -1)`,
+		`tonumber("1e999999999")`,
+		`tonumber("-1e400")`,
+		`jsondecode("{\"a\": [1, 1e999999999]}")`,
+		`parseint(join("", [for i in range(400) : "9"]), 10)`,
+		// go-cty reads numbers in time quadratic in their length.
+		`tonumber(digits)`,
+		`parseint(digits, 10)`,
+		`jsondecode(digits)`,
+	} {
+		_, diags := eval(t, ctx, expr)
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "64-bit float") && !strings.Contains(diags.Error(), "1000000 characters") {
+			t.Errorf("%s: %v", expr, diags)
+		}
+	}
+	if v, diags := eval(t, ctx, `pow(10, 300)`); diags.HasErrors() || v.AsBigFloat().Sign() <= 0 {
+		t.Errorf("pow(10, 300) = %#v, %v", v, diags)
+	}
+}
+
+// TestFileReadsNoFurtherThanItsLimit: file() of a device that never ends
+// is an error, not a read that fills the memory.
+func TestFileReadsNoFurtherThanItsLimit(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, diags := eval(t, testContext(t), `file("/dev/zero")`)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "too large") {
+		t.Errorf("file(/dev/zero): %v", diags)
 	}
 }

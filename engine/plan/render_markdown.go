@@ -102,6 +102,11 @@ func buildView(p *Plan, opt RenderOptions) planView {
 			ap = &r
 		}
 	}
+	p = visible(p, opt.Full)
+	if ap != nil {
+		a := visibleApproval(*ap)
+		ap = &a
+	}
 	v := planView{
 		Name:        p.Runbook.Name,
 		Title:       p.Runbook.Title,
@@ -252,7 +257,7 @@ func changeAttrs(in Instance, full bool) []attrView {
 		case bs == as:
 			continue
 		}
-		av := attrView{Name: k}
+		av := attrView{Name: attrName(k)}
 		av.Before, av.After = shownPair(bs, as, full)
 		out = append(out, av)
 	}

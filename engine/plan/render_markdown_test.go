@@ -198,7 +198,9 @@ func TestRenderMarkdownEscapes(t *testing.T) {
 	if !strings.Contains(out, "`\"<script>alert(1)</script> \\| *not bold*\"`") {
 		t.Errorf("value not shown as a code span:\n%s", out)
 	}
-	if !strings.Contains(out, `a \`+"`"+`code\`+"`"+` \| pipe and a new line`) {
+	// The line break shows as \n (escaped for Markdown as \\n), so the
+	// note stays in its line and a reviewer sees it was there.
+	if !strings.Contains(out, `a \`+"`"+`code\`+"`"+` \| pipe\\nand a new line`) {
 		t.Errorf("note not escaped onto one line:\n%s", out)
 	}
 	// Every table row has the header's five cells.

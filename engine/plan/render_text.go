@@ -29,8 +29,12 @@ var colors = map[string]string{
 
 const reset, bold = "\x1b[0m", "\x1b[1m"
 
-// RenderText writes the plan for a terminal.
+// RenderText writes the plan for a terminal. Text that rebind did not
+// write (names, notes, values) is shown with its control and bidi
+// characters escaped (see visible).
 func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
+	digest := p.Digest()
+	p = visible(p, opt.Full)
 	pw := &printer{w: w}
 	c := func(code, s string) string {
 		if !opt.Color || code == "" {
@@ -43,7 +47,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		title += ": " + p.Runbook.Title
 	}
 	pw.f("%s\n", c(bold, "Runbook "+title))
-	pw.f("Plan digest  sha256:%s\n", p.Digest())
+	pw.f("Plan digest  sha256:%s\n", digest)
 	pw.f("Created      %s by %s, expires %s\n", p.Created.UTC().Format("2006-01-02 15:04:05Z"), p.Author, p.Expires.UTC().Format("2006-01-02 15:04:05Z"))
 	if p.Lab != "" {
 		pw.f("Targets      bound to the lab tenant at %s\n", p.Lab)
@@ -69,7 +73,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			var parts []string
 			for _, k := range sortedKeys(m) {
 				if m[k] != nil {
-					parts = append(parts, k+" = "+shownValue(m[k], opt.Full))
+					parts = append(parts, attrName(k)+" = "+shownValue(m[k], opt.Full))
 				}
 			}
 			cfg = strings.Join(parts, ", ")
@@ -164,18 +168,19 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 		b, inB := before[k]
 		a, inA := after[k]
 		bj, aj := valueJSON(b), valueJSON(a)
+		name := attrName(k)
 		switch {
 		case in.Action == "create" || before == nil:
 			if inA {
-				pw.f("%s%s = %s\n", indent, k, shownValue(a, full))
+				pw.f("%s%s = %s\n", indent, name, shownValue(a, full))
 			}
 		case in.Action == "delete" || after == nil:
 			if inB {
-				pw.f("%s%s = %s\n", indent, k, shownValue(b, full))
+				pw.f("%s%s = %s\n", indent, name, shownValue(b, full))
 			}
 		case bj != aj:
 			bs, as := shownPair(bj, aj, full)
-			pw.f("%s%s: %s -> %s\n", indent, k, bs, as)
+			pw.f("%s%s: %s -> %s\n", indent, name, bs, as)
 		}
 	}
 }

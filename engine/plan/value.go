@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/zclconf/go-cty/cty"
@@ -12,14 +13,18 @@ import (
 // Unknown is how a value that is not known until apply appears in a plan.
 const Unknown = "(known after apply)"
 
+// OutOfRange is how a number outside the range of a 64-bit float appears
+// in a plan: JSON cannot hold an infinity.
+const OutOfRange = "(number out of range)"
+
 // Value is a value as a plan shows it: canonical JSON, with unknown parts
 // written as Unknown. Marks must be resolved (redacted) before encoding;
 // EncodeValue drops any that remain.
 type Value []byte
 
 // EncodeValue encodes v canonically: object keys sorted, numbers in their
-// shortest exact form, unknowns as Unknown, null as null. cty.NilVal
-// encodes as an empty Value.
+// shortest exact form (OutOfRange beyond a 64-bit float's range), unknowns
+// as Unknown, null as null. cty.NilVal encodes as an empty Value.
 func EncodeValue(v cty.Value) Value {
 	if v == cty.NilVal {
 		return nil
@@ -110,6 +115,14 @@ func toJSON(v cty.Value) any {
 		return v.True()
 	case t == cty.Number:
 		bf := v.AsBigFloat()
+		if f, _ := bf.Float64(); math.IsInf(f, 0) {
+			// JSON has no infinity, and a finite number this large
+			// takes minutes to print. The engine refuses such numbers
+			// where they enter (variables, literals, function results,
+			// arguments); should one get through, the plan says so
+			// rather than fail to encode.
+			return OutOfRange
+		}
 		if bf.IsInt() {
 			i, _ := bf.Int(nil)
 			return json.Number(i.String())

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/rebind-dev/rebind/termtext"
 )
 
 // maxShown is how many characters of a value the text, Markdown and HTML
@@ -12,7 +14,9 @@ import (
 const maxShown = 200
 
 // valueJSON is v as JSON, as typed (no \u003c for '<': the renderers
-// escape for their own format). The unknown marker shows bare.
+// escape for their own format), with every control, bidi and invisible
+// character in a string written as a \u escape (termtext.JSON), so that a
+// value shows what it holds. The unknown marker shows bare.
 func valueJSON(v any) string {
 	if s, ok := v.(string); ok && s == Unknown {
 		return s
@@ -23,7 +27,7 @@ func valueJSON(v any) string {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return strings.TrimSuffix(string(termtext.JSON(buf.Bytes())), "\n")
 }
 
 // shownValue is v as a rendering shows it: whole when full, else cut at

@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Extension is the file name suffix of runbook files. In a folder, only
@@ -32,7 +32,10 @@ func Load(p string) (*Runbook, hcl.Diagnostics) {
 		return &Runbook{Dir: p}, fileError(p, "Cannot read runbook", fmt.Sprintf("The runbook %s cannot be read: %s.", p, err))
 	}
 	if !info.IsDir() {
-		src, err := os.ReadFile(p)
+		src, err := ReadFile(p, MaxRunbookSize)
+		if errors.Is(err, ErrTooLarge) {
+			return &Runbook{Dir: filepath.Dir(p)}, fileError(p, "Runbook too large", fmt.Sprintf("The runbook file %s holds more than %s, the most rebind reads. A runbook is code: data belongs in a variable file or a file() it reads.", p, sizeText(MaxRunbookSize)))
+		}
 		if err != nil {
 			return &Runbook{Dir: filepath.Dir(p)}, fileError(p, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", p, err))
 		}
@@ -58,7 +61,7 @@ func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
 		return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook %s cannot be read: %s.", dir, err))
 	}
 	if !info.IsDir() {
-		src, err := fs.ReadFile(fsys, dir)
+		src, err := readFS(fsys, dir, MaxRunbookSize)
 		if err != nil {
 			return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", dir, err))
 		}
@@ -69,15 +72,20 @@ func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
 		return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook folder %s cannot be read: %s.", dir, err))
 	}
 	sources := map[string][]byte{}
+	total := 0
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), Extension) {
 			continue
 		}
-		src, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		src, err := readFS(fsys, path.Join(dir, e.Name()), int64(MaxRunbookSize-total))
+		if errors.Is(err, ErrTooLarge) {
+			return &Runbook{}, fileError(e.Name(), "Runbook too large", fmt.Sprintf("The runbook's files hold more than %s, the most rebind reads. A runbook is code: data belongs in a variable file or a file() it reads.", sizeText(MaxRunbookSize)))
+		}
 		if err != nil {
 			return &Runbook{}, fileError(e.Name(), "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", path.Join(dir, e.Name()), err))
 		}
 		sources[e.Name()] = src
+		total += len(src)
 	}
 	if len(sources) == 0 {
 		return &Runbook{}, fileError(dir, "No runbook files", fmt.Sprintf("The folder %s holds no %s files.", dir, Extension))
@@ -109,11 +117,18 @@ func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnosti
 	if len(names) == 0 {
 		return rb, fileError(dir, "No runbook files", "The runbook has no files.")
 	}
+	if d := checkSize(sources, names); d.HasErrors() {
+		return rb, d
+	}
 	d := newDecoder(rb)
 	for _, name := range names {
-		f, fDiags := hclsyntax.ParseConfig(sources[name], name, hcl.InitialPos)
+		f, fDiags := parseNative(sources[name], name)
 		diags = append(diags, fDiags...)
 		if f == nil {
+			// Refused before parsing (nested too deeply): kept for the
+			// diagnostics' source snippets.
+			rb.Files[name] = &hcl.File{Body: hcl.EmptyBody(), Bytes: sources[name]}
+			d.parseFailed = true
 			continue
 		}
 		rb.Files[name] = f

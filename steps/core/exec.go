@@ -33,10 +33,11 @@ const (
 // Exec is the `exec` step type: it runs a command given as an argument list,
 // never through a shell, so no argument is ever re-parsed or expanded.
 //
-// `env` adds to rebind's own environment; `dir` (relative to the runbook's
-// directory, which is also the default) is the working directory. An exit
-// code other than `expect_exit` (0 by default) fails the step with the code
-// and the last lines of stderr. The result is {exit_code, stdout, stderr},
+// `env` adds to rebind's own environment; `dir` (relative to the directory
+// the run was started in, which is also the default) is the working
+// directory, shown resolved in the plan. An exit code other than
+// `expect_exit` (0 by default) fails the step with the code and the last
+// lines of stderr. The result is {exit_code, stdout, stderr},
 // each output capped at 1 MiB. A command whose executable cannot be found
 // fails permanently.
 //

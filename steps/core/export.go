@@ -51,7 +51,7 @@ func (Export) Info() steps.Info {
 		Kind: steps.KindEnsure,
 		Schema: steps.Schema{
 			"path": {Type: cty.String, Required: true,
-				Doc: "The file to write; a relative path is resolved against the runbook's directory."},
+				Doc: "The file to write; a relative path is resolved against the directory the run was started in, and the plan shows it resolved."},
 			"format": {Type: cty.String,
 				Doc: "\"csv\" or \"json\"; by default taken from the path's extension."},
 			"rows": {Type: cty.DynamicPseudoType, Required: true, Reflects: []string{"content", "sha256"},

@@ -16,12 +16,15 @@ const fileDefaultMode os.FileMode = 0o644
 // File is the `file` step type: it ensures that a file has the given content
 // (and mode), or that it does not exist when content is null.
 //
-// Relative paths resolve against the run's directory. Writes are atomic and
-// durable (a temporary file in the same directory, synced, renamed over the
-// path, then the directory synced), so a crash leaves the old file or the
-// new one. Without `mode`, an existing file keeps its mode and a new one
-// gets 0644. Revert restores the recorded content and mode, or removes the
-// file when it did not exist.
+// Relative paths resolve against the directory the run was started in (the
+// run's directory, kept in the journal so that resume and rollback use the
+// same one), not the runbook's folder; the plan names the file by its
+// resolved path. Writes are atomic and durable (a temporary file in the
+// same directory, synced, renamed over the path, then the directory
+// synced), so a crash leaves the old file or the new one. Without `mode`,
+// an existing file keeps its mode and a new one gets 0644. Revert restores
+// the recorded content and mode, or removes the file when it did not
+// exist.
 type File struct{}
 
 var _ steps.Reverter = File{}
@@ -36,7 +39,7 @@ func (File) Info() steps.Info {
 		Kind: steps.KindEnsure,
 		Schema: steps.Schema{
 			"path": {Type: cty.String, Required: true,
-				Doc: "The file's path; a relative path is resolved against the runbook's directory."},
+				Doc: "The file's path; a relative path is resolved against the directory the run was started in, and the plan shows it resolved."},
 			"content": {Type: cty.String, Required: true, Nullable: true, Reflects: []string{"sha256"},
 				Doc: "The file's whole content; null means the file must not exist."},
 			"mode": {Type: cty.String,
