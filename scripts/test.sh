@@ -68,4 +68,5 @@ fuzz FuzzParseGUID ./anchor/
 fuzz FuzzVerifySignature ./engine/plan/
 fuzz FuzzParseAllowedSigners ./engine/plan/
 fuzz FuzzFrame ./lab/ldapserver/
+fuzz FuzzWriteDiagnostics ./termtext/
 echo "== all tests passed"
