@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // maxRequestBody is the largest request body the lab reads, Graph's: "there
@@ -113,10 +112,10 @@ func (s *Server) readBodies(next http.Handler) http.Handler {
 			if need < 0 || gzipped {
 				need = maxRequestBody
 			}
-			if !s.bodies.take(need, r.Context().Done()) {
+			if s.bodies.Acquire(r.Context(), int64(need)) != nil {
 				return // the client is gone
 			}
-			defer s.bodies.give(need)
+			defer s.bodies.Release(int64(need))
 		}
 		body, err := readAtMost(http.MaxBytesReader(w, r.Body, maxRequestBody), r.ContentLength, maxRequestBody)
 		var mbe *http.MaxBytesError
@@ -152,45 +151,6 @@ func (s *Server) readBodies(next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
-}
-
-// byteBudget is a number of bytes shared by the requests being served. A
-// request waits for room; a small one takes none.
-type byteBudget struct {
-	mu   sync.Mutex
-	free int
-	more chan struct{} // closed when bytes come back
-}
-
-func newByteBudget(n int) *byteBudget { return &byteBudget{free: n, more: make(chan struct{})} }
-
-// take waits until n bytes are free and takes them; it reports false when
-// done closes first.
-func (b *byteBudget) take(n int, done <-chan struct{}) bool {
-	for {
-		b.mu.Lock()
-		if b.free >= n {
-			b.free -= n
-			b.mu.Unlock()
-			return true
-		}
-		more := b.more
-		b.mu.Unlock()
-		select {
-		case <-more:
-		case <-done:
-			return false
-		}
-	}
-}
-
-// give returns n bytes.
-func (b *byteBudget) give(n int) {
-	b.mu.Lock()
-	b.free += n
-	close(b.more)
-	b.more = make(chan struct{})
-	b.mu.Unlock()
 }
 
 // canonicalPaths answers 400 to a path with "." or ".." segments or empty

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // ServerOptions configure the lab's HTTP listener.
@@ -41,7 +43,7 @@ type Server struct {
 	mux      *http.ServeMux
 	graph    *http.ServeMux
 	throttle *throttle
-	bodies   *byteBudget
+	bodies   *semaphore.Weighted
 
 	mu       sync.Mutex
 	faults   Faults
@@ -64,7 +66,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 		opts.WriteUnits = 3000
 	}
 	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2)),
-		bodies: newByteBudget(bodyBudgetBytes)}
+		bodies: semaphore.NewWeighted(bodyBudgetBytes)}
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()

@@ -269,10 +269,10 @@ func (ss *session) readBody(conn net.Conn, r *bufio.Reader, hdr []byte, length i
 	s := ss.s
 	release = func() {}
 	if length > smallMessage {
-		if !s.budget.take(length, s.done) {
+		if s.budget.Acquire(s.ctx, int64(length)) != nil {
 			return nil, nil, false
 		}
-		release = func() { s.budget.give(length) }
+		release = func() { s.budget.Release(int64(length)) }
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(bodyTimeout))
 	msg = make([]byte, len(hdr)+length)
@@ -329,7 +329,7 @@ func (ss *session) forward(msg []byte, hdrLen int, lim decodeLimits, r *bufio.Re
 		}
 		select {
 		case s.pool <- struct{}{}:
-		case <-s.done:
+		case <-s.ctx.Done():
 			return false, false
 		}
 		ss.mu.Lock()
@@ -442,42 +442,3 @@ type bufferedConn struct {
 }
 
 func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// byteBudget is the bytes of large message bodies all sessions may hold
-// at once. A body waits for room; small bodies do not need any.
-type byteBudget struct {
-	mu   sync.Mutex
-	free int
-	more chan struct{} // closed when bytes come back
-}
-
-func newByteBudget(n int) *byteBudget { return &byteBudget{free: n, more: make(chan struct{})} }
-
-// take waits until n bytes are free and takes them; it reports false when
-// done closes first.
-func (b *byteBudget) take(n int, done <-chan struct{}) bool {
-	for {
-		b.mu.Lock()
-		if b.free >= n {
-			b.free -= n
-			b.mu.Unlock()
-			return true
-		}
-		more := b.more
-		b.mu.Unlock()
-		select {
-		case <-more:
-		case <-done:
-			return false
-		}
-	}
-}
-
-// give returns n bytes.
-func (b *byteBudget) give(n int) {
-	b.mu.Lock()
-	b.free += n
-	close(b.more)
-	b.more = make(chan struct{})
-	b.mu.Unlock()
-}

@@ -1,6 +1,7 @@
 package ldapserver
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jimlambrt/gldap"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/rebind-dev/rebind/lab"
 )
@@ -86,9 +89,11 @@ type Server struct {
 	tls  *tls.Config
 	ca   []byte
 
-	pool   chan struct{} // a slot per request being worked on
-	budget *byteBudget   // bytes of large bodies being read
-	done   chan struct{} // closed by Close
+	pool   chan struct{}       // a slot per request being worked on
+	budget *semaphore.Weighted // bytes of large bodies being read
+	// ctx ends when Close is called; stop ends it.
+	ctx  context.Context
+	stop context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool
@@ -133,8 +138,9 @@ func New(t *lab.Tenant, opts Options) *Server {
 		opts.ErrorLog = log.Default()
 	}
 	s := &Server{t: t, opts: opts, conns: map[net.Conn]struct{}{}, sessions: map[*session]struct{}{},
-		pool: make(chan struct{}, opts.MaxPoolThreads*runtime.GOMAXPROCS(0)), done: make(chan struct{}),
-		budget: newByteBudget(bodyBudgetFactor * opts.MaxReceiveBuffer)}
+		pool:   make(chan struct{}, opts.MaxPoolThreads*runtime.GOMAXPROCS(0)),
+		budget: semaphore.NewWeighted(int64(bodyBudgetFactor * opts.MaxReceiveBuffer))}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.dir = directory{t: t, domain: domain, maxPage: opts.MaxPageSize, bindDN: opts.BindDN,
 		bindUPN: "administrator@" + dnsDomain(domain), password: opts.Password, log: opts.ErrorLog}
 	s.tls = opts.TLSConfig
@@ -299,7 +305,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.done)
+	s.stop()
 	ls, eps := s.listeners, []*endpoint{s.plain, s.secure}
 	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
