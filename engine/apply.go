@@ -89,15 +89,23 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 		return nil, hcl.Diagnostics{errDiag("Plan made against other targets",
 			fmt.Errorf("the plan was made against %s, and this apply is bound to %s; apply it against the same targets", labName(p.Lab), labName(e.Lab)))}
 	}
+	// The runbook the checks load from the plan's sources is the one that
+	// runs.
+	var rb *runbook.Runbook
 	if opt.Rehearsal {
 		if e.Lab == "" {
 			return nil, hcl.Diagnostics{errDiag("Not a rehearsal", errors.New("a rehearsal applies without approvals, so it runs only against the lab tenant"))}
 		}
-		if _, err := approval.Consistent(p); err != nil {
+		var err error
+		if rb, err = approval.Consistent(p); err != nil {
 			return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
 		}
-	} else if _, err := approval.Check(p, opt.Policy, e.now()); err != nil {
-		return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
+	} else {
+		r, err := approval.Check(p, opt.Policy, e.now())
+		if err != nil {
+			return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
+		}
+		rb = r.Runbook
 	}
 	digest := ""
 	if opt.Saved {
@@ -118,7 +126,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 		return nil, hcl.Diagnostics{errDiag("Plan made with another state directory",
 			fmt.Errorf("the plan holds sensitive values whose fingerprints are keyed with the key of another state directory (key %s; this one's is %s), so they cannot be checked for drift here; apply it with the --state-dir it was planned with, or plan again", p.KeyID, e.KeyID()))}
 	}
-	_, s, diags := e.sessionFromPlan(p, in)
+	s, diags := e.sessionFromPlan(p, rb, in)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -198,25 +206,16 @@ func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Dia
 			le.Object, holder, le.HeldBy, le.HeldBy, le.HeldBy)}
 }
 
-// sessionFromPlan rebuilds the runbook a plan carries and resolves its
-// inputs, with secrets given again in `in`.
-func (e *Engine) sessionFromPlan(p *plan.Plan, in Inputs) (*runbook.Runbook, *session, hcl.Diagnostics) {
-	src := map[string][]byte{}
-	for k, v := range p.Runbook.Sources {
-		src[k] = []byte(v)
-	}
-	if got := plan.SourcesDigest(src); got != p.Runbook.Digest {
-		return nil, nil, hcl.Diagnostics{errDiag("Plan does not match its runbook",
-			fmt.Errorf("the runbook sources in the plan hash to %s, but the plan says %s", got, p.Runbook.Digest))}
-	}
-	rb, diags := runbook.LoadSources(p.Runbook.Dir, src)
-	if diags.HasErrors() {
-		return nil, nil, diags
-	}
+// sessionFromPlan resolves a plan's inputs, with secrets given again in
+// `in`, for rb: the runbook the plan carries, already loaded from its
+// sources (and checked against its digest) by approval.Check or
+// approval.Consistent.
+func (e *Engine) sessionFromPlan(p *plan.Plan, rb *runbook.Runbook, in Inputs) (*session, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	typed, d := planInputs(rb, p)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
-		return nil, nil, diags
+		return nil, diags
 	}
 	for k, v := range in.Typed {
 		typed[k] = v
@@ -226,7 +225,7 @@ func (e *Engine) sessionFromPlan(p *plan.Plan, in Inputs) (*runbook.Runbook, *se
 	s, d := e.newSession(rb, in, dir)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
-		return nil, nil, diags
+		return nil, diags
 	}
 	// The plan's values win over the environment and files for non-secret
 	// inputs: what was reviewed is what runs.
@@ -238,7 +237,7 @@ func (e *Engine) sessionFromPlan(p *plan.Plan, in Inputs) (*runbook.Runbook, *se
 				fmt.Errorf("the variable %q was planned as %s; apply cannot change a reviewed input", name, plan.EncodeValue(lang.Redact(v, false)))))
 		}
 	}
-	return rb, s, diags
+	return s, diags
 }
 
 // planInputs decodes a plan's inputs to the variables' types.
@@ -366,4 +365,19 @@ func lockObjects(p *plan.Plan) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// planRunbook loads the runbook a plan carries, after checking its sources
+// against the digest the plan names: for a run's own plan, read back from
+// the journal.
+func planRunbook(p *plan.Plan) (*runbook.Runbook, hcl.Diagnostics) {
+	src := make(map[string][]byte, len(p.Runbook.Sources))
+	for k, v := range p.Runbook.Sources {
+		src[k] = []byte(v)
+	}
+	if got := plan.SourcesDigest(src); got != p.Runbook.Digest {
+		return nil, hcl.Diagnostics{errDiag("Plan does not match its runbook",
+			fmt.Errorf("the runbook sources in the plan hash to %s, but the plan says %s", got, p.Runbook.Digest))}
+	}
+	return runbook.LoadSources(p.Runbook.Dir, src)
 }

@@ -356,15 +356,34 @@ func instanceAddr(st *runbook.Step, key string) string {
 // and all: the step gets them unmarked in Config, and as it may print them
 // in Shown.
 func (s *session) call(st *runbook.Step, info steps.Info, cfg cty.Value, key, addr string, target any) steps.Call {
-	secret := secretArgs(info.Schema, cfg)
-	s.secrets.add(cfg)
-	shown := lang.Redact(taint(cfg, secret), false)
-	cfg, _ = cfg.UnmarkDeep()
-	return steps.Call{
-		Address: addr, Key: key, Config: cfg, Target: target,
-		Run: &runContext{s: s}, Log: s.logw, Sleep: s.e.Sleep,
-		Shown: shown, HasSecret: len(secret) > 0,
+	plain, marks := cfg.UnmarkDeepWithPaths()
+	shown, secret := plain, false
+	if len(marks) > 0 || schemaSecret(info.Schema, plain) {
+		// Only then can an argument hold a secret: the common case of a
+		// call with no sensitive value costs one walk of its arguments.
+		names := secretArgs(info.Schema, cfg)
+		s.secrets.add(cfg)
+		shown, secret = lang.Redact(taint(cfg, names), false), len(names) > 0
 	}
+	return steps.Call{
+		Address: addr, Key: key, Config: plain, Target: target,
+		Run: &runContext{s: s}, Log: s.logw, Sleep: s.e.Sleep,
+		Shown: shown, HasSecret: secret,
+	}
+}
+
+// schemaSecret reports whether an argument the schema calls sensitive is
+// given.
+func schemaSecret(schema steps.Schema, plain cty.Value) bool {
+	if plain == cty.NilVal || !plain.IsKnown() || plain.IsNull() || !plain.Type().IsObjectType() {
+		return false
+	}
+	for name, a := range schema {
+		if a.Sensitive && plain.Type().HasAttribute(name) && !plain.GetAttr(name).IsNull() {
+			return true
+		}
+	}
+	return false
 }
 
 // reflectedBy names what of a call's observation, change and result holds
@@ -372,7 +391,7 @@ func (s *session) call(st *runbook.Step, info steps.Info, cfg cty.Value, key, ad
 // arguments hold one.
 func reflectedBy(info steps.Info, call steps.Call) map[string]bool {
 	secret := map[string]bool{}
-	if call.Shown == cty.NilVal || !call.Shown.Type().IsObjectType() || call.Shown.IsNull() {
+	if !call.HasSecret || call.Shown == cty.NilVal || !call.Shown.Type().IsObjectType() || call.Shown.IsNull() {
 		return secret
 	}
 	for name := range info.Schema {

@@ -112,7 +112,12 @@ func (e *Engine) openRun(ctx context.Context, runID string, in Inputs) (journal.
 	if run.Dir != "" {
 		e.WorkDir = run.Dir
 	}
-	_, s, diags := e.sessionFromPlan(p, in)
+	rb, diags := planRunbook(p)
+	if diags.HasErrors() {
+		release()
+		return run, nil, nil, noop, diags
+	}
+	s, diags := e.sessionFromPlan(p, rb, in)
 	if diags.HasErrors() {
 		release()
 		return run, nil, nil, noop, diags
