@@ -69,10 +69,8 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 			rep.InDoubt = out.inDoubt
 			return finish(journal.StatusFailed, "in doubt: "+strings.Join(out.inDoubt, ", "))
 		case out.failed:
+			// An interrupt never reaches here: it ends the run above.
 			mode := st.OnFailure
-			if ctx.Err() != nil {
-				mode = runbook.OnFailureAbort
-			}
 			if mode == runbook.OnFailureDefault {
 				mode = runbook.OnFailureAbort
 				_ = e.Store.Flush(ctx)
