@@ -387,7 +387,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	}
 
 	secrets := secretStrings(marked)
-	cd, err := encodeChange(redactChange(info.Schema, marked, change), secrets)
+	cd, err := encodeChange(change, secrets)
 	if err != nil {
 		return s.fail(ctx, res, st, err)
 	}
@@ -480,7 +480,6 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 // sets the instance's value.
 func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, call steps.Call, obs steps.Observation, change steps.Change, result steps.Result, cfg *typedValue, wrote bool, eachV cty.Value, secrets []string) instResult {
 	t := s.types[st.Type]
-	info := t.Info()
 	if len(st.Postconditions) > 0 && wrote {
 		// Conditions after a write see the object as it is now.
 		if o, err := s.observeOnce(ctx, t, call); err == nil {
@@ -493,7 +492,7 @@ func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, ca
 	}
 	od := outcomeData{Key: call.Key, Object: s.safeObject(obs.Object, secrets), Action: string(change.Action), Config: cfg}
 	if wrote {
-		cd, err := encodeChange(redactChange(info.Schema, call.Config, change), secrets)
+		cd, err := encodeChange(change, secrets)
 		if err == nil {
 			od.Change = &cd
 		}

@@ -153,29 +153,3 @@ func storable(schema steps.Schema, cfg cty.Value) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-// redactChange nulls sensitive attributes of a change's values.
-func redactChange(schema steps.Schema, cfg cty.Value, c steps.Change) steps.Change {
-	masked := sensitivePaths(cfg)
-	for name, a := range schema {
-		if a.Sensitive {
-			masked[name] = true
-		}
-	}
-	if len(masked) == 0 {
-		return c
-	}
-	null := func(v cty.Value) cty.Value {
-		if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
-			return v
-		}
-		m := v.AsValueMap()
-		for n := range masked {
-			if x, ok := m[n]; ok {
-				m[n] = cty.NullVal(x.Type())
-			}
-		}
-		return cty.ObjectVal(m)
-	}
-	c.Before, c.After = null(c.Before), null(c.After)
-	return c
-}

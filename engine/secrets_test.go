@@ -61,6 +61,13 @@ func TestObservedSecretsStayHidden(t *testing.T) {
 			}
 		}
 	}
+	// The intent says so too: a rollback of the write left in doubt by a
+	// crash works from it, and must not write a null back.
+	for _, r := range recs {
+		if r.Kind == journal.KindIntent && r.Step == "step.file.cred" && !bytes.Contains(r.Data, []byte(`"before_redacted":true`)) {
+			t.Errorf("the intent does not mark its before-value as withheld: %s", r.Data)
+		}
+	}
 	// Rolling back cannot bring the old secret back, and says so.
 	back, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{Vars: map[string]string{"pw": next}})
 	if diags.HasErrors() {
