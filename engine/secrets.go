@@ -152,4 +152,3 @@ func storable(schema steps.Schema, cfg cty.Value) cty.Value {
 	}
 	return cty.ObjectVal(m)
 }
-
