@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -171,13 +172,78 @@ interrupted run and rolls completed steps back.`,
 }
 
 func newVersionCmd(ios *IO) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print rebind's version",
+		Short: "Print rebind's version, the commit it was built from and when",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(ios.Out, "rebind %s\n", Version)
+			v := readVersion()
+			if asJSON {
+				return writeJSON(ios.Out, v)
+			}
+			fmt.Fprint(ios.Out, v.String())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+// versionInfo is what `rebind version` reports, from the build information
+// the go command embeds in the binary (runtime/debug.ReadBuildInfo): the
+// main module's version ("(devel)" for a plain `go build` outside a tagged
+// checkout, the module version for `go install ...@VERSION`) and, when the
+// binary was built inside a git checkout, the vcs.* settings.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Module    string `json:"module,omitempty"`
+	Commit    string `json:"commit,omitempty"`
+	Time      string `json:"commit_time,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+}
+
+func readVersion() versionInfo {
+	v := versionInfo{Version: Version}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	v.Module = bi.Main.Path
+	v.GoVersion = bi.GoVersion
+	// -ldflags -X cli.Version wins; otherwise the module version.
+	if Version == "dev" && bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Commit = s.Value
+		case "vcs.time":
+			v.Time = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	return v
+}
+
+func (v versionInfo) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rebind %s\n", v.Version)
+	if v.Commit != "" {
+		mod := ""
+		if v.Modified {
+			mod = " (with uncommitted changes)"
+		}
+		fmt.Fprintf(&b, "commit %s%s\n", v.Commit, mod)
+	}
+	if v.Time != "" {
+		fmt.Fprintf(&b, "committed %s\n", v.Time)
+	}
+	if v.GoVersion != "" {
+		fmt.Fprintf(&b, "go %s\n", v.GoVersion)
+	}
+	return b.String()
 }
