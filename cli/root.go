@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -38,6 +39,9 @@ var Version = "dev"
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// extraFiles are files other than the runbook's that diagnostics
+	// quote (the environment file), by the name they carry.
+	extraFiles map[string]*hcl.File
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -59,6 +63,8 @@ func (s *IO) Color(w io.Writer) bool {
 type Globals struct {
 	StateDir string
 	Lab      string
+	// Env is the environment file (--env, REBIND_ENV).
+	Env string
 	// workDir, when set, is where relative paths in step arguments resolve
 	// instead of the current directory (a rehearsal's own folder).
 	workDir string
@@ -115,7 +121,7 @@ func isCobraUsage(err error) bool {
 // normalizeArgs accepts terraform-style single-dash long flags
 // (-var, -var-file, -out, -auto-approve) as well as the double-dash forms.
 func normalizeArgs(args []string) []string {
-	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "state-dir": true}
+	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true}
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
@@ -150,6 +156,7 @@ interrupted run and rolls completed steps back.`,
 		stateDefault = ".rebind"
 	}
 	root.PersistentFlags().StringVar(&g.StateDir, "state-dir", stateDefault, "where runs are journaled (env REBIND_STATE_DIR)")
+	root.PersistentFlags().StringVar(&g.Env, "env", os.Getenv("REBIND_ENV"), "the environment file holding the targets' settings (env REBIND_ENV)")
 	root.PersistentFlags().StringVar(&g.Lab, "lab", os.Getenv("REBIND_LAB"), "bind every target to the lab tenant at this URL (env REBIND_LAB)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
