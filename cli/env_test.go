@@ -37,7 +37,7 @@ func TestBundledRunbooksAgainstSampleEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (strings.Contains(string(src), "corp.example.com") || strings.Contains(string(src), "onmicrosoft.com\"")) {
+		if strings.Contains(string(src), "corp.example.com") || strings.Contains(string(src), "onmicrosoft.com\"") {
 			t.Errorf("%s names a host", name)
 		}
 	}
