@@ -174,6 +174,7 @@ interrupted run and rolls completed steps back.`,
 		newRunbooksCmd(ios),
 		newRehearseCmd(ios, g),
 		newVersionCmd(ios),
+		newPermissionsCmd(ios, g),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -263,6 +264,47 @@ func presentOnly(schema steps.Schema, body hcl.Body) steps.Schema {
 	for name, a := range schema {
 		if _, ok := attrs[name]; ok {
 			out[name] = a
+		}
+	}
+	return out
+}
+
+// Need is what one block of a runbook needs from a directory: a
+// permission its step type declares, and the target it reaches it through.
+type Need struct {
+	// Address is the block, e.g. step.entra_immutable_id.clear.
+	Address string
+	// Target is "TYPE.NAME", "" for a step type that needs no target.
+	Target     string
+	Permission steps.Permission
+}
+
+// Needs lists what the runbook's data blocks and steps need, in file order,
+// from their step types' Info.Permissions: generated from the declarations
+// the plan lists, so it cannot drift from them. A block of an unknown type
+// is left out (validate reports it).
+func Needs(rb *runbook.Runbook) []Need {
+	var out []Need
+	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
+		t, ok := steps.Lookup(st.Type)
+		if !ok {
+			continue
+		}
+		info := t.Info()
+		target := ""
+		if info.Target != "" {
+			if st.Target != nil {
+				target = strings.TrimPrefix(refAddr(st.Target), "target.")
+			} else {
+				for _, rt := range rb.Targets {
+					if rt.Type == info.Target {
+						target = rt.Type + "." + rt.Name
+					}
+				}
+			}
+		}
+		for _, p := range info.Permissions {
+			out = append(out, Need{Address: st.Address(), Target: target, Permission: steps.ParsePermission(p)})
 		}
 	}
 	return out
