@@ -175,6 +175,7 @@ interrupted run and rolls completed steps back.`,
 		newRehearseCmd(ios, g),
 		newVersionCmd(ios),
 		newPermissionsCmd(ios, g),
+		newDoctorCmd(ios, g),
 	)
 	return root
 }

@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/environment"
@@ -308,4 +311,83 @@ func Needs(rb *runbook.Runbook) []Need {
 		}
 	}
 	return out
+}
+
+// ResolvedTarget is a runbook target with its settings merged from the
+// runbook and the environment, as a target type's Open receives them.
+type ResolvedTarget struct {
+	Type, Name string
+	Config     steps.TargetConfig
+}
+
+// ResolveTargets decodes the runbook's targets against the engine's
+// environment, without reading anything: for `rebind doctor`. Variables
+// without a default are unknown, so a setting built from one is unknown
+// too (the caller says so).
+func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diagnostics) {
+	typed := map[string]cty.Value{}
+	for _, v := range rb.Variables {
+		if v.Default != cty.NilVal {
+			continue
+		}
+		ty := v.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		typed[v.Name] = cty.UnknownVal(ty)
+	}
+	e2 := &Engine{Lab: e.Lab, Env: e.Env, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key, Getenv: e.Getenv}
+	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
+		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		return nil
+	})...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	getenv := e.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var out []ResolvedTarget
+	for _, t := range rb.Targets {
+		ot := s.tgts[t.Type+"."+t.Name]
+		out = append(out, ResolvedTarget{Type: t.Type, Name: t.Name,
+			Config: steps.TargetConfig{Name: t.Name, Config: ot.config, Lab: e.Lab, Getenv: getenv}})
+	}
+	return out, diags
+}
+
+// EnvironmentTargets are the environment's own targets, for `rebind
+// doctor` without a runbook: each with its settings, the absent ones null.
+func (e *Engine) EnvironmentTargets() ([]ResolvedTarget, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var out []ResolvedTarget
+	if e.Env == nil {
+		return nil, nil
+	}
+	getenv := e.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, et := range e.Env.Targets {
+		tt, ok := steps.LookupTarget(et.Type)
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown target type",
+				Detail:  fmt.Sprintf("There is no target type %q. Known types: %s.", et.Type, strings.Join(steps.Targets(), ", ")),
+				Subject: et.TypeRange.Ptr()})
+			continue
+		}
+		v, d := hcldec.Decode(et.Body, targetSpec(tt.Info().Schema), nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		out = append(out, ResolvedTarget{Type: et.Type, Name: et.Name,
+			Config: steps.TargetConfig{Name: et.Name, Config: v, Lab: e.Lab, Getenv: getenv}})
+	}
+	return out, diags
 }
