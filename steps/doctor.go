@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -137,4 +138,31 @@ func VerifyChain(certs []*x509.Certificate, serverName string, roots *x509.CertP
 			Fix: "renew the server's certificate before a run"}
 	}
 	return OK(name, fmt.Sprintf("%s, issued by %s, valid until %s", subject, leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly)))
+}
+
+// EndpointChecks checks that an https endpoint is reachable and its
+// certificate sound, or, for a lab over http, only that it is reachable.
+func EndpointChecks(ctx context.Context, endpoint string, lab bool) []Check {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return []Check{Failed("endpoint", fmt.Sprintf("%q is not a URL", endpoint), "give an https:// URL")}
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
+	if u.Scheme == "https" {
+		return CheckTLS(ctx, addr, u.Hostname(), nil, time.Now())
+	}
+	if !lab {
+		return []Check{Failed("endpoint", endpoint+" is not https", "use an https:// URL")}
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return []Check{Failed("reachable", err.Error(), "start the lab (rebind lab serve) or give its URL")}
+	}
+	c.Close()
+	return []Check{OK("reachable", addr+" (a lab over http: no TLS to check)")}
 }

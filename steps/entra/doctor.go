@@ -2,12 +2,8 @@ package entra
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/entra/credential"
@@ -39,7 +35,7 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	if cfg.Lab != "" {
 		graphURL = strings.TrimSuffix(cfg.Lab, "/")
 	}
-	checks := EndpointChecks(ctx, graphURL, cfg.Lab != "")
+	checks := steps.EndpointChecks(ctx, graphURL, cfg.Lab != "")
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
@@ -54,30 +50,3 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 }
 
 const signInFix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (or sign in with device_code = true); docs/setup.md"
-
-// EndpointChecks checks that an https endpoint is reachable and its
-// certificate sound, or, for a lab over http, only that it is reachable.
-func EndpointChecks(ctx context.Context, endpoint string, lab bool) []steps.Check {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return []steps.Check{steps.Failed("endpoint", fmt.Sprintf("%q is not a URL", endpoint), "give an https:// URL")}
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	if u.Scheme == "https" {
-		return steps.CheckTLS(ctx, addr, u.Hostname(), nil, time.Now())
-	}
-	if !lab {
-		return []steps.Check{steps.Failed("endpoint", endpoint+" is not https", "use an https:// URL")}
-	}
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return []steps.Check{steps.Failed("reachable", err.Error(), "start the lab (rebind lab serve) or give its URL")}
-	}
-	c.Close()
-	return []steps.Check{steps.OK("reachable", addr+" (a lab over http: no TLS to check)")}
-}
