@@ -25,9 +25,10 @@ var _ steps.Doctor = targetType{}
 // account see of it:
 //
 //   - reading users: a search for one user under the base DN;
-//   - reading deleted objects: a base read of CN=Deleted Objects with the
-//     Show Deleted control (LDAP_SERVER_SHOW_DELETED_OID,
-//     https://learn.microsoft.com/openspecs/windows_protocols/ms-adts/3c5e87db-4728-4f29-b164-01dd7d7391ea);
+//   - reading deleted objects: a one-level search of CN=Deleted Objects
+//     with the Show Deleted control (LDAP_SERVER_SHOW_DELETED_OID; the
+//     container is normally visible to administrators only:
+//     https://learn.microsoft.com/windows/win32/ad/retrieving-deleted-objects);
 //   - writing attributes: allowedAttributesEffective on a sample user, the
 //     attributes the bound account may modify there
 //     (https://learn.microsoft.com/windows/win32/adschema/a-allowedattributeseffective);
