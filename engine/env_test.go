@@ -202,3 +202,34 @@ func TestPlanBoundToItsEnvironment(t *testing.T) {
 		t.Fatalf("apply with the same settings: %v %+v", diags, rep)
 	}
 }
+
+// Rollback (and resume, through the same path) of a run refuses an
+// environment that points the run's targets elsewhere.
+func TestRollbackBoundToItsEnvironment(t *testing.T) {
+	h := newHarness(t)
+	rb := h.load(envRunbook)
+	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01" }`)
+	p, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "t"})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() || rep.Status != "succeeded" {
+		t.Fatalf("apply: %v %+v", diags, rep)
+	}
+	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc02" }`)
+	_, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "target test_env.corp, setting host") {
+		t.Fatalf("rollback against another environment: %v", diags)
+	}
+	if _, ok := h.file("note.txt"); !ok {
+		t.Fatal("a refused rollback removed the file")
+	}
+	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01" }`)
+	if _, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{}); diags.HasErrors() {
+		t.Fatalf("rollback with the same environment: %v", diags)
+	}
+	if _, ok := h.file("note.txt"); ok {
+		t.Fatal("rollback did not remove the file")
+	}
+}
