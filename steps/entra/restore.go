@@ -187,7 +187,10 @@ func (purgeStep) Info() steps.Info {
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "A user deleted from the recycle bin is gone for good, with its licenses and its mailbox's link.",
 		RepeatSafe:         true,
-		Permissions:        []string{permUserWrite},
+		// Reading the recycle bin is User.Read.All; permanently deleting a
+		// user from it is User.DeleteRestore.All, delegated or application
+		// (https://learn.microsoft.com/graph/api/directory-deleteditems-delete#permissions).
+		Permissions: []string{permUserRead, "Graph: User.DeleteRestore.All"},
 	}
 }
 
