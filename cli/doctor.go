@@ -102,6 +102,9 @@ func runDoctor(opts *doctorOptions) error {
 			return errReported
 		}
 		if len(targets) == 0 {
+			if env == nil {
+				return usageError{errors.New("give a runbook: its targets are checked against the lab (rebind --lab URL doctor RUNBOOK)")}
+			}
 			return usageError{errors.New("the environment declares no targets, and no runbook was given")}
 		}
 	}
