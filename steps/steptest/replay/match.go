@@ -96,11 +96,22 @@ func matchPath(doc, got string) (map[string]string, string) {
 			bound[ds[i]] = gs[i]
 			continue
 		}
-		if ds[i] != gs[i] {
+		if qualified(ds[i]) != qualified(gs[i]) {
 			return nil, fmt.Sprintf("path %s: segment %q, the example's %s has %q", got, gs[i], doc, ds[i])
 		}
 	}
 	return bound, ""
+}
+
+// qualified writes a type-cast segment with the namespace the v1.0 schema
+// aliases: its <Schema Namespace="microsoft.graph" Alias="graph">, so that
+// graph.user (what msgraph-sdk-go sends) and microsoft.graph.user (what the
+// pages write) name the same type, as OData's alias rule says.
+func qualified(seg string) string {
+	if rest, ok := strings.CutPrefix(seg, "graph."); ok {
+		return "microsoft.graph." + rest
+	}
+	return seg
 }
 
 func isPlaceholder(s string) bool {
@@ -205,7 +216,17 @@ func (e *Exchange) matchBody(in Incoming) string {
 		if err := json.Unmarshal(got, &obj); err != nil || len(obj) == 0 {
 			return fmt.Sprintf("body %q is not a JSON object with properties", got)
 		}
-		for k := range obj {
+		for k, v := range obj {
+			if k == "@odata.type" {
+				// Control information, not a property (OData JSON
+				// format): it may name the type the page updates.
+				var ot string
+				_ = json.Unmarshal(v, &ot)
+				if e.Type == "" || qualified(strings.TrimPrefix(ot, "#")) != "microsoft."+e.Type {
+					return fmt.Sprintf("body @odata.type %s is not the page's type %s", ot, e.Type)
+				}
+				continue
+			}
 			if !contains(e.BodyProperties, k) {
 				return fmt.Sprintf("body property %s is not in the page's request body table %v", k, e.BodyProperties)
 			}

@@ -92,6 +92,12 @@ func TestMatcherRules(t *testing.T) {
 			Body: []byte(`{"onPremisesImmutableId":null}`)}, ""},
 		{"PATCH of a property the table does not list", patch, Incoming{Method: "PATCH", Path: "/v1.0/users/u1", Header: h("Content-Type", "application/json"),
 			Body: []byte(`{"onPremisesSyncEnabled":false}`)}, "request body table"},
+		{"@odata.type naming the page's type is control information", patch, Incoming{Method: "PATCH", Path: "/v1.0/users/u1", Header: h("Content-Type", "application/json"),
+			Body: []byte(`{"@odata.type":"#microsoft.graph.user","onPremisesImmutableId":"x"}`)}, ""},
+		{"@odata.type naming another type", patch, Incoming{Method: "PATCH", Path: "/v1.0/users/u1", Header: h("Content-Type", "application/json"),
+			Body: []byte(`{"@odata.type":"#microsoft.graph.group","onPremisesImmutableId":"x"}`)}, "not the page's type"},
+		{"the schema's graph alias names the same cast", mustExchange(t, "directory-deleteditems-list-1"),
+			Incoming{Method: "GET", Path: "/v1.0/directory/deletedItems/graph.group"}, ""},
 		{"a body where the page says none", restore, Incoming{Method: "POST", Path: "/v1.0/directory/deletedItems/x/restore", Header: h("Content-Type", "application/json"),
 			Body: []byte(`{"autoReconcileProxyConflict":true}`)}, "no request body"},
 		{"the beta example does not answer v1.0", mustExchange(t, "directory-deleteditems-restore-beta-autoreconcile"),
@@ -122,9 +128,9 @@ func TestBatchRules(t *testing.T) {
 	many := `{"requests":[` + strings.TrimSuffix(strings.Repeat(`{"id":"x","method":"GET","url":"/users"},`, 21), ",") + `]}`
 	for body, want := range map[string]string{
 		`{"requests":[{"id":"1","method":"PATCH","url":"/users/a","headers":{"Content-Type":"application/json"},"body":{}}]}`: "",
-		`{"requests":[{"id":"1","method":"PATCH","url":"/users/a","body":{}}]}`:                                             "Content-Type",
-		`{"requests":[{"id":"1","method":"GET","url":"/v1.0/users/a"}]}`:                                                    "not relative",
-		`{"requests":[{"id":"1","method":"GET","url":"/users"},{"id":"1","method":"GET","url":"/users"}]}`:                  "not unique",
+		`{"requests":[{"id":"1","method":"PATCH","url":"/users/a","body":{}}]}`:                                               "Content-Type",
+		`{"requests":[{"id":"1","method":"GET","url":"/v1.0/users/a"}]}`:                                                      "not relative",
+		`{"requests":[{"id":"1","method":"GET","url":"/users"},{"id":"1","method":"GET","url":"/users"}]}`:                    "not unique",
 		many: "1 to 20",
 	} {
 		got := b.Match(in(body), nil)
@@ -136,11 +142,11 @@ func TestBatchRules(t *testing.T) {
 
 func TestParseErrorsNameTheLine(t *testing.T) {
 	for src, want := range map[string]string{
-		"page: p\nsource: s\nbogus line\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n": "x.txtar:3",
+		"page: p\nsource: s\nbogus line\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n":  "x.txtar:3",
 		"page: p\nsource: s\ncolour: red\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n": "unknown header key",
-		"source: s\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n":                         "must cite the page",
-		"page: p\nsource: s\n-- request --\nGET /v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n":                        "not an absolute URL",
-		"page: p\nsource: s\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 200 OK\n\n{not json\n":          "not JSON",
+		"source: s\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n":                       "must cite the page",
+		"page: p\nsource: s\n-- request --\nGET /v1.0/a\n-- response --\nHTTP/1.1 204 No Content\n":                       "not an absolute URL",
+		"page: p\nsource: s\n-- request --\nGET https://x/v1.0/a\n-- response --\nHTTP/1.1 200 OK\n\n{not json\n":         "not JSON",
 	} {
 		_, err := Parse("x.txtar", []byte(src))
 		if err == nil || !strings.Contains(err.Error(), want) {

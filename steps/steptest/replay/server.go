@@ -38,7 +38,10 @@ type gap struct {
 	method, path, reason string
 	// serveAs names the exchange whose answer it gets; "" answers 501.
 	serveAs string
-	seen    int
+	// optional gaps are for a client that a change elsewhere is moving
+	// off the undocumented request: not sending it is logged, not an error.
+	optional bool
+	seen     int
 }
 
 // NewServer serves the exchanges until the test ends. schema may be nil
@@ -72,7 +75,17 @@ func (s *Server) Substitute(method, path, serveAs, reason string) {
 	s.gaps = append(s.gaps, &gap{method: method, path: path, reason: reason, serveAs: serveAs})
 }
 
-// Served reports how many requests the named exchange answered.
+// SubstituteOptional is Substitute for a request the client may stop
+// sending (a change under way moves it to the documented call): when it is
+// not sent the test logs that the declaration can go.
+func (s *Server) SubstituteOptional(method, path, serveAs, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gaps = append(s.gaps, &gap{method: method, path: path, reason: reason, serveAs: serveAs, optional: true})
+}
+
+// Served reports how many requests the named exchange answered, as the
+// documented match or as a declared substitute.
 func (s *Server) Served(name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,6 +104,8 @@ func (s *Server) finish() {
 	}
 	for _, g := range s.gaps {
 		switch {
+		case g.seen == 0 && g.optional:
+			s.t.Logf("replay: %s %s was not sent: the client no longer needs the known difference (%s); remove it", g.method, g.path, g.reason)
 		case g.seen == 0:
 			s.t.Errorf("replay: the known gap %s %s (%s) was never sent: remove it from the test", g.method, g.path, g.reason)
 		case g.serveAs != "":
@@ -157,6 +172,9 @@ func (s *Server) answerUnmatched(w http.ResponseWriter, in Incoming, why []strin
 	if g != nil && g.serveAs != "" {
 		for _, e := range s.exchanges {
 			if e.Name == g.serveAs {
+				s.mu.Lock()
+				s.served[e.Name]++
+				s.mu.Unlock()
 				writeResponse(w, e.Response)
 				return
 			}
