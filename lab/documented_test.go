@@ -46,6 +46,7 @@ var labKnownDifferences = map[string]string{
 	"synchronizationjob-pause": "the lab's Cloud Sync job has no pause",
 	"user-get-3-select":        "the lab's $select takes only the user properties it models; postalCode and identities are user properties of the v1.0 schema",
 	"user-list-4-filter-top":   "the lab's $filter supports property eq 'value' only: no startswith, $orderby or $count",
+	"user-list-8-endswith-upn": "the lab's $select takes only the user properties it models (not identities) and its $filter no endsWith",
 	"user-update-2":            "the lab models only the user properties rebind writes; businessPhones and officeLocation are not among them",
 }
 
@@ -58,7 +59,9 @@ var labTransitional = map[string]string{
 	"user-reprocesslicenseassignment": "the lab answers the user's default properties; the page's example shows accountEnabled, assignedLicenses, " +
 		"assignedPlans, city and companyName",
 	"synchronizationjob-get": "the lab's job carries only the status rebind reads (code, lastExecution, quarantine) and no synchronizationJobSettings",
-	"invokecommand-error":    "the lab's Exchange error carries only error.code and error.message, not error.details and innererror (issue 11, item 6)",
+	"user-list-5-endswith": "the lab's $filter supports property eq 'value' only: the endsWith the steps use to find a deleted user " +
+		"whose UPN Entra prefixed with its id (issue 11, item 12) is answered 400",
+	"invokecommand-error": "the lab's Exchange error carries only error.code and error.message, not error.details and innererror (issue 11, item 6)",
 }
 
 // labHTTP is the lab's public HTTP surface as a client sees it: the one
