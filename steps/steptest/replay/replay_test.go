@@ -31,9 +31,9 @@ func incomingOf(e *Exchange) Incoming {
 
 // TestEveryExchangeParsesAndMatchesItself reads the whole folder: every
 // file cites its page and source, and every documented request matches its
-// own exchange (else the matcher, not the client, would be wrong). The
-// batch example is the exception: its items are Graph calls no exchange
-// here documents (/me/memberOf...), which the batch server would refuse.
+// own exchange (else the matcher, not the client, would be wrong). For the
+// batch example that is its envelope: its items are Graph calls no
+// exchange here documents (/me/memberOf...), matched only when served.
 func TestEveryExchangeParsesAndMatchesItself(t *testing.T) {
 	all, err := LoadAll(Dir())
 	if err != nil {
