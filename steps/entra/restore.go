@@ -189,7 +189,10 @@ func (purgeStep) Info() steps.Info {
 		RepeatSafe:         true,
 		// Reading the recycle bin is User.Read.All; permanently deleting a
 		// user from it is User.DeleteRestore.All, delegated or application
-		// (https://learn.microsoft.com/graph/api/directory-deleteditems-delete#permissions).
+		// (https://learn.microsoft.com/graph/api/directory-deleteditems-delete#permissions,
+		// as the page reads now; older versions of it, such as the one
+		// testdata/exchanges transcribes, listed only the delegated
+		// User.ReadWrite.All and no application permission for users).
 		Permissions: []string{permUserRead, "Graph: User.DeleteRestore.All"},
 	}
 }
