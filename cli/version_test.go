@@ -39,7 +39,13 @@ func TestVersionCarriesTheCommit(t *testing.T) {
 		}
 		return string(out)
 	}
-	files := strings.Split(strings.TrimSpace(git("..", "ls-files", "-co", "--exclude-standard")), "\n")
+	list := exec.Command(gitPath, "ls-files", "-co", "--exclude-standard")
+	list.Dir = ".."
+	listed, err := list.Output()
+	if err != nil {
+		t.Skipf("not inside a git checkout: %v", err)
+	}
+	files := strings.Split(strings.TrimSpace(string(listed)), "\n")
 	repo := t.TempDir()
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join("..", f))
