@@ -115,6 +115,11 @@ func Load(r io.Reader) (*Tenant, error) {
 // unique. The tenant takes ownership of st's object arrays: the caller must
 // not use them afterwards.
 func FromState(st State) (*Tenant, error) {
+	for _, d := range st.Config.Domains {
+		if d.Name == "" || d.Type != "" && d.Type != "Managed" && d.Type != "Federated" {
+			return nil, fmt.Errorf("lab: load state: config.domains: domain %q: %w: type %q (want Managed or Federated)", d.Name, ErrInvalid, d.Type)
+		}
+	}
 	t := New(st.Config)
 	t.desc = st.Description
 	if !st.Now.IsZero() {

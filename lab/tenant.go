@@ -85,6 +85,34 @@ type Config struct {
 	// default is 30m). Zero, the default, runs cycles only when asked, so
 	// tests and rehearsals decide when sync happens.
 	SyncInterval Duration `json:"syncInterval,omitempty"`
+	// Domains lists the tenant's verified domains besides the initial
+	// one (TenantDomain, always managed), as Graph's organization
+	// verifiedDomains shows them.
+	Domains []Domain `json:"domains,omitempty"`
+}
+
+// Domain is one verified domain and how its users sign in.
+type Domain struct {
+	Name string `json:"name"`
+	// Type is "Managed" (the default) or "Federated", as Graph's
+	// verifiedDomain.type and domain.authenticationType name them
+	// (learn.microsoft.com/graph/api/resources/domain).
+	Type string `json:"type,omitempty"`
+}
+
+// federated reports whether upn's domain is one of the tenant's federated
+// domains.
+func (c Config) federated(upn string) bool {
+	_, dom, ok := strings.Cut(upn, "@")
+	if !ok {
+		return false
+	}
+	for _, d := range c.Domains {
+		if strings.EqualFold(d.Name, dom) {
+			return strings.EqualFold(d.Type, "Federated")
+		}
+	}
+	return false
 }
 
 func (c Config) withDefaults() Config {
