@@ -14,6 +14,7 @@ type exoAnswer struct {
 		Identity, ExchangeGuid, ArchiveGuid, RecipientTypeDetails, UserPrincipalName string
 		ExternalDirectoryObjectId                                                    string
 		IsSoftDeletedByRemove, LitigationHoldEnabled, IsInactiveMailbox              bool
+		DelayHoldApplied                                                             bool
 	} `json:"value"`
 	NextLink string `json:"@odata.nextLink"`
 }
@@ -44,10 +45,23 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 	}
 	var e odataErr
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
-	if !strings.Contains(e.Error.Message, "litigation hold") {
+	if !strings.Contains(e.Error.Message, "Litigation Hold") {
 		t.Fatalf("purge on hold: %+v", e)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "LitigationHoldEnabled": false, "InactiveMailbox": true}, nil), 200)
+	// The released hold leaves a delay hold, shown by Get-Mailbox and
+	// removed with Set-Mailbox -InactiveMailbox -RemoveDelayHoldApplied
+	// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+	var mb exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"Identity": g, "SoftDeletedMailbox": true}, &mb), 200)
+	if len(mb.Value) != 1 || !mb.Value[0].DelayHoldApplied || !mb.Value[0].IsInactiveMailbox {
+		t.Fatalf("mailbox after the release: %+v", mb.Value)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
+	if !strings.Contains(e.Error.Message, "DelayHoldApplied") {
+		t.Fatalf("purge on delay hold: %+v", e)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "InactiveMailbox": true, "RemoveDelayHoldApplied": true}, nil), 200)
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, nil), 200)
 
 	erin, _ := tn.ADUser("CN=erin,OU=Users,DC=corp,DC=example,DC=com")

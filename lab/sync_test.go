@@ -557,8 +557,15 @@ func TestRecycleBinExpiry(t *testing.T) {
 	if _, err := tn.SetLitigationHold(bobBox.ExchangeGUID.String(), false); err != nil {
 		t.Fatal(err)
 	}
+	// The release places a delay hold, which keeps the mailbox 30 more
+	// days and then lapses by itself.
+	_ = tn.Advance(30*24*time.Hour - time.Minute)
+	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 1 || !l[0].DelayHoldApplied {
+		t.Fatalf("released mailbox during its delay hold: %+v", l)
+	}
+	_ = tn.Advance(time.Minute)
 	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 0 {
-		t.Fatalf("released mailbox past retention kept: %+v", l)
+		t.Fatalf("released mailbox past retention and delay hold kept: %+v", l)
 	}
 }
 
