@@ -413,6 +413,38 @@ func (t *Tenant) RemoveRecipient(identity string, typ RecipientType) error {
 	return nil
 }
 
+// ExcludeFromOrgHolds excludes the mailbox named by identity (active or
+// soft-deleted) from the organization-wide retention policy policy (its
+// GUID without prefix or suffix), as Set-Mailbox -ExcludeFromOrgHolds
+// does: InPlaceHolds then shows -mbx<policy> instead of mbx<policy>:N
+// (learn.microsoft.com/purview/delete-an-inactive-mailbox;
+// learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+// Like any removed hold, it places a delay hold.
+func (t *Tenant) ExcludeFromOrgHolds(identity, policy string) (Recipient, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, err := t.exo.resolveOne(RecipientQuery{Identity: identity, Type: UserMailbox, IncludeSoftDeleted: true})
+	if err != nil {
+		return Recipient{}, err
+	}
+	var kept []string
+	found := false
+	for _, h := range r.InPlaceHolds {
+		if g, _, _ := strings.Cut(strings.TrimPrefix(h, "mbx"), ":"); strings.HasPrefix(h, "mbx") && strings.EqualFold(g, policy) {
+			found = true
+			continue
+		}
+		kept = append(kept, h)
+	}
+	if !found {
+		return Recipient{}, fmt.Errorf("exchange: %s: %w: no organization-wide retention policy mbx%s holds the mailbox", identity, ErrNotFound, policy)
+	}
+	r.InPlaceHolds = append(kept, "-mbx"+policy)
+	r.DelayHoldApplied = true
+	r.DelayHoldExpires = timePtr(t.now.Add(delayHoldPeriod))
+	return *r, nil
+}
+
 // RemoveDelayHold lifts the delay holds of the mailbox named by identity
 // (active, or soft-deleted with -InactiveMailbox), as Set-Mailbox
 // -RemoveDelayHoldApplied (hold) and -RemoveDelayReleaseHoldApplied

@@ -117,29 +117,16 @@ var scenarioBuilds = map[string]scenarioBuild{
 		desc: "Seed 002 (b): erin and frank have remote mailboxes on premises whose msExchMailboxGuid is held by a " +
 			"soft-deleted recipient: a mail user for erin, a mailbox on litigation hold for frank. Both get " +
 			"\"The value ... of property ExchangeGuid is used by another recipient object\".",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return exchangeGUIDInUse(t, nil) },
+	},
+	"exchange-guid-in-use-held": {
+		desc: "Seed 002 (b) where frank's soft-deleted mailbox is also kept by an organization-wide retention policy " +
+			"(InPlaceHolds mbx...:2) besides its litigation hold, so it is an inactive mailbox that releasing the " +
+			"litigation hold does not free.",
 		gen: healthyAround,
 		build: func(t *testing.T) *Tenant {
-			tn := New(Config{})
-			for i, n := range []string{"erin", "frank"} {
-				g := newTestGUID(byte(0x51 + i))
-				typ, hold := MailUser, false
-				if n == "frank" {
-					typ, hold = UserMailbox, true
-				}
-				if _, err := tn.AddRecipient(Recipient{ExternalDirectoryObjectID: newTestGUID(byte(0x61 + i)).String(), RecipientTypeDetails: typ,
-					Alias: n + ".old", UserPrincipalName: n + ".old@contoso.com", PrimarySMTPAddress: n + ".old@contoso.com",
-					ExchangeGUID: g, LitigationHoldEnabled: hold, WhenSoftDeleted: timePtr(Epoch.Add(-4 * 24 * time.Hour))}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := tn.AddADUser(ADUser{DN: "CN=" + n + "," + usersOU, SAMAccountName: n, UserPrincipalName: n + "@contoso.com",
-					DisplayName: n, Mail: n + "@contoso.com", ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}, MailNickname: n,
-					MailboxGUID: g, TargetAddress: "SMTP:" + n + "@contoso.mail.onmicrosoft.com", RecipientTypeDetails: RecipientRemoteUserMailbox,
-					RemoteRecipientType: RemoteTypeProvisionMailbox, RecipientDisplayType: DisplayTypeRemoteMailUser}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			mustSync(t, tn, Delta)
-			return tn
+			return exchangeGUIDInUse(t, []string{"mbx7cfb30345d454ac0a989ab3041051209:2"})
 		},
 	},
 }
@@ -234,6 +221,39 @@ func offboardRelink(t *testing.T, resilient bool) *Tenant {
 	mustADUser(t, tn, "eli")
 	mustSync(t, tn, Delta)
 	return tn
+}
+
+// exchangeGUIDInUse replays seed 002 (b); holds are the InPlaceHolds of
+// frank's soft-deleted mailbox.
+func exchangeGUIDInUse(t *testing.T, holds []string) *Tenant {
+	tn := New(Config{})
+	for i, n := range []string{"erin", "frank"} {
+		g := newTestGUID(byte(0x51 + i))
+		typ, hold := MailUser, false
+		if n == "frank" {
+			typ, hold = UserMailbox, true
+		}
+		if _, err := tn.AddRecipient(Recipient{ExternalDirectoryObjectID: newTestGUID(byte(0x61 + i)).String(), RecipientTypeDetails: typ,
+			Alias: n + ".old", UserPrincipalName: n + ".old@contoso.com", PrimarySMTPAddress: n + ".old@contoso.com",
+			ExchangeGUID: g, LitigationHoldEnabled: hold, InPlaceHolds: frankHolds(n, holds), WhenSoftDeleted: timePtr(Epoch.Add(-4 * 24 * time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tn.AddADUser(ADUser{DN: "CN=" + n + "," + usersOU, SAMAccountName: n, UserPrincipalName: n + "@contoso.com",
+			DisplayName: n, Mail: n + "@contoso.com", ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}, MailNickname: n,
+			MailboxGUID: g, TargetAddress: "SMTP:" + n + "@contoso.mail.onmicrosoft.com", RecipientTypeDetails: RecipientRemoteUserMailbox,
+			RemoteRecipientType: RemoteTypeProvisionMailbox, RecipientDisplayType: DisplayTypeRemoteMailUser}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, tn, Delta)
+	return tn
+}
+
+func frankHolds(name string, holds []string) []string {
+	if name == "frank" {
+		return holds
+	}
+	return nil
 }
 
 func must(t *testing.T, err error) {
