@@ -3,8 +3,10 @@ package runbooks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
@@ -94,4 +96,165 @@ func TestExchangeGUIDInUseWhileItsUserIsInTheRecycleBin(t *testing.T) {
 		t.Fatalf("run ended %s", rep.Status)
 	}
 	frankFixed(t, l)
+}
+
+// TestRestoreMistakeWithADuplicate: seed 000 in a tenant with duplicate
+// attribute resiliency, every tenant's default. The new AD account was
+// provisioned beside the restored user and holds its anchor, so clearing
+// the restored user's immutable ID would bind nothing. The runbook stops
+// before it writes, naming the duplicate; done as told (the account
+// filtered out of sync, a cycle deletes the duplicate, it is purged, the
+// account comes back), the runbook finishes and nicki is bound.
+func TestRestoreMistakeWithADuplicate(t *testing.T) {
+	fsys := scenarioVariant(t, "restore-mistake-dar", func(sc map[string]any) {
+		sc["config"].(map[string]any)["syncScope"] = []string{"OU=Users,DC=corp,DC=example,DC=com"}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	s := l.dump()
+	newAD := s.adUser(t, "nicki@contoso.com")
+	anc := immutableID(t, str(newAD["objectGUID"]))
+	var dup map[string]any
+	for _, u := range s.find("users", "onPremisesImmutableId", anc) {
+		dup = u
+	}
+	if dup == nil || !strings.HasPrefix(str(dup["userPrincipalName"]), "nicki+") {
+		t.Fatalf("the scenario has no duplicate holding %s", anc)
+	}
+	refused(t, l, restoreMistake(l), "already holds the new AD account's anchor", str(dup["id"]), "Set-ADSyncScheduler")
+
+	// The documented way out, done by hand.
+	const dn, parked = "CN=nicki,OU=Users,DC=corp,DC=example,DC=com", "CN=nicki,OU=Parked,DC=corp,DC=example,DC=com"
+	if _, err := l.in.Tenant.RenameADUser(dn, parked); err != nil {
+		t.Fatal(err)
+	}
+	l.sync("Delta")
+	if code, body := l.do("DELETE", "/v1.0/directory/deletedItems/"+str(dup["id"]), nil); code/100 != 2 {
+		t.Fatalf("purge the duplicate: %d %v", code, body)
+	}
+	if _, err := l.in.Tenant.RenameADUser(parked, dn); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(restoreMistake(l))
+	u := l.dump().cloudUser(t, "nicki@contoso.com", false)
+	if str(u["onPremisesImmutableId"]) != anc || u["onPremisesSyncEnabled"] != true {
+		t.Fatalf("nicki is not bound to the new account: %v", u)
+	}
+}
+
+// TestRestoreMistakeInAFederatedDomain: nicki's UPN is in a federated
+// domain, where Entra ID keeps a user's immutable ID (the lab refuses the
+// PATCH as Graph does); the runbook stops before it writes and says to
+// move the UPN to a managed domain first. The same scenario with the
+// domain managed finishes (TestRestoreMistake).
+func TestRestoreMistakeInAFederatedDomain(t *testing.T) {
+	fsys := scenarioVariant(t, "restore-mistake", func(sc map[string]any) {
+		sc["config"].(map[string]any)["domains"] = []map[string]string{{"name": "contoso.com", "type": "Federated"}}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	refused(t, l, restoreMistake(l), "federated domain", "managed domain", "set-msoluserprincipalname")
+}
+
+// rebuiltJob is rebuilt-ad-hard-match for the named users of seed 001.
+func rebuiltJob(l *lab, names ...string) job {
+	var f strings.Builder
+	f.WriteString("(|")
+	for _, n := range names {
+		f.WriteString("(userPrincipalName=" + n + "@contoso.com)")
+	}
+	f.WriteString(")")
+	j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": f.String(), "baseline": "baseline.json"})
+	j.Approve = []string{`step.approve.purge_stale["stale"]`}
+	return j
+}
+
+// bound checks that each named user is synced and anchored to its AD
+// account.
+func bound(t *testing.T, l *lab, names ...string) {
+	t.Helper()
+	s := l.dump()
+	for _, n := range names {
+		ad := s.adUser(t, n+"@contoso.com")
+		u := s.cloudUser(t, n+"@contoso.com", false)
+		if str(u["onPremisesImmutableId"]) != immutableID(t, str(ad["objectGUID"])) || u["onPremisesSyncEnabled"] != true {
+			t.Errorf("%s is not bound to its AD account: %v", n, u)
+		}
+	}
+}
+
+// TestRebuiltADWithDuplicates: seed 001 with duplicate attribute
+// resiliency. Each re-created account was provisioned beside its cloud
+// user and holds the anchor the runbook must write; the runbook stops
+// before it writes and names them. Done as told (sync off, the duplicates
+// deleted and purged once cloud-managed), it finishes.
+func TestRebuiltADWithDuplicates(t *testing.T) {
+	l := startLab(t, "rebuilt-ad-dar")
+	refused(t, l, rebuiltJob(l, "user04", "user05"), "already hold the anchor of a re-created account", "user04+", "DELETE /directory/deletedItems/{id}")
+
+	tn := l.in.Tenant
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.Advance(73 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range l.dump().list("users") {
+		if upn := str(o["userPrincipalName"]); strings.HasPrefix(upn, "user04+") || strings.HasPrefix(upn, "user05+") {
+			id := str(o["id"])
+			if err := tn.DeleteCloudUser(id); err != nil {
+				t.Fatal(err)
+			}
+			if err := tn.PurgeCloudUser(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l.apply(rebuiltJob(l, "user04", "user05"))
+	bound(t, l, "user04", "user05")
+}
+
+// TestRebuiltADTakeoverBlocked: with
+// blockCloudObjectTakeoverThroughHardMatchEnabled on, turning sync back on
+// after the users became cloud-managed would leave every one of them
+// failing with InvalidHardMatch. The runbook stops before it turns sync
+// off; with the feature off it finishes.
+func TestRebuiltADTakeoverBlocked(t *testing.T) {
+	l := startLab(t, "rebuilt-ad")
+	l.in.Tenant.SetHardMatchTakeoverBlocked(true)
+	refused(t, l, rebuiltJob(l, "user04"), "blockCloudObjectTakeoverThroughHardMatchEnabled", "onpremisesdirectorysynchronization-update")
+	l.in.Tenant.SetHardMatchTakeoverBlocked(false)
+	l.apply(rebuiltJob(l, "user04"))
+	bound(t, l, "user04")
+}
+
+// TestRebuiltADInAFederatedDomain: the users' UPNs are in a federated
+// domain, whose users' immutable IDs cannot change; the runbook stops
+// before it turns sync off.
+func TestRebuiltADInAFederatedDomain(t *testing.T) {
+	fsys := scenarioVariant(t, "rebuilt-ad", func(sc map[string]any) {
+		sc["config"].(map[string]any)["domains"] = []map[string]string{{"name": "contoso.com", "type": "Federated"}}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	refused(t, l, rebuiltJob(l, "user04"), "federated domain", "user04@contoso.com")
+}
+
+// TestRebuiltADVerifiesAliases: sync writes the AD account's
+// proxyAddresses over the cloud's, so an alias that was added only in the
+// cloud is lost by the re-binding. The runbook's check against its
+// baseline fails the run, naming the alias, instead of reporting success.
+func TestRebuiltADVerifiesAliases(t *testing.T) {
+	fsys := scenarioVariant(t, "rebuilt-ad", func(sc map[string]any) {
+		for _, o := range sc["users"].([]any) {
+			if u := o.(map[string]any); u["userPrincipalName"] == "user04@contoso.com" {
+				u["proxyAddresses"] = append(u["proxyAddresses"].([]any), "smtp:user04.sales@contoso.com")
+			}
+		}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	rep, err := rebuiltJob(l, "user04").run(context.Background(), testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status == journal.StatusSucceeded || !strings.Contains(fmt.Sprint(rep.Failures), "smtp:user04.sales@contoso.com") {
+		t.Fatalf("run ended %s (%+v), want a failure naming the lost alias", rep.Status, rep.Failures)
+	}
 }

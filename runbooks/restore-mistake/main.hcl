@@ -64,6 +64,33 @@ data "entra_tenant" "tenant" {
   }
 }
 
+# A cloud user already holding the new AD account's anchor. With duplicate
+# attribute resiliency (every tenant's default since 2016) a new AD account
+# whose soft match is refused is not blocked: Connect provisions it as a
+# second cloud user, its UPN quarantined as prefix+NNNN@<initial domain>
+# (learn.microsoft.com/entra/identity/hybrid/connect/
+# how-to-connect-syncservice-duplicate-attribute-resiliency). That user
+# then holds the anchor, and the Initial cycle below would hard match it
+# instead of soft matching the restored user.
+data "entra_users" "anchor_holder" {
+  target = target.entra.tenant
+  filter = "onPremisesImmutableId eq '${data.ad_user.new.immutable_id}'"
+
+  postcondition {
+    condition     = alltrue([for u in self.observed.users : u.id == data.entra_user.cloud.id])
+    error_message = "Another cloud user already holds the new AD account's anchor: ${join(", ", [for u in self.observed.users : "${u.upn} (${u.id})" if u.id != data.entra_user.cloud.id])}. Duplicate attribute resiliency provisioned the new account beside the restored user (a UPN of the form prefix+NNNN@ the initial domain, with its conflicts in onPremisesProvisioningErrors). Clearing the restored user's immutable ID would not bind it: the next cycle hard matches that duplicate. Remove the duplicate first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): pause the Connect scheduler (Set-ADSyncScheduler -SyncCycleEnabled $false); move the new AD account out of the sync scope (an OU Connect does not sync) and run a Delta cycle, so Connect deletes the duplicate; purge it from the recycle bin (DELETE /directory/deletedItems/{id}); move the account back; plan this runbook again; turn the scheduler back on (Set-ADSyncScheduler -SyncCycleEnabled $true) after it ends."
+  }
+}
+
+# A federated user's immutable ID is the identity its federation service
+# issues (Graph requires it when a user is created with a UPN in a federated
+# domain, learn.microsoft.com/graph/api/user-post-users) and Entra ID does
+# not let it change while the UPN stays in that domain.
+step "assert" "managed_domain" {
+  condition     = !contains(data.entra_tenant.tenant.federated_domains, lower(element(split("@", data.entra_user.cloud.upn), 1)))
+  error_message = "The cloud user's UPN ${data.entra_user.cloud.upn} is in a federated domain, so its immutable ID cannot be cleared. Move the user to a managed domain first (set its userPrincipalName to one in the initial domain with PATCH /users/{id} or Update-MgUser; moving between a federated and a managed domain changes the user's authentication type, learn.microsoft.com/powershell/module/msonline/set-msoluserprincipalname), then clear the immutable ID and run an Initial cycle by hand: soft match pairs on the primary SMTP address, and sync writes the AD account's UPN back."
+}
+
 # The original AD object, found by the anchor the cloud user still holds.
 # It may be gone: a tombstone past its lifetime, or an anchor that is not an
 # objectGUID of this domain (an mS-DS-ConsistencyGuid carried over from
