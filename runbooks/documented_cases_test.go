@@ -258,3 +258,59 @@ func TestRebuiltADVerifiesAliases(t *testing.T) {
 		t.Fatalf("run ended %s (%+v), want a failure naming the lost alias", rep.Status, rep.Failures)
 	}
 }
+
+// TestOffboardRelinkWithDuplicates: seed 003 with duplicate attribute
+// resiliency. dana's and eli's re-created accounts were provisioned beside
+// their orphaned cloud users and hold the anchors the Initial cycle would
+// pair; the runbook stops before it writes and names them. Done as told
+// (sync off, the duplicates deleted and purged once cloud-managed), it
+// finishes and both are paired.
+func TestOffboardRelinkWithDuplicates(t *testing.T) {
+	l := startLab(t, "offboard-relink-dar")
+	refused(t, l, offboardJob(t, l, l.dump()), "already hold the anchor of a re-created account", "dana+", "eli+")
+
+	tn := l.in.Tenant
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.Advance(73 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range l.dump().list("users") {
+		if upn := str(o["userPrincipalName"]); strings.HasPrefix(upn, "dana+") || strings.HasPrefix(upn, "eli+") {
+			id := str(o["id"])
+			if err := tn.DeleteCloudUser(id); err != nil {
+				t.Fatal(err)
+			}
+			if err := tn.PurgeCloudUser(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l.apply(offboardJob(t, l, l.dump()))
+	bound(t, l, "dana", "eli")
+}
+
+// TestOffboardRelinkTakeoverBlocked: re-pairing turns sync off and on
+// again, after which blockCloudObjectTakeoverThroughHardMatchEnabled would
+// leave every synced user failing with InvalidHardMatch. The runbook stops
+// before it writes; with the feature off it finishes.
+func TestOffboardRelinkTakeoverBlocked(t *testing.T) {
+	l := startLab(t, "offboard-relink")
+	l.in.Tenant.SetHardMatchTakeoverBlocked(true)
+	refused(t, l, offboardJob(t, l, l.dump()), "blockCloudObjectTakeoverThroughHardMatchEnabled")
+	l.in.Tenant.SetHardMatchTakeoverBlocked(false)
+	l.apply(offboardJob(t, l, l.dump()))
+	bound(t, l, "dana", "eli", "ann")
+}
+
+// TestOffboardRelinkInAFederatedDomain: the users to re-pair are in a
+// federated domain; their immutable IDs cannot be cleared, and the
+// runbook stops before it writes.
+func TestOffboardRelinkInAFederatedDomain(t *testing.T) {
+	fsys := scenarioVariant(t, "offboard-relink", func(sc map[string]any) {
+		sc["config"].(map[string]any)["domains"] = []map[string]string{{"name": "contoso.com", "type": "Federated"}}
+	})
+	l := startLabFrom(t, fsys, "variant")
+	refused(t, l, offboardJob(t, l, l.dump()), "federated domain", "dana@contoso.com")
+}
