@@ -121,13 +121,19 @@ func TestControlClockAndLastSync(t *testing.T) {
 	tn := load(t, "healthy")
 	srv := labServer(t, tn, lab.ServerOptions{})
 	start := tn.Now()
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, nil), 404)
 	var clk struct{ Now string }
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=720h", nil, &clk), 200)
 	if !tn.Now().Equal(start.Add(720 * time.Hour)) {
 		t.Fatalf("clock at %v, want %v", tn.Now(), start.Add(720*time.Hour))
 	}
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=-1h", nil, nil), 400)
-	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, nil), 404)
+	// The scenario's scheduler ran a Delta cycle every 30 minutes.
+	var sched lab.SyncResult
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, &sched), 200)
+	if sched.Policy != lab.Delta || !sched.Started.Equal(tn.Now()) {
+		t.Fatalf("last scheduled cycle = %+v, want a Delta cycle at %s", sched, tn.Now())
+	}
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=Sometimes", nil, nil), 400)
 	var res lab.SyncResult
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=initial", nil, &res), 200)

@@ -282,6 +282,11 @@ func TestScenarioFilesCurrent(t *testing.T) {
 			st := tn.snapshot()
 			tn.mu.Unlock()
 			st.Description, st.Generate = b.desc, b.gen
+			// The events are replayed with cycles run by hand; from the
+			// scenario's start Connect's scheduler runs, as in a real
+			// tenant, every 30 minutes by default
+			// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+			st.Config.SyncInterval = Duration(30 * time.Minute)
 			var buf bytes.Buffer
 			must(t, writeState(&buf, st))
 			want := buf.Bytes()

@@ -41,6 +41,8 @@ type SyncMemory struct {
 	Last        *SyncResult `json:"last,omitempty"`
 	LastRun     time.Time   `json:"lastRun,omitzero"`
 	Runs        int64       `json:"runs,omitempty"`
+	// SchedulerDisabled is Set-ADSyncScheduler -SyncCycleEnabled $false.
+	SchedulerDisabled bool `json:"schedulerDisabled,omitempty"`
 }
 
 // Generator makes Count users named by Name (a fmt pattern with one
@@ -88,7 +90,8 @@ func (t *Tenant) snapshot() State {
 		st.Recipients = append(st.Recipients, *r)
 	}
 	sort.Slice(st.Recipients, func(i, j int) bool { return st.Recipients[i].ExchangeObjectID < st.Recipients[j].ExchangeObjectID })
-	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last, LastRun: t.sync.LastRun, Runs: t.sync.Runs}
+	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last, LastRun: t.sync.LastRun, Runs: t.sync.Runs,
+		SchedulerDisabled: t.sync.SchedulerOff}
 	for a := range t.sync.Provisioned {
 		st.Sync.Provisioned = append(st.Sync.Provisioned, a)
 	}
@@ -173,6 +176,7 @@ func FromState(st State) (*Tenant, error) {
 		t.exo.index(r)
 	}
 	t.sync.Watermark, t.sync.FullPending, t.sync.Last, t.sync.LastRun, t.sync.Runs = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last, st.Sync.LastRun, st.Sync.Runs
+	t.sync.SchedulerOff = st.Sync.SchedulerDisabled
 	for _, a := range st.Sync.Provisioned {
 		t.sync.Provisioned[a] = true
 	}

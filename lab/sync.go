@@ -111,6 +111,9 @@ type syncState struct {
 	// LastRun is when the last cycle started; the scheduler runs the next
 	// one Config.SyncInterval later.
 	LastRun time.Time
+	// SchedulerOff holds the scheduler's cycles (Set-ADSyncScheduler
+	// -SyncCycleEnabled $false).
+	SchedulerOff bool
 }
 
 func (s *syncState) init() {

@@ -82,8 +82,9 @@ type Config struct {
 	DeletedObjectLifetime Duration `json:"deletedObjectLifetime,omitempty"`
 	// SyncInterval makes Entra Connect's scheduler run a delta cycle this
 	// long after the previous cycle as the clock advances (Connect's
-	// default is 30m). Zero, the default, runs cycles only when asked, so
-	// tests and rehearsals decide when sync happens.
+	// default is 30m; every bundled scenario sets it). Zero, the default
+	// of a tenant made in code, runs cycles only when asked, so tests
+	// decide when sync happens.
 	SyncInterval Duration `json:"syncInterval,omitempty"`
 	// Domains lists the tenant's verified domains besides the initial
 	// one (TenantDomain, always managed), as Graph's organization
@@ -227,17 +228,16 @@ func (t *Tenant) Advance(d time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	target := t.now.Add(d)
-	if iv := t.cfg.SyncInterval.D(); iv > 0 {
-		if t.sync.LastRun.IsZero() {
-			t.sync.LastRun = t.now
-		}
-		for next := t.sync.LastRun.Add(iv); !next.After(target); next = t.sync.LastRun.Add(iv) {
-			t.now = next
-			t.expire()
-			// A scheduled cycle that fails (sync off, threshold) is
-			// reported in LastSync, as Connect's run history shows it.
-			_, _ = t.syncCycle(Delta)
-		}
+	if t.cfg.SyncInterval.D() > 0 && t.sync.LastRun.IsZero() {
+		t.sync.LastRun = t.now
+	}
+	for next, ok := t.nextScheduled(); ok && !next.After(target); next, ok = t.nextScheduled() {
+		t.now = next
+		t.expire()
+		// A scheduled cycle that fails (sync off, threshold) is reported
+		// in LastSync, as Connect's run history shows it. syncCycle
+		// moves LastRun to now, so the loop ends.
+		_, _ = t.syncCycle(Delta)
 	}
 	t.now = target
 	t.expire()
