@@ -107,6 +107,19 @@ data "ad_deleted_user" "original" {
   }
 }
 
+# Connect's scheduler runs a Delta cycle every 30 minutes
+# (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+# One that falls between the restore and the clear finds the restored user
+# still holding its old anchor: it deletes it again (seed 000's loop) or,
+# with duplicate attribute resiliency, provisions the new account beside
+# it. The scheduler is held until the user is bound (Set-ADSyncScheduler
+# -SyncCycleEnabled $false), then put back as it was; a rollback puts it
+# back too.
+step "adsync_scheduler" "hold" {
+  target  = target.adsync.connect
+  enabled = false
+}
+
 step "entra_user_restored" "restore" {
   target = target.entra.tenant
   upn    = var.upn
@@ -134,4 +147,9 @@ step "entra_user_state" "bound" {
   await        = "3h"
   immutable_id = data.ad_user.new.immutable_id
   sync_enabled = true
+}
+
+step "adsync_scheduler" "release" {
+  target  = target.adsync.connect
+  enabled = step.adsync_scheduler.hold.observed.sync_cycle_enabled
 }
