@@ -314,3 +314,84 @@ func TestOffboardRelinkInAFederatedDomain(t *testing.T) {
 	l := startLabFrom(t, fsys, "variant")
 	refused(t, l, offboardJob(t, l, l.dump()), "federated domain", "dana@contoso.com")
 }
+
+// condition is a documented behaviour of a real tenant put into a
+// runbook's own scenario.
+type condition struct {
+	name string
+	// edit changes the scenario file; nil keeps it.
+	edit func(sc map[string]any)
+	// after changes the running lab once the case is prepared.
+	after func(l *lab)
+}
+
+var conditions = []condition{
+	{name: "duplicate", after: func(l *lab) {
+		// Duplicate attribute resiliency: the objects sync could not
+		// match are provisioned beside the cloud users at the next cycle.
+		l.in.Tenant.SetDuplicateResiliency(true)
+		l.sync("Delta")
+	}},
+	{name: "takeover-blocked", after: func(l *lab) { l.in.Tenant.SetHardMatchTakeoverBlocked(true) }},
+	{name: "federated", edit: func(sc map[string]any) {
+		sc["config"].(map[string]any)["domains"] = []map[string]string{{"name": "contoso.com", "type": "Federated"}}
+	}},
+	{name: "retention-hold", edit: func(sc map[string]any) {
+		// An organization-wide retention policy holds every mailbox.
+		for _, o := range sc["recipients"].([]any) {
+			if r := o.(map[string]any); r["RecipientTypeDetails"] == "UserMailbox" {
+				r["InPlaceHolds"] = []string{"mbx7cfb30345d454ac0a989ab3041051209:2"}
+			}
+		}
+	}},
+}
+
+// TestDocumentedConditions rehearses every bundled runbook against its
+// scenario with each condition: a duplicate from duplicate attribute
+// resiliency, the hard-match takeover block, a federated domain, a
+// retention hold. Each run either finishes or stops before it writes
+// (the plan refused, with the documented steps); never midway. The table
+// says which, so a change of either kind is seen.
+func TestDocumentedConditions(t *testing.T) {
+	want := map[string]map[string]string{
+		"restore-mistake":       {"duplicate": "refused", "takeover-blocked": "finished", "federated": "refused", "retention-hold": "finished"},
+		"rebuilt-ad-hard-match": {"duplicate": "refused", "takeover-blocked": "refused", "federated": "refused", "retention-hold": "finished"},
+		"archive-guid-mismatch": {"duplicate": "finished", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "finished"},
+		"exchange-guid-in-use":  {"duplicate": "finished", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "refused"},
+		"offboard-relink":       {"duplicate": "refused", "takeover-blocked": "refused", "federated": "refused", "retention-hold": "finished"},
+	}
+	for _, c := range cases {
+		for _, cond := range conditions {
+			t.Run(c.name+"/"+cond.name, func(t *testing.T) {
+				var l *lab
+				if cond.edit != nil {
+					l = startLabFrom(t, scenarioVariant(t, c.scenario, cond.edit), "variant")
+				} else {
+					l = startLab(t, c.scenario)
+				}
+				if c.prepare != nil {
+					c.prepare(l)
+				}
+				if cond.after != nil {
+					cond.after(l)
+				}
+				before := l.dump()
+				rep, err := c.job(t, l).run(context.Background(), testLog{t})
+				got := ""
+				var pe planError
+				switch {
+				case errors.As(err, &pe):
+					got = "refused"
+					unchangedExcept(t, before, l.dump(), nil)
+				case err == nil && rep.Status == journal.StatusSucceeded:
+					got = "finished"
+				default:
+					t.Fatalf("neither finished nor refused before writing: %v %+v", err, rep)
+				}
+				if got != want[c.name][cond.name] {
+					t.Fatalf("%s, want %s (%v)", got, want[c.name][cond.name], err)
+				}
+			})
+		}
+	}
+}
