@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -393,5 +394,31 @@ func TestDocumentedConditions(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRebuiltADVerifiesLicenses: seed 001 warns that users can come back
+// unlicensed. A license removed while the runbook runs (here right before
+// the Initial cycle) is found by the check against the baseline,
+// which fails the run naming the skuId.
+func TestRebuiltADVerifiesLicenses(t *testing.T) {
+	l := startLab(t, "rebuilt-ad")
+	u := l.dump().cloudUser(t, "user04@contoso.com", false)
+	sku := strs(u["assignedLicenses"])
+	if len(sku) == 0 {
+		t.Fatal("user04 has no license in the scenario")
+	}
+	tr := &trigger{t: t, marker: "step.adsync_cycle.initial", fn: func() {
+		body := map[string]any{"addLicenses": []any{}, "removeLicenses": []string{sku[0]}}
+		if code, out := l.do(http.MethodPost, "/v1.0/users/"+str(u["id"])+"/assignLicense", body); code != http.StatusOK {
+			t.Errorf("remove the license: %d %v", code, out)
+		}
+	}}
+	rep, err := rebuiltJob(l, "user04").run(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status == journal.StatusSucceeded || !strings.Contains(fmt.Sprint(rep.Failures), sku[0]) || !strings.Contains(fmt.Sprint(rep.Failures), "lost licenses") {
+		t.Fatalf("run ended %s (%+v), want a failure naming the lost license %s", rep.Status, rep.Failures, sku[0])
 	}
 }
