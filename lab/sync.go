@@ -114,6 +114,9 @@ type syncState struct {
 	// SchedulerOff holds the scheduler's cycles (Set-ADSyncScheduler
 	// -SyncCycleEnabled $false).
 	SchedulerOff bool
+	// LastSweep is when the hourly task last gave quarantined values back;
+	// not saved, so the first clock move after a load runs it.
+	LastSweep time.Time
 }
 
 func (s *syncState) init() {
@@ -242,7 +245,7 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 				return false
 			}
 			res.Updated++
-			return t.export(a, c, res)
+			return t.export(a, c, res, false)
 		}
 		deleted = c
 	}
@@ -253,14 +256,14 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		// The AD object came back (reanimated): sync restores its cloud user.
 		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
 		res.Restored++
-		return t.export(a, deleted, res)
+		return t.export(a, deleted, res, false)
 	}
 	cand, attr, val := t.softMatchCandidate(a)
 	if cand == nil {
 		c := &CloudUser{ID: t.newGUID().String(), AccountEnabled: true, CreatedDateTime: t.now}
 		t.entra.add(c)
 		res.Added++
-		return t.export(a, c, res)
+		return t.export(a, c, res, true)
 	}
 	var why string
 	switch {
@@ -274,7 +277,7 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		why = "soft match is blocked for the tenant"
 	default:
 		res.Updated++
-		return t.export(a, cand, res)
+		return t.export(a, cand, res, false)
 	}
 	if !t.org.NoDuplicateResiliency {
 		// Duplicate Attribute Resiliency, every tenant's default since
@@ -293,7 +296,7 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		c := &CloudUser{ID: t.newGUID().String(), AccountEnabled: true, CreatedDateTime: t.now}
 		t.entra.add(c)
 		res.Added++
-		return t.export(a, c, res)
+		return t.export(a, c, res, true)
 	}
 	// The page's "Current behavior" (before resiliency, and still for the
 	// objects its known issue 1 names): "Microsoft Entra ID blocks that
@@ -358,23 +361,50 @@ func (t *Tenant) softMatchCandidate(a *ADUser) (*CloudUser, string, string) {
 	return nil, "", ""
 }
 
-// export writes AD user a to cloud user c: AD values overwrite cloud values,
-// c takes a's anchor, Exchange attributes flow when mailNickname is set.
-// Values another cloud user (active or in the recycle bin) holds are
-// quarantined as duplicate attribute resiliency does: the UPN becomes
-// prefix+NNNN@tenant.onmicrosoft.com, proxy addresses are dropped, and each
-// conflict is recorded on c. It returns false when a conflict remains.
-func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
+// export writes AD user a to cloud user c (fresh when sync has just
+// created it): AD values overwrite cloud values, c takes a's anchor,
+// Exchange attributes flow when mailNickname is set. It returns false when
+// the object must be retried.
+//
+// A UPN or proxy address another cloud user (active or in the recycle bin)
+// holds is handled as the duplicate attribute resiliency page says
+// (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency):
+//   - with resiliency (the default), the value is quarantined: the UPN
+//     becomes prefix+NNNN@tenant.onmicrosoft.com, a proxy address is
+//     dropped, the conflict is recorded on c. "Since the export for this
+//     object has succeeded, the sync client doesn't log an error and
+//     doesn't retry": the cycle reports the conflict only when it is new,
+//     and the hourly sweep (sweepQuarantine) gives the value back once
+//     it is free;
+//   - without it, "Microsoft Entra ID blocks that object from being
+//     created ... if an object is updated with a non-unique UPN or
+//     ProxyAddress, the update fails", retried and reported every cycle:
+//     nothing is written (a fresh object is not created).
+func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bool {
 	proxies := a.ProxyAddresses
 	if len(proxies) == 0 && a.Mail != "" {
 		proxies = []string{"SMTP:" + a.Mail}
 	}
+	resilient := !t.org.NoDuplicateResiliency
+	known := map[string]time.Time{}
+	for _, e := range c.OnPremisesProvisioningErrors {
+		known[e.PropertyCausingError+"\x00"+fold(e.Value)] = e.OccurredDateTime
+	}
 	var perrs []ProvisioningError
 	conflict := func(attr, val string) {
+		if at, ok := known[attr+"\x00"+fold(val)]; ok && resilient {
+			// Quarantined before: kept, and not reported again.
+			perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: at, PropertyCausingError: attr, Value: val})
+			return
+		}
 		perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: t.now, PropertyCausingError: attr, Value: val})
+		detail := fmt.Sprintf("%s %s is held by another object; it was quarantined on %s.", attr, val, c.ID)
+		if !resilient {
+			detail = fmt.Sprintf("%s %s is held by another object; the export of %s failed.", attr, val, a.DN)
+		}
 		res.Errors = append(res.Errors, SyncError{Code: CodeAttributeValueMustBeUnique, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
-			Attribute: attr, Value: val, CloudUserID: c.ID,
-			Detail: fmt.Sprintf("%s %s is held by another object; it was quarantined on %s.", attr, val, c.ID)})
+			Attribute: attr, Value: val, CloudUserID: c.ID, Detail: detail})
 	}
 	upn := a.UserPrincipalName
 	if anyHolder(t.entra.upn[fold(upn)], c) != nil {
@@ -382,7 +412,7 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		prefix, _, _ := strings.Cut(upn, "@")
 		if q := c.UserPrincipalName; strings.HasPrefix(fold(q), fold(prefix)+"+") && strings.HasSuffix(fold(q), "@"+fold(t.cfg.TenantDomain)) {
 			upn = q
-		} else {
+		} else if resilient {
 			upn = t.quarantineUPN(upn)
 		}
 	}
@@ -396,6 +426,13 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 	}
 	if len(kept) == len(proxies) {
 		kept = proxies
+	}
+	if !resilient && len(perrs) > 0 {
+		if fresh {
+			t.entra.purge(c)
+			res.Added--
+		}
+		return false
 	}
 	t.entra.update(c, func(c *CloudUser) {
 		c.UserPrincipalName, c.DisplayName, c.Mail, c.ProxyAddresses = upn, a.DisplayName, a.Mail, kept
@@ -417,5 +454,5 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 	})
 	t.sync.Provisioned[c.OnPremisesImmutableID] = true
 	t.provision(c)
-	return len(perrs) == 0
+	return true
 }

@@ -380,6 +380,10 @@ func TestTakeoverThroughHardMatchBlocked(t *testing.T) {
 	}
 }
 
+// TestDuplicateQuarantine follows the duplicate attribute resiliency page
+// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency):
+// a UPN and a proxy address another user holds are quarantined, reported
+// once, and given back by the hourly task once free.
 func TestDuplicateQuarantine(t *testing.T) {
 	tn := syncedTenant(t, Config{}, "bob")
 	bob0, _ := tn.CloudUser("bob@contoso.com")
@@ -405,10 +409,13 @@ func TestDuplicateQuarantine(t *testing.T) {
 	if len(bob.ProxyAddresses) != 1 || len(bob.OnPremisesProvisioningErrors) != 2 {
 		t.Fatalf("bob = %+v; want the duplicate proxy dropped and two errors", bob)
 	}
-	// The next cycle keeps the same quarantined UPN.
-	mustSync(t, tn, Delta)
-	if again, _ := tn.CloudUser(bob.ID); again.UserPrincipalName != bob.UserPrincipalName {
-		t.Fatalf("quarantined UPN changed: %s -> %s", bob.UserPrincipalName, again.UserPrincipalName)
+	// The export succeeded: the quarantine is reported once, and an
+	// Initial cycle that exports bob again keeps the same quarantined UPN.
+	if res := mustSync(t, tn, Initial); len(res.Errors) != 0 {
+		t.Fatalf("the quarantine was reported again: %+v", res.Errors)
+	}
+	if again, _ := tn.CloudUser(bob.ID); again.UserPrincipalName != bob.UserPrincipalName || len(again.OnPremisesProvisioningErrors) != 2 {
+		t.Fatalf("quarantine changed: %s -> %+v", bob.UserPrincipalName, again)
 	}
 	if err := tn.DeleteCloudUser(carol.ID); err != nil {
 		t.Fatal(err)
@@ -416,9 +423,13 @@ func TestDuplicateQuarantine(t *testing.T) {
 	if err := tn.PurgeCloudUser(carol.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 {
-		t.Fatalf("errors after the conflict went: %+v", res.Errors)
+	// The values come back with the service's hourly sweep, not with a
+	// cycle: the sync client does not retry an export that succeeded.
+	mustSync(t, tn, Delta)
+	if still, _ := tn.CloudUser(bob.ID); still.UserPrincipalName != bob.UserPrincipalName {
+		t.Fatalf("a cycle gave the value back: %+v", still)
 	}
+	must(t, tn.Advance(time.Hour))
 	fixed, _ := tn.CloudUser(bob.ID)
 	if fixed.UserPrincipalName != "carol@contoso.com" || len(fixed.ProxyAddresses) != 2 || fixed.OnPremisesProvisioningErrors != nil {
 		t.Fatalf("after the conflict went: %+v", fixed)
@@ -589,6 +600,7 @@ func TestLeavingSyncScopeDeletes(t *testing.T) {
 // cycle without anyone asking for one.
 func TestScheduledCyclesRepeatTheLoop(t *testing.T) {
 	tn := syncedTenant(t, Config{SyncInterval: Duration(30 * time.Minute)}, "nicki")
+	tn.SetDuplicateResiliency(false) // seed 000's tenant
 	cu, _ := tn.CloudUser("nicki@contoso.com")
 	must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
 	mustADUser(t, tn, "nicki")
@@ -609,5 +621,39 @@ func TestScheduledCyclesRepeatTheLoop(t *testing.T) {
 	}
 	if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
 		t.Fatalf("restored user not deleted again: %v", err)
+	}
+}
+
+// TestPreResiliencyExportFails: without duplicate attribute resiliency "if
+// an object is updated with a non-unique UPN or ProxyAddress, the update
+// fails. The provisioning attempt or update is retried by the sync client
+// upon each export cycle" (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency, "Current
+// behavior"): nothing is written, the error comes every cycle, and the
+// first cycle after the conflict is gone exports the object.
+func TestPreResiliencyExportFails(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "bob")
+	tn.SetDuplicateResiliency(false)
+	bob0, _ := tn.CloudUser("bob@contoso.com")
+	carol, err := tn.AddCloudUser(CloudUser{UserPrincipalName: "carol@contoso.com"})
+	must(t, err)
+	_, err = tn.UpdateADUser("CN=bob,"+usersOU, func(u *ADUser) { u.UserPrincipalName, u.DisplayName = "carol@contoso.com", "Bob B." })
+	must(t, err)
+	for i := 0; i < 2; i++ {
+		res := mustSync(t, tn, Delta)
+		if !hasError(res, CodeAttributeValueMustBeUnique, "UserPrincipalName") {
+			t.Fatalf("cycle %d: errors %+v", i, res.Errors)
+		}
+		if b, _ := tn.CloudUser(bob0.ID); b.UserPrincipalName != "bob@contoso.com" || b.DisplayName == "Bob B." {
+			t.Fatalf("cycle %d wrote part of a failed update: %+v", i, b)
+		}
+	}
+	must(t, tn.DeleteCloudUser(carol.ID))
+	must(t, tn.PurgeCloudUser(carol.ID))
+	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 {
+		t.Fatalf("errors after the conflict went: %+v", res.Errors)
+	}
+	if b, _ := tn.CloudUser(bob0.ID); b.UserPrincipalName != "carol@contoso.com" || b.DisplayName != "Bob B." {
+		t.Fatalf("after the conflict went: %+v", b)
 	}
 }

@@ -218,8 +218,9 @@ func (t *Tenant) Now() time.Time {
 // waiting for that time happen, in order: the directory sync switch finishes
 // turning off, AD deleted objects past their lifetime are recycled or
 // garbage collected, cloud users leave the recycle bin, soft-deleted recipients
-// without a hold are purged, and, when Config.SyncInterval is set, the
-// scheduled delta cycles run at their times. Negative durations are
+// without a hold are purged, quarantined values that are free again are given
+// back (hourly), and, when Config.SyncInterval is set, the scheduled delta
+// cycles run at their times. Negative durations are
 // refused.
 func (t *Tenant) Advance(d time.Duration) error {
 	if d < 0 {
@@ -250,6 +251,7 @@ func (t *Tenant) expire() {
 	t.collectDeleted()
 	t.entra.expire(t.now, t.cfg.Retention.D())
 	t.exo.expire(t.now, t.cfg.Retention.D())
+	t.sweepQuarantine()
 }
 
 // newGUID returns a fresh GUID. GUIDs derive from the tenant's seed and a
