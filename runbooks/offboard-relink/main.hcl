@@ -157,6 +157,8 @@ step "assert" "relink_no_duplicates" {
 # them over through hard match, which
 # blockCloudObjectTakeoverThroughHardMatchEnabled refuses with
 # InvalidHardMatch (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
+# Null (the features could not be read with the token) is not refused here;
+# how an unknown answer is handled is decided where entra_tenant reads it.
 step "assert" "relink_takeover_allowed" {
   condition     = !local.relinking || data.entra_tenant.tenant.hard_match_takeover_blocked != true
   error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled). Re-pairing turns directory sync off, which makes every synced user cloud-managed; when it is turned back on each one would fail with InvalidHardMatch instead of binding again. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is synced."
