@@ -22,6 +22,10 @@ func labServer(t testing.TB, tn *lab.Tenant, opts lab.ServerOptions) *httptest.S
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
 	}
+	// These tests are about Graph's behaviour, not its tokens: the lab
+	// serves them anonymously over plain HTTP (auth_test.go talks to it
+	// as an outside client does).
+	opts.Anonymous = true
 	srv := httptest.NewServer(lab.NewServer(tn, opts))
 	t.Cleanup(srv.Close)
 	return srv

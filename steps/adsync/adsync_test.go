@@ -81,7 +81,7 @@ func TestLabCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{Anonymous: true}))
 	defer srv.Close()
 	// The runbook's driver is command; under --lab the lab's cycle runs.
 	target := open(t, srv.URL, map[string]any{"driver": "command", "command": []string{"false"}})
@@ -214,7 +214,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{Anonymous: true}))
 	defer srv.Close()
 	target := open(t, srv.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
 	if _, ok := target.(*CloudSyncDriver); !ok {
@@ -264,7 +264,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
+	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{Anonymous: true}))
 	defer srv2.Close()
 	target2 := open(t, srv2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
 	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "quarantine (TooManyDeletes)") {

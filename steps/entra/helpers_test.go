@@ -27,6 +27,7 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
+	opts.Anonymous = true
 	s := lab.NewServer(tn, opts)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -359,7 +359,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv2 := httptest.NewServer(lab.NewServer(loaded, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
+			srv2 := httptest.NewServer(lab.NewServer(loaded, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30, Anonymous: true}))
 			t.Cleanup(srv2.Close)
 			srv = srv2
 		}

@@ -24,7 +24,7 @@ func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30})
+	s := lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30, Anonymous: true})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	tt, _ := steps.LookupTarget("exo")

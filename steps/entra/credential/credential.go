@@ -7,21 +7,28 @@
 // DefaultAzureCredential tries, in order, the AZURE_* environment variables
 // (client secret or certificate), workload identity, a managed identity and
 // the Azure CLI's login. A target that says `device_code = true` signs a
-// person in with the device code flow instead. Against a lab tenant a fixed
-// token is used: the lab accepts any bearer token, and no real credential
-// should ever be sent to it.
+// person in with the device code flow instead. Against a lab tenant (Lab)
+// the credential is the lab's own: azidentity's client secret credential
+// with the lab as authority host, the app the lab publishes (or
+// $REBIND_LAB_CLIENT_ID and $REBIND_LAB_CLIENT_SECRET, or a ready token in
+// $REBIND_LAB_TOKEN); the environment's AZURE_* credentials never reach a
+// lab.
 package credential
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/rebind-dev/rebind/lab/control"
 )
 
 // Options choose how a credential is built.
@@ -37,19 +44,63 @@ type Options struct {
 	ClientID string
 	// Prompt receives the device code instructions; nil means os.Stderr.
 	Prompt io.Writer
-	// Lab, when set, returns a fixed token for a lab tenant.
-	Lab bool
 }
 
-// LabToken is the bearer token sent to a lab tenant. It is not a secret:
-// the lab accepts any token, and throttles per token value.
+// LabToken is the bearer token sent to a lab that serves without tokens
+// (anonymous): it is checked by nothing.
 const LabToken = "rebind-lab-token"
+
+// Environment variables that choose a lab credential other than the lab's
+// default app.
+const (
+	EnvLabClientID     = "REBIND_LAB_CLIENT_ID"
+	EnvLabClientSecret = "REBIND_LAB_CLIENT_SECRET"
+	EnvLabToken        = "REBIND_LAB_TOKEN"
+)
+
+// Lab connects to the lab at base: an HTTP client that verifies its
+// certificate (control.TLSConfig), its endpoints, and the credential to
+// get its tokens with. A lab that serves without tokens gets LabToken.
+func Lab(ctx context.Context, base string, getenv func(string) string) (azcore.TokenCredential, *http.Client, control.Endpoints, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	tr, err := control.Transport(base, getenv)
+	if err != nil {
+		return nil, nil, control.Endpoints{}, err
+	}
+	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	ep, err := control.FetchEndpoints(ctx, hc, base)
+	if err != nil {
+		return nil, nil, ep, err
+	}
+	if tok := getenv(EnvLabToken); tok != "" {
+		return Static(tok), hc, ep, nil
+	}
+	if ep.TokenEndpoint == "" {
+		return Static(LabToken), hc, ep, nil
+	}
+	id, secret := ep.ClientID, ep.ClientSecret
+	if v := getenv(EnvLabClientID); v != "" {
+		id, secret = v, getenv(EnvLabClientSecret)
+	}
+	// The lab is the authority host; with instance discovery disabled
+	// MSAL reads {host}/{tenant}/v2.0/.well-known/openid-configuration and
+	// calls its token_endpoint (azidentity's DisableInstanceDiscovery,
+	// "for ... private clouds": https://learn.microsoft.com/en-us/azure/developer/go/sdk/authentication/credential-chains
+	// and ClientSecretCredentialOptions).
+	c, err := azidentity.NewClientSecretCredential(ep.TenantID, id, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ep.Authority}, Transport: hc},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		return nil, nil, ep, fmt.Errorf("credential: lab %s: %w", base, err)
+	}
+	return c, hc, ep, nil
+}
 
 // New returns the credential the options describe.
 func New(o Options) (azcore.TokenCredential, error) {
-	if o.Lab {
-		return Static(LabToken), nil
-	}
 	if o.DeviceCode {
 		prompt := o.Prompt
 		if prompt == nil {
