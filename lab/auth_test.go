@@ -1,0 +1,323 @@
+package lab_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/instance"
+)
+
+// These tests talk to the lab as a tool rebind did not write would: over
+// HTTPS verified against the CA /lab/endpoints publishes, with tokens from
+// the lab's token endpoint, through the public endpoints only.
+
+// outside is a client of a running lab.
+type outside struct {
+	t  *testing.T
+	in *instance.Instance
+	hc *http.Client
+	ep control.Endpoints
+}
+
+func startOutside(t *testing.T, scenario string, opts lab.ServerOptions) *outside {
+	t.Helper()
+	if opts.ReadUnits == 0 {
+		opts.ReadUnits = 1 << 30
+	}
+	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	if !strings.HasPrefix(in.URL, "https://") {
+		t.Fatalf("the lab serves %s, want https", in.URL)
+	}
+	// The CA comes from the lab's own endpoint: fetch it once without
+	// verification would be trust on first use; here the test knows the
+	// instance's CA and checks that /lab/endpoints publishes the same.
+	hc := in.Client()
+	ep, err := control.FetchEndpoints(context.Background(), hc, in.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.CA != string(in.CAPEM) || ep.TokenEndpoint == "" || ep.ClientID == "" || ep.ClientSecret == "" || !strings.HasPrefix(ep.LDAPS, "ldaps://") {
+		t.Fatalf("/lab/endpoints = %+v, want the CA, the token endpoint, the default app and the LDAPS URL", ep)
+	}
+	return &outside{t: t, in: in, hc: hc, ep: ep}
+}
+
+// appToken gets an app-only token by the client credentials grant.
+func (o *outside) appToken(clientID, secret, resource string) (int, map[string]any) {
+	o.t.Helper()
+	resp, err := o.hc.PostForm(o.ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
+		"client_secret": {secret}, "scope": {resource + "/.default"}})
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (o *outside) token(resource string) string {
+	o.t.Helper()
+	code, out := o.appToken(o.ep.ClientID, o.ep.ClientSecret, resource)
+	if code != 200 || out["access_token"] == nil {
+		o.t.Fatalf("token: %d %v", code, out)
+	}
+	return out["access_token"].(string)
+}
+
+func (o *outside) delegated(scp string, wids ...string) string {
+	o.t.Helper()
+	b, _ := json.Marshal(map[string]any{"user": "admin@contoso.com", "scp": scp, "wids": wids})
+	resp, err := o.hc.Post(o.in.URL+"/lab/token", "application/json", bytes.NewReader(b))
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		o.t.Fatalf("delegated token: %s %v", resp.Status, err)
+	}
+	return out.AccessToken
+}
+
+// do sends a request with token (none when "") and decodes the answer.
+func (o *outside) do(method, u, token string, body any) (int, map[string]any) {
+	o.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	if !strings.HasPrefix(u, "https://") {
+		u = o.in.URL + u
+	}
+	req, _ := http.NewRequest(method, u, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := o.hc.Do(req)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// TestLabIsHTTPSOnlyWithItsCA: a client without the lab's CA cannot
+// connect (no InsecureSkipVerify anywhere), and the @odata.nextLink values
+// are https URLs a page iterator follows as absolute links to the end.
+func TestLabIsHTTPSOnlyWithItsCA(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	if _, err := http.Get(o.in.URL + "/lab/endpoints"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a client without the lab's CA connected: %v", err)
+	}
+	tok := o.token(lab.GraphResource)
+	seen := map[string]bool{}
+	next, pages := "/v1.0/users?$top=7&$select=id,userPrincipalName", 0
+	for next != "" {
+		code, out := o.do("GET", next, tok, nil)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %v", next, code, out)
+		}
+		for _, u := range out["value"].([]any) {
+			seen[u.(map[string]any)["id"].(string)] = true
+		}
+		next, _ = out["@odata.nextLink"].(string)
+		if next != "" && !strings.HasPrefix(next, o.in.URL+"/v1.0/users?") {
+			t.Fatalf("nextLink %q is not an absolute https link to the lab", next)
+		}
+		pages++
+	}
+	all, _ := o.in.Tenant.CloudUsers(lab.CloudQuery{Limit: 100000})
+	want := len(all)
+	if len(seen) != want || pages < 2 {
+		t.Fatalf("the page walk saw %d users in %d pages, want %d in more than one", len(seen), pages, want)
+	}
+}
+
+// TestGraphRequiresAValidToken: no token, a malformed one, one for another
+// resource and one with a bad secret are each refused as Graph and the
+// identity platform refuse them.
+func TestGraphRequiresAValidToken(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	for name, tok := range map[string]string{
+		"no token":         "",
+		"not a JWT":        "rebind-lab-token",
+		"Exchange's token": o.token(lab.ExchangeResource),
+	} {
+		code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", tok, nil)
+		if code != 401 || errCode(out) != "InvalidAuthenticationToken" {
+			t.Errorf("%s: %d %v, want 401 InvalidAuthenticationToken", name, code, out)
+		}
+	}
+	if code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", o.token(lab.GraphResource), nil); code != 200 {
+		t.Fatalf("with the app's token: %d %v", code, out)
+	}
+	if code, out := o.appToken(o.ep.ClientID, "wrong", lab.GraphResource); code != 401 || out["error"] != "invalid_client" ||
+		!strings.HasPrefix(out["error_description"].(string), "AADSTS7000215") {
+		t.Fatalf("a wrong secret: %d %v, want 401 invalid_client AADSTS7000215", code, out)
+	}
+	if code, out := o.appToken(o.ep.ClientID, o.ep.ClientSecret, "https://management.azure.com"); code != 400 || out["error"] != "invalid_scope" {
+		t.Fatalf("another resource: %d %v, want 400 invalid_scope", code, out)
+	}
+}
+
+// TestAzidentityGetsALabToken: Microsoft's own client credential
+// (azidentity over MSAL), with the lab as authority host and instance
+// discovery off, reads the lab's OpenID configuration and gets a token
+// whose claims are the ones rebind doctor reads.
+func TestAzidentityGetsALabToken(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	cred, err := azidentity.NewClientSecretCredential(o.ep.TenantID, o.ep.ClientID, o.ep.ClientSecret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: o.ep.Authority}, Transport: o.hc},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.in.Server.Authority().Verify(tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Aud != lab.GraphResource || c.Tid != o.ep.TenantID || c.AppID != o.ep.ClientID || len(c.Roles) == 0 || c.Scp != "" {
+		t.Fatalf("claims = %+v", c)
+	}
+}
+
+// TestOnPremisesSynchronizationIsDelegatedGlobalAdminOnly: its reference
+// page lists "Application: Not supported." and Global Administrator as the
+// only role; an app-only token and a delegated one without the role get
+// 403 Authorization_RequestDenied.
+func TestOnPremisesSynchronizationIsDelegatedGlobalAdminOnly(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	const path = "/v1.0/directory/onPremisesSynchronization"
+	if code, out := o.do("GET", path, o.token(lab.GraphResource), nil); code != 403 || errCode(out) != "Authorization_RequestDenied" {
+		t.Fatalf("app-only: %d %v, want 403 Authorization_RequestDenied", code, out)
+	}
+	if code, out := o.do("GET", path, o.delegated("OnPremDirectorySynchronization.Read.All", lab.RoleUserAdministrator), nil); code != 403 {
+		t.Fatalf("delegated, User Administrator: %d %v, want 403", code, out)
+	}
+	if code, out := o.do("GET", path, o.delegated("User.Read.All", lab.RoleGlobalAdministrator), nil); code != 403 {
+		t.Fatalf("delegated without the scope: %d %v, want 403", code, out)
+	}
+	if code, out := o.do("GET", path, o.delegated("OnPremDirectorySynchronization.Read.All", lab.RoleGlobalAdministrator), nil); code != 200 {
+		t.Fatalf("delegated Global Administrator: %d %v, want 200", code, out)
+	}
+}
+
+// TestAppPermissionsAreChecked: an app registered with User.Read.All only
+// reads users but cannot update them or call Exchange (no
+// Exchange.ManageAsApp).
+func TestAppPermissionsAreChecked(t *testing.T) {
+	reader := lab.App{Name: "reader", ClientID: "0b6e3c52-5d0a-4c7b-9d8e-1f2a3b4c5d6e", Secret: "reader-secret", Roles: []string{"User.Read.All"}}
+	o := startOutside(t, "healthy", lab.ServerOptions{Apps: []lab.App{reader}})
+	code, out := o.appToken(reader.ClientID, reader.Secret, lab.GraphResource)
+	if code != 200 {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	tok := out["access_token"].(string)
+	if code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", tok, nil); code != 200 {
+		t.Fatalf("read: %d %v", code, out)
+	}
+	if code, out := o.do("DELETE", "/v1.0/users/user00003@contoso.com", tok, nil); code != 403 || errCode(out) != "Authorization_RequestDenied" {
+		t.Fatalf("delete with User.Read.All: %d %v, want 403", code, out)
+	}
+	_, out = o.appToken(reader.ClientID, reader.Secret, lab.ExchangeResource)
+	body := map[string]any{"CmdletInput": map[string]any{"CmdletName": "Get-Mailbox", "Parameters": map[string]any{"Identity": "user00003@contoso.com"}}}
+	if code, out := o.do("POST", "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", out["access_token"].(string), body); code != 403 {
+		t.Fatalf("Exchange without Exchange.ManageAsApp: %d %v, want 403", code, out)
+	}
+	if code, out := o.do("POST", "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", "", body); code != 401 {
+		t.Fatalf("Exchange without a token: %d %v, want 401", code, out)
+	}
+	if code, out := o.do("POST", "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", o.token(lab.ExchangeResource), body); code != 200 {
+		t.Fatalf("Exchange with the default app: %d %v, want 200", code, out)
+	}
+}
+
+// TestThrottlingKeysOnTheApp: two tokens of one app spend one budget,
+// another app has its own.
+func TestThrottlingKeysOnTheApp(t *testing.T) {
+	other := lab.App{Name: "other", ClientID: "3c1d2e4f-6a7b-4c8d-9e0f-112233445566", Secret: "s", Roles: []string{"User.Read.All"}}
+	o := startOutside(t, "healthy", lab.ServerOptions{ReadUnits: 2, Apps: []lab.App{other}})
+	const u = "/v1.0/users/user00003@contoso.com" // 2 units without $select
+	if code, out := o.do("GET", u, o.token(lab.GraphResource), nil); code != 200 {
+		t.Fatalf("first read: %d %v", code, out)
+	}
+	if code, _ := o.do("GET", u, o.token(lab.GraphResource), nil); code != 429 {
+		t.Fatalf("a second token of the same app: %d, want 429 (one budget per app)", code)
+	}
+	_, out := o.appToken(other.ClientID, other.Secret, lab.GraphResource)
+	if code, out := o.do("GET", u, out["access_token"].(string), nil); code != 200 {
+		t.Fatalf("another app: %d %v, want 200", code, out)
+	}
+}
+
+// TestSyncedUserPropertiesAreRefused: properties Connect synchronizes
+// cannot be written on a synced user (400 with Graph's message); its
+// licenses, assigned in the cloud, can.
+func TestSyncedUserPropertiesAreRefused(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{WriteUnits: 1 << 30})
+	tok := o.token(lab.GraphResource)
+	const u = "/v1.0/users/user00003@contoso.com"
+	for _, body := range []map[string]any{{"displayName": "Renamed"}, {"accountEnabled": false}, {"userPrincipalName": "x@contoso.com"}} {
+		code, out := o.do("PATCH", u, tok, body)
+		msg, _ := out["error"].(map[string]any)["message"].(string)
+		if code != 400 || !strings.Contains(msg, "Unable to update the specified properties for on-premises mastered Directory Sync objects") {
+			t.Errorf("PATCH %v: %d %v, want 400 with Graph's message", body, code, out)
+		}
+	}
+}
+
+// TestBatchItemURLWithAVersionIsRefused: an item's url is relative to the
+// version; "/v1.0/users/..." is 400 "Resource not found for the segment
+// 'v1.0'".
+func TestBatchItemURLWithAVersionIsRefused(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	code, out := o.do("POST", "/v1.0/$batch", o.token(lab.GraphResource), map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "GET", "url": "/v1.0/users/user00003@contoso.com"},
+		map[string]any{"id": "2", "method": "GET", "url": "/users/user00003@contoso.com"},
+	}})
+	if code != 200 {
+		t.Fatalf("batch: %d %v", code, out)
+	}
+	rs := out["responses"].([]any)
+	r1, r2 := rs[0].(map[string]any), rs[1].(map[string]any)
+	msg, _ := r1["body"].(map[string]any)["error"].(map[string]any)["message"].(string)
+	if r1["status"].(float64) != 400 || msg != "Resource not found for the segment 'v1.0'." || r2["status"].(float64) != 200 {
+		t.Fatalf("responses = %v", rs)
+	}
+}
