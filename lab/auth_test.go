@@ -3,6 +3,8 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/go-ldap/ldap/v3"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
@@ -319,5 +322,91 @@ func TestBatchItemURLWithAVersionIsRefused(t *testing.T) {
 	msg, _ := r1["body"].(map[string]any)["error"].(map[string]any)["message"].(string)
 	if r1["status"].(float64) != 400 || msg != "Resource not found for the segment 'v1.0'." || r2["status"].(float64) != 200 {
 		t.Fatalf("responses = %v", rs)
+	}
+}
+
+// TestLDAPSVerifiesWithThePublishedCA: the lab's LDAPS listener presents
+// a certificate that chains to the CA /lab/endpoints publishes; a client
+// verifying against the system roots alone is refused, as against a DC
+// whose CA it does not trust.
+func TestLDAPSVerifiesWithThePublishedCA(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(o.ep.CA)) {
+		t.Fatal("the published CA holds no certificate")
+	}
+	conn, err := ldap.DialURL(o.ep.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatalf("LDAPS with the published CA: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
+		t.Fatalf("bind over LDAPS: %v", err)
+	}
+	if _, err := ldap.DialURL(o.ep.LDAPS, ldap.DialWithTLSConfig(&tls.Config{ServerName: "127.0.0.1"})); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("LDAPS without the lab's CA: %v, want a certificate error", err)
+	}
+}
+
+// TestObjectSidAndUserAccountControl: users carry objectSid in AD's binary
+// form (S-1-5-21-<domain>-<RID>, one domain prefix, one RID each) and
+// userAccountControl (NORMAL_ACCOUNT 0x200), which an admin tool can set
+// to disable the account (0x2) and read back; objectSid cannot be written.
+func TestObjectSidAndUserAccountControl(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(o.ep.CA))
+	conn, err := ldap.DialURL(o.ep.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
+		t.Fatal(err)
+	}
+	read := func(upn string) (dn, sid, uac string) {
+		t.Helper()
+		res, err := conn.Search(ldap.NewSearchRequest(o.ep.LDAPBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			"(userPrincipalName="+upn+")", []string{"objectSid", "userAccountControl"}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			t.Fatalf("search %s: %v", upn, err)
+		}
+		e := res.Entries[0]
+		return e.DN, lab.SIDString(e.GetRawAttributeValue("objectSid")), e.GetAttributeValue("userAccountControl")
+	}
+	dn3, sid3, uac := read("user00003@contoso.com")
+	_, sid4, _ := read("user00004@contoso.com")
+	i3, i4 := strings.LastIndex(sid3, "-"), strings.LastIndex(sid4, "-")
+	if !strings.HasPrefix(sid3, "S-1-5-21-") || strings.Count(sid3, "-") != 7 || sid3[:i3] != sid4[:i4] || sid3 == sid4 {
+		t.Fatalf("objectSid %q and %q: want S-1-5-21-a-b-c-RID with one domain prefix and two RIDs", sid3, sid4)
+	}
+	if uac != "512" {
+		t.Fatalf("userAccountControl = %q, want 512 (NORMAL_ACCOUNT)", uac)
+	}
+	mod := ldap.NewModifyRequest(dn3, nil)
+	mod.Replace("userAccountControl", []string{"514"})
+	if err := conn.Modify(mod); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	if _, _, uac := read("user00003@contoso.com"); uac != "514" {
+		t.Fatalf("after disabling, userAccountControl = %q, want 514", uac)
+	}
+	mod = ldap.NewModifyRequest(dn3, nil)
+	mod.Replace("objectSid", []string{"x"})
+	if err := conn.Modify(mod); err == nil {
+		t.Fatal("objectSid was written")
+	}
+	// A restart keeps the SID: the state file round trip.
+	var buf bytes.Buffer
+	if err := o.in.Tenant.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := lab.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := tn.ADUser(dn3)
+	if err != nil || lab.SIDString(u.ObjectSID()) != sid3 || !u.Disabled() {
+		t.Fatalf("after a reload: %v %s disabled=%v, want %s disabled", err, lab.SIDString(u.ObjectSID()), u.Disabled(), sid3)
 	}
 }
