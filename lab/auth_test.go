@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -408,5 +410,51 @@ func TestObjectSidAndUserAccountControl(t *testing.T) {
 	u, err := tn.ADUser(dn3)
 	if err != nil || lab.SIDString(u.ObjectSID()) != sid3 || !u.Disabled() {
 		t.Fatalf("after a reload: %v %s disabled=%v, want %s disabled", err, lab.SIDString(u.ObjectSID()), u.Disabled(), sid3)
+	}
+}
+
+// TestScenarioDeclaresApps: a scenario's apps get tokens with the roles
+// it grants them and keep them across a save; an app without a secret is
+// refused, naming it.
+func TestScenarioDeclaresApps(t *testing.T) {
+	raw, err := fs.ReadFile(rebind.Scenarios, lab.ScenarioDir+"/healthy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(apps any) fstest.MapFS {
+		var sc map[string]any
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			t.Fatal(err)
+		}
+		sc["apps"] = apps
+		b, _ := json.Marshal(sc)
+		return fstest.MapFS{lab.ScenarioDir + "/variant.json": {Data: b}}
+	}
+	app := map[string]any{"name": "graph only", "clientId": "9d8c7b6a-1111-4222-8333-444455556666", "secret": "s3", "roles": []string{"User.Read.All"}}
+	in, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: variant([]any{app})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	o := &outside{t: t, in: in, hc: in.Client()}
+	if o.ep, err = control.FetchEndpoints(context.Background(), o.hc, in.URL); err != nil {
+		t.Fatal(err)
+	}
+	code, out := o.appToken("9d8c7b6a-1111-4222-8333-444455556666", "s3", lab.ExchangeResource)
+	if code != 200 {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	body := map[string]any{"CmdletInput": map[string]any{"CmdletName": "Get-Mailbox", "Parameters": map[string]any{"Identity": "user00003@contoso.com"}}}
+	if code, out := o.do("POST", "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", out["access_token"].(string), body); code != 403 {
+		t.Fatalf("Exchange with the scenario's Graph-only app: %d %v, want 403", code, out)
+	}
+	var buf bytes.Buffer
+	if err := in.Tenant.Save(&buf); err != nil || !strings.Contains(buf.String(), "9d8c7b6a-1111-4222-8333-444455556666") {
+		t.Fatalf("the saved state lost the app: %v", err)
+	}
+	delete(app, "secret")
+	if _, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: variant([]any{app})}); err == nil ||
+		!strings.Contains(err.Error(), `apps[0] ("graph only")`) {
+		t.Fatalf("an app without a secret: %v, want an error naming apps[0]", err)
 	}
 }

@@ -36,8 +36,9 @@ type ServerOptions struct {
 	// nothing to do with authentication. A lab started by `rebind lab
 	// serve` or `rebind rehearse` always requires tokens.
 	Anonymous bool
-	// Apps are app registrations to add to the default one (Scenario
-	// apps); an app without a secret gets a random one.
+	// Apps are app registrations to add to the default one and to those
+	// the tenant's scenario declares (State.Apps); an app without a secret
+	// gets a random one.
 	Apps []App
 }
 
@@ -87,7 +88,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 			// Only a broken crypto/rand gets here.
 			panic(fmt.Sprintf("lab: %v", err))
 		}
-		for _, app := range opts.Apps {
+		for _, app := range append(t.Apps(), opts.Apps...) {
 			a.Register(app)
 		}
 		s.auth = a

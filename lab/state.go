@@ -28,6 +28,10 @@ type State struct {
 	Recipients   []Recipient  `json:"recipients"`
 	Sync         SyncMemory   `json:"sync"`
 	Generate     []Generator  `json:"generate,omitempty"`
+	// Apps are the tenant's app registrations besides the lab's default
+	// one: a client id, a secret and the application permissions it
+	// holds, e.g. an app without Exchange.ManageAsApp.
+	Apps []App `json:"apps,omitempty"`
 }
 
 // SyncMemory is what the sync engine remembers between cycles, as JSON.
@@ -97,6 +101,7 @@ func (t *Tenant) snapshot() State {
 		st.Sync.Pending = append(st.Sync.Pending, g.String())
 	}
 	sort.Strings(st.Sync.Pending)
+	st.Apps = append([]App(nil), t.apps...)
 	return st
 }
 
@@ -182,6 +187,18 @@ func FromState(st State) (*Tenant, error) {
 		if err := t.generate(g); err != nil {
 			return nil, err
 		}
+	}
+	seen := map[string]bool{strings.ToLower(DefaultAppID): true}
+	for i, app := range st.Apps {
+		switch id := strings.ToLower(app.ClientID); {
+		case id == "" || app.Secret == "":
+			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): an app needs a clientId and a secret", i, app.Name)
+		case seen[id]:
+			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): clientId %s is taken (the lab's default app or another)", i, app.Name, app.ClientID)
+		default:
+			seen[id] = true
+		}
+		t.apps = append(t.apps, App{Name: app.Name, ClientID: app.ClientID, Secret: app.Secret, Roles: append([]string(nil), app.Roles...)})
 	}
 	return t, nil
 }
