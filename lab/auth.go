@@ -48,13 +48,17 @@ const (
 // DefaultAppID is the client id of the lab's default app registration.
 const DefaultAppID = "7e3b9c1a-52d4-4f0e-9a61-0c5d2b8e4f17"
 
-// App is an app registration of the lab tenant: a client id, its secret,
-// and the application permissions an admin consented to (roles).
+// App is an app registration of the lab tenant: a client id, its
+// credentials (a secret, certificates), and the application permissions
+// an admin consented to (roles).
 type App struct {
-	Name     string   `json:"name"`
-	ClientID string   `json:"clientId"`
-	Secret   string   `json:"secret"`
-	Roles    []string `json:"roles"`
+	Name     string `json:"name"`
+	ClientID string `json:"clientId"`
+	Secret   string `json:"secret,omitempty"`
+	// Certificates are PEM certificates (RSA keys) whose private keys
+	// may sign the app's client assertions.
+	Certificates []string `json:"certificates,omitempty"`
+	Roles        []string `json:"roles"`
 }
 
 // DefaultAppRoles are the application permissions of the lab's default
@@ -131,10 +135,10 @@ func randomSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Register adds or replaces an app registration. An app without a secret
-// gets a random one.
+// Register adds or replaces an app registration. An app with neither a
+// secret nor a certificate gets a random secret.
 func (a *Authority) Register(app App) App {
-	if app.Secret == "" {
+	if app.Secret == "" && len(app.Certificates) == 0 {
 		app.Secret = randomSecret()
 	}
 	app.Roles = slices.Clone(app.Roles)
@@ -176,9 +180,14 @@ func (a *Authority) appToken(issuer, tid, clientID, secret, aud string) (string,
 	if !ok {
 		return "", Claims{}, errUnknownApp
 	}
-	if subtle.ConstantTimeCompare([]byte(app.Secret), []byte(secret)) != 1 {
+	if app.Secret == "" || subtle.ConstantTimeCompare([]byte(app.Secret), []byte(secret)) != 1 {
 		return "", Claims{}, errBadSecret
 	}
+	return a.issueApp(app, issuer, tid, aud)
+}
+
+// issueApp signs an app-only token for app.
+func (a *Authority) issueApp(app App, issuer, tid, aud string) (string, Claims, error) {
 	c := Claims{Aud: aud, Iss: issuer, Tid: tid, AppID: app.ClientID, Idtyp: "app", Roles: slices.Clone(app.Roles), Oid: app.ClientID}
 	tok, err := a.Sign(c)
 	return tok, c, err

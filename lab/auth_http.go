@@ -15,11 +15,10 @@ import (
 //     platform, https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc),
 //   - GET /{tenant}/discovery/v2.0/keys, its jwks_uri,
 //   - POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials
-//     and a client secret (Microsoft identity platform and the OAuth 2.0
-//     client credentials flow,
-//     https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
-//
-// A certificate credential (client_assertion) is not served.
+//     and a client secret or a certificate's client assertion (Microsoft
+//     identity platform and the OAuth 2.0 client credentials flow,
+//     https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow;
+//     auth_cert.go).
 func (s *Server) routeIdentity() {
 	s.identity.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
 	s.identity.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.jwks)
@@ -50,7 +49,7 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
-		"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt"},
 		"response_types_supported":              []string{"token"},
 		"grant_types_supported":                 []string{"client_credentials"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
@@ -95,10 +94,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "AADSTS70003: The lab supports the client_credentials grant only, not '"+gt+"'.")
 		return
 	}
-	if f.Get("client_assertion") != "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", 900144, "AADSTS900144: The lab accepts client secrets only; certificate credentials (client_assertion) are not served.")
-		return
-	}
 	// MSAL sends the OpenID Connect scopes (openid, profile,
 	// offline_access) with every request ("MSAL ... always adds the
 	// openid, profile and offline_access scopes", Scopes and permissions
@@ -129,7 +124,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			"AADSTS1002012: The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI); the lab serves "+GraphResource+" and "+ExchangeResource+".")
 		return
 	}
-	tok, _, err := s.auth.appToken(issuer(r, tid), tid, f.Get("client_id"), f.Get("client_secret"), aud)
+	var tok string
+	var err error
+	if f.Get("client_assertion") != "" {
+		if f.Get("client_assertion_type") != assertionType {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", 900144, "AADSTS900144: client_assertion_type must be "+assertionType+".")
+			return
+		}
+		endpoint := baseURL(r) + r.URL.Path
+		tok, _, err = s.auth.assertionToken(issuer(r, tid), tid, f.Get("client_id"), f.Get("client_assertion"), endpoint, aud)
+	} else {
+		tok, _, err = s.auth.appToken(issuer(r, tid), tid, f.Get("client_id"), f.Get("client_secret"), aud)
+	}
 	switch err {
 	case nil:
 	case errUnknownApp:
@@ -139,6 +145,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case errBadSecret:
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", 7000215,
 			"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+f.Get("client_id")+"'.")
+		return
+	case errBadAssertion:
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", 700027,
+			"AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application, or the client assertion failed signature validation.")
 		return
 	default:
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", 0, err.Error())

@@ -3,16 +3,22 @@ package lab_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -457,4 +463,54 @@ func TestScenarioDeclaresApps(t *testing.T) {
 		!strings.Contains(err.Error(), `apps[0] ("graph only")`) {
 		t.Fatalf("an app without a secret: %v, want an error naming apps[0]", err)
 	}
+}
+
+// TestCertificateCredential: an app registered with a certificate gets a
+// token through azidentity's client certificate credential (MSAL signs a
+// PS256 client assertion with x5t#S256); another key's assertion is
+// refused with AADSTS700027.
+func TestCertificateCredential(t *testing.T) {
+	certPEM, cert, key := selfSignedRSA(t)
+	app := lab.App{Name: "cert app", ClientID: "5a4b3c2d-7777-4888-9999-aaaabbbbcccc", Certificates: []string{string(certPEM)}, Roles: []string{"User.Read.All"}}
+	o := startOutside(t, "healthy", lab.ServerOptions{Apps: []lab.App{app}})
+	opts := &azidentity.ClientCertificateCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: o.ep.Authority}, Transport: o.hc},
+		DisableInstanceDiscovery: true,
+	}
+	cred, err := azidentity.NewClientCertificateCredential(o.ep.TenantID, app.ClientID, []*x509.Certificate{cert}, key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", tok.Token, nil); code != 200 {
+		t.Fatalf("read with the certificate app's token: %d %v", code, out)
+	}
+	_, other, otherKey := selfSignedRSA(t)
+	cred, err = azidentity.NewClientCertificateCredential(o.ep.TenantID, app.ClientID, []*x509.Certificate{other}, otherKey, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}); err == nil ||
+		!strings.Contains(err.Error(), "AADSTS700027") {
+		t.Fatalf("an unregistered certificate: %v, want AADSTS700027", err)
+	}
+}
+
+func selfSignedRSA(t *testing.T) ([]byte, *x509.Certificate, *rsa.PrivateKey) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lab app"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cert, key
 }

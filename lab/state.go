@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -191,14 +193,22 @@ func FromState(st State) (*Tenant, error) {
 	seen := map[string]bool{strings.ToLower(DefaultAppID): true}
 	for i, app := range st.Apps {
 		switch id := strings.ToLower(app.ClientID); {
-		case id == "" || app.Secret == "":
-			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): an app needs a clientId and a secret", i, app.Name)
+		case id == "" || (app.Secret == "" && len(app.Certificates) == 0):
+			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): an app needs a clientId and a secret or a certificate", i, app.Name)
 		case seen[id]:
 			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): clientId %s is taken (the lab's default app or another)", i, app.Name, app.ClientID)
 		default:
 			seen[id] = true
 		}
-		t.apps = append(t.apps, App{Name: app.Name, ClientID: app.ClientID, Secret: app.Secret, Roles: append([]string(nil), app.Roles...)})
+		for j, c := range app.Certificates {
+			if blk, _ := pem.Decode([]byte(c)); blk == nil || blk.Type != "CERTIFICATE" {
+				return nil, fmt.Errorf("lab: load state: apps[%d] (%q): certificates[%d] is not a PEM certificate", i, app.Name, j)
+			} else if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+				return nil, fmt.Errorf("lab: load state: apps[%d] (%q): certificates[%d]: %w", i, app.Name, j, err)
+			}
+		}
+		t.apps = append(t.apps, App{Name: app.Name, ClientID: app.ClientID, Secret: app.Secret,
+			Certificates: append([]string(nil), app.Certificates...), Roles: append([]string(nil), app.Roles...)})
 	}
 	return t, nil
 }

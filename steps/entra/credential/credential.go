@@ -55,7 +55,11 @@ const LabToken = "rebind-lab-token"
 const (
 	EnvLabClientID     = "REBIND_LAB_CLIENT_ID"
 	EnvLabClientSecret = "REBIND_LAB_CLIENT_SECRET"
-	EnvLabToken        = "REBIND_LAB_TOKEN"
+	// EnvLabClientCertificate names a PEM file holding the certificate and
+	// private key of the REBIND_LAB_CLIENT_ID app, used instead of a
+	// secret.
+	EnvLabClientCertificate = "REBIND_LAB_CLIENT_CERTIFICATE"
+	EnvLabToken             = "REBIND_LAB_TOKEN"
 )
 
 // Lab connects to the lab at base: an HTTP client that verifies its
@@ -84,13 +88,30 @@ func Lab(ctx context.Context, base string, getenv func(string) string) (azcore.T
 	if v := getenv(EnvLabClientID); v != "" {
 		id, secret = v, getenv(EnvLabClientSecret)
 	}
+	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ep.Authority}, Transport: hc}
+	if f := getenv(EnvLabClientCertificate); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, ep, fmt.Errorf("credential: lab %s: %s: %w", base, EnvLabClientCertificate, err)
+		}
+		certs, key, err := azidentity.ParseCertificates(b, nil)
+		if err != nil {
+			return nil, nil, ep, fmt.Errorf("credential: lab %s: %s %s: %w", base, EnvLabClientCertificate, f, err)
+		}
+		c, err := azidentity.NewClientCertificateCredential(ep.TenantID, id, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+		if err != nil {
+			return nil, nil, ep, fmt.Errorf("credential: lab %s: %w", base, err)
+		}
+		return c, hc, ep, nil
+	}
 	// The lab is the authority host; with instance discovery disabled
 	// MSAL reads {host}/{tenant}/v2.0/.well-known/openid-configuration and
 	// calls its token_endpoint (azidentity's DisableInstanceDiscovery,
 	// "for ... private clouds": https://learn.microsoft.com/en-us/azure/developer/go/sdk/authentication/credential-chains
 	// and ClientSecretCredentialOptions).
 	c, err := azidentity.NewClientSecretCredential(ep.TenantID, id, secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ep.Authority}, Transport: hc},
+		ClientOptions:            opts,
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {
