@@ -166,7 +166,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 // "This error often means that the access token might be missing in the
 // HTTP authenticate request header or that the token is invalid or is
 // expired", https://learn.microsoft.com/en-us/graph/resolve-auth-errors).
-// Without an authority (ServerOptions.Anonymous) every request passes.
+// Without an authority (ServerOptions.Anonymous) every request passes. The
+// Exchange admin API answers with the same body: no Microsoft page
+// documents its 401 body, only that it needs a token (App-only
+// authentication in Exchange Online PowerShell).
 func (s *Server) authenticate(aud string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.auth == nil {

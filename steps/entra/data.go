@@ -179,7 +179,8 @@ func (tenantData) Info() steps.Info {
 		Target:        "entra",
 		Schema:        steps.Schema{},
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permOrgRead, "Graph: OnPremDirectorySynchronization.Read.All"},
+		Permissions: []string{permOrgRead,
+			"Graph: OnPremDirectorySynchronization.Read.All, delegated sign-in of a Global Administrator only (app-only tokens read soft_match and hard_match_takeover as unknown)"},
 	}
 }
 
