@@ -17,10 +17,13 @@ package credential
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -88,6 +91,14 @@ func Lab(ctx context.Context, base string, getenv func(string) string) (azcore.T
 	if v := getenv(EnvLabClientID); v != "" {
 		id, secret = v, getenv(EnvLabClientSecret)
 	}
+	if strings.HasPrefix(ep.TokenEndpoint, "http://") {
+		// A lab served with --plain-http: MSAL takes https authorities
+		// only, so the same client credentials request is made here.
+		if getenv(EnvLabClientCertificate) != "" {
+			return nil, nil, ep, fmt.Errorf("credential: lab %s: a certificate credential needs the lab over HTTPS (it is served with --plain-http)", base)
+		}
+		return &plainLabCredential{hc: hc, endpoint: ep.TokenEndpoint, id: id, secret: secret}, hc, ep, nil
+	}
 	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ep.Authority}, Transport: hc}
 	if f := getenv(EnvLabClientCertificate); f != "" {
 		b, err := os.ReadFile(f)
@@ -118,6 +129,39 @@ func Lab(ctx context.Context, base string, getenv func(string) string) (azcore.T
 		return nil, nil, ep, fmt.Errorf("credential: lab %s: %w", base, err)
 	}
 	return c, hc, ep, nil
+}
+
+// plainLabCredential gets client credentials tokens from a lab served over
+// plain HTTP, with the request the client credentials flow documents
+// (grant_type, client_id, client_secret, scope).
+type plainLabCredential struct {
+	hc                   *http.Client
+	endpoint, id, secret string
+}
+
+func (p *plainLabCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {p.id}, "client_secret": {p.secret},
+		"scope": {strings.Join(opts.Scopes, " ")}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return azcore.AccessToken{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return azcore.AccessToken{}, fmt.Errorf("credential: lab token: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || out.AccessToken == "" {
+		return azcore.AccessToken{}, fmt.Errorf("credential: lab token: %s: %s %s", resp.Status, out.Error, out.Description)
+	}
+	return azcore.AccessToken{Token: out.AccessToken, ExpiresOn: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)}, nil
 }
 
 // New returns the credential the options describe.

@@ -77,3 +77,28 @@ func TestLabCredentialVerifiesTheLab(t *testing.T) {
 		t.Fatalf("a wrong secret: %v, want AADSTS7000215", err)
 	}
 }
+
+// TestLabCredentialOverPlainHTTP: a lab served with --plain-http still
+// requires tokens; the binding gets them with the same client credentials
+// request (MSAL takes https authorities only).
+func TestLabCredentialOverPlainHTTP(t *testing.T) {
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if !strings.HasPrefix(in.URL, "http://") {
+		t.Fatalf("URL %s", in.URL)
+	}
+	cred, _, _, err := Lab(context.Background(), in.URL, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := NewSource(cred, "https://graph.microsoft.com/.default").Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := in.Server.Authority().Verify(tok); err != nil || c.Aud != lab.GraphResource {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+}
