@@ -25,9 +25,9 @@ var restartScopes = map[string]bool{
 
 func (s *Server) routeCloudSync() {
 	const job = "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
-	s.graph.HandleFunc("GET "+job, s.getSyncJob)
-	s.graph.HandleFunc("POST "+job+"/start", s.startSyncJob)
-	s.graph.HandleFunc("POST "+job+"/restart", s.restartSyncJob)
+	s.graph.HandleFunc("GET "+job, s.allow(permReadSyncJob, s.getSyncJob))
+	s.graph.HandleFunc("POST "+job+"/start", s.allow(permRunSyncJob, s.startSyncJob))
+	s.graph.HandleFunc("POST "+job+"/restart", s.allow(permRunSyncJob, s.restartSyncJob))
 }
 
 func (s *Server) startSyncJob(w http.ResponseWriter, r *http.Request) {
