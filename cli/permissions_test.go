@@ -60,7 +60,7 @@ func TestPermissionsFromDeclarations(t *testing.T) {
 func TestPermissionsGroupsAndDriver(t *testing.T) {
 	_, out, _ := runMain(t, "permissions", "restore-mistake")
 	for _, want := range []string{
-		"Microsoft Graph: application permissions (admin consent)\n- [ ] Directory.ReadWrite.All",
+		"Microsoft Graph: application permissions (admin consent)\n- [ ] Organization.Read.All",
 		"- [ ] User.Read.All; covered by User.ReadWrite.All",
 		"Microsoft Graph: delegated only",
 		"- [ ] OnPremDirectorySynchronization.Read.All (delegated only",

@@ -222,6 +222,11 @@ func TestRebuiltADTakeoverBlocked(t *testing.T) {
 	l := startLab(t, "rebuilt-ad")
 	l.in.Tenant.SetHardMatchTakeoverBlocked(true)
 	refused(t, l, rebuiltJob(l, "user04"), "blockCloudObjectTakeoverThroughHardMatchEnabled", "onpremisesdirectorysynchronization-update")
+	// Without the admin's reading, the app-only token's "unknown" stops
+	// the plan with how to give it.
+	j := rebuiltJob(l, "user04")
+	j.Vars["takeover_blocked"] = ""
+	refused(t, l, j, "could not read whether the tenant blocks cloud object takeover", "-var takeover_blocked=no")
 	l.in.Tenant.SetHardMatchTakeoverBlocked(false)
 	l.apply(rebuiltJob(l, "user04"))
 	bound(t, l, "user04")
@@ -300,6 +305,9 @@ func TestOffboardRelinkTakeoverBlocked(t *testing.T) {
 	l := startLab(t, "offboard-relink")
 	l.in.Tenant.SetHardMatchTakeoverBlocked(true)
 	refused(t, l, offboardJob(t, l, l.dump()), "blockCloudObjectTakeoverThroughHardMatchEnabled")
+	j := offboardJob(t, l, l.dump())
+	j.Vars["takeover_blocked"] = ""
+	refused(t, l, j, "could not read whether the tenant blocks cloud object takeover", "-var takeover_blocked=no")
 	l.in.Tenant.SetHardMatchTakeoverBlocked(false)
 	l.apply(offboardJob(t, l, l.dump()))
 	bound(t, l, "dana", "eli", "ann")

@@ -127,7 +127,7 @@ func TestRebuiltADHardMatch(t *testing.T) {
 	if err := os.WriteFile(csv, []byte("upn\n"+strings.Join(users, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j.Vars = map[string]string{"users_csv": csv, "baseline": "baseline.json"}
+	j.Vars = map[string]string{"users_csv": csv, "baseline": "baseline.json", "takeover_blocked": l.takeoverAnswer()}
 	j.Approve = []string{`step.approve.purge_stale["stale"]`}
 	l.apply(j)
 	after := l.dump()
@@ -320,6 +320,7 @@ func offboardJob(t *testing.T, l *lab, s state) job {
 		"relink_upns":    `["dana@contoso.com", "eli@contoso.com"]`,
 		"baseline":       "baseline.json",
 	}
+	j.Vars["takeover_blocked"] = l.takeoverAnswer()
 	return j
 }
 

@@ -18,6 +18,12 @@ runbook "rebuilt-ad-hard-match" {
   irreversible_approvals = 2
 }
 
+variable "takeover_blocked" {
+  type        = string
+  default     = ""
+  description = "Only when rebind cannot read it itself: whether the tenant blocks cloud object takeover through hard match, \"no\" or \"yes\", as a Global Administrator read it (Get-MgDirectoryOnPremiseSynchronization, Features.BlockCloudObjectTakeoverThroughHardMatchEnabled). Graph answers that read an app-only token 403: it supports delegated Global Administrator sign-in only."
+}
+
 variable "users_csv" {
   type        = string
   default     = null
@@ -167,11 +173,17 @@ step "assert" "no_duplicates" {
 # through hard match, which blockCloudObjectTakeoverThroughHardMatchEnabled
 # refuses with InvalidHardMatch
 # (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
-# Null (the features could not be read with the token) is not refused here;
-# how an unknown answer is handled is decided where entra_tenant reads it.
+# With an app-only token the switch reads "unknown" (the read supports
+# delegated Global Administrator sign-in only); the admin's own reading,
+# takeover_blocked, then stands in for it, and without it the plan stops.
+step "assert" "takeover_known" {
+  condition     = data.entra_tenant.tenant.hard_match_takeover != "unknown" || contains(["no", "yes"], var.takeover_blocked)
+  error_message = "rebind could not read whether the tenant blocks cloud object takeover through hard match: Graph refuses GET /directory/onPremisesSynchronization to this credential (it supports delegated sign-in of a Global Administrator only, never an app-only token). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockCloudObjectTakeoverThroughHardMatchEnabled), then plan again with -var takeover_blocked=no (or yes)."
+}
+
 step "assert" "takeover_allowed" {
-  condition     = data.entra_tenant.tenant.hard_match_takeover_blocked != true
-  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled). Once sync is turned off every synced user becomes cloud-managed, and when it is turned back on each one would fail with InvalidHardMatch instead of binding. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is bound."
+  condition     = (data.entra_tenant.tenant.hard_match_takeover == "allowed" || (data.entra_tenant.tenant.hard_match_takeover == "unknown" && var.takeover_blocked == "no"))
+  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled, as read by rebind or as given in takeover_blocked). Once sync is turned off every synced user becomes cloud-managed, and when it is turned back on each one would fail with InvalidHardMatch instead of binding. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is bound."
 }
 
 step "assert" "managed_domains" {

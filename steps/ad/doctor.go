@@ -53,7 +53,14 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		serverName = s.serverName
 	}
 	var roots *x509.CertPool
-	if s.caFile != "" {
+	if len(s.caPEM) > 0 {
+		// A lab's CA, from its /lab/endpoints: the DC is checked against
+		// it exactly as the target verifies it when it binds.
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(s.caPEM) {
+			return []steps.Check{steps.Failed("settings", "the lab's CA holds no PEM certificate", "restart the lab")}
+		}
+	} else if s.caFile != "" {
 		pem, err := os.ReadFile(s.caFile)
 		if err != nil {
 			return []steps.Check{steps.Failed("settings", "ca_file: "+err.Error(), "give a readable PEM file of the DC's CA")}

@@ -32,7 +32,9 @@ func (dirSyncStep) Info() steps.Info {
 		Reversibility: steps.Irreversible,
 		IrreversibleReason: "Turning directory sync off cannot be undone until Microsoft finishes it (up to 72 hours); " +
 			"turning it on starts a full sync that takes over matching cloud users.",
-		Permissions: []string{permOrgWrite, permDirectoryWrite},
+		// Update organization's least privileged application permission
+		// (https://learn.microsoft.com/graph/api/organization-update#permissions).
+		Permissions: []string{permOrgWrite},
 	}
 }
 

@@ -33,7 +33,9 @@ func (immutableIDStep) Info() steps.Info {
 			"immutable_id": {Type: cty.String, Required: true, Nullable: true, Doc: "The immutable ID to write, or null to clear it."},
 		}),
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permUserWrite, permDirectoryWrite},
+		// Update user's least privileged application permission
+		// (https://learn.microsoft.com/graph/api/user-update#permissions).
+		Permissions: []string{permUserWrite},
 	}
 }
 

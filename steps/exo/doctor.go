@@ -23,6 +23,13 @@ const appOnlyRole = "Exchange.ManageAsApp"
 // replace it to hand in tokens with chosen claims.
 var doctorCredential = credential.New
 
+// labCredential signs in at a lab's own token endpoint; tests replace it
+// as they do doctorCredential.
+var labCredential = func(ctx context.Context, base string, getenv func(string) string) (azcore.TokenCredential, error) {
+	cred, _, _, err := credential.Lab(ctx, base, getenv)
+	return cred, err
+}
+
 // Doctor checks the Exchange admin endpoint (reachable, TLS), a token for
 // it, and in the token the Exchange.ManageAsApp application permission.
 // The Exchange RBAC roles the steps need (View-Only Recipients, Mail
@@ -67,7 +74,7 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	var cred azcore.TokenCredential
 	var err error
 	if lab {
-		cred, _, _, err = credential.Lab(ctx, cfg.Lab, getenv)
+		cred, err = labCredential(ctx, cfg.Lab, getenv)
 	} else {
 		cred, err = doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device})
 	}

@@ -39,6 +39,11 @@ func TestDoctorExchange(t *testing.T) {
 			return credential.Static(token(map[string]any{"aud": "https://outlook.office365.com", "tid": "t", "appid": "a", "roles": roles})), nil
 		}
 		t.Cleanup(func() { doctorCredential = credential.New })
+		saved := labCredential
+		labCredential = func(context.Context, string, func(string) string) (azcore.TokenCredential, error) {
+			return doctorCredential(credential.Options{})
+		}
+		t.Cleanup(func() { labCredential = saved })
 		cfg := cty.ObjectVal(map[string]cty.Value{"organization": cty.NullVal(cty.String), "url": cty.NullVal(cty.String),
 			"tenant_id": cty.NullVal(cty.String), "device_code": cty.NullVal(cty.Bool)})
 		m := map[string]steps.Check{}

@@ -112,8 +112,12 @@ func permissionCheck(c Claims, service string, n steps.Permission) steps.Check {
 	}
 	switch {
 	case n.DelegatedOnly() && !c.Delegated():
-		return steps.Failed(name, "Microsoft offers it only as a delegated permission, and this is an app-only token",
-			"set device_code = true in the environment's entra target and sign in as a Global Administrator; the app needs "+n.Name+" as a delegated permission (docs/setup.md)")
+		// The steps that make such a call read its answer as "unknown"
+		// under an app-only token, and the runbooks then take the admin's
+		// own reading as an input: a warning, not a missing permission.
+		return steps.Check{Name: name, State: steps.CheckWarning,
+			Detail: "Microsoft offers it only as a delegated permission, and this is an app-only token: rebind reads what it guards as unknown, and the runbook asks for a Global Administrator's reading instead",
+			Fix:    "give the runbook the admin's reading (its -var), or set device_code = true in the environment's entra target and sign in as a Global Administrator; the app needs " + n.Name + " as a delegated permission (docs/setup.md)"}
 	case granted == "":
 		return steps.Failed(name, fmt.Sprintf("the token does not carry the %s %s (it has: %s)", kind, n.Name, orNone(have)),
 			fmt.Sprintf("add the %s %s %s to the app registration and grant admin consent (docs/setup.md)", service, kind, n.Name))
