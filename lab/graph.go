@@ -21,7 +21,7 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("PATCH /v1.0/users/{id}", s.patchUser)
 	g.HandleFunc("DELETE /v1.0/users/{id}", s.deleteUser)
 	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.assignLicense)
-	g.HandleFunc("POST /v1.0/users/{id}/reprocessLicenseAssignment", s.reprocessLicenseAssignment)
+	g.HandleFunc("POST /v1.0/users/{id}/retryServiceProvisioning", s.retryServiceProvisioning)
 	for _, cast := range []string{"microsoft.graph.user", "graph.user"} {
 		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.listDeleted)
 	}

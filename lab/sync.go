@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -209,11 +210,6 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 		t.softDelete(c)
 		res.Deleted++
 	}
-	for _, id := range t.entra.ids() {
-		if c := t.entra.byID[id]; len(c.ServiceProvisioningErrors) > 0 && !c.Deleted() {
-			t.provision(c)
-		}
-	}
 	t.sync.Pending = pending
 	t.sync.Watermark = t.ad.usn
 	if len(res.Errors) > 0 {
@@ -240,7 +236,9 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		// The AD object came back (reanimated): sync restores its cloud user.
 		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
 		res.Restored++
-		return t.export(a, deleted, res)
+		ok := t.export(a, deleted, res)
+		t.provision(deleted)
+		return ok
 	}
 	cand, attr, val := t.softMatchCandidate(a)
 	if cand == nil {
@@ -312,6 +310,7 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		proxies = []string{"SMTP:" + a.Mail}
 	}
 	var perrs []ProvisioningError
+	before := exported(c)
 	conflict := func(attr, val string) {
 		perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: t.now, PropertyCausingError: attr, Value: val})
 		res.Errors = append(res.Errors, SyncError{Code: CodeAttributeValueMustBeUnique, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
@@ -358,6 +357,9 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		}
 	})
 	t.sync.Provisioned[c.OnPremisesImmutableID] = true
-	t.provision(c)
+	if !reflect.DeepEqual(before, exported(c)) {
+		// Only a changed user goes on to Exchange and is validated again.
+		t.provision(c)
+	}
 	return len(perrs) == 0
 }

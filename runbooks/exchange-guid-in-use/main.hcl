@@ -8,7 +8,8 @@
 # -IncludeSoftDeletedRecipients G), release its litigation hold if it is a
 # mailbox on hold (after a person has checked whether its data must be
 # kept), purge it (Remove-MailUser / Remove-Mailbox -PermanentlyDelete),
-# re-provision the user, run a sync cycle and wait until the error is gone.
+# retry the user's service provisioning (Redo-MsolProvisionUser, now Graph's
+# retryServiceProvisioning) and wait until the error is gone.
 
 runbook "exchange-guid-in-use" {
   title                  = "Purge the soft-deleted recipient holding a user's ExchangeGuid or ArchiveGuid"
@@ -43,11 +44,6 @@ target "exo" "tenant" {
 target "ad" "corp" {
   url     = "ldaps://dc01.corp.example.com"
   base_dn = "DC=corp,DC=example,DC=com"
-}
-
-target "adsync" "connect" {
-  driver  = "command"
-  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
 }
 
 data "ad_user" "user" {
@@ -118,24 +114,21 @@ step "exo_recipient_purge" "holder" {
   identity = local.guid
 }
 
-# Redo-MsolProvisionUser's Graph successor. Should the request be refused,
-# the run goes on: a sync cycle that exports the user makes Exchange
-# validate it again too, and the wait below fails the run unless the error
-# really clears.
+# POST /users/{id}/retryServiceProvisioning, Graph's counterpart of
+# Redo-MsolProvisionUser
+# (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning). It
+# is what has Exchange validate the user again: the user's AD object did not
+# change, so a sync cycle would export nothing for it and trigger nothing.
+# A refusal therefore fails the run (after the retries) instead of being
+# passed over.
 step "entra_user_reprovision" "user" {
-  target     = target.entra.tenant
-  upn        = var.upn
-  on_failure = continue
+  target = target.entra.tenant
+  upn    = var.upn
 
   retry {
     attempts = 3
     backoff  = "10s"
   }
-}
-
-step "adsync_cycle" "delta" {
-  target = target.adsync.connect
-  policy = "Delta"
 }
 
 # Redo-MsolProvisionUser's "wait, then look again": until Exchange reports

@@ -12,11 +12,14 @@ import (
 
 // Permissions the step types declare; `rebind plan` lists their union.
 const (
-	permUserRead       = "Graph: User.Read.All"
-	permUserWrite      = "Graph: User.ReadWrite.All"
-	permDirectoryWrite = "Graph: Directory.ReadWrite.All"
-	permOrgRead        = "Graph: Organization.Read.All"
-	permOrgWrite       = "Graph: Organization.ReadWrite.All"
+	permUserRead  = "Graph: User.Read.All"
+	permUserWrite = "Graph: User.ReadWrite.All"
+	// permManageIdentities is retryServiceProvisioning's least privileged
+	// application permission.
+	permManageIdentities = "Graph: User.ManageIdentities.All"
+	permDirectoryWrite   = "Graph: Directory.ReadWrite.All"
+	permOrgRead          = "Graph: Organization.Read.All"
+	permOrgWrite         = "Graph: Organization.ReadWrite.All"
 )
 
 func init() {
