@@ -379,4 +379,3 @@ func TestGraphPermanentDelete(t *testing.T) {
 	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/directory/deletedItems/"+id, nil, nil), 404)
 	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/directory/deletedItems/"+id+"/restore", nil, nil), 404)
 }
-

@@ -46,9 +46,9 @@ func (s *Server) retryServiceProvisioning(w http.ResponseWriter, r *http.Request
 // reads of it.
 type exportedUser struct {
 	UPN, DisplayName, Mail, MailNickname, ImmutableID string
-	ProxyAddresses                                   []string
-	Exchange                                         ExchangeAttributes
-	HasExchange                                      bool
+	ProxyAddresses                                    []string
+	Exchange                                          ExchangeAttributes
+	HasExchange                                       bool
 }
 
 // exported returns what sync has written to c. Sync exports only what
