@@ -412,7 +412,7 @@ func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.t.SetDirSyncEnabled(on); err != nil {
-			writeModelError(w, err)
+			writeDirSyncError(w, err)
 			return
 		}
 	}
