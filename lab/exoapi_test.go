@@ -42,9 +42,9 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 		found.Value[0].RecipientTypeDetails != "UserMailbox" || found.Value[0].ExchangeGuid != g {
 		t.Fatalf("holder = %+v", found.Value)
 	}
-	var e odataErr
+	var e exoErr
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
-	if !strings.Contains(e.Error.Message, "litigation hold") {
+	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "litigation hold") {
 		t.Fatalf("purge on hold: %+v", e)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "LitigationHoldEnabled": false, "InactiveMailbox": true}, nil), 200)
@@ -125,5 +125,44 @@ func TestControlClockAndLastSync(t *testing.T) {
 	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, &last), 200)
 	if last.Policy != lab.Initial || last.Updated != 25 || last.Status != lab.StatusSuccess {
 		t.Fatalf("last sync = %+v", last)
+	}
+}
+
+// exoErr is the admin API's error answer as public clients of InvokeCommand
+// read it (CIPP-API's New-ExoRequest.ps1: error.details[].message, else
+// error.innererror.internalException.message, else error.message).
+type exoErr struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details []struct {
+			Code, Message string
+		} `json:"details"`
+		InnerError *struct {
+			InternalException *struct {
+				Message, Type string
+			} `json:"internalException"`
+		} `json:"innererror"`
+	} `json:"error"`
+}
+
+// TestExchangeErrorShape: a cmdlet's exception comes as "|type|text" in
+// error.details[].message, its text and type in
+// error.innererror.internalException; error.message alone does not carry it.
+func TestExchangeErrorShape(t *testing.T) {
+	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	var e exoErr
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Recipient", map[string]any{"Identity": "nobody@contoso.com"}, &e), 404)
+	const want = "|Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found"
+	if len(e.Error.Details) != 1 || !strings.HasPrefix(e.Error.Details[0].Message, want) || e.Error.Code != "ManagementObjectNotFoundException" {
+		t.Fatalf("error = %+v", e)
+	}
+	ie := e.Error.InnerError
+	if ie == nil || ie.InternalException == nil || ie.InternalException.Type != "Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException" ||
+		!strings.HasPrefix(ie.InternalException.Message, "The operation couldn't be performed") {
+		t.Fatalf("innererror = %+v", ie)
+	}
+	if strings.Contains(e.Error.Message, "couldn't be found") {
+		t.Fatalf("error.message carries the exception: %q", e.Error.Message)
 	}
 }
