@@ -192,6 +192,8 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 			}
 		}
 	}
+	// "not allow an export with more than 500 deletes": the threshold
+	// itself is allowed (how-to-connect-sync-feature-prevent-accidental-deletes).
 	if th := t.cfg.DeletionThreshold; th >= 0 && len(dels) > th {
 		res.Status = StatusDeletionThresholdExceeded
 		t.sync.Last = &res
