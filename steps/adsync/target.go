@@ -6,10 +6,11 @@
 //     waits for the cycle when a status_command can tell (such as
 //     (Get-ADSyncScheduler).SyncCycleInProgress). No Graph API triggers
 //     Connect Sync.
-//   - cloudsync starts an Entra Cloud Sync job through Graph
-//     (POST /servicePrincipals/{sp}/synchronization/jobs/{job}/start, or
-//     /restart with a full reset scope for Initial) over plain net/http, and
-//     waits until the job's last execution ends.
+//   - cloudsync drives an Entra Cloud Sync job through Graph over plain
+//     net/http: Initial is a restart resetting the watermark, Delta the
+//     job's next scheduled iteration (or a start of a paused job); a job in
+//     quarantine is refused unless the step sets start_quarantined. It
+//     waits until the job's next execution ends.
 //   - lab runs a cycle of a lab tenant (POST /lab/sync?policy=...), which
 //     answers when the cycle is over. Under --lab a command target uses it;
 //     a cloudsync target keeps its driver, pointed at the lab, which serves
