@@ -304,3 +304,24 @@ func TestLabRestore(t *testing.T) {
 		t.Errorf("after Revert the user is live: %v", err)
 	}
 }
+
+// TestLabRemoteMailboxRefusesAnOnPremisesMailbox: a user whose
+// msExchRecipientTypeDetails says its mailbox is on premises (UserMailbox,
+// 1) is refused, and nothing is written; a user without one is made a
+// remote mailbox.
+func TestLabRemoteMailboxRefusesAnOnPremisesMailbox(t *testing.T) {
+	dc := startLab(t, ldapserver.Options{})
+	dir := dc.open(t)
+	dn, upn := addUser(t, dir, "Onprem", map[string][]string{"mailNickname": {"onprem"}, "msExchRecipientTypeDetails": {"1"},
+		"proxyAddresses": {"SMTP:onprem@corp.example.com"}})
+	run := step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn), "alias": s("onprem"), "routing_domain": s("contoso.mail.onmicrosoft.com")})
+	_, err := run.typ.Diff(context.Background(), run.call, run.observe())
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "mailbox on premises") || !strings.Contains(err.Error(), dn) {
+		t.Fatalf("ad_remote_mailbox of a user with an on-premises mailbox: %v", err)
+	}
+	if v := step(t, "ad_user", dir, map[string]cty.Value{"upn": s(upn)}).observe().Value; v.GetAttr("target_address").IsNull() == false {
+		t.Fatalf("targetAddress was written: %#v", v.GetAttr("target_address"))
+	}
+	_, upn2 := addUser(t, dir, "Plain", map[string][]string{"proxyAddresses": {"SMTP:plain@corp.example.com"}})
+	step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn2), "alias": s("plain"), "routing_domain": s("contoso.mail.onmicrosoft.com")}).apply(steps.Update)
+}

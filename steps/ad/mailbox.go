@@ -43,7 +43,8 @@ func (remoteMailboxStep) Info() steps.Info {
 		Doc: "Gives an Active Directory user the attributes of a remote mailbox in Exchange Online: mailNickname, " +
 			"targetAddress SMTP:alias@routing_domain, the recipient type values, the routing address among its proxy " +
 			"addresses, and msExchMailboxGuid / msExchArchiveGUID from the cloud's ExchangeGuid / ArchiveGuid. " +
-			"Only the attributes that differ are written; rollback restores them.",
+			"Only the attributes that differ are written; rollback restores them. A user with a mailbox on premises " +
+			"(msExchRecipientTypeDetails of a user, linked, shared, room or equipment mailbox) is refused.",
 		Kind:   steps.KindEnsure,
 		Target: "ad",
 		Schema: selectorSchema(steps.Schema{
@@ -177,8 +178,42 @@ func fieldBytes(f mailboxField, v cty.Value) ([][]byte, error) {
 	return [][]byte{[]byte(v.AsString())}, nil
 }
 
+// onPremisesMailboxTypes are the msExchRecipientTypeDetails bits of a
+// mailbox hosted by on-premises Exchange: UserMailbox 0x1, LinkedMailbox
+// 0x2, SharedMailbox 0x4, LegacyMailbox 0x8, RoomMailbox 0x10,
+// EquipmentMailbox 0x20. The names and their order are Exchange's
+// RecipientTypeDetails flags enumeration
+// (https://learn.microsoft.com/previous-versions/office/developer/exchange-server-2010/ff344739(v=exchg.140));
+// the numeric values are those Microsoft's community answer "Recipient type
+// values" lists (answers.microsoft.com, msoffice_o365admin-mso_exchon,
+// 7c2620e5-9870-48ba-b5c2-7772c739c651), not a reference page.
+const onPremisesMailboxTypes = 0x3f
+
+// hasOnPremisesMailbox reports whether the observed user has a mailbox
+// hosted on premises, and its msExchRecipientTypeDetails.
+func hasOnPremisesMailbox(user cty.Value) (bool, int64) {
+	v := user.GetAttr("recipient_type_details")
+	if v.IsNull() || !v.IsKnown() {
+		return false, 0
+	}
+	n, _ := v.AsBigFloat().Int64()
+	return n&onPremisesMailboxTypes != 0, n
+}
+
 func (remoteMailboxStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
 	cur := obs.Value
+	// A user whose mailbox is on premises is not made a remote mailbox by
+	// overwriting its attributes: its mailbox would be orphaned and mail
+	// split between two mailboxes. Exchange moves it (a remote move), and
+	// Enable-RemoteMailbox is for "an existing user in the on-premises
+	// Active Directory" without a mailbox
+	// (https://learn.microsoft.com/powershell/module/exchangepowershell/enable-remotemailbox).
+	if on, n := hasOnPremisesMailbox(cur); on {
+		return steps.Change{}, steps.Permanent(fmt.Errorf("ad: %s: %s has a mailbox on premises (msExchRecipientTypeDetails %d); "+
+			"ad_remote_mailbox does not overwrite it. Move the mailbox to Exchange Online (a remote move migration), or, if the "+
+			"on-premises mailbox is to be given up, disable it with Disable-Mailbox first, then run again",
+			call.Address, cur.GetAttr("dn").AsString(), n))
+	}
 	want, err := desiredMailbox(call, cur)
 	if err != nil {
 		return steps.Change{}, err
