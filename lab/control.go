@@ -21,6 +21,7 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("GET /lab/endpoints", s.controlEndpoints)
 	s.mux.HandleFunc("GET /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
+	s.mux.HandleFunc("POST /lab/connect/powershell", s.controlConnectShell)
 }
 
 // throttleLimits is the body of /lab/throttle.

@@ -61,7 +61,7 @@ target "ad" "corp" {
 
 target "adsync" "connect" {
   driver  = "command"
-  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+  shell   = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
 }
 
 locals {

@@ -31,9 +31,11 @@ target "ad" "corp" {
 
 target "adsync" "connect" {
   driver = "command"
-  # Runs Start-ADSyncSyncCycle on the Connect server over SSH, as an
-  # argument list (never a shell line). Replace the host with yours.
-  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
+  # Runs Connect's ADSync cmdlets on the Connect server over SSH, as an
+  # argument list (never a shell line): checks the scheduler and staging
+  # mode, starts the cycle, waits for it and reads each run's result.
+  # Replace the host with yours.
+  shell  = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
 }
 
 # The new AD account, created by hand with the same UPN.

@@ -75,7 +75,12 @@ type CommandDriver struct {
 	Command []string
 	// Status prints True while a cycle runs; nil when none is configured.
 	Status []string
-	Poll   time.Duration
+	// Shell runs one PowerShell command on the Connect server, given
+	// -EncodedCommand style as its last argument. With Shell and no
+	// Command, the driver runs Connect's ADSync cmdlets itself (see
+	// runDefault).
+	Shell []string
+	Poll  time.Duration
 }
 
 // Name returns "command".
@@ -101,6 +106,9 @@ func runCommand(ctx context.Context, argv []string) (string, error) {
 // runs. A Connect server that is busy with another cycle is told apart so
 // that the engine retries later.
 func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	if len(d.Command) == 0 && len(d.Shell) > 0 {
+		return d.runDefault(ctx, policy, wait, log)
+	}
 	argv := make([]string, len(d.Command))
 	for i, a := range d.Command {
 		argv[i] = strings.ReplaceAll(a, "{policy}", policy)

@@ -74,6 +74,11 @@ func (targetType) Info() steps.TargetInfo {
 			"driver": {Type: cty.String, Required: true, Doc: "command, cloudsync or lab."},
 			"command": {Type: cty.List(cty.String), Doc: "command: the program and its arguments; {policy} is replaced by Delta or Initial, " +
 				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"].`},
+			"shell": {Type: cty.List(cty.String), Doc: "command: the program and arguments that run one PowerShell command on the Connect server, " +
+				"the command Base64-encoded as the last argument, e.g. " +
+				`["ssh", "connect01", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]. With it rebind runs Connect's ` +
+				"ADSync cmdlets itself: checks the scheduler and staging mode, starts the cycle, waits for it to end and reads each run " +
+				"profile's result (a deletion-threshold stop included)."},
 			"status_command": {Type: cty.List(cty.String), Doc: "command: a program that prints True while a cycle runs and False when none does, " +
 				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"].`},
 			"poll_seconds":         {Type: cty.Number, Doc: "How often to ask whether the cycle has ended (default 10)."},
@@ -120,8 +125,15 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return nil, fmt.Errorf("adsync: target %s: driver lab needs a lab tenant (--lab or REBIND_LAB)", cfg.Name)
 	case "command":
 		cmd, _ := steps.Strings(cfg.Config, "command")
+		shell, _ := steps.Strings(cfg.Config, "shell")
+		if len(shell) > 0 && shell[0] != "" {
+			if len(cmd) > 0 {
+				return nil, fmt.Errorf("adsync: target %s: give shell (rebind runs Connect's cmdlets) or command, not both", cfg.Name)
+			}
+			return &CommandDriver{Shell: shell, Poll: poll}, nil
+		}
 		if len(cmd) == 0 || cmd[0] == "" {
-			return nil, fmt.Errorf("adsync: target %s: driver command needs command, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-Command\", \"Start-ADSyncSyncCycle -PolicyType {policy}\"]", cfg.Name)
+			return nil, fmt.Errorf("adsync: target %s: driver command needs shell, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-NoProfile\", \"-NonInteractive\", \"-EncodedCommand\"], or command", cfg.Name)
 		}
 		status, _ := steps.Strings(cfg.Config, "status_command")
 		return &CommandDriver{Command: cmd, Status: status, Poll: poll}, nil
