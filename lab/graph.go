@@ -74,6 +74,10 @@ func parseFilter(f string, q *CloudQuery) error {
 		return nil
 	}
 	for _, clause := range filterAnd.Split(f, -1) {
+		if v, ok := upnEndsWith(clause); ok {
+			q.UPNSuffix = v
+			continue
+		}
 		m := filterClause.FindStringSubmatch(clause)
 		if m == nil {
 			return fmt.Errorf("Unsupported or invalid query filter clause specified: %q; the lab supports \"property eq 'value'\".", clause)
@@ -113,6 +117,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, deleted bool) {
 	}
 	q := CloudQuery{Deleted: deleted, After: qs.Get("$skiptoken"), Limit: top}
 	if err := parseFilter(qs.Get("$filter"), &q); err != nil {
+		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
+	if err := needAdvancedQuery(r, q); err != nil {
 		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
 		return
 	}

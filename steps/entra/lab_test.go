@@ -3,12 +3,14 @@ package entra
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
@@ -372,5 +374,49 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		if got := obs.Value.GetAttr("hard_match_takeover_blocked"); got.IsNull() || got.True() {
 			t.Fatalf("hard_match_takeover_blocked = %#v, want false", got)
 		}
+	}
+}
+
+// TestDeletedUserFoundUnderAPrefixedUPN: a deleted user whose UPN carries
+// its object id without dashes in front (as steps/entra's README records a
+// real tenant doing; no Microsoft page found says so) is found by its UPN,
+// through the advanced query endswith(userPrincipalName, ...) with
+// ConsistencyLevel: eventual and $count=true, which the lab answers only
+// with those parameters (https://learn.microsoft.com/graph/aad-advanced-queries).
+func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tn.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var st lab.State
+	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	const upn = "nicki@contoso.com"
+	var id string
+	for i, u := range st.Users {
+		if u.DeletedDateTime != nil && strings.EqualFold(u.UserPrincipalName, upn) {
+			st.Users[i].UserPrincipalName = strings.ReplaceAll(u.ID, "-", "") + u.UserPrincipalName
+			id = u.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("the scenario has no deleted nicki")
+	}
+	tn, err = lab.FromState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
+	defer srv.Close()
+	c := openLab(t, srv.URL, nil)
+	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	obs, _ := plan(t, typ, call)
+	if got := obs.Value.GetAttr("id").AsString(); got != id || !obs.Value.GetAttr("deleted").True() {
+		t.Fatalf("deleted %s found as %#v, want %s", upn, obs.Value, id)
 	}
 }
