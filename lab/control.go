@@ -22,6 +22,7 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("GET /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/connect/powershell", s.controlConnectShell)
+	s.mux.HandleFunc("POST /lab/exchange/powershell", s.controlExchangeShell)
 }
 
 // throttleLimits is the body of /lab/throttle.
