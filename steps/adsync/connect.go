@@ -119,13 +119,17 @@ func (d *CommandDriver) runDefault(ctx context.Context, policy string, wait bool
 	}
 	switch {
 	case sch.StagingModeEnabled:
-		// A staging server imports and synchronizes but does not export
-		// (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server).
+		// Staging mode "suppresses the exports from running but still run
+		// import and synchronization" (how-to-connect-sync-feature-scheduler;
+		// https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server).
 		return c, steps.Permanent(fmt.Errorf("adsync: the Connect server is in staging mode (StagingModeEnabled): its cycles export " +
 			"nothing to Entra ID. Point the target at the active server"))
 	case sch.SchedulerSuspended:
-		return c, steps.Permanent(fmt.Errorf("adsync: the Connect scheduler is suspended (SchedulerSuspended), as Connect sets it " +
-			"during an upgrade; let the upgrade finish (or resume it with Set-ADSyncScheduler -SchedulerSuspended $false) and run again"))
+		// "Set by Connect during an upgrade to temporarily block the
+		// scheduler"; the installation wizard suspends it too, and setting
+		// it by hand is unsupported (how-to-connect-sync-feature-scheduler).
+		return c, steps.Permanent(fmt.Errorf("adsync: the Connect scheduler is suspended (SchedulerSuspended): Connect sets it during " +
+			"an upgrade or while its installation wizard is open. Let the upgrade finish or close the wizard, then run again"))
 	case sch.SyncCycleInProgress:
 		return c, &steps.RetryAfterError{Err: fmt.Errorf("adsync: the Connect server is running a cycle (SyncCycleInProgress)"), After: time.Minute}
 	}
