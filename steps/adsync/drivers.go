@@ -251,6 +251,9 @@ type cloudJob struct {
 		LastExecution *cloudExecution `json:"lastExecution"`
 		Quarantine    *struct {
 			Reason string `json:"reason"`
+			Error  *struct {
+				Code string `json:"code"`
+			} `json:"error"`
 		} `json:"quarantine"`
 	} `json:"status"`
 }
@@ -288,13 +291,17 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 	return d.run(ctx, policy, wait, log, false)
 }
 
-// jobCode reads a job's status code, "Quarantine" also when only the
-// quarantine block says so.
-func jobCode(job cloudJob) string {
-	if job.Status.Quarantine != nil {
-		return "Quarantine"
-	}
-	return job.Status.Code
+// jobCode reads a job's status code (synchronizationStatus.code: NotRun,
+// Active, Paused, Quarantine, ...). The quarantine block may be there with
+// another code (the Get synchronizationJob page's example is Paused with a
+// quarantine series); the code says what start is for.
+func jobCode(job cloudJob) string { return job.Status.Code }
+
+// inQuarantine reports whether the job reads as quarantined: its code, or a
+// quarantine block with a reason or an error.
+func inQuarantine(job cloudJob) bool {
+	q := job.Status.Quarantine
+	return strings.EqualFold(job.Status.Code, "Quarantine") || q != nil && (q.Reason != "" || q.Error != nil && q.Error.Code != "")
 }
 
 // run reads the job (which also checks that it exists) and has it run an
@@ -376,7 +383,7 @@ func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log
 		}
 		ex := job.Status.LastExecution
 		if !ex.after(before.Status.LastExecution) || ex.TimeEnded == nil {
-			if strings.EqualFold(jobCode(job), "Quarantine") && !quarantined {
+			if inQuarantine(job) && !quarantined {
 				return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s)", d.Job, quarantineReason(job)))
 			}
 			if strings.EqualFold(jobCode(job), "Paused") {
@@ -388,7 +395,7 @@ func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log
 		if ex.Error != nil && ex.Error.Code != "" {
 			c.Errors = append(c.Errors, CycleError{Code: ex.Error.Code, Detail: ex.Error.Message})
 		}
-		if strings.EqualFold(jobCode(job), "Quarantine") {
+		if inQuarantine(job) {
 			return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s ran and went into quarantine (%s)", d.Job, quarantineReason(job)))
 		}
 		return c, nil
@@ -396,8 +403,12 @@ func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log
 }
 
 func quarantineReason(job cloudJob) string {
-	if q := job.Status.Quarantine; q != nil && q.Reason != "" {
+	q := job.Status.Quarantine
+	switch {
+	case q != nil && q.Reason != "":
 		return q.Reason
+	case q != nil && q.Error != nil && q.Error.Code != "":
+		return q.Error.Code
 	}
 	return "no reason given"
 }
