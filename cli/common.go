@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab/control"
@@ -53,6 +54,9 @@ func printDiags(ios *IO, rb *runbook.Runbook, diags hcl.Diagnostics) {
 		return
 	}
 	files := map[string]*hcl.File{}
+	for name, f := range ios.extraFiles {
+		files[name] = f
+	}
 	prefix := ""
 	if rb != nil {
 		switch {
@@ -113,9 +117,34 @@ func newEngine(ios *IO, g *Globals, store *journal.Store) (*engine.Engine, error
 	if err != nil {
 		return nil, err
 	}
-	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir, Key: key}
+	env, err := loadEnv(ios, g)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir, Key: key, Env: env}
 	bindLab(e, g.Lab)
 	return e, nil
+}
+
+// loadEnv reads the environment file named by --env or REBIND_ENV (nil
+// when none), printing what is wrong with it. Its file is kept in ios so
+// that later diagnostics quote its lines.
+func loadEnv(ios *IO, g *Globals) (*environment.Environment, error) {
+	if g.Env == "" {
+		return nil, nil
+	}
+	env, diags := environment.Load(g.Env)
+	if env != nil {
+		if ios.extraFiles == nil {
+			ios.extraFiles = map[string]*hcl.File{}
+		}
+		ios.extraFiles[env.Path] = env.File
+	}
+	if diags.HasErrors() {
+		printDiags(ios, nil, diags)
+		return nil, errReported
+	}
+	return env, nil
 }
 
 // bindLab points every target of e at the lab tenant at u ("" unbinds).

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -37,6 +39,9 @@ var Version = "dev"
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// extraFiles are files other than the runbook's that diagnostics
+	// quote (the environment file), by the name they carry.
+	extraFiles map[string]*hcl.File
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -58,6 +63,8 @@ func (s *IO) Color(w io.Writer) bool {
 type Globals struct {
 	StateDir string
 	Lab      string
+	// Env is the environment file (--env, REBIND_ENV).
+	Env string
 	// workDir, when set, is where relative paths in step arguments resolve
 	// instead of the current directory (a rehearsal's own folder).
 	workDir string
@@ -114,7 +121,7 @@ func isCobraUsage(err error) bool {
 // normalizeArgs accepts terraform-style single-dash long flags
 // (-var, -var-file, -out, -auto-approve) as well as the double-dash forms.
 func normalizeArgs(args []string) []string {
-	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "state-dir": true}
+	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true}
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
@@ -149,6 +156,7 @@ interrupted run and rolls completed steps back.`,
 		stateDefault = ".rebind"
 	}
 	root.PersistentFlags().StringVar(&g.StateDir, "state-dir", stateDefault, "where runs are journaled (env REBIND_STATE_DIR)")
+	root.PersistentFlags().StringVar(&g.Env, "env", os.Getenv("REBIND_ENV"), "the environment file holding the targets' settings (env REBIND_ENV)")
 	root.PersistentFlags().StringVar(&g.Lab, "lab", os.Getenv("REBIND_LAB"), "bind every target to the lab tenant at this URL (env REBIND_LAB)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
@@ -166,18 +174,85 @@ interrupted run and rolls completed steps back.`,
 		newRunbooksCmd(ios),
 		newRehearseCmd(ios, g),
 		newVersionCmd(ios),
+		newPermissionsCmd(ios, g),
+		newDoctorCmd(ios, g),
 	)
 	return root
 }
 
 func newVersionCmd(ios *IO) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print rebind's version",
+		Short: "Print rebind's version, the commit it was built from and when",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(ios.Out, "rebind %s\n", Version)
+			v := readVersion()
+			if asJSON {
+				return writeJSON(ios.Out, v)
+			}
+			fmt.Fprint(ios.Out, v.String())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+// versionInfo is what `rebind version` reports, from the build information
+// the go command embeds in the binary (runtime/debug.ReadBuildInfo): the
+// main module's version ("(devel)" for a plain `go build` outside a tagged
+// checkout, the module version for `go install ...@VERSION`) and, when the
+// binary was built inside a git checkout, the vcs.* settings.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Module    string `json:"module,omitempty"`
+	Commit    string `json:"commit,omitempty"`
+	Time      string `json:"commit_time,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+}
+
+func readVersion() versionInfo {
+	v := versionInfo{Version: Version}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	v.Module = bi.Main.Path
+	v.GoVersion = bi.GoVersion
+	// -ldflags -X cli.Version wins; otherwise the module version.
+	if Version == "dev" && bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Commit = s.Value
+		case "vcs.time":
+			v.Time = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	return v
+}
+
+func (v versionInfo) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rebind %s\n", v.Version)
+	if v.Commit != "" {
+		mod := ""
+		if v.Modified {
+			mod = " (with uncommitted changes)"
+		}
+		fmt.Fprintf(&b, "commit %s%s\n", v.Commit, mod)
+	}
+	if v.Time != "" {
+		fmt.Fprintf(&b, "committed %s\n", v.Time)
+	}
+	if v.GoVersion != "" {
+		fmt.Fprintf(&b, "go %s\n", v.GoVersion)
+	}
+	return b.String()
 }

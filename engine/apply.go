@@ -211,6 +211,10 @@ func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Dia
 // sources (and checked against its digest) by approval.Check or
 // approval.Consistent.
 func (e *Engine) sessionFromPlan(p *plan.Plan, rb *runbook.Runbook, in Inputs) (*session, hcl.Diagnostics) {
+	// Before anything is opened: the targets are the ones planned.
+	if d := e.checkEnvironment(p); d.HasErrors() {
+		return nil, d
+	}
 	var diags hcl.Diagnostics
 	typed, d := planInputs(rb, p)
 	diags = append(diags, d...)

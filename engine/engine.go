@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/runbook"
@@ -38,6 +39,10 @@ type Engine struct {
 	Store *journal.Store
 	// Lab, when not "", binds every target to the lab tenant at this URL.
 	Lab string
+	// Env is the environment the runbook's targets are found in (--env),
+	// nil when none was given: the runbook's target blocks then say
+	// everything, or a lab supplies the endpoints.
+	Env *environment.Environment
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 	// Log receives progress lines for people; discarded when nil.
@@ -188,12 +193,13 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		typed[v.Name] = cty.UnknownVal(ty)
 	}
 	// Validation must not need the environment or secrets.
-	e2 := &Engine{Lab: e.Lab, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
+	e2 := &Engine{Lab: e.Lab, Env: e.Env, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
 		Getenv: func(string) string { return "" }}
 	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
 	if diags.HasErrors() {
 		return diags
 	}
+	s.validating = true
 	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
 		_, dd := s.decode(d, s.sc.ctx())
 		s.sc.setData(d.Type, d.Name, cty.DynamicVal)

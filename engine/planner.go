@@ -59,6 +59,7 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		Inputs:       map[string]plan.Value{},
 		SecretInputs: s.secret,
 		Lab:          s.e.Lab,
+		Environment:  s.environmentRecord(),
 		Approvals:    plan.Policy{Required: s.rb.Meta.Approvals, IrreversibleRequired: s.rb.Meta.IrreversibleApprovals},
 		Author:       opt.Author,
 		Created:      now.UTC().Truncate(time.Second),

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
@@ -56,11 +57,18 @@ type session struct {
 	keyed atomic.Bool
 	// logw is the engine's log, scrubbed of secrets.
 	logw io.Writer
+	// validating is set by Validate: nothing is observed, and a target's
+	// required settings are checked only against an environment.
+	validating bool
 }
 
 type openTarget struct {
-	decl   *runbook.Target
-	typ    steps.TargetType
+	decl *runbook.Target
+	typ  steps.TargetType
+	// body is the runbook's block merged with the environment's (see
+	// bindEnvironment); env is the environment's block, nil when none.
+	body   hcl.Body
+	env    *environment.Target
 	config cty.Value
 	// shown is config as a plan may show it: sensitive settings, by
 	// schema or by mark, replaced.
@@ -139,6 +147,7 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 		}
 		s.tgts[t.Type+"."+t.Name] = &openTarget{decl: t, typ: tt}
 	}
+	diags = append(diags, s.bindEnvironment()...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -409,7 +418,7 @@ func (s *session) orderEarly() hcl.Diagnostics {
 		ot := s.tgts[t.Type+"."+t.Name]
 		var refs []hcl.Traversal
 		if ot != nil {
-			refs = hcldec.Variables(t.Config, specFor(ot.typ.Info().Schema))
+			refs = hcldec.Variables(ot.body, targetSpec(ot.typ.Info().Schema))
 		}
 		nodes = append(nodes, node{addr: "target." + t.Type + "." + t.Name, refs: refs, rng: t.DeclRange})
 	}
@@ -476,10 +485,16 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 			key := strings.TrimPrefix(n.addr, "target.")
 			ot := s.tgts[key]
 			schema := ot.typ.Info().Schema
-			v, d := hcldec.Decode(ot.decl.Config, specFor(schema), s.sc.ctx())
+			v, d := hcldec.Decode(ot.body, targetSpec(schema), s.sc.ctx())
 			diags = append(diags, d...)
-			diags = append(diags, checkNulls(schema, v, ot.decl.Config, n.addr)...)
-			diags = append(diags, checkNumbers(v, ot.decl.Config, n.addr)...)
+			// A required setting written as null is an error wherever it
+			// is written; an absent one is checkRequired's to report: it
+			// may come from the environment, or a lab.
+			diags = append(diags, checkNulls(presentOnly(schema, ot.body), v, ot.body, n.addr)...)
+			diags = append(diags, checkNumbers(v, ot.body, n.addr)...)
+			if !d.HasErrors() && s.requireSettings() {
+				diags = append(diags, s.checkRequired(ot, v)...)
+			}
 			if v == cty.NilVal {
 				v = cty.DynamicVal
 			}

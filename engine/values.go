@@ -71,6 +71,18 @@ func specFor(s steps.Schema) hcldec.ObjectSpec {
 	return spec
 }
 
+// targetSpec is specFor a target type's schema with no argument required:
+// a target's settings come from the runbook and its environment together,
+// and checkRequired says which are missing, and where to set them.
+func targetSpec(s steps.Schema) hcldec.ObjectSpec {
+	spec := specFor(s)
+	for name, a := range spec {
+		a.(*hcldec.AttrSpec).Required = false
+		spec[name] = a
+	}
+	return spec
+}
+
 // checkNulls reports attributes given an explicit null that the schema does
 // not allow to be null. The body's attributes give the ranges.
 func checkNulls(s steps.Schema, val cty.Value, body hcl.Body, what string) hcl.Diagnostics {

@@ -153,7 +153,7 @@ type exoErrorBody struct {
 type exoErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-	Target  string `json:"target,omitempty"`
+	Target  string `json:"target"`
 }
 
 type exoInnerError struct {

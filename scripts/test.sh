@@ -46,6 +46,13 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+echo "== go.mod and go.sum tidy"
+# go mod tidy -diff prints what tidy would change and exits non-zero,
+# without writing (https://go.dev/ref/mod#go-mod-tidy).
+if ! go mod tidy -diff; then
+  echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result"; exit 1
+fi
+
 echo "== gofmt and go vet"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

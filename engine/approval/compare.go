@@ -11,10 +11,12 @@ import (
 
 // ignored are the top-level plan fields a fresh plan cannot reproduce:
 // when and by whom it was made, and the signatures. The lab binding is
-// checked by the caller, which decides what apply runs against.
+// checked by the caller, which decides what apply runs against, and so is
+// the environment (engine.checkEnvironment, setting by setting, before
+// anything is opened; its file name may differ).
 var ignored = map[string]bool{
 	"format_version": true, "created": true, "expires": true, "author": true,
-	"author_key": true, "signatures": true, "lab": true,
+	"author_key": true, "signatures": true, "lab": true, "environment": true,
 }
 
 // Compare lists every field of the reviewed plan that differs from a

@@ -45,6 +45,11 @@ type Plan struct {
 	Lab string `json:"lab,omitempty"`
 	// Targets are the runbook's targets with their non-secret settings.
 	Targets []Target `json:"targets"`
+	// Environment is the environment file the targets' settings came
+	// from, nil when there was none. Apply, resume and rollback refuse to
+	// run the plan with an environment that gives its targets other
+	// settings.
+	Environment *Environment `json:"environment,omitempty"`
 	// Steps in run order; data blocks first.
 	Steps []Step `json:"steps"`
 	// Permissions is the union of what the steps need.
@@ -86,6 +91,17 @@ type Target struct {
 	Type   string `json:"type"`
 	Name   string `json:"name"`
 	Config Value  `json:"config"`
+}
+
+// Environment records the environment a plan was made against.
+type Environment struct {
+	// File is the path the environment was read from, as given.
+	File string `json:"file"`
+	// Digest is the SHA-256 over Settings (environment.Settings.Digest).
+	Digest string `json:"digest"`
+	// Settings are the environment's settings of the plan's targets, by
+	// "TYPE.NAME" and setting name, each a cty JSON value with its type.
+	Settings map[string]map[string]json.RawMessage `json:"settings"`
 }
 
 // Policy is a runbook's approval policy.

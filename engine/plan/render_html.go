@@ -133,6 +133,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 <tr><th scope="row">Created</th><td>{{.Created}}</td></tr>
 <tr><th scope="row">Expires</th><td>{{.Expires}}</td></tr>
 {{if .Lab}}<tr><th scope="row">Targets</th><td>bound to the lab tenant at <code>{{.Lab}}</code></td></tr>{{end}}
+{{with .Environment}}<tr><th scope="row">Environment</th><td><code>{{.File}}</code> (settings <code>sha256:{{.Digest}}</code>)</td></tr>{{end}}
 {{if .Secrets}}<tr><th scope="row">Secrets</th><td>{{range $i, $s := .Secrets}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}} (not stored; given again at apply)</td></tr>{{end}}
 <tr><th scope="row">Approvals</th><td>{{.Approvals.Count}} of {{.Approvals.Required}} required (distinct reviewers, author excluded)</td></tr>
 </table>

@@ -38,6 +38,7 @@ type planView struct {
 	Created      string
 	Expires      string
 	Lab          string
+	Environment  *Environment
 	Secrets      []string
 	Summary      string
 	Irreversible []irreversibleView
@@ -115,6 +116,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 		Created:     p.Created.UTC().Format(timeLayout),
 		Expires:     p.Expires.UTC().Format(timeLayout),
 		Lab:         p.Lab,
+		Environment: p.Environment,
 		Secrets:     p.SecretInputs,
 		Summary:     Summary(p),
 		Permissions: p.Permissions,
@@ -285,6 +287,9 @@ func RenderMarkdown(w io.Writer, p *Plan, opt RenderOptions) error {
 	pw.f("| Expires | %s |\n", v.Expires)
 	if v.Lab != "" {
 		pw.f("| Targets | the lab tenant at %s |\n", mdCode(v.Lab))
+	}
+	if v.Environment != nil {
+		pw.f("| Environment | %s (settings %s) |\n", mdCode(v.Environment.File), mdCode("sha256:"+v.Environment.Digest))
 	}
 	if len(v.Secrets) > 0 {
 		pw.f("| Secrets | %s (not stored; given again at apply) |\n", mdText(strings.Join(v.Secrets, ", ")))

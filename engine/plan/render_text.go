@@ -52,6 +52,9 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 	if p.Lab != "" {
 		pw.f("Targets      bound to the lab tenant at %s\n", p.Lab)
 	}
+	if p.Environment != nil {
+		pw.f("Environment  %s (settings sha256:%s)\n", p.Environment.File, p.Environment.Digest)
+	}
 	if len(p.SecretInputs) > 0 {
 		pw.f("Secrets      %s (not stored; give them again at apply)\n", strings.Join(p.SecretInputs, ", "))
 	}

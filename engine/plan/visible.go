@@ -49,6 +49,11 @@ func visible(p *Plan, full bool) *Plan {
 	}
 	c.SecretInputs = lines(p.SecretInputs)
 	c.Lab = line(p.Lab)
+	if p.Environment != nil {
+		env := *p.Environment
+		env.File, env.Digest = line(env.File), line(env.Digest)
+		c.Environment = &env
+	}
 	c.Targets = make([]Target, len(p.Targets))
 	for i, t := range p.Targets {
 		t.Type, t.Name = line(t.Type), line(t.Name)

@@ -35,16 +35,13 @@ variable "property" {
   }
 }
 
+# The targets this runbook needs. Where they are (hosts, the base DN, the
+# tenant, the Connect server) is in an environment file, --env FILE (see
+# examples/environments/prod.hcl); --lab or `rebind rehearse` binds them
+# to a lab tenant instead.
 target "entra" "tenant" {}
-
-target "exo" "tenant" {
-  organization = "contoso.onmicrosoft.com" # replace with your tenant's domain
-}
-
-target "ad" "corp" {
-  url     = "ldaps://dc01.corp.example.com"
-  base_dn = "DC=corp,DC=example,DC=com"
-}
+target "exo" "tenant" {}
+target "ad" "corp" {}
 
 data "ad_user" "user" {
   target = target.ad.corp

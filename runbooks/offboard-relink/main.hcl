@@ -52,17 +52,14 @@ variable "baseline" {
   description = "Where the baseline is written before anything changes."
 }
 
+# The targets this runbook needs. Where they are (hosts, the base DN, the
+# tenant, the Connect server) is in an environment file, --env FILE (see
+# examples/environments/prod.hcl); --lab or `rebind rehearse` binds them
+# to a lab tenant instead.
 target "entra" "tenant" {}
+target "ad" "corp" {}
 
-target "ad" "corp" {
-  url     = "ldaps://dc01.corp.example.com"
-  base_dn = "DC=corp,DC=example,DC=com"
-}
-
-target "adsync" "connect" {
-  driver  = "command"
-  shell   = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
-}
+target "adsync" "connect" {}
 
 locals {
   rows = var.mailboxes_csv != null ? csvdecode(file(var.mailboxes_csv)) : coalesce(var.mailboxes, [])

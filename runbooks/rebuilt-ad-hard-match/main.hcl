@@ -47,17 +47,14 @@ variable "max_errors" {
   description = "How many users (a count or a percentage such as \"5%\") may fail a fan-out step before the run stops."
 }
 
+# The targets this runbook needs. Where they are (hosts, the base DN, the
+# tenant, the Connect server) is in an environment file, --env FILE (see
+# examples/environments/prod.hcl); --lab or `rebind rehearse` binds them
+# to a lab tenant instead.
 target "entra" "tenant" {}
+target "ad" "corp" {}
 
-target "ad" "corp" {
-  url     = "ldaps://dc01.corp.example.com"
-  base_dn = "DC=corp,DC=example,DC=com"
-}
-
-target "adsync" "connect" {
-  driver  = "command"
-  shell   = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
-}
+target "adsync" "connect" {}
 
 locals {
   csv_upns = var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]

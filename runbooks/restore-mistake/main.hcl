@@ -22,21 +22,14 @@ variable "upn" {
   description = "The user's userPrincipalName, the same on the new AD account and the cloud user."
 }
 
+# The targets this runbook needs. Where they are (hosts, the base DN, the
+# tenant, the Connect server) is in an environment file, --env FILE (see
+# examples/environments/prod.hcl); --lab or `rebind rehearse` binds them
+# to a lab tenant instead.
 target "entra" "tenant" {}
+target "ad" "corp" {}
 
-target "ad" "corp" {
-  url     = "ldaps://dc01.corp.example.com"
-  base_dn = "DC=corp,DC=example,DC=com"
-}
-
-target "adsync" "connect" {
-  driver = "command"
-  # Runs Connect's ADSync cmdlets on the Connect server over SSH, as an
-  # argument list (never a shell line): checks the scheduler and staging
-  # mode, starts the cycle, waits for it and reads each run's result.
-  # Replace the host with yours.
-  shell  = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
-}
+target "adsync" "connect" {}
 
 # The new AD account, created by hand with the same UPN.
 data "ad_user" "new" {

@@ -122,3 +122,31 @@ esac
 		t.Fatal("shell with command was accepted")
 	}
 }
+
+// TestDoctorShellTarget: doctor reads the scheduler through the shell and
+// reports staging mode; it never starts a cycle.
+func TestDoctorShellTarget(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	tt, _ := steps.LookupTarget("adsync")
+	cfg := steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, map[string]any{"driver": "command",
+		"shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})}
+	before, _ := tn.LastSync()
+	checks := tt.(steps.Doctor).Doctor(t.Context(), steps.DoctorRequest{Config: cfg})
+	var ok bool
+	for _, c := range checks {
+		if c.Name == "scheduler" && c.State == steps.CheckOK {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Fatalf("checks = %+v", checks)
+	}
+	if after, _ := tn.LastSync(); after.ID != before.ID {
+		t.Fatal("doctor ran a cycle")
+	}
+}

@@ -38,7 +38,13 @@ func (cycleStep) Info() steps.Info {
 		IrreversibleReason: "A sync cycle cannot be undone; what it exported changes back only when AD changes back and another cycle runs.",
 		RepeatSafe:         true,
 		Permissions: []string{
-			"Connect server: a member of ADSyncOperators (driver command)",
+			// Microsoft's Connect Sync groups: ADSyncOperators may run the
+			// management agents and must also be in ADSyncBrowse; ADSyncAdmins
+			// may do anything
+			// (https://learn.microsoft.com/training/modules/manage-synchronized/4-use-azure-active-directory-connect-sync-security-groups).
+			// Which group Start-ADSyncSyncCycle itself checks is not
+			// documented.
+			"Connect server: a member of ADSyncOperators and ADSyncBrowse, or of ADSyncAdmins (driver command)",
 			"Graph: Synchronization.ReadWrite.All (driver cloudsync)",
 		},
 	}

@@ -180,7 +180,12 @@ func (tenantData) Info() steps.Info {
 		Target:        "entra",
 		Schema:        steps.Schema{},
 		Reversibility: steps.Reversible,
-		Permissions:   []string{permOrgRead, "Graph: OnPremDirectorySynchronization.Read.All"},
+		// GET /directory/onPremisesSynchronization has no application
+		// permission: OnPremDirectorySynchronization.Read.All, delegated,
+		// with the signed-in user a Global Administrator
+		// (https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get#permissions).
+		// App-only, the switches read as null.
+		Permissions: []string{permOrgRead, "Graph: OnPremDirectorySynchronization.Read.All (delegated only: a Global Administrator signs in, device_code = true)"},
 	}
 }
 

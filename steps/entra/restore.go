@@ -187,7 +187,13 @@ func (purgeStep) Info() steps.Info {
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "A user deleted from the recycle bin is gone for good, with its licenses and its mailbox's link.",
 		RepeatSafe:         true,
-		Permissions:        []string{permUserWrite},
+		// Reading the recycle bin is User.Read.All; permanently deleting a
+		// user from it is User.DeleteRestore.All, delegated or application
+		// (https://learn.microsoft.com/graph/api/directory-deleteditems-delete#permissions,
+		// as the page reads now; older versions of it, such as the one
+		// testdata/exchanges transcribes, listed only the delegated
+		// User.ReadWrite.All and no application permission for users).
+		Permissions: []string{permUserRead, "Graph: User.DeleteRestore.All"},
 	}
 }
 

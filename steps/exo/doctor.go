@@ -1,0 +1,85 @@
+package exo
+
+import (
+	"context"
+	"os"
+	"strings"
+
+	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+var _ steps.Doctor = targetType{}
+
+// appOnlyRole is the application permission of the Office 365 Exchange
+// Online API that app-only access needs
+// (https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2).
+const appOnlyRole = "Exchange.ManageAsApp"
+
+// doctorCredential builds the credential doctor signs in with; tests
+// replace it to hand in tokens with chosen claims.
+var doctorCredential = credential.New
+
+// Doctor checks the Exchange admin endpoint (reachable, TLS), a token for
+// it, and in the token the Exchange.ManageAsApp application permission.
+// The Exchange RBAC roles the steps need (View-Only Recipients, Mail
+// Recipients, Legal Hold) are assigned inside Exchange, not carried in the
+// token, and doctor does not run cmdlets: it reports them as not
+// observable, with how to assign them.
+func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
+	cfg := req.Config
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	org, _ := steps.String(cfg.Config, "organization")
+	base, ok := steps.String(cfg.Config, "url")
+	if !ok {
+		base = DefaultURL
+	}
+	tenant, ok := steps.String(cfg.Config, "tenant_id")
+	if !ok {
+		tenant = getenv("AZURE_TENANT_ID")
+	}
+	device, _ := steps.Bool(cfg.Config, "device_code")
+	lab := cfg.Lab != ""
+	if lab {
+		base = cfg.Lab
+	} else if org == "" {
+		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
+	}
+	checks := steps.EndpointChecks(ctx, base, lab)
+	if checks[len(checks)-1].State == steps.CheckFailed {
+		return checks
+	}
+	cred, err := doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device, Lab: lab})
+	const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
+	if err != nil {
+		return append(checks, steps.Failed("sign-in", err.Error(), fix))
+	}
+	// The token checks read Exchange.ManageAsApp as a permission of the
+	// "Exchange" service; the declaration names it under Entra, where it
+	// is granted.
+	var needs []steps.Permission
+	var roles []steps.Permission
+	for _, n := range req.Needs {
+		switch {
+		case strings.Contains(n.Name, appOnlyRole):
+			needs = append(needs, steps.Permission{Service: "Exchange", Name: appOnlyRole})
+		case n.Service == "Exchange":
+			roles = append(roles, n)
+		}
+	}
+	tc := credential.TokenChecks(ctx, cred, scope, "Exchange", needs, fix)
+	for i := range tc {
+		if tc[i].Name == "Exchange "+appOnlyRole && tc[i].State == steps.CheckFailed {
+			tc[i].Fix = "in the app registration, add the Office 365 Exchange Online application permission Exchange.ManageAsApp and grant admin consent (docs/setup.md)"
+		}
+	}
+	checks = append(checks, tc...)
+	for _, r := range roles {
+		checks = append(checks, steps.Unknown("Exchange role "+r.Name, "Exchange RBAC roles are not in the token, and doctor runs no cmdlet",
+			"in Exchange Online PowerShell: New-ServicePrincipal for the app, then add it to a role group holding "+r.Name+" (docs/setup.md)"))
+	}
+	return checks
+}

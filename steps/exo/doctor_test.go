@@ -1,0 +1,64 @@
+package exo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra/credential"
+)
+
+func token(claims map[string]any) string {
+	b, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc(b) + ".x"
+}
+
+// TestDoctorExchange checks the token's Exchange.ManageAsApp and reports
+// the Exchange roles, which no token carries, as not observable.
+func TestDoctorExchange(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var needs []steps.Permission
+	for _, name := range []string{"exo_recipient", "exo_recipient_purge"} {
+		st, _ := steps.Lookup(name)
+		for _, p := range st.Info().Permissions {
+			needs = append(needs, steps.ParsePermission(p))
+		}
+	}
+	run := func(roles []string) map[string]steps.Check {
+		doctorCredential = func(credential.Options) (azcore.TokenCredential, error) {
+			return credential.Static(token(map[string]any{"aud": "https://outlook.office365.com", "tid": "t", "appid": "a", "roles": roles})), nil
+		}
+		t.Cleanup(func() { doctorCredential = credential.New })
+		cfg := cty.ObjectVal(map[string]cty.Value{"organization": cty.NullVal(cty.String), "url": cty.NullVal(cty.String),
+			"tenant_id": cty.NullVal(cty.String), "device_code": cty.NullVal(cty.Bool)})
+		m := map[string]steps.Check{}
+		for _, c := range (targetType{}).Doctor(context.Background(), steps.DoctorRequest{
+			Config: steps.TargetConfig{Name: "tenant", Config: cfg, Lab: srv.URL}, Needs: needs}) {
+			m[c.Name] = c
+		}
+		return m
+	}
+	m := run([]string{"Exchange.ManageAsApp"})
+	if c := m["Exchange Exchange.ManageAsApp"]; c.State != steps.CheckOK {
+		t.Errorf("ManageAsApp granted: %+v", m)
+	}
+	for _, role := range []string{"View-Only Recipients", "Mail Recipients"} {
+		if c := m["Exchange role "+role]; c.State != steps.CheckUnknown || !strings.Contains(c.Fix, "New-ServicePrincipal") {
+			t.Errorf("%s: %+v", role, c)
+		}
+	}
+	m = run(nil)
+	if c := m["Exchange Exchange.ManageAsApp"]; c.State != steps.CheckFailed || !strings.Contains(c.Fix, "Office 365 Exchange Online") {
+		t.Errorf("ManageAsApp missing: %+v", c)
+	}
+}
