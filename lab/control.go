@@ -13,6 +13,8 @@ import (
 func (s *Server) routeControl() {
 	s.mux.HandleFunc("POST /lab/sync", s.controlSync)
 	s.mux.HandleFunc("GET /lab/sync", s.controlLastSync)
+	s.mux.HandleFunc("GET /lab/scheduler", s.controlScheduler)
+	s.mux.HandleFunc("POST /lab/scheduler", s.controlScheduler)
 	s.mux.HandleFunc("POST /lab/clock", s.controlClock)
 	s.mux.HandleFunc("GET /lab/clock", s.controlClock)
 	s.mux.HandleFunc("GET /lab/dump", s.controlDump)

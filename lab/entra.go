@@ -97,8 +97,13 @@ type Organization struct {
 	SyncDisableCompletes *time.Time `json:"syncDisableCompletesDateTime,omitempty"`
 	// BlockSoftMatch (lab-only) is the blockSoftMatchEnabled feature.
 	BlockSoftMatch bool `json:"blockSoftMatchEnabled,omitempty"`
-	// NoDuplicateResiliency (lab-only) turns duplicate attribute resiliency
-	// off, so a refused soft match reports InvalidSoftMatch.
+	// BlockHardMatchTakeover (lab-only) is the
+	// blockCloudObjectTakeoverThroughHardMatchEnabled feature.
+	BlockHardMatchTakeover bool `json:"blockCloudObjectTakeoverThroughHardMatchEnabled,omitempty"`
+	// NoDuplicateResiliency (lab-only) gives the tenant the behaviour from
+	// before duplicate attribute resiliency: a refused soft match blocks
+	// the AD object, retried every cycle, instead of provisioning it beside
+	// the cloud user it could not take over.
 	NoDuplicateResiliency bool `json:"duplicateAttributeResiliencyDisabled,omitempty"`
 }
 

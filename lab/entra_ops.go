@@ -38,6 +38,20 @@ func (t *Tenant) PatchCloudUser(id string, p CloudUserPatch) (CloudUser, error) 
 	if u.Synced() && (writesAnchor || p.UserPrincipalName != nil) {
 		return CloudUser{}, fmt.Errorf("entra: update %s: %w: %s", u.UserPrincipalName, ErrRefused, msgOnPremMastered)
 	}
+	if upn := u.UserPrincipalName; writesAnchor && t.cfg.federated(upn) && (p.UserPrincipalName == nil || t.cfg.federated(*p.UserPrincipalName)) {
+		// A federated user's immutable ID is the identity its federation
+		// service issues: Graph requires it when creating a user "if you
+		// are using a federated domain for the user's userPrincipalName"
+		// (learn.microsoft.com/graph/api/user-post-users), and moving a
+		// user between a federated and a managed domain changes its
+		// authentication type (learn.microsoft.com/powershell/module/
+		// msonline/set-msoluserprincipalname). That the service refuses
+		// to change it while the UPN is in a federated domain, and the
+		// wording of its error, are not on a Microsoft page found; the
+		// lab's message is its own.
+		return CloudUser{}, fmt.Errorf("entra: update %s: %w: onPremisesImmutableId cannot be changed while the userPrincipalName is in a federated domain; move the user to a managed domain (such as %s) first",
+			upn, ErrRefused, t.cfg.TenantDomain)
+	}
 	if p.ImmutableID != nil {
 		if *p.ImmutableID == "" {
 			return CloudUser{}, fmt.Errorf("entra: update %s: %w: onPremisesImmutableId cannot be empty; send null", u.UserPrincipalName, ErrInvalid)

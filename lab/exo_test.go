@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func errorDetails(u CloudUser) string {
@@ -111,6 +112,15 @@ func TestExchangeGuidInUse(t *testing.T) {
 				if _, err := tn.SetLitigationHold(g.String(), false); err != nil {
 					t.Fatal(err)
 				}
+				// Releasing a hold places a delay hold for 30 days
+				// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox):
+				// the mailbox is still on hold until it is removed.
+				if err := tn.RemoveRecipient(g.String(), typ); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "DelayHoldApplied") {
+					t.Fatalf("purge on delay hold: %v, want ErrRefused naming DelayHoldApplied", err)
+				}
+				if r, err := tn.RemoveDelayHold(g.String(), true, true); err != nil || r.DelayHoldApplied {
+					t.Fatalf("remove the delay hold: %+v %v", r, err)
+				}
 			}
 			if err := tn.RemoveRecipient(g.String(), typ); err != nil {
 				t.Fatal(err)
@@ -150,4 +160,65 @@ func TestLicenseRemovalSoftDeletesMailbox(t *testing.T) {
 	if m := mailbox(t, tn, "ann@contoso.com", false); m.ExchangeGUID != mb.ExchangeGUID {
 		t.Fatal("license back did not restore the same mailbox")
 	}
+}
+
+// TestHoldsKeepSoftDeletedMailbox: every kind of hold Get-Mailbox shows
+// keeps a soft-deleted mailbox past its retention and refuses
+// Remove-Mailbox -PermanentlyDelete, while an exclusion from an
+// organization-wide policy (-mbx) holds nothing
+// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox;
+// learn.microsoft.com/purview/delete-an-inactive-mailbox). A soft-deleted
+// mailbox whose user is still in the Entra recycle bin is refused too.
+func TestHoldsKeepSoftDeletedMailbox(t *testing.T) {
+	for name, tc := range map[string]struct {
+		r    Recipient
+		want string // "" when the purge goes through
+	}{
+		"eDiscovery":       {r: Recipient{InPlaceHolds: []string{"UniH7d895d48-7e23-4a8d-8346-533c3beac15d"}}, want: "eDiscovery hold"},
+		"retention policy": {r: Recipient{InPlaceHolds: []string{"mbxcdbbb86ce60342489bff371876e7f224:1"}}, want: "retention policy"},
+		"In-Place Hold":    {r: Recipient{InPlaceHolds: []string{"c0ba3ce811b6432a8751430937152491"}}, want: "In-Place Hold"},
+		"retention label":  {r: Recipient{ComplianceTagHoldApplied: true}, want: "ComplianceTagHoldApplied"},
+		"delay release":    {r: Recipient{DelayReleaseHoldApplied: true}, want: "DelayReleaseHoldApplied"},
+		"excluded only":    {r: Recipient{InPlaceHolds: []string{"-mbxe9b52bf7ab3b46a286308ecb29624696"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tn := New(Config{})
+			r := tc.r
+			r.RecipientTypeDetails, r.Alias, r.UserPrincipalName = UserMailbox, "held", "held@contoso.com"
+			r.ExternalDirectoryObjectID = newTestGUID(0x77).String()
+			r.WhenSoftDeleted = timePtr(Epoch)
+			if _, err := tn.AddRecipient(r); err != nil {
+				t.Fatal(err)
+			}
+			must(t, tn.Advance(31*24*time.Hour))
+			l := tn.Recipients(RecipientQuery{Identity: "held@contoso.com", IncludeSoftDeleted: true})
+			if tc.want == "" {
+				if len(l) != 0 {
+					t.Fatalf("a mailbox with no hold was kept past retention: %+v", l)
+				}
+				return
+			}
+			if len(l) != 1 {
+				t.Fatalf("a held mailbox was purged at retention's end")
+			}
+			err := tn.RemoveRecipient("held@contoso.com", UserMailbox)
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("purge: %v, want a refusal naming %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("user in the recycle bin", func(t *testing.T) {
+		tn := syncedTenant(t, Config{}, "ann")
+		ann, _ := tn.CloudUser("ann@contoso.com")
+		must(t, tn.DeleteADUser("CN=ann,"+usersOU))
+		mustSync(t, tn, Delta)
+		err := tn.RemoveRecipient("ann@contoso.com", UserMailbox)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "recycle bin") {
+			t.Fatalf("purge while the user is in the recycle bin: %v", err)
+		}
+		must(t, tn.PurgeCloudUser(ann.ID))
+		if err := tn.RemoveRecipient("ann@contoso.com", UserMailbox); err != nil {
+			t.Fatalf("purge after the user was purged: %v", err)
+		}
+	})
 }

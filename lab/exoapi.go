@@ -35,6 +35,12 @@ type exoRecipient struct {
 	IsSoftDeletedByRemove     bool     `json:"IsSoftDeletedByRemove"`
 	IsInactiveMailbox         bool     `json:"IsInactiveMailbox"`
 	WhenSoftDeleted           *string  `json:"WhenSoftDeleted"`
+	// The hold properties Get-Mailbox shows (learn.microsoft.com/purview/
+	// ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+	InPlaceHolds             []string `json:"InPlaceHolds"`
+	DelayHoldApplied         bool     `json:"DelayHoldApplied"`
+	DelayReleaseHoldApplied  bool     `json:"DelayReleaseHoldApplied"`
+	ComplianceTagHoldApplied bool     `json:"ComplianceTagHoldApplied"`
 }
 
 func toExo(r *Recipient) exoRecipient {
@@ -43,8 +49,9 @@ func toExo(r *Recipient) exoRecipient {
 		ArchiveGUID: r.ArchiveGUID.String(), ArchiveStatus: "None", LitigationHoldEnabled: r.LitigationHoldEnabled,
 		RecipientType: string(r.RecipientTypeDetails), RecipientTypeDetails: string(r.RecipientTypeDetails),
 		ExternalDirectoryObjectID: r.ExternalDirectoryObjectID, ExchangeObjectID: r.ExchangeObjectID, GUID: r.ExchangeObjectID,
-		IsSoftDeletedByRemove: r.SoftDeleted(), IsInactiveMailbox: r.SoftDeleted() && r.LitigationHoldEnabled,
-		WhenSoftDeleted: graphTime(r.WhenSoftDeleted)}
+		IsSoftDeletedByRemove: r.SoftDeleted(), IsInactiveMailbox: r.SoftDeleted() && len(r.Holds()) > 0,
+		WhenSoftDeleted: graphTime(r.WhenSoftDeleted), InPlaceHolds: nonNil(r.InPlaceHolds), DelayHoldApplied: r.DelayHoldApplied,
+		DelayReleaseHoldApplied: r.DelayReleaseHoldApplied, ComplianceTagHoldApplied: r.ComplianceTagHoldApplied}
 	if !r.ArchiveGUID.IsZero() {
 		out.ArchiveStatus = "Active"
 	}
@@ -62,7 +69,8 @@ type cmdletParams map[string]json.RawMessage
 var (
 	stringParams = []string{"Identity", "RecipientTypeDetails"}
 	switchParams = []string{"SoftDeletedMailbox", "IncludeInactiveMailbox", "InactiveMailboxOnly", "SoftDeletedMailUser",
-		"IncludeSoftDeletedRecipients", "PermanentlyDelete", "LitigationHoldEnabled", "Confirm"}
+		"IncludeSoftDeletedRecipients", "PermanentlyDelete", "LitigationHoldEnabled", "Confirm", "InactiveMailbox",
+		"RemoveDelayHoldApplied", "RemoveDelayReleaseHoldApplied"}
 )
 
 // bind checks the parameters as PowerShell binds them before a cmdlet
@@ -238,9 +246,23 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"value": []exoRecipient{}})
 	case "set-mailbox":
+		// -RemoveDelayHoldApplied / -RemoveDelayReleaseHoldApplied lift a
+		// delay hold (learn.microsoft.com/purview/
+		// ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+		delayHold, _ := p.flag("RemoveDelayHoldApplied")
+		delayRelease, _ := p.flag("RemoveDelayReleaseHoldApplied")
 		hold, ok := p.flag("LitigationHoldEnabled")
-		if !ok {
-			exoError(w, http.StatusBadRequest, "RecipientTaskException", "The lab's Set-Mailbox sets only -LitigationHoldEnabled.")
+		switch {
+		case (delayHold || delayRelease) && !ok:
+			if _, err := s.t.RemoveDelayHold(id, delayHold, delayRelease); err != nil {
+				s.exoModelError(w, id, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"value": []exoRecipient{}})
+			return
+		case !ok || delayHold || delayRelease:
+			exoError(w, http.StatusBadRequest, "RecipientTaskException",
+				"The lab's Set-Mailbox sets -LitigationHoldEnabled, or removes delay holds with -RemoveDelayHoldApplied / -RemoveDelayReleaseHoldApplied, one at a time.")
 			return
 		}
 		if _, err := s.t.SetLitigationHold(id, hold); err != nil {

@@ -14,6 +14,7 @@ type exoAnswer struct {
 		Identity, ExchangeGuid, ArchiveGuid, RecipientTypeDetails, UserPrincipalName string
 		ExternalDirectoryObjectId                                                    string
 		IsSoftDeletedByRemove, LitigationHoldEnabled, IsInactiveMailbox              bool
+		DelayHoldApplied                                                             bool
 	} `json:"value"`
 	NextLink string `json:"@odata.nextLink"`
 }
@@ -44,10 +45,23 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 	}
 	var e exoErr
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
-	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "litigation hold") {
+	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "Litigation Hold") {
 		t.Fatalf("purge on hold: %+v", e)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "LitigationHoldEnabled": false, "InactiveMailbox": true}, nil), 200)
+	// The released hold leaves a delay hold, shown by Get-Mailbox and
+	// removed with Set-Mailbox -InactiveMailbox -RemoveDelayHoldApplied
+	// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+	var mb exoAnswer
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"Identity": g, "SoftDeletedMailbox": true}, &mb), 200)
+	if len(mb.Value) != 1 || !mb.Value[0].DelayHoldApplied || !mb.Value[0].IsInactiveMailbox {
+		t.Fatalf("mailbox after the release: %+v", mb.Value)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
+	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "DelayHoldApplied") {
+		t.Fatalf("purge on delay hold: %+v", e)
+	}
+	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "InactiveMailbox": true, "RemoveDelayHoldApplied": true}, nil), 200)
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, nil), 200)
 
 	erin, _ := tn.ADUser("CN=erin,OU=Users,DC=corp,DC=example,DC=com")
@@ -111,13 +125,19 @@ func TestControlClockAndLastSync(t *testing.T) {
 	tn := load(t, "healthy")
 	srv := labServer(t, tn, lab.ServerOptions{})
 	start := tn.Now()
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, nil), 404)
 	var clk struct{ Now string }
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=720h", nil, &clk), 200)
 	if !tn.Now().Equal(start.Add(720 * time.Hour)) {
 		t.Fatalf("clock at %v, want %v", tn.Now(), start.Add(720*time.Hour))
 	}
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/clock?advance=-1h", nil, nil), 400)
-	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, nil), 404)
+	// The scenario's scheduler ran a Delta cycle every 30 minutes.
+	var sched lab.SyncResult
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, &sched), 200)
+	if sched.Policy != lab.Delta || !sched.Started.Equal(tn.Now()) {
+		t.Fatalf("last scheduled cycle = %+v, want a Delta cycle at %s", sched, tn.Now())
+	}
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=Sometimes", nil, nil), 400)
 	var res lab.SyncResult
 	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync?policy=initial", nil, &res), 200)

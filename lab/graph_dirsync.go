@@ -26,7 +26,8 @@ func (s *Server) getDirSync(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.context": baseURL(r) + "/v1.0/$metadata#directory/onPremisesSynchronization",
 		"value": []graphDirSync{{ID: org.ID, Features: graphDirSyncFeatures{
-			BlockSoftMatchEnabled: org.BlockSoftMatch,
+			BlockSoftMatchEnabled:                           org.BlockSoftMatch,
+			BlockCloudObjectTakeoverThroughHardMatchEnabled: org.BlockHardMatchTakeover,
 		}}},
 	})
 }

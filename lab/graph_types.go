@@ -217,10 +217,17 @@ type graphOrganization struct {
 func (t *Tenant) graphOrganization() graphOrganization {
 	o := t.Organization()
 	cfg := t.Config()
+	doms := []graphVerifiedDomain{{Capabilities: "Email, OfficeCommunicationsOnline", IsDefault: true, IsInitial: true,
+		Name: cfg.TenantDomain, Type: "Managed"}}
+	for _, d := range cfg.Domains {
+		typ := d.Type
+		if typ == "" {
+			typ = "Managed"
+		}
+		doms = append(doms, graphVerifiedDomain{Capabilities: "Email, OfficeCommunicationsOnline", Name: d.Name, Type: typ})
+	}
 	return graphOrganization{ID: o.ID, DisplayName: o.DisplayName, OnPremisesSyncEnabled: o.OnPremisesSyncEnabled,
-		OnPremisesLastSyncDateTime: graphTime(o.OnPremisesLastSyncDateTime),
-		VerifiedDomains: []graphVerifiedDomain{{Capabilities: "Email, OfficeCommunicationsOnline", IsDefault: true, IsInitial: true,
-			Name: cfg.TenantDomain, Type: "Managed"}}}
+		OnPremisesLastSyncDateTime: graphTime(o.OnPremisesLastSyncDateTime), VerifiedDomains: doms}
 }
 
 // writeValue appends v as JSON. The common shapes of user properties are

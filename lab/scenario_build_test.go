@@ -46,68 +46,42 @@ var scenarioBuilds = map[string]scenarioBuild{
 		desc: "Seed 000: nicki@contoso.com's AD account was deleted, sync deleted her cloud user and mailbox; " +
 			"a new AD account was created with the same UPN and the cloud user was restored, so every cycle reports " +
 			"AttributeValueMustBeUnique and deletes it again. It is in the recycle bin with its old immutable ID.",
-		gen: healthyAround,
-		build: func(t *testing.T) *Tenant {
-			tn := syncedTenant(t, Config{}, "nicki")
-			cu, _ := tn.CloudUser("nicki@contoso.com")
-			must(t, tn.Advance(90*24*time.Hour))
-			must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
-			mustSync(t, tn, Delta)
-			must(t, tn.Advance(2*24*time.Hour))
-			mustADUser(t, tn, "nicki")
-			if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			must(t, tn.Advance(3*time.Hour))
-			mustSync(t, tn, Delta)
-			return tn
-		},
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return restoreMistake(t, false) },
+	},
+	"restore-mistake-dar": {
+		desc: "Seed 000's events in a tenant with duplicate attribute resiliency (every tenant's default): the new AD " +
+			"account could not take over the restored cloud user, so Connect provisioned it beside it as " +
+			"nicki+NNNN@contoso.onmicrosoft.com, which now holds the new account's anchor; nicki's cloud user is in the recycle bin.",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return restoreMistake(t, true) },
+	},
+	"rebuilt-ad-dar": {
+		desc: "Seed 001's events in a tenant with duplicate attribute resiliency: every " +
+			"re-created AD account was provisioned beside its cloud user as userNN+NNNN@contoso.onmicrosoft.com, holding the new account's anchor.",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return rebuiltAD(t, true) },
+	},
+	"offboard-relink-dar": {
+		desc: "Seed 003's events in a tenant with duplicate attribute resiliency: dana's and eli's new AD accounts were provisioned " +
+			"beside their orphaned cloud users as dana+NNNN / eli+NNNN@contoso.onmicrosoft.com, holding the new accounts' anchors.",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return offboardRelink(t, true) },
 	},
 	"rebuilt-ad": {
 		desc: "Seed 001: AD was rebuilt and its 12 users re-created with new objectGUIDs; Connect was reinstalled. " +
 			"Every export fails with AttributeValueMustBeUnique against the cloud users, which keep the old immutable IDs. " +
 			"Three stale users in the recycle bin hold addresses of user01..user03.",
-		gen: healthyAround,
-		build: func(t *testing.T) *Tenant {
-			names := make([]string, 12)
-			for i := range names {
-				names[i] = fmt.Sprintf("user%02d", i+1)
-			}
-			tn := syncedTenant(t, Config{}, names...)
-			must(t, tn.Advance(200*24*time.Hour))
-			for i := 1; i <= 3; i++ {
-				old := fmt.Sprintf("user%02d.old@contoso.com", i)
-				c := mustAdd(t, tn, CloudUser{UserPrincipalName: old, ProxyAddresses: []string{"SMTP:" + old}, AccountEnabled: true})
-				must(t, tn.DeleteCloudUser(c.ID))
-				tn.mu.Lock()
-				tn.entra.update(tn.entra.byID[c.ID], func(u *CloudUser) {
-					u.ProxyAddresses = append(u.ProxyAddresses, fmt.Sprintf("smtp:user%02d@contoso.com", i))
-				})
-				tn.mu.Unlock()
-			}
-			// The new forest and the new Connect server know nothing of
-			// the old objects.
-			must(t, tn.Advance(10*24*time.Hour))
-			tn.mu.Lock()
-			var old []ADUser
-			for _, u := range tn.ad.byGUID {
-				old = append(old, *u)
-			}
-			sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
-			tn.ad.init()
-			tn.ad.usn = 0
-			tn.sync.init()
-			tn.sync.Watermark = 0
-			tn.mu.Unlock()
-			for _, u := range old {
-				u.ObjectGUID = [16]byte{}
-				if _, err := tn.AddADUser(u); err != nil {
-					t.Fatal(err)
-				}
-			}
-			mustSync(t, tn, Initial)
-			return tn
-		},
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return rebuiltAD(t, false) },
+	},
+	"offboard-relink": {
+		desc: "Seed 003: Exchange was decommissioned and is being reinstalled. ann, bob and cy are synced with cloud " +
+			"mailboxes and no remote mailbox on premises. dana and eli are synced cloud users whose AD objects are gone " +
+			"(Connect never de-provisioned them); new AD accounts with the same UPN and address fail with " +
+			"AttributeValueMustBeUnique. fay is an orphan with no AD account at all.",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return offboardRelink(t, false) },
 	},
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
@@ -147,54 +121,143 @@ var scenarioBuilds = map[string]scenarioBuild{
 		desc: "Seed 002 (b): erin and frank have remote mailboxes on premises whose msExchMailboxGuid is held by a " +
 			"soft-deleted recipient: a mail user for erin, a mailbox on litigation hold for frank. Both get " +
 			"\"The value ... of property ExchangeGuid is used by another recipient object\".",
+		gen:   healthyAround,
+		build: func(t *testing.T) *Tenant { return exchangeGUIDInUse(t, nil) },
+	},
+	"exchange-guid-in-use-held": {
+		desc: "Seed 002 (b) where frank's soft-deleted mailbox is also kept by an organization-wide retention policy " +
+			"(InPlaceHolds mbx...:2) besides its litigation hold, so it is an inactive mailbox that releasing the " +
+			"litigation hold does not free.",
 		gen: healthyAround,
 		build: func(t *testing.T) *Tenant {
-			tn := New(Config{})
-			for i, n := range []string{"erin", "frank"} {
-				g := newTestGUID(byte(0x51 + i))
-				typ, hold := MailUser, false
-				if n == "frank" {
-					typ, hold = UserMailbox, true
-				}
-				if _, err := tn.AddRecipient(Recipient{ExternalDirectoryObjectID: newTestGUID(byte(0x61 + i)).String(), RecipientTypeDetails: typ,
-					Alias: n + ".old", UserPrincipalName: n + ".old@contoso.com", PrimarySMTPAddress: n + ".old@contoso.com",
-					ExchangeGUID: g, LitigationHoldEnabled: hold, WhenSoftDeleted: timePtr(Epoch.Add(-4 * 24 * time.Hour))}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := tn.AddADUser(ADUser{DN: "CN=" + n + "," + usersOU, SAMAccountName: n, UserPrincipalName: n + "@contoso.com",
-					DisplayName: n, Mail: n + "@contoso.com", ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}, MailNickname: n,
-					MailboxGUID: g, TargetAddress: "SMTP:" + n + "@contoso.mail.onmicrosoft.com", RecipientTypeDetails: RecipientRemoteUserMailbox,
-					RemoteRecipientType: RemoteTypeProvisionMailbox, RecipientDisplayType: DisplayTypeRemoteMailUser}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			mustSync(t, tn, Delta)
-			return tn
+			return exchangeGUIDInUse(t, []string{"mbx7cfb30345d454ac0a989ab3041051209:2"})
 		},
 	},
-	"offboard-relink": {
-		desc: "Seed 003: Exchange was decommissioned and is being reinstalled. ann, bob and cy are synced with cloud " +
-			"mailboxes and no remote mailbox on premises. dana and eli are synced cloud users whose AD objects are gone " +
-			"(Connect never de-provisioned them); new AD accounts with the same UPN and address fail with " +
-			"AttributeValueMustBeUnique. fay is an orphan with no AD account at all.",
-		gen: healthyAround,
-		build: func(t *testing.T) *Tenant {
-			tn := syncedTenant(t, Config{}, "ann", "bob", "cy", "dana", "eli", "fay")
-			for _, n := range []string{"dana", "eli", "fay"} {
-				u, _ := tn.ADUser("CN=" + n + "," + usersOU)
-				must(t, tn.DeleteADUser(u.DN))
-				tn.mu.Lock()
-				delete(tn.sync.Provisioned, u.Anchor())
-				tn.ad.unindex(tn.ad.byGUID[u.ObjectGUID])
-				delete(tn.ad.byGUID, u.ObjectGUID)
-				tn.mu.Unlock()
-			}
-			mustADUser(t, tn, "dana")
-			mustADUser(t, tn, "eli")
-			mustSync(t, tn, Delta)
-			return tn
-		},
-	},
+}
+
+// restoreMistake replays seed 000: nicki's AD account deleted, her cloud
+// user deleted by sync, restored by hand, and a new AD account with her
+// UPN. Without duplicate attribute resiliency (the seed's tenant: every
+// cycle reports the conflict, and after the fix the cycle "Adds" the
+// user, so no duplicate was ever provisioned) the new account is blocked;
+// with it, Connect provisions it beside the restored user.
+func restoreMistake(t *testing.T, resilient bool) *Tenant {
+	tn := syncedTenant(t, Config{}, "nicki")
+	tn.SetDuplicateResiliency(resilient)
+	cu, _ := tn.CloudUser("nicki@contoso.com")
+	must(t, tn.Advance(90*24*time.Hour))
+	must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
+	mustSync(t, tn, Delta)
+	must(t, tn.Advance(2*24*time.Hour))
+	mustADUser(t, tn, "nicki")
+	if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, tn.Advance(3*time.Hour))
+	mustSync(t, tn, Delta)
+	return tn
+}
+
+// rebuiltAD replays seed 001: AD rebuilt, every user re-created with a new
+// objectGUID under a new Connect server. The seed's tenant reports
+// AttributeValueMustBeUnique on every export and provisions nothing, the
+// behaviour without duplicate attribute resiliency; with it, every
+// re-created account is provisioned beside its cloud user.
+func rebuiltAD(t *testing.T, resilient bool) *Tenant {
+	names := make([]string, 12)
+	for i := range names {
+		names[i] = fmt.Sprintf("user%02d", i+1)
+	}
+	tn := syncedTenant(t, Config{}, names...)
+	tn.SetDuplicateResiliency(resilient)
+	must(t, tn.Advance(200*24*time.Hour))
+	for i := 1; i <= 3; i++ {
+		old := fmt.Sprintf("user%02d.old@contoso.com", i)
+		c := mustAdd(t, tn, CloudUser{UserPrincipalName: old, ProxyAddresses: []string{"SMTP:" + old}, AccountEnabled: true})
+		must(t, tn.DeleteCloudUser(c.ID))
+		tn.mu.Lock()
+		tn.entra.update(tn.entra.byID[c.ID], func(u *CloudUser) {
+			u.ProxyAddresses = append(u.ProxyAddresses, fmt.Sprintf("smtp:user%02d@contoso.com", i))
+		})
+		tn.mu.Unlock()
+	}
+	// The new forest and the new Connect server know nothing of
+	// the old objects.
+	must(t, tn.Advance(10*24*time.Hour))
+	tn.mu.Lock()
+	var old []ADUser
+	for _, u := range tn.ad.byGUID {
+		old = append(old, *u)
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
+	tn.ad.init()
+	tn.ad.usn = 0
+	tn.sync.init()
+	tn.sync.Watermark = 0
+	tn.mu.Unlock()
+	for _, u := range old {
+		u.ObjectGUID = [16]byte{}
+		if _, err := tn.AddADUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, tn, Initial)
+	return tn
+}
+
+// offboardRelink replays seed 003, whose new AD accounts fail with
+// AttributeValueMustBeUnique every cycle (no duplicate attribute
+// resiliency); with it, dana's and eli's new accounts are provisioned
+// beside their orphaned cloud users.
+func offboardRelink(t *testing.T, resilient bool) *Tenant {
+	tn := syncedTenant(t, Config{}, "ann", "bob", "cy", "dana", "eli", "fay")
+	tn.SetDuplicateResiliency(resilient)
+	for _, n := range []string{"dana", "eli", "fay"} {
+		u, _ := tn.ADUser("CN=" + n + "," + usersOU)
+		must(t, tn.DeleteADUser(u.DN))
+		tn.mu.Lock()
+		delete(tn.sync.Provisioned, u.Anchor())
+		tn.ad.unindex(tn.ad.byGUID[u.ObjectGUID])
+		delete(tn.ad.byGUID, u.ObjectGUID)
+		tn.mu.Unlock()
+	}
+	mustADUser(t, tn, "dana")
+	mustADUser(t, tn, "eli")
+	mustSync(t, tn, Delta)
+	return tn
+}
+
+// exchangeGUIDInUse replays seed 002 (b); holds are the InPlaceHolds of
+// frank's soft-deleted mailbox.
+func exchangeGUIDInUse(t *testing.T, holds []string) *Tenant {
+	tn := New(Config{})
+	for i, n := range []string{"erin", "frank"} {
+		g := newTestGUID(byte(0x51 + i))
+		typ, hold := MailUser, false
+		if n == "frank" {
+			typ, hold = UserMailbox, true
+		}
+		if _, err := tn.AddRecipient(Recipient{ExternalDirectoryObjectID: newTestGUID(byte(0x61 + i)).String(), RecipientTypeDetails: typ,
+			Alias: n + ".old", UserPrincipalName: n + ".old@contoso.com", PrimarySMTPAddress: n + ".old@contoso.com",
+			ExchangeGUID: g, LitigationHoldEnabled: hold, InPlaceHolds: frankHolds(n, holds), WhenSoftDeleted: timePtr(Epoch.Add(-4 * 24 * time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tn.AddADUser(ADUser{DN: "CN=" + n + "," + usersOU, SAMAccountName: n, UserPrincipalName: n + "@contoso.com",
+			DisplayName: n, Mail: n + "@contoso.com", ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}, MailNickname: n,
+			MailboxGUID: g, TargetAddress: "SMTP:" + n + "@contoso.mail.onmicrosoft.com", RecipientTypeDetails: RecipientRemoteUserMailbox,
+			RemoteRecipientType: RemoteTypeProvisionMailbox, RecipientDisplayType: DisplayTypeRemoteMailUser}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, tn, Delta)
+	return tn
+}
+
+func frankHolds(name string, holds []string) []string {
+	if name == "frank" {
+		return holds
+	}
+	return nil
 }
 
 func must(t *testing.T, err error) {
@@ -223,6 +286,11 @@ func TestScenarioFilesCurrent(t *testing.T) {
 			st := tn.snapshot()
 			tn.mu.Unlock()
 			st.Description, st.Generate = b.desc, b.gen
+			// The events are replayed with cycles run by hand; from the
+			// scenario's start Connect's scheduler runs, as in a real
+			// tenant, every 30 minutes by default
+			// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+			st.Config.SyncInterval = Duration(30 * time.Minute)
 			var buf bytes.Buffer
 			must(t, writeState(&buf, st))
 			want := buf.Bytes()

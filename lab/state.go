@@ -41,6 +41,8 @@ type SyncMemory struct {
 	Last        *SyncResult `json:"last,omitempty"`
 	LastRun     time.Time   `json:"lastRun,omitzero"`
 	Runs        int64       `json:"runs,omitempty"`
+	// SchedulerDisabled is Set-ADSyncScheduler -SyncCycleEnabled $false.
+	SchedulerDisabled bool `json:"schedulerDisabled,omitempty"`
 }
 
 // Generator makes Count users named by Name (a fmt pattern with one
@@ -88,7 +90,8 @@ func (t *Tenant) snapshot() State {
 		st.Recipients = append(st.Recipients, *r)
 	}
 	sort.Slice(st.Recipients, func(i, j int) bool { return st.Recipients[i].ExchangeObjectID < st.Recipients[j].ExchangeObjectID })
-	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last, LastRun: t.sync.LastRun, Runs: t.sync.Runs}
+	st.Sync = SyncMemory{Watermark: t.sync.Watermark, FullPending: t.sync.FullPending, Last: t.sync.Last, LastRun: t.sync.LastRun, Runs: t.sync.Runs,
+		SchedulerDisabled: t.sync.SchedulerOff}
 	for a := range t.sync.Provisioned {
 		st.Sync.Provisioned = append(st.Sync.Provisioned, a)
 	}
@@ -115,6 +118,11 @@ func Load(r io.Reader) (*Tenant, error) {
 // unique. The tenant takes ownership of st's object arrays: the caller must
 // not use them afterwards.
 func FromState(st State) (*Tenant, error) {
+	for _, d := range st.Config.Domains {
+		if d.Name == "" || d.Type != "" && d.Type != "Managed" && d.Type != "Federated" {
+			return nil, fmt.Errorf("lab: load state: config.domains: domain %q: %w: type %q (want Managed or Federated)", d.Name, ErrInvalid, d.Type)
+		}
+	}
 	t := New(st.Config)
 	t.desc = st.Description
 	if !st.Now.IsZero() {
@@ -168,6 +176,7 @@ func FromState(st State) (*Tenant, error) {
 		t.exo.index(r)
 	}
 	t.sync.Watermark, t.sync.FullPending, t.sync.Last, t.sync.LastRun, t.sync.Runs = st.Sync.Watermark, st.Sync.FullPending, st.Sync.Last, st.Sync.LastRun, st.Sync.Runs
+	t.sync.SchedulerOff = st.Sync.SchedulerDisabled
 	for _, a := range st.Sync.Provisioned {
 		t.sync.Provisioned[a] = true
 	}

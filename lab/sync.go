@@ -40,6 +40,10 @@ func ParseSyncPolicy(s string) (SyncPolicy, error) {
 const (
 	CodeAttributeValueMustBeUnique = "AttributeValueMustBeUnique"
 	CodeInvalidSoftMatch           = "InvalidSoftMatch"
+	// CodeInvalidHardMatch is the export error of a hard match refused by
+	// the blockCloudObjectTakeoverThroughHardMatchEnabled feature
+	// (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
+	CodeInvalidHardMatch = "InvalidHardMatch"
 )
 
 // Sync run statuses.
@@ -108,6 +112,12 @@ type syncState struct {
 	// LastRun is when the last cycle started; the scheduler runs the next
 	// one Config.SyncInterval later.
 	LastRun time.Time
+	// SchedulerOff holds the scheduler's cycles (Set-ADSyncScheduler
+	// -SyncCycleEnabled $false).
+	SchedulerOff bool
+	// LastSweep is when the hourly task last gave quarantined values back;
+	// not saved, so the first clock move after a load runs it.
+	LastSweep time.Time
 }
 
 func (s *syncState) init() {
@@ -229,16 +239,22 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 	var deleted *CloudUser
 	for _, c := range t.entra.imm[anc] {
 		if !c.Deleted() {
+			if t.takeoverBlocked(a, c, res) {
+				return false
+			}
 			res.Updated++
-			return t.export(a, c, res)
+			return t.export(a, c, res, false)
 		}
 		deleted = c
 	}
 	if deleted != nil {
+		if t.takeoverBlocked(a, deleted, res) {
+			return false
+		}
 		// The AD object came back (reanimated): sync restores its cloud user.
 		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
 		res.Restored++
-		ok := t.export(a, deleted, res)
+		ok := t.export(a, deleted, res, false)
 		t.provision(deleted)
 		return ok
 	}
@@ -247,7 +263,7 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		c := &CloudUser{ID: t.newGUID().String(), AccountEnabled: true, CreatedDateTime: t.now}
 		t.entra.add(c)
 		res.Added++
-		return t.export(a, c, res)
+		return t.export(a, c, res, true)
 	}
 	var why string
 	switch {
@@ -261,21 +277,66 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		why = "soft match is blocked for the tenant"
 	default:
 		res.Updated++
-		return t.export(a, cand, res)
+		return t.export(a, cand, res, false)
 	}
-	code := CodeAttributeValueMustBeUnique
-	if t.org.NoDuplicateResiliency && cand.OnPremisesImmutableID != "" && !cand.Deleted() {
-		code = CodeInvalidSoftMatch
+	if !t.org.NoDuplicateResiliency {
+		// Duplicate Attribute Resiliency, every tenant's default since
+		// 2016: "Instead of completely failing to provision or update an
+		// object with a duplicate attribute, Microsoft Entra ID
+		// quarantines the duplicate attribute"; a UPN becomes
+		// <OriginalPrefix>+<4DigitNumber>@<InitialTenantDomain>, a proxy
+		// address is dropped, and the conflict is stored on the new
+		// object (learn.microsoft.com/entra/identity/hybrid/connect/
+		// how-to-connect-syncservice-duplicate-attribute-resiliency). With
+		// it on "you won't see the InvalidSoftMatch synchronization errors
+		// seen during provisioning of new objects" (tshoot-connect-sync-
+		// errors#invalidsoftmatch): the AD object is provisioned as a new
+		// cloud user beside the one it could not take over, and that new
+		// user holds its anchor from then on.
+		c := &CloudUser{ID: t.newGUID().String(), AccountEnabled: true, CreatedDateTime: t.now}
+		t.entra.add(c)
+		res.Added++
+		return t.export(a, c, res, true)
 	}
+	// The page's "Current behavior" (before resiliency, and still for the
+	// objects its known issue 1 names): "Microsoft Entra ID blocks that
+	// object from being created ... retried by the sync client upon each
+	// export cycle". The troubleshooting page calls a refused soft match
+	// InvalidSoftMatch; the field reports of seeds 000, 001 and 003, all
+	// of this behaviour, show AttributeValueMustBeUnique for it, and the
+	// lab reports what they show.
 	detail := fmt.Sprintf("%s %s is held by cloud user %s (%s), which cannot be soft matched: %s.",
 		attr, val, cand.ID, cand.UserPrincipalName, why)
-	res.Errors = append(res.Errors, SyncError{Code: code, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
+	res.Errors = append(res.Errors, SyncError{Code: CodeAttributeValueMustBeUnique, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
 		Attribute: attr, Value: val, CloudUserID: cand.ID, Detail: detail})
 	if !cand.Deleted() {
 		cand.OnPremisesProvisioningErrors = []ProvisioningError{{Category: "PropertyConflict",
 			OccurredDateTime: t.now, PropertyCausingError: attr, Value: val}}
 	}
 	return false
+}
+
+// takeoverBlocked reports, and records as an InvalidHardMatch export error,
+// a hard match of AD user a to cloud user c that the tenant's
+// blockCloudObjectTakeoverThroughHardMatchEnabled feature refuses: c is
+// not synced (cloud-managed after sync was turned off, restored from the
+// recycle bin, or never synced), so the match would take a cloud object
+// over. "An InvalidHardMatch error occurs when there's an attempt to hard
+// match objects present in Microsoft Entra ID ... but
+// BlockCloudObjectTakeoverThroughHardMatchEnabled feature is enabled",
+// for example when "DirSync has been disabled and re-enabled on the
+// tenant" (learn.microsoft.com/entra/identity/hybrid/connect/
+// tshoot-connect-sync-errors#invalidhardmatch). The object is retried on
+// every cycle, as any export error.
+func (t *Tenant) takeoverBlocked(a *ADUser, c *CloudUser, res *SyncResult) bool {
+	if !t.org.BlockHardMatchTakeover || c.Synced() {
+		return false
+	}
+	res.Errors = append(res.Errors, SyncError{Code: CodeInvalidHardMatch, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
+		Attribute: "SourceAnchor", Value: a.Anchor(), CloudUserID: c.ID,
+		Detail: fmt.Sprintf("Cloud user %s (%s) holds the source anchor %s but is not synced, and the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled).",
+			c.ID, c.UserPrincipalName, a.Anchor())})
+	return true
 }
 
 // softMatchCandidate returns the cloud user (active first, else in the
@@ -300,24 +361,51 @@ func (t *Tenant) softMatchCandidate(a *ADUser) (*CloudUser, string, string) {
 	return nil, "", ""
 }
 
-// export writes AD user a to cloud user c: AD values overwrite cloud values,
-// c takes a's anchor, Exchange attributes flow when mailNickname is set.
-// Values another cloud user (active or in the recycle bin) holds are
-// quarantined as duplicate attribute resiliency does: the UPN becomes
-// prefix+NNNN@tenant.onmicrosoft.com, proxy addresses are dropped, and each
-// conflict is recorded on c. It returns false when a conflict remains.
-func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
+// export writes AD user a to cloud user c (fresh when sync has just
+// created it): AD values overwrite cloud values, c takes a's anchor,
+// Exchange attributes flow when mailNickname is set. It returns false when
+// the object must be retried.
+//
+// A UPN or proxy address another cloud user (active or in the recycle bin)
+// holds is handled as the duplicate attribute resiliency page says
+// (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency):
+//   - with resiliency (the default), the value is quarantined: the UPN
+//     becomes prefix+NNNN@tenant.onmicrosoft.com, a proxy address is
+//     dropped, the conflict is recorded on c. "Since the export for this
+//     object has succeeded, the sync client doesn't log an error and
+//     doesn't retry": the cycle reports the conflict only when it is new,
+//     and the hourly sweep (sweepQuarantine) gives the value back once
+//     it is free;
+//   - without it, "Microsoft Entra ID blocks that object from being
+//     created ... if an object is updated with a non-unique UPN or
+//     ProxyAddress, the update fails", retried and reported every cycle:
+//     nothing is written (a fresh object is not created).
+func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bool {
 	proxies := a.ProxyAddresses
 	if len(proxies) == 0 && a.Mail != "" {
 		proxies = []string{"SMTP:" + a.Mail}
 	}
+	resilient := !t.org.NoDuplicateResiliency
+	known := map[string]time.Time{}
+	for _, e := range c.OnPremisesProvisioningErrors {
+		known[e.PropertyCausingError+"\x00"+fold(e.Value)] = e.OccurredDateTime
+	}
 	var perrs []ProvisioningError
 	before := exported(c)
 	conflict := func(attr, val string) {
+		if at, ok := known[attr+"\x00"+fold(val)]; ok && resilient {
+			// Quarantined before: kept, and not reported again.
+			perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: at, PropertyCausingError: attr, Value: val})
+			return
+		}
 		perrs = append(perrs, ProvisioningError{Category: "PropertyConflict", OccurredDateTime: t.now, PropertyCausingError: attr, Value: val})
+		detail := fmt.Sprintf("%s %s is held by another object; it was quarantined on %s.", attr, val, c.ID)
+		if !resilient {
+			detail = fmt.Sprintf("%s %s is held by another object; the export of %s failed.", attr, val, a.DN)
+		}
 		res.Errors = append(res.Errors, SyncError{Code: CodeAttributeValueMustBeUnique, DN: a.DN, ObjectGUID: a.ObjectGUID.String(),
-			Attribute: attr, Value: val, CloudUserID: c.ID,
-			Detail: fmt.Sprintf("%s %s is held by another object; it was quarantined on %s.", attr, val, c.ID)})
+			Attribute: attr, Value: val, CloudUserID: c.ID, Detail: detail})
 	}
 	upn := a.UserPrincipalName
 	if anyHolder(t.entra.upn[fold(upn)], c) != nil {
@@ -325,7 +413,7 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		prefix, _, _ := strings.Cut(upn, "@")
 		if q := c.UserPrincipalName; strings.HasPrefix(fold(q), fold(prefix)+"+") && strings.HasSuffix(fold(q), "@"+fold(t.cfg.TenantDomain)) {
 			upn = q
-		} else {
+		} else if resilient {
 			upn = t.quarantineUPN(upn)
 		}
 	}
@@ -339,6 +427,13 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 	}
 	if len(kept) == len(proxies) {
 		kept = proxies
+	}
+	if !resilient && len(perrs) > 0 {
+		if fresh {
+			t.entra.purge(c)
+			res.Added--
+		}
+		return false
 	}
 	t.entra.update(c, func(c *CloudUser) {
 		c.UserPrincipalName, c.DisplayName, c.Mail, c.ProxyAddresses = upn, a.DisplayName, a.Mail, kept
@@ -363,5 +458,5 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult) bool {
 		// Only a changed user goes on to Exchange and is validated again.
 		t.provision(c)
 	}
-	return len(perrs) == 0
+	return true
 }

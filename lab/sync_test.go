@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,13 @@ func hasError(res SyncResult, code, attr string) bool {
 // cycle deletes it again until its immutable ID is cleared, then an Initial
 // cycle soft matches it to the new AD user and the mailbox keeps its
 // ExchangeGuid.
+// TestRestoreMistakeLoop replays seed 000 in a tenant without duplicate
+// attribute resiliency, as the seed's was: every cycle reports the
+// conflict and deletes the restored user, and nothing else is provisioned
+// (TestRestoreMistakeWithResiliency covers today's default).
 func TestRestoreMistakeLoop(t *testing.T) {
 	tn := syncedTenant(t, Config{}, "nicki")
+	tn.SetDuplicateResiliency(false)
 	old, _ := tn.ADUser("CN=nicki," + usersOU)
 	cu, _ := tn.CloudUser("nicki@contoso.com")
 	mb := mailbox(t, tn, "nicki@contoso.com", false)
@@ -206,11 +212,12 @@ func TestSoftMatch(t *testing.T) {
 		{name: "primary SMTP", cloud: CloudUser{UserPrincipalName: "other@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}}, wantJoin: true},
 		{name: "UPN", cloud: CloudUser{UserPrincipalName: "ann@contoso.com"}, wantJoin: true},
 		{name: "secondary smtp does not match", cloud: CloudUser{UserPrincipalName: "x@contoso.com", ProxyAddresses: []string{"SMTP:x@contoso.com", "smtp:ann@contoso.com"}}},
-		{name: "immutable ID present", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}, wantCode: CodeAttributeValueMustBeUnique},
-		{name: "immutable ID present, no resiliency", org: func(o *Organization) { o.NoDuplicateResiliency = true },
-			cloud: CloudUser{UserPrincipalName: "ann@contoso.com", OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}, wantCode: CodeInvalidSoftMatch},
-		{name: "admin role", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", DirectoryRoles: []string{"Global Administrator"}}, wantCode: CodeAttributeValueMustBeUnique},
-		{name: "blocked", org: func(o *Organization) { o.BlockSoftMatch = true }, cloud: CloudUser{UserPrincipalName: "ann@contoso.com"}, wantCode: CodeAttributeValueMustBeUnique},
+		// Refused soft matches in a tenant without duplicate attribute
+		// resiliency: the AD object is blocked (TestResiliencyProvisions
+		// covers the default).
+		{name: "immutable ID present", org: preResiliency, cloud: CloudUser{UserPrincipalName: "ann@contoso.com", OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}, wantCode: CodeAttributeValueMustBeUnique},
+		{name: "admin role", org: preResiliency, cloud: CloudUser{UserPrincipalName: "ann@contoso.com", DirectoryRoles: []string{"Global Administrator"}}, wantCode: CodeAttributeValueMustBeUnique},
+		{name: "blocked", org: func(o *Organization) { o.BlockSoftMatch, o.NoDuplicateResiliency = true, true }, cloud: CloudUser{UserPrincipalName: "ann@contoso.com"}, wantCode: CodeAttributeValueMustBeUnique},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,6 +248,142 @@ func TestSoftMatch(t *testing.T) {
 	}
 }
 
+func preResiliency(o *Organization) { o.NoDuplicateResiliency = true }
+
+// TestRestoreMistakeWithResiliency: seed 000's events with duplicate
+// attribute resiliency. The first cycle provisions the new AD account as a
+// second cloud user holding its anchor, and the seed's fix (restore, clear
+// the immutable ID, Initial cycle) no longer binds the restored user: the
+// AD account hard matches the duplicate. This is the case the bundled
+// runbooks look for before they write an anchor.
+func TestRestoreMistakeWithResiliency(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "nicki")
+	old, _ := tn.ADUser("CN=nicki," + usersOU)
+	cu, _ := tn.CloudUser("nicki@contoso.com")
+	must(t, tn.DeleteADUser(old.DN))
+	mustSync(t, tn, Delta)
+	neu := mustADUser(t, tn, "nicki")
+	if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, tn, Delta)
+	dups, _ := tn.CloudUsers(CloudQuery{ImmutableID: neu.Anchor()})
+	if len(dups) != 1 || dups[0].ID == cu.ID {
+		t.Fatalf("want one duplicate holding the new anchor, got %+v", dups)
+	}
+	if _, err := tn.RestoreCloudUser(cu.ID, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, func() error { _, err := tn.PatchCloudUser(cu.ID, CloudUserPatch{ClearImmutableID: true}); return err }())
+	mustSync(t, tn, Initial)
+	if got, _ := tn.CloudUser(cu.ID); got.Synced() || got.OnPremisesImmutableID == neu.Anchor() {
+		t.Fatalf("the restored user was bound although a duplicate holds the anchor: %+v", got)
+	}
+}
+
+// TestResiliencyProvisions: with duplicate attribute resiliency (the
+// default), a soft match that is refused does not block the AD object: it
+// is provisioned as a new cloud user holding its anchor, with the UPN
+// replaced by <prefix>+<4 digits>@<initial domain>, the conflicting proxy
+// address dropped and the conflicts recorded on the new user
+// (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency; "you won't see
+// the InvalidSoftMatch synchronization errors seen during provisioning of
+// new objects", tshoot-connect-sync-errors#invalidsoftmatch).
+func TestResiliencyProvisions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		org   func(o *Organization)
+		cloud CloudUser
+	}{
+		{name: "immutable ID present", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}, OnPremisesImmutableID: "Hrz/HqNKnU+lCNTYHx9Ycw=="}},
+		{name: "admin role", cloud: CloudUser{UserPrincipalName: "ann@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}, DirectoryRoles: []string{"Global Administrator"}}},
+		{name: "soft match blocked", org: func(o *Organization) { o.BlockSoftMatch = true }, cloud: CloudUser{UserPrincipalName: "ann@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := New(Config{})
+			if tc.org != nil {
+				tc.org(&tn.org)
+			}
+			c, err := tn.AddCloudUser(tc.cloud)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := mustADUser(t, tn, "ann")
+			res := mustSync(t, tn, Delta)
+			if got, _ := tn.CloudUser(c.ID); got.OnPremisesImmutableID == a.Anchor() {
+				t.Fatal("the refused candidate was taken over")
+			}
+			l, _ := tn.CloudUsers(CloudQuery{ImmutableID: a.Anchor()})
+			if len(l) != 1 || l[0].ID == c.ID || res.Added != 1 {
+				t.Fatalf("want one new cloud user holding the anchor, got %+v (result %+v)", l, res)
+			}
+			dup := l[0]
+			if !regexp.MustCompile(`^ann\+\d{4}@contoso\.onmicrosoft\.com$`).MatchString(dup.UserPrincipalName) {
+				t.Errorf("duplicate's UPN = %s, want ann+NNNN@contoso.onmicrosoft.com", dup.UserPrincipalName)
+			}
+			if contains(dup.ProxyAddresses, "SMTP:ann@contoso.com") {
+				t.Errorf("the conflicting proxy address was kept: %v", dup.ProxyAddresses)
+			}
+			var props []string
+			for _, e := range dup.OnPremisesProvisioningErrors {
+				props = append(props, e.PropertyCausingError+"="+e.Value)
+			}
+			if !contains(props, "UserPrincipalName=ann@contoso.com") || !contains(props, "ProxyAddresses=SMTP:ann@contoso.com") {
+				t.Errorf("the conflicts are not recorded on the new user: %v", props)
+			}
+			if !dup.Synced() {
+				t.Error("the new user is not synced")
+			}
+		})
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTakeoverThroughHardMatchBlocked: with
+// blockCloudObjectTakeoverThroughHardMatchEnabled on, a hard match to a
+// cloud user that is not synced (here: after sync was turned off and on
+// again) fails with InvalidHardMatch, every cycle, and the user stays
+// cloud-managed; turning the feature off lets the next cycle match
+// (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
+func TestTakeoverThroughHardMatchBlocked(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "ann")
+	must(t, tn.SetDirSyncEnabled(false))
+	must(t, tn.Advance(73*time.Hour))
+	ann, _ := tn.CloudUser("ann@contoso.com")
+	if ann.Synced() {
+		t.Fatal("ann is still synced after the switch-off")
+	}
+	must(t, tn.SetDirSyncEnabled(true))
+	tn.SetHardMatchTakeoverBlocked(true)
+	for i := 0; i < 2; i++ {
+		res := mustSync(t, tn, Delta)
+		if !hasError(res, CodeInvalidHardMatch, "SourceAnchor") {
+			t.Fatalf("cycle %d: errors %+v, want InvalidHardMatch", i, res.Errors)
+		}
+		if u, _ := tn.CloudUser(ann.ID); u.Synced() {
+			t.Fatalf("cycle %d: ann was taken over", i)
+		}
+	}
+	tn.SetHardMatchTakeoverBlocked(false)
+	res := mustSync(t, tn, Delta)
+	if u, _ := tn.CloudUser(ann.ID); !u.Synced() || len(res.Errors) > 0 {
+		t.Fatalf("after the block was lifted: synced=%v errors %+v", u.Synced(), res.Errors)
+	}
+}
+
+// TestDuplicateQuarantine follows the duplicate attribute resiliency page
+// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency):
+// a UPN and a proxy address another user holds are quarantined, reported
+// once, and given back by the hourly task once free.
 func TestDuplicateQuarantine(t *testing.T) {
 	tn := syncedTenant(t, Config{}, "bob")
 	bob0, _ := tn.CloudUser("bob@contoso.com")
@@ -266,10 +409,13 @@ func TestDuplicateQuarantine(t *testing.T) {
 	if len(bob.ProxyAddresses) != 1 || len(bob.OnPremisesProvisioningErrors) != 2 {
 		t.Fatalf("bob = %+v; want the duplicate proxy dropped and two errors", bob)
 	}
-	// The next cycle keeps the same quarantined UPN.
-	mustSync(t, tn, Delta)
-	if again, _ := tn.CloudUser(bob.ID); again.UserPrincipalName != bob.UserPrincipalName {
-		t.Fatalf("quarantined UPN changed: %s -> %s", bob.UserPrincipalName, again.UserPrincipalName)
+	// The export succeeded: the quarantine is reported once, and an
+	// Initial cycle that exports bob again keeps the same quarantined UPN.
+	if res := mustSync(t, tn, Initial); len(res.Errors) != 0 {
+		t.Fatalf("the quarantine was reported again: %+v", res.Errors)
+	}
+	if again, _ := tn.CloudUser(bob.ID); again.UserPrincipalName != bob.UserPrincipalName || len(again.OnPremisesProvisioningErrors) != 2 {
+		t.Fatalf("quarantine changed: %s -> %+v", bob.UserPrincipalName, again)
 	}
 	if err := tn.DeleteCloudUser(carol.ID); err != nil {
 		t.Fatal(err)
@@ -277,9 +423,13 @@ func TestDuplicateQuarantine(t *testing.T) {
 	if err := tn.PurgeCloudUser(carol.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 {
-		t.Fatalf("errors after the conflict went: %+v", res.Errors)
+	// The values come back with the service's hourly sweep, not with a
+	// cycle: the sync client does not retry an export that succeeded.
+	mustSync(t, tn, Delta)
+	if still, _ := tn.CloudUser(bob.ID); still.UserPrincipalName != bob.UserPrincipalName {
+		t.Fatalf("a cycle gave the value back: %+v", still)
 	}
+	must(t, tn.Advance(time.Hour))
 	fixed, _ := tn.CloudUser(bob.ID)
 	if fixed.UserPrincipalName != "carol@contoso.com" || len(fixed.ProxyAddresses) != 2 || fixed.OnPremisesProvisioningErrors != nil {
 		t.Fatalf("after the conflict went: %+v", fixed)
@@ -418,8 +568,15 @@ func TestRecycleBinExpiry(t *testing.T) {
 	if _, err := tn.SetLitigationHold(bobBox.ExchangeGUID.String(), false); err != nil {
 		t.Fatal(err)
 	}
+	// The release places a delay hold, which keeps the mailbox 30 more
+	// days and then lapses by itself.
+	_ = tn.Advance(30*24*time.Hour - time.Minute)
+	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 1 || !l[0].DelayHoldApplied {
+		t.Fatalf("released mailbox during its delay hold: %+v", l)
+	}
+	_ = tn.Advance(time.Minute)
 	if l := tn.Recipients(RecipientQuery{IncludeSoftDeleted: true}); len(l) != 0 {
-		t.Fatalf("released mailbox past retention kept: %+v", l)
+		t.Fatalf("released mailbox past retention and delay hold kept: %+v", l)
 	}
 }
 
@@ -443,6 +600,7 @@ func TestLeavingSyncScopeDeletes(t *testing.T) {
 // cycle without anyone asking for one.
 func TestScheduledCyclesRepeatTheLoop(t *testing.T) {
 	tn := syncedTenant(t, Config{SyncInterval: Duration(30 * time.Minute)}, "nicki")
+	tn.SetDuplicateResiliency(false) // seed 000's tenant
 	cu, _ := tn.CloudUser("nicki@contoso.com")
 	must(t, tn.DeleteADUser("CN=nicki,"+usersOU))
 	mustADUser(t, tn, "nicki")
@@ -463,5 +621,39 @@ func TestScheduledCyclesRepeatTheLoop(t *testing.T) {
 	}
 	if _, err := tn.DeletedCloudUser(cu.ID); err != nil {
 		t.Fatalf("restored user not deleted again: %v", err)
+	}
+}
+
+// TestPreResiliencyExportFails: without duplicate attribute resiliency "if
+// an object is updated with a non-unique UPN or ProxyAddress, the update
+// fails. The provisioning attempt or update is retried by the sync client
+// upon each export cycle" (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency, "Current
+// behavior"): nothing is written, the error comes every cycle, and the
+// first cycle after the conflict is gone exports the object.
+func TestPreResiliencyExportFails(t *testing.T) {
+	tn := syncedTenant(t, Config{}, "bob")
+	tn.SetDuplicateResiliency(false)
+	bob0, _ := tn.CloudUser("bob@contoso.com")
+	carol, err := tn.AddCloudUser(CloudUser{UserPrincipalName: "carol@contoso.com"})
+	must(t, err)
+	_, err = tn.UpdateADUser("CN=bob,"+usersOU, func(u *ADUser) { u.UserPrincipalName, u.DisplayName = "carol@contoso.com", "Bob B." })
+	must(t, err)
+	for i := 0; i < 2; i++ {
+		res := mustSync(t, tn, Delta)
+		if !hasError(res, CodeAttributeValueMustBeUnique, "UserPrincipalName") {
+			t.Fatalf("cycle %d: errors %+v", i, res.Errors)
+		}
+		if b, _ := tn.CloudUser(bob0.ID); b.UserPrincipalName != "bob@contoso.com" || b.DisplayName == "Bob B." {
+			t.Fatalf("cycle %d wrote part of a failed update: %+v", i, b)
+		}
+	}
+	must(t, tn.DeleteCloudUser(carol.ID))
+	must(t, tn.PurgeCloudUser(carol.ID))
+	if res := mustSync(t, tn, Delta); len(res.Errors) != 0 {
+		t.Fatalf("errors after the conflict went: %+v", res.Errors)
+	}
+	if b, _ := tn.CloudUser(bob0.ID); b.UserPrincipalName != "carol@contoso.com" || b.DisplayName != "Bob B." {
+		t.Fatalf("after the conflict went: %+v", b)
 	}
 }

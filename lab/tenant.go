@@ -82,9 +82,38 @@ type Config struct {
 	DeletedObjectLifetime Duration `json:"deletedObjectLifetime,omitempty"`
 	// SyncInterval makes Entra Connect's scheduler run a delta cycle this
 	// long after the previous cycle as the clock advances (Connect's
-	// default is 30m). Zero, the default, runs cycles only when asked, so
-	// tests and rehearsals decide when sync happens.
+	// default is 30m; every bundled scenario sets it). Zero, the default
+	// of a tenant made in code, runs cycles only when asked, so tests
+	// decide when sync happens.
 	SyncInterval Duration `json:"syncInterval,omitempty"`
+	// Domains lists the tenant's verified domains besides the initial
+	// one (TenantDomain, always managed), as Graph's organization
+	// verifiedDomains shows them.
+	Domains []Domain `json:"domains,omitempty"`
+}
+
+// Domain is one verified domain and how its users sign in.
+type Domain struct {
+	Name string `json:"name"`
+	// Type is "Managed" (the default) or "Federated", as Graph's
+	// verifiedDomain.type and domain.authenticationType name them
+	// (learn.microsoft.com/graph/api/resources/domain).
+	Type string `json:"type,omitempty"`
+}
+
+// federated reports whether upn's domain is one of the tenant's federated
+// domains.
+func (c Config) federated(upn string) bool {
+	_, dom, ok := strings.Cut(upn, "@")
+	if !ok {
+		return false
+	}
+	for _, d := range c.Domains {
+		if strings.EqualFold(d.Name, dom) {
+			return strings.EqualFold(d.Type, "Federated")
+		}
+	}
+	return false
 }
 
 func (c Config) withDefaults() Config {
@@ -189,8 +218,9 @@ func (t *Tenant) Now() time.Time {
 // waiting for that time happen, in order: the directory sync switch finishes
 // turning off, AD deleted objects past their lifetime are recycled or
 // garbage collected, cloud users leave the recycle bin, soft-deleted recipients
-// without a hold are purged, and, when Config.SyncInterval is set, the
-// scheduled delta cycles run at their times. Negative durations are
+// without a hold are purged, quarantined values that are free again are given
+// back (hourly), and, when Config.SyncInterval is set, the scheduled delta
+// cycles run at their times. Negative durations are
 // refused.
 func (t *Tenant) Advance(d time.Duration) error {
 	if d < 0 {
@@ -199,17 +229,16 @@ func (t *Tenant) Advance(d time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	target := t.now.Add(d)
-	if iv := t.cfg.SyncInterval.D(); iv > 0 {
-		if t.sync.LastRun.IsZero() {
-			t.sync.LastRun = t.now
-		}
-		for next := t.sync.LastRun.Add(iv); !next.After(target); next = t.sync.LastRun.Add(iv) {
-			t.now = next
-			t.expire()
-			// A scheduled cycle that fails (sync off, threshold) is
-			// reported in LastSync, as Connect's run history shows it.
-			_, _ = t.syncCycle(Delta)
-		}
+	if t.cfg.SyncInterval.D() > 0 && t.sync.LastRun.IsZero() {
+		t.sync.LastRun = t.now
+	}
+	for next, ok := t.nextScheduled(); ok && !next.After(target); next, ok = t.nextScheduled() {
+		t.now = next
+		t.expire()
+		// A scheduled cycle that fails (sync off, threshold) is reported
+		// in LastSync, as Connect's run history shows it. syncCycle
+		// moves LastRun to now, so the loop ends.
+		_, _ = t.syncCycle(Delta)
 	}
 	t.now = target
 	t.expire()
@@ -222,6 +251,7 @@ func (t *Tenant) expire() {
 	t.collectDeleted()
 	t.entra.expire(t.now, t.cfg.Retention.D())
 	t.exo.expire(t.now, t.cfg.Retention.D())
+	t.sweepQuarantine()
 }
 
 // newGUID returns a fresh GUID. GUIDs derive from the tenant's seed and a

@@ -5,9 +5,10 @@
 # so Exchange cannot provision the user and no Exchange attribute flows.
 #
 # The fix: find the recipient holding the GUID (Get-Recipient
-# -IncludeSoftDeletedRecipients G), release its litigation hold if it is a
-# mailbox on hold (after a person has checked whether its data must be
-# kept), purge it (Remove-MailUser / Remove-Mailbox -PermanentlyDelete),
+# -IncludeSoftDeletedRecipients G), release its litigation hold and the
+# delay hold that follows if it is a mailbox on hold (after a person has
+# checked whether its data must be kept; other holds stop the runbook with
+# the steps to remove them), purge it (Remove-MailUser / Remove-Mailbox -PermanentlyDelete),
 # retry the user's service provisioning (Redo-MsolProvisionUser, now Graph's
 # retryServiceProvisioning) and wait until the error is gone.
 
@@ -82,6 +83,34 @@ locals {
   mailboxes = { for r in local.others : r.exchange_object_id => r if r.soft_deleted && r.type != "MailUser" }
 }
 
+# Get-Recipient does not show a mailbox's holds; Get-Mailbox does
+# (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+# Null when no soft-deleted mailbox holds the GUID (a mail user does).
+data "exo_mailbox" "holder" {
+  target   = target.exo.tenant
+  identity = length(local.mailboxes) == 1 ? keys(local.mailboxes)[0] : local.guid
+  optional = true
+}
+
+# The Entra users in the recycle bin: a soft-deleted mailbox whose user is
+# still there cannot be removed.
+data "entra_users" "recycle_bin" {
+  target  = target.entra.tenant
+  deleted = true
+}
+
+locals {
+  holder_mailbox = length(local.mailboxes) == 1 ? data.exo_mailbox.holder : null
+  # Holds rebind does not remove: eDiscovery holds (UniH...), retention
+  # policies (mbx..., skp..., grp...), In-Place Holds, retention labels. An
+  # exclusion from an organization-wide policy (-mbx...) holds nothing.
+  other_holds = local.holder_mailbox == null ? [] : concat(
+    [for h in local.holder_mailbox.in_place_holds : h if !startswith(h, "-")],
+    local.holder_mailbox.compliance_tag_hold ? ["ComplianceTagHoldApplied (a retention label on an item)"] : []
+  )
+  holder_user_deleted = [for u in data.entra_users.recycle_bin.users : u if contains([for r in values(local.mailboxes) : r.external_directory_object_id], u.id)]
+}
+
 # The diagnosis, checked once before anything is written.
 step "assert" "error_reported" {
   condition     = length([for e in data.entra_user.cloud.service_provisioning_errors : e if !e.resolved && strcontains(lower(e.text), lower(local.guid)) && strcontains(e.text, "used by another recipient")]) > 0
@@ -93,10 +122,25 @@ step "assert" "holder_found" {
   error_message = "Expected exactly one soft-deleted recipient to hold the GUID, found ${length(local.others)} (soft-deleted: ${length([for r in local.others : r if r.soft_deleted])}). An active recipient holding it is another user: decide whether that user may be removed before anything is purged; rebind purges only soft-deleted recipients."
 }
 
+# An inactive mailbox is kept until every hold is removed
+# (learn.microsoft.com/purview/delete-an-inactive-mailbox). rebind releases
+# a litigation hold and the delay hold that follows it; the holds that
+# belong to a compliance policy or case are a records manager's call.
+step "assert" "no_policy_holds" {
+  condition     = length(local.other_holds) == 0
+  error_message = "The soft-deleted mailbox holding the GUID is kept by holds rebind does not remove: ${join(", ", local.other_holds)}. Remove each one first, as learn.microsoft.com/purview/delete-an-inactive-mailbox describes, once records management agrees its data need not be kept: an organization-wide retention policy (mbx...) with Set-Mailbox <ExchangeObjectId> -ExcludeFromOrgHolds <policy GUID without prefix or suffix>; a retention policy for specific mailboxes with Set-RetentionCompliancePolicy -Identity <policy GUID> -RemoveExchangeLocation <ExchangeObjectId>; an eDiscovery hold (UniH...) by removing the mailbox from its case hold policy (Get-CaseHoldPolicy <GUID without UniH>); an In-Place Hold with Set-MailboxSearch / Remove-MailboxSearch. Then plan this runbook again."
+}
+
+# The mailbox's own user must be gone from the recycle bin first.
+step "assert" "holder_user_purged" {
+  condition     = length(local.holder_user_deleted) == 0
+  error_message = "The user of the soft-deleted mailbox holding the GUID is still in the Entra ID recycle bin (${join(", ", [for u in local.holder_user_deleted : "${u.upn} (${u.id})"])}); the mailbox cannot be removed while it is there. Decide whether that user must be restored instead; if not, purge it (DELETE /directory/deletedItems/{id}, or wait until its 30 days pass) and plan this runbook again."
+}
+
 # A soft-deleted mailbox is purged with its mail: a person decides.
 step "approve" "purge_mailbox" {
   for_each = local.mailboxes
-  message  = "The soft-deleted mailbox ${each.value.upn} (ExchangeObjectId ${each.key}, litigation hold ${each.value.litigation_hold ? "on" : "unknown or off"}) holds ${var.upn}'s ${var.property}. Its hold is released and it is purged for good, with its mail. Check with legal / records management whether its data must be kept (export it first if so), then approve."
+  message  = "The soft-deleted mailbox ${each.value.upn} (ExchangeObjectId ${each.key}, litigation hold ${try(local.holder_mailbox.litigation_hold, false) ? "on" : "off"}, delay hold ${try(local.holder_mailbox.delay_hold || local.holder_mailbox.delay_release_hold, false) ? "on" : "off"}) holds ${var.upn}'s ${var.property}. Its litigation hold is released, the 30-day delay hold Exchange places after a release is removed, and it is purged for good, with its mail. Check with legal / records management whether its data must be kept (export it first if so), then approve."
 }
 
 step "exo_hold" "release" {
@@ -104,6 +148,16 @@ step "exo_hold" "release" {
   target   = target.exo.tenant
   identity = each.key
   enabled  = false
+}
+
+# "After any type of hold is removed from a mailbox, a delay hold is
+# applied"; it keeps the mailbox on hold for 30 days unless removed with
+# Set-Mailbox -InactiveMailbox -RemoveDelayHoldApplied
+# (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+step "exo_delay_hold" "release" {
+  for_each = local.mailboxes
+  target   = target.exo.tenant
+  identity = each.key
 }
 
 step "exo_recipient_purge" "holder" {

@@ -82,6 +82,11 @@ data "entra_users" "cloud" {
   target = target.entra.tenant
 }
 
+# The tenant's sync features and verified domains.
+data "entra_tenant" "tenant" {
+  target = target.entra.tenant
+}
+
 locals {
   ad = { for u in data.ad_users.users.users : lower(u.upn) => u }
   # The primary SMTP address (SMTP: in upper case), lower-cased.
@@ -97,6 +102,16 @@ locals {
   not_in_cloud   = [for k in local.relink : k if !contains(keys(data.entra_users.cloud.by_upn), k)]
   smtp_mismatch  = [for k in local.relink : k if try(local.ad_primary[k] != local.cloud_primary[k] || local.ad_primary[k] == "", true)]
   old_anchors    = [for k in local.relink : data.entra_users.cloud.by_upn[k].immutable_id if try(data.entra_users.cloud.by_upn[k].immutable_id != null && data.entra_users.cloud.by_upn[k].immutable_id != local.ad[k].immutable_id, false)]
+
+  # Re-created account's anchor => the cloud user that must pair with it.
+  anchor_owner = { for k in local.relink : local.ad[k].immutable_id => try(data.entra_users.cloud.by_upn[k].id, "") if try(local.ad[k].immutable_id != null, false) }
+  # Other cloud users already holding one of those anchors: duplicate
+  # attribute resiliency provisions a re-created account whose soft match
+  # is refused as a second cloud user, which keeps the anchor
+  # (learn.microsoft.com/entra/identity/hybrid/connect/
+  # how-to-connect-syncservice-duplicate-attribute-resiliency).
+  duplicates = [for c in data.entra_users.cloud.users : c if c.immutable_id != null && try(local.anchor_owner[c.immutable_id] != c.id, false)]
+  federated  = [for k in local.relink : k if contains(data.entra_tenant.tenant.federated_domains, element(split("@", k), 1))]
 }
 
 # The AD objects the orphaned users are still paired with, if any exist.
@@ -128,6 +143,27 @@ step "assert" "relink_addresses_match" {
 step "assert" "relink_orphaned" {
   condition     = length(data.ad_users.old.users) == 0
   error_message = "These AD accounts still hold the anchor of a cloud user listed in relink_upns: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. Those cloud users are not orphaned; clearing their immutable IDs would unpair them."
+}
+
+step "assert" "relink_no_duplicates" {
+  condition     = length(local.duplicates) == 0
+  error_message = "These cloud users already hold the anchor of a re-created account to pair with: ${join(", ", [for c in local.duplicates : "${c.upn} (${c.id}) holds ${c.immutable_id}"])}. Duplicate attribute resiliency provisioned the re-created accounts beside the orphaned users (UPNs of the form prefix+NNNN@ the initial domain); the Initial cycle would keep them and never pair the orphaned users. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's re-pairing turns it off and waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}); then plan this runbook again."
+}
+
+# Turning sync back on after every synced user became cloud-managed takes
+# them over through hard match, which
+# blockCloudObjectTakeoverThroughHardMatchEnabled refuses with
+# InvalidHardMatch (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
+# Null (the features could not be read with the token) is not refused here;
+# how an unknown answer is handled is decided where entra_tenant reads it.
+step "assert" "relink_takeover_allowed" {
+  condition     = !local.relinking || data.entra_tenant.tenant.hard_match_takeover_blocked != true
+  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled). Re-pairing turns directory sync off, which makes every synced user cloud-managed; when it is turned back on each one would fail with InvalidHardMatch instead of binding again. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is synced."
+}
+
+step "assert" "relink_managed_domains" {
+  condition     = length(local.federated) == 0
+  error_message = "These users to re-pair have UPNs in a federated domain, where Entra ID does not let an immutable ID be cleared: ${join(", ", local.federated)}. Move each to a managed domain first (its userPrincipalName in the initial domain, with PATCH /users/{id} once it is cloud-managed; learn.microsoft.com/powershell/module/msonline/set-msoluserprincipalname) and re-pair it by hand, or leave it out of relink_upns."
 }
 
 step "export" "baseline" {

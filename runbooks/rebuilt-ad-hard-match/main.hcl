@@ -4,11 +4,12 @@
 # (they have immutable IDs), and every export fails with
 # AttributeValueMustBeUnique on their addresses.
 #
-# The fix: keep a baseline, turn directory sync off and wait (up to 72 hours)
+# The fix: keep a baseline (addresses and licenses included), turn directory sync off and wait (up to 72 hours)
 # until the users are cloud-managed, clear their immutable IDs, purge the
 # stale users in the recycle bin that hold the same addresses, set each
 # immutable ID to base64(objectGUID) of the new account (a hard match), turn
-# sync back on, run an Initial cycle and verify that every user is bound.
+# sync back on, run an Initial cycle and verify that every user is bound
+# and kept its licenses and aliases.
 
 runbook "rebuilt-ad-hard-match" {
   title                  = "Hard match cloud users to their re-created AD accounts after an AD rebuild"
@@ -79,6 +80,11 @@ data "entra_users" "deleted" {
   deleted = true
 }
 
+# The tenant's sync features and verified domains.
+data "entra_tenant" "tenant" {
+  target = target.entra.tenant
+}
+
 locals {
   # Every address a user or stale object holds, lower case, without prefix.
   new_addresses = toset(flatten([for u in data.ad_users.new.users : concat(
@@ -105,6 +111,18 @@ locals {
     [lower(d.upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )))) > 0 }
 
+  # New anchor => the cloud user that must end up holding it.
+  anchor_owner = { for k, u in local.users : u.immutable_id => try(u.cloud.id, "") }
+  # Other cloud users (active or in the recycle bin) already holding a new
+  # anchor: duplicate attribute resiliency provisions a re-created account
+  # whose soft match is refused as a second cloud user, which keeps the
+  # anchor (learn.microsoft.com/entra/identity/hybrid/connect/
+  # how-to-connect-syncservice-duplicate-attribute-resiliency).
+  duplicates = [for c in concat(data.entra_users.cloud.users, data.entra_users.deleted.users) : c if c.immutable_id != null && try(local.anchor_owner[c.immutable_id] != c.id, false)]
+
+  # Users whose UPN is in a federated domain: their immutable IDs cannot
+  # be changed.
+  federated = [for k, u in local.users : u.upn if contains(data.entra_tenant.tenant.federated_domains, element(split("@", k), 1))]
 }
 
 # An old anchor that names a live AD object means that account was not
@@ -140,21 +158,42 @@ step "assert" "old_accounts_gone" {
   error_message = "These AD accounts still exist with the anchor their cloud users hold: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. They were not re-created; re-anchoring their cloud users would cut them off. Leave them out of the CSV or filter."
 }
 
+step "assert" "no_duplicates" {
+  condition     = length(local.duplicates) == 0
+  error_message = "These cloud users already hold the anchor of a re-created account: ${join(", ", [for c in local.duplicates : "${c.upn} (${c.id}${c.deleted ? ", in the recycle bin" : ""}) holds ${c.immutable_id}"])}. Duplicate attribute resiliency provisioned the re-created accounts beside the users being re-bound (UPNs of the form prefix+NNNN@ the initial domain). An immutable ID is unique, so the anchors cannot be written while they hold them. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's first writes do that; it waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}), after checking it holds nothing to keep; then plan this runbook again."
+}
+
+# Turning sync back on after the users became cloud-managed takes them over
+# through hard match, which blockCloudObjectTakeoverThroughHardMatchEnabled
+# refuses with InvalidHardMatch
+# (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors#invalidhardmatch).
+# Null (the features could not be read with the token) is not refused here;
+# how an unknown answer is handled is decided where entra_tenant reads it.
+step "assert" "takeover_allowed" {
+  condition     = data.entra_tenant.tenant.hard_match_takeover_blocked != true
+  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled). Once sync is turned off every synced user becomes cloud-managed, and when it is turned back on each one would fail with InvalidHardMatch instead of binding. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is bound."
+}
+
+step "assert" "managed_domains" {
+  condition     = length(local.federated) == 0
+  error_message = "These users' UPNs are in a federated domain, where Entra ID does not let an immutable ID change: ${join(", ", local.federated)}. Move each to a managed domain first (its userPrincipalName in the initial domain, with PATCH /users/{id} once it is cloud-managed; learn.microsoft.com/powershell/module/msonline/set-msoluserprincipalname), re-anchor it by hand, and leave it out of this run; sync writes the AD account's UPN back once it is bound."
+}
+
 step "export" "baseline" {
   path = var.baseline
   rows = concat(
     [for k, u in local.users : {
       kind = "user", upn = u.upn, cloud_id = u.cloud.id, immutable_id_before = u.cloud.immutable_id,
       immutable_id_after = u.immutable_id, new_object_guid = u.object_guid, sync_enabled = u.cloud.sync_enabled,
-      proxy_addresses = join(" ", u.cloud.proxy_addresses)
+      proxy_addresses = join(" ", u.cloud.proxy_addresses), licenses = join(" ", u.cloud.licenses)
     }],
     [for id, d in local.stale : {
       kind = "stale-recycle-bin", upn = d.upn, cloud_id = id, immutable_id_before = d.immutable_id,
       immutable_id_after = null, new_object_guid = null, sync_enabled = d.sync_enabled,
-      proxy_addresses = join(" ", d.proxy_addresses)
+      proxy_addresses = join(" ", d.proxy_addresses), licenses = join(" ", d.licenses)
     }]
   )
-  columns = ["kind", "upn", "cloud_id", "immutable_id_before", "immutable_id_after", "new_object_guid", "sync_enabled", "proxy_addresses"]
+  columns = ["kind", "upn", "cloud_id", "immutable_id_before", "immutable_id_after", "new_object_guid", "sync_enabled", "proxy_addresses", "licenses"]
 }
 
 # Irreversible for up to 72 hours: sync cannot be turned on again until the
@@ -228,4 +267,16 @@ step "entra_user_state" "bound" {
   sync_enabled    = true
   await           = "3h"
   errors_since    = step.adsync_cycle.initial.result.started
+
+  # Seed 001: "the user accounts become unlicensed"; and sync writes the
+  # AD account's proxyAddresses over the cloud's, so an alias added only in
+  # the cloud is gone. Both are checked against the baseline.
+  postcondition {
+    condition     = length(setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses))) == 0
+    error_message = "${each.value.upn} is bound but lost licenses it had before (skuId ${join(", ", setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses)))}; the baseline lists them). Assign them again (POST /users/{id}/assignLicense)."
+  }
+  postcondition {
+    condition     = length(setsubtract(toset([for p in each.value.cloud.proxy_addresses : lower(p)]), toset([for p in self.observed.user.proxy_addresses : lower(p)]))) == 0
+    error_message = "${each.value.upn} is bound but lost aliases it had in the cloud: ${join(", ", setsubtract(toset([for p in each.value.cloud.proxy_addresses : lower(p)]), toset([for p in self.observed.user.proxy_addresses : lower(p)])))} (the baseline lists them). Sync writes the AD account's proxyAddresses: add them there and run a Delta cycle."
+  }
 }

@@ -59,6 +59,33 @@ data "entra_tenant" "tenant" {
   }
 }
 
+# A cloud user already holding the new AD account's anchor. With duplicate
+# attribute resiliency (every tenant's default since 2016) a new AD account
+# whose soft match is refused is not blocked: Connect provisions it as a
+# second cloud user, its UPN quarantined as prefix+NNNN@<initial domain>
+# (learn.microsoft.com/entra/identity/hybrid/connect/
+# how-to-connect-syncservice-duplicate-attribute-resiliency). That user
+# then holds the anchor, and the Initial cycle below would hard match it
+# instead of soft matching the restored user.
+data "entra_users" "anchor_holder" {
+  target = target.entra.tenant
+  filter = "onPremisesImmutableId eq '${data.ad_user.new.immutable_id}'"
+
+  postcondition {
+    condition     = alltrue([for u in self.observed.users : u.id == data.entra_user.cloud.id])
+    error_message = "Another cloud user already holds the new AD account's anchor: ${join(", ", [for u in self.observed.users : "${u.upn} (${u.id})" if u.id != data.entra_user.cloud.id])}. Duplicate attribute resiliency provisioned the new account beside the restored user (a UPN of the form prefix+NNNN@ the initial domain, with its conflicts in onPremisesProvisioningErrors). Clearing the restored user's immutable ID would not bind it: the next cycle hard matches that duplicate. Remove the duplicate first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): pause the Connect scheduler (Set-ADSyncScheduler -SyncCycleEnabled $false); move the new AD account out of the sync scope (an OU Connect does not sync) and run a Delta cycle, so Connect deletes the duplicate; purge it from the recycle bin (DELETE /directory/deletedItems/{id}); move the account back; plan this runbook again; turn the scheduler back on (Set-ADSyncScheduler -SyncCycleEnabled $true) after it ends."
+  }
+}
+
+# A federated user's immutable ID is the identity its federation service
+# issues (Graph requires it when a user is created with a UPN in a federated
+# domain, learn.microsoft.com/graph/api/user-post-users) and Entra ID does
+# not let it change while the UPN stays in that domain.
+step "assert" "managed_domain" {
+  condition     = !contains(data.entra_tenant.tenant.federated_domains, lower(element(split("@", data.entra_user.cloud.upn), 1)))
+  error_message = "The cloud user's UPN ${data.entra_user.cloud.upn} is in a federated domain, so its immutable ID cannot be cleared. Move the user to a managed domain first (set its userPrincipalName to one in the initial domain with PATCH /users/{id} or Update-MgUser; moving between a federated and a managed domain changes the user's authentication type, learn.microsoft.com/powershell/module/msonline/set-msoluserprincipalname), then clear the immutable ID and run an Initial cycle by hand: soft match pairs on the primary SMTP address, and sync writes the AD account's UPN back."
+}
+
 # The original AD object, found by the anchor the cloud user still holds.
 # It may be gone: a tombstone past its lifetime, or an anchor that is not an
 # objectGUID of this domain (an mS-DS-ConsistencyGuid carried over from
@@ -73,6 +100,19 @@ data "ad_deleted_user" "original" {
     condition     = self.observed == null || self.observed.upn == null
     error_message = "The original AD object is in the AD Recycle Bin with its attributes. Restore it instead (same objectGUID, a clean hard match) and delete the new account; re-binding the cloud user to the new account is the second-best fix."
   }
+}
+
+# Connect's scheduler runs a Delta cycle every 30 minutes
+# (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+# One that falls between the restore and the clear finds the restored user
+# still holding its old anchor: it deletes it again (seed 000's loop) or,
+# with duplicate attribute resiliency, provisions the new account beside
+# it. The scheduler is held until the user is bound (Set-ADSyncScheduler
+# -SyncCycleEnabled $false), then put back as it was; a rollback puts it
+# back too.
+step "adsync_scheduler" "hold" {
+  target  = target.adsync.connect
+  enabled = false
 }
 
 step "entra_user_restored" "restore" {
@@ -102,4 +142,9 @@ step "entra_user_state" "bound" {
   await        = "3h"
   immutable_id = data.ad_user.new.immutable_id
   sync_enabled = true
+}
+
+step "adsync_scheduler" "release" {
+  target  = target.adsync.connect
+  enabled = step.adsync_scheduler.hold.observed.sync_cycle_enabled
 }

@@ -170,7 +170,7 @@ type tenantData struct{}
 func (tenantData) Info() steps.Info {
 	return steps.Info{
 		Name: "entra_tenant",
-		Doc: "Reads the tenant's organization object: its id, name, verified domains and directory synchronisation " +
+		Doc: "Reads the tenant's organization object: its id, name, verified domains (federated_domains: those of type Federated, lower case) and directory synchronisation " +
 			"switch (sync_enabled: true on, false turned off, null never turned on; sync_state says the same in a word) " +
 			"with the last sync time, and whether the tenant blocks soft match (soft_match_blocked) and cloud object " +
 			"takeover through hard match (hard_match_takeover_blocked), null when they cannot be read. Turning sync off " +
@@ -206,9 +206,12 @@ func tenantValue(t tenant) cty.Value {
 		"id":           cty.StringVal(t.ID),
 		"display_name": cty.StringVal(t.Name),
 		"domains":      steps.StringList(t.Domains),
-		"sync_enabled": ptrBool(t.SyncEnabled),
-		"sync_state":   cty.StringVal(state),
-		"last_sync":    last,
+		// A user whose UPN is in one of these cannot have its immutable
+		// ID changed until the UPN moves to a managed domain.
+		"federated_domains": steps.StringList(t.Federated),
+		"sync_enabled":      ptrBool(t.SyncEnabled),
+		"sync_state":        cty.StringVal(state),
+		"last_sync":         last,
 		// Null when the features could not be read.
 		"soft_match_blocked":          ptrBool(t.SoftMatchBlocked),
 		"hard_match_takeover_blocked": ptrBool(t.HardMatchTakeoverBlocked),

@@ -212,6 +212,12 @@ step "exo_hold" "release" {
   enabled  = false
 }
 
+# Releasing the hold leaves a delay hold, which keeps the mailbox on hold.
+step "exo_delay_hold" "release" {
+  target   = target.exo.tenant
+  identity = var.guid
+}
+
 step "exo_recipient_purge" "holder" {
   target   = target.exo.tenant
   identity = var.guid
@@ -235,8 +241,8 @@ step "entra_user_state" "provisioned" {
 `
 
 // TestGUIDInUseThroughTheEngine runs seed 002 (b) for frank through the
-// engine against the lab's Graph and Exchange endpoints: release the hold,
-// purge the holder, provision frank again, wait for the error to clear.
+// engine against the lab's Graph and Exchange endpoints: release the hold
+// and the delay hold it leaves, purge the holder, provision frank again, wait for the error to clear.
 func TestGUIDInUseThroughTheEngine(t *testing.T) {
 	r := runOnLab(t, "exchange-guid-in-use", guidInUse,
 		map[string]string{"upn": "frank@contoso.com", "guid": "52525252-5252-5252-5252-525252525252"}, nil, false)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -96,6 +97,9 @@ type tenant struct {
 	SyncEnabled *bool
 	LastSync    string
 	Domains     []string
+	// Federated lists the verified domains (lower case) whose users sign
+	// in through a federation service.
+	Federated []string
 	// SoftMatchBlocked and HardMatchTakeoverBlocked are the tenant's
 	// blockSoftMatchEnabled and blockCloudObjectTakeoverThroughHardMatchEnabled
 	// features; nil when they could not be read (no permission).
@@ -119,6 +123,11 @@ func (c *Client) organization(ctx context.Context) (tenant, error) {
 	}
 	for _, d := range o.GetVerifiedDomains() {
 		t.Domains = append(t.Domains, deref(d.GetName()))
+		// verifiedDomain.type is "Managed" or "Federated"
+		// (learn.microsoft.com/graph/api/resources/verifieddomain).
+		if strings.EqualFold(deref(d.GetTypeEscaped()), "Federated") {
+			t.Federated = append(t.Federated, strings.ToLower(deref(d.GetName())))
+		}
 	}
 	sync, err := c.graph.Directory().OnPremisesSynchronization().Get(ctx, nil)
 	switch {

@@ -137,6 +137,22 @@ func TestGUIDHolderPurge(t *testing.T) {
 	if _, err := htyp.Apply(context.Background(), hcall, hch); err != nil {
 		t.Fatal(err)
 	}
+	// The release left a delay hold, which keeps the mailbox on hold
+	// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox).
+	if _, err := ptyp.Apply(context.Background(), fcall, fch); err == nil || !strings.Contains(err.Error(), "DelayHoldApplied") {
+		t.Fatalf("purge under a delay hold: %v, want the refusal naming DelayHoldApplied", err)
+	}
+	dtyp, dcall := newCall(t, "exo_delay_hold", c, map[string]any{"identity": frank})
+	_, dch, err := plan(t, dtyp, dcall)
+	if err != nil || dch.Action != steps.Update {
+		t.Fatalf("delay hold plan: %v %v", dch.Action, err)
+	}
+	if _, err := dtyp.Apply(context.Background(), dcall, dch); err != nil {
+		t.Fatal(err)
+	}
+	if _, again, _ := plan(t, dtyp, dcall); again.Action != steps.NoOp {
+		t.Fatalf("delay hold again: %s", again.Action)
+	}
 	if _, err := ptyp.Apply(context.Background(), fcall, fch); err != nil {
 		t.Fatalf("purge after release: %v", err)
 	}

@@ -47,6 +47,13 @@ type recipient struct {
 	IsSoftDeletedByRemove     bool     `json:"IsSoftDeletedByRemove"`
 	IsInactiveMailbox         bool     `json:"IsInactiveMailbox"`
 	WhenSoftDeleted           *string  `json:"WhenSoftDeleted"`
+	// The holds Get-Mailbox shows besides Litigation Hold
+	// (learn.microsoft.com/purview/ediscovery-identify-a-hold-on-an-exchange-online-mailbox);
+	// Get-Recipient leaves them out.
+	InPlaceHolds             []string `json:"InPlaceHolds"`
+	DelayHoldApplied         bool     `json:"DelayHoldApplied"`
+	DelayReleaseHoldApplied  bool     `json:"DelayReleaseHoldApplied"`
+	ComplianceTagHoldApplied bool     `json:"ComplianceTagHoldApplied"`
 }
 
 // SoftDeleted reports whether the recipient is soft-deleted (inactive
@@ -98,6 +105,10 @@ var recipientType = cty.Object(map[string]cty.Type{
 	"when_soft_deleted":            cty.String,
 	"litigation_hold":              cty.Bool,
 	"inactive":                     cty.Bool,
+	"in_place_holds":               cty.List(cty.String),
+	"delay_hold":                   cty.Bool,
+	"delay_release_hold":           cty.Bool,
+	"compliance_tag_hold":          cty.Bool,
 })
 
 // guidValue renders a GUID canonically; null for none or the zero GUID.
@@ -150,6 +161,10 @@ func recipientValue(r recipient) cty.Value {
 		"when_soft_deleted":            softDeletedAt(r),
 		"litigation_hold":              cty.BoolVal(r.LitigationHoldEnabled),
 		"inactive":                     cty.BoolVal(r.IsInactiveMailbox),
+		"in_place_holds":               steps.StringList(r.InPlaceHolds),
+		"delay_hold":                   cty.BoolVal(r.DelayHoldApplied),
+		"delay_release_hold":           cty.BoolVal(r.DelayReleaseHoldApplied),
+		"compliance_tag_hold":          cty.BoolVal(r.ComplianceTagHoldApplied),
 	})
 }
 
@@ -270,7 +285,9 @@ func (mailboxData) Info() steps.Info {
 		Name: "exo_mailbox",
 		Doc: "Reads one mailbox (active, inactive or soft-deleted) by UPN, address or GUID: its ExchangeGuid and " +
 			"ArchiveGuid (to write on premises as msExchMailboxGuid and msExchArchiveGUID), archive status and " +
-			"litigation hold.",
+			"its holds: litigation_hold, in_place_holds (eDiscovery holds UniH..., retention policies mbx.../skp..., " +
+			"In-Place Holds; -mbx... is an exclusion), delay_hold and delay_release_hold (DelayHoldApplied, " +
+			"DelayReleaseHoldApplied) and compliance_tag_hold (ComplianceTagHoldApplied).",
 		Kind:   steps.KindData,
 		Target: "exo",
 		Schema: steps.Schema{

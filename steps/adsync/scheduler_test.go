@@ -1,0 +1,105 @@
+package adsync
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// schedulerCall plans and applies adsync_scheduler with enabled on.
+func schedulerCall(t *testing.T, target any, on bool) (steps.Type, steps.Call, steps.Change) {
+	t.Helper()
+	typ, _ := steps.Lookup("adsync_scheduler")
+	call := steps.Call{Address: "step.adsync_scheduler.t", Config: objectFor(typ.Info().Schema, map[string]any{"enabled": on}), Target: target, Log: io.Discard}
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := typ.Diff(context.Background(), call, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return typ, call, ch
+}
+
+// TestSchedulerStepLab holds a lab's Connect scheduler (Set-ADSyncScheduler
+// -SyncCycleEnabled $false), finds it held on a second look, and puts it
+// back on rollback.
+func TestSchedulerStepLab(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	target := open(t, srv.URL, map[string]any{"driver": "command", "command": []string{"false"}})
+	typ, call, ch := schedulerCall(t, target, false)
+	if ch.Action != steps.Update {
+		t.Fatalf("the scenario's scheduler should run: %s", ch.Action)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if tn.Scheduler().SyncCycleEnabled {
+		t.Fatal("the scheduler still runs")
+	}
+	if _, _, again := schedulerCall(t, target, false); again.Action != steps.NoOp {
+		t.Fatalf("held twice: %s", again.Action)
+	}
+	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.Scheduler().SyncCycleEnabled {
+		t.Fatal("rollback did not let the scheduler run again")
+	}
+}
+
+// TestSchedulerStepCommand runs the scheduler cmdlets the way the target
+// runs Start-ADSyncSyncCycle: its argument holding {policy} is replaced.
+func TestSchedulerStepCommand(t *testing.T) {
+	dir := t.TempDir()
+	state, log := filepath.Join(dir, "state"), filepath.Join(dir, "log")
+	// A stand-in for powershell on the Connect server: it records the
+	// cmdlet text and keeps SyncCycleEnabled in a file.
+	ps := script(t, dir, "ps", `echo "$1" >> "`+log+`"
+case "$1" in
+  "(Get-ADSyncScheduler).SyncCycleEnabled") cat "`+state+`" 2>/dev/null || echo True ;;
+  "Set-ADSyncScheduler -SyncCycleEnabled \$false") echo False > "`+state+`" ;;
+  "Set-ADSyncScheduler -SyncCycleEnabled \$true") echo True > "`+state+`" ;;
+  *) echo "unexpected: $1" >&2; exit 1 ;;
+esac`)
+	target := open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType {policy}"}})
+	typ, call, ch := schedulerCall(t, target, false)
+	if ch.Action != steps.Update {
+		t.Fatalf("plan: %s", ch.Action)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) != "False" {
+		t.Fatalf("SyncCycleEnabled = %q after holding", b)
+	}
+	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(log)
+	want := "(Get-ADSyncScheduler).SyncCycleEnabled\nSet-ADSyncScheduler -SyncCycleEnabled $false\nSet-ADSyncScheduler -SyncCycleEnabled $true\n"
+	if string(b) != want {
+		t.Fatalf("cmdlets run:\n%s\nwant:\n%s", b, want)
+	}
+	// A command with no {policy} argument gives rebind nothing to replace.
+	target = open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType Delta"}})
+	typ, _ = steps.Lookup("adsync_scheduler")
+	call = steps.Call{Address: "step.adsync_scheduler.t", Config: objectFor(typ.Info().Schema, map[string]any{"enabled": false}), Target: target, Log: io.Discard}
+	if _, err := typ.Observe(context.Background(), call); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "{policy}") {
+		t.Fatalf("command without {policy}: %v", err)
+	}
+}
