@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rebind-dev/rebind/lab/control"
 )
 
 // The lab is what rehearsals trust, so an abusive client must not be able
@@ -43,7 +47,8 @@ type labChild struct {
 func startLabChild(t *testing.T, w *workspace, name string) *labChild {
 	t.Helper()
 	lc := &labChild{w: w, done: make(chan struct{})}
-	lc.cmd = w.command("lab", "serve", "--scenario", name)
+	caFile := filepath.Join(w.Dir, "lab-ca.pem")
+	lc.cmd = w.command("lab", "serve", "--scenario", name, "--ca-file", caFile)
 	lc.cmd.Stderr = &lc.stderr
 	out, err := lc.cmd.StdoutPipe()
 	if err != nil {
@@ -72,18 +77,39 @@ func startLabChild(t *testing.T, w *workspace, name string) *labChild {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("lab serve printed no URL; stderr:\n%s", lc.stderr.String())
 	}
-	if !strings.HasPrefix(lc.URL, "http://127.0.0.1:") {
+	if !strings.HasPrefix(lc.URL, "https://127.0.0.1:") {
 		t.Fatalf("lab serve printed %q; stderr:\n%s", lc.URL, lc.stderr.String())
 	}
+	// The attacker holds the lab's CA and a valid token, as any client
+	// that reached Graph would: the attacks are on what comes after.
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	control.Trust(lc.URL, pem)
 	var ep struct {
 		LDAP     string `json:"ldap"`
 		BaseDN   string `json:"ldap_base_dn"`
 		BindDN   string `json:"ldap_bind_dn"`
 		Password string `json:"ldap_password"`
+		Token    string `json:"token_endpoint"`
+		ClientID string `json:"client_id"`
+		Secret   string `json:"client_secret"`
 	}
 	resp, body := do(t, "GET", lc.URL+"/lab/endpoints", nil, nil)
 	if resp.StatusCode != 200 || json.Unmarshal(body, &ep) != nil {
 		t.Fatalf("/lab/endpoints: %d %s", resp.StatusCode, body)
+	}
+	for _, res := range []string{"https://graph.microsoft.com", "https://outlook.office365.com"} {
+		form := "grant_type=client_credentials&client_id=" + ep.ClientID + "&client_secret=" + ep.Secret + "&scope=" + res + "/.default"
+		resp, body := do(t, "POST", ep.Token, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader(form))
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(body, &tok) != nil {
+			t.Fatalf("token: %d %s", resp.StatusCode, body)
+		}
+		tokens.Store(lc.URL+"|"+res, tok.AccessToken)
 	}
 	lc.LDAP, lc.BaseDN, lc.BindDN, lc.Password = strings.TrimPrefix(ep.LDAP, "ldap://"), ep.BaseDN, ep.BindDN, ep.Password
 	return lc
@@ -107,8 +133,8 @@ func (lc *labChild) stop(t *testing.T) result {
 	return lc.w.finish(lc.cmd, lc.cmd.Args[1:], "", lc.stderr.String(), lc.start)
 }
 
-// client has a deadline, so that a hung lab fails the test.
-var client = &http.Client{Timeout: 60 * time.Second}
+// tokens holds each lab's Graph and Exchange tokens, by "URL|resource".
+var tokens sync.Map
 
 // do sends a request and returns the answer with its whole body; no
 // answer at all fails the test.
@@ -128,6 +154,21 @@ func try(method, u string, header http.Header, body io.Reader) (*http.Response, 
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if req.Header.Get("Authorization") == "" {
+		origin := req.URL.Scheme + "://" + req.URL.Host
+		res := "https://graph.microsoft.com"
+		if strings.HasPrefix(req.URL.Path, "/adminapi/") {
+			res = "https://outlook.office365.com"
+		}
+		if tok, ok := tokens.Load(origin + "|" + res); ok {
+			req.Header.Set("Authorization", "Bearer "+tok.(string))
+		}
+	}
+	// The client has a deadline, so that a hung lab fails the test.
+	client, err := control.Client(u, func(string) string { return "" }, 60*time.Second)
+	if err != nil {
+		return nil, nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
-	"net/http"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -22,7 +21,7 @@ import (
 // labDump returns the lab's whole state.
 func labDump(t *testing.T, u string) []byte {
 	t.Helper()
-	resp, err := http.Get(u + "/lab/dump")
+	resp, err := labClient(t, u).Get(u + "/lab/dump")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,8 @@ func rebindCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REBIND_TEST_AS_CLI=1", "NO_COLOR=1", "REBIND_STATE_DIR="+filepath.Join(dir, ".rebind"))
+	cmd.Env = append(os.Environ(), "REBIND_TEST_AS_CLI=1", "NO_COLOR=1", "REBIND_STATE_DIR="+filepath.Join(dir, ".rebind"),
+		"REBIND_LAB_CA="+filepath.Join(dir, labCAFile))
 	return cmd
 }
 

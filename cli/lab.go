@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ type labServeOptions struct {
 	State      string
 	ReadUnits  int
 	WriteUnits int
+	CAFile     string
+	PlainHTTP  bool
 	// ready, when set, receives the instance once it serves (tests).
 	ready func(*instance.Instance)
 	stop  <-chan struct{}
@@ -56,7 +59,14 @@ func newLabServeCmd(ios *IO) *cobra.Command {
 		Short: "Serve a lab tenant until interrupted",
 		Long: `serve loads a scenario (or the state file, when it exists) and serves the
 lab until Ctrl-C. It prints the lab's URL on the first line of standard output.
-With --state the tenant's state survives restarts.`,
+With --state the tenant's state survives restarts.
+
+The lab serves HTTPS (Graph, Exchange, the token endpoint, the control API)
+and LDAPS with a certificate from a CA it creates at start. It prints the CA
+on standard error and, with --ca-file, writes it there: point REBIND_LAB_CA
+(or any other client's trust store) at that file. Tokens come from the lab's
+token endpoint (GET /lab/endpoints names it, with the default app's client
+id and secret).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runLabServe(opts) },
 	}
@@ -66,6 +76,8 @@ With --state the tenant's state survives restarts.`,
 	cmd.Flags().StringVar(&opts.State, "state", "", "keep the tenant's state in this file across restarts")
 	cmd.Flags().IntVar(&opts.ReadUnits, "read-units", 0, "Graph resource units per 10 s before 429 (default: Graph's limit for the tenant's size)")
 	cmd.Flags().IntVar(&opts.WriteUnits, "write-units", 0, "Graph writes per 150 s before 429 (default 3000)")
+	cmd.Flags().StringVar(&opts.CAFile, "ca-file", "", "write the lab's CA certificate (PEM) to this file, for REBIND_LAB_CA")
+	cmd.Flags().BoolVar(&opts.PlainHTTP, "plain-http", false, "serve HTTP without TLS (http://), for a client that cannot be given the CA")
 	return cmd
 }
 
@@ -75,14 +87,24 @@ func runLabServe(opts *labServeOptions) error {
 	}
 	in, err := instance.Start(instance.Options{
 		Scenario: opts.Scenario, Scenarios: rebind.Scenarios, StatePath: opts.State,
-		Listen: opts.Listen, LDAPListen: opts.LDAPListen,
+		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP,
 		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
 	})
 	if err != nil {
 		return err
 	}
+	if opts.CAFile != "" {
+		if err := os.WriteFile(opts.CAFile, in.CAPEM, 0o644); err != nil {
+			in.Close()
+			return fmt.Errorf("lab serve: --ca-file: %w", err)
+		}
+	}
 	fmt.Fprintln(opts.IO.Out, in.URL)
-	fmt.Fprintf(opts.IO.Err, "Lab tenant serving Graph at %s/v1.0, LDAP at %s.\nUse it with: --lab %s (or REBIND_LAB=%s). Ctrl-C stops it.\n", in.URL, in.LDAPURL, in.URL, in.URL)
+	fmt.Fprintf(opts.IO.Err, "Lab tenant serving Graph at %s/v1.0, LDAP at %s and %s.\nUse it with: --lab %s (or REBIND_LAB=%s). Ctrl-C stops it.\n", in.URL, in.LDAPURL, in.LDAPSURL, in.URL, in.URL)
+	if opts.CAFile != "" {
+		fmt.Fprintf(opts.IO.Err, "Its CA is in %s: set REBIND_LAB_CA=%s.\n", opts.CAFile, opts.CAFile)
+	}
+	fmt.Fprintf(opts.IO.Err, "Lab CA (trust it to verify the lab's HTTPS and LDAPS):\n%s", in.CAPEM)
 	if d := in.Tenant.Description(); d != "" {
 		fmt.Fprintf(opts.IO.Err, "Scenario: %s\n", d)
 	}

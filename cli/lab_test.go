@@ -5,18 +5,32 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rebind-dev/rebind/lab/control"
 )
+
+// labClient is an HTTP client that verifies the lab at u.
+func labClient(t *testing.T, u string) *http.Client {
+	t.Helper()
+	c, err := control.Client(u, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // startLab runs `rebind lab serve` as a child process and returns its URL.
 func startLab(t *testing.T, dir string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := rebindCmd(t, dir, append([]string{"lab", "serve"}, args...)...)
+	ca := filepath.Join(dir, labCAFile)
+	cmd := rebindCmd(t, dir, append([]string{"lab", "serve", "--ca-file", ca}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -33,9 +47,17 @@ func startLab(t *testing.T, dir string, args ...string) (string, *exec.Cmd) {
 	}()
 	select {
 	case u := <-line:
-		if !strings.HasPrefix(u, "http://127.0.0.1:") {
+		if !strings.HasPrefix(u, "https://127.0.0.1:") {
 			t.Fatalf("lab serve printed %q, want its URL", u)
 		}
+		// The CA is written before the URL is printed; this process
+		// verifies the lab with it, as the rebind processes it starts do
+		// through REBIND_LAB_CA (rebindCmd).
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		control.Trust(u, pem)
 		return u, cmd
 	case <-time.After(20 * time.Second):
 		t.Fatal("lab serve did not print its URL")
@@ -43,9 +65,13 @@ func startLab(t *testing.T, dir string, args ...string) (string, *exec.Cmd) {
 	return "", nil
 }
 
+// labCAFile is where startLab has `lab serve` write its CA, in the
+// test's folder.
+const labCAFile = "lab-ca.pem"
+
 func labGet(t *testing.T, u string, v any) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := labClient(t, u).Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}

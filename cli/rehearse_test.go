@@ -49,3 +49,17 @@ step "file" "f" {
 		t.Fatalf("rehearse of an unknown runbook: %v\n%s", err, out)
 	}
 }
+
+// TestRehearseRestoreMistakeWithoutTheAdminsAnswer: rebind rehearses with
+// the lab's default app, an app-only token, which Graph refuses the read of
+// the soft-match block (delegated Global Administrator only). Without the
+// admin's answer (-var soft_match_blocked= overrides rehearsal.json's "no")
+// the rehearsal stops before any change and says how to give it; with it
+// (TestRehearseEveryBundledRunbook) it succeeds.
+func TestRehearseRestoreMistakeWithoutTheAdminsAnswer(t *testing.T) {
+	out, err := runRebind(t, t.TempDir(), "rehearse", "restore-mistake", "-var", "soft_match_blocked=")
+	if err == nil || !strings.Contains(out, "could not read whether the tenant blocks soft match") ||
+		!strings.Contains(out, "-var soft_match_blocked=no") || strings.Contains(out, "Rehearsal succeeded") {
+		t.Fatalf("rehearse without the answer: %v\n%s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -59,6 +60,15 @@ type ADUser struct {
 	// PwdLastSet is when the password was last set; zero when it must be
 	// changed at next logon.
 	PwdLastSet time.Time `json:"pwdLastSet,omitzero"`
+	// RID is the relative identifier that ends the user's objectSid (the
+	// domain's SID, then the RID). A domain hands RIDs out from its RID
+	// pool; the lab derives each from the objectGUID when the user is
+	// stored (the next free one on a clash), so that a user keeps its SID
+	// across restarts without the state file holding it.
+	RID uint32 `json:"-"`
+	// UserAccountControl holds the account's flags ([MS-ADTS] 2.2.16);
+	// 0 stands for NORMAL_ACCOUNT (0x200), an enabled user.
+	UserAccountControl int64 `json:"userAccountControl,omitempty"`
 
 	// pwdSet marks a password written by a modification, stamped with
 	// the virtual time when the object is stored.
@@ -152,6 +162,8 @@ type adStore struct {
 	byUPN  map[string]*ADUser
 	bySAM  map[string]*ADUser
 	usn    int64
+	// rids holds the RIDs in use.
+	rids map[uint32]*ADUser
 }
 
 func (s *adStore) init() {
@@ -159,9 +171,26 @@ func (s *adStore) init() {
 	s.byDN = map[string]*ADUser{}
 	s.byUPN = map[string]*ADUser{}
 	s.bySAM = map[string]*ADUser{}
+	s.rids = map[uint32]*ADUser{}
 }
 
 func (s *adStore) index(u *ADUser) {
+	if s.rids == nil {
+		s.rids = map[uint32]*ADUser{}
+	}
+	if old := s.byGUID[u.ObjectGUID]; old != nil && old.RID != 0 {
+		u.RID = old.RID
+	}
+	if u.RID == 0 {
+		h := fnv.New32a()
+		h.Write(u.ObjectGUID.Bytes())
+		r := firstRID + h.Sum32()%(1<<29)
+		for s.rids[r] != nil && s.rids[r].ObjectGUID != u.ObjectGUID {
+			r++
+		}
+		u.RID = r
+	}
+	s.rids[u.RID] = u
 	s.byGUID[u.ObjectGUID] = u
 	s.byDN[fold(u.DN)] = u
 	if !u.IsDeleted && u.UserPrincipalName != "" {

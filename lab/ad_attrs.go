@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strconv"
@@ -71,6 +73,8 @@ func (u *ADUser) Attributes() map[string][][]byte {
 	num("msExchRecipientTypeDetails", u.RecipientTypeDetails)
 	num("msExchRemoteRecipientType", u.RemoteRecipientType)
 	num("msExchRecipientDisplayType", u.RecipientDisplayType)
+	a["objectSid"] = [][]byte{u.ObjectSID()}
+	a["userAccountControl"] = [][]byte{[]byte(strconv.FormatInt(u.AccountControl(), 10))}
 	if !u.PwdLastSet.IsZero() {
 		num("pwdLastSet", fileTime(u.PwdLastSet))
 	} else if !u.IsDeleted {
@@ -86,7 +90,7 @@ func AttributeNames() []string {
 		"isDeleted", "lastKnownParent", "cn", "name", "sAMAccountName", "userPrincipalName",
 		"displayName", "mail", "proxyAddresses", "mS-DS-ConsistencyGuid", "mailNickname",
 		"msExchMailboxGuid", "msExchArchiveGUID", "targetAddress", "msExchRecipientTypeDetails",
-		"msExchRemoteRecipientType", "msExchRecipientDisplayType", "pwdLastSet"}
+		"msExchRemoteRecipientType", "msExchRecipientDisplayType", "pwdLastSet", "objectSid", "userAccountControl"}
 	sort.Strings(n)
 	return n
 }
@@ -217,7 +221,25 @@ func (u *ADUser) set(name, display string, v []byte) error {
 			return fmt.Errorf("%w: pwdLastSet takes 0 or -1", ErrConflict)
 		}
 		return nil
-	case "objectguid", "distinguishedname", "isdeleted", "cn", "name", "objectclass",
+	case "useraccountcontrol":
+		// An admin disables an account by setting ACCOUNTDISABLE (0x2)
+		// in userAccountControl and enables it by clearing it
+		// (https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/useraccountcontrol-manipulate-account-properties).
+		// The lab keeps the account a user (NORMAL_ACCOUNT) and does not
+		// model AD's other checks on the flags.
+		if v == nil {
+			return fmt.Errorf("%w: userAccountControl cannot be removed", ErrRefused)
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || n < 0 || n > 0xFFFFFFFF {
+			return fmt.Errorf("%w: userAccountControl wants a 32-bit integer, got %q", ErrInvalid, v)
+		}
+		if n&UFNormalAccount == 0 {
+			return fmt.Errorf("%w: userAccountControl %#x drops NORMAL_ACCOUNT (0x200); a user stays a normal account", ErrRefused, n)
+		}
+		u.UserAccountControl = n
+		return nil
+	case "objectguid", "objectsid", "distinguishedname", "isdeleted", "cn", "name", "objectclass",
 		"whenchanged", "usnchanged", "lastknownparent":
 		return fmt.Errorf("%w: %s cannot be modified this way", ErrRefused, display)
 	}
@@ -274,6 +296,77 @@ func indexProxy(list []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// userAccountControl bits ([MS-ADTS] 2.2.16, userAccountControl Bits;
+// "UserAccountControl property flags",
+// https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/useraccountcontrol-manipulate-account-properties:
+// ACCOUNTDISABLE 0x0002, NORMAL_ACCOUNT 0x0200).
+const (
+	UFAccountDisable = 0x2
+	UFNormalAccount  = 0x200
+)
+
+// firstRID is the first relative identifier the lab hands out: RIDs
+// below 1000 are the well-known ones (Administrator 500, ...; Well-known
+// SIDs, https://learn.microsoft.com/en-us/windows-server/identity/ad-ds/manage/understand-security-identifiers).
+const firstRID = 1100
+
+// AccountControl returns userAccountControl: NORMAL_ACCOUNT when unset.
+func (u *ADUser) AccountControl() int64 {
+	if u.UserAccountControl == 0 {
+		return UFNormalAccount
+	}
+	return u.UserAccountControl
+}
+
+// Disabled reports whether ACCOUNTDISABLE is set.
+func (u *ADUser) Disabled() bool { return u.AccountControl()&UFAccountDisable != 0 }
+
+// DomainSID returns the SID of the domain a DN is in, S-1-5-21-a-b-c: a
+// domain's SID is the prefix of the SIDs of its accounts, which end with
+// their RID. The lab derives a, b and c from the domain's DN so that a
+// domain keeps its SID across restarts.
+func DomainSID(dn string) [3]uint32 {
+	var dc []string
+	for _, rdn := range strings.Split(dn, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(rdn), "="); ok && strings.EqualFold(k, "DC") {
+			dc = append(dc, strings.ToLower(v))
+		}
+	}
+	sum := sha256.Sum256([]byte(strings.Join(dc, ".")))
+	return [3]uint32{binary.BigEndian.Uint32(sum[0:]), binary.BigEndian.Uint32(sum[4:]), binary.BigEndian.Uint32(sum[8:])}
+}
+
+// ObjectSID returns the user's objectSid in its binary form, as AD sends
+// it ([MS-DTYP] 2.4.2.2 SID--Packet Representation): revision 1, the
+// number of sub-authorities, the identifier authority 5 (NT) as 6
+// big-endian bytes, then each sub-authority as 4 little-endian bytes: 21,
+// the domain's three, the RID.
+func (u *ADUser) ObjectSID() []byte {
+	d := DomainSID(u.DN)
+	sub := []uint32{21, d[0], d[1], d[2], u.RID}
+	b := []byte{1, byte(len(sub)), 0, 0, 0, 0, 0, 5}
+	for _, s := range sub {
+		b = binary.LittleEndian.AppendUint32(b, s)
+	}
+	return b
+}
+
+// SIDString renders a binary SID as S-1-5-21-...
+func SIDString(b []byte) string {
+	if len(b) < 8 || len(b) != 8+4*int(b[1]) {
+		return ""
+	}
+	var auth uint64
+	for _, x := range b[2:8] {
+		auth = auth<<8 | uint64(x)
+	}
+	s := fmt.Sprintf("S-%d-%d", b[0], auth)
+	for i := 8; i < len(b); i += 4 {
+		s += fmt.Sprintf("-%d", binary.LittleEndian.Uint32(b[i:]))
+	}
+	return s
 }
 
 // fileTime converts t to AD's Integer8 time: 100-nanosecond intervals since

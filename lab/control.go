@@ -25,6 +25,7 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/connect/powershell", s.controlConnectShell)
 	s.mux.HandleFunc("POST /lab/exchange/powershell", s.controlExchangeShell)
+	s.mux.HandleFunc("POST /lab/token", s.controlToken)
 }
 
 // throttleLimits is the body of /lab/throttle.
@@ -164,15 +165,41 @@ type Endpoints struct {
 	LDAPBaseDN   string `json:"ldap_base_dn,omitempty"`
 	LDAPBindDN   string `json:"ldap_bind_dn,omitempty"`
 	LDAPPassword string `json:"ldap_password,omitempty"`
-	Tenant       string `json:"tenant"`
+	// LDAPS is the LDAPS URL (TLS from the first byte), e.g.
+	// ldaps://127.0.0.1:41236; its certificate chains to CA.
+	LDAPS  string `json:"ldaps,omitempty"`
+	Tenant string `json:"tenant"`
+	// TenantID is the tenant's id, the tid of its tokens.
+	TenantID string `json:"tenant_id"`
+	// CA is the PEM of the CA the lab's HTTPS and LDAPS certificates
+	// chain to: a client adds it to its roots.
+	CA string `json:"ca,omitempty"`
+	// Authority is the identity platform authority host to get tokens
+	// from (AZURE_AUTHORITY_HOST, with instance discovery disabled);
+	// TokenEndpoint is its client credentials token endpoint.
+	Authority     string `json:"authority,omitempty"`
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// ClientID and ClientSecret are the lab's default app registration,
+	// which holds the application permissions the bundled runbooks need.
+	// Like the LDAP password, the secret exists only in this lab.
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func (s *Server) controlEndpoints(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
 	dom := s.t.Config().TenantDomain
 	s.mu.Lock()
-	ldap, bind := s.opts.LDAPAddr, s.ldapBind
+	ldap, bind, ldaps, ca := s.opts.LDAPAddr, s.ldapBind, s.ldapsURL, string(s.caPEM)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, Endpoints{Graph: base + "/v1.0", Exchange: base + "/adminapi/beta/" + dom + "/InvokeCommand",
-		Control: base + "/lab", LDAP: ldap, LDAPBaseDN: bind.baseDN, LDAPBindDN: bind.bindDN, LDAPPassword: bind.password, Tenant: dom})
+	tid := s.t.Organization().ID
+	ep := Endpoints{Graph: base + "/v1.0", Exchange: base + "/adminapi/beta/" + dom + "/InvokeCommand",
+		Control: base + "/lab", LDAP: ldap, LDAPBaseDN: bind.baseDN, LDAPBindDN: bind.bindDN, LDAPPassword: bind.password,
+		LDAPS: ldaps, Tenant: dom, TenantID: tid, CA: ca}
+	if s.auth != nil {
+		app, _ := s.auth.App(DefaultAppID)
+		ep.Authority, ep.TokenEndpoint = base+"/", base+"/"+tid+"/oauth2/v2.0/token"
+		ep.ClientID, ep.ClientSecret = app.ClientID, app.Secret
+	}
+	writeJSON(w, http.StatusOK, ep)
 }

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +15,6 @@ import (
 	"testing"
 
 	rebind "github.com/rebind-dev/rebind"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 
@@ -66,6 +67,8 @@ var labTransitional = map[string]string{
 type labHTTP struct {
 	base   string
 	client *http.Client
+	// tokens holds a token per resource (Graph, Exchange).
+	tokens map[string]string
 }
 
 func newLabHTTP(t *testing.T, scenario string) *labHTTP {
@@ -74,12 +77,48 @@ func newLabHTTP(t *testing.T, scenario string) *labHTTP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewServer(tn, ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
+	// Over TLS with the lab's CA, as every client reaches it.
+	ca, err := NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(tn, ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30})
+	s.SetCA(ca.PEM)
+	srv := httptest.NewUnstartedServer(s)
+	srv.TLS = ca.Config
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &labHTTP{base: srv.URL, client: srv.Client()}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	l := &labHTTP{base: srv.URL, client: client, tokens: map[string]string{}}
+	// The documented examples are an administrator's calls: each resource
+	// gets a delegated token of a Global Administrator holding every
+	// delegated permission the lab's routes check (POST /lab/token; the
+	// lab serves no interactive sign-in).
+	for res, name := range map[string]string{GraphResource: "graph", ExchangeResource: "exchange"} {
+		b, _ := json.Marshal(map[string]any{"user": "admin@" + tn.Config().TenantDomain, "resource": name,
+			"scp":  "User.ReadWrite.All User.DeleteRestore.All LicenseAssignment.ReadWrite.All Organization.ReadWrite.All Directory.ReadWrite.All OnPremDirectorySynchronization.Read.All Synchronization.ReadWrite.All",
+			"wids": []string{RoleGlobalAdministrator}})
+		resp, err := client.Post(srv.URL+"/lab/token", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		if err != nil || tok.AccessToken == "" {
+			t.Fatalf("lab token for %s: %s %v", name, resp.Status, err)
+		}
+		l.tokens[res] = tok.AccessToken
+	}
+	return l
 }
 
-// do sends one request with the lab's token and returns the answer.
+// do sends one request with the lab's token for its resource and returns
+// the answer.
 func (l *labHTTP) do(t *testing.T, method, pathQuery string, h http.Header, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, l.base+pathQuery, bytes.NewReader(body))
@@ -89,7 +128,11 @@ func (l *labHTTP) do(t *testing.T, method, pathQuery string, h http.Header, body
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+credential.LabToken)
+	res := GraphResource
+	if strings.HasPrefix(pathQuery, "/adminapi/") {
+		res = ExchangeResource
+	}
+	req.Header.Set("Authorization", "Bearer "+l.tokens[res])
 	resp, err := l.client.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,18 @@ type CloudUserPatch struct {
 	AssignedLicenses  *[]string
 }
 
-// PatchCloudUser applies p to the active user with this id. Writing the UPN
-// or the immutable ID of a user mastered on premises fails with ErrRefused,
-// as Graph's 400 does; so does anything on a user in the recycle bin (restore
-// it first). A UPN held by another active user fails with ErrConflict.
+// PatchCloudUser applies p to the active user with this id. Writing a
+// property of a user mastered on premises that Entra Connect synchronizes
+// fails with ErrRefused, as Graph's 400 does ("Unable to update the
+// specified properties for on-premises mastered Directory Sync objects");
+// of the properties the lab models those are displayName,
+// userPrincipalName, accountEnabled and onPremisesImmutableId, each in
+// Connect's list of the attributes it synchronizes to Entra ID
+// (https://learn.microsoft.com/en-us/entra/identity/hybrid/connect/reference-connect-sync-attributes-synchronized:
+// displayName, userPrincipalName, accountEnabled from userAccountControl,
+// sourceAnchor). Licenses are assigned in the cloud and stay writable. Anything
+// on a user in the recycle bin fails too (restore it first). A UPN held by
+// another active user fails with ErrConflict.
 func (t *Tenant) PatchCloudUser(id string, p CloudUserPatch) (CloudUser, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -35,7 +43,7 @@ func (t *Tenant) PatchCloudUser(id string, p CloudUserPatch) (CloudUser, error) 
 		return CloudUser{}, err
 	}
 	writesAnchor := p.ImmutableID != nil || p.ClearImmutableID
-	if u.Synced() && (writesAnchor || p.UserPrincipalName != nil) {
+	if u.Synced() && (writesAnchor || p.UserPrincipalName != nil || p.DisplayName != nil || p.AccountEnabled != nil) {
 		return CloudUser{}, fmt.Errorf("entra: update %s: %w: %s", u.UserPrincipalName, ErrRefused, msgOnPremMastered)
 	}
 	if upn := u.UserPrincipalName; writesAnchor && t.cfg.federated(upn) && (p.UserPrincipalName == nil || t.cfg.federated(*p.UserPrincipalName)) {

@@ -16,22 +16,24 @@ import (
 // routeGraph registers the Microsoft Graph v1.0 calls DOMAIN.md lists.
 func (s *Server) routeGraph() {
 	g := s.graph
-	g.HandleFunc("GET /v1.0/users", s.listUsers)
-	g.HandleFunc("GET /v1.0/users/{id}", s.getUser)
-	g.HandleFunc("PATCH /v1.0/users/{id}", s.patchUser)
-	g.HandleFunc("DELETE /v1.0/users/{id}", s.deleteUser)
-	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.assignLicense)
-	g.HandleFunc("POST /v1.0/users/{id}/retryServiceProvisioning", s.retryServiceProvisioning)
+	// Each call checks the permission its API reference page lists
+	// (auth_http.go).
+	g.HandleFunc("GET /v1.0/users", s.allow(permReadUsers, s.listUsers))
+	g.HandleFunc("GET /v1.0/users/{id}", s.allow(permReadUsers, s.getUser))
+	g.HandleFunc("PATCH /v1.0/users/{id}", s.allow(permUpdateUser, s.patchUser))
+	g.HandleFunc("DELETE /v1.0/users/{id}", s.allow(permDeleteUser, s.deleteUser))
+	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.allow(permLicense, s.assignLicense))
+	g.HandleFunc("POST /v1.0/users/{id}/retryServiceProvisioning", s.allow(permRetryProvisioning, s.retryServiceProvisioning))
 	for _, cast := range []string{"microsoft.graph.user", "graph.user"} {
-		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.listDeleted)
+		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.allow(permReadDeleted, s.listDeleted))
 	}
-	g.HandleFunc("GET /v1.0/directory/deletedItems/{id}", s.getDeleted)
-	g.HandleFunc("DELETE /v1.0/directory/deletedItems/{id}", s.purgeDeleted)
-	g.HandleFunc("POST /v1.0/directory/deletedItems/{id}/restore", s.restoreDeleted)
-	g.HandleFunc("GET /v1.0/organization", s.listOrganization)
-	g.HandleFunc("GET /v1.0/organization/{id}", s.getOrganization)
-	g.HandleFunc("GET /v1.0/directory/onPremisesSynchronization", s.getDirSync)
-	g.HandleFunc("PATCH /v1.0/organization/{id}", s.patchOrganization)
+	g.HandleFunc("GET /v1.0/directory/deletedItems/{id}", s.allow(permReadDeleted, s.getDeleted))
+	g.HandleFunc("DELETE /v1.0/directory/deletedItems/{id}", s.allow(permPurgeDeleted, s.purgeDeleted))
+	g.HandleFunc("POST /v1.0/directory/deletedItems/{id}/restore", s.allow(permRestoreDeleted, s.restoreDeleted))
+	g.HandleFunc("GET /v1.0/organization", s.allow(permReadOrganization, s.listOrganization))
+	g.HandleFunc("GET /v1.0/organization/{id}", s.allow(permReadOrganization, s.getOrganization))
+	g.HandleFunc("GET /v1.0/directory/onPremisesSynchronization", s.allow(permReadDirSync, s.getDirSync))
+	g.HandleFunc("PATCH /v1.0/organization/{id}", s.allow(permUpdateOrganization, s.patchOrganization))
 	g.HandleFunc("POST /v1.0/$batch", s.batch)
 	g.HandleFunc("/v1.0/", s.graphNotFound)
 	g.HandleFunc("/v1.0", s.graphNotFound)

@@ -136,6 +136,13 @@ func batchItemPath(raw string) (string, string, error) {
 	if p == "/" || path.Clean(p) != p {
 		return "", "", fmt.Errorf("Invalid request URL %q: the path is empty or not in canonical form.", raw)
 	}
+	// An item's url is relative to the version the batch was sent to
+	// ("/me", "/users/{id}" on the json-batching page,
+	// https://learn.microsoft.com/en-us/graph/json-batching); Graph reads a
+	// version segment in it as a resource and refuses it.
+	if first, _, _ := strings.Cut(p[1:], "/"); strings.EqualFold(first, "v1.0") || strings.EqualFold(first, "beta") {
+		return "", "", fmt.Errorf("Resource not found for the segment '%s'.", first)
+	}
 	if first, _, _ := strings.Cut(p[1:], "/"); strings.EqualFold(first, "$batch") {
 		return "", "", errors.New("A batch cannot contain another batch.")
 	}

@@ -86,10 +86,12 @@ func (c *cloudJobs) job(id string) *cloudJobState {
 
 func (s *Server) routeCloudSync() {
 	const job = "/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}"
-	s.graph.HandleFunc("GET "+job, s.getSyncJob)
-	s.graph.HandleFunc("POST "+job+"/start", s.startSyncJob)
-	s.graph.HandleFunc("POST "+job+"/restart", s.restartSyncJob)
-	s.graph.HandleFunc("POST "+job+"/pause", s.pauseSyncJob)
+	s.graph.HandleFunc("GET "+job, s.allow(permReadSyncJob, s.getSyncJob))
+	s.graph.HandleFunc("POST "+job+"/start", s.allow(permRunSyncJob, s.startSyncJob))
+	s.graph.HandleFunc("POST "+job+"/restart", s.allow(permRunSyncJob, s.restartSyncJob))
+	// Pause synchronizationJob lists the same permissions as start and
+	// restart (https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause).
+	s.graph.HandleFunc("POST "+job+"/pause", s.allow(permRunSyncJob, s.pauseSyncJob))
 }
 
 // runJobCycle runs one iteration for job j (its lock held): a cycle stopped

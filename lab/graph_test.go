@@ -22,6 +22,10 @@ func labServer(t testing.TB, tn *lab.Tenant, opts lab.ServerOptions) *httptest.S
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
 	}
+	// These tests are about Graph's behaviour, not its tokens: the lab
+	// serves them anonymously over plain HTTP (auth_test.go talks to it
+	// as an outside client does).
+	opts.Anonymous = true
 	srv := httptest.NewServer(lab.NewServer(tn, opts))
 	t.Cleanup(srv.Close)
 	return srv
@@ -235,8 +239,22 @@ type batchOut struct {
 	} `json:"responses"`
 }
 
+// cloudManaged turns the tenant's sync off and lets the switch-off
+// complete: its users are then cloud-managed, and properties Connect
+// masters for synced users (displayName) can be written.
+func cloudManaged(t testing.TB, tn *lab.Tenant) *lab.Tenant {
+	t.Helper()
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.Advance(time.Duration(tn.Config().SyncDisableDelay) + time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
 func TestGraphBatch(t *testing.T) {
-	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	srv := labServer(t, cloudManaged(t, load(t, "healthy")), lab.ServerOptions{})
 	req := map[string]any{"requests": []map[string]any{
 		{"id": "1", "method": "GET", "url": "/users/user00001@contoso.com?$select=id,displayName"},
 		{"id": "2", "method": "PATCH", "url": "/users/user00001@contoso.com", "dependsOn": []string{"1"},
@@ -278,7 +296,7 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 func TestGraphThrottling(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{ReadUnits: 5, Clock: clk.Now})
+	srv := labServer(t, cloudManaged(t, load(t, "healthy")), lab.ServerOptions{ReadUnits: 5, Clock: clk.Now})
 	u := srv.URL + "/v1.0/users/user00001@contoso.com"
 	wantStatus(t, call(t, "GET", u, nil, nil), 200)               // 2 units
 	wantStatus(t, call(t, "GET", u+"?$select=id", nil, nil), 200) // 1 unit

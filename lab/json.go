@@ -154,6 +154,8 @@ func readState(r io.Reader) (State, error) {
 			err = dec.Decode(&st.Sync)
 		case "generate":
 			err = dec.Decode(&st.Generate)
+		case "apps":
+			err = dec.Decode(&st.Apps)
 		case "ad":
 			err = decodeArray(dec, func() error {
 				var j adUserJSON
@@ -304,6 +306,12 @@ func writeState(w io.Writer, st State) error {
 				return nil
 			}
 			return field("generate", st.Generate)
+		},
+		func() error {
+			if len(st.Apps) == 0 {
+				return nil
+			}
+			return field("apps", st.Apps)
 		},
 	}
 	for _, step := range steps {

@@ -69,3 +69,16 @@ func exported(c *CloudUser) exportedUser {
 	}
 	return e
 }
+
+// permRetryProvisioning is what POST /users/{id}/retryServiceProvisioning
+// requires, as its API reference page lists it (least privileged first):
+// application User.ManageIdentities.All, User.EnableDisableAccount.All,
+// User.ReadWrite.All, Directory.ReadWrite.All; delegated User.ReadWrite and
+// the same
+// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions).
+var permRetryProvisioning = permission{
+	app: []string{"User.ManageIdentities.All", "User.EnableDisableAccount.All", "User.ReadWrite.All", "Directory.ReadWrite.All"},
+	delegated: []string{"User.ReadWrite", "User.ManageIdentities.All", "User.EnableDisableAccount.All", "User.ReadWrite.All",
+		"Directory.ReadWrite.All"},
+	page: "https://learn.microsoft.com/graph/api/user-retryserviceprovisioning",
+}

@@ -31,6 +31,15 @@ type ServerOptions struct {
 	// ErrorLog receives the lab's own failures (a handler's panic, with
 	// its stack); nil means the standard logger.
 	ErrorLog *log.Logger
+	// Anonymous serves Graph and Exchange without tokens, as the lab did
+	// before it had a token model: for tests of behaviour that has
+	// nothing to do with authentication. A lab started by `rebind lab
+	// serve` or `rebind rehearse` always requires tokens.
+	Anonymous bool
+	// Apps are app registrations to add to the default one and to those
+	// the tenant's scenario declares (State.Apps); an app without a secret
+	// gets a random one.
+	Apps []App
 }
 
 // Server serves the lab tenant over HTTP: Microsoft Graph v1.0 under
@@ -45,7 +54,13 @@ type Server struct {
 	throttle *throttle
 	bodies   *semaphore.Weighted
 
+	identity *http.ServeMux
+	// auth issues and verifies tokens; nil when Anonymous.
+	auth *Authority
+
 	mu       sync.Mutex
+	caPEM    []byte
+	ldapsURL string
 	faults   Faults
 	rnd      *rand.Rand
 	ldapBind ldapBind
@@ -65,17 +80,29 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 3000
 	}
-	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), rnd: rand.New(rand.NewPCG(1, 2)),
-		bodies: semaphore.NewWeighted(bodyBudgetBytes)}
+	s := &Server{t: t, opts: opts, mux: http.NewServeMux(), graph: http.NewServeMux(), identity: http.NewServeMux(),
+		rnd: rand.New(rand.NewPCG(1, 2)), bodies: semaphore.NewWeighted(bodyBudgetBytes)}
+	if !opts.Anonymous {
+		a, err := NewAuthority()
+		if err != nil {
+			// Only a broken crypto/rand gets here.
+			panic(fmt.Sprintf("lab: %v", err))
+		}
+		for _, app := range append(t.Apps(), opts.Apps...) {
+			a.Register(app)
+		}
+		s.auth = a
+	}
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()
-	graph := s.withFaults(s.throttled(s.graph))
+	graph := s.authenticate(GraphResource, s.withFaults(s.throttled(s.graph)))
 	s.mux.Handle("/v1.0/", graph)
 	s.mux.Handle("/v1.0", graph)
-	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.withFaults(http.HandlerFunc(s.invokeCommand)))
+	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.authenticate(ExchangeResource, s.withFaults(s.exchangeAllowed(http.HandlerFunc(s.invokeCommand)))))
 	s.routeControl()
-	s.mux.Handle("/", notFound(s.mux, "/"))
+	s.routeIdentity()
+	s.mux.Handle("/", s.identityOrNotFound(notFound(s.mux, "/")))
 	s.root = s.recoverer(canonicalPaths(s.readBodies(s.mux)))
 	return s
 }
@@ -85,6 +112,36 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 // (recoverer), paths are canonical (canonicalPaths), bodies are whole and
 // at most 4 MB (readBodies).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.root.ServeHTTP(w, r) }
+
+// Authority returns the lab's token authority, nil when Anonymous.
+func (s *Server) Authority() *Authority { return s.auth }
+
+// SetCA sets the CA certificate (PEM) GET /lab/endpoints publishes: the
+// root the lab's HTTPS and LDAPS certificates chain to.
+func (s *Server) SetCA(pem []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caPEM = append([]byte(nil), pem...)
+}
+
+// SetLDAPSURL sets the LDAPS URL GET /lab/endpoints reports.
+func (s *Server) SetLDAPSURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ldapsURL = u
+}
+
+// identityOrNotFound serves the identity platform routes, whose first
+// segment is the tenant, and passes anything else to fallback.
+func (s *Server) identityOrNotFound(fallback http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pat := s.identity.Handler(r); pat != "" {
+			s.identity.ServeHTTP(w, r)
+			return
+		}
+		fallback.ServeHTTP(w, r)
+	})
+}
 
 // SetLDAPAddr sets the LDAP address GET /lab/endpoints reports, for a
 // listener started after the server.

@@ -84,7 +84,7 @@ func TestRequestBodyLimit(t *testing.T) {
 // cleared (user resource: "it can't be cleared during updates. Maximum
 // length is 256 characters").
 func TestPatchDisplayNameLength(t *testing.T) {
-	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	srv := labServer(t, cloudManaged(t, load(t, "healthy")), lab.ServerOptions{})
 	user := srv.URL + "/v1.0/users/user00001@contoso.com"
 	for _, v := range []string{strings.Repeat("é", 257), ""} {
 		var e odataErr

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,6 +30,10 @@ type State struct {
 	Recipients   []Recipient  `json:"recipients"`
 	Sync         SyncMemory   `json:"sync"`
 	Generate     []Generator  `json:"generate,omitempty"`
+	// Apps are the tenant's app registrations besides the lab's default
+	// one: a client id, a secret and the application permissions it
+	// holds, e.g. an app without Exchange.ManageAsApp.
+	Apps []App `json:"apps,omitempty"`
 }
 
 // SyncMemory is what the sync engine remembers between cycles, as JSON.
@@ -100,6 +106,7 @@ func (t *Tenant) snapshot() State {
 		st.Sync.Pending = append(st.Sync.Pending, g.String())
 	}
 	sort.Strings(st.Sync.Pending)
+	st.Apps = append([]App(nil), t.apps...)
 	return st
 }
 
@@ -191,6 +198,26 @@ func FromState(st State) (*Tenant, error) {
 		if err := t.generate(g); err != nil {
 			return nil, err
 		}
+	}
+	seen := map[string]bool{strings.ToLower(DefaultAppID): true}
+	for i, app := range st.Apps {
+		switch id := strings.ToLower(app.ClientID); {
+		case id == "" || (app.Secret == "" && len(app.Certificates) == 0):
+			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): an app needs a clientId and a secret or a certificate", i, app.Name)
+		case seen[id]:
+			return nil, fmt.Errorf("lab: load state: apps[%d] (%q): clientId %s is taken (the lab's default app or another)", i, app.Name, app.ClientID)
+		default:
+			seen[id] = true
+		}
+		for j, c := range app.Certificates {
+			if blk, _ := pem.Decode([]byte(c)); blk == nil || blk.Type != "CERTIFICATE" {
+				return nil, fmt.Errorf("lab: load state: apps[%d] (%q): certificates[%d] is not a PEM certificate", i, app.Name, j)
+			} else if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+				return nil, fmt.Errorf("lab: load state: apps[%d] (%q): certificates[%d]: %w", i, app.Name, j, err)
+			}
+		}
+		t.apps = append(t.apps, App{Name: app.Name, ClientID: app.ClientID, Secret: app.Secret,
+			Certificates: append([]string(nil), app.Certificates...), Roles: append([]string(nil), app.Roles...)})
 	}
 	return t, nil
 }

@@ -177,6 +177,20 @@ type Tenant struct {
 	entra entraStore
 	exo   exoStore
 	sync  syncState
+	// apps are the app registrations a scenario declares.
+	apps []App
+}
+
+// Apps returns the app registrations the tenant's scenario declares.
+func (t *Tenant) Apps() []App {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]App, len(t.apps))
+	for i, a := range t.apps {
+		a.Roles = append([]string(nil), a.Roles...)
+		out[i] = a
+	}
+	return out
 }
 
 // New returns an empty tenant with cfg's settings, its clock at Epoch and

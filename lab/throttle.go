@@ -75,6 +75,19 @@ func requestCost(r *http.Request) int {
 	return 1
 }
 
+// throttleKey is whose budget a request spends: the token's app in the
+// token's tenant ("Throttling limits ... per app per tenant", Microsoft
+// Graph service-specific throttling limits, identity and access service
+// limits, https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-service-limits),
+// so that two tokens of one app share a budget and two apps do not. A lab
+// serving without tokens keys on the Authorization header as sent.
+func throttleKey(r *http.Request) string {
+	if c := ClaimsFrom(r.Context()); c != nil {
+		return c.Tid + "/" + strings.ToLower(c.AppID)
+	}
+	return r.Header.Get("Authorization")
+}
+
 // throttled charges each Graph request (each item of a $batch is charged
 // on its own) and answers 429 with Retry-After once a window is spent.
 func (s *Server) throttled(next http.Handler) http.Handler {
@@ -84,7 +97,7 @@ func (s *Server) throttled(next http.Handler) http.Handler {
 			return
 		}
 		write := r.Method != http.MethodGet && r.Method != http.MethodHead
-		wait, ok := s.throttle.take(r.Header.Get("Authorization"), requestCost(r), write)
+		wait, ok := s.throttle.take(throttleKey(r), requestCost(r), write)
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeError(w, http.StatusTooManyRequests, "TooManyRequests",

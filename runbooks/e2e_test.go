@@ -28,9 +28,11 @@ func immutableID(t *testing.T, g string) string {
 	return guid.ImmutableID()
 }
 
-// restoreMistake is seed 000's job: nicki@contoso.com.
+// restoreMistake is seed 000's job: nicki@contoso.com. rebind holds an
+// app-only token, which cannot read whether the tenant blocks soft match;
+// the admin checked (the lab's scenarios do not block it) and says so.
 func restoreMistake(l *lab) job {
-	return l.newJob("restore-mistake", map[string]string{"upn": "nicki@contoso.com"})
+	return l.newJob("restore-mistake", map[string]string{"upn": "nicki@contoso.com", "soft_match_blocked": "no"})
 }
 
 func TestRestoreMistake(t *testing.T) {
@@ -473,16 +475,50 @@ func TestOffboardRelinkRefusesAddressMismatch(t *testing.T) {
 
 // TestRestoreMistakeRefusesWhenSoftMatchIsBlocked: the fix relies on soft
 // match; in a tenant that blocks it the runbook refuses before it writes,
-// and says to hard match instead.
+// and says to hard match instead. rebind learns of the block either from
+// the admin (app-only token, soft_match_blocked = "yes") or by reading it
+// with a Global Administrator's delegated token.
 func TestRestoreMistakeRefusesWhenSoftMatchIsBlocked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		env  func(l *lab) map[string]string
+	}{
+		{"admin says so", map[string]string{"upn": "nicki@contoso.com", "soft_match_blocked": "yes"}, func(*lab) map[string]string { return nil }},
+		{"read with a delegated token", map[string]string{"upn": "nicki@contoso.com"}, func(l *lab) map[string]string {
+			return map[string]string{"REBIND_LAB_TOKEN": l.delegatedToken("OnPremDirectorySynchronization.Read.All User.ReadWrite.All Organization.Read.All User.DeleteRestore.All", labmodel.RoleGlobalAdministrator)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := startLab(t, "restore-mistake")
+			l.in.Tenant.SetSoftMatchBlocked(true)
+			before := l.dump()
+			j := l.newJob("restore-mistake", tc.vars)
+			j.Env = tc.env(l)
+			_, err := j.run(context.Background(), testLog{t})
+			var pe planError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), "blocks soft match") || !strings.Contains(err.Error(), "hard match") {
+				t.Fatalf("got %v, want the refusal naming the soft-match block and the hard match", err)
+			}
+			unchangedExcept(t, before, l.dump(), nil)
+		})
+	}
+}
+
+// TestRestoreMistakeAsksWhenSoftMatchIsUnknown: with an app-only token
+// Graph refuses GET /directory/onPremisesSynchronization (403: it supports
+// delegated Global Administrator sign-in only), so rebind cannot know
+// whether soft match is blocked. Without the admin's answer the runbook
+// stops before it writes and says how to find out and how to pass it on;
+// with it the run goes through (TestRestoreMistake).
+func TestRestoreMistakeAsksWhenSoftMatchIsUnknown(t *testing.T) {
 	l := startLab(t, "restore-mistake")
-	l.in.Tenant.SetSoftMatchBlocked(true)
 	before := l.dump()
-	j := l.newJob("restore-mistake", map[string]string{"upn": "nicki@contoso.com"})
-	_, err := j.run(context.Background(), testLog{t})
+	_, err := l.newJob("restore-mistake", map[string]string{"upn": "nicki@contoso.com"}).run(context.Background(), testLog{t})
 	var pe planError
-	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "blocks soft match") || !strings.Contains(err.Error(), "hard match") {
-		t.Fatalf("got %v, want the refusal naming the soft-match block and the hard match", err)
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "could not read whether the tenant blocks soft match") ||
+		!strings.Contains(err.Error(), "Get-MgDirectoryOnPremiseSynchronization") || !strings.Contains(err.Error(), "soft_match_blocked=no") {
+		t.Fatalf("got %v, want the stop saying the block is unknown and how to give the admin's answer", err)
 	}
 	unchangedExcept(t, before, l.dump(), nil)
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,6 +59,12 @@ type job struct {
 	// Rerun lists in-doubt actions a person, asked, says to run again (a
 	// sync cycle, a re-provisioning request: harmless to repeat).
 	Rerun []string `json:"rerun"`
+	// LabCA is the lab's CA (PEM): a child process verifies the lab with
+	// it, as `rebind --lab` does with REBIND_LAB_CA.
+	LabCA string `json:"lab_ca"`
+	// Env is the environment the run's targets see (REBIND_LAB_TOKEN,
+	// say); nothing else of the test's environment reaches them.
+	Env map[string]string `json:"env"`
 }
 
 func childMain(spec string) int {
@@ -66,6 +73,7 @@ func childMain(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	control.Trust(j.Lab, []byte(j.LabCA))
 	rep, err := j.run(context.Background(), os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -80,7 +88,11 @@ func post(ctx context.Context, u string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := control.Client(u, nil, 0)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -96,7 +108,7 @@ func (j job) engine(store *journal.Store, log io.Writer) *engine.Engine {
 	return &engine.Engine{
 		Store: store, Lab: j.Lab, Log: log, WorkDir: j.WorkDir,
 		Sleep: control.NewSleeper(j.Lab).Sleep, PollInterval: control.Poll,
-		Getenv: func(string) string { return "" },
+		Getenv: func(k string) string { return j.Env[k] },
 	}
 }
 
@@ -267,7 +279,7 @@ func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 // newJob is a job on this lab with a fresh journal.
 func (l *lab) newJob(name string, vars map[string]string) job {
 	dir := l.t.TempDir()
-	return job{Runbook: name, Lab: l.in.URL, StateDir: filepath.Join(dir, ".rebind"), WorkDir: dir, Vars: vars}
+	return job{Runbook: name, Lab: l.in.URL, StateDir: filepath.Join(dir, ".rebind"), WorkDir: dir, Vars: vars, LabCA: string(l.in.CAPEM)}
 }
 
 // apply runs j to its end in the test process and fails the test unless
@@ -287,7 +299,7 @@ func (l *lab) apply(j job) *engine.Report {
 // sync runs a cycle through the lab's control API, as Entra Connect would.
 func (l *lab) sync(policy string) map[string]any {
 	l.t.Helper()
-	resp, err := http.Post(l.in.URL+"/lab/sync?policy="+policy, "", nil)
+	resp, err := l.in.Client().Post(l.in.URL+"/lab/sync?policy="+policy, "", nil)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -306,8 +318,8 @@ func (l *lab) do(method, path string, body any) (int, map[string]any) {
 	}
 	req, _ := http.NewRequest(method, l.in.URL+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer lab")
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Authorization", "Bearer "+l.token())
+	resp, err := l.in.Client().Do(req)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -317,10 +329,54 @@ func (l *lab) do(method, path string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// token is a Graph token of the lab's default app, from the lab's token
+// endpoint as a client credentials flow gets it.
+func (l *lab) token() string {
+	l.t.Helper()
+	hc := l.in.Client()
+	ep, err := control.FetchEndpoints(context.Background(), hc, l.in.URL)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	resp, err := hc.PostForm(ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {ep.ClientID},
+		"client_secret": {ep.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		l.t.Fatalf("token: %s %v", resp.Status, err)
+	}
+	return tok.AccessToken
+}
+
+// delegatedToken is a delegated Graph token for the lab's administrator
+// with scopes scp and directory roles wids, minted by POST /lab/token (the
+// lab serves no interactive sign-in).
+func (l *lab) delegatedToken(scp string, wids ...string) string {
+	l.t.Helper()
+	b, _ := json.Marshal(map[string]any{"user": "admin@contoso.com", "scp": scp, "wids": wids})
+	resp, err := l.in.Client().Post(l.in.URL+"/lab/token", "application/json", bytes.NewReader(b))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		l.t.Fatalf("delegated token: %s %v", resp.Status, err)
+	}
+	return tok.AccessToken
+}
+
 // dump is the lab's whole state, as GET /lab/dump serves it.
 func (l *lab) dump() state {
 	l.t.Helper()
-	resp, err := http.Get(l.in.URL + "/lab/dump")
+	resp, err := l.in.Client().Get(l.in.URL + "/lab/dump")
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func VerifyChain(certs []*x509.Certificate, serverName string, roots *x509.CertP
 
 // EndpointChecks checks that an https endpoint is reachable and its
 // certificate sound, or, for a lab over http, only that it is reachable.
-func EndpointChecks(ctx context.Context, endpoint string, lab bool) []Check {
+func EndpointChecks(ctx context.Context, endpoint string, roots *x509.CertPool, lab bool) []Check {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
 		return []Check{Failed("endpoint", fmt.Sprintf("%q is not a URL", endpoint), "give an https:// URL")}
@@ -153,7 +153,7 @@ func EndpointChecks(ctx context.Context, endpoint string, lab bool) []Check {
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
 	if u.Scheme == "https" {
-		return CheckTLS(ctx, addr, u.Hostname(), nil, time.Now())
+		return CheckTLS(ctx, addr, u.Hostname(), roots, time.Now())
 	}
 	if !lab {
 		return []Check{Failed("endpoint", endpoint+" is not https", "use an https:// URL")}

@@ -35,10 +35,21 @@ type Sleeper struct {
 	sinceCycle time.Duration
 }
 
-// NewSleeper returns a Sleeper for the lab at base (its HTTP URL).
+// NewSleeper returns a Sleeper for the lab at base (its URL), verifying
+// its certificate as TLSConfig says.
 func NewSleeper(base string) *Sleeper {
-	return &Sleeper{base: strings.TrimRight(base, "/"), client: &http.Client{Timeout: 60 * time.Second}}
+	c, err := Client(base, nil, 60*time.Second)
+	if err != nil {
+		// Every call then fails with the reason.
+		c = &http.Client{Transport: failing{err}}
+	}
+	return &Sleeper{base: strings.TrimRight(base, "/"), client: c}
 }
+
+// failing is a transport that fails every request with err.
+type failing struct{ err error }
+
+func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // Sleep advances the lab's clock by d.
 func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
@@ -72,7 +83,10 @@ func (l *Sleeper) post(ctx context.Context, path string) error {
 // other answer is an error quoting it.
 func Do(ctx context.Context, client *http.Client, method, u string) ([]byte, error) {
 	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
+		var err error
+		if client, err = Client(u, nil, 60*time.Second); err != nil {
+			return nil, err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,8 +20,18 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 )
+
+// Client returns an HTTP client that verifies this lab's certificate.
+func (in *Instance) Client() *http.Client {
+	c, err := control.Client(in.URL, func(string) string { return "" }, time.Minute)
+	if err != nil {
+		panic(err) // the CA is this process's own
+	}
+	return c
+}
 
 // Options configure an Instance.
 type Options struct {
@@ -36,8 +47,15 @@ type Options struct {
 	StatePath string
 	// Listen is the HTTP address; "127.0.0.1:0" (any free port) when "".
 	Listen string
-	// LDAPListen is the LDAP address; "127.0.0.1:0" when "".
+	// LDAPListen is the LDAP address (plain, with StartTLS); "127.0.0.1:0"
+	// when "".
 	LDAPListen string
+	// LDAPSListen is the LDAPS address; "127.0.0.1:0" when "".
+	LDAPSListen string
+	// PlainHTTP serves the HTTP endpoints without TLS (http://), for a
+	// client that cannot be given the lab's CA. Graph itself is only
+	// served over HTTPS; by default the lab is too.
+	PlainHTTP bool
 	// Server tunes the HTTP server (throttle limits).
 	Server lab.ServerOptions
 	// SaveEvery is how often changes made over LDAP are saved; 1 s when
@@ -48,10 +66,18 @@ type Options struct {
 // Instance is a running lab tenant.
 type Instance struct {
 	Tenant *lab.Tenant
-	// URL is the HTTP base URL, e.g. http://127.0.0.1:41234.
+	// URL is the HTTPS base URL, e.g. https://127.0.0.1:41234
+	// (http:// with PlainHTTP).
 	URL string
 	// LDAPURL is the LDAP URL, e.g. ldap://127.0.0.1:41235.
 	LDAPURL string
+	// LDAPSURL is the LDAPS URL, e.g. ldaps://127.0.0.1:41236.
+	LDAPSURL string
+	// CAPEM is the CA the HTTPS and LDAPS certificates chain to, which
+	// GET /lab/endpoints publishes too.
+	CAPEM []byte
+	// Server is the HTTP handler (throttle limits, faults, apps).
+	Server *lab.Server
 
 	opts  Options
 	http  *http.Server
@@ -62,8 +88,10 @@ type Instance struct {
 	last  [32]byte
 }
 
-// Start loads the tenant and starts its listeners. Only loopback addresses
-// are accepted: the lab has no authentication worth the name.
+// Start loads the tenant, makes the lab's CA and starts its listeners:
+// HTTPS (Graph, Exchange, the identity platform's token endpoint and the
+// control API), LDAP with StartTLS, and LDAPS. Only loopback addresses are
+// accepted: the lab's credentials are published by its own endpoints.
 func Start(opts Options) (*Instance, error) {
 	t, err := load(opts)
 	if err != nil {
@@ -75,15 +103,22 @@ func Start(opts Options) (*Instance, error) {
 	if opts.LDAPListen == "" {
 		opts.LDAPListen = "127.0.0.1:0"
 	}
+	if opts.LDAPSListen == "" {
+		opts.LDAPSListen = "127.0.0.1:0"
+	}
 	if opts.SaveEvery == 0 {
 		opts.SaveEvery = time.Second
 	}
-	for _, a := range []string{opts.Listen, opts.LDAPListen} {
+	for _, a := range []string{opts.Listen, opts.LDAPListen, opts.LDAPSListen} {
 		if err := loopbackOnly(a); err != nil {
 			return nil, err
 		}
 	}
-	in := &Instance{Tenant: t, opts: opts, done: make(chan struct{})}
+	ca, err := lab.NewCA()
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{Tenant: t, opts: opts, done: make(chan struct{}), CAPEM: ca.PEM}
 	hl, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("lab: listen %s: %w", opts.Listen, err)
@@ -93,11 +128,30 @@ func Start(opts Options) (*Instance, error) {
 		hl.Close()
 		return nil, fmt.Errorf("lab: listen %s: %w", opts.LDAPListen, err)
 	}
-	in.ldap = ldapserver.New(t, ldapserver.Options{})
+	sl, err := net.Listen("tcp", opts.LDAPSListen)
+	if err != nil {
+		hl.Close()
+		ll.Close()
+		return nil, fmt.Errorf("lab: listen %s: %w", opts.LDAPSListen, err)
+	}
+	// One CA for HTTPS, LDAPS and StartTLS, published by /lab/endpoints.
+	in.ldap = ldapserver.New(t, ldapserver.Options{TLSConfig: ca.Config})
 	srv := lab.NewServer(t, opts.Server)
-	in.URL = "http://" + hl.Addr().String()
+	in.Server = srv
+	in.URL = "https://" + hl.Addr().String()
+	if opts.PlainHTTP {
+		in.URL = "http://" + hl.Addr().String()
+	} else {
+		hl = tls.NewListener(hl, ca.Config)
+	}
 	in.LDAPURL = "ldap://" + ll.Addr().String()
+	in.LDAPSURL = "ldaps://" + sl.Addr().String()
 	srv.SetLDAPAddr(in.LDAPURL)
+	srv.SetLDAPSURL(in.LDAPSURL)
+	srv.SetCA(ca.PEM)
+	// This process trusts the lab it started (rebind rehearse, tests):
+	// its clients verify the lab against this CA.
+	control.Trust(in.URL, ca.PEM)
 	bindDN, password := in.ldap.Credentials()
 	srv.SetLDAPBind(in.ldap.BaseDN(), bindDN, password)
 	// A client has 10 s to send its headers and a minute for the whole
@@ -107,9 +161,10 @@ func Start(opts Options) (*Instance, error) {
 	// two minutes.
 	in.http = &http.Server{Handler: in.saving(srv), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	in.wg.Add(2)
+	in.wg.Add(3)
 	go func() { defer in.wg.Done(); _ = in.http.Serve(hl) }()
 	go func() { defer in.wg.Done(); _ = in.ldap.Serve(ll) }()
+	go func() { defer in.wg.Done(); _ = in.ldap.ServeTLS(sl) }()
 	if opts.StatePath != "" {
 		if err := in.Save(); err != nil {
 			in.Close()
@@ -264,6 +319,7 @@ func (in *Instance) Close() error {
 		err = cerr
 	}
 	in.wg.Wait()
+	control.Forget(in.URL)
 	if serr := in.Save(); err == nil {
 		err = serr
 	}

@@ -22,6 +22,12 @@ variable "upn" {
   description = "The user's userPrincipalName, the same on the new AD account and the cloud user."
 }
 
+variable "soft_match_blocked" {
+  type        = string
+  default     = ""
+  description = "Only when rebind cannot read it itself: whether the tenant blocks soft match, \"no\" or \"yes\", as a Global Administrator read it (Get-MgDirectoryOnPremiseSynchronization, Features.BlockSoftMatchEnabled, or the Entra admin center). Graph answers the read an app-only token 403: it supports delegated Global Administrator sign-in only."
+}
+
 # The targets this runbook needs. Where they are (hosts, the base DN, the
 # tenant, the Connect server) is in an environment file, --env FILE (see
 # examples/environments/prod.hcl); --lab or `rebind rehearse` binds them
@@ -53,9 +59,17 @@ data "entra_user" "cloud" {
 data "entra_tenant" "tenant" {
   target = target.entra.tenant
 
+  # GET /directory/onPremisesSynchronization supports delegated Global
+  # Administrator sign-in only; with an app-only token the answer is
+  # "unknown", and the admin's own reading stands in for it.
   postcondition {
-    condition     = self.observed.soft_match_blocked == false
-    error_message = "The tenant blocks soft match (blockSoftMatchEnabled), or rebind could not read whether it does (it needs Graph OnPremDirectorySynchronization.Read.All). Clearing the immutable ID would leave the cloud user unmatched: set it to the new account's anchor instead (entra_immutable_id with immutable_id(data.ad_user.new.object_guid)), a hard match."
+    condition     = self.observed.soft_match != "unknown" || contains(["no", "yes"], var.soft_match_blocked)
+    error_message = "rebind could not read whether the tenant blocks soft match: Graph refuses GET /directory/onPremisesSynchronization to this credential (it supports delegated sign-in of a Global Administrator only, never an app-only token). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockSoftMatchEnabled, or the Entra admin center), then plan again with -var soft_match_blocked=no (or yes)."
+  }
+
+  postcondition {
+    condition     = self.observed.soft_match == "allowed" || (self.observed.soft_match == "unknown" && var.soft_match_blocked != "yes")
+    error_message = "The tenant blocks soft match (blockSoftMatchEnabled, as read by rebind or as given in soft_match_blocked). Clearing the immutable ID would leave the cloud user unmatched: set it to the new account's anchor instead (entra_immutable_id with immutable_id(data.ad_user.new.object_guid)), a hard match."
   }
 }
 

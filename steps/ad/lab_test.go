@@ -185,7 +185,7 @@ func addUser(t *testing.T, dir ad.Directory, name string, extra map[string][]str
 
 func TestLabTargetFromEndpoints(t *testing.T) {
 	d := startLab(t, ldapserver.Options{})
-	api := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain})
+	api := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain, Anonymous: true})
 	// The lab hands out its own credentials: a lab binding never uses the
 	// environment's.
 	dn, pw := d.srv.Credentials()

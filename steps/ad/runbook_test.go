@@ -62,7 +62,7 @@ step "ad_attribute" "clash" {
 
 func TestRunbookRollsBackADStepsThroughTheEngine(t *testing.T) {
 	d := startLab(t, ldapserver.Options{})
-	srv := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain})
+	srv := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain, Anonymous: true})
 	dn, pw := d.srv.Credentials()
 	srv.SetLDAPBind("", dn, pw)
 	api := httptest.NewServer(srv)

@@ -18,6 +18,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -83,6 +84,9 @@ type settings struct {
 	password   string
 	bindEnv    string
 	passEnv    string
+	// caPEM, when set, is the CA to verify the DC with instead of caFile
+	// (a lab's, from its /lab/endpoints).
+	caPEM []byte
 	// askBaseDN replaces baseDN with the DC's defaultNamingContext after
 	// binding: a lab that names no base DN holds its own domain, not the
 	// one the runbook was written for.
@@ -93,6 +97,8 @@ type settings struct {
 // is required; the lab may also say how to bind and where to search.
 type labEndpoints struct {
 	LDAP         string `json:"ldap"`
+	LDAPS        string `json:"ldaps"`
+	CA           string `json:"ca"`
 	LDAPBaseDN   string `json:"ldap_base_dn"`
 	LDAPBindDN   string `json:"ldap_bind_dn"`
 	LDAPPassword string `json:"ldap_password"`
@@ -140,13 +146,18 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 	s.password = getenv(s.passEnv)
 
 	if cfg.Lab != "" {
-		ep, err := fetchLab(ctx, cfg.Lab)
+		ep, err := fetchLab(ctx, cfg.Lab, getenv)
 		if err != nil {
 			return s, err
 		}
 		s.url = ep.LDAP
 		if !strings.Contains(s.url, "://") {
 			s.url = "ldap://" + s.url // a bare host:port
+		}
+		// A lab that publishes LDAPS and its CA is reached as a DC is:
+		// over LDAPS, verifying the certificate against that CA.
+		if ep.LDAPS != "" && ep.CA != "" {
+			s.url, s.caPEM, s.startTLS = ep.LDAPS, []byte(ep.CA), false
 		}
 		if ep.LDAPBaseDN != "" {
 			s.baseDN = ep.LDAPBaseDN
@@ -192,15 +203,19 @@ func isLoopback(host string) bool {
 }
 
 // fetchLab asks a lab tenant where its LDAP server listens.
-func fetchLab(ctx context.Context, lab string) (labEndpoints, error) {
+func fetchLab(ctx context.Context, lab string, getenv func(string) string) (labEndpoints, error) {
 	var ep labEndpoints
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
+	hc, err := control.Client(lab, getenv, dialTimeout)
+	if err != nil {
+		return ep, fmt.Errorf("ad: %w", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(lab, "/")+"/lab/endpoints", nil)
 	if err != nil {
 		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
 	}
@@ -228,7 +243,13 @@ func tlsConfig(s settings, host string) (*tls.Config, error) {
 	if s.serverName != "" {
 		c.ServerName = s.serverName
 	}
-	if s.caFile != "" {
+	if len(s.caPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(s.caPEM) {
+			return nil, errors.New("ad: the lab's CA holds no PEM certificate")
+		}
+		c.RootCAs = pool
+	} else if s.caFile != "" {
 		pem, err := os.ReadFile(s.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("ad: CA file: %w", err)

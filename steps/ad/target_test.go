@@ -11,6 +11,9 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	rebind "github.com/rebind-dev/rebind"
+	labmodel "github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -253,5 +256,38 @@ func TestClientReconnectsAfterTheDCDropsTheConnection(t *testing.T) {
 	c.Close()
 	if _, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil)); !errors.Is(err, errClosed) {
 		t.Errorf("search after Close: %v, want errClosed", err)
+	}
+}
+
+// TestTargetUsesTheLabsLDAPSWithItsCA: bound to a lab that publishes
+// LDAPS and its CA (a lab started by rebind), the target connects over
+// LDAPS and verifies the lab's certificate against that CA, as against a
+// DC: no clear-text bind, no unverified TLS.
+func TestTargetUsesTheLabsLDAPSWithItsCA(t *testing.T) {
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	s, err := resolve(context.Background(), steps.TargetConfig{Name: "corp", Lab: in.URL, Getenv: envOf(nil),
+		Config: targetConfig(map[string]any{"url": "ldaps://dc01.corp.example", "base_dn": "DC=corp"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.url != in.LDAPSURL || string(s.caPEM) != string(in.CAPEM) || s.insecure {
+		t.Fatalf("settings = url %s, insecure %v, CA given %v; want %s verified with the lab's CA", s.url, s.insecure, len(s.caPEM) > 0, in.LDAPSURL)
+	}
+	c, err := dial(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	other, err := labmodel.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.caPEM = other.PEM
+	if _, err := dial(s); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with another CA: %v, want a certificate error", err)
 	}
 }

@@ -1,7 +1,6 @@
 package adsync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +14,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -49,10 +50,23 @@ func objectFor(schema steps.Schema, given map[string]any) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
+// startLab starts a lab as rehearse does: HTTPS with the CA this process
+// is handed, tokens from its token endpoint.
+func startLab(t *testing.T, fsys fs.FS, scenario string) *instance.Instance {
+	t.Helper()
+	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return in
+}
+
 func open(t *testing.T, labURL string, cfg map[string]any) any {
 	t.Helper()
 	tt, _ := steps.LookupTarget("adsync")
-	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Lab: labURL})
+	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Lab: labURL,
+		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +91,10 @@ func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error
 // TestLabCycle runs cycles of lab tenants: a clean Delta, an Initial with
 // seed 001's export errors, and a refusal while sync is off.
 func TestLabCycle(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
+	in := startLab(t, rebind.Scenarios, "rebuilt-ad")
+	tn := in.Tenant
 	// The runbook's driver is command; under --lab the lab's cycle runs.
-	target := open(t, srv.URL, map[string]any{"driver": "command", "command": []string{"false"}})
+	target := open(t, in.URL, map[string]any{"driver": "command", "command": []string{"false"}})
 	res, err := runCycle(t, target, map[string]any{"policy": "initial"})
 	if err != nil {
 		t.Fatal(err)
@@ -238,13 +248,9 @@ func ticking(t *testing.T, tn *lab.Tenant) (stop func()) {
 // refused unless the step says start_quarantined, and a tenant with sync off
 // is an error that says so.
 func TestCloudSyncDriverAgainstLab(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
-	target := open(t, srv.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
+	in := startLab(t, rebind.Scenarios, "rebuilt-ad")
+	tn := in.Tenant
+	target := open(t, in.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
 	if _, ok := target.(*CloudSyncDriver); !ok {
 		t.Fatalf("under --lab a cloudsync target opened %T", target)
 	}
@@ -285,19 +291,15 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	}
 	sc["config"].(map[string]any)["deletionThreshold"] = 1
 	raw, _ = json.Marshal(sc)
-	tn2, err := lab.Load(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
+	in2 := startLab(t, fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}}, "variant")
+	tn2 := in2.Tenant
 	users, _ := tn2.SearchAD(lab.ADQuery{})
 	for _, u := range users[:2] {
 		if err := tn2.DeleteADUser(u.DN); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
-	defer srv2.Close()
-	target2 := open(t, srv2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
+	target2 := open(t, in2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
 	stop = ticking(t, tn2)
 	_, err = runCycle(t, target2, nil)
 	stop()

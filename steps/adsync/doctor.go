@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/entra/credential"
 )
@@ -57,15 +59,20 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if !ok {
 			tenant = getenv("AZURE_TENANT_ID")
 		}
-		lab := cfg.Lab != ""
-		if lab {
-			graph = strings.TrimSuffix(cfg.Lab, "/")
+		var cred azcore.TokenCredential
+		var err error
+		if cfg.Lab != "" {
+			// A lab signs in at its own token endpoint; its tokens are
+			// for Graph's audience, as the target's are.
+			graph = "https://graph.microsoft.com"
+			cred, _, _, err = credential.Lab(ctx, cfg.Lab, getenv)
+		} else {
+			cred, err = credential.New(credential.Options{TenantID: tenant})
 		}
-		cred, err := credential.New(credential.Options{TenantID: tenant, Lab: lab})
 		if err != nil {
 			return []steps.Check{steps.Failed("sign-in", err.Error(), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")}
 		}
-		return credential.TokenChecks(ctx, cred, graph+"/.default", "Graph", needs, "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")
+		return credential.TokenChecks(ctx, cred, strings.TrimSuffix(graph, "/")+"/.default", "Graph", needs, "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")
 	case "lab":
 		return []steps.Check{steps.Failed("driver", "driver lab needs a lab tenant", "bind to a lab with --lab, or use driver command or cloudsync")}
 	}

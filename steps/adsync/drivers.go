@@ -21,6 +21,8 @@ import (
 type LabDriver struct {
 	// URL is the lab's base URL.
 	URL string
+	// HTTP verifies the lab's certificate; nil means http.DefaultClient.
+	HTTP *http.Client
 }
 
 // Name returns "lab".
@@ -32,7 +34,11 @@ func (d *LabDriver) Run(ctx context.Context, policy string, wait bool, log io.Wr
 	if err != nil {
 		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := d.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
 	}

@@ -50,7 +50,11 @@ func (d *LabDriver) scheduler(ctx context.Context, method, query string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := d.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
 	}

@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -106,19 +105,25 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	}
 	if cfg.Lab != "" {
 		lab := strings.TrimSuffix(cfg.Lab, "/")
+		// The lab is reached over TLS verified against its CA, with its
+		// token endpoint's tokens.
+		cred, hc, _, err := credential.Lab(ctx, lab, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
+		}
 		if driver == "cloudsync" {
 			// The lab serves the Cloud Sync job calls: the runbook's own
-			// driver runs, over HTTP, with the lab's token.
+			// driver runs against it, with a Graph token from the lab.
 			sp, job, err := cloudJobIDs(cfg)
 			if err != nil {
 				return nil, err
 			}
 			return &CloudSyncDriver{Graph: lab + "/v1.0", SP: sp, Job: job, Poll: 50 * time.Millisecond,
-				Tokens: credential.NewSource(credential.Static(credential.LabToken), lab+"/.default"), HTTP: &http.Client{Timeout: time.Minute}}, nil
+				Tokens: credential.NewSource(cred, "https://graph.microsoft.com/.default"), HTTP: hc}, nil
 		}
 		// A command cannot reach the lab's Connect server: the lab runs
 		// the cycle itself.
-		return &LabDriver{URL: lab}, nil
+		return &LabDriver{URL: lab, HTTP: hc}, nil
 	}
 	switch driver {
 	case "lab":

@@ -27,6 +27,7 @@ func cloudTenant(t testing.TB, n int, opts lab.ServerOptions) (*lab.Tenant, *lab
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
+	opts.Anonymous = true
 	s := lab.NewServer(tn, opts)
 	sc := &statusCounter{next: s, byStatus: map[int]int64{}}
 	srv := httptest.NewServer(sc)

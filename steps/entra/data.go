@@ -173,7 +173,9 @@ func (tenantData) Info() steps.Info {
 		Doc: "Reads the tenant's organization object: its id, name, verified domains (federated_domains: those of type Federated, lower case) and directory synchronisation " +
 			"switch (sync_enabled: true on, false turned off, null never turned on; sync_state says the same in a word) " +
 			"with the last sync time, and whether the tenant blocks soft match (soft_match_blocked) and cloud object " +
-			"takeover through hard match (hard_match_takeover_blocked), null when they cannot be read. Turning sync off " +
+			"takeover through hard match (hard_match_takeover_blocked), null when they cannot be read; soft_match and " +
+			"hard_match_takeover say the same as \"blocked\", \"allowed\" or \"unknown\" (features_unreadable then says why: " +
+			"the API answers app-only tokens 403, it supports delegated Global Administrator sign-in only). Turning sync off " +
 			"takes up to 72 hours to complete; until then users still read onPremisesSyncEnabled = true, which " +
 			"entra_user_state can wait for.",
 		Kind:          steps.KindData,
@@ -184,7 +186,8 @@ func (tenantData) Info() steps.Info {
 		// permission: OnPremDirectorySynchronization.Read.All, delegated,
 		// with the signed-in user a Global Administrator
 		// (https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get#permissions).
-		// App-only, the switches read as null.
+		// App-only, the switches read as null and soft_match /
+		// hard_match_takeover as "unknown".
 		Permissions: []string{permOrgRead, "Graph: OnPremDirectorySynchronization.Read.All (delegated only: a Global Administrator signs in, device_code = true)"},
 	}
 }
@@ -215,7 +218,22 @@ func tenantValue(t tenant) cty.Value {
 		// Null when the features could not be read.
 		"soft_match_blocked":          ptrBool(t.SoftMatchBlocked),
 		"hard_match_takeover_blocked": ptrBool(t.HardMatchTakeoverBlocked),
+		"soft_match":                  cty.StringVal(feature(t.SoftMatchBlocked)),
+		"hard_match_takeover":         cty.StringVal(feature(t.HardMatchTakeoverBlocked)),
+		"features_unreadable":         cty.StringVal(t.FeaturesUnreadable),
 	})
+}
+
+// feature says a blocking feature's state in a word: "blocked",
+// "allowed", or "unknown" when it could not be read.
+func feature(blocked *bool) string {
+	switch {
+	case blocked == nil:
+		return "unknown"
+	case *blocked:
+		return "blocked"
+	}
+	return "allowed"
 }
 
 func (tenantData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {

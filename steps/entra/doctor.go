@@ -33,18 +33,32 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	}
 	device, _ := steps.Bool(cfg.Config, "device_code")
 	if cfg.Lab != "" {
-		graphURL = strings.TrimSuffix(cfg.Lab, "/")
+		// A lab is verified with its own CA and signs in at its own token
+		// endpoint, exactly as the target does when it opens.
+		roots, err := credential.LabRoots(cfg.Lab, getenv)
+		if err != nil {
+			return []steps.Check{steps.Failed("endpoint", err.Error(), "set REBIND_LAB_CA to the CA file `rebind lab serve --ca-file` wrote")}
+		}
+		checks := steps.EndpointChecks(ctx, strings.TrimSuffix(cfg.Lab, "/"), roots, true)
+		if checks[len(checks)-1].State == steps.CheckFailed {
+			return checks
+		}
+		cred, _, _, err := credential.Lab(ctx, cfg.Lab, getenv)
+		if err != nil {
+			return append(checks, steps.Failed("sign-in", err.Error(), "check the lab's app (REBIND_LAB_CLIENT_ID / REBIND_LAB_CLIENT_SECRET) or REBIND_LAB_TOKEN"))
+		}
+		return append(checks, credential.TokenChecks(ctx, cred, DefaultGraphURL+"/.default", "Graph", req.Needs, signInFix)...)
 	}
-	checks := steps.EndpointChecks(ctx, graphURL, cfg.Lab != "")
+	checks := steps.EndpointChecks(ctx, graphURL, nil, false)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, Lab: cfg.Lab != ""})
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), signInFix))
 	}
-	// The token's audience is Graph's, whatever endpoint the lab serves
-	// it from: the .default scope of the resource (https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope).
+	// The token's audience is Graph's: the .default scope of the resource
+	// (https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope).
 	scope := strings.TrimSuffix(graphURL, "/") + "/.default"
 	return append(checks, credential.TokenChecks(ctx, cred, scope, "Graph", req.Needs, signInFix)...)
 }

@@ -92,7 +92,7 @@ func runOnLab(t *testing.T, scenario, src string, vars map[string]string, wrap f
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h http.Handler = lab.NewServer(tn, lab.ServerOptions{})
+	var h http.Handler = lab.NewServer(tn, lab.ServerOptions{Anonymous: true})
 	if wrap != nil {
 		h = wrap(h)
 	}

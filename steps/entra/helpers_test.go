@@ -2,40 +2,49 @@ package entra
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
-// labTenant loads a scenario and serves it on a loopback listener with the
-// lab's real Graph, Exchange and control routes.
-func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tenant, *lab.Server, *httptest.Server) {
+// labTenant starts a lab from a scenario as rebind rehearse does: its
+// real Graph, Exchange, token and control routes over HTTPS with the CA
+// this process was handed. Targets opened on it (openLab) verify it and get
+// their tokens from it, as against a real tenant.
+func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tenant, *lab.Server, served) {
 	t.Helper()
-	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
 	}
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
-	s := lab.NewServer(tn, opts)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return tn, s, srv
+	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return in.Tenant, in.Server, served{URL: in.URL}
 }
+
+// served is where a lab listens.
+type served struct{ URL string }
 
 // openLab opens the entra target against a lab the way the engine does
 // with --lab.
 func openLab(t testing.TB, labURL string, config map[string]any) *Client {
+	t.Helper()
+	return openLabEnv(t, labURL, config, nil)
+}
+
+// openLabEnv is openLab with the environment env (REBIND_LAB_TOKEN, say).
+func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[string]string) *Client {
 	t.Helper()
 	tt, ok := steps.LookupTarget("entra")
 	if !ok {
@@ -43,7 +52,7 @@ func openLab(t testing.TB, labURL string, config map[string]any) *Client {
 	}
 	v, err := tt.Open(context.Background(), steps.TargetConfig{
 		Name: "tenant", Config: steptest.Config(tt.Info().Schema, config), Lab: labURL,
-		Getenv: func(string) string { return "" },
+		Getenv: func(k string) string { return env[k] },
 	})
 	if err != nil {
 		t.Fatal(err)

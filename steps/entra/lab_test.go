@@ -6,20 +6,27 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
 // labPost calls the lab's control API.
 func labPost(t *testing.T, url string) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", nil)
+	hc, err := control.Client(url, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Post(url, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,31 +355,34 @@ func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
 func TestTenantReadsSoftMatchBlock(t *testing.T) {
 	for _, blocked := range []bool{false, true} {
 		tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
-		if blocked {
-			var buf bytes.Buffer
-			if err := tn.Save(&buf); err != nil {
-				t.Fatal(err)
-			}
-			st := strings.Replace(buf.String(), `"organization": {`, `"organization": {"blockSoftMatchEnabled": true,`, 1)
-			if st == buf.String() {
-				t.Fatal("the saved state has no organization object to change")
-			}
-			loaded, err := lab.Load(strings.NewReader(st))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv2 := httptest.NewServer(lab.NewServer(loaded, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
-			t.Cleanup(srv2.Close)
-			srv = srv2
-		}
+		tn.SetSoftMatchBlocked(blocked)
+
+		// App-only (the lab's default app): Graph refuses the read (the
+		// API supports delegated Global Administrator sign-in only), and
+		// the features are unknown, never false.
 		c := openLab(t, srv.URL, nil)
 		typ, call := newCall(t, "entra_tenant", c, nil, false)
 		obs, _ := plan(t, typ, call)
+		if got := obs.Value.GetAttr("soft_match"); got.AsString() != "unknown" || !obs.Value.GetAttr("soft_match_blocked").IsNull() ||
+			!strings.Contains(obs.Value.GetAttr("features_unreadable").AsString(), "Global Administrator") {
+			t.Fatalf("app-only: soft_match = %#v, soft_match_blocked = %#v, features_unreadable = %#v; want unknown, null and the reason",
+				got, obs.Value.GetAttr("soft_match_blocked"), obs.Value.GetAttr("features_unreadable"))
+		}
+
+		// A Global Administrator's delegated token reads them.
+		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", lab.RoleGlobalAdministrator)
+		c = openLabEnv(t, srv.URL, nil, map[string]string{"REBIND_LAB_TOKEN": tok})
+		typ, call = newCall(t, "entra_tenant", c, nil, false)
+		obs, _ = plan(t, typ, call)
 		if got := obs.Value.GetAttr("soft_match_blocked"); got.IsNull() || got.True() != blocked {
 			t.Fatalf("soft_match_blocked = %#v, want %v", got, blocked)
 		}
 		if got := obs.Value.GetAttr("hard_match_takeover_blocked"); got.IsNull() || got.True() {
 			t.Fatalf("hard_match_takeover_blocked = %#v, want false", got)
+		}
+		want := map[bool]string{true: "blocked", false: "allowed"}[blocked]
+		if got := obs.Value.GetAttr("soft_match").AsString(); got != want {
+			t.Fatalf("soft_match = %q, want %q", got, want)
 		}
 	}
 }
@@ -407,16 +417,43 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 	if id == "" {
 		t.Fatal("the scenario has no deleted nicki")
 	}
-	tn, err = lab.FromState(st)
+	raw, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}))
-	defer srv.Close()
-	c := openLab(t, srv.URL, nil)
+	in, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
+		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	c := openLab(t, in.URL, nil)
 	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
 	obs, _ := plan(t, typ, call)
 	if got := obs.Value.GetAttr("id").AsString(); got != id || !obs.Value.GetAttr("deleted").True() {
 		t.Fatalf("deleted %s found as %#v, want %s", upn, obs.Value, id)
 	}
+}
+
+// delegatedToken mints a delegated Graph token at the lab (POST
+// /lab/token; the lab serves no interactive sign-in).
+func delegatedToken(t *testing.T, base, scp string, wids ...string) string {
+	t.Helper()
+	hc, err := control.Client(base, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"user": "admin@contoso.com", "scp": scp, "wids": wids})
+	resp, err := hc.Post(base+"/lab/token", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		t.Fatalf("delegated token: %s %v", resp.Status, err)
+	}
+	return out.AccessToken
 }

@@ -104,6 +104,9 @@ type tenant struct {
 	// blockSoftMatchEnabled and blockCloudObjectTakeoverThroughHardMatchEnabled
 	// features; nil when they could not be read (no permission).
 	SoftMatchBlocked, HardMatchTakeoverBlocked *bool
+	// FeaturesUnreadable says why the features could not be read ("" when
+	// they were).
+	FeaturesUnreadable string
 }
 
 // organization reads the tenant's organization object.
@@ -132,9 +135,14 @@ func (c *Client) organization(ctx context.Context) (tenant, error) {
 	sync, err := c.graph.Directory().OnPremisesSynchronization().Get(ctx, nil)
 	switch {
 	case err != nil && (isStatus(err, 403) || isStatus(err, 404)):
-		// Reading the features needs OnPremDirectorySynchronization.Read.All;
-		// without it they stay unknown (null) and runbooks that rely on
-		// them say so.
+		// GET /directory/onPremisesSynchronization supports delegated
+		// sign-in only ("Application: Not supported.", and "Global
+		// Administrator is the only role supported for this operation",
+		// https://learn.microsoft.com/en-us/graph/api/onpremisesdirectorysynchronization-get):
+		// an app-only token, or a user who is not a Global Administrator,
+		// gets 403. The features are then unknown, and runbooks that rely
+		// on them decide what to do about it.
+		t.FeaturesUnreadable = "GET /directory/onPremisesSynchronization was refused (" + err.Error() + "); it supports delegated sign-in of a Global Administrator only"
 	case err != nil:
 		return tenant{}, wrap(err, "read the directory synchronisation features")
 	default:

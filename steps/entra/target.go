@@ -98,17 +98,30 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		batch = true
 	}
 	if cfg.Lab != "" {
-		graphURL = strings.TrimSuffix(cfg.Lab, "/")
+		// A lab is reached as Graph is: over TLS verified against the
+		// lab's CA, with a token for https://graph.microsoft.com from the
+		// lab's token endpoint. (An http:// lab is one served with
+		// --plain-http.)
+		cred, hc, _, err := credential.Lab(ctx, cfg.Lab, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
+		}
+		c, err := NewClient(ClientOptions{GraphURL: strings.TrimSuffix(cfg.Lab, "/"), Credential: cred, Lab: cfg.Lab, Batch: batch,
+			Transport: hc.Transport, Scope: DefaultGraphURL + "/.default"})
+		if err != nil {
+			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
+		}
+		return c, nil
 	}
 	u, err := url.Parse(graphURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(cfg.Lab != "" && u.Scheme == "http")) {
+	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, Lab: cfg.Lab != ""})
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
-	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Lab: cfg.Lab, Batch: batch})
+	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch})
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
@@ -124,6 +137,8 @@ type Client struct {
 	lab string
 	// batch coalesces concurrent immutable ID writes; nil when off.
 	batch *batcher
+	// plain carries the requests made without the SDK (the lab's clock).
+	plain *http.Client
 }
 
 // ClientOptions configure NewClient.
@@ -138,6 +153,11 @@ type ClientOptions struct {
 	Lab string
 	// Batch turns on the $batch coalescing of immutable ID writes.
 	Batch bool
+	// Transport carries the requests (a lab's verifies the lab's CA);
+	// nil means the default.
+	Transport http.RoundTripper
+	// Scope is the token scope; GraphURL + "/.default" when "".
+	Scope string
 }
 
 // NewClient builds the Graph SDK's request adapter with rebind's middleware
@@ -150,8 +170,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("entra: graph url %q: %w", opts.GraphURL, err)
 	}
 	host := u.Hostname()
+	scope := opts.Scope
+	if scope == "" {
+		scope = root + "/.default"
+	}
 	auth, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
-		opts.Credential, []string{root + "/.default"}, []string{host})
+		opts.Credential, []string{scope}, []string{host})
 	if err != nil {
 		return nil, fmt.Errorf("entra: authentication provider: %w", err)
 	}
@@ -166,12 +190,16 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	clientOpts := msgraphsdk.GetDefaultClientOptions()
 	mw = append([]khttp.Middleware{msgraphcore.NewGraphTelemetryHandler(&clientOpts)}, mw...)
 	hc := khttp.GetDefaultClient(mw...)
+	if opts.Transport != nil {
+		hc.Transport = khttp.NewCustomTransportWithParentTransport(opts.Transport, mw...)
+	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(root + "/v1.0")
-	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, lab: strings.TrimSuffix(opts.Lab, "/")}
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, lab: strings.TrimSuffix(opts.Lab, "/"),
+		plain: &http.Client{Transport: opts.Transport, Timeout: time.Minute}}
 	if opts.Batch {
 		c.batch = newBatcher(c, batchWindow)
 	}
@@ -198,7 +226,7 @@ func (c *Client) now(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.plain.Do(req)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
 	}

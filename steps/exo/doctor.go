@@ -2,8 +2,11 @@ package exo
 
 import (
 	"context"
+	"crypto/x509"
 	"os"
 	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/entra/credential"
@@ -48,11 +51,26 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	} else if org == "" {
 		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
 	}
-	checks := steps.EndpointChecks(ctx, base, lab)
+	var roots *x509.CertPool
+	if lab {
+		// A lab is verified with its own CA and signs in at its own token
+		// endpoint, exactly as the target does when it opens.
+		var err error
+		if roots, err = credential.LabRoots(cfg.Lab, getenv); err != nil {
+			return []steps.Check{steps.Failed("endpoint", err.Error(), "set REBIND_LAB_CA to the CA file `rebind lab serve --ca-file` wrote")}
+		}
+	}
+	checks := steps.EndpointChecks(ctx, base, roots, lab)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	cred, err := doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device, Lab: lab})
+	var cred azcore.TokenCredential
+	var err error
+	if lab {
+		cred, _, _, err = credential.Lab(ctx, cfg.Lab, getenv)
+	} else {
+		cred, err = doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device})
+	}
 	const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), fix))

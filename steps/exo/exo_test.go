@@ -13,6 +13,7 @@ import (
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -20,19 +21,21 @@ import (
 // target against it as --lab does.
 func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Client) {
 	t.Helper()
-	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
+	// Started as rehearse starts it: HTTPS with its CA, tokens from its
+	// token endpoint (Exchange.ManageAsApp for the default app).
+	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
+		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := lab.NewServer(tn, lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30})
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { in.Close() })
 	tt, _ := steps.LookupTarget("exo")
-	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "exo", Config: objectFor(tt.Info().Schema, nil), Lab: srv.URL})
+	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "exo", Config: objectFor(tt.Info().Schema, nil), Lab: in.URL,
+		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tn, s, v.(*Client)
+	return in.Tenant, in.Server, v.(*Client)
 }
 
 func objectFor(schema steps.Schema, given map[string]any) cty.Value {
@@ -200,8 +203,9 @@ func TestThrottledCallsComplete(t *testing.T) {
 	_, s, c := labExchange(t, "healthy")
 	s.SetFaults(lab.Faults{Throttle: 0.3, Unavailable: 0.1})
 	statuses := map[int]int{}
+	base := c.HTTP.Transport // verifies the lab's certificate
 	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		resp, err := http.DefaultTransport.RoundTrip(r)
+		resp, err := base.RoundTrip(r)
 		if err == nil {
 			statuses[resp.StatusCode]++
 		}

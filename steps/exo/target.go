@@ -77,54 +77,38 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		tenant = getenv("AZURE_TENANT_ID")
 	}
 	device, _ := steps.Bool(cfg.Config, "device_code")
-	var endpoint string
 	if cfg.Lab != "" {
-		ep, dom, err := labEndpoint(ctx, cfg.Lab)
+		// A lab is reached as Exchange Online is: over TLS verified
+		// against the lab's CA, with a token for
+		// https://outlook.office365.com from the lab's token endpoint.
+		cred, hc, ep, err := credential.Lab(ctx, cfg.Lab, getenv)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 		}
-		endpoint = ep
+		if ep.Exchange == "" {
+			return nil, fmt.Errorf("exo: lab %s: GET /lab/endpoints names no exchange address", cfg.Lab)
+		}
+		endpoint := ep.Exchange
 		if org == "" {
-			org = dom
+			org = ep.Tenant
 		} else {
 			endpoint = strings.TrimSuffix(cfg.Lab, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
 		}
-	} else {
-		if org == "" {
-			return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
-		}
-		u, err := url.Parse(base)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
-		}
-		endpoint = strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
+		return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: hc}, nil
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, Lab: cfg.Lab != ""})
+	if org == "" {
+		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
+	}
+	endpoint := strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
 	if err != nil {
 		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 	}
 	return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: &http.Client{Timeout: 2 * time.Minute}}, nil
-}
-
-// labEndpoint asks a lab tenant where its Exchange admin API listens.
-func labEndpoint(ctx context.Context, lab string) (endpoint, tenant string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(lab, "/")+"/lab/endpoints", nil)
-	if err != nil {
-		return "", "", fmt.Errorf("exo: lab %s: %w", lab, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", "", fmt.Errorf("exo: lab %s: %w", lab, err)
-	}
-	defer resp.Body.Close()
-	var ep struct {
-		Exchange string `json:"exchange"`
-		Tenant   string `json:"tenant"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ep); err != nil || resp.StatusCode != http.StatusOK || ep.Exchange == "" {
-		return "", "", fmt.Errorf("exo: lab %s: GET /lab/endpoints answered %s without an exchange address (%v)", lab, resp.Status, err)
-	}
-	return ep.Exchange, ep.Tenant, nil
 }
 
 // Client calls cmdlets through InvokeCommand. It is safe for concurrent use.

@@ -50,18 +50,6 @@ func TestSourceCachesUntilNearExpiry(t *testing.T) {
 	}
 }
 
-// TestLabTokenIsFixed: a lab target never asks the environment.
-func TestLabTokenIsFixed(t *testing.T) {
-	c, err := New(Options{Lab: true, TenantID: "ignored"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := NewSource(c, "x").Token(context.Background())
-	if err != nil || tok != LabToken {
-		t.Fatalf("lab token = %q, %v", tok, err)
-	}
-}
-
 // TestErrorsNameTheScope: a failed token names what it was for.
 func TestErrorsNameTheScope(t *testing.T) {
 	s := NewSource(&countingCredential{err: errors.New("no credential")}, "https://graph.microsoft.com/.default")

@@ -1,0 +1,139 @@
+package control
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EnvCA names the environment variable holding the path of a lab's CA
+// certificate (PEM), as `rebind lab serve --ca-file` writes it: a client
+// given --lab URL verifies the lab's TLS certificate against it.
+const EnvCA = "REBIND_LAB_CA"
+
+// trusted holds the CAs of labs this process started, by origin
+// (scheme://host:port): `rebind rehearse` and tests hand the CA over
+// directly instead of through a file.
+var trusted sync.Map // string -> []byte
+
+// Trust records pem as the CA of the lab at base, for this process.
+func Trust(base string, pem []byte) {
+	if o := origin(base); o != "" {
+		trusted.Store(o, append([]byte(nil), pem...))
+	}
+}
+
+// Forget drops what Trust recorded for base.
+func Forget(base string) {
+	if o := origin(base); o != "" {
+		trusted.Delete(o)
+	}
+}
+
+func origin(base string) string {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// TLSConfig returns how to verify the lab at base: the system's roots plus
+// the lab's CA, exactly as a client verifies a real service with a private
+// CA added, never without verification. The CA is the one Trust recorded
+// for base, else the PEM file named by $REBIND_LAB_CA (getenv; nil means
+// os.Getenv). A plain http:// lab (served with --plain-http) needs none:
+// TLSConfig then returns nil.
+func TLSConfig(base string, getenv func(string) string) (*tls.Config, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("lab %q: not a URL", base)
+	}
+	if u.Scheme == "http" {
+		return nil, nil
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var pem []byte
+	if v, ok := trusted.Load(origin(base)); ok {
+		pem = v.([]byte)
+	} else if f := getenv(EnvCA); f != "" {
+		if pem, err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("lab %s: CA file ($%s): %w", base, EnvCA, err)
+		}
+	} else {
+		return nil, fmt.Errorf("lab %s: no CA to verify it with: set %s to the CA file `rebind lab serve --ca-file` wrote (or the \"ca\" of its /lab/endpoints)", base, EnvCA)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("lab %s: the CA (%s) holds no PEM certificate", base, EnvCA)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}, nil
+}
+
+// Transport returns an HTTP transport that verifies the lab at base.
+func Transport(base string, getenv func(string) string) (*http.Transport, error) {
+	cfg, err := TLSConfig(base, getenv)
+	if err != nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = cfg
+	return t, nil
+}
+
+// Client returns an HTTP client for the lab at base with the given
+// timeout.
+func Client(base string, getenv func(string) string, timeout time.Duration) (*http.Client, error) {
+	t, err := Transport(base, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: t, Timeout: timeout}, nil
+}
+
+// Endpoints is what GET /lab/endpoints says about a lab (the fields a
+// client binding to it reads).
+type Endpoints struct {
+	Graph         string `json:"graph"`
+	Exchange      string `json:"exchange"`
+	LDAP          string `json:"ldap"`
+	LDAPS         string `json:"ldaps"`
+	LDAPBaseDN    string `json:"ldap_base_dn"`
+	LDAPBindDN    string `json:"ldap_bind_dn"`
+	LDAPPassword  string `json:"ldap_password"`
+	Tenant        string `json:"tenant"`
+	TenantID      string `json:"tenant_id"`
+	CA            string `json:"ca"`
+	Authority     string `json:"authority"`
+	TokenEndpoint string `json:"token_endpoint"`
+	ClientID      string `json:"client_id"`
+	ClientSecret  string `json:"client_secret"`
+}
+
+// FetchEndpoints asks the lab at base for its endpoints, over a verified
+// connection.
+func FetchEndpoints(ctx context.Context, client *http.Client, base string) (Endpoints, error) {
+	var ep Endpoints
+	body, err := Do(ctx, client, http.MethodGet, strings.TrimSuffix(base, "/")+"/lab/endpoints")
+	if err != nil {
+		return ep, err
+	}
+	if err := json.Unmarshal(body, &ep); err != nil {
+		return ep, fmt.Errorf("lab %s: /lab/endpoints: %w", base, err)
+	}
+	return ep, nil
+}
