@@ -89,8 +89,9 @@ func (s *Server) routeCloudSync() {
 	s.graph.HandleFunc("GET "+job, s.allow(permReadSyncJob, s.getSyncJob))
 	s.graph.HandleFunc("POST "+job+"/start", s.allow(permRunSyncJob, s.startSyncJob))
 	s.graph.HandleFunc("POST "+job+"/restart", s.allow(permRunSyncJob, s.restartSyncJob))
-	// Pause synchronizationJob lists the same permissions as start and
-	// restart (https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause).
+	// The pause page's permission table is an include this branch could
+	// not read (https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-pause);
+	// the lab asks for start's and restart's permissions, unverified.
 	s.graph.HandleFunc("POST "+job+"/pause", s.allow(permRunSyncJob, s.pauseSyncJob))
 }
 
