@@ -23,6 +23,8 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("GET /lab/endpoints", s.controlEndpoints)
 	s.mux.HandleFunc("GET /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
+	s.mux.HandleFunc("POST /lab/connect/powershell", s.controlConnectShell)
+	s.mux.HandleFunc("POST /lab/exchange/powershell", s.controlExchangeShell)
 	s.mux.HandleFunc("POST /lab/token", s.controlToken)
 }
 

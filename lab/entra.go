@@ -2,6 +2,8 @@ package lab
 
 import (
 	"fmt"
+	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -281,7 +283,10 @@ type CloudQuery struct {
 	// Deleted selects users in the recycle bin instead of active ones.
 	Deleted           bool
 	UserPrincipalName string
-	ImmutableID       string
+	// UPNSuffix keeps the users whose userPrincipalName ends with it
+	// (endswith, an advanced query).
+	UPNSuffix   string
+	ImmutableID string
 	// After resumes a listing after the user with this id.
 	After string
 	// Limit caps the result; 0 means no cap.
@@ -298,6 +303,9 @@ func (t *Tenant) CloudUsers(q CloudQuery) ([]CloudUser, bool) {
 			return false
 		}
 		if q.UserPrincipalName != "" && !strings.EqualFold(u.UserPrincipalName, q.UserPrincipalName) {
+			return false
+		}
+		if q.UPNSuffix != "" && !strings.HasSuffix(fold(u.UserPrincipalName), fold(q.UPNSuffix)) {
 			return false
 		}
 		return q.ImmutableID == "" || u.OnPremisesImmutableID == q.ImmutableID
@@ -377,6 +385,33 @@ func (s *entraStore) checkActiveUnique(u, self *CloudUser) error {
 		if o := active(s.proxy[proxyKey(p)], self); o != nil {
 			return fmt.Errorf("%w: proxy address %s is held by %s", ErrConflict, p, o.ID)
 		}
+	}
+	return nil
+}
+
+// upnEndsWith reads an `endswith(userPrincipalName,'value')` clause.
+var upnEndsWithClause = regexp.MustCompile(`(?i)^\s*endswith\(\s*userPrincipalName\s*,\s*'((?:[^']|'')*)'\s*\)\s*$`)
+
+func upnEndsWith(clause string) (string, bool) {
+	m := upnEndsWithClause.FindStringSubmatch(clause)
+	if m == nil {
+		return "", false
+	}
+	return strings.ReplaceAll(m[1], "''", "'"), true
+}
+
+// needAdvancedQuery refuses an endswith filter sent without the advanced
+// query parameters: "these advanced query capabilities aren't available by
+// default but, the requestor must set the ConsistencyLevel header to
+// eventual and ... use the $count query parameter"
+// (https://learn.microsoft.com/graph/aad-advanced-queries). The message is
+// the lab's own.
+func needAdvancedQuery(r *http.Request, q CloudQuery) error {
+	if q.UPNSuffix == "" {
+		return nil
+	}
+	if !strings.EqualFold(r.Header.Get("ConsistencyLevel"), "eventual") || !strings.EqualFold(r.URL.Query().Get("$count"), "true") {
+		return fmt.Errorf("Operator 'endsWith' is not supported without the advanced query parameters (ConsistencyLevel: eventual and $count=true).")
 	}
 	return nil
 }

@@ -190,6 +190,15 @@ func (t *Tenant) Organization() Organization {
 	return t.org
 }
 
+// DirSyncPendingDisableMessage is the lab's answer to turning directory
+// synchronisation on while turning it off has not completed.
+const DirSyncPendingDisableMessage = "Directory Sync is currently in a pending disable state for this directory. " +
+	"Please wait until Directory Sync has been fully disabled before trying again."
+
+// errDirSyncPendingDisable refuses turning directory synchronisation on
+// while turning it off has not completed.
+var errDirSyncPendingDisable = fmt.Errorf("entra: turn directory sync on: %w: %s", ErrRefused, DirSyncPendingDisableMessage)
+
 // SetDirSyncEnabled turns the tenant's directory synchronisation on or off.
 // Turning it off takes Config.SyncDisableDelay of virtual time: until then
 // users stay mastered on premises and it cannot be turned on again
@@ -207,8 +216,13 @@ func (t *Tenant) SetDirSyncEnabled(on bool) error {
 		t.org.OnPremisesSyncEnabled = boolPtr(false)
 		t.org.SyncDisableCompletes = timePtr(t.now.Add(t.cfg.SyncDisableDelay.D()))
 	case t.org.SyncDisableCompletes != nil:
-		return fmt.Errorf("entra: turn directory sync on: %w: turning it off completes at %s; it cannot be turned on before",
-			ErrRefused, t.org.SyncDisableCompletes.Format("2006-01-02 15:04 MST"))
+		// "Once disabled, the process cannot be canceled and must complete
+		// before you can take further action, including re-enabling
+		// DirSync" (https://learn.microsoft.com/powershell/module/microsoft.entra.directorymanagement/set-entradirsyncenabled).
+		// Graph documents no error text for it; the words are those Connect
+		// shows in that state, as quoted in
+		// https://github.com/MicrosoftLearning/MS-100T00-Microsoft-365-Identity-and-Services/issues/18.
+		return errDirSyncPendingDisable
 	default:
 		t.org.OnPremisesSyncEnabled = boolPtr(true)
 		t.sync.FullPending = true

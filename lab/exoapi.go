@@ -141,10 +141,52 @@ func (p cmdletParams) flag(name string) (value, present bool) {
 	return false, false
 }
 
+// exoErrorBody is the admin API's error answer as its public clients read
+// it. Microsoft documents no schema for InvokeCommand; CIPP-API's
+// New-ExoRequest (github.com/KelvinTegelaar/CIPP-API,
+// Modules/CIPPCore/Public/GraphHelper/New-ExoRequest.ps1) takes the
+// cmdlet's message from error.details[].message, else from
+// error.innererror.internalException.message, and only last from
+// error.message, which is the shape of Microsoft's REST API guidelines'
+// error object (details: an array of errors; innererror: nested).
+type exoErrorBody struct {
+	Error struct {
+		Code       string           `json:"code"`
+		Message    string           `json:"message"`
+		Details    []exoErrorDetail `json:"details"`
+		InnerError *exoInnerError   `json:"innererror,omitempty"`
+	} `json:"error"`
+}
+
+type exoErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Target  string `json:"target"`
+}
+
+type exoInnerError struct {
+	Message           string         `json:"message"`
+	Type              string         `json:"type"`
+	InternalException *exoInnerError `json:"internalException,omitempty"`
+}
+
 // exoError writes an Exchange error the way the admin API reports a
-// cmdlet's exception.
+// cmdlet's exception: the "|type|text" of the exception in details[] and in
+// innererror.internalException, and a general message on top (its text is
+// the lab's own: no public source shows the service's).
 func exoError(w http.ResponseWriter, status int, exception, msg string) {
-	writeError(w, status, exception, "|Microsoft.Exchange.Management.Tasks."+exception+"|"+msg)
+	typ := "Microsoft.Exchange.Management.Tasks." + exception
+	if strings.Contains(exception, ".") {
+		typ = exception
+		exception = exception[strings.LastIndexByte(exception, '.')+1:]
+	}
+	var b exoErrorBody
+	b.Error.Code = exception
+	b.Error.Message = "The cmdlet failed."
+	b.Error.Details = []exoErrorDetail{{Code: exception, Message: "|" + typ + "|" + msg}}
+	b.Error.InnerError = &exoInnerError{Message: "The cmdlet failed.", Type: "System.Management.Automation.CmdletInvocationException",
+		InternalException: &exoInnerError{Message: msg, Type: typ}}
+	writeJSON(w, status, b)
 }
 
 // invokeCommand serves POST /adminapi/beta/{tenant}/InvokeCommand.
@@ -165,7 +207,7 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	p := req.CmdletInput.Parameters
 	if err := p.bind(); err != nil {
-		writeError(w, http.StatusBadRequest, "ParameterBindingException", "|System.Management.Automation.ParameterBindingException|"+err.Error())
+		exoError(w, http.StatusBadRequest, "System.Management.Automation.ParameterBindingException", err.Error())
 		return
 	}
 	id := p.str("Identity")
@@ -229,7 +271,7 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"value": []exoRecipient{}})
 	default:
-		writeError(w, http.StatusBadRequest, "CommandNotFoundException",
+		exoError(w, http.StatusBadRequest, "System.Management.Automation.CommandNotFoundException",
 			fmt.Sprintf("The term '%s' is not recognized as a cmdlet the lab serves (Get-Mailbox, Get-MailUser, Get-Recipient, Remove-Mailbox, Remove-MailUser, Set-Mailbox).", name))
 	}
 }

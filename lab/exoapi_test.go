@@ -28,7 +28,7 @@ func cmdlet(t *testing.T, srv string, name string, params map[string]any, out an
 
 // TestExchangeGuidInUseOverHTTP walks seed 002 (b) through the Exchange
 // admin API: find the soft-deleted holder of the GUID, release the hold,
-// purge, re-provision, and see the Graph error go.
+// purge, retry provisioning, and see the Graph error go.
 func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 	tn := load(t, "exchange-guid-in-use")
 	srv := labServer(t, tn, lab.ServerOptions{})
@@ -43,9 +43,9 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 		found.Value[0].RecipientTypeDetails != "UserMailbox" || found.Value[0].ExchangeGuid != g {
 		t.Fatalf("holder = %+v", found.Value)
 	}
-	var e odataErr
+	var e exoErr
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
-	if !strings.Contains(e.Error.Message, "Litigation Hold") {
+	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "Litigation Hold") {
 		t.Fatalf("purge on hold: %+v", e)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "LitigationHoldEnabled": false, "InactiveMailbox": true}, nil), 200)
@@ -58,7 +58,7 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 		t.Fatalf("mailbox after the release: %+v", mb.Value)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-Mailbox", map[string]any{"Identity": g, "PermanentlyDelete": true}, &e), 400)
-	if !strings.Contains(e.Error.Message, "DelayHoldApplied") {
+	if len(e.Error.Details) != 1 || !strings.Contains(e.Error.Details[0].Message, "DelayHoldApplied") {
 		t.Fatalf("purge on delay hold: %+v", e)
 	}
 	wantStatus(t, cmdlet(t, srv.URL, "Set-Mailbox", map[string]any{"Identity": g, "InactiveMailbox": true, "RemoveDelayHoldApplied": true}, nil), 200)
@@ -67,9 +67,13 @@ func TestExchangeGuidInUseOverHTTP(t *testing.T) {
 	erin, _ := tn.ADUser("CN=erin,OU=Users,DC=corp,DC=example,DC=com")
 	wantStatus(t, cmdlet(t, srv.URL, "Remove-MailUser", map[string]any{"Identity": erin.MailboxGUID.String(), "PermanentlyDelete": true}, nil), 200)
 
-	wantStatus(t, call(t, "POST", srv.URL+"/lab/sync", nil, nil), 200)
+	// A sync cycle exports nothing for users whose AD objects did not
+	// change: retrying their service provisioning is what has Exchange
+	// validate them again.
 	for _, upn := range []string{"frank@contoso.com", "erin@contoso.com"} {
 		var u map[string]any
+		wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users/"+upn+"?$select=id", nil, &u), 200)
+		wantStatus(t, call(t, "POST", srv.URL+"/v1.0/users/"+u["id"].(string)+"/retryServiceProvisioning", nil, nil), 204)
 		wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users/"+upn+"?$select=id,serviceProvisioningErrors", nil, &u), 200)
 		if errs := u["serviceProvisioningErrors"].([]any); len(errs) != 0 {
 			t.Fatalf("%s still has %v", upn, errs)
@@ -141,5 +145,44 @@ func TestControlClockAndLastSync(t *testing.T) {
 	wantStatus(t, call(t, "GET", srv.URL+"/lab/sync", nil, &last), 200)
 	if last.Policy != lab.Initial || last.Updated != 25 || last.Status != lab.StatusSuccess {
 		t.Fatalf("last sync = %+v", last)
+	}
+}
+
+// exoErr is the admin API's error answer as public clients of InvokeCommand
+// read it (CIPP-API's New-ExoRequest.ps1: error.details[].message, else
+// error.innererror.internalException.message, else error.message).
+type exoErr struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details []struct {
+			Code, Message string
+		} `json:"details"`
+		InnerError *struct {
+			InternalException *struct {
+				Message, Type string
+			} `json:"internalException"`
+		} `json:"innererror"`
+	} `json:"error"`
+}
+
+// TestExchangeErrorShape: a cmdlet's exception comes as "|type|text" in
+// error.details[].message, its text and type in
+// error.innererror.internalException; error.message alone does not carry it.
+func TestExchangeErrorShape(t *testing.T) {
+	srv := labServer(t, load(t, "healthy"), lab.ServerOptions{})
+	var e exoErr
+	wantStatus(t, cmdlet(t, srv.URL, "Get-Recipient", map[string]any{"Identity": "nobody@contoso.com"}, &e), 404)
+	const want = "|Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found"
+	if len(e.Error.Details) != 1 || !strings.HasPrefix(e.Error.Details[0].Message, want) || e.Error.Code != "ManagementObjectNotFoundException" {
+		t.Fatalf("error = %+v", e)
+	}
+	ie := e.Error.InnerError
+	if ie == nil || ie.InternalException == nil || ie.InternalException.Type != "Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException" ||
+		!strings.HasPrefix(ie.InternalException.Message, "The operation couldn't be performed") {
+		t.Fatalf("innererror = %+v", ie)
+	}
+	if strings.Contains(e.Error.Message, "couldn't be found") {
+		t.Fatalf("error.message carries the exception: %q", e.Error.Message)
 	}
 }

@@ -23,7 +23,7 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("PATCH /v1.0/users/{id}", s.allow(permUpdateUser, s.patchUser))
 	g.HandleFunc("DELETE /v1.0/users/{id}", s.allow(permDeleteUser, s.deleteUser))
 	g.HandleFunc("POST /v1.0/users/{id}/assignLicense", s.allow(permLicense, s.assignLicense))
-	g.HandleFunc("POST /v1.0/users/{id}/reprocessLicenseAssignment", s.allow(permLicense, s.reprocessLicenseAssignment))
+	g.HandleFunc("POST /v1.0/users/{id}/retryServiceProvisioning", s.allow(permRetryProvisioning, s.retryServiceProvisioning))
 	for _, cast := range []string{"microsoft.graph.user", "graph.user"} {
 		g.HandleFunc("GET /v1.0/directory/deletedItems/"+cast, s.allow(permReadDeleted, s.listDeleted))
 	}
@@ -76,6 +76,10 @@ func parseFilter(f string, q *CloudQuery) error {
 		return nil
 	}
 	for _, clause := range filterAnd.Split(f, -1) {
+		if v, ok := upnEndsWith(clause); ok {
+			q.UPNSuffix = v
+			continue
+		}
 		m := filterClause.FindStringSubmatch(clause)
 		if m == nil {
 			return fmt.Errorf("Unsupported or invalid query filter clause specified: %q; the lab supports \"property eq 'value'\".", clause)
@@ -115,6 +119,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, deleted bool) {
 	}
 	q := CloudQuery{Deleted: deleted, After: qs.Get("$skiptoken"), Limit: top}
 	if err := parseFilter(qs.Get("$filter"), &q); err != nil {
+		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
+	if err := needAdvancedQuery(r, q); err != nil {
 		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
 		return
 	}
@@ -414,7 +422,7 @@ func (s *Server) patchOrganization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.t.SetDirSyncEnabled(on); err != nil {
-			writeModelError(w, err)
+			writeDirSyncError(w, err)
 			return
 		}
 	}

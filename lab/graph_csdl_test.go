@@ -270,9 +270,9 @@ func TestGraphShapesMatchCSDL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs := []graphSyncJob{NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b")}
+		jobs := []graphSyncJob{NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b", &cloudJobState{})}
 		_, _ = tn.SyncCycle(Delta)
-		jobs = append(jobs, NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b"))
+		jobs = append(jobs, NewServer(tn, ServerOptions{}).syncJob("AD2AADProvisioning.a.b", &cloudJobState{paused: true}))
 		for i, j := range jobs {
 			jb, _ := json.Marshal(j)
 			var job any
@@ -285,7 +285,7 @@ func TestGraphShapesMatchCSDL(t *testing.T) {
 	q := New(Config{})
 	q.sync.Runs = 1
 	q.sync.Last = &SyncResult{ID: "x", Policy: Delta, Started: time.Now(), Status: StatusDeletionThresholdExceeded}
-	jb, _ := json.Marshal(NewServer(q, ServerOptions{}).syncJob("j"))
+	jb, _ := json.Marshal(NewServer(q, ServerOptions{}).syncJob("j", &cloudJobState{quarantine: "TooManyDeletes", since: time.Now()}))
 	var job any
 	_ = json.Unmarshal(jb, &job)
 	if !strings.Contains(string(jb), `"Quarantine"`) {

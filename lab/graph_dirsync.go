@@ -1,6 +1,9 @@
 package lab
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+)
 
 // graphDirSyncFeatures is the part of Graph's
 // onPremisesDirectorySynchronizationFeature the lab models: the two
@@ -27,4 +30,17 @@ func (s *Server) getDirSync(w http.ResponseWriter, r *http.Request) {
 			BlockCloudObjectTakeoverThroughHardMatchEnabled: org.BlockHardMatchTakeover,
 		}}},
 	})
+}
+
+// writeDirSyncError answers a refused PATCH /organization/{id} of
+// onPremisesSyncEnabled. Turning it on before turning it off has completed
+// is refused with 400 Request_BadRequest and the message Connect shows in
+// that state (see DirSyncPendingDisableMessage); Graph documents no error
+// text of its own for it, so rebind keys on the status and code alone.
+func writeDirSyncError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errDirSyncPendingDisable) {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", DirSyncPendingDisableMessage)
+		return
+	}
+	writeModelError(w, err)
 }

@@ -103,12 +103,16 @@ var scenarioBuilds = map[string]scenarioBuild{
 					switch n {
 					case "arch2":
 						u.ArchiveGUID = newTestGUID(0xee)
-					case "arch3":
-						u.ArchiveGUID, u.MailNickname = arch, ""
 					}
 				})
 				must(t, err)
 			}
+			mustSync(t, tn, Delta)
+			// arch3's empty value reached Exchange and failed; the fix made
+			// on premises since does not flow without mailNickname, and a
+			// cycle that exports nothing for arch3 validates nothing again.
+			_, err := tn.UpdateADUser("CN=arch3,"+usersOU, func(u *ADUser) { u.ArchiveGUID, u.MailNickname = newTestGUID(0xa3), "" })
+			must(t, err)
 			mustSync(t, tn, Delta)
 			return tn
 		},

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -201,6 +202,8 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 			}
 		}
 	}
+	// "not allow an export with more than 500 deletes": the threshold
+	// itself is allowed (how-to-connect-sync-feature-prevent-accidental-deletes).
 	if th := t.cfg.DeletionThreshold; th >= 0 && len(dels) > th {
 		res.Status = StatusDeletionThresholdExceeded
 		t.sync.Last = &res
@@ -218,11 +221,6 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 	for _, c := range dels {
 		t.softDelete(c)
 		res.Deleted++
-	}
-	for _, id := range t.entra.ids() {
-		if c := t.entra.byID[id]; len(c.ServiceProvisioningErrors) > 0 && !c.Deleted() {
-			t.provision(c)
-		}
 	}
 	t.sync.Pending = pending
 	t.sync.Watermark = t.ad.usn
@@ -256,7 +254,9 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 		// The AD object came back (reanimated): sync restores its cloud user.
 		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
 		res.Restored++
-		return t.export(a, deleted, res, false)
+		ok := t.export(a, deleted, res, false)
+		t.provision(deleted)
+		return ok
 	}
 	cand, attr, val := t.softMatchCandidate(a)
 	if cand == nil {
@@ -392,6 +392,7 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bo
 		known[e.PropertyCausingError+"\x00"+fold(e.Value)] = e.OccurredDateTime
 	}
 	var perrs []ProvisioningError
+	before := exported(c)
 	conflict := func(attr, val string) {
 		if at, ok := known[attr+"\x00"+fold(val)]; ok && resilient {
 			// Quarantined before: kept, and not reported again.
@@ -453,6 +454,9 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bo
 		}
 	})
 	t.sync.Provisioned[c.OnPremisesImmutableID] = true
-	t.provision(c)
+	if !reflect.DeepEqual(before, exported(c)) {
+		// Only a changed user goes on to Exchange and is validated again.
+		t.provision(c)
+	}
 	return true
 }

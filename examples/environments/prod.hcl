@@ -30,10 +30,12 @@ target "ad" "corp" {
 
 target "adsync" "connect" {
   driver = "command"
-  # Start-ADSyncSyncCycle on the Entra Connect server over OpenSSH, as an
-  # argument list (never a shell line). The SSH account must be in the
+  # Connect's ADSync cmdlets on the Entra Connect server over OpenSSH, as an
+  # argument list (never a shell line), each command Base64-encoded as
+  # -EncodedCommand takes it: rebind checks the scheduler and staging mode,
+  # starts the cycle (Start-ADSyncSyncCycle), waits until it has ended and
+  # reads each run profile's result (Get-ADSyncRunProfileResult), a
+  # deletion-threshold stop included. The SSH account must be in the
   # server's ADSyncAdmins group.
-  command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]
-  # Whether a cycle is running: rebind waits for it to end.
-  status_command = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"]
+  shell = ["ssh", "connect01.corp.example.com", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]
 }

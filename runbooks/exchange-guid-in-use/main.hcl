@@ -9,7 +9,8 @@
 # delay hold that follows if it is a mailbox on hold (after a person has
 # checked whether its data must be kept; other holds stop the runbook with
 # the steps to remove them), purge it (Remove-MailUser / Remove-Mailbox -PermanentlyDelete),
-# re-provision the user, run a sync cycle and wait until the error is gone.
+# retry the user's service provisioning (Redo-MsolProvisionUser, now Graph's
+# retryServiceProvisioning) and wait until the error is gone.
 
 runbook "exchange-guid-in-use" {
   title                  = "Purge the soft-deleted recipient holding a user's ExchangeGuid or ArchiveGuid"
@@ -42,7 +43,6 @@ variable "property" {
 target "entra" "tenant" {}
 target "exo" "tenant" {}
 target "ad" "corp" {}
-target "adsync" "connect" {}
 
 data "ad_user" "user" {
   target = target.ad.corp
@@ -165,24 +165,21 @@ step "exo_recipient_purge" "holder" {
   identity = local.guid
 }
 
-# Redo-MsolProvisionUser's Graph successor. Should the request be refused,
-# the run goes on: a sync cycle that exports the user makes Exchange
-# validate it again too, and the wait below fails the run unless the error
-# really clears.
+# POST /users/{id}/retryServiceProvisioning, Graph's counterpart of
+# Redo-MsolProvisionUser
+# (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning). It
+# is what has Exchange validate the user again: the user's AD object did not
+# change, so a sync cycle would export nothing for it and trigger nothing.
+# A refusal therefore fails the run (after the retries) instead of being
+# passed over.
 step "entra_user_reprovision" "user" {
-  target     = target.entra.tenant
-  upn        = var.upn
-  on_failure = continue
+  target = target.entra.tenant
+  upn    = var.upn
 
   retry {
     attempts = 3
     backoff  = "10s"
   }
-}
-
-step "adsync_cycle" "delta" {
-  target = target.adsync.connect
-  policy = "Delta"
 }
 
 # Redo-MsolProvisionUser's "wait, then look again": until Exchange reports

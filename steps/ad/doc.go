@@ -49,7 +49,11 @@
 //     msExchRecipientDisplayType -2147483642, the routing address among the
 //     proxy addresses, msExchMailboxGuid and msExchArchiveGUID). Only the
 //     attributes that differ are written, in one Modify; Revert writes
-//     their old values back (Reversible).
+//     their old values back (Reversible). A user with a mailbox on premises
+//     is refused. With exchange_shell it runs Exchange's cmdlets instead
+//     (Enable-RemoteMailbox, Set-RemoteMailbox -ExchangeGuid/-ArchiveGuid,
+//     see mailbox_cmdlets.go); Revert then writes every Exchange attribute
+//     back over LDAP.
 //
 // Observations name objects "ad:<objectGUID>", which survives renames and
 // moves. Every GUID goes through package anchor. LDAP failures become an

@@ -37,7 +37,13 @@ type labDC struct {
 
 func startLab(t *testing.T, opts ldapserver.Options) *labDC {
 	t.Helper()
-	srv := ldapserver.New(lab.New(lab.Config{}), opts)
+	return startLabTenant(t, lab.New(lab.Config{}), opts)
+}
+
+// startLabTenant serves tenant tn over LDAP and LDAPS.
+func startLabTenant(t *testing.T, tn *lab.Tenant, opts ldapserver.Options) *labDC {
+	t.Helper()
+	srv := ldapserver.New(tn, opts)
 	d := &labDC{srv: srv}
 	for _, tls := range []bool{false, true} {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -302,5 +308,62 @@ func TestLabRestore(t *testing.T) {
 	if _, err := step(t, "ad_user", dir, map[string]cty.Value{"object_guid": s(guid)}).typ.Observe(context.Background(),
 		step(t, "ad_user", dir, map[string]cty.Value{"object_guid": s(guid)}).call); !errors.Is(err, steps.ErrNotFound) {
 		t.Errorf("after Revert the user is live: %v", err)
+	}
+}
+
+// TestLabRemoteMailboxRefusesAnOnPremisesMailbox: a user whose
+// msExchRecipientTypeDetails says its mailbox is on premises (UserMailbox,
+// 1) is refused, and nothing is written; a user without one is made a
+// remote mailbox.
+func TestLabRemoteMailboxRefusesAnOnPremisesMailbox(t *testing.T) {
+	dc := startLab(t, ldapserver.Options{})
+	dir := dc.open(t)
+	dn, upn := addUser(t, dir, "Onprem", map[string][]string{"mailNickname": {"onprem"}, "msExchRecipientTypeDetails": {"1"},
+		"proxyAddresses": {"SMTP:onprem@corp.example.com"}})
+	run := step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn), "alias": s("onprem"), "routing_domain": s("contoso.mail.onmicrosoft.com")})
+	_, err := run.typ.Diff(context.Background(), run.call, run.observe())
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "mailbox on premises") || !strings.Contains(err.Error(), dn) {
+		t.Fatalf("ad_remote_mailbox of a user with an on-premises mailbox: %v", err)
+	}
+	if v := step(t, "ad_user", dir, map[string]cty.Value{"upn": s(upn)}).observe().Value; v.GetAttr("target_address").IsNull() == false {
+		t.Fatalf("targetAddress was written: %#v", v.GetAttr("target_address"))
+	}
+	_, upn2 := addUser(t, dir, "Plain", map[string][]string{"proxyAddresses": {"SMTP:plain@corp.example.com"}})
+	step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn2), "alias": s("plain"), "routing_domain": s("contoso.mail.onmicrosoft.com")}).apply(steps.Update)
+}
+
+// TestLabRemoteMailboxThroughExchangeCmdlets: with exchange_shell the step
+// runs Enable-RemoteMailbox and Set-RemoteMailbox -ExchangeGuid (seed 003's
+// procedure) through the lab's Exchange server instead of writing the
+// attributes; a second plan has nothing to do; rollback writes the
+// attributes back over LDAP.
+func TestLabRemoteMailboxThroughExchangeCmdlets(t *testing.T) {
+	tn := lab.New(lab.Config{})
+	dc := startLabTenant(t, tn, ldapserver.Options{})
+	web := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer web.Close()
+	shell := filepath.Join(t.TempDir(), "exchange-shell")
+	if err := os.WriteFile(shell, []byte("#!/bin/sh\nfor a; do last=$a; done\ncurl -sS -f --data-binary \"$last\" \""+web.URL+"/lab/exchange/powershell\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := dc.open(t)
+	_, upn := addUser(t, dir, "Relinked", map[string][]string{"proxyAddresses": {"SMTP:relinked@corp.example.com"}})
+	const guid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	run := step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn), "alias": s("o'relinked"),
+		"routing_domain": s("contoso.mail.onmicrosoft.com"), "exchange_guid": s(guid),
+		"exchange_shell": cty.ListVal([]cty.Value{s(shell), s("-EncodedCommand")})})
+	ch, _ := run.apply(steps.Update)
+	v := step(t, "ad_user", dir, map[string]cty.Value{"upn": s(upn)}).observe().Value
+	if get(v, "target_address") != "SMTP:o'relinked@contoso.mail.onmicrosoft.com" || get(v, "exchange_guid") != guid ||
+		get(v, "mail_nickname") != "o'relinked" || !v.GetAttr("recipient_type_details").Equals(cty.NumberIntVal(2147483648)).True() {
+		t.Fatalf("after the cmdlets: %#v", v)
+	}
+	if again := run.diff(); again.Action != steps.NoOp {
+		t.Fatalf("second plan = %s", again.Action)
+	}
+	run.revert(ch)
+	v = step(t, "ad_user", dir, map[string]cty.Value{"upn": s(upn)}).observe().Value
+	if !v.GetAttr("target_address").IsNull() || !v.GetAttr("recipient_type_details").IsNull() || !v.GetAttr("exchange_guid").IsNull() {
+		t.Fatalf("after rollback: %#v", v)
 	}
 }

@@ -43,7 +43,8 @@ func (remoteMailboxStep) Info() steps.Info {
 		Doc: "Gives an Active Directory user the attributes of a remote mailbox in Exchange Online: mailNickname, " +
 			"targetAddress SMTP:alias@routing_domain, the recipient type values, the routing address among its proxy " +
 			"addresses, and msExchMailboxGuid / msExchArchiveGUID from the cloud's ExchangeGuid / ArchiveGuid. " +
-			"Only the attributes that differ are written; rollback restores them.",
+			"Only the attributes that differ are written; rollback restores them. A user with a mailbox on premises " +
+			"(msExchRecipientTypeDetails of a user, linked, shared, room or equipment mailbox) is refused.",
 		Kind:   steps.KindEnsure,
 		Target: "ad",
 		Schema: selectorSchema(steps.Schema{
@@ -53,6 +54,11 @@ func (remoteMailboxStep) Info() steps.Info {
 			"proxy_addresses": {Type: cty.List(cty.String), PII: true, Doc: "The exact proxy addresses to keep (default the current ones); the routing address is added when missing."},
 			"exchange_guid":   {Type: cty.String, Doc: "The cloud mailbox's ExchangeGuid, for msExchMailboxGuid (default: leave as is)."},
 			"archive_guid":    {Type: cty.String, Doc: "The cloud archive's ArchiveGuid, for msExchArchiveGUID (default: leave as is)."},
+			"exchange_shell": {Type: cty.List(cty.String), Doc: "Run Exchange's cmdlets instead of writing the attributes: the program and " +
+				"arguments that run one command in the Exchange Management Shell, the command Base64-encoded as the last argument, e.g. " +
+				`["ssh", "exch01", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]. The step then runs ` +
+				"Enable-RemoteMailbox (a user without mail attributes) and Set-RemoteMailbox -ExchangeGuid/-ArchiveGuid where they differ; " +
+				"proxy_addresses and new_mailbox are then Exchange's to set. Without it, the attributes are written over LDAP."},
 		}),
 		Reversibility: steps.Reversible,
 		Permissions:   []string{"AD: Write Property on the user's Exchange attributes and proxyAddresses"},
@@ -86,6 +92,10 @@ type mailboxPrivate struct {
 	DN      string          `json:"dn"`
 	GUID    string          `json:"object_guid"`
 	Changes []mailboxChange `json:"changes"`
+	// Cmdlets are the Exchange scripts Apply runs (exchange_shell); then
+	// Restore holds every Exchange attribute as it was, for Revert.
+	Cmdlets []string        `json:"cmdlets,omitempty"`
+	Restore []mailboxChange `json:"restore,omitempty"`
 }
 
 func (remoteMailboxStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
@@ -177,8 +187,42 @@ func fieldBytes(f mailboxField, v cty.Value) ([][]byte, error) {
 	return [][]byte{[]byte(v.AsString())}, nil
 }
 
+// onPremisesMailboxTypes are the msExchRecipientTypeDetails bits of a
+// mailbox hosted by on-premises Exchange: UserMailbox 0x1, LinkedMailbox
+// 0x2, SharedMailbox 0x4, LegacyMailbox 0x8, RoomMailbox 0x10,
+// EquipmentMailbox 0x20. The names and their order are Exchange's
+// RecipientTypeDetails flags enumeration
+// (https://learn.microsoft.com/previous-versions/office/developer/exchange-server-2010/ff344739(v=exchg.140));
+// the numeric values are those Microsoft's community answer "Recipient type
+// values" lists (answers.microsoft.com, msoffice_o365admin-mso_exchon,
+// 7c2620e5-9870-48ba-b5c2-7772c739c651), not a reference page.
+const onPremisesMailboxTypes = 0x3f
+
+// hasOnPremisesMailbox reports whether the observed user has a mailbox
+// hosted on premises, and its msExchRecipientTypeDetails.
+func hasOnPremisesMailbox(user cty.Value) (bool, int64) {
+	v := user.GetAttr("recipient_type_details")
+	if v.IsNull() || !v.IsKnown() {
+		return false, 0
+	}
+	n, _ := v.AsBigFloat().Int64()
+	return n&onPremisesMailboxTypes != 0, n
+}
+
 func (remoteMailboxStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
 	cur := obs.Value
+	// A user whose mailbox is on premises is not made a remote mailbox by
+	// overwriting its attributes: its mailbox would be orphaned and mail
+	// split between two mailboxes. Exchange moves it (a remote move), and
+	// Enable-RemoteMailbox is for "an existing user in the on-premises
+	// Active Directory" without a mailbox
+	// (https://learn.microsoft.com/powershell/module/exchangepowershell/enable-remotemailbox).
+	if on, n := hasOnPremisesMailbox(cur); on {
+		return steps.Change{}, steps.Permanent(fmt.Errorf("ad: %s: %s has a mailbox on premises (msExchRecipientTypeDetails %d); "+
+			"ad_remote_mailbox does not overwrite it. Move the mailbox to Exchange Online (a remote move migration), or, if the "+
+			"on-premises mailbox is to be given up, disable it with Disable-Mailbox first, then run again",
+			call.Address, cur.GetAttr("dn").AsString(), n))
+	}
 	want, err := desiredMailbox(call, cur)
 	if err != nil {
 		return steps.Change{}, err
@@ -205,8 +249,36 @@ func (remoteMailboxStep) Diff(ctx context.Context, call steps.Call, obs steps.Ob
 		before[f.field], after[f.field] = have, w
 		p.Changes = append(p.Changes, mailboxChange{Attribute: f.attr, Before: hb, After: wb})
 	}
+	if shell, _ := steps.Strings(call.Config, "exchange_shell"); len(shell) > 0 {
+		if _, ok := steps.Attr(call.Config, "proxy_addresses"); ok {
+			return steps.Change{}, steps.Permanent(fmt.Errorf("ad: %s: proxy_addresses is for the LDAP writes; with exchange_shell Exchange's email address policy sets them", call.Address))
+		}
+		if _, ok := steps.Attr(call.Config, "new_mailbox"); ok {
+			return steps.Change{}, steps.Permanent(fmt.Errorf("ad: %s: new_mailbox is for the LDAP writes; with exchange_shell Enable-RemoteMailbox sets the recipient type", call.Address))
+		}
+		if p.Cmdlets, err = remoteMailboxCmdlets(call, cur, want); err != nil {
+			return steps.Change{}, err
+		}
+		// Show what the cmdlets set from the step's values; Exchange sets
+		// the rest (recipient types, proxy addresses) its own way.
+		for _, f := range []string{"remote_recipient_type", "recipient_display_type", "proxy_addresses"} {
+			delete(before, f)
+			delete(after, f)
+		}
+		p.Changes = nil
+		for _, f := range mailboxFields {
+			hb, err := fieldBytes(f, cur.GetAttr(f.field))
+			if err != nil {
+				return steps.Change{}, err
+			}
+			p.Restore = append(p.Restore, mailboxChange{Attribute: f.attr, Before: hb})
+		}
+		if len(p.Cmdlets) == 0 {
+			before, after = map[string]cty.Value{}, map[string]cty.Value{}
+		}
+	}
 	change := steps.Change{Action: steps.Update, Before: cty.ObjectVal(before), After: cty.ObjectVal(after)}
-	if len(p.Changes) == 0 {
+	if len(p.Changes) == 0 && len(p.Cmdlets) == 0 {
 		change.Action = steps.NoOp
 		change.Before, change.After = cty.EmptyObjectVal, cty.EmptyObjectVal
 	}
@@ -215,17 +287,17 @@ func (remoteMailboxStep) Diff(ctx context.Context, call steps.Call, obs steps.Ob
 }
 
 func (remoteMailboxStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{}, writeMailbox(call, change, false)
+	return steps.Result{}, writeMailbox(ctx, call, change, false)
 }
 
 // Revert writes back the values the changed attributes had before Apply.
 func (remoteMailboxStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	return writeMailbox(call, change, true)
+	return writeMailbox(ctx, call, change, true)
 }
 
 // writeMailbox sends the changed attributes in one Modify, so that the user
 // is never left half a remote mailbox.
-func writeMailbox(call steps.Call, change steps.Change, back bool) error {
+func writeMailbox(ctx context.Context, call steps.Call, change steps.Change, back bool) error {
 	if change.Action == steps.NoOp {
 		return nil
 	}
@@ -233,13 +305,29 @@ func writeMailbox(call steps.Call, change steps.Change, back bool) error {
 	if err := json.Unmarshal(change.Private, &p); err != nil || p.DN == "" {
 		return fmt.Errorf("ad: %s: the recorded change carries no object (%v)", call.Address, err)
 	}
+	changes := p.Changes
+	if len(p.Cmdlets) > 0 {
+		if !back {
+			shell, _ := steps.Strings(call.Config, "exchange_shell")
+			if len(shell) == 0 || shell[0] == "" {
+				return steps.Permanent(fmt.Errorf("ad: %s: the plan runs Exchange cmdlets but the step has no exchange_shell", call.Address))
+			}
+			for _, script := range p.Cmdlets {
+				if err := runExchangeShell(ctx, shell, script); err != nil {
+					return fmt.Errorf("ad: %s: %s: %w", call.Address, strings.SplitN(script, " ", 2)[0], err)
+				}
+			}
+			return nil
+		}
+		changes = p.Restore
+	}
 	d, err := directory(call)
 	if err != nil {
 		return err
 	}
 	req := ldap.NewModifyRequest(p.DN, nil)
 	var names []string
-	for _, c := range p.Changes {
+	for _, c := range changes {
 		values := c.After
 		if back {
 			values = c.Before

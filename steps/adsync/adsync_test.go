@@ -163,7 +163,7 @@ func TestCommandDriverWaits(t *testing.T) {
 	}
 }
 
-// TestCloudSyncDriver restarts a Cloud Sync job with a full reset scope and
+// TestCloudSyncDriver restarts a Cloud Sync job with a Watermark reset and
 // waits until an execution later than the one the job showed before the
 // restart has ended. The fake service gives no activityIdentifier, so
 // executions are told apart by when they began.
@@ -209,16 +209,44 @@ func TestCloudSyncDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	crit, _ := restartBody["criteria"].(map[string]any)
-	if crit["resetScope"] != "Full" || polls != 2 || res.Value.GetAttr("status").AsString() != "succeeded" {
+	// Watermark re-evaluates every object; Full would also clear the
+	// connector data store ("DO NOT USE") and force pending deletions.
+	if crit["resetScope"] != "Watermark" || polls != 2 || res.Value.GetAttr("status").AsString() != "succeeded" {
 		t.Fatalf("restart body %v, polls %d, result %#v", restartBody, polls, res.Value)
 	}
 }
 
+// ticking advances the lab's clock by the job's interval until stop is
+// called, so that an Active job's scheduled iterations come due while a
+// driver waits for one.
+func ticking(t *testing.T, tn *lab.Tenant) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if err := tn.Advance(2 * time.Minute); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
 // TestCloudSyncDriverAgainstLab: under --lab a cloudsync target keeps its
-// driver, which starts and reads the job over the lab's Graph: an Initial
-// cycle is a restart with a full reset scope, a Delta a start, each
-// awaited by its own execution; a job quarantined for too many deletes and
-// a tenant with sync off are errors that say so.
+// driver, which drives the job over the lab's Graph as the synchronization
+// API reference documents: an Initial cycle is a restart with a Watermark
+// reset, a Delta of a running job is its next scheduled iteration (nothing
+// is started), each awaited by its own execution; a job in quarantine is
+// refused unless the step says start_quarantined, and a tenant with sync off
+// is an error that says so.
 func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	in := startLab(t, rebind.Scenarios, "rebuilt-ad")
 	tn := in.Tenant
@@ -235,7 +263,10 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 		t.Fatalf("lab ran %s; result %#v", last.Policy, res.Value)
 	}
 	first := last.ID
-	if _, err := runCycle(t, target, map[string]any{"policy": "Delta"}); err != nil {
+	stop := ticking(t, tn)
+	_, err = runCycle(t, target, map[string]any{"policy": "Delta"})
+	stop()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if last, _ := tn.LastSync(); last.Policy != lab.Delta || last.ID == first {
@@ -245,7 +276,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	if err := tn.SetDirSyncEnabled(false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runCycle(t, target, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "turned off") {
+	if _, err := runCycle(t, target, map[string]any{"policy": "Initial"}); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "turned off") {
 		t.Fatalf("cycle with sync off: %v", err)
 	}
 
@@ -269,8 +300,27 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 		}
 	}
 	target2 := open(t, in2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
-	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "quarantine (TooManyDeletes)") {
+	stop = ticking(t, tn2)
+	_, err = runCycle(t, target2, nil)
+	stop()
+	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "quarantine (TooManyDeletes)") {
 		t.Fatalf("cycle over the deletion threshold: %v", err)
+	}
+	stopped, _ := tn2.LastSync()
+	// Quarantined: refused, and nothing is sent.
+	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "start_quarantined") {
+		t.Fatalf("cycle of a quarantined job: %v", err)
+	}
+	if l, _ := tn2.LastSync(); l.ID != stopped.ID {
+		t.Fatalf("a refused run ran cycle %s", l.ID)
+	}
+	// Told to, rebind starts it: the quarantine clears, the deletions are
+	// still over the threshold, and the job goes back into quarantine.
+	if _, err := runCycle(t, target2, map[string]any{"start_quarantined": true}); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "ran and went into quarantine") {
+		t.Fatalf("start of a quarantined job: %v", err)
+	}
+	if l, _ := tn2.LastSync(); l.ID == stopped.ID {
+		t.Fatal("start_quarantined ran no cycle")
 	}
 }
 

@@ -31,6 +31,8 @@ func (cycleStep) Info() steps.Info {
 		Schema: steps.Schema{
 			"policy": {Type: cty.String, Doc: "Delta (default) or Initial."},
 			"wait":   {Type: cty.Bool, Doc: "Wait for the cycle to end where the driver can tell (default true)."},
+			"start_quarantined": {Type: cty.Bool, Doc: "cloudsync: run even a job in quarantine (default false: refused). Starting it " +
+				"clears the quarantine, TooManyDeletes included; set it only once the cause is found and fixed."},
 		},
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "A sync cycle cannot be undone; what it exported changes back only when AD changes back and another cycle runs.",
@@ -102,7 +104,13 @@ func (cycleStep) Apply(ctx context.Context, call steps.Call, change steps.Change
 	if log == nil {
 		log = io.Discard
 	}
-	c, err := d.Run(ctx, p, wait, log)
+	startQuarantined, _ := steps.Bool(call.Config, "start_quarantined")
+	var c Cycle
+	if cs, ok := d.(*CloudSyncDriver); ok {
+		c, err = cs.run(ctx, p, wait, log, startQuarantined)
+	} else {
+		c, err = d.Run(ctx, p, wait, log)
+	}
 	if err != nil {
 		return steps.Result{}, err
 	}

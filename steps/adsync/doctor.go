@@ -2,6 +2,7 @@ package adsync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,7 +81,49 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 
 const statusExample = `status_command = ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"]`
 
+// shellChecks checks a command target given as a shell: the program is
+// there, and Get-ADSyncScheduler answers (a read; doctor never starts a
+// cycle), with staging mode and a suspended scheduler reported as the
+// driver would refuse them
+// (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler).
+func shellChecks(ctx context.Context, shell []string, needs []steps.Permission) []steps.Check {
+	p, err := exec.LookPath(shell[0])
+	if err != nil {
+		return []steps.Check{steps.Failed("shell", err.Error(), "install "+shell[0]+" on this machine, or give its full path")}
+	}
+	out := []steps.Check{steps.OK("shell", p+" is there")}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	got, err := (&CommandDriver{Shell: shell}).powershell(sctx, ScriptScheduler)
+	if err != nil {
+		return append(out, steps.Failed("scheduler", err.Error(), "run Get-ADSyncScheduler through the shell by hand as the same user; check SSH keys, the host, and that the ADSync module is installed there"))
+	}
+	var sch schedulerState
+	if err := json.Unmarshal(lastJSON(got), &sch); err != nil {
+		return append(out, steps.Failed("scheduler", fmt.Sprintf("Get-ADSyncScheduler printed %q, not its JSON", strings.TrimSpace(got)), "check that shell ends with -EncodedCommand and runs PowerShell with the ADSync module"))
+	}
+	switch {
+	case sch.StagingModeEnabled:
+		out = append(out, steps.Failed("scheduler", "the server is in staging mode: its cycles export nothing", "point the target at the active Connect server"))
+	case sch.SchedulerSuspended:
+		out = append(out, steps.Failed("scheduler", "the scheduler is suspended (an upgrade or the installation wizard)", "let the upgrade finish or close the wizard"))
+	default:
+		out = append(out, steps.OK("scheduler", fmt.Sprintf("the server answered: not in staging mode, cycle in progress %v", sch.SyncCycleInProgress)))
+	}
+	for _, n := range needs {
+		if n.Service == "Connect server" {
+			out = append(out, steps.Check{Name: "Connect " + n.Name, State: steps.CheckUnknown,
+				Detail: "Get-ADSyncScheduler ran; whether the account may start a cycle is not observable without starting one",
+				Fix:    "add the account the shell signs in as to the Connect server's ADSyncOperators and ADSyncBrowse groups (or ADSyncAdmins); docs/setup.md"})
+		}
+	}
+	return out
+}
+
 func commandChecks(ctx context.Context, cfg steps.TargetConfig, needs []steps.Permission) []steps.Check {
+	if shell, _ := steps.Strings(cfg.Config, "shell"); len(shell) > 0 && shell[0] != "" {
+		return shellChecks(ctx, shell, needs)
+	}
 	cmd, _ := steps.Strings(cfg.Config, "command")
 	if len(cmd) == 0 || cmd[0] == "" {
 		return []steps.Check{steps.Failed("command", "driver command has no command", `set command, e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"]`)}

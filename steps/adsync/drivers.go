@@ -81,7 +81,12 @@ type CommandDriver struct {
 	Command []string
 	// Status prints True while a cycle runs; nil when none is configured.
 	Status []string
-	Poll   time.Duration
+	// Shell runs one PowerShell command on the Connect server, given
+	// -EncodedCommand style as its last argument. With Shell and no
+	// Command, the driver runs Connect's ADSync cmdlets itself (see
+	// runDefault).
+	Shell []string
+	Poll  time.Duration
 }
 
 // Name returns "command".
@@ -107,6 +112,9 @@ func runCommand(ctx context.Context, argv []string) (string, error) {
 // runs. A Connect server that is busy with another cycle is told apart so
 // that the engine retries later.
 func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	if len(d.Command) == 0 && len(d.Shell) > 0 {
+		return d.runDefault(ctx, policy, wait, log)
+	}
 	argv := make([]string, len(d.Command))
 	for i, a := range d.Command {
 		argv[i] = strings.ReplaceAll(a, "{policy}", policy)
@@ -249,6 +257,9 @@ type cloudJob struct {
 		LastExecution *cloudExecution `json:"lastExecution"`
 		Quarantine    *struct {
 			Reason string `json:"reason"`
+			Error  *struct {
+				Code string `json:"code"`
+			} `json:"error"`
 		} `json:"quarantine"`
 	} `json:"status"`
 }
@@ -281,25 +292,80 @@ func (ex *cloudExecution) after(prev *cloudExecution) bool {
 	return ex.TimeBegan.After(*prev.TimeBegan)
 }
 
-// Run reads the job (which also checks that it exists), starts it (Delta)
-// or restarts it with a full reset scope (Initial) and, when asked, polls
-// the job until an execution later than the one it read first has ended.
+// Run runs a cycle of the job, refusing a job in quarantine (see run).
 func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
+	return d.run(ctx, policy, wait, log, false)
+}
+
+// jobCode reads a job's status code (synchronizationStatus.code: NotRun,
+// Active, Paused, Quarantine, ...). The quarantine block may be there with
+// another code (the Get synchronizationJob page's example is Paused with a
+// quarantine series); the code says what start is for.
+func jobCode(job cloudJob) string { return job.Status.Code }
+
+// inQuarantine reports whether the job reads as quarantined: its code, or a
+// quarantine block with a reason or an error.
+func inQuarantine(job cloudJob) bool {
+	q := job.Status.Quarantine
+	return strings.EqualFold(job.Status.Code, "Quarantine") || q != nil && (q.Reason != "" || q.Error != nil && q.Error.Code != "")
+}
+
+// run reads the job (which also checks that it exists) and has it run an
+// iteration as the synchronization API reference documents
+// (https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-start,
+// .../synchronization-synchronizationjob-restart and
+// .../resources/synchronization-synchronizationjobrestartcriteria):
+//
+//   - Initial: restart with resetScope Watermark, which "causes the service
+//     to re-evaluate all the users again" (never Full, which includes
+//     ConnectorDataStore, "DO NOT USE", and ForceDeletes, which would push
+//     deletions past the accidental-deletion threshold);
+//   - Delta on a paused job: start, which "continues processing changes
+//     from the point where it was paused";
+//   - Delta on a running job: nothing is sent ("use the start job only when
+//     the job is currently paused or in quarantine"); the job's next
+//     scheduled iteration is the Delta, and wait waits for it.
+//
+// A job in quarantine is refused unless startQuarantined is set, because
+// start (and a restart with QuarantineState) clears the quarantine,
+// TooManyDeletes included, and the pending deletions with it go ahead at the
+// next iteration once the threshold allows. With startQuarantined, Delta
+// starts it and Initial restarts it with Watermark and QuarantineState.
+// When asked, run polls the job until an execution later than the one it
+// read first has ended.
+func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log io.Writer, startQuarantined bool) (Cycle, error) {
 	c := Cycle{Policy: policy, Started: time.Now().UTC(), Status: "started"}
 	var before cloudJob
 	if err := d.call(ctx, http.MethodGet, d.jobURL(), nil, &before); err != nil {
 		return c, fmt.Errorf("adsync: read cloud sync job %s: %w", d.Job, err)
 	}
+	code := jobCode(before)
+	quarantined := strings.EqualFold(code, "Quarantine")
+	if quarantined && !startQuarantined {
+		return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s); rebind does not start it, since "+
+			"starting it clears the quarantine (TooManyDeletes included) and lets what caused it go ahead. Find the cause "+
+			"(for TooManyDeletes, the StagedDelete entries of the provisioning logs), fix it, then set start_quarantined = true "+
+			"on the step or restart the job yourself", d.Job, quarantineReason(before)))
+	}
 	var err error
-	if policy == "Initial" {
-		err = d.call(ctx, http.MethodPost, d.jobURL()+"/restart", map[string]any{"criteria": map[string]string{"resetScope": "Full"}}, nil)
-	} else {
+	switch {
+	case policy == "Initial":
+		scope := "Watermark"
+		if quarantined {
+			scope += ", QuarantineState"
+		}
+		err = d.call(ctx, http.MethodPost, d.jobURL()+"/restart", map[string]any{"criteria": map[string]string{"resetScope": scope}}, nil)
+		fmt.Fprintf(log, "adsync: cloud sync job %s restarted with resetScope %s (Initial)\n", d.Job, scope)
+	case quarantined || strings.EqualFold(code, "Paused"):
 		err = d.call(ctx, http.MethodPost, d.jobURL()+"/start", nil, nil)
+		fmt.Fprintf(log, "adsync: cloud sync job %s started from %s (Delta)\n", d.Job, code)
+	default:
+		fmt.Fprintf(log, "adsync: cloud sync job %s runs on its schedule; its next iteration is the Delta\n", d.Job)
+		c.Status = "scheduled"
 	}
 	if err != nil {
-		return c, fmt.Errorf("adsync: start cloud sync job %s: %w", d.Job, err)
+		return c, fmt.Errorf("adsync: run cloud sync job %s: %w", d.Job, err)
 	}
-	fmt.Fprintf(log, "adsync: cloud sync job %s started (%s)\n", d.Job, policy)
 	if !wait {
 		return c, nil
 	}
@@ -323,8 +389,11 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 		}
 		ex := job.Status.LastExecution
 		if !ex.after(before.Status.LastExecution) || ex.TimeEnded == nil {
-			if q := job.Status.Quarantine; q != nil || strings.EqualFold(job.Status.Code, "Quarantine") {
+			if inQuarantine(job) && !quarantined {
 				return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s is in quarantine (%s)", d.Job, quarantineReason(job)))
+			}
+			if strings.EqualFold(jobCode(job), "Paused") {
+				return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s was paused while rebind waited for its iteration", d.Job))
 			}
 			continue
 		}
@@ -332,7 +401,7 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 		if ex.Error != nil && ex.Error.Code != "" {
 			c.Errors = append(c.Errors, CycleError{Code: ex.Error.Code, Detail: ex.Error.Message})
 		}
-		if strings.EqualFold(job.Status.Code, "Quarantine") {
+		if inQuarantine(job) {
 			return c, steps.Permanent(fmt.Errorf("adsync: cloud sync job %s ran and went into quarantine (%s)", d.Job, quarantineReason(job)))
 		}
 		return c, nil
@@ -340,8 +409,12 @@ func (d *CloudSyncDriver) Run(ctx context.Context, policy string, wait bool, log
 }
 
 func quarantineReason(job cloudJob) string {
-	if q := job.Status.Quarantine; q != nil && q.Reason != "" {
+	q := job.Status.Quarantine
+	switch {
+	case q != nil && q.Reason != "":
 		return q.Reason
+	case q != nil && q.Error != nil && q.Error.Code != "":
+		return q.Error.Code
 	}
 	return "no reason given"
 }

@@ -6,10 +6,11 @@
 //     waits for the cycle when a status_command can tell (such as
 //     (Get-ADSyncScheduler).SyncCycleInProgress). No Graph API triggers
 //     Connect Sync.
-//   - cloudsync starts an Entra Cloud Sync job through Graph
-//     (POST /servicePrincipals/{sp}/synchronization/jobs/{job}/start, or
-//     /restart with a full reset scope for Initial) over plain net/http, and
-//     waits until the job's last execution ends.
+//   - cloudsync drives an Entra Cloud Sync job through Graph over plain
+//     net/http: Initial is a restart resetting the watermark, Delta the
+//     job's next scheduled iteration (or a start of a paused job); a job in
+//     quarantine is refused unless the step sets start_quarantined. It
+//     waits until the job's next execution ends.
 //   - lab runs a cycle of a lab tenant (POST /lab/sync?policy=...), which
 //     answers when the cycle is over. Under --lab a command target uses it;
 //     a cloudsync target keeps its driver, pointed at the lab, which serves
@@ -72,6 +73,11 @@ func (targetType) Info() steps.TargetInfo {
 			"driver": {Type: cty.String, Required: true, Doc: "command, cloudsync or lab."},
 			"command": {Type: cty.List(cty.String), Doc: "command: the program and its arguments; {policy} is replaced by Delta or Initial, " +
 				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"].`},
+			"shell": {Type: cty.List(cty.String), Doc: "command: the program and arguments that run one PowerShell command on the Connect server, " +
+				"the command Base64-encoded as the last argument, e.g. " +
+				`["ssh", "connect01", "powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand"]. With it rebind runs Connect's ` +
+				"ADSync cmdlets itself: checks the scheduler and staging mode, starts the cycle, waits for it to end and reads each run " +
+				"profile's result (a deletion-threshold stop included)."},
 			"status_command": {Type: cty.List(cty.String), Doc: "command: a program that prints True while a cycle runs and False when none does, " +
 				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"].`},
 			"poll_seconds":         {Type: cty.Number, Doc: "How often to ask whether the cycle has ended (default 10)."},
@@ -124,8 +130,15 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return nil, fmt.Errorf("adsync: target %s: driver lab needs a lab tenant (--lab or REBIND_LAB)", cfg.Name)
 	case "command":
 		cmd, _ := steps.Strings(cfg.Config, "command")
+		shell, _ := steps.Strings(cfg.Config, "shell")
+		if len(shell) > 0 && shell[0] != "" {
+			if len(cmd) > 0 {
+				return nil, fmt.Errorf("adsync: target %s: give shell (rebind runs Connect's cmdlets) or command, not both", cfg.Name)
+			}
+			return &CommandDriver{Shell: shell, Poll: poll}, nil
+		}
 		if len(cmd) == 0 || cmd[0] == "" {
-			return nil, fmt.Errorf("adsync: target %s: driver command needs command, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-Command\", \"Start-ADSyncSyncCycle -PolicyType {policy}\"]", cfg.Name)
+			return nil, fmt.Errorf("adsync: target %s: driver command needs shell, e.g. [\"ssh\", \"connect01\", \"powershell\", \"-NoProfile\", \"-NonInteractive\", \"-EncodedCommand\"], or command", cfg.Name)
 		}
 		status, _ := steps.Strings(cfg.Config, "status_command")
 		return &CommandDriver{Command: cmd, Status: status, Poll: poll}, nil

@@ -14,8 +14,11 @@ import (
 const (
 	permUserRead  = "Graph: User.Read.All"
 	permUserWrite = "Graph: User.ReadWrite.All"
-	permOrgRead   = "Graph: Organization.Read.All"
-	permOrgWrite  = "Graph: Organization.ReadWrite.All"
+	// permManageIdentities is retryServiceProvisioning's least privileged
+	// application permission.
+	permManageIdentities = "Graph: User.ManageIdentities.All"
+	permOrgRead          = "Graph: Organization.Read.All"
+	permOrgWrite         = "Graph: Organization.ReadWrite.All"
 )
 
 func init() {

@@ -3,7 +3,6 @@ package entra
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -83,9 +82,26 @@ func (dirSyncStep) Apply(ctx context.Context, call steps.Call, change steps.Chan
 	if want {
 		verb = "turn directory sync on"
 	}
-	if ge, ok := asGraphError(err); ok && ge.Status == 400 && want && strings.Contains(strings.ToLower(ge.Message), "cannot be turned on") {
-		return steps.Result{}, steps.Permanent(fmt.Errorf("entra: %s: turning it off has not completed yet "+
-			"(it takes up to 72 hours) and it cannot be turned on before: %w", verb, ge))
+	// Turning sync on after turning it off: "Once disabled, the process
+	// cannot be canceled and must complete before you can take further
+	// action, including re-enabling DirSync"
+	// (https://learn.microsoft.com/powershell/module/microsoft.entra.directorymanagement/set-entradirsyncenabled).
+	// Graph documents no error code or text for that refusal, so any 400
+	// to turning it on while it reads as off is reported as the documented
+	// wait, with Graph's own words; nothing keys on the wording.
+	if ge, ok := asGraphError(err); ok && ge.Status == 400 && want && !wasOn(change) {
+		return steps.Result{}, steps.Permanent(fmt.Errorf("entra: %s: Graph refused it (%w). Turning it off, once started, "+
+			"must complete before sync can be turned on again (it takes up to 72 hours): wait for it, e.g. with "+
+			"entra_user_state sync_enabled = false on a synced user, then apply again", verb, ge))
 	}
 	return steps.Result{}, wrap(err, verb)
+}
+
+// wasOn reports whether the tenant's sync read as on when planned.
+func wasOn(ch steps.Change) bool {
+	if ch.Before.IsNull() {
+		return false
+	}
+	v := ch.Before.GetAttr("sync_enabled")
+	return v.IsKnown() && !v.IsNull() && v.True()
 }

@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -381,6 +384,54 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		if got := obs.Value.GetAttr("soft_match").AsString(); got != want {
 			t.Fatalf("soft_match = %q, want %q", got, want)
 		}
+	}
+}
+
+// TestDeletedUserFoundUnderAPrefixedUPN: a deleted user whose UPN carries
+// its object id without dashes in front (as steps/entra's README records a
+// real tenant doing; no Microsoft page found says so) is found by its UPN,
+// through the advanced query endswith(userPrincipalName, ...) with
+// ConsistencyLevel: eventual and $count=true, which the lab answers only
+// with those parameters (https://learn.microsoft.com/graph/aad-advanced-queries).
+func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tn.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var st lab.State
+	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	const upn = "nicki@contoso.com"
+	var id string
+	for i, u := range st.Users {
+		if u.DeletedDateTime != nil && strings.EqualFold(u.UserPrincipalName, upn) {
+			st.Users[i].UserPrincipalName = strings.ReplaceAll(u.ID, "-", "") + u.UserPrincipalName
+			id = u.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("the scenario has no deleted nicki")
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
+		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	c := openLab(t, in.URL, nil)
+	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	obs, _ := plan(t, typ, call)
+	if got := obs.Value.GetAttr("id").AsString(); got != id || !obs.Value.GetAttr("deleted").True() {
+		t.Fatalf("deleted %s found as %#v, want %s", upn, obs.Value, id)
 	}
 }
 

@@ -80,13 +80,15 @@ func (c *Client) purgeUser(ctx context.Context, id string) error {
 	return c.graph.Directory().DeletedItems().ByDirectoryObjectId(id).Delete(ctx, nil)
 }
 
-// reprocessLicenses asks Entra ID to process the user's license
-// assignments again, which has the services (Exchange Online among them)
-// provision the user again: Graph's replacement for MSOnline's
-// Redo-MsolProvisionUser.
-func (c *Client) reprocessLicenses(ctx context.Context, id string) error {
-	_, err := c.graph.Users().ByUserId(id).ReprocessLicenseAssignment().Post(ctx, nil)
-	return err
+// retryProvisioning asks Entra ID to retry the user's service
+// provisioning, which has Exchange Online validate the user again:
+// POST /users/{id}/retryServiceProvisioning
+// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning; no
+// body, 204 No Content), Graph's counterpart of MSOnline's
+// Redo-MsolProvisionUser, which "retries the provisioning of a user object
+// ... when a previous attempt ... resulted in a validation error".
+func (c *Client) retryProvisioning(ctx context.Context, id string) error {
+	return c.graph.Users().ByUserId(id).RetryServiceProvisioning().Post(ctx, nil)
 }
 
 // tenant is what rebind reads of the organization object.

@@ -19,17 +19,21 @@ type reprovisionStep struct{}
 func (reprovisionStep) Info() steps.Info {
 	return steps.Info{
 		Name: "entra_user_reprovision",
-		Doc: "Asks Entra ID to provision a user to its services again (POST /users/{id}/reprocessLicenseAssignment, " +
-			"Graph's successor to MSOnline's Redo-MsolProvisionUser), after the object that blocked Exchange " +
-			"(a recipient holding its ExchangeGuid or ArchiveGuid) was purged. Exchange may take minutes to hours; " +
-			"wait for the error to clear with entra_user_state.",
+		Doc: "Asks Entra ID to retry a user's service provisioning (POST /users/{id}/retryServiceProvisioning, " +
+			"Graph's counterpart of MSOnline's Redo-MsolProvisionUser), after the object that blocked Exchange " +
+			"(a recipient holding its ExchangeGuid or ArchiveGuid) was purged. It is what has Exchange validate an " +
+			"unchanged user again: a sync cycle exports nothing for a user whose AD object did not change. Exchange " +
+			"may take minutes to hours; wait for the error to clear with entra_user_state.",
 		Kind:               steps.KindAction,
 		Target:             "entra",
 		Schema:             selectorSchema(steps.Schema{}),
 		Reversibility:      steps.Irreversible,
 		IrreversibleReason: "Nothing to undo: provisioning a user again changes no setting.",
 		RepeatSafe:         true,
-		Permissions:        []string{"Graph: LicenseAssignment.ReadWrite.All"},
+		// Application permission as the API reference lists it
+		// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions);
+		// delegated: User.ReadWrite.All or Directory.ReadWrite.All for another user.
+		Permissions: []string{permManageIdentities},
 	}
 }
 
@@ -53,5 +57,5 @@ func (reprovisionStep) Apply(ctx context.Context, call steps.Call, change steps.
 		return steps.Result{}, err
 	}
 	id := string(change.Private)
-	return steps.Result{}, wrap(c.reprocessLicenses(ctx, id), "reprovision user "+id)
+	return steps.Result{}, wrap(c.retryProvisioning(ctx, id), "retry service provisioning of user "+id)
 }

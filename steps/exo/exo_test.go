@@ -238,6 +238,22 @@ func TestErrorDecoding(t *testing.T) {
 	}
 	var resp http.Response
 	resp.StatusCode, resp.Header = 400, http.Header{}
+	// The shape public clients of InvokeCommand read (CIPP-API's
+	// New-ExoRequest.ps1): the exception in error.details[].message, else in
+	// error.innererror.internalException; error.message is general. The
+	// texts and the outer types here are illustrative, not the service's.
+	shaped := `{"error":{"code":"InternalServerError","message":"Error executing cmdlet",` +
+		`"details":[{"code":"Context","target":"","message":"|Microsoft.Exchange.Management.Tasks.RecipientTaskException|The mailbox is on litigation hold."}],` +
+		`"innererror":{"message":"Error executing cmdlet","type":"Microsoft.Exchange.Admin.OData.Core.ODataServiceException",` +
+		`"internalException":{"message":"The mailbox is on litigation hold.","type":"Microsoft.Exchange.Management.Tasks.RecipientTaskException"}}}}`
+	if e := decodeError(&resp, []byte(shaped)); e.Exception != "RecipientTaskException" || e.Message != "The mailbox is on litigation hold." {
+		t.Fatalf("details error = %+v", e)
+	}
+	innerOnly := `{"error":{"code":"InternalServerError","message":"Error executing cmdlet","innererror":{"message":"Error executing cmdlet",` +
+		`"internalException":{"message":"Object 'x' couldn't be found.","type":"Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"}}}}`
+	if e := decodeError(&resp, []byte(innerOnly)); e.Exception != "ManagementObjectNotFoundException" || e.Message != "Object 'x' couldn't be found." || !e.NotFound() {
+		t.Fatalf("innererror error = %+v", e)
+	}
 	if e := decodeError(&resp, []byte("<html>bad gateway</html>")); e.Message != "<html>bad gateway</html>" {
 		t.Fatalf("non-JSON error = %+v", e)
 	}

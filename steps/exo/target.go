@@ -232,14 +232,32 @@ func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) e
 	return nil
 }
 
-// decodeError reads an OData error body and the cmdlet exception in it.
+// decodeError reads an admin API error answer. Microsoft documents no
+// schema for InvokeCommand's errors; its public clients read the cmdlet's
+// exception from error.details[].message ("|type|text"), else from
+// error.innererror.internalException.message, and only last from
+// error.message (CIPP-API's New-ExoRequest.ps1,
+// github.com/KelvinTegelaar/CIPP-API), the error object of Microsoft's
+// REST API guidelines. rebind reads them in that order.
 func decodeError(resp *http.Response, b []byte) *Error {
 	e := &Error{Status: resp.StatusCode}
 	e.RetryAfter = steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
+	type inner struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+	}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
+			Details []struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"details"`
+			InnerError *struct {
+				inner
+				InternalException *inner `json:"internalException"`
+			} `json:"innererror"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(b, &body) != nil {
@@ -249,14 +267,32 @@ func decodeError(resp *http.Response, b []byte) *Error {
 		}
 		return e
 	}
-	e.Message = body.Error.Message
-	if m := exceptionMessage.FindStringSubmatch(body.Error.Message); m != nil {
-		name := m[1]
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
+	msg, typ := body.Error.Message, ""
+	if ie := body.Error.InnerError; ie != nil {
+		switch {
+		case ie.InternalException != nil && ie.InternalException.Message != "":
+			msg, typ = ie.InternalException.Message, ie.InternalException.Type
+		case ie.Message != "":
+			msg, typ = ie.Message, ie.Type
 		}
-		e.Exception, e.Message = name, strings.TrimSpace(m[2])
-	} else if body.Error.Code != "" {
+	}
+	for _, d := range body.Error.Details {
+		if d.Message != "" {
+			msg, typ = d.Message, ""
+			break
+		}
+	}
+	e.Message = msg
+	if m := exceptionMessage.FindStringSubmatch(msg); m != nil {
+		typ, e.Message = m[1], strings.TrimSpace(m[2])
+	}
+	switch {
+	case typ != "":
+		if i := strings.LastIndexByte(typ, '.'); i >= 0 {
+			typ = typ[i+1:]
+		}
+		e.Exception = typ
+	case body.Error.Code != "":
 		e.Exception = body.Error.Code
 	}
 	return e

@@ -1,0 +1,152 @@
+package adsync
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/steps"
+)
+
+// labShell writes a program that sends its last argument (a PowerShell
+// command, -EncodedCommand style) to the lab's Connect server and prints
+// what it answers, as ssh would run powershell on the real one.
+func labShell(t *testing.T, labURL string) string {
+	return script(t, t.TempDir(), "connect-shell", `for a; do last=$a; done
+curl -sS -f --data-binary "$last" "`+labURL+`/lab/connect/powershell"
+`)
+}
+
+func TestEncodedCommandRoundTrip(t *testing.T) {
+	for _, s := range []string{ScriptScheduler, ScriptRunsAfter(42), "Ünïcödé | \"quotes\" & $vars"} {
+		got, err := DecodeCommand(EncodeCommand(s))
+		if err != nil || got != s {
+			t.Fatalf("round trip of %q = %q, %v", s, got, err)
+		}
+	}
+	// "dir" in UTF-16LE is 64 00 69 00 72 00.
+	if EncodeCommand("dir") != "ZABpAHIA" {
+		t.Fatalf("EncodeCommand(dir) = %s", EncodeCommand("dir"))
+	}
+}
+
+// TestConnectDefaultCommandsAgainstLab: with only a shell, the command
+// driver reads the scheduler, starts the cycle, waits for it and reads each
+// run profile's result with Connect's cmdlets, which the lab's Connect
+// server answers: an Initial cycle with export errors reports them, and a
+// cycle stopped by the deletion threshold fails the step.
+func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
+	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := tn.LastSync()
+	v := res.Value
+	if last.Policy != lab.Initial || v.GetAttr("status").AsString() != "completed-export-errors" || v.GetAttr("errors").LengthInt() != 1 ||
+		v.GetAttr("finished").IsNull() {
+		t.Fatalf("lab ran %s; result %#v", last.Policy, v)
+	}
+	if e := v.GetAttr("errors").Index(cty.NumberIntVal(0)); !strings.Contains(e.GetAttr("detail").AsString(), "Export") {
+		t.Fatalf("error = %#v", e)
+	}
+
+	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc map[string]any
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc["config"].(map[string]any)["deletionThreshold"] = 1
+	raw, _ = json.Marshal(sc)
+	tn2, err := lab.Load(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := tn2.SearchAD(lab.ADQuery{})
+	for _, u := range users[:2] {
+		if err := tn2.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
+	defer srv2.Close()
+	target2 := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv2.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
+	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "deletion threshold") {
+		t.Fatalf("cycle over the deletion threshold: %v", err)
+	}
+	if last, _ := tn2.LastSync(); last.Status != lab.StatusDeletionThresholdExceeded {
+		t.Fatalf("lab's last cycle = %+v", last)
+	}
+}
+
+// TestConnectDefaultCommandsRefuseStagingMode: a server in staging mode
+// exports nothing; the driver stops before starting a cycle.
+func TestConnectDefaultCommandsRefuseStagingMode(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	shell := script(t, dir, "staging", `for a; do last=$a; done
+case "$last" in
+  `+EncodeCommand(ScriptScheduler)+`) echo '{"SyncCycleEnabled":true,"StagingModeEnabled":true,"SchedulerSuspended":false,"SyncCycleInProgress":false}';;
+  *) touch "`+started+`"; echo '[]';;
+esac
+`)
+	target := open(t, "", map[string]any{"driver": "command", "shell": []string{shell, "-EncodedCommand"}, "poll_seconds": 0.01})
+	if _, err := runCycle(t, target, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "staging mode") {
+		t.Fatalf("cycle on a staging server: %v", err)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Fatal("the driver ran more than Get-ADSyncScheduler on a staging server")
+	}
+	// shell and command together are refused.
+	tt, _ := steps.LookupTarget("adsync")
+	cfg := steps.TargetConfig{Name: "x", Config: objectFor(tt.Info().Schema, map[string]any{"driver": "command", "shell": []string{"ssh"}, "command": []string{"ssh"}})}
+	if _, err := tt.Open(t.Context(), cfg); err == nil {
+		t.Fatal("shell with command was accepted")
+	}
+}
+
+// TestDoctorShellTarget: doctor reads the scheduler through the shell and
+// reports staging mode; it never starts a cycle.
+func TestDoctorShellTarget(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	tt, _ := steps.LookupTarget("adsync")
+	cfg := steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, map[string]any{"driver": "command",
+		"shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})}
+	before, _ := tn.LastSync()
+	checks := tt.(steps.Doctor).Doctor(t.Context(), steps.DoctorRequest{Config: cfg})
+	var ok bool
+	for _, c := range checks {
+		if c.Name == "scheduler" && c.State == steps.CheckOK {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Fatalf("checks = %+v", checks)
+	}
+	if after, _ := tn.LastSync(); after.ID != before.ID {
+		t.Fatal("doctor ran a cycle")
+	}
+}
