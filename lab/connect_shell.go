@@ -23,8 +23,12 @@ import (
 //   - Get-ADSyncScheduler's SyncCycleEnabled, StagingModeEnabled,
 //     SchedulerSuspended and SyncCycleInProgress (the lab's server is never
 //     in staging mode nor suspended; its cycles run to their end inside the
-//     start, so none is ever in progress; SyncCycleEnabled follows
-//     Config.SyncInterval);
+//     start, so none is ever in progress; SyncCycleEnabled is the lab
+//     scheduler's, Tenant.Scheduler);
+//   - (Get-ADSyncScheduler).SyncCycleEnabled and Set-ADSyncScheduler
+//     -SyncCycleEnabled $true|$false, which hold and release the lab's
+//     scheduler (Tenant.SetSchedulerEnabled; the scheduler page,
+//     https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler);
 //   - Start-ADSyncSyncCycle -PolicyType Delta|Initial, which runs the cycle;
 //   - Get-ADSyncRunProfileResult: the lab reports each cycle as one run, the
 //     Export of its Entra ID connector, numbered as the cycles are, whose
@@ -35,13 +39,15 @@ import (
 // synchronization is off (409, the lab's own answer).
 
 var (
-	connectStart = regexp.MustCompile(`^Start-ADSyncSyncCycle -PolicyType (Delta|Initial)$`)
-	connectRuns  = regexp.MustCompile(`^ConvertTo-Json -Compress -InputObject @\(Get-ADSyncRunProfileResult -NumberRequested 100 \| Where-Object \{ \$_\.RunNumber -gt (\d+) \} \| Select-Object RunNumber,ConnectorName,RunProfileName,Result,StartDate,EndDate\)$`)
+	connectStart        = regexp.MustCompile(`^Start-ADSyncSyncCycle -PolicyType (Delta|Initial)$`)
+	connectSetScheduler = regexp.MustCompile(`^Set-ADSyncScheduler -SyncCycleEnabled \$(true|false)$`)
+	connectRuns         = regexp.MustCompile(`^ConvertTo-Json -Compress -InputObject @\(Get-ADSyncRunProfileResult -NumberRequested 100 \| Where-Object \{ \$_\.RunNumber -gt (\d+) \} \| Select-Object RunNumber,ConnectorName,RunProfileName,Result,StartDate,EndDate\)$`)
 )
 
 const (
 	connectScheduler  = "Get-ADSyncScheduler | Select-Object SyncCycleEnabled,StagingModeEnabled,SchedulerSuspended,SyncCycleInProgress | ConvertTo-Json -Compress"
 	connectInProgress = "(Get-ADSyncScheduler).SyncCycleInProgress"
+	connectCycleOn    = "(Get-ADSyncScheduler).SyncCycleEnabled"
 	connectLastRun    = "ConvertTo-Json -Compress -InputObject @(Get-ADSyncRunProfileResult -NumberRequested 1 | Select-Object RunNumber)"
 )
 
@@ -99,10 +105,19 @@ func (s *Server) controlConnectShell(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case cmd == connectScheduler:
-		printJSON(map[string]bool{"SyncCycleEnabled": s.t.Config().SyncInterval.D() > 0, "StagingModeEnabled": false,
+		sched := s.t.Scheduler()
+		printJSON(map[string]bool{"SyncCycleEnabled": sched.SyncCycleEnabled && sched.Interval.D() > 0, "StagingModeEnabled": false,
 			"SchedulerSuspended": false, "SyncCycleInProgress": false})
 	case cmd == connectInProgress:
 		fmt.Fprintln(w, "False")
+	case cmd == connectCycleOn:
+		if s.t.Scheduler().SyncCycleEnabled {
+			fmt.Fprintln(w, "True")
+		} else {
+			fmt.Fprintln(w, "False")
+		}
+	case connectSetScheduler.MatchString(cmd):
+		s.t.SetSchedulerEnabled(connectSetScheduler.FindStringSubmatch(cmd)[1] == "true")
 	case cmd == connectLastRun:
 		runs := []map[string]int64{}
 		if l, ok := s.t.lastRun(); ok {

@@ -87,13 +87,23 @@ func (d *CommandDriver) schedulerArgv(script string) ([]string, error) {
 		"for rebind to replace with the scheduler cmdlets; hold the scheduler by hand with Set-ADSyncScheduler -SyncCycleEnabled $false"))
 }
 
+// schedulerCmdlet runs one scheduler cmdlet on the Connect server: through
+// the target's shell when it has one, else through its command with the
+// cycle's argument replaced. A permanent error when neither can carry it.
+func (d *CommandDriver) schedulerCmdlet(ctx context.Context, script string) (string, error) {
+	if len(d.Shell) > 0 {
+		return d.powershell(ctx, script)
+	}
+	argv, err := d.schedulerArgv(script)
+	if err != nil {
+		return "", err
+	}
+	return runCommand(ctx, argv)
+}
+
 // SchedulerEnabled runs Get-ADSyncScheduler and reads SyncCycleEnabled.
 func (d *CommandDriver) SchedulerEnabled(ctx context.Context) (bool, error) {
-	argv, err := d.schedulerArgv("(Get-ADSyncScheduler).SyncCycleEnabled")
-	if err != nil {
-		return false, err
-	}
-	out, err := runCommand(ctx, argv)
+	out, err := d.schedulerCmdlet(ctx, "(Get-ADSyncScheduler).SyncCycleEnabled")
 	if err != nil {
 		return false, fmt.Errorf("adsync: read the scheduler: %w", err)
 	}
@@ -108,11 +118,7 @@ func (d *CommandDriver) SchedulerEnabled(ctx context.Context) (bool, error) {
 
 // SetSchedulerEnabled runs Set-ADSyncScheduler -SyncCycleEnabled.
 func (d *CommandDriver) SetSchedulerEnabled(ctx context.Context, on bool) error {
-	argv, err := d.schedulerArgv("Set-ADSyncScheduler -SyncCycleEnabled $" + strconv.FormatBool(on))
-	if err != nil {
-		return err
-	}
-	if _, err := runCommand(ctx, argv); err != nil {
+	if _, err := d.schedulerCmdlet(ctx, "Set-ADSyncScheduler -SyncCycleEnabled $"+strconv.FormatBool(on)); err != nil {
 		return fmt.Errorf("adsync: set the scheduler's SyncCycleEnabled to %t: %w", on, err)
 	}
 	return nil

@@ -103,3 +103,37 @@ esac`)
 		t.Fatalf("command without {policy}: %v", err)
 	}
 }
+
+// TestSchedulerStepShell holds and releases the lab Connect server's
+// scheduler through the target's shell, with the cmdlets Connect's
+// scheduler page names (Get-ADSyncScheduler, Set-ADSyncScheduler
+// -SyncCycleEnabled): the same shell the driver starts cycles with, so a
+// target with only a shell can hold the scheduler too.
+func TestSchedulerStepShell(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tn.Scheduler().SyncCycleEnabled {
+		t.Fatal("the scenario's scheduler is held before the test")
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	defer srv.Close()
+	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})
+	typ, call, ch := schedulerCall(t, target, false)
+	if ch.Action != steps.Update {
+		t.Fatalf("plan: %s", ch.Action)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if tn.Scheduler().SyncCycleEnabled {
+		t.Fatal("the shell did not hold the lab's scheduler")
+	}
+	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.Scheduler().SyncCycleEnabled {
+		t.Fatal("rollback did not let the scheduler run again")
+	}
+}
