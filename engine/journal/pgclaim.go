@@ -21,9 +21,10 @@ type pgClaim struct {
 	mu   sync.Mutex
 	lost error // set once the lease is found lost
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	once     sync.Once
 	rerr error
 }
 
@@ -221,11 +222,16 @@ func (s *PGStore) fence(ctx context.Context, tx pgx.Tx, run string) error {
 	return opError{fmt.Errorf("%w: run %s is claimed by %s (lease to %s), and this process holds no claim on it", ErrBusy, run, holderName(user, host, pid), expires.UTC().Format(time.RFC3339))}
 }
 
+// stopRenew stops the renewing goroutine and waits for it.
+func (c *pgClaim) stopRenew() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.done
+}
+
 // release stops renewing and gives the lease back.
 func (c *pgClaim) release() error {
 	c.once.Do(func() {
-		close(c.stop)
-		<-c.done
+		c.stopRenew()
 		s := c.s
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -13,6 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// checkRun returns ErrNotFound (naming id) unless run id exists. Runs are
+// never deleted, so a run once seen is remembered; a lookup that loses its
+// connection is tried again, as a commit is.
 func (s *PGStore) checkRun(ctx context.Context, id string) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -23,14 +26,36 @@ func (s *PGStore) checkRun(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty id", ErrNotFound)
 	}
+	if _, ok := s.known.Load(id); ok {
+		return nil
+	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM rebind_runs WHERE id = $1`, id).Scan(&n); err != nil {
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT count(*) FROM rebind_runs WHERE id = $1`, id).Scan(&n)
+	})
+	if err != nil {
 		return s.errf("journal: look up run %s: %w", id, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	s.known.Store(id, true)
 	return nil
+}
+
+// retry runs f again while it fails for a lost connection, for up to the
+// lease's length.
+func (s *PGStore) retry(ctx context.Context, f func() error) error {
+	start := time.Now()
+	backoff := 50 * time.Millisecond
+	for {
+		err := f()
+		if !retryable(err) || time.Since(start) > s.opt.Lease || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 // CreateRun records a new run, as (*Store).CreateRun does, with the user and
@@ -125,6 +150,7 @@ func (s *PGStore) createRun(ctx context.Context, r Run, objects []string) (Run, 
 		}
 		return Run{}, s.errf("journal: create run: %w", err)
 	}
+	s.known.Store(r.ID, true)
 	return r, nil
 }
 

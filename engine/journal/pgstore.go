@@ -62,6 +62,7 @@ type PGStore struct {
 	closed  bool
 	lazyErr error
 	claims  map[string]*pgClaim // the runs this process claims
+	known   sync.Map            // run ids known to exist
 
 	commits int64 // transactions committed (under wmu), for benchmarks
 }
