@@ -1,0 +1,326 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+)
+
+// The shared PostgreSQL journal (--state) driven through real rebind
+// processes: each "machine" is a process with its own state directory and
+// nothing in common with the others but the database URL.
+
+// pgLease is the lease the tests' processes hold: short, so that a
+// takeover after a kill comes quickly.
+const pgLease = time.Second
+
+// machine runs rebind as one machine of a team would: its own state
+// directory, the shared journal at url, working in dir.
+type machine struct {
+	name, dir, url string
+}
+
+func (m machine) cmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := rebindCmd(t, m.dir, args...)
+	cmd.Env = append(cmd.Env, "REBIND_STATE_DIR="+filepath.Join(m.dir, ".rebind-"+m.name),
+		"REBIND_STATE="+m.url, "REBIND_STATE_LEASE="+pgLease.String())
+	return cmd
+}
+
+func (m machine) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := m.cmd(t, args...).CombinedOutput()
+	return string(out), err
+}
+
+func (m machine) runs(t *testing.T) []runSummary {
+	t.Helper()
+	out, err := m.cmd(t, "runs", "--json").Output()
+	if err != nil {
+		t.Fatalf("runs --json: %v", err)
+	}
+	var runs []runSummary
+	if err := json.Unmarshal(out, &runs); err != nil {
+		t.Fatalf("runs --json: %v\n%s", err, out)
+	}
+	return runs
+}
+
+func (m machine) show(t *testing.T, id string) journalView {
+	t.Helper()
+	out, err := m.cmd(t, "runs", "show", id, "--json").Output()
+	if err != nil {
+		t.Fatalf("runs show: %v", err)
+	}
+	var v journalView
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("runs show: %v\n%s", err, out)
+	}
+	return v
+}
+
+// TestPGKillAndResumeOnAnotherMachine kills `rebind apply` (machine A) with
+// SIGKILL at a random instant, then resumes the run from machine B, which
+// shares only the database: at once (refused while A's lease is live,
+// naming A), then after the lease ran out (taken over, saying from whom).
+// Every run must end as an uninterrupted one, and no file written before
+// the kill may be written again. REBIND_PG_KILL_TRIALS sets the number of
+// kills (4 by default; the README records a run of 50).
+func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes; not in -short")
+	}
+	trials := 4
+	if v := os.Getenv("REBIND_PG_KILL_TRIALS"); v != "" {
+		trials, _ = strconv.Atoi(v)
+	}
+	c := pgtest.Start(t)
+	base := t.TempDir()
+	ref := machine{"a", filepath.Join(base, "ref"), c.NewDB(t)}
+	mustWrite(t, filepath.Join(ref.dir, "crash.hcl"), crashRunbook)
+	// The uninterrupted run gives the expected end state, and how long the
+	// steps take once the run has started: the kills land in that span.
+	refc := &testingCmd{cmd: ref.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
+	refc.cmd.Stdout, refc.cmd.Stderr = refc.out, refc.out
+	if err := refc.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	refc.waitOutput(" started (", 60*time.Second)
+	start := time.Now()
+	if out, err := refc.wait(); err != nil {
+		t.Fatalf("uninterrupted apply: %v\n%s", err, out)
+	}
+	full := time.Since(start)
+	if got, want := readOut(t, ref.dir), expectedFiles(); !equalMaps(got, want) {
+		t.Fatalf("uninterrupted run: got %v, want %v", got, want)
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var midRun, refusedLive, takenOver int
+	for i := range trials {
+		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
+		db := c.NewDB(t)
+		a, b := machine{"a", dir, db}, machine{"b", dir, db}
+		mustWrite(t, filepath.Join(dir, "crash.hcl"), crashRunbook)
+		ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
+		ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+		if err := ac.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Mostly after the run started, sometimes (one in eight) before.
+		if rng.Intn(8) > 0 {
+			ac.waitOutput(" started (", 60*time.Second)
+		}
+		delay := time.Duration(rng.Int63n(int64(full) + 1))
+		time.Sleep(delay)
+		ac.kill()
+		killed := time.Now()
+
+		runs := b.runs(t)
+		before := inodes(t, dir)
+		switch {
+		case len(runs) == 0:
+			if got := readOut(t, dir); len(got) != 0 {
+				t.Fatalf("trial %d: files written without a run: %v", i, got)
+			}
+			if out, err := b.run(t, "apply", "-auto-approve", "crash.hcl"); err != nil {
+				t.Fatalf("trial %d: apply after an early kill: %v\n%s", i, err, out)
+			}
+		case runs[0].Status == "succeeded":
+		default:
+			midRun++
+			id := runs[0].ID
+			out, err := b.run(t, "resume", id)
+			if err != nil {
+				// A's lease is live: B must say whose it is and not write.
+				if !strings.Contains(out, "is claimed by") || time.Since(killed) > pgLease {
+					t.Fatalf("trial %d: resume while A's lease was live: %v\n%s", i, err, out)
+				}
+				refusedLive++
+				time.Sleep(pgLease + 200*time.Millisecond)
+				if out, err = b.run(t, "resume", id); err != nil {
+					t.Fatalf("trial %d (killed after %s): resume after the lease ran out: %v\n%s", i, delay, err, out)
+				}
+			}
+			if strings.Contains(out, "taken over from") {
+				takenOver++
+			}
+			if v := b.show(t, id); v.Status != "succeeded" {
+				t.Fatalf("trial %d: status after resume = %s", i, v.Status)
+			}
+		}
+		if got, want := readOut(t, dir), expectedFiles(); !equalMaps(got, want) {
+			t.Fatalf("trial %d (killed after %s): end state differs:\n got %v\nwant %v", i, delay, got, want)
+		}
+		now := inodes(t, dir)
+		for name, ino := range before {
+			if now[name] != ino {
+				t.Errorf("trial %d: %s was written before the kill and written again", i, name)
+			}
+		}
+	}
+	t.Logf("%d trials: %d killed mid-run, %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s)",
+		trials, midRun, refusedLive, takenOver, full)
+	if trials >= 4 && midRun == 0 {
+		t.Errorf("no kill landed mid-run; the test did not exercise resume")
+	}
+}
+
+// slowRunbook holds its object (out/shared.txt) for a few seconds.
+const slowRunbook = `
+runbook "slow" {
+  title = "Holds a file for a while"
+}
+
+step "file" "shared" {
+  path    = "out/shared.txt"
+  content = "%s\n"
+}
+
+step "wait" "hold" {
+  duration = "3s"
+}
+`
+
+// TestPGTwoMachinesOneObject: two machines apply runbooks writing one
+// object at once. Exactly one runs; the other is refused, naming the run
+// that holds the object, its user and its host, and writes nothing.
+func TestPGTwoMachinesOneObject(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
+	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", m.name+".hcl")
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i := range 2 {
+		if errs[i] == nil {
+			if won >= 0 {
+				t.Fatalf("both applies ran:\n%s\n%s", outs[0], outs[1])
+			}
+			won = i
+		}
+	}
+	if won < 0 {
+		t.Fatalf("neither apply ran:\n%s\n%s", outs[0], outs[1])
+	}
+	lost := outs[1-won]
+	runs := a.runs(t)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{"Object locked by another run", "locked by run " + runs[0].ID, "on " + host} {
+		if !strings.Contains(lost, want) {
+			t.Errorf("the refused apply does not say %q:\n%s", want, lost)
+		}
+	}
+	if got := readOut(t, dir)["shared.txt"]; got != []string{"from a\n", "from b\n"}[won] {
+		t.Errorf("shared.txt = %q, written by the refused apply", got)
+	}
+}
+
+// TestPGSavedPlanAppliedOnce: one saved plan applied from two machines at
+// once runs once; the other is told the plan was applied.
+func TestPGSavedPlanAppliedOnce(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	mustWrite(t, filepath.Join(dir, "p.hcl"), fmt.Sprintf(slowRunbook, "once"))
+	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", "p.plan")
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("want exactly one apply to run:\n%v %s\n%v %s", errs[0], outs[0], errs[1], outs[1])
+	}
+	lost := outs[0]
+	if errs[1] != nil {
+		lost = outs[1]
+	}
+	if !strings.Contains(lost, "already applied") && !strings.Contains(lost, "Object locked by another run") {
+		t.Errorf("the second apply does not say the plan was applied:\n%s", lost)
+	}
+	if runs := a.runs(t); len(runs) != 1 {
+		t.Errorf("%d runs, want 1", len(runs))
+	}
+	// Later, from either machine, the plan stays applied.
+	if out, err := b.run(t, "apply", "-auto-approve", "p.plan"); err == nil || !strings.Contains(out, "already applied") {
+		t.Errorf("applying the plan again: %v\n%s", err, out)
+	}
+}
+
+// TestPGRunsShowsUserHostLease and the URL's password kept out of output.
+func TestPGRunsShowsUserHostLease(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	a := machine{"a", dir, c.NewDB(t)}
+	mustWrite(t, filepath.Join(dir, "r.hcl"), `
+runbook "r" {
+  title = "One file"
+}
+step "file" "f" {
+  path    = "out/f.txt"
+  content = "f\n"
+}
+`)
+	if out, err := a.run(t, "apply", "-auto-approve", "r.hcl"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	out, err := a.run(t, "runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{"USER", "HOST", "LEASE", host, "free"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runs does not show %q:\n%s", want, out)
+		}
+	}
+	id := a.runs(t)[0].ID
+	if out, _ := a.run(t, "runs", "show", id); !strings.Contains(out, "started by ") || !strings.Contains(out, "on "+host+"; lease: free") {
+		t.Errorf("runs show:\n%s", out)
+	}
+	// A wrong password: the error names the database, never the password.
+	wrong := machine{"a", dir, strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
+	out, err = wrong.run(t, "runs")
+	if err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Errorf("runs with a wrong password: %v\n%s", err, out)
+	}
+	for _, f := range []string{c.Password, url.QueryEscape(c.Password), url.PathEscape(c.Password)} {
+		if strings.Contains(out, f) {
+			t.Errorf("output shows the password: %s", out)
+		}
+	}
+}
