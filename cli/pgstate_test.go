@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,5 +323,68 @@ step "file" "f" {
 		if strings.Contains(out, f) {
 			t.Errorf("output shows the password: %s", out)
 		}
+	}
+}
+
+// TestPGPausedApplierLosesItsLease: machine A is paused (SIGSTOP) mid-run
+// for longer than its lease; machine B takes the run over and finishes it;
+// when A wakes it writes nothing more to the journal and stops with an
+// error saying it lost its claim.
+func TestPGPausedApplierLosesItsLease(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	mustWrite(t, filepath.Join(dir, "slow.hcl"), `
+runbook "slow" {
+  title = "Two files with a wait between"
+}
+step "file" "one" {
+  path    = "out/one.txt"
+  content = "one\n"
+}
+step "wait" "between" {
+  duration = "2s"
+}
+step "file" "two" {
+  path    = "out/two.txt"
+  content = "two\n"
+}
+`)
+	ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "slow.hcl"), out: &syncBuffer{}}
+	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+	if err := ac.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ac.cmd.Process.Kill()
+	// Paused in the wait: step one is written, two is not.
+	deadline := time.Now().Add(60 * time.Second)
+	for readOut(t, dir)["one.txt"] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("A never wrote step one:\n%s", ac.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	ac.cmd.Process.Signal(syscall.SIGSTOP)
+	id := b.runs(t)[0].ID
+	time.Sleep(pgLease + 300*time.Millisecond)
+	out, err := b.run(t, "resume", id)
+	if err != nil || !strings.Contains(out, "taken over from") {
+		t.Fatalf("B's resume after A's lease ran out: %v\n%s", err, out)
+	}
+	before := b.show(t, id)
+	ac.cmd.Process.Signal(syscall.SIGCONT)
+	aout, aerr := ac.wait()
+	if aerr == nil || !strings.Contains(aout, "lost its claim") {
+		t.Errorf("A after waking: %v, want an error saying it lost its claim:\n%s", aerr, aout)
+	}
+	after := b.show(t, id)
+	if len(after.Records) != len(before.Records) || after.Status != "succeeded" {
+		t.Errorf("A wrote to the journal after losing its lease: %d records before, %d after; status %s",
+			len(before.Records), len(after.Records), after.Status)
+	}
+	if got := readOut(t, dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+		t.Errorf("end state: %v", got)
 	}
 }

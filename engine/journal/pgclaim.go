@@ -25,7 +25,7 @@ type pgClaim struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	once     sync.Once
-	rerr error
+	rerr     error
 }
 
 func (c *pgClaim) lostErr() error {
