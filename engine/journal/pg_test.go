@@ -299,3 +299,47 @@ func TestPGSurvivesRestartAndTerminate(t *testing.T) {
 		t.Errorf("only %d appends acknowledged", n.Load())
 	}
 }
+
+// TestPGVerifyFull: with sslmode=verify-full the journal connects only to a
+// server whose certificate chains to sslrootcert and names the host it
+// dialled (https://www.postgresql.org/docs/current/libpq-ssl.html, "SSL Mode
+// Descriptions"; pgx reads the same sslmode and sslrootcert parameters).
+// A certificate from another CA is refused, and the refusal shows no
+// password.
+func TestPGVerifyFull(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	ca, other := pgtest.NewCA(t, dir, "team-ca"), pgtest.NewCA(t, dir, "other-ca")
+	c.EnableTLS(t, ca)
+	plain := c.NewDB(t)
+	tlsURL := func(host, root string) string {
+		u, _ := url.Parse(plain)
+		u.Host = strings.Replace(u.Host, "127.0.0.1", host, 1)
+		q := u.Query()
+		q.Set("sslmode", "verify-full")
+		q.Set("sslrootcert", root)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		s, err := OpenState(ctx, tlsURL(host, ca.File), "", nil)
+		if err != nil {
+			t.Fatalf("verify-full to %s with the server's CA: %v", host, err)
+		}
+		ps := s.(*PGStore)
+		var ssl bool
+		if err := ps.pool.QueryRow(ctx, `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&ssl); err != nil || !ssl {
+			t.Errorf("connection to %s is not TLS: %v %v", host, ssl, err)
+		}
+		mustRun(t, s, Run{})
+		s.Close()
+	}
+	_, err := OpenState(ctx, tlsURL("127.0.0.1", other.File), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("verify-full with another CA = %v, want a certificate error", err)
+	}
+	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
+		t.Errorf("the TLS error shows the password: %v", err)
+	}
+}
