@@ -87,7 +87,11 @@ type PGOptions struct {
 var migrations embed.FS
 
 // migrateLockKey is the advisory lock two processes migrating one database
-// at once take in turn (an arbitrary constant: "rebind" in ASCII).
+// at once take in turn (an arbitrary constant: "rebind" in ASCII). A
+// transaction-level advisory lock is held until the transaction ends
+// (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS,
+// pg_advisory_xact_lock in
+// https://www.postgresql.org/docs/current/functions-admin.html).
 const migrateLockKey = 0x7265_6269_6e64
 
 // runsLockKey serialises run creation across processes, so that assigned
