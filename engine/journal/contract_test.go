@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rebind-dev/rebind/engine/journal/pgtest"
 )
@@ -331,5 +330,4 @@ func TestContractFencing(t *testing.T) {
 	if n := len(mustRecords(t, a, run.ID)); n != 2 {
 		t.Errorf("%d records, want 2", n)
 	}
-	_ = time.Second
 }

@@ -253,6 +253,31 @@ func TestPGSurvivesRestartAndTerminate(t *testing.T) {
 			}
 		}()
 	}
+	// A reader, as `runs` and a resume read, waits out the same faults.
+	var readErrs atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := s.Runs(ctx); err != nil {
+				readErrs.Add(1)
+				t.Logf("runs: %v", err)
+			}
+			if _, err := s.Lease(ctx, run.ID); err != nil {
+				readErrs.Add(1)
+				t.Logf("lease: %v", err)
+			}
+			if _, err := s.Locks(ctx); err != nil {
+				readErrs.Add(1)
+				t.Logf("locks: %v", err)
+			}
+		}
+	}()
 	waitFor := func(k int64) {
 		deadline := time.Now().Add(30 * time.Second)
 		for n.Load() < k && time.Now().Before(deadline) {
@@ -290,6 +315,9 @@ func TestPGSurvivesRestartAndTerminate(t *testing.T) {
 	})
 	if missing > 0 {
 		t.Errorf("%d acknowledged records lost", missing)
+	}
+	if readErrs.Load() > 0 {
+		t.Errorf("%d reads failed: the journal should have waited for the server", readErrs.Load())
 	}
 	if failed.Load() > 0 {
 		t.Errorf("%d appends failed: the journal should have waited for the server", failed.Load())

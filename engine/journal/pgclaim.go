@@ -257,8 +257,10 @@ func (s *PGStore) Lease(ctx context.Context, runID string) (Lease, error) {
 	}
 	var l Lease
 	var live bool
-	err := s.pool.QueryRow(ctx, `SELECT os_user, host, pid, token, expires, expires > now() FROM rebind_claims WHERE run_id = $1`, runID).
-		Scan(&l.User, &l.Host, &l.PID, &l.Token, &l.Expires, &live)
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT os_user, host, pid, token, expires, expires > now() FROM rebind_claims WHERE run_id = $1`, runID).
+			Scan(&l.User, &l.Host, &l.PID, &l.Token, &l.Expires, &live)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Lease{State: LeaseFree}, nil
 	}

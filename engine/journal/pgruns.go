@@ -44,7 +44,7 @@ func (s *PGStore) checkRun(ctx context.Context, id string) error {
 }
 
 // retry runs f again while it fails for a lost connection, for up to the
-// lease's length.
+// lease's length: reads wait out a server restart as commits do.
 func (s *PGStore) retry(ctx context.Context, f func() error) error {
 	start := time.Now()
 	backoff := 50 * time.Millisecond
@@ -210,20 +210,24 @@ func (s *PGStore) Unlock(ctx context.Context, runID string) error {
 
 // Locks returns every held object and the run holding it.
 func (s *PGStore) Locks(ctx context.Context) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT object, run_id FROM rebind_locks`)
-	if err != nil {
-		return nil, s.errf("journal: locks: %w", err)
-	}
-	defer rows.Close()
-	locks := make(map[string]string)
-	for rows.Next() {
-		var obj, run string
-		if err := rows.Scan(&obj, &run); err != nil {
-			return nil, s.errf("journal: locks: %w", err)
+	var locks map[string]string
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT object, run_id FROM rebind_locks`)
+		if err != nil {
+			return err
 		}
-		locks[obj] = run
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		locks = make(map[string]string)
+		for rows.Next() {
+			var obj, run string
+			if err := rows.Scan(&obj, &run); err != nil {
+				return err
+			}
+			locks[obj] = run
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, s.errf("journal: locks: %w", err)
 	}
 	return locks, nil
@@ -336,23 +340,27 @@ func (s *PGStore) Records(ctx context.Context, runID string) ([]Record, error) {
 	if err := s.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, run_id, time, kind, step, attempt, data, error FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
-	if err != nil {
-		return nil, s.errf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
 	var recs []Record
-	for rows.Next() {
-		var r Record
-		var t int64
-		var kind string
-		if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-			return nil, s.errf("journal: records of run %s: %w", runID, err)
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT seq, run_id, time, kind, step, attempt, data, error FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
+		if err != nil {
+			return err
 		}
-		r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		recs = recs[:0]
+		for rows.Next() {
+			var r Record
+			var t int64
+			var kind string
+			if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
+				return err
+			}
+			r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
+			recs = append(recs, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, nil
@@ -377,8 +385,10 @@ func (s *PGStore) StepApproval(ctx context.Context, runID, step string) (bool, s
 		return false, "", err
 	}
 	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT data FROM rebind_records WHERE run_id = $1 AND kind = $2 AND step = $3 ORDER BY seq DESC LIMIT 1`,
-		runID, string(KindStepApproval), step).Scan(&data)
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT data FROM rebind_records WHERE run_id = $1 AND kind = $2 AND step = $3 ORDER BY seq DESC LIMIT 1`,
+			runID, string(KindStepApproval), step).Scan(&data)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, "", nil
 	}
@@ -412,18 +422,26 @@ func (s *PGStore) Run(ctx context.Context, id string) (Run, error) {
 	if id == "" {
 		return Run{}, fmt.Errorf("%w: empty id", ErrNotFound)
 	}
-	r, err := pgScanRun(s.pool.QueryRow(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE id = $1`, id))
+	var r Run
+	err := s.retry(ctx, func() (err error) {
+		r, err = pgScanRun(s.pool.QueryRow(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE id = $1`, id))
+		return err
+	})
 	if err == nil {
 		return r, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, s.errf("journal: run %s: %w", id, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE left(id, length($1)) = $1 ORDER BY n LIMIT 3`, id)
-	if err != nil {
-		return Run{}, s.errf("journal: run %s: %w", id, err)
-	}
-	runs, err := pgScanRuns(rows)
+	var runs []Run
+	err = s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE left(id, length($1)) = $1 ORDER BY n LIMIT 3`, id)
+		if err != nil {
+			return err
+		}
+		runs, err = pgScanRuns(rows)
+		return err
+	})
 	if err != nil {
 		return Run{}, s.errf("journal: run %s: %w", id, err)
 	}
@@ -442,11 +460,15 @@ func (s *PGStore) Run(ctx context.Context, id string) (Run, error) {
 
 // Runs returns every run, oldest first.
 func (s *PGStore) Runs(ctx context.Context) ([]Run, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs ORDER BY n`)
-	if err != nil {
-		return nil, s.errf("journal: runs: %w", err)
-	}
-	runs, err := pgScanRuns(rows)
+	var runs []Run
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs ORDER BY n`)
+		if err != nil {
+			return err
+		}
+		runs, err = pgScanRuns(rows)
+		return err
+	})
 	if err != nil {
 		return nil, s.errf("journal: runs: %w", err)
 	}
