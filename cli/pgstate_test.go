@@ -30,13 +30,18 @@ const pgLease = time.Second
 // directory, the shared journal at url, working in dir.
 type machine struct {
 	name, dir, url string
+	lease          time.Duration // pgLease when zero
 }
 
 func (m machine) cmd(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := rebindCmd(t, m.dir, args...)
+	lease := m.lease
+	if lease == 0 {
+		lease = pgLease
+	}
 	cmd.Env = append(cmd.Env, "REBIND_STATE_DIR="+filepath.Join(m.dir, ".rebind-"+m.name),
-		"REBIND_STATE="+m.url, "REBIND_STATE_LEASE="+pgLease.String())
+		"REBIND_STATE="+m.url, "REBIND_STATE_LEASE="+lease.String())
 	return cmd
 }
 
@@ -89,7 +94,7 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	}
 	c := pgtest.Start(t)
 	base := t.TempDir()
-	ref := machine{"a", filepath.Join(base, "ref"), c.NewDB(t)}
+	ref := machine{name: "a", dir: filepath.Join(base, "ref"), url: c.NewDB(t)}
 	mustWrite(t, filepath.Join(ref.dir, "crash.hcl"), crashRunbook)
 	// The uninterrupted run gives the expected end state, and how long the
 	// steps take once the run has started: the kills land in that span.
@@ -112,7 +117,7 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	for i := range trials {
 		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
 		db := c.NewDB(t)
-		a, b := machine{"a", dir, db}, machine{"b", dir, db}
+		a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
 		mustWrite(t, filepath.Join(dir, "crash.hcl"), crashRunbook)
 		ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
 		ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
@@ -201,7 +206,7 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 	c := pgtest.Start(t)
 	dir := t.TempDir()
 	db := c.NewDB(t)
-	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
 	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
 	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
 	var wg sync.WaitGroup
@@ -248,7 +253,7 @@ func TestPGSavedPlanAppliedOnce(t *testing.T) {
 	c := pgtest.Start(t)
 	dir := t.TempDir()
 	db := c.NewDB(t)
-	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
 	mustWrite(t, filepath.Join(dir, "p.hcl"), fmt.Sprintf(slowRunbook, "once"))
 	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
 		t.Fatalf("plan: %v\n%s", err, out)
@@ -286,7 +291,7 @@ func TestPGSavedPlanAppliedOnce(t *testing.T) {
 func TestPGRunsShowsUserHostLease(t *testing.T) {
 	c := pgtest.Start(t)
 	dir := t.TempDir()
-	a := machine{"a", dir, c.NewDB(t)}
+	a := machine{name: "a", dir: dir, url: c.NewDB(t)}
 	mustWrite(t, filepath.Join(dir, "r.hcl"), `
 runbook "r" {
   title = "One file"
@@ -314,7 +319,7 @@ step "file" "f" {
 		t.Errorf("runs show:\n%s", out)
 	}
 	// A wrong password: the error names the database, never the password.
-	wrong := machine{"a", dir, strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
+	wrong := machine{name: "a", dir: dir, url: strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
 	out, err = wrong.run(t, "runs")
 	if err == nil || !strings.Contains(out, "password authentication failed") {
 		t.Errorf("runs with a wrong password: %v\n%s", err, out)
@@ -334,7 +339,7 @@ func TestPGPausedApplierLosesItsLease(t *testing.T) {
 	c := pgtest.Start(t)
 	dir := t.TempDir()
 	db := c.NewDB(t)
-	a, b := machine{"a", dir, db}, machine{"b", dir, db}
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
 	mustWrite(t, filepath.Join(dir, "slow.hcl"), `
 runbook "slow" {
   title = "Two files with a wait between"
@@ -386,5 +391,147 @@ step "file" "two" {
 	}
 	if got := readOut(t, dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
 		t.Errorf("end state: %v", got)
+	}
+}
+
+// threeSteps writes a file, waits, writes another: a run long enough to be
+// disturbed in the middle.
+const threeSteps = `
+runbook "three" {
+  title = "Two files with a wait between"
+}
+step "file" "one" {
+  path    = "out/one.txt"
+  content = "one\n"
+}
+step "wait" "between" {
+  duration = "2s"
+}
+step "file" "two" {
+  path    = "out/two.txt"
+  content = "two\n"
+}
+`
+
+// startApply starts `apply` of threeSteps on m and waits until step one is
+// written.
+func startApply(t *testing.T, m machine) *testingCmd {
+	t.Helper()
+	mustWrite(t, filepath.Join(m.dir, "three.hcl"), threeSteps)
+	ac := &testingCmd{cmd: m.cmd(t, "apply", "-auto-approve", "three.hcl"), out: &syncBuffer{}}
+	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+	if err := ac.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ac.cmd.Process.Kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for readOut(t, m.dir)["one.txt"] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("apply never wrote step one:\n%s", ac.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return ac
+}
+
+// TestPGServerFaultsMidRun: the PostgreSQL server restarted (pg_ctl restart)
+// or the run's connections killed (pg_terminate_backend) while `apply`
+// works. Within the lease the run waits for the database and continues to
+// the end; when the outage outlasts the lease the run stops, failed, and a
+// resume finishes it. Either way each step's intent and outcome are
+// journaled once and no file is written twice.
+func TestPGServerFaultsMidRun(t *testing.T) {
+	c := pgtest.Start(t)
+	for _, tc := range []struct {
+		fault    string
+		lease    time.Duration
+		survives bool
+	}{
+		{"restart", 20 * time.Second, true},
+		{"terminate", 20 * time.Second, true},
+		{"restart", 300 * time.Millisecond, false},
+	} {
+		t.Run(fmt.Sprintf("%s-lease-%s", tc.fault, tc.lease), func(t *testing.T) {
+			a := machine{name: "a", dir: t.TempDir(), url: c.NewDB(t), lease: tc.lease}
+			ac := startApply(t, a)
+			inodeOne := inodes(t, a.dir)["one.txt"]
+			if tc.fault == "restart" {
+				c.Restart(t)
+			} else if n := c.Terminate(t); n == 0 {
+				t.Fatal("no connection of rebind's to terminate")
+			}
+			out, err := ac.wait()
+			id := a.runs(t)[0].ID
+			switch {
+			case tc.survives && err != nil:
+				t.Fatalf("apply after the %s: %v\n%s", tc.fault, err, out)
+			case !tc.survives:
+				if err == nil || !strings.Contains(out, "lost its claim") {
+					t.Fatalf("apply after an outage longer than its lease: %v, want it stopped saying it lost its claim:\n%s", err, out)
+				}
+				if out, err := a.run(t, "resume", id); err != nil {
+					t.Fatalf("resume: %v\n%s", err, out)
+				}
+			}
+			v := a.show(t, id)
+			if v.Status != "succeeded" {
+				t.Fatalf("status %s", v.Status)
+			}
+			seen := map[string]int{}
+			for _, r := range v.Records {
+				seen[r.Kind+" "+r.Step]++
+			}
+			for _, k := range []string{"intent step.file.one", "outcome step.file.one", "intent step.file.two", "outcome step.file.two"} {
+				if seen[k] != 1 {
+					t.Errorf("%s journaled %d times, want once", k, seen[k])
+				}
+			}
+			if got := readOut(t, a.dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+				t.Errorf("end state %v", got)
+			}
+			if inodes(t, a.dir)["one.txt"] != inodeOne {
+				t.Error("step one was written again")
+			}
+		})
+	}
+}
+
+// TestPGTwoResumesRace: two machines resume one run at once: exactly one
+// works it; the other is refused, naming the holder.
+func TestPGTwoResumesRace(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	ac := startApply(t, a)
+	ac.kill()
+	id := b.runs(t)[0].ID
+	time.Sleep(pgLease + 300*time.Millisecond)
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "resume", id)
+		}()
+	}
+	wg.Wait()
+	resumed := 0
+	for i := range 2 {
+		if strings.Contains(outs[i], "Resuming run") {
+			resumed++
+			if errs[i] != nil {
+				t.Errorf("the resume that worked the run failed: %v\n%s", errs[i], outs[i])
+			}
+		} else if errs[i] == nil || !strings.Contains(outs[i], "is claimed by") {
+			t.Errorf("the other resume: %v, want refused naming the holder:\n%s", errs[i], outs[i])
+		}
+	}
+	if resumed != 1 {
+		t.Fatalf("%d resumes worked the run, want exactly 1:\n%s\n%s", resumed, outs[0], outs[1])
+	}
+	if v := b.show(t, id); v.Status != "succeeded" {
+		t.Errorf("status %s", v.Status)
 	}
 }
