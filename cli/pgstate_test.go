@@ -535,3 +535,30 @@ func TestPGTwoResumesRace(t *testing.T) {
 		t.Errorf("status %s", v.Status)
 	}
 }
+
+// TestPGRollbackFromAnotherMachine: a run whose machine died is rolled back
+// from another machine once its lease ran out.
+func TestPGRollbackFromAnotherMachine(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	ac := startApply(t, a)
+	ac.kill()
+	id := b.runs(t)[0].ID
+	time.Sleep(pgLease + 300*time.Millisecond)
+	out, err := b.run(t, "rollback", id)
+	if err != nil || !strings.Contains(out, "taken over from") {
+		t.Fatalf("rollback from machine b: %v\n%s", err, out)
+	}
+	if v := b.show(t, id); v.Status != "rolled-back" {
+		t.Errorf("status %s, want rolled-back", v.Status)
+	}
+	if got := readOut(t, dir); len(got) != 0 {
+		t.Errorf("files left after the rollback: %v", got)
+	}
+	// Its objects are free again: a new apply on them runs.
+	if out, err := b.run(t, "apply", "-auto-approve", "three.hcl"); err != nil {
+		t.Errorf("apply after the rollback: %v\n%s", err, out)
+	}
+}

@@ -47,6 +47,8 @@ import (
 //     lost is not written twice.
 //   - Writes are group-committed: whatever is queued when the writer is free
 //     goes into one transaction, lazy records included, in submission order.
+//     A durable write waits for its batch even when its ctx ends (the
+//     engine's journal writes are never cancelled).
 //   - The state key is kept in the database, so plans and runs keyed on one
 //     machine are checked on another.
 //   - The connection string's password never appears in errors or output.
@@ -64,7 +66,6 @@ type PGStore struct {
 	claims  map[string]*pgClaim // the runs this process claims
 	known   sync.Map            // run ids known to exist
 
-	commits int64 // transactions committed (under wmu), for benchmarks
 }
 
 // PGOptions tunes a PGStore; the zero value is the default.
@@ -133,6 +134,9 @@ func OpenPG(ctx context.Context, connString string, opt PGOptions) (*PGStore, er
 		return nil, s.errf("journal: open %s: %w", where, err)
 	}
 	cfg.MaxConns = 4
+	if cfg.ConnConfig.ConnectTimeout == 0 { // no connect_timeout in the URL
+		cfg.ConnConfig.ConnectTimeout = 15 * time.Second
+	}
 	// A connection found dead is dropped from the pool and replaced.
 	cfg.HealthCheckPeriod = time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "rebind"
@@ -306,7 +310,6 @@ func (s *PGStore) commitBatch(batch []*pgOp) {
 		}
 		i, err := s.tryCommit(ctx, batch)
 		if err == nil {
-			s.commits++
 			pgFinish(batch, nil)
 			return
 		}
