@@ -227,6 +227,23 @@ func (c *Cluster) Restart(t testing.TB) {
 	}
 }
 
+// Stop stops the server (fast shutdown); Start starts it again on the same
+// port.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := c.pgctl("stop", "-w", "-t", "60", "-m", "fast"); err != nil {
+		t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+// Start starts a stopped server again.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	if out, err := c.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(c.Dir, "server.log")); err != nil {
+		t.Fatalf("pg_ctl start: %v\n%s", err, out)
+	}
+}
+
 func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
