@@ -110,10 +110,11 @@ func displayName(prefix, name string) string {
 // instead of sleeping.
 //
 // The engine keys the fingerprints and labels of sensitive values with the
-// state directory's secret key, so plan and apply of one plan must share a
-// state directory when the plan holds a secret.
-func newEngine(ios *IO, g *Globals, store *journal.Store) (*engine.Engine, error) {
-	key, err := journal.StateKey(g.StateDir)
+// journal's secret key (the state directory's, or the shared database's
+// with --state), so plan and apply of one plan must share a journal when the
+// plan holds a secret.
+func newEngine(ios *IO, g *Globals, store journal.Journal) (*engine.Engine, error) {
+	key, err := g.stateKey(store)
 	if err != nil {
 		return nil, err
 	}

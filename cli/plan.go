@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 )
 
@@ -58,7 +59,17 @@ func makePlan(ios *IO, g *Globals, path string, vars varFlags, popt engine.PlanO
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	e, err := newEngine(ios, g, nil)
+	// A shared journal (--state) is read at plan time: a plan that would
+	// write an object another machine's run holds is refused there.
+	var store journal.Journal
+	if g.State != "" {
+		if store, err = g.store(); err != nil {
+			return nil, err
+		}
+		defer store.Close()
+		popt.RefuseLocked = true
+	}
+	e, err := newEngine(ios, g, store)
 	if err != nil {
 		return nil, err
 	}

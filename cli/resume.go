@@ -87,7 +87,7 @@ func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine
 
 // bindRunLab makes resume and rollback use the lab the run was planned
 // against, unless --lab says otherwise.
-func bindRunLab(ctx context.Context, e *engine.Engine, store *journal.Store, id string) error {
+func bindRunLab(ctx context.Context, e *engine.Engine, store journal.Journal, id string) error {
 	if e.Lab != "" {
 		return nil
 	}

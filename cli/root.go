@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,12 @@ func (s *IO) Color(w io.Writer) bool {
 // Globals are the flags every command shares.
 type Globals struct {
 	StateDir string
+	// State, when set, is a postgres:// URL: runs are journaled in that
+	// shared database instead of the state directory.
+	State string
+	// stateLog is where the journal tells the person running rebind of a
+	// claim taken over or a lease lost.
+	stateLog io.Writer
 	Lab      string
 	// Env is the environment file (--env, REBIND_ENV).
 	Env string
@@ -70,9 +77,27 @@ type Globals struct {
 	workDir string
 }
 
-// store opens the journal in the state directory.
-func (g *Globals) store() (*journal.Store, error) {
-	return journal.Open(g.StateDir)
+// store opens the journal: the shared database --state names, or the one
+// in the state directory.
+func (g *Globals) store() (journal.Journal, error) {
+	return journal.OpenState(context.Background(), g.State, g.StateDir, g.stateLog)
+}
+
+// stateKey is the key of the journal store, or, with none open, of the
+// journal --state or --state-dir names.
+func (g *Globals) stateKey(store journal.Journal) ([]byte, error) {
+	if store != nil {
+		return store.StateKey()
+	}
+	if g.State == "" {
+		return journal.StateKey(g.StateDir)
+	}
+	s, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.StateKey()
 }
 
 // usageError marks errors that should exit 2.
@@ -121,7 +146,7 @@ func isCobraUsage(err error) bool {
 // normalizeArgs accepts terraform-style single-dash long flags
 // (-var, -var-file, -out, -auto-approve) as well as the double-dash forms.
 func normalizeArgs(args []string) []string {
-	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true}
+	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true, "state": true}
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
@@ -140,7 +165,7 @@ func normalizeArgs(args []string) []string {
 }
 
 func newRoot(ios *IO) *cobra.Command {
-	g := &Globals{}
+	g := &Globals{stateLog: ios.Err}
 	root := &cobra.Command{
 		Use:   "rebind",
 		Short: "Plan, review, apply and roll back hybrid identity repairs",
@@ -157,6 +182,7 @@ interrupted run and rolls completed steps back.`,
 	}
 	root.PersistentFlags().StringVar(&g.StateDir, "state-dir", stateDefault, "where runs are journaled (env REBIND_STATE_DIR)")
 	root.PersistentFlags().StringVar(&g.Env, "env", os.Getenv("REBIND_ENV"), "the environment file holding the targets' settings (env REBIND_ENV)")
+	root.PersistentFlags().StringVar(&g.State, "state", os.Getenv("REBIND_STATE"), "journal runs in this shared PostgreSQL database (postgres://...) instead of --state-dir (env REBIND_STATE)")
 	root.PersistentFlags().StringVar(&g.Lab, "lab", os.Getenv("REBIND_LAB"), "bind every target to the lab tenant at this URL (env REBIND_LAB)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(

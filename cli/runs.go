@@ -54,11 +54,51 @@ type runJSON struct {
 	Author     string    `json:"author,omitempty"`
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
+	// With a shared journal (--state): who started the run, where, and
+	// who holds it now.
+	User  string     `json:"user,omitempty"`
+	Host  string     `json:"host,omitempty"`
+	Lease *leaseJSON `json:"lease,omitempty"`
+}
+
+// leaseJSON is a run's claim as `runs --json` prints it.
+type leaseJSON struct {
+	State   string     `json:"state"`
+	Holder  string     `json:"holder,omitempty"`
+	Token   int64      `json:"token,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 func toRunJSON(r journal.Run) runJSON {
 	return runJSON{ID: r.ID, Runbook: r.Runbook, Status: string(r.Status), Error: r.Error,
-		PlanDigest: r.PlanDigest, Author: r.Author, Created: r.Created, Updated: r.Updated}
+		PlanDigest: r.PlanDigest, Author: r.Author, Created: r.Created, Updated: r.Updated,
+		User: r.User, Host: r.Host}
+}
+
+// shared reports whether the journal records users and hosts (a shared
+// journal): then `runs` shows them, and each run's lease.
+func shared(runs ...journal.Run) bool {
+	for _, r := range runs {
+		if r.Host != "" || r.User != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// withLease adds the run's lease to rj.
+func withLease(ctx context.Context, store journal.Journal, rj *runJSON) (journal.Lease, error) {
+	l, err := store.Lease(ctx, rj.ID)
+	if err != nil {
+		return l, err
+	}
+	lj := &leaseJSON{State: string(l.State), Holder: l.Holder, Token: l.Token}
+	if !l.Expires.IsZero() {
+		e := l.Expires.UTC()
+		lj.Expires = &e
+	}
+	rj.Lease = lj
+	return l, nil
 }
 
 func runRuns(opts *runsOptions) error {
@@ -71,11 +111,20 @@ func runRuns(opts *runsOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		out := make([]runJSON, 0, len(runs))
-		for _, r := range runs {
-			out = append(out, toRunJSON(r))
+	ctx := context.Background()
+	wide := shared(runs...)
+	out := make([]runJSON, 0, len(runs))
+	leases := make([]journal.Lease, len(runs))
+	for i, r := range runs {
+		rj := toRunJSON(r)
+		if wide {
+			if leases[i], err = withLease(ctx, store, &rj); err != nil {
+				return err
+			}
 		}
+		out = append(out, rj)
+	}
+	if opts.JSON {
 		return writeJSON(opts.IO.Out, out)
 	}
 	if len(runs) == 0 {
@@ -83,8 +132,17 @@ func runRuns(opts *runsOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tSTARTED\tNOTE")
-	for _, r := range runs {
+	if wide {
+		fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tSTARTED\tUSER\tHOST\tLEASE\tNOTE")
+	} else {
+		fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tSTARTED\tNOTE")
+	}
+	for i, r := range runs {
+		if wide {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safe(r.ID), safe(r.Runbook), safe(string(r.Status)), r.Created.Local().Format("2006-01-02 15:04:05"),
+				safe(r.User), safe(r.Host), safe(leases[i].String()), safe(r.Error))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(r.ID), safe(r.Runbook), safe(string(r.Status)), r.Created.Local().Format("2006-01-02 15:04:05"), safe(r.Error))
 	}
 	return tw.Flush()
@@ -115,11 +173,18 @@ func runRunsShow(opts *runsOptions) error {
 	if err != nil {
 		return err
 	}
+	rj := toRunJSON(run)
+	var lease journal.Lease
+	if shared(run) {
+		if lease, err = withLease(ctx, store, &rj); err != nil {
+			return err
+		}
+	}
 	if opts.JSON {
 		out := struct {
 			runJSON
 			Records []recordJSON `json:"records"`
-		}{runJSON: toRunJSON(run)}
+		}{runJSON: rj}
 		for _, r := range recs {
 			rj := recordJSON{Seq: r.Seq, Time: r.Time, Kind: string(r.Kind), Step: r.Step, Error: r.Error}
 			if len(r.Data) > 0 && json.Valid(r.Data) {
@@ -134,6 +199,9 @@ func runRunsShow(opts *runsOptions) error {
 	fmt.Fprintf(opts.IO.Out, "Run %s  %s  %s\n", safe(run.ID), safe(run.Runbook), safe(string(run.Status)))
 	if run.Error != "" {
 		fmt.Fprintf(opts.IO.Out, "  %s\n", safe(run.Error))
+	}
+	if shared(run) {
+		fmt.Fprintf(opts.IO.Out, "  started by %s on %s; lease: %s\n", safe(run.User), safe(run.Host), safe(lease.String()))
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	for _, r := range recs {

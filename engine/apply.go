@@ -190,7 +190,13 @@ func labName(u string) string {
 func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Diagnostic {
 	holder := "run " + le.HeldBy
 	if h, err := e.Store.Run(ctx, le.HeldBy); err == nil {
+		if h.User != "" || h.Host != "" {
+			holder += fmt.Sprintf(" (started by %s on %s)", h.User, h.Host)
+		}
+		l, lerr := e.Store.Lease(ctx, h.ID)
 		switch {
+		case h.Status == journal.StatusRunning && lerr == nil && l.State == journal.LeaseHeld && !l.Expires.IsZero():
+			holder += ", which is running in " + l.Holder
 		case h.Status == journal.StatusRunning:
 			holder += ", which is running (in another process, or it stopped in a crash)"
 		case h.Error != "":

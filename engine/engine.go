@@ -35,8 +35,10 @@ import (
 // Engine plans and runs runbooks. The zero value plans; applying needs a
 // Store.
 type Engine struct {
-	// Store is the run journal. Required for Apply, Resume and Rollback.
-	Store *journal.Store
+	// Store is the run journal. Required for Apply, Resume and Rollback;
+	// when set for Plan, a plan that would write an object another run
+	// holds is refused.
+	Store journal.Journal
 	// Lab, when not "", binds every target to the lab tenant at this URL.
 	Lab string
 	// Env is the environment the runbook's targets are found in (--env),

@@ -517,7 +517,7 @@ step "test_value" "named" {
 	}
 	h.e.Store.Close()
 	for _, f := range []string{"", "-wal"} {
-		db, _ := os.ReadFile(h.e.Store.Path() + f)
+		db, _ := os.ReadFile(h.e.Store.Where() + f)
 		if bytes.Contains(db, []byte("hunter2")) {
 			t.Fatalf("the journal database file%s holds the secret", f)
 		}

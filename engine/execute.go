@@ -33,7 +33,13 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		if err := e.Store.Flush(jctx); err != nil {
 			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
 		}
-		_ = e.Store.SetStatus(jctx, s.runID, status, s.secrets.scrub(msg))
+		if err := e.Store.SetStatus(jctx, s.runID, status, s.secrets.scrub(msg)); lostRun(err) {
+			// Another process works the run now: how this one ended is
+			// not how the run ended.
+			rep.Status = journal.StatusFailed
+			rep.Failures = append(rep.Failures, InstanceError{Err: err.Error()})
+			return rep
+		}
 		if status == journal.StatusSucceeded || status == journal.StatusRolledBack {
 			_ = e.Store.Unlock(jctx, s.runID)
 		}
@@ -105,6 +111,12 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		return finish(journal.StatusSucceeded, fmt.Sprintf("finished with %d tolerated failures", len(rep.Failures)))
 	}
 	return finish(journal.StatusSucceeded, "")
+}
+
+// lostRun reports whether a journal write was refused because this process
+// no longer holds the run (a shared journal whose lease ran out).
+func lostRun(err error) bool {
+	return errors.Is(err, journal.ErrLeaseLost) || errors.Is(err, journal.ErrBusy)
 }
 
 // allRevertible reports whether every write the run completed can be

@@ -140,7 +140,7 @@ func pairs(t *testing.T, text string) map[string]string {
 
 // engine returns an engine with the fixed clock over the work dir; store
 // may be nil for planning only.
-func (g *golden) engine(store *journal.Store) *Engine {
+func (g *golden) engine(store journal.Journal) *Engine {
 	return &Engine{Store: store, WorkDir: g.dir, Now: func() time.Time { return goldenNow },
 		Getenv: func(string) string { return "" }, PollInterval: time.Millisecond}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
@@ -27,6 +28,11 @@ type PlanOptions struct {
 	Author string
 	// TTL is how long the plan stays valid; 24 h when zero.
 	TTL time.Duration
+	// RefuseLocked refuses a plan that would write an object another run
+	// holds in the engine's Store (the command line sets it with a shared
+	// journal, where that run may be another machine's); otherwise only
+	// apply refuses it.
+	RefuseLocked bool
 }
 
 // Plan observes everything the runbook touches and returns the changes it
@@ -38,7 +44,26 @@ func (e *Engine) Plan(ctx context.Context, rb *runbook.Runbook, in Inputs, opt P
 	}
 	defer s.close()
 	p, d := s.plan(ctx, opt)
-	return p, s.secrets.scrubDiags(append(diags, d...))
+	diags = append(diags, d...)
+	if opt.RefuseLocked && e.Store != nil && p != nil && !diags.HasErrors() {
+		diags = append(diags, e.lockedObjects(ctx, p)...)
+	}
+	return p, s.secrets.scrubDiags(diags)
+}
+
+// lockedObjects refuses a plan that would write an object another run holds:
+// it could not be applied until that run ends.
+func (e *Engine) lockedObjects(ctx context.Context, p *plan.Plan) hcl.Diagnostics {
+	locks, err := e.Store.Locks(ctx)
+	if err != nil {
+		return hcl.Diagnostics{errDiag("Cannot read the journal", err)}
+	}
+	for _, obj := range lockObjects(p) {
+		if run, ok := locks[obj]; ok {
+			return hcl.Diagnostics{e.lockedDiag(ctx, &journal.LockError{Object: obj, HeldBy: run})}
+		}
+	}
+	return nil
 }
 
 // plan runs the planning walk in an existing session.

@@ -84,7 +84,11 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 	if len(rep.NotReverted) > 0 {
 		msg = fmt.Sprintf("%d changes not reverted", len(rep.NotReverted))
 	}
-	_ = e.Store.SetStatus(jctx, run.ID, status, msg)
+	if err := e.Store.SetStatus(jctx, run.ID, status, msg); lostRun(err) {
+		rep.Status = journal.StatusFailed
+		rep.Failures = append(rep.Failures, InstanceError{Err: err.Error()})
+		return s.cleanReport(rep), s.secrets.scrubDiags(diags)
+	}
 	if status == journal.StatusRolledBack {
 		_ = e.Store.Unlock(jctx, run.ID)
 	}

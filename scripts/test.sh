@@ -23,7 +23,15 @@ cd "$(dirname "$0")/.."
 #                       not needed: fonts-dejavu-core comes through
 #                       fontconfig-config, a dependency.
 #   openssh-client      ssh-keygen.
-packages=(samba-ad-dc samba-ad-provision ldap-utils chromium openssh-client)
+#   postgresql          PostgreSQL for the shared-journal tests: its
+#                       dependency postgresql-<version> puts initdb and
+#                       pg_ctl in /usr/lib/postgresql/<version>/bin (not on
+#                       PATH; the tests look there), and postgresql-common
+#                       creates the postgres user the tests run the server
+#                       as when they run as root. Its Recommends are not
+#                       needed. Installing it also creates Debian's default
+#                       cluster; the tests start their own on free ports.
+packages=(samba-ad-dc samba-ad-provision ldap-utils chromium openssh-client postgresql)
 need=()
 if command -v dpkg-query >/dev/null; then
   for p in "${packages[@]}"; do
@@ -34,6 +42,7 @@ else
   command -v ldapsearch >/dev/null || need+=(ldap-utils)
   command -v chromium >/dev/null || need+=(chromium)
   command -v ssh-keygen >/dev/null || need+=(openssh-client)
+  command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -51,11 +51,18 @@ var ErrClosed = errors.New("journal: store is closed")
 type LockError struct {
 	Object string // the first requested object found held
 	HeldBy string // the id of the run holding it
+	// User and Host are who started the holding run and where, when the
+	// journal records them (the PostgreSQL journal does).
+	User, Host string
 }
 
-// Error says which object is locked by which run.
+// Error says which object is locked by which run (and whose, where known).
 func (e *LockError) Error() string {
-	return fmt.Sprintf("journal: object %s is locked by run %s", e.Object, e.HeldBy)
+	msg := fmt.Sprintf("journal: object %s is locked by run %s", e.Object, e.HeldBy)
+	if e.User != "" || e.Host != "" {
+		msg += fmt.Sprintf(" (started by %s on %s)", e.User, e.Host)
+	}
+	return msg
 }
 
 // Is reports whether target is ErrLocked, so errors.Is(err, ErrLocked) holds.
@@ -98,10 +105,14 @@ type Run struct {
 	PlanDigest    string // "" when applied without a saved plan
 	Author        string
 	Dir           string // the working directory at creation
-	Inputs        []byte // JSON of the non-secret inputs
-	Plan          []byte // the engine's plan JSON, opaque here: what resume needs
-	Status        RunStatus
-	Error         string
+	// User and Host are the operating-system user and the machine that
+	// created the run. The PostgreSQL journal records them (a team shares
+	// it); the SQLite journal, on one machine, leaves them empty.
+	User, Host string
+	Inputs     []byte // JSON of the non-secret inputs
+	Plan       []byte // the engine's plan JSON, opaque here: what resume needs
+	Status     RunStatus
+	Error      string
 	// Created and Updated are in UTC. Updated moves with SetStatus.
 	Created, Updated time.Time
 }

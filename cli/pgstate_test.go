@@ -1,0 +1,591 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+)
+
+// The shared PostgreSQL journal (--state) driven through real rebind
+// processes: each "machine" is a process with its own state directory and
+// nothing in common with the others but the database URL.
+
+// pgLease is the lease the tests' processes hold: short, so that a
+// takeover after a kill comes quickly, yet long enough that a process
+// starved of CPU on a loaded machine still renews it in time.
+const pgLease = 3 * time.Second
+
+// machine runs rebind as one machine of a team would: its own state
+// directory, the shared journal at url, working in dir.
+type machine struct {
+	name, dir, url string
+	lease          time.Duration // pgLease when zero
+}
+
+func (m machine) cmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := rebindCmd(t, m.dir, args...)
+	lease := m.lease
+	if lease == 0 {
+		lease = pgLease
+	}
+	cmd.Env = append(cmd.Env, "REBIND_STATE_DIR="+filepath.Join(m.dir, ".rebind-"+m.name),
+		"REBIND_STATE="+m.url, "REBIND_STATE_LEASE="+lease.String())
+	return cmd
+}
+
+func (m machine) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := m.cmd(t, args...).CombinedOutput()
+	return string(out), err
+}
+
+func (m machine) runs(t *testing.T) []runSummary {
+	t.Helper()
+	out, err := m.cmd(t, "runs", "--json").Output()
+	if err != nil {
+		t.Fatalf("runs --json: %v", err)
+	}
+	var runs []runSummary
+	if err := json.Unmarshal(out, &runs); err != nil {
+		t.Fatalf("runs --json: %v\n%s", err, out)
+	}
+	return runs
+}
+
+func (m machine) show(t *testing.T, id string) journalView {
+	t.Helper()
+	out, err := m.cmd(t, "runs", "show", id, "--json").Output()
+	if err != nil {
+		t.Fatalf("runs show: %v", err)
+	}
+	var v journalView
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("runs show: %v\n%s", err, out)
+	}
+	return v
+}
+
+// TestPGKillAndResumeOnAnotherMachine kills `rebind apply` (machine A) with
+// SIGKILL at a random instant, then resumes the run from machine B, which
+// shares only the database: at once (refused while A's lease is live,
+// naming A), then after the lease ran out (taken over, saying from whom).
+// Every run must end as an uninterrupted one, and no file written before
+// the kill may be written again. REBIND_PG_KILL_TRIALS sets the number of
+// kills (4 by default; the README records a run of 50).
+func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes; not in -short")
+	}
+	trials := 4
+	if v := os.Getenv("REBIND_PG_KILL_TRIALS"); v != "" {
+		trials, _ = strconv.Atoi(v)
+	}
+	c := pgtest.Start(t)
+	base := t.TempDir()
+	ref := machine{name: "a", dir: filepath.Join(base, "ref"), url: c.NewDB(t)}
+	mustWrite(t, filepath.Join(ref.dir, "crash.hcl"), crashRunbook)
+	// The uninterrupted run gives the expected end state, and how long the
+	// steps take once the run has started: the kills land in that span.
+	refc := &testingCmd{cmd: ref.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
+	refc.cmd.Stdout, refc.cmd.Stderr = refc.out, refc.out
+	if err := refc.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	refc.waitOutput(" started (", 60*time.Second)
+	start := time.Now()
+	if out, err := refc.wait(); err != nil {
+		t.Fatalf("uninterrupted apply: %v\n%s", err, out)
+	}
+	full := time.Since(start)
+	if got, want := readOut(t, ref.dir), expectedFiles(); !equalMaps(got, want) {
+		t.Fatalf("uninterrupted run: got %v, want %v", got, want)
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var midRun, refusedLive, takenOver int
+	for i := range trials {
+		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
+		db := c.NewDB(t)
+		a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+		mustWrite(t, filepath.Join(dir, "crash.hcl"), crashRunbook)
+		ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
+		ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+		if err := ac.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Mostly after the run started, sometimes (one in eight) before.
+		if rng.Intn(8) > 0 {
+			ac.waitOutput(" started (", 60*time.Second)
+		}
+		delay := time.Duration(rng.Int63n(int64(full) + 1))
+		time.Sleep(delay)
+		ac.kill()
+		killed := time.Now()
+
+		runs := b.runs(t)
+		before := inodes(t, dir)
+		switch {
+		case len(runs) == 0:
+			if got := readOut(t, dir); len(got) != 0 {
+				t.Fatalf("trial %d: files written without a run: %v", i, got)
+			}
+			if out, err := b.run(t, "apply", "-auto-approve", "crash.hcl"); err != nil {
+				t.Fatalf("trial %d: apply after an early kill: %v\n%s", i, err, out)
+			}
+		case runs[0].Status == "succeeded":
+		default:
+			midRun++
+			id := runs[0].ID
+			out, err := b.run(t, "resume", id)
+			if err != nil {
+				// A's lease is live: B must say whose it is and not write.
+				if !strings.Contains(out, "is claimed by") || time.Since(killed) > pgLease {
+					t.Fatalf("trial %d: resume while A's lease was live: %v\n%s", i, err, out)
+				}
+				refusedLive++
+				time.Sleep(pgLease + 200*time.Millisecond)
+				if out, err = b.run(t, "resume", id); err != nil {
+					t.Fatalf("trial %d (killed after %s): resume after the lease ran out: %v\n%s", i, delay, err, out)
+				}
+			}
+			if strings.Contains(out, "taken over from") {
+				takenOver++
+			}
+			if v := b.show(t, id); v.Status != "succeeded" {
+				t.Fatalf("trial %d: status after resume = %s", i, v.Status)
+			}
+		}
+		if got, want := readOut(t, dir), expectedFiles(); !equalMaps(got, want) {
+			t.Fatalf("trial %d (killed after %s): end state differs:\n got %v\nwant %v", i, delay, got, want)
+		}
+		now := inodes(t, dir)
+		for name, ino := range before {
+			if now[name] != ino {
+				t.Errorf("trial %d: %s was written before the kill and written again", i, name)
+			}
+		}
+	}
+	t.Logf("%d trials: %d killed mid-run, %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s)",
+		trials, midRun, refusedLive, takenOver, full)
+	if trials >= 4 && midRun == 0 {
+		t.Errorf("no kill landed mid-run; the test did not exercise resume")
+	}
+}
+
+// slowRunbook holds its object (out/shared.txt) for a few seconds.
+const slowRunbook = `
+runbook "slow" {
+  title = "Holds a file for a while"
+}
+
+step "file" "shared" {
+  path    = "out/shared.txt"
+  content = "%s\n"
+}
+
+step "wait" "hold" {
+  duration = "3s"
+}
+`
+
+// TestPGTwoMachinesOneObject: two machines apply runbooks writing one
+// object at once. Exactly one runs; the other is refused and writes
+// nothing: for the lock, naming the run that holds the object, its user and
+// its host, or for the drift the winner's write caused. (The plan-time
+// refusal alone is checked in TestPGRollbackFromAnotherMachine.)
+func TestPGTwoMachinesOneObject(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
+	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", m.name+".hcl")
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i := range 2 {
+		if errs[i] == nil {
+			if won >= 0 {
+				t.Fatalf("both applies ran:\n%s\n%s", outs[0], outs[1])
+			}
+			won = i
+		}
+	}
+	if won < 0 {
+		t.Fatalf("neither apply ran:\n%s\n%s", outs[0], outs[1])
+	}
+	lost := outs[1-won]
+	runs := a.runs(t)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+	// The loser is refused for the lock (at plan, or at apply when it
+	// planned first), or, when it planned before the winner wrote, for the
+	// drift its apply observes: either way it writes nothing.
+	host, _ := os.Hostname()
+	switch {
+	case strings.Contains(lost, "Object locked by another run"):
+		for _, want := range []string{"locked by run " + runs[0].ID, "on " + host} {
+			if !strings.Contains(lost, want) {
+				t.Errorf("the refused apply does not say %q:\n%s", want, lost)
+			}
+		}
+	case strings.Contains(lost, "changed since the plan was made"):
+	default:
+		t.Errorf("the refused apply (%v) says neither lock nor drift:\n%s\n(the one that ran:\n%s)", errs[1-won], lost, outs[won])
+	}
+	if got := readOut(t, dir)["shared.txt"]; got != []string{"from a\n", "from b\n"}[won] {
+		t.Errorf("shared.txt = %q, written by the refused apply", got)
+	}
+}
+
+// TestPGSavedPlanAppliedOnce: one saved plan applied from two machines at
+// once runs once; the other is told the plan was applied.
+func TestPGSavedPlanAppliedOnce(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	mustWrite(t, filepath.Join(dir, "p.hcl"), fmt.Sprintf(slowRunbook, "once"))
+	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", "p.plan")
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("want exactly one apply to run:\n%v %s\n%v %s", errs[0], outs[0], errs[1], outs[1])
+	}
+	lost := outs[0]
+	if errs[1] != nil {
+		lost = outs[1]
+	}
+	if !strings.Contains(lost, "already applied") && !strings.Contains(lost, "Object locked by another run") {
+		t.Errorf("the second apply does not say the plan was applied:\n%s", lost)
+	}
+	if runs := a.runs(t); len(runs) != 1 {
+		t.Errorf("%d runs, want 1", len(runs))
+	}
+	// Later, from either machine, the plan stays applied.
+	if out, err := b.run(t, "apply", "-auto-approve", "p.plan"); err == nil || !strings.Contains(out, "already applied") {
+		t.Errorf("applying the plan again: %v\n%s", err, out)
+	}
+}
+
+// TestPGRunsShowsUserHostLease and the URL's password kept out of output.
+func TestPGRunsShowsUserHostLease(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	a := machine{name: "a", dir: dir, url: c.NewDB(t)}
+	mustWrite(t, filepath.Join(dir, "r.hcl"), `
+runbook "r" {
+  title = "One file"
+}
+step "file" "f" {
+  path    = "out/f.txt"
+  content = "f\n"
+}
+`)
+	if out, err := a.run(t, "apply", "-auto-approve", "r.hcl"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	out, err := a.run(t, "runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{"USER", "HOST", "LEASE", host, "free"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runs does not show %q:\n%s", want, out)
+		}
+	}
+	id := a.runs(t)[0].ID
+	if out, _ := a.run(t, "runs", "show", id); !strings.Contains(out, "started by ") || !strings.Contains(out, "on "+host+"; lease: free") {
+		t.Errorf("runs show:\n%s", out)
+	}
+	// A wrong password: the error names the database, never the password.
+	wrong := machine{name: "a", dir: dir, url: strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
+	out, err = wrong.run(t, "runs")
+	if err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Errorf("runs with a wrong password: %v\n%s", err, out)
+	}
+	for _, f := range []string{c.Password, url.QueryEscape(c.Password), url.PathEscape(c.Password)} {
+		if strings.Contains(out, f) {
+			t.Errorf("output shows the password: %s", out)
+		}
+	}
+}
+
+// TestPGPausedApplierLosesItsLease: machine A is paused (SIGSTOP) mid-run
+// for longer than its lease; machine B takes the run over and finishes it;
+// when A wakes it writes nothing more to the journal and stops with an
+// error saying it lost its claim.
+func TestPGPausedApplierLosesItsLease(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	mustWrite(t, filepath.Join(dir, "slow.hcl"), `
+runbook "slow" {
+  title = "Two files with a wait between"
+}
+step "file" "one" {
+  path    = "out/one.txt"
+  content = "one\n"
+}
+step "wait" "between" {
+  duration = "2s"
+}
+step "file" "two" {
+  path    = "out/two.txt"
+  content = "two\n"
+}
+`)
+	ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "slow.hcl"), out: &syncBuffer{}}
+	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+	if err := ac.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ac.cmd.Process.Kill()
+	// Paused in the wait: step one is written, two is not.
+	deadline := time.Now().Add(60 * time.Second)
+	for readOut(t, dir)["one.txt"] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("A never wrote step one:\n%s", ac.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	ac.cmd.Process.Signal(syscall.SIGSTOP)
+	id := b.runs(t)[0].ID
+	time.Sleep(pgLease + 300*time.Millisecond)
+	out, err := b.run(t, "resume", id)
+	if err != nil || !strings.Contains(out, "taken over from") {
+		t.Fatalf("B's resume after A's lease ran out: %v\n%s", err, out)
+	}
+	before := b.show(t, id)
+	ac.cmd.Process.Signal(syscall.SIGCONT)
+	aout, aerr := ac.wait()
+	if aerr == nil || !strings.Contains(aout, "lost its claim") {
+		t.Errorf("A after waking: %v, want an error saying it lost its claim:\n%s", aerr, aout)
+	}
+	after := b.show(t, id)
+	if len(after.Records) != len(before.Records) || after.Status != "succeeded" {
+		t.Errorf("A wrote to the journal after losing its lease: %d records before, %d after; status %s",
+			len(before.Records), len(after.Records), after.Status)
+	}
+	if got := readOut(t, dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+		t.Errorf("end state: %v", got)
+	}
+}
+
+// threeSteps writes a file, waits, writes another: a run long enough to be
+// disturbed in the middle.
+const threeSteps = `
+runbook "three" {
+  title = "Two files with a wait between"
+}
+step "file" "one" {
+  path    = "out/one.txt"
+  content = "one\n"
+}
+step "wait" "between" {
+  duration = "2s"
+}
+step "file" "two" {
+  path    = "out/two.txt"
+  content = "two\n"
+}
+`
+
+// startApply starts `apply` of threeSteps on m and waits until step one is
+// written.
+func startApply(t *testing.T, m machine) *testingCmd {
+	t.Helper()
+	mustWrite(t, filepath.Join(m.dir, "three.hcl"), threeSteps)
+	ac := &testingCmd{cmd: m.cmd(t, "apply", "-auto-approve", "three.hcl"), out: &syncBuffer{}}
+	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
+	if err := ac.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ac.cmd.Process.Kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for readOut(t, m.dir)["one.txt"] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("apply never wrote step one:\n%s", ac.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return ac
+}
+
+// TestPGServerFaultsMidRun: the PostgreSQL server restarted (pg_ctl restart)
+// or the run's connections killed (pg_terminate_backend) while `apply`
+// works. Within the lease the run waits for the database and continues to
+// the end; when the outage outlasts the lease the run stops, failed, and a
+// resume finishes it. Either way each step's intent and outcome are
+// journaled once and no file is written twice.
+func TestPGServerFaultsMidRun(t *testing.T) {
+	c := pgtest.Start(t)
+	for _, tc := range []struct {
+		fault    string
+		lease    time.Duration
+		survives bool
+	}{
+		{"restart", 20 * time.Second, true},
+		{"terminate", 20 * time.Second, true},
+		// Down for longer than the lease: stopped, and started again
+		// after the lease ran out.
+		{"outage", 2 * time.Second, false},
+	} {
+		t.Run(fmt.Sprintf("%s-lease-%s", tc.fault, tc.lease), func(t *testing.T) {
+			a := machine{name: "a", dir: t.TempDir(), url: c.NewDB(t), lease: tc.lease}
+			ac := startApply(t, a)
+			inodeOne := inodes(t, a.dir)["one.txt"]
+			switch tc.fault {
+			case "restart":
+				c.Restart(t)
+			case "terminate":
+				if n := c.Terminate(t); n == 0 {
+					t.Fatal("no connection of rebind's to terminate")
+				}
+			case "outage":
+				c.Stop(t)
+				time.Sleep(tc.lease + time.Second)
+				c.Start(t)
+			}
+			out, err := ac.wait()
+			id := a.runs(t)[0].ID
+			switch {
+			case tc.survives && err != nil:
+				t.Fatalf("apply after the %s: %v\n%s", tc.fault, err, out)
+			case !tc.survives:
+				if err == nil || !strings.Contains(out, "lost its claim") {
+					t.Fatalf("apply after an outage longer than its lease: %v, want it stopped saying it lost its claim:\n%s", err, out)
+				}
+				if out, err := a.run(t, "resume", id); err != nil {
+					t.Fatalf("resume: %v\n%s", err, out)
+				}
+			}
+			v := a.show(t, id)
+			if v.Status != "succeeded" {
+				t.Fatalf("status %s", v.Status)
+			}
+			seen := map[string]int{}
+			for _, r := range v.Records {
+				seen[r.Kind+" "+r.Step]++
+			}
+			for _, k := range []string{"intent step.file.one", "outcome step.file.one", "intent step.file.two", "outcome step.file.two"} {
+				if seen[k] != 1 {
+					t.Errorf("%s journaled %d times, want once", k, seen[k])
+				}
+			}
+			if got := readOut(t, a.dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+				t.Errorf("end state %v", got)
+			}
+			if inodes(t, a.dir)["one.txt"] != inodeOne {
+				t.Error("step one was written again")
+			}
+		})
+	}
+}
+
+// TestPGTwoResumesRace: two machines resume one run at once: exactly one
+// works it; the other is refused, naming the holder.
+func TestPGTwoResumesRace(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	ac := startApply(t, a)
+	ac.kill()
+	id := b.runs(t)[0].ID
+	time.Sleep(pgLease + 300*time.Millisecond)
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "resume", id)
+		}()
+	}
+	wg.Wait()
+	resumed := 0
+	for i := range 2 {
+		if strings.Contains(outs[i], "Resuming run") {
+			resumed++
+			if errs[i] != nil {
+				t.Errorf("the resume that worked the run failed: %v\n%s", errs[i], outs[i])
+			}
+		} else if errs[i] == nil || !strings.Contains(outs[i], "is claimed by") {
+			t.Errorf("the other resume: %v, want refused naming the holder:\n%s", errs[i], outs[i])
+		}
+	}
+	if resumed != 1 {
+		t.Fatalf("%d resumes worked the run, want exactly 1:\n%s\n%s", resumed, outs[0], outs[1])
+	}
+	if v := b.show(t, id); v.Status != "succeeded" {
+		t.Errorf("status %s", v.Status)
+	}
+}
+
+// TestPGRollbackFromAnotherMachine: a run whose machine died is rolled back
+// from another machine once its lease ran out.
+func TestPGRollbackFromAnotherMachine(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	db := c.NewDB(t)
+	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	ac := startApply(t, a)
+	ac.kill()
+	id := b.runs(t)[0].ID
+	// The dead run still holds its objects: a plan on them is refused at
+	// once, naming the run, its user and its host.
+	host, _ := os.Hostname()
+	if out, err := b.run(t, "plan", "three.hcl"); err == nil || !strings.Contains(out, "locked by run "+id) || !strings.Contains(out, "on "+host) {
+		t.Errorf("plan of objects a dead run holds: %v\n%s", err, out)
+	}
+	time.Sleep(pgLease + 300*time.Millisecond)
+	out, err := b.run(t, "rollback", id)
+	if err != nil || !strings.Contains(out, "taken over from") {
+		t.Fatalf("rollback from machine b: %v\n%s", err, out)
+	}
+	if v := b.show(t, id); v.Status != "rolled-back" {
+		t.Errorf("status %s, want rolled-back", v.Status)
+	}
+	if got := readOut(t, dir); len(got) != 0 {
+		t.Errorf("files left after the rollback: %v", got)
+	}
+	// Its objects are free again: a new apply on them runs.
+	if out, err := b.run(t, "apply", "-auto-approve", "three.hcl"); err != nil {
+		t.Errorf("apply after the rollback: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,373 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+)
+
+// syncBuf is a log two goroutines may write.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestPGLeaseExpiresAndIsTakenOver: a holder that stops renewing (a long
+// pause, a dead machine) loses the run once its lease runs out; another
+// process takes it over, saying whose claim it took, and the first process
+// can write nothing more, not even a lazy record.
+func TestPGLeaseExpiresAndIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	const lease = 600 * time.Millisecond
+	var logA, logB syncBuf
+	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a", Log: &logA})
+	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b", Log: &logB})
+	run := mustRun(t, a, Run{})
+	if _, err := a.Claim(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Renewal keeps the claim past its first lease.
+	time.Sleep(2 * lease)
+	if _, err := b.Claim(run.ID); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "ana@host-a") {
+		t.Fatalf("Claim of a renewed lease = %v, want ErrBusy naming ana@host-a", err)
+	}
+	if _, err := a.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	// A pauses: it stops renewing.
+	a.claim(run.ID).stopRenew()
+	time.Sleep(lease + 200*time.Millisecond)
+	if l, _ := b.Lease(ctx, run.ID); l.State != LeaseExpired || l.User != "ana" || l.Host != "host-a" {
+		t.Errorf("Lease after the holder stopped = %+v, want expired, ana on host-a", l)
+	}
+	releaseB, err := b.Claim(run.ID)
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	defer releaseB()
+	if !strings.Contains(logB.String(), "taken over from ana@host-a") {
+		t.Errorf("the taker's log does not say whose claim it took: %q", logB.String())
+	}
+	// A wakes up: every write is refused, and says why.
+	a.AppendLazy(ctx, Record{RunID: run.ID, Kind: KindOutcome, Step: "one"})
+	_, err = a.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "two"})
+	if !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "bo@host-b") {
+		t.Fatalf("Append after losing the lease = %v, want ErrLeaseLost naming bo@host-b", err)
+	}
+	if err := a.SetStatus(ctx, run.ID, StatusSucceeded, ""); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("SetStatus after losing the lease = %v, want ErrLeaseLost", err)
+	}
+	if err := a.Unlock(ctx, run.ID); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Unlock after losing the lease = %v, want ErrLeaseLost", err)
+	}
+	if _, err := b.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "two"}); err != nil {
+		t.Fatalf("the new holder's Append: %v", err)
+	}
+	recs := mustRecords(t, b, run.ID)
+	var got []string
+	for _, r := range recs {
+		got = append(got, string(r.Kind)+" "+r.Step)
+	}
+	if want := "intent one|note |intent two"; strings.Join(got, "|") != want {
+		t.Errorf("records = %q, want %q (nothing from the process that lost its lease)", strings.Join(got, "|"), want)
+	}
+	if !strings.Contains(recs[1].Error, "taken over from ana@host-a") {
+		t.Errorf("the journal does not record the takeover: %+v", recs[1])
+	}
+	if r, _ := b.Run(ctx, run.ID); r.User != "ana" || r.Host != "host-a" {
+		t.Errorf("run's creator = %s on %s, want ana on host-a", r.User, r.Host)
+	}
+}
+
+// TestPGLockErrorNamesUserAndHost: a run refused for an object another
+// machine's run holds is told the run, its user and its host.
+func TestPGLockErrorNamesUserAndHost(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	a := openPG(t, u, PGOptions{User: "ana", Host: "host-a"})
+	b := openPG(t, u, PGOptions{User: "bo", Host: "host-b"})
+	held, err := a.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{"user:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{"user:1"})
+	var le *LockError
+	if !errors.As(err, &le) || le.HeldBy != held.ID || le.User != "ana" || le.Host != "host-a" {
+		t.Fatalf("CreateRunLocking = %v, want a LockError naming %s, ana, host-a", err, held.ID)
+	}
+	if !strings.Contains(err.Error(), "started by ana on host-a") {
+		t.Errorf("error text %q does not name the user and host", err)
+	}
+}
+
+// TestPGMigrateConcurrently: processes opening an empty database at once
+// all succeed, and the schema is made once.
+func TestPGMigrateConcurrently(t *testing.T) {
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := OpenPG(context.Background(), u, PGOptions{})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent OpenPG: %v", err)
+		}
+	}
+	s := openPG(t, u, PGOptions{})
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM rebind_schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d migrations recorded (%v), want 1", n, err)
+	}
+	// A database migrated by a newer rebind is refused, not misread.
+	c.Exec(t, pgtest.DBName(u), `INSERT INTO rebind_schema_migrations (version, name) VALUES (99, '0099_future.sql')`)
+	if _, err := OpenPG(context.Background(), u, PGOptions{}); err == nil || !strings.Contains(err.Error(), "schema version 99 is newer") {
+		t.Errorf("OpenPG of a newer schema = %v", err)
+	}
+}
+
+// TestPGPasswordNeverShown: the connection string's password appears in no
+// error (pgx's own included), no Where, and nothing the journal stores.
+func TestPGPasswordNeverShown(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	good := c.NewDB(t)
+	pw := c.Password
+	forms := []string{pw, url.QueryEscape(pw), url.PathEscape(pw), url.UserPassword("x", pw).String()}
+	check := func(what, text string) {
+		t.Helper()
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("%s shows the password (%q): %s", what, f, text)
+			}
+		}
+	}
+	wrong := strings.Replace(good, url.UserPassword(c.User, pw).String(), url.UserPassword(c.User, pw+"x").String(), 1)
+	forms = append(forms, pw+"x")
+	noDB := strings.Replace(good, pgtest.DBName(good), "nosuchdb", 1)
+	deadPort := strings.Replace(good, fmt.Sprint(c.Port), "1", 1)
+	badParam := good + "&sslmode=bogus"
+	inQuery := fmt.Sprintf("postgres://127.0.0.1:%d/%s?user=%s&password=%s&sslmode=disable", c.Port, "nosuchdb", c.User, url.QueryEscape(pw))
+	for name, u := range map[string]string{"wrong password": wrong, "no database": noDB, "dead port": deadPort, "bad parameter": badParam, "password in query": inQuery} {
+		_, err := OpenState(ctx, u, "", nil)
+		if err == nil {
+			t.Errorf("%s: opened", name)
+			continue
+		}
+		check(name, err.Error())
+	}
+	_, err := OpenState(ctx, "mysql://u:"+pw+"@h/db", "", nil)
+	if err == nil {
+		t.Error("a mysql URL was accepted")
+	} else {
+		check("unsupported scheme", err.Error())
+	}
+	s := openPG(t, good, PGOptions{})
+	check("Where", s.Where())
+	run := mustRun(t, s, Run{})
+	s.Append(ctx, Record{RunID: run.ID, Kind: KindNote})
+	var dump string
+	if err := s.pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM (SELECT r::text AS t FROM rebind_runs r UNION ALL SELECT x::text FROM rebind_records x UNION ALL SELECT c::text FROM rebind_claims c) q`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	check("the journal", dump)
+}
+
+// TestPGSurvivesRestartAndTerminate: appends keep coming while the server
+// restarts (pg_ctl restart) and while the journal's connections are killed
+// (pg_terminate_backend). Each Append either returns its seq, and then its
+// record is in the journal exactly once, or returns an error; none is
+// written twice, none acknowledged is lost.
+func TestPGSurvivesRestartAndTerminate(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	s := openPG(t, u, PGOptions{Lease: 20 * time.Second})
+	run := mustRun(t, s, Run{})
+	release, err := s.Claim(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var acked sync.Map
+	var failed, n atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				step := fmt.Sprintf("w%d-%d", w, i)
+				if i%2 == 1 {
+					s.AppendLazy(ctx, Record{RunID: run.ID, Kind: KindOutcome, Step: step})
+					continue
+				}
+				if _, err := s.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: step}); err != nil {
+					failed.Add(1)
+					t.Logf("append %s: %v", step, err)
+				} else {
+					acked.Store(step, true)
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	// A reader, as `runs` and a resume read, waits out the same faults.
+	var readErrs atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := s.Runs(ctx); err != nil {
+				readErrs.Add(1)
+				t.Logf("runs: %v", err)
+			}
+			if _, err := s.Lease(ctx, run.ID); err != nil {
+				readErrs.Add(1)
+				t.Logf("lease: %v", err)
+			}
+			if _, err := s.Locks(ctx); err != nil {
+				readErrs.Add(1)
+				t.Logf("locks: %v", err)
+			}
+		}
+	}()
+	waitFor := func(k int64) {
+		deadline := time.Now().Add(30 * time.Second)
+		for n.Load() < k && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(50)
+	c.Restart(t)
+	waitFor(n.Load() + 50)
+	killed := c.Terminate(t)
+	waitFor(n.Load() + 50)
+	killed += c.Terminate(t)
+	waitFor(n.Load() + 50)
+	close(stop)
+	wg.Wait()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := mustRecords(t, s, run.ID)
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[string(r.Kind)+" "+r.Step]++
+	}
+	for k, v := range seen {
+		if v > 1 {
+			t.Errorf("%s written %d times", k, v)
+		}
+	}
+	missing := 0
+	acked.Range(func(k, _ any) bool {
+		if seen["intent "+k.(string)] != 1 {
+			missing++
+		}
+		return true
+	})
+	if missing > 0 {
+		t.Errorf("%d acknowledged records lost", missing)
+	}
+	if readErrs.Load() > 0 {
+		t.Errorf("%d reads failed: the journal should have waited for the server", readErrs.Load())
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d appends failed: the journal should have waited for the server", failed.Load())
+	}
+	t.Logf("%d acknowledged appends, %d records, %d connections terminated", n.Load(), len(recs), killed)
+	if n.Load() < 200 {
+		t.Errorf("only %d appends acknowledged", n.Load())
+	}
+}
+
+// TestPGVerifyFull: with sslmode=verify-full the journal connects only to a
+// server whose certificate chains to sslrootcert and names the host it
+// dialled (https://www.postgresql.org/docs/current/libpq-ssl.html, "SSL Mode
+// Descriptions"; pgx reads the same sslmode and sslrootcert parameters).
+// A certificate from another CA is refused, and the refusal shows no
+// password.
+func TestPGVerifyFull(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	ca, other := pgtest.NewCA(t, dir, "team-ca"), pgtest.NewCA(t, dir, "other-ca")
+	c.EnableTLS(t, ca)
+	plain := c.NewDB(t)
+	tlsURL := func(host, root string) string {
+		u, _ := url.Parse(plain)
+		u.Host = strings.Replace(u.Host, "127.0.0.1", host, 1)
+		q := u.Query()
+		q.Set("sslmode", "verify-full")
+		q.Set("sslrootcert", root)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		s, err := OpenState(ctx, tlsURL(host, ca.File), "", nil)
+		if err != nil {
+			t.Fatalf("verify-full to %s with the server's CA: %v", host, err)
+		}
+		ps := s.(*PGStore)
+		var ssl bool
+		if err := ps.pool.QueryRow(ctx, `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&ssl); err != nil || !ssl {
+			t.Errorf("connection to %s is not TLS: %v %v", host, ssl, err)
+		}
+		mustRun(t, s, Run{})
+		s.Close()
+	}
+	_, err := OpenState(ctx, tlsURL("127.0.0.1", other.File), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("verify-full with another CA = %v, want a certificate error", err)
+	}
+	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
+		t.Errorf("the TLS error shows the password: %v", err)
+	}
+}
