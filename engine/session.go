@@ -539,8 +539,3 @@ func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hc
 	diags = append(diags, checkNumbers(v, st.Config, st.Address())...)
 	return v, diags
 }
-
-// logf writes a progress line, scrubbed of the session's secrets.
-func (s *session) logf(format string, args ...any) {
-	fmt.Fprintf(s.logw, format, args...)
-}
