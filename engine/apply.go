@@ -15,9 +15,13 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 )
 
-// Report is how a run ended.
+// Report is how an Apply, a Resume or a Rollback ended.
 type Report struct {
-	RunID  string
+	// RunID is the run's id; "" when no run was created (Refused).
+	RunID string
+	// Status is the status the run was left in, one of the journal's
+	// (journal.RunStatus.Valid), as `rebind runs` shows it; "" when no
+	// run was created (Refused).
 	Status journal.RunStatus
 	// Failures lists the instances that failed, with their errors.
 	Failures []InstanceError
@@ -39,6 +43,11 @@ type Report struct {
 	// Applied counts instances written; Unchanged those already so.
 	Applied, Unchanged int
 }
+
+// Refused reports whether Apply refused the plan before creating a run,
+// because what it observed changed since the plan was made (Drift says
+// what).
+func (r *Report) Refused() bool { return r.RunID == "" && len(r.Drift) > 0 }
 
 // InstanceError is one instance's failure.
 type InstanceError struct {
@@ -143,7 +152,7 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, op
 		return nil, diags
 	}
 	if drift := compareObservations(p, fresh); len(drift) > 0 {
-		return &Report{Status: "refused", Drift: drift}, diags
+		return &Report{Drift: drift}, diags
 	}
 	if ms := approval.Compare(p, fresh); len(ms) > 0 {
 		return nil, append(diags, errDiag("Plan refused", &approval.AlteredError{Mismatches: ms}))
