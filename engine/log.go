@@ -42,24 +42,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // progress line shows.
 const maxLogText = 2000
 
-// logf writes a progress line. The strings, errors and Stringers it quotes
-// are kept on the line (a newline in an error would forge a line of its
-// own) and cut when long (termtext).
-func (e *Engine) logf(format string, args ...any) {
+// logf writes a progress line, scrubbed of the session's secrets. The
+// strings, errors and Stringers it quotes are kept on the line (a newline
+// in an error would forge a line of its own) and cut when long
+// (termtext); each is scrubbed first, since a secret whose characters
+// were escaped would no longer be recognised.
+func (s *session) logf(format string, args ...any) {
 	for i, a := range args {
+		var text string
 		switch v := a.(type) {
 		case string:
-			args[i] = termtext.Line(termtext.Clip(v, maxLogText))
+			text = v
 		case error:
-			args[i] = termtext.Line(termtext.Clip(v.Error(), maxLogText))
+			text = v.Error()
 		case fmt.Stringer:
-			args[i] = termtext.Line(termtext.Clip(v.String(), maxLogText))
+			text = v.String()
+		default:
+			continue
 		}
+		args[i] = termtext.Line(termtext.Clip(s.secrets.scrub(text), maxLogText))
 	}
-	fmt.Fprintf(e.log(), format, args...)
-}
-
-// logf writes a progress line, scrubbed of the session's secrets.
-func (s *session) logf(format string, args ...any) {
 	fmt.Fprintf(s.logw, format, args...)
 }
