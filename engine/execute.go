@@ -567,7 +567,7 @@ func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, er
 func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 	s.logf("  %s: in doubt -> %s\n", addr, decision)
 	_, _ = s.e.Store.Append(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
-		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
+		Data: mustJSON(Decision{Decision: decision, Detail: detail})})
 }
 
 // runData gives a data block its value for a run. The first time, it is
