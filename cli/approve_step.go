@@ -3,11 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine"
 )
 
 type approveStepOptions struct {
@@ -39,56 +38,15 @@ func runApproveStep(opts *approveStepOptions) error {
 		return err
 	}
 	defer store.Close()
-	ctx := context.Background()
-	run, err := store.Run(ctx, opts.RunID)
-	if err != nil {
-		return err
-	}
-	if err := checkApproveStep(run.Plan, run.ID, opts.Step); err != nil {
-		return err
-	}
 	by := opts.By
 	if by == "" {
 		by = currentUser()
 	}
-	if err := store.ApproveStep(ctx, run.ID, opts.Step, by); err != nil {
-		return err
-	}
-	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", safe(by), safe(opts.Step), safe(run.ID), safe(run.ID))
-	return nil
-}
-
-// checkApproveStep refuses a go-ahead for a step the run does not have, or
-// that is not an approve step: a mistyped address would otherwise be
-// recorded, and the run would stay paused with no word of why.
-func checkApproveStep(planBytes []byte, runID, addr string) error {
-	p, err := plan.Decode(planBytes, "run "+runID)
+	e := &engine.Engine{Store: store}
+	id, err := e.ApproveStep(context.Background(), opts.RunID, opts.Step, by)
 	if err != nil {
 		return err
 	}
-	base := addr
-	if i := strings.IndexByte(addr, '['); i >= 0 {
-		base = addr[:i]
-	}
-	var gates []string
-	for _, st := range p.Steps {
-		if st.Type != "approve" || st.Mode == "data" {
-			continue
-		}
-		var instances []string
-		for _, in := range st.Instances {
-			if in.Address == addr || in.Action == plan.ActionDeferred {
-				return nil // that gate, or a fan-out whose keys were decided at apply
-			}
-			instances = append(instances, in.Address)
-		}
-		gates = append(gates, instances...)
-		if st.Address == base && len(instances) == 0 {
-			return nil
-		}
-	}
-	if len(gates) == 0 {
-		return fmt.Errorf("run %s has no approve step; %s is not one", runID, addr)
-	}
-	return fmt.Errorf("run %s has no approve step %s; its approve steps are %s", runID, addr, strings.Join(gates, ", "))
+	fmt.Fprintf(opts.IO.Out, "Recorded %s's go-ahead for %s in run %s. Continue with: rebind resume %s\n", safe(by), safe(opts.Step), safe(id), safe(id))
+	return nil
 }

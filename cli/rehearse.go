@@ -169,7 +169,11 @@ func runRehearse(opts *rehearseOptions) error {
 		fmt.Fprintf(ios.Out, "\nThe rehearsal's folder is kept: %s (journal: rebind --state-dir %s runs show %s)\n", dir, g.StateDir, rep.RunID)
 	}
 	if err := reportErr(rep); err != nil {
-		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against scenario %q ended %s.\n", p.Runbook.Name, reh.Scenario, rep.Status)
+		ended := string(rep.Status)
+		if rep.Refused() {
+			ended = "refused" // no run was created: objects changed since the plan
+		}
+		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against scenario %q ended %s.\n", p.Runbook.Name, reh.Scenario, ended)
 		return err
 	}
 	fmt.Fprintf(ios.Out, "\nRehearsal succeeded: %s ran to the end against scenario %q, every check it makes passed (%d changed, %d already so).\n",

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/engine/plan"
 )
 
 type resumeOptions struct {
@@ -95,10 +95,9 @@ func bindRunLab(ctx context.Context, e *engine.Engine, store journal.Journal, id
 	if err != nil {
 		return err
 	}
-	var p struct {
-		Lab string `json:"lab"`
-	}
-	if json.Unmarshal(run.Plan, &p) == nil && p.Lab != "" {
+	// A plan that cannot be read is the engine's to report, when it opens
+	// the run.
+	if p, err := plan.Decode(run.Plan, "run "+run.ID); err == nil && p.Lab != "" {
 		bindLab(e, p.Lab)
 	}
 	return nil

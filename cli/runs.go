@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 )
 
@@ -207,7 +208,7 @@ func runRunsShow(opts *runsOptions) error {
 	for _, r := range recs {
 		detail := r.Error
 		if r.Kind == journal.KindDecision {
-			var d struct{ Decision, Detail string }
+			var d engine.Decision
 			_ = json.Unmarshal(r.Data, &d)
 			detail = d.Decision + ": " + d.Detail
 		}

@@ -2,23 +2,26 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/approval"
 	"github.com/rebind-dev/rebind/engine/journal"
-	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 )
 
-// Report is how a run ended.
+// Report is how an Apply, a Resume or a Rollback ended.
 type Report struct {
-	RunID  string
+	// RunID is the run's id; "" when no run was created (Refused).
+	RunID string
+	// Status is the status the run was left in, one of the journal's
+	// (journal.RunStatus.Valid), as `rebind runs` shows it; "" when no
+	// run was created (Refused).
 	Status journal.RunStatus
 	// Failures lists the instances that failed, with their errors.
 	Failures []InstanceError
@@ -40,6 +43,11 @@ type Report struct {
 	// Applied counts instances written; Unchanged those already so.
 	Applied, Unchanged int
 }
+
+// Refused reports whether Apply refused the plan before creating a run,
+// because what it observed changed since the plan was made (Drift says
+// what).
+func (r *Report) Refused() bool { return r.RunID == "" && len(r.Drift) > 0 }
 
 // InstanceError is one instance's failure.
 type InstanceError struct {
@@ -144,7 +152,7 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, op
 		return nil, diags
 	}
 	if drift := compareObservations(p, fresh); len(drift) > 0 {
-		return &Report{Status: "refused", Drift: drift}, diags
+		return &Report{Drift: drift}, diags
 	}
 	if ms := approval.Compare(p, fresh); len(ms) > 0 {
 		return nil, append(diags, errDiag("Plan refused", &approval.AlteredError{Mismatches: ms}))
@@ -210,63 +218,6 @@ func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Dia
 			"A run keeps its objects until it succeeds or is rolled back: apply again once run %s has ended. "+
 			"If it is not working in another process, finish it with `rebind resume %s` or undo it with `rebind rollback %s`.",
 			le.Object, holder, le.HeldBy, le.HeldBy, le.HeldBy)}
-}
-
-// sessionFromPlan resolves a plan's inputs, with secrets given again in
-// `in`, for rb: the runbook the plan carries, already loaded from its
-// sources (and checked against its digest) by approval.Check or
-// approval.Consistent.
-func (e *Engine) sessionFromPlan(p *plan.Plan, rb *runbook.Runbook, in Inputs) (*session, hcl.Diagnostics) {
-	// Before anything is opened: the targets are the ones planned.
-	if d := e.checkEnvironment(p); d.HasErrors() {
-		return nil, d
-	}
-	var diags hcl.Diagnostics
-	typed, d := planInputs(rb, p)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	for k, v := range in.Typed {
-		typed[k] = v
-	}
-	in.Typed = typed
-	dir := e.workDir()
-	s, d := e.newSession(rb, in, dir)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	// The plan's values win over the environment and files for non-secret
-	// inputs: what was reviewed is what runs.
-	for name, v := range typed {
-		got, _ := s.values[name].UnmarkDeep()
-		want, _ := v.UnmarkDeep()
-		if _, ok := p.Inputs[name]; ok && !got.RawEquals(want) {
-			diags = append(diags, errDiag("Input differs from the plan",
-				fmt.Errorf("the variable %q was planned as %s; apply cannot change a reviewed input", name, plan.EncodeValue(lang.Redact(v, false)))))
-		}
-	}
-	return s, diags
-}
-
-// planInputs decodes a plan's inputs to the variables' types.
-func planInputs(rb *runbook.Runbook, p *plan.Plan) (map[string]cty.Value, hcl.Diagnostics) {
-	out := map[string]cty.Value{}
-	var diags hcl.Diagnostics
-	for _, v := range rb.Variables {
-		raw, ok := p.Inputs[v.Name]
-		if !ok {
-			continue
-		}
-		val, err := decodePlanValue(raw, v.Type)
-		if err != nil {
-			diags = append(diags, errDiag("Invalid input in plan", fmt.Errorf("variable %q: %w", v.Name, err)))
-			continue
-		}
-		out[v.Name] = val
-	}
-	return out, diags
 }
 
 // compareObservations lists what differs between the reviewed plan and the
@@ -377,17 +328,15 @@ func lockObjects(p *plan.Plan) []string {
 	return out
 }
 
-// planRunbook loads the runbook a plan carries, after checking its sources
-// against the digest the plan names: for a run's own plan, read back from
-// the journal.
-func planRunbook(p *plan.Plan) (*runbook.Runbook, hcl.Diagnostics) {
-	src := make(map[string][]byte, len(p.Runbook.Sources))
-	for k, v := range p.Runbook.Sources {
-		src[k] = []byte(v)
+// jsonShort renders a plain tree compactly for messages.
+func jsonShort(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
 	}
-	if got := plan.SourcesDigest(src); got != p.Runbook.Digest {
-		return nil, hcl.Diagnostics{errDiag("Plan does not match its runbook",
-			fmt.Errorf("the runbook sources in the plan hash to %s, but the plan says %s", got, p.Runbook.Digest))}
+	s := string(b)
+	if len(s) > 120 {
+		s = s[:117] + "..."
 	}
-	return runbook.LoadSources(p.Runbook.Dir, src)
+	return s
 }

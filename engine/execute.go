@@ -349,7 +349,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return v, nil
 	}
 	pol, _ := s.retryPolicy(st)
-	storedCfg := storedConfig(info.Schema, marked)
+	in := &instance{st: st, t: t, call: call, pol: pol, cfg: storedConfig(info.Schema, marked), eachV: eachV, secrets: secretStrings(marked)}
 
 	obs, err := s.observeCall(ctx, t, call, pol)
 	if err != nil {
@@ -365,12 +365,12 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		switch {
 		case change.Action == steps.NoOp:
 			s.decision(ctx, addr, "already-so", "observed again after the interruption: already as intended")
-			return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+			return s.done(ctx, in, res, obs, change, steps.Result{}, false)
 		case info.Kind == steps.KindAction && !repeatSafe(t, call):
 			switch decide[addr] {
 			case "done":
 				s.decision(ctx, addr, "marked-done", "a person said the action had completed")
-				return s.done(ctx, res, st, call, obs, steps.Change{Action: steps.Run}, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+				return s.done(ctx, in, res, obs, steps.Change{Action: steps.Run}, steps.Result{}, false)
 			case "rerun":
 				s.decision(ctx, addr, "rerun", "a person asked to run the action again")
 			default:
@@ -391,14 +391,14 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		}
 	}
 	if change.Action == steps.NoOp || change.Action == steps.Read {
-		return s.done(ctx, res, st, call, obs, change, steps.Result{}, storedCfg, false, eachV, secretStrings(marked))
+		return s.done(ctx, in, res, obs, change, steps.Result{}, false)
 	}
 
 	if st.Await != nil {
-		return s.await(ctx, res, st, t, call, pol, change, storedCfg, eachV, secretStrings(marked))
+		return s.await(ctx, in, res, change)
 	}
 
-	secrets := secretStrings(marked)
+	secrets := in.secrets
 	cd, err := encodeChange(change, secrets)
 	if err != nil {
 		return s.fail(ctx, res, st, err)
@@ -408,7 +408,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	}
 	// Once the write may leave, its intent must be on disk, cancelled or not.
 	if _, err := e.Store.Append(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindIntent, Step: addr,
-		Data: mustJSON(intentData{Key: key, Object: s.safeObject(obs.Object, secrets), Config: storedCfg, Change: cd})}); err != nil {
+		Data: mustJSON(intentData{Key: key, Object: s.safeObject(obs.Object, secrets), Config: in.cfg, Change: cd})}); err != nil {
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
 	}
@@ -435,7 +435,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	if result.Change != nil {
 		change = *result.Change
 	}
-	return s.done(ctx, res, st, call, obs, change, result, storedCfg, true, eachV, secrets)
+	return s.done(ctx, in, res, obs, change, result, true)
 }
 
 // observeCall observes under the retry policy.
@@ -449,9 +449,25 @@ func (s *session) observeCall(ctx context.Context, t steps.Type, call steps.Call
 	return obs, err
 }
 
+// instance is one step instance being applied: what runInstance worked
+// out before observing it, which await and done use again.
+type instance struct {
+	st   *runbook.Step
+	t    steps.Type
+	call steps.Call
+	pol  retryPolicy
+	// cfg is the configuration as the journal stores it.
+	cfg   *typedValue
+	eachV cty.Value
+	// secrets are the sensitive strings of the configuration, kept out
+	// of the journal.
+	secrets []string
+}
+
 // await observes until the step's desired state holds, without writing.
-func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t steps.Type, call steps.Call, pol retryPolicy, change steps.Change, cfg *typedValue, eachV cty.Value, secrets []string) instResult {
+func (s *session) await(ctx context.Context, in *instance, res instResult, change steps.Change) instResult {
 	e := s.e
+	st, t, call, pol := in.st, in.t, in.call, in.pol
 	limit, diags := lang.ParseDuration(s.sc.ctx(), st.Await, "await")
 	if diags.HasErrors() {
 		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
@@ -465,7 +481,7 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 		if err == nil {
 			change, err = s.diff(ctx, t, call, obs)
 			if err == nil && change.Action == steps.NoOp {
-				return s.done(ctx, res, st, call, obs, change, steps.Result{}, cfg, false, eachV, secrets)
+				return s.done(ctx, in, res, obs, change, steps.Result{}, false)
 			}
 		}
 		if err != nil && steps.IsPermanent(err) {
@@ -490,8 +506,8 @@ func (s *session) await(ctx context.Context, res instResult, st *runbook.Step, t
 // done records an outcome (lazily: losing it in a crash only makes the
 // instance in doubt, which observing settles), checks postconditions and
 // sets the instance's value.
-func (s *session) done(ctx context.Context, res instResult, st *runbook.Step, call steps.Call, obs steps.Observation, change steps.Change, result steps.Result, cfg *typedValue, wrote bool, eachV cty.Value, secrets []string) instResult {
-	t := s.types[st.Type]
+func (s *session) done(ctx context.Context, in *instance, res instResult, obs steps.Observation, change steps.Change, result steps.Result, wrote bool) instResult {
+	st, t, call, cfg, eachV, secrets := in.st, in.t, in.call, in.cfg, in.eachV, in.secrets
 	if len(st.Postconditions) > 0 && wrote {
 		// Conditions after a write see the object as it is now.
 		if o, err := s.observeOnce(ctx, t, call); err == nil {
@@ -551,7 +567,7 @@ func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, er
 func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 	s.logf("  %s: in doubt -> %s\n", addr, decision)
 	_, _ = s.e.Store.Append(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindDecision, Step: addr,
-		Data: mustJSON(decisionData{Decision: decision, Detail: detail})})
+		Data: mustJSON(Decision{Decision: decision, Detail: detail})})
 }
 
 // runData gives a data block its value for a run. The first time, it is

@@ -46,9 +46,9 @@ type outcomeData struct {
 	Result   *typedValue `json:"result,omitempty"`
 }
 
-// decisionData records how an in-doubt instance was settled, by the engine
-// or by a person.
-type decisionData struct {
+// Decision records how an in-doubt instance was settled, by the engine or
+// by a person: the Data of a journal.KindDecision record.
+type Decision struct {
 	Decision string `json:"decision"` // already-so, applied-again, marked-done, rerun
 	By       string `json:"by,omitempty"`
 	Detail   string `json:"detail,omitempty"`
@@ -172,7 +172,7 @@ func fold(recs []journal.Record) (*replay, error) {
 		case journal.KindRevertOutcome:
 			r.get(rec.Step).reverted = true
 		case journal.KindDecision:
-			var d decisionData
+			var d Decision
 			_ = json.Unmarshal(rec.Data, &d)
 			r.get(rec.Step).decision = d.Decision
 		}

@@ -551,14 +551,16 @@ func stepError(st *runbook.Step, summary string, err error) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: err.Error() + ".", Subject: st.DeclRange.Ptr()}
 }
 
+// firstDetail is the first diagnostic's detail, or its summary when it
+// has none.
 func firstDetail(d hcl.Diagnostics) string {
-	for _, x := range d {
-		if x.Detail != "" {
-			return x.Detail
-		}
-		return x.Summary
+	if len(d) == 0 {
+		return ""
 	}
-	return ""
+	if d[0].Detail != "" {
+		return d[0].Detail
+	}
+	return d[0].Summary
 }
 
 func localUser() string {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,52 +9,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
-	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
-
-// ResumeOptions carries a person's decisions for in-doubt actions.
-type ResumeOptions struct {
-	// Decide maps an instance address to "done" (it completed; do not run
-	// it again) or "rerun" (run it again).
-	Decide map[string]string
-}
-
-// Resume continues a run that stopped: after a failure, a pause or a crash.
-// Completed instances are not touched; in-doubt ones are observed again.
-func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt ResumeOptions) (*Report, hcl.Diagnostics) {
-	run, s, rp, release, diags := e.openRun(ctx, runID, in)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	defer release()
-	defer s.close()
-	switch run.Status {
-	case journal.StatusSucceeded, journal.StatusRolledBack:
-		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
-			fmt.Errorf("run %s already ended as %s", run.ID, run.Status)))
-	case journal.StatusAborted:
-		// Left by an older rebind, which created a run before taking its
-		// locks: refused for a lock, it wrote nothing, holds no locks and
-		// was never checked for drift, so it must not run now.
-		again := "apply the runbook again"
-		if run.PlanDigest != "" {
-			again = "its plan counts as applied, so make a new plan and apply that"
-		}
-		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
-			fmt.Errorf("run %s never started (%s) and wrote nothing; %s", run.ID, run.Error, again)))
-	}
-	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
-		return nil, append(diags, errDiag("Cannot resume", err))
-	}
-	s.logf("Resuming run %s (%s).\n", run.ID, run.Runbook)
-	return s.cleanReport(s.execute(ctx, rp, opt.Decide)), s.secrets.scrubDiags(diags)
-}
 
 // Rollback reverts the completed steps of a run, newest first.
 func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report, hcl.Diagnostics) {
@@ -94,50 +53,6 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 	}
 	rep.Status = status
 	return s.cleanReport(rep), s.secrets.scrubDiags(diags)
-}
-
-// openRun loads a run, claims it, and rebuilds its session from the plan
-// it recorded; rp is its journal folded by instance.
-func (e *Engine) openRun(ctx context.Context, runID string, in Inputs) (journal.Run, *session, *replay, func() error, hcl.Diagnostics) {
-	noop := func() error { return nil }
-	run, err := e.Store.Run(ctx, runID)
-	if err != nil {
-		return run, nil, nil, noop, hcl.Diagnostics{errDiag("No such run", err)}
-	}
-	release, err := e.Store.Claim(run.ID)
-	if err != nil {
-		return run, nil, nil, noop, hcl.Diagnostics{errDiag("Run in use", err)}
-	}
-	p, err := plan.Decode(run.Plan, "run "+run.ID)
-	if err != nil {
-		release()
-		return run, nil, nil, noop, hcl.Diagnostics{errDiag("Cannot read the run's plan", err)}
-	}
-	if run.Dir != "" {
-		e.WorkDir = run.Dir
-	}
-	rb, diags := planRunbook(p)
-	if diags.HasErrors() {
-		release()
-		return run, nil, nil, noop, diags
-	}
-	s, diags := e.sessionFromPlan(p, rb, in)
-	if diags.HasErrors() {
-		release()
-		return run, nil, nil, noop, diags
-	}
-	s.runID = run.ID
-	recs, err := e.Store.Records(ctx, run.ID)
-	if err != nil {
-		release()
-		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))
-	}
-	rp, err := fold(recs)
-	if err != nil {
-		release()
-		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))
-	}
-	return run, s, rp, release, diags
 }
 
 // rollback reverts every completed write of the run, newest first. A step
@@ -282,33 +197,6 @@ func baseAddr(addr string) string {
 		}
 	}
 	return addr
-}
-
-// decodePlanValue converts plan JSON back to a value of the given type
-// (its implied type when the variable has no type constraint).
-func decodePlanValue(v plan.Value, ty cty.Type) (cty.Value, error) {
-	b := []byte(v.String())
-	if ty == cty.NilType || ty == cty.DynamicPseudoType {
-		implied, err := ctyjson.ImpliedType(b)
-		if err != nil {
-			return cty.NilVal, err
-		}
-		ty = implied
-	}
-	return ctyjson.Unmarshal(b, ty)
-}
-
-// jsonShort renders a plain tree compactly for messages.
-func jsonShort(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	s := string(b)
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
-	return s
 }
 
 // restoreWithheld evaluates a step's configuration again, as its revert

@@ -227,13 +227,6 @@ func instanceValue(observed, result cty.Value, action string) cty.Value {
 	})
 }
 
-// unknownInstance is a step instance that has not run yet (plan time).
-var unknownInstance = cty.ObjectVal(map[string]cty.Value{
-	"observed": cty.DynamicVal,
-	"result":   cty.DynamicVal,
-	"action":   cty.UnknownVal(cty.String),
-})
-
 // node is one of the blocks evaluated before steps: a local, a target or a
 // data block, ordered by their references.
 type node struct {

@@ -4,33 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
-
-// Inputs are the values given for a runbook's variables.
-type Inputs struct {
-	// Vars are `-var name=value` pairs. Values of primitive-typed variables
-	// are taken literally; others are parsed as HCL expressions.
-	Vars map[string]string
-	// Files are `-var-file` paths: HCL (`name = value`) or JSON files.
-	Files []string
-	// Typed are values already typed, e.g. from a saved plan. Lowest
-	// priority.
-	Typed map[string]cty.Value
-}
 
 // session is one evaluation of a runbook: the values in scope, the step and
 // target types it uses, and the targets it has opened.
@@ -60,22 +44,6 @@ type session struct {
 	// validating is set by Validate: nothing is observed, and a target's
 	// required settings are checked only against an environment.
 	validating bool
-}
-
-type openTarget struct {
-	decl *runbook.Target
-	typ  steps.TargetType
-	// body is the runbook's block merged with the environment's (see
-	// bindEnvironment); env is the environment's block, nil when none.
-	body   hcl.Body
-	env    *environment.Target
-	config cty.Value
-	// shown is config as a plan may show it: sensitive settings, by
-	// schema or by mark, replaced.
-	shown  cty.Value
-	once   sync.Once
-	client any
-	err    error
 }
 
 // newSession checks that every step and target type exists, resolves the
@@ -161,247 +129,6 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 	}
 	diags = append(diags, s.orderEarly()...)
 	return s, diags
-}
-
-// checkTargetRef verifies `target = target.TYPE.NAME` against the step
-// type's needs.
-func (s *session) checkTargetRef(st *runbook.Step, info steps.Info) hcl.Diagnostics {
-	if info.Target == "" {
-		if st.Target != nil {
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Unexpected target",
-				Detail:   fmt.Sprintf("Step type %q does not use a target.", st.Type),
-				Subject:  st.Target.SourceRange().Ptr(),
-			}}
-		}
-		return nil
-	}
-	if st.Target == nil {
-		// One target of the needed type is used implicitly.
-		var found []*runbook.Target
-		for _, t := range s.rb.Targets {
-			if t.Type == info.Target {
-				found = append(found, t)
-			}
-		}
-		if len(found) == 1 {
-			return nil
-		}
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Missing target",
-			Detail:   fmt.Sprintf("%s needs a target of type %q; the runbook declares %d. Add `target = target.%s.NAME`.", st.Address(), info.Target, len(found), info.Target),
-			Subject:  st.DeclRange.Ptr(),
-		}}
-	}
-	addr := refAddr(st.Target)
-	parts := strings.Split(addr, ".")
-	if len(parts) != 3 || parts[0] != "target" {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError, Summary: "Invalid target reference",
-			Detail:  "The target argument must be a reference such as target.ad.corp.",
-			Subject: st.Target.SourceRange().Ptr(),
-		}}
-	}
-	if parts[1] != info.Target {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError, Summary: "Wrong target type",
-			Detail:  fmt.Sprintf("Step type %q needs a target of type %q, not %q.", st.Type, info.Target, parts[1]),
-			Subject: st.Target.SourceRange().Ptr(),
-		}}
-	}
-	for _, t := range s.rb.Targets {
-		if t.Type == parts[1] && t.Name == parts[2] {
-			return nil
-		}
-	}
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError, Summary: "Undeclared target",
-		Detail:  fmt.Sprintf("No target %q %q is declared in this runbook.", parts[1], parts[2]),
-		Subject: st.Target.SourceRange().Ptr(),
-	}}
-}
-
-// targetFor returns the opened target a step uses.
-func (s *session) targetFor(ctx context.Context, st *runbook.Step, info steps.Info) (any, error) {
-	if info.Target == "" {
-		return nil, nil
-	}
-	var key string
-	if st.Target != nil {
-		key = strings.TrimPrefix(refAddr(st.Target), "target.")
-	} else {
-		for _, t := range s.rb.Targets {
-			if t.Type == info.Target {
-				key = t.Type + "." + t.Name
-			}
-		}
-	}
-	ot := s.tgts[key]
-	if ot == nil {
-		return nil, fmt.Errorf("engine: %s: target %s is not declared", st.Address(), key)
-	}
-	ot.once.Do(func() {
-		getenv := s.e.Getenv
-		if getenv == nil {
-			getenv = os.Getenv
-		}
-		ot.client, ot.err = ot.typ.Open(ctx, steps.TargetConfig{
-			Name: ot.decl.Name, Config: ot.config, Lab: s.e.Lab, Getenv: getenv,
-		})
-		if ot.err != nil {
-			ot.err = fmt.Errorf("target %s.%s: %w", ot.decl.Type, ot.decl.Name, ot.err)
-		}
-	})
-	return ot.client, ot.err
-}
-
-// close closes every target that was opened and can be closed. A target
-// whose Open failed is not closed: what it returned with its error is not
-// a connection.
-func (s *session) close() {
-	for _, ot := range s.tgts {
-		if ot.err != nil || ot.client == nil {
-			continue
-		}
-		if c, ok := ot.client.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
-	}
-}
-
-// resolveVars merges the inputs by priority and checks types and
-// validations.
-func (s *session) resolveVars(in Inputs) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	decl := map[string]*runbook.Variable{}
-	for _, v := range s.rb.Variables {
-		decl[v.Name] = v
-	}
-	raw := map[string]cty.Value{}
-	for k, v := range in.Typed {
-		raw[k] = v
-	}
-	getenv := s.e.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	for _, v := range s.rb.Variables {
-		if ev := getenv("REBIND_VAR_" + v.Name); ev != "" {
-			val, d := parseRawVar(v, ev, "environment variable REBIND_VAR_"+v.Name)
-			diags = append(diags, d...)
-			raw[v.Name] = val
-		}
-	}
-	for _, f := range in.Files {
-		vals, d := readVarFile(f)
-		diags = append(diags, d...)
-		for k, v := range vals {
-			if decl[k] == nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-					Detail: fmt.Sprintf("The variable file %s sets %q, which the runbook %q does not declare.", f, k, s.rb.Meta.Name)})
-				continue
-			}
-			raw[k] = v
-		}
-	}
-	names := make([]string, 0, len(in.Vars))
-	for k := range in.Vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		v := decl[k]
-		if v == nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable",
-				Detail: fmt.Sprintf("-var %s=...: the runbook %q declares no variable %q.", k, s.rb.Meta.Name, k)})
-			continue
-		}
-		val, d := parseRawVar(v, in.Vars[k], "-var "+k)
-		diags = append(diags, d...)
-		raw[k] = val
-	}
-	if diags.HasErrors() {
-		return diags
-	}
-	s.values = map[string]cty.Value{}
-	for _, v := range s.rb.Variables {
-		val, ok := raw[v.Name]
-		if !ok {
-			if v.Default == cty.NilVal {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Missing variable",
-					Detail:   fmt.Sprintf("The variable %q has no default; give it with -var %s=VALUE, a -var-file or REBIND_VAR_%s.", v.Name, v.Name, v.Name),
-					Subject:  v.DeclRange.Ptr(),
-				})
-				continue
-			}
-			val = v.Default
-		}
-		conv, err := convertInput(val, v.Type)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("The value given for %q is not a %s: %s.", v.Name, v.Type.FriendlyName(), err),
-				Subject:  v.DeclRange.Ptr(),
-			})
-			continue
-		}
-		if v.Sensitive {
-			conv = lang.MarkSensitive(conv)
-			s.secret = append(s.secret, v.Name)
-			s.secrets.add(conv)
-		} else if v.PII {
-			conv = lang.MarkPII(conv)
-		}
-		s.values[v.Name] = conv
-		s.sc.setVar(v.Name, conv)
-	}
-	if diags.HasErrors() {
-		return diags
-	}
-	for _, v := range s.rb.Variables {
-		for _, c := range v.Validations {
-			_, d := lang.EvalCheck(s.sc.ctx(), c, "Validation")
-			diags = append(diags, d...)
-		}
-	}
-	return diags
-}
-
-func parseRawVar(v *runbook.Variable, text, where string) (cty.Value, hcl.Diagnostics) {
-	if v.Type.IsPrimitiveType() {
-		return cty.StringVal(text), nil
-	}
-	expr, diags := runbook.ParseExpression([]byte(text), where)
-	if diags.HasErrors() {
-		return cty.NilVal, diags
-	}
-	val, d := expr.Value(nil)
-	return val, append(diags, d...)
-}
-
-func readVarFile(path string) (map[string]cty.Value, hcl.Diagnostics) {
-	b, err := runbook.ReadFile(path, runbook.MaxDataFileSize)
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()}}
-	}
-	f, diags := runbook.ParseFile(b, path)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	attrs, d := f.Body.JustAttributes()
-	diags = append(diags, d...)
-	out := map[string]cty.Value{}
-	for name, a := range attrs {
-		v, d := a.Expr.Value(nil)
-		diags = append(diags, d...)
-		out[name] = v
-	}
-	return out, diags
 }
 
 // orderEarly sorts locals, targets and data blocks by their references and
@@ -538,9 +265,4 @@ func (s *session) decode(st *runbook.Step, ectx *hcl.EvalContext) (cty.Value, hc
 	diags = append(diags, checkNulls(t.Info().Schema, v, st.Config, st.Address())...)
 	diags = append(diags, checkNumbers(v, st.Config, st.Address())...)
 	return v, diags
-}
-
-// logf writes a progress line, scrubbed of the session's secrets.
-func (s *session) logf(format string, args ...any) {
-	fmt.Fprintf(s.logw, format, args...)
 }
