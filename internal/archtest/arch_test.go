@@ -152,7 +152,7 @@ var labExceptions = map[string][]string{
 	"steps/ad": {"lab/control"},
 	// The credential package reads the lab's token endpoint and secrets
 	// from the control API. Removed by issue 13 item 1.
-	"steps/entra/credential": {"lab/control"},
+	"steps/credential": {"lab/control"},
 	// entra, exo and adsync reach lab/control only through the credential
 	// package above. Removed by issue 13 item 1.
 	"steps/entra":  {"lab/control"},

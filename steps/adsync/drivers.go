@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 // LabDriver runs cycles of a lab tenant.
