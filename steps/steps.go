@@ -292,6 +292,12 @@ type Change struct {
 	Private []byte
 }
 
+// ReadChange is the Change of a data type: it reads and never writes, so
+// Before is null and After is what Observe read.
+func ReadChange(obs Observation) Change {
+	return Change{Action: Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
+}
+
 // Result is what Apply returns: values later steps can reference as
 // `step.TYPE.NAME.result`.
 type Result struct {
