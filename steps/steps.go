@@ -25,9 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -383,19 +380,3 @@ func (e *RetryAfterError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// ParseRetryAfter reads an HTTP Retry-After value: seconds (Graph and
-// Exchange send whole or fractional ones) or an HTTP date. It returns 0
-// when v is empty, malformed or in the past.
-func ParseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // GraphError is a refusal from Graph: its HTTP status and OData error.
@@ -49,7 +50,7 @@ func asGraphError(err error) (*GraphError, bool) {
 	}
 	if h := ae.GetResponseHeaders(); h != nil {
 		if v := h.Get("Retry-After"); len(v) > 0 {
-			ge.RetryAfter = steps.ParseRetryAfter(v[0])
+			ge.RetryAfter = httpx.ParseRetryAfter(v[0])
 		}
 	}
 	return ge, true

@@ -30,6 +30,7 @@ import (
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // DefaultURL is Exchange Online's global endpoint.
@@ -241,7 +242,7 @@ func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) e
 // REST API guidelines. rebind reads them in that order.
 func decodeError(resp *http.Response, b []byte) *Error {
 	e := &Error{Status: resp.StatusCode}
-	e.RetryAfter = steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
+	e.RetryAfter = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"))
 	type inner struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
