@@ -16,28 +16,6 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
-// stringArg returns a string attribute of the call's config, with any marks
-// removed (steps.String would panic on a marked value), and whether it was
-// set.
-func stringArg(cfg cty.Value, name string) (string, bool) {
-	v, ok := steps.Attr(cfg, name)
-	if !ok {
-		return "", false
-	}
-	v, _ = v.UnmarkDeep()
-	return v.AsString(), true
-}
-
-// boolArg is stringArg for bool attributes.
-func boolArg(cfg cty.Value, name string) (bool, bool) {
-	v, ok := steps.Attr(cfg, name)
-	if !ok {
-		return false, false
-	}
-	v, _ = v.UnmarkDeep()
-	return v.True(), true
-}
-
 // intArg returns a number attribute that must be a whole number.
 func intArg(cfg cty.Value, name string) (int, bool, error) {
 	v, ok := steps.Attr(cfg, name)
