@@ -73,21 +73,11 @@ func wrap(err error, what string) error {
 	if !ok {
 		return fmt.Errorf("entra: %s: %w", what, err)
 	}
-	switch {
-	case ge.Status == http.StatusNotFound:
+	if ge.Status == http.StatusNotFound {
 		return fmt.Errorf("entra: %s: %w (%v)", what, steps.ErrNotFound, ge)
-	case ge.Status == http.StatusTooManyRequests || ge.Status == http.StatusServiceUnavailable || ge.Status == http.StatusGatewayTimeout:
-		after := ge.RetryAfter
-		if after == 0 {
-			after = 5 * time.Second
-		}
-		return &steps.RetryAfterError{Err: fmt.Errorf("entra: %s: %w", what, ge), After: after}
-	case ge.Status == http.StatusUnauthorized || ge.Status == http.StatusForbidden:
-		return steps.Permanent(fmt.Errorf("entra: %s: %w (check the application's Graph permissions and admin consent)", what, ge))
-	case ge.Status >= 400 && ge.Status < 500:
-		return steps.Permanent(fmt.Errorf("entra: %s: %w", what, ge))
 	}
-	return fmt.Errorf("entra: %s: %w", what, ge)
+	return httpx.Refusal(fmt.Errorf("entra: %s: %w", what, ge), ge.Status, ge.RetryAfter, 5*time.Second,
+		"check the application's Graph permissions and admin consent")
 }
 
 func deref[T any](p *T) T {

@@ -310,21 +310,11 @@ func wrap(err error, what string) error {
 	if !errors.As(err, &ee) {
 		return fmt.Errorf("exo: %s: %w", what, err)
 	}
-	switch {
-	case ee.NotFound():
+	if ee.NotFound() {
 		return fmt.Errorf("exo: %s: %w (%v)", what, steps.ErrNotFound, ee)
-	case ee.Status == http.StatusTooManyRequests || ee.Status == http.StatusServiceUnavailable || ee.Status == http.StatusGatewayTimeout:
-		after := ee.RetryAfter
-		if after == 0 {
-			after = 30 * time.Second
-		}
-		return &steps.RetryAfterError{Err: fmt.Errorf("exo: %s: %w", what, ee), After: after}
-	case ee.Status == http.StatusUnauthorized || ee.Status == http.StatusForbidden:
-		return steps.Permanent(fmt.Errorf("exo: %s: %w (check Exchange.ManageAsApp and the app's Exchange role)", what, ee))
-	case ee.Status >= 400 && ee.Status < 500:
-		return steps.Permanent(fmt.Errorf("exo: %s: %w", what, ee))
 	}
-	return fmt.Errorf("exo: %s: %w", what, ee)
+	return httpx.Refusal(fmt.Errorf("exo: %s: %w", what, ee), ee.Status, ee.RetryAfter, 30*time.Second,
+		"check Exchange.ManageAsApp and the app's Exchange role")
 }
 
 // isNotFound reports whether err is Exchange's "couldn't be found".
