@@ -40,7 +40,7 @@ func runApproveStep(opts *approveStepOptions) error {
 	defer store.Close()
 	by := opts.By
 	if by == "" {
-		by = currentUser()
+		by = engine.LocalUser()
 	}
 	e := &engine.Engine{Store: store}
 	id, err := e.ApproveStep(context.Background(), opts.RunID, opts.Step, by)

@@ -73,7 +73,7 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		opt.TTL = 24 * time.Hour
 	}
 	if opt.Author == "" {
-		opt.Author = localUser()
+		opt.Author = LocalUser()
 	}
 	p := &plan.Plan{
 		FormatVersion: plan.FormatVersion,
@@ -563,7 +563,10 @@ func firstDetail(d hcl.Diagnostics) string {
 	return d[0].Summary
 }
 
-func localUser() string {
+// LocalUser is the operating-system account running rebind, recorded as a
+// plan's author and an approval's signer when none is given; "unknown" when
+// the account cannot be looked up.
+func LocalUser() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}

@@ -25,9 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -292,6 +289,12 @@ type Change struct {
 	Private []byte
 }
 
+// ReadChange is the Change of a data type: it reads and never writes, so
+// Before is null and After is what Observe read.
+func ReadChange(obs Observation) Change {
+	return Change{Action: Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
+}
+
 // Result is what Apply returns: values later steps can reference as
 // `step.TYPE.NAME.result`.
 type Result struct {
@@ -377,19 +380,3 @@ func (e *RetryAfterError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// ParseRetryAfter reads an HTTP Retry-After value: seconds (Graph and
-// Exchange send whole or fractional ones) or an HTTP date. It returns 0
-// when v is empty, malformed or in the past.
-func ParseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
-}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,14 +11,13 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/rebind-dev/rebind/steps"
 )
 
-// days matches a day count in a duration string ("30d", "1.5d"). Go's
-// duration units (ns, us, µs, ms, s, m, h) never contain a "d".
-var days = regexp.MustCompile(`([0-9]*\.?[0-9]+)d`)
-
 // ParseDuration evaluates expr as a duration string: Go's syntax ("90s",
-// "1h30m") plus "d" for days of 24 hours ("30d", "1d12h"). what names the
+// "1h30m") plus "d" for days of 24 hours ("30d", "1d12h", "1.5d"): the one
+// grammar, steps.ParseDuration, that step arguments use too. what names the
 // argument in diagnostics, e.g. "timeout" or "await". A nil expression or a
 // null value gives 0 and no diagnostics, as if the argument were absent.
 // Negative durations, and values not known yet, are errors.
@@ -32,7 +30,7 @@ func ParseDuration(ctx *hcl.EvalContext, expr hcl.Expression, what string) (time
 		return 0, diags
 	}
 	s := strings.TrimSpace(v.AsString())
-	d, err := parseDuration(s)
+	d, err := steps.ParseDuration(s)
 	if err != nil {
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity:    hcl.DiagError,
@@ -44,32 +42,6 @@ func ParseDuration(ctx *hcl.EvalContext, expr hcl.Expression, what string) (time
 		})
 	}
 	return d, diags
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, fmt.Errorf("the value is empty")
-	}
-	var bad error
-	g := days.ReplaceAllStringFunc(s, func(m string) string {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(m, "d"), 64)
-		if err != nil || n*24 > math.MaxInt64/float64(time.Hour) {
-			bad = fmt.Errorf("%q is not a number of days", m)
-			return m
-		}
-		return strconv.FormatFloat(n*24, 'f', -1, 64) + "h"
-	})
-	if bad != nil {
-		return 0, bad
-	}
-	d, err := time.ParseDuration(g)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
 }
 
 // ParseMaxErrors evaluates a `max_errors` expression: a whole number of

@@ -67,16 +67,11 @@ func observeUser(call steps.Call) (steps.Observation, error) {
 }
 
 func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (userData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
 	return steps.Result{Value: change.After}, nil
-}
-
-// readChange is the Change of a data type: it reads and never writes.
-func readChange(obs steps.Observation) steps.Change {
-	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
 }
 
 // userObjectName is the object name of a UserType value.
@@ -156,7 +151,7 @@ func searchUsers(d Directory, base, filter string) ([]cty.Value, error) {
 }
 
 func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (usersData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
@@ -220,7 +215,7 @@ func (deletedUserData) Observe(ctx context.Context, call steps.Call) (steps.Obse
 }
 
 func (deletedUserData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (deletedUserData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {

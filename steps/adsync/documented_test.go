@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // LabDriver runs cycles of a lab tenant.
@@ -234,7 +235,7 @@ func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, 
 		err := fmt.Errorf("Graph answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(u, d.Graph), bytes.TrimSpace(b))
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			after := steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
+			after := httpx.ParseRetryAfter(resp.Header.Get("Retry-After"))
 			if after == 0 {
 				after = 30 * time.Second
 			}

@@ -28,7 +28,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 // Cycle is what a driver knows of a cycle it ran.

@@ -57,10 +57,10 @@ func (Approve) Observe(ctx context.Context, call steps.Call) (steps.Observation,
 
 // Diff returns NoOp once approved, else Run.
 func (Approve) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	if ok, _ := boolArg(obs.Value, "approved"); ok {
+	if ok, _ := steps.Bool(obs.Value, "approved"); ok {
 		return steps.Change{Action: steps.NoOp}, nil
 	}
-	msg, _ := stringArg(call.Config, "message")
+	msg, _ := steps.String(call.Config, "message")
 	return steps.Change{Action: steps.Run, After: cty.ObjectVal(map[string]cty.Value{
 		"message": cty.StringVal(msg),
 	})}, nil
@@ -74,7 +74,7 @@ func (Approve) Apply(ctx context.Context, call steps.Call, change steps.Change) 
 		return steps.Result{}, err
 	}
 	if !ok {
-		msg, _ := stringArg(call.Config, "message")
+		msg, _ := steps.String(call.Config, "message")
 		return steps.Result{}, &pausedError{run: call.Run.ID(), address: call.Address, message: msg}
 	}
 	logf(call, "%s: approved by %s", call.Address, by)

@@ -2,41 +2,18 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
 )
-
-// stringArg returns a string attribute of the call's config, with any marks
-// removed (steps.String would panic on a marked value), and whether it was
-// set.
-func stringArg(cfg cty.Value, name string) (string, bool) {
-	v, ok := steps.Attr(cfg, name)
-	if !ok {
-		return "", false
-	}
-	v, _ = v.UnmarkDeep()
-	return v.AsString(), true
-}
-
-// boolArg is stringArg for bool attributes.
-func boolArg(cfg cty.Value, name string) (bool, bool) {
-	v, ok := steps.Attr(cfg, name)
-	if !ok {
-		return false, false
-	}
-	v, _ = v.UnmarkDeep()
-	return v.True(), true
-}
 
 // intArg returns a number attribute that must be a whole number.
 func intArg(cfg cty.Value, name string) (int, bool, error) {
@@ -84,33 +61,19 @@ func formatMode(m os.FileMode) string {
 	return fmt.Sprintf("%04o", uint32(m.Perm()))
 }
 
-var daysPrefix = regexp.MustCompile(`^(\d+)d`)
-
-// parseDuration accepts Go durations ("90s", "1h30m") and a leading day
-// count ("1d", "2d12h"), because retention windows and sync delays are
-// spoken of in days. Negative durations are refused.
+// parseDuration reads a duration argument with the runbook language's one
+// grammar (steps.ParseDuration: Go durations plus "d" for days, such as
+// "90s", "1h30m", "1d12h" or "1.5d"), naming the argument in the error.
 func parseDuration(name, s string) (time.Duration, error) {
-	orig := s
-	var d time.Duration
-	if m := daysPrefix.FindStringSubmatch(s); m != nil {
-		days, err := strconv.Atoi(m[1])
-		if err != nil || days > 100000 {
-			return 0, fmt.Errorf("%q: bad duration %q", name, orig)
-		}
-		d = time.Duration(days) * 24 * time.Hour
-		s = strings.TrimPrefix(s, m[0])
-		if s == "" {
-			return d, nil
-		}
+	d, err := steps.ParseDuration(s)
+	var de *steps.DurationError
+	if errors.As(err, &de) && de.Negative {
+		return 0, fmt.Errorf("%q: duration %q must not be negative", name, s)
 	}
-	rest, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q: bad duration %q: use a number and a unit, such as \"30s\", \"2m\", \"1h\" or \"1d\"", name, orig)
+		return 0, fmt.Errorf("%q: bad duration %q: use a number and a unit, such as \"30s\", \"2m\", \"1h\" or \"1d\"", name, s)
 	}
-	if rest < 0 {
-		return 0, fmt.Errorf("%q: duration %q must not be negative", name, orig)
-	}
-	return d + rest, nil
+	return d, nil
 }
 
 // sleep waits for d or until ctx ends, returning ctx's error in that case.

@@ -71,7 +71,7 @@ func (Assert) Revert(ctx context.Context, call steps.Call, change steps.Change) 
 }
 
 func assertCondition(call steps.Call) (bool, error) {
-	ok, set := boolArg(call.Config, "condition")
+	ok, set := steps.Bool(call.Config, "condition")
 	if !set {
 		return false, fmt.Errorf("core: assert: %s: %q must not be null", call.Address, "condition")
 	}
@@ -84,7 +84,7 @@ func assertHolds(call steps.Call) error {
 		return err
 	}
 	// The message as it may be shown: one built from a secret is not.
-	msg, _ := stringArg(call.Printable(), "error_message")
+	msg, _ := steps.String(call.Printable(), "error_message")
 	switch {
 	case msg == steps.Redacted:
 		msg = fmt.Sprintf("the assertion %s is false; its error message refers to sensitive values, so it is not shown", call.Address)

@@ -99,7 +99,7 @@ func (Exec) ReversibilityOf(call steps.Call) steps.Reversibility {
 
 // RepeatSafeCall reports the step's repeat_safe argument.
 func (Exec) RepeatSafeCall(call steps.Call) bool {
-	ok, _ := boolArg(call.Config, "repeat_safe")
+	ok, _ := steps.Bool(call.Config, "repeat_safe")
 	return ok
 }
 
@@ -132,7 +132,7 @@ func decodeExec(call steps.Call) (execArgs, error) {
 		return fail(err)
 	}
 	a.expectExit = code
-	dir, _ := stringArg(call.Config, "dir")
+	dir, _ := steps.String(call.Config, "dir")
 	if dir == "" {
 		dir = "."
 	}

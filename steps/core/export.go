@@ -95,7 +95,7 @@ func exportWant(call steps.Call) (string, fileWant, error) {
 	if err != nil {
 		return "", fileWant{}, err
 	}
-	format, ok := stringArg(call.Config, "format")
+	format, ok := steps.String(call.Config, "format")
 	if !ok {
 		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(abs)), ".")
 	}

@@ -83,10 +83,10 @@ func fileArgs(call steps.Call) (string, fileWant, error) {
 		return "", fileWant{}, err
 	}
 	want := fileWant{defaultMode: fileDefaultMode}
-	if content, ok := stringArg(call.Config, "content"); ok {
+	if content, ok := steps.String(call.Config, "content"); ok {
 		want.exists, want.data = true, []byte(content)
 	}
-	if ms, ok := stringArg(call.Config, "mode"); ok {
+	if ms, ok := steps.String(call.Config, "mode"); ok {
 		mode, err := parseMode(ms)
 		if err != nil {
 			return "", fileWant{}, err

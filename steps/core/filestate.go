@@ -208,12 +208,12 @@ func (w fileWant) resolve(cur fileState) fileState {
 // observation: existence, mode and the content's digest (the content itself
 // may be null in the observation, so the digest is what is compared).
 func observedState(obs cty.Value) (exists bool, sum string, mode os.FileMode, err error) {
-	exists, _ = boolArg(obs, "exists")
+	exists, _ = steps.Bool(obs, "exists")
 	if !exists {
 		return false, "", 0, nil
 	}
-	sum, _ = stringArg(obs, "sha256")
-	ms, _ := stringArg(obs, "mode")
+	sum, _ = steps.String(obs, "sha256")
+	ms, _ := steps.String(obs, "mode")
 	mode, err = parseMode(ms)
 	return exists, sum, mode, err
 }
@@ -236,7 +236,7 @@ func diffFile(obs steps.Observation, want fileWant) (steps.Change, error) {
 	// The absolute path goes with the change, so that rollback works on the
 	// file that was written even if the arguments would now evaluate to
 	// another path.
-	abs, _ := stringArg(obs.Value, "path")
+	abs, _ := steps.String(obs.Value, "path")
 	ch := steps.Change{Before: before, After: after.stateValue(), Private: []byte(abs)}
 	switch {
 	case !after.exists && !exists:
@@ -279,7 +279,7 @@ func changedPath(call steps.Call, change steps.Change) (string, error) {
 
 // callPath is the call's `path` argument, made absolute.
 func callPath(call steps.Call) (string, error) {
-	p, _ := stringArg(call.Config, "path")
+	p, _ := steps.String(call.Config, "path")
 	return resolvePath(call, p)
 }
 
@@ -289,12 +289,12 @@ func revertFile(abs string, before cty.Value) error {
 		return fmt.Errorf("no recorded before-value for %s: %w", abs, steps.ErrIrreversible)
 	}
 	want := fileState{}
-	if exists, _ := boolArg(before, "exists"); exists {
-		content, ok := stringArg(before, "content")
+	if exists, _ := steps.Bool(before, "exists"); exists {
+		content, ok := steps.String(before, "content")
 		if !ok {
 			return fmt.Errorf("the previous content of %s was not text and was not recorded: %w", abs, steps.ErrIrreversible)
 		}
-		ms, _ := stringArg(before, "mode")
+		ms, _ := steps.String(before, "mode")
 		mode, err := parseMode(ms)
 		if err != nil {
 			return fmt.Errorf("recorded before-value for %s: %w", abs, err)

@@ -62,9 +62,9 @@ func decodeWait(call steps.Call) (waitArgs, error) {
 	fail := func(err error) (waitArgs, error) {
 		return waitArgs{}, fmt.Errorf("core: wait: %s: %w", call.Address, err)
 	}
-	ds, hasDuration := stringArg(call.Config, "duration")
+	ds, hasDuration := steps.String(call.Config, "duration")
 	hasUntil := !call.Config.GetAttr("until").IsNull()
-	is, hasInterval := stringArg(call.Config, "interval")
+	is, hasInterval := steps.String(call.Config, "interval")
 	switch {
 	case hasDuration && hasUntil:
 		return fail(errors.New(`give "duration" or "until", not both`))

@@ -11,7 +11,7 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 
-	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // maxBatch is the most requests Graph accepts in one JSON batch.
@@ -251,7 +251,7 @@ func itemError(r batchResponse) *GraphError {
 	ge := &GraphError{Status: r.Status}
 	for k, v := range r.Headers {
 		if http.CanonicalHeaderKey(k) == "Retry-After" {
-			ge.RetryAfter = steps.ParseRetryAfter(v)
+			ge.RetryAfter = httpx.ParseRetryAfter(v)
 		}
 	}
 	var e struct {

@@ -34,11 +34,6 @@ func selectorSchema(s steps.Schema) steps.Schema {
 	return s
 }
 
-// readChange is the Change of a data type: it reads and never writes.
-func readChange(obs steps.Observation) steps.Change {
-	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
-}
-
 // userData is the entra_user data type.
 type userData struct{}
 
@@ -81,7 +76,7 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 }
 
 func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (userData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
@@ -156,7 +151,7 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 }
 
 func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (usersData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
@@ -248,7 +243,7 @@ func (tenantData) Observe(ctx context.Context, call steps.Call) (steps.Observati
 }
 
 func (tenantData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return readChange(obs), nil
+	return steps.ReadChange(obs), nil
 }
 
 func (tenantData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {

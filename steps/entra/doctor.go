@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 var _ steps.Doctor = targetType{}

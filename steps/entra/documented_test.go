@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 

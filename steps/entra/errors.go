@@ -12,6 +12,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // GraphError is a refusal from Graph: its HTTP status and OData error.
@@ -49,7 +50,7 @@ func asGraphError(err error) (*GraphError, bool) {
 	}
 	if h := ae.GetResponseHeaders(); h != nil {
 		if v := h.Get("Retry-After"); len(v) > 0 {
-			ge.RetryAfter = steps.ParseRetryAfter(v[0])
+			ge.RetryAfter = httpx.ParseRetryAfter(v[0])
 		}
 	}
 	return ge, true
@@ -72,21 +73,11 @@ func wrap(err error, what string) error {
 	if !ok {
 		return fmt.Errorf("entra: %s: %w", what, err)
 	}
-	switch {
-	case ge.Status == http.StatusNotFound:
+	if ge.Status == http.StatusNotFound {
 		return fmt.Errorf("entra: %s: %w (%v)", what, steps.ErrNotFound, ge)
-	case ge.Status == http.StatusTooManyRequests || ge.Status == http.StatusServiceUnavailable || ge.Status == http.StatusGatewayTimeout:
-		after := ge.RetryAfter
-		if after == 0 {
-			after = 5 * time.Second
-		}
-		return &steps.RetryAfterError{Err: fmt.Errorf("entra: %s: %w", what, ge), After: after}
-	case ge.Status == http.StatusUnauthorized || ge.Status == http.StatusForbidden:
-		return steps.Permanent(fmt.Errorf("entra: %s: %w (check the application's Graph permissions and admin consent)", what, ge))
-	case ge.Status >= 400 && ge.Status < 500:
-		return steps.Permanent(fmt.Errorf("entra: %s: %w", what, ge))
 	}
-	return fmt.Errorf("entra: %s: %w", what, ge)
+	return httpx.Refusal(fmt.Errorf("entra: %s: %w", what, ge), ge.Status, ge.RetryAfter, 5*time.Second,
+		"check the application's Graph permissions and admin consent")
 }
 
 func deref[T any](p *T) T {

@@ -34,7 +34,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 // DefaultGraphURL is Microsoft Graph's global endpoint.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 // recorder answers every request with 204 and keeps the decoded bodies.

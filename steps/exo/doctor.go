@@ -9,7 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 var _ steps.Doctor = targetType{}

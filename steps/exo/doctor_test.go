@@ -13,7 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 )
 
 func token(claims map[string]any) string {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 

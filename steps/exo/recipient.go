@@ -270,7 +270,7 @@ func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observ
 }
 
 func (recipientData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}, nil
+	return steps.ReadChange(obs), nil
 }
 
 func (recipientData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
@@ -335,7 +335,7 @@ func (mailboxData) Observe(ctx context.Context, call steps.Call) (steps.Observat
 }
 
 func (mailboxData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}, nil
+	return steps.ReadChange(obs), nil
 }
 
 func (mailboxData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {

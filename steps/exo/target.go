@@ -29,7 +29,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/entra/credential"
+	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // DefaultURL is Exchange Online's global endpoint.
@@ -241,7 +242,7 @@ func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) e
 // REST API guidelines. rebind reads them in that order.
 func decodeError(resp *http.Response, b []byte) *Error {
 	e := &Error{Status: resp.StatusCode}
-	e.RetryAfter = steps.ParseRetryAfter(resp.Header.Get("Retry-After"))
+	e.RetryAfter = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"))
 	type inner struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
@@ -309,21 +310,11 @@ func wrap(err error, what string) error {
 	if !errors.As(err, &ee) {
 		return fmt.Errorf("exo: %s: %w", what, err)
 	}
-	switch {
-	case ee.NotFound():
+	if ee.NotFound() {
 		return fmt.Errorf("exo: %s: %w (%v)", what, steps.ErrNotFound, ee)
-	case ee.Status == http.StatusTooManyRequests || ee.Status == http.StatusServiceUnavailable || ee.Status == http.StatusGatewayTimeout:
-		after := ee.RetryAfter
-		if after == 0 {
-			after = 30 * time.Second
-		}
-		return &steps.RetryAfterError{Err: fmt.Errorf("exo: %s: %w", what, ee), After: after}
-	case ee.Status == http.StatusUnauthorized || ee.Status == http.StatusForbidden:
-		return steps.Permanent(fmt.Errorf("exo: %s: %w (check Exchange.ManageAsApp and the app's Exchange role)", what, ee))
-	case ee.Status >= 400 && ee.Status < 500:
-		return steps.Permanent(fmt.Errorf("exo: %s: %w", what, ee))
 	}
-	return fmt.Errorf("exo: %s: %w", what, ee)
+	return httpx.Refusal(fmt.Errorf("exo: %s: %w", what, ee), ee.Status, ee.RetryAfter, 30*time.Second,
+		"check Exchange.ManageAsApp and the app's Exchange role")
 }
 
 // isNotFound reports whether err is Exchange's "couldn't be found".

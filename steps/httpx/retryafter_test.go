@@ -1,4 +1,4 @@
-package steps
+package httpx
 
 import (
 	"net/http"
