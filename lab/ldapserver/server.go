@@ -145,12 +145,14 @@ func New(t *lab.Tenant, opts Options) *Server {
 		bindUPN: "administrator@" + dnsDomain(domain), password: opts.Password, log: opts.ErrorLog}
 	s.tls = opts.TLSConfig
 	if s.tls == nil {
-		cfg, ca, err := selfSigned(dcHostName(domain))
+		// A CA of its own, made as the lab makes its CA, with the DC's
+		// host name among the names it signs for.
+		ca, err := lab.NewCA(dcHostName(domain))
 		if err != nil {
 			// Only a broken crypto/rand or x509 package gets here.
 			panic(fmt.Sprintf("ldapserver: make the lab's certificate: %v", err))
 		}
-		s.tls, s.ca = cfg, ca
+		s.tls, s.ca = ca.Config, ca.PEM
 	}
 	return s
 }
