@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Group commit.
@@ -164,9 +165,7 @@ func (s *Store) commitBatch(batch []*op) error {
 		}
 		o := batch[i]
 		if o.lazy {
-			s.mu.Lock()
-			s.lazyErr = errors.Join(s.lazyErr, err)
-			s.mu.Unlock()
+			s.dropped.add(err)
 		} else {
 			o.done <- err
 		}
@@ -204,21 +203,40 @@ func (s *Store) tryCommit(ctx context.Context, batch []*op) (int, error) {
 	return -1, nil
 }
 
-func (s *Store) takeLazyErr() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.lazyErr
-	s.lazyErr = nil
-	return err
-}
-
 // Flush makes every record appended so far, lazy ones included, durable.
 // It also reports (once) any lazy record the journal had to drop.
 func (s *Store) Flush(ctx context.Context) error {
-	if err := s.submit(ctx, &op{}); err != nil {
-		return fmt.Errorf("journal: flush: %w", err)
+	return s.dropped.flushed(s.submit(ctx, &op{}))
+}
+
+// droppedLazy collects the lazy records a journal's committer had to drop
+// until a Flush reports them, once. Both journals keep one.
+type droppedLazy struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (d *droppedLazy) add(err error) {
+	d.mu.Lock()
+	d.err = errors.Join(d.err, err)
+	d.mu.Unlock()
+}
+
+// take returns the drops not yet reported, and forgets them.
+func (d *droppedLazy) take() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.err
+	d.err = nil
+	return err
+}
+
+// flushed is Flush's answer once its own submission returned submitErr.
+func (d *droppedLazy) flushed(submitErr error) error {
+	if submitErr != nil {
+		return fmt.Errorf("journal: flush: %w", submitErr)
 	}
-	if err := s.takeLazyErr(); err != nil {
+	if err := d.take(); err != nil {
 		return fmt.Errorf("journal: flush: a lazy record was dropped: %w", err)
 	}
 	return nil

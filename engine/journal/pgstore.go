@@ -62,7 +62,7 @@ type PGStore struct {
 	mu      sync.Mutex
 	queue   []*pgOp
 	closed  bool
-	lazyErr error
+	dropped droppedLazy
 	claims  map[string]*pgClaim // the runs this process claims
 	known   sync.Map            // run ids known to exist
 
@@ -342,9 +342,7 @@ func (s *PGStore) commitBatch(batch []*pgOp) {
 		o := batch[i]
 		err = s.scrub(err)
 		if o.lazy {
-			s.mu.Lock()
-			s.lazyErr = errors.Join(s.lazyErr, err)
-			s.mu.Unlock()
+			s.dropped.add(err)
 		} else {
 			o.done <- err
 		}
@@ -438,24 +436,10 @@ func retryable(err error) bool {
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF")
 }
 
-func (s *PGStore) takeLazyErr() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.lazyErr
-	s.lazyErr = nil
-	return err
-}
-
 // Flush makes every record appended so far, lazy ones included, durable.
 // It also reports (once) any lazy record the journal had to drop.
 func (s *PGStore) Flush(ctx context.Context) error {
-	if err := s.submit(ctx, &pgOp{}); err != nil {
-		return fmt.Errorf("journal: flush: %w", err)
-	}
-	if err := s.takeLazyErr(); err != nil {
-		return fmt.Errorf("journal: flush: a lazy record was dropped: %w", err)
-	}
-	return nil
+	return s.dropped.flushed(s.submit(ctx, &pgOp{}))
 }
 
 // StateKey returns the journal's secret key, made by the first process that

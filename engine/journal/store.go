@@ -78,7 +78,7 @@ type Store struct {
 	queue          []*op // submitted, not yet taken by the committer
 	durablePending bool  // queue holds an op someone waits on
 	closing        bool
-	lazyErr        error // a lazy record the committer had to drop
+	dropped        droppedLazy // lazy records the committer had to drop
 	stopped        chan struct{}
 	finalErr       error // what the committer's last batch returned on Close
 	closeOnce      sync.Once
@@ -240,7 +240,7 @@ func (s *Store) Close() error {
 	if !first {
 		return nil
 	}
-	err := errors.Join(s.finalErr, s.takeLazyErr(), s.closeDBs())
+	err := errors.Join(s.finalErr, s.dropped.take(), s.closeDBs())
 	if err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
