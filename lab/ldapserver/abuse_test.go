@@ -18,28 +18,8 @@ import (
 
 // A raw LDAP client, to send what no well-behaved library sends.
 
-// tlv encodes one BER element with a definite length.
-func tlv(tag byte, contents ...[]byte) []byte {
-	n := 0
-	for _, c := range contents {
-		n += len(c)
-	}
-	out := []byte{tag}
-	switch {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 1<<8:
-		out = append(out, 0x81, byte(n))
-	case n < 1<<16:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	default:
-		out = append(out, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	for _, c := range contents {
-		out = append(out, c...)
-	}
-	return out
-}
+// tlv is the server's own BER encoder (export_test.go).
+var tlv = ldapserver.TLV
 
 func octets(s string) []byte { return tlv(0x04, []byte(s)) }
 func small(tag byte, v int) []byte {
