@@ -121,7 +121,7 @@ func (s *Server) serveSession(ss *session, ep *endpoint) {
 		conn = tc
 	}
 	ss.out = conn
-	b, err := net.Dial("tcp", ep.addr)
+	b, err := ep.conns.dial(ep.addr, 10*time.Second)
 	if err != nil {
 		return
 	}

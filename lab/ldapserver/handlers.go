@@ -2,9 +2,11 @@ package ldapserver
 
 import (
 	"log"
+	"net"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jimlambrt/gldap"
 
@@ -29,6 +31,52 @@ type connections struct {
 	secure bool // every connection is TLS (the LDAPS endpoint)
 	mu     sync.Mutex
 	m      map[int]*connState
+	// open counts the connections dialed to gldap that it has not yet
+	// closed; closing refuses new ones. gldap's Stop waits on a
+	// WaitGroup that its accept loop adds to, so it may only be called
+	// once no connection is on its way in (sync.WaitGroup: Add with a
+	// zero counter must happen before Wait).
+	open    int
+	closing bool
+}
+
+// dial connects to gldap at addr, counting the connection until gldap
+// closes it; it fails once the endpoint is closing.
+func (c *connections) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.open++
+	c.mu.Unlock()
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		c.mu.Lock()
+		c.open--
+		c.mu.Unlock()
+	}
+	return conn, err
+}
+
+// drain refuses new connections and waits, at most d, until gldap has
+// closed every connection dialed to it (the caller has closed their
+// client sides). It reports whether it got there.
+func (c *connections) drain(d time.Duration) bool {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	for deadline := time.Now().Add(d); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		open := c.open
+		c.mu.Unlock()
+		if open <= 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // connState is what a connection has done: bound, started TLS, left paged
@@ -56,6 +104,7 @@ func (c *connections) forget(id int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+	c.open--
 }
 
 func (c *connections) bound(id int) (b bool) {

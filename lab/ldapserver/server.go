@@ -323,6 +323,10 @@ func (s *Server) Close() error {
 	var errs []error
 	for _, ep := range eps {
 		if ep != nil {
+			// gldap's Stop must not race its accept loop taking a
+			// connection still on its way in; a connection gldap has not
+			// closed after five seconds is stopped anyway.
+			ep.conns.drain(5 * time.Second)
 			if err := ep.srv.Stop(); err != nil {
 				errs = append(errs, fmt.Errorf("ldapserver: stop: %w", err))
 			}
@@ -394,7 +398,7 @@ func tryEndpoint(dir *directory, secure, requireTLS bool) (*endpoint, error) {
 		return nil, err
 	case <-time.After(20 * time.Millisecond):
 	}
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := conns.dial(addr, time.Second)
 	if err != nil {
 		_ = srv.Stop()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +179,41 @@ func TestListenAndServe(t *testing.T) {
 	}
 	if err := <-errc; err != ldapserver.ErrClosed {
 		t.Errorf("ListenAndServe: %v, want ErrClosed", err)
+	}
+}
+
+// TestCloseWhileClientsArrive closes the server while clients are still
+// connecting, so that connections are on their way to the LDAP engine
+// behind the front end as it stops. Run under the race detector (the test
+// script does): stopping the engine while it takes a connection in is a
+// data race on its connection count.
+func TestCloseWhileClientsArrive(t *testing.T) {
+	for trial := range 60 {
+		srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(l) }()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second)
+				if err == nil {
+					c.Close()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(trial%30) * time.Millisecond / 2)
+		if err := srv.Close(); err != nil {
+			t.Fatalf("trial %d: close: %v", trial, err)
+		}
+		wg.Wait()
+		if err := <-errc; err != ldapserver.ErrClosed {
+			t.Fatalf("trial %d: Serve: %v, want ErrClosed", trial, err)
+		}
 	}
 }
