@@ -103,8 +103,22 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	s.routeControl()
 	s.routeIdentity()
 	s.mux.Handle("/", s.identityOrNotFound(notFound(s.mux, "/")))
-	s.root = s.recoverer(canonicalPaths(s.readBodies(s.mux)))
+	s.root = s.recoverer(s.dated(canonicalPaths(s.readBodies(s.mux))))
 	return s
+}
+
+// dated sends the tenant's virtual time as every response's Date header.
+// Every HTTP server sends the time it answered in Date (RFC 9110, section
+// 6.6.1: "An origin server with a clock ... MUST generate a Date header
+// field"), Graph's and Exchange's included; clients that need the
+// service's time (how long a deleted user has left in the recycle bin)
+// read it there, so the lab's clock reaches them the same way. net/http
+// adds its own Date only when the handler set none.
+func (s *Server) dated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.t.Now().UTC().Format(http.TimeFormat))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP dispatches to the Graph, Exchange and control routes. Every

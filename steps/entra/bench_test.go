@@ -50,7 +50,7 @@ func BenchmarkImmutableID10k(b *testing.B) {
 			if err != nil || len(list) != n {
 				b.Fatalf("list: %d users, %v", len(list), err)
 			}
-			now, _ := c.now(ctx)
+			now := c.now()
 			sc.latency = benchLatency
 			typ, _ := steps.Lookup("entra_immutable_id")
 			// Let the listing's window pass so that each run starts with a

@@ -17,13 +17,13 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -106,7 +106,7 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		if err != nil {
 			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 		}
-		c, err := NewClient(ClientOptions{GraphURL: strings.TrimSuffix(cfg.Lab, "/"), Credential: cred, Lab: cfg.Lab, Batch: batch,
+		c, err := NewClient(ClientOptions{GraphURL: strings.TrimSuffix(cfg.Lab, "/"), Credential: cred, Batch: batch,
 			Transport: hc.Transport, Scope: DefaultGraphURL + "/.default"})
 		if err != nil {
 			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
@@ -133,12 +133,10 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 type Client struct {
 	graph   *msgraphsdk.GraphServiceClient
 	adapter *msgraphsdk.GraphRequestAdapter
-	// lab is the lab tenant's base URL, "" for a real tenant.
-	lab string
+	// clock is the service's time, from its answers' Date headers.
+	clock *serviceClock
 	// batch coalesces concurrent immutable ID writes; nil when off.
 	batch *batcher
-	// plain carries the requests made without the SDK (the lab's clock).
-	plain *http.Client
 }
 
 // ClientOptions configure NewClient.
@@ -148,9 +146,6 @@ type ClientOptions struct {
 	GraphURL string
 	// Credential hands out tokens for GraphURL's .default scope.
 	Credential azcore.TokenCredential
-	// Lab is the lab's base URL when the client talks to a lab tenant: its
-	// virtual clock then decides how long deleted users have left.
-	Lab string
 	// Batch turns on the $batch coalescing of immutable ID writes.
 	Batch bool
 	// Transport carries the requests (a lab's verifies the lab's CA);
@@ -189,17 +184,19 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	}
 	clientOpts := msgraphsdk.GetDefaultClientOptions()
 	mw = append([]khttp.Middleware{msgraphcore.NewGraphTelemetryHandler(&clientOpts)}, mw...)
-	hc := khttp.GetDefaultClient(mw...)
-	if opts.Transport != nil {
-		hc.Transport = khttp.NewCustomTransportWithParentTransport(opts.Transport, mw...)
+	parent := opts.Transport
+	if parent == nil {
+		parent = khttp.GetDefaultTransport()
 	}
+	clock := &serviceClock{parent: parent}
+	hc := khttp.GetDefaultClient(mw...)
+	hc.Transport = khttp.NewCustomTransportWithParentTransport(clock, mw...)
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(root + "/v1.0")
-	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, lab: strings.TrimSuffix(opts.Lab, "/"),
-		plain: &http.Client{Transport: opts.Transport, Timeout: time.Minute}}
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, clock: clock}
 	if opts.Batch {
 		c.batch = newBatcher(c, batchWindow)
 	}
@@ -216,44 +213,51 @@ func (c *Client) Close() error {
 
 var _ io.Closer = (*Client)(nil)
 
-// now returns the tenant's time: the lab's virtual clock for a lab tenant,
-// the wall clock otherwise. Days left in the recycle bin count from it.
-func (c *Client) now(ctx context.Context) (time.Time, error) {
-	if c.lab == "" {
-		return time.Now().UTC(), nil
+// now returns the tenant's time: the Date of Graph's latest answer (RFC
+// 9110, section 6.6.1: every origin server with a clock sends the time it
+// answered), which is when the users being rendered were read, or the wall
+// clock before any answer. Days left in the recycle bin count from it, so they agree with
+// the service that will purge the user, whatever this machine's clock
+// says.
+func (c *Client) now() time.Time {
+	if t, ok := c.clock.now(); ok {
+		return t
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.lab+"/lab/clock", nil)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
-	}
-	resp, err := c.plain.Do(req)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("entra: lab clock: %w", err)
-	}
-	defer resp.Body.Close()
-	var v struct {
-		Now time.Time `json:"now"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
-		return time.Time{}, fmt.Errorf("entra: lab clock: %s: %v", resp.Status, err)
-	}
-	return v.Now, nil
+	return time.Now().UTC()
 }
 
-// values renders users as of the tenant's time, asking the lab's clock
-// only when one of them is deleted (an active user's days left do not
-// depend on it), so that a fan-out's reads cost one request each.
-func (c *Client) values(ctx context.Context, us ...user) ([]cty.Value, error) {
-	var now time.Time
-	for _, u := range us {
-		if u.Deleted != nil {
-			var err error
-			if now, err = c.now(ctx); err != nil {
-				return nil, err
-			}
-			break
+// serviceClock remembers the Date header of the latest response.
+type serviceClock struct {
+	parent http.RoundTripper
+	mu     sync.Mutex
+	date   time.Time // the latest Date answered
+}
+
+func (sc *serviceClock) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := sc.parent.RoundTrip(req)
+	if err == nil {
+		if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+			sc.mu.Lock()
+			sc.date = d.UTC()
+			sc.mu.Unlock()
 		}
 	}
+	return resp, err
+}
+
+func (sc *serviceClock) now() (time.Time, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.date.IsZero() {
+		return time.Time{}, false
+	}
+	return sc.date, true
+}
+
+// values renders users as of the tenant's time (a deleted user's days
+// left count from it).
+func (c *Client) values(ctx context.Context, us ...user) ([]cty.Value, error) {
+	now := c.now()
 	out := make([]cty.Value, len(us))
 	for i, u := range us {
 		out[i] = userValue(u, now)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rebind-dev/rebind/steps/credential"
 )
@@ -45,7 +46,7 @@ func wireClient(t *testing.T) (*Client, *recorder) {
 	rec := &recorder{bodies: map[string]string{}}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t"), Lab: ""})
+	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +199,35 @@ func TestDeletedUserWithMangledUPN(t *testing.T) {
 	}
 	if advanced.Get("ConsistencyLevel") != "eventual" {
 		t.Fatalf("advanced query headers = %v", advanced)
+	}
+}
+
+// TestDaysLeftCountFromTheServiceClock: a deleted user's days left in the
+// recycle bin count from the Date of Graph's answers, the clock of the
+// service that will purge it, not from this machine's clock.
+func TestDaysLeftCountFromTheServiceClock(t *testing.T) {
+	service := time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", service.Format(http.TimeFormat))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.patchImmutableID(context.Background(), "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.now(); got.Before(service) || got.After(service.Add(time.Minute)) {
+		t.Fatalf("now() = %s, want the service's %s", got, service)
+	}
+	deleted := service.Add(-10 * 24 * time.Hour)
+	vs, err := c.values(context.Background(), user{ID: "u1", UPN: "a@contoso.com", Deleted: &deleted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := vs[0].GetAttr("deleted_days_left").AsBigFloat().String(); got != "20" {
+		t.Errorf("deleted_days_left = %s, want 20 (30 days from deletion, counted on the service's clock)", got)
 	}
 }
