@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -154,24 +153,31 @@ func newLabControlCmd(ios *IO, g *Globals, verb, short string) *cobra.Command {
 			if g.Lab == "" {
 				return usageError{fmt.Errorf("lab %s needs --lab URL or REBIND_LAB", verb)}
 			}
-			base := strings.TrimRight(g.Lab, "/")
-			var method, path string
+			l, err := control.Dial(g.Lab, nil)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			var body []byte
 			switch verb {
 			case "sync":
-				method, path = http.MethodPost, "/lab/sync?policy="+url.QueryEscape(policy)
+				_, body, err = l.Sync(ctx, policy)
 			case "clock":
 				if advance == "" {
-					method, path = http.MethodGet, "/lab/clock"
+					body, err = l.Clock(ctx)
 				} else {
-					if _, err := time.ParseDuration(advance); err != nil {
-						return usageError{fmt.Errorf("--advance %q: %v", advance, err)}
+					d, perr := time.ParseDuration(advance)
+					if perr != nil {
+						return usageError{fmt.Errorf("--advance %q: %v", advance, perr)}
 					}
-					method, path = http.MethodPost, "/lab/clock?advance="+url.QueryEscape(advance)
+					body, err = l.Advance(ctx, d)
 				}
 			case "dump":
-				method, path = http.MethodGet, "/lab/dump"
+				body, err = l.Dump(ctx)
 			}
-			body, err := control.Do(context.Background(), nil, method, base+path)
+			if errors.Is(err, control.ErrSyncOff) {
+				return fmt.Errorf("lab sync: %w", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"github.com/rebind-dev/rebind/lab/control"
 	"net/http"
 	"strconv"
 	"time"
@@ -153,38 +154,9 @@ func (s *Server) controlFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, f)
 }
 
-// Endpoints is the answer of GET /lab/endpoints.
-type Endpoints struct {
-	Graph    string `json:"graph"`
-	Exchange string `json:"exchange"`
-	Control  string `json:"control"`
-	LDAP     string `json:"ldap,omitempty"`
-	// LDAPBaseDN, LDAPBindDN and LDAPPassword tell a client how to bind to
-	// the lab's LDAP endpoint; the lab's administrator password is not a
-	// secret worth keeping (it exists only on loopback).
-	LDAPBaseDN   string `json:"ldap_base_dn,omitempty"`
-	LDAPBindDN   string `json:"ldap_bind_dn,omitempty"`
-	LDAPPassword string `json:"ldap_password,omitempty"`
-	// LDAPS is the LDAPS URL (TLS from the first byte), e.g.
-	// ldaps://127.0.0.1:41236; its certificate chains to CA.
-	LDAPS  string `json:"ldaps,omitempty"`
-	Tenant string `json:"tenant"`
-	// TenantID is the tenant's id, the tid of its tokens.
-	TenantID string `json:"tenant_id"`
-	// CA is the PEM of the CA the lab's HTTPS and LDAPS certificates
-	// chain to: a client adds it to its roots.
-	CA string `json:"ca,omitempty"`
-	// Authority is the identity platform authority host to get tokens
-	// from (AZURE_AUTHORITY_HOST, with instance discovery disabled);
-	// TokenEndpoint is its client credentials token endpoint.
-	Authority     string `json:"authority,omitempty"`
-	TokenEndpoint string `json:"token_endpoint,omitempty"`
-	// ClientID and ClientSecret are the lab's default app registration,
-	// which holds the application permissions the bundled runbooks need.
-	// Like the LDAP password, the secret exists only in this lab.
-	ClientID     string `json:"client_id,omitempty"`
-	ClientSecret string `json:"client_secret,omitempty"`
-}
+// Endpoints is the answer of GET /lab/endpoints; its clients read the
+// same type.
+type Endpoints = control.Endpoints
 
 func (s *Server) controlEndpoints(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)

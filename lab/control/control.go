@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +27,7 @@ const Poll = 5 * time.Minute
 // cloud-managed 72 hours after sync is switched off, recycle-bin expiry), in
 // no real time.
 type Sleeper struct {
-	base   string
-	client *http.Client
+	lab *Lab
 
 	mu         sync.Mutex
 	sinceCycle time.Duration
@@ -38,12 +36,12 @@ type Sleeper struct {
 // NewSleeper returns a Sleeper for the lab at base (its URL), verifying
 // its certificate as TLSConfig says.
 func NewSleeper(base string) *Sleeper {
-	c, err := Client(base, nil, 60*time.Second)
+	l, err := Dial(base, nil)
 	if err != nil {
 		// Every call then fails with the reason.
-		c = &http.Client{Transport: failing{err}}
+		l = &Lab{base: strings.TrimRight(base, "/"), hc: &http.Client{Transport: failing{err}}}
 	}
-	return &Sleeper{base: strings.TrimRight(base, "/"), client: c}
+	return &Sleeper{lab: l}
 }
 
 // failing is a transport that fails every request with err.
@@ -56,7 +54,7 @@ func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := l.post(ctx, "/lab/clock?advance="+url.QueryEscape(d.String())); err != nil {
+	if _, err := l.lab.Advance(ctx, d); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -69,40 +67,40 @@ func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
 	if due {
 		// A cycle refused (sync switched off, deletion threshold) is what
 		// the real scheduler would meet too; the await sees its effect.
-		_ = l.post(ctx, "/lab/sync?policy=Delta")
+		_, _, _ = l.lab.Sync(ctx, "Delta")
 	}
 	return nil
-}
-
-func (l *Sleeper) post(ctx context.Context, path string) error {
-	_, err := Do(ctx, l.client, http.MethodPost, l.base+path)
-	return err
 }
 
 // Do makes one control API call and returns the body of a 2xx answer; any
 // other answer is an error quoting it.
 func Do(ctx context.Context, client *http.Client, method, u string) ([]byte, error) {
+	body, _, err := do(ctx, client, method, u)
+	return body, err
+}
+
+func do(ctx context.Context, client *http.Client, method, u string) ([]byte, int, error) {
 	if client == nil {
 		var err error
 		if client, err = Client(u, nil, 60*time.Second); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return nil, 0, fmt.Errorf("lab: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return nil, resp.StatusCode, fmt.Errorf("lab: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("lab: %s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
+		return body, resp.StatusCode, fmt.Errorf("lab: %s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return body, nil
+	return body, resp.StatusCode, nil
 }

@@ -105,23 +105,39 @@ func Client(base string, getenv func(string) string, timeout time.Duration) (*ht
 	return &http.Client{Transport: t, Timeout: timeout}, nil
 }
 
-// Endpoints is what GET /lab/endpoints says about a lab (the fields a
-// client binding to it reads).
+// Endpoints is what GET /lab/endpoints answers: where the lab serves each
+// protocol and how to authenticate to it. The lab writes it and its
+// clients read it.
 type Endpoints struct {
-	Graph         string `json:"graph"`
-	Exchange      string `json:"exchange"`
-	LDAP          string `json:"ldap"`
-	LDAPS         string `json:"ldaps"`
-	LDAPBaseDN    string `json:"ldap_base_dn"`
-	LDAPBindDN    string `json:"ldap_bind_dn"`
-	LDAPPassword  string `json:"ldap_password"`
-	Tenant        string `json:"tenant"`
-	TenantID      string `json:"tenant_id"`
-	CA            string `json:"ca"`
-	Authority     string `json:"authority"`
-	TokenEndpoint string `json:"token_endpoint"`
-	ClientID      string `json:"client_id"`
-	ClientSecret  string `json:"client_secret"`
+	Graph    string `json:"graph"`
+	Exchange string `json:"exchange"`
+	Control  string `json:"control"`
+	LDAP     string `json:"ldap,omitempty"`
+	// LDAPBaseDN, LDAPBindDN and LDAPPassword tell a client how to bind to
+	// the lab's LDAP endpoint; the lab's administrator password is not a
+	// secret worth keeping (it exists only on loopback).
+	LDAPBaseDN   string `json:"ldap_base_dn,omitempty"`
+	LDAPBindDN   string `json:"ldap_bind_dn,omitempty"`
+	LDAPPassword string `json:"ldap_password,omitempty"`
+	// LDAPS is the LDAPS URL (TLS from the first byte), e.g.
+	// ldaps://127.0.0.1:41236; its certificate chains to CA.
+	LDAPS  string `json:"ldaps,omitempty"`
+	Tenant string `json:"tenant"`
+	// TenantID is the tenant's id, the tid of its tokens.
+	TenantID string `json:"tenant_id"`
+	// CA is the PEM of the CA the lab's HTTPS and LDAPS certificates
+	// chain to: a client adds it to its roots.
+	CA string `json:"ca,omitempty"`
+	// Authority is the identity platform authority host to get tokens
+	// from (AZURE_AUTHORITY_HOST, with instance discovery disabled);
+	// TokenEndpoint is its client credentials token endpoint.
+	Authority     string `json:"authority,omitempty"`
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// ClientID and ClientSecret are the lab's default app registration,
+	// which holds the application permissions the bundled runbooks need.
+	// Like the LDAP password, the secret exists only in this lab.
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // FetchEndpoints asks the lab at base for its endpoints, over a verified

@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -91,17 +88,6 @@ type settings struct {
 	// binding: a lab that names no base DN holds its own domain, not the
 	// one the runbook was written for.
 	askBaseDN bool
-}
-
-// labEndpoints is the answer of a lab tenant's GET /lab/endpoints. Only ldap
-// is required; the lab may also say how to bind and where to search.
-type labEndpoints struct {
-	LDAP         string `json:"ldap"`
-	LDAPS        string `json:"ldaps"`
-	CA           string `json:"ca"`
-	LDAPBaseDN   string `json:"ldap_base_dn"`
-	LDAPBindDN   string `json:"ldap_bind_dn"`
-	LDAPPassword string `json:"ldap_password"`
 }
 
 func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
@@ -203,35 +189,19 @@ func isLoopback(host string) bool {
 }
 
 // fetchLab asks a lab tenant where its LDAP server listens.
-func fetchLab(ctx context.Context, lab string, getenv func(string) string) (labEndpoints, error) {
-	var ep labEndpoints
+func fetchLab(ctx context.Context, base string, getenv func(string) string) (control.Endpoints, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	hc, err := control.Client(lab, getenv, dialTimeout)
+	l, err := control.Dial(base, getenv)
+	if err != nil {
+		return control.Endpoints{}, fmt.Errorf("ad: %w", err)
+	}
+	ep, err := l.Endpoints(ctx)
 	if err != nil {
 		return ep, fmt.Errorf("ad: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(lab, "/")+"/lab/endpoints", nil)
-	if err != nil {
-		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return ep, fmt.Errorf("ad: lab %s: %w", lab, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return ep, fmt.Errorf("ad: lab %s: GET /lab/endpoints answered %s", lab, resp.Status)
-	}
-	if err := json.Unmarshal(body, &ep); err != nil {
-		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints: %w", lab, err)
-	}
 	if ep.LDAP == "" {
-		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints names no ldap address", lab)
+		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints names no ldap address", base)
 	}
 	return ep, nil
 }

@@ -13,59 +13,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
-// LabDriver runs cycles of a lab tenant.
+// LabDriver runs cycles of a lab tenant through its control API.
 type LabDriver struct {
-	// URL is the lab's base URL.
-	URL string
-	// HTTP verifies the lab's certificate; nil means http.DefaultClient.
-	HTTP *http.Client
+	Lab *control.Lab
 }
 
 // Name returns "lab".
 func (*LabDriver) Name() string { return "lab" }
 
-// Run posts /lab/sync, which answers once the cycle is over.
+// Run asks the lab for a cycle, which it answers once the cycle is over.
 func (d *LabDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL+"/lab/sync?policy="+url.QueryEscape(policy), nil)
-	if err != nil {
-		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
-	}
-	hc := d.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode == http.StatusConflict {
+	res, _, err := d.Lab.Sync(ctx, policy)
+	if errors.Is(err, control.ErrSyncOff) {
 		return Cycle{}, steps.Permanent(fmt.Errorf("adsync: %s cycle refused: directory synchronization is off for the tenant (or still turning off); turn it on with entra_dir_sync first", policy))
 	}
-	if resp.StatusCode != http.StatusOK {
-		return Cycle{}, fmt.Errorf("adsync: lab cycle answered %s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	var res struct {
-		Policy  string    `json:"policy"`
-		Started time.Time `json:"started"`
-		Status  string    `json:"status"`
-		Added   int       `json:"added"`
-		Updated int       `json:"updated"`
-		Deleted int       `json:"deleted"`
-		Errors  []struct {
-			Code   string `json:"code"`
-			DN     string `json:"dn"`
-			Detail string `json:"detail"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return Cycle{}, fmt.Errorf("adsync: read the lab's cycle: %w", err)
+	if err != nil {
+		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
 	}
 	c := Cycle{Policy: res.Policy, Status: res.Status, Started: res.Started, Finished: res.Started,
 		Added: res.Added, Updated: res.Updated, Deleted: res.Deleted}

@@ -2,11 +2,8 @@ package adsync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -34,42 +31,21 @@ type Scheduler interface {
 	SetSchedulerEnabled(ctx context.Context, on bool) error
 }
 
-// SchedulerEnabled reads GET /lab/scheduler.
+// SchedulerEnabled reads the lab scheduler's setting.
 func (d *LabDriver) SchedulerEnabled(ctx context.Context) (bool, error) {
-	return d.scheduler(ctx, http.MethodGet, "")
+	on, err := d.Lab.Scheduler(ctx)
+	if err != nil {
+		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
+	}
+	return on, nil
 }
 
-// SetSchedulerEnabled posts /lab/scheduler?syncCycleEnabled=on.
+// SetSchedulerEnabled turns the lab scheduler's cycles on or off.
 func (d *LabDriver) SetSchedulerEnabled(ctx context.Context, on bool) error {
-	_, err := d.scheduler(ctx, http.MethodPost, "?syncCycleEnabled="+strconv.FormatBool(on))
-	return err
-}
-
-func (d *LabDriver) scheduler(ctx context.Context, method, query string) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, method, d.URL+"/lab/scheduler"+query, nil)
-	if err != nil {
-		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
+	if _, err := d.Lab.SetScheduler(ctx, on); err != nil {
+		return fmt.Errorf("adsync: lab scheduler: %w", err)
 	}
-	hc := d.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("adsync: lab scheduler answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	var st struct {
-		SyncCycleEnabled bool `json:"syncCycleEnabled"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return false, fmt.Errorf("adsync: read the lab's scheduler: %w", err)
-	}
-	return st.SyncCycleEnabled, nil
+	return nil
 }
 
 // schedulerArgv is the command driver's command with the argument that

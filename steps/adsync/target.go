@@ -27,6 +27,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
 )
@@ -123,7 +124,11 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		}
 		// A command cannot reach the lab's Connect server: the lab runs
 		// the cycle itself.
-		return &LabDriver{URL: lab, HTTP: hc}, nil
+		l, err := control.Dial(lab, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
+		}
+		return &LabDriver{Lab: l}, nil
 	}
 	switch driver {
 	case "lab":

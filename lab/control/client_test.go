@@ -1,0 +1,75 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
+)
+
+// TestLabClient drives a lab through the one client of its control API:
+// endpoints, clock, scheduler, cycles and the refusal of a cycle while
+// the tenant's sync is off.
+func TestLabClient(t *testing.T) {
+	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{Anonymous: true}))
+	t.Cleanup(srv.Close)
+	l, err := control.Dial(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	ep, err := l.Endpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Graph != srv.URL+"/v1.0" || ep.Tenant != tn.Config().TenantDomain {
+		t.Errorf("endpoints: graph %q tenant %q, want %q and %q", ep.Graph, ep.Tenant, srv.URL+"/v1.0", tn.Config().TenantDomain)
+	}
+
+	before := tn.Now()
+	body, err := l.Advance(ctx, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock struct{ Now time.Time }
+	if err := json.Unmarshal(body, &clock); err != nil || !clock.Now.Equal(before.Add(72*time.Hour)) || !tn.Now().Equal(clock.Now) {
+		t.Errorf("advance 72h from %s answered %s (%v); the tenant says %s", before, body, err, tn.Now())
+	}
+
+	for _, on := range []bool{false, true} {
+		got, err := l.SetScheduler(ctx, on)
+		if err != nil || got != on {
+			t.Fatalf("SetScheduler(%v) = %v, %v", on, got, err)
+		}
+		if got, err := l.Scheduler(ctx); err != nil || got != on {
+			t.Fatalf("Scheduler() = %v, %v after setting %v", got, err, on)
+		}
+	}
+
+	res, _, err := l.Sync(ctx, "Delta")
+	if err != nil || res.Policy != "Delta" || res.Status == "" {
+		t.Fatalf("Sync(Delta) = %+v, %v", res, err)
+	}
+	if err := tn.SetDirSyncEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Sync(ctx, "Delta"); !errors.Is(err, control.ErrSyncOff) {
+		t.Fatalf("Sync with the tenant's sync off: %v, want ErrSyncOff", err)
+	}
+
+	dump, err := l.Dump(ctx)
+	if err != nil || !json.Valid(dump) {
+		t.Fatalf("Dump: %d bytes, %v", len(dump), err)
+	}
+}
