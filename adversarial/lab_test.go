@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,6 +146,12 @@ func do(t testing.TB, method, u string, header http.Header, body io.Reader) (*ht
 		t.Fatalf("%s %.100s: no answer: %v", method, u, err)
 	}
 	return resp, b
+}
+
+// closedOnUs reports whether err is the server closing the connection
+// while the client was still sending.
+func closedOnUs(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func try(method, u string, header http.Header, body io.Reader) (*http.Response, []byte, error) {
@@ -384,6 +391,13 @@ func TestLabSurvivesAbusiveHTTPClients(t *testing.T) {
 				resp, b, err := try(a.method, lc.URL+a.path, a.header, body)
 				if err == nil {
 					err = graphError(resp, b)
+				} else if a.status == http.StatusRequestEntityTooLarge && closedOnUs(err) {
+					// Refusing a body too large, a server "MAY close the
+					// connection" (RFC 9110, 15.5.14); a client still
+					// writing it then meets the reset before the 413. The
+					// subtest above, one request at a time, checks the
+					// 413 itself.
+					err = nil
 				}
 				if err != nil {
 					mu.Lock()
