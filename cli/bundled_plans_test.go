@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,11 @@ var updateBundled = flag.Bool("update", false, "rewrite testdata/bundled/*.golde
 // lab scenario it is rehearsed on, and compares the text and markdown
 // renderings with golden files: what a reviewer of each documented
 // procedure sees. Run with -update to accept a change after reading it.
+var (
+	settingsDigest = regexp.MustCompile("settings (`)?sha256:[0-9a-f]{64}")
+	labCAFileName  = regexp.MustCompile(`lab-ca-[0-9a-f]{12}\.pem`)
+)
+
 func TestBundledRunbookPlans(t *testing.T) {
 	names := bundled()
 	if len(names) == 0 {
@@ -45,15 +51,22 @@ func TestBundledRunbookPlans(t *testing.T) {
 			work := t.TempDir()
 			e := &engine.Engine{Now: func() time.Time { return time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC) },
 				Getenv: func(string) string { return "" }, WorkDir: work}
-			bindLab(e, in.URL)
+			if err := bindLab(context.Background(), e, in.URL, filepath.Join(work, ".rebind")); err != nil {
+				t.Fatal(err)
+			}
 			p, diags := e.Plan(context.Background(), rb, engine.Inputs{Vars: reh.Vars}, engine.PlanOptions{Author: "alice@contoso.com"})
 			if diags.HasErrors() {
 				t.Fatalf("plan against scenario %s: %s", reh.Scenario, diags.Error())
 			}
 			norm := func(s string) string {
+				s = strings.ReplaceAll(s, in.LDAPSURL, "$LDAPS")
 				s = strings.ReplaceAll(s, in.URL, "$LAB")
 				s = strings.ReplaceAll(s, work, "$WORK")
 				s = strings.ReplaceAll(s, p.Digest(), "$DIGEST")
+				// The lab's ports, and so its settings' digest and the name
+				// of its CA file, change from run to run.
+				s = settingsDigest.ReplaceAllString(s, "settings ${1}sha256:$$SETTINGS")
+				s = labCAFileName.ReplaceAllString(s, "lab-ca-$$ORIGIN.pem")
 				return s
 			}
 			var text, md bytes.Buffer

@@ -123,7 +123,9 @@ func newEngine(ios *IO, g *Globals, store journal.Journal) (*engine.Engine, erro
 		return nil, err
 	}
 	e := &engine.Engine{Store: store, Log: ios.Err, WorkDir: g.workDir, Key: key, Env: env}
-	bindLab(e, g.Lab)
+	if err := bindLab(context.Background(), e, g.Lab, g.StateDir); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -148,14 +150,29 @@ func loadEnv(ios *IO, g *Globals) (*environment.Environment, error) {
 	return env, nil
 }
 
-// bindLab points every target of e at the lab tenant at u ("" unbinds).
-func bindLab(e *engine.Engine, u string) {
+// bindLab binds every target of e to the lab tenant at u ("" unbinds) as
+// an environment: the lab says where it serves Graph, Exchange and LDAP
+// and hands out its CA (written under stateDir) and credentials, which
+// the targets read as they read a tenant's. An await passes the lab's
+// virtual time between polls instead of sleeping.
+func bindLab(ctx context.Context, e *engine.Engine, u, stateDir string) error {
 	e.Lab = strings.TrimRight(u, "/")
-	e.Sleep, e.PollInterval = nil, 0
-	if e.Lab != "" {
-		e.Sleep = control.NewSleeper(e.Lab).Sleep
-		e.PollInterval = control.Poll
+	e.Sleep, e.PollInterval, e.Bind, e.Getenv = nil, 0, nil, nil
+	if e.Lab == "" {
+		return nil
 	}
+	if e.Env != nil {
+		return usageError{fmt.Errorf("--lab and --env (or REBIND_ENV) both given: a rehearsal binds every target to the lab, the environment file %s binds them elsewhere; give one", e.Env.Path)}
+	}
+	b, err := control.Bind(ctx, e.Lab, filepath.Join(stateDir, "lab"), nil)
+	if err != nil {
+		return err
+	}
+	e.Getenv = b.Getenv
+	e.Bind = b.EnvironmentFor
+	e.Sleep = control.NewSleeper(e.Lab).Sleep
+	e.PollInterval = control.Poll
+	return nil
 }
 
 // signalContext is cancelled by Ctrl-C, SIGTERM or SIGHUP (a closed

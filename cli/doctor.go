@@ -69,7 +69,9 @@ func runDoctor(opts *doctorOptions) error {
 		return err
 	}
 	e := &engine.Engine{Env: env}
-	bindLab(e, g.Lab)
+	if err := bindLab(context.Background(), e, g.Lab, g.StateDir); err != nil {
+		return err
+	}
 	rep := doctorReport{Lab: e.Lab}
 	if env != nil {
 		rep.Environment = env.Path

@@ -29,7 +29,7 @@ func TestDoctorAgainstLab(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("doctor against the lab: exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"✓  entra.tenant", "✓  ad.corp", "✓  adsync.connect", "bind", "runs sync cycles itself"} {
+	for _, want := range []string{"✓  entra.tenant", "✓  ad.corp", "✓  adsync.connect", "bind", "driver lab answered"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

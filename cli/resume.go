@@ -73,7 +73,7 @@ func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine
 	if err != nil {
 		return err
 	}
-	if err := bindRunLab(ctx, e, store, runID); err != nil {
+	if err := bindRunLab(ctx, e, store, runID, g.StateDir); err != nil {
 		return err
 	}
 	rep, diags := work(ctx, e)
@@ -87,7 +87,7 @@ func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine
 
 // bindRunLab makes resume and rollback use the lab the run was planned
 // against, unless --lab says otherwise.
-func bindRunLab(ctx context.Context, e *engine.Engine, store journal.Journal, id string) error {
+func bindRunLab(ctx context.Context, e *engine.Engine, store journal.Journal, id, stateDir string) error {
 	if e.Lab != "" {
 		return nil
 	}
@@ -98,7 +98,7 @@ func bindRunLab(ctx context.Context, e *engine.Engine, store journal.Journal, id
 	// A plan that cannot be read is the engine's to report, when it opens
 	// the run.
 	if p, err := plan.Decode(run.Plan, "run "+run.ID); err == nil && p.Lab != "" {
-		bindLab(e, p.Lab)
+		return bindLab(ctx, e, p.Lab, stateDir)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 
 	// Step and target types register themselves.
+	// The rehearsal lab's sync engine, as the adsync driver "lab".
+	_ "github.com/rebind-dev/rebind/lab/labsync"
 	_ "github.com/rebind-dev/rebind/steps/ad"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
 	_ "github.com/rebind-dev/rebind/steps/core"

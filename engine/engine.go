@@ -30,12 +30,19 @@ type Engine struct {
 	// when set for Plan, a plan that would write an object another run
 	// holds is refused.
 	Store journal.Journal
-	// Lab, when not "", binds every target to the lab tenant at this URL.
+	// Lab, when not "", is the URL of the lab tenant the run is bound to
+	// (--lab): plans record it and apply refuses a plan made elsewhere. The
+	// targets never see it: Bind gives them the lab's settings as an
+	// environment.
 	Lab string
 	// Env is the environment the runbook's targets are found in (--env),
 	// nil when none was given: the runbook's target blocks then say
-	// everything, or a lab supplies the endpoints.
+	// everything.
 	Env *environment.Environment
+	// Bind, when set, supplies the environment of the targets a runbook
+	// declares (by "TYPE.NAME") instead of Env: `rebind --lab` binds
+	// every target to the lab so.
+	Bind func(keys []string) (*environment.Environment, error)
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 	// Log receives progress lines for people; discarded when nil.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -21,8 +22,8 @@ import (
 //
 //   - Every target the runbook declares must be in the environment with the
 //     same type and name; one of the same name and another type is a
-//     mismatch. With a lab (Engine.Lab) the lab supplies the endpoints, so
-//     a target the environment does not hold is bound to the lab alone.
+//     mismatch. A lab (`--lab`) is bound as an environment like any other
+//     (the CLI writes one holding the lab's settings).
 //   - An environment target must be of a known type, and hold only settings
 //     of that type's schema and none the schema marks sensitive:
 //     credentials come from the process environment.
@@ -32,7 +33,7 @@ import (
 //   - An environment target the runbook does not use is a warning.
 //
 // A target's required settings are checked once the environment is
-// merged: at plan and apply always (unless bound to a lab), at validate
+// merged: at plan and apply always, at validate
 // only when an environment was given.
 
 // bindEnvironment merges the environment into the runbook's targets.
@@ -43,9 +44,10 @@ func (s *session) bindEnvironment() hcl.Diagnostics {
 			ot.body = t.Config
 		}
 	}
-	env := s.e.Env
-	if env == nil {
-		return nil
+	env, d := s.e.environment(s.targetKeys())
+	s.env = env
+	if env == nil || d.HasErrors() {
+		return d
 	}
 	where := func(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
 	for _, et := range env.Targets {
@@ -96,7 +98,7 @@ func (s *session) bindEnvironment() hcl.Diagnostics {
 					Detail: fmt.Sprintf("The runbook needs target %q %q (%s), and the environment %s declares %q %q (%s): a target's type and name must both match.",
 						t.Type, t.Name, where(t.DeclRange), env.Path, other.Type, other.Name, where(other.DeclRange)),
 					Subject: t.DeclRange.Ptr()})
-			case s.e.Lab == "":
+			default:
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Target not in the environment",
 					Detail: fmt.Sprintf("The runbook needs target %q %q, and the environment %s does not declare it. Add:\n\ntarget %q %q {\n%s}\n\nto %s.",
 						t.Type, t.Name, env.Path, t.Type, t.Name, requiredSkeleton(ot.typ.Info().Schema), env.Path),
@@ -128,13 +130,9 @@ func (s *session) bindEnvironment() hcl.Diagnostics {
 }
 
 // requireSettings reports whether a target's required settings must be
-// present: not when a lab supplies the endpoints, and at validate only
-// when an environment was given.
+// present: at validate only when an environment was given.
 func (s *session) requireSettings() bool {
-	if s.e.Lab != "" {
-		return false
-	}
-	return !s.validating || s.e.Env != nil
+	return !s.validating || s.e.Env != nil || s.e.Bind != nil
 }
 
 // checkRequired reports the required settings a merged target lacks.
@@ -155,8 +153,8 @@ func (s *session) checkRequired(ot *openTarget, v cty.Value) hcl.Diagnostics {
 	t := ot.decl
 	severity := hcl.DiagError
 	fix := "set them in the runbook's target block"
-	if s.e.Env != nil {
-		fix = fmt.Sprintf("set them in the environment %s", s.e.Env.Path)
+	if s.env != nil {
+		fix = fmt.Sprintf("set them in the environment %s", s.env.Path)
 		if ot.env != nil {
 			fix = fmt.Sprintf("set them in the environment's target %q %q (%s:%d)", t.Type, t.Name, ot.env.DeclRange.Filename, ot.env.DeclRange.Start.Line)
 		}
@@ -172,14 +170,27 @@ func (s *session) checkRequired(ot *openTarget, v cty.Value) hcl.Diagnostics {
 		Subject: t.DeclRange.Ptr()}}
 }
 
+// environment is the environment of the targets keys name: Bind's when
+// set, else Env.
+func (e *Engine) environment(keys []string) (*environment.Environment, hcl.Diagnostics) {
+	if e.Bind == nil {
+		return e.Env, nil
+	}
+	env, err := e.Bind(keys)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot bind the targets", Detail: err.Error()}}
+	}
+	return env, nil
+}
+
 // environmentRecord is what a plan records of the environment: the file
 // and the settings it gave the plan's targets.
 func (s *session) environmentRecord() *plan.Environment {
-	if s.e.Env == nil {
+	if s.env == nil {
 		return nil
 	}
-	set := s.e.Env.SettingsFor(s.targetKeys())
-	return &plan.Environment{File: s.e.Env.Path, Digest: set.Digest(), Settings: set}
+	set := s.env.SettingsFor(s.targetKeys())
+	return &plan.Environment{File: s.env.Path, Digest: set.Digest(), Settings: set}
 }
 
 func (s *session) targetKeys() []string {
@@ -206,10 +217,20 @@ func (e *Engine) checkEnvironment(p *plan.Plan) hcl.Diagnostics {
 		was = p.Environment.Settings
 		wasName = "the environment " + p.Environment.File
 	}
-	now := e.Env.SettingsFor(keys)
+	env, d := e.environment(keys)
+	if d.HasErrors() {
+		return d
+	}
+	now := env.SettingsFor(keys)
 	nowName := "no environment file (give it with --env or REBIND_ENV)"
-	if e.Env != nil {
-		nowName = "the environment " + e.Env.Path
+	if env != nil {
+		nowName = "the environment " + env.Path
+	}
+	if p.Lab != "" && e.Lab != "" {
+		// A lab restarted from its state file serves the same tenant at
+		// new addresses (and a new CA): of a lab's settings only those
+		// naming the directory must match.
+		was, now = identities(was), identities(now)
 	}
 	diffs := environment.Compare(was, now)
 	if len(diffs) == 0 {
@@ -222,6 +243,23 @@ func (e *Engine) checkEnvironment(p *plan.Plan) hcl.Diagnostics {
 	return hcl.Diagnostics{errDiag("Plan made against other targets",
 		fmt.Errorf("the plan was made with %s, and this run has %s, which point its targets elsewhere:\n%s\nRun it with the environment it was planned against, or plan again",
 			wasName, nowName, strings.Join(lines, "\n")))}
+}
+
+// identitySettings name a directory rather than where it is reached.
+var identitySettings = map[string]bool{"tenant_id": true, "organization": true, "base_dn": true, "driver": true}
+
+// identities keeps the identity settings of each target.
+func identities(s environment.Settings) environment.Settings {
+	out := environment.Settings{}
+	for k, m := range s {
+		out[k] = map[string]json.RawMessage{}
+		for name, v := range m {
+			if identitySettings[name] {
+				out[k][name] = v
+			}
+		}
+	}
+	return out
 }
 
 func orNotSet(s string) string {
@@ -336,7 +374,7 @@ func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diag
 		}
 		typed[v.Name] = cty.UnknownVal(ty)
 	}
-	e2 := &Engine{Lab: e.Lab, Env: e.Env, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key, Getenv: e.Getenv}
+	e2 := &Engine{Lab: e.Lab, Env: e.Env, Bind: e.Bind, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key, Getenv: e.Getenv}
 	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
 	if diags.HasErrors() {
 		return nil, diags
@@ -356,7 +394,7 @@ func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diag
 	for _, t := range rb.Targets {
 		ot := s.tgts[t.Type+"."+t.Name]
 		out = append(out, ResolvedTarget{Type: t.Type, Name: t.Name,
-			Config: steps.TargetConfig{Name: t.Name, Config: ot.config, Lab: e.Lab, Getenv: getenv}})
+			Config: steps.TargetConfig{Name: t.Name, Config: ot.config, Getenv: getenv}})
 	}
 	return out, diags
 }
@@ -387,7 +425,7 @@ func (e *Engine) EnvironmentTargets() ([]ResolvedTarget, hcl.Diagnostics) {
 			continue
 		}
 		out = append(out, ResolvedTarget{Type: et.Type, Name: et.Name,
-			Config: steps.TargetConfig{Name: et.Name, Config: v, Lab: e.Lab, Getenv: getenv}})
+			Config: steps.TargetConfig{Name: et.Name, Config: v, Getenv: getenv}})
 	}
 	return out, diags
 }

@@ -22,9 +22,10 @@ type envTarget struct{}
 
 func (envTarget) Info() steps.TargetInfo {
 	return steps.TargetInfo{Name: "test_env", Schema: steps.Schema{
-		"host":  {Type: cty.String, Required: true, Doc: "Where the directory is."},
-		"batch": {Type: cty.Bool, Doc: "A setting that does not depend on where it runs."},
-		"token": {Type: cty.String, Sensitive: true, Doc: "A secret."},
+		"host":      {Type: cty.String, Required: true, Doc: "Where the directory is."},
+		"batch":     {Type: cty.Bool, Doc: "A setting that does not depend on where it runs."},
+		"token":     {Type: cty.String, Sensitive: true, Doc: "A secret."},
+		"tenant_id": {Type: cty.String, Doc: "Which directory it is."},
 	}}
 }
 
@@ -91,7 +92,7 @@ func TestEnvironmentDiagnostics(t *testing.T) {
 		{"type mismatch", `target "test_conn" "corp" { name = "a" }`,
 			"Target type mismatch", hcl.DiagError, "main.hcl", 3, []string{"main.hcl:3", "prod.hcl:1", `"test_conn" "corp"`}},
 		{"unknown setting", "target \"test_env\" \"corp\" {\n  host = \"a\"\n  hots = \"b\"\n}",
-			"Unsupported setting", hcl.DiagError, "prod.hcl", 3, []string{`"hots"`, "batch, host, token"}},
+			"Unsupported setting", hcl.DiagError, "prod.hcl", 3, []string{`"hots"`, "batch, host, tenant_id, token"}},
 		{"secret", "target \"test_env\" \"corp\" {\n  host  = \"a\"\n  token = \"s3cret\"\n}",
 			"Secret in an environment file", hcl.DiagError, "prod.hcl", 3, []string{`"token"`, "process environment"}},
 		{"given twice", "target \"test_env\" \"corp\" {\n  host  = \"a\"\n  batch = false\n}",
@@ -228,6 +229,48 @@ func TestRollbackBoundToItsEnvironment(t *testing.T) {
 	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01" }`)
 	if _, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{}); diags.HasErrors() {
 		t.Fatalf("rollback with the same environment: %v", diags)
+	}
+	if _, ok := h.file("note.txt"); ok {
+		t.Fatal("rollback did not remove the file")
+	}
+}
+
+// TestLabRunAfterTheLabRestarted: a run bound to a lab can be rolled back
+// (or resumed) against the same lab restarted from its state file at new
+// addresses, and not against another tenant.
+func TestLabRunAfterTheLabRestarted(t *testing.T) {
+	h := newHarness(t)
+	rb := h.load(envRunbook)
+	bindTo := func(lab, tenant string) {
+		h.e.Lab = lab
+		h.e.Bind = func(keys []string) (*environment.Environment, error) {
+			env, diags := environment.Parse([]byte(`target "test_env" "corp" {
+  host      = "`+lab+`"
+  tenant_id = "`+tenant+`"
+}`), "the lab at "+lab)
+			if diags.HasErrors() {
+				return nil, diags
+			}
+			return env, nil
+		}
+	}
+	bindTo("https://127.0.0.1:1001", "t1")
+	p, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "t"})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() || rep.Status != "succeeded" {
+		t.Fatalf("apply: %v %+v", diags, rep)
+	}
+	bindTo("https://127.0.0.1:2002", "t2")
+	if _, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{}); !diags.HasErrors() ||
+		!strings.Contains(diags.Error(), "target test_env.corp, setting tenant_id") {
+		t.Fatalf("rollback against another lab tenant: %v", diags)
+	}
+	bindTo("https://127.0.0.1:2002", "t1")
+	if _, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{}); diags.HasErrors() {
+		t.Fatalf("rollback against the same tenant at a new address: %v", diags)
 	}
 	if _, ok := h.file("note.txt"); ok {
 		t.Fatal("rollback did not remove the file")

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
@@ -19,12 +20,15 @@ import (
 // session is one evaluation of a runbook: the values in scope, the step and
 // target types it uses, and the targets it has opened.
 type session struct {
-	e      *Engine
-	rb     *runbook.Runbook
-	sc     *scope
-	types  map[string]steps.Type
-	specs  map[string]hcldec.ObjectSpec
-	tgts   map[string]*openTarget
+	e     *Engine
+	rb    *runbook.Runbook
+	sc    *scope
+	types map[string]steps.Type
+	specs map[string]hcldec.ObjectSpec
+	tgts  map[string]*openTarget
+	// env is the environment the targets were bound with (Engine.Env or
+	// Engine.Bind), nil when none.
+	env    *environment.Environment
 	dir    string
 	runID  string
 	values map[string]cty.Value // resolved variables, marked

@@ -116,7 +116,7 @@ func (s *session) targetFor(ctx context.Context, st *runbook.Step, info steps.In
 			getenv = os.Getenv
 		}
 		ot.client, ot.err = ot.typ.Open(ctx, steps.TargetConfig{
-			Name: ot.decl.Name, Config: ot.config, Lab: s.e.Lab, Getenv: getenv,
+			Name: ot.decl.Name, Config: ot.config, Getenv: getenv,
 		})
 		if ot.err != nil {
 			ot.err = fmt.Errorf("target %s.%s: %w", ot.decl.Type, ot.decl.Name, ot.err)

@@ -27,7 +27,7 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		typed[v.Name] = cty.UnknownVal(ty)
 	}
 	// Validation must not need the environment or secrets.
-	e2 := &Engine{Lab: e.Lab, Env: e.Env, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
+	e2 := &Engine{Lab: e.Lab, Env: e.Env, Bind: e.Bind, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
 		Getenv: func(string) string { return "" }}
 	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
 	if diags.HasErrors() {

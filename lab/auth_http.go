@@ -115,7 +115,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	var aud string
 	switch one {
-	case GraphResource + "/.default":
+	case GraphResource + "/.default", strings.ToLower(baseURL(r)) + "/.default":
+		// The lab is a cloud of its own whose Graph service root is its
+		// URL, and "any permission scope value (including the .default
+		// scope) that contains the Microsoft Graph domain MUST use the
+		// domain of the Microsoft Graph service root endpoint for the
+		// national cloud deployment"
+		// (https://learn.microsoft.com/graph/sdks/national-clouds), so a
+		// client pointed at the lab's root asks for {root}/.default. The
+		// token is Graph's either way.
 		aud = GraphResource
 	case ExchangeResource + "/.default":
 		aud = ExchangeResource

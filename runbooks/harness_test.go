@@ -28,6 +28,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	_ "github.com/rebind-dev/rebind/lab/labsync"
 
 	// The step and target types the runbooks use.
 	_ "github.com/rebind-dev/rebind/steps/ad"
@@ -104,12 +105,18 @@ func post(ctx context.Context, u string) error {
 	return nil
 }
 
-func (j job) engine(store *journal.Store, log io.Writer) *engine.Engine {
+// engine binds the run's targets to the lab as `rebind --lab` does, with
+// the job's environment as the process's.
+func (j job) engine(ctx context.Context, store *journal.Store, log io.Writer) (*engine.Engine, error) {
+	b, err := control.Bind(ctx, j.Lab, filepath.Join(j.StateDir, "lab"), func(k string) string { return j.Env[k] })
+	if err != nil {
+		return nil, err
+	}
 	return &engine.Engine{
 		Store: store, Lab: j.Lab, Log: log, WorkDir: j.WorkDir,
 		Sleep: control.NewSleeper(j.Lab).Sleep, PollInterval: control.Poll,
-		Getenv: func(k string) string { return j.Env[k] },
-	}
+		Bind: b.EnvironmentFor, Getenv: b.Getenv,
+	}, nil
 }
 
 func (j job) inputs() engine.Inputs { return engine.Inputs{Vars: j.Vars} }
@@ -122,7 +129,10 @@ func (j job) run(ctx context.Context, log io.Writer) (*engine.Report, error) {
 		return nil, err
 	}
 	defer store.Close()
-	e := j.engine(store, log)
+	e, err := j.engine(ctx, store, log)
+	if err != nil {
+		return nil, err
+	}
 	runs, err := store.Runs(ctx)
 	if err != nil {
 		return nil, err
@@ -232,7 +242,11 @@ func (j job) rollback(t *testing.T) *engine.Report {
 	if err != nil || len(runs) == 0 {
 		t.Fatalf("no run to roll back (%v)", err)
 	}
-	rep, diags := j.engine(store, testLog{t}).Rollback(ctx, runs[len(runs)-1].ID, j.inputs())
+	e, err := j.engine(ctx, store, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, diags := e.Rollback(ctx, runs[len(runs)-1].ID, j.inputs())
 	if diags.HasErrors() {
 		t.Fatalf("rollback: %s", diags.Error())
 	}

@@ -141,8 +141,8 @@ func VerifyChain(certs []*x509.Certificate, serverName string, roots *x509.CertP
 }
 
 // EndpointChecks checks that an https endpoint is reachable and its
-// certificate sound, or, for a lab over http, only that it is reachable.
-func EndpointChecks(ctx context.Context, endpoint string, roots *x509.CertPool, lab bool) []Check {
+// certificate sound against roots (nil: the system's).
+func EndpointChecks(ctx context.Context, endpoint string, roots *x509.CertPool) []Check {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
 		return []Check{Failed("endpoint", fmt.Sprintf("%q is not a URL", endpoint), "give an https:// URL")}
@@ -155,14 +155,5 @@ func EndpointChecks(ctx context.Context, endpoint string, roots *x509.CertPool, 
 	if u.Scheme == "https" {
 		return CheckTLS(ctx, addr, u.Hostname(), roots, time.Now())
 	}
-	if !lab {
-		return []Check{Failed("endpoint", endpoint+" is not https", "use an https:// URL")}
-	}
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return []Check{Failed("reachable", err.Error(), "start the lab (rebind lab serve) or give its URL")}
-	}
-	c.Close()
-	return []Check{OK("reachable", addr+" (a lab over http: no TLS to check)")}
+	return []Check{Failed("endpoint", endpoint+" is not https", "use an https:// URL")}
 }

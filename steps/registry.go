@@ -26,10 +26,6 @@ type TargetConfig struct {
 	Name string
 	// Config is an object value holding every attribute of the schema.
 	Config cty.Value
-	// Lab, when not "", is the base URL of a lab tenant (`--lab`,
-	// REBIND_LAB) that this target must use instead of the configured
-	// endpoints.
-	Lab string
 	// Getenv reads the environment (os.Getenv unless a test overrides it).
 	Getenv func(string) string
 }

@@ -141,29 +141,11 @@ func TestGraphSDKOnlyInEntra(t *testing.T) {
 	}
 }
 
-// labExceptions are the dependencies of engine/ and steps/ on lab/ that exist
-// today, package -> lab package. Each goes away with a move of issue 13; a
-// dependency not listed here fails the test, and a listed one that no longer
-// exists fails it too, so the list shrinks as the moves land.
-var labExceptions = map[string][]string{
-	// steps/ad/target.go asks the lab's control API for its endpoints when
-	// the target says lab = true. Removed by issue 13 item 1 (the CLI turns
-	// --lab into ordinary target configuration).
-	"steps/ad": {"lab/control"},
-	// The credential package reads the lab's token endpoint and secrets
-	// from the control API. Removed by issue 13 item 1.
-	"steps/credential": {"lab/control"},
-	// entra, exo and adsync reach lab/control only through the credential
-	// package above. Removed by issue 13 item 1.
-	"steps/entra":  {"lab/control"},
-	"steps/exo":    {"lab/control"},
-	"steps/adsync": {"lab/control"},
-}
-
 // TestProductDoesNotDependOnLab: nothing under engine/ or steps/ depends on
-// lab/ (the product must not know a lab exists), except the known cases
-// above. Test files may use the lab as their fixture, so only the non-test
-// dependency graph (transitive) is checked.
+// lab/: the product does not know a lab exists (`--lab` binds targets to a
+// lab as an environment, in cli/ and lab/control). Test files may use the
+// lab as their fixture, so only the non-test dependency graph (transitive)
+// is checked.
 func TestProductDoesNotDependOnLab(t *testing.T) {
 	found := map[string][]string{}
 	for _, p := range listModule(t) {
@@ -177,21 +159,8 @@ func TestProductDoesNotDependOnLab(t *testing.T) {
 		}
 	}
 	for p, labs := range found {
-		allowed := map[string]bool{}
-		for _, l := range labExceptions[p] {
-			allowed[l] = true
-		}
 		for _, l := range labs {
-			if !allowed[l] {
-				t.Errorf("%s depends on %s: engine/ and steps/ must not depend on lab/ (see ARCHITECTURE.md)", p, l)
-			}
-		}
-	}
-	for p, labs := range labExceptions {
-		for _, l := range labs {
-			if !contains(found[p], l) {
-				t.Errorf("%s no longer depends on %s: remove it from labExceptions", p, l)
-			}
+			t.Errorf("%s depends on %s: engine/ and steps/ must not depend on lab/ (see ARCHITECTURE.md)", p, l)
 		}
 	}
 }

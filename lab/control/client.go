@@ -128,3 +128,9 @@ func (l *Lab) Dump(ctx context.Context) ([]byte, error) {
 func (l *Lab) call(ctx context.Context, method, path string) ([]byte, int, error) {
 	return do(ctx, l.hc, method, l.base+path)
 }
+
+// New returns a client of the lab at base that makes its calls with hc
+// (one that trusts the lab's CA).
+func New(base string, hc *http.Client) *Lab {
+	return &Lab{base: strings.TrimRight(base, "/"), hc: hc}
+}

@@ -42,14 +42,7 @@ func dial(s settings) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{s: s, conn: conn, baseDN: s.baseDN}
-	if s.askBaseDN {
-		if err := c.useDefaultNamingContext(); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	return c, nil
+	return &Client{s: s, conn: conn, baseDN: s.baseDN}, nil
 }
 
 // connect dials, secures and binds one connection.
@@ -136,22 +129,6 @@ func (c *Client) write(op func(*ldap.Conn) error) error {
 		return err
 	}
 	return op(conn)
-}
-
-// useDefaultNamingContext sets the base DN to the rootDSE's
-// defaultNamingContext, the domain the DC holds.
-func (c *Client) useDefaultNamingContext() error {
-	res, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"defaultNamingContext"}, nil))
-	if err != nil {
-		return wrapErr(err, "read the rootDSE of", c.s.url, "defaultNamingContext")
-	}
-	if len(res.Entries) == 1 {
-		if dn := res.Entries[0].GetAttributeValue("defaultNamingContext"); dn != "" {
-			c.baseDN = dn
-		}
-	}
-	return nil
 }
 
 // BaseDN returns the target's naming context.

@@ -7,12 +7,8 @@
 // bind account can rewrite every anchor in the domain. The bind DN and
 // password come from REBIND_AD_BIND_DN and REBIND_AD_PASSWORD (or the
 // variables bind_dn_env and password_env name), a CA file from ca_file or
-// REBIND_AD_CA_FILE. With a lab tenant (TargetConfig.Lab) the target asks
-// GET <lab>/lab/endpoints for its "ldap" address and binds there (with
-// "ldap_bind_dn" / "ldap_password" when the lab gives them, else the usual
-// variables), searching the lab's own domain ("ldap_base_dn", else the
-// rootDSE's defaultNamingContext); plain LDAP is allowed only when that
-// address is on loopback.
+// REBIND_AD_CA_FILE. A rehearsal lab is bound as any DC is: its LDAPS url,
+// base_dn and a ca_file holding its CA, its bind account in the variables.
 //
 // Data types:
 //   - ad_user: one user by exactly one of upn, sam_account_name, dn or

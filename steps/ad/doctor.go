@@ -53,14 +53,7 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		serverName = s.serverName
 	}
 	var roots *x509.CertPool
-	if len(s.caPEM) > 0 {
-		// A lab's CA, from its /lab/endpoints: the DC is checked against
-		// it exactly as the target verifies it when it binds.
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(s.caPEM) {
-			return []steps.Check{steps.Failed("settings", "the lab's CA holds no PEM certificate", "restart the lab")}
-		}
-	} else if s.caFile != "" {
+	if s.caFile != "" {
 		pem, err := os.ReadFile(s.caFile)
 		if err != nil {
 			return []steps.Check{steps.Failed("settings", "ca_file: "+err.Error(), "give a readable PEM file of the DC's CA")}
@@ -98,8 +91,6 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	if u.Scheme == "ldap" {
 		if st, ok := client.conn.TLSConnectionState(); ok {
 			checks = append(checks, steps.VerifyChain(st.PeerCertificates, serverName, roots, time.Now()))
-		} else if req.Config.Lab != "" {
-			checks = append(checks, steps.OK("TLS", "none: a lab on loopback"))
 		} else {
 			checks = append(checks, steps.Unknown("TLS", "none: insecure = true binds in clear text", "use ldaps:// or StartTLS outside a test DC"))
 		}

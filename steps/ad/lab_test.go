@@ -183,38 +183,6 @@ func addUser(t *testing.T, dir ad.Directory, name string, extra map[string][]str
 	return dn, upn
 }
 
-func TestLabTargetFromEndpoints(t *testing.T) {
-	d := startLab(t, ldapserver.Options{})
-	api := lab.NewServer(lab.New(lab.Config{}), lab.ServerOptions{LDAPAddr: "ldap://" + d.plain, Anonymous: true})
-	// The lab hands out its own credentials: a lab binding never uses the
-	// environment's.
-	dn, pw := d.srv.Credentials()
-	api.SetLDAPBind("", dn, pw)
-	hs := httptest.NewServer(api)
-	defer hs.Close()
-	tt, _ := steps.LookupTarget("ad")
-	// The block names a production DC and domain; the lab replaces both,
-	// the domain with its rootDSE's defaultNamingContext.
-	c, err := tt.Open(context.Background(), steps.TargetConfig{
-		Name:   "corp",
-		Config: config(tt.Info().Schema, map[string]cty.Value{"url": s("ldaps://dc01.contoso.local"), "base_dn": s("DC=contoso,DC=local")}),
-		Lab:    hs.URL,
-		Getenv: d.env(),
-	})
-	if err != nil {
-		t.Fatalf("open through /lab/endpoints: %v", err)
-	}
-	defer c.(io.Closer).Close()
-	if got := c.(ad.Directory).BaseDN(); got != d.srv.BaseDN() {
-		t.Errorf("base DN %s, want the lab's %s", got, d.srv.BaseDN())
-	}
-	addUser(t, c.(ad.Directory), "Erin", nil)
-	v := step(t, "ad_user", c.(ad.Directory), map[string]cty.Value{"sam_account_name": s("erin")}).observe().Value
-	if get(v, "upn") != "erin@corp.example.com" {
-		t.Errorf("ad_user through the lab = %#v", v)
-	}
-}
-
 func TestLabUsersAndAttributes(t *testing.T) {
 	d := startLab(t, ldapserver.Options{RequireTLSForSimpleBind: true, MaxPageSize: 4})
 	dir := d.open(t)

@@ -6,16 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -81,13 +78,6 @@ type settings struct {
 	password   string
 	bindEnv    string
 	passEnv    string
-	// caPEM, when set, is the CA to verify the DC with instead of caFile
-	// (a lab's, from its /lab/endpoints).
-	caPEM []byte
-	// askBaseDN replaces baseDN with the DC's defaultNamingContext after
-	// binding: a lab that names no base DN holds its own domain, not the
-	// one the runbook was written for.
-	askBaseDN bool
 }
 
 func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
@@ -131,39 +121,6 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 	s.bindDN = getenv(s.bindEnv)
 	s.password = getenv(s.passEnv)
 
-	if cfg.Lab != "" {
-		ep, err := fetchLab(ctx, cfg.Lab, getenv)
-		if err != nil {
-			return s, err
-		}
-		s.url = ep.LDAP
-		if !strings.Contains(s.url, "://") {
-			s.url = "ldap://" + s.url // a bare host:port
-		}
-		// A lab that publishes LDAPS and its CA is reached as a DC is:
-		// over LDAPS, verifying the certificate against that CA.
-		if ep.LDAPS != "" && ep.CA != "" {
-			s.url, s.caPEM, s.startTLS = ep.LDAPS, []byte(ep.CA), false
-		}
-		if ep.LDAPBaseDN != "" {
-			s.baseDN = ep.LDAPBaseDN
-		} else {
-			s.askBaseDN = true
-		}
-		// A lab binding uses only the credentials the lab hands out: the
-		// environment's are for the real domain, and must never reach a
-		// lab (which is whatever answered at the URL given).
-		if ep.LDAPBindDN == "" || ep.LDAPPassword == "" {
-			return s, fmt.Errorf("ad: target %s: the lab at %s hands out no LDAP bind credentials; rebind never sends the environment's (%s, %s) to a lab", cfg.Name, cfg.Lab, s.bindEnv, s.passEnv)
-		}
-		s.bindDN, s.password = ep.LDAPBindDN, ep.LDAPPassword
-		// The lab serves plain LDAP on loopback only; a clear-text bind
-		// there never leaves the machine.
-		if u, err := url.Parse(s.url); err == nil && u.Scheme == "ldap" && isLoopback(u.Hostname()) {
-			s.insecure, s.startTLS = true, false
-		}
-	}
-
 	u, err := url.Parse(s.url)
 	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 		return s, fmt.Errorf("ad: target %s: url %q must be ldaps://host or ldap://host", cfg.Name, s.url)
@@ -180,32 +137,6 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 	return s, nil
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// fetchLab asks a lab tenant where its LDAP server listens.
-func fetchLab(ctx context.Context, base string, getenv func(string) string) (control.Endpoints, error) {
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	l, err := control.Dial(base, getenv)
-	if err != nil {
-		return control.Endpoints{}, fmt.Errorf("ad: %w", err)
-	}
-	ep, err := l.Endpoints(ctx)
-	if err != nil {
-		return ep, fmt.Errorf("ad: %w", err)
-	}
-	if ep.LDAP == "" {
-		return ep, fmt.Errorf("ad: lab %s: /lab/endpoints names no ldap address", base)
-	}
-	return ep, nil
-}
-
 // tlsConfig verifies the DC's certificate against the CA file, or the
 // system's roots when there is none.
 func tlsConfig(s settings, host string) (*tls.Config, error) {
@@ -213,13 +144,7 @@ func tlsConfig(s settings, host string) (*tls.Config, error) {
 	if s.serverName != "" {
 		c.ServerName = s.serverName
 	}
-	if len(s.caPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(s.caPEM) {
-			return nil, errors.New("ad: the lab's CA holds no PEM certificate")
-		}
-		c.RootCAs = pool
-	} else if s.caFile != "" {
+	if s.caFile != "" {
 		pem, err := os.ReadFile(s.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("ad: CA file: %w", err)

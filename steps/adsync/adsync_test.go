@@ -21,8 +21,10 @@ import (
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 func objectFor(schema steps.Schema, given map[string]any) cty.Value {
@@ -62,11 +64,28 @@ func startLab(t *testing.T, fsys fs.FS, scenario string) *instance.Instance {
 	return in
 }
 
+// open opens the adsync target with settings cfg; given a lab, a
+// cloudsync target is bound to the lab's Graph as `rebind --lab` binds an
+// environment's, with the lab's CA and credentials.
 func open(t *testing.T, labURL string, cfg map[string]any) any {
 	t.Helper()
 	tt, _ := steps.LookupTarget("adsync")
-	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Lab: labURL,
-		Getenv: func(string) string { return "" }})
+	tc := steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
+	if labURL != "" {
+		b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra := map[string]cty.Value{"graph_url": cty.StringVal(b.URL), "tenant_id": cty.StringVal(b.Endpoints.TenantID),
+			"authority_host": cty.StringVal(b.Endpoints.Authority), "poll_seconds": cty.NumberFloatVal(0.05)}
+		for k, v := range cfg {
+			extra[k] = steptest.Value(v)
+		}
+		if tc, err = b.TargetConfig("adsync", "connect", extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := tt.Open(context.Background(), tc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,36 +105,6 @@ func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error
 		t.Fatalf("diff: %v %v", ch.Action, err)
 	}
 	return typ.Apply(context.Background(), call, ch)
-}
-
-// TestLabCycle runs cycles of lab tenants: a clean Delta, an Initial with
-// seed 001's export errors, and a refusal while sync is off.
-func TestLabCycle(t *testing.T) {
-	in := startLab(t, rebind.Scenarios, "rebuilt-ad")
-	tn := in.Tenant
-	// The runbook's driver is command; under --lab the lab's cycle runs.
-	target := open(t, in.URL, map[string]any{"driver": "command", "command": []string{"false"}})
-	res, err := runCycle(t, target, map[string]any{"policy": "initial"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := res.Value
-	if v.GetAttr("policy").AsString() != "Initial" || v.GetAttr("status").AsString() != "completed-export-errors" ||
-		v.GetAttr("errors").LengthInt() == 0 || v.GetAttr("started").AsString() != "2026-08-03T09:00:00Z" {
-		t.Fatalf("result = %#v", v)
-	}
-	if code := v.GetAttr("errors").Index(cty.NumberIntVal(0)).GetAttr("code").AsString(); code != "AttributeValueMustBeUnique" {
-		t.Fatalf("error code = %s", code)
-	}
-	if err := tn.SetDirSyncEnabled(false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runCycle(t, target, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "off") {
-		t.Fatalf("cycle with sync off: %v", err)
-	}
-	if _, err := runCycle(t, target, map[string]any{"policy": "Full"}); !steps.IsPermanent(err) {
-		t.Fatalf("bad policy: %v", err)
-	}
 }
 
 // script writes an executable shell script.
@@ -240,8 +229,8 @@ func ticking(t *testing.T, tn *lab.Tenant) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// TestCloudSyncDriverAgainstLab: under --lab a cloudsync target keeps its
-// driver, which drives the job over the lab's Graph as the synchronization
+// TestCloudSyncDriverAgainstLab: a cloudsync target bound to the lab's
+// Graph drives the job over the lab's Graph as the synchronization
 // API reference documents: an Initial cycle is a restart with a Watermark
 // reset, a Delta of a running job is its next scheduled iteration (nothing
 // is started), each awaited by its own execution; a job in quarantine is
@@ -252,7 +241,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	tn := in.Tenant
 	target := open(t, in.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
 	if _, ok := target.(*CloudSyncDriver); !ok {
-		t.Fatalf("under --lab a cloudsync target opened %T", target)
+		t.Fatalf("a cloudsync target opened %T", target)
 	}
 	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
 	if err != nil {

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -27,7 +26,8 @@ var _ steps.Doctor = targetType{}
 //     Membership of the Connect groups cannot be seen without starting a
 //     cycle, so doctor says so.
 //   - driver cloudsync: a Graph token and its permissions, as for entra.
-//   - a lab: the lab runs cycles itself.
+//   - a registered driver: that it opens, and answers whether its
+//     scheduler runs when it has one.
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
 	cfg := req.Config
 	driver, _ := steps.String(cfg.Config, "driver")
@@ -36,9 +36,6 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if d := n.Driver(); d == "" || d == driver {
 			needs = append(needs, n)
 		}
-	}
-	if cfg.Lab != "" && driver != "cloudsync" {
-		return []steps.Check{steps.OK("driver", "the lab at "+cfg.Lab+" runs sync cycles itself")}
 	}
 	switch driver {
 	case "command":
@@ -55,28 +52,34 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if getenv == nil {
 			getenv = os.Getenv
 		}
-		tenant, ok := steps.String(cfg.Config, "tenant_id")
-		if !ok {
-			tenant = getenv("AZURE_TENANT_ID")
+		co := cloudCredential(cfg, getenv)
+		caFile, _ := steps.String(cfg.Config, "ca_file")
+		hc, err := httpx.Client(caFile, time.Minute)
+		if err != nil {
+			return []steps.Check{steps.Failed("settings", err.Error(), "point ca_file at a PEM file of CA certificates")}
 		}
-		var cred azcore.TokenCredential
-		var err error
-		if cfg.Lab != "" {
-			// A lab signs in at its own token endpoint; its tokens are
-			// for Graph's audience, as the target's are.
-			graph = "https://graph.microsoft.com"
-			cred, _, _, err = credential.Lab(ctx, cfg.Lab, getenv)
-		} else {
-			cred, err = credential.New(credential.Options{TenantID: tenant})
-		}
+		co.HTTP = hc
+		cred, err := credential.New(co)
 		if err != nil {
 			return []steps.Check{steps.Failed("sign-in", err.Error(), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")}
 		}
 		return credential.TokenChecks(ctx, cred, strings.TrimSuffix(graph, "/")+"/.default", "Graph", needs, "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")
-	case "lab":
-		return []steps.Check{steps.Failed("driver", "driver lab needs a lab tenant", "bind to a lab with --lab, or use driver command or cloudsync")}
 	}
-	return []steps.Check{steps.Failed("driver", fmt.Sprintf("driver %q is not one of command, cloudsync, lab", driver), "set driver in the environment")}
+	if _, ok := registered(driver); ok {
+		v, err := targetType{}.Open(ctx, cfg)
+		if err != nil {
+			return []steps.Check{steps.Failed("driver", err.Error(), "check the target's url and ca_file")}
+		}
+		if sch, ok := v.(Scheduler); ok {
+			on, err := sch.SchedulerEnabled(ctx)
+			if err != nil {
+				return []steps.Check{steps.Failed("scheduler", err.Error(), "check that the sync engine at the target's url is running")}
+			}
+			return []steps.Check{steps.OK("driver", fmt.Sprintf("driver %s answered: scheduler enabled %v", driver, on))}
+		}
+		return []steps.Check{steps.OK("driver", "driver "+driver+" opened")}
+	}
+	return []steps.Check{steps.Failed("driver", fmt.Sprintf("driver %q is not one of %s", driver, strings.Join(driverNames(), ", ")), "set driver in the environment")}
 }
 
 const statusExample = `status_command = ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "(Get-ADSyncScheduler).SyncCycleInProgress"]`

@@ -10,7 +10,7 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
-func doctor(t *testing.T, cfg map[string]any, lab string) map[string]steps.Check {
+func doctor(t *testing.T, cfg map[string]any) map[string]steps.Check {
 	t.Helper()
 	tt, _ := steps.LookupTarget("adsync")
 	info, _ := steps.Lookup("adsync_cycle")
@@ -19,7 +19,7 @@ func doctor(t *testing.T, cfg map[string]any, lab string) map[string]steps.Check
 		needs = append(needs, steps.ParsePermission(p))
 	}
 	checks := tt.(steps.Doctor).Doctor(context.Background(), steps.DoctorRequest{
-		Config: steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Lab: lab}, Needs: needs})
+		Config: steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg)}, Needs: needs})
 	m := map[string]steps.Check{}
 	for _, c := range checks {
 		if _, dup := m[c.Name]; dup {
@@ -41,7 +41,7 @@ func TestDoctorCommandTarget(t *testing.T) {
 	odd := script(t, dir, "odd", `echo "The term 'Get-ADSyncScheduler' is not recognized"`)
 	denied := script(t, dir, "denied", `echo "Permission denied (publickey)." >&2; exit 255`)
 
-	m := doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{idle}}, "")
+	m := doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{idle}})
 	if m["command"].State != steps.CheckOK || m["status"].State != steps.CheckOK || !strings.Contains(m["status"].Detail, "no cycle is running") {
 		t.Errorf("idle server: %+v", m)
 	}
@@ -56,24 +56,20 @@ func TestDoctorCommandTarget(t *testing.T) {
 		t.Fatal("doctor started a sync cycle")
 	}
 
-	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{odd}}, "")
+	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{odd}})
 	if c := m["status"]; c.State != steps.CheckFailed || !strings.Contains(c.Detail, "must print True or False") {
 		t.Errorf("odd answer: %+v", c)
 	}
-	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{denied}}, "")
+	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}, "status_command": []string{denied}})
 	if c := m["status"]; c.State != steps.CheckFailed || !strings.Contains(c.Detail, "Permission denied") {
 		t.Errorf("refused: %+v", c)
 	}
-	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}}, "")
+	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}})
 	if c := m["status"]; c.State != steps.CheckUnknown || !strings.Contains(c.Fix, "Get-ADSyncScheduler") {
 		t.Errorf("no status command: %+v", c)
 	}
-	m = doctor(t, map[string]any{"driver": "command", "command": []string{filepath.Join(dir, "missing")}}, "")
+	m = doctor(t, map[string]any{"driver": "command", "command": []string{filepath.Join(dir, "missing")}})
 	if c := m["command"]; c.State != steps.CheckFailed {
 		t.Errorf("missing program: %+v", c)
-	}
-	m = doctor(t, map[string]any{"driver": "command", "command": []string{start}}, "http://127.0.0.1:1")
-	if c := m["driver"]; c.State != steps.CheckOK || !strings.Contains(c.Detail, "runs sync cycles itself") {
-		t.Errorf("lab: %+v", m)
 	}
 }

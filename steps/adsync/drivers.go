@@ -13,36 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/httpx"
 )
-
-// LabDriver runs cycles of a lab tenant through its control API.
-type LabDriver struct {
-	Lab *control.Lab
-}
-
-// Name returns "lab".
-func (*LabDriver) Name() string { return "lab" }
-
-// Run asks the lab for a cycle, which it answers once the cycle is over.
-func (d *LabDriver) Run(ctx context.Context, policy string, wait bool, log io.Writer) (Cycle, error) {
-	res, _, err := d.Lab.Sync(ctx, policy)
-	if errors.Is(err, control.ErrSyncOff) {
-		return Cycle{}, steps.Permanent(fmt.Errorf("adsync: %s cycle refused: directory synchronization is off for the tenant (or still turning off); turn it on with entra_dir_sync first", policy))
-	}
-	if err != nil {
-		return Cycle{}, fmt.Errorf("adsync: lab cycle: %w", err)
-	}
-	c := Cycle{Policy: res.Policy, Status: res.Status, Started: res.Started, Finished: res.Started,
-		Added: res.Added, Updated: res.Updated, Deleted: res.Deleted}
-	for _, e := range res.Errors {
-		c.Errors = append(c.Errors, CycleError{Code: e.Code, Object: e.DN, Detail: e.Detail})
-	}
-	return c, nil
-}
 
 // CommandDriver runs a program (without a shell) that starts a cycle on the
 // Entra Connect server, and another that tells whether one is running.
@@ -147,18 +121,25 @@ type CloudSyncDriver struct {
 	HTTP   *http.Client
 }
 
-func newCloudSync(graph, tenant, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
+func newCloudSync(graph string, co credential.Options, caFile, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
 	u, err := url.Parse(graph)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("adsync: graph_url %q must be an https:// URL", graph)
+		return nil, fmt.Errorf("graph_url %q must be an https:// URL", graph)
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant})
+	hc, err := httpx.Client(caFile, time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("adsync: %w", err)
+		return nil, err
 	}
+	co.HTTP = hc
+	cred, err := credential.New(co)
+	if err != nil {
+		return nil, err
+	}
+	// The token's scope is the service root's .default, as national
+	// clouds require (https://learn.microsoft.com/graph/sdks/national-clouds).
 	root := strings.TrimSuffix(graph, "/")
 	return &CloudSyncDriver{Graph: root + "/v1.0", SP: sp, Job: job, Poll: poll,
-		Tokens: credential.NewSource(cred, root+"/.default"), HTTP: &http.Client{Timeout: time.Minute}}, nil
+		Tokens: credential.NewSource(cred, root+"/.default"), HTTP: hc}, nil
 }
 
 // Name returns "cloudsync".

@@ -31,23 +31,6 @@ type Scheduler interface {
 	SetSchedulerEnabled(ctx context.Context, on bool) error
 }
 
-// SchedulerEnabled reads the lab scheduler's setting.
-func (d *LabDriver) SchedulerEnabled(ctx context.Context) (bool, error) {
-	on, err := d.Lab.Scheduler(ctx)
-	if err != nil {
-		return false, fmt.Errorf("adsync: lab scheduler: %w", err)
-	}
-	return on, nil
-}
-
-// SetSchedulerEnabled turns the lab scheduler's cycles on or off.
-func (d *LabDriver) SetSchedulerEnabled(ctx context.Context, on bool) error {
-	if _, err := d.Lab.SetScheduler(ctx, on); err != nil {
-		return fmt.Errorf("adsync: lab scheduler: %w", err)
-	}
-	return nil
-}
-
 // schedulerArgv is the command driver's command with the argument that
 // starts a cycle (the one holding {policy}) replaced by script: the same
 // way onto the Connect server, another cmdlet.

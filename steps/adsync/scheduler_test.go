@@ -30,38 +30,6 @@ func schedulerCall(t *testing.T, target any, on bool) (steps.Type, steps.Call, s
 	return typ, call, ch
 }
 
-// TestSchedulerStepLab holds a lab's Connect scheduler (Set-ADSyncScheduler
-// -SyncCycleEnabled $false), finds it held on a second look, and puts it
-// back on rollback.
-func TestSchedulerStepLab(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
-	defer srv.Close()
-	target := open(t, srv.URL, map[string]any{"driver": "command", "command": []string{"false"}})
-	typ, call, ch := schedulerCall(t, target, false)
-	if ch.Action != steps.Update {
-		t.Fatalf("the scenario's scheduler should run: %s", ch.Action)
-	}
-	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
-		t.Fatal(err)
-	}
-	if tn.Scheduler().SyncCycleEnabled {
-		t.Fatal("the scheduler still runs")
-	}
-	if _, _, again := schedulerCall(t, target, false); again.Action != steps.NoOp {
-		t.Fatalf("held twice: %s", again.Action)
-	}
-	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
-		t.Fatal(err)
-	}
-	if !tn.Scheduler().SyncCycleEnabled {
-		t.Fatal("rollback did not let the scheduler run again")
-	}
-}
-
 // TestSchedulerStepCommand runs the scheduler cmdlets the way the target
 // runs Start-ADSyncSyncCycle: its argument holding {policy} is replaced.
 func TestSchedulerStepCommand(t *testing.T) {

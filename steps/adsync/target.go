@@ -11,10 +11,9 @@
 //     job's next scheduled iteration (or a start of a paused job); a job in
 //     quarantine is refused unless the step sets start_quarantined. It
 //     waits until the job's next execution ends.
-//   - lab runs a cycle of a lab tenant (POST /lab/sync?policy=...), which
-//     answers when the cycle is over. Under --lab a command target uses it;
-//     a cloudsync target keeps its driver, pointed at the lab, which serves
-//     the Cloud Sync job calls.
+//
+// Other drivers can be registered by name (RegisterDriver): the rehearsal
+// lab registers "lab", whose sync engine it runs itself.
 package adsync
 
 import (
@@ -22,12 +21,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
 )
@@ -69,9 +70,10 @@ func (targetType) Info() steps.TargetInfo {
 	return steps.TargetInfo{
 		Name: "adsync",
 		Doc: "How rebind runs a directory sync cycle: driver = \"command\" (an argument list run without a shell, e.g. " +
-			"ssh to the Entra Connect server), \"cloudsync\" (an Entra Cloud Sync job through Graph) or \"lab\" (a lab tenant).",
+			"ssh to the Entra Connect server), \"cloudsync\" (an Entra Cloud Sync job through Graph), or a registered driver " +
+			"(\"lab\": the rehearsal lab's sync engine).",
 		Schema: steps.Schema{
-			"driver": {Type: cty.String, Required: true, Doc: "command, cloudsync or lab."},
+			"driver": {Type: cty.String, Required: true, Doc: "command, cloudsync, or a registered driver (lab)."},
 			"command": {Type: cty.List(cty.String), Doc: "command: the program and its arguments; {policy} is replaced by Delta or Initial, " +
 				`e.g. ["ssh", "connect01", "powershell", "-NoProfile", "-Command", "Start-ADSyncSyncCycle -PolicyType {policy}"].`},
 			"shell": {Type: cty.List(cty.String), Doc: "command: the program and arguments that run one PowerShell command on the Connect server, " +
@@ -86,6 +88,9 @@ func (targetType) Info() steps.TargetInfo {
 			"job_id":               {Type: cty.String, Doc: "cloudsync: the synchronization job id, e.g. AD2AADProvisioning.xxxx."},
 			"graph_url":            {Type: cty.String, Doc: "cloudsync: the Graph endpoint (default https://graph.microsoft.com)."},
 			"tenant_id":            {Type: cty.String, Doc: "cloudsync: the directory to sign in to (default: $AZURE_TENANT_ID)."},
+			"authority_host":       {Type: cty.String, Doc: "cloudsync: the Microsoft Entra authority to sign in at (default: $AZURE_AUTHORITY_HOST or the public cloud's)."},
+			"ca_file":              {Type: cty.String, Doc: "cloudsync and registered drivers: a PEM file of CA certificates to trust besides the system's (a TLS-inspecting proxy, a private CA)."},
+			"url":                  {Type: cty.String, Doc: "A registered driver: the https:// address of the sync engine it drives."},
 		},
 	}
 }
@@ -104,35 +109,7 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		}
 		poll = time.Duration(f * float64(time.Second))
 	}
-	if cfg.Lab != "" {
-		lab := strings.TrimSuffix(cfg.Lab, "/")
-		// The lab is reached over TLS verified against its CA, with its
-		// token endpoint's tokens.
-		cred, hc, _, err := credential.Lab(ctx, lab, getenv)
-		if err != nil {
-			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
-		}
-		if driver == "cloudsync" {
-			// The lab serves the Cloud Sync job calls: the runbook's own
-			// driver runs against it, with a Graph token from the lab.
-			sp, job, err := cloudJobIDs(cfg)
-			if err != nil {
-				return nil, err
-			}
-			return &CloudSyncDriver{Graph: lab + "/v1.0", SP: sp, Job: job, Poll: 50 * time.Millisecond,
-				Tokens: credential.NewSource(cred, "https://graph.microsoft.com/.default"), HTTP: hc}, nil
-		}
-		// A command cannot reach the lab's Connect server: the lab runs
-		// the cycle itself.
-		l, err := control.Dial(lab, getenv)
-		if err != nil {
-			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
-		}
-		return &LabDriver{Lab: l}, nil
-	}
 	switch driver {
-	case "lab":
-		return nil, fmt.Errorf("adsync: target %s: driver lab needs a lab tenant (--lab or REBIND_LAB)", cfg.Name)
 	case "command":
 		cmd, _ := steps.Strings(cfg.Config, "command")
 		shell, _ := steps.Strings(cfg.Config, "shell")
@@ -156,17 +133,68 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		if !ok {
 			graph = "https://graph.microsoft.com"
 		}
-		tenant, ok := steps.String(cfg.Config, "tenant_id")
-		if !ok {
-			tenant = getenv("AZURE_TENANT_ID")
-		}
-		d, err := newCloudSync(graph, tenant, sp, job, poll)
+		caFile, _ := steps.String(cfg.Config, "ca_file")
+		d, err := newCloudSync(graph, cloudCredential(cfg, getenv), caFile, sp, job, poll)
 		if err != nil {
-			return nil, err // not a nil *CloudSyncDriver in a non-nil interface
+			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err) // not a nil *CloudSyncDriver in a non-nil interface
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of command, cloudsync, lab", cfg.Name, driver)
+	if open, ok := registered(driver); ok {
+		d, err := open(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("adsync: target %s: driver %s: %w", cfg.Name, driver, err)
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of %s", cfg.Name, driver, strings.Join(driverNames(), ", "))
+}
+
+// cloudCredential is how the cloudsync driver signs in: the target's
+// tenant, authority and CA, the environment's credential.
+func cloudCredential(cfg steps.TargetConfig, getenv func(string) string) credential.Options {
+	tenant, _ := steps.String(cfg.Config, "tenant_id")
+	authority, _ := steps.String(cfg.Config, "authority_host")
+	return credential.Options{TenantID: tenant, AuthorityHost: authority, Getenv: getenv}
+}
+
+// DriverOpener opens a registered driver from its target's settings.
+type DriverOpener func(ctx context.Context, cfg steps.TargetConfig) (Driver, error)
+
+var (
+	driversMu sync.RWMutex
+	drivers   = map[string]DriverOpener{}
+)
+
+// RegisterDriver makes a driver available as `driver = "NAME"`. It panics
+// when the name is taken (command and cloudsync included) or open is nil:
+// programmer mistakes found at start-up.
+func RegisterDriver(name string, open DriverOpener) {
+	driversMu.Lock()
+	defer driversMu.Unlock()
+	if open == nil || name == "" || name == "command" || name == "cloudsync" || drivers[name] != nil {
+		panic("adsync: RegisterDriver of " + strconv.Quote(name) + " twice, or without an opener")
+	}
+	drivers[name] = open
+}
+
+func registered(name string) (DriverOpener, bool) {
+	driversMu.RLock()
+	defer driversMu.RUnlock()
+	open, ok := drivers[name]
+	return open, ok
+}
+
+// driverNames lists the drivers a target may name.
+func driverNames() []string {
+	driversMu.RLock()
+	defer driversMu.RUnlock()
+	names := []string{"command", "cloudsync"}
+	for n := range drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names[2:])
+	return names
 }
 
 // cloudJobIDs reads the cloudsync driver's service principal and job.

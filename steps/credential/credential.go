@@ -3,26 +3,20 @@
 // targets authenticate the same way without each of them depending on the
 // Graph SDK.
 //
-// Credentials come from the environment, never from a runbook:
-// DefaultAzureCredential tries, in order, the AZURE_* environment variables
-// (client secret or certificate), workload identity, a managed identity and
-// the Azure CLI's login. A target that says `device_code = true` signs a
-// person in with the device code flow instead. Against a lab tenant (Lab)
-// the credential is the lab's own: azidentity's client secret credential
-// with the lab as authority host, the app the lab publishes (or
-// $REBIND_LAB_CLIENT_ID and $REBIND_LAB_CLIENT_SECRET, or a ready token in
-// $REBIND_LAB_TOKEN); the environment's AZURE_* credentials never reach a
-// lab.
+// Credentials come from the environment, never from a runbook: a ready
+// token in $REBIND_ACCESS_TOKEN; else an app's client secret or certificate
+// in the AZURE_* variables (read through the target's Getenv, so that a
+// caller can hand a run its own environment); else azidentity's
+// DefaultAzureCredential (workload identity, a managed identity, the Azure
+// CLI's login). A target that says `device_code = true` signs a person in
+// with the device code flow instead.
 package credential
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -31,8 +25,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
-	"github.com/rebind-dev/rebind/lab/control"
 )
 
 // Options choose how a credential is built.
@@ -48,125 +40,51 @@ type Options struct {
 	ClientID string
 	// Prompt receives the device code instructions; nil means os.Stderr.
 	Prompt io.Writer
+	// AuthorityHost is the Microsoft Entra authority to sign in at, e.g.
+	// https://login.microsoftonline.us/ for a national cloud; "" means
+	// $AZURE_AUTHORITY_HOST or the public cloud's.
+	AuthorityHost string
+	// HTTP carries the token requests (one that trusts a private CA, say);
+	// nil means azidentity's default.
+	HTTP *http.Client
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 }
 
-// LabToken is the bearer token sent to a lab that serves without tokens
-// (anonymous): it is checked by nothing.
-const LabToken = "rebind-lab-token"
-
-// Environment variables that choose a lab credential other than the lab's
-// default app.
-const (
-	EnvLabClientID     = "REBIND_LAB_CLIENT_ID"
-	EnvLabClientSecret = "REBIND_LAB_CLIENT_SECRET"
-	// EnvLabClientCertificate names a PEM file holding the certificate and
-	// private key of the REBIND_LAB_CLIENT_ID app, used instead of a
-	// secret.
-	EnvLabClientCertificate = "REBIND_LAB_CLIENT_CERTIFICATE"
-	EnvLabToken             = "REBIND_LAB_TOKEN"
-)
-
-// Lab connects to the lab at base: an HTTP client that verifies its
-// certificate (control.TLSConfig), its endpoints, and the credential to
-// get its tokens with. A lab that serves without tokens gets LabToken.
-func Lab(ctx context.Context, base string, getenv func(string) string) (azcore.TokenCredential, *http.Client, control.Endpoints, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	tr, err := control.Transport(base, getenv)
-	if err != nil {
-		return nil, nil, control.Endpoints{}, err
-	}
-	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
-	ep, err := control.FetchEndpoints(ctx, hc, base)
-	if err != nil {
-		return nil, nil, ep, err
-	}
-	if tok := getenv(EnvLabToken); tok != "" {
-		return Static(tok), hc, ep, nil
-	}
-	if ep.TokenEndpoint == "" {
-		return Static(LabToken), hc, ep, nil
-	}
-	id, secret := ep.ClientID, ep.ClientSecret
-	if v := getenv(EnvLabClientID); v != "" {
-		id, secret = v, getenv(EnvLabClientSecret)
-	}
-	if strings.HasPrefix(ep.TokenEndpoint, "http://") {
-		// A lab served with --plain-http: MSAL takes https authorities
-		// only, so the same client credentials request is made here.
-		if getenv(EnvLabClientCertificate) != "" {
-			return nil, nil, ep, fmt.Errorf("credential: lab %s: a certificate credential needs the lab over HTTPS (it is served with --plain-http)", base)
-		}
-		return &plainLabCredential{hc: hc, endpoint: ep.TokenEndpoint, id: id, secret: secret}, hc, ep, nil
-	}
-	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: ep.Authority}, Transport: hc}
-	if f := getenv(EnvLabClientCertificate); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, nil, ep, fmt.Errorf("credential: lab %s: %s: %w", base, EnvLabClientCertificate, err)
-		}
-		certs, key, err := azidentity.ParseCertificates(b, nil)
-		if err != nil {
-			return nil, nil, ep, fmt.Errorf("credential: lab %s: %s %s: %w", base, EnvLabClientCertificate, f, err)
-		}
-		c, err := azidentity.NewClientCertificateCredential(ep.TenantID, id, certs, key,
-			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
-		if err != nil {
-			return nil, nil, ep, fmt.Errorf("credential: lab %s: %w", base, err)
-		}
-		return c, hc, ep, nil
-	}
-	// The lab is the authority host; with instance discovery disabled
-	// MSAL reads {host}/{tenant}/v2.0/.well-known/openid-configuration and
-	// calls its token_endpoint (azidentity's DisableInstanceDiscovery,
-	// "for ... private clouds": https://learn.microsoft.com/en-us/azure/developer/go/sdk/authentication/credential-chains
-	// and ClientSecretCredentialOptions).
-	c, err := azidentity.NewClientSecretCredential(ep.TenantID, id, secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            opts,
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		return nil, nil, ep, fmt.Errorf("credential: lab %s: %w", base, err)
-	}
-	return c, hc, ep, nil
-}
-
-// plainLabCredential gets client credentials tokens from a lab served over
-// plain HTTP, with the request the client credentials flow documents
-// (grant_type, client_id, client_secret, scope).
-type plainLabCredential struct {
-	hc                   *http.Client
-	endpoint, id, secret string
-}
-
-func (p *plainLabCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {p.id}, "client_secret": {p.secret},
-		"scope": {strings.Join(opts.Scopes, " ")}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return azcore.AccessToken{}, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return azcore.AccessToken{}, fmt.Errorf("credential: lab token: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || out.AccessToken == "" {
-		return azcore.AccessToken{}, fmt.Errorf("credential: lab token: %s: %s %s", resp.Status, out.Error, out.Description)
-	}
-	return azcore.AccessToken{Token: out.AccessToken, ExpiresOn: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)}, nil
-}
+// EnvAccessToken names the environment variable that may hold a bearer
+// token obtained elsewhere (`az account get-access-token`, a privileged
+// session): it is used as it is, never stored, and never refreshed.
+const EnvAccessToken = "REBIND_ACCESS_TOKEN"
 
 // New returns the credential the options describe.
 func New(o Options) (azcore.TokenCredential, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if tok := getenv(EnvAccessToken); tok != "" {
+		return Static(tok), nil
+	}
+	authority := o.AuthorityHost
+	if authority == "" {
+		authority = getenv("AZURE_AUTHORITY_HOST")
+	}
+	copts := azcore.ClientOptions{}
+	if authority != "" {
+		copts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authority}
+	}
+	if o.HTTP != nil {
+		copts.Transport = o.HTTP
+	}
+	// Instance discovery asks login.microsoftonline.com about the
+	// authority; azidentity documents turning it off only for disconnected
+	// and private clouds (DisableInstanceDiscovery, ClientSecretCredentialOptions),
+	// so it stays on for the public and national clouds it knows.
+	noDiscovery := authority != "" && !knownCloud(authority)
+	tenant := o.TenantID
+	if tenant == "" {
+		tenant = getenv("AZURE_TENANT_ID")
+	}
 	if o.DeviceCode {
 		prompt := o.Prompt
 		if prompt == nil {
@@ -174,10 +92,11 @@ func New(o Options) (azcore.TokenCredential, error) {
 		}
 		clientID := o.ClientID
 		if clientID == "" {
-			clientID = os.Getenv("AZURE_CLIENT_ID")
+			clientID = getenv("AZURE_CLIENT_ID")
 		}
 		c, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
-			TenantID: o.TenantID,
+			ClientOptions: copts, DisableInstanceDiscovery: noDiscovery,
+			TenantID: tenant,
 			ClientID: clientID,
 			UserPrompt: func(ctx context.Context, m azidentity.DeviceCodeMessage) error {
 				_, err := fmt.Fprintln(prompt, m.Message)
@@ -189,12 +108,58 @@ func New(o Options) (azcore.TokenCredential, error) {
 		}
 		return c, nil
 	}
-	c, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: o.TenantID})
+	// The app credentials EnvironmentCredential reads
+	// (https://learn.microsoft.com/azure/developer/go/sdk/authentication/authentication-overview),
+	// taken through getenv.
+	if id := getenv("AZURE_CLIENT_ID"); id != "" && tenant != "" {
+		if secret := getenv("AZURE_CLIENT_SECRET"); secret != "" {
+			c, err := azidentity.NewClientSecretCredential(tenant, id, secret, &azidentity.ClientSecretCredentialOptions{
+				ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
+			if err != nil {
+				return nil, fmt.Errorf("credential: AZURE_CLIENT_SECRET: %w", err)
+			}
+			return c, nil
+		}
+		if f := getenv("AZURE_CLIENT_CERTIFICATE_PATH"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("credential: AZURE_CLIENT_CERTIFICATE_PATH: %w", err)
+			}
+			var pw []byte
+			if p := getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD"); p != "" {
+				pw = []byte(p)
+			}
+			certs, key, err := azidentity.ParseCertificates(b, pw)
+			if err != nil {
+				return nil, fmt.Errorf("credential: AZURE_CLIENT_CERTIFICATE_PATH %s: %w", f, err)
+			}
+			c, err := azidentity.NewClientCertificateCredential(tenant, id, certs, key, &azidentity.ClientCertificateCredentialOptions{
+				ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
+			if err != nil {
+				return nil, fmt.Errorf("credential: AZURE_CLIENT_CERTIFICATE_PATH %s: %w", f, err)
+			}
+			return c, nil
+		}
+	}
+	c, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+		ClientOptions: copts, DisableInstanceDiscovery: noDiscovery, TenantID: o.TenantID})
 	if err != nil {
 		return nil, fmt.Errorf("credential: no credential in the environment (set AZURE_TENANT_ID, AZURE_CLIENT_ID and "+
 			"AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, use a managed identity, `az login`, or device_code = true): %w", err)
 	}
 	return c, nil
+}
+
+// knownCloud reports whether authority is the authority host of a cloud
+// azidentity knows (public, US Government, China).
+func knownCloud(authority string) bool {
+	norm := func(s string) string { return strings.TrimSuffix(strings.ToLower(s), "/") }
+	for _, c := range []cloud.Configuration{cloud.AzurePublic, cloud.AzureGovernment, cloud.AzureChina} {
+		if norm(c.ActiveDirectoryAuthorityHost) == norm(authority) {
+			return true
+		}
+	}
+	return false
 }
 
 // Static returns a credential that always hands out token, for lab tenants
@@ -248,15 +213,4 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 	}
 	s.tok = tok
 	return tok.Token, nil
-}
-
-// LabRoots returns the certificate pool a lab at base is verified with:
-// the system's roots plus the lab's CA (control.TLSConfig); nil for a lab
-// served over plain http.
-func LabRoots(base string, getenv func(string) string) (*x509.CertPool, error) {
-	cfg, err := control.TLSConfig(base, getenv)
-	if err != nil || cfg == nil {
-		return nil, err
-	}
-	return cfg.RootCAs, nil
 }

@@ -30,9 +30,7 @@ func cloudTenant(t testing.TB, n int, opts lab.ServerOptions) (*lab.Tenant, *lab
 	opts.Anonymous = true
 	s := lab.NewServer(tn, opts)
 	sc := &statusCounter{next: s, byStatus: map[int]int64{}}
-	srv := httptest.NewServer(sc)
-	t.Cleanup(srv.Close)
-	return tn, s, srv, sc
+	return tn, s, serveTLS(t, s, sc), sc
 }
 
 // statusCounter counts the lab's answers by status, after an optional

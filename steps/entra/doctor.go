@@ -2,11 +2,14 @@ package entra
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -32,28 +35,19 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		tenant = getenv("AZURE_TENANT_ID")
 	}
 	device, _ := steps.Bool(cfg.Config, "device_code")
-	if cfg.Lab != "" {
-		// A lab is verified with its own CA and signs in at its own token
-		// endpoint, exactly as the target does when it opens.
-		roots, err := credential.LabRoots(cfg.Lab, getenv)
-		if err != nil {
-			return []steps.Check{steps.Failed("endpoint", err.Error(), "set REBIND_LAB_CA to the CA file `rebind lab serve --ca-file` wrote")}
-		}
-		checks := steps.EndpointChecks(ctx, strings.TrimSuffix(cfg.Lab, "/"), roots, true)
-		if checks[len(checks)-1].State == steps.CheckFailed {
-			return checks
-		}
-		cred, _, _, err := credential.Lab(ctx, cfg.Lab, getenv)
-		if err != nil {
-			return append(checks, steps.Failed("sign-in", err.Error(), "check the lab's app (REBIND_LAB_CLIENT_ID / REBIND_LAB_CLIENT_SECRET) or REBIND_LAB_TOKEN"))
-		}
-		return append(checks, credential.TokenChecks(ctx, cred, DefaultGraphURL+"/.default", "Graph", req.Needs, signInFix)...)
+	caFile, _ := steps.String(cfg.Config, "ca_file")
+	roots, err := httpx.Roots(caFile)
+	if err != nil {
+		return []steps.Check{steps.Failed("endpoint", err.Error(), "point ca_file at a PEM file of CA certificates")}
 	}
-	checks := steps.EndpointChecks(ctx, graphURL, nil, false)
+	authority, _ := steps.String(cfg.Config, "authority_host")
+	tr, _ := httpx.Transport(caFile)
+	checks := steps.EndpointChecks(ctx, graphURL, roots)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
+		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), signInFix))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +15,10 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
+	_ "github.com/rebind-dev/rebind/lab/labsync"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
+	"github.com/rebind-dev/rebind/steps/entra"
 	_ "github.com/rebind-dev/rebind/steps/exo"
 )
 
@@ -33,10 +35,7 @@ variable "upn" {
 
 target "entra" "tenant" {}
 
-target "adsync" "connect" {
-  driver  = "command"
-  command = ["ssh", "connect01", "Start-ADSyncSyncCycle -PolicyType {policy}"]
-}
+target "adsync" "connect" {}
 
 data "entra_user" "old" {
   target  = target.entra.tenant
@@ -92,21 +91,25 @@ func runOnLab(t *testing.T, scenario, src string, vars map[string]string, wrap f
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h http.Handler = lab.NewServer(tn, lab.ServerOptions{Anonymous: true})
+	ls := lab.NewServer(tn, lab.ServerOptions{Anonymous: true})
+	var h http.Handler = ls
 	if wrap != nil {
 		h = wrap(h)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := entra.ServeTLS(t, ls, h)
 	dir := t.TempDir()
+	b, err := control.Bind(context.Background(), srv.URL, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	store, err := journal.Open(filepath.Join(dir, ".rebind"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	r := &labRun{tn: tn}
-	e := &engine.Engine{Store: store, Lab: srv.URL, WorkDir: dir, Log: &r.log, PollInterval: 10 * time.Millisecond,
-		Getenv: func(string) string { return "" }}
+	e := &engine.Engine{Store: store, Lab: srv.URL, Bind: b.EnvironmentFor, Getenv: b.Getenv, WorkDir: dir, Log: &r.log,
+		PollInterval: 10 * time.Millisecond}
 	if virtualWaits {
 		e.PollInterval = time.Hour
 		e.Sleep = func(ctx context.Context, d time.Duration) error { return tn.Advance(d) }
@@ -197,9 +200,7 @@ variable "guid" {
 
 target "entra" "tenant" {}
 
-target "exo" "tenant" {
-  organization = "contoso.onmicrosoft.com"
-}
+target "exo" "tenant" {}
 
 data "exo_recipient" "holder" {
   target   = target.exo.tenant
@@ -278,9 +279,7 @@ variable "object_guid" {
 
 target "entra" "tenant" {}
 
-target "adsync" "connect" {
-  driver = "lab"
-}
+target "adsync" "connect" {}
 
 step "entra_dir_sync" "off" {
   target  = target.entra.tenant

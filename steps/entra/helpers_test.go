@@ -2,12 +2,16 @@ package entra
 
 import (
 	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
@@ -36,8 +40,9 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 // served is where a lab listens.
 type served struct{ URL string }
 
-// openLab opens the entra target against a lab the way the engine does
-// with --lab.
+// openLab opens the entra target bound to a lab the way `rebind --lab`
+// binds it: with the lab's settings and credentials, through the same code
+// as a tenant's.
 func openLab(t testing.TB, labURL string, config map[string]any) *Client {
 	t.Helper()
 	return openLabEnv(t, labURL, config, nil)
@@ -50,10 +55,19 @@ func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[stri
 	if !ok {
 		t.Fatal("entra target not registered")
 	}
-	v, err := tt.Open(context.Background(), steps.TargetConfig{
-		Name: "tenant", Config: steptest.Config(tt.Info().Schema, config), Lab: labURL,
-		Getenv: func(k string) string { return env[k] },
-	})
+	b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := map[string]cty.Value{}
+	for k, v := range config {
+		extra[k] = steptest.Value(v)
+	}
+	cfg, err := b.TargetConfig("entra", "tenant", extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tt.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,4 +125,18 @@ func ctyString(s string) cty.Value { return cty.StringVal(s) }
 func mustCall(t testing.TB, name string, c *Client, given map[string]any) steps.Call {
 	_, call := newCall(t, name, c, given, false)
 	return call
+}
+
+// serveTLS serves h, the lab server ls behind whatever wraps it, over TLS
+// (Graph is served over TLS only): the lab publishes the server's
+// certificate as its CA, and this process trusts it.
+func serveTLS(t testing.TB, ls *lab.Server, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ls.SetCA(ca)
+	control.Trust(srv.URL, ca)
+	t.Cleanup(func() { control.Forget(srv.URL) })
+	return srv
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // DefaultGraphURL is Microsoft Graph's global endpoint.
@@ -71,10 +72,12 @@ func (targetType) Info() steps.TargetInfo {
 			"(AZURE_TENANT_ID, AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload or " +
 			"managed identity, or `az login`), or from a device code sign-in when device_code = true; never from the runbook.",
 		Schema: steps.Schema{
-			"tenant_id":   {Type: cty.String, Doc: "The tenant (directory) id or domain to sign in to (default: $AZURE_TENANT_ID)."},
-			"graph_url":   {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
-			"device_code": {Type: cty.Bool, Doc: "Sign a person in with the device code flow instead of the environment's credential."},
-			"batch":       {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
+			"tenant_id":      {Type: cty.String, Doc: "The tenant (directory) id or domain to sign in to (default: $AZURE_TENANT_ID)."},
+			"graph_url":      {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
+			"device_code":    {Type: cty.Bool, Doc: "Sign a person in with the device code flow instead of the environment's credential."},
+			"batch":          {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
+			"authority_host": {Type: cty.String, Doc: "The Microsoft Entra authority to sign in at, e.g. https://login.microsoftonline.us/ (default: $AZURE_AUTHORITY_HOST or the public cloud's)."},
+			"ca_file":        {Type: cty.String, Doc: "A PEM file of CA certificates to trust besides the system's (a TLS-inspecting proxy, a private CA)."},
 		},
 	}
 }
@@ -97,31 +100,24 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if !ok {
 		batch = true
 	}
-	if cfg.Lab != "" {
-		// A lab is reached as Graph is: over TLS verified against the
-		// lab's CA, with a token for https://graph.microsoft.com from the
-		// lab's token endpoint. (An http:// lab is one served with
-		// --plain-http.)
-		cred, hc, _, err := credential.Lab(ctx, cfg.Lab, getenv)
-		if err != nil {
-			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
-		}
-		c, err := NewClient(ClientOptions{GraphURL: strings.TrimSuffix(cfg.Lab, "/"), Credential: cred, Batch: batch,
-			Transport: hc.Transport, Scope: DefaultGraphURL + "/.default"})
-		if err != nil {
-			return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
-		}
-		return c, nil
-	}
 	u, err := url.Parse(graphURL)
 	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
+	authority, _ := steps.String(cfg.Config, "authority_host")
+	caFile, _ := steps.String(cfg.Config, "ca_file")
+	tr, err := httpx.Transport(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
-	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch})
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
+		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
+	if err != nil {
+		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
+	}
+	// The token's scope is graph_url's .default: a national cloud's Graph
+	// has its own (https://learn.microsoft.com/graph/sdks/national-clouds).
+	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch, Transport: tr})
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}

@@ -2,14 +2,14 @@ package exo
 
 import (
 	"context"
-	"crypto/x509"
+	"net/http"
 	"os"
 	"strings"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -22,13 +22,6 @@ const appOnlyRole = "Exchange.ManageAsApp"
 // doctorCredential builds the credential doctor signs in with; tests
 // replace it to hand in tokens with chosen claims.
 var doctorCredential = credential.New
-
-// labCredential signs in at a lab's own token endpoint; tests replace it
-// as they do doctorCredential.
-var labCredential = func(ctx context.Context, base string, getenv func(string) string) (azcore.TokenCredential, error) {
-	cred, _, _, err := credential.Lab(ctx, base, getenv)
-	return cred, err
-}
 
 // Doctor checks the Exchange admin endpoint (reachable, TLS), a token for
 // it, and in the token the Exchange.ManageAsApp application permission.
@@ -52,32 +45,22 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		tenant = getenv("AZURE_TENANT_ID")
 	}
 	device, _ := steps.Bool(cfg.Config, "device_code")
-	lab := cfg.Lab != ""
-	if lab {
-		base = cfg.Lab
-	} else if org == "" {
+	if org == "" {
 		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
 	}
-	var roots *x509.CertPool
-	if lab {
-		// A lab is verified with its own CA and signs in at its own token
-		// endpoint, exactly as the target does when it opens.
-		var err error
-		if roots, err = credential.LabRoots(cfg.Lab, getenv); err != nil {
-			return []steps.Check{steps.Failed("endpoint", err.Error(), "set REBIND_LAB_CA to the CA file `rebind lab serve --ca-file` wrote")}
-		}
+	caFile, _ := steps.String(cfg.Config, "ca_file")
+	roots, err := httpx.Roots(caFile)
+	if err != nil {
+		return []steps.Check{steps.Failed("endpoint", err.Error(), "point ca_file at a PEM file of CA certificates")}
 	}
-	checks := steps.EndpointChecks(ctx, base, roots, lab)
+	checks := steps.EndpointChecks(ctx, base, roots)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	var cred azcore.TokenCredential
-	var err error
-	if lab {
-		cred, err = labCredential(ctx, cfg.Lab, getenv)
-	} else {
-		cred, err = doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device})
-	}
+	authority, _ := steps.String(cfg.Config, "authority_host")
+	tr, _ := httpx.Transport(caFile)
+	cred, err := doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
+		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
 	const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), fix))

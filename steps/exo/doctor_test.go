@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
@@ -25,8 +27,12 @@ func token(claims map[string]any) string {
 // TestDoctorExchange checks the token's Exchange.ManageAsApp and reports
 // the Exchange roles, which no token carries, as not observable.
 func TestDoctorExchange(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var needs []steps.Permission
 	for _, name := range []string{"exo_recipient", "exo_recipient_purge"} {
 		st, _ := steps.Lookup(name)
@@ -39,16 +45,10 @@ func TestDoctorExchange(t *testing.T) {
 			return credential.Static(token(map[string]any{"aud": "https://outlook.office365.com", "tid": "t", "appid": "a", "roles": roles})), nil
 		}
 		t.Cleanup(func() { doctorCredential = credential.New })
-		saved := labCredential
-		labCredential = func(context.Context, string, func(string) string) (azcore.TokenCredential, error) {
-			return doctorCredential(credential.Options{})
-		}
-		t.Cleanup(func() { labCredential = saved })
-		cfg := cty.ObjectVal(map[string]cty.Value{"organization": cty.NullVal(cty.String), "url": cty.NullVal(cty.String),
-			"tenant_id": cty.NullVal(cty.String), "device_code": cty.NullVal(cty.Bool)})
+		cfg := objectFor(targetType{}.Info().Schema, map[string]any{"organization": "contoso.onmicrosoft.com", "url": srv.URL, "ca_file": caFile})
 		m := map[string]steps.Check{}
 		for _, c := range (targetType{}).Doctor(context.Background(), steps.DoctorRequest{
-			Config: steps.TargetConfig{Name: "tenant", Config: cfg, Lab: srv.URL}, Needs: needs}) {
+			Config: steps.TargetConfig{Name: "tenant", Config: cfg}, Needs: needs}) {
 			m[c.Name] = c
 		}
 		return m

@@ -13,12 +13,13 @@ import (
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
 // labExchange serves a scenario with the lab's real routes and opens the exo
-// target against it as --lab does.
+// target bound to it as --lab binds it.
 func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Client) {
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
@@ -30,8 +31,15 @@ func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Clie
 	}
 	t.Cleanup(func() { in.Close() })
 	tt, _ := steps.LookupTarget("exo")
-	v, err := tt.Open(context.Background(), steps.TargetConfig{Name: "exo", Config: objectFor(tt.Info().Schema, nil), Lab: in.URL,
-		Getenv: func(string) string { return "" }})
+	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := b.TargetConfig("exo", "exo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := tt.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

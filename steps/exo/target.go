@@ -55,10 +55,12 @@ func (targetType) Info() steps.TargetInfo {
 			"ExchangeOnlineManagement module). Tokens come from azidentity's environment chain, as for the entra target; " +
 			"an app needs Exchange.ManageAsApp and an Exchange role.",
 		Schema: steps.Schema{
-			"organization": {Type: cty.String, Doc: "The tenant's domain, e.g. contoso.onmicrosoft.com (required except against a lab)."},
-			"url":          {Type: cty.String, Doc: "The Exchange endpoint, https://outlook.office365.com by default."},
-			"tenant_id":    {Type: cty.String, Doc: "The directory to sign in to (default: $AZURE_TENANT_ID)."},
-			"device_code":  {Type: cty.Bool, Doc: "Sign a person in with the device code flow."},
+			"organization":   {Type: cty.String, Doc: "The tenant's domain, e.g. contoso.onmicrosoft.com (required)."},
+			"url":            {Type: cty.String, Doc: "The Exchange endpoint, https://outlook.office365.com by default."},
+			"tenant_id":      {Type: cty.String, Doc: "The directory to sign in to (default: $AZURE_TENANT_ID)."},
+			"device_code":    {Type: cty.Bool, Doc: "Sign a person in with the device code flow."},
+			"authority_host": {Type: cty.String, Doc: "The Microsoft Entra authority to sign in at (default: $AZURE_AUTHORITY_HOST or the public cloud's)."},
+			"ca_file":        {Type: cty.String, Doc: "A PEM file of CA certificates to trust besides the system's (a TLS-inspecting proxy, a private CA)."},
 		},
 	}
 }
@@ -78,25 +80,6 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		tenant = getenv("AZURE_TENANT_ID")
 	}
 	device, _ := steps.Bool(cfg.Config, "device_code")
-	if cfg.Lab != "" {
-		// A lab is reached as Exchange Online is: over TLS verified
-		// against the lab's CA, with a token for
-		// https://outlook.office365.com from the lab's token endpoint.
-		cred, hc, ep, err := credential.Lab(ctx, cfg.Lab, getenv)
-		if err != nil {
-			return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
-		}
-		if ep.Exchange == "" {
-			return nil, fmt.Errorf("exo: lab %s: GET /lab/endpoints names no exchange address", cfg.Lab)
-		}
-		endpoint := ep.Exchange
-		if org == "" {
-			org = ep.Tenant
-		} else {
-			endpoint = strings.TrimSuffix(cfg.Lab, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
-		}
-		return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: hc}, nil
-	}
 	if org == "" {
 		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
 	}
@@ -105,11 +88,18 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
 	}
 	endpoint := strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device})
+	authority, _ := steps.String(cfg.Config, "authority_host")
+	caFile, _ := steps.String(cfg.Config, "ca_file")
+	tr, err := httpx.Transport(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 	}
-	return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: &http.Client{Timeout: 2 * time.Minute}}, nil
+	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority, HTTP: hc, Getenv: getenv})
+	if err != nil {
+		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
+	}
+	return &Client{Endpoint: endpoint, Organization: org, Tokens: credential.NewSource(cred, scope), HTTP: hc}, nil
 }
 
 // Client calls cmdlets through InvokeCommand. It is safe for concurrent use.

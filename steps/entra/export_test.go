@@ -1,0 +1,4 @@
+package entra
+
+// ServeTLS is serveTLS for the package's external tests.
+var ServeTLS = serveTLS
