@@ -71,6 +71,14 @@ func TestScript(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			return nil
 		},
+		// [ci] holds in CI (CI=true), where a missing tool fails the
+		// script instead of skipping it, as the Go tests do.
+		Condition: func(cond string) (bool, error) {
+			if cond == "ci" {
+				return os.Getenv("CI") == "true", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"labstart": scriptLabStart,
 			"labwait":  scriptLabWait,
