@@ -123,17 +123,17 @@ func runApply(opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	e, err := newEngine(ios, opts.G, nil)
-	if err != nil {
-		return err
-	}
 	// A plan's lab field never binds an apply to a lab by itself: the
 	// operator says where it runs.
-	if e.Lab != strings.TrimRight(p.Lab, "/") {
+	if lab := strings.TrimRight(opts.G.Lab, "/"); lab != strings.TrimRight(p.Lab, "/") {
 		if p.Lab != "" {
 			return fmt.Errorf("the plan was made against the lab at %s; to apply it there, say so: rebind --lab %s apply %s", p.Lab, p.Lab, opts.Target)
 		}
-		return fmt.Errorf("the plan was made against the real directories, not the lab at %s; apply it without --lab", e.Lab)
+		return fmt.Errorf("the plan was made against the real directories, not the lab at %s; apply it without --lab", lab)
+	}
+	e, err := newEngine(ios, opts.G, nil)
+	if err != nil {
+		return err
 	}
 	store, err := opts.G.store()
 	if err != nil {

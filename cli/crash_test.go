@@ -15,15 +15,6 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary act as the rebind command, so tests can run
-// it as a real child process and kill it.
-func TestMain(m *testing.M) {
-	if os.Getenv("REBIND_TEST_AS_CLI") == "1" {
-		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // rebindCmd returns a command that runs the test binary as rebind in dir.
 func rebindCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()

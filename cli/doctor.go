@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -70,7 +71,14 @@ func runDoctor(opts *doctorOptions) error {
 	}
 	e := &engine.Engine{Env: env}
 	if err := bindLab(context.Background(), e, g.Lab, g.StateDir); err != nil {
-		return err
+		if errors.As(err, new(usageError)) {
+			return err
+		}
+		// The lab could not be bound: that is doctor's first finding.
+		rep := doctorReport{Lab: strings.TrimRight(g.Lab, "/"), Checks: []steps.Check{{Target: "lab", Name: "binding",
+			State: steps.CheckFailed, Detail: err.Error(),
+			Fix: "start the lab (rebind lab serve) and give its URL; from another process set REBIND_LAB_CA to the CA file `rebind lab serve --ca-file` wrote"}}}
+		return writeDoctorReport(ios, opts, rep)
 	}
 	rep := doctorReport{Lab: e.Lab}
 	if env != nil {
@@ -132,6 +140,11 @@ func runDoctor(opts *doctorOptions) error {
 			rep.Checks = append(rep.Checks, c)
 		}
 	}
+	return writeDoctorReport(ios, opts, rep)
+}
+
+// writeDoctorReport prints the report; it fails when a check failed.
+func writeDoctorReport(ios *IO, opts *doctorOptions, rep doctorReport) error {
 	rep.OK = true
 	for _, c := range rep.Checks {
 		if c.State == steps.CheckFailed {

@@ -82,27 +82,98 @@ func sign(t *testing.T, p *Plan, s ssh.Signer) {
 	}
 }
 
-func TestSignAndVerifyEachKeyType(t *testing.T) {
+// TestSignaturesThatHold: plans whose signatures Verify accepts, with the
+// signers it must count.
+func TestSignaturesThatHold(t *testing.T) {
+	type test struct {
+		name string
+		// build returns the signed plan and whose signatures count.
+		build func(t *testing.T) (*Plan, *AllowedSigners)
+		// signers, when set, is who Verify must count, and required how
+		// many approvals the plan needs.
+		signers  string
+		required int
+	}
+	var tests []test
+	// Each key type, alice listed plainly and bob for rebind-plan only.
 	for _, kind := range []string{"ed25519", "rsa", "ecdsa256", "ecdsa384", "ecdsa521"} {
-		t.Run(kind, func(t *testing.T) {
+		tests = append(tests, test{
+			name: "each key type/" + kind,
+			build: func(t *testing.T) (*Plan, *AllowedSigners) {
+				p := samplePlan()
+				alice, bob := newSigner(t, kind), newSigner(t, kind)
+				allowed, err := ParseAllowedSigners(strings.NewReader(
+					"alice "+AuthorizedKey(alice.PublicKey())+"\n"+
+						`bob namespaces="rebind-plan" `+AuthorizedKey(bob.PublicKey())+"\n"), "allowed")
+				if err != nil {
+					t.Fatal(err)
+				}
+				sign(t, p, alice)
+				sign(t, p, bob)
+				if kind == "rsa" && !strings.Contains(p.Signatures[0].Armored, "BEGIN SSH SIGNATURE") {
+					t.Fatalf("not armored: %s", p.Signatures[0].Armored)
+				}
+				return p, allowed
+			},
+			signers:  "alice,bob",
+			required: 2,
+		})
+	}
+	tests = append(tests, test{
+		name: "after the plan is written and read",
+		build: func(t *testing.T) (*Plan, *AllowedSigners) {
+			tm := newTeam(t, []string{"alice", "bob"})
 			p := samplePlan()
-			alice, bob := newSigner(t, kind), newSigner(t, kind)
-			allowed, err := ParseAllowedSigners(strings.NewReader(
-				"alice "+AuthorizedKey(alice.PublicKey())+"\n"+
-					`bob namespaces="rebind-plan" `+AuthorizedKey(bob.PublicKey())+"\n"), "allowed")
+			sign(t, p, tm.keys["alice"])
+			sign(t, p, tm.keys["bob"])
+			path := t.TempDir() + "/plan.json"
+			if err := p.Write(path); err != nil {
+				t.Fatal(err)
+			}
+			q, err := Read(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sign(t, p, alice)
-			sign(t, p, bob)
-			if kind == "rsa" && !strings.Contains(p.Signatures[0].Armored, "BEGIN SSH SIGNATURE") {
-				t.Fatalf("not armored: %s", p.Signatures[0].Armored)
+			return q, tm.allowed
+		},
+	}, test{
+		// A reviewer who pipes the digest with echo signs it with a
+		// trailing newline: that signature is taken too.
+		name: "a digest signed with its newline",
+		build: func(t *testing.T) (*Plan, *AllowedSigners) {
+			tm := newTeam(t, []string{"alice", "bob"})
+			p := samplePlan()
+			for _, n := range []string{"alice", "bob"} {
+				armored, err := sshsigSign(tm.keys[n], Namespace, []byte(p.Digest()+"\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := AddSignature(p, armored); err != nil {
+					t.Fatal(err)
+				}
 			}
+			return p, tm.allowed
+		},
+	}, test{
+		name: "a plan that needs no approvals, without allowed signers",
+		build: func(t *testing.T) (*Plan, *AllowedSigners) {
+			p := samplePlan()
+			p.Approvals = Policy{}
+			p.Steps = nil
+			return p, nil
+		},
+	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, allowed := tt.build(t)
 			ap, err := Verify(p, allowed, testNow)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(ap.Signers, ","); got != "alice,bob" || !ap.Enough() || ap.Required != 2 {
+			if tt.signers == "" {
+				return
+			}
+			if got := strings.Join(ap.Signers, ","); got != tt.signers || !ap.Enough() || ap.Required != tt.required {
 				t.Fatalf("approval = %+v", ap)
 			}
 		})
@@ -121,24 +192,6 @@ func TestRSASignsWithSHA512(t *testing.T) {
 	}
 	if s.Sig.Format != ssh.KeyAlgoRSASHA512 || s.HashAlgorithm != "sha512" {
 		t.Fatalf("format %s, hash %s", s.Sig.Format, s.HashAlgorithm)
-	}
-}
-
-func TestVerifySurvivesWriteAndRead(t *testing.T) {
-	tm := newTeam(t, []string{"alice", "bob"})
-	p := samplePlan()
-	sign(t, p, tm.keys["alice"])
-	sign(t, p, tm.keys["bob"])
-	path := t.TempDir() + "/plan.json"
-	if err := p.Write(path); err != nil {
-		t.Fatal(err)
-	}
-	q, err := Read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Verify(q, tm.allowed, testNow); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -344,22 +397,90 @@ func forceSign(t *testing.T, p *Plan, s ssh.Signer) {
 	p.Signatures = append(p.Signatures, Signature{PublicKey: AuthorizedKey(s.PublicKey()), Armored: armored, Created: testNow})
 }
 
-func TestSignRefusesTheAuthorsKey(t *testing.T) {
-	s := newSigner(t, "ed25519")
-	p := samplePlan()
-	p.AuthorKey = AuthorizedKey(s.PublicKey())
-	if _, err := Sign(p, s, testNow); !errors.Is(err, ErrAuthorSignature) {
-		t.Fatalf("Sign = %v, want ErrAuthorSignature", err)
-	}
-	if len(p.Signatures) != 0 {
-		t.Fatal("the refused signature was added")
-	}
-	armored, err := sshsigSign(s, Namespace, message(p.Digest()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := AddSignature(p, armored); !errors.Is(err, ErrAuthorSignature) {
-		t.Fatalf("AddSignature = %v, want ErrAuthorSignature", err)
+// TestSignatureRefusals: each way Sign, AddSignature, CheckSigner and
+// Verify refuse a signer or a signature before it counts, with the error
+// the refusal must wrap.
+func TestSignatureRefusals(t *testing.T) {
+	tm := newTeam(t, []string{"alice", "dave"}) // dave wrote samplePlan
+	tests := []struct {
+		name string
+		// refuse returns the refusal; p is a fresh sample plan.
+		refuse func(t *testing.T, p *Plan) error
+		want   error
+		// after checks p once refused.
+		after func(t *testing.T, p *Plan)
+	}{{
+		name: "Sign with the author's key",
+		refuse: func(t *testing.T, p *Plan) error {
+			s := newSigner(t, "ed25519")
+			p.AuthorKey = AuthorizedKey(s.PublicKey())
+			_, err := Sign(p, s, testNow)
+			return err
+		},
+		want: ErrAuthorSignature,
+		after: func(t *testing.T, p *Plan) {
+			if len(p.Signatures) != 0 {
+				t.Fatal("the refused signature was added")
+			}
+		},
+	}, {
+		name: "AddSignature by the author's key",
+		refuse: func(t *testing.T, p *Plan) error {
+			s := newSigner(t, "ed25519")
+			p.AuthorKey = AuthorizedKey(s.PublicKey())
+			armored, err := sshsigSign(s, Namespace, message(p.Digest()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return AddSignature(p, armored)
+		},
+		want: ErrAuthorSignature,
+	}, {
+		name: "AddSignature over another digest",
+		refuse: func(t *testing.T, p *Plan) error {
+			armored, err := sshsigSign(newSigner(t, "ed25519"), Namespace, message(strings.Repeat("0", 64)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return AddSignature(p, armored)
+		},
+		want: ErrWrongDigest,
+	}, {
+		name:   "AddSignature of what is not a signature",
+		refuse: func(t *testing.T, p *Plan) error { return AddSignature(p, "not a signature") },
+		want:   ErrMalformedSignature,
+	}, {
+		name: "CheckSigner of the author",
+		refuse: func(t *testing.T, p *Plan) error {
+			_, err := CheckSigner(p, tm.allowed, tm.keys["dave"].PublicKey(), testNow)
+			return err
+		},
+		want: ErrAuthorSignature,
+	}, {
+		name: "CheckSigner of an outsider",
+		refuse: func(t *testing.T, p *Plan) error {
+			_, err := CheckSigner(p, tm.allowed, newSigner(t, "ed25519").PublicKey(), testNow)
+			return err
+		},
+		want: ErrUnknownSigner,
+	}, {
+		name: "Verify without allowed signers",
+		refuse: func(t *testing.T, p *Plan) error {
+			_, err := Verify(p, nil, testNow)
+			return err
+		},
+		want: ErrNoAllowedSigners,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := samplePlan()
+			if err := tt.refuse(t, p); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if tt.after != nil {
+				tt.after(t, p)
+			}
+		})
 	}
 }
 
@@ -369,65 +490,16 @@ func TestCheckSigner(t *testing.T) {
 	if e, err := CheckSigner(p, tm.allowed, tm.keys["alice"].PublicKey(), testNow); err != nil || e.Principal() != "alice" {
 		t.Fatalf("alice: %v %v", e, err)
 	}
-	if _, err := CheckSigner(p, tm.allowed, tm.keys["dave"].PublicKey(), testNow); !errors.Is(err, ErrAuthorSignature) {
-		t.Fatalf("dave: %v", err)
-	}
-	if _, err := CheckSigner(p, tm.allowed, newSigner(t, "ed25519").PublicKey(), testNow); !errors.Is(err, ErrUnknownSigner) {
-		t.Fatalf("outsider: %v", err)
-	}
 }
 
 func TestSignReplacesTheSameKeysSignature(t *testing.T) {
+
 	tm := newTeam(t, []string{"alice"})
 	p := samplePlan()
 	sign(t, p, tm.keys["alice"])
 	sign(t, p, tm.keys["alice"])
 	if len(p.Signatures) != 1 {
 		t.Fatalf("%d signatures, want 1", len(p.Signatures))
-	}
-}
-
-func TestAddSignatureRefusesAnotherDigest(t *testing.T) {
-	s := newSigner(t, "ed25519")
-	p := samplePlan()
-	armored, err := sshsigSign(s, Namespace, message(strings.Repeat("0", 64)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := AddSignature(p, armored); !errors.Is(err, ErrWrongDigest) {
-		t.Fatalf("AddSignature = %v, want ErrWrongDigest", err)
-	}
-	if err := AddSignature(p, "not a signature"); !errors.Is(err, ErrMalformedSignature) {
-		t.Fatalf("AddSignature = %v, want ErrMalformedSignature", err)
-	}
-}
-
-func TestVerifyWithoutAllowedSigners(t *testing.T) {
-	p := samplePlan()
-	if _, err := Verify(p, nil, testNow); !errors.Is(err, ErrNoAllowedSigners) {
-		t.Fatalf("Verify = %v", err)
-	}
-	p.Approvals = Policy{}
-	p.Steps = nil
-	if _, err := Verify(p, nil, testNow); err != nil {
-		t.Fatalf("a plan that needs no approvals: %v", err)
-	}
-}
-
-func TestVerifyAcceptsDigestWithNewline(t *testing.T) {
-	tm := newTeam(t, []string{"alice", "bob"})
-	p := samplePlan()
-	for _, n := range []string{"alice", "bob"} {
-		armored, err := sshsigSign(tm.keys[n], Namespace, []byte(p.Digest()+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := AddSignature(p, armored); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := Verify(p, tm.allowed, testNow); err != nil {
-		t.Fatal(err)
 	}
 }
 
