@@ -1,0 +1,166 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rebind-dev/rebind/termtext"
+)
+
+// MaxListed is how many instances a rendering (text, Markdown, HTML) lists
+// one by one unless asked for all of them (Full): a plan that fans out over
+// 100,000 users would otherwise be 100,000 entries that no reviewer reads,
+// and would hide the few that change something. A plan of at most
+// MaxListed instances is listed whole; a larger one lists its first
+// MaxListed changes in run order, and counts the rest, by step and action:
+// every instance that changes nothing, and the changes after the first
+// MaxListed. Every rendering then says where to see them all.
+const MaxListed = 100
+
+// listedInstance is an instance a rendering lists, with its step.
+type listedInstance struct {
+	Step *Step
+	In   Instance
+}
+
+// notListed counts what a rendering of one step leaves out.
+type notListed struct {
+	Step string
+	// Unchanged counts the instances that change nothing.
+	Unchanged int
+	// Changes counts the changes past the first MaxListed, by the label a
+	// summary uses ("update", "await", ...).
+	Changes map[string]int
+}
+
+// String says what was left out of the step: "99,000 already so, 12 to
+// update".
+func (n notListed) String() string {
+	var parts []string
+	if n.Unchanged > 0 {
+		parts = append(parts, count(n.Unchanged)+" already so")
+	}
+	labels := make([]string, 0, len(n.Changes))
+	for l := range n.Changes {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		parts = append(parts, count(n.Changes[l])+" "+actionPhrase(l))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// listing is what a rendering lists and what it counts instead.
+type listing struct {
+	Rows []listedInstance
+	// Summarised is set when not every instance is listed.
+	Summarised bool
+	// NotListed is per step, in run order.
+	NotListed []notListed
+	// Total counts every instance; ChangesListed and Changes count the
+	// instances that change something (not no-op), listed and in all.
+	Total, ChangesListed, Changes int
+	// IrreversibleNotListed counts irreversible changes left out.
+	IrreversibleNotListed int
+}
+
+// summaryLabel is the label an instance counts under in Summary.
+func summaryLabel(s *Step, in Instance) string {
+	if s.Await != "" && in.Action != ActionNoOp && in.Action != ActionDeferred {
+		return "await"
+	}
+	return in.Action
+}
+
+// list decides what a rendering of p lists (see MaxListed). p is the plan
+// as the rendering shows it (visible).
+func list(p *Plan, full bool) listing {
+	var l listing
+	for i := range p.Steps {
+		l.Total += p.Steps[i].Len()
+	}
+	l.Summarised = !full && l.Total > MaxListed
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		if !l.Summarised {
+			for in := range s.All {
+				l.Rows = append(l.Rows, listedInstance{s, in})
+				if in.Action != ActionNoOp {
+					l.Changes++
+					l.ChangesListed++
+				}
+			}
+			continue
+		}
+		n := notListed{Step: s.Address, Unchanged: len(s.Unchanged), Changes: map[string]int{}}
+		for _, in := range s.Instances {
+			if in.Action == ActionNoOp {
+				// A no-op recorded whole (it has notes, or its step is
+				// not fanned out): listed while there is room, since
+				// whatever made it whole is worth a look.
+				if l.ChangesListed < MaxListed {
+					l.Rows = append(l.Rows, listedInstance{s, in})
+				} else {
+					n.Unchanged++
+				}
+				continue
+			}
+			l.Changes++
+			if l.ChangesListed < MaxListed {
+				l.Rows = append(l.Rows, listedInstance{s, in})
+				l.ChangesListed++
+				continue
+			}
+			n.Changes[summaryLabel(s, in)]++
+			if in.Irreversible {
+				l.IrreversibleNotListed++
+			}
+		}
+		if n.Unchanged > 0 || len(n.Changes) > 0 {
+			l.NotListed = append(l.NotListed, n)
+		}
+	}
+	return l
+}
+
+// seeAll says where to see what a summarised rendering leaves out.
+func seeAll(file string) string {
+	if file == "" {
+		file = "PLAN"
+	}
+	file = termtext.Line(termtext.Clip(file, maxText))
+	return fmt.Sprintf("rebind show --full %s lists every instance; rebind show --json %s gives the whole plan as JSON", file, file)
+}
+
+// actionPhrase is how a summary names an action: "to update".
+func actionPhrase(label string) string {
+	switch label {
+	case "create", "update", "delete", "run", "read":
+		return "to " + label
+	case "await":
+		return "to wait for"
+	case ActionDeferred:
+		return "decided at apply"
+	case ActionNoOp:
+		return "already so"
+	}
+	return label
+}
+
+// count writes n with thousands separators: 100,000.
+func count(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
