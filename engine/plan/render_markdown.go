@@ -148,7 +148,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 	index := map[string]int{}
 	l := list(p, opt.Full)
 	if l.Summarised {
-		v.Listed = fmt.Sprintf("The first %s of %s changes are listed; %s instances in all.", count(l.ChangesListed), count(l.Changes), count(l.Total))
+		v.Listed = "Listed: " + l.listedPhrase() + "."
 		for _, n := range l.NotListed {
 			v.NotListed = append(v.NotListed, notListedView{Step: n.Step, Counts: n.String()})
 		}

@@ -100,7 +100,7 @@ func list(p *Plan, full bool) listing {
 				// A no-op recorded whole (it has notes, or its step is
 				// not fanned out): listed while there is room, since
 				// whatever made it whole is worth a look.
-				if l.ChangesListed < MaxListed {
+				if len(l.Rows) < MaxListed {
 					l.Rows = append(l.Rows, listedInstance{s, in})
 				} else {
 					n.Unchanged++
@@ -123,6 +123,15 @@ func list(p *Plan, full bool) listing {
 		}
 	}
 	return l
+}
+
+// listedPhrase says what a summarised rendering lists: "the first 100 of
+// 1,000 changes (100,000 instances in all)".
+func (l listing) listedPhrase() string {
+	if l.ChangesListed == l.Changes {
+		return fmt.Sprintf("every change (%s) of %s instances; the instances already so are counted, not listed", count(l.Changes), count(l.Total))
+	}
+	return fmt.Sprintf("the first %s of %s changes; %s instances in all (the rest are counted, not listed)", count(l.ChangesListed), count(l.Changes), count(l.Total))
 }
 
 // seeAll says where to see what a summarised rendering leaves out.

@@ -96,7 +96,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 	l := list(p, opt.Full)
 	if l.Summarised {
 		pw.f("%s\n", Summary(p))
-		pw.f("Listed       the first %s of %s changes; %s instances in all (the rest are counted below)\n\n", count(l.ChangesListed), count(l.Changes), count(l.Total))
+		pw.f("Listed       %s\n\n", l.listedPhrase())
 	}
 	for _, r := range l.Rows {
 		s, in := r.Step, r.In
