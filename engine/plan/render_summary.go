@@ -60,7 +60,8 @@ type listing struct {
 	// NotListed is per step, in run order.
 	NotListed []notListed
 	// Total counts every instance; ChangesListed and Changes count the
-	// instances that change something (not no-op), listed and in all.
+	// instances that change something or may (not no-op, not read),
+	// listed and in all.
 	Total, ChangesListed, Changes int
 	// IrreversibleNotListed counts irreversible changes left out.
 	IrreversibleNotListed int
@@ -87,7 +88,7 @@ func list(p *Plan, full bool) listing {
 		if !l.Summarised {
 			for in := range s.All {
 				l.Rows = append(l.Rows, listedInstance{s, in})
-				if in.Action != ActionNoOp {
+				if in.Action != ActionNoOp && in.Action != "read" {
 					l.Changes++
 					l.ChangesListed++
 				}
@@ -96,14 +97,18 @@ func list(p *Plan, full bool) listing {
 		}
 		n := notListed{Step: s.Address, Unchanged: len(s.Unchanged), Changes: map[string]int{}}
 		for _, in := range s.Instances {
-			if in.Action == ActionNoOp {
-				// A no-op recorded whole (it has notes, or its step is
-				// not fanned out): listed while there is room, since
-				// whatever made it whole is worth a look.
-				if len(l.Rows) < MaxListed {
+			switch in.Action {
+			case ActionNoOp, "read":
+				// A read, or a no-op recorded whole (it has notes, or
+				// its step is not fanned out), changes nothing: listed
+				// while there is room, since it is worth a look.
+				switch {
+				case len(l.Rows) < MaxListed:
 					l.Rows = append(l.Rows, listedInstance{s, in})
-				} else {
+				case in.Action == ActionNoOp:
 					n.Unchanged++
+				default:
+					n.Changes[in.Action]++
 				}
 				continue
 			}
@@ -128,6 +133,9 @@ func list(p *Plan, full bool) listing {
 // listedPhrase says what a summarised rendering lists: "the first 100 of
 // 1,000 changes (100,000 instances in all)".
 func (l listing) listedPhrase() string {
+	if l.Changes == 0 {
+		return fmt.Sprintf("no changes among %s instances; the instances already so are counted, not listed", count(l.Total))
+	}
 	if l.ChangesListed == l.Changes {
 		return fmt.Sprintf("every change (%s) of %s instances; the instances already so are counted, not listed", count(l.Changes), count(l.Total))
 	}
