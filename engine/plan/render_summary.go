@@ -145,7 +145,9 @@ func (l listing) listedPhrase() string {
 // seeAll says where to see what a summarised rendering leaves out.
 func seeAll(file string) string {
 	if file == "" {
-		file = "PLAN"
+		// Rendered before it was saved (plan without -out, apply of a
+		// runbook).
+		return "save the plan with rebind plan -out FILE; then rebind show --full FILE lists every instance, and rebind show --json FILE gives the whole plan as JSON"
 	}
 	file = termtext.Line(termtext.Clip(file, maxText))
 	return fmt.Sprintf("rebind show --full %s lists every instance; rebind show --json %s gives the whole plan as JSON", file, file)
