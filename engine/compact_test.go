@@ -199,3 +199,41 @@ step "test_value" "a" {
 		t.Fatalf("step = %+v, want one whole no-op instance with its observed object", st)
 	}
 }
+
+// A run journaled with a plan of format version 1 (by an earlier rebind)
+// still resumes and rolls back: its plan is read from the journal as it
+// was written.
+func TestRunWithAVersion1PlanResumesAndRollsBack(t *testing.T) {
+	h := newHarness(t)
+	writeUsers(t, h, "a@x,no", "b@x,no")
+	theWorld.set("a@x", "bound")
+	theWorld.set("b@x", "stale")
+	p := h.plan(fanOutSrc, nil)
+	// The same plan as format version 1 wrote it: every instance whole,
+	// its observed object inline.
+	var rows []plan.Instance
+	for in := range p.Steps[0].All {
+		rows = append(rows, in)
+	}
+	for i := range rows {
+		rows[i].Observed, rows[i].ObservedRef = p.ObservedValue(rows[i]), ""
+	}
+	p.Steps[0].Instances, p.Steps[0].Unchanged, p.Objects, p.FormatVersion = rows, nil, nil, 1
+	ctx := context.Background()
+	run, err := h.e.Store.CreateRunLocking(ctx, journal.Run{Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest,
+		Dir: h.dir, Inputs: []byte("{}"), Plan: p.CanonicalBytes(), Status: journal.StatusRunning}, []string{"test:a@x", "test:b@x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, diags := h.e.Resume(ctx, run.ID, Inputs{}, ResumeOptions{})
+	if diags.HasErrors() || rep.Status != journal.StatusSucceeded {
+		t.Fatalf("resume of a run with a version 1 plan: %v %+v\n%s", diags, rep, h.log.String())
+	}
+	if theWorld.get("b@x") != "bound" {
+		t.Fatalf("b@x = %q after the resume", theWorld.get("b@x"))
+	}
+	rep, diags = h.e.Rollback(ctx, run.ID, Inputs{})
+	if diags.HasErrors() || theWorld.get("b@x") != "stale" {
+		t.Fatalf("rollback: %v %+v; b@x = %q", diags, rep, theWorld.get("b@x"))
+	}
+}
