@@ -237,3 +237,31 @@ func TestRunWithAVersion1PlanResumesAndRollsBack(t *testing.T) {
 		t.Fatalf("rollback: %v %+v; b@x = %q", diags, rep, theWorld.get("b@x"))
 	}
 }
+
+// An unchanged instance whose arguments hold a secret has a keyed
+// fingerprint: a plain SHA-256 of the arguments could be tested against
+// guesses of the secret.
+func TestUnchangedFingerprintOfASecretIsKeyed(t *testing.T) {
+	h := newHarness(t)
+	writeUsers(t, h, "a@x,no")
+	theWorld.set("a@x", "bound")
+	p := h.plan(header+`
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+step "test_value" "each" {
+  for_each = { for r in csvdecode(file("users.csv")) : r.upn => r }
+  key      = each.key
+  value    = "bound"
+  secret   = var.pw
+}
+`, map[string]string{"pw": "hunter2-secret"})
+	un := p.Steps[0].Unchanged
+	if len(un) != 1 || !strings.HasPrefix(un[0].Fingerprint, "hmac:") || p.KeyID != h.e.KeyID() {
+		t.Fatalf("unchanged %+v, key id %q: want a keyed fingerprint under %s", un, p.KeyID, h.e.KeyID())
+	}
+	if strings.Contains(string(p.CanonicalBytes()), "hunter2-secret") {
+		t.Fatal("the plan holds the secret")
+	}
+}

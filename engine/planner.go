@@ -501,9 +501,6 @@ func (s *session) observe(ctx context.Context, st *runbook.Step, info steps.Info
 	return obs, err
 }
 
-// fingerprint is the SHA-256 of a value's typed JSON; of a value that
-// holds a secret, the HMAC-SHA256 under the engine's key ("hmac:..."),
-// since a plain hash of a secret can be tested against guesses.
 // unchanged is in as a row of plan.Step.Unchanged, when it is one: an
 // instance of a fan-out that changes nothing and has no notes. Its
 // fingerprint covers the object observed and the instance's arguments
@@ -533,6 +530,9 @@ func (s *session) unchangedFingerprint(obs, cfg cty.Value) string {
 	return s.fingerprint(cty.TupleVal([]cty.Value{cty.StringVal("rebind unchanged instance"), obs, cfg}))
 }
 
+// fingerprint is the SHA-256 of a value's typed JSON; of a value that
+// holds a secret, the HMAC-SHA256 under the engine's key ("hmac:..."),
+// since a plain hash of a secret can be tested against guesses.
 func (s *session) fingerprint(v cty.Value) string {
 	keyed := lang.HasSensitive(v)
 	v, _ = v.UnmarkDeep()
