@@ -1,8 +1,10 @@
 // Package plan holds rebind's change plan: what a runbook will do to the
 // directories, as observed at a point in time. A plan is the artefact people
 // review: it carries the runbook sources, the non-secret inputs, the targets
-// without credentials, every observed object with a fingerprint, every change
-// (before -> after), the approval policy, and when it was made and expires.
+// without credentials, every observed object with a fingerprint (stored
+// once; an instance of a fan-out that changes nothing by its fingerprint
+// alone, see Unchanged), every change (before -> after), the approval
+// policy, and when it was made and expires.
 //
 // Its digest is the SHA-256 of its canonical bytes: the JSON encoding of
 // every field except the signatures, with object keys in a fixed order.
