@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func BenchmarkShow100k(b *testing.B) {
 
 // fanOut100kPlan is a plan of testdata/fanout-100k/main.hcl over n users,
 // every n/changes-th of which changes its immutable ID.
-func fanOut100kPlan(b *testing.B, n, changes int) *plan.Plan {
+func fanOut100kPlan(b testing.TB, n, changes int) *plan.Plan {
 	src, err := os.ReadFile(filepath.Join("testdata", "fanout-100k", "main.hcl"))
 	if err != nil {
 		b.Fatal(err)
@@ -109,10 +110,43 @@ func fanOut100kPlan(b *testing.B, n, changes int) *plan.Plan {
 	return p
 }
 
-func value(b *testing.B, s string) plan.Value {
+func value(b testing.TB, s string) plan.Value {
 	var v plan.Value
 	if err := v.UnmarshalJSON([]byte(s)); err != nil {
 		b.Fatal(err)
 	}
 	return v
+}
+
+// rebind show summarises a plan of more than 100 instances and says how to
+// see the rest; --full lists them, --json gives the whole plan.
+func TestShowSummarisesALargeFanOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "300.plan")
+	if err := fanOut100kPlan(t, 300, 150).Write(path); err != nil {
+		t.Fatal(err)
+	}
+	show := func(args ...string) (int, string) {
+		var out, errs strings.Builder
+		code := Main(append([]string{"show"}, args...), strings.NewReader(""), &out, &errs)
+		return code, out.String() + errs.String()
+	}
+	code, out := show(path)
+	for _, want := range []string{"150 to update", "150 already so", "Listed       the first 100 of 150 changes; 301 instances in all",
+		"step.entra_immutable_id.anchor: 150 already so, 50 to update", "rebind show --full " + path, "rebind show --json " + path} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show has no %q:\n%s", want, out)
+		}
+	}
+	if code != 0 || strings.Count(out, "(update)") != 100 || strings.Contains(out, "(no-op)") {
+		t.Errorf("show (exit %d) lists %d updates and unchanged instances:\n%s", code, strings.Count(out, "(update)"), out)
+	}
+	if code, out = show("--full", path); code != 0 || strings.Count(out, "(update)") != 150 || strings.Count(out, "(no-op)") != 150 {
+		t.Errorf("show --full (exit %d) lists %d updates and %d unchanged", code, strings.Count(out, "(update)"), strings.Count(out, "(no-op)"))
+	}
+	if code, out = show("--json", path); code != 0 || !strings.Contains(out, `"format_version": 2`) || !strings.Contains(out, `"unchanged": [`) {
+		t.Errorf("show --json (exit %d):\n%.300s", code, out)
+	}
+	if code, out = show("--json", "--format", "markdown", path); code == 0 || !strings.Contains(out, "--json and --format markdown") {
+		t.Errorf("show --json --format markdown (exit %d): %s", code, out)
+	}
 }
