@@ -166,8 +166,15 @@ func TestTamperedPlansAreRefused(t *testing.T) {
 			planInstance(m, 0, 0)["notes"] = []any{"only prints a line"}
 		}, want: "steps[0].instances[0].notes", dynamic: true},
 		{name: "observed value rewritten", signers: []string{"alice", "bob"}, edit: func(m map[string]any) {
-			planInstance(m, 0, 0)["observed"] = map[string]any{"exists": true}
-		}, want: "steps[0].instances[0].observed", dynamic: true},
+			// Where the plan stores it, under the digest of the forged
+			// object, so that the file still reads.
+			in := planInstance(m, 0, 0)
+			objects := m["objects"].(map[string]any)
+			delete(objects, in["observed_ref"].(string))
+			ref := plan.ObjectRef(plan.Value(`{"exists":true}`))
+			objects[ref] = map[string]any{"exists": true}
+			in["observed_ref"] = ref
+		}, want: "steps[0].instances[0].observed_ref", dynamic: true},
 		{name: "object renamed", signers: []string{"alice", "bob"}, edit: func(m map[string]any) {
 			planInstance(m, 0, 0)["object"] = "file:/tmp/elsewhere"
 		}, want: "steps[0].instances[0].object", dynamic: true},

@@ -91,7 +91,7 @@ func runPlan(opts *planOptions) error {
 		if err := writeJSON(opts.IO.Out, p); err != nil {
 			return err
 		}
-	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out)}); err != nil {
+	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out), PlanFile: opts.Out}); err != nil {
 		return err
 	}
 	if opts.Key != "" {

@@ -97,6 +97,9 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 		return nil, hcl.Diagnostics{errDiag("Plan made against other targets",
 			fmt.Errorf("the plan was made against %s, and this apply is bound to %s; apply it against the same targets", labName(p.Lab), labName(e.Lab)))}
 	}
+	if err := plan.CheckApplyVersion(p); err != nil {
+		return nil, hcl.Diagnostics{errDiag("Plan refused", err)}
+	}
 	// The runbook the checks load from the plan's sources is the one that
 	// runs.
 	var rb *runbook.Runbook
@@ -227,29 +230,46 @@ func (e *Engine) lockedDiag(ctx context.Context, le *journal.LockError) *hcl.Dia
 // before or after). Any of these means what would run is not what people
 // approved.
 func compareObservations(old, fresh *plan.Plan) []Drift {
-	now := map[string]plan.Instance{}
+	type entry struct {
+		in        plan.Instance
+		unchanged bool
+	}
+	now := map[string]entry{}
 	var freshOrder []string
-	for _, s := range fresh.Steps {
-		for _, in := range s.Instances {
-			now[in.Address] = in
+	for i := range fresh.Steps {
+		for in, u := range fresh.Steps[i].All {
+			now[in.Address] = entry{in, u}
 			freshOrder = append(freshOrder, in.Address)
 		}
 	}
 	seen := map[string]bool{}
 	var out []Drift
-	for _, s := range old.Steps {
-		for _, in := range s.Instances {
+	for i := range old.Steps {
+		for in, wasUnchanged := range old.Steps[i].All {
 			seen[in.Address] = true
-			cur, ok := now[in.Address]
+			e, ok := now[in.Address]
+			cur := e.in
 			switch {
 			case !ok:
 				out = append(out, Drift{Address: in.Address, Object: in.Object, Attributes: []string{"the instance is gone: its for_each no longer yields it"}})
+			case wasUnchanged || e.unchanged:
+				// The plan records an instance that changes nothing by
+				// a fingerprint of its object and arguments only.
+				if d, drifted := unchangedDrift(in, wasUnchanged, cur, e.unchanged, fresh); drifted {
+					out = append(out, d)
+				}
 			case in.Fingerprint != cur.Fingerprint:
 				obj := in.Object
 				if obj == "" { // an optional data block that found nothing at review
 					obj = cur.Object
 				}
-				out = append(out, Drift{Address: in.Address, Object: obj, Attributes: diffTrees(in.Observed.Tree(), cur.Observed.Tree())})
+				was := old.ObservedValue(in)
+				if was.IsZero() {
+					// Too large for the plan to store (plan.MaxStoredObject).
+					out = append(out, Drift{Address: in.Address, Object: obj, Attributes: []string{fmt.Sprintf("what was observed changed since review (fingerprint %s -> %s); the plan stores only its fingerprint", short(in.Fingerprint), short(cur.Fingerprint))}})
+					continue
+				}
+				out = append(out, Drift{Address: in.Address, Object: obj, Attributes: diffTrees(was.Tree(), fresh.ObservedValue(cur).Tree())})
 			case in.Action != cur.Action || in.Before.String() != cur.Before.String() || in.After.String() != cur.After.String():
 				d := Drift{Address: in.Address, Object: in.Object}
 				if in.Action != cur.Action {
@@ -267,11 +287,46 @@ func compareObservations(old, fresh *plan.Plan) []Drift {
 	}
 	for _, addr := range freshOrder {
 		if !seen[addr] {
-			cur := now[addr]
+			cur := now[addr].in
 			out = append(out, Drift{Address: addr, Object: cur.Object, Attributes: []string{"a new instance that was not in the reviewed plan (its for_each yields more now)"}})
 		}
 	}
 	return out
+}
+
+// unchangedDrift compares an instance of which the reviewed plan, the
+// fresh one or both record only a fingerprint (plan.Unchanged).
+func unchangedDrift(in plan.Instance, wasUnchanged bool, cur plan.Instance, isUnchanged bool, fresh *plan.Plan) (Drift, bool) {
+	d := Drift{Address: in.Address, Object: in.Object}
+	if d.Object == "" {
+		d.Object = cur.Object
+	}
+	switch {
+	case wasUnchanged && isUnchanged:
+		if in.Fingerprint == cur.Fingerprint {
+			return d, false
+		}
+		d.Attributes = []string{fmt.Sprintf("the object or the instance's arguments changed since review (fingerprint %s -> %s); it still changes nothing, but the plan records only the fingerprint of an unchanged instance, so plan again to review it", short(in.Fingerprint), short(cur.Fingerprint))}
+	case wasUnchanged:
+		d.Attributes = append(d.Attributes, fmt.Sprintf("planned action: %s -> %s", in.Action, cur.Action))
+		if cur.Before.String() != cur.After.String() {
+			d.Attributes = append(d.Attributes, prefixAll("now ", diffTrees(cur.Before.Tree(), cur.After.Tree()))...)
+		}
+		if obs := fresh.ObservedValue(cur); !obs.IsZero() {
+			d.Attributes = append(d.Attributes, "observed now: "+jsonShort(obs.Tree()))
+		}
+	default:
+		d.Attributes = append(d.Attributes, fmt.Sprintf("planned action: %s -> %s (it is already so now)", in.Action, cur.Action))
+	}
+	return d, true
+}
+
+// short cuts a fingerprint for a message.
+func short(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16] + "..."
+	}
+	return fp
 }
 
 func prefixAll(p string, l []string) []string {
@@ -313,11 +368,11 @@ func diffTrees(a, b any) []string {
 func lockObjects(p *plan.Plan) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, s := range p.Steps {
-		if s.Mode == "data" {
+	for i := range p.Steps {
+		if p.Steps[i].Mode == "data" {
 			continue
 		}
-		for _, in := range s.Instances {
+		for in := range p.Steps[i].All {
 			if in.Object != "" && !seen[in.Object] {
 				seen[in.Object] = true
 				out = append(out, in.Object)

@@ -51,7 +51,7 @@ func checkApproveGate(p *plan.Plan, runID, addr string) error {
 			continue
 		}
 		var instances []string
-		for _, in := range st.Instances {
+		for in := range st.All {
 			if in.Address == addr || in.Action == plan.ActionDeferred {
 				return nil // that gate, or a fan-out whose keys were decided at apply
 			}

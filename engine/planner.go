@@ -146,6 +146,7 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		p.Permissions = append(p.Permissions, x)
 	}
 	sort.Strings(p.Permissions)
+	p.StoreObservedOnce()
 	if s.keyed.Load() {
 		p.KeyID = s.e.KeyID()
 	}
@@ -310,6 +311,12 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			if _, ok := writers[obs.Object]; !ok && obs.Object != "" && st.Await == nil {
 				writers[obs.Object] = addr
 			}
+		}
+		if u, ok := s.unchanged(st, in, obs.Value, cfg); ok {
+			// Nothing to show and nothing to write: the plan keeps the
+			// key, the object and what apply checks again.
+			ps.Unchanged = append(ps.Unchanged, u)
+			continue
 		}
 		ps.Instances = append(ps.Instances, in)
 	}
@@ -492,6 +499,35 @@ func (s *session) observe(ctx context.Context, st *runbook.Step, info steps.Info
 		return err
 	})
 	return obs, err
+}
+
+// unchanged is in as a row of plan.Step.Unchanged, when it is one: an
+// instance of a fan-out that changes nothing and has no notes. Its
+// fingerprint covers the object observed and the instance's arguments
+// (see unchangedFingerprint); ok is false when it cannot be computed, and
+// the instance is then recorded whole.
+func (s *session) unchanged(st *runbook.Step, in plan.Instance, obs, cfg cty.Value) (plan.Unchanged, bool) {
+	if st.ForEach == nil || in.Action != plan.ActionNoOp || len(in.Notes) > 0 || in.Irreversible {
+		return plan.Unchanged{}, false
+	}
+	fp := s.unchangedFingerprint(obs, cfg)
+	if fp == "" {
+		return plan.Unchanged{}, false
+	}
+	return plan.Unchanged{Key: in.Key, Object: in.Object, Fingerprint: fp}, true
+}
+
+// unchangedFingerprint is the fingerprint of an unchanged instance: the
+// SHA-256 (a keyed MAC when either holds a sensitive value, as fingerprint)
+// of the object observed and the arguments the instance was decided with.
+// Apply computes it again: a different object, or different arguments (a
+// row of a CSV edited after review), is drift, even when the instance
+// would still change nothing. "" when either cannot be encoded.
+func (s *session) unchangedFingerprint(obs, cfg cty.Value) string {
+	if obs == cty.NilVal || cfg == cty.NilVal {
+		return ""
+	}
+	return s.fingerprint(cty.TupleVal([]cty.Value{cty.StringVal("rebind unchanged instance"), obs, cfg}))
 }
 
 // fingerprint is the SHA-256 of a value's typed JSON; of a value that

@@ -46,8 +46,8 @@ func TestObservedSecretsStayHidden(t *testing.T) {
 	if !strings.HasPrefix(in.Fingerprint, "hmac:") || p.KeyID != h.e.KeyID() {
 		t.Errorf("fingerprint %q, key id %q: want a keyed fingerprint under %s", in.Fingerprint, p.KeyID, h.e.KeyID())
 	}
-	if !strings.Contains(in.Observed.String(), `"content":"(sensitive)"`) || !strings.Contains(in.Observed.String(), `"sha256":"(sensitive)"`) {
-		t.Errorf("observed = %s, want content and sha256 hidden", in.Observed)
+	if obs := p.ObservedValue(in); !strings.Contains(obs.String(), `"content":"(sensitive)"`) || !strings.Contains(obs.String(), `"sha256":"(sensitive)"`) {
+		t.Errorf("observed = %s, want content and sha256 hidden", obs)
 	}
 	rep, diags := h.e.Apply(context.Background(), p, Inputs{Vars: map[string]string{"pw": next}}, ApplyOptions{})
 	if diags.HasErrors() || rep.Status != journal.StatusSucceeded {

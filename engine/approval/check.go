@@ -253,6 +253,23 @@ func checkInstances(field string, ps plan.Step, st *runbook.Step, t steps.Type) 
 			ms = append(ms, Mismatch{Field: f + ".irreversible", Plan: "true", Want: "the instance changes nothing"})
 		}
 	}
+	// Unchanged instances (plan.Unchanged) are instances of a fan-out,
+	// each key once among all the step's instances.
+	if len(ps.Unchanged) > 0 && st.ForEach == nil {
+		ms = append(ms, Mismatch{Field: field + ".unchanged", Plan: fmt.Sprintf("%d rows", len(ps.Unchanged)), Want: "the step is not fanned out, so its only instance is recorded whole"})
+		return ms
+	}
+	if len(ps.Unchanged) > 0 {
+		keys := make(map[string]bool, len(ps.Instances))
+		for _, in := range ps.Instances {
+			keys[in.Key] = true
+		}
+		for j, u := range ps.Unchanged {
+			if keys[u.Key] {
+				ms = append(ms, Mismatch{Field: fmt.Sprintf("%s.unchanged[%d]", field, j), Plan: "key " + show(u.Key), Want: "each key is one instance, and an instance of that key is also in instances"})
+			}
+		}
+	}
 	return ms
 }
 

@@ -1,8 +1,10 @@
 // Package plan holds rebind's change plan: what a runbook will do to the
 // directories, as observed at a point in time. A plan is the artefact people
 // review: it carries the runbook sources, the non-secret inputs, the targets
-// without credentials, every observed object with a fingerprint, every change
-// (before -> after), the approval policy, and when it was made and expires.
+// without credentials, every observed object with a fingerprint (stored
+// once; an instance of a fan-out that changes nothing by its fingerprint
+// alone, see Unchanged), every change (before -> after), the approval
+// policy, and when it was made and expires.
 //
 // Its digest is the SHA-256 of its canonical bytes: the JSON encoding of
 // every field except the signatures, with object keys in a fixed order.
@@ -23,8 +25,22 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
-// FormatVersion is the plan file format this build writes and reads.
-const FormatVersion = 1
+// FormatVersion is the plan file format this build writes.
+//
+// Version 2 made large fan-outs small: an instance of a fan-out that
+// changes nothing is one row of Step.Unchanged (its key, object and a
+// fingerprint of its observed object and arguments), and observed objects
+// are stored once, in Plan.Objects, and named by their digest.
+//
+// Version 1 plans (every instance whole, observed objects inline) are
+// still read: a run journaled by an earlier rebind keeps its plan, and
+// resume, rollback and approve-step read it. Apply refuses them
+// (CheckApplyVersion): a reviewed plan is planned again at apply, in this
+// build's format, and the two would not compare.
+const FormatVersion = 2
+
+// formatVersion1 is the first plan file format; see FormatVersion.
+const formatVersion1 = 1
 
 // ErrFormat is wrapped by errors reading a plan file that is not one.
 var ErrFormat = errors.New("plan: not a rebind plan")
@@ -67,6 +83,10 @@ type Plan struct {
 	// sensitive values are keyed with; empty when there are none. Only
 	// the state directory holding that key can check them at apply.
 	KeyID string `json:"key_id,omitempty"`
+	// Objects are the observed objects of the instances that record one
+	// (Instance.ObservedRef), each stored once, by ObjectRef of its value.
+	// Format version 2 and later.
+	Objects map[string]Value `json:"objects,omitempty"`
 
 	// Signatures are approvals over Digest(); they are not part of it.
 	Signatures []Signature `json:"signatures,omitempty"`
@@ -125,7 +145,87 @@ type Step struct {
 	Await              string     `json:"await,omitempty"`
 	Permissions        []string   `json:"permissions,omitempty"`
 	Instances          []Instance `json:"instances"`
+	// Unchanged are the instances of a fan-out that change nothing, by
+	// key, object and fingerprint, in key order; Instances holds the
+	// others. Format version 2 and later. All merges the two.
+	Unchanged []Unchanged `json:"unchanged,omitempty"`
 }
+
+// Unchanged is an instance of a fan-out that changes nothing ("no-op"),
+// recorded without its observed object or its values: its address is the
+// step's address with the key, and Fingerprint covers what apply checks
+// again, the object observed and the instance's arguments. In the file it
+// is a row of three strings: ["KEY", "OBJECT", "FINGERPRINT"].
+type Unchanged struct {
+	Key         string
+	Object      string
+	Fingerprint string
+}
+
+// MarshalJSON writes the row.
+func (u Unchanged) MarshalJSON() ([]byte, error) {
+	return json.Marshal([3]string{u.Key, u.Object, u.Fingerprint})
+}
+
+// UnmarshalJSON reads a row of exactly three strings.
+func (u *Unchanged) UnmarshalJSON(b []byte) error {
+	var row []string
+	if err := json.Unmarshal(b, &row); err != nil || len(row) != 3 {
+		return fmt.Errorf("an unchanged instance is a row of three strings [key, object, fingerprint], not %s", clipJSON(b))
+	}
+	if row[2] == "" {
+		return fmt.Errorf("the unchanged instance %q has no fingerprint", row[0])
+	}
+	u.Key, u.Object, u.Fingerprint = row[0], row[1], row[2]
+	return nil
+}
+
+func clipJSON(b []byte) string {
+	const limit = 80
+	if len(b) > limit {
+		return string(bytes.ToValidUTF8(b[:limit], nil)) + "..."
+	}
+	return string(b)
+}
+
+// UnchangedAddress is the address of a fan-out instance: the step's
+// address and the key, as the engine names it.
+func UnchangedAddress(step, key string) string {
+	return fmt.Sprintf("%s[%q]", step, key)
+}
+
+// Instance returns the unchanged instance u of step s as a whole
+// Instance (action no-op, nothing observed or shown).
+func (s *Step) instance(u Unchanged) Instance {
+	return Instance{Address: UnchangedAddress(s.Address, u.Key), Key: u.Key, Object: u.Object,
+		Fingerprint: u.Fingerprint, Action: ActionNoOp}
+}
+
+// All yields every instance of the step in key order: Instances and
+// Unchanged merged (both are in key order), an unchanged one as an
+// Instance with action no-op. unchanged tells which is which.
+func (s *Step) All(yield func(in Instance, unchanged bool) bool) {
+	j := 0
+	for _, in := range s.Instances {
+		for j < len(s.Unchanged) && s.Unchanged[j].Key < in.Key {
+			if !yield(s.instance(s.Unchanged[j]), true) {
+				return
+			}
+			j++
+		}
+		if !yield(in, false) {
+			return
+		}
+	}
+	for ; j < len(s.Unchanged); j++ {
+		if !yield(s.instance(s.Unchanged[j]), true) {
+			return
+		}
+	}
+}
+
+// Len is the number of the step's instances.
+func (s *Step) Len() int { return len(s.Instances) + len(s.Unchanged) }
 
 // Instance is one step instance: the step itself, or one key of a fan-out.
 type Instance struct {
@@ -136,7 +236,12 @@ type Instance struct {
 	// Fingerprint is the SHA-256 of the observation's canonical JSON; apply
 	// refuses when it changed (drift).
 	Fingerprint string `json:"fingerprint,omitempty"`
-	Observed    Value  `json:"observed,omitempty"`
+	// ObservedRef names the observed object as shown (secrets scrubbed)
+	// in Plan.Objects (format version 2).
+	ObservedRef string `json:"observed_ref,omitempty"`
+	// Observed is the observed object inline: format version 1 only.
+	// Plan.ObservedValue reads either.
+	Observed Value `json:"observed,omitempty"`
 	// Action is what will happen: no-op, create, update, delete, run, read,
 	// or "deferred" when the step's arguments depend on earlier steps.
 	Action string `json:"action"`
@@ -169,6 +274,70 @@ func NewStep(address, mode, typ string, info steps.Info) Step {
 // ActionDeferred marks an instance whose arguments are not known until
 // earlier steps have run.
 const ActionDeferred = "deferred"
+
+// ActionNoOp is the action of an instance that changes nothing.
+const ActionNoOp = "no-op"
+
+// ObjectRef is the name Plan.Objects gives an observed object: "sha256:"
+// and the hex SHA-256 of its canonical JSON.
+func ObjectRef(v Value) string {
+	sum := sha256.Sum256(v)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// AddObserved stores v in p.Objects, once however many instances observed
+// it, and returns its ref for Instance.ObservedRef; "" for no value.
+func (p *Plan) AddObserved(v Value) string {
+	if v.IsZero() {
+		return ""
+	}
+	ref := ObjectRef(v)
+	if p.Objects == nil {
+		p.Objects = map[string]Value{}
+	}
+	if _, ok := p.Objects[ref]; !ok {
+		p.Objects[ref] = v
+	}
+	return ref
+}
+
+// MaxStoredObject is the largest observed object a plan stores, in bytes of
+// its JSON. A larger one (a data block that lists every user of a tenant:
+// 100,000 AD users are about 55 MB) is recorded by its fingerprint alone,
+// with a note saying so: apply still compares the fingerprint, but a drift
+// report cannot name the attributes that changed.
+const MaxStoredObject = 1 << 20
+
+// StoreObservedOnce moves every observed object held inline (as the
+// planner records it) into p.Objects, stored once, and names it with
+// ObservedRef: the layout of format version 2. An object larger than
+// MaxStoredObject is left out (see there).
+func (p *Plan) StoreObservedOnce() {
+	for i := range p.Steps {
+		for j := range p.Steps[i].Instances {
+			in := &p.Steps[i].Instances[j]
+			switch {
+			case in.Observed.IsZero():
+			case len(in.Observed) > MaxStoredObject:
+				in.Notes = append(in.Notes, fmt.Sprintf("what was observed (%s bytes of JSON) is larger than a plan stores (%s bytes): the plan keeps its fingerprint, which apply compares, not the object", count(len(in.Observed)), count(MaxStoredObject)))
+				in.Observed = nil
+			default:
+				in.ObservedRef = p.AddObserved(in.Observed)
+				in.Observed = nil
+			}
+		}
+	}
+}
+
+// ObservedValue is what in observed, as shown: from p.Objects, or inline
+// in a version 1 plan; empty when the plan does not record it (an
+// unchanged instance records only its fingerprint).
+func (p *Plan) ObservedValue(in Instance) Value {
+	if in.ObservedRef != "" {
+		return p.Objects[in.ObservedRef]
+	}
+	return in.Observed
+}
 
 // Signature is an approval: an SSH signature over the plan's digest.
 type Signature struct {
@@ -229,25 +398,29 @@ func (p *Plan) Changes() map[string]int {
 	m := map[string]int{}
 	for _, s := range p.Steps {
 		for _, in := range s.Instances {
-			if s.Await != "" && in.Action != "no-op" && in.Action != ActionDeferred {
+			if s.Await != "" && in.Action != ActionNoOp && in.Action != ActionDeferred {
 				m["await"]++
 				continue
 			}
 			m[in.Action]++
 		}
+		if len(s.Unchanged) > 0 {
+			m[ActionNoOp] += len(s.Unchanged)
+		}
 	}
 	return m
 }
 
-// Write saves the plan as indented JSON, 0600 (it may hold PII).
+// Write saves the plan as indented JSON, 0600 (it may hold PII). An array
+// of strings, numbers and booleans (a row of an unchanged instance, a
+// list of permissions) stays on one line, so that a fan-out of 100,000
+// unchanged instances takes 100,000 lines.
 func (p *Plan) Write(path string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
+	b, err := json.Marshal(p)
+	if err != nil {
 		return fmt.Errorf("plan: encode: %w", err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(path, indentJSON(b), 0o600); err != nil {
 		return fmt.Errorf("plan: write %s: %w", path, err)
 	}
 	return nil
@@ -263,18 +436,192 @@ func Read(path string) (*Plan, error) {
 	return Decode(b, path)
 }
 
-// Decode parses plan bytes; name is used in errors.
+// Decode parses plan bytes of format version 1 or 2; name is used in
+// errors.
 func Decode(b []byte, name string) (*Plan, error) {
+	var head struct {
+		FormatVersion *int `json:"format_version"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, name, err)
+	}
+	switch {
+	case head.FormatVersion == nil:
+		return nil, fmt.Errorf("%w: %s: no format_version", ErrFormat, name)
+	case *head.FormatVersion != FormatVersion && *head.FormatVersion != formatVersion1:
+		return nil, fmt.Errorf("%w: %s: format version %d, this rebind reads %d and %d", ErrFormat, name, *head.FormatVersion, formatVersion1, FormatVersion)
+	}
 	var p Plan
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, name, err)
+		return nil, fmt.Errorf("%w: %s (format version %d): %v", ErrFormat, name, *head.FormatVersion, err)
 	}
-	if p.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%w: %s: format version %d, this rebind reads %d", ErrFormat, name, p.FormatVersion, FormatVersion)
+	if err := p.checkLayout(); err != nil {
+		return nil, fmt.Errorf("%w: %s (format version %d): %v", ErrFormat, name, p.FormatVersion, err)
 	}
 	return &p, nil
+}
+
+// checkLayout checks what the format itself requires: a version 1 plan
+// has none of version 2's fields; in version 2 every observed object is
+// stored once under its own digest and named by an instance, and the
+// unchanged instances of a step are in key order, each key once.
+func (p *Plan) checkLayout() error {
+	if p.FormatVersion == formatVersion1 {
+		if len(p.Objects) > 0 {
+			return errors.New("objects: not a field of format version 1")
+		}
+		for i, s := range p.Steps {
+			if len(s.Unchanged) > 0 {
+				return fmt.Errorf("steps[%d] (%s): unchanged: not a field of format version 1", i, s.Address)
+			}
+			for _, in := range s.Instances {
+				if in.ObservedRef != "" {
+					return fmt.Errorf("steps[%d] (%s): instance %s: observed_ref: not a field of format version 1", i, s.Address, in.Address)
+				}
+			}
+		}
+		return nil
+	}
+	for ref, v := range p.Objects {
+		if got := ObjectRef(v); got != ref {
+			return fmt.Errorf("objects[%q]: the object's digest is %s", ref, got)
+		}
+	}
+	used := make(map[string]bool, len(p.Objects))
+	for i, s := range p.Steps {
+		for _, in := range s.Instances {
+			if !in.Observed.IsZero() {
+				return fmt.Errorf("steps[%d] (%s): instance %s: observed: format version %d stores observed objects in objects and names them with observed_ref", i, s.Address, in.Address, FormatVersion)
+			}
+			if in.ObservedRef == "" {
+				continue
+			}
+			if _, ok := p.Objects[in.ObservedRef]; !ok {
+				return fmt.Errorf("steps[%d] (%s): instance %s: observed_ref %s names no object in objects", i, s.Address, in.Address, in.ObservedRef)
+			}
+			used[in.ObservedRef] = true
+		}
+		for j, u := range s.Unchanged {
+			if j > 0 && s.Unchanged[j-1].Key >= u.Key {
+				return fmt.Errorf("steps[%d] (%s): unchanged[%d]: key %q is not after %q: rows are in key order, each key once", i, s.Address, j, u.Key, s.Unchanged[j-1].Key)
+			}
+		}
+	}
+	for ref := range p.Objects {
+		if !used[ref] {
+			return fmt.Errorf("objects[%q]: no instance names it", ref)
+		}
+	}
+	return nil
+}
+
+// CheckApplyVersion refuses to apply a plan of another format version
+// than this build writes: apply plans again and compares every field, and
+// a version 1 plan records what a version 2 plan does not (and the other
+// way round). The error names both versions and what to do.
+func CheckApplyVersion(p *Plan) error {
+	if p.FormatVersion == FormatVersion {
+		return nil
+	}
+	return fmt.Errorf("%w: the plan is in format version %d, written by an earlier rebind; this rebind applies plans of format version %d only (it still shows them, and resumes and rolls back runs started from them): make a new plan with rebind plan and have it reviewed",
+		ErrFormat, p.FormatVersion, FormatVersion)
+}
+
+// indentJSON indents compact JSON by two spaces per level, as
+// json.Indent does, except that an array holding no object and no array
+// is written on one line.
+func indentJSON(src []byte) []byte {
+	out := make([]byte, 0, len(src)+len(src)/4)
+	depth := 0
+	newline := func() {
+		out = append(out, '\n')
+		for range depth {
+			out = append(out, ' ', ' ')
+		}
+	}
+	// flat reports whether the array opening at src[i] holds only
+	// scalars, and where it ends.
+	flat := func(i int) (int, bool) {
+		inStr := false
+		for j := i + 1; j < len(src); j++ {
+			c := src[j]
+			switch {
+			case inStr:
+				if c == '\\' {
+					j++
+				} else if c == '"' {
+					inStr = false
+				}
+			case c == '"':
+				inStr = true
+			case c == '{' || c == '[':
+				return 0, false
+			case c == ']':
+				return j, true
+			}
+		}
+		return 0, false
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '"':
+			j := i + 1
+			for ; j < len(src); j++ {
+				if src[j] == '\\' {
+					j++
+				} else if src[j] == '"' {
+					break
+				}
+			}
+			out = append(out, src[i:j+1]...)
+			i = j
+		case '[':
+			if end, ok := flat(i); ok {
+				// One line: ", " between elements, as a person writes it.
+				inStr := false
+				for k := i; k <= end; k++ {
+					ch := src[k]
+					out = append(out, ch)
+					switch {
+					case inStr && ch == '\\':
+						k++
+						out = append(out, src[k])
+					case ch == '"':
+						inStr = !inStr
+					case !inStr && ch == ',':
+						out = append(out, ' ')
+					}
+				}
+				i = end
+				continue
+			}
+			fallthrough
+		case '{':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				out = append(out, c, src[i+1])
+				i++
+				continue
+			}
+			out = append(out, c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			out = append(out, c)
+		case ',':
+			out = append(out, c)
+			newline()
+		case ':':
+			out = append(out, ':', ' ')
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, '\n')
 }
 
 // SourcesDigest is the hex SHA-256 over the sources: each file name and its

@@ -104,7 +104,22 @@ func Redact(p *Plan) *Plan {
 			ins[j] = in
 		}
 		s.Instances = ins
+		if s.Unchanged != nil {
+			un := make([]Unchanged, len(s.Unchanged))
+			for j, u := range s.Unchanged {
+				un[j] = Unchanged{Key: RedactString(u.Key), Object: RedactString(u.Object), Fingerprint: u.Fingerprint}
+			}
+			s.Unchanged = un
+		}
 		c.Steps[i] = s
+	}
+	if p.Objects != nil {
+		// Keyed by the original objects' digests: a redacted plan is
+		// for reading, not for checking.
+		c.Objects = make(map[string]Value, len(p.Objects))
+		for ref, v := range p.Objects {
+			c.Objects[ref] = redactValue(v, false)
+		}
 	}
 	c.Author = RedactString(p.Author)
 	c.Signatures = make([]Signature, len(p.Signatures))

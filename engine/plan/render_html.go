@@ -150,6 +150,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 {{end}}
 <section id="changes">
 <h2>Changes by object</h2>
+{{if .Listed}}<p class="listed" id="listed">{{.Listed}}</p>{{end}}
 {{range .Groups}}<div class="object">
 <h3>{{.Object}}</h3>
 <table>
@@ -162,6 +163,18 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 {{with $.Notes .}}<div class="notes">{{range .}}<p><strong>Note</strong> <code>{{.Address}}</code>: {{.Reason}}</p>{{end}}</div>{{end}}
 </div>
 {{end}}</section>
+{{if .Listed}}
+<section id="not-listed">
+<h2>Not listed</h2>
+<table>
+<thead><tr><th>Step</th><th>Instances</th></tr></thead>
+<tbody>
+{{range .NotListed}}<tr><td><code>{{.Step}}</code></td><td>{{.Counts}}</td></tr>
+{{end}}</tbody>
+</table>
+<p>To see them: {{.SeeAll}}.</p>
+</section>
+{{end}}
 {{if .Permissions}}
 <section id="permissions">
 <h2>Permissions needed</h2>

@@ -21,8 +21,10 @@ type RenderOptions struct {
 	// PlanFile is the plan's file name, used in the approve command shown
 	// to reviewers; "" shows PLAN.
 	PlanFile string
-	// Full shows every value whole; otherwise values are cut at 200
-	// characters around where a change differs, saying what they leave out.
+	// Full shows every value whole, and lists every instance; otherwise
+	// values are cut at 200 characters around where a change differs,
+	// saying what they leave out, and a large plan is summarised (see
+	// MaxListed).
 	Full bool
 }
 
@@ -46,6 +48,16 @@ type planView struct {
 	Permissions  []string
 	Approvals    approvalsView
 	PlanFile     string
+	// Listed says what a summarised view lists ("" when it lists every
+	// instance), NotListed what it counts instead, by step, and SeeAll
+	// where to see everything (see MaxListed).
+	Listed    string
+	NotListed []notListedView
+	SeeAll    string
+}
+
+type notListedView struct {
+	Step, Counts string
 }
 
 type irreversibleView struct {
@@ -134,8 +146,17 @@ func buildView(p *Plan, opt RenderOptions) planView {
 		v.PlanFile = "PLAN"
 	}
 	index := map[string]int{}
-	for _, s := range p.Steps {
-		for _, in := range s.Instances {
+	l := list(p, opt.Full)
+	if l.Summarised {
+		v.Listed = "Listed: " + l.listedPhrase() + "."
+		for _, n := range l.NotListed {
+			v.NotListed = append(v.NotListed, notListedView{Step: n.Step, Counts: n.String()})
+		}
+		v.SeeAll = seeAll(v.PlanFile)
+	}
+	for _, lr := range l.Rows {
+		s, in := lr.Step, lr.In
+		{
 			verb, await := in.Action, ""
 			if in.Action == "no-op" {
 				verb = "already so"
@@ -165,6 +186,9 @@ func buildView(p *Plan, opt RenderOptions) planView {
 				v.Irreversible = append(v.Irreversible, irreversibleView{Address: in.Address, Action: label, Object: in.Object, Reason: reason})
 			}
 		}
+	}
+	if l.IrreversibleNotListed > 0 {
+		v.Irreversible = append(v.Irreversible, irreversibleView{Address: fmt.Sprintf("%s more", count(l.IrreversibleNotListed)), Action: "not listed", Reason: "See them with --full."})
 	}
 	v.Approvals = buildApprovals(p, ap)
 	return v
@@ -307,6 +331,9 @@ func RenderMarkdown(w io.Writer, p *Plan, opt RenderOptions) error {
 		}
 	}
 
+	if v.Listed != "" {
+		pw.f("\n%s\n", mdText(v.Listed))
+	}
 	pw.f("\n#### Changes by object\n")
 	for _, g := range v.Groups {
 		pw.f("\n##### %s\n\n", mdCode(g.Object))
@@ -338,6 +365,14 @@ func RenderMarkdown(w io.Writer, p *Plan, opt RenderOptions) error {
 				pw.f("> **Note** %s\n", n)
 			}
 		}
+	}
+
+	if v.Listed != "" {
+		pw.f("\n#### Not listed\n\n| Step | Instances |\n|---|---|\n")
+		for _, n := range v.NotListed {
+			pw.f("| %s | %s |\n", mdCode(n.Step), mdText(n.Counts))
+		}
+		pw.f("\nTo see them: %s.\n", mdText(v.SeeAll))
 	}
 
 	if len(v.Permissions) > 0 {

@@ -27,7 +27,7 @@ func samplePlan() *Plan {
 		}
 		return out
 	}
-	return &Plan{
+	p := &Plan{
 		FormatVersion: FormatVersion,
 		Runbook: Runbook{
 			Name:        "restore-mistake",
@@ -103,6 +103,8 @@ func samplePlan() *Plan {
 		Created:     created,
 		Expires:     created.Add(24 * time.Hour),
 	}
+	p.StoreObservedOnce()
+	return p
 }
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")

@@ -12,8 +12,12 @@ type TextOptions struct {
 	// Color adds ANSI colours; callers set it only on a terminal and never
 	// when NO_COLOR is set.
 	Color bool
-	// Full shows every value whole (see RenderOptions.Full).
+	// Full shows every value whole and lists every instance (see
+	// RenderOptions.Full and MaxListed).
 	Full bool
+	// PlanFile is the plan's file name, used where a summarised
+	// rendering says how to see every instance; "" shows PLAN.
+	PlanFile string
 }
 
 // symbols for each action, as terraform shows them.
@@ -89,31 +93,45 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 	pw.f("\n")
 
 	var irreversible []string
-	for _, s := range p.Steps {
-		for _, in := range s.Instances {
-			sym := symbols[in.Action]
-			label := in.Action
-			if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
-				label = "await " + s.Await
-			}
-			line := fmt.Sprintf("%-2s %s  (%s)", sym, in.Address, label)
-			pw.f("%s", c(colors[in.Action], line))
-			if in.Object != "" {
-				pw.f("  %s", in.Object)
-			}
-			pw.f("\n")
-			renderChange(pw, in, "      ", opt.Full)
-			for _, n := range in.Notes {
-				pw.f("      note: %s\n", n)
-			}
-			if in.Irreversible {
-				reason := s.IrreversibleReason
-				if reason == "" {
-					reason = "this change cannot be undone"
-				}
-				irreversible = append(irreversible, fmt.Sprintf("%s: %s", in.Address, reason))
-			}
+	l := list(p, opt.Full)
+	if l.Summarised {
+		pw.f("%s\n", Summary(p))
+		pw.f("Listed       %s\n\n", l.listedPhrase())
+	}
+	for _, r := range l.Rows {
+		s, in := r.Step, r.In
+		sym := symbols[in.Action]
+		label := in.Action
+		if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
+			label = "await " + s.Await
 		}
+		line := fmt.Sprintf("%-2s %s  (%s)", sym, in.Address, label)
+		pw.f("%s", c(colors[in.Action], line))
+		if in.Object != "" {
+			pw.f("  %s", in.Object)
+		}
+		pw.f("\n")
+		renderChange(pw, in, "      ", opt.Full)
+		for _, n := range in.Notes {
+			pw.f("      note: %s\n", n)
+		}
+		if in.Irreversible {
+			reason := s.IrreversibleReason
+			if reason == "" {
+				reason = "this change cannot be undone"
+			}
+			irreversible = append(irreversible, fmt.Sprintf("%s: %s", in.Address, reason))
+		}
+	}
+	if l.Summarised {
+		pw.f("\nNot listed:\n")
+		for _, n := range l.NotListed {
+			pw.f("   %s: %s\n", n.Step, n)
+		}
+		pw.f("To see them: %s.\n", seeAll(opt.PlanFile))
+	}
+	if l.IrreversibleNotListed > 0 {
+		irreversible = append(irreversible, fmt.Sprintf("and %s more irreversible changes not listed above", count(l.IrreversibleNotListed)))
 	}
 	if len(irreversible) > 0 {
 		pw.f("\n%s\n", c(bold+"\x1b[31m", "Irreversible changes:"))

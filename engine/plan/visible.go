@@ -72,6 +72,13 @@ func visible(p *Plan, full bool) *Plan {
 			ins[j] = in
 		}
 		s.Instances = ins
+		if s.Unchanged != nil {
+			un := make([]Unchanged, len(s.Unchanged))
+			for j, u := range s.Unchanged {
+				un[j] = Unchanged{Key: line(u.Key), Object: line(u.Object), Fingerprint: u.Fingerprint}
+			}
+			s.Unchanged = un
+		}
 		c.Steps[i] = s
 	}
 	c.Permissions = lines(p.Permissions)
