@@ -4,8 +4,8 @@
 # plan of this runbook; planned against the lab it is the 100,000-user plan
 # of issue 14:
 #
-#   rebind lab serve --scenario healthy-100k --plain-http   (prints URL)
-#   rebind plan cli/testdata/fanout-100k/main.hcl --lab URL -out 100k.plan
+#   rebind lab serve --scenario healthy-100k --ca-file lab-ca.pem   (prints URL)
+#   REBIND_LAB_CA=lab-ca.pem rebind plan cli/testdata/fanout-100k/main.hcl --lab URL -out 100k.plan
 #   rebind show 100k.plan
 #
 # The immutable ID is the sourceAnchor Entra Connect matches on, the base64
