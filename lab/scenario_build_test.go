@@ -83,6 +83,15 @@ var scenarioBuilds = map[string]scenarioBuild{
 		gen:   healthyAround,
 		build: func(t *testing.T) *Tenant { return offboardRelink(t, false) },
 	},
+	"forest-move": {
+		desc: "Six users (ada, bea, cal, dot, eve, gus) were moved to a new forest: their new AD accounts have new objectGUIDs " +
+			"and an empty mS-DS-ConsistencyGuid. The old forest and its Connect server are gone; the new Connect server " +
+			"(source anchor mS-DS-ConsistencyGuid) is installed with its scheduler off and has run no cycle yet. The cloud " +
+			"users are still synced and keep the old accounts' immutable IDs, so a first cycle would fail every user with " +
+			"AttributeValueMustBeUnique.",
+		gen:   healthyAround,
+		build: forestMove,
+	},
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
 			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
@@ -202,6 +211,42 @@ func rebuiltAD(t *testing.T, resilient bool) *Tenant {
 		}
 	}
 	mustSync(t, tn, Initial)
+	return tn
+}
+
+// forestMove is the state before a new forest's first sync: the users were
+// re-created there (new objectGUIDs, attributes copied), the old forest's
+// Connect server is gone, and the new one was installed with its scheduler
+// held (Set-ADSyncScheduler -SyncCycleEnabled $false,
+// learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler)
+// so that nothing is imported before the source anchors are carried over:
+// "configure its ms-DS-ConsistencyGuid attribute before it's imported into
+// Microsoft Entra Connect" (learn.microsoft.com/entra/identity/hybrid/connect/
+// plan-connect-design-concepts#using-ms-ds-consistencyguid-as-sourceanchor).
+func forestMove(t *testing.T) *Tenant {
+	names := []string{"ada", "bea", "cal", "dot", "eve", "gus"}
+	tn := syncedTenant(t, Config{}, names...)
+	must(t, tn.Advance(30*24*time.Hour))
+	tn.mu.Lock()
+	var old []ADUser
+	for _, u := range tn.ad.byGUID {
+		old = append(old, *u)
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
+	tn.ad.init()
+	tn.ad.usn = 0
+	tn.sync.init()
+	tn.sync.Watermark = 0
+	tn.sync.Last = nil // the new server has run no cycle
+	tn.mu.Unlock()
+	tn.SetSchedulerEnabled(false)
+	must(t, tn.Advance(2*24*time.Hour))
+	for _, u := range old {
+		u.ObjectGUID, u.ConsistencyGUID = [16]byte{}, [16]byte{}
+		if _, err := tn.AddADUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return tn
 }
 
