@@ -87,8 +87,8 @@ var scenarioBuilds = map[string]scenarioBuild{
 		desc: "Six users (ada, bea, cal, dot, eve, gus) were moved to a new forest: their new AD accounts have new objectGUIDs " +
 			"and an empty mS-DS-ConsistencyGuid. The old forest and its Connect server are gone; the new Connect server " +
 			"(source anchor mS-DS-ConsistencyGuid) is installed with its scheduler off and has run no cycle yet. The cloud " +
-			"users are still synced and keep the old accounts' immutable IDs, so a first cycle would fail every user with " +
-			"AttributeValueMustBeUnique.",
+			"users are still synced and keep the old accounts' immutable IDs, so a first cycle would provision every new " +
+			"account beside its cloud user (duplicate attribute resiliency: name+NNNN@contoso.onmicrosoft.com).",
 		gen:   healthyAround,
 		build: forestMove,
 	},

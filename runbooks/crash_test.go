@@ -49,6 +49,7 @@ var cases = []scenarioCase{
 	{"offboard-relink", "offboard-relink", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
 		return offboardJob(t, l, l.dump())
 	}},
+	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
 }
 
 // adFilter selects user01..user12 by UPN, the AD-search form of the
@@ -304,6 +305,43 @@ func TestRollback(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRollbackCarryover fails consistency-guid-carryover at its cycle:
+// the anchors written into the new accounts are cleared again and the
+// scheduler is held as it was, so Connect imports nothing with a half
+// carried set of anchors.
+func TestRollbackCarryover(t *testing.T) {
+	l, j := caseNamed(t, "consistency-guid-carryover").setup(t)
+	before := l.dump()
+	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
+		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+			t.Error(err)
+		}
+	})
+	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+	}
+	after := l.dump()
+	for _, n := range movedUsers {
+		if g := after.adUser(t, n+"@contoso.com")["mS-DS-ConsistencyGuid"]; g != nil {
+			t.Errorf("%s: mS-DS-ConsistencyGuid %v after rollback, want it empty again", n, g)
+		}
+	}
+	if l.in.Tenant.Scheduler().SyncCycleEnabled {
+		t.Error("the scheduler runs after the rollback; it was held")
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+func caseNamed(t *testing.T, name string) scenarioCase {
+	for _, c := range cases {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return scenarioCase{}
 }
 
 type reportT = engine.Report
