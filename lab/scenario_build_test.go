@@ -92,6 +92,15 @@ var scenarioBuilds = map[string]scenarioBuild{
 		gen:   healthyAround,
 		build: forestMove,
 	},
+	"cloud-only-takeover": {
+		desc: "hana, ivan and jon were created in the cloud (no immutable ID, licensed, with mailboxes) before AD was " +
+			"synced; AD accounts with the same UPNs and addresses were created for them. The tenant blocks soft match " +
+			"(blockSoftMatchEnabled, as Microsoft advises outside a matching window) and Connect's scheduler is held, " +
+			"so no cycle has seen the accounts yet: the next one would provision each beside its cloud user " +
+			"(name+NNNN@contoso.onmicrosoft.com).",
+		gen:   healthyAround,
+		build: cloudOnlyTakeover,
+	},
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
 			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
@@ -246,6 +255,29 @@ func forestMove(t *testing.T) *Tenant {
 		if _, err := tn.AddADUser(u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return tn
+}
+
+// cloudOnlyTakeover is a tenant whose first users were made in the cloud,
+// now given AD accounts that are to take them over by hard match: soft
+// match is blocked ("We advise customers to disable soft matching unless
+// they need it to take over cloud only accounts",
+// learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant)
+// and the scheduler is held until the anchors are set.
+func cloudOnlyTakeover(t *testing.T) *Tenant {
+	names := []string{"hana", "ivan", "jon"}
+	tn := New(Config{})
+	for _, n := range names {
+		mustAdd(t, tn, CloudUser{UserPrincipalName: n + "@contoso.com", DisplayName: n, Mail: n + "@contoso.com", AccountEnabled: true,
+			MailNickname: n, ProxyAddresses: []string{"SMTP:" + n + "@contoso.com", "smtp:" + n + "@contoso.mail.onmicrosoft.com"}})
+		license(t, tn, n+"@contoso.com")
+	}
+	must(t, tn.Advance(60*24*time.Hour))
+	tn.SetSoftMatchBlocked(true)
+	tn.SetSchedulerEnabled(false)
+	for _, n := range names {
+		mustADUser(t, tn, n)
 	}
 	return tn
 }

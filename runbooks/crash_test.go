@@ -50,6 +50,7 @@ var cases = []scenarioCase{
 		return offboardJob(t, l, l.dump())
 	}},
 	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
+	{"hard-match-takeover", "cloud-only-takeover", nil, func(t *testing.T, l *lab) job { return takeoverJob(l, takeoverUsers...) }},
 }
 
 // adFilter selects user01..user12 by UPN, the AD-search form of the
@@ -330,6 +331,30 @@ func TestRollbackCarryover(t *testing.T) {
 	}
 	if l.in.Tenant.Scheduler().SyncCycleEnabled {
 		t.Error("the scheduler runs after the rollback; it was held")
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+// TestRollbackTakeover fails hard-match-takeover at its cycle, after the
+// approval: the immutable IDs written are cleared again, so the users stay
+// cloud-only, and no account was taken over.
+func TestRollbackTakeover(t *testing.T) {
+	l, j := caseNamed(t, "hard-match-takeover").setup(t)
+	before := l.dump()
+	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
+		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+			t.Error(err)
+		}
+	})
+	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+	}
+	after := l.dump()
+	for _, n := range takeoverUsers {
+		u := after.cloudUser(t, n+"@contoso.com", false)
+		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
+			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
+		}
 	}
 	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
 }
