@@ -161,7 +161,7 @@ func TestHardMatchTakeoverRefuses(t *testing.T) {
 		// A cycle already ran: each account has a duplicate holding its anchor.
 		l := startLab(t, "cloud-only-takeover")
 		l.sync("Initial")
-		refused(t, l, takeoverJob(l, "ivan"), "dar-duplicate-cleanup")
+		refused(t, l, takeoverJob(l, "ivan"), "ivan+")
 	})
 	t.Run("already synced", func(t *testing.T) {
 		l := startLab(t, "healthy")

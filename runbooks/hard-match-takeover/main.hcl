@@ -137,7 +137,7 @@ step "assert" "one_account_each" {
 
 step "assert" "anchors_free" {
   condition     = length(local.holders) == 0
-  error_message = "Other cloud users already hold these anchors: ${join("; ", local.holders)}. An immutable ID is unique, and Connect hard matches the holder. If duplicate attribute resiliency provisioned the AD account beside its cloud user (a UPN of the form prefix+NNNN@ the initial domain), remove that duplicate first (dar-duplicate-cleanup), then plan again."
+  error_message = "Other cloud users already hold these anchors: ${join("; ", local.holders)}. An immutable ID is unique, and Connect hard matches the holder. If duplicate attribute resiliency provisioned the AD account beside its cloud user (a UPN of the form prefix+NNNN@ the initial domain), remove that duplicate first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): hold the Connect scheduler (Set-ADSyncScheduler -SyncCycleEnabled $false), move the AD account out of the sync scope (an OU Connect does not sync) and run a Delta cycle, so Connect deletes the duplicate, purge it from the recycle bin (DELETE /directory/deletedItems/{id}), move the account back, then plan again (rebind does not remove it itself yet)."
 }
 
 # "To protect from untrusted on-premises users, Microsoft Entra ID won't
