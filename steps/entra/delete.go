@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -84,6 +85,11 @@ func (deleteStep) Revert(ctx context.Context, call steps.Call, change steps.Chan
 	if _, err := c.restoreUser(ctx, p.ID, false, ""); err != nil {
 		if _, aerr := c.activeUser(ctx, selector{ID: p.ID}); aerr == nil {
 			return nil // restored already
+		}
+		if isStatus(err, 404) {
+			// Neither active nor in the recycle bin: purged (or past its 30
+			// days), so there is nothing left to restore.
+			return fmt.Errorf("entra: user %s is no longer in the recycle bin (purged, or past its 30 days) and cannot be restored: %w", p.ID, steps.ErrIrreversible)
 		}
 		return restoreError(err, p.ID)
 	}

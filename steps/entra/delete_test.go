@@ -2,6 +2,8 @@ package entra
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/rebind-dev/rebind/lab"
@@ -38,6 +40,15 @@ func TestUserDeletedAndRestoredOnRevert(t *testing.T) {
 	// A revert of a user restored already is a no-op.
 	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); err != nil {
 		t.Fatalf("second revert: %v", err)
+	}
+	// Deleted and then purged: the revert says it cannot be undone, so a
+	// rollback reports it and goes on.
+	apply(t, typ, call)
+	if err := tn.PurgeCloudUser(u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := typ.(steps.Reverter).Revert(context.Background(), call, ch); !errors.Is(err, steps.ErrIrreversible) || !strings.Contains(err.Error(), "no longer in the recycle bin") {
+		t.Fatalf("revert after a purge: %v, want ErrIrreversible", err)
 	}
 }
 
