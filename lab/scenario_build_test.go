@@ -101,6 +101,14 @@ var scenarioBuilds = map[string]scenarioBuild{
 		gen:   healthyAround,
 		build: cloudOnlyTakeover,
 	},
+	"cloud-only-dar": {
+		desc: "mia, noah and olga were created in the cloud (no immutable ID; mia and noah as unlicensed placeholders, " +
+			"olga licensed with a mailbox); AD accounts were then created for them while the tenant blocks soft match, so " +
+			"the first cycle provisioned each account beside its cloud user (duplicate attribute resiliency): " +
+			"name+NNNN@contoso.onmicrosoft.com holds the account's anchor, its UPN and primary address quarantined.",
+		gen:   healthyAround,
+		build: cloudOnlyDAR,
+	},
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
 			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
@@ -279,6 +287,28 @@ func cloudOnlyTakeover(t *testing.T) *Tenant {
 	for _, n := range names {
 		mustADUser(t, tn, n)
 	}
+	return tn
+}
+
+// cloudOnlyDAR is cloud-only users whose AD accounts could not take them
+// over (soft match blocked), so that duplicate attribute resiliency
+// provisioned the accounts as second cloud users: "Instead of completely
+// failing to provision or update an object with a duplicate attribute,
+// Microsoft Entra ID quarantines the duplicate attribute"
+// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency).
+func cloudOnlyDAR(t *testing.T) *Tenant {
+	tn := New(Config{})
+	for _, n := range []string{"mia", "noah", "olga"} {
+		mustAdd(t, tn, CloudUser{UserPrincipalName: n + "@contoso.com", DisplayName: n, Mail: n + "@contoso.com", AccountEnabled: true,
+			MailNickname: n, ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}})
+	}
+	license(t, tn, "olga@contoso.com")
+	must(t, tn.Advance(60*24*time.Hour))
+	tn.SetSoftMatchBlocked(true)
+	for _, n := range []string{"mia", "noah", "olga"} {
+		mustADUser(t, tn, n)
+	}
+	mustSync(t, tn, Initial)
 	return tn
 }
 

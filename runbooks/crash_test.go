@@ -51,6 +51,7 @@ var cases = []scenarioCase{
 	}},
 	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
 	{"hard-match-takeover", "cloud-only-takeover", nil, func(t *testing.T, l *lab) job { return takeoverJob(l, takeoverUsers...) }},
+	{"dar-duplicate-cleanup", "cloud-only-dar", nil, func(t *testing.T, l *lab) job { return darJob(l, "mia", "noah") }},
 }
 
 // adFilter selects user01..user12 by UPN, the AD-search form of the
