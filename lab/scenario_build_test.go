@@ -88,8 +88,8 @@ var scenarioBuilds = map[string]scenarioBuild{
 			"and an empty mS-DS-ConsistencyGuid. The old forest and its Connect server are gone; the new Connect server " +
 			"(source anchor mS-DS-ConsistencyGuid) is installed with its scheduler off and has run no cycle yet. The cloud " +
 			"users are still synced and keep the old accounts' immutable IDs, so a first cycle would provision every new " +
-			"account beside its cloud user (duplicate attribute resiliency: name+NNNN@contoso.onmicrosoft.com).",
-		gen:   healthyAround,
+			"account beside its cloud user (duplicate attribute resiliency: name+NNNN@contoso.onmicrosoft.com). " +
+			"A cloud-only admin stands by.",
 		build: forestMove,
 	},
 	"cloud-only-takeover": {
@@ -97,8 +97,7 @@ var scenarioBuilds = map[string]scenarioBuild{
 			"synced; AD accounts with the same UPNs and addresses were created for them. The tenant blocks soft match " +
 			"(blockSoftMatchEnabled, as Microsoft advises outside a matching window) and Connect's scheduler is held, " +
 			"so no cycle has seen the accounts yet: the next one would provision each beside its cloud user " +
-			"(name+NNNN@contoso.onmicrosoft.com).",
-		gen:   healthyAround,
+			"(name+NNNN@contoso.onmicrosoft.com). sam and tia are synced users around them.",
 		build: cloudOnlyTakeover,
 	},
 	"cloud-only-dar": {
@@ -242,7 +241,11 @@ func rebuiltAD(t *testing.T, resilient bool) *Tenant {
 // plan-connect-design-concepts#using-ms-ds-consistencyguid-as-sourceanchor).
 func forestMove(t *testing.T) *Tenant {
 	names := []string{"ada", "bea", "cal", "dot", "eve", "gus"}
+	// No generated users around them: loading those marks every AD object
+	// as seen by a cycle (the watermark), and the new forest's were not.
 	tn := syncedTenant(t, Config{}, names...)
+	mustAdd(t, tn, CloudUser{UserPrincipalName: "admin@contoso.onmicrosoft.com", DisplayName: "Tenant admin",
+		AccountEnabled: true, DirectoryRoles: []string{"Global Administrator"}})
 	must(t, tn.Advance(30*24*time.Hour))
 	tn.mu.Lock()
 	var old []ADUser
@@ -275,7 +278,9 @@ func forestMove(t *testing.T) *Tenant {
 // and the scheduler is held until the anchors are set.
 func cloudOnlyTakeover(t *testing.T) *Tenant {
 	names := []string{"hana", "ivan", "jon"}
-	tn := New(Config{})
+	// No generated users around them: loading those marks every AD object
+	// as seen by a cycle (the watermark), and these accounts were not.
+	tn := syncedTenant(t, Config{}, "sam", "tia")
 	for _, n := range names {
 		mustAdd(t, tn, CloudUser{UserPrincipalName: n + "@contoso.com", DisplayName: n, Mail: n + "@contoso.com", AccountEnabled: true,
 			MailNickname: n, ProxyAddresses: []string{"SMTP:" + n + "@contoso.com", "smtp:" + n + "@contoso.mail.onmicrosoft.com"}})
