@@ -109,13 +109,18 @@ func newRunbooksCmd(ios *IO) *cobra.Command {
 		Short: "List the documented runbooks built into rebind",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, n := range bundled() {
+			names := bundled()
+			width := 0
+			for _, n := range names {
+				width = max(width, len(n))
+			}
+			for _, n := range names {
 				rb, _ := loadRunbook(n)
 				title := ""
 				if rb.Meta != nil {
 					title = rb.Meta.Title
 				}
-				fmt.Fprintf(ios.Out, "%-24s %s\n", n, title)
+				fmt.Fprintf(ios.Out, "%-*s  %s\n", width, n, title)
 			}
 			fmt.Fprintln(ios.Out, "\nMore: rebind runbooks show NAME. Try one against the lab: rebind rehearse NAME.")
 			return nil

@@ -72,6 +72,7 @@ type App struct {
 var DefaultAppRoles = []string{
 	"User.ReadWrite.All", "User.DeleteRestore.All", "LicenseAssignment.ReadWrite.All",
 	"Organization.ReadWrite.All", "Synchronization.ReadWrite.All", "Exchange.ManageAsApp",
+	"RoleManagement.Read.Directory",
 }
 
 // Claims are the claims of a lab access token rebind and other clients

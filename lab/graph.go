@@ -34,6 +34,7 @@ func (s *Server) routeGraph() {
 	g.HandleFunc("GET /v1.0/organization/{id}", s.allow(permReadOrganization, s.getOrganization))
 	g.HandleFunc("GET /v1.0/directory/onPremisesSynchronization", s.allow(permReadDirSync, s.getDirSync))
 	g.HandleFunc("PATCH /v1.0/organization/{id}", s.allow(permUpdateOrganization, s.patchOrganization))
+	g.HandleFunc("GET /v1.0/roleManagement/directory/roleAssignments", s.allow(permReadRoleAssignments, s.listRoleAssignments))
 	g.HandleFunc("POST /v1.0/$batch", s.batch)
 	g.HandleFunc("/v1.0/", s.graphNotFound)
 	g.HandleFunc("/v1.0", s.graphNotFound)

@@ -83,6 +83,31 @@ var scenarioBuilds = map[string]scenarioBuild{
 		gen:   healthyAround,
 		build: func(t *testing.T) *Tenant { return offboardRelink(t, false) },
 	},
+	"forest-move": {
+		desc: "Six users (ada, bea, cal, dot, eve, gus) were moved to a new forest: their new AD accounts have new objectGUIDs " +
+			"and an empty mS-DS-ConsistencyGuid. The old forest and its Connect server are gone; the new Connect server " +
+			"(source anchor mS-DS-ConsistencyGuid) is installed with its scheduler off and has run no cycle yet. The cloud " +
+			"users are still synced and keep the old accounts' immutable IDs, so a first cycle would provision every new " +
+			"account beside its cloud user (duplicate attribute resiliency: name+NNNN@contoso.onmicrosoft.com). " +
+			"A cloud-only admin stands by.",
+		build: forestMove,
+	},
+	"cloud-only-takeover": {
+		desc: "hana, ivan and jon were created in the cloud (no immutable ID, licensed, with mailboxes) before AD was " +
+			"synced; AD accounts with the same UPNs and addresses were created for them. The tenant blocks soft match " +
+			"(blockSoftMatchEnabled, as Microsoft advises outside a matching window) and Connect's scheduler is held, " +
+			"so no cycle has seen the accounts yet: the next one would provision each beside its cloud user " +
+			"(name+NNNN@contoso.onmicrosoft.com). sam and tia are synced users around them.",
+		build: cloudOnlyTakeover,
+	},
+	"cloud-only-dar": {
+		desc: "mia, noah and olga were created in the cloud (no immutable ID; mia and noah as unlicensed placeholders, " +
+			"olga licensed with a mailbox); AD accounts were then created for them while the tenant blocks soft match, so " +
+			"the first cycle provisioned each account beside its cloud user (duplicate attribute resiliency): " +
+			"name+NNNN@contoso.onmicrosoft.com holds the account's anchor, its UPN and primary address quarantined.",
+		gen:   healthyAround,
+		build: cloudOnlyDAR,
+	},
 	"archive-guid-mismatch": {
 		desc: "Seed 002 (a): arch1 and arch2 have cloud archives; on premises msExchArchiveGUID is empty for arch1 " +
 			"and wrong for arch2, so Exchange reports \"Failed to sync the ArchiveGuid ... because one cloud archive ... exists\". " +
@@ -200,6 +225,93 @@ func rebuiltAD(t *testing.T, resilient bool) *Tenant {
 		if _, err := tn.AddADUser(u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	mustSync(t, tn, Initial)
+	return tn
+}
+
+// forestMove is the state before a new forest's first sync: the users were
+// re-created there (new objectGUIDs, attributes copied), the old forest's
+// Connect server is gone, and the new one was installed with its scheduler
+// held (Set-ADSyncScheduler -SyncCycleEnabled $false,
+// learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler)
+// so that nothing is imported before the source anchors are carried over:
+// "configure its ms-DS-ConsistencyGuid attribute before it's imported into
+// Microsoft Entra Connect" (learn.microsoft.com/entra/identity/hybrid/connect/
+// plan-connect-design-concepts#using-ms-ds-consistencyguid-as-sourceanchor).
+func forestMove(t *testing.T) *Tenant {
+	names := []string{"ada", "bea", "cal", "dot", "eve", "gus"}
+	// No generated users around them: loading those marks every AD object
+	// as seen by a cycle (the watermark), and the new forest's were not.
+	tn := syncedTenant(t, Config{}, names...)
+	mustAdd(t, tn, CloudUser{UserPrincipalName: "admin@contoso.onmicrosoft.com", DisplayName: "Tenant admin",
+		AccountEnabled: true, DirectoryRoles: []string{"Global Administrator"}})
+	must(t, tn.Advance(30*24*time.Hour))
+	tn.mu.Lock()
+	var old []ADUser
+	for _, u := range tn.ad.byGUID {
+		old = append(old, *u)
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
+	tn.ad.init()
+	tn.ad.usn = 0
+	tn.sync.init()
+	tn.sync.Watermark = 0
+	tn.sync.Last = nil // the new server has run no cycle
+	tn.mu.Unlock()
+	tn.SetSchedulerEnabled(false)
+	must(t, tn.Advance(2*24*time.Hour))
+	for _, u := range old {
+		u.ObjectGUID, u.ConsistencyGUID = [16]byte{}, [16]byte{}
+		if _, err := tn.AddADUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tn
+}
+
+// cloudOnlyTakeover is a tenant whose first users were made in the cloud,
+// now given AD accounts that are to take them over by hard match: soft
+// match is blocked ("We advise customers to disable soft matching unless
+// they need it to take over cloud only accounts",
+// learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant)
+// and the scheduler is held until the anchors are set.
+func cloudOnlyTakeover(t *testing.T) *Tenant {
+	names := []string{"hana", "ivan", "jon"}
+	// No generated users around them: loading those marks every AD object
+	// as seen by a cycle (the watermark), and these accounts were not.
+	tn := syncedTenant(t, Config{}, "sam", "tia")
+	for _, n := range names {
+		mustAdd(t, tn, CloudUser{UserPrincipalName: n + "@contoso.com", DisplayName: n, Mail: n + "@contoso.com", AccountEnabled: true,
+			MailNickname: n, ProxyAddresses: []string{"SMTP:" + n + "@contoso.com", "smtp:" + n + "@contoso.mail.onmicrosoft.com"}})
+		license(t, tn, n+"@contoso.com")
+	}
+	must(t, tn.Advance(60*24*time.Hour))
+	tn.SetSoftMatchBlocked(true)
+	tn.SetSchedulerEnabled(false)
+	for _, n := range names {
+		mustADUser(t, tn, n)
+	}
+	return tn
+}
+
+// cloudOnlyDAR is cloud-only users whose AD accounts could not take them
+// over (soft match blocked), so that duplicate attribute resiliency
+// provisioned the accounts as second cloud users: "Instead of completely
+// failing to provision or update an object with a duplicate attribute,
+// Microsoft Entra ID quarantines the duplicate attribute"
+// (learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-syncservice-duplicate-attribute-resiliency).
+func cloudOnlyDAR(t *testing.T) *Tenant {
+	tn := New(Config{})
+	for _, n := range []string{"mia", "noah", "olga"} {
+		mustAdd(t, tn, CloudUser{UserPrincipalName: n + "@contoso.com", DisplayName: n, Mail: n + "@contoso.com", AccountEnabled: true,
+			MailNickname: n, ProxyAddresses: []string{"SMTP:" + n + "@contoso.com"}})
+	}
+	license(t, tn, "olga@contoso.com")
+	must(t, tn.Advance(60*24*time.Hour))
+	tn.SetSoftMatchBlocked(true)
+	for _, n := range []string{"mia", "noah", "olga"} {
+		mustADUser(t, tn, n)
 	}
 	mustSync(t, tn, Initial)
 	return tn

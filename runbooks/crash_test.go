@@ -49,6 +49,9 @@ var cases = []scenarioCase{
 	{"offboard-relink", "offboard-relink", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
 		return offboardJob(t, l, l.dump())
 	}},
+	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
+	{"hard-match-takeover", "cloud-only-takeover", nil, func(t *testing.T, l *lab) job { return takeoverJob(l, takeoverUsers...) }},
+	{"dar-duplicate-cleanup", "cloud-only-dar", nil, func(t *testing.T, l *lab) job { return darJob(l, "mia", "noah") }},
 }
 
 // adFilter selects user01..user12 by UPN, the AD-search form of the
@@ -304,6 +307,67 @@ func TestRollback(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRollbackCarryover fails consistency-guid-carryover at its cycle:
+// the anchors written into the new accounts are cleared again and the
+// scheduler is held as it was, so Connect imports nothing with a half
+// carried set of anchors.
+func TestRollbackCarryover(t *testing.T) {
+	l, j := caseNamed(t, "consistency-guid-carryover").setup(t)
+	before := l.dump()
+	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
+		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+			t.Error(err)
+		}
+	})
+	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+	}
+	after := l.dump()
+	for _, n := range movedUsers {
+		if g := after.adUser(t, n+"@contoso.com")["mS-DS-ConsistencyGuid"]; g != nil {
+			t.Errorf("%s: mS-DS-ConsistencyGuid %v after rollback, want it empty again", n, g)
+		}
+	}
+	if l.in.Tenant.Scheduler().SyncCycleEnabled {
+		t.Error("the scheduler runs after the rollback; it was held")
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+// TestRollbackTakeover fails hard-match-takeover at its cycle, after the
+// approval: the immutable IDs written are cleared again, so the users stay
+// cloud-only, and no account was taken over.
+func TestRollbackTakeover(t *testing.T) {
+	l, j := caseNamed(t, "hard-match-takeover").setup(t)
+	before := l.dump()
+	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
+		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+			t.Error(err)
+		}
+	})
+	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
+		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
+	}
+	after := l.dump()
+	for _, n := range takeoverUsers {
+		u := after.cloudUser(t, n+"@contoso.com", false)
+		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
+			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
+		}
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+func caseNamed(t *testing.T, name string) scenarioCase {
+	for _, c := range cases {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return scenarioCase{}
 }
 
 type reportT = engine.Report

@@ -368,6 +368,14 @@ func TestDocumentedConditions(t *testing.T) {
 		"archive-guid-mismatch": {"duplicate": "finished", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "finished"},
 		"exchange-guid-in-use":  {"duplicate": "finished", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "refused"},
 		"offboard-relink":       {"duplicate": "refused", "takeover-blocked": "refused", "federated": "refused", "retention-hold": "finished"},
+		// Its users are synced (no takeover) and keep their immutable IDs
+		// (no federated-domain limit); a cycle before it imports the
+		// accounts, after which their anchor can no longer change.
+		"consistency-guid-carryover": {"duplicate": "refused", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "finished"},
+		"hard-match-takeover":        {"duplicate": "refused", "takeover-blocked": "refused", "federated": "refused", "retention-hold": "finished"},
+		// Its duplicates exist already; the takeover block and a retention
+		// hold do not touch an unlicensed original it deletes.
+		"dar-duplicate-cleanup": {"duplicate": "finished", "takeover-blocked": "finished", "federated": "finished", "retention-hold": "finished"},
 	}
 	for _, c := range cases {
 		for _, cond := range conditions {

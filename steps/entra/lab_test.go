@@ -457,3 +457,42 @@ func delegatedToken(t *testing.T, base, scp string, wids ...string) string {
 	}
 	return out.AccessToken
 }
+
+// TestAwaitSyncedSince: in forest-move every cloud user already holds its
+// anchor and is synced, by the old forest's Connect server; synced_since
+// makes the wait last until a newer export reached the user
+// (onPremisesLastSyncDateTime, learn.microsoft.com/graph/api/resources/user).
+func TestAwaitSyncedSince(t *testing.T) {
+	tn, _, srv := labTenant(t, "forest-move", lab.ServerOptions{})
+	c := openLab(t, srv.URL, nil)
+	u, err := tn.CloudUser("ada@contoso.com")
+	if err != nil || u.OnPremisesLastSyncDateTime == nil {
+		t.Fatalf("ada: %v %+v", err, u)
+	}
+	last := u.OnPremisesLastSyncDateTime.UTC()
+	args := func(since string) map[string]any {
+		return map[string]any{"upn": "ada@contoso.com", "immutable_id": u.OnPremisesImmutableID, "sync_enabled": true, "synced_since": since}
+	}
+	typ, call := newCall(t, "entra_user_state", c, args(last.Format(time.RFC3339)), true)
+	if _, ch := plan(t, typ, call); ch.Action != steps.NoOp {
+		t.Fatalf("synced_since = the last sync: %s, want no-op", ch.Action)
+	}
+	_, call = newCall(t, "entra_user_state", c, args(last.Add(time.Second).Format(time.RFC3339)), true)
+	if _, ch := plan(t, typ, call); ch.Action != steps.Update {
+		t.Fatalf("synced_since after the last sync: %s, want update (not yet)", ch.Action)
+	}
+	// Without synced_since the same user already matches: the argument is
+	// what tells the old server's export from the new one's.
+	_, call = newCall(t, "entra_user_state", c, map[string]any{"upn": "ada@contoso.com", "immutable_id": u.OnPremisesImmutableID, "sync_enabled": true}, true)
+	if _, ch := plan(t, typ, call); ch.Action != steps.NoOp {
+		t.Fatalf("without synced_since: %s", ch.Action)
+	}
+	_, call = newCall(t, "entra_user_state", c, args("yesterday"), true)
+	obs, err := typ.Observe(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := typ.Diff(context.Background(), call, obs); !steps.IsPermanent(err) || !strings.Contains(err.Error(), `synced_since "yesterday"`) {
+		t.Fatalf("a bad time: %v", err)
+	}
+}

@@ -41,6 +41,9 @@ func (userStateStep) Info() steps.Info {
 				"(after entra_user_reprovision); its errors then mean \"not yet\", and only sync conflicts end the wait."},
 			"errors_since": {Type: cty.String, Doc: "Only errors that occurred at or after this RFC 3339 time end the wait, e.g. " +
 				"step.adsync_cycle.initial.result.started: errors of earlier cycles may be the ones the runbook fixes."},
+			"synced_since": {Type: cty.String, Doc: "Also wait until the user's last sync (onPremisesLastSyncDateTime) is at or after this " +
+				"RFC 3339 time, e.g. step.adsync_cycle.initial.result.started: a user that already holds the awaited immutable ID and " +
+				"is synced (by an earlier Connect server) matches only once this cycle's export has reached it."},
 		}),
 		Reversibility: steps.Reversible,
 		Permissions:   []string{permUserRead},
@@ -113,6 +116,23 @@ func (userStateStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 		}
 		before[arg], after[arg] = have, want
 		if have.IsNull() || !equalFold(have, want, attr == "upn") {
+			match = false
+		}
+	}
+	if s, ok := steps.String(call.Config, "synced_since"); ok {
+		since, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return steps.Change{}, steps.Permanent(fmt.Errorf("entra: %s: synced_since %q is not an RFC 3339 time", call.Address, s))
+		}
+		// onPremisesLastSyncDateTime: "Indicates the last time at which the
+		// object was synced with the on-premises directory"
+		// (learn.microsoft.com/graph/api/resources/user).
+		last := cty.NullVal(cty.String)
+		if !u.IsNull() {
+			last = u.GetAttr("last_sync")
+		}
+		before["synced_since"], after["synced_since"] = last, cty.StringVal(s)
+		if t, err := time.Parse(time.RFC3339, strOr(last, "")); err != nil || t.Before(since) {
 			match = false
 		}
 	}
