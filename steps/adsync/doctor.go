@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
-	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -48,18 +46,11 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if !ok {
 			graph = "https://graph.microsoft.com"
 		}
-		getenv := cfg.Getenv
-		if getenv == nil {
-			getenv = os.Getenv
-		}
-		co := cloudCredential(cfg, getenv)
-		caFile, _ := steps.String(cfg.Config, "ca_file")
-		hc, err := httpx.Client(caFile, time.Minute)
+		sign, err := credential.ForTarget(cfg)
 		if err != nil {
 			return []steps.Check{steps.Failed("settings", err.Error(), "point ca_file at a PEM file of CA certificates")}
 		}
-		co.HTTP = hc
-		cred, err := credential.New(co)
+		cred, err := credential.New(sign.Options)
 		if err != nil {
 			return []steps.Check{steps.Failed("sign-in", err.Error(), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")}
 		}

@@ -121,17 +121,13 @@ type CloudSyncDriver struct {
 	HTTP   *http.Client
 }
 
-func newCloudSync(graph string, co credential.Options, caFile, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
+func newCloudSync(graph string, sign credential.Target, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
 	u, err := url.Parse(graph)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("graph_url %q must be an https:// URL", graph)
 	}
-	hc, err := httpx.Client(caFile, time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	co.HTTP = hc
-	cred, err := credential.New(co)
+	hc := &http.Client{Transport: sign.Transport, Timeout: time.Minute}
+	cred, err := credential.New(sign.Options)
 	if err != nil {
 		return nil, err
 	}

@@ -133,8 +133,11 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		if !ok {
 			graph = "https://graph.microsoft.com"
 		}
-		caFile, _ := steps.String(cfg.Config, "ca_file")
-		d, err := newCloudSync(graph, cloudCredential(cfg, getenv), caFile, sp, job, poll)
+		sign, err := credential.ForTarget(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
+		}
+		d, err := newCloudSync(graph, sign, sp, job, poll)
 		if err != nil {
 			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err) // not a nil *CloudSyncDriver in a non-nil interface
 		}
@@ -148,14 +151,6 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return d, nil
 	}
 	return nil, fmt.Errorf("adsync: target %s: driver %q is not one of %s", cfg.Name, driver, strings.Join(driverNames(), ", "))
-}
-
-// cloudCredential is how the cloudsync driver signs in: the target's
-// tenant, authority and CA, the environment's credential.
-func cloudCredential(cfg steps.TargetConfig, getenv func(string) string) credential.Options {
-	tenant, _ := steps.String(cfg.Config, "tenant_id")
-	authority, _ := steps.String(cfg.Config, "authority_host")
-	return credential.Options{TenantID: tenant, AuthorityHost: authority, Getenv: getenv}
 }
 
 // DriverOpener opens a registered driver from its target's settings.

@@ -2,14 +2,10 @@ package entra
 
 import (
 	"context"
-	"net/http"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
-	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -22,32 +18,19 @@ var _ steps.Doctor = targetType{}
 // role in wids where the API page requires it).
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
 	cfg := req.Config
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	graphURL, ok := steps.String(cfg.Config, "graph_url")
 	if !ok {
 		graphURL = DefaultGraphURL
 	}
-	tenant, ok := steps.String(cfg.Config, "tenant_id")
-	if !ok {
-		tenant = getenv("AZURE_TENANT_ID")
-	}
-	device, _ := steps.Bool(cfg.Config, "device_code")
-	caFile, _ := steps.String(cfg.Config, "ca_file")
-	roots, err := httpx.Roots(caFile)
+	sign, err := credential.ForTarget(cfg)
 	if err != nil {
 		return []steps.Check{steps.Failed("endpoint", err.Error(), "point ca_file at a PEM file of CA certificates")}
 	}
-	authority, _ := steps.String(cfg.Config, "authority_host")
-	tr, _ := httpx.Transport(caFile)
-	checks := steps.EndpointChecks(ctx, graphURL, roots)
+	checks := steps.EndpointChecks(ctx, graphURL, sign.Roots)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
-		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
+	cred, err := credential.New(sign.Options)
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), signInFix))
 	}

@@ -21,7 +21,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +34,6 @@ import (
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
-	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // DefaultGraphURL is Microsoft Graph's global endpoint.
@@ -71,31 +69,18 @@ func (targetType) Info() steps.TargetInfo {
 		Doc: "An Entra ID tenant through Microsoft Graph v1.0. Credentials come from the environment through azidentity " +
 			"(AZURE_TENANT_ID, AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload or " +
 			"managed identity, or `az login`), or from a device code sign-in when device_code = true; never from the runbook.",
-		Schema: steps.Schema{
-			"tenant_id":      {Type: cty.String, Doc: "The tenant (directory) id or domain to sign in to (default: $AZURE_TENANT_ID)."},
-			"graph_url":      {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
-			"device_code":    {Type: cty.Bool, Doc: "Sign a person in with the device code flow instead of the environment's credential."},
-			"batch":          {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
-			"authority_host": {Type: cty.String, Doc: "The Microsoft Entra authority to sign in at, e.g. https://login.microsoftonline.us/ (default: $AZURE_AUTHORITY_HOST or the public cloud's)."},
-			"ca_file":        {Type: cty.String, Doc: "A PEM file of CA certificates to trust besides the system's (a TLS-inspecting proxy, a private CA)."},
-		},
+		Schema: credential.With(steps.Schema{
+			"graph_url": {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
+			"batch":     {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
+		}),
 	}
 }
 
 func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	graphURL, ok := steps.String(cfg.Config, "graph_url")
 	if !ok {
 		graphURL = DefaultGraphURL
 	}
-	tenant, ok := steps.String(cfg.Config, "tenant_id")
-	if !ok {
-		tenant = getenv("AZURE_TENANT_ID")
-	}
-	device, _ := steps.Bool(cfg.Config, "device_code")
 	batch, ok := steps.Bool(cfg.Config, "batch")
 	if !ok {
 		batch = true
@@ -104,20 +89,17 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
 	}
-	authority, _ := steps.String(cfg.Config, "authority_host")
-	caFile, _ := steps.String(cfg.Config, "ca_file")
-	tr, err := httpx.Transport(caFile)
+	sign, err := credential.ForTarget(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
-		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
+	cred, err := credential.New(sign.Options)
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
 	// The token's scope is graph_url's .default: a national cloud's Graph
 	// has its own (https://learn.microsoft.com/graph/sdks/national-clouds).
-	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch, Transport: tr})
+	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch, Transport: sign.Transport})
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}

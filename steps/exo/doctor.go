@@ -2,14 +2,10 @@ package exo
 
 import (
 	"context"
-	"net/http"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
-	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -31,36 +27,23 @@ var doctorCredential = credential.New
 // observable, with how to assign them.
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
 	cfg := req.Config
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	org, _ := steps.String(cfg.Config, "organization")
 	base, ok := steps.String(cfg.Config, "url")
 	if !ok {
 		base = DefaultURL
 	}
-	tenant, ok := steps.String(cfg.Config, "tenant_id")
-	if !ok {
-		tenant = getenv("AZURE_TENANT_ID")
-	}
-	device, _ := steps.Bool(cfg.Config, "device_code")
 	if org == "" {
 		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
 	}
-	caFile, _ := steps.String(cfg.Config, "ca_file")
-	roots, err := httpx.Roots(caFile)
+	sign, err := credential.ForTarget(cfg)
 	if err != nil {
 		return []steps.Check{steps.Failed("endpoint", err.Error(), "point ca_file at a PEM file of CA certificates")}
 	}
-	checks := steps.EndpointChecks(ctx, base, roots)
+	checks := steps.EndpointChecks(ctx, base, sign.Roots)
 	if checks[len(checks)-1].State == steps.CheckFailed {
 		return checks
 	}
-	authority, _ := steps.String(cfg.Config, "authority_host")
-	tr, _ := httpx.Transport(caFile)
-	cred, err := doctorCredential(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
-		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv})
+	cred, err := doctorCredential(sign.Options)
 	const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
 	if err != nil {
 		return append(checks, steps.Failed("sign-in", err.Error(), fix))

@@ -21,7 +21,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -54,32 +53,19 @@ func (targetType) Info() steps.TargetInfo {
 		Doc: "An Exchange Online organisation through the Exchange admin API (the REST surface of the " +
 			"ExchangeOnlineManagement module). Tokens come from azidentity's environment chain, as for the entra target; " +
 			"an app needs Exchange.ManageAsApp and an Exchange role.",
-		Schema: steps.Schema{
-			"organization":   {Type: cty.String, Doc: "The tenant's domain, e.g. contoso.onmicrosoft.com (required)."},
-			"url":            {Type: cty.String, Doc: "The Exchange endpoint, https://outlook.office365.com by default."},
-			"tenant_id":      {Type: cty.String, Doc: "The directory to sign in to (default: $AZURE_TENANT_ID)."},
-			"device_code":    {Type: cty.Bool, Doc: "Sign a person in with the device code flow."},
-			"authority_host": {Type: cty.String, Doc: "The Microsoft Entra authority to sign in at (default: $AZURE_AUTHORITY_HOST or the public cloud's)."},
-			"ca_file":        {Type: cty.String, Doc: "A PEM file of CA certificates to trust besides the system's (a TLS-inspecting proxy, a private CA)."},
-		},
+		Schema: credential.With(steps.Schema{
+			"organization": {Type: cty.String, Doc: "The tenant's domain, e.g. contoso.onmicrosoft.com (required)."},
+			"url":          {Type: cty.String, Doc: "The Exchange endpoint, https://outlook.office365.com by default."},
+		}),
 	}
 }
 
 func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	org, _ := steps.String(cfg.Config, "organization")
 	base, ok := steps.String(cfg.Config, "url")
 	if !ok {
 		base = DefaultURL
 	}
-	tenant, ok := steps.String(cfg.Config, "tenant_id")
-	if !ok {
-		tenant = getenv("AZURE_TENANT_ID")
-	}
-	device, _ := steps.Bool(cfg.Config, "device_code")
 	if org == "" {
 		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
 	}
@@ -88,14 +74,12 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
 	}
 	endpoint := strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
-	authority, _ := steps.String(cfg.Config, "authority_host")
-	caFile, _ := steps.String(cfg.Config, "ca_file")
-	tr, err := httpx.Transport(caFile)
+	sign, err := credential.ForTarget(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 	}
-	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
-	cred, err := credential.New(credential.Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority, HTTP: hc, Getenv: getenv})
+	hc := &http.Client{Transport: sign.Transport, Timeout: 2 * time.Minute}
+	cred, err := credential.New(sign.Options)
 	if err != nil {
 		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 	}
