@@ -204,6 +204,7 @@ interrupted run and rolls completed steps back.`,
 		newVersionCmd(ios),
 		newPermissionsCmd(ios, g),
 		newDoctorCmd(ios, g),
+		newSnapshotCmd(ios, g),
 	)
 	return root
 }
