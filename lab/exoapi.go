@@ -278,20 +278,18 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 
 // exoList answers a Get- cmdlet, a page at a time.
 func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuery, p cmdletParams) {
-	all := s.t.Recipients(q)
-	if q.Identity != "" && len(all) == 0 {
+	skip, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+	page, total := s.t.RecipientsPage(q, skip, exoPageSize)
+	if q.Identity != "" && total == 0 {
 		exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
 			fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", q.Identity))
 		return
 	}
-	skip, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
-	if skip < 0 || skip > len(all) {
-		skip = len(all)
+	if skip < 0 || skip > total {
+		skip = total
 	}
-	page := all[skip:]
 	resp := map[string]any{"@odata.context": baseURL(r) + r.URL.Path + "/$metadata#Collection(Exchange.GenericHashTable)", "adminapi.warnings": []string{}}
-	if len(page) > exoPageSize {
-		page = page[:exoPageSize]
+	if skip+len(page) < total {
 		next := url.Values{"$skiptoken": {strconv.Itoa(skip + exoPageSize)}}
 		resp["@odata.nextLink"] = baseURL(r) + r.URL.Path + "?" + next.Encode()
 	}
