@@ -205,6 +205,7 @@ interrupted run and rolls completed steps back.`,
 		newPermissionsCmd(ios, g),
 		newDoctorCmd(ios, g),
 		newSnapshotCmd(ios, g),
+		newDiagnoseCmd(ios, g),
 	)
 	return root
 }

@@ -109,7 +109,7 @@ func writeSnapshotSummary(w io.Writer, s *snapshot.Snapshot, took time.Duration)
 	}
 	fmt.Fprintf(w, "Read in %s, %d requests:\n", took.Round(time.Millisecond), total)
 	for _, r := range s.Reads {
-		line := fmt.Sprintf("  %-8s %-62s %6d requests %7d objects", r.API, safe(r.What), r.Requests, r.Objects)
+		line := fmt.Sprintf("  %-8s %-62s %6d requests %7d objects %9s", r.API, safe(r.What), r.Requests, r.Objects, time.Duration(r.Took))
 		if r.Error != "" {
 			line += "  (refused: " + safe(r.Error) + ")"
 		}

@@ -58,6 +58,8 @@ type Reading struct {
 	What     string `json:"what"`
 	Requests int    `json:"requests"`
 	Objects  int    `json:"objects"`
+	// Took is how long the read took.
+	Took Duration `json:"took"`
 	// Error is why the read failed, when it did and the snapshot went on.
 	Error string `json:"error,omitempty"`
 }
@@ -316,4 +318,17 @@ func (s *Snapshot) Check() error {
 		seen[strings.ToLower(u.ObjectGUID)] = true
 	}
 	return nil
+}
+
+// Duration is a time.Duration written as text ("1.5s").
+type Duration time.Duration
+
+// MarshalText writes the duration in time.Duration's notation.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
 }

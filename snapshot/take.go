@@ -120,6 +120,7 @@ func Take(ctx context.Context, src Sources) (*Snapshot, error) {
 func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 	// GET /organization (https://learn.microsoft.com/graph/api/organization-list).
 	var orgs []Organization
+	t0 := time.Now()
 	n, err := src.Graph.ReadPages(ctx, "/organization", func(vs []json.RawMessage, date time.Time) error {
 		if s.TakenAt.IsZero() {
 			s.TakenAt = date.UTC()
@@ -133,7 +134,7 @@ func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 		}
 		return nil
 	})
-	s.Reads = append(s.Reads, Reading{API: "Graph", What: "GET /organization", Requests: n, Objects: len(orgs)})
+	s.Reads = append(s.Reads, Reading{API: "Graph", What: "GET /organization", Requests: n, Objects: len(orgs), Took: since(t0)})
 	if err != nil {
 		return err
 	}
@@ -146,6 +147,7 @@ func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 	// (https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get):
 	// delegated Global Administrator only.
 	var feats []DirSyncFeatures
+	t0 = time.Now()
 	n, err = src.Graph.ReadPages(ctx, "/directory/onPremisesSynchronization", func(vs []json.RawMessage, _ time.Time) error {
 		for _, v := range vs {
 			var d struct {
@@ -158,7 +160,7 @@ func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 		}
 		return nil
 	})
-	rd := Reading{API: "Graph", What: "GET /directory/onPremisesSynchronization", Requests: n, Objects: len(feats)}
+	rd := Reading{API: "Graph", What: "GET /directory/onPremisesSynchronization", Requests: n, Objects: len(feats), Took: since(t0)}
 	switch {
 	case err != nil && src.IsForbidden != nil && src.IsForbidden(err):
 		rd.Error = err.Error()
@@ -176,7 +178,7 @@ func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 		// https://learn.microsoft.com/graph/api/directory-deleteditems-list
 		{"/directory/deletedItems/microsoft.graph.user", "GET /directory/deletedItems/microsoft.graph.user"},
 	} {
-		before := len(s.Users)
+		before, t0 := len(s.Users), time.Now()
 		n, err := src.Graph.ReadPages(ctx, l.path+"?"+sel.Encode(), func(vs []json.RawMessage, _ time.Time) error {
 			for _, v := range vs {
 				u, err := decodeUser(v)
@@ -187,7 +189,7 @@ func readGraph(ctx context.Context, src Sources, s *Snapshot) error {
 			}
 			return nil
 		})
-		s.Reads = append(s.Reads, Reading{API: "Graph", What: l.what, Requests: n, Objects: len(s.Users) - before})
+		s.Reads = append(s.Reads, Reading{API: "Graph", What: l.what, Requests: n, Objects: len(s.Users) - before, Took: since(t0)})
 		if err != nil {
 			return err
 		}
@@ -261,8 +263,9 @@ func readExchange(ctx context.Context, src Sources, s *Snapshot) error {
 		if src.ExchangeRequests != nil {
 			before = src.ExchangeRequests()
 		}
+		t0 := time.Now()
 		out, err := src.Exchange.Invoke(ctx, c.cmdlet, c.params)
-		rd := Reading{API: "Exchange", What: c.cmdlet + " " + switches(c.params), Objects: len(out)}
+		rd := Reading{API: "Exchange", What: strings.TrimSpace(c.cmdlet + " " + switches(c.params)), Objects: len(out), Took: since(t0)}
 		if src.ExchangeRequests != nil {
 			rd.Requests = src.ExchangeRequests() - before
 		}
@@ -341,12 +344,13 @@ func readAD(d Directory, s *Snapshot) error {
 	// in pages (RFC 2696).
 	req := ldap.NewSearchRequest(s.AD.DomainDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(&(objectClass=user)(!(objectClass=computer)))", adAttributes, []ldap.Control{ldap.NewControlMicrosoftShowDeleted()})
+	t0 := time.Now()
 	res, err := d.SearchWithPaging(req, ldapPageSize)
 	pages := 1
 	if res != nil {
 		pages = len(res.Entries)/ldapPageSize + 1
 	}
-	rd := Reading{API: "LDAP", What: "search " + s.AD.DomainDN + " (objectClass=user), Deleted Objects included", Requests: pages}
+	rd := Reading{API: "LDAP", What: "search " + s.AD.DomainDN + " (objectClass=user), Deleted Objects included", Requests: pages, Took: since(t0)}
 	if res != nil {
 		rd.Objects = len(res.Entries)
 	}
@@ -448,3 +452,5 @@ func decodeAD(e *ldap.Entry) (ADUser, error) {
 	}
 	return u, nil
 }
+
+func since(t time.Time) Duration { return Duration(time.Since(t).Round(time.Millisecond)) }
