@@ -238,3 +238,59 @@ func TestDiagnoseHealthy100k(t *testing.T) {
 		t.Errorf("healthy-100k: %d requests, more than one per 100 users", requests)
 	}
 }
+
+// TestDiagnoseAndRehearseOnATwin is the whole offline flow on a tenant's
+// twin: a snapshot over the public endpoints, `diagnose --snapshot` (no
+// tenant contacted), and `rehearse --snapshot` of each proposed runbook
+// with the -var-file diagnose wrote. The twin differs from the scenario
+// where no API shows the state (duplicate attribute resiliency is on in
+// the twin, as in every tenant), and the rehearsals succeed all the same.
+func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
+	for _, scenario := range []string{"restore-mistake", "archive-guid-mismatch", "exchange-guid-in-use", "offboard-relink", "rebuilt-ad"} {
+		t.Run(scenario, func(t *testing.T) {
+			in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
+			if err != nil {
+				t.Fatal(err)
+			}
+			org := in.Tenant.Organization()
+			file := filepath.Join(t.TempDir(), "snap.json")
+			code, _, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file)
+			in.Close() // the rest works offline
+			if code != 0 {
+				t.Fatal(errs)
+			}
+			varDir := t.TempDir()
+			code, out, errs := runMain(t, "diagnose", "--snapshot", file, "--json", "--var-dir", varDir)
+			if code != 0 {
+				t.Fatalf("diagnose --snapshot: exit %d\n%s%s", code, out, errs)
+			}
+			var rep diagnose.Report
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			rehearsed := 0
+			for i, f := range rep.Findings {
+				if f.Runbook == "" {
+					continue
+				}
+				args := []string{"rehearse", f.Runbook, "--snapshot", file, "--var-file", filepath.Join(varDir, fmt.Sprintf("%02d-%s.json", i+1, f.Runbook))}
+				for _, r := range f.Refusals {
+					if strings.HasPrefix(r, "unknown:") && strings.Contains(r, "soft_match_blocked") {
+						args = append(args, "-var", "soft_match_blocked="+yesNo(org.BlockSoftMatch))
+					}
+					if strings.HasPrefix(r, "unknown:") && strings.Contains(r, "takeover_blocked") {
+						args = append(args, "-var", "takeover_blocked="+yesNo(org.BlockHardMatchTakeover))
+					}
+				}
+				code, out, errs := runMain(t, args...)
+				if code != 0 || !strings.Contains(out, "Rehearsal succeeded") || !strings.Contains(out, "against snapshot") {
+					t.Errorf("rehearse %s on the twin for %v: exit %d\n%s%s", f.Runbook, f.Objects, code, tail(out, 3000), errs)
+				}
+				rehearsed++
+			}
+			if rehearsed == 0 {
+				t.Errorf("diagnose proposed no runbook on the twin of %s: %+v", scenario, rep.Findings)
+			}
+		})
+	}
+}

@@ -100,7 +100,7 @@ func (r *Redactor) DN(dn string) string {
 	if dn == "" {
 		return ""
 	}
-	parts := strings.Split(dn, ",")
+	parts := splitDN(dn)
 	for i, p := range parts {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok {
@@ -111,15 +111,40 @@ func (r *Redactor) DN(dn string) string {
 			v = r.Domain(v)
 		case keptRDNs[strings.ToLower(v)]:
 		default:
-			suffix := ""
-			if j := strings.Index(strings.ToUpper(v), `\0ADEL:`); j >= 0 {
-				v, suffix = v[:j], v[j:]
-			}
-			v = r.Name(v) + suffix
+			v = r.deletedName(v)
 		}
 		parts[i] = k + "=" + v
 	}
 	return strings.Join(parts, ",")
+}
+
+// splitDN splits a DN at the commas between RDNs, not at escaped ones
+// (RFC 4514: "\,").
+func splitDN(dn string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			out = append(out, dn[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, dn[start:])
+}
+
+// deletedName replaces a name that may carry a deleted object's mangling,
+// escaped in a DN ("\0ADEL:<guid>") or raw in a cn ("\nDEL:<guid>"),
+// keeping the mangling.
+func (r *Redactor) deletedName(v string) string {
+	for _, m := range []string{`\0ADEL:`, "\nDEL:"} {
+		if j := strings.Index(strings.ToUpper(v), strings.ToUpper(m)); j >= 0 {
+			return r.Name(v[:j]) + v[j:]
+		}
+	}
+	return r.Name(v)
 }
 
 // addressInText finds addresses inside free text (error details).
@@ -182,7 +207,7 @@ func (r *Redactor) Apply(s *Snapshot) {
 	for i := range s.AD.Users {
 		u := &s.AD.Users[i]
 		u.DistinguishedName = r.DN(u.DistinguishedName)
-		u.CN = r.DN("CN=" + u.CN)[len("CN="):]
+		u.CN = r.deletedName(u.CN)
 		u.SAMAccountName = r.Name(u.SAMAccountName)
 		u.UserPrincipalName = r.Address(u.UserPrincipalName)
 		u.DisplayName = r.Name(u.DisplayName)
