@@ -14,6 +14,7 @@ package snapshot
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,14 +214,60 @@ type ADUser struct {
 	UserAccountControl   int64      `json:"userAccountControl,omitempty"`
 }
 
-// Write writes s as indented JSON.
+// Write writes s as JSON: the header fields indented, then each user,
+// recipient and AD user on a line of its own, one at a time, so a
+// 100,000-user snapshot is not held a second time as text.
 func (s *Snapshot) Write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(s); err != nil {
+	head := struct {
+		Format       string           `json:"format"`
+		TakenAt      time.Time        `json:"takenAt"`
+		Redacted     bool             `json:"redacted,omitempty"`
+		Reads        []Reading        `json:"reads"`
+		Permissions  []string         `json:"permissions"`
+		NotRead      []string         `json:"notRead,omitempty"`
+		Organization Organization     `json:"organization"`
+		DirSync      *DirSyncFeatures `json:"dirSyncFeatures,omitempty"`
+	}{s.Format, s.TakenAt, s.Redacted, s.Reads, s.Permissions, s.NotRead, s.Organization, s.DirSync}
+	b, err := json.MarshalIndent(head, "", " ")
+	if err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)
 	}
+	// The header without its closing brace; the arrays follow.
+	bw.Write(bytes.TrimSuffix(bytes.TrimSpace(b), []byte("}")))
+	array := func(name string, n int, elem func(i int) any) error {
+		fmt.Fprintf(bw, "%q: [", name)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n  ")
+			e, err := json.Marshal(elem(i))
+			if err != nil {
+				return fmt.Errorf("snapshot: write: %s[%d]: %w", name, i, err)
+			}
+			bw.Write(e)
+		}
+		if n > 0 {
+			bw.WriteString("\n ")
+		}
+		bw.WriteByte(']')
+		return nil
+	}
+	bw.WriteString(",\n ")
+	if err := array("users", len(s.Users), func(i int) any { return &s.Users[i] }); err != nil {
+		return err
+	}
+	bw.WriteString(",\n ")
+	if err := array("recipients", len(s.Recipients), func(i int) any { return &s.Recipients[i] }); err != nil {
+		return err
+	}
+	dn, _ := json.Marshal(s.AD.DomainDN)
+	fmt.Fprintf(bw, ",\n \"ad\": {\"domainDN\": %s, ", dn)
+	if err := array("users", len(s.AD.Users), func(i int) any { return &s.AD.Users[i] }); err != nil {
+		return err
+	}
+	bw.WriteString("}\n}\n")
 	return bw.Flush()
 }
 

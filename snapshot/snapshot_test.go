@@ -94,10 +94,10 @@ func TestReadRefusesBadInput(t *testing.T) {
 	}
 	for _, c := range []struct{ name, text, want string }{
 		{"other format", strings.Replace(good(), Format, "lab-state", 1), `format "lab-state"`},
-		{"misspelt field", strings.Replace(good(), `"userPrincipalName": "Nicki@contoso.com"`, `"userPrincipalNme": "x"`, 1), `unknown field "userPrincipalNme"`},
-		{"wrong type", strings.Replace(good(), `"uSNChanged": 0`, `"uSNChanged": "x"`, 1), "field ad.users.uSNChanged"},
-		{"missing id", strings.Replace(good(), `"id": "u1"`, `"id": ""`, 1), "users[0]"},
-		{"duplicate", strings.Replace(good(), `"id": "u2"`, `"id": "U1"`, 1), "users[1]: id U1 appears twice"},
+		{"misspelt field", strings.Replace(good(), `"userPrincipalName":"Nicki@contoso.com"`, `"userPrincipalNme":"x"`, 1), `unknown field "userPrincipalNme"`},
+		{"wrong type", strings.Replace(good(), `"uSNChanged":0`, `"uSNChanged":"x"`, 1), "field ad.users.uSNChanged"},
+		{"missing id", strings.Replace(good(), `"id":"u1"`, `"id":""`, 1), "users[0]"},
+		{"duplicate", strings.Replace(good(), `"id":"u2"`, `"id":"U1"`, 1), "users[1]: id U1 appears twice"},
 		{"not JSON", "{", "unexpected EOF"},
 	} {
 		_, err := Read(strings.NewReader(c.text))

@@ -29,9 +29,11 @@ type Exchange interface {
 	Invoke(ctx context.Context, cmdlet string, params map[string]any) ([]json.RawMessage, error)
 }
 
-// Directory is an LDAP connection to the domain (steps/ad's Client).
+// Directory is an LDAP connection to the domain (steps/ad's Client). The
+// snapshot pages itself, on the one connection, so that each page is
+// decoded and dropped before the next is read.
 type Directory interface {
-	SearchWithPaging(req *ldap.SearchRequest, pagingSize uint32) (*ldap.SearchResult, error)
+	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
 	BaseDN() string
 }
 
@@ -342,31 +344,43 @@ func readAD(d Directory, s *Snapshot) error {
 	// (LDAP_SERVER_SHOW_DELETED_OID, 1.2.840.113556.1.4.417,
 	// https://learn.microsoft.com/openspecs/windows_protocols/ms-adts/)
 	// in pages (RFC 2696).
+	paging := ldap.NewControlPaging(ldapPageSize)
 	req := ldap.NewSearchRequest(s.AD.DomainDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(&(objectClass=user)(!(objectClass=computer)))", adAttributes, []ldap.Control{ldap.NewControlMicrosoftShowDeleted()})
+		"(&(objectClass=user)(!(objectClass=computer)))", adAttributes, []ldap.Control{ldap.NewControlMicrosoftShowDeleted(), paging})
+	rd := Reading{API: "LDAP", What: "search " + s.AD.DomainDN + " (objectClass=user), Deleted Objects included"}
 	t0 := time.Now()
-	res, err := d.SearchWithPaging(req, ldapPageSize)
-	pages := 1
-	if res != nil {
-		pages = len(res.Entries)/ldapPageSize + 1
-	}
-	rd := Reading{API: "LDAP", What: "search " + s.AD.DomainDN + " (objectClass=user), Deleted Objects included", Requests: pages, Took: since(t0)}
-	if res != nil {
-		rd.Objects = len(res.Entries)
-	}
-	s.Reads = append(s.Reads, rd)
-	if err != nil {
-		return fmt.Errorf("snapshot: LDAP search of %s: %w", s.AD.DomainDN, err)
-	}
-	s.AD.Users = make([]ADUser, 0, len(res.Entries))
-	for _, e := range res.Entries {
-		u, err := decodeAD(e)
+	s.AD.Users = []ADUser{}
+	var err error
+	for {
+		var res *ldap.SearchResult
+		res, err = d.Search(req)
+		rd.Requests++
 		if err != nil {
-			return fmt.Errorf("snapshot: AD object %s: %w", e.DN, err)
+			err = fmt.Errorf("snapshot: LDAP search of %s: %w", s.AD.DomainDN, err)
+			break
 		}
-		s.AD.Users = append(s.AD.Users, u)
+		for _, e := range res.Entries {
+			u, derr := decodeAD(e)
+			if derr != nil {
+				err = fmt.Errorf("snapshot: AD object %s: %w", e.DN, derr)
+				break
+			}
+			s.AD.Users = append(s.AD.Users, u)
+		}
+		if err != nil {
+			break
+		}
+		// The server's paging control carries the cookie of the next
+		// page; an empty one ends the search (RFC 2696).
+		pc, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if !ok || len(pc.Cookie) == 0 {
+			break
+		}
+		paging.SetCookie(pc.Cookie)
 	}
-	return nil
+	rd.Objects, rd.Took = len(s.AD.Users), since(t0)
+	s.Reads = append(s.Reads, rd)
+	return err
 }
 
 // GeneralizedTime is the LDAP time syntax AD writes whenChanged in.
