@@ -294,3 +294,30 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 		})
 	}
 }
+
+// TestDiagnosePredictsHoldRefusal: in exchange-guid-in-use-held, frank's
+// old mailbox is kept by an organization-wide retention policy, which
+// exchange-guid-in-use does not remove: diagnose predicts the refusal, and
+// the plan refuses.
+func TestDiagnosePredictsHoldRefusal(t *testing.T) {
+	in, err := instance.Start(instance.Options{Scenario: "exchange-guid-in-use-held", Scenarios: rebind.Scenarios})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rep, varDir := diagnoseLab(t, in.URL)
+	for i, f := range rep.Findings {
+		if f.Vars["upn"] != "frank@contoso.com" {
+			continue
+		}
+		if !strings.Contains(strings.Join(f.Refusals, "\n"), "refuses: frank.old is kept by the hold mbx") {
+			t.Errorf("no predicted refusal: %+v", f)
+		}
+		code, out, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "plan", f.Runbook, "-var-file", filepath.Join(varDir, fmt.Sprintf("%02d-%s.json", i+1, f.Runbook)))
+		if code == 0 || !strings.Contains(out+errs, "mbx7cfb30345d454ac0a989ab3041051209") {
+			t.Errorf("the plan did not refuse on the hold: exit %d\n%s%s", code, out, errs)
+		}
+		return
+	}
+	t.Fatalf("frank not found: %+v", rep.Findings)
+}

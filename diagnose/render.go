@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rebind-dev/rebind/termtext"
 )
@@ -94,27 +95,41 @@ func (r *Report) WriteText(w io.Writer, varFiles []string) {
 	r.writeReads(w, "")
 }
 
-func (r *Report) writeReads(w io.Writer, bullet string) {
+func (r *Report) writeReads(w io.Writer, heading string) {
 	total := 0
 	for _, rd := range r.Reads {
 		total += rd.Requests
 	}
-	fmt.Fprintf(w, "\n%sRead (read-only), %d requests:\n", bullet, total)
+	// Text indents its lists under a heading line; Markdown wants a blank
+	// line after "## heading" and items at the margin.
+	indent, after := "  ", ""
+	if heading != "" {
+		indent, after = "", "\n"
+	}
+	item := func(s string) {
+		if heading != "" {
+			s = md(s)
+		} else {
+			s = line(s)
+		}
+		fmt.Fprintf(w, "%s- %s\n", indent, s)
+	}
+	fmt.Fprintf(w, "\n%sRead (read-only), %d requests:\n%s", heading, total, after)
 	for _, rd := range r.Reads {
-		s := fmt.Sprintf("%s %s: %d requests, %d objects", rd.API, rd.What, rd.Requests, rd.Objects)
+		s := fmt.Sprintf("%s %s: %d requests, %d objects, %s", rd.API, rd.What, rd.Requests, rd.Objects, time.Duration(rd.Took))
 		if rd.Error != "" {
 			s += " (refused: " + rd.Error + ")"
 		}
-		fmt.Fprintf(w, "  - %s\n", line(s))
+		item(s)
 	}
-	fmt.Fprintf(w, "\n%sPermissions used:\n", bullet)
+	fmt.Fprintf(w, "\n%sPermissions used:\n%s", heading, after)
 	for _, p := range r.Permissions {
-		fmt.Fprintf(w, "  - %s\n", line(p))
+		item(p)
 	}
 	if len(r.NotRead) > 0 {
-		fmt.Fprintf(w, "\n%sNot read (so not diagnosed):\n", bullet)
+		fmt.Fprintf(w, "\n%sNot read (so not diagnosed):\n%s", heading, after)
 		for _, n := range r.NotRead {
-			fmt.Fprintf(w, "  - %s\n", line(n))
+			item(n)
 		}
 	}
 }
