@@ -306,7 +306,8 @@ func Read(r io.Reader) (*Snapshot, error) {
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("snapshot: byte %d: field %s: %w", te.Offset, te.Field, err)
 		}
-		return nil, fmt.Errorf("snapshot: %w", err)
+		// An unknown field's error names the field but not where it is.
+		return nil, fmt.Errorf("snapshot: near byte %d: %w", dec.InputOffset(), err)
 	}
 	if s.Format != Format {
 		return nil, fmt.Errorf("snapshot: format %q, want %q (a file `rebind snapshot` wrote)", s.Format, Format)
