@@ -245,16 +245,33 @@ func TestDiagnoseHealthy100k(t *testing.T) {
 // with the -var-file diagnose wrote. The twin differs from the scenario
 // where no API shows the state (duplicate attribute resiliency is on in
 // the twin, as in every tenant), and the rehearsals succeed all the same.
+//
+// The redacted cases do the same on a redacted snapshot: the names in the
+// findings and their -var-files are pseudonyms, and the rehearsals
+// succeed with them.
 func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
-	for _, scenario := range []string{"restore-mistake", "archive-guid-mismatch", "exchange-guid-in-use", "offboard-relink", "rebuilt-ad"} {
-		t.Run(scenario, func(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		redact   bool
+	}{{"restore-mistake", false}, {"archive-guid-mismatch", false}, {"exchange-guid-in-use", false}, {"offboard-relink", false},
+		{"rebuilt-ad", false}, {"restore-mistake", true}, {"exchange-guid-in-use", true}, {"archive-guid-mismatch", true}} {
+		scenario := c.scenario
+		name := scenario
+		if c.redact {
+			name += "-redacted"
+		}
+		t.Run(name, func(t *testing.T) {
 			in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
 			if err != nil {
 				t.Fatal(err)
 			}
 			org := in.Tenant.Organization()
 			file := filepath.Join(t.TempDir(), "snap.json")
-			code, _, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file)
+			args := []string{"--lab", in.URL, "snapshot", "-o", file}
+			if c.redact {
+				args = append(args, "--redact", "--redact-key", "test-key")
+			}
+			code, _, errs := runMain(t, args...)
 			in.Close() // the rest works offline
 			if code != 0 {
 				t.Fatal(errs)
@@ -267,6 +284,9 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 			var rep diagnose.Report
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatal(err)
+			}
+			if c.redact && strings.Contains(out, "contoso") {
+				t.Errorf("diagnose of a redacted snapshot names contoso:\n%s", out)
 			}
 			rehearsed := 0
 			for i, f := range rep.Findings {
