@@ -19,7 +19,7 @@ import (
 func diagnoseLab(t *testing.T, url string) (diagnose.Report, string) {
 	t.Helper()
 	dir := t.TempDir()
-	code, out, errs := runMain(t, "--lab", url, "diagnose", "--json", "--var-dir", dir)
+	code, out, errs := runMain(t, "--lab", url, "--state-dir", t.TempDir(), "diagnose", "--json", "--var-dir", dir)
 	if code != 0 {
 		t.Fatalf("diagnose: exit %d\n%s%s", code, out, errs)
 	}
@@ -197,7 +197,7 @@ func TestDiagnoseHealthyReportsNothing(t *testing.T) {
 		t.Fatalf("healthy: %+v", rep)
 	}
 	file := filepath.Join(t.TempDir(), "snap.json")
-	if code, _, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file); code != 0 {
+	if code, _, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file); code != 0 {
 		t.Fatal(errs)
 	}
 	for _, format := range []string{"", "--markdown"} {
@@ -267,7 +267,7 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 			}
 			org := in.Tenant.Organization()
 			file := filepath.Join(t.TempDir(), "snap.json")
-			args := []string{"--lab", in.URL, "snapshot", "-o", file}
+			args := []string{"--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file}
 			if c.redact {
 				args = append(args, "--redact", "--redact-key", "test-key")
 			}

@@ -142,7 +142,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			defer in.Close()
 			orig := labDumpOf(t, in.Tenant)
 			file := filepath.Join(t.TempDir(), "snap.json")
-			if code, out, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file); code != 0 {
+			if code, out, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file); code != 0 {
 				t.Fatalf("snapshot: exit %d\n%s%s", code, out, errs)
 			}
 			if after := labDumpOf(t, in.Tenant); !bytes.Equal(orig, after) {
@@ -198,7 +198,7 @@ func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
 	}
 	defer in.Close()
 	file := filepath.Join(t.TempDir(), "snap.json")
-	if code, out, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file, "--redact", "--redact-key", "k3y"); code != 0 {
+	if code, out, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file, "--redact", "--redact-key", "k3y"); code != 0 {
 		t.Fatalf("snapshot: exit %d\n%s%s", code, out, errs)
 	}
 	b, err := os.ReadFile(file)
@@ -260,7 +260,7 @@ func TestLabServeSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "snap.json")
-	code, _, errs := runMain(t, "--lab", in.URL, "snapshot", "-o", file)
+	code, _, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file)
 	in.Close()
 	if code != 0 {
 		t.Fatal(errs)
@@ -280,7 +280,7 @@ func TestLabServeSnapshot(t *testing.T) {
 		t.Fatalf("lab serve --snapshot: %v\n%s", err, errb.String())
 	}
 	second := filepath.Join(t.TempDir(), "again.json")
-	code, _, errs = runMain(t, "--lab", tw.URL, "snapshot", "-o", second)
+	code, _, errs = runMain(t, "--lab", tw.URL, "--state-dir", t.TempDir(), "snapshot", "-o", second)
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
