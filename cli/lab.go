@@ -39,6 +39,7 @@ Bind a runbook's targets to it with --lab URL (or REBIND_LAB) to rehearse it.`,
 type labServeOptions struct {
 	IO         *IO
 	Scenario   string
+	Snapshot   string
 	Listen     string
 	LDAPListen string
 	State      string
@@ -54,11 +55,12 @@ type labServeOptions struct {
 func newLabServeCmd(ios *IO) *cobra.Command {
 	opts := &labServeOptions{IO: ios}
 	cmd := &cobra.Command{
-		Use:   "serve --scenario NAME [--listen ADDR] [--state FILE]",
+		Use:   "serve --scenario NAME | --snapshot FILE [--listen ADDR] [--state FILE]",
 		Short: "Serve a lab tenant until interrupted",
 		Long: `serve loads a scenario (or the state file, when it exists) and serves the
 lab until Ctrl-C. It prints the lab's URL on the first line of standard output.
-With --state the tenant's state survives restarts.
+With --state the tenant's state survives restarts. With --snapshot it serves
+a twin of the tenant a snapshot read (rebind snapshot).
 
 The lab serves HTTPS (Graph, Exchange, the token endpoint, the control API)
 and LDAPS with a certificate from a CA it creates at start. It prints the CA
@@ -70,6 +72,7 @@ id and secret).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runLabServe(opts) },
 	}
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "scenario to start from (rebind lab scenarios)")
+	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "start from a snapshot file (rebind snapshot -o FILE) instead of a scenario")
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "HTTP address (loopback only)")
 	cmd.Flags().StringVar(&opts.LDAPListen, "ldap-listen", "127.0.0.1:0", "LDAP address (loopback only)")
 	cmd.Flags().StringVar(&opts.State, "state", "", "keep the tenant's state in this file across restarts")
@@ -81,11 +84,14 @@ id and secret).`,
 }
 
 func runLabServe(opts *labServeOptions) error {
-	if opts.Scenario == "" && opts.State == "" {
-		return usageError{fmt.Errorf("lab serve needs --scenario NAME or --state FILE")}
+	if opts.Scenario == "" && opts.State == "" && opts.Snapshot == "" {
+		return usageError{fmt.Errorf("lab serve needs --scenario NAME, --snapshot FILE or --state FILE")}
+	}
+	if opts.Scenario != "" && opts.Snapshot != "" {
+		return usageError{fmt.Errorf("lab serve takes --scenario or --snapshot, not both")}
 	}
 	in, err := instance.Start(instance.Options{
-		Scenario: opts.Scenario, Scenarios: rebind.Scenarios, StatePath: opts.State,
+		Scenario: opts.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, StatePath: opts.State,
 		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP,
 		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
 	})

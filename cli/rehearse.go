@@ -22,6 +22,7 @@ type rehearseOptions struct {
 	G        *Globals
 	Runbook  string
 	Scenario string
+	Snapshot string
 	Vars     varFlags
 	Keep     bool
 }
@@ -29,14 +30,19 @@ type rehearseOptions struct {
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
 	opts := &rehearseOptions{IO: ios, G: g}
 	cmd := &cobra.Command{
-		Use:   "rehearse RUNBOOK [--scenario NAME] [-var name=value]",
+		Use:   "rehearse RUNBOOK [--scenario NAME | --snapshot FILE] [-var name=value]",
 		Short: "Run a runbook against a lab tenant that reproduces its problem",
 		Long: `rehearse starts the lab tenant in this process with the scenario that
 reproduces the problem the runbook fixes (its rehearsal.json, or --scenario),
 shows the plan, applies it (sync cycles included), and prints what changed in
 AD, Entra ID and Exchange Online and whether the run, with every check the
 runbook makes, succeeded. Nothing outside the lab is touched. Waits pass the
-lab's virtual time, so a 72-hour wait takes no real time.`,
+lab's virtual time, so a 72-hour wait takes no real time.
+
+With --snapshot the lab is a twin of the tenant a snapshot read (rebind
+snapshot -o FILE): the runbook rehearses against your own tenant's objects.
+Give the runbook's variables with -var; the rehearsal.json's are the
+scenario's and are not used.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Runbook = args[0]
@@ -45,6 +51,7 @@ lab's virtual time, so a 72-hour wait takes no real time.`,
 	}
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
+	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "start from a snapshot of a tenant (rebind snapshot -o FILE) instead of a scenario")
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's folder (files it wrote, its journal) and print where it is")
 	return cmd
 }
@@ -55,6 +62,9 @@ func runRehearse(opts *rehearseOptions) error {
 		printDiags(ios, rb, diags)
 		return errReported
 	}
+	if opts.Snapshot != "" && opts.Scenario != "" {
+		return usageError{fmt.Errorf("rehearse takes --scenario or --snapshot, not both")}
+	}
 	reh, err := readRehearsal(opts.Runbook)
 	if err != nil {
 		return err
@@ -62,7 +72,12 @@ func runRehearse(opts *rehearseOptions) error {
 	if opts.Scenario != "" {
 		reh.Scenario = opts.Scenario
 	}
-	if reh.Scenario == "" {
+	if opts.Snapshot != "" {
+		// The rehearsal's own inputs name the scenario's objects, not
+		// the snapshot's.
+		reh.Scenario, reh.Vars = "", nil
+	}
+	if reh.Scenario == "" && opts.Snapshot == "" {
 		return usageError{fmt.Errorf("the runbook %s names no lab scenario (rehearsal.json); give one with --scenario (rebind lab scenarios lists them)", opts.Runbook)}
 	}
 	vars := varFlags{files: opts.Vars.files}
@@ -76,7 +91,7 @@ func runRehearse(opts *rehearseOptions) error {
 	}
 	vars.vars = append(vars.vars, opts.Vars.vars...) // given on the command line: they win
 
-	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios})
 	if err != nil {
 		return err
 	}
@@ -85,7 +100,11 @@ func runRehearse(opts *rehearseOptions) error {
 	if err := in.Tenant.Save(&before); err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.Err, "Lab tenant started from scenario %q at %s.\n", reh.Scenario, in.URL)
+	source := fmt.Sprintf("scenario %q", reh.Scenario)
+	if opts.Snapshot != "" {
+		source = fmt.Sprintf("snapshot %s", safe(opts.Snapshot))
+	}
+	fmt.Fprintf(ios.Err, "Lab tenant started from %s at %s.\n", source, in.URL)
 	if d := in.Tenant.Description(); d != "" {
 		fmt.Fprintf(ios.Err, "  %s\n", d)
 	}
@@ -173,10 +192,10 @@ func runRehearse(opts *rehearseOptions) error {
 		if rep.Refused() {
 			ended = "refused" // no run was created: objects changed since the plan
 		}
-		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against scenario %q ended %s.\n", p.Runbook.Name, reh.Scenario, ended)
+		fmt.Fprintf(ios.Out, "\nRehearsal FAILED: the run of %s against %s ended %s.\n", p.Runbook.Name, source, ended)
 		return err
 	}
-	fmt.Fprintf(ios.Out, "\nRehearsal succeeded: %s ran to the end against scenario %q, every check it makes passed (%d changed, %d already so).\n",
-		p.Runbook.Name, reh.Scenario, rep.Applied, rep.Unchanged)
+	fmt.Fprintf(ios.Out, "\nRehearsal succeeded: %s ran to the end against %s, every check it makes passed (%d changed, %d already so).\n",
+		p.Runbook.Name, source, rep.Applied, rep.Unchanged)
 	return nil
 }

@@ -204,6 +204,8 @@ interrupted run and rolls completed steps back.`,
 		newVersionCmd(ios),
 		newPermissionsCmd(ios, g),
 		newDoctorCmd(ios, g),
+		newSnapshotCmd(ios, g),
+		newDiagnoseCmd(ios, g),
 	)
 	return root
 }

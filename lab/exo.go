@@ -325,6 +325,24 @@ func (t *Tenant) Recipients(q RecipientQuery) []Recipient {
 	return out
 }
 
+// RecipientsPage returns copies of at most limit recipients q selects,
+// from the skip-th on, and how many q selects in all: one page of an
+// Exchange answer without copying the others.
+func (t *Tenant) RecipientsPage(q RecipientQuery, skip, limit int) ([]Recipient, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	all := t.exo.find(q)
+	if skip < 0 || skip > len(all) {
+		skip = len(all)
+	}
+	page := all[skip:min(skip+limit, len(all))]
+	out := make([]Recipient, len(page))
+	for i, r := range page {
+		out[i] = *r
+	}
+	return out, len(all)
+}
+
 func (s *exoStore) find(q RecipientQuery) []*Recipient {
 	var out []*Recipient
 	for _, r := range s.byID {

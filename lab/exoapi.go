@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // exoPageSize is how many objects one InvokeCommand answer carries before
@@ -276,23 +279,38 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// exoList answers a Get- cmdlet, a page at a time.
+// exoList answers a Get- cmdlet, a page at a time. A listing longer than
+// a page is read once, at its first page, and its next pages are served
+// from that reading through the opaque $skiptoken of @odata.nextLink (the
+// id of the reading and the offset), so paging 100,000 mailboxes does not
+// select and sort them all again for every page, and the pages of one
+// listing agree with each other.
 func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuery, p cmdletParams) {
-	all := s.t.Recipients(q)
-	if q.Identity != "" && len(all) == 0 {
-		exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
-			fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", q.Identity))
-		return
+	var page []Recipient
+	var total, skip int
+	var id string
+	if tok := r.URL.Query().Get("$skiptoken"); tok != "" {
+		var ok bool
+		if id, skip, page, total, ok = s.listings.next(tok, exoPageSize); !ok {
+			exoError(w, http.StatusBadRequest, "InvalidSkipToken",
+				"The $skiptoken is not one of a listing this lab is paging (it expired, or was served whole).")
+			return
+		}
+	} else {
+		all, n := s.t.RecipientsPage(q, 0, math.MaxInt)
+		if q.Identity != "" && n == 0 {
+			exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
+				fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", q.Identity))
+			return
+		}
+		total, page = n, all
+		if len(all) > exoPageSize {
+			id, page = s.listings.start(all), all[:exoPageSize]
+		}
 	}
-	skip, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
-	if skip < 0 || skip > len(all) {
-		skip = len(all)
-	}
-	page := all[skip:]
 	resp := map[string]any{"@odata.context": baseURL(r) + r.URL.Path + "/$metadata#Collection(Exchange.GenericHashTable)", "adminapi.warnings": []string{}}
-	if len(page) > exoPageSize {
-		page = page[:exoPageSize]
-		next := url.Values{"$skiptoken": {strconv.Itoa(skip + exoPageSize)}}
+	if skip+len(page) < total {
+		next := url.Values{"$skiptoken": {id + ":" + strconv.Itoa(skip+exoPageSize)}}
 		resp["@odata.nextLink"] = baseURL(r) + r.URL.Path + "?" + next.Encode()
 	}
 	out := make([]exoRecipient, len(page))
@@ -301,6 +319,70 @@ func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuer
 	}
 	resp["value"] = out
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// exoListings are the Exchange listings being paged: at most
+// maxListings, each kept until its last page is served or it is
+// listingLife old (wall clock).
+type exoListings struct {
+	mu   sync.Mutex
+	seq  int
+	byID map[string]*exoListing
+}
+
+type exoListing struct {
+	all     []Recipient
+	started time.Time
+}
+
+const (
+	maxListings = 16
+	listingLife = 10 * time.Minute
+)
+
+// start keeps all and returns its id.
+func (l *exoListings) start(all []Recipient) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byID == nil {
+		l.byID = map[string]*exoListing{}
+	}
+	now := time.Now()
+	var oldest string
+	for id, x := range l.byID {
+		if now.Sub(x.started) > listingLife {
+			delete(l.byID, id)
+		} else if oldest == "" || x.started.Before(l.byID[oldest].started) {
+			oldest = id
+		}
+	}
+	if len(l.byID) >= maxListings && oldest != "" {
+		delete(l.byID, oldest)
+	}
+	l.seq++
+	id := "L" + strconv.Itoa(l.seq)
+	l.byID[id] = &exoListing{all: all, started: now}
+	return id
+}
+
+// next returns the page of listing tok ("id:offset") names.
+func (l *exoListings) next(tok string, size int) (id string, skip int, page []Recipient, total int, ok bool) {
+	id, off, found := strings.Cut(tok, ":")
+	skip, err := strconv.Atoi(off)
+	if !found || err != nil || skip < 0 {
+		return "", 0, nil, 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	x := l.byID[id]
+	if x == nil || skip > len(x.all) {
+		return "", 0, nil, 0, false
+	}
+	page = x.all[skip:min(skip+size, len(x.all))]
+	if skip+len(page) >= len(x.all) {
+		delete(l.byID, id)
+	}
+	return id, skip, page, len(x.all), true
 }
 
 // exoModelError maps a model error to an Exchange exception.

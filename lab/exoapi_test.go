@@ -119,6 +119,9 @@ func TestExchangeListingFollowsNextLink(t *testing.T) {
 	if len(second.Value) != 500 || second.NextLink != "" || second.Value[0].UserPrincipalName == first.Value[999].UserPrincipalName {
 		t.Fatalf("second page: %d, nextLink %q", len(second.Value), second.NextLink)
 	}
+	// The listing was served whole: its token names nothing any more.
+	var e odataErr
+	wantStatus(t, call(t, "POST", first.NextLink, body, &e), 400)
 }
 
 func TestControlClockAndLastSync(t *testing.T) {

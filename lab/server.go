@@ -64,6 +64,8 @@ type Server struct {
 	faults   Faults
 	rnd      *rand.Rand
 	ldapBind ldapBind
+	// listings are Exchange listings being paged (exoapi.go).
+	listings exoListings
 }
 
 // ldapBind is how GET /lab/endpoints tells clients to bind over LDAP.

@@ -22,6 +22,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
+	"github.com/rebind-dev/rebind/snapshot"
 )
 
 // Client returns an HTTP client that verifies this lab's certificate.
@@ -40,6 +41,10 @@ type Options struct {
 	Scenario string
 	// Scenarios holds testdata/scenarios/*.json.
 	Scenarios fs.FS
+	// Snapshot, when not "", is a file `rebind snapshot` wrote: the tenant
+	// starts as its twin (lab.FromSnapshot) instead of a scenario; ignored
+	// when StatePath names a file that exists.
+	Snapshot string
 	// StatePath, when not "", is where the tenant's state is kept across
 	// restarts: read at start when it exists, written after every change
 	// through the HTTP API, every SaveEvery while anything changed, and at
@@ -190,6 +195,13 @@ func load(opts Options) (*lab.Tenant, error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("lab: state %s: %w", opts.StatePath, err)
 		}
+	}
+	if opts.Snapshot != "" {
+		s, err := snapshot.ReadFile(opts.Snapshot)
+		if err != nil {
+			return nil, err
+		}
+		return lab.FromSnapshot(s)
 	}
 	if opts.Scenario == "" {
 		return nil, errors.New("lab: name a scenario (rebind lab scenarios lists them)")

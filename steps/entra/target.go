@@ -115,6 +115,12 @@ type Client struct {
 	clock *serviceClock
 	// batch coalesces concurrent immutable ID writes; nil when off.
 	batch *batcher
+	// plain carries the bulk reads of read.go, made without the SDK;
+	// root is the Graph endpoint without the version, and tokens hands
+	// out tokens for it.
+	plain  *http.Client
+	root   string
+	tokens *credential.Source
 }
 
 // ClientOptions configure NewClient.
@@ -174,7 +180,8 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(root + "/v1.0")
-	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, clock: clock}
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, clock: clock,
+		plain: &http.Client{Transport: parent, Timeout: 2 * time.Minute}, root: root, tokens: credential.NewSource(opts.Credential, scope)}
 	if opts.Batch {
 		c.batch = newBatcher(c, batchWindow)
 	}

@@ -1,0 +1,60 @@
+package diagnose
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rebind-dev/rebind/anchor"
+	"github.com/rebind-dev/rebind/snapshot"
+)
+
+// seed000 is seed 000 by hand: nicki's cloud user in the recycle bin with
+// an anchor that names no AD object, and a new AD account with her UPN.
+func seed000(domainType string, dirSync *snapshot.DirSyncFeatures) *snapshot.Snapshot {
+	deleted := time.Date(2026, 4, 7, 12, 0, 0, 0, time.UTC)
+	off := false
+	return &snapshot.Snapshot{Format: snapshot.Format, TakenAt: deleted.Add(24 * time.Hour), DirSync: dirSync,
+		Organization: snapshot.Organization{ID: "o", VerifiedDomains: []snapshot.Domain{
+			{Name: "contoso.onmicrosoft.com", Type: "Managed", IsInitial: true}, {Name: "contoso.com", Type: domainType}}},
+		Users: []snapshot.User{{ID: "u1", UserPrincipalName: "nicki@contoso.com", OnPremisesImmutableID: "my9s3SP45EGOfMGNUp35Hg==",
+			OnPremisesSyncEnabled: &off, DeletedDateTime: &deleted}},
+		AD: snapshot.AD{Users: []snapshot.ADUser{{ObjectGUID: "012114da-8d79-4015-8a5f-ddfc20df81db",
+			DistinguishedName: "CN=nicki,OU=Users,DC=corp,DC=example,DC=com", UserPrincipalName: "nicki@contoso.com"}}}}
+}
+
+// The switches Graph served go into the -var-file; a federated domain and
+// a blocked soft match are predicted refusals; unread switches say so.
+func TestRestoreMistakeVarsAndRefusals(t *testing.T) {
+	f := Analyze(seed000("Managed", &snapshot.DirSyncFeatures{})).Findings
+	if len(f) != 1 || f[0].Runbook != "restore-mistake" || f[0].Vars["upn"] != "nicki@contoso.com" || f[0].Vars["soft_match_blocked"] != "no" || len(f[0].Refusals) != 0 {
+		t.Fatalf("managed, switches read: %+v", f)
+	}
+	f = Analyze(seed000("Federated", &snapshot.DirSyncFeatures{BlockSoftMatchEnabled: true})).Findings
+	if len(f) != 1 || f[0].Vars["soft_match_blocked"] != "yes" || len(f[0].Refusals) != 2 ||
+		!strings.Contains(f[0].Refusals[0], "federated domain contoso.com") || !strings.Contains(f[0].Refusals[1], "blocks soft match") {
+		t.Fatalf("federated, soft match blocked: %+v", f)
+	}
+	f = Analyze(seed000("Managed", nil)).Findings
+	if len(f) != 1 || f[0].Vars["soft_match_blocked"] != nil || len(f[0].Refusals) != 1 || !strings.HasPrefix(f[0].Refusals[0], "unknown:") {
+		t.Fatalf("switches not read: %+v", f)
+	}
+}
+
+// A user whose anchor names its live AD account is healthy, however its
+// names differ; a cloud-only user is not an orphan.
+func TestBoundAndCloudOnlyUsersAreNotFindings(t *testing.T) {
+	g := "012114da-8d79-4015-8a5f-ddfc20df81db"
+	id, err := anchor.ImmutableIDFromGUID(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	s := &snapshot.Snapshot{Format: snapshot.Format,
+		Users: []snapshot.User{{ID: "u1", UserPrincipalName: "renamed@contoso.com", OnPremisesImmutableID: id, OnPremisesSyncEnabled: &on},
+			{ID: "u2", UserPrincipalName: "admin@contoso.onmicrosoft.com"}},
+		AD: snapshot.AD{Users: []snapshot.ADUser{{ObjectGUID: g, DistinguishedName: "CN=x,DC=corp", UserPrincipalName: "x@contoso.com"}}}}
+	if f := Analyze(s).Findings; len(f) != 0 {
+		t.Fatalf("%+v", f)
+	}
+}
