@@ -111,10 +111,21 @@ func mustJSON(v any) []byte {
 }
 
 // instState is what the journal says of one instance.
+//
+// A run of 100,000 instances has as many intents and outcomes: fold keeps
+// their JSON as read and decodes an intent only when its instance is in
+// doubt, and an outcome only when the engine asks for it (outcome), so
+// that a resume finds where the run stopped without decoding every record
+// (BenchmarkResumePoint100k).
 type instState struct {
 	intent     *intentData
-	outcome    *outcomeData
+	intentRaw  []byte
+	intentSeq  int64
+	hasIntent  bool
+	outcomeRaw []byte
+	hasOutcome bool
 	outcomeSeq int64
+	outcomeDec *outcomeData
 	failed     bool
 	failure    string
 	reverted   bool
@@ -123,7 +134,26 @@ type instState struct {
 
 // inDoubt reports an intent with neither outcome nor failure.
 func (st *instState) inDoubt() bool {
-	return st != nil && st.intent != nil && st.outcome == nil && !st.failed
+	return st != nil && st.hasIntent && !st.hasOutcome && !st.failed
+}
+
+// done reports an instance the run completed: it has an outcome.
+func (st *instState) done() bool { return st != nil && st.hasOutcome }
+
+// outcome decodes the instance's outcome (nil when it has none). An
+// instance belongs to one goroutine of a run at a time, so no lock.
+func (st *instState) outcome() (*outcomeData, error) {
+	if !st.done() {
+		return nil, nil
+	}
+	if st.outcomeDec == nil {
+		var d outcomeData
+		if err := json.Unmarshal(st.outcomeRaw, &d); err != nil {
+			return nil, fmt.Errorf("engine: journal record %d: %w", st.outcomeSeq, err)
+		}
+		st.outcomeDec = &d
+	}
+	return st.outcomeDec, nil
 }
 
 // replay is the journal of a run, folded by instance address.
@@ -144,7 +174,8 @@ func (r *replay) get(addr string) *instState {
 	return st
 }
 
-// fold reads a run's records.
+// fold reads a run's records. It decodes the intents of the instances left
+// in doubt, and no outcome (see instState).
 func fold(recs []journal.Record) (*replay, error) {
 	r := newReplay()
 	for _, rec := range recs {
@@ -153,19 +184,14 @@ func fold(recs []journal.Record) (*replay, error) {
 		}
 		switch rec.Kind {
 		case journal.KindIntent:
-			var d intentData
-			if err := json.Unmarshal(rec.Data, &d); err != nil {
-				return nil, fmt.Errorf("engine: journal record %d: %w", rec.Seq, err)
-			}
 			st := r.get(rec.Step)
-			st.intent, st.outcome, st.failed, st.failure = &d, nil, false, ""
+			st.intentRaw, st.hasIntent = rec.Data, true
+			st.outcomeRaw, st.hasOutcome, st.outcomeDec, st.failed, st.failure = nil, false, nil, false, ""
+			st.intentSeq = rec.Seq
 		case journal.KindOutcome:
-			var d outcomeData
-			if err := json.Unmarshal(rec.Data, &d); err != nil {
-				return nil, fmt.Errorf("engine: journal record %d: %w", rec.Seq, err)
-			}
 			st := r.get(rec.Step)
-			st.outcome, st.outcomeSeq, st.failed, st.reverted = &d, rec.Seq, false, false
+			st.outcomeRaw, st.hasOutcome, st.outcomeDec = rec.Data, true, nil
+			st.outcomeSeq, st.failed, st.reverted = rec.Seq, false, false
 		case journal.KindFailure:
 			st := r.get(rec.Step)
 			st.failed, st.failure = true, rec.Error
@@ -176,6 +202,17 @@ func fold(recs []journal.Record) (*replay, error) {
 			_ = json.Unmarshal(rec.Data, &d)
 			r.get(rec.Step).decision = d.Decision
 		}
+	}
+	for _, addr := range r.order {
+		st := r.inst[addr]
+		if !st.inDoubt() {
+			continue
+		}
+		var d intentData
+		if err := json.Unmarshal(st.intentRaw, &d); err != nil {
+			return nil, fmt.Errorf("engine: journal record %d: %w", st.intentSeq, err)
+		}
+		st.intent = &d
 	}
 	return r, nil
 }
