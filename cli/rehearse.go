@@ -24,6 +24,8 @@ type rehearseOptions struct {
 	Scenario string
 	Vars     varFlags
 	Keep     bool
+	// Progress: --verbose, --progress-interval (see apply).
+	Progress progressFlags
 }
 
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
@@ -46,6 +48,7 @@ lab's virtual time, so a 72-hour wait takes no real time.`,
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's folder (files it wrote, its journal) and print where it is")
+	opts.Progress.register(cmd.Flags())
 	return cmd
 }
 
@@ -133,6 +136,7 @@ func runRehearse(opts *rehearseOptions) error {
 	if err != nil {
 		return err
 	}
+	stop := opts.Progress.attach(ios, e)
 	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{Rehearsal: true})
 	// A rehearsal goes through the runbook's approve gates: the lab holds
 	// no data anyone must keep. The go-ahead is journaled like a person's,
@@ -144,6 +148,7 @@ func runRehearse(opts *rehearseOptions) error {
 		}
 		rep, diags = e.Resume(ctx, rep.RunID, in2, engine.ResumeOptions{})
 	}
+	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported
