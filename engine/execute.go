@@ -228,6 +228,22 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, width)
 	)
+	// What a resume takes from the journal for the instances done before:
+	// their values, read for the whole step at once, unless no expression
+	// reads the step (then not at all).
+	reads := s.rb.ReferencesStep(st.Type, st.Name)
+	if reads && rp != nil && rp.load != nil {
+		var before []*instState
+		for _, key := range keys {
+			if p := rp.inst[instanceAddr(st, key)]; p.done() {
+				before = append(before, p)
+			}
+		}
+		if err := rp.prefetch(before); err != nil {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: err.Error()})
+			return stepOutcome{failed: true}
+		}
+	}
 	s.emit(Event{Kind: StepStarted, Step: st.Address(), Total: len(keys), FanOut: st.ForEach != nil})
 	defer s.emit(Event{Kind: StepFinished, Step: st.Address()})
 	for _, key := range keys {
@@ -245,7 +261,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 			if st.ForEach != nil {
 				eachV = eachValue(key, each[key])
 			}
-			r := s.runInstance(ctx, st, key, eachV, rp, decide)
+			r := s.runInstance(ctx, st, key, eachV, rp, decide, reads)
 			var oc Outcome
 			mu.Lock()
 			switch {
@@ -317,7 +333,7 @@ type instResult struct {
 
 // runInstance takes one instance through observe, preconditions, diff,
 // intent, apply, outcome and postconditions.
-func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string) instResult {
+func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string, reads bool) instResult {
 	e := s.e
 	t := s.types[st.Type]
 	info := t.Info()
@@ -326,6 +342,11 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	prior := rp.inst[addr]
 
 	// Done before: take the recorded value, touch nothing.
+	if prior.done() && !reads {
+		// No expression reads the step: its value is not needed.
+		res.value, res.before = cty.DynamicVal, true
+		return res
+	}
 	if prior.done() {
 		od, err := prior.outcome()
 		var v cty.Value

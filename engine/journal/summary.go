@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // StepSummary counts the instances of one step of a run by where the
@@ -272,4 +273,143 @@ func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit i
 		return nil, 0, s.errf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, total, nil
+}
+
+// Heads returns a run's records in Seq order with their Seq, Kind and Step
+// alone (RunID set; Data, Time, Attempt and Error empty): where a resume
+// finds the point a run of 100,000 instances stopped at without reading
+// 200,000 payloads (the SQLite journal reads the index records_heads
+// alone). RecordData reads the payloads it then needs.
+func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
+	if err := s.checkRun(ctx, runID); err != nil {
+		return nil, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var recs []Record
+	for rows.Next() {
+		r := Record{RunID: runID}
+		var kind string
+		if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
+			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+		}
+		r.Kind = Kind(kind)
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+	}
+	return recs, nil
+}
+
+// Heads returns a run's records without payloads (see Store.Heads).
+func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
+	if err := s.checkRun(ctx, runID); err != nil {
+		return nil, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+	}
+	var recs []Record
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT seq, kind, step FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		recs = recs[:0]
+		for rows.Next() {
+			r := Record{RunID: runID}
+			var kind string
+			if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
+				return err
+			}
+			r.Kind = Kind(kind)
+			recs = append(recs, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.errf("journal: records of run %s: %w", runID, err)
+	}
+	return recs, nil
+}
+
+// dataChunk is how many payloads RecordData asks for in one query.
+const dataChunk = 500
+
+// RecordData returns the payloads of the records seqs of run runID, by
+// Seq; a record of another run, or none, is left out (a record without a
+// payload maps to nil).
+func (s *Store) RecordData(ctx context.Context, runID string, seqs []int64) (map[int64][]byte, error) {
+	if err := s.checkRun(ctx, runID); err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]byte, len(seqs))
+	for len(seqs) > 0 {
+		chunk := seqs[:min(len(seqs), dataChunk)]
+		seqs = seqs[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, runID)
+		for _, q := range chunk {
+			args = append(args, q)
+		}
+		rows, err := s.rdb.QueryContext(ctx, `SELECT seq, data FROM records WHERE run_id = ? AND seq IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+		}
+		for rows.Next() {
+			var seq int64
+			var data []byte
+			if err := rows.Scan(&seq, &data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+			}
+			out[seq] = unblob(data)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+		}
+	}
+	return out, nil
+}
+
+// RecordData returns the payloads of some records (see Store.RecordData).
+func (s *PGStore) RecordData(ctx context.Context, runID string, seqs []int64) (map[int64][]byte, error) {
+	if err := s.checkRun(ctx, runID); err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]byte, len(seqs))
+	for len(seqs) > 0 {
+		chunk := seqs[:min(len(seqs), dataChunk)]
+		seqs = seqs[len(chunk):]
+		err := s.retry(ctx, func() error {
+			rows, err := s.pool.Query(ctx, `SELECT seq, data FROM rebind_records WHERE run_id = $1 AND seq = ANY($2)`, runID, chunk)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var seq int64
+				var data []byte
+				if err := rows.Scan(&seq, &data); err != nil {
+					return err
+				}
+				out[seq] = unblob(data)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, s.errf("journal: records of run %s: %w", runID, err)
+		}
+	}
+	return out, nil
 }
