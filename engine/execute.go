@@ -283,6 +283,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 				values[key] = r.value
 				switch {
 				case r.before:
+					rep.Unchanged++ // as the report always counted them
 					oc = OutcomeDoneBefore
 				case r.wrote:
 					rep.Applied++

@@ -18,7 +18,12 @@ const (
 	InstanceDone EventKind = "instance-done"
 	// Throttled: a directory answered an instance with a Retry-After
 	// (steps.RetryAfterError: HTTP 429, 503 or 504, a Connect server busy
-	// with a cycle). Wait is how long it asked for.
+	// with a cycle). Wait is how long it asked for. Graph "returns HTTP
+	// status code 429 Too Many Requests" with "a suggested wait time in the
+	// response header" when it throttles
+	// (https://learn.microsoft.com/graph/throttling); what the Graph SDK's
+	// retry handler or a $batch resend absorbs inside a step never reaches
+	// the engine and is not counted.
 	Throttled EventKind = "throttled"
 	// StepFinished: every instance that was started has ended.
 	StepFinished EventKind = "step-finished"
