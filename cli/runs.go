@@ -254,9 +254,9 @@ func runRunsShow(opts *runsOptions) error {
 	if len(summary) > 0 {
 		fmt.Fprintln(opts.IO.Out, "\nInstances by state:")
 		tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "STEP\tINSTANCES\tDONE\tFAILED\tIN DOUBT\tREVERTED\tREVERT FAILED\tREVERT IN DOUBT\t")
+		fmt.Fprintln(tw, "STEP\tINSTANCES\tDONE\tFAILED\tIN DOUBT\tREVERTED\tREVERT FAILED\tREVERT IN DOUBT")
 		for _, s := range summary {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", safe(s.Step), s.Instances, s.Done, s.Failed, s.InDoubt, s.Reverted, s.RevertFailed, s.RevertInDoubt)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", safe(s.Step), s.Instances, s.Done, s.Failed, s.InDoubt, s.Reverted, s.RevertFailed, s.RevertInDoubt)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

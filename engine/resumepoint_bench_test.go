@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -152,4 +156,120 @@ func (r *replay) inDoubtList() []string {
 		}
 	}
 	return out
+}
+
+// Run with: go test -run '^$' -bench Resume100kAfterKill -benchtime 1x -timeout 60m ./engine/
+//
+// BenchmarkResume100kAfterKill is `rebind resume` of a 100,000-instance
+// fan-out (the in-memory test_value type, SQLite journal) killed with
+// 99,996 instances done and 4 in flight: the journal and the run's plan as
+// the apply left them. It reports:
+//
+//	s-to-point  from Engine.Resume's call to the first instance it works
+//	            on again (one of the 4 in doubt): the run and its plan
+//	            decoded, the journal read, the 99,996 done instances passed
+//	s-total     the whole resume, to the run's end
+//
+// Making the plan (about 2 minutes here) and writing the journal are not
+// timed.
+func BenchmarkResume100kAfterKill(b *testing.B) {
+	const n, done, inFlight = 100000, 99996, 4
+	dir := b.TempDir()
+	theWorld.reset()
+	e := &Engine{WorkDir: dir, Log: io.Discard, Getenv: func(string) string { return "" }}
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(header + fmt.Sprintf(`
+step "test_value" "each" {
+  for_each = toset(flatten([for a in range(%d) : [for b in range(100) : format("k%%06d", a * 100 + b)]]))
+  key      = each.key
+  value    = "v-${each.key}"
+}
+`, n/100))})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	p, diags := e.Plan(ctx, rb, Inputs{}, PlanOptions{Author: "bench"})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	planBytes := p.CanonicalBytes()
+	b.Logf("planned %d instances in %s (%d bytes)", n, time.Since(t0).Round(time.Second), len(planBytes))
+	info := valueType{}.Info()
+	var toPoint, total time.Duration
+	for i := 0; i < b.N; i++ {
+		j, err := journal.Open(filepath.Join(b.TempDir(), "state"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		run, err := j.CreateRun(ctx, journal.Run{Runbook: p.Runbook.Name, RunbookDigest: p.Runbook.Digest,
+			Dir: dir, Inputs: mustJSON(p.Inputs), Plan: planBytes, Status: journal.StatusRunning})
+		if err != nil {
+			b.Fatal(err)
+		}
+		theWorld.reset()
+		for k := 0; k < done+inFlight; k++ {
+			key := fmt.Sprintf("k%06d", k)
+			addr := `step.test_value.each["` + key + `"]`
+			cfg := storedConfig(info.Schema, cty.ObjectVal(map[string]cty.Value{
+				"key": cty.StringVal(key), "value": cty.StringVal("v-" + key),
+				"fail": cty.NullVal(cty.Bool), "secret": cty.NullVal(cty.String)}))
+			change := steps.Change{Action: steps.Create,
+				Before: cty.ObjectVal(map[string]cty.Value{"value": cty.NullVal(cty.String)}),
+				After:  cty.ObjectVal(map[string]cty.Value{"value": cty.StringVal("v-" + key)})}
+			cd, err := encodeChange(change, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := j.AppendLazy(ctx, journal.Record{RunID: run.ID, Kind: journal.KindIntent, Step: addr,
+				Data: mustJSON(intentData{Key: key, Object: "test:" + key, Config: cfg, Change: cd})}); err != nil {
+				b.Fatal(err)
+			}
+			if k >= done {
+				continue // in flight when the process was killed
+			}
+			theWorld.set(key, "v-"+key)
+			obs, _ := encodeTyped(cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(key), "value": cty.StringVal("v-" + key)}))
+			res, _ := encodeTyped(cty.ObjectVal(map[string]cty.Value{"written": cty.StringVal("v-" + key)}))
+			if err := j.AppendLazy(ctx, journal.Record{RunID: run.ID, Kind: journal.KindOutcome, Step: addr,
+				Data: mustJSON(outcomeData{Key: key, Object: "test:" + key, Action: string(steps.Create), Config: cfg, Change: &cd, Observed: obs, Result: res})}); err != nil {
+				b.Fatal(err)
+			}
+			if k%5000 == 0 {
+				if err := j.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := j.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		e.Store = j
+		var start time.Time
+		var first atomic.Int64
+		e.Events = func(ev Event) {
+			if ev.Kind == InstanceDone && ev.Outcome != OutcomeDoneBefore {
+				first.CompareAndSwap(0, int64(time.Since(start)))
+			}
+		}
+		start = time.Now()
+		rep, diags := e.Resume(ctx, run.ID, Inputs{}, ResumeOptions{})
+		total += time.Since(start)
+		toPoint += time.Duration(first.Load())
+		if diags.HasErrors() || rep.Status != journal.StatusSucceeded || rep.Applied != inFlight {
+			b.Fatalf("resume: %v %+v", diags, rep)
+		}
+		for k := done; k < done+inFlight; k++ {
+			key := fmt.Sprintf("k%06d", k)
+			if theWorld.count(theWorld.applies, key) != 1 || theWorld.get(key) != "v-"+key {
+				b.Fatalf("%s: %d writes, value %q", key, theWorld.count(theWorld.applies, key), theWorld.get(key))
+			}
+		}
+		if w := len(theWorld.applies); w != inFlight {
+			b.Fatalf("%d keys written, want the %d in flight", w, inFlight)
+		}
+		j.Close()
+	}
+	b.ReportMetric(toPoint.Seconds()/float64(b.N), "s-to-point")
+	b.ReportMetric(total.Seconds()/float64(b.N), "s-total")
 }
