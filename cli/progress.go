@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +32,8 @@ func (f *progressFlags) register(fs *pflag.FlagSet) {
 }
 
 // attach makes e report its progress to ios.Err: on a terminal, one live
-// line per running fan-out (drawn by mpb); elsewhere (a file, a pipe, CI) a
+// line per running fan-out (drawn by mpb); elsewhere (a file, a pipe, CI,
+// a terminal whose TERM is dumb, which cannot move its cursor) a
 // summary line per running fan-out every f.Interval and one when it ends.
 // The lines of steps that are not fan-outs print as they did. stop ends the
 // display once the run returned; it must be called before anything else is
@@ -43,7 +45,7 @@ func (f *progressFlags) attach(ios *IO, e *engine.Engine) (stop func()) {
 		interval = defaultProgressInterval
 	}
 	var r *progress
-	if ios.IsTerminal(ios.Err) {
+	if ios.IsTerminal(ios.Err) && os.Getenv("TERM") != "dumb" {
 		r = newTTYProgress(ios.Err)
 	} else {
 		r = newLineProgress(ios.Err, interval)
