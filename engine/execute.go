@@ -253,6 +253,17 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		if stop || ctx.Err() != nil {
 			break
 		}
+		if !reads {
+			if addr := instanceAddr(st, key); rp.inst[addr].done() {
+				// Done before, and no expression reads the step: nothing
+				// to run, read or keep (a resume passes 100,000 of these).
+				mu.Lock()
+				rep.Unchanged++ // as the report always counted them
+				mu.Unlock()
+				s.emit(Event{Kind: InstanceDone, Step: st.Address(), Instance: addr, Outcome: OutcomeDoneBefore})
+				continue
+			}
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(key string) {
@@ -261,7 +272,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 			if st.ForEach != nil {
 				eachV = eachValue(key, each[key])
 			}
-			r := s.runInstance(ctx, st, key, eachV, rp, decide, reads)
+			r := s.runInstance(ctx, st, key, eachV, rp, decide)
 			var oc Outcome
 			mu.Lock()
 			switch {
@@ -301,11 +312,14 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 	if ctx.Err() != nil && out.paused == "" {
 		out.interrupted = true
 	}
-	if st.ForEach == nil {
+	switch {
+	case !reads:
+		// No expression reads it (setStep would drop it).
+	case st.ForEach == nil:
 		if v, ok := values[""]; ok {
 			s.sc.setStep(st.Type, st.Name, v)
 		}
-	} else {
+	default:
 		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
 	}
 	if failures > allowed {
@@ -334,7 +348,7 @@ type instResult struct {
 
 // runInstance takes one instance through observe, preconditions, diff,
 // intent, apply, outcome and postconditions.
-func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string, reads bool) instResult {
+func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string) instResult {
 	e := s.e
 	t := s.types[st.Type]
 	info := t.Info()
@@ -343,11 +357,6 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	prior := rp.inst[addr]
 
 	// Done before: take the recorded value, touch nothing.
-	if prior.done() && !reads {
-		// No expression reads the step: its value is not needed.
-		res.value, res.before = cty.DynamicVal, true
-		return res
-	}
 	if prior.done() {
 		od, err := prior.outcome()
 		var v cty.Value
