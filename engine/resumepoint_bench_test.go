@@ -172,7 +172,7 @@ func (r *replay) inDoubtList() []string {
 //	            decoded, the journal read, the 99,996 done instances passed
 //	s-total     the whole resume, to the run's end
 //
-// Making the plan (about 2 minutes here) and writing the journal are not
+// Making the plan (7-22 s here) and writing the journal are not
 // timed.
 func BenchmarkResume100kAfterKill(b *testing.B) {
 	const n, done, inFlight = 100000, 99996, 4
