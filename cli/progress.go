@@ -150,6 +150,7 @@ func formatRate(r float64) string {
 type progress struct {
 	mu   sync.Mutex
 	w    io.Writer // where lines go (nil on a terminal: through bars)
+	out  io.Writer // the terminal, under the bars
 	bars *mpb.Progress
 	runs map[string]*fanOut // running fan-outs by step
 	now  func() time.Time
@@ -163,7 +164,7 @@ type progress struct {
 // engine's lines above them.
 func newTTYProgress(w io.Writer, opts ...mpb.ContainerOption) *progress {
 	opts = append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithRefreshRate(200 * time.Millisecond)}, opts...)
-	return &progress{bars: mpb.New(opts...), runs: map[string]*fanOut{}, now: time.Now}
+	return &progress{bars: mpb.New(opts...), out: w, runs: map[string]*fanOut{}, now: time.Now}
 }
 
 // newLineProgress prints a summary line of every running fan-out to w each
@@ -186,12 +187,14 @@ func newLineProgress(w io.Writer, interval time.Duration) *progress {
 	return p
 }
 
-// log is where the engine's own lines go: above the bars on a terminal.
+// log is where the engine's own lines go: above the bars on a terminal;
+// elsewhere to w, under the lock the summary lines are written with, so
+// that the two never interleave.
 func (p *progress) log() io.Writer {
 	if p.bars != nil {
 		return &barLog{p: p}
 	}
-	return p.w
+	return &lineLog{p: p}
 }
 
 // barLog prints lines above the bars while they are drawn, and to the
@@ -201,9 +204,18 @@ type barLog struct{ p *progress }
 func (l *barLog) Write(b []byte) (int, error) {
 	n, err := l.p.bars.Write(b)
 	if err != nil {
-		return 0, err
+		return l.p.out.Write(b)
 	}
 	return n, nil
+}
+
+// lineLog writes the engine's lines off a terminal.
+type lineLog struct{ p *progress }
+
+func (l *lineLog) Write(b []byte) (int, error) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	return l.p.w.Write(b)
 }
 
 // tick prints the line of every running fan-out (off a terminal).
