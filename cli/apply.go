@@ -26,6 +26,9 @@ type applyOptions struct {
 	// Policy is the applier's approval policy file (env REBIND_POLICY).
 	Policy string
 	Now    func() time.Time
+	// Progress is how the run shows its progress (--verbose,
+	// --progress-interval).
+	Progress progressFlags
 }
 
 func newApplyCmd(ios *IO, g *Globals) *cobra.Command {
@@ -56,6 +59,11 @@ A run holds the objects it touches until it succeeds or is rolled back. An
 apply that finds one held by another run writes nothing and creates no run:
 apply again once that run has ended.
 
+A fan-out (a step with for_each) shows one line of progress while it runs:
+done / total, rate, ETA, failed and throttled instances; live on a terminal,
+and otherwise printed every --progress-interval (10s) and when it ends.
+Its instances print a line each only with --verbose.
+
 Ctrl-C, SIGTERM and SIGHUP stop a run cleanly: the command in flight is
 stopped, and a write that was in flight is left in doubt for resume to
 settle, as after a crash.`,
@@ -70,6 +78,7 @@ settle, as after a crash.`,
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who applies (default: the local user)")
 	cmd.Flags().StringVar(&opts.AllowedSigners, "allowed-signers", "", "verify the plan's approvals against this allowed-signers file (env REBIND_ALLOWED_SIGNERS)")
 	cmd.Flags().StringVar(&opts.Policy, "policy", "", "the applier's approval policy file (env REBIND_POLICY)")
+	opts.Progress.register(cmd.Flags())
 	return cmd
 }
 
@@ -143,7 +152,9 @@ func runApply(opts *applyOptions) error {
 	e.Store = store
 	ctx, cancel := signalContext()
 	defer cancel()
+	stop := opts.Progress.attach(ios, e)
 	rep, diags := e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
+	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported

@@ -25,6 +25,8 @@ type rehearseOptions struct {
 	Snapshot string
 	Vars     varFlags
 	Keep     bool
+	// Progress: --verbose, --progress-interval (see apply).
+	Progress progressFlags
 }
 
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
@@ -53,6 +55,7 @@ scenario's and are not used.`,
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "start from a snapshot of a tenant (rebind snapshot -o FILE) instead of a scenario")
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the rehearsal's folder (files it wrote, its journal) and print where it is")
+	opts.Progress.register(cmd.Flags())
 	return cmd
 }
 
@@ -152,6 +155,7 @@ func runRehearse(opts *rehearseOptions) error {
 	if err != nil {
 		return err
 	}
+	stop := opts.Progress.attach(ios, e)
 	rep, diags := e.Apply(ctx, p, in2, engine.ApplyOptions{Rehearsal: true})
 	// A rehearsal goes through the runbook's approve gates: the lab holds
 	// no data anyone must keep. The go-ahead is journaled like a person's,
@@ -163,6 +167,7 @@ func runRehearse(opts *rehearseOptions) error {
 		}
 		rep, diags = e.Resume(ctx, rep.RunID, in2, engine.ResumeOptions{})
 	}
+	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported

@@ -18,6 +18,8 @@ type resumeOptions struct {
 	Vars  varFlags
 	Done  []string
 	Rerun []string
+	// Progress: --verbose, --progress-interval (see apply).
+	Progress progressFlags
 }
 
 func newResumeCmd(ios *IO, g *Globals) *cobra.Command {
@@ -39,6 +41,7 @@ object yourself and say --done ADDRESS or --rerun ADDRESS.`,
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&opts.Done, "done", nil, "an in-doubt action that did complete (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "an in-doubt action to run again (repeatable)")
+	opts.Progress.register(cmd.Flags())
 	return cmd
 }
 
@@ -54,14 +57,14 @@ func runResume(opts *resumeOptions) error {
 	for _, a := range opts.Rerun {
 		decide[a] = "rerun"
 	}
-	return onRun(opts.IO, opts.G, opts.RunID, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
+	return onRun(opts.IO, opts.G, opts.RunID, opts.Progress, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
 		return e.Resume(ctx, opts.RunID, in, engine.ResumeOptions{Decide: decide})
 	})
 }
 
 // onRun opens the journal, binds the engine to the lab the run used (unless
 // --lab says otherwise), does the work on the run and reports how it ended.
-func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine.Engine) (*engine.Report, hcl.Diagnostics)) error {
+func onRun(ios *IO, g *Globals, runID string, pf progressFlags, work func(context.Context, *engine.Engine) (*engine.Report, hcl.Diagnostics)) error {
 	store, err := g.store()
 	if err != nil {
 		return err
@@ -76,7 +79,9 @@ func onRun(ios *IO, g *Globals, runID string, work func(context.Context, *engine
 	if err := bindRunLab(ctx, e, store, runID, g.StateDir); err != nil {
 		return err
 	}
+	stop := pf.attach(ios, e)
 	rep, diags := work(ctx, e)
+	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
 		return errReported

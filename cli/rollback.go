@@ -14,6 +14,8 @@ type rollbackOptions struct {
 	G     *Globals
 	RunID string
 	Vars  varFlags
+	// Progress: --verbose, --progress-interval (see apply).
+	Progress progressFlags
 }
 
 func newRollbackCmd(ios *IO, g *Globals) *cobra.Command {
@@ -31,6 +33,7 @@ tenant sync switch inside its 72-hour window) are reported, not pretended away.`
 		},
 	}
 	opts.Vars.register(cmd.Flags())
+	opts.Progress.register(cmd.Flags())
 	return cmd
 }
 
@@ -39,7 +42,7 @@ func runRollback(opts *rollbackOptions) error {
 	if err != nil {
 		return err
 	}
-	return onRun(opts.IO, opts.G, opts.RunID, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
+	return onRun(opts.IO, opts.G, opts.RunID, opts.Progress, func(ctx context.Context, e *engine.Engine) (*engine.Report, hcl.Diagnostics) {
 		return e.Rollback(ctx, opts.RunID, in)
 	})
 }

@@ -148,7 +148,7 @@ func isCobraUsage(err error) bool {
 // normalizeArgs accepts terraform-style single-dash long flags
 // (-var, -var-file, -out, -auto-approve) as well as the double-dash forms.
 func normalizeArgs(args []string) []string {
-	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true, "state": true}
+	long := map[string]bool{"var": true, "var-file": true, "out": true, "auto-approve": true, "json": true, "format": true, "scenario": true, "lab": true, "env": true, "state-dir": true, "state": true, "verbose": true, "progress-interval": true}
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a

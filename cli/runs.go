@@ -18,7 +18,17 @@ type runsOptions struct {
 	G     *Globals
 	JSON  bool
 	RunID string
+	// Page (from 1) and Limit (records per page; 0 for all; -1 for the
+	// default) choose which of a run's records `runs show` prints.
+	Page, Limit int
 }
+
+// The records `runs show` prints per page unless --limit says otherwise: a
+// screenful as text, more as JSON, which a program reads.
+const (
+	defaultShowLimit     = 50
+	defaultShowLimitJSON = 1000
+)
 
 func newRunsCmd(ios *IO, g *Globals) *cobra.Command {
 	opts := &runsOptions{IO: ios, G: g}
@@ -32,15 +42,21 @@ func newRunsCmd(ios *IO, g *Globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	show := &cobra.Command{
-		Use:   "show RUN [--json]",
+		Use:   "show RUN [--json] [--page N] [--limit M]",
 		Short: "Show a run and its journal",
-		Args:  cobra.ExactArgs(1),
+		Long: `show prints a run, its instances counted by state for each step (done,
+failed, in doubt, reverted), and its journal's records a page at a time:
+--limit records per page (50, or 1000 with --json; 0 for all of them) and
+--page to choose which, from 1.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RunID = args[0]
 			return runRunsShow(opts)
 		},
 	}
 	show.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	show.Flags().IntVar(&opts.Page, "page", 1, "which page of the journal's records to print, from 1")
+	show.Flags().IntVar(&opts.Limit, "limit", -1, "records per page (default 50, or 1000 with --json; 0 for all)")
 	cmd.AddCommand(show)
 	return cmd
 }
@@ -166,13 +182,37 @@ func runRunsShow(opts *runsOptions) error {
 	}
 	defer store.Close()
 	ctx := context.Background()
+	limit := opts.Limit
+	if limit < 0 {
+		limit = defaultShowLimit
+		if opts.JSON {
+			limit = defaultShowLimitJSON
+		}
+	}
+	if opts.Page < 1 {
+		return usageError{fmt.Errorf("--page %d: pages count from 1", opts.Page)}
+	}
+	if limit == 0 && opts.Page > 1 {
+		return usageError{fmt.Errorf("--page %d with --limit 0: all the records are on page 1", opts.Page)}
+	}
 	run, err := store.Run(ctx, opts.RunID)
 	if err != nil {
 		return err
 	}
-	recs, err := store.Records(ctx, run.ID)
+	summary, err := store.Summary(ctx, run.ID)
 	if err != nil {
 		return err
+	}
+	recs, total, err := store.RecordsPage(ctx, run.ID, (opts.Page-1)*limit, limit)
+	if err != nil {
+		return err
+	}
+	pages := 1
+	if limit > 0 && total > 0 {
+		pages = (total + limit - 1) / limit
+	}
+	if opts.Page > pages {
+		return usageError{fmt.Errorf("--page %d: run %s has %d records, %d page%s of %d", opts.Page, run.ID, total, pages, plural(pages), limit)}
 	}
 	rj := toRunJSON(run)
 	var lease journal.Lease
@@ -184,8 +224,15 @@ func runRunsShow(opts *runsOptions) error {
 	if opts.JSON {
 		out := struct {
 			runJSON
-			Records []recordJSON `json:"records"`
-		}{runJSON: rj}
+			Steps        []journal.StepSummary `json:"steps"`
+			RecordsTotal int                   `json:"records_total"`
+			Page         int                   `json:"page"`
+			Pages        int                   `json:"pages"`
+			Records      []recordJSON          `json:"records"`
+		}{runJSON: rj, Steps: summary, RecordsTotal: total, Page: opts.Page, Pages: pages}
+		if out.Steps == nil {
+			out.Steps = []journal.StepSummary{}
+		}
 		for _, r := range recs {
 			rj := recordJSON{Seq: r.Seq, Time: r.Time, Kind: string(r.Kind), Step: r.Step, Error: r.Error}
 			if len(r.Data) > 0 && json.Valid(r.Data) {
@@ -203,6 +250,28 @@ func runRunsShow(opts *runsOptions) error {
 	}
 	if shared(run) {
 		fmt.Fprintf(opts.IO.Out, "  started by %s on %s; lease: %s\n", safe(run.User), safe(run.Host), safe(lease.String()))
+	}
+	if len(summary) > 0 {
+		fmt.Fprintln(opts.IO.Out, "\nInstances by state:")
+		tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STEP\tINSTANCES\tDONE\tFAILED\tIN DOUBT\tREVERTED\tREVERT FAILED\tREVERT IN DOUBT")
+		for _, s := range summary {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", safe(s.Step), s.Instances, s.Done, s.Failed, s.InDoubt, s.Reverted, s.RevertFailed, s.RevertInDoubt)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case total == 0:
+		fmt.Fprintln(opts.IO.Out, "\nNo records.")
+		return nil
+	case pages == 1:
+		fmt.Fprintf(opts.IO.Out, "\nRecords (%d):\n", total)
+	default:
+		first := (opts.Page-1)*limit + 1
+		fmt.Fprintf(opts.IO.Out, "\nRecords %d-%d of %d (page %d of %d; --page N for another, --limit M for M a page, --limit 0 for all):\n",
+			first, first+len(recs)-1, total, opts.Page, pages)
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	for _, r := range recs {

@@ -47,6 +47,14 @@ type Engine struct {
 	Getenv func(string) string
 	// Log receives progress lines for people; discarded when nil.
 	Log io.Writer
+	// Verbose prints a line for every instance of a fan-out as it is
+	// written and done; without it, a fan-out's instances are only counted
+	// in Events, and the report names the failed ones.
+	Verbose bool
+	// Events, when set, receives each step's start and end and the end of
+	// each of its instances (see Event), from many goroutines at once: the
+	// command line draws its progress from them.
+	Events func(Event)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// WorkDir is where relative paths in step arguments resolve; the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -124,7 +125,14 @@ func lostRun(err error) bool {
 func (s *session) allRevertible(rp *replay) bool {
 	for _, addr := range rp.order {
 		st := rp.inst[addr]
-		if st.outcome == nil || st.reverted || !isWrite(st.outcome.Action) {
+		if !st.done() || st.reverted {
+			continue
+		}
+		od, err := st.outcome()
+		if err != nil {
+			return false
+		}
+		if !isWrite(od.Action) {
 			continue
 		}
 		t, ok := steps.Lookup(typeOf(addr))
@@ -134,12 +142,12 @@ func (s *session) allRevertible(rp *replay) bool {
 		if _, ok := t.(steps.Reverter); !ok {
 			return false
 		}
-		cfg, err := decodeTyped(st.outcome.Config)
+		cfg, err := decodeTyped(od.Config)
 		if err != nil {
 			return false
 		}
 		cfg, _ = cfg.UnmarkDeep()
-		if reversibility(t, steps.Call{Address: addr, Key: st.outcome.Key, Config: cfg}) == steps.Irreversible {
+		if reversibility(t, steps.Call{Address: addr, Key: od.Key, Config: cfg}) == steps.Irreversible {
 			return false
 		}
 	}
@@ -220,12 +228,41 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, width)
 	)
+	// What a resume takes from the journal for the instances done before:
+	// their values, read for the whole step at once, unless no expression
+	// reads the step (then not at all).
+	reads := s.rb.ReferencesStep(st.Type, st.Name)
+	if reads && rp != nil && rp.load != nil {
+		var before []*instState
+		for _, key := range keys {
+			if p := rp.inst[instanceAddr(st, key)]; p.done() {
+				before = append(before, p)
+			}
+		}
+		if err := rp.prefetch(before); err != nil {
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: err.Error()})
+			return stepOutcome{failed: true}
+		}
+	}
+	s.emit(Event{Kind: StepStarted, Step: st.Address(), Total: len(keys), FanOut: st.ForEach != nil})
+	defer s.emit(Event{Kind: StepFinished, Step: st.Address()})
 	for _, key := range keys {
 		mu.Lock()
 		stop := failures > allowed || out.paused != "" || len(out.inDoubt) > 0
 		mu.Unlock()
 		if stop || ctx.Err() != nil {
 			break
+		}
+		if !reads {
+			if addr := instanceAddr(st, key); rp.inst[addr].done() {
+				// Done before, and no expression reads the step: nothing
+				// to run, read or keep (a resume passes 100,000 of these).
+				mu.Lock()
+				rep.Unchanged++ // as the report always counted them
+				mu.Unlock()
+				s.emit(Event{Kind: InstanceDone, Step: st.Address(), Instance: addr, Outcome: OutcomeDoneBefore})
+				continue
+			}
 		}
 		sem <- struct{}{}
 		wg.Add(1)
@@ -236,38 +273,53 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 				eachV = eachValue(key, each[key])
 			}
 			r := s.runInstance(ctx, st, key, eachV, rp, decide)
+			var oc Outcome
 			mu.Lock()
-			defer mu.Unlock()
 			switch {
 			case r.paused != "":
 				out.paused, out.pausedAt = r.paused, r.addr
+				oc = OutcomePaused
 			case r.inDoubt:
 				out.inDoubt = append(out.inDoubt, r.addr)
+				oc = OutcomeInDoubt
 			case r.interrupted:
 				// Neither done nor failed: a resume takes it up.
+				oc = OutcomeInterrupted
 			case r.err != nil:
 				failures++
 				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error()})
 				values[key] = instanceValue(cty.NilVal, cty.NilVal, "failed")
+				oc = OutcomeFailed
 			default:
 				values[key] = r.value
-				if r.wrote {
+				switch {
+				case r.before:
+					rep.Unchanged++ // as the report always counted them
+					oc = OutcomeDoneBefore
+				case r.wrote:
 					rep.Applied++
-				} else {
+					oc = OutcomeApplied
+				default:
 					rep.Unchanged++
+					oc = OutcomeUnchanged
 				}
 			}
+			mu.Unlock()
+			s.emit(Event{Kind: InstanceDone, Step: st.Address(), Instance: r.addr, Outcome: oc})
 		}(key)
 	}
 	wg.Wait()
 	if ctx.Err() != nil && out.paused == "" {
 		out.interrupted = true
 	}
-	if st.ForEach == nil {
+	switch {
+	case !reads:
+		// No expression reads it (setStep would drop it).
+	case st.ForEach == nil:
 		if v, ok := values[""]; ok {
 			s.sc.setStep(st.Type, st.Name, v)
 		}
-	} else {
+	default:
 		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
 	}
 	if failures > allowed {
@@ -289,6 +341,9 @@ type instResult struct {
 	// interrupted is set when the run was stopped from outside before the
 	// instance was done; a write in flight is then in doubt in the journal.
 	interrupted bool
+	// before is set when the run had done the instance before it stopped
+	// (a resume takes its recorded value and touches nothing).
+	before bool
 }
 
 // runInstance takes one instance through observe, preconditions, diff,
@@ -302,13 +357,17 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	prior := rp.inst[addr]
 
 	// Done before: take the recorded value, touch nothing.
-	if prior != nil && prior.outcome != nil {
-		v, err := prior.outcome.value()
+	if prior.done() {
+		od, err := prior.outcome()
+		var v cty.Value
+		if err == nil {
+			v, err = od.value()
+		}
 		if err != nil {
 			res.err = fmt.Errorf("journal: %w", err)
 			return res
 		}
-		res.value = v
+		res.value, res.before = v, true
 		return res
 	}
 
@@ -337,6 +396,11 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return res
 	}
 	call := s.call(st, info, marked, key, addr, tgt)
+	if s.quiet(addr) {
+		// What a step type says of one instance of a fan-out (a command
+		// started, a cycle polled) is a per-instance line too.
+		call.Log = io.Discard
+	}
 	call.Refresh = func(ctx context.Context) (cty.Value, error) {
 		if d := s.rereadData(ctx); d.HasErrors() {
 			return cty.NilVal, fmt.Errorf("%s", diagText(d))
@@ -349,6 +413,9 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		return v, nil
 	}
 	pol, _ := s.retryPolicy(st)
+	pol.throttled = func(after time.Duration) {
+		s.emit(Event{Kind: Throttled, Step: st.Address(), Instance: addr, Wait: after})
+	}
 	in := &instance{st: st, t: t, call: call, pol: pol, cfg: storedConfig(info.Schema, marked), eachV: eachV, secrets: secretStrings(marked)}
 
 	obs, err := s.observeCall(ctx, t, call, pol)
@@ -412,7 +479,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		res.err = fmt.Errorf("journal: %w", err)
 		return res
 	}
-	s.logf("  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
+	s.instLogf(addr, "  %s %s (%s)\n", symbol(change.Action), addr, change.Action)
 	start := time.Now()
 	var result steps.Result
 	err = pol.do(ctx, func(ctx context.Context) error {
@@ -431,7 +498,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 		res.inDoubt = res.interrupted && info.Kind == steps.KindAction && !repeatSafe(t, call)
 		return res
 	}
-	s.logf("    done in %s\n", time.Since(start).Round(time.Millisecond))
+	s.instLogf(addr, "    %s done in %s\n", addr, time.Since(start).Round(time.Millisecond))
 	if result.Change != nil {
 		change = *result.Change
 	}
@@ -472,7 +539,7 @@ func (s *session) await(ctx context.Context, in *instance, res instResult, chang
 	if diags.HasErrors() {
 		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
 	}
-	s.logf("  … %s: waiting up to %s for it to become so\n", res.addr, limit)
+	s.instLogf(res.addr, "  … %s: waiting up to %s for it to become so\n", res.addr, limit)
 	// The limit is counted in poll intervals rather than wall time, so a
 	// rehearsal whose Sleep passes virtual time honours it too.
 	waited := time.Duration(0)
@@ -559,7 +626,7 @@ func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, er
 		return res
 	}
 	res.err = errors.New(s.secrets.scrub(err.Error()))
-	s.logf("  x %s: %v\n", res.addr, res.err)
+	s.instLogf(res.addr, "  x %s: %v\n", res.addr, res.err)
 	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: res.err.Error()})
 	return res
 }
@@ -578,8 +645,12 @@ func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 // the run.
 func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.Diagnostics {
 	if rp != nil {
-		if st := rp.inst[d.Address()]; st != nil && st.outcome != nil {
-			v, err := decodeTyped(st.outcome.Observed)
+		if st := rp.inst[d.Address()]; st.done() {
+			od, err := st.outcome()
+			v := cty.NilVal
+			if err == nil {
+				v, err = decodeTyped(od.Observed)
+			}
 			if err != nil || v == cty.NilVal {
 				return hcl.Diagnostics{stepError(d, "Cannot read the journal", fmt.Errorf("recorded value of %s: %v", d.Address(), err))}
 			}

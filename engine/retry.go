@@ -20,6 +20,9 @@ import (
 type retryPolicy struct {
 	attempts int
 	backoff  time.Duration
+	// throttled, when set, is told of every answer that asked to wait
+	// (a steps.RetryAfterError), retried or not.
+	throttled func(after time.Duration)
 }
 
 func (s *session) retryPolicy(st *runbook.Step) (retryPolicy, hcl.Diagnostics) {
@@ -61,7 +64,12 @@ func (p retryPolicy) do(ctx context.Context, fn func(context.Context) error) err
 	wait := p.backoff
 	var err error
 	for i := 0; i < p.attempts; i++ {
-		if err = fn(ctx); err == nil || steps.IsPermanent(err) || errors.Is(err, steps.ErrPaused) {
+		err = fn(ctx)
+		var ra *steps.RetryAfterError
+		if errors.As(err, &ra) && p.throttled != nil {
+			p.throttled(ra.After)
+		}
+		if err == nil || steps.IsPermanent(err) || errors.Is(err, steps.ErrPaused) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -71,8 +79,7 @@ func (p retryPolicy) do(ctx context.Context, fn func(context.Context) error) err
 			break
 		}
 		d := wait
-		var ra *steps.RetryAfterError
-		if errors.As(err, &ra) && ra.After > d {
+		if ra != nil && ra.After > d {
 			d = ra.After
 		}
 		t := time.NewTimer(d)

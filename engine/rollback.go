@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -78,8 +79,15 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 	}
 	var items []item
 	for addr, st := range rp.inst {
-		if st.outcome != nil && !st.reverted && isWrite(st.outcome.Action) {
-			items = append(items, item{addr, st})
+		if st.done() && !st.reverted {
+			od, err := st.outcome()
+			if err != nil {
+				rep.NotReverted = append(rep.NotReverted, InstanceError{Address: addr, Err: err.Error()})
+				return journal.StatusRollbackFailed
+			}
+			if isWrite(od.Action) {
+				items = append(items, item{addr, st})
+			}
 		}
 		if st.inDoubt() {
 			// An in-doubt write may have happened: revert it from its intent.
@@ -87,6 +95,15 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		}
 	}
 	sort.Slice(items, func(i, j int) bool { return seqOf(items[i].st) > seqOf(items[j].st) })
+	fanOut := false
+	for _, it := range items {
+		fanOut = fanOut || strings.HasSuffix(it.addr, "]")
+	}
+	s.emit(Event{Kind: StepStarted, Phase: "rollback", Step: "rollback", Total: len(items), FanOut: fanOut})
+	defer s.emit(Event{Kind: StepFinished, Phase: "rollback", Step: "rollback"})
+	reverted := func(addr string, oc Outcome) {
+		s.emit(Event{Kind: InstanceDone, Phase: "rollback", Step: "rollback", Instance: addr, Outcome: oc})
+	}
 	byAddr := map[string]*runbook.Step{}
 	for _, st := range s.rb.Steps {
 		byAddr[st.Address()] = st
@@ -100,6 +117,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		t, ok := steps.Lookup(typeOf(it.addr))
 		if st == nil || !ok {
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "the step is no longer in the runbook"})
+			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
 		info := t.Info()
@@ -110,14 +128,16 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 				reason = fmt.Sprintf("step type %q cannot be reverted", info.Name)
 			}
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
-			s.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			s.instLogf(it.addr, "  ! %s not reverted: %s\n", it.addr, reason)
+			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
 		var cd *changeData
 		var cfgTV *typedValue
 		key := ""
-		if it.st.outcome != nil {
-			cd, cfgTV, key = it.st.outcome.Change, it.st.outcome.Config, it.st.outcome.Key
+		if it.st.done() {
+			od, _ := it.st.outcome() // decoded when the item was chosen
+			cd, cfgTV, key = od.Change, od.Config, od.Key
 		} else {
 			cd, cfgTV, key = &it.st.intent.Change, it.st.intent.Config, it.st.intent.Key
 		}
@@ -136,7 +156,8 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		if cd.BeforeRedacted {
 			reason := "the value before held a secret, which rebind does not store, so it cannot be written back"
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
-			s.logf("  ! %s not reverted: %s\n", it.addr, reason)
+			s.instLogf(it.addr, "  ! %s not reverted: %s\n", it.addr, reason)
+			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
 		if len(cfgTV.Withheld) > 0 {
@@ -162,28 +183,35 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 			return journal.StatusRollbackFailed
 		}
 		pol, _ := s.retryPolicy(st)
+		addr := it.addr
+		pol.throttled = func(after time.Duration) {
+			s.emit(Event{Kind: Throttled, Phase: "rollback", Step: "rollback", Instance: addr, Wait: after})
+		}
 		err = pol.do(ctx, func(ctx context.Context) error { return rv.Revert(ctx, call, change) })
 		if errors.Is(err, steps.ErrIrreversible) {
 			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
-			s.logf("  ! %s not reverted: %v\n", it.addr, err)
+			s.instLogf(it.addr, "  ! %s not reverted: %v\n", it.addr, err)
+			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
 		if err != nil {
 			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
 			s.logf("  x %s: revert failed: %v\n", it.addr, err)
+			reverted(it.addr, OutcomeFailed)
 			return journal.StatusRollbackFailed
 		}
 		_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertOutcome, Step: it.addr})
 		rep.Reverted = append(rep.Reverted, it.addr)
-		s.logf("  < %s reverted\n", it.addr)
+		s.instLogf(it.addr, "  < %s reverted\n", it.addr)
+		reverted(it.addr, OutcomeReverted)
 	}
 	return journal.StatusRolledBack
 }
 
 func seqOf(st *instState) int64 {
-	if st.outcome != nil {
+	if st.done() {
 		return st.outcomeSeq
 	}
 	return 1 << 62 // in doubt: the newest thing the run did

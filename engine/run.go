@@ -45,12 +45,7 @@ func (e *Engine) openRun(ctx context.Context, runID string, in Inputs) (journal.
 		return run, nil, nil, noop, diags
 	}
 	s.runID = run.ID
-	recs, err := e.Store.Records(ctx, run.ID)
-	if err != nil {
-		release()
-		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))
-	}
-	rp, err := fold(recs)
+	rp, err := readJournal(ctx, e.Store, run.ID)
 	if err != nil {
 		release()
 		return run, nil, nil, noop, append(diags, errDiag("Cannot read the journal", err))

@@ -116,6 +116,9 @@ func (j job) engine(ctx context.Context, store *journal.Store, log io.Writer) (*
 		Store: store, Lab: j.Lab, Log: log, WorkDir: j.WorkDir,
 		Sleep: control.NewSleeper(j.Lab).Sleep, PollInterval: control.Poll,
 		Bind: b.EnvironmentFor, Getenv: b.Getenv,
+		// Every instance's lines, fan-outs' too: the scheduler test
+		// counts its step boundaries in them.
+		Verbose: true,
 	}, nil
 }
 

@@ -37,6 +37,16 @@ type Journal interface {
 	AppendLazy(ctx context.Context, rec Record) error
 	Flush(ctx context.Context) error
 	Records(ctx context.Context, runID string) ([]Record, error)
+	// RecordsPage is a page of Records and how many there are in all;
+	// Summary counts a run's instances by state, per step, without reading
+	// any payload. `runs show` of a 100,000-instance run uses both.
+	RecordsPage(ctx context.Context, runID string, offset, limit int) ([]Record, int, error)
+	Summary(ctx context.Context, runID string) ([]StepSummary, error)
+	// Heads is Records without payloads, and RecordData the payloads of
+	// the records a caller names: resume reads a 100,000-instance run
+	// with them.
+	Heads(ctx context.Context, runID string) ([]Record, error)
+	RecordData(ctx context.Context, runID string, seqs []int64) (map[int64][]byte, error)
 	ApproveStep(ctx context.Context, runID, step, by string) error
 	StepApproval(ctx context.Context, runID, step string) (bool, string, error)
 

@@ -198,8 +198,30 @@ func (s *PGStore) migrate(ctx context.Context) error {
 			return err
 		}
 	}
+	// The index Heads and Summary read (see pgHeadsIndex), made once,
+	// outside the numbered migrations: it changes no table, so an older
+	// rebind still opens the database. Looked up first, since CREATE
+	// INDEX takes a lock that waits for every other writer even when the
+	// index exists.
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'rebind_records_heads')`).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, pgHeadsIndex); err != nil {
+			return err
+		}
+	}
 	return tx.Commit(ctx)
 }
+
+// pgHeadsIndex covers what Heads and Summary read of a run's records (see
+// headsIndex), so that PostgreSQL can answer them with an index-only scan
+// (https://www.postgresql.org/docs/current/indexes-index-only-scans.html)
+// once autovacuum has marked the table's pages all-visible, which it does
+// after inserts too (autovacuum_vacuum_insert_threshold,
+// https://www.postgresql.org/docs/current/routine-vacuuming.html).
+const pgHeadsIndex = `CREATE INDEX IF NOT EXISTS rebind_records_heads ON rebind_records (run_id, seq) INCLUDE (kind, step)`
 
 // Where is the journal's URL without its password.
 func (s *PGStore) Where() string { return s.where }

@@ -50,6 +50,7 @@ CREATE TABLE records (
 	error   TEXT NOT NULL
 );
 CREATE INDEX records_run ON records(run_id, seq);
+` + headsIndex + `;
 CREATE TABLE locks (
 	object   TEXT PRIMARY KEY,
 	run_id   TEXT NOT NULL REFERENCES runs(id),
@@ -57,6 +58,13 @@ CREATE TABLE locks (
 );
 CREATE INDEX locks_run ON locks(run_id);
 `
+
+// headsIndex covers what Heads and Summary read of a run's records, so
+// that they read this index alone, not the table's pages with every
+// payload: about 15 MB instead of 150 for a run of 100,000 instances. A
+// journal made before it gets it when opened (migrate); it changes no
+// table, so an older rebind still reads and writes the journal.
+const headsIndex = `CREATE INDEX IF NOT EXISTS records_heads ON records(run_id, seq, kind, step)`
 
 // Store is an open journal. Its methods are safe for concurrent use.
 //
@@ -186,7 +194,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		switch {
 		case v == schemaVersion:
-			return nil
+			_, err := c.ExecContext(ctx, headsIndex)
+			return err
 		case v > schemaVersion:
 			return fmt.Errorf("schema version %d is newer than this rebind's %d", v, schemaVersion)
 		}
