@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	// Without a state directory of its own, a test would write into the
+	// package's folder (a lab binding writes the lab's CA there).
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--state-dir") }) && os.Getenv("REBIND_STATE_DIR") == "" {
+		args = append([]string{"--state-dir", t.TempDir()}, args...)
+	}
 	var out, errb bytes.Buffer
 	code := Main(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
