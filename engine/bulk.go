@@ -82,9 +82,12 @@ func (s *session) decodeInstance(st *runbook.Step, eachV cty.Value, addr string,
 }
 
 // observeInstance is what prefetch observed of an instance, or an
-// observation of it alone.
+// observation of it alone. It is the last use of the prefetched entry,
+// which is dropped so that a large fan-out's observations do not all stay
+// in memory until the last instance is planned.
 func (s *session) observeInstance(ctx context.Context, st *runbook.Step, info steps.Info, cfg cty.Value, key, addr string, pre map[string]prefetched) (steps.Observation, error) {
 	if p, ok := pre[addr]; ok {
+		delete(pre, addr)
 		return p.obs, p.err
 	}
 	return s.observe(ctx, st, info, cfg, key, addr)
