@@ -157,3 +157,41 @@ func labServerHandler(t testing.TB, ls *lab.Server) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// TestUsersPagingAt999: a listing with $select and $top=999 (the most a
+// page of users holds, DOMAIN.md; $top=1000 is refused) pages through
+// 2,000 users with @odata.nextLink, each user once, and the last page has
+// no nextLink ("Paging Microsoft Graph data in your app",
+// https://learn.microsoft.com/graph/paging: follow @odata.nextLink until
+// there is none).
+func TestUsersPagingAt999(t *testing.T) {
+	tn, err := lab.FromState(lab.State{Generate: []lab.Generator{{Count: 2000, Name: "page%05d", Kind: "cloud"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := labServer(t, tn, lab.ServerOptions{})
+	wantStatus(t, call(t, "GET", srv.URL+"/v1.0/users?$top=1000", nil, nil), 400)
+	seen := map[string]bool{}
+	var sizes []int
+	next := srv.URL + "/v1.0/users?$select=id,userPrincipalName&$top=999"
+	for next != "" {
+		var p struct {
+			Next  string `json:"@odata.nextLink"`
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+		}
+		wantStatus(t, call(t, "GET", next, nil, &p), 200)
+		sizes = append(sizes, len(p.Value))
+		for _, u := range p.Value {
+			if seen[u.ID] {
+				t.Fatalf("user %s listed twice", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		next = p.Next
+	}
+	if len(seen) != 2000 || fmt.Sprint(sizes) != "[999 999 2]" {
+		t.Fatalf("%d users in pages %v, want 2000 in [999 999 2]", len(seen), sizes)
+	}
+}
