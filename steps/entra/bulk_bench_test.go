@@ -2,7 +2,6 @@ package entra_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"syscall"
@@ -51,10 +50,7 @@ func BenchmarkWholeTenantFanOutPlan(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := &bulkLab{tn: tn, srv: lab.NewServer(tn, lab.ServerOptions{Anonymous: true, ReadUnits: 1 << 30, WriteUnits: 1 << 30})}
-	hs := httptest.NewServer(l.srv)
-	b.Cleanup(hs.Close)
-	l.url = hs.URL
+	l := serveBulkLab(b, tn)
 	n := tn.ActiveCloudUsers()
 	// What the listing behind data.entra_users costs: one request a page.
 	listing := int64((n + 998) / 999)

@@ -3,7 +3,6 @@ package entra_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +14,9 @@ import (
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/entra"
 )
 
 // perInstance is a step type as it was before bulk observation: the
@@ -65,9 +66,14 @@ func newBulkLab(t testing.TB, gens ...lab.Generator) *bulkLab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveBulkLab(t, tn)
+}
+
+// serveBulkLab serves tn over TLS, as runOnLab does.
+func serveBulkLab(t testing.TB, tn *lab.Tenant) *bulkLab {
+	t.Helper()
 	s := lab.NewServer(tn, lab.ServerOptions{Anonymous: true, ReadUnits: 1 << 30, WriteUnits: 1 << 30})
-	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
+	hs := entra.ServeTLS(t, s, s)
 	return &bulkLab{tn: tn, srv: s, url: hs.URL}
 }
 
@@ -85,8 +91,12 @@ func (l *bulkLab) engineOn(t testing.TB) (*engine.Engine, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &engine.Engine{Store: store, Lab: l.url, WorkDir: dir, PollInterval: 10 * time.Millisecond,
-		Getenv: func(string) string { return "" }}, dir
+	b, err := control.Bind(context.Background(), l.url, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &engine.Engine{Store: store, Lab: l.url, Bind: b.EnvironmentFor, Getenv: b.Getenv, WorkDir: dir,
+		PollInterval: 10 * time.Millisecond}, dir
 }
 
 func (l *bulkLab) plan(t testing.TB, src string, vars map[string]string) (*engine.Engine, *plan.Plan, *runbook.Runbook) {
