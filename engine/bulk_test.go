@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -103,9 +104,14 @@ func TestBulkObserverPlansAFanOutAtOnce(t *testing.T) {
 	if len(bulk.Steps) != len(plain.Steps) {
 		t.Fatalf("%d steps, want %d", len(bulk.Steps), len(plain.Steps))
 	}
+	all := func(s *plan.Step) []plan.Instance {
+		var out []plan.Instance
+		s.All(func(in plan.Instance, _ bool) bool { out = append(out, in); return true })
+		return out
+	}
 	for i := range plain.Steps {
-		b, p := bulk.Steps[i].Instances, plain.Steps[i].Instances
-		if len(b) != len(p) {
+		b, p := all(&bulk.Steps[i]), all(&plain.Steps[i])
+		if len(b) != len(p) || len(p) == 0 {
 			t.Fatalf("step %d: %d instances, want %d", i, len(b), len(p))
 		}
 		for j := range p {

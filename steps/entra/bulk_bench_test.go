@@ -10,6 +10,7 @@ import (
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 )
@@ -82,15 +83,16 @@ func planWholeTenant(b *testing.B, l *bulkLab, src string, n int, listing int64)
 			b.Fatal(diags.Error())
 		}
 		spent := l.requests() - before
-		inst := len(p.Steps[1].Instances)
+		inst := p.Steps[1].Len()
 		if inst != n {
 			b.Fatalf("%d instances, want %d", inst, n)
 		}
-		for _, in := range p.Steps[1].Instances {
+		p.Steps[1].All(func(in plan.Instance, _ bool) bool {
 			if in.Action != "no-op" {
 				b.Fatalf("%s: %s", in.Address, in.Action)
 			}
-		}
+			return true
+		})
 		fan := spent - listing
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

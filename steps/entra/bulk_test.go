@@ -164,11 +164,12 @@ func instances(p *plan.Plan) map[string]string {
 			continue
 		}
 		typ := strings.TrimSuffix(s.Type, "_single")
-		for _, in := range s.Instances {
+		s.All(func(in plan.Instance, unchanged bool) bool {
 			notes := strings.ReplaceAll(strings.Join(in.Notes, "|"), "_single", "")
-			out[typ+"["+in.Key+"]"] = fmt.Sprintf("object=%s fp=%s action=%s before=%s after=%s observed=%s notes=%s",
-				in.Object, in.Fingerprint, in.Action, in.Before.String(), in.After.String(), in.Observed.String(), notes)
-		}
+			out[typ+"["+in.Key+"]"] = fmt.Sprintf("unchanged=%v object=%s fp=%s action=%s before=%s after=%s observed=%s notes=%s",
+				unchanged, in.Object, in.Fingerprint, in.Action, in.Before.String(), in.After.String(), p.ObservedValue(in).String(), notes)
+			return true
+		})
 	}
 	return out
 }
@@ -273,14 +274,15 @@ func TestFanOutOverFewUsersFiltersInChunks(t *testing.T) {
 		if n := l.requests() - before; n != c.want {
 			t.Fatalf("batch=%v: %d Graph requests for %d instances, want %d", c.batch, n, c.users, c.want)
 		}
-		if got := len(p.Steps[0].Instances); got != c.users {
+		if got := p.Steps[0].Len(); got != c.users {
 			t.Fatalf("%d instances", got)
 		}
-		for _, in := range p.Steps[0].Instances {
+		p.Steps[0].All(func(in plan.Instance, _ bool) bool {
 			if in.Action != "no-op" || !strings.HasPrefix(in.Object, "entra:user:") {
 				t.Fatalf("%s: %s %s", in.Address, in.Action, in.Object)
 			}
-		}
+			return true
+		})
 	}
 
 	e, dir := l.engineOn(t)
