@@ -233,6 +233,12 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			Notes:        []string{"for_each depends on values known only at apply"}})
 		return ps, true, diags
 	}
+	// A fan-out of a type that observes many objects at once is observed
+	// in a few requests (engine/bulk.go).
+	pre, err := s.prefetch(ctx, st, info, keys, each)
+	if err != nil {
+		return ps, false, append(diags, stepError(st, "Cannot observe "+st.Address(), err))
+	}
 	wrote := false
 	for _, key := range keys {
 		addr := instanceAddr(st, key)
@@ -241,7 +247,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			eachV = eachValue(key, each[key])
 		}
 		in := plan.Instance{Address: addr, Key: key}
-		cfg, d := s.decode(st, s.sc.child(eachV, cty.NilVal))
+		cfg, d := s.decodeInstance(st, eachV, addr, pre)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			return ps, false, diags
@@ -254,7 +260,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			wrote = true
 			continue
 		}
-		obs, err := s.observe(ctx, st, info, cfg, key, addr)
+		obs, err := s.observeInstance(ctx, st, info, cfg, key, addr, pre)
 		if err != nil {
 			return ps, false, append(diags, stepError(st, "Cannot observe "+addr, err))
 		}
@@ -449,12 +455,7 @@ func (s *session) observeOnce(ctx context.Context, t steps.Type, call steps.Call
 	if err != nil {
 		return obs, err
 	}
-	if obs.Value == cty.NilVal {
-		obs.Value = cty.EmptyObjectVal
-	}
-	obs.Value = taint(obs.Value, reflectedBy(t.Info(), call))
-	s.secrets.add(obs.Value)
-	return obs, nil
+	return s.observed(t, call, obs), nil
 }
 
 // diff is the step type's Diff, with what reflects a secret marked.

@@ -24,6 +24,7 @@ func (s *Server) routeControl() {
 	s.mux.HandleFunc("GET /lab/endpoints", s.controlEndpoints)
 	s.mux.HandleFunc("GET /lab/throttle", s.controlThrottle)
 	s.mux.HandleFunc("POST /lab/throttle", s.controlThrottle)
+	s.mux.HandleFunc("GET /lab/requests", s.controlRequests)
 	s.mux.HandleFunc("POST /lab/connect/powershell", s.controlConnectShell)
 	s.mux.HandleFunc("POST /lab/exchange/powershell", s.controlExchangeShell)
 	s.mux.HandleFunc("POST /lab/token", s.controlToken)
@@ -50,6 +51,13 @@ func (s *Server) controlThrottle(w http.ResponseWriter, r *http.Request) {
 	}
 	read, write := s.limits()
 	writeJSON(w, http.StatusOK, throttleLimits{ReadUnits: read, WriteUnits: write})
+}
+
+// controlRequests answers GET /lab/requests: the Graph requests the lab
+// has counted, {"graph":n,"graphByClient":{"tenant/app":n}}.
+func (s *Server) controlRequests(w http.ResponseWriter, r *http.Request) {
+	total, by := s.GraphRequests()
+	writeJSON(w, http.StatusOK, map[string]any{"graph": total, "graphByClient": by})
 }
 
 // controlSync runs a cycle: POST /lab/sync?policy=Delta|Initial (Delta by

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -287,6 +288,9 @@ type CloudQuery struct {
 	// (endswith, an advanced query).
 	UPNSuffix   string
 	ImmutableID string
+	// IDs and UPNs keep the users whose id, or userPrincipalName (ignoring
+	// case), is one of them: `$filter=id in ('a','b')`.
+	IDs, UPNs []string
 	// After resumes a listing after the user with this id.
 	After string
 	// Limit caps the result; 0 means no cap.
@@ -308,6 +312,12 @@ func (t *Tenant) CloudUsers(q CloudQuery) ([]CloudUser, bool) {
 		if q.UPNSuffix != "" && !strings.HasSuffix(fold(u.UserPrincipalName), fold(q.UPNSuffix)) {
 			return false
 		}
+		if len(q.IDs) > 0 && !slices.Contains(q.IDs, u.ID) {
+			return false
+		}
+		if len(q.UPNs) > 0 && !slices.ContainsFunc(q.UPNs, func(s string) bool { return strings.EqualFold(s, u.UserPrincipalName) }) {
+			return false
+		}
 		return q.ImmutableID == "" || u.OnPremisesImmutableID == q.ImmutableID
 	}
 	var out []CloudUser
@@ -320,8 +330,22 @@ func (t *Tenant) CloudUsers(q CloudQuery) ([]CloudUser, bool) {
 		cands = append(cands, t.entra.upn[fold(q.UserPrincipalName)]...)
 	case q.ImmutableID != "":
 		cands = append(cands, t.entra.imm[q.ImmutableID]...)
+	case len(q.IDs) > 0:
+		for _, id := range q.IDs {
+			if u, ok := t.entra.byID[id]; ok && !slices.Contains(cands, u) {
+				cands = append(cands, u)
+			}
+		}
+	case len(q.UPNs) > 0:
+		for _, upn := range q.UPNs {
+			for _, u := range t.entra.upn[fold(upn)] {
+				if !slices.Contains(cands, u) {
+					cands = append(cands, u)
+				}
+			}
+		}
 	}
-	if q.UserPrincipalName != "" || q.ImmutableID != "" {
+	if q.UserPrincipalName != "" || q.ImmutableID != "" || len(q.IDs) > 0 || len(q.UPNs) > 0 {
 		sort.Slice(cands, func(i, j int) bool { return cands[i].ID < cands[j].ID })
 		for _, u := range cands {
 			if u.ID > q.After && match(u) {
@@ -414,4 +438,18 @@ func needAdvancedQuery(r *http.Request, q CloudQuery) error {
 		return fmt.Errorf("Operator 'endsWith' is not supported without the advanced query parameters (ConsistencyLevel: eventual and $count=true).")
 	}
 	return nil
+}
+
+// ActiveCloudUsers counts the users not in the recycle bin: what
+// GET /users/$count answers.
+func (t *Tenant) ActiveCloudUsers() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, u := range t.entra.byID {
+		if !u.Deleted() {
+			n++
+		}
+	}
+	return n
 }

@@ -52,6 +52,7 @@ type Server struct {
 	mux      *http.ServeMux
 	graph    *http.ServeMux
 	throttle *throttle
+	requests requestCounter
 	bodies   *semaphore.Weighted
 
 	identity *http.ServeMux
@@ -98,7 +99,7 @@ func NewServer(t *Tenant, opts ServerOptions) *Server {
 	s.throttle = newThrottle(opts.Clock, s.limits)
 	s.routeGraph()
 	s.routeCloudSync()
-	graph := s.authenticate(GraphResource, s.withFaults(s.throttled(s.graph)))
+	graph := s.authenticate(GraphResource, s.counted(s.withFaults(s.throttled(s.graph))))
 	s.mux.Handle("/v1.0/", graph)
 	s.mux.Handle("/v1.0", graph)
 	s.mux.Handle("POST /adminapi/beta/{tenant}/InvokeCommand", s.authenticate(ExchangeResource, s.withFaults(s.exchangeAllowed(http.HandlerFunc(s.invokeCommand)))))

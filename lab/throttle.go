@@ -107,3 +107,47 @@ func (s *Server) throttled(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// requestCounter counts the Graph requests each client sent (a $batch is
+// one request, whatever it carries), so that a test or a benchmark can
+// read what a run spent: GraphRequests, or GET /lab/requests.
+type requestCounter struct {
+	mu  sync.Mutex
+	by  map[string]int64
+	all int64
+}
+
+// counted counts each Graph request that reaches the lab with a valid
+// token; the items of a $batch, which run through throttled on their own,
+// are not requests of their own.
+func (s *Server) counted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.countRequest(throttleKey(r))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) countRequest(client string) {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil {
+		c.by = map[string]int64{}
+	}
+	c.by[client]++
+	c.all++
+}
+
+// GraphRequests returns how many Graph requests the lab has answered (or
+// refused with 429) since it started: in all, and by client (the token's
+// tenant and app, as throttling keys them). A $batch counts once.
+func (s *Server) GraphRequests() (total int64, byClient map[string]int64) {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byClient = make(map[string]int64, len(c.by))
+	for k, v := range c.by {
+		byClient[k] = v
+	}
+	return c.all, byClient
+}

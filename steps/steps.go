@@ -17,7 +17,8 @@
 //
 // Optional capabilities are discovered by type assertion, as database/sql/driver
 // does: a Type that also implements Reverter can be rolled back; one that does
-// not is reported as not reverted, never silently skipped.
+// not is reported as not reverted, never silently skipped. One that
+// implements BulkObserver observes a fan-out's objects in a few requests.
 package steps
 
 import (
@@ -327,6 +328,28 @@ type Type interface {
 // reported by rollback as "not reverted".
 type Reverter interface {
 	Revert(ctx context.Context, call Call, change Change) error
+}
+
+// BulkObserver is implemented by step types that can observe the objects
+// of many calls at once (the instances of one fan-out) with fewer requests
+// than one Observe per call: a filtered or paged listing, a batch. The
+// engine calls ObserveMany for the instances of a for_each step whose
+// arguments are known, at plan and again at apply's drift check; a type
+// without it has each instance observed on its own, as before.
+//
+// ObserveMany returns one BulkResult per call, in the order of calls, each
+// what Observe would have returned for that call (an instance the bulk
+// request did not find may be observed with Observe by the type itself).
+// An error for the whole set fails the step's planning, as an Observe
+// error does.
+type BulkObserver interface {
+	ObserveMany(ctx context.Context, calls []Call) ([]BulkResult, error)
+}
+
+// BulkResult is one call's outcome of BulkObserver.ObserveMany.
+type BulkResult struct {
+	Observation Observation
+	Err         error
 }
 
 // ErrPaused is wrapped by errors that pause a run until a person acts (the

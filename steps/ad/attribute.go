@@ -67,6 +67,13 @@ func (attributeStep) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	return attributeObservation(call, e)
+}
+
+// attributeObservation is what Observe observes of the call's attribute on
+// the entry e.
+func attributeObservation(call steps.Call, e *ldap.Entry) (steps.Observation, error) {
+	attr, _ := steps.String(call.Config, "attribute")
 	g, ok, err := entryGUID(e, attrObjectGUID)
 	if err != nil {
 		return steps.Observation{}, err

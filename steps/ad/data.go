@@ -59,6 +59,11 @@ func observeUser(call steps.Call) (steps.Observation, error) {
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	return userObservation(e)
+}
+
+// userObservation is what observeUser observes of the user entry e.
+func userObservation(e *ldap.Entry) (steps.Observation, error) {
 	v, err := userValue(e)
 	if err != nil {
 		return steps.Observation{}, err

@@ -236,3 +236,38 @@ func TestDocumentedReprovision(t *testing.T) {
 			err, srv.Served("user-retryserviceprovisioning"), srv.Served("user-reprocesslicenseassignment"))
 	}
 }
+
+// TestDocumentedUserCount: before choosing between filters and one listing,
+// bulk observation counts the users as List users' Example 3 does:
+// GET /users/$count with ConsistencyLevel: eventual, answered as text.
+func TestDocumentedUserCount(t *testing.T) {
+	c, srv := replayClient(t, false, "user-list-3-count")
+	n, err := c.userCount(context.Background())
+	if err != nil || n != 893 {
+		t.Fatalf("count = %d, %v; want the page's 893", n, err)
+	}
+	if srv.Served("user-list-3-count") != 1 {
+		t.Errorf("user-list-3-count served %d times, want 1", srv.Served("user-list-3-count"))
+	}
+}
+
+// TestDocumentedBulkFilter: the filter that reads a fan-out's users
+// ('userPrincipalName in (...)' with $select: options List users documents,
+// and an operator the user resource lists for userPrincipalName) is a
+// GET /users the replay server answers with Example 1's two users, which
+// bulk observation then finds by UPN, ignoring case.
+func TestDocumentedBulkFilter(t *testing.T) {
+	c, srv := replayClient(t, false, "user-list-1")
+	f, how, err := c.bulkUsers(context.Background(), []selector{{UPN: "adams@contoso.com"}, {UPN: "ADMIN@contoso.com"}})
+	if err != nil || how != "filter" {
+		t.Fatalf("bulk read: %s, %v", how, err)
+	}
+	for _, s := range []selector{{UPN: "adams@contoso.com"}, {UPN: "ADMIN@contoso.com"}, {ID: "4562bcc8-c436-4f95-b7c0-4f8ce89dca5e"}} {
+		if _, ok := f.lookup(s); !ok {
+			t.Errorf("%s not found in the page's answer", s)
+		}
+	}
+	if srv.Served("user-list-1") != 1 {
+		t.Errorf("user-list-1 served %d times, want 1", srv.Served("user-list-1"))
+	}
+}
