@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,12 +141,12 @@ func TestVersion1PlansAreReadNotApplied(t *testing.T) {
 // Decode refuses a file whose layout is not its format version's, naming
 // the file, the version and the step, instance or object.
 func TestDecodeRefusesBadLayout(t *testing.T) {
-	good := fanOutPlan(20, 2).CanonicalBytes()
-	ref := ""
-	for r := range fanOutPlan(20, 2).Objects {
-		ref = r
-		break
-	}
+	fan := fanOutPlan(20, 2)
+	good := fan.CanonicalBytes()
+	// The first instance's object, and the object the canonical bytes
+	// list first (keys in order): both chosen, never a map's random pick.
+	ref := fan.Steps[0].Instances[0].ObservedRef
+	first := slices.Sorted(maps.Keys(fan.Objects))[0]
 	rowA, rowB := `["user000001@contoso.com",`, `["user000002@contoso.com",`
 	fp := fanOutPlan(20, 2).Steps[0].Unchanged[0].Fingerprint
 	for _, c := range []struct {
@@ -153,7 +155,7 @@ func TestDecodeRefusesBadLayout(t *testing.T) {
 		{"unknown version", `"format_version":2`, `"format_version":3`, "bad.plan: format version 3, this rebind reads 1 and 2"},
 		{"version 2 fields in version 1", `"format_version":2`, `"format_version":1`, "objects: not a field of format version 1"},
 		{"dangling ref", `"observed_ref":"` + ref, `"observed_ref":"sha256:00`, "instance step.entra_immutable_id.anchor[\"user000000@contoso.com\"]: observed_ref sha256:00"},
-		{"object under another digest", `"objects":{"` + ref, `"objects":{"sha256:00`, "the object's digest is"},
+		{"object under another digest", `"objects":{"` + first, `"objects":{"sha256:00`, "the object's digest is"},
 		{"rows out of order", rowA, rowB, "unchanged[1]: key \"user000002@contoso.com\" is not after"},
 		{"short row", rowA, `["user000001@contoso.com"],["x",`, "a row of three strings"},
 		{"no fingerprint", `,"` + fp + `"]`, `,""]`, "has no fingerprint"},
