@@ -89,6 +89,11 @@ func runDoctor(opts *doctorOptions) error {
 	if opts.Runbook != "" {
 		rb, diags := loadRunbook(opts.Runbook)
 		if !diags.HasErrors() {
+			// A runbook validate refuses would fail at plan whatever its
+			// targets allow: doctor says so first.
+			diags = append(diags, e.Validate(rb)...)
+		}
+		if !diags.HasErrors() {
 			var d hcl.Diagnostics
 			targets, d = e.ResolveTargets(rb)
 			diags = append(diags, d...)
