@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -40,9 +43,40 @@ func (e *Engine) Resume(ctx context.Context, runID string, in Inputs, opt Resume
 		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Nothing to resume",
 			fmt.Errorf("run %s never started (%s) and wrote nothing; %s", run.ID, run.Error, again)))
 	}
+	if err := checkDecisions(rp, opt.Decide); err != nil {
+		return &Report{RunID: run.ID, Status: run.Status}, append(diags, errDiag("Decision for an action not in doubt", err))
+	}
 	if err := e.Store.SetStatus(ctx, run.ID, journal.StatusRunning, ""); err != nil {
 		return nil, append(diags, errDiag("Cannot resume", err))
 	}
 	s.logf("Resuming run %s (%s).\n", run.ID, run.Runbook)
 	return s.cleanReport(s.execute(ctx, rp, opt.Decide)), s.secrets.scrubDiags(diags)
+}
+
+// checkDecisions refuses a person's decision about an action the journal
+// does not hold in doubt: a mistyped address, or an action that completed
+// or never started, would otherwise be ignored while the person believes
+// it settled something.
+func checkDecisions(rp *replay, decide map[string]string) error {
+	var wrong []string
+	for _, addr := range slices.Sorted(maps.Keys(decide)) {
+		if !rp.inst[addr].inDoubt() {
+			wrong = append(wrong, addr)
+		}
+	}
+	if len(wrong) == 0 {
+		return nil
+	}
+	var doubt []string
+	for _, addr := range rp.order {
+		if rp.inst[addr].inDoubt() {
+			doubt = append(doubt, addr)
+		}
+	}
+	held := "nothing is in doubt"
+	if len(doubt) > 0 {
+		held = "in doubt: " + strings.Join(doubt, ", ")
+	}
+	return fmt.Errorf("--done and --rerun settle actions in doubt, and the run holds no such action at %s (%s); nothing was resumed",
+		strings.Join(wrong, ", "), held)
 }
