@@ -87,19 +87,22 @@ func runPlan(opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, p); err != nil {
-			return err
-		}
-	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out), PlanFile: opts.Out}); err != nil {
-		return err
-	}
+	// The author's key is part of what the digest covers: record it before
+	// the plan is shown, so that the digest the author reads is the one
+	// saved and signed.
 	if opts.Key != "" {
 		signer, err := loadSigner(opts.IO, opts.Key, nil)
 		if err != nil {
 			return fmt.Errorf("--key %s: %w", opts.Key, err)
 		}
 		p.AuthorKey = plan.AuthorizedKey(signer.PublicKey())
+	}
+	if opts.JSON {
+		if err := writeJSON(opts.IO.Out, p); err != nil {
+			return err
+		}
+	} else if err := plan.RenderText(opts.IO.Out, p, plan.TextOptions{Color: opts.IO.Color(opts.IO.Out), PlanFile: opts.Out}); err != nil {
+		return err
 	}
 	if opts.Out != "" {
 		if err := p.Write(opts.Out); err != nil {
