@@ -39,6 +39,16 @@ does not use are left out.`,
 			if err != nil {
 				return err
 			}
+			if env != nil {
+				// The environment decides which driver's entries apply:
+				// one validate refuses (an unknown setting, a target the
+				// runbook needs and it lacks) is reported, with its line.
+				diags = (&engine.Engine{Env: env}).Validate(rb)
+				printDiags(ios, rb, diags)
+				if diags.HasErrors() {
+					return errReported
+				}
+			}
 			groups := permissionGroups(rb, env)
 			if asJSON {
 				return writeJSON(ios.Out, permissionsView{Runbook: rb.Meta.Name, Groups: groups})
