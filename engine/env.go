@@ -363,19 +363,7 @@ type ResolvedTarget struct {
 // without a default are unknown, so a setting built from one is unknown
 // too (the caller says so).
 func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diagnostics) {
-	typed := map[string]cty.Value{}
-	for _, v := range rb.Variables {
-		if v.Default != cty.NilVal {
-			continue
-		}
-		ty := v.Type
-		if ty == cty.NilType {
-			ty = cty.DynamicPseudoType
-		}
-		typed[v.Name] = cty.UnknownVal(ty)
-	}
-	e2 := &Engine{Lab: e.Lab, Env: e.Env, Bind: e.Bind, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key, Getenv: e.Getenv}
-	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
+	s, diags := e.offline(e.Getenv).newSession(rb, unknownInputs(rb), e.workDir())
 	if diags.HasErrors() {
 		return nil, diags
 	}

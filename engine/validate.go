@@ -13,23 +13,8 @@ import (
 // types exist, every argument decodes against its schema (with variables
 // not given treated as unknown), references are in order.
 func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
-	// Variables with a default take it; the others are unknown, so that
-	// whatever depends on them is checked at plan.
-	typed := map[string]cty.Value{}
-	for _, v := range rb.Variables {
-		if v.Default != cty.NilVal {
-			continue
-		}
-		ty := v.Type
-		if ty == cty.NilType {
-			ty = cty.DynamicPseudoType
-		}
-		typed[v.Name] = cty.UnknownVal(ty)
-	}
 	// Validation must not need the environment or secrets.
-	e2 := &Engine{Lab: e.Lab, Env: e.Env, Bind: e.Bind, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key,
-		Getenv: func(string) string { return "" }}
-	s, diags := e2.newSession(rb, Inputs{Typed: typed}, e.workDir())
+	s, diags := e.offline(func(string) string { return "" }).newSession(rb, unknownInputs(rb), e.workDir())
 	if diags.HasErrors() {
 		return diags
 	}
@@ -57,4 +42,28 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		}
 	}
 	return s.secrets.scrubDiags(diags)
+}
+
+// unknownInputs gives the variables without a default an unknown value of
+// their type, so that whatever depends on them is checked at plan; the
+// others take their default.
+func unknownInputs(rb *runbook.Runbook) Inputs {
+	typed := map[string]cty.Value{}
+	for _, v := range rb.Variables {
+		if v.Default != cty.NilVal {
+			continue
+		}
+		ty := v.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		typed[v.Name] = cty.UnknownVal(ty)
+	}
+	return Inputs{Typed: typed}
+}
+
+// offline is a copy of e for a session that reads nothing (validate,
+// doctor's target resolution): no journal, the given environment reader.
+func (e *Engine) offline(getenv func(string) string) *Engine {
+	return &Engine{Lab: e.Lab, Env: e.Env, Bind: e.Bind, Log: e.Log, Now: e.Now, WorkDir: e.WorkDir, Key: e.Key, Getenv: getenv}
 }
