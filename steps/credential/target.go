@@ -60,10 +60,7 @@ func ForTarget(cfg steps.TargetConfig) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
-	tr, err := httpx.Transport(caFile)
-	if err != nil {
-		return Target{}, err
-	}
+	tr := httpx.TransportFor(roots)
 	return Target{Roots: roots, Transport: tr, Options: Options{TenantID: tenant, DeviceCode: device, AuthorityHost: authority,
 		HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Getenv: getenv}}, nil
 }

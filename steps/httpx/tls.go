@@ -14,13 +14,21 @@ import (
 // reached through a TLS-inspecting proxy or behind a private CA; caFile ""
 // means the system's roots alone. Verification is never turned off.
 func Transport(caFile string) (*http.Transport, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
 	pool, err := Roots(caFile)
-	if err != nil || pool == nil {
-		return t, err
+	if err != nil {
+		return nil, err
 	}
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return t, nil
+	return TransportFor(pool), nil
+}
+
+// TransportFor returns an HTTP transport that verifies servers against
+// roots (nil: the system's).
+func TransportFor(roots *x509.CertPool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if roots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return t
 }
 
 // Roots returns the system's roots plus the certificates in caFile; nil
