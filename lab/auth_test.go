@@ -61,7 +61,7 @@ func startOutside(t *testing.T, scenario string, opts lab.ServerOptions) *outsid
 	// verification would be trust on first use; here the test knows the
 	// instance's CA and checks that /lab/endpoints publishes the same.
 	hc := in.Client()
-	ep, err := control.FetchEndpoints(context.Background(), hc, in.URL)
+	ep, err := control.New(in.URL, hc).Endpoints(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestScenarioDeclaresApps(t *testing.T) {
 	}
 	t.Cleanup(func() { in.Close() })
 	o := &outside{t: t, in: in, hc: in.Client()}
-	if o.ep, err = control.FetchEndpoints(context.Background(), o.hc, in.URL); err != nil {
+	if o.ep, err = control.New(in.URL, o.hc).Endpoints(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	code, out := o.appToken("9d8c7b6a-1111-4222-8333-444455556666", "s3", lab.ExchangeResource)

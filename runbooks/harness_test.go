@@ -359,7 +359,7 @@ func (l *lab) do(method, path string, body any) (int, map[string]any) {
 func (l *lab) token() string {
 	l.t.Helper()
 	hc := l.in.Client()
-	ep, err := control.FetchEndpoints(context.Background(), hc, l.in.URL)
+	ep, err := control.New(l.in.URL, hc).Endpoints(context.Background())
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -43,7 +43,15 @@ var ErrSyncOff = errors.New("directory synchronization is off for the tenant (or
 
 // Endpoints reads GET /lab/endpoints.
 func (l *Lab) Endpoints(ctx context.Context) (Endpoints, error) {
-	return FetchEndpoints(ctx, l.hc, l.base)
+	var ep Endpoints
+	body, _, err := l.call(ctx, http.MethodGet, "/lab/endpoints")
+	if err != nil {
+		return ep, err
+	}
+	if err := json.Unmarshal(body, &ep); err != nil {
+		return ep, fmt.Errorf("lab %s: /lab/endpoints: %w", l.base, err)
+	}
+	return ep, nil
 }
 
 // SyncResult is what POST /lab/sync answers about the cycle it ran.
@@ -123,8 +131,7 @@ func (l *Lab) Dump(ctx context.Context) ([]byte, error) {
 	return body, err
 }
 
-// call makes one control API call and returns the body and status of its
-// answer; any answer but 2xx is also an error quoting it.
+// call makes one control API call (see do).
 func (l *Lab) call(ctx context.Context, method, path string) ([]byte, int, error) {
 	return do(ctx, l.hc, method, l.base+path)
 }

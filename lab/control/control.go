@@ -72,20 +72,9 @@ func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// Do makes one control API call and returns the body of a 2xx answer; any
-// other answer is an error quoting it.
-func Do(ctx context.Context, client *http.Client, method, u string) ([]byte, error) {
-	body, _, err := do(ctx, client, method, u)
-	return body, err
-}
-
+// do makes one control API call and returns the body and status of the
+// answer; any answer but 2xx is also an error quoting it.
 func do(ctx context.Context, client *http.Client, method, u string) ([]byte, int, error) {
-	if client == nil {
-		var err error
-		if client, err = Client(u, nil, 60*time.Second); err != nil {
-			return nil, 0, err
-		}
-	}
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, 0, err

@@ -1,10 +1,8 @@
 package control
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 
 	"net/http"
@@ -138,18 +136,4 @@ type Endpoints struct {
 	// Like the LDAP password, the secret exists only in this lab.
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
-}
-
-// FetchEndpoints asks the lab at base for its endpoints, over a verified
-// connection.
-func FetchEndpoints(ctx context.Context, client *http.Client, base string) (Endpoints, error) {
-	var ep Endpoints
-	body, err := Do(ctx, client, http.MethodGet, strings.TrimSuffix(base, "/")+"/lab/endpoints")
-	if err != nil {
-		return ep, err
-	}
-	if err := json.Unmarshal(body, &ep); err != nil {
-		return ep, fmt.Errorf("lab %s: /lab/endpoints: %w", base, err)
-	}
-	return ep, nil
 }
