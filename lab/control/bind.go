@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/rebind-dev/rebind/engine/environment"
 	"github.com/rebind-dev/rebind/steps"
-	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // Environment variables that choose a lab identity other than the lab's
@@ -219,16 +216,6 @@ func sortedKeys(m map[string]cty.Value) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// HTTP is a client that verifies the lab with its CA file, as a target
-// given ca_file does.
-func (b *Binding) HTTP() *http.Client {
-	hc, err := httpx.Client(b.CAFile, time.Minute)
-	if err != nil {
-		return &http.Client{Transport: failing{err}}
-	}
-	return hc
 }
 
 // EnvironmentFor is the environment binding the targets keys name

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/zclconf/go-cty/cty"
@@ -16,13 +17,17 @@ import (
 	"github.com/rebind-dev/rebind/lab/instance"
 	_ "github.com/rebind-dev/rebind/steps/ad"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // credentialOf signs in as a target bound by b does.
 func credentialOf(t *testing.T, b *control.Binding) (string, error) {
 	t.Helper()
-	cred, err := credential.New(credential.Options{AuthorityHost: b.Endpoints.Authority, Getenv: b.Getenv,
-		HTTP: b.HTTP()})
+	hc, err := httpx.Client(b.CAFile, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := credential.New(credential.Options{AuthorityHost: b.Endpoints.Authority, Getenv: b.Getenv, HTTP: hc})
 	if err != nil {
 		return "", err
 	}
