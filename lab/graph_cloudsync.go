@@ -39,6 +39,12 @@ import (
 // start or a restart with QuarantineState clears it. The lab answers for any
 // service principal and job id.
 
+// msgTooManyDeletes is the lab's own message for a job quarantined by the
+// deletion threshold; no Microsoft page read shows the service's wording
+// (the portal shows "Delete threshold exceeded",
+// cloud-sync/how-to-accidental-deletes).
+const msgTooManyDeletes = "The cycle's deletions reached the accidental-deletion threshold; nothing was exported."
+
 // cloudJobInterval is the schedule the lab's jobs report and keep. No
 // Microsoft page read for this states Cloud Sync's default interval; the
 // lab's is its own.
@@ -104,13 +110,21 @@ func (s *Server) runJobCycle(j *cloudJobState, policy SyncPolicy, force bool) er
 	if force {
 		res, err = s.t.syncCycleForcingDeletes(policy)
 	} else {
-		res, err = s.t.SyncCycle(policy)
+		res, err = s.t.cloudSyncCycle(policy)
 	}
 	if errors.Is(err, ErrDeletionThreshold) {
 		j.quarantine, j.since = "TooManyDeletes", res.Started
 		return nil
 	}
 	return err
+}
+
+// cloudSyncCycle runs a cycle as Entra Cloud Sync does: it stops when its
+// deletions reach the threshold (syncEngine).
+func (t *Tenant) cloudSyncCycle(policy SyncPolicy) (SyncResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.syncCycleAs(policy, cloudSyncEngine)
 }
 
 // syncCycleForcingDeletes runs a cycle with the deletion threshold off.
@@ -120,7 +134,7 @@ func (t *Tenant) syncCycleForcingDeletes(policy SyncPolicy) (SyncResult, error) 
 	th := t.cfg.DeletionThreshold
 	t.cfg.DeletionThreshold = -1
 	defer func() { t.cfg.DeletionThreshold = th }()
-	return t.syncCycle(policy)
+	return t.syncCycleAs(policy, cloudSyncEngine)
 }
 
 // startSyncJob serves POST .../start: a paused job carries on, a
@@ -281,7 +295,7 @@ func (s *Server) syncJob(id string, st *cloudJobState) graphSyncJob {
 	switch {
 	case st.quarantine != "":
 		j.Status.Code = "Quarantine"
-		e := &graphSyncError{Code: st.quarantine, Message: "The cycle would delete more objects than the accidental-deletion threshold allows; nothing was exported.", TenantActionable: true}
+		e := &graphSyncError{Code: st.quarantine, Message: msgTooManyDeletes, TenantActionable: true}
 		j.Status.Quarantine = &graphSyncQuarantine{CurrentBegan: st.since, Error: e, Reason: st.quarantine}
 	case st.paused:
 		j.Status.Code, j.Schedule.State = "Paused", "Disabled"
@@ -304,7 +318,7 @@ func (s *Server) syncJob(id string, st *cloudJobState) graphSyncJob {
 		ex.State = "EntryLevelErrors"
 	case StatusDeletionThresholdExceeded:
 		ex.State, ex.Error = "Failed", &graphSyncError{Code: "TooManyDeletes",
-			Message: "The cycle would delete more objects than the accidental-deletion threshold allows; nothing was exported.", TenantActionable: true}
+			Message: msgTooManyDeletes, TenantActionable: true}
 	}
 	return j
 }

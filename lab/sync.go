@@ -168,6 +168,42 @@ func (t *Tenant) SyncCycle(policy SyncPolicy) (SyncResult, error) {
 
 // syncCycle is SyncCycle under the lock.
 func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
+	return t.syncCycleAs(policy, connectEngine)
+}
+
+// syncEngine names the engine that runs a cycle, for the one rule the two
+// engines' pages word differently: when deletions stop an export.
+type syncEngine int
+
+const (
+	// connectEngine is Entra Connect Sync: "configured to not allow an
+	// export with more than 500 deletes"
+	// (how-to-connect-sync-feature-prevent-accidental-deletes), so the
+	// threshold itself goes through.
+	connectEngine syncEngine = iota
+	// cloudSyncEngine is Entra Cloud Sync: "you set the threshold for the
+	// number of objects that, if deleted, synchronization should stop. So
+	// if this number is reached, the synchronization stops"
+	// (cloud-sync/how-to-accidental-deletes). The same page's summary says
+	// "the # of objects (threshold) beyond which the configuration takes
+	// effect"; the lab follows the sentence that states the rule.
+	cloudSyncEngine
+)
+
+// stops reports whether n deletions stop an export at threshold th (< 0:
+// no threshold).
+func (e syncEngine) stops(n, th int) bool {
+	if th < 0 || n == 0 {
+		return false
+	}
+	if e == cloudSyncEngine {
+		return n >= th
+	}
+	return n > th
+}
+
+// syncCycleAs runs a cycle as engine e runs it; the caller holds the lock.
+func (t *Tenant) syncCycleAs(policy SyncPolicy, e syncEngine) (SyncResult, error) {
 	t.sync.LastRun = t.now
 	if policy != Delta && policy != Initial {
 		return SyncResult{}, fmt.Errorf("sync: %w: policy %q", ErrInvalid, policy)
@@ -202,9 +238,7 @@ func (t *Tenant) syncCycle(policy SyncPolicy) (SyncResult, error) {
 			}
 		}
 	}
-	// "not allow an export with more than 500 deletes": the threshold
-	// itself is allowed (how-to-connect-sync-feature-prevent-accidental-deletes).
-	if th := t.cfg.DeletionThreshold; th >= 0 && len(dels) > th {
+	if th := t.cfg.DeletionThreshold; e.stops(len(dels), th) {
 		res.Status = StatusDeletionThresholdExceeded
 		t.sync.Last = &res
 		return res, fmt.Errorf("sync: %w: %d deletions, threshold %d; nothing was exported", ErrDeletionThreshold, len(dels), th)

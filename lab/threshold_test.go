@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"testing"
+	"time"
 
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
@@ -58,6 +59,45 @@ func TestDeletionThresholdBoundary(t *testing.T) {
 			t.Errorf("%d deletions over a threshold of 3: %+v, %v; want the cycle stopped with nothing exported", tc.deletes, res, err)
 		case !tc.stops && (err != nil || res.Deleted != tc.deletes):
 			t.Errorf("%d deletions at a threshold of 3: %+v, %v; want them exported", tc.deletes, res, err)
+		}
+	}
+}
+
+// TestCloudSyncThresholdIsReached: Entra Cloud Sync's page words its
+// threshold differently from Connect's: "you set the threshold for the
+// number of objects that, if deleted, synchronization should stop. So if
+// this number is reached, the synchronization stops"
+// (https://learn.microsoft.com/entra/identity/hybrid/cloud-sync/how-to-accidental-deletes).
+// The lab's Cloud Sync job stops at the threshold itself, where Connect
+// (TestDeletionThresholdBoundary) exports it; one fewer goes through.
+func TestCloudSyncThresholdIsReached(t *testing.T) {
+	for _, tc := range []struct {
+		deletes    int
+		quarantine bool
+	}{{2, false}, {3, true}} {
+		tn := withThreshold(t, 3)
+		users, err := tn.SearchAD(lab.ADQuery{})
+		if err != nil || len(users) < tc.deletes {
+			t.Fatalf("AD users: %d, %v", len(users), err)
+		}
+		for _, u := range users[:tc.deletes] {
+			if err := tn.DeleteADUser(u.DN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv := labServer(t, tn, lab.ServerOptions{})
+		jobURL := srv.URL + "/v1.0/servicePrincipals/sp/synchronization/jobs/job"
+		if err := tn.Advance(2 * time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var j syncJob
+		wantStatus(t, call(t, "GET", jobURL, nil, &j), 200)
+		last, _ := tn.LastSync()
+		switch {
+		case tc.quarantine && (j.Status.Code != "Quarantine" || j.Status.Quarantine == nil || j.Status.Quarantine.Reason != "TooManyDeletes" || last.Deleted != 0):
+			t.Errorf("%d deletions at a Cloud Sync threshold of 3: job %+v, last cycle %+v; want quarantine TooManyDeletes, nothing deleted", tc.deletes, j, last)
+		case !tc.quarantine && (j.Status.Code != "Active" || last.Deleted != tc.deletes):
+			t.Errorf("%d deletions under a Cloud Sync threshold of 3: job %+v, last cycle %+v; want them exported", tc.deletes, j, last)
 		}
 	}
 }
