@@ -313,6 +313,40 @@ func TestSyncedUserPropertiesAreRefused(t *testing.T) {
 	}
 }
 
+// TestSyncedUserSynchronizedAttributesAreRefused: every Graph property
+// Entra Connect fills from an AD attribute it synchronizes
+// (reference-connect-sync-attributes-synchronized: givenName, sn, title,
+// department, company, l, st, streetAddress, postalCode, co,
+// physicalDeliveryOfficeName, telephoneNumber, mobile,
+// facsimiletelephonenumber, mail, mailNickname, preferredLanguage,
+// extensionAttribute1-15) is refused on a synced user with Graph's
+// message, as the identity, job and contact info the admin center says
+// "you must use Windows Server Active Directory to update"
+// (how-to-manage-user-profile-info). On a cloud user they are not that
+// refusal (the lab stores none of them; it says so).
+func TestSyncedUserSynchronizedAttributesAreRefused(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{WriteUnits: 1 << 30})
+	tok := o.token(lab.GraphResource)
+	for _, body := range []map[string]any{
+		{"givenName": "Ann"}, {"surname": "Lee"}, {"jobTitle": "Engineer"}, {"department": "IT"}, {"companyName": "Contoso"},
+		{"city": "Oslo"}, {"state": "WA"}, {"streetAddress": "1 Main St"}, {"postalCode": "98052"}, {"country": "NO"},
+		{"officeLocation": "18/2111"}, {"businessPhones": []string{"+1 425 555 0100"}}, {"mobilePhone": "+1 425 555 0109"},
+		{"faxNumber": "+1 425 555 0101"}, {"mail": "x@contoso.com"}, {"mailNickname": "x"}, {"preferredLanguage": "en-US"},
+		{"onPremisesExtensionAttributes": map[string]any{"extensionAttribute1": "x"}},
+	} {
+		code, out := o.do("PATCH", "/v1.0/users/user00003@contoso.com", tok, body)
+		msg, _ := out["error"].(map[string]any)["message"].(string)
+		if code != 400 || errCode(out) != "Request_BadRequest" || !strings.Contains(msg, "Unable to update the specified properties for on-premises mastered Directory Sync objects") {
+			t.Errorf("PATCH %v of a synced user: %d %v, want 400 with Graph's message", body, code, out)
+		}
+		code, out = o.do("PATCH", "/v1.0/users/admin@contoso.onmicrosoft.com", tok, body)
+		msg, _ = out["error"].(map[string]any)["message"].(string)
+		if code != 400 || strings.Contains(msg, "on-premises mastered") || !strings.Contains(msg, "lab") {
+			t.Errorf("PATCH %v of a cloud user: %d %v, want the lab's own refusal, not the synced user's", body, code, out)
+		}
+	}
+}
+
 // TestBatchItemURLWithAVersionIsRefused: an item's url is relative to the
 // version; "/v1.0/users/..." is 400 "Resource not found for the segment
 // 'v1.0'".

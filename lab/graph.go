@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -326,6 +327,45 @@ func readBody(r *http.Request) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// connectSynchronized maps the Graph user properties the lab does not
+// store, but Entra Connect fills from an AD attribute it synchronizes, to
+// that attribute, as "Attributes synchronized to Microsoft Entra ID" lists
+// them (https://learn.microsoft.com/entra/identity/hybrid/connect/reference-connect-sync-attributes-synchronized).
+// On a synced user Graph refuses to write them (msgOnPremMastered): they are
+// the identity, job and contact info the admin center says "You must use
+// Windows Server Active Directory to update" for "users whose source of
+// authority is Windows Server Active Directory"
+// (https://learn.microsoft.com/entra/fundamentals/how-to-manage-user-profile-info),
+// and of onPremisesExtensionAttributes the user-update page says "For an
+// onPremisesSyncEnabled user, the source of authority for this set of
+// properties is the on-premises and is read-only"
+// (https://learn.microsoft.com/graph/api/user-update). displayName,
+// userPrincipalName, accountEnabled and onPremisesImmutableId are stored and
+// refused by PatchCloudUser. usageLocation is in the list too, as a
+// "mechanical property ... Used for license assignment"; no page read
+// says whether the cloud may set it on a synced user, so the lab leaves it
+// out (and stores none).
+var connectSynchronized = map[string]string{
+	"givenName":                     "givenName",
+	"surname":                       "sn",
+	"jobTitle":                      "title",
+	"department":                    "department",
+	"companyName":                   "company",
+	"city":                          "l",
+	"state":                         "st",
+	"streetAddress":                 "streetAddress",
+	"postalCode":                    "postalCode",
+	"country":                       "co",
+	"officeLocation":                "physicalDeliveryOfficeName",
+	"businessPhones":                "telephoneNumber",
+	"mobilePhone":                   "mobile",
+	"faxNumber":                     "facsimiletelephonenumber",
+	"mail":                          "mail",
+	"mailNickname":                  "mailNickname",
+	"preferredLanguage":             "preferredLanguage",
+	"onPremisesExtensionAttributes": "extensionAttribute1-15",
+}
+
 // maxDisplayName is the longest displayName a user may have: "Maximum
 // length is 256 characters" (user resource,
 // https://learn.microsoft.com/en-us/graph/api/resources/user).
@@ -340,6 +380,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p CloudUserPatch
+	var unmodelled []string
 	for k, v := range body {
 		null := string(bytes.TrimSpace(v)) == "null"
 		var err error
@@ -362,6 +403,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 			err = json.Unmarshal(v, &p.AccountEnabled)
 		case "@odata.type":
 		default:
+			if connectSynchronized[k] != "" {
+				// Checked against the user below: Graph's refusal on a
+				// synced user, the lab's own on a cloud one.
+				unmodelled = append(unmodelled, k)
+				continue
+			}
 			if userProperties[k] != nil {
 				err = fmt.Errorf("property '%s' is read-only in the lab", k)
 			} else {
@@ -376,6 +423,15 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if u, err := s.t.CloudUser(id); err == nil {
 		id = u.ID
+		if len(unmodelled) > 0 {
+			sort.Strings(unmodelled)
+			if u.Synced() {
+				writeError(w, http.StatusBadRequest, "Request_BadRequest", msgOnPremMastered)
+			} else {
+				writeError(w, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("property '%s' is read-only in the lab: it does not store it", unmodelled[0]))
+			}
+			return
+		}
 	}
 	if _, err := s.t.PatchCloudUser(id, p); err != nil {
 		if errors.Is(err, ErrNotFound) {
