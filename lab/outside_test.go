@@ -217,3 +217,40 @@ func TestLdapsearchOverLDAPSAndStartTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedTokensAreRefused: Graph accepts only tokens its identity
+// platform signed; a token another lab issued, one whose payload was
+// edited after signing (more roles), and an unsigned one ("alg":"none")
+// are each 401 InvalidAuthenticationToken
+// (https://learn.microsoft.com/graph/errors: 401 "Required authentication
+// information is either missing or not valid for the resource").
+func TestForgedTokensAreRefused(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	other := startOutside(t, "healthy", lab.ServerOptions{})
+	good := o.token(lab.GraphResource)
+	parts := strings.Split(good, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims["roles"] = []string{"Directory.ReadWrite.All", "RoleManagement.ReadWrite.Directory"}
+	edited, _ := json.Marshal(claims)
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	for name, tok := range map[string]string{
+		"another lab's token": other.token(lab.GraphResource),
+		"an edited payload":   parts[0] + "." + base64.RawURLEncoding.EncodeToString(edited) + "." + parts[2],
+		"alg none":            none + "." + parts[1] + ".",
+	} {
+		code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", tok, nil)
+		if code != 401 || errCode(out) != "InvalidAuthenticationToken" {
+			t.Errorf("%s: %d %v, want 401 InvalidAuthenticationToken", name, code, out)
+		}
+	}
+	if code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", good, nil); code != 200 {
+		t.Fatalf("the lab's own token: %d %v", code, out)
+	}
+}
