@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	ldapv3 "github.com/go-ldap/ldap/v3"
+
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -252,5 +254,53 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	}
 	if code, out := o.do("GET", "/v1.0/users/user00003@contoso.com", good, nil); code != 200 {
 		t.Fatalf("the lab's own token: %d %v", code, out)
+	}
+}
+
+// TestDisabledADAccountSyncsAsAccountEnabledFalse: an admin tool disables
+// an account over LDAPS (userAccountControl 514, ACCOUNTDISABLE set) and
+// after the next Delta cycle Graph shows the synced user's accountEnabled
+// false; enabled again (512), true. Connect's default configuration
+// applies its "In from AD – User AccountEnabled" rule "when
+// userAccountControl is set to the decimal value 512 (enabled normal
+// user). It does not apply the rule when the user has userAccountControl
+// set to 514 (disabled normal user)", and that rule "always sets the value
+// True in the metaverse attribute named accountEnabled"
+// (https://learn.microsoft.com/entra/identity/hybrid/connect/concept-azure-ad-connect-sync-default-configuration).
+func TestDisabledADAccountSyncsAsAccountEnabledFalse(t *testing.T) {
+	o := startOutside(t, "healthy", lab.ServerOptions{})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(o.ep.CA))
+	conn, err := ldapv3.DialURL(o.ep.LDAPS, ldapv3.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
+		t.Fatal(err)
+	}
+	res, err := conn.Search(ldapv3.NewSearchRequest(o.ep.LDAPBaseDN, ldapv3.ScopeWholeSubtree, ldapv3.NeverDerefAliases, 0, 0, false,
+		"(userPrincipalName=user00003@contoso.com)", []string{"1.1"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("search: %v", err)
+	}
+	dn := res.Entries[0].DN
+	tok := o.token(lab.GraphResource)
+	for _, tc := range []struct {
+		uac     string
+		enabled bool
+	}{{"514", false}, {"512", true}} {
+		mod := ldapv3.NewModifyRequest(dn, nil)
+		mod.Replace("userAccountControl", []string{tc.uac})
+		if err := conn.Modify(mod); err != nil {
+			t.Fatalf("userAccountControl %s: %v", tc.uac, err)
+		}
+		if code, out := o.do("POST", "/lab/sync?policy=Delta", "", nil); code != 200 {
+			t.Fatalf("sync: %d %v", code, out)
+		}
+		code, out := o.do("GET", "/v1.0/users/user00003@contoso.com?$select=accountEnabled,onPremisesSyncEnabled", tok, nil)
+		if code != 200 || out["accountEnabled"] != tc.enabled || out["onPremisesSyncEnabled"] != true {
+			t.Fatalf("after userAccountControl %s and a Delta cycle: %d %v, want accountEnabled %v", tc.uac, code, out, tc.enabled)
+		}
 	}
 }

@@ -471,6 +471,16 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bo
 	}
 	t.entra.update(c, func(c *CloudUser) {
 		c.UserPrincipalName, c.DisplayName, c.Mail, c.ProxyAddresses = upn, a.DisplayName, a.Mail, kept
+		// accountEnabled from userAccountControl's ACCOUNTDISABLE bit:
+		// Connect's "In from AD – User AccountEnabled" rule applies "when
+		// userAccountControl is set to the decimal value 512 (enabled
+		// normal user)", not at 514 (disabled), and "always sets the value
+		// True in the metaverse attribute named accountEnabled"
+		// (concept-azure-ad-connect-sync-default-configuration). That a
+		// disabled account's user then reads false is not on that page
+		// (the catch-all rule's flow is not shown there); the lab assumes
+		// it, as an account that cannot sign in on premises.
+		c.AccountEnabled = !a.Disabled()
 		c.OnPremisesImmutableID = a.Anchor()
 		c.OnPremisesSyncEnabled = boolPtr(true)
 		c.OnPremisesLastSyncDateTime = timePtr(t.now)
