@@ -170,7 +170,7 @@ func build(s *snapshot.Snapshot) *index {
 // liveCounterpart returns the live AD user holding u's UPN, else its
 // primary SMTP address: the account soft match would pair u with.
 func (x *index) liveCounterpart(u *snapshot.User) *snapshot.ADUser {
-	if l := x.adLive[lower(u.UserPrincipalName)]; len(l) == 1 {
+	if l := x.adLive[lower(formerUPN(u))]; len(l) == 1 {
 		return l[0]
 	}
 	if p := primarySMTP(u.ProxyAddresses); p != "" {
@@ -189,6 +189,20 @@ func (x *index) activeMailbox(u *snapshot.User) *snapshot.Recipient {
 		}
 	}
 	return nil
+}
+
+// formerUPN returns u's userPrincipalName; for a deleted user whose UPN
+// starts with its object id without dashes, the UPN after that prefix. That
+// Entra ID renames deleted users so is reported of real tenants but no
+// Microsoft page found documents it (steps/entra's README); steps/entra
+// finds deleted users under either form, and so does diagnose.
+func formerUPN(u *snapshot.User) string {
+	p := strings.ReplaceAll(u.ID, "-", "")
+	if n := len(p); u.Deleted() && n > 0 && len(u.UserPrincipalName) > n && strings.EqualFold(u.UserPrincipalName[:n], p) &&
+		strings.Contains(u.UserPrincipalName[n:], "@") {
+		return u.UserPrincipalName[n:]
+	}
+	return u.UserPrincipalName
 }
 
 // quarantined matches a UPN duplicate attribute resiliency quarantined: the
@@ -315,7 +329,7 @@ func (x *index) restoreMistakes(dar map[string]darDuplicate) []Finding {
 		if old != nil && !old.IsDeleted {
 			continue
 		}
-		if u.Deleted() && x.activeByUPN[lower(u.UserPrincipalName)] != nil {
+		if u.Deleted() && x.activeByUPN[lower(formerUPN(u))] != nil {
 			continue // another active user holds the UPN: not this signature
 		}
 		acct := x.liveCounterpart(u)
@@ -327,12 +341,12 @@ func (x *index) restoreMistakes(dar map[string]darDuplicate) []Finding {
 			state = "in the recycle bin since " + u.DeletedDateTime.UTC().Format(time.RFC3339)
 		}
 		f := Finding{Signature: "seed-000-restore-mistake", Title: "A cloud user restored by mistake (or waiting in the recycle bin) and a new AD account with its UPN",
-			Objects: []string{u.UserPrincipalName, acct.DistinguishedName},
+			Objects: []string{formerUPN(u), acct.DistinguishedName},
 			Evidence: []string{
 				fmt.Sprintf("cloud user %s (id %s) is %s, onPremisesImmutableId %s", u.UserPrincipalName, u.ID, state, u.OnPremisesImmutableID),
 				fmt.Sprintf("new AD account %s (objectGUID %s, anchor %s) holds userPrincipalName %s", acct.DistinguishedName, acct.ObjectGUID, AnchorOf(acct), acct.UserPrincipalName),
 			},
-			Runbook: "restore-mistake", Vars: map[string]any{"upn": u.UserPrincipalName}}
+			Runbook: "restore-mistake", Vars: map[string]any{"upn": formerUPN(u)}}
 		if old == nil {
 			f.Evidence = append(f.Evidence, "the immutable ID names no AD object, live or in Deleted Objects")
 		} else {

@@ -58,3 +58,18 @@ func TestBoundAndCloudOnlyUsersAreNotFindings(t *testing.T) {
 		t.Fatalf("%+v", f)
 	}
 }
+
+// TestRestoreMistakeWithPrefixedDeletedUPN: a deleted user whose UPN
+// carries its object id without dashes in front (reported of real tenants;
+// no Microsoft page found documents it, and steps/entra finds deleted users
+// under either form) is still seed 000, with the UPN it had as the
+// runbook's input.
+func TestRestoreMistakeWithPrefixedDeletedUPN(t *testing.T) {
+	s := seed000("Managed", &snapshot.DirSyncFeatures{})
+	s.Users[0].ID = "0f3c2b1a-1111-2222-3333-444455556666"
+	s.Users[0].UserPrincipalName = "0f3c2b1a111122223333444455556666nicki@contoso.com"
+	f := Analyze(s).Findings
+	if len(f) != 1 || f[0].Runbook != "restore-mistake" || f[0].Vars["upn"] != "nicki@contoso.com" {
+		t.Fatalf("findings = %+v, want seed 000 with upn nicki@contoso.com", f)
+	}
+}
