@@ -90,6 +90,19 @@ func (r *Redactor) Address(a string) string {
 	return prefix + r.Name(local) + "@" + r.Domain(domain)
 }
 
+// userUPN redacts a user's UPN. A deleted user whose UPN starts with its
+// object id without dashes (reported of real tenants, not documented by a
+// Microsoft page found) keeps that prefix, ids being kept, and the rest
+// gets the pseudonym of the UPN it had.
+func (r *Redactor) userUPN(u *User) string {
+	p := strings.ReplaceAll(u.ID, "-", "")
+	if n := len(p); u.Deleted() && n > 0 && len(u.UserPrincipalName) > n && strings.EqualFold(u.UserPrincipalName[:n], p) &&
+		strings.Contains(u.UserPrincipalName[n:], "@") {
+		return u.UserPrincipalName[:n] + r.Address(u.UserPrincipalName[n:])
+	}
+	return r.Address(u.UserPrincipalName)
+}
+
 // keptRDNs are the names of AD's own containers.
 var keptRDNs = map[string]bool{"users": true, "deleted objects": true, "computers": true, "builtin": true}
 
@@ -173,7 +186,7 @@ func (r *Redactor) Apply(s *Snapshot) {
 	for i := range s.Users {
 		u := &s.Users[i]
 		u.DisplayName = r.Name(u.DisplayName)
-		u.UserPrincipalName = r.Address(u.UserPrincipalName)
+		u.UserPrincipalName = r.userUPN(u)
 		u.Mail = r.Address(u.Mail)
 		u.MailNickname = r.Name(u.MailNickname)
 		r.list(u.ProxyAddresses, r.Address)

@@ -115,3 +115,19 @@ func TestRedactDNEscapedComma(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// TestRedactKeepsADeletedUsersIDPrefix: a deleted user whose UPN carries
+// its object id without dashes in front (reported of real tenants; no
+// Microsoft page found documents it) keeps the prefix, and the rest is the
+// same pseudonym as the UPN it had, so diagnose still pairs it with the AD
+// account holding that UPN.
+func TestRedactKeepsADeletedUsersIDPrefix(t *testing.T) {
+	deleted := time.Date(2026, 4, 7, 12, 0, 0, 0, time.UTC)
+	const id = "0f3c2b1a-1111-2222-3333-444455556666"
+	s := &Snapshot{Users: []User{{ID: id, UserPrincipalName: "0f3c2b1a111122223333444455556666nicki@contoso.com", DeletedDateTime: &deleted}}}
+	r := NewRedactor([]byte("key"))
+	r.Apply(s)
+	if want := "0f3c2b1a111122223333444455556666" + r.Address("nicki@contoso.com"); s.Users[0].UserPrincipalName != want {
+		t.Fatalf("redacted prefixed UPN %s, want %s", s.Users[0].UserPrincipalName, want)
+	}
+}
