@@ -28,8 +28,9 @@ type CloudUserPatch struct {
 // userPrincipalName, accountEnabled and onPremisesImmutableId, each in
 // Connect's list of the attributes it synchronizes to Entra ID
 // (https://learn.microsoft.com/en-us/entra/identity/hybrid/connect/reference-connect-sync-attributes-synchronized:
-// displayName, userPrincipalName, accountEnabled from userAccountControl,
-// sourceAnchor). Licenses are assigned in the cloud and stay writable. Anything
+// displayName, userPrincipalName, accountEnabled, sourceAnchor; the
+// properties the lab does not store are refused by patchUser,
+// connectSynchronized). Licenses are assigned in the cloud and stay writable. Anything
 // on a user in the recycle bin fails too (restore it first). A UPN held by
 // another active user fails with ErrConflict.
 func (t *Tenant) PatchCloudUser(id string, p CloudUserPatch) (CloudUser, error) {
