@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -92,17 +91,11 @@ func runLabServe(opts *labServeOptions) error {
 	}
 	in, err := instance.Start(instance.Options{
 		Scenario: opts.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, StatePath: opts.State,
-		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP,
+		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP, CAFile: opts.CAFile,
 		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
 	})
 	if err != nil {
 		return err
-	}
-	if opts.CAFile != "" {
-		if err := os.WriteFile(opts.CAFile, in.CAPEM, 0o644); err != nil {
-			in.Close()
-			return fmt.Errorf("lab serve: --ca-file: %w", err)
-		}
 	}
 	fmt.Fprintln(opts.IO.Out, in.URL)
 	fmt.Fprintf(opts.IO.Err, "Lab tenant serving Graph at %s/v1.0, LDAP at %s and %s.\nUse it with: --lab %s (or REBIND_LAB=%s). Ctrl-C stops it.\n", in.URL, in.LDAPURL, in.LDAPSURL, in.URL, in.URL)

@@ -170,12 +170,12 @@ func (s *Server) controlEndpoints(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
 	dom := s.t.Config().TenantDomain
 	s.mu.Lock()
-	ldap, bind, ldaps, ca := s.opts.LDAPAddr, s.ldapBind, s.ldapsURL, string(s.caPEM)
+	ldap, bind, ldaps, ca, caFile := s.opts.LDAPAddr, s.ldapBind, s.ldapsURL, string(s.caPEM), s.caFile
 	s.mu.Unlock()
 	tid := s.t.Organization().ID
 	ep := Endpoints{Graph: base + "/v1.0", Exchange: base + "/adminapi/beta/" + dom + "/InvokeCommand",
 		Control: base + "/lab", LDAP: ldap, LDAPBaseDN: bind.baseDN, LDAPBindDN: bind.bindDN, LDAPPassword: bind.password,
-		LDAPS: ldaps, Tenant: dom, TenantID: tid, CA: ca}
+		LDAPS: ldaps, Tenant: dom, TenantID: tid, CA: ca, CAFile: caFile}
 	if s.auth != nil {
 		app, _ := s.auth.App(DefaultAppID)
 		ep.Authority, ep.TokenEndpoint = base+"/", base+"/"+tid+"/oauth2/v2.0/token"

@@ -30,20 +30,17 @@ import (
 // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow),
 // and LDAPS is read with OpenLDAP's ldapsearch verifying the same CA.
 
-// startThirdParty starts a lab and writes its CA to a file, as `lab serve
-// --ca-file` does.
+// startThirdParty starts a lab that writes its CA to a file, as `lab
+// serve --ca-file` does.
 func startThirdParty(t *testing.T) (*instance.Instance, string) {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios,
+	ca := filepath.Join(t.TempDir(), "lab-ca.pem")
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: ca,
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	ca := filepath.Join(t.TempDir(), "lab-ca.pem")
-	if err := os.WriteFile(ca, in.CAPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	return in, ca
 }
 
@@ -92,12 +89,18 @@ func TestThirdPartyHTTPSClient(t *testing.T) {
 	var ep struct {
 		Graph         string `json:"graph"`
 		CA            string `json:"ca"`
+		CAFile        string `json:"ca_file"`
 		TokenEndpoint string `json:"token_endpoint"`
 		ClientID      string `json:"client_id"`
 		ClientSecret  string `json:"client_secret"`
 	}
 	if code := getJSON(t, hc, in.URL+"/lab/endpoints", "", &ep); code != 200 || ep.CA != string(in.CAPEM) || ep.TokenEndpoint == "" {
 		t.Fatalf("/lab/endpoints: %d %+v", code, ep)
+	}
+	// The endpoints name the CA's file too, for a client that takes a
+	// path (LDAPTLS_CACERT, NODE_EXTRA_CA_CERTS, curl --cacert).
+	if ep.CAFile != caFile {
+		t.Errorf("/lab/endpoints ca_file = %q, want %q", ep.CAFile, caFile)
 	}
 	resp, err := hc.PostForm(ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {ep.ClientID},
 		"client_secret": {ep.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
@@ -302,5 +305,19 @@ func TestDisabledADAccountSyncsAsAccountEnabledFalse(t *testing.T) {
 		if code != 200 || out["accountEnabled"] != tc.enabled || out["onPremisesSyncEnabled"] != true {
 			t.Fatalf("after userAccountControl %s and a Delta cycle: %d %v, want accountEnabled %v", tc.uac, code, out, tc.enabled)
 		}
+	}
+}
+
+// TestCAFileUnwritable: a CA file the lab cannot write stops it before it
+// serves, naming the file, instead of publishing a path that holds nothing.
+func TestCAFileUnwritable(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "missing-dir", "lab-ca.pem")
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: bad})
+	if err == nil {
+		in.Close()
+		t.Fatal("the lab started with a CA file it could not write")
+	}
+	if !strings.Contains(err.Error(), bad) {
+		t.Errorf("error %q does not name %s", err, bad)
 	}
 }

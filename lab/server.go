@@ -61,6 +61,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	caPEM    []byte
+	caFile   string
 	ldapsURL string
 	faults   Faults
 	rnd      *rand.Rand
@@ -139,6 +140,14 @@ func (s *Server) SetCA(pem []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.caPEM = append([]byte(nil), pem...)
+}
+
+// SetCAFile sets the path of the file holding the CA that GET
+// /lab/endpoints reports beside its PEM.
+func (s *Server) SetCAFile(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caFile = path
 }
 
 // SetLDAPSURL sets the LDAPS URL GET /lab/endpoints reports.

@@ -126,6 +126,10 @@ type Endpoints struct {
 	// CA is the PEM of the CA the lab's HTTPS and LDAPS certificates
 	// chain to: a client adds it to its roots.
 	CA string `json:"ca,omitempty"`
+	// CAFile is the file the lab wrote CA to (`rebind lab serve
+	// --ca-file`), for a client that takes a path (LDAPTLS_CACERT,
+	// NODE_EXTRA_CA_CERTS, curl --cacert); "" when none was asked for.
+	CAFile string `json:"ca_file,omitempty"`
 	// Authority is the identity platform authority host to get tokens
 	// from (AZURE_AUTHORITY_HOST, with instance discovery disabled);
 	// TokenEndpoint is its client credentials token endpoint.

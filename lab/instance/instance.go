@@ -61,6 +61,10 @@ type Options struct {
 	// client that cannot be given the lab's CA. Graph itself is only
 	// served over HTTPS; by default the lab is too.
 	PlainHTTP bool
+	// CAFile, when not "", is where Start writes the lab's CA (PEM)
+	// before it serves, so that a client started as soon as the lab
+	// answers finds it; GET /lab/endpoints reports the path.
+	CAFile string
 	// Server tunes the HTTP server (throttle limits).
 	Server lab.ServerOptions
 	// SaveEvery is how often changes made over LDAP are saved; 1 s when
@@ -154,6 +158,19 @@ func Start(opts Options) (*Instance, error) {
 	srv.SetLDAPAddr(in.LDAPURL)
 	srv.SetLDAPSURL(in.LDAPSURL)
 	srv.SetCA(ca.PEM)
+	if opts.CAFile != "" {
+		abs, err := filepath.Abs(opts.CAFile)
+		if err == nil {
+			err = os.WriteFile(abs, ca.PEM, 0o644)
+		}
+		if err != nil {
+			hl.Close()
+			ll.Close()
+			sl.Close()
+			return nil, fmt.Errorf("lab: write the CA to %s: %w", opts.CAFile, err)
+		}
+		srv.SetCAFile(abs)
+	}
 	// This process trusts the lab it started (rebind rehearse, tests):
 	// its clients verify the lab against this CA.
 	control.Trust(in.URL, ca.PEM)
