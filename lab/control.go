@@ -36,28 +36,48 @@ type throttleLimits struct {
 	ReadUnits int `json:"readUnits"`
 	// WriteUnits per 150 s.
 	WriteUnits int `json:"writeUnits"`
+	// Tier names a tenant size whose resource unit quota ReadUnits takes
+	// (small, medium, large; see TierUnits); when reading, the size whose
+	// quota ReadUnits is, if any.
+	Tier string `json:"tier,omitempty"`
 }
 
 // controlThrottle reads or sets the throttling limits:
-// POST /lab/throttle {"readUnits":100,"writeUnits":10}.
+// POST /lab/throttle {"readUnits":100,"writeUnits":10} or {"tier":"small"}.
 func (s *Server) controlThrottle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		var l throttleLimits
 		if err := decodeBody(r, &l); err != nil || l.ReadUnits < 0 || l.WriteUnits < 0 {
-			writeError(w, http.StatusBadRequest, "BadRequest", "throttle wants {\"readUnits\":n,\"writeUnits\":n} with n >= 0")
+			writeError(w, http.StatusBadRequest, "BadRequest", "throttle wants {\"readUnits\":n,\"writeUnits\":n} with n >= 0, or {\"tier\":\"small|medium|large\"}")
 			return
+		}
+		if l.Tier != "" {
+			units, ok := TierUnits[l.Tier]
+			if !ok || l.ReadUnits != 0 {
+				writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("throttle: tier %q is not one of small, medium, large, or comes with readUnits", l.Tier))
+				return
+			}
+			l.ReadUnits = units
 		}
 		s.SetLimits(l.ReadUnits, l.WriteUnits)
 	}
 	read, write := s.limits()
-	writeJSON(w, http.StatusOK, throttleLimits{ReadUnits: read, WriteUnits: write})
+	l := throttleLimits{ReadUnits: read, WriteUnits: write}
+	for name, units := range TierUnits {
+		if units == read {
+			l.Tier = name
+		}
+	}
+	writeJSON(w, http.StatusOK, l)
 }
 
 // controlRequests answers GET /lab/requests: the Graph requests the lab
-// has counted, {"graph":n,"graphByClient":{"tenant/app":n}}.
+// has counted and the 429s its throttle answered,
+// {"graph":n,"graphByClient":{"tenant/app":n},"throttled":n,"throttledByClient":{...}}.
 func (s *Server) controlRequests(w http.ResponseWriter, r *http.Request) {
 	total, by := s.GraphRequests()
-	writeJSON(w, http.StatusOK, map[string]any{"graph": total, "graphByClient": by})
+	throttled, tby := s.GraphThrottled()
+	writeJSON(w, http.StatusOK, map[string]any{"graph": total, "graphByClient": by, "throttled": throttled, "throttledByClient": tby})
 }
 
 // controlSync runs a cycle: POST /lab/sync?policy=Delta|Initial (Delta by

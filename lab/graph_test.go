@@ -297,10 +297,22 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 func TestGraphThrottling(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	srv := labServer(t, cloudManaged(t, load(t, "healthy")), lab.ServerOptions{ReadUnits: 5, Clock: clk.Now})
+	// Costs as "Identity and access service limits" tables them
+	// (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits):
+	// GET users (the collection) 2, less 1 for $select; GET users/{id},
+	// not listed, 1, and never less than 1.
 	u := srv.URL + "/v1.0/users/user00001@contoso.com"
-	wantStatus(t, call(t, "GET", u, nil, nil), 200)               // 2 units
-	wantStatus(t, call(t, "GET", u+"?$select=id", nil, nil), 200) // 1 unit
-	wantStatus(t, call(t, "GET", u, nil, nil), 200)               // 2 units: 5 spent
+	list := srv.URL + "/v1.0/users"
+	for _, c := range []struct {
+		url   string
+		units string
+	}{{list, "2"}, {list + "?$select=id", "1"}, {u + "?$select=id", "1"}, {u, "1"}} {
+		resp := call(t, "GET", c.url, nil, nil)
+		wantStatus(t, resp, 200)
+		if got := resp.Header.Get("x-ms-resource-unit"); got != c.units {
+			t.Fatalf("GET %s: x-ms-resource-unit %q, want %s", c.url, got, c.units)
+		}
+	} // 5 spent
 	clk.Add(4 * time.Second)
 	var e odataErr
 	resp := call(t, "GET", u+"?$select=id", nil, &e)

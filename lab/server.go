@@ -199,12 +199,18 @@ func (s *Server) limits() (read, write int) {
 	s.t.mu.Unlock()
 	switch {
 	case n < 50:
-		return 3500, write
+		return TierUnits["small"], write
 	case n <= 500:
-		return 5000, write
+		return TierUnits["medium"], write
 	}
-	return 8000, write
+	return TierUnits["large"], write
 }
+
+// TierUnits are the resource unit quotas per 10 s of an application+tenant
+// pair by tenant size: "S: 3,500 requests per 10 seconds, M: 5,000 ..., L:
+// 8,000 ...", where "S - under 50 users, M - between 50 and 500 users, and
+// L - above 500 users" (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits).
+var TierUnits = map[string]int{"small": 3500, "medium": 5000, "large": 8000}
 
 // SetLimits changes the throttling limits; 0 read units means Graph's
 // limit for the tenant's size, 0 writes 3,000.

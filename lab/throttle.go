@@ -65,14 +65,54 @@ func (th *throttle) take(client string, cost int, write bool) (time.Duration, bo
 	return 0, true
 }
 
-// requestCost returns the resource units a Graph request costs: a GET of
-// users costs 2, or 1 with $select; anything else 1.
-func requestCost(r *http.Request) int {
-	p := strings.TrimPrefix(r.URL.Path, "/v1.0")
-	if r.Method == http.MethodGet && (p == "/users" || strings.HasPrefix(p, "/users/")) && r.URL.Query().Get("$select") == "" {
-		return 2
+// requestCost returns the resource units and the writes a Graph request
+// costs, by the rules of "Microsoft Graph service-specific throttling
+// limits", section "Identity and access service limits"
+// (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits):
+// the base cost of the page's table ("Any requests not listed have a base
+// cost of 1"; POST, PATCH, PUT and DELETE not listed write 1), "Using
+// $select decreases cost by 1", "Using $expand increases cost by 1",
+// "Using $top with a value of less than 20 decreases cost by 1", and "A
+// request cost can never be lower than 1. Any request cost that applies to
+// a request path starting with me/ also applies to equivalent requests
+// starting with users/{id | userPrincipalName}/." The table's rows are
+// those of the paths the lab serves, or might be asked for: GET users
+// (the collection) 2, GET subscribedSkus 3, GET applications 2,
+// GET servicePrincipals/{id}/appRoleAssignments 2, POST
+// directoryObjects/getByIds 3 (no write), GET me/memberOf and
+// me/transitiveMemberOf 2.
+func requestCost(r *http.Request) (units int, write bool) {
+	p := strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1.0"), "/")
+	segs := strings.Split(p, "/")
+	if len(segs) > 2 && segs[0] == "users" {
+		segs = append([]string{"me"}, segs[2:]...)
 	}
-	return 1
+	write = r.Method != http.MethodGet && r.Method != http.MethodHead
+	units = 1
+	key := r.Method + " " + strings.Join(segs, "/")
+	if len(segs) == 3 && segs[0] == "servicePrincipals" {
+		key = r.Method + " servicePrincipals/{id}/" + segs[2]
+	}
+	switch key {
+	case "GET users", "GET applications", "GET servicePrincipals/{id}/appRoleAssignments",
+		"GET me/memberOf", "GET me/transitiveMemberOf":
+		units = 2
+	case "GET subscribedSkus":
+		units = 3
+	case "POST directoryObjects/getByIds":
+		units, write = 3, false
+	}
+	q := r.URL.Query()
+	if q.Get("$select") != "" {
+		units--
+	}
+	if q.Get("$expand") != "" {
+		units++
+	}
+	if top, err := strconv.Atoi(q.Get("$top")); err == nil && top < 20 {
+		units--
+	}
+	return max(units, 1), write
 }
 
 // throttleKey is whose budget a request spends: the token's app in the
@@ -96,14 +136,20 @@ func (s *Server) throttled(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		write := r.Method != http.MethodGet && r.Method != http.MethodHead
-		wait, ok := s.throttle.take(throttleKey(r), requestCost(r), write)
+		cost, write := requestCost(r)
+		key := throttleKey(r)
+		wait, ok := s.throttle.take(key, cost, write)
 		if !ok {
+			s.countThrottled(key)
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeError(w, http.StatusTooManyRequests, "TooManyRequests",
 				"Too many requests: the application's resource units for this tenant are spent; retry after the interval in Retry-After.")
 			return
 		}
+		// "x-ms-resource-unit - Indicates the resource unit used for this
+		// request" (the page's "Regular responses requests" headers).
+		w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
+		s.countUnits(cost)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -115,6 +161,12 @@ type requestCounter struct {
 	mu  sync.Mutex
 	by  map[string]int64
 	all int64
+	// throttled counts the 429s the throttle answered (a $batch item's
+	// included), by client and in all; injected faults are not counted.
+	throttledBy  map[string]int64
+	throttledAll int64
+	// units counts the resource units charged to requests let through.
+	units int64
 }
 
 // counted counts each Graph request that reaches the lab with a valid
@@ -150,4 +202,44 @@ func (s *Server) GraphRequests() (total int64, byClient map[string]int64) {
 		byClient[k] = v
 	}
 	return c.all, byClient
+}
+
+func (s *Server) countThrottled(client string) {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.throttledBy == nil {
+		c.throttledBy = map[string]int64{}
+	}
+	c.throttledBy[client]++
+	c.throttledAll++
+}
+
+// GraphThrottled returns how many Graph requests (and $batch items) the
+// lab's throttle answered 429 since it started, in all and by client.
+func (s *Server) GraphThrottled() (total int64, byClient map[string]int64) {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	byClient = make(map[string]int64, len(c.throttledBy))
+	for k, v := range c.throttledBy {
+		byClient[k] = v
+	}
+	return c.throttledAll, byClient
+}
+
+func (s *Server) countUnits(n int) {
+	c := &s.requests
+	c.mu.Lock()
+	c.units += int64(n)
+	c.mu.Unlock()
+}
+
+// GraphUnits returns the resource units the lab's throttle has charged to
+// the requests (and $batch items) it let through since it started.
+func (s *Server) GraphUnits() int64 {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.units
 }
