@@ -243,6 +243,11 @@ func (b *batcher) sendOnce(ctx context.Context, items []*batchItem) ([]*batchIte
 		}
 		it.done <- ge
 	}
+	if len(retry) > 0 {
+		// The transport does not see an item's 429: hold every request
+		// back until the longest Retry-After has passed.
+		b.c.pacer.Throttled(wait)
+	}
 	return retry, wait, nil
 }
 

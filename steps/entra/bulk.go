@@ -241,6 +241,9 @@ func (c *Client) batchGet(ctx context.Context, urls []string, f *found) ([]strin
 			return nil, 0, err
 		}
 	}
+	if len(retry) > 0 {
+		c.pacer.Throttled(wait) // see batcher.sendOnce
+	}
 	return retry, wait, nil
 }
 

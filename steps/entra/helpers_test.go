@@ -59,7 +59,9 @@ func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra := map[string]cty.Value{}
+	// labTenant lifts the lab's throttling unless a test sets it; a
+	// target that paces sets throttle_tier itself.
+	extra := map[string]cty.Value{"throttle_tier": cty.StringVal("none")}
 	for k, v := range config {
 		extra[k] = steptest.Value(v)
 	}

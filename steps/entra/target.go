@@ -34,6 +34,7 @@ import (
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // DefaultGraphURL is Microsoft Graph's global endpoint.
@@ -72,6 +73,9 @@ func (targetType) Info() steps.TargetInfo {
 		Schema: credential.With(steps.Schema{
 			"graph_url": {Type: cty.String, Doc: "The Graph endpoint, https://graph.microsoft.com by default (a national cloud's otherwise)."},
 			"batch":     {Type: cty.Bool, Doc: "Coalesce concurrent immutable ID writes of a fan-out into $batch requests of up to 20 (default true)."},
+			"throttle_tier": {Type: cty.String, Doc: "The tenant size whose Graph resource unit quota requests are paced under: small (3,500 per 10 s, " +
+				"the default), medium (5,000) or large (8,000), with the write quota of 3,000 per 150 s; see " + throttlingLimits +
+				". none sends them unpaced (a lab whose throttling is lifted)."},
 		}),
 	}
 }
@@ -89,6 +93,10 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
 	}
+	budget, _, err := targetType{}.Budget(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sign, err := credential.ForTarget(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
@@ -99,7 +107,7 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	}
 	// The token's scope is graph_url's .default: a national cloud's Graph
 	// has its own (https://learn.microsoft.com/graph/sdks/national-clouds).
-	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch, Transport: sign.Transport})
+	c, err := NewClient(ClientOptions{GraphURL: graphURL, Credential: cred, Batch: batch, Transport: sign.Transport, Budget: &budget})
 	if err != nil {
 		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
@@ -115,6 +123,9 @@ type Client struct {
 	clock *serviceClock
 	// batch coalesces concurrent immutable ID writes; nil when off.
 	batch *batcher
+	// pacer spends the target's budget before every request (and each
+	// request of a JSON batch), shared by all the goroutines using it.
+	pacer *httpx.Pacer
 	// plain carries the bulk reads of read.go, made without the SDK;
 	// root is the Graph endpoint without the version, and tokens hands
 	// out tokens for it.
@@ -137,6 +148,9 @@ type ClientOptions struct {
 	Transport http.RoundTripper
 	// Scope is the token scope; GraphURL + "/.default" when "".
 	Scope string
+	// Budget is what requests are paced under (see throttle_tier); nil
+	// sends them unpaced, counted only.
+	Budget *steps.Budget
 }
 
 // NewClient builds the Graph SDK's request adapter with rebind's middleware
@@ -172,6 +186,14 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if parent == nil {
 		parent = khttp.GetDefaultTransport()
 	}
+	budget := steps.Budget{Service: steps.ServiceGraph}
+	if opts.Budget != nil {
+		budget = *opts.Budget
+	}
+	// The pacer sits below the SDK's retry handler and the batcher: every
+	// request that leaves, sent again or not, spends the budget.
+	pacer := httpx.NewPacer(budget, httpCost)
+	parent = pacer.Transport(parent)
 	clock := &serviceClock{parent: parent}
 	hc := khttp.GetDefaultClient(mw...)
 	hc.Transport = khttp.NewCustomTransportWithParentTransport(clock, mw...)
@@ -180,7 +202,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(root + "/v1.0")
-	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, clock: clock,
+	c := &Client{graph: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, clock: clock, pacer: pacer,
 		plain: &http.Client{Transport: parent, Timeout: 2 * time.Minute}, root: root, tokens: credential.NewSource(opts.Credential, scope)}
 	if opts.Batch {
 		c.batch = newBatcher(c, batchWindow)

@@ -34,13 +34,13 @@ const (
 // (the Graph SDK's retry handler, a step's own loop); the pacer only
 // holds the others back.
 type Pacer struct {
+	cost func(*http.Request) (units, writes int)
+
+	mu     sync.Mutex
 	budget steps.Budget
 	units  *rate.Limiter // nil: units unmetered
 	writes *rate.Limiter // nil: writes unmetered
-	cost   func(*http.Request) (units, writes int)
-
-	mu     sync.Mutex
-	paused time.Time // no request leaves before it
+	paused time.Time     // no request leaves before it
 
 	requests, spentUnits, spentWrites, throttled atomic.Int64
 	waited                                       atomic.Int64 // nanoseconds spent waiting
@@ -69,10 +69,25 @@ func NewPacer(b steps.Budget, cost func(*http.Request) (units, writes int)) *Pac
 			return 1, 1
 		}
 	}
-	p := &Pacer{budget: b, cost: cost}
+	p := &Pacer{cost: cost}
+	p.SetBudget(b)
+	return p
+}
+
+// SetBudget changes the budget the pacer keeps to from now on (a tier
+// learned later, or a test's small one).
+func (p *Pacer) SetBudget(b steps.Budget) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget = b
 	p.units = limiter(b.Units, b.Window)
 	p.writes = limiter(b.Writes, b.WriteWindow)
-	return p
+}
+
+func (p *Pacer) limiters() (units, writes *rate.Limiter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.units, p.writes
 }
 
 // limiter is a bucket refilled at PaceShare of n per window, holding at
@@ -87,7 +102,11 @@ func limiter(n int64, window time.Duration) *rate.Limiter {
 }
 
 // Budget is the budget the pacer keeps to.
-func (p *Pacer) Budget() steps.Budget { return p.budget }
+func (p *Pacer) Budget() steps.Budget {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.budget
+}
 
 // Wait blocks until units and writes may be spent, or ctx ends.
 func (p *Pacer) Wait(ctx context.Context, units, writes int) error {
@@ -96,10 +115,11 @@ func (p *Pacer) Wait(ctx context.Context, units, writes int) error {
 	if err := p.waitPause(ctx); err != nil {
 		return err
 	}
-	if err := take(ctx, p.writes, writes); err != nil {
+	unitsL, writesL := p.limiters()
+	if err := take(ctx, writesL, writes); err != nil {
 		return err
 	}
-	if err := take(ctx, p.units, units); err != nil {
+	if err := take(ctx, unitsL, units); err != nil {
 		return err
 	}
 	// A pause may have begun while this request waited for tokens.
@@ -155,11 +175,15 @@ func (p *Pacer) Pause(d time.Duration) {
 }
 
 // Throttled counts an answer that asked to wait d and pauses the bucket
-// for d. Callers that read answers the transport does not see (the items
-// of a JSON batch) report them here.
+// for d, unless the pacer has no budget at all (it then only counts:
+// without a budget, each request's own retry waits for itself). Callers
+// that read answers the transport does not see (the items of a JSON
+// batch) report them here.
 func (p *Pacer) Throttled(d time.Duration) {
 	p.throttled.Add(1)
-	p.Pause(d)
+	if u, w := p.limiters(); u != nil || w != nil {
+		p.Pause(d)
+	}
 }
 
 // Stats returns what the pacer counted.
