@@ -146,6 +146,11 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 		p.Permissions = append(p.Permissions, x)
 	}
 	sort.Strings(p.Permissions)
+	cost, d := s.planCost(p)
+	if diags = append(diags, d...); diags.HasErrors() {
+		return nil, diags
+	}
+	p.Cost = cost
 	p.StoreObservedOnce()
 	if s.keyed.Load() {
 		p.KeyID = s.e.KeyID()

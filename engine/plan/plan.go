@@ -87,6 +87,9 @@ type Plan struct {
 	// (Instance.ObservedRef), each stored once, by ObjectRef of its value.
 	// Format version 2 and later.
 	Objects map[string]Value `json:"objects,omitempty"`
+	// Cost is what apply will spend of each service and how long it takes
+	// under the targets' budgets (see Cost); nil in plans made before it.
+	Cost *Cost `json:"cost,omitempty"`
 
 	// Signatures are approvals over Digest(); they are not part of it.
 	Signatures []Signature `json:"signatures,omitempty"`

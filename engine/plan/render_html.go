@@ -183,6 +183,14 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 {{end}}</ul>
 </section>
 {{end}}
+{{if .Cost}}
+<section id="cost">
+<h2>Apply will spend</h2>
+<ul>
+{{range .Cost}}<li>{{.}}</li>
+{{end}}</ul>
+</section>
+{{end}}
 <section id="approvals">
 <h2>Approvals</h2>
 {{if .Approvals.Signers}}<table>

@@ -54,6 +54,8 @@ type planView struct {
 	Listed    string
 	NotListed []notListedView
 	SeeAll    string
+	// Cost is what apply will spend, a line per target (CostLines).
+	Cost []string
 }
 
 type notListedView struct {
@@ -132,6 +134,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 		Secrets:     p.SecretInputs,
 		Summary:     Summary(p),
 		Permissions: p.Permissions,
+		Cost:        CostLines(p.Cost),
 		PlanFile:    opt.PlanFile,
 	}
 	// The file name goes into a shell command in a code block: keep it on
@@ -379,6 +382,13 @@ func RenderMarkdown(w io.Writer, p *Plan, opt RenderOptions) error {
 		pw.f("\n#### Permissions needed\n\n")
 		for _, perm := range v.Permissions {
 			pw.f("- %s\n", mdText(perm))
+		}
+	}
+
+	if len(v.Cost) > 0 {
+		pw.f("\n#### Apply will spend\n\n")
+		for _, l := range v.Cost {
+			pw.f("- %s\n", mdText(l))
 		}
 	}
 

@@ -145,6 +145,12 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			pw.f("  - %s\n", perm)
 		}
 	}
+	if lines := CostLines(p.Cost); len(lines) > 0 {
+		pw.f("\nApply will spend:\n")
+		for _, l := range lines {
+			pw.f("  - %s\n", l)
+		}
+	}
 	if n := p.RequiredApprovals(); n > 0 {
 		pw.f("\nApprovals: %d required (distinct reviewers, author excluded); %d signatures attached, verified at apply\n", n, len(p.Signatures))
 	}
