@@ -91,8 +91,11 @@ func CostLines(c *Cost) []string {
 		} else {
 			line += "; no documented budget, not paced"
 		}
-		if s.Open > 0 {
-			line += fmt.Sprintf("; %s instances waited for or decided at apply counted once", count(s.Open))
+		switch {
+		case s.Open == 1:
+			line += "; 1 instance waited for or decided at apply, counted once"
+		case s.Open > 1:
+			line += fmt.Sprintf("; %s instances waited for or decided at apply, counted once each", count(s.Open))
 		}
 		out = append(out, line)
 	}
