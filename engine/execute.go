@@ -31,6 +31,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		// How the run ended is written even when it ends because ctx was
 		// cancelled: it is what a resume, and the operator, read.
 		jctx := context.WithoutCancel(ctx)
+		s.recordPacing(jctx)
 		if err := e.Store.Flush(jctx); err != nil {
 			msg = strings.TrimSpace(msg + " (journal flush failed: " + err.Error() + ")")
 		}

@@ -3,11 +3,13 @@ package entra_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rebind-dev/rebind/engine"
+	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/lab"
 )
@@ -97,5 +99,20 @@ func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 	}
 	if secs := elapsed.Seconds(); secs < 0.9*float64(sc.Seconds) || secs > 1.5*float64(sc.Seconds)+2 {
 		t.Errorf("apply took %s; the plan stated about %d s", elapsed.Round(time.Millisecond), sc.Seconds)
+	}
+	// The journal's count of what the target's requests spent.
+	recs, err := e.Store.Records(context.Background(), rep.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pacing []engine.Pacing
+	for _, r := range recs {
+		var pc engine.Pacing
+		if r.Kind == journal.KindNote && json.Unmarshal(r.Data, &pc) == nil && pc.Pacing != "" {
+			pacing = append(pacing, pc)
+		}
+	}
+	if len(pacing) != 1 || pacing[0].Pacing != "entra.tenant" || pacing[0].Throttled != 0 || pacing[0].Units != units || pacing[0].Writes != n {
+		t.Errorf("the journal's pacing notes: %+v; want entra.tenant, %d units, %d writes, 0 throttled", pacing, units, n)
 	}
 }
