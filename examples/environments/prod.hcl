@@ -15,6 +15,7 @@
 
 target "entra" "tenant" {
   tenant_id = "contoso.onmicrosoft.com"
+  # throttle_tier = "large"   # Graph's quota for a tenant of more than 500 users; small (under 50) by default
 }
 
 target "exo" "tenant" {
