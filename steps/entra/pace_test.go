@@ -156,3 +156,60 @@ func TestPacedFanOutStaysUnderTheBudget(t *testing.T) {
 		t.Errorf("%.0f%% of the budget, want 80-100%%", 100*share)
 	}
 }
+
+// labClock is a clock a test moves by hand, for the lab's throttling
+// windows.
+type labClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *labClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *labClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// TestBatchItemRetryAfterPausesTheTarget: items of a JSON batch answered
+// 429 (which the transport does not see: the batch itself is 200) pause
+// the target's whole bucket for their Retry-After, so that a request
+// another worker sends meanwhile waits too; the items are then sent again
+// and succeed.
+func TestBatchItemRetryAfterPausesTheTarget(t *testing.T) {
+	clk := &labClock{now: time.Unix(1_700_000_000, 0)}
+	_, _, srv, _ := cloudTenant(t, 8, lab.ServerOptions{ReadUnits: 5, Clock: clk.Now})
+	c := openLab(t, srv.URL, map[string]any{"throttle_tier": "small"})
+	ctx := context.Background()
+	list, err := c.listUsers(ctx, "", false, 0) // 1 unit: the window starts
+	if err != nil || len(list) != 8 {
+		t.Fatalf("list: %d users, %v", len(list), err)
+	}
+	clk.Add(9 * time.Second) // 4 units left, and 1 s of the window
+	errs := make(chan error, len(list))
+	for i, u := range list {
+		go func() {
+			v := anchorFor(i, 1)
+			errs <- c.setImmutableID(ctx, u.ID, &v)
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.PacerStats().Throttled == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no batch item was throttled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	throttledAt := time.Now()
+	clk.Add(2 * time.Second) // the lab's window is over
+	if _, err := c.activeUser(ctx, selector{ID: list[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(throttledAt); waited < 800*time.Millisecond {
+		t.Fatalf("a read sent after a batch item's Retry-After of 1 s left after %s", waited)
+	}
+	for range list {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, retried := c.batch.stats(); retried == 0 {
+		t.Fatal("no batch item was sent again")
+	}
+}
