@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -161,9 +160,20 @@ func (s *session) targetBudget(key string) (steps.Budget, bool, error) {
 	if !ok {
 		return steps.Budget{}, false, nil
 	}
-	b, ok, err := bt.Budget(steps.TargetConfig{Name: ot.decl.Name, Config: ot.config})
-	if err != nil {
-		return b, false, fmt.Errorf("target %s: %w", key, err)
+	// The target type's error names the target and the setting.
+	return bt.Budget(steps.TargetConfig{Name: ot.decl.Name, Config: ot.config})
+}
+
+// checkBudgets reads every target's budget setting (entra's
+// throttle_tier), so that validate refuses one the target type does not
+// know before anything is contacted.
+func (s *session) checkBudgets() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range s.rb.Targets {
+		if _, _, err := s.targetBudget(t.Type + "." + t.Name); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid target setting",
+				Detail: err.Error(), Subject: t.DeclRange.Ptr()})
+		}
 	}
-	return b, ok, nil
+	return diags
 }

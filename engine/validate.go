@@ -24,7 +24,7 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
 		return dd
 	})...)
-	if diags.HasErrors() {
+	if diags = append(diags, s.checkBudgets()...); diags.HasErrors() {
 		return diags
 	}
 	for _, st := range s.rb.Steps {

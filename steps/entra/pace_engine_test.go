@@ -11,6 +11,7 @@ import (
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 )
 
@@ -114,5 +115,26 @@ func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 	}
 	if len(pacing) != 1 || pacing[0].Pacing != "entra.tenant" || pacing[0].Throttled != 0 || pacing[0].Units != units || pacing[0].Writes != n {
 		t.Errorf("the journal's pacing notes: %+v; want entra.tenant, %d units, %d writes, 0 throttled", pacing, units, n)
+	}
+}
+
+// TestValidateRefusesAnUnknownThrottleTier: validate, which contacts
+// nothing, names the file, the target and the setting.
+func TestValidateRefusesAnUnknownThrottleTier(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(pacedFanOut, `throttle_tier = "small"`, `throttle_tier = "huge"`, 1)
+	rb, diags := runbook.LoadSources(dir, map[string][]byte{"main.hcl": []byte(src)})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	diags = (&engine.Engine{WorkDir: dir}).Validate(rb)
+	if !diags.HasErrors() {
+		t.Fatal("validate accepted throttle_tier = \"huge\"")
+	}
+	msg := diags.Error()
+	for _, want := range []string{"main.hcl:6", `target tenant: throttle_tier "huge" is not one of small, medium, large`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("validate says %q; want it to say %q", msg, want)
+		}
 	}
 }
