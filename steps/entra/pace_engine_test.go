@@ -45,7 +45,7 @@ step "entra_immutable_id" "anchor" {
 // The plan states what apply spends of Graph and how long it takes paced;
 // apply spends at most that (the bulk reads may list instead of filter),
 // the writes exactly, takes about the time stated (the write quota binds:
-// 300 writes at 95 % of 3,000 per 150 s after a first 120), and the lab
+// 300 writes at 95 % of 3,000 per 150 s after a first 60), and the lab
 // answers no 429.
 func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 	const n = 300
@@ -69,15 +69,15 @@ func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 	if b := sc.Budget; b == nil || b.Tier != "small" || b.Units != 3500 || b.UnitWindowSeconds != 10 || b.Writes != 3000 || b.WriteWindowSeconds != 150 {
 		t.Fatalf("budget = %+v", sc.Budget)
 	}
-	// (300 - 120) writes at 19 a second.
-	if sc.Seconds != 10 {
-		t.Fatalf("stated duration %d s, want 10", sc.Seconds)
+	// (300 - 60) writes at 19 a second.
+	if sc.Seconds != 13 {
+		t.Fatalf("stated duration %d s, want 13", sc.Seconds)
 	}
 	var text bytes.Buffer
 	if err := plan.RenderText(&text, p, plan.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if want := "Microsoft Graph (entra.tenant): at most 623 requests, 623 resource units, 300 writes; about 10s paced under the small tier, 3,500 units per 10s and 3,000 writes per 150s"; !strings.Contains(text.String(), want) {
+	if want := "Microsoft Graph (entra.tenant): at most 623 requests, 623 resource units, 300 writes; about 13s paced under the small tier, 3,500 units per 10s and 3,000 writes per 150s"; !strings.Contains(text.String(), want) {
 		t.Fatalf("the text rendering does not say %q:\n%s", want, text.String())
 	}
 

@@ -15,12 +15,13 @@ import (
 // Pacing keeps a client under its budget: the limiter refills at
 // PaceShare of the documented rate and holds at most BurstShare of one
 // window, so that any stretch of one window spends at most
-// BurstShare + PaceShare = 99 % of what the service allows in it,
-// however the service places its windows; the 1 % left covers requests
-// that reach the service later than they were let go.
+// BurstShare + PaceShare = 97 % of what the service allows in it,
+// however the service places its windows; the 3 % left covers requests
+// that reach the service later than they were let go (at the small
+// tier, 0.3 s of them).
 const (
 	PaceShare  = 0.95
-	BurstShare = 0.04
+	BurstShare = 0.02
 )
 
 // Pacer spends a client's budget (steps.Budget) before each request: one

@@ -91,7 +91,8 @@ func TestPacerKeepsUnderTheBudget(t *testing.T) {
 	if rate < 0.9*200 || rate > 200 {
 		t.Fatalf("%d requests in %.2f s: %.0f/s, want 180-200/s", ws.served, elapsed, rate)
 	}
-	if st := p.Stats(); st.Requests != int64(ws.served) || st.Units != st.Requests || st.Throttled != 0 {
+	// Requests in flight when the run ended were sent, not served.
+	if st := p.Stats(); st.Requests < int64(ws.served) || st.Requests > int64(ws.served)+16 || st.Units != st.Requests || st.Throttled != 0 {
 		t.Fatalf("stats %+v, served %d", st, ws.served)
 	}
 }
@@ -156,11 +157,11 @@ func TestPacerSplitsLargeCosts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	// The bucket holds 4 writes and refills 9.5 a second: 20 take ~1.7 s.
+	// The bucket holds 2 writes and refills 9.5 a second: 20 take ~1.9 s.
 	if err := p.Wait(ctx, 1, 20); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 1500*time.Millisecond || d > 3*time.Second {
-		t.Fatalf("20 writes waited %s, want about 1.7 s", d)
+		t.Fatalf("20 writes waited %s, want about 1.9 s", d)
 	}
 }
