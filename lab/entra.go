@@ -158,6 +158,9 @@ func delIdx(m map[string][]*CloudUser, k string, u *CloudUser) {
 func (s *entraStore) index(u *CloudUser) {
 	s.byID[u.ID] = u
 	addIdx(s.upn, fold(u.UserPrincipalName), u)
+	if k := deletedOriginalKey(u); k != "" {
+		addIdx(s.upn, k, u)
+	}
 	addIdx(s.imm, u.OnPremisesImmutableID, u)
 	for _, p := range u.ProxyAddresses {
 		addIdx(s.proxy, proxyKey(p), u)
@@ -166,10 +169,27 @@ func (s *entraStore) index(u *CloudUser) {
 
 func (s *entraStore) unindex(u *CloudUser) {
 	delIdx(s.upn, fold(u.UserPrincipalName), u)
+	if k := deletedOriginalKey(u); k != "" {
+		delIdx(s.upn, k, u)
+	}
 	delIdx(s.imm, u.OnPremisesImmutableID, u)
 	for _, p := range u.ProxyAddresses {
 		delIdx(s.proxy, proxyKey(p), u)
 	}
+}
+
+// deletedOriginalKey is the second UPN index key of a user in the recycle
+// bin whose UPN carries its object-id prefix: its original UPN, under which
+// sync still finds it (deleted_upn.go). Lookups that compare the UPN itself
+// (a Graph $filter) see only the prefixed form. "" when there is none.
+func deletedOriginalKey(u *CloudUser) string {
+	if !u.Deleted() {
+		return ""
+	}
+	if k := fold(originalUPN(u)); k != fold(u.UserPrincipalName) {
+		return k
+	}
+	return ""
 }
 
 // add stores a new user.

@@ -115,9 +115,13 @@ func (t *Tenant) DeleteCloudUser(id string) error {
 }
 
 // softDelete moves u to the recycle bin; its licenses stay on it, its
-// mailbox is soft-deleted.
+// mailbox is soft-deleted. With Config.DeletedUPNPrefix its UPN takes its
+// object id as a prefix (deleted_upn.go).
 func (t *Tenant) softDelete(u *CloudUser) {
-	t.entra.update(u, func(u *CloudUser) { u.DeletedDateTime = timePtr(t.now) })
+	t.entra.update(u, func(u *CloudUser) {
+		u.DeletedDateTime = timePtr(t.now)
+		u.UserPrincipalName = t.cfg.deletedUPN(u)
+	})
 	t.provision(u)
 }
 
@@ -135,7 +139,10 @@ type RestoreOptions struct {
 // licenses, which brings its mailbox back. A user that was synced comes back
 // cloud-managed (onPremisesSyncEnabled false) and keeps its immutable ID. It
 // fails with ErrConflict when an active user holds its UPN or, unless
-// AutoReconcileProxyConflict, one of its proxy addresses.
+// AutoReconcileProxyConflict, one of its proxy addresses. The user gets its
+// original UPN back: a prefix of its own object id without dashes, which
+// tenants that rename deleted users add, is taken off (deleted_upn.go);
+// NewUserPrincipalName wins over both.
 func (t *Tenant) RestoreCloudUser(id string, o RestoreOptions) (CloudUser, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -143,7 +150,7 @@ func (t *Tenant) RestoreCloudUser(id string, o RestoreOptions) (CloudUser, error
 	if err != nil {
 		return CloudUser{}, fmt.Errorf("entra: restore: %w", err)
 	}
-	upn := u.UserPrincipalName
+	upn := originalUPN(u)
 	if o.NewUserPrincipalName != "" {
 		upn = o.NewUserPrincipalName
 	}

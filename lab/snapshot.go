@@ -28,6 +28,10 @@ import (
 //     next Delta cycle tries them again;
 //   - a synced user's on-premises Exchange attributes, which Graph does not
 //     show, are its AD object's.
+//   - a tenant whose recycle bin shows a user's UPN prefixed with its
+//     object id without dashes renames deleted users so
+//     (Config.DeletedUPNPrefix, deleted_upn.go): the twin does too, and
+//     a restore gives the original UPN back.
 func FromSnapshot(s *snapshot.Snapshot) (*Tenant, error) {
 	if err := s.Check(); err != nil {
 		return nil, fmt.Errorf("lab: load snapshot: %w", err)
@@ -64,6 +68,7 @@ func FromSnapshot(s *snapshot.Snapshot) (*Tenant, error) {
 		anchors[st.AD[i].Anchor()] = &st.AD[i]
 	}
 	held := map[string]bool{}
+	prefixes := false
 	for i, su := range s.Users {
 		u := CloudUser{ID: su.ID, DisplayName: su.DisplayName, UserPrincipalName: su.UserPrincipalName, Mail: su.Mail,
 			MailNickname: su.MailNickname, ProxyAddresses: su.ProxyAddresses, AccountEnabled: su.AccountEnabled,
@@ -90,6 +95,9 @@ func FromSnapshot(s *snapshot.Snapshot) (*Tenant, error) {
 		}
 		if u.ID == "" {
 			return nil, fmt.Errorf("lab: load snapshot: users[%d] (%s): no id", i, su.UserPrincipalName)
+		}
+		if u.Deleted() && originalUPN(&u) != u.UserPrincipalName {
+			prefixes = true
 		}
 		st.Users = append(st.Users, u)
 	}
@@ -118,7 +126,14 @@ func FromSnapshot(s *snapshot.Snapshot) (*Tenant, error) {
 		}
 		st.Recipients = append(st.Recipients, x)
 	}
-	return FromState(st)
+	t, err := FromState(st)
+	if err != nil {
+		return nil, err
+	}
+	// Set after loading: the deleted users keep the UPNs the snapshot
+	// shows, and users deleted in the twin from now on are prefixed.
+	t.cfg.DeletedUPNPrefix = prefixes
+	return t, nil
 }
 
 func optGUID(s string) (anchor.GUID, error) {

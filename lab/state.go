@@ -170,6 +170,13 @@ func FromState(st State) (*Tenant, error) {
 		if t.entra.byID[u.ID] != nil {
 			return nil, fmt.Errorf("lab: load state: cloud user %s: %w", u.ID, ErrExists)
 		}
+		if u.Deleted() && t.cfg.DeletedUPNPrefix {
+			// A scenario may list a deleted user under its original UPN;
+			// in a tenant that prefixes it, it shows prefixed
+			// (deleted_upn.go). Without the setting a prefixed UPN (a
+			// snapshot's) is kept as the tenant showed it.
+			u.UserPrincipalName = prefixedUPN(u)
+		}
 		t.entra.add(u)
 	}
 	for i := range st.Recipients {

@@ -286,7 +286,9 @@ func (t *Tenant) syncObject(a *ADUser, res *SyncResult) bool {
 			return false
 		}
 		// The AD object came back (reanimated): sync restores its cloud user.
-		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime = nil })
+		// It comes back under its original UPN, as a restore does
+		// (deleted_upn.go); export then writes AD's.
+		t.entra.update(deleted, func(c *CloudUser) { c.DeletedDateTime, c.UserPrincipalName = nil, originalUPN(c) })
 		res.Restored++
 		ok := t.export(a, deleted, res, false)
 		t.provision(deleted)

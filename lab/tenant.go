@@ -90,6 +90,12 @@ type Config struct {
 	// one (TenantDomain, always managed), as Graph's organization
 	// verifiedDomains shows them.
 	Domains []Domain `json:"domains,omitempty"`
+	// DeletedUPNPrefix makes a user moved to the recycle bin (deleted
+	// through Graph or by sync) show its UPN prefixed with its object id
+	// without dashes, as field reports show real tenants do; off by
+	// default, since no Microsoft page documents either form
+	// (deleted_upn.go).
+	DeletedUPNPrefix bool `json:"deletedUPNPrefix,omitempty"`
 }
 
 // Domain is one verified domain and how its users sign in.

@@ -290,6 +290,9 @@ func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
+	if deletedUPNPrefixed(t) {
+		in.Tenant.SetDeletedUPNPrefix(true)
+	}
 	return &lab{t: t, in: in}
 }
 
@@ -450,11 +453,17 @@ func (s state) adUser(t *testing.T, upn string) map[string]any {
 	return nil
 }
 
-// cloudUser is the cloud user with the UPN (active or deleted, as asked).
+// cloudUser is the cloud user with the UPN (active or deleted, as asked);
+// a deleted user is found under its UPN prefixed with its id, too.
 func (s state) cloudUser(t *testing.T, upn string, deleted bool) map[string]any {
 	t.Helper()
-	for _, o := range s.find("users", "userPrincipalName", upn) {
-		if _, del := o["deletedDateTime"].(string); del == deleted {
+	for _, o := range s.list("users") {
+		_, del := o["deletedDateTime"].(string)
+		got := str(o["userPrincipalName"])
+		if del && deleted {
+			got = strings.TrimPrefix(strings.ToLower(got), strings.ReplaceAll(strings.ToLower(str(o["id"])), "-", ""))
+		}
+		if del == deleted && strings.EqualFold(got, upn) {
 			return o
 		}
 	}

@@ -82,10 +82,11 @@ locals {
     conflicts = try([for e in p.holders[0].provisioning_errors : lower(trimprefix(lower(e.value), "smtp:")) if e.category == "PropertyConflict"], [])
   }) if length(p.holders) == 1 }
   # The originals: other cloud users, active or in the recycle bin,
-  # holding a value quarantined on the duplicate.
+  # holding a value quarantined on the duplicate (a UPN as it was before
+  # deletion: the recycle bin may show it prefixed with the object id).
   cases = { for k, p in local.found : k => merge(p, {
     originals = [for c in local.everyone : c if c.id != p.dup.id && length(setintersection(toset(p.conflicts), toset(concat(
-      [lower(c.upn)], [for m in [c.mail] : lower(m) if m != null], [for x in c.proxy_addresses : trimprefix(lower(x), "smtp:")]
+      [lower(c.original_upn)], [for m in [c.mail] : lower(m) if m != null], [for x in c.proxy_addresses : trimprefix(lower(x), "smtp:")]
     )))) > 0]
   }) }
 

@@ -113,8 +113,10 @@ locals {
 
   # Recycle-bin users holding an address of a user being fixed: they make
   # sync quarantine the address again. Nothing else in the bin is touched.
+  # A UPN is compared as it was before deletion (the bin may show it
+  # prefixed with the object id).
   stale = { for d in data.entra_users.deleted.users : d.id => d if length(setintersection(local.new_addresses, toset(concat(
-    [lower(d.upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
+    [lower(d.original_upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )))) > 0 }
 
   # New anchor => the cloud user that must end up holding it.

@@ -194,6 +194,25 @@ func keepMangled(l []user, upn string) []user {
 	return out
 }
 
+// originalUPN is the UPN u had before it was deleted, the one a restore
+// gives back: its UPN without the prefix of its own object id without
+// dashes that real tenants are reported to add in the recycle bin (the CLI
+// for Microsoft 365's recyclebinitem list sample,
+// msgraph-sdk-powershell#2256; no Microsoft page documents it), or its UPN
+// as it is. Graph's restore page
+// (learn.microsoft.com/graph/api/directory-deleteditems-restore) shows a
+// restored user under its original UPN.
+func originalUPN(u user) string {
+	prefix := strings.ReplaceAll(u.ID, "-", "")
+	if u.Deleted == nil || prefix == "" || len(u.UPN) <= len(prefix) || !strings.EqualFold(u.UPN[:len(prefix)], prefix) {
+		return u.UPN
+	}
+	if rest := u.UPN[len(prefix):]; strings.IndexByte(rest, '@') > 0 {
+		return rest
+	}
+	return u.UPN
+}
+
 // listDeleted pages through the recycle bin's users matching filter.
 func (c *Client) listDeleted(ctx context.Context, filter string, headers *abs.RequestHeaders) ([]user, error) {
 	top := int32(999)

@@ -35,6 +35,7 @@ var serviceErrorType = cty.Object(map[string]cty.Type{
 var userType = cty.Object(map[string]cty.Type{
 	"id":                          cty.String,
 	"upn":                         cty.String,
+	"original_upn":                cty.String,
 	"mail":                        cty.String,
 	"proxy_addresses":             cty.List(cty.String),
 	"immutable_id":                cty.String,
@@ -75,6 +76,7 @@ func userValue(u user, now time.Time) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"id":                          cty.StringVal(u.ID),
 		"upn":                         cty.StringVal(u.UPN),
+		"original_upn":                cty.StringVal(originalUPN(u)),
 		"mail":                        optString(u.Mail),
 		"proxy_addresses":             steps.StringList(u.Proxy),
 		"immutable_id":                ptrString(u.ImmutableID),
