@@ -208,6 +208,51 @@ func TestPGPasswordNeverShown(t *testing.T) {
 	check("the journal", dump)
 }
 
+// TestPGSSLPasswordNeverShown: a connection string carries a second
+// secret, sslpassword, the passphrase of the client key named by sslkey
+// (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-SSLPASSWORD;
+// pgx reads the same parameter, pgconn/config.go). Like the password, it
+// appears in no Where and no error, in each of the forms a URL may give
+// it, and when the password or sslpassword parameter is given twice.
+func TestPGSSLPasswordNeverShown(t *testing.T) {
+	ctx := context.Background()
+	const canary, canary2 = "Canary@/:%7Q", "SecondCanary9Z"
+	var forms []string
+	for _, c := range []string{canary, canary2} {
+		forms = append(forms, c, url.QueryEscape(c), url.PathEscape(c))
+	}
+	check := func(what, text string) {
+		t.Helper()
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("%s shows a secret (%q): %s", what, f, text)
+			}
+		}
+	}
+	q := url.QueryEscape
+	for name, u := range map[string]string{
+		"sslpassword, dead port":      "postgres://u:pw@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary),
+		"sslpassword, bad parameter":  "postgres://u:pw@127.0.0.1:1/db?sslmode=bogus&sslpassword=" + q(canary),
+		"sslpassword given twice":     "postgres://u:pw@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary) + "&sslpassword=" + q(canary2),
+		"password given twice":        "postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + q(canary) + "&password=" + q(canary2),
+		"password and sslpassword":    "postgresql://u:" + url.PathEscape(canary2) + "@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary),
+		"sslpassword, unknown scheme": "mysql://u:pw@h/db?sslpassword=" + q(canary),
+	} {
+		_, err := OpenState(ctx, u, "", nil)
+		if err == nil {
+			t.Errorf("%s: opened", name)
+			continue
+		}
+		check(name, err.Error())
+		if !strings.HasPrefix(u, "mysql") && !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("%s: the error does not name the server: %v", name, err)
+		}
+	}
+	if got := redactURL("postgres://u:pw@h/db?sslpassword=" + q(canary) + "&sslmode=verify-full"); got != "postgres://u:xxxxx@h/db?sslmode=verify-full&sslpassword=xxxxx" {
+		t.Errorf("redactURL = %q", got)
+	}
+}
+
 // TestPGSurvivesRestartAndTerminate: appends keep coming while the server
 // restarts (pg_ctl restart) and while the journal's connections are killed
 // (pg_terminate_backend). Each Append either returns its seq, and then its

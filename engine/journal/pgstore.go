@@ -54,8 +54,8 @@ import (
 //   - The connection string's password never appears in errors or output.
 type PGStore struct {
 	pool  *pgxpool.Pool
-	where string // the URL, password redacted
-	pw    string // the password, to scrub from errors
+	where string   // the URL, password redacted
+	pw    []string // the URL's secrets (see urlSecrets), to scrub from errors
 	opt   PGOptions
 
 	wmu     sync.Mutex // held by the process's one writer of a batch
@@ -103,7 +103,7 @@ const runsLockKey = migrateLockKey + 1
 // creating or upgrading its schema. Two processes opening an empty
 // database at once are safe: migrations run under an advisory lock.
 func OpenPG(ctx context.Context, connString string, opt PGOptions) (*PGStore, error) {
-	where, pw := redactURL(connString), urlPassword(connString)
+	where, pw := redactURL(connString), urlSecrets(connString)
 	s := &PGStore{where: where, pw: pw, claims: map[string]*pgClaim{}}
 	if opt.Lease <= 0 {
 		opt.Lease = 30 * time.Second
@@ -492,32 +492,59 @@ func newUID() string {
 	return hex.EncodeToString(b)
 }
 
-// Password hygiene: the URL's password never leaves in an error or a
-// message. pgx leaves it out of its own errors; errf and scrub make sure.
+// Password hygiene: the URL's secrets never leave in an error or a
+// message. pgx leaves them out of its own errors; errf and scrub make sure.
+//
+// A postgres:// URL carries two: the password (in the user information or
+// as the password parameter) and sslpassword, the passphrase of the client
+// key that sslkey names
+// (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-SSLPASSWORD;
+// pgx reads both, and masks both in its own errors, pgconn/errors.go).
 
-// redactURL returns connString with its password replaced by "xxxxx".
+// secretParams are the query parameters whose values are secrets.
+var secretParams = []string{"password", "sslpassword"}
+
+// redactURL returns connString with every secret replaced by "xxxxx".
 func redactURL(connString string) string {
 	u, err := url.Parse(connString)
 	if err != nil {
 		return "(a connection string that is not a valid URL)"
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
+	masked := false
+	for _, k := range secretParams {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
 
-func urlPassword(connString string) string {
+// urlSecrets returns every secret connString holds: the user
+// information's password and each value of a secret parameter, a
+// parameter given twice included.
+func urlSecrets(connString string) []string {
 	u, err := url.Parse(connString)
 	if err != nil {
-		return ""
+		return nil
 	}
+	var secrets []string
 	if p, ok := u.User.Password(); ok && p != "" {
-		return p
+		secrets = append(secrets, p)
 	}
-	return u.Query().Get("password")
+	q := u.Query()
+	for _, k := range secretParams {
+		for _, v := range q[k] {
+			if v != "" {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	return secrets
 }
 
 // scrubbedError is an error whose text had the password taken out; it
@@ -531,12 +558,14 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 func (s *PGStore) scrub(err error) error {
-	if err == nil || s.pw == "" {
+	if err == nil || len(s.pw) == 0 {
 		return err
 	}
 	msg := err.Error()
-	for _, form := range []string{s.pw, url.QueryEscape(s.pw), url.PathEscape(s.pw)} {
-		msg = strings.ReplaceAll(msg, form, "xxxxx")
+	for _, pw := range s.pw {
+		for _, form := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
+			msg = strings.ReplaceAll(msg, form, "xxxxx")
+		}
 	}
 	if msg == err.Error() {
 		return err
