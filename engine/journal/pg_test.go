@@ -415,4 +415,24 @@ func TestPGVerifyFull(t *testing.T) {
 	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
 		t.Errorf("the TLS error shows the password: %v", err)
 	}
+	// The host name: a certificate from the right CA that names another
+	// host is refused by verify-full, with which libpq "will also verify
+	// that the server host name matches the name stored in the server
+	// certificate", and accepted by verify-ca, which checks "the
+	// certificate chain up to the root certificate stored on the client"
+	// only (the same page, "Client Verification of Server Certificates").
+	c.EnableTLSFor(t, ca, "db.example.test")
+	_, err = OpenState(ctx, tlsURL("127.0.0.1", ca.File), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot validate certificate for 127.0.0.1") {
+		t.Fatalf("verify-full to 127.0.0.1 with a certificate for db.example.test = %v, want a certificate error naming 127.0.0.1", err)
+	}
+	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
+		t.Errorf("the TLS error shows the password: %v", err)
+	}
+	verifyCA := strings.Replace(tlsURL("127.0.0.1", ca.File), "sslmode=verify-full", "sslmode=verify-ca", 1)
+	s, err := OpenState(ctx, verifyCA, "", nil)
+	if err != nil {
+		t.Fatalf("verify-ca with the server's CA and a certificate for another name: %v", err)
+	}
+	s.Close()
 }
