@@ -436,3 +436,72 @@ func TestPGVerifyFull(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestPGTakeoverNotBlockedByAStalledWriter: a writer's fencing check locks
+// the claim's row until its transaction ends, so that no takeover slips in
+// between the check and the commit. A writer that stops inside that
+// transaction (its machine paused, or cut off the network while the server
+// still sees its connection) must not keep the run from being taken over:
+// once its lease has run out, the server ends its transaction, the next
+// process takes the run over, and the stalled writer's commit fails.
+func TestPGTakeoverNotBlockedByAStalledWriter(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	const lease = time.Second
+	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a"})
+	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b"})
+	run := mustRun(t, a, Run{})
+	if _, err := a.Claim(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.claim(run.ID).stopRenew()
+	// A's writer checks its fence, then stalls before committing.
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := a.fence(ctx, tx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.insertRecord(ctx, tx, newUID(), Record{RunID: run.ID, Kind: KindIntent, Step: "stalled", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(lease + 200*time.Millisecond)
+	type claimed struct {
+		release func() error
+		err     error
+	}
+	claimedc := make(chan claimed, 1)
+	go func() {
+		release, err := b.Claim(run.ID)
+		claimedc <- claimed{release, err}
+	}()
+	select {
+	case cl := <-claimedc:
+		if cl.err != nil {
+			t.Fatalf("takeover after the stalled writer's lease ran out: %v", cl.err)
+		}
+		defer cl.release()
+	case <-time.After(10 * lease):
+		t.Fatalf("takeover still waiting %s after the stalled writer's lease ran out: its open transaction holds the claim", 10*lease)
+	}
+	err = tx.Commit(ctx)
+	if err == nil {
+		t.Fatal("the stalled writer committed after its run was taken over")
+	}
+	// Its commit failed with its connection: the journal tries it again,
+	// and the fence then refuses it, naming the new holder.
+	if !retryable(err) {
+		t.Errorf("the stalled writer's commit failed with %v, which the journal would not try again", err)
+	}
+	if _, err := a.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "after"}); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "bo@host-b") {
+		t.Errorf("the stalled writer's next Append = %v, want ErrLeaseLost naming bo@host-b", err)
+	}
+	for _, r := range mustRecords(t, b, run.ID) {
+		if r.Step == "stalled" || r.Step == "after" {
+			t.Errorf("the stalled writer's record is in the journal: %+v", r)
+		}
+	}
+}

@@ -140,6 +140,18 @@ func OpenPG(ctx context.Context, connString string, opt PGOptions) (*PGStore, er
 	// A connection found dead is dropped from the pool and replaced.
 	cfg.HealthCheckPeriod = time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "rebind"
+	// A writer's fencing check locks its claim's row until the transaction
+	// ends (see fence). A process that stops inside that transaction (a
+	// pause, or a network cut the server has not noticed) would keep
+	// every takeover of the run waiting on that lock; the server ends such
+	// a session once it has been "idle (that is, waiting for a client
+	// query) within an open transaction" for longer than this, which
+	// "can be used to ensure that idle sessions do not hold locks for an
+	// unreasonable amount of time"
+	// (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT;
+	// a value without units is milliseconds). By then the lease has run
+	// out too, so the process's retried commit is fenced off.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(opt.Lease.Milliseconds(), 10)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, s.errf("journal: open %s: %w", where, err)
@@ -431,7 +443,10 @@ func (s *PGStore) tryCommit(ctx context.Context, batch []*pgOp) (int, error) {
 // statement's: the transaction may be tried again on a new connection.
 // SQLSTATE class 08 is "connection exception"; 57P01 "admin_shutdown" is what
 // pg_terminate_backend and a fast shutdown send, 57P02 "crash_shutdown",
-// 57P03 "cannot_connect_now" a server still starting
+// 57P03 "cannot_connect_now" a server still starting, 25P03
+// "idle_in_transaction_session_timeout" a session the server ended for
+// idling inside a transaction (see OpenPG); in each the transaction was
+// rolled back with its connection
 // (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 func retryable(err error) bool {
 	if err == nil {
@@ -443,7 +458,7 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "25P03"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
