@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -503,5 +505,42 @@ func TestPGTakeoverNotBlockedByAStalledWriter(t *testing.T) {
 		if r.Step == "stalled" || r.Step == "after" {
 			t.Errorf("the stalled writer's record is in the journal: %+v", r)
 		}
+	}
+}
+
+// TestPGPasswordFromPassfile: the URL may carry no password at all, the
+// password then being read from a password file (PGPASSFILE, or ~/.pgpass),
+// whose lines are hostname:port:database:username:password with ':' and
+// '\' escaped by '\' (https://www.postgresql.org/docs/current/libpq-pgpass.html;
+// pgx reads it as libpq does, pgconn/config.go). The README recommends it
+// over a password in --state, which other local users see in the process's
+// command line.
+func TestPGPasswordFromPassfile(t *testing.T) {
+	c := pgtest.Start(t)
+	withPW := c.NewDB(t)
+	u, _ := url.Parse(withPW)
+	u.User = url.User(c.User)
+	noPW := u.String()
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(c.Password)
+	passfile := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(passfile, []byte(fmt.Sprintf("127.0.0.1:%d:*:%s:%s\n", c.Port, c.User, esc)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSFILE", passfile)
+	t.Setenv("PGPASSWORD", "")
+	s, err := OpenState(context.Background(), noPW, "", nil)
+	if err != nil {
+		t.Fatalf("open with the password in PGPASSFILE: %v", err)
+	}
+	defer s.Close()
+	mustRun(t, s, Run{})
+	if strings.Contains(s.Where(), c.Password) || s.Where() != noPW {
+		t.Errorf("Where = %q, want %q", s.Where(), noPW)
+	}
+	// Without the file the server refuses: the password came from it.
+	t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+	if s2, err := OpenState(context.Background(), noPW, "", nil); err == nil {
+		s2.Close()
+		t.Fatal("opened without a password")
 	}
 }
