@@ -380,6 +380,20 @@ step "file" "f" {
 	if out, _ := a.run(t, "runs", "show", id); !strings.Contains(out, "started by ") || !strings.Contains(out, "on "+host+"; lease: free") {
 		t.Errorf("runs show:\n%s", out)
 	}
+	// The --state flag names the journal as REBIND_STATE does, and wins
+	// over it: here REBIND_STATE names a server that is not there.
+	flag := rebindCmd(t, dir, "--state", a.url, "runs", "--json")
+	flag.Env = append(flag.Env, "REBIND_STATE=postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if out, err := flag.CombinedOutput(); err != nil || !strings.Contains(string(out), id) {
+		t.Errorf("runs with --state (and a dead REBIND_STATE): %v, want run %s listed\n%s", err, id, out)
+	}
+	// Without either, the state directory's SQLite journal, which holds
+	// no run: the run lives only in the database.
+	local := rebindCmd(t, dir, "runs", "--json")
+	local.Env = append(local.Env, "REBIND_STATE=")
+	if out, err := local.CombinedOutput(); err != nil || strings.Contains(string(out), id) {
+		t.Errorf("runs without --state: %v, want no run %s\n%s", err, id, out)
+	}
 	// A wrong password: the error names the database, never the password.
 	wrong := machine{name: "a", dir: dir, url: strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
 	out, err = wrong.run(t, "runs")
