@@ -544,3 +544,54 @@ func TestPGPasswordFromPassfile(t *testing.T) {
 		t.Fatal("opened without a password")
 	}
 }
+
+// TestPGLocksInOppositeOrders: two processes locking overlapping objects
+// named in opposite orders, at once. Each insert of a lock row waits for
+// the other transaction's row; taken in the order given, the two would wait
+// for each other and PostgreSQL would end one with "deadlock detected"
+// (https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-DEADLOCKS,
+// which advises acquiring locks "on multiple objects in a consistent
+// order"). Exactly one must win and the other get a *LockError naming the
+// first held object in the order it gave.
+func TestPGLocksInOppositeOrders(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	a, b := openPG(t, u, PGOptions{}), openPG(t, u, PGOptions{})
+	objs := [][]string{{"user:x", "user:y", "user:z"}, {"user:z", "user:y", "user:x"}}
+	for round := range 20 {
+		runs := []Run{mustRun(t, a, Run{}), mustRun(t, b, Run{})}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for k, s := range []*PGStore{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[k] = s.Lock(ctx, runs[k].ID, objs[k])
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for k, err := range errs {
+			var le *LockError
+			switch {
+			case err == nil:
+				won++
+			case errors.As(err, &le):
+				if le.Object != objs[k][0] || le.HeldBy != runs[1-k].ID {
+					t.Errorf("round %d: %v, want %s named, held by %s", round, err, objs[k][0], runs[1-k].ID)
+				}
+			default:
+				t.Fatalf("round %d: Lock = %v, want success or a LockError", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d Locks won, want exactly 1: %v", round, won, errs)
+		}
+		for k, s := range []*PGStore{a, b} {
+			if err := s.Unlock(ctx, runs[k].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
