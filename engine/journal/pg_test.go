@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,5 +543,46 @@ func TestPGPasswordFromPassfile(t *testing.T) {
 	if s2, err := OpenState(context.Background(), noPW, "", nil); err == nil {
 		s2.Close()
 		t.Fatal("opened without a password")
+	}
+}
+
+// TestPGLeaseFromEnvironment: REBIND_STATE_LEASE sets the lease; a value
+// that is not a Go duration of at least 100ms is refused, naming the
+// variable and the value. The lease also bounds how long a session may sit
+// idle inside a transaction (see OpenPG).
+func TestPGLeaseFromEnvironment(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	for _, bad := range []string{"fast", "50ms", "-3s", "10"} {
+		t.Setenv("REBIND_STATE_LEASE", bad)
+		s, err := OpenPG(ctx, u, PGOptions{})
+		if err == nil {
+			s.Close()
+			t.Errorf("REBIND_STATE_LEASE=%q accepted", bad)
+			continue
+		}
+		if !strings.Contains(err.Error(), "REBIND_STATE_LEASE") || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("REBIND_STATE_LEASE=%q: %v, want the variable and its value named", bad, err)
+		}
+	}
+	t.Setenv("REBIND_STATE_LEASE", "7s")
+	s := openPG(t, u, PGOptions{})
+	run := mustRun(t, s, Run{})
+	release, err := s.Claim(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var left float64
+	if err := s.pool.QueryRow(ctx, `SELECT extract(epoch FROM expires - now()) FROM rebind_claims WHERE run_id = $1`, run.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left < 5 || left > 7.5 {
+		t.Errorf("the claim runs out in %.1fs, want about 7s", left)
+	}
+	var idle string
+	if err := s.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&idle); err != nil || idle != "7s" {
+		t.Errorf("idle_in_transaction_session_timeout = %q (%v), want 7s", idle, err)
 	}
 }
