@@ -586,3 +586,64 @@ func TestPGLeaseFromEnvironment(t *testing.T) {
 		t.Errorf("idle_in_transaction_session_timeout = %q (%v), want 7s", idle, err)
 	}
 }
+
+// TestPGClaimWaitsOutAServerRestart: a claim asked for while the server is
+// down (a `resume` started during `pg_ctl restart`) waits for it, as a
+// commit and a read do, for up to one lease, then takes the run.
+func TestPGClaimWaitsOutAServerRestart(t *testing.T) {
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	s := openPG(t, u, PGOptions{Lease: 20 * time.Second, User: "ana", Host: "host-a"})
+	run := mustRun(t, s, Run{})
+	c.Stop(t)
+	type claimed struct {
+		release func() error
+		err     error
+	}
+	done := make(chan claimed, 1)
+	go func() {
+		release, err := s.Claim(run.ID)
+		done <- claimed{release, err}
+	}()
+	time.Sleep(time.Second)
+	c.Start(t)
+	select {
+	case cl := <-done:
+		if cl.err != nil {
+			t.Fatalf("Claim across a server restart: %v", cl.err)
+		}
+		defer cl.release()
+	case <-time.After(30 * time.Second):
+		t.Fatal("Claim still waiting 30s after the server came back")
+	}
+	if l, err := s.Lease(context.Background(), run.ID); err != nil || l.State != LeaseHeld || l.User != "ana" {
+		t.Errorf("lease after the claim = %+v, %v; want held by ana", l, err)
+	}
+	if _, err := s.Append(context.Background(), Record{RunID: run.ID, Kind: KindNote}); err != nil {
+		t.Errorf("Append under the claim: %v", err)
+	}
+}
+
+// TestPGClaimKeepsATryThatCommitted: when a claim's commit reached the
+// server but its answer was lost, the row carries the token this process
+// was given; the next try must keep it, not refuse the run as claimed by
+// someone (itself) else.
+func TestPGClaimKeepsATryThatCommitted(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	s := openPG(t, u, PGOptions{User: "ana", Host: "host-a"})
+	run := mustRun(t, s, Run{})
+	// The lost answer: the token is in the table, the process never heard.
+	token, _, given, err := s.claimOnce(ctx, run.ID, nil)
+	if err != nil || token == 0 || given != token {
+		t.Fatalf("claimOnce = %d, %d, %v", token, given, err)
+	}
+	if _, _, _, err := s.claimOnce(ctx, run.ID, nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a try that does not know the token = %v, want ErrBusy", err)
+	}
+	again, _, _, err := s.claimOnce(ctx, run.ID, []int64{token})
+	if err != nil || again != token {
+		t.Fatalf("a try that knows it was given token %d = %d, %v; want the token kept", token, again, err)
+	}
+}
