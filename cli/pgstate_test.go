@@ -123,10 +123,14 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	var midRun, refusedLive, takenOver, played int
 	// The uninterrupted run was timed once, maybe while the machine was
-	// busier than during the rounds: a kill that lands after the run ended
-	// narrows the window, and rounds go on (up to three times as many)
-	// until trials kills have landed mid-run.
+	// busier or quieter than during the rounds: a kill that lands after the
+	// run ended narrows the window by a quarter, one that lands mid-run
+	// widens it by an eighth (up to twice the timed run), so that it follows
+	// the run's length and the kills keep reaching its end; rounds go on
+	// (up to three times as many) until trials kills have landed mid-run.
 	window := full
+	// How far the killed runs had got: files written at the kill.
+	minDone, maxDone := len(expectedFiles()), -1
 	for i := 0; midRun < trials && i < 3*trials; i++ {
 		played++
 		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
@@ -163,6 +167,8 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 			window = window * 3 / 4
 		default:
 			midRun++
+			window = min(window*9/8, 2*full)
+			minDone, maxDone = min(minDone, len(before)), max(maxDone, len(before))
 			id := runs[0].ID
 			out, err := b.run(t, "resume", id)
 			if err != nil {
@@ -196,8 +202,8 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d rounds: %d killed mid-run and resumed from machine B, %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s; kill window at the end: %s)",
-		played, midRun, refusedLive, takenOver, full, window)
+	t.Logf("%d rounds: %d killed mid-run and resumed from machine B, with %d to %d of the %d files written; %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s; kill window at the end: %s)",
+		played, midRun, minDone, maxDone, len(expectedFiles()), refusedLive, takenOver, full, window)
 	if midRun < trials {
 		t.Errorf("only %d of %d kills landed mid-run, fewer than the %d asked for; the test did not exercise resume enough", midRun, played, trials)
 	}
