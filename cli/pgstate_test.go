@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,15 +84,21 @@ func (m machine) show(t *testing.T, id string) journalView {
 // shares only the database: at once (refused while A's lease is live,
 // naming A), then after the lease ran out (taken over, saying from whom).
 // Every run must end as an uninterrupted one, and no file written before
-// the kill may be written again. REBIND_PG_KILL_TRIALS sets the number of
-// kills (4 by default; the README records a run of 50).
+// the kill may be written again. REBIND_PG_KILL_TRIALS sets how many kills
+// must land mid-run, each then resumed from machine B (4 by default; the
+// README records a run of 50); kills that land before the run exists or
+// after it ended are played too, and do not count.
 func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes; not in -short")
 	}
 	trials := 4
 	if v := os.Getenv("REBIND_PG_KILL_TRIALS"); v != "" {
-		trials, _ = strconv.Atoi(v)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("REBIND_PG_KILL_TRIALS=%q: want a whole number of kills, at least 1", v)
+		}
+		trials = n
 	}
 	c := pgtest.Start(t)
 	base := t.TempDir()
@@ -114,8 +121,18 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 		t.Fatalf("uninterrupted run: got %v, want %v", got, want)
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	var midRun, refusedLive, takenOver int
-	for i := range trials {
+	var midRun, refusedLive, takenOver, played int
+	// The uninterrupted run was timed once, maybe while the machine was
+	// busier or quieter than during the rounds: a kill that lands after the
+	// run ended narrows the window by a quarter, one that lands mid-run
+	// widens it by an eighth (up to twice the timed run), so that it follows
+	// the run's length and the kills keep reaching its end; rounds go on
+	// (up to three times as many) until trials kills have landed mid-run.
+	window := full
+	// How far the killed runs had got: files written at the kill.
+	minDone, maxDone := len(expectedFiles()), -1
+	for i := 0; midRun < trials && i < 3*trials; i++ {
+		played++
 		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
 		db := c.NewDB(t)
 		a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
@@ -129,10 +146,12 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 		if rng.Intn(8) > 0 {
 			ac.waitOutput(" started (", 60*time.Second)
 		}
-		delay := time.Duration(rng.Int63n(int64(full) + 1))
+		delay := time.Duration(rng.Int63n(int64(window) + 1))
 		time.Sleep(delay)
 		ac.kill()
 		killed := time.Now()
+		// A's claim names its user, its host and its process.
+		aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid)
 
 		runs := b.runs(t)
 		before := inodes(t, dir)
@@ -145,13 +164,16 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 				t.Fatalf("trial %d: apply after an early kill: %v\n%s", i, err, out)
 			}
 		case runs[0].Status == "succeeded":
+			window = window * 3 / 4
 		default:
 			midRun++
+			window = min(window*9/8, 2*full)
+			minDone, maxDone = min(minDone, len(before)), max(maxDone, len(before))
 			id := runs[0].ID
 			out, err := b.run(t, "resume", id)
 			if err != nil {
 				// A's lease is live: B must say whose it is and not write.
-				if !strings.Contains(out, "is claimed by") || time.Since(killed) > pgLease {
+				if !strings.Contains(out, "is claimed by "+aHolder) || time.Since(killed) > pgLease {
 					t.Fatalf("trial %d: resume while A's lease was live: %v\n%s", i, err, out)
 				}
 				refusedLive++
@@ -161,6 +183,9 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 				}
 			}
 			if strings.Contains(out, "taken over from") {
+				if !strings.Contains(out, "taken over from "+aHolder) {
+					t.Fatalf("trial %d: the takeover does not name A's claim (%s):\n%s", i, aHolder, out)
+				}
 				takenOver++
 			}
 			if v := b.show(t, id); v.Status != "succeeded" {
@@ -177,11 +202,43 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d trials: %d killed mid-run, %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s)",
-		trials, midRun, refusedLive, takenOver, full)
-	if trials >= 4 && midRun == 0 {
-		t.Errorf("no kill landed mid-run; the test did not exercise resume")
+	t.Logf("%d rounds: %d killed mid-run and resumed from machine B, with %d to %d of the %d files written; %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s; kill window at the end: %s)",
+		played, midRun, minDone, maxDone, len(expectedFiles()), refusedLive, takenOver, full, window)
+	if midRun < trials {
+		t.Errorf("only %d of %d kills landed mid-run, fewer than the %d asked for; the test did not exercise resume enough", midRun, played, trials)
 	}
+}
+
+func osUser(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
+}
+
+func hostname(t *testing.T) string {
+	t.Helper()
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// runsJSON is `runs --json` with the lease.
+func (m machine) runsJSON(t *testing.T) []runJSON {
+	t.Helper()
+	out, err := m.cmd(t, "runs", "--json").Output()
+	if err != nil {
+		t.Fatalf("runs --json: %v", err)
+	}
+	var runs []runJSON
+	if err := json.Unmarshal(out, &runs); err != nil {
+		t.Fatalf("runs --json: %v\n%s", err, out)
+	}
+	return runs
 }
 
 // slowRunbook holds its object (out/shared.txt) for a few seconds.
@@ -242,10 +299,9 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 	// The loser is refused for the lock (at plan, or at apply when it
 	// planned first), or, when it planned before the winner wrote, for the
 	// drift its apply observes: either way it writes nothing.
-	host, _ := os.Hostname()
 	switch {
 	case strings.Contains(lost, "Object locked by another run"):
-		for _, want := range []string{"locked by run " + runs[0].ID, "on " + host} {
+		for _, want := range []string{"locked by run " + runs[0].ID + " (started by " + osUser(t) + " on " + hostname(t) + ")"} {
 			if !strings.Contains(lost, want) {
 				t.Errorf("the refused apply does not say %q:\n%s", want, lost)
 			}
@@ -330,6 +386,20 @@ step "file" "f" {
 	if out, _ := a.run(t, "runs", "show", id); !strings.Contains(out, "started by ") || !strings.Contains(out, "on "+host+"; lease: free") {
 		t.Errorf("runs show:\n%s", out)
 	}
+	// The --state flag names the journal as REBIND_STATE does, and wins
+	// over it: here REBIND_STATE names a server that is not there.
+	flag := rebindCmd(t, dir, "--state", a.url, "runs", "--json")
+	flag.Env = append(flag.Env, "REBIND_STATE=postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	if out, err := flag.CombinedOutput(); err != nil || !strings.Contains(string(out), id) {
+		t.Errorf("runs with --state (and a dead REBIND_STATE): %v, want run %s listed\n%s", err, id, out)
+	}
+	// Without either, the state directory's SQLite journal, which holds
+	// no run: the run lives only in the database.
+	local := rebindCmd(t, dir, "runs", "--json")
+	local.Env = append(local.Env, "REBIND_STATE=")
+	if out, err := local.CombinedOutput(); err != nil || strings.Contains(string(out), id) {
+		t.Errorf("runs without --state: %v, want no run %s\n%s", err, id, out)
+	}
 	// A wrong password: the error names the database, never the password.
 	wrong := machine{name: "a", dir: dir, url: strings.Replace(a.url, url.UserPassword(c.User, c.Password).String(), url.UserPassword(c.User, c.Password+"x").String(), 1)}
 	out, err = wrong.run(t, "runs")
@@ -387,8 +457,8 @@ step "file" "two" {
 	id := b.runs(t)[0].ID
 	time.Sleep(pgLease + 300*time.Millisecond)
 	out, err := b.run(t, "resume", id)
-	if err != nil || !strings.Contains(out, "taken over from") {
-		t.Fatalf("B's resume after A's lease ran out: %v\n%s", err, out)
+	if aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid); err != nil || !strings.Contains(out, "taken over from "+aHolder) {
+		t.Fatalf("B's resume after A's lease ran out: %v, want it to say it took the claim over from %s:\n%s", err, aHolder, out)
 	}
 	before := b.show(t, id)
 	ac.cmd.Process.Signal(syscall.SIGCONT)
@@ -565,17 +635,30 @@ func TestPGRollbackFromAnotherMachine(t *testing.T) {
 	db := c.NewDB(t)
 	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
 	ac := startApply(t, a)
-	ac.kill()
+	aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid)
+	// While A works, `runs` and `runs show` on B say who holds the run.
 	id := b.runs(t)[0].ID
+	if rj := b.runsJSON(t)[0]; rj.Lease == nil || rj.Lease.State != "held" || rj.Lease.Holder != aHolder || rj.User != osUser(t) || rj.Host != hostname(t) {
+		t.Errorf("runs --json while A works: %+v (lease %+v), want held by %s", rj, rj.Lease, aHolder)
+	}
+	if out, _ := b.run(t, "runs", "show", id); !strings.Contains(out, "lease: held by "+aHolder+" until ") {
+		t.Errorf("runs show while A works does not say it is held by %s:\n%s", aHolder, out)
+	}
+	ac.kill()
 	// The dead run still holds its objects: a plan on them is refused at
 	// once, naming the run, its user and its host.
-	host, _ := os.Hostname()
-	if out, err := b.run(t, "plan", "three.hcl"); err == nil || !strings.Contains(out, "locked by run "+id) || !strings.Contains(out, "on "+host) {
+	if out, err := b.run(t, "plan", "three.hcl"); err == nil || !strings.Contains(out, "locked by run "+id+" (started by "+osUser(t)+" on "+hostname(t)+")") {
 		t.Errorf("plan of objects a dead run holds: %v\n%s", err, out)
 	}
 	time.Sleep(pgLease + 300*time.Millisecond)
+	if rj := b.runsJSON(t)[0]; rj.Lease == nil || rj.Lease.State != "expired" || rj.Lease.Holder != aHolder {
+		t.Errorf("runs --json after A died and its lease ran out: lease %+v, want expired, was %s", rj.Lease, aHolder)
+	}
+	if out, _ := b.run(t, "runs"); !strings.Contains(out, "expired (was "+aHolder) {
+		t.Errorf("runs after A's lease ran out does not say it expired:\n%s", out)
+	}
 	out, err := b.run(t, "rollback", id)
-	if err != nil || !strings.Contains(out, "taken over from") {
+	if err != nil || !strings.Contains(out, "taken over from "+aHolder) {
 		t.Fatalf("rollback from machine b: %v\n%s", err, out)
 	}
 	if v := b.show(t, id); v.Status != "rolled-back" {

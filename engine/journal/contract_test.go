@@ -203,6 +203,54 @@ func TestContract(t *testing.T) {
 				t.Errorf("%d runs created (%d in the journal), want exactly 1", created, len(runs))
 			}
 		},
+		// Two processes locking overlapping objects named in opposite
+		// orders, at once: exactly one wins, the other gets a *LockError
+		// naming the first held object in its order. On PostgreSQL each
+		// lock row's insert waits for the other transaction's; taken in
+		// the order given, the two would wait for each other until the
+		// server ended one as a deadlock
+		// (https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-DEADLOCKS
+		// advises acquiring locks "on multiple objects in a consistent
+		// order").
+		"LocksInOppositeOrders": func(t *testing.T, j Journal, another func() Journal) {
+			stores := []Journal{j, another()}
+			objs := [][]string{{"user:x", "user:y", "user:z"}, {"user:z", "user:y", "user:x"}}
+			for round := range 20 {
+				runs := []Run{mustRun(t, j, Run{}), mustRun(t, j, Run{})}
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for k, s := range stores {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						errs[k] = s.Lock(ctx, runs[k].ID, objs[k])
+					}()
+				}
+				wg.Wait()
+				won := 0
+				for k, err := range errs {
+					var le *LockError
+					switch {
+					case err == nil:
+						won++
+					case errors.As(err, &le):
+						if le.Object != objs[k][0] || le.HeldBy != runs[1-k].ID {
+							t.Errorf("round %d: %v, want %s named, held by %s", round, err, objs[k][0], runs[1-k].ID)
+						}
+					default:
+						t.Fatalf("round %d: Lock = %v, want success or a LockError", round, err)
+					}
+				}
+				if won != 1 {
+					t.Fatalf("round %d: %d Locks won, want exactly 1: %v", round, won, errs)
+				}
+				for k, s := range stores {
+					if err := s.Unlock(ctx, runs[k].ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		},
 		"PlanAppliedOnce": func(t *testing.T, j Journal, another func() Journal) {
 			first := mustRun(t, j, Run{PlanDigest: "sha256:abc"})
 			_, err := another().CreateRun(ctx, Run{Runbook: "r", PlanDigest: "sha256:abc"})

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +211,51 @@ func TestPGPasswordNeverShown(t *testing.T) {
 	check("the journal", dump)
 }
 
+// TestPGSSLPasswordNeverShown: a connection string carries a second
+// secret, sslpassword, the passphrase of the client key named by sslkey
+// (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-SSLPASSWORD;
+// pgx reads the same parameter, pgconn/config.go). Like the password, it
+// appears in no Where and no error, in each of the forms a URL may give
+// it, and when the password or sslpassword parameter is given twice.
+func TestPGSSLPasswordNeverShown(t *testing.T) {
+	ctx := context.Background()
+	const canary, canary2 = "Canary@/:%7Q", "SecondCanary9Z"
+	var forms []string
+	for _, c := range []string{canary, canary2} {
+		forms = append(forms, c, url.QueryEscape(c), url.PathEscape(c))
+	}
+	check := func(what, text string) {
+		t.Helper()
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("%s shows a secret (%q): %s", what, f, text)
+			}
+		}
+	}
+	q := url.QueryEscape
+	for name, u := range map[string]string{
+		"sslpassword, dead port":      "postgres://u:pw@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary),
+		"sslpassword, bad parameter":  "postgres://u:pw@127.0.0.1:1/db?sslmode=bogus&sslpassword=" + q(canary),
+		"sslpassword given twice":     "postgres://u:pw@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary) + "&sslpassword=" + q(canary2),
+		"password given twice":        "postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + q(canary) + "&password=" + q(canary2),
+		"password and sslpassword":    "postgresql://u:" + url.PathEscape(canary2) + "@127.0.0.1:1/db?sslmode=disable&sslpassword=" + q(canary),
+		"sslpassword, unknown scheme": "mysql://u:pw@h/db?sslpassword=" + q(canary),
+	} {
+		_, err := OpenState(ctx, u, "", nil)
+		if err == nil {
+			t.Errorf("%s: opened", name)
+			continue
+		}
+		check(name, err.Error())
+		if !strings.HasPrefix(u, "mysql") && !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("%s: the error does not name the server: %v", name, err)
+		}
+	}
+	if got := redactURL("postgres://u:pw@h/db?sslpassword=" + q(canary) + "&sslmode=verify-full"); got != "postgres://u:xxxxx@h/db?sslmode=verify-full&sslpassword=xxxxx" {
+		t.Errorf("redactURL = %q", got)
+	}
+}
+
 // TestPGSurvivesRestartAndTerminate: appends keep coming while the server
 // restarts (pg_ctl restart) and while the journal's connections are killed
 // (pg_terminate_backend). Each Append either returns its seq, and then its
@@ -369,5 +417,235 @@ func TestPGVerifyFull(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
 		t.Errorf("the TLS error shows the password: %v", err)
+	}
+	// The host name: a certificate from the right CA that names another
+	// host is refused by verify-full, with which libpq "will also verify
+	// that the server host name matches the name stored in the server
+	// certificate", and accepted by verify-ca, which checks "the
+	// certificate chain up to the root certificate stored on the client"
+	// only (the same page, "Client Verification of Server Certificates").
+	c.EnableTLSFor(t, ca, "db.example.test")
+	_, err = OpenState(ctx, tlsURL("127.0.0.1", ca.File), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot validate certificate for 127.0.0.1") {
+		t.Fatalf("verify-full to 127.0.0.1 with a certificate for db.example.test = %v, want a certificate error naming 127.0.0.1", err)
+	}
+	if strings.Contains(err.Error(), c.Password) || strings.Contains(err.Error(), url.QueryEscape(c.Password)) {
+		t.Errorf("the TLS error shows the password: %v", err)
+	}
+	verifyCA := strings.Replace(tlsURL("127.0.0.1", ca.File), "sslmode=verify-full", "sslmode=verify-ca", 1)
+	s, err := OpenState(ctx, verifyCA, "", nil)
+	if err != nil {
+		t.Fatalf("verify-ca with the server's CA and a certificate for another name: %v", err)
+	}
+	s.Close()
+}
+
+// TestPGTakeoverNotBlockedByAStalledWriter: a writer's fencing check locks
+// the claim's row until its transaction ends, so that no takeover slips in
+// between the check and the commit. A writer that stops inside that
+// transaction (its machine paused, or cut off the network while the server
+// still sees its connection) must not keep the run from being taken over:
+// once its lease has run out, the server ends its transaction, the next
+// process takes the run over, and the stalled writer's commit fails.
+func TestPGTakeoverNotBlockedByAStalledWriter(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	const lease = time.Second
+	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a"})
+	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b"})
+	run := mustRun(t, a, Run{})
+	if _, err := a.Claim(run.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.claim(run.ID).stopRenew()
+	// A's writer checks its fence, then stalls before committing.
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := a.fence(ctx, tx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.insertRecord(ctx, tx, newUID(), Record{RunID: run.ID, Kind: KindIntent, Step: "stalled", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(lease + 200*time.Millisecond)
+	type claimed struct {
+		release func() error
+		err     error
+	}
+	claimedc := make(chan claimed, 1)
+	go func() {
+		release, err := b.Claim(run.ID)
+		claimedc <- claimed{release, err}
+	}()
+	select {
+	case cl := <-claimedc:
+		if cl.err != nil {
+			t.Fatalf("takeover after the stalled writer's lease ran out: %v", cl.err)
+		}
+		defer cl.release()
+	case <-time.After(10 * lease):
+		t.Fatalf("takeover still waiting %s after the stalled writer's lease ran out: its open transaction holds the claim", 10*lease)
+	}
+	err = tx.Commit(ctx)
+	if err == nil {
+		t.Fatal("the stalled writer committed after its run was taken over")
+	}
+	// Its commit failed with its connection: the journal tries it again,
+	// and the fence then refuses it, naming the new holder.
+	if !retryable(err) {
+		t.Errorf("the stalled writer's commit failed with %v, which the journal would not try again", err)
+	}
+	if _, err := a.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "after"}); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "bo@host-b") {
+		t.Errorf("the stalled writer's next Append = %v, want ErrLeaseLost naming bo@host-b", err)
+	}
+	for _, r := range mustRecords(t, b, run.ID) {
+		if r.Step == "stalled" || r.Step == "after" {
+			t.Errorf("the stalled writer's record is in the journal: %+v", r)
+		}
+	}
+}
+
+// TestPGPasswordFromPassfile: the URL may carry no password at all, the
+// password then being read from a password file (PGPASSFILE, or ~/.pgpass),
+// whose lines are hostname:port:database:username:password with ':' and
+// '\' escaped by '\' (https://www.postgresql.org/docs/current/libpq-pgpass.html;
+// pgx reads it as libpq does, pgconn/config.go). The README recommends it
+// over a password in --state, which other local users see in the process's
+// command line.
+func TestPGPasswordFromPassfile(t *testing.T) {
+	c := pgtest.Start(t)
+	withPW := c.NewDB(t)
+	u, _ := url.Parse(withPW)
+	u.User = url.User(c.User)
+	noPW := u.String()
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(c.Password)
+	passfile := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(passfile, []byte(fmt.Sprintf("127.0.0.1:%d:*:%s:%s\n", c.Port, c.User, esc)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSFILE", passfile)
+	t.Setenv("PGPASSWORD", "")
+	s, err := OpenState(context.Background(), noPW, "", nil)
+	if err != nil {
+		t.Fatalf("open with the password in PGPASSFILE: %v", err)
+	}
+	defer s.Close()
+	mustRun(t, s, Run{})
+	if strings.Contains(s.Where(), c.Password) || s.Where() != noPW {
+		t.Errorf("Where = %q, want %q", s.Where(), noPW)
+	}
+	// Without the file the server refuses: the password came from it.
+	t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+	if s2, err := OpenState(context.Background(), noPW, "", nil); err == nil {
+		s2.Close()
+		t.Fatal("opened without a password")
+	}
+}
+
+// TestPGLeaseFromEnvironment: REBIND_STATE_LEASE sets the lease; a value
+// that is not a Go duration of at least 100ms is refused, naming the
+// variable and the value. The lease also bounds how long a session may sit
+// idle inside a transaction (see OpenPG).
+func TestPGLeaseFromEnvironment(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	for _, bad := range []string{"fast", "50ms", "-3s", "10"} {
+		t.Setenv("REBIND_STATE_LEASE", bad)
+		s, err := OpenPG(ctx, u, PGOptions{})
+		if err == nil {
+			s.Close()
+			t.Errorf("REBIND_STATE_LEASE=%q accepted", bad)
+			continue
+		}
+		if !strings.Contains(err.Error(), "REBIND_STATE_LEASE") || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("REBIND_STATE_LEASE=%q: %v, want the variable and its value named", bad, err)
+		}
+	}
+	t.Setenv("REBIND_STATE_LEASE", "7s")
+	s := openPG(t, u, PGOptions{})
+	run := mustRun(t, s, Run{})
+	release, err := s.Claim(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var left float64
+	if err := s.pool.QueryRow(ctx, `SELECT extract(epoch FROM expires - now()) FROM rebind_claims WHERE run_id = $1`, run.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	// At most 7s ahead (the default would be 30s), and still ahead: a
+	// renewal every third of the lease keeps it so.
+	if left <= 0 || left > 7.5 {
+		t.Errorf("the claim runs out in %.1fs, want within 7s", left)
+	}
+	var idle string
+	if err := s.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&idle); err != nil || idle != "7s" {
+		t.Errorf("idle_in_transaction_session_timeout = %q (%v), want 7s", idle, err)
+	}
+}
+
+// TestPGClaimWaitsOutAServerRestart: a claim asked for while the server is
+// down (a `resume` started during `pg_ctl restart`) waits for it, as a
+// commit and a read do, for up to one lease, then takes the run.
+func TestPGClaimWaitsOutAServerRestart(t *testing.T) {
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	s := openPG(t, u, PGOptions{Lease: 20 * time.Second, User: "ana", Host: "host-a"})
+	run := mustRun(t, s, Run{})
+	c.Stop(t)
+	type claimed struct {
+		release func() error
+		err     error
+	}
+	done := make(chan claimed, 1)
+	go func() {
+		release, err := s.Claim(run.ID)
+		done <- claimed{release, err}
+	}()
+	time.Sleep(time.Second)
+	c.Start(t)
+	select {
+	case cl := <-done:
+		if cl.err != nil {
+			t.Fatalf("Claim across a server restart: %v", cl.err)
+		}
+		defer cl.release()
+	case <-time.After(30 * time.Second):
+		t.Fatal("Claim still waiting 30s after the server came back")
+	}
+	if l, err := s.Lease(context.Background(), run.ID); err != nil || l.State != LeaseHeld || l.User != "ana" {
+		t.Errorf("lease after the claim = %+v, %v; want held by ana", l, err)
+	}
+	if _, err := s.Append(context.Background(), Record{RunID: run.ID, Kind: KindNote}); err != nil {
+		t.Errorf("Append under the claim: %v", err)
+	}
+}
+
+// TestPGClaimKeepsATryThatCommitted: when a claim's commit reached the
+// server but its answer was lost, the row carries the token this process
+// was given; the next try must keep it, not refuse the run as claimed by
+// someone (itself) else.
+func TestPGClaimKeepsATryThatCommitted(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	u := c.NewDB(t)
+	s := openPG(t, u, PGOptions{User: "ana", Host: "host-a"})
+	run := mustRun(t, s, Run{})
+	// The lost answer: the token is in the table, the process never heard.
+	token, _, given, err := s.claimOnce(ctx, run.ID, nil)
+	if err != nil || token == 0 || given != token {
+		t.Fatalf("claimOnce = %d, %d, %v", token, given, err)
+	}
+	if _, _, _, err := s.claimOnce(ctx, run.ID, nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a try that does not know the token = %v, want ErrBusy", err)
+	}
+	again, _, _, err := s.claimOnce(ctx, run.ID, []int64{token})
+	if err != nil || again != token {
+		t.Fatalf("a try that knows it was given token %d = %d, %v; want the token kept", token, again, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,9 +84,56 @@ func (s *PGStore) Claim(runID string) (release func() error, err error) {
 	}
 	s.mu.Unlock()
 
-	pid := os.Getpid()
+	// A claim that loses its connection (a server restart) is tried again
+	// on a new one for up to one lease, as a commit is. When the lost
+	// answer was the commit's, the row may already carry the token this
+	// process was given: the next try finds it and keeps it.
 	var token int64
 	var took string
+	var mine []int64
+	tooks := map[int64]string{} // what a try that may have committed had to say
+	begun := time.Now()
+	backoff := 50 * time.Millisecond
+	for {
+		var given int64
+		token, took, given, err = s.claimOnce(ctx, runID, mine)
+		if err == nil && took == "" {
+			took = tooks[token]
+		}
+		if err == nil || !retryable(err) || time.Since(begun) > s.opt.Lease {
+			break
+		}
+		if given != 0 {
+			mine = append(mine, given)
+			tooks[given] = took
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+	if err != nil {
+		if errors.Is(err, ErrBusy) {
+			return nil, err
+		}
+		return nil, s.errf("journal: claim run %s: %w", runID, err)
+	}
+	if took != "" {
+		fmt.Fprintf(s.opt.Log, "rebind: %s\n", took)
+	}
+	c := &pgClaim{s: s, run: runID, token: token, stop: make(chan struct{}), done: make(chan struct{})}
+	s.mu.Lock()
+	s.claims[runID] = c
+	s.mu.Unlock()
+	go c.renew()
+	return c.release, nil
+}
+
+// claimOnce is one try at Claim's transaction. It returns the token it
+// holds and, for a takeover, what to say about it; given is the token the
+// server handed out before the transaction failed (0 if none), which may
+// have been committed even so. A live claim whose token is in mine is one
+// of this process's earlier tries that did commit: it is kept.
+func (s *PGStore) claimOnce(ctx context.Context, runID string, mine []int64) (token int64, took string, given int64, err error) {
+	pid := os.Getpid()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var old struct {
 			token      int64
@@ -105,9 +153,13 @@ func (s *PGStore) Claim(runID string) (release func() error, err error) {
 			if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: claimed this instant
 				return fmt.Errorf("%w: run %s was claimed by another process just now", ErrBusy, runID)
 			}
+			given = token
 			return err
 		case err != nil:
 			return err
+		case old.live && slices.Contains(mine, old.token):
+			token = old.token
+			return nil
 		case old.live:
 			return fmt.Errorf("%w: run %s is claimed by %s, whose lease runs to %s (the holder renews it while it works; it runs out %s after the holder stops)",
 				ErrBusy, runID, holderName(old.user, old.host, old.pid), old.expires.UTC().Format(time.RFC3339), s.opt.Lease)
@@ -118,6 +170,7 @@ func (s *PGStore) Claim(runID string) (release func() error, err error) {
 		if err != nil {
 			return err
 		}
+		given = token
 		took = fmt.Sprintf("claim on run %s taken over from %s, whose lease (token %d) expired at %s; this process holds it with token %d",
 			runID, holderName(old.user, old.host, old.pid), old.token, old.expires.UTC().Format(time.RFC3339), token)
 		// The journal says so too, fenced by the new token.
@@ -125,21 +178,7 @@ func (s *PGStore) Claim(runID string) (release func() error, err error) {
 			newUID(), runID, time.Now().UnixNano(), string(KindNote), took, token)
 		return err
 	})
-	if err != nil {
-		if errors.Is(err, ErrBusy) {
-			return nil, err
-		}
-		return nil, s.errf("journal: claim run %s: %w", runID, err)
-	}
-	if took != "" {
-		fmt.Fprintf(s.opt.Log, "rebind: %s\n", took)
-	}
-	c := &pgClaim{s: s, run: runID, token: token, stop: make(chan struct{}), done: make(chan struct{})}
-	s.mu.Lock()
-	s.claims[runID] = c
-	s.mu.Unlock()
-	go c.renew()
-	return c.release, nil
+	return token, took, given, err
 }
 
 // renew extends the lease every third of its length. A renewal that finds

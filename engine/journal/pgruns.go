@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"time"
@@ -157,12 +158,22 @@ func (s *PGStore) createRun(ctx context.Context, r Run, objects []string) (Run, 
 // takeLocks takes objects for runID inside the batch's transaction. An
 // object another transaction is inserting waits for it (the primary key),
 // so two machines locking one object at once: one wins, the other gets a
-// *LockError.
+// *LockError. The rows are inserted in sorted order, whatever the order
+// given: two transactions inserting overlapping objects in opposite orders
+// would each wait for the other until PostgreSQL ended one as a deadlock
+// ("acquire locks on multiple objects in a consistent order",
+// https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-DEADLOCKS).
+// The holders are then read in the order given, so the *LockError names
+// the first held object in that order, as (*Store).Lock's does.
 func (s *PGStore) takeLocks(ctx context.Context, tx pgx.Tx, runID string, objects []string, now int64) error {
-	for _, obj := range objects {
+	sorted := slices.Clone(objects)
+	slices.Sort(sorted)
+	for _, obj := range slices.Compact(sorted) {
 		if _, err := tx.Exec(ctx, `INSERT INTO rebind_locks (object, run_id, acquired) VALUES ($1, $2, $3) ON CONFLICT (object) DO NOTHING`, obj, runID, now); err != nil {
 			return err
 		}
+	}
+	for _, obj := range objects {
 		var holder, user, host string
 		if err := tx.QueryRow(ctx, `SELECT l.run_id, r.os_user, r.host FROM rebind_locks l JOIN rebind_runs r ON r.id = l.run_id WHERE l.object = $1`, obj).Scan(&holder, &user, &host); err != nil {
 			return err

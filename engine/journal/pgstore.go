@@ -54,8 +54,8 @@ import (
 //   - The connection string's password never appears in errors or output.
 type PGStore struct {
 	pool  *pgxpool.Pool
-	where string // the URL, password redacted
-	pw    string // the password, to scrub from errors
+	where string   // the URL, password redacted
+	pw    []string // the URL's secrets (see urlSecrets), to scrub from errors
 	opt   PGOptions
 
 	wmu     sync.Mutex // held by the process's one writer of a batch
@@ -103,7 +103,7 @@ const runsLockKey = migrateLockKey + 1
 // creating or upgrading its schema. Two processes opening an empty
 // database at once are safe: migrations run under an advisory lock.
 func OpenPG(ctx context.Context, connString string, opt PGOptions) (*PGStore, error) {
-	where, pw := redactURL(connString), urlPassword(connString)
+	where, pw := redactURL(connString), urlSecrets(connString)
 	s := &PGStore{where: where, pw: pw, claims: map[string]*pgClaim{}}
 	if opt.Lease <= 0 {
 		opt.Lease = 30 * time.Second
@@ -140,6 +140,18 @@ func OpenPG(ctx context.Context, connString string, opt PGOptions) (*PGStore, er
 	// A connection found dead is dropped from the pool and replaced.
 	cfg.HealthCheckPeriod = time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "rebind"
+	// A writer's fencing check locks its claim's row until the transaction
+	// ends (see fence). A process that stops inside that transaction (a
+	// pause, or a network cut the server has not noticed) would keep
+	// every takeover of the run waiting on that lock; the server ends such
+	// a session once it has been "idle (that is, waiting for a client
+	// query) within an open transaction" for longer than this, which
+	// "can be used to ensure that idle sessions do not hold locks for an
+	// unreasonable amount of time"
+	// (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT;
+	// a value without units is milliseconds). By then the lease has run
+	// out too, so the process's retried commit is fenced off.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(opt.Lease.Milliseconds(), 10)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, s.errf("journal: open %s: %w", where, err)
@@ -431,7 +443,10 @@ func (s *PGStore) tryCommit(ctx context.Context, batch []*pgOp) (int, error) {
 // statement's: the transaction may be tried again on a new connection.
 // SQLSTATE class 08 is "connection exception"; 57P01 "admin_shutdown" is what
 // pg_terminate_backend and a fast shutdown send, 57P02 "crash_shutdown",
-// 57P03 "cannot_connect_now" a server still starting
+// 57P03 "cannot_connect_now" a server still starting, 25P03
+// "idle_in_transaction_session_timeout" a session the server ended for
+// idling inside a transaction (see OpenPG); in each the transaction was
+// rolled back with its connection
 // (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 func retryable(err error) bool {
 	if err == nil {
@@ -443,7 +458,7 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "25P03"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -492,32 +507,59 @@ func newUID() string {
 	return hex.EncodeToString(b)
 }
 
-// Password hygiene: the URL's password never leaves in an error or a
-// message. pgx leaves it out of its own errors; errf and scrub make sure.
+// Password hygiene: the URL's secrets never leave in an error or a
+// message. pgx leaves them out of its own errors; errf and scrub make sure.
+//
+// A postgres:// URL carries two: the password (in the user information or
+// as the password parameter) and sslpassword, the passphrase of the client
+// key that sslkey names
+// (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-SSLPASSWORD;
+// pgx reads both, and masks both in its own errors, pgconn/errors.go).
 
-// redactURL returns connString with its password replaced by "xxxxx".
+// secretParams are the query parameters whose values are secrets.
+var secretParams = []string{"password", "sslpassword"}
+
+// redactURL returns connString with every secret replaced by "xxxxx".
 func redactURL(connString string) string {
 	u, err := url.Parse(connString)
 	if err != nil {
 		return "(a connection string that is not a valid URL)"
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
+	masked := false
+	for _, k := range secretParams {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
 
-func urlPassword(connString string) string {
+// urlSecrets returns every secret connString holds: the user
+// information's password and each value of a secret parameter, a
+// parameter given twice included.
+func urlSecrets(connString string) []string {
 	u, err := url.Parse(connString)
 	if err != nil {
-		return ""
+		return nil
 	}
+	var secrets []string
 	if p, ok := u.User.Password(); ok && p != "" {
-		return p
+		secrets = append(secrets, p)
 	}
-	return u.Query().Get("password")
+	q := u.Query()
+	for _, k := range secretParams {
+		for _, v := range q[k] {
+			if v != "" {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	return secrets
 }
 
 // scrubbedError is an error whose text had the password taken out; it
@@ -531,12 +573,14 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 func (s *PGStore) scrub(err error) error {
-	if err == nil || s.pw == "" {
+	if err == nil || len(s.pw) == 0 {
 		return err
 	}
 	msg := err.Error()
-	for _, form := range []string{s.pw, url.QueryEscape(s.pw), url.PathEscape(s.pw)} {
-		msg = strings.ReplaceAll(msg, form, "xxxxx")
+	for _, pw := range s.pw {
+		for _, form := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
+			msg = strings.ReplaceAll(msg, form, "xxxxx")
+		}
 	}
 	if msg == err.Error() {
 		return err

@@ -42,14 +42,25 @@ type Cluster struct {
 	t        testing.TB
 }
 
-// binDir finds initdb: on PATH, else under /usr/lib/postgresql/*/bin
-// (Debian's layout), newest version first.
+// binDir finds initdb and pg_ctl side by side: on PATH, else under
+// /usr/lib/postgresql/*/bin (Debian's layout: its postgresql-<version>
+// package puts them there and not on PATH), newest version first.
 func binDir() (string, error) {
+	both := func(d string) bool {
+		for _, prog := range []string{"initdb", "pg_ctl"} {
+			if fi, err := os.Stat(filepath.Join(d, prog)); err != nil || fi.IsDir() {
+				return false
+			}
+		}
+		return true
+	}
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if r, err := filepath.EvalSymlinks(p); err == nil {
 			p = r
 		}
-		return filepath.Dir(p), nil
+		if d := filepath.Dir(p); both(d) {
+			return d, nil
+		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool {
@@ -58,11 +69,11 @@ func binDir() (string, error) {
 		return vi > vj
 	})
 	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+		if both(d) {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("PostgreSQL's initdb is not on PATH nor in /usr/lib/postgresql/*/bin (install Debian's postgresql package)")
+	return "", fmt.Errorf("PostgreSQL's initdb and pg_ctl are not side by side on PATH nor in /usr/lib/postgresql/*/bin (install Debian's postgresql package)")
 }
 
 // unavailable skips t, or fails it in CI.

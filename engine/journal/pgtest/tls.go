@@ -57,21 +57,39 @@ func writePEM(t testing.TB, path, typ string, der []byte, mode os.FileMode) {
 }
 
 // EnableTLS gives the server a certificate for 127.0.0.1 and localhost
-// signed by ca, turns ssl on and restarts it. Per PostgreSQL's "Secure TCP/IP
+// signed by ca, turns ssl on and restarts it. EnableTLSFor names other
+// hosts instead. Per PostgreSQL's "Secure TCP/IP
 // Connections with SSL" (https://www.postgresql.org/docs/current/ssl-tcp.html),
 // ssl_cert_file and ssl_key_file name the server's certificate and key, and
 // the key must not be readable by group or others.
 func (c *Cluster) EnableTLS(t testing.TB, ca *CA) {
 	t.Helper()
+	c.EnableTLSFor(t, ca, "localhost", "127.0.0.1")
+}
+
+// EnableTLSFor is EnableTLS with a certificate naming only hosts (DNS
+// names, or IP addresses), so a test can dial a host it does not name.
+// Called again, it replaces the certificate.
+func (c *Cluster) EnableTLSFor(t testing.TB, ca *CA, hosts ...string) {
+	t.Helper()
+	var dns []string
+	var ips []net.IP
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, h)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		Subject:      pkix.Name{CommonName: hosts[0]},
+		DNSNames:     dns,
+		IPAddresses:  ips,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
