@@ -81,6 +81,33 @@ func TestPermissionsGroupsAndDriver(t *testing.T) {
 	}
 }
 
+// A permission whose call's page accepts a higher privileged one the
+// runbook needs anyway is marked covered by it: retryServiceProvisioning's
+// User.ManageIdentities.All beside an update's User.ReadWrite.All
+// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions).
+func TestPermissionsCoveredByAHigherPrivilegedOne(t *testing.T) {
+	rb := filepath.Join(t.TempDir(), "both.hcl")
+	mustWrite(t, rb, `runbook "both" {}
+target "entra" "tenant" {}
+step "entra_immutable_id" "clear" {
+  target       = target.entra.tenant
+  upn          = "a@contoso.com"
+  immutable_id = null
+}
+step "entra_user_reprovision" "again" {
+  target = target.entra.tenant
+  upn    = "a@contoso.com"
+}
+`)
+	code, out, errs := runMain(t, "permissions", rb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "- [ ] User.ManageIdentities.All (or a higher privileged one: User.EnableDisableAccount.All, User.ReadWrite.All, Directory.ReadWrite.All); covered by User.ReadWrite.All") {
+		t.Errorf("User.ManageIdentities.All is not covered by User.ReadWrite.All:\n%s", out)
+	}
+}
+
 func equalSets(a, b map[string]bool) bool {
 	if len(a) != len(b) {
 		return false
