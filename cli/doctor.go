@@ -96,7 +96,9 @@ func runDoctor(opts *doctorOptions) error {
 		if !diags.HasErrors() {
 			var d hcl.Diagnostics
 			targets, d = e.ResolveTargets(rb)
-			diags = append(diags, d...)
+			// Resolving binds the environment again: its warnings
+			// (a target the runbook does not use) are Validate's.
+			diags = appendNewDiags(diags, d)
 		}
 		printDiags(ios, rb, diags)
 		if diags.HasErrors() {
@@ -179,6 +181,30 @@ func warnUnknownSettings(rep *doctorReport, targets []engine.ResolvedTarget) {
 				Fix:    "put the setting in the environment file"})
 		}
 	}
+}
+
+// appendNewDiags appends the diagnostics of more that diags does not
+// already hold.
+func appendNewDiags(diags, more hcl.Diagnostics) hcl.Diagnostics {
+	same := func(a, b *hcl.Diagnostic) bool {
+		if a.Severity != b.Severity || a.Summary != b.Summary || a.Detail != b.Detail || (a.Subject == nil) != (b.Subject == nil) {
+			return false
+		}
+		return a.Subject == nil || *a.Subject == *b.Subject
+	}
+	for _, d := range more {
+		seen := false
+		for _, x := range diags {
+			if same(x, d) {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			diags = append(diags, d)
+		}
+	}
+	return diags
 }
 
 func containsPerm(l []steps.Permission, p steps.Permission) bool {

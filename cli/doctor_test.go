@@ -135,3 +135,41 @@ target "adsync" "connect" {
 		t.Errorf("doctor without an environment: exit %d %s", code, errs)
 	}
 }
+
+// TestDoctorWarnsOnce: doctor validates the runbook against the
+// environment and then resolves its targets; a warning of the environment
+// (a target the runbook does not use) is printed once, not once per pass.
+func TestDoctorWarnsOnce(t *testing.T) {
+	env := filepath.Join(t.TempDir(), "spare.hcl")
+	src := `target "ad" "corp" {
+  url     = "ldaps://127.0.0.1:1"
+  base_dn = "DC=corp,DC=example,DC=com"
+}
+target "exo" "spare" {
+  organization = "contoso.onmicrosoft.com"
+}
+`
+	if err := os.WriteFile(env, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REBIND_AD_BIND_DN", "svc-rebind@corp.example.com")
+	t.Setenv("REBIND_AD_PASSWORD", "x")
+	rb := filepath.Join(t.TempDir(), "reads.hcl")
+	if err := os.WriteFile(rb, []byte(`runbook "reads" {}
+variable "upn" {}
+target "ad" "corp" {}
+data "ad_user" "u" {
+  target = target.ad.corp
+  upn    = var.upn
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runMain(t, "--env", env, "doctor", rb)
+	if code != 1 || !strings.Contains(out, "✗  ad.corp") {
+		t.Fatalf("exit %d, want 1 with the DC unreachable\n%s%s", code, out, errs)
+	}
+	if n := strings.Count(errs, "Target not used"); n != 1 {
+		t.Errorf("the unused target is warned of %d times, want once:\n%s", n, errs)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,5 +65,50 @@ func TestBundledRunbooksAgainstSampleEnvironment(t *testing.T) {
 	code, _, errs = runMain(t, "validate", "restore-mistake")
 	if code != 1 || !strings.Contains(errs, "bad.hcl line 3") {
 		t.Errorf("REBIND_ENV is not read: exit %d\n%s", code, errs)
+	}
+}
+
+// A target the runbook needs that the environment lacks, and one of the
+// same name and another type, are errors at validate naming the runbook's
+// file and line, and the environment's for the mismatch.
+func TestValidateNamesMissingAndMismatchedTargets(t *testing.T) {
+	src, err := os.ReadFile("../runbooks/restore-mistake/main.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineOf := func(decl string) int {
+		for i, l := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(l, decl) {
+				return i + 1
+			}
+		}
+		t.Fatalf("restore-mistake declares no %s", decl)
+		return 0
+	}
+	env := filepath.Join(t.TempDir(), "partial.hcl")
+	if err := os.WriteFile(env, []byte(`target "entra" "tenant" {
+  tenant_id = "contoso.onmicrosoft.com"
+}
+target "ad" "connect" {
+  url     = "ldaps://dc01.corp.example.com"
+  base_dn = "DC=corp,DC=example,DC=com"
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runMain(t, "--env", env, "validate", "restore-mistake")
+	if code != 1 || strings.Contains(out, "is valid") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"Error: Target not in the environment",
+		fmt.Sprintf("on restore-mistake/main.hcl line %d, in target \"ad\" \"corp\"", lineOf(`target "ad" "corp"`)),
+		"Error: Target type mismatch",
+		fmt.Sprintf("on restore-mistake/main.hcl line %d, in target \"adsync\" \"connect\"", lineOf(`target "adsync" "connect"`)),
+		"partial.hcl declares \"ad\" \"connect\" (" + env + ":4)",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("validate does not say %q:\n%s", want, errs)
+		}
 	}
 }

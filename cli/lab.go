@@ -45,6 +45,7 @@ type labServeOptions struct {
 	ReadUnits  int
 	WriteUnits int
 	CAFile     string
+	EnvFile    string
 	PlainHTTP  bool
 	// ready, when set, receives the instance once it serves (tests).
 	ready func(*instance.Instance)
@@ -66,7 +67,12 @@ and LDAPS with a certificate from a CA it creates at start. It prints the CA
 on standard error and, with --ca-file, writes it there: point REBIND_LAB_CA
 (or any other client's trust store) at that file. Tokens come from the lab's
 token endpoint (GET /lab/endpoints names it, with the default app's client
-id and secret).`,
+id and secret).
+
+With --env-file it writes an environment file binding the bundled runbooks'
+targets to the lab (and the lab's CA beside it), and prints the variables
+that hold the lab's credentials: rebind --env FILE then reaches the lab as it
+reaches a tenant (docs/setup.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runLabServe(opts) },
 	}
@@ -78,6 +84,7 @@ id and secret).`,
 	cmd.Flags().IntVar(&opts.ReadUnits, "read-units", 0, "Graph resource units per 10 s before 429 (default: Graph's limit for the tenant's size)")
 	cmd.Flags().IntVar(&opts.WriteUnits, "write-units", 0, "Graph writes per 150 s before 429 (default 3000)")
 	cmd.Flags().StringVar(&opts.CAFile, "ca-file", "", "write the lab's CA certificate (PEM) to this file, for REBIND_LAB_CA")
+	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "write an environment file binding the bundled runbooks' targets to this lab, for --env FILE (docs/setup.md)")
 	cmd.Flags().BoolVar(&opts.PlainHTTP, "plain-http", false, "serve HTTP without TLS (http://), for a client that cannot be given the CA")
 	return cmd
 }
@@ -105,6 +112,12 @@ func runLabServe(opts *labServeOptions) error {
 	fmt.Fprintf(opts.IO.Err, "Lab CA (trust it to verify the lab's HTTPS and LDAPS):\n%s", in.CAPEM)
 	if d := in.Tenant.Description(); d != "" {
 		fmt.Fprintf(opts.IO.Err, "Scenario: %s\n", d)
+	}
+	if opts.EnvFile != "" {
+		if err := writeLabEnvironment(in, opts.EnvFile, opts.IO.Err); err != nil {
+			in.Close()
+			return err
+		}
 	}
 	if opts.ready != nil {
 		opts.ready(in)

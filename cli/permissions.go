@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -149,7 +150,8 @@ func permissionGroups(rb *runbook.Runbook, env *environment.Environment) []permi
 		if key == "graph_application" {
 			for i := range g.Permissions {
 				for _, other := range g.Permissions {
-					if other.Name != g.Permissions[i].Name && steps.GraphImplies(other.Name, g.Permissions[i].Name) {
+					if other.Name != g.Permissions[i].Name && (steps.GraphImplies(other.Name, g.Permissions[i].Name) ||
+						slices.Contains(g.Permissions[i].Alternatives(), other.Name)) {
 						g.Permissions[i].CoveredBy = other.Name
 					}
 				}

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -81,6 +84,33 @@ func TestPermissionsGroupsAndDriver(t *testing.T) {
 	}
 }
 
+// A permission whose call's page accepts a higher privileged one the
+// runbook needs anyway is marked covered by it: retryServiceProvisioning's
+// User.ManageIdentities.All beside an update's User.ReadWrite.All
+// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions).
+func TestPermissionsCoveredByAHigherPrivilegedOne(t *testing.T) {
+	rb := filepath.Join(t.TempDir(), "both.hcl")
+	mustWrite(t, rb, `runbook "both" {}
+target "entra" "tenant" {}
+step "entra_immutable_id" "clear" {
+  target       = target.entra.tenant
+  upn          = "a@contoso.com"
+  immutable_id = null
+}
+step "entra_user_reprovision" "again" {
+  target = target.entra.tenant
+  upn    = "a@contoso.com"
+}
+`)
+	code, out, errs := runMain(t, "permissions", rb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "- [ ] User.ManageIdentities.All (or a higher privileged one: User.EnableDisableAccount.All, User.ReadWrite.All, Directory.ReadWrite.All); covered by User.ReadWrite.All") {
+		t.Errorf("User.ManageIdentities.All is not covered by User.ReadWrite.All:\n%s", out)
+	}
+}
+
 func equalSets(a, b map[string]bool) bool {
 	if len(a) != len(b) {
 		return false
@@ -100,4 +130,70 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// leastApp is a lab app registration holding the application permissions
+// `rebind permissions NAME` lists for the lab's targets: the Graph
+// application permissions (their least privileged names, none for another
+// adsync driver) and Exchange.ManageAsApp. The lab answers a call whose
+// token lacks the permission the call's reference page lists 403, as
+// Graph does (lab/auth_http.go), so a runbook that rehearses under this app
+// declares enough. Exchange RBAC roles and AD rights are not modelled by
+// the lab's token checks and are not covered here.
+func leastApp(t *testing.T, name string, drop string) lab.App {
+	t.Helper()
+	code, out, errs := runMain(t, "permissions", name, "--json")
+	if code != 0 {
+		t.Fatalf("permissions %s: exit %d %s", name, code, errs)
+	}
+	var v permissionsView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, g := range v.Groups {
+		for _, p := range g.Permissions {
+			switch {
+			case p.Name == drop || p.Driver() != "":
+			case g.Key == "graph_application":
+				roles = append(roles, p.Name)
+			case g.Key == "exchange" && strings.HasSuffix(p.Name, "Exchange.ManageAsApp"):
+				roles = append(roles, "Exchange.ManageAsApp")
+			}
+		}
+	}
+	return lab.App{Name: "least privileged", ClientID: "5d1c7a0e-3b2f-4e8a-9c6d-1f0e2d3c4b5a", Secret: "least-secret", Roles: roles}
+}
+
+func rehearseAs(t *testing.T, name string, app lab.App) (string, error) {
+	t.Helper()
+	t.Setenv(control.EnvLabClientID, app.ClientID)
+	t.Setenv(control.EnvLabClientSecret, app.Secret)
+	var out, errb bytes.Buffer
+	opts := &rehearseOptions{IO: &IO{In: strings.NewReader(""), Out: &out, Err: &errb},
+		G: &Globals{StateDir: t.TempDir()}, Runbook: name, labServer: lab.ServerOptions{Apps: []lab.App{app}}}
+	err := runRehearse(opts)
+	return out.String() + errb.String(), err
+}
+
+// TestListedPermissionsSufficeInTheLab rehearses every bundled runbook
+// with an app registration that holds only what `rebind permissions` lists
+// (Graph and Exchange app access), so a declaration that leaves out a
+// permission a step's call needs fails here; and, as a control, restore-
+// mistake without User.ReadWrite.All, which the lab refuses.
+func TestListedPermissionsSufficeInTheLab(t *testing.T) {
+	for _, name := range bundled() {
+		t.Run(name, func(t *testing.T) {
+			app := leastApp(t, name, "")
+			out, err := rehearseAs(t, name, app)
+			if err != nil || !strings.Contains(out, "Rehearsal succeeded: "+name) {
+				t.Fatalf("rehearse %s as an app holding %v: %v\n%s", name, app.Roles, err, out)
+			}
+		})
+	}
+	app := leastApp(t, "restore-mistake", "User.ReadWrite.All")
+	out, err := rehearseAs(t, "restore-mistake", app)
+	if err == nil || strings.Contains(out, "Rehearsal succeeded") || !strings.Contains(out, "403") {
+		t.Fatalf("restore-mistake without User.ReadWrite.All (%v): %v\n%s", app.Roles, err, out)
+	}
 }

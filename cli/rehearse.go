@@ -13,6 +13,7 @@ import (
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/statediff"
 )
@@ -27,6 +28,9 @@ type rehearseOptions struct {
 	Keep     bool
 	// Progress: --verbose, --progress-interval (see apply).
 	Progress progressFlags
+	// labServer, when set, are the lab's server options (tests: an app
+	// registration holding only some permissions).
+	labServer lab.ServerOptions
 }
 
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
@@ -94,7 +98,7 @@ func runRehearse(opts *rehearseOptions) error {
 	}
 	vars.vars = append(vars.vars, opts.Vars.vars...) // given on the command line: they win
 
-	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, Server: opts.labServer})
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,30 @@ func AttributeNames() []string {
 	return n
 }
 
+// notModifiable are the attributes of AttributeNames a modify request
+// cannot change (lower case): the system's own, the naming attributes
+// (changed by a rename or a restore) and isDeleted.
+var notModifiable = map[string]bool{
+	"objectguid": true, "objectsid": true, "distinguishedname": true, "isdeleted": true, "cn": true, "name": true,
+	"objectclass": true, "whenchanged": true, "usnchanged": true, "lastknownparent": true,
+}
+
+// ModifiableAttributeNames are the attributes of a user a modify request
+// may change: what the lab's LDAP server answers in the constructed
+// allowedAttributesEffective for its one account, the domain's
+// Administrator, who may write every attribute that is not the system's
+// (https://learn.microsoft.com/windows/win32/adschema/a-allowedattributeseffective:
+// "A list of attributes that can be modified on the object").
+func ModifiableAttributeNames() []string {
+	var out []string
+	for _, n := range AttributeNames() {
+		if !notModifiable[strings.ToLower(n)] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // rangeUpper is the longest value AD's schema allows in the lab's string
 // attributes, in characters (for String(Unicode) "rangeUpper is the maximum
 // length, in Unicode characters", MS-ADA3 2.183): displayName 256 (MS-ADA1
@@ -239,8 +263,8 @@ func (u *ADUser) set(name, display string, v []byte) error {
 		}
 		u.UserAccountControl = n
 		return nil
-	case "objectguid", "objectsid", "distinguishedname", "isdeleted", "cn", "name", "objectclass",
-		"whenchanged", "usnchanged", "lastknownparent":
+	}
+	if notModifiable[name] {
 		return fmt.Errorf("%w: %s cannot be modified this way", ErrRefused, display)
 	}
 	return fmt.Errorf("%w: no attribute %s in the lab's schema", ErrInvalid, display)

@@ -65,6 +65,30 @@ func (p Permission) Driver() string {
 	return ""
 }
 
+// higherPrivileged prefixes a note listing the higher privileged
+// permissions a call's API reference page accepts besides Name.
+const higherPrivileged = "or a higher privileged one: "
+
+// Alternatives are the higher privileged permissions the call's API
+// reference page lists beside Name, from a note "or a higher privileged
+// one: A, B" (e.g. retryServiceProvisioning: User.ManageIdentities.All, or
+// User.EnableDisableAccount.All, User.ReadWrite.All,
+// Directory.ReadWrite.All). Name stays what an admin grants; a credential
+// that holds one of these instead holds enough.
+func (p Permission) Alternatives() []string {
+	rest, ok := strings.CutPrefix(p.Note, higherPrivileged)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, a := range strings.Split(rest, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // GraphImplies reports whether holding Graph permission have grants what
 // want needs. Microsoft Graph names permissions resource.operation.
 // constraint, and ReadWrite includes Read: each API page's permissions

@@ -125,7 +125,7 @@ func (h *handlers) search(w *gldap.ResponseWriter, r *gldap.Request) {
 			objs, code = objs[:limit], gldap.ResultSizeLimitExceeded
 		}
 		for _, o := range objs {
-			if !writeEntry(w, r, o.DN(), o.attributes(h.dir), sel) {
+			if !writeEntry(w, r, o.DN(), h.dir.withConstructed(o, o.attributes(h.dir), sel), sel) {
 				return
 			}
 		}
@@ -141,7 +141,7 @@ func (h *handlers) search(w *gldap.ResponseWriter, r *gldap.Request) {
 		return
 	}
 	for _, o := range page {
-		if !writeEntry(w, r, o.DN(), o.attributes(h.dir), sel) {
+		if !writeEntry(w, r, o.DN(), h.dir.withConstructed(o, o.attributes(h.dir), sel), sel) {
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package adsync
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +72,52 @@ func TestDoctorCommandTarget(t *testing.T) {
 	m = doctor(t, map[string]any{"driver": "command", "command": []string{filepath.Join(dir, "missing")}})
 	if c := m["command"]; c.State != steps.CheckFailed {
 		t.Errorf("missing program: %+v", c)
+	}
+}
+
+// TestDoctorShellTargetFailures: with the sample environment's shell
+// (Connect's cmdlets over OpenSSH), doctor reads Get-ADSyncScheduler and
+// reports a server in staging mode, whose exports are suppressed
+// (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-staging-server),
+// a shell that cannot reach the server, and a program that is not there,
+// each ✗ with a fix; the Connect group a cycle needs is ? (not observable
+// without starting one). It never starts a cycle.
+func TestDoctorShellTargetFailures(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	scheduler := func(staging bool) string {
+		return fmt.Sprintf(`for a; do last=$a; done
+case "$last" in
+  %s) echo '{"SyncCycleEnabled":true,"StagingModeEnabled":%v,"SchedulerSuspended":false,"SyncCycleInProgress":false}';;
+  *) touch "%s"; echo '[]';;
+esac
+`, EncodeCommand(ScriptScheduler), staging, started)
+	}
+	active := script(t, dir, "active", scheduler(false))
+	staging := script(t, dir, "staging", scheduler(true))
+	denied := script(t, dir, "denied", `echo "Permission denied (publickey)." >&2; exit 255`)
+
+	m := doctor(t, map[string]any{"driver": "command", "shell": []string{active, "-EncodedCommand"}})
+	if c := m["scheduler"]; c.State != steps.CheckOK || !strings.Contains(c.Detail, "not in staging mode") {
+		t.Errorf("active server: %+v", c)
+	}
+	connect := "Connect a member of ADSyncOperators and ADSyncBrowse, or of ADSyncAdmins"
+	if c := m[connect]; c.State != steps.CheckUnknown || !strings.Contains(c.Fix, "ADSyncOperators") {
+		t.Errorf("group membership through the shell: %+v (all: %v)", c, m)
+	}
+	m = doctor(t, map[string]any{"driver": "command", "shell": []string{staging, "-EncodedCommand"}})
+	if c := m["scheduler"]; c.State != steps.CheckFailed || !strings.Contains(c.Detail, "staging mode") || !strings.Contains(c.Fix, "active Connect server") {
+		t.Errorf("staging server: %+v", c)
+	}
+	m = doctor(t, map[string]any{"driver": "command", "shell": []string{denied, "-EncodedCommand"}})
+	if c := m["scheduler"]; c.State != steps.CheckFailed || !strings.Contains(c.Detail, "Permission denied") || !strings.Contains(c.Fix, "SSH keys") {
+		t.Errorf("refused shell: %+v", c)
+	}
+	m = doctor(t, map[string]any{"driver": "command", "shell": []string{filepath.Join(dir, "no-ssh"), "-EncodedCommand"}})
+	if c := m["shell"]; c.State != steps.CheckFailed || c.Fix == "" {
+		t.Errorf("missing program: %+v", c)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Fatal("doctor started a sync cycle")
 	}
 }

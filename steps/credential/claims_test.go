@@ -92,3 +92,27 @@ func TestTokenChecksOpaqueToken(t *testing.T) {
 		t.Errorf("opaque token: %+v", got)
 	}
 }
+
+// TestTokenChecksHigherPrivileged: a declaration names the least
+// privileged permission of the call's page and the higher privileged ones
+// the page accepts as well; a token holding one of those passes. POST
+// /users/{id}/retryServiceProvisioning lists application
+// User.ManageIdentities.All, and as higher privileged
+// User.EnableDisableAccount.All, User.ReadWrite.All, Directory.ReadWrite.All
+// (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions).
+func TestTokenChecksHigherPrivileged(t *testing.T) {
+	need := []steps.Permission{steps.ParsePermission("Graph: User.ManageIdentities.All (or a higher privileged one: User.EnableDisableAccount.All, User.ReadWrite.All, Directory.ReadWrite.All)")}
+	check := func(roles ...string) steps.Check {
+		tok := jwt(t, map[string]any{"tid": "t1", "appid": "a1", "roles": roles})
+		return states(TokenChecks(context.Background(), Static(tok), "s", "Graph", need, "fix"))["Graph User.ManageIdentities.All"]
+	}
+	if c := check("User.ReadWrite.All"); c.State != steps.CheckOK || c.Detail != "granted through User.ReadWrite.All" {
+		t.Errorf("User.ReadWrite.All: %+v", c)
+	}
+	if c := check("User.ManageIdentities.All"); c.State != steps.CheckOK || c.Detail != "granted" {
+		t.Errorf("User.ManageIdentities.All: %+v", c)
+	}
+	if c := check("User.Read.All", "Organization.ReadWrite.All"); c.State != steps.CheckFailed || !strings.Contains(c.Fix, "User.ManageIdentities.All") {
+		t.Errorf("neither: %+v", c)
+	}
+}

@@ -15,8 +15,10 @@ const (
 	permUserRead  = "Graph: User.Read.All"
 	permUserWrite = "Graph: User.ReadWrite.All"
 	// permManageIdentities is retryServiceProvisioning's least privileged
-	// application permission.
-	permManageIdentities = "Graph: User.ManageIdentities.All"
+	// application permission, with the higher privileged ones its page
+	// lists (https://learn.microsoft.com/graph/api/user-retryserviceprovisioning#permissions):
+	// an app already granted User.ReadWrite.All needs nothing more.
+	permManageIdentities = "Graph: User.ManageIdentities.All (or a higher privileged one: User.EnableDisableAccount.All, User.ReadWrite.All, Directory.ReadWrite.All)"
 	permOrgRead          = "Graph: Organization.Read.All"
 	permOrgWrite         = "Graph: Organization.ReadWrite.All"
 )
