@@ -543,6 +543,9 @@ func (s *session) unchangedFingerprint(obs, cfg cty.Value) string {
 // holds a secret, the HMAC-SHA256 under the engine's key ("hmac:..."),
 // since a plain hash of a secret can be tested against guesses.
 func (s *session) fingerprint(v cty.Value) string {
+	if fp, ok := plainFingerprint(v); ok {
+		return fp // no mark (so no secret) and wholly known
+	}
 	keyed := lang.HasSensitive(v)
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
