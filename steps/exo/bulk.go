@@ -101,10 +101,20 @@ func criteria(cmdlet, id string) []string {
 	return nil
 }
 
-// bulkRead holds what one bulk read found, by matchKey.
+// bulkRead holds what one bulk read found, by matchKey, and each recipient
+// by "obj:" and its ExchangeObjectId, so that a recipient two filters both
+// return is added once.
 type bulkRead map[string][]recipient
 
 func (b bulkRead) add(r recipient) {
+	if r.ExchangeObjectID != "" {
+		for _, x := range b["obj:"+r.ExchangeObjectID] {
+			if x.ExchangeObjectID == r.ExchangeObjectID {
+				return
+			}
+		}
+		b["obj:"+r.ExchangeObjectID] = []recipient{r}
+	}
 	seen := map[string]bool{}
 	for _, k := range recipientKeys(r) {
 		if !seen[k] {

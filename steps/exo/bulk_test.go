@@ -187,3 +187,28 @@ func TestBulkReadFilters(t *testing.T) {
 		t.Fatalf("%d requests; %v", n, found)
 	}
 }
+
+// TestBulkReadAddsOnce: a recipient two chunks' filters both return (its
+// ExchangeGuid named in one, its ArchiveGuid in the other) is one
+// recipient, as Get-Recipient -Identity returns it once.
+func TestBulkReadAddsOnce(t *testing.T) {
+	tn, _, _ := labExchange(t, "archive-guid-mismatch")
+	var r recipient
+	for _, x := range tn.Recipients(lab.RecipientQuery{IncludeSoftDeleted: true}) {
+		if !x.ArchiveGUID.IsZero() && !x.ExchangeGUID.IsZero() {
+			r = recipient{ExchangeObjectID: x.ExchangeObjectID, ExchangeGUID: x.ExchangeGUID.String(), ArchiveGUID: x.ArchiveGUID.String()}
+			break
+		}
+	}
+	if r.ExchangeObjectID == "" {
+		t.Fatal("archive-guid-mismatch has no recipient with an archive")
+	}
+	found := bulkRead{}
+	found.add(r) // from the filter naming its ExchangeGuid
+	found.add(r) // from the filter naming its ArchiveGuid
+	for _, id := range []string{r.ExchangeGUID, r.ArchiveGUID} {
+		if n := len(found[matchKey(id)]); n != 1 {
+			t.Fatalf("%s: %d recipients, want 1", id, n)
+		}
+	}
+}
