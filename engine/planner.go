@@ -271,9 +271,13 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		}
 		secrets := secretStrings(cfg)
 		in.Object = s.safeObject(obs.Object, secrets)
-		in.Fingerprint = s.fingerprint(obs.Value)
-		shown, _ := scrub(obs.Value, secrets)
-		in.Observed = plan.EncodeValue(lang.Redact(shown, false))
+		// What an instance shows of its object; an unchanged one shows
+		// nothing and skips it.
+		record := func() {
+			in.Fingerprint = s.fingerprint(obs.Value)
+			shown, _ := scrub(obs.Value, secrets)
+			in.Observed = plan.EncodeValue(lang.Redact(shown, false))
+		}
 		self := instanceValue(obs.Value, cty.DynamicVal, "")
 		for _, c := range st.Preconditions {
 			res, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
@@ -293,6 +297,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 				in.Action = plan.ActionDeferred
 				in.Irreversible = reversibility(t, s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
 				in.Notes = append(in.Notes, "not decidable before the earlier steps run: "+s.secrets.scrub(err.Error()))
+				record()
 				ps.Instances = append(ps.Instances, in)
 				wrote = true
 				continue
@@ -311,11 +316,6 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 			in.Notes = append(in.Notes, fmt.Sprintf("%s changes this object first; what is shown is from the object as it is now, and apply decides again after that step", first))
 			wrote = true
 		}
-		masked := sensitivePaths(cfg)
-		before, _ := scrub(change.Before, secrets)
-		after, _ := scrub(change.After, secrets)
-		in.Before = plan.EncodeValue(maskAttrs(before, masked))
-		in.After = plan.EncodeValue(maskAttrs(after, masked))
 		if change.Action != steps.NoOp && change.Action != steps.Read {
 			wrote = true
 			in.Irreversible = reversibility(s.types[st.Type], s.call(st, info, cfg, key, addr, nil)) == steps.Irreversible
@@ -325,10 +325,18 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		}
 		if u, ok := s.unchanged(st, in, obs.Value, cfg); ok {
 			// Nothing to show and nothing to write: the plan keeps the
-			// key, the object and what apply checks again.
+			// key, the object and what apply checks again, and none of
+			// the encodings below, which a fan-out of 100,000 instances
+			// would spend most of its planning on.
 			ps.Unchanged = append(ps.Unchanged, u)
 			continue
 		}
+		record()
+		masked := sensitivePaths(cfg)
+		before, _ := scrub(change.Before, secrets)
+		after, _ := scrub(change.After, secrets)
+		in.Before = plan.EncodeValue(maskAttrs(before, masked))
+		in.After = plan.EncodeValue(maskAttrs(after, masked))
 		ps.Instances = append(ps.Instances, in)
 	}
 	return ps, wrote, diags
@@ -540,6 +548,9 @@ func (s *session) unchangedFingerprint(obs, cfg cty.Value) string {
 // holds a secret, the HMAC-SHA256 under the engine's key ("hmac:..."),
 // since a plain hash of a secret can be tested against guesses.
 func (s *session) fingerprint(v cty.Value) string {
+	if fp, ok := plainFingerprint(v); ok {
+		return fp // no mark (so no secret) and wholly known
+	}
 	keyed := lang.HasSensitive(v)
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {

@@ -70,7 +70,7 @@ type cmdletParams map[string]json.RawMessage
 
 // The parameters the lab's cmdlets bind, by kind; others are ignored.
 var (
-	stringParams = []string{"Identity", "RecipientTypeDetails"}
+	stringParams = []string{"Identity", "RecipientTypeDetails", "Filter", "ResultSize"}
 	switchParams = []string{"SoftDeletedMailbox", "IncludeInactiveMailbox", "InactiveMailboxOnly", "SoftDeletedMailUser",
 		"IncludeSoftDeletedRecipients", "PermanentlyDelete", "LitigationHoldEnabled", "Confirm", "InactiveMailbox",
 		"RemoveDelayHoldApplied", "RemoveDelayReleaseHoldApplied"}
@@ -214,6 +214,18 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := p.str("Identity")
+	var filter exoFilter
+	if src := p.str("Filter"); src != "" {
+		switch cmdlet := strings.ToLower(req.CmdletInput.CmdletName); cmdlet {
+		case "get-mailbox", "get-mailuser", "get-recipient":
+			var err error
+			if filter, err = parseExoFilter(cmdlet, src); err != nil {
+				exoError(w, http.StatusBadRequest, "System.Management.Automation.ParameterBindingException",
+					"Cannot bind parameter 'Filter' to the target. "+err.Error())
+				return
+			}
+		}
+	}
 	switch name := req.CmdletInput.CmdletName; strings.ToLower(name) {
 	case "get-mailbox":
 		q := RecipientQuery{Identity: id, Type: UserMailbox}
@@ -224,15 +236,15 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 		if inc, _ := p.flag("IncludeInactiveMailbox"); inc {
 			q.IncludeSoftDeleted = true
 		}
-		s.exoList(w, r, q, p)
+		s.exoList(w, r, q, filter)
 	case "get-mailuser":
 		q := RecipientQuery{Identity: id, Type: MailUser}
 		q.SoftDeletedOnly, _ = p.flag("SoftDeletedMailUser")
-		s.exoList(w, r, q, p)
+		s.exoList(w, r, q, filter)
 	case "get-recipient":
 		q := RecipientQuery{Identity: id, Type: RecipientType(p.str("RecipientTypeDetails"))}
 		q.IncludeSoftDeleted, _ = p.flag("IncludeSoftDeletedRecipients")
-		s.exoList(w, r, q, p)
+		s.exoList(w, r, q, filter)
 	case "remove-mailbox", "remove-mailuser":
 		typ := UserMailbox
 		if strings.EqualFold(name, "Remove-MailUser") {
@@ -285,7 +297,10 @@ func (s *Server) invokeCommand(w http.ResponseWriter, r *http.Request) {
 // id of the reading and the offset), so paging 100,000 mailboxes does not
 // select and sort them all again for every page, and the pages of one
 // listing agree with each other.
-func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuery, p cmdletParams) {
+//
+// filter, when not nil, is the cmdlet's -Filter (exo_filter.go): the
+// listing holds the recipients both it and q select.
+func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuery, filter exoFilter) {
 	var page []Recipient
 	var total, skip int
 	var id string
@@ -302,6 +317,15 @@ func (s *Server) exoList(w http.ResponseWriter, r *http.Request, q RecipientQuer
 			exoError(w, http.StatusNotFound, "ManagementObjectNotFoundException",
 				fmt.Sprintf("The operation couldn't be performed because object '%s' couldn't be found on 'lab'.", q.Identity))
 			return
+		}
+		if filter != nil {
+			kept := all[:0]
+			for i := range all {
+				if filter(&all[i]) {
+					kept = append(kept, all[i])
+				}
+			}
+			all, n = kept, len(kept)
 		}
 		total, page = n, all
 		if len(all) > exoPageSize {

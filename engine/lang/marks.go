@@ -35,10 +35,42 @@ func MarkSensitive(v cty.Value) cty.Value { return v.Mark(Sensitive) }
 func MarkPII(v cty.Value) cty.Value { return v.Mark(PII) }
 
 // HasSensitive reports whether v or anything inside it is sensitive.
-func HasSensitive(v cty.Value) bool { return v.HasMarkDeep(Sensitive) }
+func HasSensitive(v cty.Value) bool { return hasMarkDeep(v, Sensitive) }
 
 // HasPII reports whether v or anything inside it is personal data.
-func HasPII(v cty.Value) bool { return v.HasMarkDeep(PII) }
+func HasPII(v cty.Value) bool { return hasMarkDeep(v, PII) }
+
+// hasMarkDeep is cty's Value.HasMarkDeep without the path cty.Walk builds
+// for every value it visits: it visits the same values (a marked value's
+// elements after its own marks, nothing inside an unknown or null one),
+// and a fan-out of 100,000 instances asks it of each one's observation.
+func hasMarkDeep(v cty.Value, mark valueMark) bool {
+	if v.IsMarked() {
+		if v.HasMark(mark) {
+			return true
+		}
+		v, _ = v.Unmark()
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return false
+	}
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType():
+		for name := range ty.AttributeTypes() {
+			if hasMarkDeep(v.GetAttr(name), mark) {
+				return true
+			}
+		}
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); hasMarkDeep(e, mark) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Unmark returns v without any mark, at any depth, and where each mark was,
 // so that Remark can put them back after v has been stored or sent.

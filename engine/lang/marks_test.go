@@ -86,3 +86,64 @@ func TestMarks(t *testing.T) {
 		t.Errorf("Remark(Unmark(v)) = %#v, want %#v", back, v)
 	}
 }
+
+// TestHasMarkDeepAsCty holds HasSensitive and HasPII to cty's HasMarkDeep
+// on values with marks at every depth: on the value, inside lists, sets,
+// maps, tuples and objects, on nulls and unknowns.
+func TestHasMarkDeepAsCty(t *testing.T) {
+	leaf := func(i int) cty.Value {
+		v := []cty.Value{cty.StringVal("a"), cty.NullVal(cty.String), cty.UnknownVal(cty.String), cty.NumberIntVal(int64(i))}[i%4]
+		switch i % 7 {
+		case 1:
+			return v.Mark(Sensitive)
+		case 2:
+			return v.Mark(PII)
+		case 3:
+			return v.Mark("other")
+		}
+		return v
+	}
+	var vals []cty.Value
+	for i := range 60 {
+		l := leaf(i)
+		vals = append(vals, l,
+			cty.ListVal([]cty.Value{cty.StringVal("x"), cty.StringVal("y").Mark([]valueMark{"other", Sensitive, PII}[i%3])}),
+			cty.TupleVal([]cty.Value{cty.True, l}),
+			cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("s"), "b": cty.ObjectVal(map[string]cty.Value{"c": l})}),
+			cty.MapVal(map[string]cty.Value{"k": cty.StringVal("v"), "l": cty.StringVal("w")}),
+			cty.ObjectVal(map[string]cty.Value{"list": cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{"x": l})})}).Mark([]valueMark{"", Sensitive, PII}[i%3]),
+			cty.SetVal([]cty.Value{cty.StringVal("p"), cty.StringVal("q")}).Mark([]valueMark{PII, "", Sensitive}[i%3]),
+			cty.UnknownVal(cty.List(cty.String)).Mark([]valueMark{Sensitive, PII, ""}[i%3]),
+		)
+	}
+	for _, v := range vals {
+		for _, m := range []valueMark{Sensitive, PII} {
+			if got, want := hasMarkDeep(v, m), v.HasMarkDeep(m); got != want {
+				t.Fatalf("%#v: hasMarkDeep(%s) = %v, cty says %v", v, m, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkHasSensitive asks whether an observed user of the 100,000-user
+// fan-out (README, Measurements) holds a secret: through cty.Walk, and
+// through hasMarkDeep.
+func BenchmarkHasSensitive(b *testing.B) {
+	v := cty.ObjectVal(map[string]cty.Value{
+		"id": cty.StringVal("6e7b768e-07e2-4810-8459-485f84f8f204"), "upn": cty.StringVal("user00042@contoso.com"),
+		"immutable_id": cty.StringVal("jnZ7buIHEEiEWUhfhPjyBA=="), "mail": cty.StringVal("user00042@contoso.com"),
+		"proxy_addresses": cty.ListVal([]cty.Value{cty.StringVal("SMTP:user00042@contoso.com")}),
+		"licenses":        cty.ListValEmpty(cty.String), "sync_enabled": cty.True, "last_sync": cty.NullVal(cty.String),
+		"provisioning_errors": cty.ListValEmpty(cty.Object(map[string]cty.Type{"category": cty.String})),
+	})
+	b.Run("cty", func(b *testing.B) {
+		for range b.N {
+			_ = v.HasMarkDeep(Sensitive)
+		}
+	})
+	b.Run("hasMarkDeep", func(b *testing.B) {
+		for range b.N {
+			_ = HasSensitive(v)
+		}
+	})
+}

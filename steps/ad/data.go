@@ -138,21 +138,48 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 
 // searchUsers reads every user under base that filter matches.
 func searchUsers(d Directory, base, filter string) ([]cty.Value, error) {
+	users, restart, err := searchUserPages(d, base, filter)
+	if restart {
+		// A page after the first failed: its cookie belongs to the
+		// connection the search began on (RFC 2696), so the search
+		// starts again, once, as a search of all pages at once would.
+		users, _, err = searchUserPages(d, base, filter)
+	}
+	return users, err
+}
+
+// searchUserPages runs the search a page at a time (RFC 2696: the
+// server's paging control carries the cookie of the next page, an empty
+// one ends the search) and turns each page's entries into values before
+// it asks for the next, so that the raw entries of one page, not of every
+// user, are in memory at once: go-ldap's entries hold on to the buffers
+// their messages were read into, about 2.8 KB a user. restart is true
+// when a page after the first failed.
+func searchUserPages(d Directory, base, filter string) (users []cty.Value, restart bool, err error) {
+	paging := ldap.NewControlPaging(pageSize)
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(&(objectClass=user)"+filter+")", userAttributes, nil)
-	res, err := d.SearchWithPaging(req, pageSize)
-	if err != nil {
-		return nil, wrapErr(err, "search users under", base, "")
-	}
-	users := make([]cty.Value, 0, len(res.Entries))
-	for _, e := range res.Entries {
-		v, err := userValue(e)
+		"(&(objectClass=user)"+filter+")", userAttributes, []ldap.Control{paging})
+	for page := 0; ; page++ {
+		res, err := d.Search(req)
 		if err != nil {
-			return nil, err
+			return nil, page > 0, wrapErr(err, "search users under", base, "")
 		}
-		users = append(users, v)
+		for _, e := range res.Entries {
+			v, err := userValue(e)
+			if err != nil {
+				return nil, false, err
+			}
+			users = append(users, v)
+		}
+		pc, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if !ok || len(pc.Cookie) == 0 {
+			if users == nil {
+				users = []cty.Value{}
+			}
+			return users, false, nil
+		}
+		paging.SetCookie(pc.Cookie)
 	}
-	return users, nil
 }
 
 func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {

@@ -20,7 +20,7 @@ import (
 
 // labExchange serves a scenario with the lab's real routes and opens the exo
 // target bound to it as --lab binds it.
-func labExchange(t *testing.T, scenario string) (*lab.Tenant, *lab.Server, *Client) {
+func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Client) {
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
 	// token endpoint (Exchange.ManageAsApp for the default app).
@@ -63,7 +63,7 @@ func objectFor(schema steps.Schema, given map[string]any) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-func newCall(t *testing.T, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
+func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
 	typ, ok := steps.Lookup(name)
 	if !ok {

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"sync"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// typedJSON appends to b the bytes fingerprint hashes for v: its type's
+// JSON (cty's Type.MarshalJSON) followed by its value's JSON
+// (ctyjson.Marshal with that type), byte for byte. It walks v once, without
+// the reflection of encoding/json or the copies UnmarkDeep makes, which
+// cost a fan-out of 100,000 instances most of its planning time. ok is
+// false when v holds a mark, an unknown value, an infinity, a capsule, a
+// dynamically typed value or an optional attribute anywhere: fingerprint
+// then takes the general way, which handles them.
+func typedJSON(b []byte, v cty.Value) ([]byte, bool) {
+	b, ok := appendTypeJSON(b, v.Type())
+	if !ok {
+		return b, false
+	}
+	return appendValueJSON(b, v, v.Type())
+}
+
+// plainFingerprint is fingerprint's SHA-256 for a value typedJSON can
+// encode; ok is false for any other.
+func plainFingerprint(v cty.Value) (string, bool) {
+	bp := jsonBufs.Get().(*[]byte)
+	defer jsonBufs.Put(bp)
+	b, ok := typedJSON((*bp)[:0], v)
+	*bp = b
+	if !ok {
+		return "", false
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), true
+}
+
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func appendTypeJSON(b []byte, t cty.Type) ([]byte, bool) {
+	switch {
+	case t == cty.String:
+		return append(b, `"string"`...), true
+	case t == cty.Number:
+		return append(b, `"number"`...), true
+	case t == cty.Bool:
+		return append(b, `"bool"`...), true
+	case t == cty.DynamicPseudoType:
+		return append(b, `"dynamic"`...), true
+	case t.IsListType() || t.IsSetType() || t.IsMapType():
+		kind := `["list",`
+		if t.IsSetType() {
+			kind = `["set",`
+		} else if t.IsMapType() {
+			kind = `["map",`
+		}
+		b, ok := appendTypeJSON(append(b, kind...), t.ElementType())
+		return append(b, ']'), ok
+	case t.IsObjectType():
+		if len(t.OptionalAttributes()) > 0 {
+			return b, false
+		}
+		atys := t.AttributeTypes()
+		b = append(b, `["object",{`...)
+		for i, name := range sortedNames(atys) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendJSONString(b, name), ':')
+			var ok bool
+			if b, ok = appendTypeJSON(b, atys[name]); !ok {
+				return b, false
+			}
+		}
+		return append(b, "}]"...), true
+	case t.IsTupleType():
+		etys := t.TupleElementTypes()
+		if etys == nil {
+			return b, false // encoding/json writes a nil slice as null
+		}
+		b = append(b, `["tuple",[`...)
+		for i, et := range etys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendTypeJSON(b, et); !ok {
+				return b, false
+			}
+		}
+		return append(b, "]]"...), true
+	}
+	return b, false
+}
+
+func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
+	if v.IsMarked() || !v.IsKnown() {
+		return b, false
+	}
+	if t == cty.DynamicPseudoType {
+		// ctyjson wraps a concretely typed value in its type here; a
+		// null of no type is "null".
+		if v.Type() == cty.DynamicPseudoType && v.IsNull() {
+			return append(b, "null"...), true
+		}
+		return b, false
+	}
+	if v.IsNull() {
+		return append(b, "null"...), true
+	}
+	switch {
+	case t == cty.String:
+		return appendJSONString(b, v.AsString()), true
+	case t == cty.Number:
+		if v.RawEquals(cty.PositiveInfinity) || v.RawEquals(cty.NegativeInfinity) {
+			return b, false
+		}
+		return append(b, v.AsBigFloat().Text('f', -1)...), true
+	case t == cty.Bool:
+		if v.True() {
+			return append(b, "true"...), true
+		}
+		return append(b, "false"...), true
+	case t.IsListType() || t.IsSetType():
+		b = append(b, '[')
+		ety := t.ElementType()
+		first := true
+		for it := v.ElementIterator(); it.Next(); {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			_, ev := it.Element()
+			var ok bool
+			if b, ok = appendValueJSON(b, ev, ety); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case t.IsMapType():
+		b = append(b, '{')
+		ety := t.ElementType()
+		first := true
+		for it := v.ElementIterator(); it.Next(); {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			ek, ev := it.Element()
+			b = append(appendJSONString(b, ek.AsString()), ':')
+			var ok bool
+			if b, ok = appendValueJSON(b, ev, ety); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case t.IsTupleType():
+		b = append(b, '[')
+		etys := t.TupleElementTypes()
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			_, ev := it.Element()
+			var ok bool
+			if b, ok = appendValueJSON(b, ev, etys[i]); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case t.IsObjectType():
+		atys := t.AttributeTypes()
+		b = append(b, '{')
+		for i, name := range sortedNames(atys) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendJSONString(b, name), ':')
+			var ok bool
+			if b, ok = appendValueJSON(b, v.GetAttr(name), atys[name]); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	}
+	return b, false
+}
+
+func sortedNames(atys map[string]cty.Type) []string {
+	names := make([]string, 0, len(atys))
+	for k := range atys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// appendJSONString appends s as encoding/json writes it (escaping <, > and
+// & as HTML-safe JSON does): printable ASCII that needs no escape is copied,
+// anything else is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
