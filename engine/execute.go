@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -136,7 +137,7 @@ func (s *session) allRevertible(rp *replay) bool {
 		if !isWrite(od.Action) {
 			continue
 		}
-		t, ok := steps.Lookup(typeOf(addr))
+		t, ok := steps.Lookup(addrs.TypeOf(addr))
 		if !ok {
 			return false
 		}
@@ -161,15 +162,6 @@ func isWrite(a string) bool {
 		return true
 	}
 	return false
-}
-
-// typeOf returns TYPE from "step.TYPE.NAME[...]".
-func typeOf(addr string) string {
-	parts := strings.SplitN(addr, ".", 3)
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[1]
 }
 
 type stepOutcome struct {

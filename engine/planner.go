@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -393,7 +394,7 @@ func instanceAddr(st *runbook.Step, key string) string {
 	if st.ForEach == nil {
 		return st.Address()
 	}
-	return fmt.Sprintf("%s[%q]", st.Address(), key)
+	return addrs.Keyed(st.Address(), key)
 }
 
 // call builds the steps.Call for an instance from its arguments, marks
