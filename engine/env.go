@@ -368,7 +368,7 @@ func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diag
 		return nil, diags
 	}
 	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
-		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		s.sc.setData(d.Type, d.ScopeName(), cty.DynamicVal)
 		return nil
 	})...)
 	if diags.HasErrors() {

@@ -310,10 +310,10 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		// No expression reads it (setStep would drop it).
 	case st.ForEach == nil:
 		if v, ok := values[""]; ok {
-			s.sc.setStep(st.Type, st.Name, v)
+			s.sc.setStep(st.Type, st.ScopeName(), v)
 		}
 	default:
-		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
+		s.sc.setStep(st.Type, st.ScopeName(), cty.ObjectVal(values))
 	}
 	if failures > allowed {
 		out.failed = true
@@ -647,7 +647,7 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 			if err != nil || v == cty.NilVal {
 				return hcl.Diagnostics{stepError(d, "Cannot read the journal", fmt.Errorf("recorded value of %s: %v", d.Address(), err))}
 			}
-			s.sc.setData(d.Type, d.Name, v)
+			s.sc.setData(d.Type, d.ScopeName(), v)
 			return nil
 		}
 	}
@@ -656,7 +656,7 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 		return diags
 	}
 	if len(ps.Instances) == 1 && ps.Instances[0].Action == string(steps.Read) {
-		v := s.sc.getData(d.Type, d.Name)
+		v := s.sc.getData(d.Type, d.ScopeName())
 		kept, hid := stored(v, s.secretInputs())
 		od := outcomeData{Object: ps.Instances[0].Object, Action: string(steps.Read)}
 		if !hid {

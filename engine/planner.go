@@ -174,7 +174,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		return ps, diags
 	}
 	if !cfg.IsWhollyKnown() {
-		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		s.sc.setData(d.Type, d.ScopeName(), cty.DynamicVal)
 		ps.Instances = append(ps.Instances, plan.Instance{Address: d.Address(), Action: plan.ActionDeferred})
 		return ps, diags
 	}
@@ -189,7 +189,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 	case err != nil:
 		return ps, append(diags, stepError(d, "Cannot read "+d.Address(), err))
 	}
-	s.sc.setData(d.Type, d.Name, obs.Value)
+	s.sc.setData(d.Type, d.ScopeName(), obs.Value)
 	self := instanceValue(obs.Value, cty.NullVal(cty.DynamicPseudoType), "read")
 	for _, c := range append(append([]*runbook.Check{}, d.Preconditions...), d.Postconditions...) {
 		_, dd := lang.EvalCheck(s.sc.child(cty.NilVal, self), c, checkKind(d, c))
