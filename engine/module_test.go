@@ -310,3 +310,37 @@ func TestModulePlanRendering(t *testing.T) {
 		t.Errorf("markdown rendering lacks the modules:\n%s", md.String())
 	}
 }
+
+// A module variable's validation blocks check what its caller passes, at
+// the input's line.
+func TestModuleInputValidation(t *testing.T) {
+	h := newHarness(t)
+	rb, diags := h.loadSources(moduleSources(header+`
+module "m" {
+  source = "./m"
+  key    = "BAD"
+}
+`, map[string]string{"m/main.hcl": `
+variable "key" {
+  type = string
+  validation {
+    condition     = lower(var.key) == var.key
+    error_message = "key must be lower case, not ${var.key}."
+  }
+}
+step "test_value" "a" {
+  key   = var.key
+  value = "1"
+}
+`}))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, diags = h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "tester"})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "main.hcl:5,12-17: Invalid module input") || !strings.Contains(diags.Error(), "key must be lower case, not BAD.") {
+		t.Fatalf("plan: %v", diags)
+	}
+	if theWorld.get("BAD") != "" {
+		t.Fatal("wrote")
+	}
+}

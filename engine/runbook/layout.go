@@ -149,7 +149,7 @@ func (l *layout) call(caller *Runbook, m *Module, path addrs.Module, tmap target
 			given[a.Name] = a
 		}
 		for _, v := range child.Variables {
-			ie := &inputExpr{v: v, each: in.each, module: m.Name, rng: m.DeclRange}
+			ie := &inputExpr{v: v, each: in.each, module: m.Name, rng: m.DeclRange, local: prefix + "var." + v.Name}
 			if a, ok := given[v.Name]; ok {
 				ie.expr, ie.rng = a.Expr, a.Expr.Range()
 			}
@@ -353,6 +353,9 @@ type inputExpr struct {
 	each   cty.Value
 	module string
 	rng    hcl.Range
+	// local is the flat local holding the value, which the variable's
+	// (renamed) validation blocks read.
+	local string
 }
 
 func (e *inputExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
@@ -376,7 +379,54 @@ func (e *inputExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 			Subject:  e.rng.Ptr(),
 		})
 	}
-	return conv, diags
+	return conv, append(diags, e.validate(ctx, conv)...)
+}
+
+// validate checks the variable's validation blocks against v, as a root
+// runbook's are checked against its inputs. Their references to the
+// variable read the local the value goes to: v is put there for them.
+func (e *inputExpr) validate(ctx *hcl.EvalContext, v cty.Value) hcl.Diagnostics {
+	if len(e.v.Validations) == 0 {
+		return nil
+	}
+	locals := map[string]cty.Value{}
+	for c := ctx; c != nil; c = c.Parent() {
+		if l, ok := c.Variables["local"]; ok && l.IsKnown() && !l.IsNull() && l.Type().IsObjectType() {
+			for k, x := range l.AsValueMap() {
+				locals[k] = x
+			}
+			break
+		}
+	}
+	locals[e.local] = v
+	vctx := ctx.NewChild()
+	vctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(locals)}
+	var diags hcl.Diagnostics
+	for _, c := range e.v.Validations {
+		ok, d := c.Condition.Value(vctx)
+		diags = append(diags, d...)
+		if d.HasErrors() || !ok.IsWhollyKnown() || ok.IsNull() {
+			continue
+		}
+		ok, _ = ok.Unmark()
+		if b, err := convert.Convert(ok, cty.Bool); err != nil || b.True() {
+			continue
+		}
+		msg := "the validation at " + c.DeclRange.String() + " failed"
+		if m, d := c.ErrorMessage.Value(vctx); !d.HasErrors() && m.IsWhollyKnown() && !m.IsNull() {
+			if s, err := convert.Convert(m, cty.String); err == nil {
+				s, _ = s.Unmark()
+				msg = s.AsString()
+			}
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid module input",
+			Detail:   fmt.Sprintf("module %q: %s: %s", e.module, e.v.Name, msg),
+			Subject:  e.rng.Ptr(),
+		})
+	}
+	return diags
 }
 
 func (e *inputExpr) Variables() []hcl.Traversal {
