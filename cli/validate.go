@@ -51,6 +51,9 @@ func runValidate(opts *validateOptions) error {
 	mods := ""
 	if len(rb.Modules) > 0 {
 		mods = fmt.Sprintf(", %d module calls", len(rb.Modules))
+		if len(rb.Modules) == 1 {
+			mods = ", 1 module call"
+		}
 	}
 	fmt.Fprintf(opts.IO.Out, "The runbook %q is valid: %d steps, %d data blocks%s.\n", rb.Meta.Name, len(rb.Steps), len(rb.Data), mods)
 	if env == nil && len(rb.Targets) > 0 && (opts.G == nil || opts.G.Lab == "") {
