@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/steps"
 )
 
 // setModule is a module that sets a key and says what it wrote.
@@ -342,5 +344,89 @@ step "test_value" "a" {
 	}
 	if theWorld.get("BAD") != "" {
 		t.Fatal("wrote")
+	}
+}
+
+// whereType ("test_where") is a data type that reads which test_dir
+// target it was given: its root.
+type whereType struct{ readType }
+
+func (whereType) Info() steps.Info {
+	return steps.Info{Name: "test_where", Doc: "Test: reads its target's root.", Kind: steps.KindData, Target: "test_dir",
+		Schema: steps.Schema{"key": {Type: cty.String}}}
+}
+
+func (whereType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
+	cfg := c.Target.(cty.Value)
+	return steps.Observation{Object: "where", Value: cty.ObjectVal(map[string]cty.Value{"root": cfg.GetAttr("root")})}, nil
+}
+
+func init() { steps.Register(whereType{}) }
+
+// A module's targets are its caller's of the same type and name, unless
+// the call passes another in targets = {} (as Terraform passes providers
+// to modules); a module target the caller lacks is named at the call.
+func TestModuleTargets(t *testing.T) {
+	mod := map[string]string{"m/main.hcl": `
+target "test_dir" "corp" {}
+data "test_where" "here" {
+  target = target.test_dir.corp
+}
+output "root" { value = data.test_where.here.root }
+`}
+	root := header + `
+target "test_dir" "corp" { root = "/corp" }
+target "test_dir" "lab" { root = "/lab" }
+module "same" {
+  source = "./m"
+}
+module "passed" {
+  source  = "./m"
+  targets = { "test_dir.corp" = target.test_dir.lab }
+}
+step "test_value" "roots" {
+  key   = "roots"
+  value = "${module.same.root} ${module.passed.root}"
+}
+`
+	h := newHarness(t)
+	p := h.planSources(moduleSources(root, mod))
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() || rep.Status != journal.StatusSucceeded || theWorld.get("roots") != "/corp /lab" {
+		t.Fatalf("apply: %v %+v roots=%q", diags, rep, theWorld.get("roots"))
+	}
+
+	rb, diags := h.loadSources(moduleSources(header+`
+target "test_dir" "other" { root = "/o" }
+module "lacking" {
+  source = "./m"
+}
+`, mod))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	diags = h.e.Validate(rb)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `main.hcl:4,1-17: Missing module target`) || !strings.Contains(diags.Error(), `pass one in targets = { "test_dir.corp" = target.test_dir.NAME }`) {
+		t.Fatalf("validate: %v", diags)
+	}
+}
+
+// An object a module's step changes that someone else changed after review
+// is drift, named by its module address, and nothing is written.
+func TestModuleDrift(t *testing.T) {
+	h := newHarness(t)
+	theWorld.set("x", "old")
+	p := h.planSources(moduleSources(moduleRunbook, map[string]string{"modules/set/main.hcl": setModule}))
+	theWorld.set("m-c", "someone else")
+	rep, _ := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	var drifted []string
+	for _, d := range rep.Drift {
+		drifted = append(drifted, d.Address)
+	}
+	if !strings.Contains(strings.Join(drifted, " "), `module.many["c"].step.test_value.set`) {
+		t.Fatalf("drift = %v, want module.many[\"c\"].step.test_value.set among it", drifted)
+	}
+	if theWorld.count(theWorld.applies, "a") != 0 || theWorld.get("x") != "old" {
+		t.Error("wrote despite drift")
 	}
 }
