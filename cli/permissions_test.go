@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -19,7 +20,7 @@ func TestPermissionsFromDeclarations(t *testing.T) {
 			t.Fatal(diags.Error())
 		}
 		want := map[string]bool{}
-		for _, st := range append(rb.Data, rb.Steps...) {
+		for _, st := range blocksOf(rb) {
 			typ, _ := steps.Lookup(st.Type)
 			for _, p := range typ.Info().Permissions {
 				want[p] = true
@@ -99,5 +100,15 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// blocksOf is every data block and step of rb and of the modules it calls,
+// as loaded: what their step types declare is what the runbook needs.
+func blocksOf(rb *runbook.Runbook) []*runbook.Step {
+	out := append(append([]*runbook.Step{}, rb.Data...), rb.Steps...)
+	for _, m := range rb.Modules {
+		out = append(out, blocksOf(m.Child)...)
+	}
 	return out
 }
