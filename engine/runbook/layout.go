@@ -3,6 +3,7 @@ package runbook
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -55,7 +56,7 @@ func LayOut(rb *Runbook, ctx *hcl.EvalContext) (*Runbook, hcl.Diagnostics) {
 			return t
 		}
 		return renamer("", nil)(t)
-	})
+	}, true)
 	steps, diags := l.lay(rb, nil, func(typ, name string) (string, string) { return typ, name })
 	flat.Steps = steps
 	return &flat, diags
@@ -312,7 +313,7 @@ func renamer(prefix string, tmap targetMap) func(hcl.Traversal) hcl.Traversal {
 // renameRunbook renames every reference in a module copy's expressions,
 // and in the traversals taken out of them.
 func renameRunbook(rb *Runbook, rename func(hcl.Traversal) hcl.Traversal) {
-	renameFiles(rb, rename)
+	renameFiles(rb, rename, false)
 	for _, st := range append(append([]*Step{}, rb.Data...), rb.Steps...) {
 		if st.Target != nil {
 			st.Target = rename(st.Target)
@@ -328,9 +329,13 @@ func renameRunbook(rb *Runbook, rename func(hcl.Traversal) hcl.Traversal) {
 	}
 }
 
-// renameFiles renames the references of every expression in rb's files.
-func renameFiles(rb *Runbook, rename func(hcl.Traversal) hcl.Traversal) {
-	for _, f := range rb.Files {
+// renameFiles renames the references of every expression in rb's files;
+// rootOnly skips the modules' files a root runbook's Files also holds.
+func renameFiles(rb *Runbook, rename func(hcl.Traversal) hcl.Traversal, rootOnly bool) {
+	for name, f := range rb.Files {
+		if rootOnly && strings.Contains(name, "/") {
+			continue
+		}
 		body, ok := f.Body.(*hclsyntax.Body)
 		if !ok {
 			continue

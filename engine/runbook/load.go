@@ -161,7 +161,7 @@ func loadSources(dir string, sources map[string][]byte, local fs.FS) (*Runbook, 
 		for _, src := range sources {
 			total += len(src)
 		}
-		r := &resolver{sources: rb.Sources, local: local, total: total}
+		r := &resolver{sources: rb.Sources, local: local, total: total, parsed: rb.Files}
 		diags = append(diags, r.resolveModules(rb, "", nil)...)
 		diags = append(diags, checkModuleRefs(rb)...)
 	}

@@ -166,6 +166,9 @@ type resolver struct {
 	// alone.
 	local fs.FS
 	total int
+	// parsed, when set, gets every module file parsed (the root
+	// runbook's Files), so diagnostics in them show their source.
+	parsed map[string]*hcl.File
 }
 
 // moduleKey resolves source as called from the module at key caller ("" for
@@ -300,6 +303,9 @@ func (r *resolver) load(key string, files map[string][]byte, stack []string) (*R
 	for _, name := range names {
 		f, fDiags := parseNative(files[name], name)
 		diags = append(diags, fDiags...)
+		if f != nil && r.parsed != nil {
+			r.parsed[name] = f
+		}
 		if f == nil || fDiags.HasErrors() {
 			d.parseFailed = true
 			continue
