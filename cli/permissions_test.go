@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
@@ -22,7 +23,7 @@ func TestPermissionsFromDeclarations(t *testing.T) {
 			t.Fatal(diags.Error())
 		}
 		want := map[string]bool{}
-		for _, st := range append(rb.Data, rb.Steps...) {
+		for _, st := range blocksOf(rb) {
 			typ, _ := steps.Lookup(st.Type)
 			for _, p := range typ.Info().Permissions {
 				want[p] = true
@@ -196,4 +197,14 @@ func TestListedPermissionsSufficeInTheLab(t *testing.T) {
 	if err == nil || strings.Contains(out, "Rehearsal succeeded") || !strings.Contains(out, "403") {
 		t.Fatalf("restore-mistake without User.ReadWrite.All (%v): %v\n%s", app.Roles, err, out)
 	}
+}
+
+// blocksOf is every data block and step of rb and of the modules it calls,
+// as loaded: what their step types declare is what the runbook needs.
+func blocksOf(rb *runbook.Runbook) []*runbook.Step {
+	out := append(append([]*runbook.Step{}, rb.Data...), rb.Steps...)
+	for _, m := range rb.Modules {
+		out = append(out, blocksOf(m.Child)...)
+	}
+	return out
 }

@@ -21,7 +21,14 @@ import (
 // bundledDir is where the documented runbooks live in rebind.Runbooks.
 const bundledDir = "runbooks"
 
-// bundled lists the names of the runbooks built into rebind.
+// A module block's bare source names a bundled module (runbooks/modules/NAME)
+// or runbook.
+func init() {
+	runbook.Bundled, _ = fs.Sub(rebind.Runbooks, bundledDir)
+}
+
+// bundled lists the names of the runbooks built into rebind (a module's
+// folder, under runbooks/modules/, is not one).
 func bundled() []string {
 	ents, err := fs.ReadDir(rebind.Runbooks, bundledDir)
 	if err != nil {

@@ -48,7 +48,14 @@ func runValidate(opts *validateOptions) error {
 	if diags.HasErrors() {
 		return errReported
 	}
-	fmt.Fprintf(opts.IO.Out, "The runbook %q is valid: %d steps, %d data blocks.\n", rb.Meta.Name, len(rb.Steps), len(rb.Data))
+	mods := ""
+	if len(rb.Modules) > 0 {
+		mods = fmt.Sprintf(", %d module calls", len(rb.Modules))
+		if len(rb.Modules) == 1 {
+			mods = ", 1 module call"
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, "The runbook %q is valid: %d steps, %d data blocks%s.\n", rb.Meta.Name, len(rb.Steps), len(rb.Data), mods)
 	if env == nil && len(rb.Targets) > 0 && (opts.G == nil || opts.G.Lab == "") {
 		fmt.Fprintf(opts.IO.Out, "Its targets were not checked against an environment: give one with --env FILE (or REBIND_ENV).\n")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/plan"
 )
 
@@ -44,7 +45,7 @@ func (e *Engine) ApproveStep(ctx context.Context, runID, addr, by string) (strin
 // plan p: one of its instances, or any key of a fan-out whose keys were
 // decided at apply.
 func checkApproveGate(p *plan.Plan, runID, addr string) error {
-	base := baseAddr(addr)
+	base := addrs.StepOf(addr)
 	var gates []string
 	for _, st := range p.Steps {
 		if !IsApproveGate(st.Type) || st.Mode == "data" {

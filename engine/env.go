@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/engine/environment"
+	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
@@ -325,6 +326,22 @@ type Need struct {
 // the plan lists, so it cannot drift from them. A block of an unknown type
 // is left out (validate reports it).
 func Needs(rb *runbook.Runbook) []Need {
+	if len(rb.Modules) > 0 {
+		// A module's steps need what they need where the module is
+		// called: laid out with the variables' defaults, the others
+		// unknown (a for_each on them stands for all its keys).
+		vars := map[string]cty.Value{}
+		for _, v := range rb.Variables {
+			vars[v.Name] = v.Default
+			if v.Default == cty.NilVal {
+				vars[v.Name] = cty.UnknownVal(v.Type)
+			}
+		}
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: lang.Functions(rb.Dir)}
+		if flat, diags := runbook.LayOut(rb, ctx); !diags.HasErrors() {
+			rb = flat
+		}
+	}
 	var out []Need
 	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
 		t, ok := steps.Lookup(st.Type)
@@ -368,7 +385,7 @@ func (e *Engine) ResolveTargets(rb *runbook.Runbook) ([]ResolvedTarget, hcl.Diag
 		return nil, diags
 	}
 	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
-		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		s.sc.setData(d.Type, d.ScopeName(), cty.DynamicVal)
 		return nil
 	})...)
 	if diags.HasErrors() {

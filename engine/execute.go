@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -136,7 +137,7 @@ func (s *session) allRevertible(rp *replay) bool {
 		if !isWrite(od.Action) {
 			continue
 		}
-		t, ok := steps.Lookup(typeOf(addr))
+		t, ok := steps.Lookup(addrs.TypeOf(addr))
 		if !ok {
 			return false
 		}
@@ -161,15 +162,6 @@ func isWrite(a string) bool {
 		return true
 	}
 	return false
-}
-
-// typeOf returns TYPE from "step.TYPE.NAME[...]".
-func typeOf(addr string) string {
-	parts := strings.SplitN(addr, ".", 3)
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[1]
 }
 
 type stepOutcome struct {
@@ -318,10 +310,10 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		// No expression reads it (setStep would drop it).
 	case st.ForEach == nil:
 		if v, ok := values[""]; ok {
-			s.sc.setStep(st.Type, st.Name, v)
+			s.sc.setStep(st.Type, st.ScopeName(), v)
 		}
 	default:
-		s.sc.setStep(st.Type, st.Name, cty.ObjectVal(values))
+		s.sc.setStep(st.Type, st.ScopeName(), cty.ObjectVal(values))
 	}
 	if failures > allowed {
 		out.failed = true
@@ -655,7 +647,7 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 			if err != nil || v == cty.NilVal {
 				return hcl.Diagnostics{stepError(d, "Cannot read the journal", fmt.Errorf("recorded value of %s: %v", d.Address(), err))}
 			}
-			s.sc.setData(d.Type, d.Name, v)
+			s.sc.setData(d.Type, d.ScopeName(), v)
 			return nil
 		}
 	}
@@ -664,7 +656,7 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 		return diags
 	}
 	if len(ps.Instances) == 1 && ps.Instances[0].Action == string(steps.Read) {
-		v := s.sc.getData(d.Type, d.Name)
+		v := s.sc.getData(d.Type, d.ScopeName())
 		kept, hid := stored(v, s.secretInputs())
 		od := outcomeData{Object: ps.Instances[0].Object, Action: string(steps.Read)}
 		if !hid {

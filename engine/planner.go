@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -173,7 +174,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		return ps, diags
 	}
 	if !cfg.IsWhollyKnown() {
-		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		s.sc.setData(d.Type, d.ScopeName(), cty.DynamicVal)
 		ps.Instances = append(ps.Instances, plan.Instance{Address: d.Address(), Action: plan.ActionDeferred})
 		return ps, diags
 	}
@@ -188,7 +189,7 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 	case err != nil:
 		return ps, append(diags, stepError(d, "Cannot read "+d.Address(), err))
 	}
-	s.sc.setData(d.Type, d.Name, obs.Value)
+	s.sc.setData(d.Type, d.ScopeName(), obs.Value)
 	self := instanceValue(obs.Value, cty.NullVal(cty.DynamicPseudoType), "read")
 	for _, c := range append(append([]*runbook.Check{}, d.Preconditions...), d.Postconditions...) {
 		_, dd := lang.EvalCheck(s.sc.child(cty.NilVal, self), c, checkKind(d, c))
@@ -401,7 +402,7 @@ func instanceAddr(st *runbook.Step, key string) string {
 	if st.ForEach == nil {
 		return st.Address()
 	}
-	return fmt.Sprintf("%s[%q]", st.Address(), key)
+	return addrs.Keyed(st.Address(), key)
 }
 
 // call builds the steps.Call for an instance from its arguments, marks

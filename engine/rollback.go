@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/runbook"
@@ -112,9 +113,9 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 	// instances' withheld arguments.
 	eachOf := map[*runbook.Step]map[string]cty.Value{}
 	for _, it := range items {
-		stepAddr := baseAddr(it.addr)
+		stepAddr := addrs.StepOf(it.addr)
 		st := byAddr[stepAddr]
-		t, ok := steps.Lookup(typeOf(it.addr))
+		t, ok := steps.Lookup(addrs.TypeOf(it.addr))
 		if st == nil || !ok {
 			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "the step is no longer in the runbook"})
 			reverted(it.addr, OutcomeNotReverted)
@@ -215,16 +216,6 @@ func seqOf(st *instState) int64 {
 		return st.outcomeSeq
 	}
 	return 1 << 62 // in doubt: the newest thing the run did
-}
-
-// baseAddr strips a fan-out key: step.T.N["k"] -> step.T.N.
-func baseAddr(addr string) string {
-	for i := 0; i < len(addr); i++ {
-		if addr[i] == '[' {
-			return addr[:i]
-		}
-	}
-	return addr
 }
 
 // restoreWithheld evaluates a step's configuration again, as its revert

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
@@ -56,15 +55,7 @@ func (e *Engine) openRun(ctx context.Context, runID string, in Inputs) (journal.
 // decodePlanValue converts plan JSON back to a value of the given type
 // (its implied type when the variable has no type constraint).
 func decodePlanValue(v plan.Value, ty cty.Type) (cty.Value, error) {
-	b := []byte(v.String())
-	if ty == cty.NilType || ty == cty.DynamicPseudoType {
-		implied, err := ctyjson.ImpliedType(b)
-		if err != nil {
-			return cty.NilVal, err
-		}
-		ty = implied
-	}
-	return ctyjson.Unmarshal(b, ty)
+	return plan.DecodeValue(v, ty)
 }
 
 // planRunbook loads the runbook a plan carries, after checking its sources

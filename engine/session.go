@@ -64,8 +64,21 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 		secrets: newSecretSet(),
 	}
 	s.logw = scrubWriter{w: e.log(), s: s.secrets}
-	s.sc.readsStep = rb.ReferencesStep
 	var diags hcl.Diagnostics
+	if len(rb.Modules) > 0 {
+		// The modules' blocks are laid out once the variables are known:
+		// a module's for_each decides how many copies there are.
+		if diags = s.resolveVars(in); diags.HasErrors() {
+			return nil, s.secrets.scrubDiags(diags)
+		}
+		flat, d := runbook.LayOut(rb, s.sc.ctx())
+		diags = append(diags, d...)
+		if diags.HasErrors() {
+			return nil, s.secrets.scrubDiags(diags)
+		}
+		rb, s.rb = flat, flat
+	}
+	s.sc.readsStep = rb.ReferencesStep
 	for _, st := range append(append([]*runbook.Step{}, rb.Data...), rb.Steps...) {
 		t, ok := steps.Lookup(st.Type)
 		if !ok {
@@ -123,13 +136,15 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	diags = append(diags, s.resolveVars(in)...)
+	if s.values == nil {
+		diags = append(diags, s.resolveVars(in)...)
+	}
 	if diags.HasErrors() {
 		return nil, s.secrets.scrubDiags(diags)
 	}
 	// Until a step has run, what it produces is unknown.
 	for _, st := range rb.Steps {
-		s.sc.setStep(st.Type, st.Name, cty.DynamicVal)
+		s.sc.setStep(st.Type, st.ScopeName(), cty.DynamicVal)
 	}
 	diags = append(diags, s.orderEarly()...)
 	return s, diags
@@ -159,7 +174,7 @@ func (s *session) orderEarly() hcl.Diagnostics {
 			refs = append(refs, d.Target)
 		}
 		refs = append(refs, d.DependsOn...)
-		nodes = append(nodes, node{addr: d.Address(), refs: refs, rng: d.DeclRange})
+		nodes = append(nodes, node{addr: scopeAddr(d), refs: refs, rng: d.DeclRange})
 	}
 	sorted, d := order(nodes)
 	diags = append(diags, d...)
@@ -196,7 +211,7 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 	var diags hcl.Diagnostics
 	dataByAddr := map[string]*runbook.Step{}
 	for _, d := range s.rb.Data {
-		dataByAddr[d.Address()] = d
+		dataByAddr[scopeAddr(d)] = d
 	}
 	localByAddr := map[string]*runbook.Local{}
 	for _, l := range s.rb.Locals {
@@ -242,6 +257,12 @@ func (s *session) evalEarly(ctx context.Context, read func(*runbook.Step) hcl.Di
 		}
 	}
 	return diags
+}
+
+// scopeAddr is a data block's or step's address as references in the flat
+// scope name it (data.TYPE.NAME, the name after its module path).
+func scopeAddr(st *runbook.Step) string {
+	return string(st.Addr().Mode) + "." + st.Type + "." + st.ScopeName()
 }
 
 // refreshStepLocals re-evaluates the locals that depend on steps.

@@ -21,7 +21,7 @@ func (e *Engine) Validate(rb *runbook.Runbook) hcl.Diagnostics {
 	s.validating = true
 	diags = append(diags, s.evalEarly(context.Background(), func(d *runbook.Step) hcl.Diagnostics {
 		_, dd := s.decode(d, s.sc.ctx())
-		s.sc.setData(d.Type, d.Name, cty.DynamicVal)
+		s.sc.setData(d.Type, d.ScopeName(), cty.DynamicVal)
 		return dd
 	})...)
 	if diags = append(diags, s.checkBudgets()...); diags.HasErrors() {

@@ -262,7 +262,7 @@ func TestRollback(t *testing.T) {
 		}
 		rb := j.rollback(t)
 		nr := notReverted(rb)
-		if !hasPrefix(nr, "step.entra_dir_sync.off") || !hasPrefix(nr, "step.entra_dir_sync.on") {
+		if !hasPrefix(nr, "module.sync_off.step.entra_dir_sync.off") || !hasPrefix(nr, "step.entra_dir_sync.on") {
 			t.Errorf("not reverted %v; want the sync switch reported", nr)
 		}
 		after := l.dump()
@@ -291,7 +291,7 @@ func TestRollback(t *testing.T) {
 		}
 		rb := j.rollback(t)
 		nr := notReverted(rb)
-		for _, p := range []string{"step.entra_dir_sync.off", "step.entra_dir_sync.on", "step.entra_user_purge.stale"} {
+		for _, p := range []string{"module.sync_off.step.entra_dir_sync.off", "step.entra_dir_sync.on", "step.entra_user_purge.stale"} {
 			if !hasPrefix(nr, p) {
 				t.Errorf("not reverted %v; want %s reported", nr, p)
 			}

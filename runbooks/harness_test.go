@@ -261,6 +261,10 @@ func runbooksDir() string {
 	return wd
 }
 
+// The bundled modules the runbooks call by name (source = "takeover-check")
+// are this folder's, as the rebind binary's are its embedded copy.
+func init() { runbook.Bundled = os.DirFS(runbooksDir()) }
+
 // testLog sends the engine's progress lines to the test log.
 type testLog struct{ t *testing.T }
 

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // ErrAltered is matched (errors.Is) by an *AlteredError.
@@ -163,6 +166,13 @@ func Consistent(p *plan.Plan) (*runbook.Runbook, error) {
 	// Steps: data blocks, then steps, each in file order; each header as
 	// its step type declares it.
 	blocks := append(append([]*runbook.Step{}, rb.Data...), rb.Steps...)
+	if len(rb.Modules) > 0 {
+		flat, err := layOut(rb, p)
+		if err != nil {
+			return nil, err
+		}
+		blocks = append(append([]*runbook.Step{}, flat.Data...), flat.Steps...)
+	}
 	if len(p.Steps) != len(blocks) {
 		add("steps", fmt.Sprintf("%d blocks", len(p.Steps)), fmt.Sprintf("%d", len(blocks)), "its runbook sources have")
 	}
@@ -370,4 +380,31 @@ func OnlyTooFew(err error) bool {
 		}
 	}
 	return true
+}
+
+// layOut lays out the modules of the plan's runbook as the engine does,
+// with the plan's inputs: the blocks the plan's steps must be.
+func layOut(rb *runbook.Runbook, p *plan.Plan) (*runbook.Runbook, error) {
+	vars := map[string]cty.Value{}
+	for _, v := range rb.Variables {
+		raw, ok := p.Inputs[v.Name]
+		switch {
+		case ok:
+			val, err := plan.DecodeValue(raw, v.Type)
+			if err != nil {
+				return nil, fmt.Errorf("approval: the plan's input %q: %w", v.Name, err)
+			}
+			vars[v.Name] = val
+		case v.Default != cty.NilVal:
+			vars[v.Name] = v.Default
+		default:
+			vars[v.Name] = cty.UnknownVal(v.Type).Mark(lang.Sensitive)
+		}
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}, Functions: lang.Functions(rb.Dir)}
+	flat, diags := runbook.LayOut(rb, ctx)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("approval: the plan's runbook modules do not lay out: %w", diags)
+	}
+	return flat, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/rebind-dev/rebind/engine/addrs"
 )
 
 // StepSummary counts the instances of one step of a run by where the
@@ -79,7 +81,7 @@ func (z *summarizer) add(step string, kind Kind) {
 		return
 	}
 	if _, seen := z.state[step]; !seen {
-		base := stepOf(step)
+		base := addrs.StepOf(step)
 		if _, ok := z.inst[base]; !ok {
 			z.steps = append(z.steps, base)
 		}
@@ -112,17 +114,6 @@ func (z *summarizer) result() []StepSummary {
 		out = append(out, sum)
 	}
 	return out
-}
-
-// stepOf strips an instance address's fan-out key: step.T.N["k"] ->
-// step.T.N. A key holding "[" is quoted, so the first "[" starts it.
-func stepOf(addr string) string {
-	for i := 0; i < len(addr); i++ {
-		if addr[i] == '[' {
-			return addr[:i]
-		}
-	}
-	return addr
 }
 
 // summaryQuery reads what Summary folds: no payloads, only what an index

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rebind-dev/rebind/engine/addrs"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -194,7 +195,7 @@ func clipJSON(b []byte) string {
 // UnchangedAddress is the address of a fan-out instance: the step's
 // address and the key, as the engine names it.
 func UnchangedAddress(step, key string) string {
-	return fmt.Sprintf("%s[%q]", step, key)
+	return addrs.Keyed(step, key)
 }
 
 // Instance returns the unchanged instance u of step s as a whole

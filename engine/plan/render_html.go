@@ -175,6 +175,14 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; border-top: 1px
 <p>To see them: {{.SeeAll}}.</p>
 </section>
 {{end}}
+{{if .Modules}}
+<section id="modules">
+<h2>Modules</h2>
+<ul>
+{{range .Modules}}<li>{{.}}</li>
+{{end}}</ul>
+</section>
+{{end}}
 {{if .Permissions}}
 <section id="permissions">
 <h2>Permissions needed</h2>

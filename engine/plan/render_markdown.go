@@ -46,8 +46,10 @@ type planView struct {
 	Irreversible []irreversibleView
 	Groups       []groupView
 	Permissions  []string
-	Approvals    approvalsView
-	PlanFile     string
+	// Modules says where each module instance begins and ends.
+	Modules   []string
+	Approvals approvalsView
+	PlanFile  string
 	// Listed says what a summarised view lists ("" when it lists every
 	// instance), NotListed what it counts instead, by step, and SeeAll
 	// where to see everything (see MaxListed).
@@ -135,6 +137,7 @@ func buildView(p *Plan, opt RenderOptions) planView {
 		Summary:     Summary(p),
 		Permissions: p.Permissions,
 		Cost:        CostLines(p.Cost),
+		Modules:     moduleLines(p),
 		PlanFile:    opt.PlanFile,
 	}
 	// The file name goes into a shell command in a code block: keep it on
@@ -376,6 +379,13 @@ func RenderMarkdown(w io.Writer, p *Plan, opt RenderOptions) error {
 			pw.f("| %s | %s |\n", mdCode(n.Step), mdText(n.Counts))
 		}
 		pw.f("\nTo see them: %s.\n", mdText(v.SeeAll))
+	}
+
+	if len(v.Modules) > 0 {
+		pw.f("\n#### Modules\n\n")
+		for _, m := range v.Modules {
+			pw.f("- %s\n", mdText(m))
+		}
 	}
 
 	if len(v.Permissions) > 0 {

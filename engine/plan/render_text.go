@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/rebind-dev/rebind/engine/addrs"
 )
 
 // TextOptions controls the terminal rendering.
@@ -98,8 +100,21 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		pw.f("%s\n", Summary(p))
 		pw.f("Listed       %s\n\n", l.listedPhrase())
 	}
+	// A module's rows sit between lines saying where it begins and ends.
+	var inModule addrs.Module
+	moveTo := func(to addrs.Module) {
+		ends, begins := moduleMoves(inModule, to)
+		for _, m := range ends {
+			pw.f("%s\n", c(bold, "-- end of "+m+" --"))
+		}
+		for _, m := range begins {
+			pw.f("%s\n", c(bold, "-- "+m+" --"))
+		}
+		inModule = to
+	}
 	for _, r := range l.Rows {
 		s, in := r.Step, r.In
+		moveTo(moduleOf(s.Address))
 		sym := symbols[in.Action]
 		label := in.Action
 		if s.Await != "" && in.Action != "no-op" && in.Action != "read" {
@@ -123,6 +138,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 			irreversible = append(irreversible, fmt.Sprintf("%s: %s", in.Address, reason))
 		}
 	}
+	moveTo(nil)
 	if l.Summarised {
 		pw.f("\nNot listed:\n")
 		for _, n := range l.NotListed {
@@ -137,6 +153,12 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		pw.f("\n%s\n", c(bold+"\x1b[31m", "Irreversible changes:"))
 		for _, s := range irreversible {
 			pw.f("  ! %s\n", s)
+		}
+	}
+	if mods := p.Modules(); len(mods) > 0 {
+		pw.f("\nModules:\n")
+		for _, m := range mods {
+			pw.f("  %s\n", m)
 		}
 	}
 	if len(p.Permissions) > 0 {

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Unknown is how a value that is not known until apply appears in a plan.
@@ -19,6 +20,20 @@ const OutOfRange = "(number out of range)"
 
 // Value is a value as a plan shows it: canonical JSON, with unknown parts
 // written as Unknown. Marks must be resolved (redacted) before encoding;
+// DecodeValue converts a Value back to a cty value of type ty (its implied
+// type when ty is cty.DynamicPseudoType or cty.NilType).
+func DecodeValue(v Value, ty cty.Type) (cty.Value, error) {
+	b := []byte(v.String())
+	if ty == cty.NilType || ty == cty.DynamicPseudoType {
+		implied, err := ctyjson.ImpliedType(b)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		ty = implied
+	}
+	return ctyjson.Unmarshal(b, ty)
+}
+
 // EncodeValue drops any that remain.
 type Value []byte
 

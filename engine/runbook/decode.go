@@ -21,6 +21,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "target", LabelNames: []string{"type", "name"}},
 		{Type: "data", LabelNames: []string{"type", "name"}},
 		{Type: "step", LabelNames: []string{"type", "name"}},
+		{Type: "module", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
 	},
 }
 
@@ -82,6 +84,10 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 			diags = append(diags, d.decodeTarget(b)...)
 		case "data", "step":
 			diags = append(diags, d.decodeStep(b)...)
+		case "module":
+			diags = append(diags, d.decodeModule(b)...)
+		case "output":
+			diags = append(diags, d.decodeOutput(b)...)
 		}
 	}
 	return diags
@@ -91,7 +97,7 @@ func (d *decoder) decodeFile(f *hcl.File) hcl.Diagnostics {
 // presence and the references between blocks.
 func (d *decoder) finish() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if !d.metaSeen && d.firstFile != nil && !d.parseFailed {
+	if !d.metaSeen && d.firstFile != nil && !d.parseFailed && d.rb.module == "" {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing runbook block",

@@ -39,7 +39,7 @@ func Load(p string) (*Runbook, hcl.Diagnostics) {
 		if err != nil {
 			return &Runbook{Dir: filepath.Dir(p)}, fileError(p, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", p, err))
 		}
-		return LoadSources(filepath.Dir(p), map[string][]byte{filepath.Base(p): src})
+		return loadSources(filepath.Dir(p), map[string][]byte{filepath.Base(p): src}, os.DirFS(filepath.Dir(p)))
 	}
 	rb, diags := loadFS(os.DirFS(p), ".")
 	rb.Dir = p
@@ -65,7 +65,8 @@ func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
 		if err != nil {
 			return &Runbook{}, fileError(dir, "Cannot read runbook", fmt.Sprintf("The runbook file %s cannot be read: %s.", dir, err))
 		}
-		return LoadSources(path.Dir(dir), map[string][]byte{path.Base(dir): src})
+		sub, _ := fs.Sub(fsys, path.Dir(dir))
+		return loadSources(path.Dir(dir), map[string][]byte{path.Base(dir): src}, sub)
 	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -90,7 +91,8 @@ func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
 	if len(sources) == 0 {
 		return &Runbook{}, fileError(dir, "No runbook files", fmt.Sprintf("The folder %s holds no %s files.", dir, Extension))
 	}
-	return LoadSources(dir, sources)
+	sub, _ := fs.Sub(fsys, dir)
+	return loadSources(dir, sources, sub)
 }
 
 // LoadSources parses a runbook from its files' contents, keyed by file name
@@ -100,7 +102,17 @@ func loadFS(fsys fs.FS, dir string) (*Runbook, hcl.Diagnostics) {
 //
 // The result is never nil; it may be incomplete when the diagnostics have
 // errors.
+//
+// Sources also holds the files of the modules the runbook calls, keyed by
+// their folder (see Module.Key): a runbook carried by a saved plan calls
+// the modules reviewed with it, never what is on disk now.
 func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnostics) {
+	return loadSources(dir, sources, nil)
+}
+
+// loadSources is LoadSources reading the modules it calls that sources
+// lacks from local, the runbook's folder (nil: from sources alone).
+func loadSources(dir string, sources map[string][]byte, local fs.FS) (*Runbook, hcl.Diagnostics) {
 	rb := &Runbook{
 		Dir:     dir,
 		Sources: make(map[string][]byte, len(sources)),
@@ -108,8 +120,11 @@ func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnosti
 	}
 	names := make([]string, 0, len(sources))
 	for name, src := range sources {
-		names = append(names, name)
 		rb.Sources[name] = src
+		if strings.Contains(name, "/") {
+			continue // a module's file
+		}
+		names = append(names, name)
 	}
 	sort.Strings(names)
 
@@ -141,6 +156,15 @@ func LoadSources(dir string, sources map[string][]byte) (*Runbook, hcl.Diagnosti
 		diags = append(diags, d.decodeFile(f)...)
 	}
 	diags = append(diags, d.finish()...)
+	if len(rb.Modules) > 0 && !diags.HasErrors() {
+		total := 0
+		for _, src := range sources {
+			total += len(src)
+		}
+		r := &resolver{sources: rb.Sources, local: local, total: total, parsed: rb.Files}
+		diags = append(diags, r.resolveModules(rb, "", nil)...)
+		diags = append(diags, checkModuleRefs(rb)...)
+	}
 	return rb, diags
 }
 

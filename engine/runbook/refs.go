@@ -3,6 +3,7 @@ package runbook
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -11,10 +12,13 @@ import (
 // refScope says which roots a block's expressions may use.
 type refScope struct {
 	// roots allowed besides var, which every block may use.
-	local, target, data, step, each, self bool
+	local, target, data, step, each, self, module bool
 	// stepIndex is the position of the referring step in run order, -1 for
 	// any other block. A step may refer only to earlier steps.
 	stepIndex int
+	// beforeFirst is set for a module called before any step: every
+	// step is later.
+	beforeFirst bool
 	// self is the referring block's address, to report self-references.
 	addr string
 }
@@ -30,8 +34,12 @@ func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics
 			stepPos[s.Address()] = i
 		}
 	}
-	c := &refChecker{declared: declared, stepPos: stepPos, stepRefs: map[string]bool{}}
-	defer func() { rb.stepRefs = c.stepRefs }()
+	modulePos := make(map[string]int, len(rb.Modules))
+	for _, m := range rb.Modules {
+		modulePos["module."+m.Name] = m.Pos
+	}
+	c := &refChecker{declared: declared, stepPos: stepPos, modulePos: modulePos, stepRefs: map[string]bool{}}
+	defer func() { rb.stepRefs, rb.moduleRefs = c.stepRefs, c.moduleRefs }()
 
 	for _, v := range rb.Variables {
 		sc := refScope{stepIndex: -1, addr: "var." + v.Name}
@@ -40,22 +48,39 @@ func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics
 		}
 	}
 	for _, l := range rb.Locals {
-		sc := refScope{local: true, target: true, data: true, step: true, stepIndex: -1, addr: "local." + l.Name}
+		sc := refScope{local: true, target: true, data: true, step: true, module: true, stepIndex: -1, addr: "local." + l.Name}
 		diags = append(diags, c.exprs(sc, l.Expr)...)
+	}
+	for _, o := range rb.Outputs {
+		sc := refScope{local: true, target: true, data: true, step: true, module: true, stepIndex: -1, addr: "output." + o.Name}
+		diags = append(diags, c.exprs(sc, o.Value)...)
+	}
+	for _, m := range rb.Modules {
+		// Its inputs are read where it runs: from earlier steps only.
+		sc := refScope{local: true, target: true, data: true, step: true, module: true, each: m.ForEach != nil,
+			stepIndex: m.Pos - 1, beforeFirst: m.Pos == 0, addr: "module." + m.Name}
+		for _, a := range m.Inputs {
+			diags = append(diags, c.exprs(sc, a.Expr)...)
+		}
+		diags = append(diags, c.traversals(sc, m.DependsOn)...)
+		if m.ForEach != nil {
+			// Its instances are laid out before anything is read.
+			diags = append(diags, c.exprs(refScope{stepIndex: -1, addr: "the for_each of module." + m.Name}, m.ForEach)...)
+		}
 	}
 	for _, t := range rb.Targets {
 		sc := refScope{local: true, stepIndex: -1, addr: "target." + t.Type + "." + t.Name}
 		diags = append(diags, c.traversals(sc, bodyTraversals(t.Config))...)
 	}
 	for _, d := range rb.Data {
-		sc := refScope{local: true, target: true, data: true, step: true, self: true, stepIndex: -1, addr: d.Address()}
+		sc := refScope{local: true, target: true, data: true, step: true, module: true, self: true, stepIndex: -1, addr: d.Address()}
 		diags = append(diags, c.traversals(sc, bodyTraversals(d.Config))...)
 	}
 	for i, s := range rb.Steps {
 		if stepPos[s.Address()] != i {
 			continue // a duplicate, already reported
 		}
-		sc := refScope{local: true, target: true, data: true, step: true, self: true, each: s.ForEach != nil, stepIndex: i, addr: s.Address()}
+		sc := refScope{local: true, target: true, data: true, step: true, module: true, self: true, each: s.ForEach != nil, stepIndex: i, addr: s.Address()}
 		// Config still holds the meta-arguments (PartialContent only hides
 		// them), so this covers target, depends_on and the conditions too.
 		diags = append(diags, c.traversals(sc, bodyTraversals(s.Config))...)
@@ -78,6 +103,9 @@ func checkReferences(rb *Runbook, declared map[string]hcl.Range) hcl.Diagnostics
 type refChecker struct {
 	declared map[string]hcl.Range
 	stepPos  map[string]int
+	// modulePos is each module call's position among the steps.
+	modulePos  map[string]int
+	moduleRefs []hcl.Traversal
 	// stepRefs records what the runbook reads of step values (see
 	// Runbook.ReferencesStep).
 	stepRefs map[string]bool
@@ -122,10 +150,10 @@ func (c *refChecker) traversal(sc refScope, t hcl.Traversal) *hcl.Diagnostic {
 	}
 	allowed := map[string]bool{
 		"var": true, "local": sc.local, "target": sc.target, "data": sc.data,
-		"step": sc.step, "each": sc.each, "self": sc.self,
+		"step": sc.step, "each": sc.each, "self": sc.self, "module": sc.module,
 	}
 	if ok, known := allowed[root]; !known {
-		return bad("Invalid reference", fmt.Sprintf("%q is not something a runbook can refer to. References start with var, local, target, data or step, and inside a step also each (with for_each) and self.", root))
+		return bad("Invalid reference", fmt.Sprintf("%q is not something a runbook can refer to. References start with var, local, target, data, step or module, and inside a step also each (with for_each) and self.", root))
 	} else if !ok {
 		return bad("Invalid reference", fmt.Sprintf("%s cannot refer to %s.", sc.addr, root))
 	}
@@ -156,6 +184,16 @@ func (c *refChecker) traversal(sc refScope, t hcl.Traversal) *hcl.Diagnostic {
 		}
 		addr = root + "." + names[0] + "." + names[1]
 		what = map[string]string{"target": "target", "data": "data block", "step": "step"}[root]
+	case "module":
+		names := attrNames(t, 1)
+		if len(names) < 1 {
+			return nil
+		}
+		addr, what = "module."+names[0], "module"
+		c.moduleRefs = append(c.moduleRefs, t)
+		if pos, ok := c.modulePos[addr]; ok && sc.stepIndex >= 0 && pos > sc.stepIndex && !strings.HasPrefix(sc.addr, "module.") {
+			return bad("Reference to a later module", fmt.Sprintf("%s refers to %s, which runs after it: steps and modules run in file order. Move %s below the module block.", sc.addr, addr, sc.addr))
+		}
 	default:
 		return nil
 	}
@@ -165,7 +203,7 @@ func (c *refChecker) traversal(sc refScope, t hcl.Traversal) *hcl.Diagnostic {
 	if addr == sc.addr && root != "var" {
 		return bad("Self-reference", fmt.Sprintf("%s refers to itself. Inside its own conditions a step reads its values as self.observed and self.result.", sc.addr))
 	}
-	if root == "step" && sc.stepIndex >= 0 && c.stepPos[addr] > sc.stepIndex {
+	if root == "step" && (sc.stepIndex >= 0 && c.stepPos[addr] > sc.stepIndex || sc.beforeFirst) {
 		return bad("Reference to a later step", fmt.Sprintf("%s refers to %s, which runs after it: steps run in file order, so its values are not known yet. Move %s below %s.", sc.addr, addr, sc.addr, addr))
 	}
 	return nil

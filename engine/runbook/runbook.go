@@ -12,6 +12,8 @@ package runbook
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rebind-dev/rebind/engine/addrs"
 )
 
 // Runbook is a parsed runbook. The result may be incomplete when the
@@ -29,6 +31,11 @@ type Runbook struct {
 	Data []*Step
 	// Steps in run order (Mode StepMode).
 	Steps []*Step
+	// Modules are the module calls, in declaration order; each runs its
+	// steps where it is declared among Steps (Module.Pos).
+	Modules []*Module
+	// Outputs are what the runbook gives a caller when called as a module.
+	Outputs []*Output
 
 	// Dir is the folder relative paths (file(), csv files) resolve from.
 	Dir string
@@ -42,6 +49,12 @@ type Runbook struct {
 	// stepRefs is what expressions read of step values: "TYPE.NAME",
 	// "TYPE" (a whole type, indexed at run time) or "*" (all of step).
 	stepRefs map[string]bool
+	// moduleRefs are the references to module outputs, checked once the
+	// modules are loaded.
+	moduleRefs []hcl.Traversal
+	// module is the Sources key of the module this runbook is, "" for a
+	// root runbook (which needs a runbook block).
+	module string
 }
 
 // ReferencesStep reports whether any expression of the runbook can read the
@@ -136,6 +149,9 @@ type Step struct {
 	Mode Mode
 	Type string
 	Name string
+	// Module is the path of module instances the block sits in (set by
+	// the engine when it lays modules out), empty in the root runbook.
+	Module addrs.Module
 
 	// Config is the body without the meta-arguments below.
 	Config hcl.Body
@@ -172,12 +188,25 @@ type Step struct {
 	TypeRange hcl.Range
 }
 
-// Address returns "step.TYPE.NAME" or "data.TYPE.NAME".
+// Address returns "step.TYPE.NAME" or "data.TYPE.NAME", after the module
+// path it sits in (module.NAME.step.TYPE.NAME).
 func (s *Step) Address() string {
+	return s.Addr().String()
+}
+
+// Addr is the block's typed address.
+func (s *Step) Addr() addrs.Step {
+	mode := addrs.StepMode
 	if s.Mode == DataMode {
-		return "data." + s.Type + "." + s.Name
+		mode = addrs.DataMode
 	}
-	return "step." + s.Type + "." + s.Name
+	return addrs.Step{Module: s.Module, Mode: mode, Type: s.Type, Name: s.Name}
+}
+
+// ScopeName is the name the block's value has in the engine's flat scope
+// (step.TYPE[ScopeName]): its name, after its module path.
+func (s *Step) ScopeName() string {
+	return s.Module.String() + s.Name
 }
 
 // Retry is a `retry {}` block.

@@ -189,14 +189,13 @@ step "assert" "not_imported_yet" {
 # InvalidHardMatch (learn.microsoft.com/entra/identity/hybrid/connect/
 # tshoot-connect-sync-errors#invalidhardmatch). Users still synced (by the
 # old forest's server) are not affected.
-step "assert" "takeover_known" {
-  condition     = length(local.cloud_managed) == 0 || data.entra_tenant.tenant.hard_match_takeover != "unknown" || contains(["no", "yes"], var.takeover_blocked)
-  error_message = "These cloud users are not synced, so binding them takes them over through hard match: ${join(", ", local.cloud_managed)}. rebind could not read whether the tenant blocks that (GET /directory/onPremisesSynchronization supports delegated Global Administrator sign-in only). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockCloudObjectTakeoverThroughHardMatchEnabled), then plan again with -var takeover_blocked=no (or yes)."
-}
-
-step "assert" "takeover_allowed" {
-  condition     = length(local.cloud_managed) == 0 || data.entra_tenant.tenant.hard_match_takeover == "allowed" || (data.entra_tenant.tenant.hard_match_takeover == "unknown" && var.takeover_blocked == "no")
-  error_message = "The tenant blocks cloud object takeover through hard match, and these cloud users are not synced: ${join(", ", local.cloud_managed)}. Their new accounts would fail with InvalidHardMatch. Turn the feature off for the run (PATCH /directory/onPremisesSynchronization/{id}, features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update) and back on after, or leave them out."
+module "takeover" {
+  source           = "takeover-check"
+  applies          = length(local.cloud_managed) > 0
+  reading          = data.entra_tenant.tenant.hard_match_takeover
+  takeover_blocked = var.takeover_blocked
+  context          = "These cloud users are not synced, so binding them takes them over through hard match: ${join(", ", local.cloud_managed)}. "
+  consequence      = "These cloud users are not synced: ${join(", ", local.cloud_managed)}. Their new accounts would fail with InvalidHardMatch. Turn the feature off for the run (PATCH /directory/onPremisesSynchronization/{id}, features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update) and back on after, or leave them out."
 }
 
 # Connect must not import a new account before its anchor is written

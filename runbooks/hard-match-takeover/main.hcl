@@ -157,14 +157,11 @@ step "assert" "managed_domains" {
 # blockCloudObjectTakeoverThroughHardMatchEnabled refuses with
 # InvalidHardMatch (learn.microsoft.com/entra/identity/hybrid/connect/
 # tshoot-connect-sync-errors#invalidhardmatch).
-step "assert" "takeover_known" {
-  condition     = data.entra_tenant.tenant.hard_match_takeover != "unknown" || contains(["no", "yes"], var.takeover_blocked)
-  error_message = "rebind could not read whether the tenant blocks cloud object takeover through hard match: Graph refuses GET /directory/onPremisesSynchronization to this credential (it supports delegated sign-in of a Global Administrator only). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockCloudObjectTakeoverThroughHardMatchEnabled), then plan again with -var takeover_blocked=no (or yes)."
-}
-
-step "assert" "takeover_allowed" {
-  condition     = data.entra_tenant.tenant.hard_match_takeover == "allowed" || (data.entra_tenant.tenant.hard_match_takeover == "unknown" && var.takeover_blocked == "no")
-  error_message = "The tenant blocks cloud object takeover through hard match (BlockCloudObjectTakeoverThroughHardMatchEnabled): every account would fail with InvalidHardMatch. Turn it off for the run (Update-MgDirectoryOnPremiseSynchronization with Features.BlockCloudObjectTakeoverThroughHardMatchEnabled = $false, learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant), plan again, and turn it back on once every user is bound (\"This flag should be set to True again after any matching has been completed\")."
+module "takeover" {
+  source           = "takeover-check"
+  reading          = data.entra_tenant.tenant.hard_match_takeover
+  takeover_blocked = var.takeover_blocked
+  consequence      = "Every account would fail with InvalidHardMatch. Turn it off for the run (Update-MgDirectoryOnPremiseSynchronization with Features.BlockCloudObjectTakeoverThroughHardMatchEnabled = $false, learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-existing-tenant), plan again, and turn it back on once every user is bound (\"This flag should be set to True again after any matching has been completed\")."
 }
 
 # No scheduled cycle may see an account before its cloud user carries its

@@ -163,14 +163,12 @@ step "assert" "relink_no_duplicates" {
 # With an app-only token the switch reads "unknown" (the read supports
 # delegated Global Administrator sign-in only); the admin's own reading,
 # takeover_blocked, then stands in for it, and without it the plan stops.
-step "assert" "relink_takeover_known" {
-  condition     = !local.relinking || data.entra_tenant.tenant.hard_match_takeover != "unknown" || contains(["no", "yes"], var.takeover_blocked)
-  error_message = "rebind could not read whether the tenant blocks cloud object takeover through hard match: Graph refuses GET /directory/onPremisesSynchronization to this credential (it supports delegated sign-in of a Global Administrator only, never an app-only token). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockCloudObjectTakeoverThroughHardMatchEnabled), then plan again with -var takeover_blocked=no (or yes)."
-}
-
-step "assert" "relink_takeover_allowed" {
-  condition     = !local.relinking || (data.entra_tenant.tenant.hard_match_takeover == "allowed" || (data.entra_tenant.tenant.hard_match_takeover == "unknown" && var.takeover_blocked == "no"))
-  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled, as read by rebind or as given in takeover_blocked). Re-pairing turns directory sync off, which makes every synced user cloud-managed; when it is turned back on each one would fail with InvalidHardMatch instead of binding again. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is synced."
+module "relink_takeover" {
+  source           = "takeover-check"
+  applies          = local.relinking
+  reading          = data.entra_tenant.tenant.hard_match_takeover
+  takeover_blocked = var.takeover_blocked
+  consequence      = "Re-pairing turns directory sync off, which makes every synced user cloud-managed; when it is turned back on each one would fail with InvalidHardMatch instead of binding again. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is synced."
 }
 
 step "assert" "relink_managed_domains" {
@@ -207,27 +205,10 @@ step "ad_remote_mailbox" "mailbox" {
 }
 
 # Re-pairing: only when users are listed.
-step "entra_dir_sync" "off" {
-  for_each = local.relinking ? toset(["tenant"]) : toset([])
-  target   = target.entra.tenant
-  enabled  = false
-}
-
-step "entra_user_state" "cloud_managed" {
-  for_each              = local.relink_users
-  max_concurrency       = 10
-  target                = target.entra.tenant
-  upn                   = each.value.upn
-  sync_enabled          = false
-  await                 = "96h"
-}
-
-step "entra_immutable_id" "clear" {
-  for_each        = local.relink_users
-  max_concurrency = 10
-  target          = target.entra.tenant
-  upn             = each.value.upn
-  immutable_id    = null
+module "sync_off" {
+  source  = "sync-off"
+  enabled = local.relinking
+  users   = local.relink_users
 }
 
 step "entra_dir_sync" "on" {

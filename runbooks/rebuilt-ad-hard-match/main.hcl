@@ -178,14 +178,11 @@ step "assert" "no_duplicates" {
 # With an app-only token the switch reads "unknown" (the read supports
 # delegated Global Administrator sign-in only); the admin's own reading,
 # takeover_blocked, then stands in for it, and without it the plan stops.
-step "assert" "takeover_known" {
-  condition     = data.entra_tenant.tenant.hard_match_takeover != "unknown" || contains(["no", "yes"], var.takeover_blocked)
-  error_message = "rebind could not read whether the tenant blocks cloud object takeover through hard match: Graph refuses GET /directory/onPremisesSynchronization to this credential (it supports delegated sign-in of a Global Administrator only, never an app-only token). Have a Global Administrator check (Get-MgDirectoryOnPremiseSynchronization | Select -Expand Features | Select BlockCloudObjectTakeoverThroughHardMatchEnabled), then plan again with -var takeover_blocked=no (or yes)."
-}
-
-step "assert" "takeover_allowed" {
-  condition     = (data.entra_tenant.tenant.hard_match_takeover == "allowed" || (data.entra_tenant.tenant.hard_match_takeover == "unknown" && var.takeover_blocked == "no"))
-  error_message = "The tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled, as read by rebind or as given in takeover_blocked). Once sync is turned off every synced user becomes cloud-managed, and when it is turned back on each one would fail with InvalidHardMatch instead of binding. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is bound."
+module "takeover" {
+  source           = "takeover-check"
+  reading          = data.entra_tenant.tenant.hard_match_takeover
+  takeover_blocked = var.takeover_blocked
+  consequence      = "Once sync is turned off every synced user becomes cloud-managed, and when it is turned back on each one would fail with InvalidHardMatch instead of binding. Turn the feature off for the duration (PATCH /directory/onPremisesSynchronization/{id} with features.blockCloudObjectTakeoverThroughHardMatchEnabled = false, learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-update), plan this runbook again, and turn it back on when every user is bound."
 }
 
 step "assert" "managed_domains" {
@@ -210,33 +207,14 @@ step "export" "baseline" {
   columns = ["kind", "upn", "cloud_id", "immutable_id_before", "immutable_id_after", "new_object_guid", "sync_enabled", "proxy_addresses", "licenses"]
 }
 
-# Irreversible for up to 72 hours: sync cannot be turned on again until the
-# switch-off has completed.
-step "entra_dir_sync" "off" {
-  target  = target.entra.tenant
-  enabled = false
-}
-
-# Immutable IDs can be written only once a user is cloud-managed.
-step "entra_user_state" "cloud_managed" {
-  for_each              = local.users
-  max_concurrency       = 10
-  target                = target.entra.tenant
-  upn                   = each.value.upn
-  sync_enabled          = false
-  await                 = "96h"
-}
-
-# Cleared first: a user whose new anchor cannot be written below is still
-# soft matched by the Initial cycle instead of staying anchored to a dead
-# forest.
-step "entra_immutable_id" "clear" {
-  for_each        = local.users
-  max_concurrency = 10
-  max_errors      = var.max_errors
-  target          = target.entra.tenant
-  upn             = each.value.upn
-  immutable_id    = null
+# Sync off (irreversible for up to 72 hours), wait until the users are
+# cloud-managed, and clear their immutable IDs. Cleared first: a user whose
+# new anchor cannot be written below is still soft matched by the Initial
+# cycle instead of staying anchored to a dead forest.
+module "sync_off" {
+  source     = "sync-off"
+  users      = local.users
+  max_errors = var.max_errors
 }
 
 step "approve" "purge_stale" {
