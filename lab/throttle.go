@@ -158,15 +158,35 @@ func (s *Server) throttled(next http.Handler) http.Handler {
 // one request, whatever it carries), so that a test or a benchmark can
 // read what a run spent: GraphRequests, or GET /lab/requests.
 type requestCounter struct {
-	mu  sync.Mutex
-	by  map[string]int64
-	all int64
+	mu       sync.Mutex
+	requests tally
 	// throttled counts the 429s the throttle answered (a $batch item's
-	// included), by client and in all; injected faults are not counted.
-	throttledBy  map[string]int64
-	throttledAll int64
+	// included); injected faults are not counted.
+	throttled tally
 	// units counts the resource units charged to requests let through.
 	units int64
+}
+
+// tally is a count by client and in all.
+type tally struct {
+	by  map[string]int64
+	all int64
+}
+
+func (t *tally) add(client string) {
+	if t.by == nil {
+		t.by = map[string]int64{}
+	}
+	t.by[client]++
+	t.all++
+}
+
+func (t *tally) read() (int64, map[string]int64) {
+	by := make(map[string]int64, len(t.by))
+	for k, v := range t.by {
+		by[k] = v
+	}
+	return t.all, by
 }
 
 // counted counts each Graph request that reaches the lab with a valid
@@ -180,52 +200,32 @@ func (s *Server) counted(next http.Handler) http.Handler {
 }
 
 func (s *Server) countRequest(client string) {
-	c := &s.requests
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.by == nil {
-		c.by = map[string]int64{}
-	}
-	c.by[client]++
-	c.all++
+	s.requests.mu.Lock()
+	defer s.requests.mu.Unlock()
+	s.requests.requests.add(client)
 }
 
 // GraphRequests returns how many Graph requests the lab has answered (or
 // refused with 429) since it started: in all, and by client (the token's
 // tenant and app, as throttling keys them). A $batch counts once.
 func (s *Server) GraphRequests() (total int64, byClient map[string]int64) {
-	c := &s.requests
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byClient = make(map[string]int64, len(c.by))
-	for k, v := range c.by {
-		byClient[k] = v
-	}
-	return c.all, byClient
+	s.requests.mu.Lock()
+	defer s.requests.mu.Unlock()
+	return s.requests.requests.read()
 }
 
 func (s *Server) countThrottled(client string) {
-	c := &s.requests
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.throttledBy == nil {
-		c.throttledBy = map[string]int64{}
-	}
-	c.throttledBy[client]++
-	c.throttledAll++
+	s.requests.mu.Lock()
+	defer s.requests.mu.Unlock()
+	s.requests.throttled.add(client)
 }
 
 // GraphThrottled returns how many Graph requests (and $batch items) the
 // lab's throttle answered 429 since it started, in all and by client.
 func (s *Server) GraphThrottled() (total int64, byClient map[string]int64) {
-	c := &s.requests
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byClient = make(map[string]int64, len(c.throttledBy))
-	for k, v := range c.throttledBy {
-		byClient[k] = v
-	}
-	return c.throttledAll, byClient
+	s.requests.mu.Lock()
+	defer s.requests.mu.Unlock()
+	return s.requests.throttled.read()
 }
 
 func (s *Server) countUnits(n int) {
