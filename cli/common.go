@@ -220,6 +220,13 @@ func printReport(ios *IO, rep *engine.Report) {
 		} else {
 			fmt.Fprintf(w, "  failed: %s\n", safe(f.Err))
 		}
+		// The values the failing expression used (its text says where
+		// and what).
+		for _, d := range f.Diagnostics {
+			for _, v := range d.Values {
+				fmt.Fprintf(w, "      %s\n", safe(v.Text()))
+			}
+		}
 	}
 	for _, r := range rep.Reverted {
 		fmt.Fprintf(w, "  reverted: %s\n", safe(r))

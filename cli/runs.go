@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -283,5 +284,45 @@ func runRunsShow(opts *runsOptions) error {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Local().Format("15:04:05.000"), safe(string(r.Kind)), safe(r.Step), safe(detail))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printFailureDiags(opts.IO.Out, recs)
+	return nil
+}
+
+// printFailureDiags shows, after the records, the diagnostics the failure
+// records of the page kept (engine.FailureData): where in the runbook each
+// points, what it says, and the values the failing expression used.
+// Records without them (every record written before they were kept) add
+// nothing.
+func printFailureDiags(w io.Writer, recs []journal.Record) {
+	first := true
+	for _, r := range recs {
+		if (r.Kind != journal.KindFailure && r.Kind != journal.KindNote) || len(r.Data) == 0 {
+			continue
+		}
+		var fd engine.FailureData
+		if json.Unmarshal(r.Data, &fd) != nil || len(fd.Diagnostics) == 0 {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nDiagnostics:")
+			first = false
+		}
+		fmt.Fprintf(w, "  record %d  %s\n", r.Seq, safe(r.Step))
+		for _, d := range fd.Diagnostics {
+			head := d.Summary
+			if d.Range != nil {
+				head = fmt.Sprintf("%s:%d: %s", d.Range.Filename, d.Range.Line, d.Summary)
+			}
+			fmt.Fprintf(w, "    %s\n", safe(head))
+			if d.Detail != "" {
+				fmt.Fprintf(w, "      %s\n", safe(d.Detail))
+			}
+			for _, v := range d.Values {
+				fmt.Fprintf(w, "      %s\n", safe(v.Text()))
+			}
+		}
+	}
 }

@@ -53,6 +53,11 @@ func (r *Report) Refused() bool { return r.RunID == "" && len(r.Drift) > 0 }
 type InstanceError struct {
 	Address string
 	Err     string
+	// Diagnostics are the failure's diagnostics, with their source
+	// ranges and the values involved, when it was a runbook expression
+	// that failed (a precondition, a postcondition, an argument); Err is
+	// then their text on one line.
+	Diagnostics []Diagnostic
 }
 
 // Drift is one observed object that changed since planning.

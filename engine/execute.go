@@ -56,7 +56,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 		return finish(journal.StatusFailed, "interrupted before the first step ("+rep.Interrupted+")")
 	}
 	if diags.HasErrors() {
-		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags)})
+		rep.Failures = append(rep.Failures, InstanceError{Err: diagText(diags), Diagnostics: toDiagnostics(diags, s.secrets.scrub)})
 		return finish(journal.StatusFailed, diagText(diags))
 	}
 	for _, st := range s.rb.Steps {
@@ -106,7 +106,7 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 			}
 		}
 		if d := s.refreshStepLocals(); d.HasErrors() {
-			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d), Diagnostics: toDiagnostics(d, s.secrets.scrub)})
 			return finish(journal.StatusFailed, diagText(d))
 		}
 	}
@@ -182,14 +182,14 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 		if diags.HasErrors() {
 			msg = diagText(diags)
 		}
-		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: msg})
+		rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: msg, Diagnostics: toDiagnostics(diags, s.secrets.scrub)})
 		return stepOutcome{failed: true}
 	}
 	allowed := 0
 	if st.MaxErrors != nil {
 		count, percent, d := lang.ParseMaxErrors(s.sc.ctx(), st.MaxErrors)
 		if d.HasErrors() {
-			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d)})
+			rep.Failures = append(rep.Failures, InstanceError{Address: st.Address(), Err: diagText(d), Diagnostics: toDiagnostics(d, s.secrets.scrub)})
 			return stepOutcome{failed: true}
 		}
 		allowed = count
@@ -280,7 +280,7 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 				oc = OutcomeInterrupted
 			case r.err != nil:
 				failures++
-				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error()})
+				rep.Failures = append(rep.Failures, InstanceError{Address: r.addr, Err: r.err.Error(), Diagnostics: r.diags})
 				values[key] = instanceValue(cty.NilVal, cty.NilVal, "failed")
 				oc = OutcomeFailed
 			default:
@@ -325,10 +325,13 @@ func (s *session) runStep(ctx context.Context, st *runbook.Step, rp *replay, dec
 }
 
 type instResult struct {
-	addr    string
-	value   cty.Value
-	wrote   bool
-	err     error
+	addr  string
+	value cty.Value
+	wrote bool
+	err   error
+	// diags are err's diagnostics, kept with their ranges and values,
+	// when a runbook expression failed.
+	diags   []Diagnostic
 	paused  string
 	inDoubt bool
 	// interrupted is set when the run was stopped from outside before the
@@ -367,7 +370,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	if st.Timeout != nil {
 		d, diags := lang.ParseDuration(s.sc.ctx(), st.Timeout, "timeout")
 		if diags.HasErrors() {
-			res.err = fmt.Errorf("%s", diagText(diags))
+			res.err, res.diags = diagsError(diags), toDiagnostics(diags, s.secrets.scrub)
 			return res
 		}
 		var cancel context.CancelFunc
@@ -376,7 +379,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	}
 	marked, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
 	if diags.HasErrors() {
-		res.err = fmt.Errorf("%s", diagText(diags))
+		res.err, res.diags = diagsError(diags), toDiagnostics(diags, s.secrets.scrub)
 		return res
 	}
 	if !marked.IsWhollyKnown() {
@@ -396,11 +399,11 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	}
 	call.Refresh = func(ctx context.Context) (cty.Value, error) {
 		if d := s.rereadData(ctx); d.HasErrors() {
-			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+			return cty.NilVal, diagsError(d)
 		}
 		v, d := s.decode(st, s.sc.child(eachV, cty.NilVal))
 		if d.HasErrors() {
-			return cty.NilVal, fmt.Errorf("%s", diagText(d))
+			return cty.NilVal, diagsError(d)
 		}
 		v, _ = v.UnmarkDeep()
 		return v, nil
@@ -447,7 +450,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 	for _, c := range st.Preconditions {
 		r, d := lang.EvalCheck(s.sc.child(eachV, self), c, "Precondition")
 		if d.HasErrors() || r == lang.Fail {
-			return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(d)))
+			return s.fail(ctx, res, st, diagsError(d))
 		}
 	}
 	if change.Action == steps.NoOp || change.Action == steps.Read {
@@ -530,7 +533,7 @@ func (s *session) await(ctx context.Context, in *instance, res instResult, chang
 	st, t, call, pol := in.st, in.t, in.call, in.pol
 	limit, diags := lang.ParseDuration(s.sc.ctx(), st.Await, "await")
 	if diags.HasErrors() {
-		return s.fail(ctx, res, st, fmt.Errorf("%s", diagText(diags)))
+		return s.fail(ctx, res, st, diagsError(diags))
 	}
 	s.instLogf(res.addr, "  … %s: waiting up to %s for it to become so\n", res.addr, limit)
 	// The limit is counted in poll intervals rather than wall time, so a
@@ -601,7 +604,9 @@ func (s *session) done(ctx context.Context, in *instance, res instResult, obs st
 		r, d := lang.EvalCheck(s.sc.child(eachV, res.value), c, "Postcondition")
 		if d.HasErrors() || r == lang.Fail {
 			res.err = errors.New(s.secrets.scrub(diagText(d)))
-			_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error()})
+			res.diags = toDiagnostics(d, s.secrets.scrub)
+			_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindNote, Step: res.addr, Error: res.err.Error(),
+				Data: failureData(res.diags)})
 			return res
 		}
 	}
@@ -619,8 +624,10 @@ func (s *session) fail(ctx context.Context, res instResult, st *runbook.Step, er
 		return res
 	}
 	res.err = errors.New(s.secrets.scrub(err.Error()))
+	res.diags = keptDiags(err, s.secrets.scrub)
 	s.instLogf(res.addr, "  x %s: %v\n", res.addr, res.err)
-	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: res.err.Error()})
+	_ = s.e.Store.AppendLazy(context.WithoutCancel(ctx), journal.Record{RunID: s.runID, Kind: journal.KindFailure, Step: res.addr, Error: res.err.Error(),
+		Data: failureData(res.diags)})
 	return res
 }
 

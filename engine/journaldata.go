@@ -47,6 +47,22 @@ type outcomeData struct {
 	Result   *typedValue `json:"result,omitempty"`
 }
 
+// FailureData is the Data of a journal.KindFailure record, and of the
+// journal.KindNote record of a failed postcondition, when a runbook
+// expression failed: the diagnostics whose text the record's Error holds.
+// Records written before it was kept have no Data, and read the same.
+type FailureData struct {
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// failureData is the Data a failure record keeps for diags; nil for none.
+func failureData(diags []Diagnostic) []byte {
+	if len(diags) == 0 {
+		return nil
+	}
+	return mustJSON(FailureData{Diagnostics: diags})
+}
+
 // Decision records how an in-doubt instance was settled, by the engine or
 // by a person: the Data of a journal.KindDecision record.
 type Decision struct {

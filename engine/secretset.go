@@ -288,6 +288,9 @@ func (s *session) cleanReport(rep *Report) *Report {
 	sc := s.secrets.scrub
 	for i := range rep.Failures {
 		rep.Failures[i].Err = sc(rep.Failures[i].Err)
+		for j := range rep.Failures[i].Diagnostics {
+			rep.Failures[i].Diagnostics[j].scrub(sc)
+		}
 	}
 	for i := range rep.NotReverted {
 		rep.NotReverted[i].Err = sc(rep.NotReverted[i].Err)
