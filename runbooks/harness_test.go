@@ -30,6 +30,7 @@ import (
 	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	_ "github.com/rebind-dev/rebind/lab/labsync"
 
 	// The step and target types the runbooks use.
@@ -295,11 +296,7 @@ func startLab(t *testing.T, scenario string) *lab {
 // rebind.Scenarios is), for a test that varies a bundled scenario.
 func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: fsys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: fsys})
 	if deletedUPNPrefixed(t) {
 		in.Tenant.SetDeletedUPNPrefix(true)
 	}
