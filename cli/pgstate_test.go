@@ -49,6 +49,15 @@ func (m machine) cmd(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// twoMachines are machines a and b of one team: one working folder, each
+// its own state directory, one fresh database of c as the shared journal.
+func twoMachines(t *testing.T, c *pgtest.Cluster) (dir string, a, b machine) {
+	t.Helper()
+	dir = t.TempDir()
+	db := c.NewDB(t)
+	return dir, machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+}
+
 func (m machine) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	out, err := m.cmd(t, args...).CombinedOutput()
@@ -242,9 +251,7 @@ step "wait" "hold" {
 // refusal alone is checked in TestPGRollbackFromAnotherMachine.)
 func TestPGTwoMachinesOneObject(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
 	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
 	var wg sync.WaitGroup
@@ -297,9 +304,7 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 // once runs once; the other is told the plan was applied.
 func TestPGSavedPlanAppliedOnce(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	mustWrite(t, filepath.Join(dir, "p.hcl"), fmt.Sprintf(slowRunbook, "once"))
 	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
 		t.Fatalf("plan: %v\n%s", err, out)
@@ -397,9 +402,7 @@ step "file" "f" {
 // error saying it lost its claim.
 func TestPGPausedApplierLosesItsLease(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	// Paused in the wait: step one is written, two is not.
 	ac := startApply(t, a)
 	time.Sleep(200 * time.Millisecond)
@@ -537,9 +540,7 @@ func TestPGServerFaultsMidRun(t *testing.T) {
 // works it; the other is refused, naming the holder.
 func TestPGTwoResumesRace(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	_, a, b := twoMachines(t, c)
 	ac := startApply(t, a)
 	ac.Kill()
 	id := b.runs(t)[0].ID
@@ -577,9 +578,7 @@ func TestPGTwoResumesRace(t *testing.T) {
 // from another machine once its lease ran out.
 func TestPGRollbackFromAnotherMachine(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	ac := startApply(t, a)
 	aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.Cmd.Process.Pid)
 	// While A works, `runs` and `runs show` on B say who holds the run.
