@@ -314,17 +314,7 @@ func TestRollback(t *testing.T) {
 // scheduler is held as it was, so Connect imports nothing with a half
 // carried set of anchors.
 func TestRollbackCarryover(t *testing.T) {
-	l, j := caseNamed(t, "consistency-guid-carryover").setup(t)
-	before := l.dump()
-	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
-		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-			t.Error(err)
-		}
-	})
-	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
-		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
-	}
-	after := l.dump()
+	l, before, after := rollBackAtCycle(t, "consistency-guid-carryover")
 	for _, n := range movedUsers {
 		if g := after.adUser(t, n+"@contoso.com")["mS-DS-ConsistencyGuid"]; g != nil {
 			t.Errorf("%s: mS-DS-ConsistencyGuid %v after rollback, want it empty again", n, g)
@@ -340,8 +330,24 @@ func TestRollbackCarryover(t *testing.T) {
 // approval: the immutable IDs written are cleared again, so the users stay
 // cloud-only, and no account was taken over.
 func TestRollbackTakeover(t *testing.T) {
-	l, j := caseNamed(t, "hard-match-takeover").setup(t)
-	before := l.dump()
+	_, before, after := rollBackAtCycle(t, "hard-match-takeover")
+	for _, n := range takeoverUsers {
+		u := after.cloudUser(t, n+"@contoso.com", false)
+		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
+			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
+		}
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+// rollBackAtCycle applies the case's runbook with directory sync turned
+// off right before its Initial cycle, so the cycle fails, and requires the
+// run rolled back in full. It returns the lab and its state before and
+// after.
+func rollBackAtCycle(t *testing.T, name string) (l *lab, before, after state) {
+	t.Helper()
+	l, j := caseNamed(t, name).setup(t)
+	before = l.dump()
 	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
 		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
 			t.Error(err)
@@ -350,14 +356,8 @@ func TestRollbackTakeover(t *testing.T) {
 	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
 		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
 	}
-	after := l.dump()
-	for _, n := range takeoverUsers {
-		u := after.cloudUser(t, n+"@contoso.com", false)
-		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
-			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
-		}
-	}
-	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+	after = l.dump()
+	return l, before, after
 }
 
 func caseNamed(t *testing.T, name string) scenarioCase {
