@@ -6,10 +6,11 @@
 //
 // Where the suites live: the kill-and-resume suites that drive runbooks
 // (file steps through the rebind binary, the bundled runbooks against lab
-// scenarios, modules) are in runbooks/; the journal's own crash test stays
-// in engine/journal (it kills a journal writer, not a run) and the
-// PostgreSQL state store's in cli/pgstate_test.go (it needs cli's lab and
-// database helpers). All of them use this package.
+// scenarios, a kill inside a module) are in runbooks/. Three stay beside
+// what they need: engine/journal's crash test kills a journal writer, not
+// a run; cli/pgstate_test.go needs the PostgreSQL cluster helpers and
+// cli/crash_lab_test.go kills `rebind lab serve` as well, through cli's
+// lab helpers. The two in cli build their processes with this package.
 //
 // Only test files import e2e; it imports nothing of rebind, so it adds no
 // edge to the layering internal/archtest checks.
