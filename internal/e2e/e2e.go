@@ -158,9 +158,6 @@ func (k KillAndResume) Run(t testing.TB) (played, midRun int) {
 		if k.Resume(i, delay, exit) {
 			midRun++
 		}
-		if t.Failed() {
-			break
-		}
 	}
 	return played, midRun
 }
