@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/cli"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // TestMain lets the test binary act as the rebind command: with
 // REBIND_TEST_AS_CLI=1 it runs cli.Main on its arguments and exits.
 func TestMain(m *testing.M) {
-	if os.Getenv("REBIND_TEST_AS_CLI") == "1" {
+	if os.Getenv(e2e.AsCLI) == "1" {
 		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -82,10 +83,8 @@ func (w *workspace) read(name string) string {
 // It runs in a process group of its own, so a test can signal it (and what
 // it started) without touching the test binary.
 func (w *workspace) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = w.Dir
-	cmd.Env = append(os.Environ(), "REBIND_TEST_AS_CLI=1", "NO_COLOR=1", "REBIND_STATE_DIR="+w.StateDir)
-	cmd.Env = append(cmd.Env, w.Env...)
+	// The workspace's own state directory overrides e2e's default.
+	cmd := e2e.Rebind(w.Dir, append([]string{"REBIND_STATE_DIR=" + w.StateDir}, w.Env...), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }

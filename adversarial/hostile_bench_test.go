@@ -2,11 +2,10 @@ package adversarial
 
 import (
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // BenchmarkHostileInputs measures how long rebind takes to answer each
@@ -45,10 +44,7 @@ func BenchmarkHostileInputs(b *testing.B) {
 // peak resident memory in bytes and its exit code.
 func runProcess(b *testing.B, dir string, env, args []string) (int64, int) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REBIND_TEST_AS_CLI=1", "NO_COLOR=1", "REBIND_STATE_DIR="+filepath.Join(dir, ".rebind"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd := e2e.Rebind(dir, env, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
 		b.Fatal(err)

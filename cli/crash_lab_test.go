@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/statediff"
 )
 
@@ -96,12 +97,12 @@ func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
 		args = append(args, "-var", k+"="+rh.Vars[k])
 	}
 	args = append(args, "main.hcl")
-	apply := func(dir, lab string) *testingCmd {
+	apply := func(dir, lab string) *e2e.Proc {
 		return startCmd(t, dir, append([]string{"--lab", lab}, args...)...)
 	}
 	// passGate gives the go-ahead a paused run asks for, as a person would
 	// after reading its message; it reports whether the run was paused.
-	passGate := func(round int, dir string, run runSummary) bool {
+	passGate := func(round int, dir string, run e2e.RunSummary) bool {
 		if run.Status != "paused" {
 			return false
 		}
@@ -121,7 +122,7 @@ func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
 		for attempt := 0; attempt < gates+3; attempt++ {
 			runs := listRuns(t, dir)
 			if len(runs) == 0 {
-				_, _ = apply(dir, lab).wait() // may stop at a gate; the loop goes on
+				_, _ = apply(dir, lab).Wait() // may stop at a gate; the loop goes on
 				continue
 			}
 			if len(runs) > 1 {
@@ -140,21 +141,21 @@ func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
 	}
 	// timed runs c to its end and says how long it worked after printing
 	// marker (the run started or resumed): the span a kill should land in.
-	timed := func(c *testingCmd, marker string) time.Duration {
-		if !c.waitOutput(marker, time.Minute) {
-			out, _ := c.wait()
+	timed := func(c *e2e.Proc, marker string) time.Duration {
+		if !c.WaitOutput(marker, time.Minute) {
+			out, _ := c.Wait()
 			t.Fatalf("no %q from the reference run:\n%s", marker, out)
 		}
 		start := time.Now()
-		_, _ = c.wait()
+		_, _ = c.Wait()
 		return time.Since(start)
 	}
 	// killWithin kills c at a random instant of the span d after marker.
-	killWithin := func(c *testingCmd, marker string, d time.Duration) {
-		if c.waitOutput(marker, time.Minute) {
+	killWithin := func(c *e2e.Proc, marker string, d time.Duration) {
+		if c.WaitOutput(marker, time.Minute) {
 			time.Sleep(time.Duration(rng.Int63n(int64(d) + 1)))
 		}
-		c.kill()
+		c.Kill()
 	}
 	const started, resuming = " started (", "Resuming run "
 
@@ -190,7 +191,7 @@ func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
 		lab, labCmd := startLab(t, dir, "--scenario", rh.Scenario, "--state", state)
 		if dResume > 0 && i%2 == 1 {
 			// Past the gate: the kill lands in the resume after it.
-			_, _ = apply(dir, lab).wait()
+			_, _ = apply(dir, lab).Wait()
 			runs := listRuns(t, dir)
 			if len(runs) != 1 || !passGate(i, dir, runs[0]) {
 				t.Fatalf("round %d: the run did not stop at its gate: %+v", i, runs)

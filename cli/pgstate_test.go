@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // The shared PostgreSQL journal (--state) driven through real rebind
@@ -47,36 +49,29 @@ func (m machine) cmd(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// twoMachines are machines a and b of one team: one working folder, each
+// its own state directory, one fresh database of c as the shared journal.
+func twoMachines(t *testing.T, c *pgtest.Cluster) (dir string, a, b machine) {
+	t.Helper()
+	dir = t.TempDir()
+	db := c.NewDB(t)
+	return dir, machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+}
+
 func (m machine) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	out, err := m.cmd(t, args...).CombinedOutput()
 	return string(out), err
 }
 
-func (m machine) runs(t *testing.T) []runSummary {
+func (m machine) runs(t *testing.T) []e2e.RunSummary {
 	t.Helper()
-	out, err := m.cmd(t, "runs", "--json").Output()
-	if err != nil {
-		t.Fatalf("runs --json: %v", err)
-	}
-	var runs []runSummary
-	if err := json.Unmarshal(out, &runs); err != nil {
-		t.Fatalf("runs --json: %v\n%s", err, out)
-	}
-	return runs
+	return e2e.ListRuns(t, m.cmd(t, "runs", "--json"))
 }
 
-func (m machine) show(t *testing.T, id string) journalView {
+func (m machine) show(t *testing.T, id string) e2e.Journal {
 	t.Helper()
-	out, err := m.cmd(t, "runs", "show", id, "--json").Output()
-	if err != nil {
-		t.Fatalf("runs show: %v", err)
-	}
-	var v journalView
-	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatalf("runs show: %v\n%s", err, out)
-	}
-	return v
+	return e2e.ShowRun(t, m.cmd(t, "runs", "show", id, "--json"))
 }
 
 // TestPGKillAndResumeOnAnotherMachine kills `rebind apply` (machine A) with
@@ -103,21 +98,17 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	c := pgtest.Start(t)
 	base := t.TempDir()
 	ref := machine{name: "a", dir: filepath.Join(base, "ref"), url: c.NewDB(t)}
-	mustWrite(t, filepath.Join(ref.dir, "crash.hcl"), crashRunbook)
+	mustWrite(t, filepath.Join(ref.dir, "crash.hcl"), e2e.FileRunbook)
 	// The uninterrupted run gives the expected end state, and how long the
 	// steps take once the run has started: the kills land in that span.
-	refc := &testingCmd{cmd: ref.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
-	refc.cmd.Stdout, refc.cmd.Stderr = refc.out, refc.out
-	if err := refc.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	refc.waitOutput(" started (", 60*time.Second)
+	refc := e2e.Start(t, ref.cmd(t, "apply", "-auto-approve", "crash.hcl"))
+	refc.WaitOutput(" started (", 60*time.Second)
 	start := time.Now()
-	if out, err := refc.wait(); err != nil {
+	if out, err := refc.Wait(); err != nil {
 		t.Fatalf("uninterrupted apply: %v\n%s", err, out)
 	}
 	full := time.Since(start)
-	if got, want := readOut(t, ref.dir), expectedFiles(); !equalMaps(got, want) {
+	if got, want := e2e.ReadOut(t, ref.dir), e2e.ExpectedFiles(); !maps.Equal(got, want) {
 		t.Fatalf("uninterrupted run: got %v, want %v", got, want)
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
@@ -130,34 +121,30 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 	// (up to three times as many) until trials kills have landed mid-run.
 	window := full
 	// How far the killed runs had got: files written at the kill.
-	minDone, maxDone := len(expectedFiles()), -1
+	minDone, maxDone := len(e2e.ExpectedFiles()), -1
 	for i := 0; midRun < trials && i < 3*trials; i++ {
 		played++
 		dir := filepath.Join(base, fmt.Sprintf("r%02d", i))
 		db := c.NewDB(t)
 		a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
-		mustWrite(t, filepath.Join(dir, "crash.hcl"), crashRunbook)
-		ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "crash.hcl"), out: &syncBuffer{}}
-		ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
-		if err := ac.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, filepath.Join(dir, "crash.hcl"), e2e.FileRunbook)
+		ac := e2e.Start(t, a.cmd(t, "apply", "-auto-approve", "crash.hcl"))
 		// Mostly after the run started, sometimes (one in eight) before.
 		if rng.Intn(8) > 0 {
-			ac.waitOutput(" started (", 60*time.Second)
+			ac.WaitOutput(" started (", 60*time.Second)
 		}
 		delay := time.Duration(rng.Int63n(int64(window) + 1))
 		time.Sleep(delay)
-		ac.kill()
+		ac.Kill()
 		killed := time.Now()
 		// A's claim names its user, its host and its process.
-		aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid)
+		aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.Cmd.Process.Pid)
 
 		runs := b.runs(t)
-		before := inodes(t, dir)
+		before := e2e.Inodes(t, dir)
 		switch {
 		case len(runs) == 0:
-			if got := readOut(t, dir); len(got) != 0 {
+			if got := e2e.ReadOut(t, dir); len(got) != 0 {
 				t.Fatalf("trial %d: files written without a run: %v", i, got)
 			}
 			if out, err := b.run(t, "apply", "-auto-approve", "crash.hcl"); err != nil {
@@ -192,10 +179,10 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 				t.Fatalf("trial %d: status after resume = %s", i, v.Status)
 			}
 		}
-		if got, want := readOut(t, dir), expectedFiles(); !equalMaps(got, want) {
+		if got, want := e2e.ReadOut(t, dir), e2e.ExpectedFiles(); !maps.Equal(got, want) {
 			t.Fatalf("trial %d (killed after %s): end state differs:\n got %v\nwant %v", i, delay, got, want)
 		}
-		now := inodes(t, dir)
+		now := e2e.Inodes(t, dir)
 		for name, ino := range before {
 			if now[name] != ino {
 				t.Errorf("trial %d: %s was written before the kill and written again", i, name)
@@ -203,7 +190,7 @@ func TestPGKillAndResumeOnAnotherMachine(t *testing.T) {
 		}
 	}
 	t.Logf("%d rounds: %d killed mid-run and resumed from machine B, with %d to %d of the %d files written; %d resumes refused while the lease was live, %d claims taken over (uninterrupted run: %s; kill window at the end: %s)",
-		played, midRun, minDone, maxDone, len(expectedFiles()), refusedLive, takenOver, full, window)
+		played, midRun, minDone, maxDone, len(e2e.ExpectedFiles()), refusedLive, takenOver, full, window)
 	if midRun < trials {
 		t.Errorf("only %d of %d kills landed mid-run, fewer than the %d asked for; the test did not exercise resume enough", midRun, played, trials)
 	}
@@ -264,9 +251,7 @@ step "wait" "hold" {
 // refusal alone is checked in TestPGRollbackFromAnotherMachine.)
 func TestPGTwoMachinesOneObject(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
 	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
 	var wg sync.WaitGroup
@@ -310,7 +295,7 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 	default:
 		t.Errorf("the refused apply (%v) says neither lock nor drift:\n%s\n(the one that ran:\n%s)", errs[1-won], lost, outs[won])
 	}
-	if got := readOut(t, dir)["shared.txt"]; got != []string{"from a\n", "from b\n"}[won] {
+	if got := e2e.ReadOut(t, dir)["shared.txt"]; got != []string{"from a\n", "from b\n"}[won] {
 		t.Errorf("shared.txt = %q, written by the refused apply", got)
 	}
 }
@@ -319,9 +304,7 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 // once runs once; the other is told the plan was applied.
 func TestPGSavedPlanAppliedOnce(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	mustWrite(t, filepath.Join(dir, "p.hcl"), fmt.Sprintf(slowRunbook, "once"))
 	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
 		t.Fatalf("plan: %v\n%s", err, out)
@@ -419,50 +402,20 @@ step "file" "f" {
 // error saying it lost its claim.
 func TestPGPausedApplierLosesItsLease(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
-	mustWrite(t, filepath.Join(dir, "slow.hcl"), `
-runbook "slow" {
-  title = "Two files with a wait between"
-}
-step "file" "one" {
-  path    = "out/one.txt"
-  content = "one\n"
-}
-step "wait" "between" {
-  duration = "2s"
-}
-step "file" "two" {
-  path    = "out/two.txt"
-  content = "two\n"
-}
-`)
-	ac := &testingCmd{cmd: a.cmd(t, "apply", "-auto-approve", "slow.hcl"), out: &syncBuffer{}}
-	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
-	if err := ac.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer ac.cmd.Process.Kill()
+	dir, a, b := twoMachines(t, c)
 	// Paused in the wait: step one is written, two is not.
-	deadline := time.Now().Add(60 * time.Second)
-	for readOut(t, dir)["one.txt"] == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("A never wrote step one:\n%s", ac.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ac := startApply(t, a)
 	time.Sleep(200 * time.Millisecond)
-	ac.cmd.Process.Signal(syscall.SIGSTOP)
+	ac.Cmd.Process.Signal(syscall.SIGSTOP)
 	id := b.runs(t)[0].ID
 	time.Sleep(pgLease + 300*time.Millisecond)
 	out, err := b.run(t, "resume", id)
-	if aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid); err != nil || !strings.Contains(out, "taken over from "+aHolder) {
+	if aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.Cmd.Process.Pid); err != nil || !strings.Contains(out, "taken over from "+aHolder) {
 		t.Fatalf("B's resume after A's lease ran out: %v, want it to say it took the claim over from %s:\n%s", err, aHolder, out)
 	}
 	before := b.show(t, id)
-	ac.cmd.Process.Signal(syscall.SIGCONT)
-	aout, aerr := ac.wait()
+	ac.Cmd.Process.Signal(syscall.SIGCONT)
+	aout, aerr := ac.Wait()
 	if aerr == nil || !strings.Contains(aout, "lost its claim") {
 		t.Errorf("A after waking: %v, want an error saying it lost its claim:\n%s", aerr, aout)
 	}
@@ -471,7 +424,7 @@ step "file" "two" {
 		t.Errorf("A wrote to the journal after losing its lease: %d records before, %d after; status %s",
 			len(before.Records), len(after.Records), after.Status)
 	}
-	if got := readOut(t, dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+	if got := e2e.ReadOut(t, dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
 		t.Errorf("end state: %v", got)
 	}
 }
@@ -497,19 +450,15 @@ step "file" "two" {
 
 // startApply starts `apply` of threeSteps on m and waits until step one is
 // written.
-func startApply(t *testing.T, m machine) *testingCmd {
+func startApply(t *testing.T, m machine) *e2e.Proc {
 	t.Helper()
 	mustWrite(t, filepath.Join(m.dir, "three.hcl"), threeSteps)
-	ac := &testingCmd{cmd: m.cmd(t, "apply", "-auto-approve", "three.hcl"), out: &syncBuffer{}}
-	ac.cmd.Stdout, ac.cmd.Stderr = ac.out, ac.out
-	if err := ac.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ac.cmd.Process.Kill() })
+	ac := e2e.Start(t, m.cmd(t, "apply", "-auto-approve", "three.hcl"))
+	t.Cleanup(func() { ac.Cmd.Process.Kill() })
 	deadline := time.Now().Add(60 * time.Second)
-	for readOut(t, m.dir)["one.txt"] == "" {
+	for e2e.ReadOut(t, m.dir)["one.txt"] == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("apply never wrote step one:\n%s", ac.out.String())
+			t.Fatalf("apply never wrote step one:\n%s", ac.Out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -538,7 +487,7 @@ func TestPGServerFaultsMidRun(t *testing.T) {
 		t.Run(fmt.Sprintf("%s-lease-%s", tc.fault, tc.lease), func(t *testing.T) {
 			a := machine{name: "a", dir: t.TempDir(), url: c.NewDB(t), lease: tc.lease}
 			ac := startApply(t, a)
-			inodeOne := inodes(t, a.dir)["one.txt"]
+			inodeOne := e2e.Inodes(t, a.dir)["one.txt"]
 			switch tc.fault {
 			case "restart":
 				c.Restart(t)
@@ -551,7 +500,7 @@ func TestPGServerFaultsMidRun(t *testing.T) {
 				time.Sleep(tc.lease + time.Second)
 				c.Start(t)
 			}
-			out, err := ac.wait()
+			out, err := ac.Wait()
 			id := a.runs(t)[0].ID
 			switch {
 			case tc.survives && err != nil:
@@ -577,10 +526,10 @@ func TestPGServerFaultsMidRun(t *testing.T) {
 					t.Errorf("%s journaled %d times, want once", k, seen[k])
 				}
 			}
-			if got := readOut(t, a.dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
+			if got := e2e.ReadOut(t, a.dir); got["one.txt"] != "one\n" || got["two.txt"] != "two\n" {
 				t.Errorf("end state %v", got)
 			}
-			if inodes(t, a.dir)["one.txt"] != inodeOne {
+			if e2e.Inodes(t, a.dir)["one.txt"] != inodeOne {
 				t.Error("step one was written again")
 			}
 		})
@@ -591,11 +540,9 @@ func TestPGServerFaultsMidRun(t *testing.T) {
 // works it; the other is refused, naming the holder.
 func TestPGTwoResumesRace(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	_, a, b := twoMachines(t, c)
 	ac := startApply(t, a)
-	ac.kill()
+	ac.Kill()
 	id := b.runs(t)[0].ID
 	time.Sleep(pgLease + 300*time.Millisecond)
 	var wg sync.WaitGroup
@@ -631,11 +578,9 @@ func TestPGTwoResumesRace(t *testing.T) {
 // from another machine once its lease ran out.
 func TestPGRollbackFromAnotherMachine(t *testing.T) {
 	c := pgtest.Start(t)
-	dir := t.TempDir()
-	db := c.NewDB(t)
-	a, b := machine{name: "a", dir: dir, url: db}, machine{name: "b", dir: dir, url: db}
+	dir, a, b := twoMachines(t, c)
 	ac := startApply(t, a)
-	aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.cmd.Process.Pid)
+	aHolder := fmt.Sprintf("%s@%s (process %d)", osUser(t), hostname(t), ac.Cmd.Process.Pid)
 	// While A works, `runs` and `runs show` on B say who holds the run.
 	id := b.runs(t)[0].ID
 	if rj := b.runsJSON(t)[0]; rj.Lease == nil || rj.Lease.State != "held" || rj.Lease.Holder != aHolder || rj.User != osUser(t) || rj.Host != hostname(t) {
@@ -644,7 +589,7 @@ func TestPGRollbackFromAnotherMachine(t *testing.T) {
 	if out, _ := b.run(t, "runs", "show", id); !strings.Contains(out, "lease: held by "+aHolder+" until ") {
 		t.Errorf("runs show while A works does not say it is held by %s:\n%s", aHolder, out)
 	}
-	ac.kill()
+	ac.Kill()
 	// The dead run still holds its objects: a plan on them is refused at
 	// once, naming the run, its user and its host.
 	if out, err := b.run(t, "plan", "three.hcl"); err == nil || !strings.Contains(out, "locked by run "+id+" (started by "+osUser(t)+" on "+hostname(t)+")") {
@@ -664,7 +609,7 @@ func TestPGRollbackFromAnotherMachine(t *testing.T) {
 	if v := b.show(t, id); v.Status != "rolled-back" {
 		t.Errorf("status %s, want rolled-back", v.Status)
 	}
-	if got := readOut(t, dir); len(got) != 0 {
+	if got := e2e.ReadOut(t, dir); len(got) != 0 {
 		t.Errorf("files left after the rollback: %v", got)
 	}
 	// Its objects are free again: a new apply on them runs.

@@ -30,6 +30,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 )
 
 // These tests talk to the lab as a tool rebind did not write would: over
@@ -49,11 +50,7 @@ func startOutside(t *testing.T, scenario string, opts lab.ServerOptions) *outsid
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
 	}
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
 	if !strings.HasPrefix(in.URL, "https://") {
 		t.Fatalf("the lab serves %s, want https", in.URL)
 	}
@@ -473,11 +470,7 @@ func TestScenarioDeclaresApps(t *testing.T) {
 		return fstest.MapFS{lab.ScenarioDir + "/variant.json": {Data: b}}
 	}
 	app := map[string]any{"name": "graph only", "clientId": "9d8c7b6a-1111-4222-8333-444455556666", "secret": "s3", "roles": []string{"User.Read.All"}}
-	in, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: variant([]any{app})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: variant([]any{app})})
 	o := &outside{t: t, in: in, hc: in.Client()}
 	if o.ep, err = control.New(in.URL, o.hc).Endpoints(context.Background()); err != nil {
 		t.Fatal(err)

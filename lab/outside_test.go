@@ -20,6 +20,7 @@ import (
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 )
 
 // These tests are a third-party tool's view of a running lab, with nothing
@@ -35,12 +36,8 @@ import (
 func startThirdParty(t *testing.T) (*instance.Instance, string) {
 	t.Helper()
 	ca := filepath.Join(t.TempDir(), "lab-ca.pem")
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: ca,
+	in := instancetest.Start(t, instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: ca,
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
 	return in, ca
 }
 

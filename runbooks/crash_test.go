@@ -1,7 +1,6 @@
 package runbooks_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand"
@@ -9,12 +8,12 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // killRounds is how many times each runbook's apply is killed. Each round
@@ -78,18 +77,18 @@ func (c scenarioCase) setup(t *testing.T) (*lab, job) {
 	return l, j
 }
 
-// child starts the job as a separate rebind process.
-func child(t *testing.T, j job) (*exec.Cmd, *bytes.Buffer) {
-	t.Helper()
+// childCmd is the job as a separate rebind process, not yet started.
+func childCmd(j job) *exec.Cmd {
 	spec, _ := json.Marshal(j)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "REBIND_RUNBOOKS_CHILD="+string(spec))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd, &out
+	return cmd
+}
+
+// child starts the job as a separate rebind process.
+func child(t *testing.T, j job) *e2e.Proc {
+	t.Helper()
+	return e2e.Start(t, childCmd(j))
 }
 
 // TestKillAndResume kills each runbook's apply, a real child process, with
@@ -104,33 +103,34 @@ func TestKillAndResume(t *testing.T) {
 			// The reference: the same child process, not interrupted.
 			l, j := c.setup(t)
 			start := time.Now()
-			cmd, out := child(t, j)
-			if err := cmd.Wait(); err != nil {
+			if out, err := child(t, j).Wait(); err != nil {
 				t.Fatalf("uninterrupted run: %v\n%s", err, out)
 			}
 			full := time.Since(start)
 			want := l.dump()
 
-			killed := 0
-			for round := 0; round < killRounds; round++ {
-				l, j := c.setup(t)
-				cmd, out := child(t, j)
-				delay := time.Duration(rng.Int63n(int64(full)))
-				time.Sleep(delay)
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				err := cmd.Wait()
-				if err != nil {
-					killed++
-				}
-				rep, rerr := j.run(context.Background(), testLog{t})
-				if rerr != nil {
-					t.Fatalf("round %d (killed after %s): resume: %v\nchild output:\n%s", round, delay, rerr, out)
-				}
-				if rep.Status != journal.StatusSucceeded {
-					t.Fatalf("round %d (killed after %s): resumed run ended %s: %+v", round, delay, rep.Status, rep.Failures)
-				}
-				sameEnd(t, want, l.dump())
-			}
+			var p *e2e.Proc
+			_, killed := e2e.KillAndResume{
+				Rounds: killRounds,
+				Full:   full,
+				Rand:   rng,
+				Start: func(int) *exec.Cmd {
+					l, j = c.setup(t)
+					p = child(t, j)
+					return p.Cmd
+				},
+				Resume: func(round int, delay time.Duration, exit error) bool {
+					rep, rerr := j.run(context.Background(), testLog{t})
+					if rerr != nil {
+						t.Fatalf("round %d (killed after %s): resume: %v\nchild output:\n%s", round, delay, rerr, p.Out)
+					}
+					if rep.Status != journal.StatusSucceeded {
+						t.Fatalf("round %d (killed after %s): resumed run ended %s: %+v", round, delay, rep.Status, rep.Failures)
+					}
+					sameEnd(t, want, l.dump())
+					return exit != nil
+				},
+			}.Run(t)
 			t.Logf("%d rounds of %s: %d killed mid-run (run takes %s)", killRounds, c.name, killed, full.Round(time.Millisecond))
 		})
 	}
@@ -314,17 +314,7 @@ func TestRollback(t *testing.T) {
 // scheduler is held as it was, so Connect imports nothing with a half
 // carried set of anchors.
 func TestRollbackCarryover(t *testing.T) {
-	l, j := caseNamed(t, "consistency-guid-carryover").setup(t)
-	before := l.dump()
-	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
-		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-			t.Error(err)
-		}
-	})
-	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
-		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
-	}
-	after := l.dump()
+	l, before, after := rollBackAtCycle(t, "consistency-guid-carryover")
 	for _, n := range movedUsers {
 		if g := after.adUser(t, n+"@contoso.com")["mS-DS-ConsistencyGuid"]; g != nil {
 			t.Errorf("%s: mS-DS-ConsistencyGuid %v after rollback, want it empty again", n, g)
@@ -340,8 +330,24 @@ func TestRollbackCarryover(t *testing.T) {
 // approval: the immutable IDs written are cleared again, so the users stay
 // cloud-only, and no account was taken over.
 func TestRollbackTakeover(t *testing.T) {
-	l, j := caseNamed(t, "hard-match-takeover").setup(t)
-	before := l.dump()
+	_, before, after := rollBackAtCycle(t, "hard-match-takeover")
+	for _, n := range takeoverUsers {
+		u := after.cloudUser(t, n+"@contoso.com", false)
+		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
+			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
+		}
+	}
+	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+}
+
+// rollBackAtCycle applies the case's runbook with directory sync turned
+// off right before its Initial cycle, so the cycle fails, and requires the
+// run rolled back in full. It returns the lab and its state before and
+// after.
+func rollBackAtCycle(t *testing.T, name string) (l *lab, before, after state) {
+	t.Helper()
+	l, j := caseNamed(t, name).setup(t)
+	before = l.dump()
 	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
 		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
 			t.Error(err)
@@ -350,14 +356,8 @@ func TestRollbackTakeover(t *testing.T) {
 	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
 		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
 	}
-	after := l.dump()
-	for _, n := range takeoverUsers {
-		u := after.cloudUser(t, n+"@contoso.com", false)
-		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
-			t.Errorf("%s after rollback: immutable ID %v, synced %v; want cloud-only again", n, u["onPremisesImmutableId"], u["onPremisesSyncEnabled"])
-		}
-	}
-	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
+	after = l.dump()
+	return l, before, after
 }
 
 func caseNamed(t *testing.T, name string) scenarioCase {

@@ -23,11 +23,14 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/cli"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	_ "github.com/rebind-dev/rebind/lab/labsync"
 
 	// The step and target types the runbooks use.
@@ -39,8 +42,12 @@ import (
 )
 
 // TestMain lets the test binary act as a rebind apply process, so the crash
-// tests can run it as a real child process and kill it.
+// tests can run it as a real child process and kill it, and as the rebind
+// command itself (e2e.AsCLI), which TestKillAndResumeCLI kills.
 func TestMain(m *testing.M) {
+	if os.Getenv(e2e.AsCLI) == "1" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if spec := os.Getenv("REBIND_RUNBOOKS_CHILD"); spec != "" {
 		os.Exit(childMain(spec))
 	}
@@ -289,11 +296,7 @@ func startLab(t *testing.T, scenario string) *lab {
 // rebind.Scenarios is), for a test that varies a bundled scenario.
 func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: fsys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: fsys})
 	if deletedUPNPrefixed(t) {
 		in.Tenant.SetDeletedUPNPrefix(true)
 	}

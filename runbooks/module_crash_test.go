@@ -3,9 +3,6 @@ package runbooks_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,16 +21,13 @@ func TestKillInsideModule(t *testing.T) {
 	const marker = "module.sync_off.step.entra_immutable_id.clear"
 	c := caseNamed(t, "rebuilt-ad-hard-match")
 	l, j := c.setup(t)
-	cmd, out := child(t, j)
-	if err := cmd.Wait(); err != nil {
+	if out, err := child(t, j).Wait(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
 	}
 	want := l.dump()
 
 	l, j = c.setup(t)
-	spec, _ := json.Marshal(j)
-	cmd = exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "REBIND_RUNBOOKS_CHILD="+string(spec))
+	cmd := childCmd(j)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

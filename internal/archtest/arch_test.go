@@ -172,6 +172,9 @@ var cliTestImporters = map[string]bool{
 	// signals, exit codes and output are a real process's. Not a layering
 	// leak: no non-test code of the package may import cli.
 	"adversarial": true,
+	// The end-to-end suites re-execute their test binary as the rebind
+	// command too, to kill it mid-run (TestKillAndResumeCLI).
+	"runbooks": true,
 }
 
 // TestCLIOnlyFromCmd: cli/ is the command line; only cmd/ builds on it

@@ -11,6 +11,7 @@ import (
 	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	_ "github.com/rebind-dev/rebind/lab/labsync"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
@@ -20,11 +21,7 @@ import (
 // --lab` binds it: driver "lab", with the lab's URL and CA.
 func bound(t *testing.T, scenario string) (*instance.Instance, steps.TargetType, steps.TargetConfig, any) {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

@@ -23,44 +23,16 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
-
-func objectFor(schema steps.Schema, given map[string]any) cty.Value {
-	attrs := map[string]cty.Value{}
-	for name, a := range schema {
-		switch v := given[name].(type) {
-		case nil:
-			attrs[name] = cty.NullVal(a.Type)
-		case string:
-			attrs[name] = cty.StringVal(v)
-		case bool:
-			attrs[name] = cty.BoolVal(v)
-		case float64:
-			attrs[name] = cty.NumberFloatVal(v)
-		case []string:
-			l := make([]cty.Value, len(v))
-			for i, s := range v {
-				l[i] = cty.StringVal(s)
-			}
-			attrs[name] = cty.ListVal(l)
-		default:
-			panic(fmt.Sprintf("objectFor: %T", v))
-		}
-	}
-	return cty.ObjectVal(attrs)
-}
 
 // startLab starts a lab as rehearse does: HTTPS with the CA this process
 // is handed, tokens from its token endpoint.
 func startLab(t *testing.T, fsys fs.FS, scenario string) *instance.Instance {
 	t.Helper()
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: fsys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: fsys})
 	return in
 }
 
@@ -70,7 +42,7 @@ func startLab(t *testing.T, fsys fs.FS, scenario string) *instance.Instance {
 func open(t *testing.T, labURL string, cfg map[string]any) any {
 	t.Helper()
 	tt, _ := steps.LookupTarget("adsync")
-	tc := steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
+	tc := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
 	if labURL != "" {
 		b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(string) string { return "" })
 		if err != nil {
@@ -95,7 +67,7 @@ func open(t *testing.T, labURL string, cfg map[string]any) any {
 func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error) {
 	t.Helper()
 	typ, _ := steps.Lookup("adsync_cycle")
-	call := steps.Call{Address: "step.adsync_cycle.t", Config: objectFor(typ.Info().Schema, cfg), Target: target, Log: io.Discard}
+	call := steps.Call{Address: "step.adsync_cycle.t", Config: steptest.Config(typ.Info().Schema, cfg), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
 		return steps.Result{}, err
@@ -326,7 +298,7 @@ func TestTargetRefusals(t *testing.T) {
 		{"driver": "lab"},
 		{"driver": "ssh"},
 	} {
-		if _, err := tt.Open(context.Background(), steps.TargetConfig{Name: "x", Config: objectFor(tt.Info().Schema, cfg)}); err == nil {
+		if _, err := tt.Open(context.Background(), steps.TargetConfig{Name: "x", Config: steptest.Config(tt.Info().Schema, cfg)}); err == nil {
 			t.Errorf("Open(%v) succeeded", cfg)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labShell writes a program that sends its last argument (a PowerShell
@@ -117,7 +118,7 @@ esac
 	}
 	// shell and command together are refused.
 	tt, _ := steps.LookupTarget("adsync")
-	cfg := steps.TargetConfig{Name: "x", Config: objectFor(tt.Info().Schema, map[string]any{"driver": "command", "shell": []string{"ssh"}, "command": []string{"ssh"}})}
+	cfg := steps.TargetConfig{Name: "x", Config: steptest.Config(tt.Info().Schema, map[string]any{"driver": "command", "shell": []string{"ssh"}, "command": []string{"ssh"}})}
 	if _, err := tt.Open(t.Context(), cfg); err == nil {
 		t.Fatal("shell with command was accepted")
 	}
@@ -133,7 +134,7 @@ func TestDoctorShellTarget(t *testing.T) {
 	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
 	defer srv.Close()
 	tt, _ := steps.LookupTarget("adsync")
-	cfg := steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, map[string]any{"driver": "command",
+	cfg := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, map[string]any{"driver": "command",
 		"shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})}
 	before, _ := tn.LastSync()
 	checks := tt.(steps.Doctor).Doctor(t.Context(), steps.DoctorRequest{Config: cfg})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 func doctor(t *testing.T, cfg map[string]any) map[string]steps.Check {
@@ -20,7 +21,7 @@ func doctor(t *testing.T, cfg map[string]any) map[string]steps.Check {
 		needs = append(needs, steps.ParsePermission(p))
 	}
 	checks := tt.(steps.Doctor).Doctor(context.Background(), steps.DoctorRequest{
-		Config: steps.TargetConfig{Name: "connect", Config: objectFor(tt.Info().Schema, cfg)}, Needs: needs})
+		Config: steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg)}, Needs: needs})
 	m := map[string]steps.Check{}
 	for _, c := range checks {
 		if _, dup := m[c.Name]; dup {

@@ -21,13 +21,15 @@ import (
 	_ "github.com/rebind-dev/rebind/steps/exo"
 )
 
-// restoreMistake is seed 000's fix reduced to its Entra and sync steps (the
-// new AD account's objectGUID is given), the fixture TestAwaitFailsFast
-// takes a step out of. The bundled runbooks themselves are run end to end
-// against the lab in runbooks/e2e_test.go.
-const restoreMistake = `
-runbook "restore-mistake" {
-  title = "Re-bind a cloud user restored by mistake to its new AD account"
+// restoreWithoutClear is the mistake seed 000 warns of, as a runbook of
+// its own: restore the deleted cloud user, then run an Initial sync cycle
+// without clearing its onPremisesImmutableId first, and wait for the user
+// to be bound to the new AD account (NEW_ANCHOR). The bundled fix,
+// runbooks/restore-mistake, clears the anchor between the two; it is run
+// end to end against the lab in runbooks/e2e_test.go.
+const restoreWithoutClear = `
+runbook "restore-without-clear" {
+  title = "Restore a cloud user and sync, leaving its old anchor in place"
 }
 
 variable "upn" {
@@ -35,28 +37,11 @@ variable "upn" {
 }
 
 target "entra" "tenant" {}
-
 target "adsync" "connect" {}
-
-data "entra_user" "old" {
-  target  = target.entra.tenant
-  upn     = var.upn
-  deleted = true
-}
 
 step "entra_user_restored" "restore" {
   target = target.entra.tenant
   upn    = var.upn
-  precondition {
-    condition     = self.observed.deleted_days_left > 0
-    error_message = "The cloud user left the 30-day recycle bin; it cannot be restored."
-  }
-}
-
-step "entra_immutable_id" "clear" {
-  target       = target.entra.tenant
-  upn          = var.upn
-  immutable_id = null
 }
 
 step "adsync_cycle" "initial" {
@@ -121,18 +106,14 @@ func runOnLab(t *testing.T, scenario, src string, vars map[string]string) *labRu
 	return r
 }
 
-// TestAwaitFailsFast leaves out the clear step, the mistake the seed warns
+// TestAwaitFailsFast runs restoreWithoutClear, the mistake the seed warns
 // of: the Initial cycle cannot match the restored user, reports
 // AttributeValueMustBeUnique and deletes it again. The await must end at
 // once with that error instead of waiting its 3 hours. The run is not
 // rolled back on its own, because the completed sync cycle cannot be.
 func TestAwaitFailsFast(t *testing.T) {
 	want, _ := anchor.ImmutableIDFromGUID("012114da-8d79-4015-8a5f-ddfc20df81db")
-	src := strings.Replace(restoreMistake, "NEW_ANCHOR", want, 1)
-	// Drop the clear step.
-	i := strings.Index(src, `step "entra_immutable_id"`)
-	j := strings.Index(src, `step "adsync_cycle"`)
-	src = src[:i] + src[j:]
+	src := strings.Replace(restoreWithoutClear, "NEW_ANCHOR", want, 1)
 	start := time.Now()
 	r := runOnLab(t, "restore-mistake", src, map[string]string{"upn": "nicki@contoso.com"})
 	rep := r.rep

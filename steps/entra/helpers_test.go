@@ -13,6 +13,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -29,11 +30,7 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
 	return in.Tenant, in.Server, served{URL: in.URL}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -421,12 +422,8 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := instance.Start(instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
+	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
 	c := openLab(t, in.URL, nil)
 	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
 	obs, _ := plan(t, typ, call)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 func token(claims map[string]any) string {
@@ -45,7 +46,7 @@ func TestDoctorExchange(t *testing.T) {
 			return credential.Static(token(map[string]any{"aud": "https://outlook.office365.com", "tid": "t", "appid": "a", "roles": roles})), nil
 		}
 		t.Cleanup(func() { doctorCredential = credential.New })
-		cfg := objectFor(targetType{}.Info().Schema, map[string]any{"organization": "contoso.onmicrosoft.com", "url": srv.URL, "ca_file": caFile})
+		cfg := steptest.Config(targetType{}.Info().Schema, map[string]any{"organization": "contoso.onmicrosoft.com", "url": srv.URL, "ca_file": caFile})
 		m := map[string]steps.Check{}
 		for _, c := range (targetType{}).Doctor(context.Background(), steps.DoctorRequest{
 			Config: steps.TargetConfig{Name: "tenant", Config: cfg}, Needs: needs}) {

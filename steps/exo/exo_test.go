@@ -15,7 +15,9 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labExchange serves a scenario with the lab's real routes and opens the exo
@@ -24,12 +26,8 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Clie
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
 	// token endpoint (Exchange.ManageAsApp for the default app).
-	in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
 	tt, _ := steps.LookupTarget("exo")
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
 	if err != nil {
@@ -46,30 +44,13 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Clie
 	return in.Tenant, in.Server, v.(*Client)
 }
 
-func objectFor(schema steps.Schema, given map[string]any) cty.Value {
-	attrs := map[string]cty.Value{}
-	for name, a := range schema {
-		switch v := given[name].(type) {
-		case nil:
-			attrs[name] = cty.NullVal(a.Type)
-		case string:
-			attrs[name] = cty.StringVal(v)
-		case bool:
-			attrs[name] = cty.BoolVal(v)
-		default:
-			panic(fmt.Sprintf("objectFor: %T", v))
-		}
-	}
-	return cty.ObjectVal(attrs)
-}
-
 func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
 	typ, ok := steps.Lookup(name)
 	if !ok {
 		t.Fatalf("%s not registered", name)
 	}
-	return typ, steps.Call{Address: "step." + name + ".t", Config: objectFor(typ.Info().Schema, given), Target: c}
+	return typ, steps.Call{Address: "step." + name + ".t", Config: steptest.Config(typ.Info().Schema, given), Target: c}
 }
 
 func plan(t *testing.T, typ steps.Type, call steps.Call) (steps.Observation, steps.Change, error) {

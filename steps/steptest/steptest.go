@@ -16,7 +16,7 @@ import (
 // Config builds an object value holding every attribute of schema, null
 // when absent from given, converted to the schema's types, as the engine
 // does after decoding a block. Given values may be cty.Values or plain Go
-// strings, bools, ints, []string and map[string]string. It panics on an
+// strings, bools, ints, float64s, []string and map[string]string. It panics on an
 // attribute the schema does not have, or a value that does not convert: a
 // mistake in the test itself.
 func Config(schema steps.Schema, given map[string]any) cty.Value {
@@ -56,6 +56,8 @@ func Value(v any) cty.Value {
 		return cty.BoolVal(x)
 	case int:
 		return cty.NumberIntVal(int64(x))
+	case float64:
+		return cty.NumberFloatVal(x)
 	case []string:
 		return steps.StringList(x)
 	case map[string]string:
