@@ -206,18 +206,8 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var recs []Record
-	for rows.Next() {
-		var r Record
-		var t int64
-		var kind string
-		if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-			return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
-		}
-		r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := collect(rows, scanRecord)
+	if err != nil {
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, total, nil
@@ -241,24 +231,14 @@ func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit i
 		if limit > 0 {
 			lim = limit
 		}
-		rows, err := s.pool.Query(ctx, `SELECT seq, run_id, time, kind, step, attempt, data, error FROM rebind_records WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
+		rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM rebind_records WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
 			runID, lim, max(offset, 0))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		recs = recs[:0]
-		for rows.Next() {
-			var r Record
-			var t int64
-			var kind string
-			if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-				return err
-			}
-			r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-			recs = append(recs, r)
-		}
-		return rows.Err()
+		recs, err = collect(rows, scanRecord)
+		return err
 	})
 	if err != nil {
 		return nil, 0, s.errf("journal: records of run %s: %w", runID, err)
@@ -283,17 +263,8 @@ func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var recs []Record
-	for rows.Next() {
-		r := Record{RunID: runID}
-		var kind string
-		if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
-			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-		}
-		r.Kind = Kind(kind)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := collect(rows, scanHead(runID))
+	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, nil
@@ -314,17 +285,8 @@ func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
 			return err
 		}
 		defer rows.Close()
-		recs = recs[:0]
-		for rows.Next() {
-			r := Record{RunID: runID}
-			var kind string
-			if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
-				return err
-			}
-			r.Kind = Kind(kind)
-			recs = append(recs, r)
-		}
-		return rows.Err()
+		recs, err = collect(rows, scanHead(runID))
+		return err
 	})
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
