@@ -57,11 +57,7 @@ func (userData) Info() steps.Info {
 }
 
 func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	c, sel, err := userCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
