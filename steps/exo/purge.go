@@ -46,11 +46,7 @@ type purgePrivate struct {
 }
 
 func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
+	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}

@@ -192,6 +192,17 @@ func identityArg(call steps.Call) (string, error) {
 	return strings.TrimSpace(id), nil
 }
 
+// identityCall returns the call's target and its `identity`, what every
+// type that reads recipients by identity starts with.
+func identityCall(call steps.Call) (*Client, string, error) {
+	c, err := client(call)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := identityArg(call)
+	return c, id, err
+}
+
 // recipients runs Get-Recipient -IncludeSoftDeletedRecipients; none found
 // is an empty list.
 func (c *Client) recipients(ctx context.Context, identity string) ([]recipient, error) {
@@ -254,11 +265,7 @@ func recipientsValue(l []recipient) cty.Value {
 }
 
 func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
+	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -319,11 +326,7 @@ func (c *Client) oneMailbox(ctx context.Context, address, identity string) (reci
 }
 
 func (mailboxData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
+	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
