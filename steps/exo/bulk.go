@@ -298,14 +298,7 @@ func (purgeStep) ObserveMany(ctx context.Context, calls []steps.Call) ([]steps.B
 			continue
 		}
 		l = sortedByObjectID(l)
-		for j, r := range l {
-			if r.SoftDeleted() && isMailbox(r) {
-				if m, err := c.mailboxes(ctx, r.writeIdentity()); err == nil && len(m) == 1 {
-					l[j].LitigationHoldEnabled = m[0].LitigationHoldEnabled
-					l[j].IsInactiveMailbox = m[0].IsInactiveMailbox
-				}
-			}
-		}
+		c.readHolds(ctx, l)
 		out[i].Observation = steps.Observation{Object: "exo:recipient:" + objectKey(ids[i]), Value: recipientsValue(l)}
 	}
 	return out, nil

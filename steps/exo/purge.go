@@ -54,7 +54,15 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 	if err != nil {
 		return steps.Observation{}, err
 	}
-	// Get-Recipient does not tell a mailbox's hold; Get-Mailbox does.
+	c.readHolds(ctx, l)
+	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+}
+
+// readHolds sets the litigation hold and inactive state of each
+// soft-deleted mailbox in l: Get-Recipient does not tell a mailbox's hold;
+// Get-Mailbox does. A mailbox Get-Mailbox does not read as one keeps what
+// Get-Recipient said.
+func (c *Client) readHolds(ctx context.Context, l []recipient) {
 	for i, r := range l {
 		if r.SoftDeleted() && isMailbox(r) {
 			if m, err := c.mailboxes(ctx, r.writeIdentity()); err == nil && len(m) == 1 {
@@ -63,7 +71,6 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 			}
 		}
 	}
-	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
 func isMailbox(r recipient) bool { return !strings.EqualFold(r.RecipientTypeDetails, "MailUser") }
