@@ -317,11 +317,8 @@ func (s *PGStore) AppendLazy(ctx context.Context, rec Record) error {
 
 // Records returns a run's records in Seq order, lazy ones flushed first.
 func (s *PGStore) Records(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	err := s.retry(ctx, func() error {

@@ -60,11 +60,8 @@ func (s *Store) AppendLazy(ctx context.Context, rec Record) error {
 // first, so a caller sees everything it appended. A run that does not exist
 // is ErrNotFound.
 func (s *Store) Records(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {

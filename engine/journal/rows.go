@@ -164,3 +164,22 @@ func approver(runID, step string, data []byte) (string, error) {
 	}
 	return a.By, nil
 }
+
+// runReader is what flushedRun needs of a Store or a PGStore.
+type runReader interface {
+	checkRun(ctx context.Context, id string) error
+	Flush(ctx context.Context) error
+}
+
+// flushedRun is how every read of a run's records starts: the run must
+// exist (else checkRun's ErrNotFound), and lazy records are flushed first,
+// so a caller sees everything it appended. what names the read in errors.
+func flushedRun(ctx context.Context, s runReader, runID, what string) error {
+	if err := s.checkRun(ctx, runID); err != nil {
+		return err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return fmt.Errorf("journal: %s of run %s: %w", what, runID, err)
+	}
+	return nil
+}

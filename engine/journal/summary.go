@@ -123,11 +123,8 @@ const summaryQuery = `SELECT step, kind FROM %s WHERE run_id = %s AND step <> ''
 // Summary counts a run's instances by state, per step, in the order the
 // run first reached each step. It reads no record's payload.
 func (s *Store) Summary(ctx context.Context, runID string) ([]StepSummary, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "summary"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: summary of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(summaryQuery, "records", "?"), runID)
 	if err != nil {
@@ -150,11 +147,8 @@ func (s *Store) Summary(ctx context.Context, runID string) ([]StepSummary, error
 
 // Summary counts a run's instances by state, per step (see Store.Summary).
 func (s *PGStore) Summary(ctx context.Context, runID string) ([]StepSummary, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "summary"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: summary of run %s: %w", runID, err)
 	}
 	var out []StepSummary
 	err := s.retry(ctx, func() error {
@@ -188,11 +182,8 @@ func (s *PGStore) Summary(ctx context.Context, runID string) ([]StepSummary, err
 // `runs show` pages through a run of 100,000 instances with it. A limit
 // of 0 or less returns every record from offset on.
 func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int) ([]Record, int, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, 0, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM records WHERE run_id = ?`, runID).Scan(&total); err != nil {
@@ -215,11 +206,8 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 
 // RecordsPage returns a page of a run's records (see Store.RecordsPage).
 func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit int) ([]Record, int, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, 0, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	var total int
@@ -252,11 +240,8 @@ func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit i
 // 200,000 payloads (the SQLite journal reads the index records_heads
 // alone). RecordData reads the payloads it then needs.
 func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
@@ -272,11 +257,8 @@ func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
 
 // Heads returns a run's records without payloads (see Store.Heads).
 func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	err := s.retry(ctx, func() error {
