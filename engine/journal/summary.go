@@ -299,22 +299,26 @@ func (s *Store) RecordData(ctx context.Context, runID string, seqs []int64) (map
 		if err != nil {
 			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 		}
-		for rows.Next() {
-			var seq int64
-			var data []byte
-			if err := rows.Scan(&seq, &data); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-			}
-			out[seq] = unblob(data)
-		}
-		err = rows.Err()
+		err = readPayloads(rows, out)
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 		}
 	}
 	return out, nil
+}
+
+// readPayloads reads rows of "seq, data" into out, as RecordData answers.
+func readPayloads(rows rowIter, out map[int64][]byte) error {
+	for rows.Next() {
+		var seq int64
+		var data []byte
+		if err := rows.Scan(&seq, &data); err != nil {
+			return err
+		}
+		out[seq] = unblob(data)
+	}
+	return rows.Err()
 }
 
 // RecordData returns the payloads of some records (see Store.RecordData).
@@ -332,15 +336,7 @@ func (s *PGStore) RecordData(ctx context.Context, runID string, seqs []int64) (m
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				var seq int64
-				var data []byte
-				if err := rows.Scan(&seq, &data); err != nil {
-					return err
-				}
-				out[seq] = unblob(data)
-			}
-			return rows.Err()
+			return readPayloads(rows, out)
 		})
 		if err != nil {
 			return nil, s.errf("journal: records of run %s: %w", runID, err)
