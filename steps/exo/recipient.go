@@ -233,7 +233,7 @@ func (c *Client) mailboxes(ctx context.Context, identity string) ([]recipient, e
 }
 
 // recipientData is the exo_recipient data type.
-type recipientData struct{}
+type recipientData struct{ steps.Reader }
 
 func (recipientData) Info() steps.Info {
 	return steps.Info{
@@ -276,16 +276,8 @@ func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
-func (recipientData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (recipientData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // mailboxData is the exo_mailbox data type.
-type mailboxData struct{}
+type mailboxData struct{ steps.Reader }
 
 func (mailboxData) Info() steps.Info {
 	return steps.Info{
@@ -335,12 +327,4 @@ func (mailboxData) Observe(ctx context.Context, call steps.Call) (steps.Observat
 		return steps.Observation{}, err
 	}
 	return steps.Observation{Object: "exo:mailbox:" + r.ExchangeObjectID, Value: recipientValue(r)}, nil
-}
-
-func (mailboxData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (mailboxData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
 }
