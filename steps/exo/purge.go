@@ -46,16 +46,7 @@ type purgePrivate struct {
 }
 
 func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, id, err := identityCall(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	l, err := c.recipients(ctx, id)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	c.readHolds(ctx, l)
-	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+	return observeRecipients(ctx, call, true)
 }
 
 // readHolds sets the litigation hold and inactive state of each

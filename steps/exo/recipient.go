@@ -265,6 +265,13 @@ func recipientsValue(l []recipient) cty.Value {
 }
 
 func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	return observeRecipients(ctx, call, false)
+}
+
+// observeRecipients observes the recipients the call's identity names, as
+// exo_recipient reads them; with holds, also each soft-deleted mailbox's
+// hold (readHolds), which exo_recipient_purge reads too.
+func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.Observation, error) {
 	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
@@ -272,6 +279,9 @@ func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	l, err := c.recipients(ctx, id)
 	if err != nil {
 		return steps.Observation{}, err
+	}
+	if holds {
+		c.readHolds(ctx, l)
 	}
 	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
