@@ -52,15 +52,22 @@ func (r *Report) WriteVarFiles(dir string) ([]string, error) {
 
 func line(s string) string { return termtext.Line(termtext.Clip(s, 1000)) }
 
-// WriteText writes the report for a terminal. varFiles are the paths
-// WriteVarFiles returned, nil when none were written.
-func (r *Report) WriteText(w io.Writer, varFiles []string) {
-	fmt.Fprintf(w, "Diagnosed %d users (%d in the recycle bin), %d recipients, %d AD users; snapshot time %s%s.\n",
+// overview is what the text and the Markdown report open with: what was
+// read, the snapshot's time and, when nothing was found, that too.
+func (r *Report) overview() string {
+	s := fmt.Sprintf("%d users (%d in the recycle bin), %d recipients, %d AD users; snapshot time %s%s.",
 		r.Counts.Users, r.Counts.DeletedUsers, r.Counts.Recipients, r.Counts.ADUsers, r.TakenAt.UTC().Format("2006-01-02 15:04:05Z"),
 		map[bool]string{true: " (redacted)", false: ""}[r.Redacted])
 	if len(r.Findings) == 0 {
-		fmt.Fprintln(w, "\nNo failure signature a bundled runbook fixes was found.")
+		s += "\n\nNo failure signature a bundled runbook fixes was found."
 	}
+	return s
+}
+
+// WriteText writes the report for a terminal. varFiles are the paths
+// WriteVarFiles returned, nil when none were written.
+func (r *Report) WriteText(w io.Writer, varFiles []string) {
+	fmt.Fprintf(w, "Diagnosed %s\n", r.overview())
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		fmt.Fprintf(w, "\n%d. %s [%s]\n", i+1, line(f.Title), f.Signature)
@@ -144,12 +151,7 @@ func md(s string) string {
 
 // WriteMarkdown writes the report as Markdown.
 func (r *Report) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "# rebind diagnose\n\n%d users (%d in the recycle bin), %d recipients, %d AD users; snapshot time %s%s.\n",
-		r.Counts.Users, r.Counts.DeletedUsers, r.Counts.Recipients, r.Counts.ADUsers, r.TakenAt.UTC().Format("2006-01-02 15:04:05Z"),
-		map[bool]string{true: " (redacted)", false: ""}[r.Redacted])
-	if len(r.Findings) == 0 {
-		fmt.Fprintln(w, "\nNo failure signature a bundled runbook fixes was found.")
-	}
+	fmt.Fprintf(w, "# rebind diagnose\n\n%s\n", r.overview())
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		fmt.Fprintf(w, "\n## %d. %s\n\n`%s`\n\n**Objects:** %s\n\n**Evidence:**\n\n", i+1, md(f.Title), f.Signature, md(strings.Join(f.Objects, ", ")))

@@ -296,6 +296,22 @@ func ReadChange(obs Observation) Change {
 	return Change{Action: Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
 }
 
+// Reader gives a data type (KindData) the Diff and Apply of the Step
+// interface: a data type reads and never writes, so its change is
+// ReadChange and applying it answers what Observe read. Data types embed
+// it rather than each writing the same two methods.
+type Reader struct{}
+
+// Diff returns ReadChange(obs).
+func (Reader) Diff(ctx context.Context, call Call, obs Observation) (Change, error) {
+	return ReadChange(obs), nil
+}
+
+// Apply returns what was read.
+func (Reader) Apply(ctx context.Context, call Call, change Change) (Result, error) {
+	return Result{Value: change.After}, nil
+}
+
 // Result is what Apply returns: values later steps can reference as
 // `step.TYPE.NAME.result`.
 type Result struct {

@@ -3,11 +3,9 @@ package journal
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"time"
 
@@ -76,14 +74,9 @@ func (s *PGStore) CreateRunLocking(ctx context.Context, r Run, objects []string)
 }
 
 func (s *PGStore) createRun(ctx context.Context, r Run, objects []string) (Run, error) {
-	if r.ID != "" && !validID.MatchString(r.ID) {
-		return Run{}, fmt.Errorf("journal: create run: invalid id %q: want letters, digits, '.', '_' or '-'", r.ID)
-	}
-	if r.Status == "" {
-		r.Status = StatusRunning
-	}
-	if !r.Status.Valid() {
-		return Run{}, fmt.Errorf("journal: create run: invalid status %q", r.Status)
+	now := time.Now().UTC()
+	if err := newRun(&r, now); err != nil {
+		return Run{}, err
 	}
 	if r.User == "" {
 		r.User = s.opt.User
@@ -91,8 +84,6 @@ func (s *PGStore) createRun(ctx context.Context, r Run, objects []string) (Run, 
 	if r.Host == "" {
 		r.Host = s.opt.Host
 	}
-	now := time.Now().UTC()
-	r.Created, r.Updated = now, now
 	r.Inputs, r.Plan = bytes.Clone(r.Inputs), bytes.Clone(r.Plan)
 	chosen, nonce := r.ID, newUID()
 	o := &pgOp{apply: func(ctx context.Context, tx pgx.Tx) error {
@@ -247,14 +238,11 @@ func (s *PGStore) Locks(ctx context.Context) (map[string]string, error) {
 // SetStatus sets a run's status and error text and appends a "status"
 // record, as (*Store).SetStatus does.
 func (s *PGStore) SetStatus(ctx context.Context, id string, st RunStatus, errText string) error {
-	if !st.Valid() {
-		return fmt.Errorf("journal: set status of run %s: invalid status %q", id, st)
-	}
-	if err := s.checkRun(ctx, id); err != nil {
+	data, err := statusData(ctx, s.checkRun, id, st)
+	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	data := []byte(`{"status":` + strconv.Quote(string(st)) + `}`)
 	uid := newUID()
 	o := &pgOp{run: id, apply: func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE rebind_runs SET status = $1, error = $2, updated = $3 WHERE id = $4`, string(st), errText, now.UnixNano(), id)
@@ -290,27 +278,11 @@ func (s *PGStore) insertRecord(ctx context.Context, tx pgx.Tx, uid string, rec R
 	return seq, err
 }
 
-func (s *PGStore) prepareRecord(ctx context.Context, rec *Record) error {
-	if !rec.Kind.Valid() {
-		return fmt.Errorf("journal: append: invalid record kind %q", rec.Kind)
-	}
-	if err := s.checkRun(ctx, rec.RunID); err != nil {
-		return err
-	}
-	if rec.Time.IsZero() {
-		rec.Time = time.Now()
-	}
-	rec.Time = rec.Time.UTC()
-	rec.Seq = 0
-	rec.Data = bytes.Clone(rec.Data)
-	return nil
-}
-
 // Append writes rec and returns its seq once it is committed, together with
 // every lazy record appended before it, as (*Store).Append does; the write is
 // fenced by this process's claim on the run.
 func (s *PGStore) Append(ctx context.Context, rec Record) (int64, error) {
-	if err := s.prepareRecord(ctx, &rec); err != nil {
+	if err := prepareRecord(ctx, s.checkRun, &rec); err != nil {
 		return 0, err
 	}
 	var seq int64
@@ -329,7 +301,7 @@ func (s *PGStore) Append(ctx context.Context, rec Record) (int64, error) {
 // AppendLazy queues rec to be committed with the next durable write, as
 // (*Store).AppendLazy does.
 func (s *PGStore) AppendLazy(ctx context.Context, rec Record) error {
-	if err := s.prepareRecord(ctx, &rec); err != nil {
+	if err := prepareRecord(ctx, s.checkRun, &rec); err != nil {
 		return err
 	}
 	uid := newUID()
@@ -345,31 +317,18 @@ func (s *PGStore) AppendLazy(ctx context.Context, rec Record) error {
 
 // Records returns a run's records in Seq order, lazy ones flushed first.
 func (s *PGStore) Records(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	err := s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT seq, run_id, time, kind, step, attempt, data, error FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
+		rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		recs = recs[:0]
-		for rows.Next() {
-			var r Record
-			var t int64
-			var kind string
-			if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-				return err
-			}
-			r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-			recs = append(recs, r)
-		}
-		return rows.Err()
+		recs, err = collect(rows, scanRecord)
+		return err
 	})
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
@@ -379,14 +338,11 @@ func (s *PGStore) Records(ctx context.Context, runID string) ([]Record, error) {
 
 // ApproveStep records that by approved step of run runID.
 func (s *PGStore) ApproveStep(ctx context.Context, runID, step, by string) error {
-	if step == "" || by == "" {
-		return fmt.Errorf("journal: approve step: step and approver are required")
-	}
-	data, err := json.Marshal(approval{By: by})
+	rec, err := approvalRecord(runID, step, by)
 	if err != nil {
-		return fmt.Errorf("journal: approve step %s: %w", step, err)
+		return err
 	}
-	_, err = s.Append(ctx, Record{RunID: runID, Kind: KindStepApproval, Step: step, Data: data})
+	_, err = s.Append(ctx, rec)
 	return err
 }
 
@@ -406,24 +362,22 @@ func (s *PGStore) StepApproval(ctx context.Context, runID, step string) (bool, s
 	if err != nil {
 		return false, "", s.errf("journal: approval of %s in run %s: %w", step, runID, err)
 	}
-	var a approval
-	if err := json.Unmarshal(data, &a); err != nil {
-		return false, "", fmt.Errorf("journal: approval of %s in run %s: %w", step, runID, err)
+	by, err := approver(runID, step, data)
+	if err != nil {
+		return false, "", err
 	}
-	return true, a.By, nil
+	return true, by, nil
 }
 
 const pgRunColumns = `id, runbook, runbook_digest, plan_digest, author, dir, os_user, host, inputs, plan, status, error, created, updated`
 
-func pgScanRun(sc interface{ Scan(...any) error }) (Run, error) {
+func pgScanRun(sc scanner) (Run, error) {
 	var r Run
 	var status string
 	var created, updated int64
 	err := sc.Scan(&r.ID, &r.Runbook, &r.RunbookDigest, &r.PlanDigest, &r.Author, &r.Dir, &r.User, &r.Host,
 		&r.Inputs, &r.Plan, &status, &r.Error, &created, &updated)
-	r.Status = RunStatus(status)
-	r.Created, r.Updated = fromNanos(created), fromNanos(updated)
-	r.Inputs, r.Plan = unblob(r.Inputs), unblob(r.Plan)
+	finishRun(&r, status, created, updated)
 	return r, err
 }
 
@@ -456,17 +410,7 @@ func (s *PGStore) Run(ctx context.Context, id string) (Run, error) {
 	if err != nil {
 		return Run{}, s.errf("journal: run %s: %w", id, err)
 	}
-	switch len(runs) {
-	case 0:
-		return Run{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-	case 1:
-		return runs[0], nil
-	}
-	ids := runs[0].ID + ", " + runs[1].ID
-	if len(runs) > 2 {
-		ids += ", ..."
-	}
-	return Run{}, fmt.Errorf("%w: %s matches %s", ErrAmbiguous, id, ids)
+	return pickRun(id, runs)
 }
 
 // Runs returns every run, oldest first.
@@ -488,15 +432,7 @@ func (s *PGStore) Runs(ctx context.Context) ([]Run, error) {
 
 func pgScanRuns(rows pgx.Rows) ([]Run, error) {
 	defer rows.Close()
-	var runs []Run
-	for rows.Next() {
-		r, err := pgScanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
+	return collect(rows, pgScanRun)
 }
 
 // nilIfEmpty stores an empty payload as NULL.

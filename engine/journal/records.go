@@ -1,34 +1,11 @@
 package journal
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 )
-
-// prepareRecord checks rec before it is queued, so that a record refused in
-// the committer (and with it, a retry of its batch) is the exception.
-func (s *Store) prepareRecord(ctx context.Context, rec *Record) error {
-	if !rec.Kind.Valid() {
-		return fmt.Errorf("journal: append: invalid record kind %q", rec.Kind)
-	}
-	if err := s.checkRun(ctx, rec.RunID); err != nil {
-		return err
-	}
-	if rec.Time.IsZero() {
-		rec.Time = time.Now()
-	}
-	rec.Time = rec.Time.UTC()
-	rec.Seq = 0
-	// A lazy record is written after AppendLazy returns: the caller may
-	// reuse its buffer by then.
-	rec.Data = bytes.Clone(rec.Data)
-	return nil
-}
 
 // recordOp returns the op that inserts rec; seq receives its sequence number.
 func (s *Store) recordOp(rec *Record, seq *int64) *op {
@@ -52,7 +29,7 @@ func (s *Store) recordOp(rec *Record, seq *int64) *op {
 // written: for an intent that is safe, since a resume finds the step in
 // doubt and observes the object again.
 func (s *Store) Append(ctx context.Context, rec Record) (int64, error) {
-	if err := s.prepareRecord(ctx, &rec); err != nil {
+	if err := prepareRecord(ctx, s.checkRun, &rec); err != nil {
 		return 0, err
 	}
 	var seq int64
@@ -68,7 +45,7 @@ func (s *Store) Append(ctx context.Context, rec Record) (int64, error) {
 // loses it, and any lazy records after it, never an earlier one alone. Meant
 // for outcomes, whose loss only leaves a step in doubt.
 func (s *Store) AppendLazy(ctx context.Context, rec Record) error {
-	if err := s.prepareRecord(ctx, &rec); err != nil {
+	if err := prepareRecord(ctx, s.checkRun, &rec); err != nil {
 		return err
 	}
 	o := s.recordOp(&rec, nil)
@@ -79,56 +56,33 @@ func (s *Store) AppendLazy(ctx context.Context, rec Record) error {
 	return nil
 }
 
-const recordColumns = `seq, run_id, time, kind, step, attempt, data, error`
-
 // Records returns a run's records in Seq order. It flushes lazy records
 // first, so a caller sees everything it appended. A run that does not exist
 // is ErrNotFound.
 func (s *Store) Records(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var recs []Record
-	for rows.Next() {
-		var r Record
-		var t int64
-		var kind string
-		if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-		}
-		r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := collect(rows, scanRecord)
+	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, nil
 }
 
-// approval is the Data of a "step-approval" record.
-type approval struct {
-	By string `json:"by"`
-}
-
 // ApproveStep records, durably, that by approved step of run runID (a step
 // that waits for an approval during apply).
 func (s *Store) ApproveStep(ctx context.Context, runID, step, by string) error {
-	if step == "" || by == "" {
-		return fmt.Errorf("journal: approve step: step and approver are required")
-	}
-	data, err := json.Marshal(approval{By: by})
+	rec, err := approvalRecord(runID, step, by)
 	if err != nil {
-		return fmt.Errorf("journal: approve step %s: %w", step, err)
+		return err
 	}
-	_, err = s.Append(ctx, Record{RunID: runID, Kind: KindStepApproval, Step: step, Data: data})
+	_, err = s.Append(ctx, rec)
 	return err
 }
 
@@ -147,9 +101,9 @@ func (s *Store) StepApproval(ctx context.Context, runID, step string) (bool, str
 	if err != nil {
 		return false, "", fmt.Errorf("journal: approval of %s in run %s: %w", step, runID, err)
 	}
-	var a approval
-	if err := json.Unmarshal(data, &a); err != nil {
-		return false, "", fmt.Errorf("journal: approval of %s in run %s: %w", step, runID, err)
+	by, err := approver(runID, step, data)
+	if err != nil {
+		return false, "", err
 	}
-	return true, a.By, nil
+	return true, by, nil
 }

@@ -66,17 +66,10 @@ func (s *Store) CreateRunLocking(ctx context.Context, r Run, objects []string) (
 }
 
 func (s *Store) createRun(ctx context.Context, r Run, objects []string) (Run, error) {
-	if r.ID != "" && !validID.MatchString(r.ID) {
-		return Run{}, fmt.Errorf("journal: create run: invalid id %q: want letters, digits, '.', '_' or '-'", r.ID)
-	}
-	if r.Status == "" {
-		r.Status = StatusRunning
-	}
-	if !r.Status.Valid() {
-		return Run{}, fmt.Errorf("journal: create run: invalid status %q", r.Status)
-	}
 	now := time.Now().UTC()
-	r.Created, r.Updated = now, now
+	if err := newRun(&r, now); err != nil {
+		return Run{}, err
+	}
 	// The committer reads these after CreateRun may have returned (when ctx
 	// ends first): never the caller's buffers.
 	r.Inputs, r.Plan = bytes.Clone(r.Inputs), bytes.Clone(r.Plan)
@@ -135,14 +128,11 @@ func (s *Store) createRun(ctx context.Context, r Run, objects []string) (Run, er
 // steps. Lazy records appended before it become durable with it; it is
 // durable when it returns.
 func (s *Store) SetStatus(ctx context.Context, id string, st RunStatus, errText string) error {
-	if !st.Valid() {
-		return fmt.Errorf("journal: set status of run %s: invalid status %q", id, st)
-	}
-	if err := s.checkRun(ctx, id); err != nil {
+	data, err := statusData(ctx, s.checkRun, id, st)
+	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	data := []byte(`{"status":` + strconv.Quote(string(st)) + `}`)
 	o := &op{apply: func(ctx context.Context) error {
 		res, err := s.w.setStatus.ExecContext(ctx, string(st), errText, now.UnixNano(), id)
 		if err != nil {
@@ -164,15 +154,13 @@ func (s *Store) SetStatus(ctx context.Context, id string, st RunStatus, errText 
 
 const runColumns = `id, runbook, runbook_digest, plan_digest, author, dir, inputs, plan, status, error, created, updated`
 
-func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+func scanRun(sc scanner) (Run, error) {
 	var r Run
 	var status string
 	var created, updated int64
 	err := sc.Scan(&r.ID, &r.Runbook, &r.RunbookDigest, &r.PlanDigest, &r.Author, &r.Dir,
 		&r.Inputs, &r.Plan, &status, &r.Error, &created, &updated)
-	r.Status = RunStatus(status)
-	r.Created, r.Updated = fromNanos(created), fromNanos(updated)
-	r.Inputs, r.Plan = unblob(r.Inputs), unblob(r.Plan)
+	finishRun(&r, status, created, updated)
 	return r, err
 }
 
@@ -198,18 +186,11 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if err != nil {
 		return Run{}, fmt.Errorf("journal: run %s: %w", id, err)
 	}
-	switch len(runs) {
-	case 0:
-		return Run{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-	case 1:
-		s.known.Store(runs[0].ID, true)
-		return runs[0], nil
+	r, err = pickRun(id, runs)
+	if err == nil {
+		s.known.Store(r.ID, true)
 	}
-	ids := runs[0].ID + ", " + runs[1].ID
-	if len(runs) > 2 {
-		ids += ", ..."
-	}
-	return Run{}, fmt.Errorf("%w: %s matches %s", ErrAmbiguous, id, ids)
+	return r, err
 }
 
 // Runs returns every run, oldest first.
@@ -227,15 +208,7 @@ func (s *Store) Runs(ctx context.Context) ([]Run, error) {
 
 func scanRuns(rows *sql.Rows) ([]Run, error) {
 	defer rows.Close()
-	var runs []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
+	return collect(rows, scanRun)
 }
 
 // checkRun returns ErrNotFound (naming id) unless run id exists. Runs are

@@ -123,11 +123,8 @@ const summaryQuery = `SELECT step, kind FROM %s WHERE run_id = %s AND step <> ''
 // Summary counts a run's instances by state, per step, in the order the
 // run first reached each step. It reads no record's payload.
 func (s *Store) Summary(ctx context.Context, runID string) ([]StepSummary, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "summary"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: summary of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(summaryQuery, "records", "?"), runID)
 	if err != nil {
@@ -150,11 +147,8 @@ func (s *Store) Summary(ctx context.Context, runID string) ([]StepSummary, error
 
 // Summary counts a run's instances by state, per step (see Store.Summary).
 func (s *PGStore) Summary(ctx context.Context, runID string) ([]StepSummary, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "summary"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: summary of run %s: %w", runID, err)
 	}
 	var out []StepSummary
 	err := s.retry(ctx, func() error {
@@ -188,11 +182,8 @@ func (s *PGStore) Summary(ctx context.Context, runID string) ([]StepSummary, err
 // `runs show` pages through a run of 100,000 instances with it. A limit
 // of 0 or less returns every record from offset on.
 func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int) ([]Record, int, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, 0, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM records WHERE run_id = ?`, runID).Scan(&total); err != nil {
@@ -206,18 +197,8 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var recs []Record
-	for rows.Next() {
-		var r Record
-		var t int64
-		var kind string
-		if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-			return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
-		}
-		r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := collect(rows, scanRecord)
+	if err != nil {
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, total, nil
@@ -225,11 +206,8 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 
 // RecordsPage returns a page of a run's records (see Store.RecordsPage).
 func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit int) ([]Record, int, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, 0, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	var total int
@@ -241,24 +219,14 @@ func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit i
 		if limit > 0 {
 			lim = limit
 		}
-		rows, err := s.pool.Query(ctx, `SELECT seq, run_id, time, kind, step, attempt, data, error FROM rebind_records WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
+		rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM rebind_records WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
 			runID, lim, max(offset, 0))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		recs = recs[:0]
-		for rows.Next() {
-			var r Record
-			var t int64
-			var kind string
-			if err := rows.Scan(&r.Seq, &r.RunID, &t, &kind, &r.Step, &r.Attempt, &r.Data, &r.Error); err != nil {
-				return err
-			}
-			r.Time, r.Kind, r.Data = fromNanos(t), Kind(kind), unblob(r.Data)
-			recs = append(recs, r)
-		}
-		return rows.Err()
+		recs, err = collect(rows, scanRecord)
+		return err
 	})
 	if err != nil {
 		return nil, 0, s.errf("journal: records of run %s: %w", runID, err)
@@ -272,28 +240,16 @@ func (s *PGStore) RecordsPage(ctx context.Context, runID string, offset, limit i
 // 200,000 payloads (the SQLite journal reads the index records_heads
 // alone). RecordData reads the payloads it then needs.
 func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var recs []Record
-	for rows.Next() {
-		r := Record{RunID: runID}
-		var kind string
-		if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
-			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-		}
-		r.Kind = Kind(kind)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := collect(rows, scanHead(runID))
+	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	return recs, nil
@@ -301,11 +257,8 @@ func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
 
 // Heads returns a run's records without payloads (see Store.Heads).
 func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
-	if err := s.checkRun(ctx, runID); err != nil {
+	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
-	}
-	if err := s.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
 	var recs []Record
 	err := s.retry(ctx, func() error {
@@ -314,17 +267,8 @@ func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
 			return err
 		}
 		defer rows.Close()
-		recs = recs[:0]
-		for rows.Next() {
-			r := Record{RunID: runID}
-			var kind string
-			if err := rows.Scan(&r.Seq, &kind, &r.Step); err != nil {
-				return err
-			}
-			r.Kind = Kind(kind)
-			recs = append(recs, r)
-		}
-		return rows.Err()
+		recs, err = collect(rows, scanHead(runID))
+		return err
 	})
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
@@ -355,22 +299,26 @@ func (s *Store) RecordData(ctx context.Context, runID string, seqs []int64) (map
 		if err != nil {
 			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 		}
-		for rows.Next() {
-			var seq int64
-			var data []byte
-			if err := rows.Scan(&seq, &data); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-			}
-			out[seq] = unblob(data)
-		}
-		err = rows.Err()
+		err = readPayloads(rows, out)
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 		}
 	}
 	return out, nil
+}
+
+// readPayloads reads rows of "seq, data" into out, as RecordData answers.
+func readPayloads(rows rowIter, out map[int64][]byte) error {
+	for rows.Next() {
+		var seq int64
+		var data []byte
+		if err := rows.Scan(&seq, &data); err != nil {
+			return err
+		}
+		out[seq] = unblob(data)
+	}
+	return rows.Err()
 }
 
 // RecordData returns the payloads of some records (see Store.RecordData).
@@ -388,15 +336,7 @@ func (s *PGStore) RecordData(ctx context.Context, runID string, seqs []int64) (m
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				var seq int64
-				var data []byte
-				if err := rows.Scan(&seq, &data); err != nil {
-					return err
-				}
-				out[seq] = unblob(data)
-			}
-			return rows.Err()
+			return readPayloads(rows, out)
 		})
 		if err != nil {
 			return nil, s.errf("journal: records of run %s: %w", runID, err)

@@ -25,7 +25,7 @@ func init() {
 }
 
 // userData is the ad_user data type: one live user and its anchors.
-type userData struct{}
+type userData struct{ steps.Reader }
 
 func (userData) Info() steps.Info {
 	return steps.Info{
@@ -71,14 +71,6 @@ func userObservation(e *ldap.Entry) (steps.Observation, error) {
 	return steps.Observation{Object: userObjectName(v), Value: v}, nil
 }
 
-func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (userData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // userObjectName is the object name of a UserType value.
 func userObjectName(v cty.Value) string {
 	return objectName(guidString(v.GetAttr("object_guid").AsString()))
@@ -91,7 +83,7 @@ func (g guidString) String() string { return string(g) }
 
 // usersData is the ad_users data type: every user a filter matches, read
 // with paged search.
-type usersData struct{}
+type usersData struct{ steps.Reader }
 
 func (usersData) Info() steps.Info {
 	return steps.Info{
@@ -182,14 +174,6 @@ func searchUserPages(d Directory, base, filter string) (users []cty.Value, resta
 	}
 }
 
-func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (usersData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // DeletedUserType is the value of ad_deleted_user.
 var DeletedUserType = cty.Object(map[string]cty.Type{
 	"dn":                cty.String,
@@ -204,7 +188,7 @@ var DeletedUserType = cty.Object(map[string]cty.Type{
 
 // deletedUserData is the ad_deleted_user data type: a deleted user read
 // through the Show Deleted control.
-type deletedUserData struct{}
+type deletedUserData struct{ steps.Reader }
 
 func (deletedUserData) Info() steps.Info {
 	return steps.Info{
@@ -244,14 +228,6 @@ func (deletedUserData) Observe(ctx context.Context, call steps.Call) (steps.Obse
 		return steps.Observation{}, err
 	}
 	return steps.Observation{Object: objectName(g), Value: v}, nil
-}
-
-func (deletedUserData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (deletedUserData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
 }
 
 var deletedAttributes = []string{attrObjectGUID, attrSAM, attrUPN, attrLastKnownParent, attrIsDeleted, attrIsRecycled, attrName, attrWhenChanged}

@@ -159,26 +159,13 @@ func (d *CommandDriver) runDefault(ctx context.Context, policy string, wait bool
 	if !wait {
 		return c, nil
 	}
-	for {
-		t := time.NewTimer(d.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return c, fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
-		case <-t.C:
-		}
-		out, err := d.powershell(ctx, ScriptInProgress)
-		if err != nil {
-			return c, fmt.Errorf("adsync: ask whether the cycle runs: %w", err)
-		}
-		v := strings.ToLower(strings.TrimSpace(lastLine(out)))
-		if v == "true" {
-			continue
-		}
-		if v != "false" {
-			return c, steps.Permanent(fmt.Errorf("adsync: (Get-ADSyncScheduler).SyncCycleInProgress printed %q", strings.TrimSpace(out)))
-		}
-		break
+	err = waitCycle(ctx, d.Poll, policy,
+		func(ctx context.Context) (string, error) { return d.powershell(ctx, ScriptInProgress) },
+		func(out string) error {
+			return fmt.Errorf("adsync: (Get-ADSyncScheduler).SyncCycleInProgress printed %q", strings.TrimSpace(out))
+		})
+	if err != nil {
+		return c, err
 	}
 	c.Finished = time.Now().UTC()
 	out, err = d.powershell(ctx, ScriptRunsAfter(before))

@@ -79,26 +79,44 @@ func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log i
 	if !wait || len(d.Status) == 0 {
 		return c, nil
 	}
+	err = waitCycle(ctx, d.Poll, policy,
+		func(ctx context.Context) (string, error) { return runCommand(ctx, d.Status) },
+		func(out string) error {
+			return fmt.Errorf("adsync: status_command printed %q; it must print True or False", strings.TrimSpace(out))
+		})
+	if err != nil {
+		return c, err
+	}
+	c.Status, c.Finished = "finished", time.Now().UTC()
+	return c, nil
+}
+
+// waitCycle asks, every poll, whether the policy cycle still runs, until
+// the answer's last line is False. The Connect shell driver asks
+// (Get-ADSyncScheduler).SyncCycleInProgress, True while a cycle runs
+// (https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-sync-feature-scheduler),
+// and a status_command must answer the same way; an answer that is
+// neither is a permanent error, worded by refuse.
+func waitCycle(ctx context.Context, poll time.Duration, policy string, ask func(context.Context) (string, error), refuse func(out string) error) error {
 	for {
-		t := time.NewTimer(d.Poll)
+		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return c, fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
+			return fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
 		case <-t.C:
 		}
-		out, err := runCommand(ctx, d.Status)
+		out, err := ask(ctx)
 		if err != nil {
-			return c, fmt.Errorf("adsync: ask whether the cycle runs: %w", err)
+			return fmt.Errorf("adsync: ask whether the cycle runs: %w", err)
 		}
 		switch strings.ToLower(strings.TrimSpace(lastLine(out))) {
 		case "false":
-			c.Status, c.Finished = "finished", time.Now().UTC()
-			return c, nil
+			return nil
 		case "true":
 			continue
 		default:
-			return c, steps.Permanent(fmt.Errorf("adsync: status_command printed %q; it must print True or False", strings.TrimSpace(out)))
+			return steps.Permanent(refuse(out))
 		}
 	}
 }

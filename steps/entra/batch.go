@@ -133,6 +133,24 @@ type batchResponse struct {
 	Body    json.RawMessage   `json:"body"`
 }
 
+// batchResponses reads a $batch answer's responses by their request id:
+// "Responses to the batched requests might appear in a different order. The
+// id property can be used to correlate individual requests and responses"
+// (https://learn.microsoft.com/graph/json-batching).
+func batchResponses(raw []byte) (map[string]batchResponse, error) {
+	var resp struct {
+		Responses []batchResponse `json:"responses"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("entra: read a batch answer: %w", err)
+	}
+	byID := map[string]batchResponse{}
+	for _, r := range resp.Responses {
+		byID[r.ID] = r
+	}
+	return byID, nil
+}
+
 // send posts items (at most 20) as one batch. Items that were throttled
 // join the queue again after the longest Retry-After among them, so that
 // they share batches with newer writes.
@@ -207,15 +225,9 @@ func (b *batcher) sendOnce(ctx context.Context, items []*batchItem) ([]*batchIte
 	if err != nil {
 		return nil, 0, err
 	}
-	var resp struct {
-		Responses []batchResponse `json:"responses"`
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		return nil, 0, fmt.Errorf("entra: read a batch answer: %w", err)
-	}
-	byID := map[string]batchResponse{}
-	for _, r := range resp.Responses {
-		byID[r.ID] = r
+	byID, err := batchResponses(raw)
+	if err != nil {
+		return nil, 0, err
 	}
 	var retry []*batchItem
 	var wait time.Duration

@@ -213,15 +213,9 @@ func (c *Client) batchGet(ctx context.Context, urls []string, f *found) ([]strin
 	if err != nil {
 		return nil, 0, wrap(err, "read users in a batch")
 	}
-	var resp struct {
-		Responses []batchResponse `json:"responses"`
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
-		return nil, 0, fmt.Errorf("entra: read a batch answer: %w", err)
-	}
-	byID := map[string]batchResponse{}
-	for _, r := range resp.Responses {
-		byID[r.ID] = r
+	byID, err := batchResponses(raw)
+	if err != nil {
+		return nil, 0, err
 	}
 	var retry []string
 	var wait time.Duration

@@ -37,7 +37,7 @@ func selectorSchema(s steps.Schema) steps.Schema {
 }
 
 // userData is the entra_user data type.
-type userData struct{}
+type userData struct{ steps.Reader }
 
 func (userData) Info() steps.Info {
 	return steps.Info{
@@ -57,11 +57,7 @@ func (userData) Info() steps.Info {
 }
 
 func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	c, sel, err := userCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -77,16 +73,8 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 	return steps.Observation{Object: userObject(u.ID), Value: v[0]}, nil
 }
 
-func (userData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (userData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // usersData is the entra_users data type.
-type usersData struct{}
+type usersData struct{ steps.Reader }
 
 func (usersData) Info() steps.Info {
 	return steps.Info{
@@ -152,16 +140,8 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 	}, nil
 }
 
-func (usersData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (usersData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // tenantData is the entra_tenant data type.
-type tenantData struct{}
+type tenantData struct{ steps.Reader }
 
 func (tenantData) Info() steps.Info {
 	return steps.Info{
@@ -242,12 +222,4 @@ func (tenantData) Observe(ctx context.Context, call steps.Call) (steps.Observati
 		return steps.Observation{}, err
 	}
 	return steps.Observation{Object: "entra:tenant:" + t.ID, Value: tenantValue(t)}, nil
-}
-
-func (tenantData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (tenantData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
 }

@@ -55,11 +55,7 @@ func (deleteStep) Apply(ctx context.Context, call steps.Call, change steps.Chang
 	if change.Action == steps.NoOp {
 		return steps.Result{}, nil
 	}
-	c, err := client(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	p, err := decodeRestorePrivate(change)
+	c, p, err := restoreCall(call, change)
 	if err != nil {
 		return steps.Result{}, err
 	}
@@ -74,11 +70,7 @@ func (deleteStep) Revert(ctx context.Context, call steps.Call, change steps.Chan
 	if change.Action == steps.NoOp {
 		return nil
 	}
-	c, err := client(call)
-	if err != nil {
-		return err
-	}
-	p, err := decodeRestorePrivate(change)
+	c, p, err := restoreCall(call, change)
 	if err != nil {
 		return err
 	}

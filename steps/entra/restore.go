@@ -97,6 +97,17 @@ func (restoreStep) Diff(ctx context.Context, call steps.Call, obs steps.Observat
 	return ch, nil
 }
 
+// restoreCall returns the call's target and the user id its recorded
+// change names: how applying a restore or a delete of one user starts.
+func restoreCall(call steps.Call, change steps.Change) (*Client, restorePrivate, error) {
+	c, err := client(call)
+	if err != nil {
+		return nil, restorePrivate{}, err
+	}
+	p, err := decodeRestorePrivate(change)
+	return c, p, err
+}
+
 func decodeRestorePrivate(change steps.Change) (restorePrivate, error) {
 	var p restorePrivate
 	if err := json.Unmarshal(change.Private, &p); err != nil || p.ID == "" {
@@ -109,11 +120,7 @@ func (restoreStep) Apply(ctx context.Context, call steps.Call, change steps.Chan
 	if change.Action == steps.NoOp {
 		return steps.Result{}, nil
 	}
-	c, err := client(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	p, err := decodeRestorePrivate(change)
+	c, p, err := restoreCall(call, change)
 	if err != nil {
 		return steps.Result{}, err
 	}
@@ -155,11 +162,7 @@ func (restoreStep) Revert(ctx context.Context, call steps.Call, change steps.Cha
 	if change.Action == steps.NoOp {
 		return nil
 	}
-	c, err := client(call)
-	if err != nil {
-		return err
-	}
-	p, err := decodeRestorePrivate(change)
+	c, p, err := restoreCall(call, change)
 	if err != nil {
 		return err
 	}
@@ -203,11 +206,7 @@ type purgePrivate struct {
 }
 
 func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	c, sel, err := userCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}

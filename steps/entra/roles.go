@@ -19,7 +19,7 @@ const permRoleRead = "Graph: RoleManagement.Read.Directory"
 func init() { steps.Register(roleAssignmentsData{}) }
 
 // roleAssignmentsData is the entra_role_assignments data type.
-type roleAssignmentsData struct{}
+type roleAssignmentsData struct{ steps.Reader }
 
 var roleAssignmentType = cty.Object(map[string]cty.Type{
 	"id": cty.String, "principal_id": cty.String, "role_definition_id": cty.String, "directory_scope_id": cty.String,
@@ -78,14 +78,6 @@ func (roleAssignmentsData) Observe(ctx context.Context, call steps.Call) (steps.
 		"count":        cty.NumberIntVal(int64(len(all))),
 	})
 	return steps.Observation{Object: "entra:roleAssignments", Value: v}, nil
-}
-
-func (roleAssignmentsData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (roleAssignmentsData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
 }
 
 // roleAssignments lists one principal's directory role assignments,

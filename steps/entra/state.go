@@ -54,11 +54,7 @@ func (userStateStep) Info() steps.Info {
 var stateAttrs = map[string]string{"immutable_id": "immutable_id", "sync_enabled": "sync_enabled", "user_principal_name": "upn"}
 
 func (userStateStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	c, sel, err := userCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}

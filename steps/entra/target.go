@@ -280,3 +280,14 @@ func client(call steps.Call) (*Client, error) {
 	}
 	return c, nil
 }
+
+// userCall returns the call's target and the user its `id` or `upn` names,
+// what every step and data type about one user starts with.
+func userCall(call steps.Call) (*Client, selector, error) {
+	c, err := client(call)
+	if err != nil {
+		return nil, selector{}, err
+	}
+	sel, err := selectorFrom(call)
+	return c, sel, err
+}

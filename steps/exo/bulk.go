@@ -243,11 +243,25 @@ func bulkCalls(calls []steps.Call) (*Client, []string, []steps.BulkResult, error
 // GUID or an address, is observed alone (which also looks among
 // soft-deleted mailboxes, and names the ambiguity).
 func observeMailboxes(ctx context.Context, calls []steps.Call, single func(context.Context, steps.Call) (steps.Observation, error)) ([]steps.BulkResult, error) {
+	return observeBulk(ctx, calls, "Get-Mailbox", map[string]any{"IncludeInactiveMailbox": true},
+		func(_ *Client, call steps.Call, id string, l []recipient) (steps.Observation, error) {
+			if bulkKind(id) != "" && len(l) == 1 {
+				return steps.Observation{Object: "exo:mailbox:" + l[0].ExchangeObjectID, Value: recipientValue(l[0])}, nil
+			}
+			return single(ctx, call)
+		})
+}
+
+// observeBulk reads the identities of a fan-out with one cmdlet in bulk
+// (readBulk) and observes each instance with each from what was found for
+// its identity; an instance bulkCalls refused keeps its error.
+func observeBulk(ctx context.Context, calls []steps.Call, cmdlet string, params map[string]any,
+	each func(c *Client, call steps.Call, id string, found []recipient) (steps.Observation, error)) ([]steps.BulkResult, error) {
 	c, ids, out, err := bulkCalls(calls)
 	if err != nil || c == nil {
 		return out, err
 	}
-	found, err := c.readBulk(ctx, "Get-Mailbox", map[string]any{"IncludeInactiveMailbox": true}, ids)
+	found, err := c.readBulk(ctx, cmdlet, params, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -255,11 +269,7 @@ func observeMailboxes(ctx context.Context, calls []steps.Call, single func(conte
 		if out[i].Err != nil {
 			continue
 		}
-		if l := found[matchKey(ids[i])]; bulkKind(ids[i]) != "" && len(l) == 1 {
-			out[i].Observation = steps.Observation{Object: "exo:mailbox:" + l[0].ExchangeObjectID, Value: recipientValue(l[0])}
-			continue
-		}
-		out[i].Observation, out[i].Err = single(ctx, call)
+		out[i].Observation, out[i].Err = each(c, call, ids[i], found[matchKey(ids[i])])
 	}
 	return out, nil
 }
@@ -280,35 +290,15 @@ func (delayHoldStep) ObserveMany(ctx context.Context, calls []steps.Call) ([]ste
 // Get-Mailbox. An identity the bulk read found nothing for is observed
 // alone.
 func (purgeStep) ObserveMany(ctx context.Context, calls []steps.Call) ([]steps.BulkResult, error) {
-	c, ids, out, err := bulkCalls(calls)
-	if err != nil || c == nil {
-		return out, err
-	}
-	found, err := c.readBulk(ctx, "Get-Recipient", map[string]any{"IncludeSoftDeletedRecipients": true}, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i, call := range calls {
-		if out[i].Err != nil {
-			continue
-		}
-		l := found[matchKey(ids[i])]
-		if bulkKind(ids[i]) == "" || len(l) == 0 {
-			out[i].Observation, out[i].Err = purgeStep{}.Observe(ctx, call)
-			continue
-		}
-		l = sortedByObjectID(l)
-		for j, r := range l {
-			if r.SoftDeleted() && isMailbox(r) {
-				if m, err := c.mailboxes(ctx, r.writeIdentity()); err == nil && len(m) == 1 {
-					l[j].LitigationHoldEnabled = m[0].LitigationHoldEnabled
-					l[j].IsInactiveMailbox = m[0].IsInactiveMailbox
-				}
+	return observeBulk(ctx, calls, "Get-Recipient", map[string]any{"IncludeSoftDeletedRecipients": true},
+		func(c *Client, call steps.Call, id string, l []recipient) (steps.Observation, error) {
+			if bulkKind(id) == "" || len(l) == 0 {
+				return purgeStep{}.Observe(ctx, call)
 			}
-		}
-		out[i].Observation = steps.Observation{Object: "exo:recipient:" + objectKey(ids[i]), Value: recipientsValue(l)}
-	}
-	return out, nil
+			l = sortedByObjectID(l)
+			c.readHolds(ctx, l)
+			return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+		})
 }
 
 // sortedByObjectID is a copy of l in the order decodeRecipients gives.

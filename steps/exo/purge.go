@@ -46,19 +46,14 @@ type purgePrivate struct {
 }
 
 func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	l, err := c.recipients(ctx, id)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	// Get-Recipient does not tell a mailbox's hold; Get-Mailbox does.
+	return observeRecipients(ctx, call, true)
+}
+
+// readHolds sets the litigation hold and inactive state of each
+// soft-deleted mailbox in l: Get-Recipient does not tell a mailbox's hold;
+// Get-Mailbox does. A mailbox Get-Mailbox does not read as one keeps what
+// Get-Recipient said.
+func (c *Client) readHolds(ctx context.Context, l []recipient) {
 	for i, r := range l {
 		if r.SoftDeleted() && isMailbox(r) {
 			if m, err := c.mailboxes(ctx, r.writeIdentity()); err == nil && len(m) == 1 {
@@ -67,7 +62,6 @@ func (purgeStep) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 			}
 		}
 	}
-	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
 func isMailbox(r recipient) bool { return !strings.EqualFold(r.RecipientTypeDetails, "MailUser") }

@@ -192,6 +192,17 @@ func identityArg(call steps.Call) (string, error) {
 	return strings.TrimSpace(id), nil
 }
 
+// identityCall returns the call's target and its `identity`, what every
+// type that reads recipients by identity starts with.
+func identityCall(call steps.Call) (*Client, string, error) {
+	c, err := client(call)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := identityArg(call)
+	return c, id, err
+}
+
 // recipients runs Get-Recipient -IncludeSoftDeletedRecipients; none found
 // is an empty list.
 func (c *Client) recipients(ctx context.Context, identity string) ([]recipient, error) {
@@ -222,7 +233,7 @@ func (c *Client) mailboxes(ctx context.Context, identity string) ([]recipient, e
 }
 
 // recipientData is the exo_recipient data type.
-type recipientData struct{}
+type recipientData struct{ steps.Reader }
 
 func (recipientData) Info() steps.Info {
 	return steps.Info{
@@ -254,11 +265,14 @@ func recipientsValue(l []recipient) cty.Value {
 }
 
 func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
+	return observeRecipients(ctx, call, false)
+}
+
+// observeRecipients observes the recipients the call's identity names, as
+// exo_recipient reads them; with holds, also each soft-deleted mailbox's
+// hold (readHolds), which exo_recipient_purge reads too.
+func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.Observation, error) {
+	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -266,19 +280,14 @@ func (recipientData) Observe(ctx context.Context, call steps.Call) (steps.Observ
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	if holds {
+		c.readHolds(ctx, l)
+	}
 	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
 }
 
-func (recipientData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (recipientData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
-}
-
 // mailboxData is the exo_mailbox data type.
-type mailboxData struct{}
+type mailboxData struct{ steps.Reader }
 
 func (mailboxData) Info() steps.Info {
 	return steps.Info{
@@ -319,11 +328,7 @@ func (c *Client) oneMailbox(ctx context.Context, address, identity string) (reci
 }
 
 func (mailboxData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	c, err := client(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	id, err := identityArg(call)
+	c, id, err := identityCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -332,12 +337,4 @@ func (mailboxData) Observe(ctx context.Context, call steps.Call) (steps.Observat
 		return steps.Observation{}, err
 	}
 	return steps.Observation{Object: "exo:mailbox:" + r.ExchangeObjectID, Value: recipientValue(r)}, nil
-}
-
-func (mailboxData) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.ReadChange(obs), nil
-}
-
-func (mailboxData) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return steps.Result{Value: change.After}, nil
 }
