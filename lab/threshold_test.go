@@ -32,6 +32,20 @@ func withThreshold(t *testing.T, n int) *lab.Tenant {
 	return tn
 }
 
+// deleteADUsers deletes the first n AD users of tn.
+func deleteADUsers(t *testing.T, tn *lab.Tenant, n int) {
+	t.Helper()
+	users, err := tn.SearchAD(lab.ADQuery{})
+	if err != nil || len(users) < n {
+		t.Fatalf("AD users: %d, %v", len(users), err)
+	}
+	for _, u := range users[:n] {
+		if err := tn.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestDeletionThresholdBoundary: Connect is "configured to not allow an
 // export with more than 500 deletes", and stops when "there were more
 // objects to be deleted than the configured threshold"
@@ -44,15 +58,7 @@ func TestDeletionThresholdBoundary(t *testing.T) {
 		stops   bool
 	}{{3, false}, {4, true}} {
 		tn := withThreshold(t, 3)
-		users, err := tn.SearchAD(lab.ADQuery{})
-		if err != nil || len(users) < tc.deletes {
-			t.Fatalf("AD users: %d, %v", len(users), err)
-		}
-		for _, u := range users[:tc.deletes] {
-			if err := tn.DeleteADUser(u.DN); err != nil {
-				t.Fatal(err)
-			}
-		}
+		deleteADUsers(t, tn, tc.deletes)
 		res, err := tn.SyncCycle(lab.Delta)
 		switch {
 		case tc.stops && (!errors.Is(err, lab.ErrDeletionThreshold) || res.Status != lab.StatusDeletionThresholdExceeded || res.Deleted != 0):
@@ -76,15 +82,7 @@ func TestCloudSyncThresholdIsReached(t *testing.T) {
 		quarantine bool
 	}{{2, false}, {3, true}} {
 		tn := withThreshold(t, 3)
-		users, err := tn.SearchAD(lab.ADQuery{})
-		if err != nil || len(users) < tc.deletes {
-			t.Fatalf("AD users: %d, %v", len(users), err)
-		}
-		for _, u := range users[:tc.deletes] {
-			if err := tn.DeleteADUser(u.DN); err != nil {
-				t.Fatal(err)
-			}
-		}
+		deleteADUsers(t, tn, tc.deletes)
 		srv := labServer(t, tn, lab.ServerOptions{})
 		jobURL := srv.URL + "/v1.0/servicePrincipals/sp/synchronization/jobs/job"
 		if err := tn.Advance(2 * time.Minute); err != nil {
