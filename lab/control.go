@@ -73,11 +73,14 @@ func (s *Server) controlThrottle(w http.ResponseWriter, r *http.Request) {
 
 // controlRequests answers GET /lab/requests: the Graph requests the lab
 // has counted and the 429s its throttle answered,
-// {"graph":n,"graphByClient":{"tenant/app":n},"throttled":n,"throttledByClient":{...}}.
+// {"graph":n,"graphByClient":{"tenant/app":n},"throttled":n,"throttledByClient":{...},"units":n,"writes":n}:
+// units and writes are those charged to the requests (and $batch items)
+// let through.
 func (s *Server) controlRequests(w http.ResponseWriter, r *http.Request) {
 	total, by := s.GraphRequests()
 	throttled, tby := s.GraphThrottled()
-	writeJSON(w, http.StatusOK, map[string]any{"graph": total, "graphByClient": by, "throttled": throttled, "throttledByClient": tby})
+	writeJSON(w, http.StatusOK, map[string]any{"graph": total, "graphByClient": by, "throttled": throttled, "throttledByClient": tby,
+		"units": s.GraphUnits(), "writes": s.GraphWrites()})
 }
 
 // controlSync runs a cycle: POST /lab/sync?policy=Delta|Initial (Delta by

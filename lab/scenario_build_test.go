@@ -42,6 +42,13 @@ var scenarioBuilds = map[string]scenarioBuild{
 			return New(Config{})
 		},
 	},
+	"cloud-100k": {
+		desc: "100,000 cloud-only, licensed users without an immutable ID, for the paced apply benchmark (scripts/paced-100k.sh).",
+		gen:  []Generator{{Count: 100000, Name: "cu%06d", Kind: "cloud"}},
+		build: func(t *testing.T) *Tenant {
+			return New(Config{})
+		},
+	},
 	"restore-mistake": {
 		desc: "Seed 000: nicki@contoso.com's AD account was deleted, sync deleted her cloud user and mailbox; " +
 			"a new AD account was created with the same UPN and the cloud user was restored, so every cycle reports " +

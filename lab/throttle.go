@@ -149,7 +149,7 @@ func (s *Server) throttled(next http.Handler) http.Handler {
 		// "x-ms-resource-unit - Indicates the resource unit used for this
 		// request" (the page's "Regular responses requests" headers).
 		w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
-		s.countUnits(cost)
+		s.countUnits(cost, write)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -163,8 +163,9 @@ type requestCounter struct {
 	// throttled counts the 429s the throttle answered (a $batch item's
 	// included); injected faults are not counted.
 	throttled tally
-	// units counts the resource units charged to requests let through.
-	units int64
+	// units counts the resource units charged to requests let through;
+	// writes, the writes among them.
+	units, writes int64
 }
 
 // tally is a count by client and in all.
@@ -228,10 +229,13 @@ func (s *Server) GraphThrottled() (total int64, byClient map[string]int64) {
 	return s.requests.throttled.read()
 }
 
-func (s *Server) countUnits(n int) {
+func (s *Server) countUnits(n int, write bool) {
 	c := &s.requests
 	c.mu.Lock()
 	c.units += int64(n)
+	if write {
+		c.writes++
+	}
 	c.mu.Unlock()
 }
 
@@ -242,4 +246,15 @@ func (s *Server) GraphUnits() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.units
+}
+
+// GraphWrites returns the writes (each charged to the write quota) the
+// lab's throttle has let through since it started, a $batch's items
+// counted one by one: a benchmark that applies n changes reads here that
+// it wrote n times, not more.
+func (s *Server) GraphWrites() int64 {
+	c := &s.requests
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
 }

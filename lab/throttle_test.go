@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -49,5 +50,34 @@ func TestThrottleTiers(t *testing.T) {
 	wantStatus(t, call(t, "GET", srv.URL+"/lab/requests", nil, &counts), 200)
 	if counts.Throttled != 1 {
 		t.Fatalf("throttled = %d after an injected 429, want 1", counts.Throttled)
+	}
+}
+
+// TestRequestsCountWrites counts in GET /lab/requests the writes the
+// throttle let through, each item of a $batch on its own, and not the
+// reads nor the writes it refused: what a benchmark reads to show that
+// apply wrote each object once.
+func TestRequestsCountWrites(t *testing.T) {
+	srv := labServer(t, cloudManaged(t, load(t, "healthy")), lab.ServerOptions{})
+	var counts struct{ Graph, Writes, Units int }
+	user := func(n int) string { return fmt.Sprintf("/users/user%05d@contoso.com", n) }
+	wantStatus(t, call(t, "GET", srv.URL+"/v1.0"+user(1)+"?$select=id", nil, nil), 200)
+	wantStatus(t, call(t, "PATCH", srv.URL+"/v1.0"+user(1), map[string]string{"displayName": "Renamed"}, nil), 204)
+	batch := map[string]any{"requests": []map[string]any{
+		{"id": "1", "method": "PATCH", "url": user(2), "headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]string{"displayName": "Renamed"}},
+		{"id": "2", "method": "PATCH", "url": user(3), "headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]string{"displayName": "Renamed"}},
+		{"id": "3", "method": "GET", "url": user(4) + "?$select=id"},
+	}}
+	wantStatus(t, call(t, "POST", srv.URL+"/v1.0/$batch", batch, nil), 200)
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/requests", nil, &counts), 200)
+	if counts.Writes != 3 || counts.Graph != 3 {
+		t.Fatalf("GET /lab/requests = %+v, want 3 requests and 3 writes", counts)
+	}
+	// A write the write quota refuses is not counted.
+	wantStatus(t, call(t, "POST", srv.URL+"/lab/throttle", map[string]int{"readUnits": 0, "writeUnits": 3}, nil), 200)
+	wantStatus(t, call(t, "PATCH", srv.URL+"/v1.0"+user(5), map[string]string{"displayName": "Renamed"}, nil), 429)
+	wantStatus(t, call(t, "GET", srv.URL+"/lab/requests", nil, &counts), 200)
+	if counts.Writes != 3 {
+		t.Fatalf("writes = %d after a refused write, want 3", counts.Writes)
 	}
 }
