@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/steps"
 )
@@ -228,4 +230,102 @@ step "exec" "mark" {
 		t.Fatalf("%d notes for the exec, want 1", len(notes))
 	}
 	check("journal", notes[0])
+}
+
+// A write left in doubt by a crash is reverted from its intent; when that
+// revert fails, its diagnostic says the write was in doubt, with the
+// step's range and the values of the intent's change.
+func TestRollbackOfInDoubtWriteKeepsDiagnostics(t *testing.T) {
+	h := newHarness(t)
+	src := strings.Replace(brittleSrc, "fail  = true", "fail  = false", 1)
+	p := h.plan(src, nil)
+	ctx := context.Background()
+	// A crash right after a's intent became durable: a run whose journal
+	// ends with that intent.
+	run, err := h.e.Store.CreateRun(ctx, journal.Run{Runbook: "t", Plan: p.CanonicalBytes(), Dir: h.dir, Status: journal.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := func(m map[string]cty.Value) *typedValue {
+		tv, err := encodeTyped(cty.ObjectVal(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tv
+	}
+	intent := intentData{
+		Config: obj(map[string]cty.Value{"key": cty.StringVal("a"), "value": cty.StringVal("new"),
+			"fail": cty.False, "secret": cty.NullVal(cty.String)}),
+		Change: changeData{Action: string(steps.Update),
+			Before: obj(map[string]cty.Value{"value": cty.StringVal("old")}),
+			After:  obj(map[string]cty.Value{"value": cty.StringVal("new")})},
+	}
+	if _, err := h.e.Store.Append(ctx, journal.Record{RunID: run.ID, Kind: journal.KindIntent, Step: "step.test_brittle.a", Data: mustJSON(intent)}); err != nil {
+		t.Fatal(err)
+	}
+	rb, diags := h.e.Rollback(ctx, run.ID, Inputs{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if rb.Status != journal.StatusRollbackFailed || len(rb.NotReverted) != 1 {
+		t.Fatalf("status %q, not reverted %+v\n%s", rb.Status, rb.NotReverted, h.log.String())
+	}
+	check := func(where string, ds []Diagnostic) {
+		t.Helper()
+		if len(ds) != 1 || ds[0].Summary != "Revert of an in-doubt write failed" || ds[0].Detail != "test: a is locked" ||
+			ds[0].Range == nil || ds[0].Range.String() != "main.hcl:3:1" ||
+			valuesText(ds[0]) != `change.before = {"value":"old"}; change.after = {"value":"new"}` {
+			t.Errorf("%s: diagnostics %+v", where, ds)
+		}
+	}
+	check("report", rb.NotReverted[0].Diagnostics)
+	recs := revertRecordDiags(t, h, run.ID, journal.KindRevertFailure, "step.test_brittle.a")
+	if len(recs) != 1 {
+		t.Fatalf("%d revert-failure records, want 1", len(recs))
+	}
+	check("journal", recs[0])
+}
+
+// A postcondition that fails at apply and makes the run roll back keeps
+// its diagnostic next to the rollback's outcome: the report's failure and
+// the journal's note keep the condition's range and values, and the
+// changes reverted carry none.
+func TestPostconditionFailureKeepsDiagnosticsThroughRollback(t *testing.T) {
+	h := newHarness(t)
+	theWorld.set("a", "old")
+	rep := h.apply(header+`
+step "test_value" "a" {
+  key   = "a"
+  value = "new"
+}
+
+step "test_value" "b" {
+  key   = "b"
+  value = "live"
+  postcondition {
+    condition     = self.observed.value == "ready"
+    error_message = "b moved on from ready."
+  }
+  on_failure = rollback
+}
+`, nil)
+	if rep.Status != journal.StatusRolledBack || len(rep.Reverted) != 2 || len(rep.NotReverted) != 0 {
+		t.Fatalf("status %q, reverted %v, not reverted %+v\n%s", rep.Status, rep.Reverted, rep.NotReverted, h.log.String())
+	}
+	if theWorld.get("a") != "old" || theWorld.get("b") != "" {
+		t.Errorf("world a=%q b=%q after the rollback", theWorld.get("a"), theWorld.get("b"))
+	}
+	if len(rep.Failures) != 1 || len(rep.Failures[0].Diagnostics) != 1 {
+		t.Fatalf("failures %+v", rep.Failures)
+	}
+	d := rep.Failures[0].Diagnostics[0]
+	// The condition is on line 12 of main.hcl, from column 21.
+	if d.Summary != "Postcondition failed" || d.Range == nil || d.Range.String() != "main.hcl:12:21" ||
+		valuesText(d) != `self.observed.value = "live"` {
+		t.Errorf("diagnostic %+v", d)
+	}
+	notes := revertRecordDiags(t, h, rep.RunID, journal.KindNote, "step.test_value.b")
+	if len(notes) != 1 || len(notes[0]) != 1 || notes[0][0].Range == nil || notes[0][0].Range.String() != "main.hcl:12:21" {
+		t.Errorf("the journal's notes for b keep %+v", notes)
+	}
 }
