@@ -39,28 +39,50 @@ type TargetType interface {
 }
 
 var (
-	mu      sync.RWMutex
-	types   = map[string]Type{}
+	mu sync.RWMutex
+	// types holds the data sources and step types by name (one
+	// namespace: a name is a data source or a step type, not both).
+	types   = map[string]DataSource{}
 	targets = map[string]TargetType{}
 )
 
 // Register makes a step type available by its Info().Name. It panics when t is
-// nil, its name is empty, or the name is already registered: those are
-// programmer mistakes found at start-up.
+// nil, its name is empty or already registered, or its Kind is KindData (a
+// data source is registered with RegisterData): those are programmer mistakes
+// found at start-up.
 func Register(t Type) {
 	if t == nil {
 		panic("steps: Register of a nil Type")
 	}
-	name := t.Info().Name
+	if t.Info().Kind == KindData {
+		panic("steps: Register of step type " + t.Info().Name + " of kind data: register a data source with RegisterData")
+	}
+	register(t)
+}
+
+// RegisterData makes a data source available by its Info().Name, with the
+// same rules as Register; its Kind must be KindData.
+func RegisterData(d DataSource) {
+	if d == nil {
+		panic("steps: RegisterData of a nil DataSource")
+	}
+	if k := d.Info().Kind; k != KindData {
+		panic("steps: RegisterData of " + d.Info().Name + " of kind " + k.String() + ": a data source only reads (KindData)")
+	}
+	register(d)
+}
+
+func register(d DataSource) {
+	name := d.Info().Name
 	if name == "" {
-		panic("steps: Register of a Type with an empty name")
+		panic("steps: Register of a type with an empty name")
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := types[name]; dup {
 		panic("steps: Register called twice for step type " + name)
 	}
-	types[name] = t
+	types[name] = d
 }
 
 // RegisterTarget makes a target type available by its Info().Name, with the
@@ -81,8 +103,11 @@ func RegisterTarget(t TargetType) {
 	targets[name] = t
 }
 
-// Lookup returns the step type registered under name.
-func Lookup(name string) (Type, bool) {
+// Lookup returns the data source or step type registered under name. A
+// step type is a DataSource that also implements Type: callers that diff
+// or apply assert it, as they assert the optional capabilities (Reverter,
+// BulkObserver).
+func Lookup(name string) (DataSource, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
 	t, ok := types[name]
@@ -97,7 +122,8 @@ func LookupTarget(name string) (TargetType, bool) {
 	return t, ok
 }
 
-// Types returns the names of the registered step types, sorted.
+// Types returns the names of the registered data sources and step types,
+// sorted.
 func Types() []string {
 	mu.RLock()
 	defer mu.RUnlock()
