@@ -47,11 +47,7 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 // observeUser reads the live user a step's selector names, with the
 // attributes ad_user shows.
 func observeUser(call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -211,11 +207,7 @@ func deletedSelectorSchema(s steps.Schema) steps.Schema {
 }
 
 func (deletedUserData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}

@@ -62,11 +62,7 @@ type restorePrivate struct {
 }
 
 func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
