@@ -52,15 +52,7 @@ const (
 
 // String returns the name used in plans and the journal.
 func (k Kind) String() string {
-	switch k {
-	case KindData:
-		return "data"
-	case KindEnsure:
-		return "ensure"
-	case KindAction:
-		return "action"
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
+	return enumName(k, "Kind", "data", "ensure", "action")
 }
 
 // Reversibility says whether a completed step can be undone.
@@ -79,15 +71,16 @@ const (
 
 // String returns the name used in plans and the journal.
 func (r Reversibility) String() string {
-	switch r {
-	case Reversible:
-		return "reversible"
-	case Compensable:
-		return "compensable"
-	case Irreversible:
-		return "irreversible"
+	return enumName(r, "Reversibility", "reversible", "compensable", "irreversible")
+}
+
+// enumName is the name of v, an enumeration of type typ whose values
+// count from 1 in the order of names, or typ(v) for a value out of range.
+func enumName[E ~int](v E, typ string, names ...string) string {
+	if v < 1 || int(v) > len(names) {
+		return fmt.Sprintf("%s(%d)", typ, int(v))
 	}
-	return fmt.Sprintf("Reversibility(%d)", int(r))
+	return names[v-1]
 }
 
 // Attribute describes one argument of a step (or target) block.
