@@ -71,16 +71,7 @@ func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observat
 	// is not the one to restore. Only a GUID says "this very object".
 	e, err := findDeleted(d, sel)
 	if err == nil {
-		g, _, err := entryGUID(e, attrObjectGUID)
-		if err != nil {
-			return steps.Observation{}, err
-		}
-		return steps.Observation{Object: objectName(g), Value: cty.ObjectVal(map[string]cty.Value{
-			"object_guid":       cty.StringVal(g.String()),
-			"deleted":           cty.True,
-			"dn":                cty.StringVal(e.DN),
-			"last_known_parent": strOrNull(e, attrLastKnownParent),
-		})}, nil
+		return restoreObservation(e, true)
 	}
 	if !notFound(err) {
 		return steps.Observation{}, err
@@ -92,15 +83,25 @@ func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observat
 		}
 		return steps.Observation{}, lerr
 	}
-	g, _, err := entryGUID(live, attrObjectGUID)
+	return restoreObservation(live, false)
+}
+
+// restoreObservation is what ad_user_restored observes of e: the deleted
+// user, with its last known parent, or the live user it is again.
+func restoreObservation(e *ldap.Entry, deleted bool) (steps.Observation, error) {
+	g, _, err := entryGUID(e, attrObjectGUID)
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	parent := cty.NullVal(cty.String)
+	if deleted {
+		parent = strOrNull(e, attrLastKnownParent)
+	}
 	return steps.Observation{Object: objectName(g), Value: cty.ObjectVal(map[string]cty.Value{
 		"object_guid":       cty.StringVal(g.String()),
-		"deleted":           cty.False,
-		"dn":                cty.StringVal(live.DN),
-		"last_known_parent": cty.NullVal(cty.String),
+		"deleted":           cty.BoolVal(deleted),
+		"dn":                cty.StringVal(e.DN),
+		"last_known_parent": parent,
 	})}, nil
 }
 
