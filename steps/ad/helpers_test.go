@@ -18,23 +18,14 @@ import (
 func newCall(t testing.TB, name string, target Directory, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
 	typ := steptest.Step(t, name)
-	return typ, callOf(typ, target, given)
+	return typ, steptest.Call(typ, target, given)
 }
 
 // dataCall is a call of the data source name with the given arguments.
 func dataCall(t testing.TB, name string, target Directory, given map[string]any) (steps.DataSource, steps.Call) {
 	t.Helper()
 	d := steptest.Lookup(t, name)
-	return d, callOf(d, target, given)
-}
-
-func callOf(d steps.DataSource, target Directory, given map[string]any) steps.Call {
-	name := d.Info().Name
-	return steps.Call{
-		Address: "step." + name + ".test",
-		Config:  steptest.Config(d.Info().Schema, given),
-		Target:  target,
-	}
+	return d, steptest.Call(d, target, given)
 }
 
 // plan runs Observe and Diff.

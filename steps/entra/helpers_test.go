@@ -80,7 +80,7 @@ func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[stri
 func newCall(t testing.TB, name string, c *Client, given map[string]any, apply bool) (steps.Type, steps.Call) {
 	t.Helper()
 	typ := steptest.Step(t, name)
-	call := callOf(typ, c, given)
+	call := steptest.Call(typ, c, given)
 	if apply {
 		cfg := call.Config
 		call.Refresh = func(context.Context) (cty.Value, error) { return cfg, nil }
@@ -92,12 +92,7 @@ func newCall(t testing.TB, name string, c *Client, given map[string]any, apply b
 func dataCall(t testing.TB, name string, c *Client, given map[string]any) (steps.DataSource, steps.Call) {
 	t.Helper()
 	d := steptest.Lookup(t, name)
-	return d, callOf(d, c, given)
-}
-
-func callOf(d steps.DataSource, c *Client, given map[string]any) steps.Call {
-	name := d.Info().Name
-	return steps.Call{Address: "step." + name + ".test", Config: steptest.Config(d.Info().Schema, given), Target: c}
+	return d, steptest.Call(d, c, given)
 }
 
 // plan observes and, for a step type, diffs, failing the test on an
@@ -137,7 +132,7 @@ func ctyString(s string) cty.Value { return cty.StringVal(s) }
 // mustCall is newCall's call at plan time.
 func mustCall(t testing.TB, name string, c *Client, given map[string]any) steps.Call {
 	t.Helper()
-	return callOf(steptest.Lookup(t, name), c, given)
+	return steptest.Call(steptest.Lookup(t, name), c, given)
 }
 
 // serveTLS serves h, the lab server ls behind whatever wraps it, over TLS

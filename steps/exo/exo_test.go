@@ -47,19 +47,14 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Clie
 func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
 	typ := steptest.Step(t, name)
-	return typ, callOf(typ, c, given)
+	return typ, steptest.Call(typ, c, given)
 }
 
 // dataCall is newCall for a data source.
 func dataCall(t testing.TB, name string, c *Client, given map[string]any) (steps.DataSource, steps.Call) {
 	t.Helper()
 	d := steptest.Lookup(t, name)
-	return d, callOf(d, c, given)
-}
-
-func callOf(d steps.DataSource, c *Client, given map[string]any) steps.Call {
-	name := d.Info().Name
-	return steps.Call{Address: "step." + name + ".t", Config: steptest.Config(d.Info().Schema, given), Target: c}
+	return d, steptest.Call(d, c, given)
 }
 
 // plan observes and, for a step type, diffs. A data source only reads:

@@ -79,6 +79,14 @@ func Value(v any) cty.Value {
 	panic(fmt.Sprintf("steptest: no conversion for %T", v))
 }
 
+// Call is a call of the data source or step type d, addressed
+// step.NAME.test, with the given arguments (as Config builds them) against
+// target.
+func Call(d steps.DataSource, target any, given map[string]any) steps.Call {
+	info := d.Info()
+	return steps.Call{Address: "step." + info.Name + ".test", Config: Config(info.Schema, given), Target: target}
+}
+
 // Lookup returns the data source or step type registered as name, and
 // fails the test when there is none.
 func Lookup(t testing.TB, name string) steps.DataSource {
