@@ -115,13 +115,14 @@ type Attribute struct {
 // Schema is the set of arguments a block accepts, by name.
 type Schema map[string]Attribute
 
-// Info describes a step type.
+// Info describes a data source or a step type.
 type Info struct {
 	// Name is the block label, e.g. "file" or "entra_user_restored".
 	Name string
 	// Doc is a short paragraph shown by `rebind steps` and in plans.
 	Doc string
-	// Kind is data, ensure or action.
+	// Kind is KindData for a DataSource, KindEnsure or KindAction for a
+	// step type (Type).
 	Kind Kind
 	// Target is the target type this step needs ("entra", "ad", "exo",
 	// "adsync"), or "" when it needs none.
