@@ -101,13 +101,17 @@ func Register(t Type) {
 }
 
 // RegisterData makes a data source available by its Info().Name, with the
-// same rules as Register; its Kind must be KindData.
+// same rules as Register; its Kind must be KindData, and it must not have
+// Diff and Apply (the engine takes a type that has them for a step type).
 func RegisterData(d DataSource) {
 	if d == nil {
 		panic("steps: RegisterData of a nil DataSource")
 	}
 	if k := d.Info().Kind; k != KindData {
 		panic("steps: RegisterData of " + d.Info().Name + " of kind " + k.String() + ": a data source only reads (KindData)")
+	}
+	if _, ok := d.(Type); ok {
+		panic("steps: RegisterData of " + d.Info().Name + ", which has Diff and Apply: a data source only reads")
 	}
 	types.add(d.Info().Name, d)
 }

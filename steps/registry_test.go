@@ -60,6 +60,7 @@ func TestRegisterKinds(t *testing.T) {
 	}
 	panics("Register of a KindData step type", func() { Register(fakeStep{fakeSource{KindData}}) })
 	panics("RegisterData of a KindEnsure source", func() { RegisterData(fakeSource{KindEnsure}) })
+	panics("RegisterData of a source with Diff and Apply", func() { RegisterData(fakeStep{fakeSource{KindData}}) })
 	RegisterData(fakeSource{KindData})
 	Register(fakeStep{fakeSource{KindAction}})
 	panics("RegisterData twice", func() { RegisterData(fakeSource{KindData}) })
