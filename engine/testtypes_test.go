@@ -51,8 +51,8 @@ func init() {
 	theWorld.reset()
 	steps.Register(valueType{})
 	steps.Register(actionType{})
-	steps.Register(readType{})
-	steps.Register(lookupType{})
+	steps.RegisterData(readType{})
+	steps.RegisterData(lookupType{})
 	steps.Register(purgeType{})
 }
 
@@ -172,14 +172,6 @@ func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 		"key": cty.StringVal(k), "value": cty.StringVal(theWorld.get(k))})}, nil
 }
 
-func (readType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (readType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, errors.New("test_read: data types are not applied")
-}
-
 // lookupType ("test_lookup") is a data type that finds world[key] or
 // fails with steps.ErrNotFound when the key is not set, as directory data
 // types do for an object that does not exist.
@@ -200,14 +192,6 @@ func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	}
 	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
 		"key": cty.StringVal(k), "value": cty.StringVal(v)})}, nil
-}
-
-func (lookupType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (lookupType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, errors.New("test_lookup: data types are not applied")
 }
 
 // purgeType ("test_purge") deletes a key for good: irreversible, but
@@ -268,7 +252,7 @@ func (targetedRead) Info() steps.Info {
 
 func init() {
 	steps.RegisterTarget(brokenTarget{})
-	steps.Register(targetedRead{})
+	steps.RegisterData(targetedRead{})
 }
 
 // connTarget ("test_conn") is a target with one setting that is never

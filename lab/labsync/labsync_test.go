@@ -41,7 +41,7 @@ func bound(t *testing.T, scenario string) (*instance.Instance, steps.TargetType,
 // apply observes, diffs and applies step type name with config given.
 func apply(t *testing.T, name string, target any, given map[string]any) (steps.Type, steps.Call, steps.Change, steps.Result, error) {
 	t.Helper()
-	typ, _ := steps.Lookup(name)
+	typ := steptest.Step(t, name)
 	call := steps.Call{Address: "step." + name + ".t", Config: steptest.Config(typ.Info().Schema, given), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {

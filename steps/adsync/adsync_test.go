@@ -66,7 +66,7 @@ func open(t *testing.T, labURL string, cfg map[string]any) any {
 
 func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error) {
 	t.Helper()
-	typ, _ := steps.Lookup("adsync_cycle")
+	typ := steptest.Step(t, "adsync_cycle")
 	call := steps.Call{Address: "step.adsync_cycle.t", Config: steptest.Config(typ.Info().Schema, cfg), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {

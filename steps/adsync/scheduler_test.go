@@ -18,7 +18,7 @@ import (
 // schedulerCall plans and applies adsync_scheduler with enabled on.
 func schedulerCall(t *testing.T, target any, on bool) (steps.Type, steps.Call, steps.Change) {
 	t.Helper()
-	typ, _ := steps.Lookup("adsync_scheduler")
+	typ := steptest.Step(t, "adsync_scheduler")
 	call := steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": on}), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
@@ -66,7 +66,7 @@ esac`)
 	}
 	// A command with no {policy} argument gives rebind nothing to replace.
 	target = open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType Delta"}})
-	typ, _ = steps.Lookup("adsync_scheduler")
+	typ = steptest.Step(t, "adsync_scheduler")
 	call = steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": false}), Target: target, Log: io.Discard}
 	if _, err := typ.Observe(context.Background(), call); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "{policy}") {
 		t.Fatalf("command without {policy}: %v", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // cloudTenant serves a lab tenant of n cloud-managed users (whose immutable
@@ -82,7 +83,7 @@ func anchorFor(i, r int) string {
 // each instance observes, diffs and applies on its own goroutine, at most
 // concurrency at a time.
 func fanOut(t testing.TB, c *Client, n, concurrency, round int) (failed int64) {
-	typ, _ := steps.Lookup("entra_immutable_id")
+	typ := steptest.Step(t, "entra_immutable_id")
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {

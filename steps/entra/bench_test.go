@@ -11,6 +11,7 @@ import (
 
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // benchReadUnits is the lab's throttle for the benchmark: 2,000 resource
@@ -52,7 +53,7 @@ func BenchmarkImmutableID10k(b *testing.B) {
 			}
 			now := c.now()
 			sc.latency = benchLatency
-			typ, _ := steps.Lookup("entra_immutable_id")
+			typ := steptest.Step(b, "entra_immutable_id")
 			// Let the listing's window pass so that each run starts with a
 			// whole budget.
 			time.Sleep(10 * time.Second)

@@ -47,7 +47,7 @@ func singleTypes(t testing.TB) {
 			if _, ok := typ.(steps.BulkObserver); !ok {
 				panic(name + " does not observe in bulk")
 			}
-			steps.Register(perInstance{Type: typ, name: name + "_single"})
+			steps.Register(perInstance{Type: typ.(steps.Type), name: name + "_single"})
 		}
 	})
 }

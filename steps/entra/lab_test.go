@@ -47,7 +47,7 @@ func TestRestoreMistakeOverGraph(t *testing.T) {
 	c := openLab(t, srv.URL, nil)
 	const upn = "nicki@contoso.com"
 
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true})
 	obs, _ := plan(t, typ, call)
 	v := obs.Value
 	if !v.GetAttr("deleted").True() || v.GetAttr("immutable_id").AsString() != "my9s3SP45EGOfMGNUp35Hg==" ||
@@ -203,7 +203,7 @@ func TestPurgeStaleDeletedUser(t *testing.T) {
 func TestDirSyncOffAndTheWindow(t *testing.T) {
 	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	ttyp, tcall := newCall(t, "entra_tenant", c, nil, false)
+	ttyp, tcall := dataCall(t, "entra_tenant", c, nil)
 	if obs, _ := plan(t, ttyp, tcall); obs.Value.GetAttr("sync_state").AsString() != "on" {
 		t.Fatalf("tenant = %#v", obs.Value)
 	}
@@ -243,18 +243,18 @@ func TestDirSyncOffAndTheWindow(t *testing.T) {
 func TestUsersPagedAndFiltered(t *testing.T) {
 	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_users", c, nil, false)
+	typ, call := dataCall(t, "entra_users", c, nil)
 	obs, _ := plan(t, typ, call)
 	if n := obs.Value.GetAttr("count").AsBigFloat().String(); n != "26" {
 		t.Fatalf("count = %s, want 26", n)
 	}
-	_, call = newCall(t, "entra_users", c, map[string]any{"filter": "userPrincipalName eq 'user00007@contoso.com'"}, false)
+	_, call = dataCall(t, "entra_users", c, map[string]any{"filter": "userPrincipalName eq 'user00007@contoso.com'"})
 	obs, _ = plan(t, typ, call)
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "1" ||
 		obs.Value.GetAttr("by_upn").Index(ctyString("user00007@contoso.com")).GetAttr("sync_enabled").False() {
 		t.Fatalf("filtered = %#v", obs.Value)
 	}
-	_, call = newCall(t, "entra_users", c, map[string]any{"max": 3}, false)
+	_, call = dataCall(t, "entra_users", c, map[string]any{"max": 3})
 	if obs, _ = plan(t, typ, call); obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
 		t.Fatal("max not honoured")
 	}
@@ -265,7 +265,7 @@ func TestUsersPagedAndFiltered(t *testing.T) {
 func TestDeletedUsersListed(t *testing.T) {
 	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_users", c, map[string]any{"deleted": true}, false)
+	typ, call := dataCall(t, "entra_users", c, map[string]any{"deleted": true})
 	obs, _ := plan(t, typ, call)
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
 		t.Fatalf("deleted users = %#v", obs.Value)
@@ -283,7 +283,7 @@ func TestDeletedUsersListed(t *testing.T) {
 func TestReprovisionClearsServiceError(t *testing.T) {
 	tn, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"})
 	obs, _ := plan(t, typ, call)
 	svc := obs.Value.GetAttr("service_provisioning_errors")
 	if svc.LengthInt() != 1 || !strings.Contains(svc.Index(ctyZero).GetAttr("text").AsString(), `property "ExchangeGuid" is used by another recipient object`) {
@@ -362,7 +362,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		// API supports delegated Global Administrator sign-in only), and
 		// the features are unknown, never false.
 		c := openLab(t, srv.URL, nil)
-		typ, call := newCall(t, "entra_tenant", c, nil, false)
+		typ, call := dataCall(t, "entra_tenant", c, nil)
 		obs, _ := plan(t, typ, call)
 		if got := obs.Value.GetAttr("soft_match"); got.AsString() != "unknown" || !obs.Value.GetAttr("soft_match_blocked").IsNull() ||
 			!strings.Contains(obs.Value.GetAttr("features_unreadable").AsString(), "Global Administrator") {
@@ -373,7 +373,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		// A Global Administrator's delegated token reads them.
 		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", lab.RoleGlobalAdministrator)
 		c = openLabEnv(t, srv.URL, nil, map[string]string{"REBIND_LAB_TOKEN": tok})
-		typ, call = newCall(t, "entra_tenant", c, nil, false)
+		typ, call = dataCall(t, "entra_tenant", c, nil)
 		obs, _ = plan(t, typ, call)
 		if got := obs.Value.GetAttr("soft_match_blocked"); got.IsNull() || got.True() != blocked {
 			t.Fatalf("soft_match_blocked = %#v, want %v", got, blocked)
@@ -425,7 +425,7 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	c := openLab(t, in.URL, nil)
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true})
 	obs, _ := plan(t, typ, call)
 	if got := obs.Value.GetAttr("id").AsString(); got != id || !obs.Value.GetAttr("deleted").True() {
 		t.Fatalf("deleted %s found as %#v, want %s", upn, obs.Value, id)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // TestRequestCostsAsDocumented holds requestCost to the table and rules of
@@ -100,7 +101,7 @@ func TestPacedFanOutStaysUnderTheBudget(t *testing.T) {
 	// under the lab's budget.
 	c.pacer.SetBudget(steps.Budget{Service: steps.ServiceGraph, Units: units, Window: 10 * time.Second, Writes: 3000, WriteWindow: 150 * time.Second})
 	unitsBefore, statsBefore := ls.GraphUnits(), c.PacerStats()
-	typ, _ := steps.Lookup("entra_immutable_id")
+	typ := steptest.Step(t, "entra_immutable_id")
 	var failed atomic.Int64
 	sem := make(chan struct{}, 24)
 	var wg sync.WaitGroup
