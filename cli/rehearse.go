@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
@@ -98,7 +97,7 @@ func runRehearse(opts *rehearseOptions) error {
 	}
 	vars.vars = append(vars.vars, opts.Vars.vars...) // given on the command line: they win
 
-	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, Server: opts.labServer})
+	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: lab.ScenarioFiles, Server: opts.labServer})
 	if err != nil {
 		return err
 	}

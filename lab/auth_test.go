@@ -26,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/go-ldap/ldap/v3"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -50,7 +49,7 @@ func startOutside(t *testing.T, scenario string, opts lab.ServerOptions) *outsid
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles, Server: opts})
 	if !strings.HasPrefix(in.URL, "https://") {
 		t.Fatalf("the lab serves %s, want https", in.URL)
 	}
@@ -456,7 +455,7 @@ func TestObjectSidAndUserAccountControl(t *testing.T) {
 // it grants them and keep them across a save; an app without a secret is
 // refused, naming it.
 func TestScenarioDeclaresApps(t *testing.T) {
-	raw, err := fs.ReadFile(rebind.Scenarios, lab.ScenarioDir+"/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, lab.ScenarioDir+"/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 
@@ -73,7 +72,7 @@ type labHTTP struct {
 
 func newLabHTTP(t *testing.T, scenario string) *labHTTP {
 	t.Helper()
-	tn, err := LoadScenario(rebind.Scenarios, scenario)
+	tn, err := LoadScenario(ScenarioFiles, scenario)
 	if err != nil {
 		t.Fatal(err)
 	}

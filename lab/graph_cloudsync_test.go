@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 )
 
@@ -107,7 +106,7 @@ func TestCloudSyncJob(t *testing.T) {
 // pending, the next iteration quarantines it again); a restart with
 // ForceDeletes lets them through.
 func TestCloudSyncJobQuarantine(t *testing.T) {
-	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	rebind "github.com/rebind-dev/rebind"
 )
 
 // csdlPath is Microsoft's published Graph v1.0 schema, beside the project.
@@ -266,7 +264,7 @@ func TestGraphShapesMatchCSDL(t *testing.T) {
 	}
 	// A Cloud Sync job: never run, run with export errors, quarantined.
 	for _, name := range []string{"restore-mistake", "healthy"} {
-		tn, err := LoadScenario(rebind.Scenarios, name)
+		tn, err := LoadScenario(ScenarioFiles, name)
 		if err != nil {
 			t.Fatal(err)
 		}

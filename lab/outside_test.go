@@ -17,7 +17,6 @@ import (
 
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
@@ -36,7 +35,7 @@ import (
 func startThirdParty(t *testing.T) (*instance.Instance, string) {
 	t.Helper()
 	ca := filepath.Join(t.TempDir(), "lab-ca.pem")
-	in := instancetest.Start(t, instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: ca,
+	in := instancetest.Start(t, instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles, CAFile: ca,
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	return in, ca
 }
@@ -309,7 +308,7 @@ func TestDisabledADAccountSyncsAsAccountEnabledFalse(t *testing.T) {
 // serves, naming the file, instead of publishing a path that holds nothing.
 func TestCAFileUnwritable(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "missing-dir", "lab-ca.pem")
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, CAFile: bad})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles, CAFile: bad})
 	if err == nil {
 		in.Close()
 		t.Fatal("the lab started with a CA file it could not write")

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/scenarios/*.json from the builders in this file")
+var update = flag.Bool("update", false, "rewrite scenarios/*.json from the builders in this file")
 
 // scenarioBuild makes one scenario file: build drives the model through
 // the events the field report describes, so the file holds a state the
@@ -413,7 +413,7 @@ func TestScenarioFilesCurrent(t *testing.T) {
 			var buf bytes.Buffer
 			must(t, writeState(&buf, st))
 			want := buf.Bytes()
-			path := filepath.Join("..", ScenarioDir, name+".json")
+			path := filepath.Join(ScenarioDir, name+".json")
 			if *update {
 				must(t, os.WriteFile(path, want, 0o644))
 				return

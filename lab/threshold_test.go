@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 )
 
 // withThreshold loads the healthy scenario with another deletion threshold.
 func withThreshold(t *testing.T, n int) *lab.Tenant {
 	t.Helper()
-	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"testing/fstest"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
@@ -583,7 +582,7 @@ func TestRestoreMistakeRefusesWhenTheOriginalIsRestorable(t *testing.T) {
 // scenario name changed by edit.
 func scenarioVariant(t *testing.T, name string, edit func(sc map[string]any)) fs.FS {
 	t.Helper()
-	raw, err := fs.ReadFile(rebind.Scenarios, path.Join(labmodel.ScenarioDir, name+".json"))
+	raw, err := fs.ReadFile(labmodel.ScenarioFiles, path.Join(labmodel.ScenarioDir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -44,7 +43,7 @@ func credentialOf(t *testing.T, b *control.Binding) (string, error) {
 // choose another identity. The process's own Azure and AD credentials
 // never reach the lab.
 func TestBindVerifiesTheLab(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +113,7 @@ func TestBindVerifiesTheLab(t *testing.T) {
 // served with --plain-http (for clients that cannot be given its CA)
 // cannot be bound.
 func TestBindRefusesPlainHTTP(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, PlainHTTP: true})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles, PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +126,7 @@ func TestBindRefusesPlainHTTP(t *testing.T) {
 // TestBindingEnvironment: the environment text binds each target the
 // runbook declares, by its own name, to the lab's endpoints.
 func TestBindingEnvironment(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 )
@@ -17,7 +16,7 @@ import (
 // endpoints, clock, scheduler, cycles and the refusal of a cycle while
 // the tenant's sync is off.
 func TestLabClient(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "healthy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,8 @@ type Options struct {
 	// Scenario names the scenario to start from (a file in Scenarios);
 	// ignored when StatePath names a file that exists.
 	Scenario string
-	// Scenarios holds testdata/scenarios/*.json.
+	// Scenarios holds the scenario files (lab.ScenarioFiles, or a test's own
+	// fs.FS with the same layout).
 	Scenarios fs.FS
 	// Snapshot, when not "", is a file `rebind snapshot` wrote: the tenant
 	// starts as its twin (lab.FromSnapshot) instead of a scenario; ignored

@@ -12,7 +12,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
@@ -46,7 +45,7 @@ func TestEncodedCommandRoundTrip(t *testing.T) {
 // server answers: an Initial cycle with export errors reports them, and a
 // cycle stopped by the deletion threshold fails the step.
 func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "rebuilt-ad")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +66,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 		t.Fatalf("error = %#v", e)
 	}
 
-	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +126,7 @@ esac
 // TestDoctorShellTarget: doctor reads the scheduler through the shell and
 // reports staging mode; it never starts a cycle.
 func TestDoctorShellTarget(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "healthy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
@@ -79,7 +78,7 @@ esac`)
 // -SyncCycleEnabled): the same shell the driver starts cycles with, so a
 // target with only a shell can hold the scheduler too.
 func TestSchedulerStepShell(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "restore-mistake")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
@@ -71,7 +70,7 @@ type labRun struct {
 // errors fail the test; apply's outcome is returned.
 func runOnLab(t *testing.T, scenario, src string, vars map[string]string) *labRun {
 	t.Helper()
-	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, scenario)
 	if err != nil {
 		t.Fatal(err)
 	}

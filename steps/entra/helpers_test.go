@@ -9,7 +9,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -30,7 +29,7 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles, Server: opts})
 	return in.Tenant, in.Server, served{URL: in.URL}
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
@@ -395,7 +394,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 // ConsistencyLevel: eventual and $count=true, which the lab answers only
 // with those parameters (https://learn.microsoft.com/graph/aad-advanced-queries).
 func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "restore-mistake")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +421,7 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
+	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"scenarios/variant.json": {Data: raw}},
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	c := openLab(t, in.URL, nil)
 	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)

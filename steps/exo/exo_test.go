@@ -11,7 +11,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -26,7 +25,7 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Clie
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
 	// token endpoint (Exchange.ManageAsApp for the default app).
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles,
 		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	tt, _ := steps.LookupTarget("exo")
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
