@@ -14,6 +14,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/termtext"
 )
 
@@ -98,7 +99,7 @@ func runLabServe(opts *labServeOptions) error {
 	in, err := instance.Start(instance.Options{
 		Scenario: opts.Scenario, Snapshot: opts.Snapshot, Scenarios: lab.ScenarioFiles, StatePath: opts.State,
 		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP, CAFile: opts.CAFile,
-		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
+		Server: labhttp.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
 	})
 	if err != nil {
 		return err

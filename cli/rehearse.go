@@ -14,6 +14,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/statediff"
 )
 
@@ -29,7 +30,7 @@ type rehearseOptions struct {
 	Progress progressFlags
 	// labServer, when set, are the lab's server options (tests: an app
 	// registration holding only some permissions).
-	labServer lab.ServerOptions
+	labServer labhttp.ServerOptions
 }
 
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {

@@ -16,6 +16,7 @@ import (
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 func immutableID(t *testing.T, g string) string {
@@ -486,7 +487,7 @@ func TestRestoreMistakeRefusesWhenSoftMatchIsBlocked(t *testing.T) {
 	}{
 		{"admin says so", map[string]string{"upn": "nicki@contoso.com", "soft_match_blocked": "yes"}, func(*lab) map[string]string { return nil }},
 		{"read with a delegated token", map[string]string{"upn": "nicki@contoso.com"}, func(l *lab) map[string]string {
-			return map[string]string{"REBIND_LAB_TOKEN": l.delegatedToken("OnPremDirectorySynchronization.Read.All User.ReadWrite.All Organization.Read.All User.DeleteRestore.All", labmodel.RoleGlobalAdministrator)}
+			return map[string]string{"REBIND_LAB_TOKEN": l.delegatedToken("OnPremDirectorySynchronization.Read.All User.ReadWrite.All Organization.Read.All User.DeleteRestore.All", labhttp.RoleGlobalAdministrator)}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	_ "github.com/rebind-dev/rebind/steps/ad"
 	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/httpx"
@@ -88,7 +89,7 @@ func TestBindVerifiesTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := in.Server.Authority().Verify(tok)
-	if err != nil || c.AppID != b.Endpoints.ClientID || c.Aud != lab.GraphResource {
+	if err != nil || c.AppID != b.Endpoints.ClientID || c.Aud != labhttp.GraphResource {
 		t.Fatalf("token claims %+v, %v", c, err)
 	}
 

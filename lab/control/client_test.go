@@ -10,6 +10,7 @@ import (
 
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // TestLabClient drives a lab through the one client of its control API:
@@ -20,7 +21,7 @@ func TestLabClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{Anonymous: true}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{Anonymous: true}))
 	t.Cleanup(srv.Close)
 	l, err := control.Dial(srv.URL, nil)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 	"github.com/rebind-dev/rebind/snapshot"
 )
@@ -67,7 +68,7 @@ type Options struct {
 	// answers finds it; GET /lab/endpoints reports the path.
 	CAFile string
 	// Server tunes the HTTP server (throttle limits).
-	Server lab.ServerOptions
+	Server labhttp.ServerOptions
 	// SaveEvery is how often changes made over LDAP are saved; 1 s when
 	// zero.
 	SaveEvery time.Duration
@@ -87,7 +88,7 @@ type Instance struct {
 	// GET /lab/endpoints publishes too.
 	CAPEM []byte
 	// Server is the HTTP handler (throttle limits, faults, apps).
-	Server *lab.Server
+	Server *labhttp.Server
 
 	opts  Options
 	http  *http.Server
@@ -146,7 +147,7 @@ func Start(opts Options) (*Instance, error) {
 	}
 	// One CA for HTTPS, LDAPS and StartTLS, published by /lab/endpoints.
 	in.ldap = ldapserver.New(t, ldapserver.Options{TLSConfig: ca.Config})
-	srv := lab.NewServer(t, opts.Server)
+	srv := labhttp.NewServer(t, opts.Server)
 	in.Server = srv
 	in.URL = "https://" + hl.Addr().String()
 	if opts.PlainHTTP {

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -49,7 +50,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
 	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
@@ -86,7 +87,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
+	srv2 := httptest.NewServer(labhttp.NewServer(tn2, labhttp.ServerOptions{}))
 	defer srv2.Close()
 	target2 := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv2.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
 	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "deletion threshold") {
@@ -130,7 +131,7 @@ func TestDoctorShellTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	tt, _ := steps.LookupTarget("adsync")
 	cfg := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, map[string]any{"driver": "command",

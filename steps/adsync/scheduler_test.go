@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -85,7 +86,7 @@ func TestSchedulerStepShell(t *testing.T) {
 	if !tn.Scheduler().SyncCycleEnabled {
 		t.Fatal("the scenario's scheduler is held before the test")
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})
 	typ, call, ch := schedulerCall(t, target, false)

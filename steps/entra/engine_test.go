@@ -14,6 +14,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	_ "github.com/rebind-dev/rebind/lab/labsync"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
 	"github.com/rebind-dev/rebind/steps/entra"
@@ -74,7 +75,7 @@ func runOnLab(t *testing.T, scenario, src string, vars map[string]string) *labRu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := lab.NewServer(tn, lab.ServerOptions{Anonymous: true})
+	ls := labhttp.NewServer(tn, labhttp.ServerOptions{Anonymous: true})
 	srv := entra.ServeTLS(t, ls, ls)
 	dir := t.TempDir()
 	b, err := control.Bind(context.Background(), srv.URL, dir, nil)

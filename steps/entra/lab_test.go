@@ -16,6 +16,7 @@ import (
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -42,7 +43,7 @@ func labPost(t *testing.T, url string) {
 // Each ensure step is planned again afterwards and must be a no-op; each
 // revert must bring back the recorded before-value.
 func TestRestoreMistakeOverGraph(t *testing.T) {
-	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "restore-mistake", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	const upn = "nicki@contoso.com"
 
@@ -124,7 +125,7 @@ func TestRestoreMistakeOverGraph(t *testing.T) {
 // TestImmutableIDRefusedWhileSynced checks the error for a user mastered
 // on premises: it is permanent and names the user and the cause.
 func TestImmutableIDRefusedWhileSynced(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, map[string]any{"batch": false})
 	typ, call := newCall(t, "entra_immutable_id", c, map[string]any{"upn": "user00003@contoso.com", "immutable_id": nil}, true)
 	_, ch := plan(t, typ, call)
@@ -143,7 +144,7 @@ func TestImmutableIDRefusedWhileSynced(t *testing.T) {
 // TestAwaitEndsOnProvisioningError: a synced user whose export failed
 // reports AttributeValueMustBeUnique; waiting for it ends at once.
 func TestAwaitEndsOnProvisioningError(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	args := map[string]any{"upn": "user01@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}
 	typ, call := newCall(t, "entra_user_state", c, args, true)
@@ -176,7 +177,7 @@ func TestAwaitEndsOnProvisioningError(t *testing.T) {
 // TestPurgeStaleDeletedUser purges a stale recycle-bin copy (seed 001) and
 // is a no-op afterwards.
 func TestPurgeStaleDeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_user_purge", c, map[string]any{"upn": "user01.old@contoso.com"}, true)
 	ch, res := apply(t, typ, call)
@@ -200,7 +201,7 @@ func TestPurgeStaleDeletedUser(t *testing.T) {
 // turned on inside the window, and turns it on after the lab's clock
 // passes 72 hours.
 func TestDirSyncOffAndTheWindow(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	ttyp, tcall := newCall(t, "entra_tenant", c, nil, false)
 	if obs, _ := plan(t, ttyp, tcall); obs.Value.GetAttr("sync_state").AsString() != "on" {
@@ -240,7 +241,7 @@ func TestDirSyncOffAndTheWindow(t *testing.T) {
 // TestUsersPagedAndFiltered lists every user across pages and filters by
 // UPN.
 func TestUsersPagedAndFiltered(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_users", c, nil, false)
 	obs, _ := plan(t, typ, call)
@@ -262,7 +263,7 @@ func TestUsersPagedAndFiltered(t *testing.T) {
 // TestDeletedUsersListed reads the whole recycle bin: seed 001's three
 // stale copies, each with its days left on the lab's clock.
 func TestDeletedUsersListed(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_users", c, map[string]any{"deleted": true}, false)
 	obs, _ := plan(t, typ, call)
@@ -280,7 +281,7 @@ func TestDeletedUsersListed(t *testing.T) {
 // holding erin's ExchangeGuid through the lab model, then reprovisions her
 // over Graph: the Exchange error must be gone.
 func TestReprovisionClearsServiceError(t *testing.T) {
-	tn, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"}, false)
 	obs, _ := plan(t, typ, call)
@@ -308,7 +309,7 @@ func TestReprovisionClearsServiceError(t *testing.T) {
 // first), and cannot be restored onto a UPN another user took, unless it is
 // restored under a new one.
 func TestRefusalsOfADeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "restore-mistake", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	const upn = "nicki@contoso.com"
 	ityp, icall := newCall(t, "entra_immutable_id", c, map[string]any{"upn": upn, "immutable_id": nil}, true)
@@ -337,7 +338,7 @@ func TestRefusalsOfADeletedUser(t *testing.T) {
 // comes after the export, so a wait for her anchor goes on ("not yet"),
 // while a wait for the error to clear sees it as not yet cleared.
 func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
-	_, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}, true)
 	if _, ch := plan(t, typ, call); ch.Action != steps.Update {
@@ -354,7 +355,7 @@ func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
 // soft match (restore-mistake) can refuse before it writes.
 func TestTenantReadsSoftMatchBlock(t *testing.T) {
 	for _, blocked := range []bool{false, true} {
-		tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+		tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 		tn.SetSoftMatchBlocked(blocked)
 
 		// App-only (the lab's default app): Graph refuses the read (the
@@ -370,7 +371,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		}
 
 		// A Global Administrator's delegated token reads them.
-		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", lab.RoleGlobalAdministrator)
+		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", labhttp.RoleGlobalAdministrator)
 		c = openLabEnv(t, srv.URL, nil, map[string]string{"REBIND_LAB_TOKEN": tok})
 		typ, call = newCall(t, "entra_tenant", c, nil, false)
 		obs, _ = plan(t, typ, call)
@@ -422,7 +423,7 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"scenarios/variant.json": {Data: raw}},
-		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	c := openLab(t, in.URL, nil)
 	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
 	obs, _ := plan(t, typ, call)
@@ -459,7 +460,7 @@ func delegatedToken(t *testing.T, base, scp string, wids ...string) string {
 // makes the wait last until a newer export reached the user
 // (onPremisesLastSyncDateTime, learn.microsoft.com/graph/api/resources/user).
 func TestAwaitSyncedSince(t *testing.T) {
-	tn, _, srv := labTenant(t, "forest-move", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "forest-move", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	u, err := tn.CloudUser("ada@contoso.com")
 	if err != nil || u.OnPremisesLastSyncDateTime == nil {
