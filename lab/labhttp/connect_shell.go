@@ -63,6 +63,21 @@ type connectRun struct {
 	EndDate        string
 }
 
+// encodedCommand reads the command a shell request's body carries as
+// -EncodedCommand; a body that is not one is answered 400 and false is
+// returned.
+func encodedCommand(w http.ResponseWriter, r *http.Request) (string, bool) {
+	body, err := requestBody(r)
+	if err == nil {
+		var cmd string
+		if cmd, err = decodeEncodedCommand(string(body)); err == nil {
+			return cmd, true
+		}
+	}
+	http.Error(w, err.Error(), http.StatusBadRequest)
+	return "", false
+}
+
 // decodeEncodedCommand reads a -EncodedCommand argument.
 func decodeEncodedCommand(s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
@@ -77,14 +92,8 @@ func decodeEncodedCommand(s string) (string, error) {
 }
 
 func (s *Server) controlConnectShell(w http.ResponseWriter, r *http.Request) {
-	body, err := requestBody(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	cmd, err := decodeEncodedCommand(string(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	cmd, ok := encodedCommand(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -40,16 +40,11 @@ var (
 func psUnquote(s string) string { return strings.ReplaceAll(s, "''", "'") }
 
 func (s *Server) controlExchangeShell(w http.ResponseWriter, r *http.Request) {
-	body, err := requestBody(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	cmd, ok := encodedCommand(w, r)
+	if !ok {
 		return
 	}
-	cmd, err := decodeEncodedCommand(string(body))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
+	var err error
 	switch {
 	case exEnable.MatchString(cmd):
 		m := exEnable.FindStringSubmatch(cmd)

@@ -293,17 +293,28 @@ func writeOne(w http.ResponseWriter, r *http.Request, status int, u *lab.CloudUs
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	getOne(w, r, s.t.CloudUser, false)
+}
+
+func (s *Server) getDeleted(w http.ResponseWriter, r *http.Request) {
+	getOne(w, r, s.t.DeletedCloudUser, true)
+}
+
+// getOne serves GET of the user {id} that find finds (active or in the
+// recycle bin), with its $select; typed writes it as a directory object
+// (deletedItems).
+func getOne(w http.ResponseWriter, r *http.Request, find func(id string) (lab.CloudUser, error), typed bool) {
 	sel, err := parseSelect(r.URL.Query().Get("$select"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
 		return
 	}
-	u, err := s.t.CloudUser(r.PathValue("id"))
+	u, err := find(r.PathValue("id"))
 	if err != nil {
 		writeNotFound(w, r.PathValue("id"))
 		return
 	}
-	writeOne(w, r, http.StatusOK, &u, sel, false)
+	writeOne(w, r, http.StatusOK, &u, sel, typed)
 }
 
 // writeNotFound writes Graph's 404 for a directory object.
@@ -507,20 +518,6 @@ func containsFold(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func (s *Server) getDeleted(w http.ResponseWriter, r *http.Request) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "Request_BadRequest", err.Error())
-		return
-	}
-	u, err := s.t.DeletedCloudUser(r.PathValue("id"))
-	if err != nil {
-		writeNotFound(w, r.PathValue("id"))
-		return
-	}
-	writeOne(w, r, http.StatusOK, &u, sel, true)
 }
 
 func (s *Server) purgeDeleted(w http.ResponseWriter, r *http.Request) {

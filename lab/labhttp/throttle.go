@@ -182,6 +182,20 @@ func (t *tally) add(client string) {
 	t.all++
 }
 
+// count adds one for client to t, one of c's tallies, under c's lock.
+func (c *requestCounter) count(t *tally, client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.add(client)
+}
+
+// read returns a copy of t, one of c's tallies, under c's lock.
+func (c *requestCounter) read(t *tally) (int64, map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return t.read()
+}
+
 func (t *tally) read() (int64, map[string]int64) {
 	by := make(map[string]int64, len(t.by))
 	for k, v := range t.by {
@@ -200,33 +214,21 @@ func (s *Server) counted(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) countRequest(client string) {
-	s.requests.mu.Lock()
-	defer s.requests.mu.Unlock()
-	s.requests.requests.add(client)
-}
+func (s *Server) countRequest(client string) { s.requests.count(&s.requests.requests, client) }
 
 // GraphRequests returns how many Graph requests the lab has answered (or
 // refused with 429) since it started: in all, and by client (the token's
 // tenant and app, as throttling keys them). A $batch counts once.
 func (s *Server) GraphRequests() (total int64, byClient map[string]int64) {
-	s.requests.mu.Lock()
-	defer s.requests.mu.Unlock()
-	return s.requests.requests.read()
+	return s.requests.read(&s.requests.requests)
 }
 
-func (s *Server) countThrottled(client string) {
-	s.requests.mu.Lock()
-	defer s.requests.mu.Unlock()
-	s.requests.throttled.add(client)
-}
+func (s *Server) countThrottled(client string) { s.requests.count(&s.requests.throttled, client) }
 
 // GraphThrottled returns how many Graph requests (and $batch items) the
 // lab's throttle answered 429 since it started, in all and by client.
 func (s *Server) GraphThrottled() (total int64, byClient map[string]int64) {
-	s.requests.mu.Lock()
-	defer s.requests.mu.Unlock()
-	return s.requests.throttled.read()
+	return s.requests.read(&s.requests.throttled)
 }
 
 func (s *Server) countUnits(n int, write bool) {
