@@ -71,8 +71,14 @@ func startOutside(t *testing.T, scenario string, opts labhttp.ServerOptions) *ou
 // appToken gets an app-only token by the client credentials grant.
 func (o *outside) appToken(clientID, secret, resource string) (int, map[string]any) {
 	o.t.Helper()
-	resp, err := o.hc.PostForm(o.ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
-		"client_secret": {secret}, "scope": {resource + "/.default"}})
+	return o.answer(o.hc.PostForm(o.ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
+		"client_secret": {secret}, "scope": {resource + "/.default"}}))
+}
+
+// answer reads the status and JSON body of a request's answer, failing
+// the test when the request got none.
+func (o *outside) answer(resp *http.Response, err error) (int, map[string]any) {
+	o.t.Helper()
 	if err != nil {
 		o.t.Fatal(err)
 	}
@@ -124,14 +130,7 @@ func (o *outside) do(method, u, token string, body any) (int, map[string]any) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := o.hc.Do(req)
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return o.answer(o.hc.Do(req))
 }
 
 func errCode(out map[string]any) string {

@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -349,13 +350,8 @@ func sameShape(path string, doc, got any) []string {
 		if !ok {
 			return []string{fmt.Sprintf("%s: %s, documented an object", path, jsonKind(got))}
 		}
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var out []string
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(d)) {
 			gv, ok := g[k]
 			if !ok {
 				out = append(out, fmt.Sprintf("%s.%s: missing", path, k))

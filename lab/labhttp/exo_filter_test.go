@@ -3,8 +3,6 @@ package labhttp_test
 import (
 	"strings"
 	"testing"
-
-	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // TestExchangeFilter reads recipients with -Filter as Exchange documents
@@ -14,10 +12,7 @@ import (
 // without its smtp: prefix, case-insensitive text, $null, and a property
 // refused on a cmdlet its section does not list.
 func TestExchangeFilter(t *testing.T) {
-	tn := load(t, "exchange-guid-in-use")
-	srv := labServer(t, tn, labhttp.ServerOptions{})
-	frank, _ := tn.ADUser("CN=frank,OU=Users,DC=corp,DC=example,DC=com")
-	g := frank.MailboxGUID.String()
+	_, srv, g := frankServed(t)
 	var all exoAnswer
 	wantStatus(t, cmdlet(t, srv.URL, "Get-Mailbox", map[string]any{"ResultSize": "Unlimited"}, &all), 200)
 	if len(all.Value) < 3 {

@@ -2,6 +2,7 @@ package labhttp_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -27,14 +28,21 @@ func cmdlet(t *testing.T, srv string, name string, params map[string]any, out an
 	return call(t, "POST", srv+"/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", body, out)
 }
 
+// frankServed serves the exchange-guid-in-use scenario and returns it with
+// the ExchangeGuid of frank's AD account, the GUID in use.
+func frankServed(t *testing.T) (*lab.Tenant, *httptest.Server, string) {
+	t.Helper()
+	tn := load(t, "exchange-guid-in-use")
+	srv := labServer(t, tn, labhttp.ServerOptions{})
+	frank, _ := tn.ADUser("CN=frank,OU=Users,DC=corp,DC=example,DC=com")
+	return tn, srv, frank.MailboxGUID.String()
+}
+
 // TestExchangeGuidInUseOverHTTP walks seed 002 (b) through the Exchange
 // admin API: find the soft-deleted holder of the GUID, release the hold,
 // purge, retry provisioning, and see the Graph error go.
 func TestExchangeGuidInUseOverHTTP(t *testing.T) {
-	tn := load(t, "exchange-guid-in-use")
-	srv := labServer(t, tn, labhttp.ServerOptions{})
-	frank, _ := tn.ADUser("CN=frank,OU=Users,DC=corp,DC=example,DC=com")
-	g := frank.MailboxGUID.String()
+	tn, srv, g := frankServed(t)
 
 	var none exoAnswer
 	wantStatus(t, cmdlet(t, srv.URL, "Get-Recipient", map[string]any{"Identity": g}, &none), 404)

@@ -1,9 +1,6 @@
 package labhttp_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io/fs"
 	"testing"
 	"time"
 
@@ -107,29 +104,8 @@ func TestCloudSyncJob(t *testing.T) {
 // pending, the next iteration quarantines it again); a restart with
 // ForceDeletes lets them through.
 func TestCloudSyncJobQuarantine(t *testing.T) {
-	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sc map[string]any
-	if err := json.Unmarshal(raw, &sc); err != nil {
-		t.Fatal(err)
-	}
-	sc["config"].(map[string]any)["deletionThreshold"] = 1
-	raw, _ = json.Marshal(sc)
-	tn, err := lab.Load(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := tn.SearchAD(lab.ADQuery{})
-	if err != nil || len(users) < 2 {
-		t.Fatalf("AD users: %d, %v", len(users), err)
-	}
-	for _, u := range users[:2] {
-		if err := tn.DeleteADUser(u.DN); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tn := withThreshold(t, 1)
+	deleteADUsers(t, tn, 2)
 	srv := labServer(t, tn, labhttp.ServerOptions{})
 	jobURL := srv.URL + "/v1.0/servicePrincipals/sp/synchronization/jobs/job"
 	_ = tn.Advance(2 * time.Minute)
