@@ -114,6 +114,24 @@ func (o *outside) delegated(scp string, wids ...string) string {
 	return out.AccessToken
 }
 
+// ldaps connects to the lab's LDAPS listener trusting the published CA,
+// binds with the published account, and closes the connection when the
+// test ends.
+func (o *outside) ldaps() *ldap.Conn {
+	o.t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(o.ep.CA))
+	conn, err := ldap.DialURL(o.ep.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	o.t.Cleanup(func() { conn.Close() })
+	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
+		o.t.Fatal(err)
+	}
+	return conn
+}
+
 // do sends a request with token (none when "") and decodes the answer.
 func (o *outside) do(method, u, token string, body any) (int, map[string]any) {
 	o.t.Helper()
@@ -394,16 +412,7 @@ func TestLDAPSVerifiesWithThePublishedCA(t *testing.T) {
 // to disable the account (0x2) and read back; objectSid cannot be written.
 func TestObjectSidAndUserAccountControl(t *testing.T) {
 	o := startOutside(t, "healthy", labhttp.ServerOptions{})
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(o.ep.CA))
-	conn, err := ldap.DialURL(o.ep.LDAPS, ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
-		t.Fatal(err)
-	}
+	conn := o.ldaps()
 	read := func(upn string) (dn, sid, uac string) {
 		t.Helper()
 		res, err := conn.Search(ldap.NewSearchRequest(o.ep.LDAPBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,

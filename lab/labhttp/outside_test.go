@@ -269,16 +269,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 // (https://learn.microsoft.com/entra/identity/hybrid/connect/concept-azure-ad-connect-sync-default-configuration).
 func TestDisabledADAccountSyncsAsAccountEnabledFalse(t *testing.T) {
 	o := startOutside(t, "healthy", labhttp.ServerOptions{})
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(o.ep.CA))
-	conn, err := ldapv3.DialURL(o.ep.LDAPS, ldapv3.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.Bind(o.ep.LDAPBindDN, o.ep.LDAPPassword); err != nil {
-		t.Fatal(err)
-	}
+	conn := o.ldaps()
 	res, err := conn.Search(ldapv3.NewSearchRequest(o.ep.LDAPBaseDN, ldapv3.ScopeWholeSubtree, ldapv3.NeverDerefAliases, 0, 0, false,
 		"(userPrincipalName=user00003@contoso.com)", []string{"1.1"}, nil))
 	if err != nil || len(res.Entries) != 1 {
