@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 )
 
@@ -39,7 +39,7 @@ func TestBundledRunbookPlans(t *testing.T) {
 			if err != nil || reh.Scenario == "" {
 				t.Fatalf("%s: rehearsal.json: %v (scenario %q)", name, err, reh.Scenario)
 			}
-			in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Scenarios: rebind.Scenarios})
+			in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}

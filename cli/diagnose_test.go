@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/diagnose"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 )
 
@@ -73,13 +73,13 @@ func TestDiagnoseFindsEachSeedAndItsRunbookRehearses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: rebind.Scenarios})
+			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}
 			org := in.Tenant.Organization()
 			in.Close()
-			in, err = instance.Start(instance.Options{Scenario: c.scenario, Scenarios: rebind.Scenarios})
+			in, err = instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestDiagnoseDuplicateAttributeResiliency(t *testing.T) {
 		{"rebuilt-ad-dar", "seed-001-rebuilt-ad"},
 	} {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: rebind.Scenarios})
+			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +187,7 @@ func TestDiagnoseDuplicateAttributeResiliency(t *testing.T) {
 // live over the lab's endpoints, and offline from its snapshot (text and
 // Markdown say so too).
 func TestDiagnoseHealthyReportsNothing(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestDiagnoseHealthyReportsNothing(t *testing.T) {
 // TestDiagnoseHealthy100k reads the 100,000-user tenant live, in bulk, and
 // reports nothing: at most one request per 100 users.
 func TestDiagnoseHealthy100k(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy-100k", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy-100k", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 			name += "-redacted"
 		}
 		t.Run(name, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
+			in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -320,7 +320,7 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 // exchange-guid-in-use does not remove: diagnose predicts the refusal, and
 // the plan refuses.
 func TestDiagnosePredictsHoldRefusal(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "exchange-guid-in-use-held", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "exchange-guid-in-use-held", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
@@ -20,7 +20,7 @@ import (
 // app-only token (the runbook then asks for the admin's reading). A
 // restricted token fails, naming what is missing, with exit 1.
 func TestDoctorAgainstLab(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/statediff"
@@ -135,7 +134,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: rebind.Scenarios})
+			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +191,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // UPN: the same steps change the same objects (by id), and neither the
 // snapshot nor the plan holds the user's name.
 func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +254,7 @@ func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
 // --snapshot` and reads it back over Graph: the same users, on the
 // snapshot's clock.
 func TestLabServeSnapshot(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

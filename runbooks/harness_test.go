@@ -22,12 +22,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/cli"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/internal/e2e"
+	labmodel "github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
@@ -289,11 +289,11 @@ type lab struct {
 
 func startLab(t *testing.T, scenario string) *lab {
 	t.Helper()
-	return startLabFrom(t, rebind.Scenarios, scenario)
+	return startLabFrom(t, labmodel.ScenarioFiles, scenario)
 }
 
 // startLabFrom starts a lab from a scenario in fsys (laid out as
-// rebind.Scenarios is), for a test that varies a bundled scenario.
+// lab.ScenarioFiles is), for a test that varies a bundled scenario.
 func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 	t.Helper()
 	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: fsys})

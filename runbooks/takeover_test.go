@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	labmodel "github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // takeoverUsers are the cloud-only users of the cloud-only-takeover scenario.
@@ -127,7 +128,7 @@ func TestHardMatchTakeoverRefuses(t *testing.T) {
 	t.Run("admin role", func(t *testing.T) {
 		l := startLab(t, "cloud-only-takeover")
 		addPair(t, l, "kim", "Global Administrator")
-		refused(t, l, takeoverJob(l, "hana", "kim"), "kim@contoso.com (role template "+labmodel.RoleGlobalAdministrator+")")
+		refused(t, l, takeoverJob(l, "hana", "kim"), "kim@contoso.com (role template "+labhttp.RoleGlobalAdministrator+")")
 	})
 	t.Run("takeover blocked", func(t *testing.T) {
 		l := startLab(t, "cloud-only-takeover")

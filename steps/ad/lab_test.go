@@ -23,6 +23,7 @@ import (
 
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/ad"
@@ -316,7 +317,7 @@ func TestLabRemoteMailboxRefusesAnOnPremisesMailbox(t *testing.T) {
 func TestLabRemoteMailboxThroughExchangeCmdlets(t *testing.T) {
 	tn := lab.New(lab.Config{})
 	dc := startLabTenant(t, tn, ldapserver.Options{})
-	web := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	web := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer web.Close()
 	shell := filepath.Join(t.TempDir(), "exchange-shell")
 	if err := os.WriteFile(shell, []byte("#!/bin/sh\nfor a; do last=$a; done\ncurl -sS -f --data-binary \"$last\" \""+web.URL+"/lab/exchange/powershell\"\n"), 0o755); err != nil {

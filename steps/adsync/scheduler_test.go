@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -79,14 +79,14 @@ esac`)
 // -SyncCycleEnabled): the same shell the driver starts cycles with, so a
 // target with only a shell can hold the scheduler too.
 func TestSchedulerStepShell(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "restore-mistake")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !tn.Scheduler().SyncCycleEnabled {
 		t.Fatal("the scenario's scheduler is held before the test")
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})
 	typ, call, ch := schedulerCall(t, target, false)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -44,7 +44,7 @@ func BenchmarkImmutableID10k(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			n := mode.users
-			tn, _, srv, sc := cloudTenant(b, n, lab.ServerOptions{ReadUnits: benchReadUnits})
+			tn, _, srv, sc := cloudTenant(b, n, labhttp.ServerOptions{ReadUnits: benchReadUnits})
 			c := openLab(b, srv.URL, map[string]any{"batch": mode.batch})
 			ctx := context.Background()
 			list, err := c.listUsers(ctx, "", false, 0)

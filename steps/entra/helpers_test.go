@@ -9,11 +9,11 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -22,7 +22,7 @@ import (
 // real Graph, Exchange, token and control routes over HTTPS with the CA
 // this process was handed. Targets opened on it (openLab) verify it and get
 // their tokens from it, as against a real tenant.
-func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tenant, *lab.Server, served) {
+func labTenant(t testing.TB, scenario string, opts labhttp.ServerOptions) (*lab.Tenant, *labhttp.Server, served) {
 	t.Helper()
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
@@ -30,7 +30,7 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles, Server: opts})
 	return in.Tenant, in.Server, served{URL: in.URL}
 }
 
@@ -138,7 +138,7 @@ func mustCall(t testing.TB, name string, c *Client, given map[string]any) steps.
 // serveTLS serves h, the lab server ls behind whatever wraps it, over TLS
 // (Graph is served over TLS only): the lab publishes the server's
 // certificate as its CA, and this process trusts it.
-func serveTLS(t testing.TB, ls *lab.Server, h http.Handler) *httptest.Server {
+func serveTLS(t testing.TB, ls *labhttp.Server, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)

@@ -3,9 +3,8 @@ package entra
 import (
 	"testing"
 
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/rebind-dev/rebind/lab"
 )
 
 // TestDocumentedRoleAssignments: entra_role_assignments sends List
@@ -33,14 +32,14 @@ func TestDocumentedRoleAssignments(t *testing.T) {
 // TestRoleAssignmentsAgainstTheLab: the healthy scenario's cloud-only
 // admin holds Global Administrator; a synced user holds no role.
 func TestRoleAssignmentsAgainstTheLab(t *testing.T) {
-	tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	admin, _ := tn.CloudUser("admin@contoso.onmicrosoft.com")
 	user, _ := tn.CloudUser("user00003@contoso.com")
 	typ, call := dataCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{admin.ID, user.ID}})
 	obs, _ := plan(t, typ, call)
 	by := obs.Value.GetAttr("by_principal")
-	if d := by.Index(cty.StringVal(admin.ID)); d.LengthInt() != 1 || d.Index(cty.NumberIntVal(0)).AsString() != lab.RoleGlobalAdministrator {
+	if d := by.Index(cty.StringVal(admin.ID)); d.LengthInt() != 1 || d.Index(cty.NumberIntVal(0)).AsString() != labhttp.RoleGlobalAdministrator {
 		t.Errorf("the admin's roles: %#v", d)
 	}
 	if d := by.Index(cty.StringVal(user.ID)); d.LengthInt() != 0 {

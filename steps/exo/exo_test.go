@@ -11,23 +11,23 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labExchange serves a scenario with the lab's real routes and opens the exo
 // target bound to it as --lab binds it.
-func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Client) {
+func labExchange(t testing.TB, scenario string) (*lab.Tenant, *labhttp.Server, *Client) {
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
 	// token endpoint (Exchange.ManageAsApp for the default app).
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
-		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles,
+		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	tt, _ := steps.LookupTarget("exo")
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
 	if err != nil {
@@ -200,7 +200,7 @@ func TestThrottledCallsComplete(t *testing.T) {
 		t.Skip("waits out Retry-After")
 	}
 	_, s, c := labExchange(t, "healthy")
-	s.SetFaults(lab.Faults{Throttle: 0.3, Unavailable: 0.1})
+	s.SetFaults(labhttp.Faults{Throttle: 0.3, Unavailable: 0.1})
 	statuses := map[int]int{}
 	base := c.HTTP.Transport // verifies the lab's certificate
 	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
