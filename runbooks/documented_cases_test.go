@@ -424,7 +424,7 @@ func TestRebuiltADVerifiesLicenses(t *testing.T) {
 	if len(sku) == 0 {
 		t.Fatal("user04 has no license in the scenario")
 	}
-	tr := &trigger{t: t, marker: "step.adsync_cycle.initial", fn: func() {
+	tr := &trigger{t: t, marker: "module.bind.step.adsync_cycle.initial", fn: func() {
 		body := map[string]any{"addLicenses": []any{}, "removeLicenses": []string{sku[0]}}
 		if code, out := l.do(http.MethodPost, "/v1.0/users/"+str(u["id"])+"/assignLicense", body); code != http.StatusOK {
 			t.Errorf("remove the license: %d %v", code, out)
