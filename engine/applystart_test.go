@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/lang"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/steps"
@@ -83,6 +86,77 @@ func (countedRead) Diff(ctx context.Context, c steps.Call, obs steps.Observation
 
 func (countedRead) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
 	return steps.Result{}, fmt.Errorf("test_counted_read: data types are not applied")
+}
+
+func reads(key string) int {
+	countedMu.Lock()
+	defer countedMu.Unlock()
+	return countedReads[key]
+}
+
+const readOnceSrc = `
+runbook "read-once" {}
+
+data "test_counted_read" "src" {
+  key = "src"
+}
+
+step "test_value" "copy" {
+  key   = "dst"
+  value = data.test_counted_read.src.value
+}
+`
+
+// TestApplyRunsOnTheDataItsDriftCheckRead: apply's drift check reads each
+// data block and finds it as reviewed; the run then uses that value. It
+// does not read the block a second time, which cost as much as the first
+// read again (a listing of every user of a 100,000-user tenant) and could
+// bring in a value nobody compared with the plan: here the source changes
+// just after the drift check read it, and the run still writes the
+// reviewed value. The journal records the value, for a resume.
+func TestApplyRunsOnTheDataItsDriftCheckRead(t *testing.T) {
+	h := newHarness(t)
+	theWorld.set("src", "reviewed")
+	p := h.plan(readOnceSrc, nil)
+	before := reads("src")
+	countedMu.Lock()
+	countedNext["src"] = "changed after the drift check"
+	countedMu.Unlock()
+	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
+	if diags.HasErrors() || rep.Status != journal.StatusSucceeded {
+		t.Fatalf("apply: %v, %+v\n%s", diags, rep, h.log.String())
+	}
+	if n := reads("src") - before; n != 1 {
+		t.Errorf("apply read the data block %d times; want once, by its drift check", n)
+	}
+	if got := theWorld.get("dst"); got != "reviewed" {
+		t.Errorf("the run wrote %q; want the value the drift check read and compared with the plan, %q", got, "reviewed")
+	}
+	recs, err := h.e.Store.Records(context.Background(), rep.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Kind != journal.KindOutcome || r.Step != "data.test_counted_read.src" {
+			continue
+		}
+		var od outcomeData
+		if err := json.Unmarshal(r.Data, &od); err != nil {
+			t.Fatal(err)
+		}
+		v, err := decodeTyped(od.Observed)
+		if err != nil || v == cty.NilVal {
+			t.Fatalf("the journal's value of the data block: %v, %v", v, err)
+		}
+		if got := v.GetAttr("value").AsString(); got != "reviewed" || od.Object != "test:src" {
+			t.Errorf("the journal records %q of %s; want %q of test:src", got, od.Object, "reviewed")
+		}
+		found = true
+	}
+	if !found {
+		t.Errorf("the journal has no record of the data block's value (resume reads it there)")
+	}
 }
 
 // TestALargeObservationIsNotEncodedWhole: a data block whose value is far
@@ -166,4 +240,27 @@ func TestStripSensitiveKeepsAnUnmarkedValue(t *testing.T) {
 	if got, hid := stripSensitive(secret); !hid || got.ContainsMarked() || strings.Contains(got.GoString(), "pw") {
 		t.Errorf("stripSensitive(secret) = %#v, %v", got, hid)
 	}
+}
+
+// logSignal is a log that interrupts the run (interruptible's context) once
+// a line containing its text is written.
+type logSignal struct {
+	w    io.Writer
+	text string
+	once sync.Once
+}
+
+func signalOnLog(w io.Writer, text string) *logSignal { return &logSignal{w: w, text: text} }
+
+func (l *logSignal) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if strings.Contains(string(p), l.text) {
+		l.once.Do(func() {
+			stopping.Lock()
+			interrupt := stopping.interrupt
+			stopping.Unlock()
+			interrupt(errSignal)
+		})
+	}
+	return n, err
 }

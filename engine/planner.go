@@ -34,6 +34,9 @@ type PlanOptions struct {
 	// journal, where that run may be another machine's); otherwise only
 	// apply refuses it.
 	RefuseLocked bool
+	// forRun is set by apply's drift check: what it reads of each data
+	// block is kept for the run that follows (session.checked).
+	forRun bool
 }
 
 // Plan observes everything the runbook touches and returns the changes it
@@ -114,6 +117,9 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 	diags = append(diags, s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
 		ps, dd := s.planData(ctx, d)
 		dataSteps[d.Address()] = ps
+		if opt.forRun && !dd.HasErrors() {
+			s.keepChecked(d, ps)
+		}
 		return dd
 	})...)
 	if diags.HasErrors() {
