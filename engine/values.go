@@ -67,6 +67,9 @@ func decodeTyped(tv *typedValue) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
+	if v, ok := fastTyped(tv.Value, ty); ok {
+		return v, nil
+	}
 	return ctyjson.Unmarshal(tv.Value, ty)
 }
 
