@@ -158,7 +158,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, in Inputs, opt ApplyOp
 // and runs it.
 func (s *session) applyPlan(ctx context.Context, p *plan.Plan, digest string, opt ApplyOptions) (*Report, hcl.Diagnostics) {
 	e := s.e
-	fresh, diags := s.plan(ctx, PlanOptions{Author: p.Author})
+	fresh, diags := s.plan(ctx, PlanOptions{Author: p.Author, forRun: true})
 	if diags.HasErrors() {
 		return nil, diags
 	}

@@ -51,7 +51,9 @@ func (s *session) execute(ctx context.Context, rp *replay, decide map[string]str
 	diags := s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
 		return s.runData(ctx, d, rp)
 	})
-	if diags.HasErrors() && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		// Interrupted while the data blocks were read or recorded, or
+		// just after: no step has begun.
 		rep.Interrupted = context.Cause(ctx).Error()
 		return finish(journal.StatusFailed, "interrupted before the first step ("+rep.Interrupted+")")
 	}
@@ -643,6 +645,15 @@ func (s *session) decision(ctx context.Context, addr, decision, detail string) {
 // run itself has changed what the block would read now (a cleared immutable
 // ID, a user already bound), and its conditions were about the world before
 // the run.
+//
+// A run that apply has just started takes the value its drift check read
+// (session.checked) instead of reading the block again: a data block is
+// evaluated before any step (it cannot refer to one, orderEarly), so nothing
+// the run does comes between the two reads, and the value the drift check
+// read is the one it found as reviewed. A second read could only bring in a
+// value nobody compared with the plan, and it doubled the requests (and the
+// time) before the first write: listing every user of a 100,000-user tenant
+// takes seconds. wait's `until` still reads the blocks again (rereadData).
 func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.Diagnostics {
 	if rp != nil {
 		if st := rp.inst[d.Address()]; st.done() {
@@ -658,7 +669,15 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 			return nil
 		}
 	}
-	ps, diags := s.planData(ctx, d)
+	var ps plan.Step
+	var diags hcl.Diagnostics
+	if c, ok := s.checked[d.Address()]; ok {
+		delete(s.checked, d.Address())
+		s.sc.setData(d.Type, d.ScopeName(), c.value)
+		ps.Instances = []plan.Instance{{Address: d.Address(), Object: c.object, Action: string(steps.Read)}}
+	} else {
+		ps, diags = s.planData(ctx, d)
+	}
 	if diags.HasErrors() || s.runID == "" || s.e.Store == nil {
 		return diags
 	}
@@ -676,6 +695,26 @@ func (s *session) runData(ctx context.Context, d *runbook.Step, rp *replay) hcl.
 		}
 	}
 	return diags
+}
+
+// checkedRead is what apply's drift check read of a data block: the
+// object it named, and the value it put in scope.
+type checkedRead struct {
+	object string
+	value  cty.Value
+}
+
+// keepChecked keeps what the drift check read of d for the run (runData).
+// A block whose arguments were not known then (deferred) is not kept: the
+// run reads it at its place.
+func (s *session) keepChecked(d *runbook.Step, ps plan.Step) {
+	if len(ps.Instances) != 1 || ps.Instances[0].Action != string(steps.Read) {
+		return
+	}
+	if s.checked == nil {
+		s.checked = map[string]checkedRead{}
+	}
+	s.checked[d.Address()] = checkedRead{object: ps.Instances[0].Object, value: s.sc.getData(d.Type, d.ScopeName())}
 }
 
 // rereadData observes the data blocks again (for wait's `until`).

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
 	"sort"
 	"sync"
 
@@ -23,21 +24,41 @@ func typedJSON(b []byte, v cty.Value) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
-	return appendValueJSON(b, v, v.Type())
+	return appendValueJSON(b, v, v.Type(), nil)
 }
 
 // plainFingerprint is fingerprint's SHA-256 for a value typedJSON can
-// encode; ok is false for any other.
+// encode; ok is false for any other. The bytes are hashed as they are
+// made, a spillAt at a time, not gathered first: a data block listing
+// every user of a tenant is tens of megabytes.
 func plainFingerprint(v cty.Value) (string, bool) {
 	bp := jsonBufs.Get().(*[]byte)
 	defer jsonBufs.Put(bp)
-	b, ok := typedJSON((*bp)[:0], v)
+	h := sha256.New()
+	b, ok := appendTypeJSON((*bp)[:0], v.Type())
+	if ok {
+		b, ok = appendValueJSON(b, v, v.Type(), h)
+	}
 	*bp = b
 	if !ok {
 		return "", false
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), true
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// spillAt is how many bytes appendValueJSON gathers before it writes them
+// to its hash.
+const spillAt = 64 << 10
+
+// spill writes b to h and empties it once it holds spillAt bytes; with no
+// h it keeps b whole.
+func spill(b []byte, h hash.Hash) []byte {
+	if h == nil || len(b) < spillAt {
+		return b
+	}
+	h.Write(b)
+	return b[:0]
 }
 
 var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -98,7 +119,10 @@ func appendTypeJSON(b []byte, t cty.Type) ([]byte, bool) {
 	return b, false
 }
 
-func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
+// appendValueJSON appends v's JSON as ctyjson.Marshal writes it with type
+// t. With h, what it has gathered is written to h along the way (spill),
+// and b holds only the rest.
+func appendValueJSON(b []byte, v cty.Value, t cty.Type, h hash.Hash) ([]byte, bool) {
 	if v.IsMarked() || !v.IsKnown() {
 		return b, false
 	}
@@ -137,9 +161,10 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
 			first = false
 			_, ev := it.Element()
 			var ok bool
-			if b, ok = appendValueJSON(b, ev, ety); !ok {
+			if b, ok = appendValueJSON(b, ev, ety, h); !ok {
 				return b, false
 			}
+			b = spill(b, h)
 		}
 		return append(b, ']'), true
 	case t.IsMapType():
@@ -154,9 +179,10 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
 			ek, ev := it.Element()
 			b = append(appendJSONString(b, ek.AsString()), ':')
 			var ok bool
-			if b, ok = appendValueJSON(b, ev, ety); !ok {
+			if b, ok = appendValueJSON(b, ev, ety, h); !ok {
 				return b, false
 			}
+			b = spill(b, h)
 		}
 		return append(b, '}'), true
 	case t.IsTupleType():
@@ -169,9 +195,10 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
 			}
 			_, ev := it.Element()
 			var ok bool
-			if b, ok = appendValueJSON(b, ev, etys[i]); !ok {
+			if b, ok = appendValueJSON(b, ev, etys[i], h); !ok {
 				return b, false
 			}
+			b = spill(b, h)
 		}
 		return append(b, ']'), true
 	case t.IsObjectType():
@@ -183,9 +210,10 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type) ([]byte, bool) {
 			}
 			b = append(appendJSONString(b, name), ':')
 			var ok bool
-			if b, ok = appendValueJSON(b, v.GetAttr(name), atys[name]); !ok {
+			if b, ok = appendValueJSON(b, v.GetAttr(name), atys[name], h); !ok {
 				return b, false
 			}
+			b = spill(b, h)
 		}
 		return append(b, '}'), true
 	}

@@ -266,18 +266,13 @@ func TestTimedOutActionIsAFailure(t *testing.T) {
 	}
 }
 
-// An interrupt while the run reads its data blocks, before the first step,
-// says so rather than reporting the read as failed.
+// An interrupt once the run has started, while it records its data blocks
+// (read by its drift check, runData) before the first step, says so rather
+// than reporting a failure.
 func TestInterruptBeforeFirstStep(t *testing.T) {
 	h := newHarness(t)
 	ctx := interruptible(t)
-	stopping.Lock()
-	stopping.running = func() bool {
-		runs, _ := h.e.Store.Runs(context.Background())
-		return len(runs) > 0
-	}
-	stopping.Unlock()
-	t.Cleanup(func() { stopping.Lock(); stopping.running = nil; stopping.Unlock() })
+	h.e.Log = signalOnLog(&h.log, " started (")
 	rep := h.applyCtx(ctx, header+`
 data "test_stop_read" "r" {
   key = "r"

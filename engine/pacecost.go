@@ -19,8 +19,8 @@ import (
 //
 // Apply plans again before it writes (its drift check: every data block
 // and every instance observed again, a fan-out in bulk where its type can),
-// reads each data block once more for the run, and then observes and
-// writes each instance that changes. An instance awaited until so, or
+// and the run uses the values that check read of the data blocks
+// (runData), and then observes and writes each instance that changes. An instance awaited until so, or
 // whose arguments are decided at apply, is counted as one observation and
 // one write, and counted in Open.
 func (s *session) planCost(p *plan.Plan) (*plan.Cost, hcl.Diagnostics) {
@@ -58,7 +58,7 @@ func (s *session) planCost(p *plan.Plan) (*plan.Cost, hcl.Diagnostics) {
 		}
 		var spend steps.Cost
 		if ps.Mode == "data" {
-			spend = rc.Observe.Times(2 * int64(ps.Len()))
+			spend = rc.Observe.Times(int64(ps.Len()))
 		} else {
 			spend = driftCheckCost(t, st, rc, ps.Len())
 			for _, in := range ps.Instances {

@@ -34,6 +34,9 @@ type PlanOptions struct {
 	// journal, where that run may be another machine's); otherwise only
 	// apply refuses it.
 	RefuseLocked bool
+	// forRun is set by apply's drift check: what it reads of each data
+	// block is kept for the run that follows (session.checked).
+	forRun bool
 }
 
 // Plan observes everything the runbook touches and returns the changes it
@@ -114,6 +117,9 @@ func (s *session) plan(ctx context.Context, opt PlanOptions) (*plan.Plan, hcl.Di
 	diags = append(diags, s.evalEarly(ctx, func(d *runbook.Step) hcl.Diagnostics {
 		ps, dd := s.planData(ctx, d)
 		dataSteps[d.Address()] = ps
+		if opt.forRun && !dd.HasErrors() {
+			s.keepChecked(d, ps)
+		}
 		return dd
 	})...)
 	if diags.HasErrors() {
@@ -195,12 +201,34 @@ func (s *session) planData(ctx context.Context, d *runbook.Step) (plan.Step, hcl
 		_, dd := lang.EvalCheck(s.sc.child(cty.NilVal, self), c, checkKind(d, c))
 		diags = append(diags, dd...)
 	}
-	ps.Instances = append(ps.Instances, plan.Instance{
+	in := plan.Instance{
 		Address: d.Address(), Object: s.safeObject(obs.Object, secretStrings(cfg)), Fingerprint: s.fingerprint(obs.Value),
-		Observed: plan.EncodeValue(lang.Redact(obs.Value, false)), Action: string(steps.Read),
-		Notes: notes,
-	})
+		Action: string(steps.Read), Notes: notes,
+	}
+	recordObserved(&in, obs.Value)
+	ps.Instances = append(ps.Instances, in)
 	return ps, diags
+}
+
+// recordObserved sets in.Observed to v as a plan shows it (redacted), or,
+// when that is larger than a plan stores (plan.MaxStoredObject), notes so
+// without building it: a data block listing every user of a tenant is tens
+// of megabytes, of which the plan keeps only the fingerprint.
+func recordObserved(in *plan.Instance, v cty.Value) {
+	shown, n := plan.EncodeValueWithin(v, plan.MaxStoredObject, sensitivePlaceholder)
+	if shown == nil && n > plan.MaxStoredObject {
+		in.Notes = append(in.Notes, plan.TooLargeNote(n))
+	}
+	in.Observed = shown
+}
+
+// sensitivePlaceholder is how lang.Redact(v, false) shows a value marked
+// sensitive.
+func sensitivePlaceholder(marks cty.ValueMarks) (string, bool) {
+	if _, ok := marks[lang.Sensitive]; ok {
+		return lang.SensitivePlaceholder, true
+	}
+	return "", false
 }
 
 func checkKind(st *runbook.Step, c *runbook.Check) string {
@@ -277,7 +305,7 @@ func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, 
 		record := func() {
 			in.Fingerprint = s.fingerprint(obs.Value)
 			shown, _ := scrub(obs.Value, secrets)
-			in.Observed = plan.EncodeValue(lang.Redact(shown, false))
+			recordObserved(&in, shown)
 		}
 		self := instanceValue(obs.Value, cty.DynamicVal, "")
 		for _, c := range st.Preconditions {

@@ -230,11 +230,16 @@ func stripSensitive(v cty.Value) (cty.Value, bool) {
 	if v == cty.NilVal {
 		return v, false
 	}
-	if !lang.HasSensitive(v) {
+	// One walk tells both; a value with no mark at all is returned as
+	// it is, without UnmarkDeep's copy of it.
+	switch marked, sensitive := lang.MarksInside(v); {
+	case sensitive:
+		return strip(v), true
+	case marked:
 		u, _ := v.UnmarkDeep()
 		return u, false
 	}
-	return strip(v), true
+	return v, false
 }
 
 func strip(v cty.Value) cty.Value {

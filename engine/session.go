@@ -48,6 +48,9 @@ type session struct {
 	// validating is set by Validate: nothing is observed, and a target's
 	// required settings are checked only against an environment.
 	validating bool
+	// checked holds what apply's drift check read of each data block,
+	// for the run to use rather than read it again (runData).
+	checked map[string]checkedRead
 }
 
 // newSession checks that every step and target type exists, resolves the

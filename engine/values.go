@@ -34,6 +34,15 @@ func encodeTyped(v cty.Value) (*typedValue, error) {
 	if v == cty.NilVal {
 		return nil, nil
 	}
+	// A value with no mark, no unknown and none of the rarer types is
+	// encoded in one walk (typedJSON's, the same bytes as cty's), without
+	// the copy UnmarkDeep makes: a data block's value recorded for the
+	// run may list every user of a tenant.
+	if tb, ok := appendTypeJSON(nil, v.Type()); ok {
+		if vb, ok := appendValueJSON(nil, v, v.Type(), nil); ok {
+			return &typedValue{Type: tb, Value: vb}, nil
+		}
+	}
 	v, _ = v.UnmarkDeep()
 	if !v.IsWhollyKnown() {
 		return nil, fmt.Errorf("engine: cannot record a value that is not wholly known")
@@ -57,6 +66,9 @@ func decodeTyped(tv *typedValue) (cty.Value, error) {
 	ty, err := ctyjson.UnmarshalType(tv.Type)
 	if err != nil {
 		return cty.NilVal, err
+	}
+	if v, ok := fastTyped(tv.Value, ty); ok {
+		return v, nil
 	}
 	return ctyjson.Unmarshal(tv.Value, ty)
 }

@@ -72,6 +72,43 @@ func hasMarkDeep(v cty.Value, mark valueMark) bool {
 	return false
 }
 
+// MarksInside reports whether v or anything inside it carries a mark, and
+// whether one of them is Sensitive, in one walk that visits what
+// hasMarkDeep visits and stops at the first sensitive value.
+func MarksInside(v cty.Value) (marked, sensitive bool) {
+	if v.IsMarked() {
+		if v.HasMark(Sensitive) {
+			return true, true
+		}
+		marked = true
+		v, _ = v.Unmark()
+	}
+	if v.IsNull() || !v.IsKnown() {
+		return marked, false
+	}
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType():
+		for name := range ty.AttributeTypes() {
+			m, s := MarksInside(v.GetAttr(name))
+			if s {
+				return true, true
+			}
+			marked = marked || m
+		}
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			m, s := MarksInside(e)
+			if s {
+				return true, true
+			}
+			marked = marked || m
+		}
+	}
+	return marked, false
+}
+
 // Unmark returns v without any mark, at any depth, and where each mark was,
 // so that Remark can put them back after v has been stored or sent.
 func Unmark(v cty.Value) (cty.Value, []cty.PathValueMarks) {

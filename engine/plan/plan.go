@@ -323,7 +323,7 @@ func (p *Plan) StoreObservedOnce() {
 			switch {
 			case in.Observed.IsZero():
 			case len(in.Observed) > MaxStoredObject:
-				in.Notes = append(in.Notes, fmt.Sprintf("what was observed (%s bytes of JSON) is larger than a plan stores (%s bytes): the plan keeps its fingerprint, which apply compares, not the object", count(len(in.Observed)), count(MaxStoredObject)))
+				in.Notes = append(in.Notes, TooLargeNote(len(in.Observed)))
 				in.Observed = nil
 			default:
 				in.ObservedRef = p.AddObserved(in.Observed)
