@@ -34,7 +34,7 @@ var (
 	countedRows  = map[int]cty.Value{}
 )
 
-func init() { steps.Register(countedRead{}) }
+func init() { steps.RegisterData(countedRead{}) }
 
 func (countedRead) Info() steps.Info {
 	return steps.Info{Name: "test_counted_read", Doc: "Test: reads a key, counting the reads.", Kind: steps.KindData,
@@ -78,14 +78,6 @@ func userRows(n int) cty.Value {
 	v := cty.ObjectVal(map[string]cty.Value{"users": cty.ListVal(rows)})
 	countedRows[n] = v
 	return v
-}
-
-func (countedRead) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (countedRead) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, fmt.Errorf("test_counted_read: data types are not applied")
 }
 
 func reads(key string) int {
