@@ -99,12 +99,8 @@ func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log i
 // neither is a permanent error, worded by refuse.
 func waitCycle(ctx context.Context, poll time.Duration, policy string, ask func(context.Context) (string, error), refuse func(out string) error) error {
 	for {
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
-		case <-t.C:
+		if err := httpx.Sleep(ctx, poll); err != nil {
+			return fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, err)
 		}
 		out, err := ask(ctx)
 		if err != nil {
@@ -336,12 +332,8 @@ func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log
 	}
 	for first := true; ; first = false {
 		if !first {
-			t := time.NewTimer(d.Poll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, ctx.Err())
-			case <-t.C:
+			if err := httpx.Sleep(ctx, d.Poll); err != nil {
+				return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, err)
 			}
 		}
 		var job cloudJob

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -149,25 +148,16 @@ func (c *Client) Invoke(ctx context.Context, cmdlet string, params map[string]an
 
 // post sends one request, retrying throttled and unavailable answers.
 func (c *Client) post(ctx context.Context, u string, body []byte, out any) error {
-	for attempt := 1; ; attempt++ {
+	_, err := httpx.Retry(ctx, maxAttempts, func(int) (time.Duration, error) {
 		err := c.postOnce(ctx, u, body, out)
 		var ee *Error
-		if !errors.As(err, &ee) || attempt == maxAttempts ||
+		if !errors.As(err, &ee) ||
 			(ee.Status != http.StatusTooManyRequests && ee.Status != http.StatusServiceUnavailable && ee.Status != http.StatusGatewayTimeout) {
-			return err
+			return -1, err
 		}
-		wait := ee.RetryAfter
-		if wait == 0 {
-			wait = time.Duration(math.Min(30, math.Pow(2, float64(attempt-1)))) * time.Second
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+		return ee.RetryAfter, err
+	})
+	return err
 }
 
 func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) error {
