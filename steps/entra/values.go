@@ -1,15 +1,12 @@
 package entra
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -128,18 +125,9 @@ func timeVal(t *time.Time) cty.Value {
 	return cty.StringVal(t.UTC().Format(time.RFC3339))
 }
 
-// objectKey names an object by a name that may be personal data (a UPN, a
-// filter): a GUID stays as it is, anything else becomes a digest, so that
-// object names in plans, locks and the journal carry no PII while the same
-// name still gives the same lock.
-func objectKey(name string) string {
-	name = strings.ToLower(strings.TrimSpace(name))
-	if _, err := anchor.ParseGUID(name); err == nil {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return "sha256:" + hex.EncodeToString(sum[:8])
-}
+// objectKey names an object by a name that may be personal data, without
+// it (steps.ObjectKey).
+var objectKey = steps.ObjectKey
 
 // userObject is the Observation.Object of a cloud user: its object id,
 // which a restore keeps, so that two runs working the same user by UPN and

@@ -2,8 +2,6 @@ package exo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -168,18 +166,6 @@ func recipientValue(r recipient) cty.Value {
 	})
 }
 
-// objectKey names an object by an identity that may be personal data (an
-// address): a GUID stays as it is, anything else becomes a digest, so that
-// object names in plans, locks and the journal carry no PII.
-func objectKey(identity string) string {
-	identity = strings.ToLower(strings.TrimSpace(identity))
-	if _, err := anchor.ParseGUID(identity); err == nil {
-		return identity
-	}
-	sum := sha256.Sum256([]byte(identity))
-	return "sha256:" + hex.EncodeToString(sum[:8])
-}
-
 // identityArg reads the call's identity, normalising a GUID.
 func identityArg(call steps.Call) (string, error) {
 	id, ok := steps.String(call.Config, "identity")
@@ -283,7 +269,7 @@ func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.
 	if holds {
 		c.readHolds(ctx, l)
 	}
-	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+	return steps.Observation{Object: "exo:recipient:" + steps.ObjectKey(id), Value: recipientsValue(l)}, nil
 }
 
 // mailboxData is the exo_mailbox data type.
