@@ -20,7 +20,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
@@ -71,22 +70,17 @@ func deleteADUsers(t *testing.T, tn *lab.Tenant, n int) {
 // environment's, with the lab's CA and credentials.
 func open(t *testing.T, labURL string, cfg map[string]any) any {
 	t.Helper()
-	tt, _ := steps.LookupTarget("adsync")
-	tc := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
 	if labURL != "" {
-		b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := instancetest.Bind(t, labURL, nil)
 		extra := map[string]cty.Value{"graph_url": cty.StringVal(b.URL), "tenant_id": cty.StringVal(b.Endpoints.TenantID),
 			"authority_host": cty.StringVal(b.Endpoints.Authority), "poll_seconds": cty.NumberFloatVal(0.05)}
 		for k, v := range cfg {
 			extra[k] = steptest.Value(v)
 		}
-		if tc, err = b.TargetConfig("adsync", "connect", extra); err != nil {
-			t.Fatal(err)
-		}
+		return instancetest.Target(t, b, "adsync", "connect", extra)
 	}
+	tt, _ := steps.LookupTarget("adsync")
+	tc := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
 	v, err := tt.Open(context.Background(), tc)
 	if err != nil {
 		t.Fatal(err)

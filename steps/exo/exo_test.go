@@ -12,7 +12,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/lab/labhttp"
@@ -28,20 +27,7 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *labhttp.Server, *
 	// token endpoint (Exchange.ManageAsApp for the default app).
 	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles,
 		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
-	tt, _ := steps.LookupTarget("exo")
-	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := b.TargetConfig("exo", "exo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := tt.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.Tenant, in.Server, v.(*Client)
+	return in.Tenant, in.Server, instancetest.Target(t, instancetest.Bind(t, in.URL, nil), "exo", "exo", nil).(*Client)
 }
 
 func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
