@@ -288,10 +288,4 @@ func isNotFound(err error) bool {
 }
 
 // client returns the call's target as a Client.
-func client(call steps.Call) (*Client, error) {
-	c, ok := call.Target.(*Client)
-	if !ok || c == nil {
-		return nil, fmt.Errorf("exo: %s: the target is not an exo target (got %T)", call.Address, call.Target)
-	}
-	return c, nil
-}
+func client(call steps.Call) (*Client, error) { return steps.TargetOf[*Client](call, "exo") }
