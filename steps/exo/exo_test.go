@@ -59,6 +59,24 @@ func plan(t *testing.T, typ steps.DataSource, call steps.Call) (steps.Observatio
 	return obs, ch, err
 }
 
+// applyUpdate plans call, which must be an update, applies it, and plans
+// it again, which must then be a no-op (an ensure type's Apply is
+// idempotent). It returns the change applied.
+func applyUpdate(t *testing.T, typ steps.Type, call steps.Call) steps.Change {
+	t.Helper()
+	_, ch, err := plan(t, typ, call)
+	if err != nil || ch.Action != steps.Update {
+		t.Fatalf("%s: plan: %v %v", call.Address, ch.Action, err)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatalf("%s: apply: %v", call.Address, err)
+	}
+	if _, again, _ := plan(t, typ, call); again.Action != steps.NoOp {
+		t.Fatalf("%s: planned again: %s", call.Address, again.Action)
+	}
+	return ch
+}
+
 // TestGUIDHolderPurge follows seed 002 (b): find what holds erin's
 // ExchangeGuid (a soft-deleted mail user) and purge it; then frank's,
 // a soft-deleted mailbox on litigation hold, which is refused until the
@@ -106,16 +124,7 @@ func TestGUIDHolderPurge(t *testing.T) {
 
 	// Release the hold; revert puts it back; release again and purge.
 	htyp, hcall := newCall(t, "exo_hold", c, map[string]any{"identity": frank, "enabled": false})
-	_, hch, err := plan(t, htyp, hcall)
-	if err != nil || hch.Action != steps.Update {
-		t.Fatalf("hold plan: %v %v", hch.Action, err)
-	}
-	if _, err := htyp.Apply(context.Background(), hcall, hch); err != nil {
-		t.Fatal(err)
-	}
-	if _, again, _ := plan(t, htyp, hcall); again.Action != steps.NoOp {
-		t.Fatalf("hold again: %s", again.Action)
-	}
+	hch := applyUpdate(t, htyp, hcall)
 	if err := htyp.(steps.Reverter).Revert(context.Background(), hcall, hch); err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +140,7 @@ func TestGUIDHolderPurge(t *testing.T) {
 		t.Fatalf("purge under a delay hold: %v, want the refusal naming DelayHoldApplied", err)
 	}
 	dtyp, dcall := newCall(t, "exo_delay_hold", c, map[string]any{"identity": frank})
-	_, dch, err := plan(t, dtyp, dcall)
-	if err != nil || dch.Action != steps.Update {
-		t.Fatalf("delay hold plan: %v %v", dch.Action, err)
-	}
-	if _, err := dtyp.Apply(context.Background(), dcall, dch); err != nil {
-		t.Fatal(err)
-	}
-	if _, again, _ := plan(t, dtyp, dcall); again.Action != steps.NoOp {
-		t.Fatalf("delay hold again: %s", again.Action)
-	}
+	applyUpdate(t, dtyp, dcall)
 	if _, err := ptyp.Apply(context.Background(), fcall, fch); err != nil {
 		t.Fatalf("purge after release: %v", err)
 	}
