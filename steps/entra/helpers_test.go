@@ -37,6 +37,14 @@ func labTenant(t testing.TB, scenario string, opts labhttp.ServerOptions) (*lab.
 // served is where a lab listens.
 type served struct{ URL string }
 
+// labClient starts a lab from a scenario (labTenant) and opens the entra
+// target bound to it with the lab's own settings (openLab).
+func labClient(t testing.TB, scenario string) (*lab.Tenant, *Client) {
+	t.Helper()
+	tn, _, srv := labTenant(t, scenario, labhttp.ServerOptions{})
+	return tn, openLab(t, srv.URL, nil)
+}
+
 // openLab opens the entra target bound to a lab the way `rebind --lab`
 // binds it: with the lab's settings and credentials, through the same code
 // as a tenant's.
