@@ -7,6 +7,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -126,8 +127,8 @@ func timeVal(t *time.Time) cty.Value {
 }
 
 // objectKey names an object by a name that may be personal data, without
-// it (steps.ObjectKey).
-var objectKey = steps.ObjectKey
+// it (anchor.ObjectKey).
+var objectKey = anchor.ObjectKey
 
 // userObject is the Observation.Object of a cloud user: its object id,
 // which a restore keeps, so that two runs working the same user by UPN and

@@ -301,7 +301,7 @@ func (purgeStep) ObserveMany(ctx context.Context, calls []steps.Call) ([]steps.B
 			}
 			l = sortedByObjectID(l)
 			c.readHolds(ctx, l)
-			return steps.Observation{Object: "exo:recipient:" + steps.ObjectKey(id), Value: recipientsValue(l)}, nil
+			return steps.Observation{Object: "exo:recipient:" + anchor.ObjectKey(id), Value: recipientsValue(l)}, nil
 		})
 }
 

@@ -269,7 +269,7 @@ func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.
 	if holds {
 		c.readHolds(ctx, l)
 	}
-	return steps.Observation{Object: "exo:recipient:" + steps.ObjectKey(id), Value: recipientsValue(l)}, nil
+	return steps.Observation{Object: "exo:recipient:" + anchor.ObjectKey(id), Value: recipientsValue(l)}, nil
 }
 
 // mailboxData is the exo_mailbox data type.
