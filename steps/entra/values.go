@@ -89,20 +89,12 @@ func userValue(u user, now time.Time) cty.Value {
 	})
 }
 
-func listOf(t cty.Type, l []cty.Value) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(t)
-	}
-	return cty.ListVal(l)
-}
-
-// optString is null for "", as Graph sends an unset string.
-func optString(s string) cty.Value {
-	if s == "" {
-		return cty.NullVal(cty.String)
-	}
-	return cty.StringVal(s)
-}
+// listOf and optString are steps.ListOf and steps.OptString (Graph sends
+// an unset string as "" or not at all).
+var (
+	listOf    = steps.ListOf
+	optString = steps.OptString
+)
 
 func ptrString(p *string) cty.Value {
 	if p == nil {

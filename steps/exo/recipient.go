@@ -118,20 +118,6 @@ func guidValue(s string) cty.Value {
 	return cty.StringVal(g.String())
 }
 
-func optString(s string) cty.Value {
-	if s == "" {
-		return cty.NullVal(cty.String)
-	}
-	return cty.StringVal(s)
-}
-
-func listOf(t cty.Type, l []cty.Value) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(t)
-	}
-	return cty.ListVal(l)
-}
-
 // softDeletedAt normalises WhenSoftDeleted to RFC 3339 in UTC.
 func softDeletedAt(r recipient) cty.Value {
 	if r.WhenSoftDeleted == nil || *r.WhenSoftDeleted == "" {
@@ -147,14 +133,14 @@ func recipientValue(r recipient) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"identity":                     cty.StringVal(r.Identity),
 		"type":                         cty.StringVal(r.RecipientTypeDetails),
-		"upn":                          optString(r.UserPrincipalName),
-		"primary_smtp_address":         optString(r.PrimarySMTPAddress),
+		"upn":                          steps.OptString(r.UserPrincipalName),
+		"primary_smtp_address":         steps.OptString(r.PrimarySMTPAddress),
 		"email_addresses":              steps.StringList(r.EmailAddresses),
 		"exchange_guid":                guidValue(r.ExchangeGUID),
 		"archive_guid":                 guidValue(r.ArchiveGUID),
-		"archive_status":               optString(r.ArchiveStatus),
+		"archive_status":               steps.OptString(r.ArchiveStatus),
 		"exchange_object_id":           cty.StringVal(r.ExchangeObjectID),
-		"external_directory_object_id": optString(r.ExternalDirectoryObjectID),
+		"external_directory_object_id": steps.OptString(r.ExternalDirectoryObjectID),
 		"soft_deleted":                 cty.BoolVal(r.SoftDeleted()),
 		"when_soft_deleted":            softDeletedAt(r),
 		"litigation_hold":              cty.BoolVal(r.LitigationHoldEnabled),
@@ -244,7 +230,7 @@ func recipientsValue(l []recipient) cty.Value {
 		vals[i] = recipientValue(r)
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"recipients": listOf(recipientType, vals),
+		"recipients": steps.ListOf(recipientType, vals),
 		"count":      cty.NumberIntVal(int64(len(l))),
 		"found":      cty.BoolVal(len(l) > 0),
 	})
