@@ -162,35 +162,20 @@ func (d *CloudSyncDriver) jobURL() string {
 // call sends one Graph request and decodes a JSON answer into out.
 func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, out any) error {
 	var rd io.Reader
+	var header map[string]string
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
 		rd = bytes.NewReader(b)
+		header = map[string]string{"Content-Type": "application/json"}
 	}
-	tok, err := d.Tokens.Token(ctx)
-	if err != nil {
+	resp, b, err := httpx.Send(ctx, d.HTTP, d.Tokens, method, u, rd, header, 4<<20)
+	if resp == nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := d.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	// An answer whose body was cut short is judged on what arrived of it.
 	if resp.StatusCode >= 300 {
 		err := fmt.Errorf("Graph answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(u, d.Graph), bytes.TrimSpace(b))
 		switch {

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -161,30 +160,13 @@ func (c *Client) post(ctx context.Context, u string, body []byte, out any) error
 }
 
 func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) error {
-	tok, err := c.Tokens.Token(ctx)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	// The admin API routes by this mailbox, as the module does for
-	// app-only sessions.
-	req.Header.Set("X-AnchorMailbox", "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"+c.Organization)
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp, b, err := httpx.Send(ctx, c.HTTP, c.Tokens, http.MethodPost, u, bytes.NewReader(body), map[string]string{
+		"Content-Type": "application/json",
+		"Accept":       "application/json",
+		// The admin API routes by this mailbox, as the module does for
+		// app-only sessions.
+		"X-AnchorMailbox": "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@" + c.Organization,
+	}, 64<<20)
 	if err != nil {
 		return err
 	}
