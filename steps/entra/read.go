@@ -94,16 +94,7 @@ func (c *Client) getOnce(ctx context.Context, u, path string, out any) (time.Tim
 		return date, 0, fmt.Errorf("entra: GET %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		ge := &GraphError{Status: resp.StatusCode}
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil {
-			ge.Code, ge.Message = e.Error.Code, e.Error.Message
-		}
+		ge := graphErrorOf(resp.StatusCode, b)
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return date, httpx.ParseRetryAfter(resp.Header.Get("Retry-After")), fmt.Errorf("entra: GET %s: %w", path, ge)
