@@ -27,11 +27,7 @@ var doctorCredential = credential.New
 // observable, with how to assign them.
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
 	cfg := req.Config
-	org, _ := steps.String(cfg.Config, "organization")
-	base, ok := steps.String(cfg.Config, "url")
-	if !ok {
-		base = DefaultURL
-	}
+	org, base := settings(cfg)
 	if org == "" {
 		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
 	}

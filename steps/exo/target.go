@@ -58,12 +58,19 @@ func (targetType) Info() steps.TargetInfo {
 	}
 }
 
-func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	org, _ := steps.String(cfg.Config, "organization")
+// settings reads the target's organization ("" when unset) and
+// endpoint (DefaultURL when unset).
+func settings(cfg steps.TargetConfig) (org, base string) {
+	org, _ = steps.String(cfg.Config, "organization")
 	base, ok := steps.String(cfg.Config, "url")
 	if !ok {
 		base = DefaultURL
 	}
+	return org, base
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	org, base := settings(cfg)
 	if org == "" {
 		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
 	}
