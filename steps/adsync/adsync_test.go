@@ -20,7 +20,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/steps"
@@ -35,27 +34,53 @@ func startLab(t *testing.T, fsys fs.FS, scenario string) *instance.Instance {
 	return in
 }
 
+// overThreshold is the healthy scenario with a deletion threshold of 1:
+// once two AD users are deleted (deleteADUsers), the next cycle exceeds it.
+func overThreshold(t *testing.T) []byte {
+	t.Helper()
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc map[string]any
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc["config"].(map[string]any)["deletionThreshold"] = 1
+	raw, err = json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// deleteADUsers deletes the first n users of tn's AD.
+func deleteADUsers(t *testing.T, tn *lab.Tenant, n int) {
+	t.Helper()
+	users, _ := tn.SearchAD(lab.ADQuery{})
+	for _, u := range users[:n] {
+		if err := tn.DeleteADUser(u.DN); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // open opens the adsync target with settings cfg; given a lab, a
 // cloudsync target is bound to the lab's Graph as `rebind --lab` binds an
 // environment's, with the lab's CA and credentials.
 func open(t *testing.T, labURL string, cfg map[string]any) any {
 	t.Helper()
-	tt, _ := steps.LookupTarget("adsync")
-	tc := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
 	if labURL != "" {
-		b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := instancetest.Bind(t, labURL, nil)
 		extra := map[string]cty.Value{"graph_url": cty.StringVal(b.URL), "tenant_id": cty.StringVal(b.Endpoints.TenantID),
 			"authority_host": cty.StringVal(b.Endpoints.Authority), "poll_seconds": cty.NumberFloatVal(0.05)}
 		for k, v := range cfg {
 			extra[k] = steptest.Value(v)
 		}
-		if tc, err = b.TargetConfig("adsync", "connect", extra); err != nil {
-			t.Fatal(err)
-		}
+		return instancetest.Target(t, b, "adsync", "connect", extra)
 	}
+	tt, _ := steps.LookupTarget("adsync")
+	tc := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, cfg), Getenv: func(string) string { return "" }}
 	v, err := tt.Open(context.Background(), tc)
 	if err != nil {
 		t.Fatal(err)
@@ -241,24 +266,9 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	}
 
 	// A tenant whose deletion threshold the next cycle exceeds.
-	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sc map[string]any
-	if err := json.Unmarshal(raw, &sc); err != nil {
-		t.Fatal(err)
-	}
-	sc["config"].(map[string]any)["deletionThreshold"] = 1
-	raw, _ = json.Marshal(sc)
-	in2 := startLab(t, fstest.MapFS{"scenarios/variant.json": {Data: raw}}, "variant")
+	in2 := startLab(t, fstest.MapFS{"scenarios/variant.json": {Data: overThreshold(t)}}, "variant")
 	tn2 := in2.Tenant
-	users, _ := tn2.SearchAD(lab.ADQuery{})
-	for _, u := range users[:2] {
-		if err := tn2.DeleteADUser(u.DN); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deleteADUsers(t, tn2, 2)
 	target2 := open(t, in2.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "sp", "job_id": "job"})
 	stop = ticking(t, tn2)
 	_, err = runCycle(t, target2, nil)

@@ -2,8 +2,6 @@ package adsync
 
 import (
 	"bytes"
-	"encoding/json"
-	"io/fs"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -67,26 +65,11 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 		t.Fatalf("error = %#v", e)
 	}
 
-	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
+	tn2, err := lab.Load(bytes.NewReader(overThreshold(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sc map[string]any
-	if err := json.Unmarshal(raw, &sc); err != nil {
-		t.Fatal(err)
-	}
-	sc["config"].(map[string]any)["deletionThreshold"] = 1
-	raw, _ = json.Marshal(sc)
-	tn2, err := lab.Load(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, _ := tn2.SearchAD(lab.ADQuery{})
-	for _, u := range users[:2] {
-		if err := tn2.DeleteADUser(u.DN); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deleteADUsers(t, tn2, 2)
 	srv2 := httptest.NewServer(labhttp.NewServer(tn2, labhttp.ServerOptions{}))
 	defer srv2.Close()
 	target2 := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv2.URL), "-EncodedCommand"}, "poll_seconds": 0.01})

@@ -65,12 +65,19 @@ func policyArg(call steps.Call) (string, error) {
 	return "", steps.Permanent(fmt.Errorf("adsync: %s: policy %q must be Delta or Initial", call.Address, p))
 }
 
-func (cycleStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+// cycleCall returns the call's driver and its policy, what Observe and
+// Apply both start with.
+func cycleCall(call steps.Call) (Driver, string, error) {
 	d, err := driver(call)
 	if err != nil {
-		return steps.Observation{}, err
+		return nil, "", err
 	}
 	p, err := policyArg(call)
+	return d, p, err
+}
+
+func (cycleStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
+	d, p, err := cycleCall(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -88,11 +95,7 @@ func (cycleStep) Diff(ctx context.Context, call steps.Call, obs steps.Observatio
 var errorType = cty.Object(map[string]cty.Type{"code": cty.String, "object": cty.String, "detail": cty.String})
 
 func (cycleStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	d, err := driver(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	p, err := policyArg(call)
+	d, p, err := cycleCall(call)
 	if err != nil {
 		return steps.Result{}, err
 	}

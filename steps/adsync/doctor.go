@@ -46,15 +46,9 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if !ok {
 			graph = "https://graph.microsoft.com"
 		}
-		sign, err := credential.ForTarget(cfg)
-		if err != nil {
-			return []steps.Check{steps.Failed("settings", err.Error(), "point ca_file at a PEM file of CA certificates")}
-		}
-		cred, err := credential.New(sign.Options)
-		if err != nil {
-			return []steps.Check{steps.Failed("sign-in", err.Error(), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")}
-		}
-		return credential.TokenChecks(ctx, cred, strings.TrimSuffix(graph, "/")+"/.default", "Graph", needs, "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md")
+		const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
+		checks, _ := credential.SignIn{Scope: strings.TrimSuffix(graph, "/") + "/.default", Service: "Graph", Needs: needs, Fix: fix}.Checks(ctx, cfg)
+		return checks
 	}
 	if _, ok := registered(driver); ok {
 		v, err := targetType{}.Open(ctx, cfg)

@@ -99,12 +99,8 @@ func (d *CommandDriver) Run(ctx context.Context, policy string, wait bool, log i
 // neither is a permanent error, worded by refuse.
 func waitCycle(ctx context.Context, poll time.Duration, policy string, ask func(context.Context) (string, error), refuse func(out string) error) error {
 	for {
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, ctx.Err())
-		case <-t.C:
+		if err := httpx.Sleep(ctx, poll); err != nil {
+			return fmt.Errorf("adsync: waiting for the %s cycle: %w", policy, err)
 		}
 		out, err := ask(ctx)
 		if err != nil {
@@ -166,35 +162,20 @@ func (d *CloudSyncDriver) jobURL() string {
 // call sends one Graph request and decodes a JSON answer into out.
 func (d *CloudSyncDriver) call(ctx context.Context, method, u string, body any, out any) error {
 	var rd io.Reader
+	var header map[string]string
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
 		rd = bytes.NewReader(b)
+		header = map[string]string{"Content-Type": "application/json"}
 	}
-	tok, err := d.Tokens.Token(ctx)
-	if err != nil {
+	resp, b, err := httpx.Send(ctx, d.HTTP, d.Tokens, method, u, rd, header, 4<<20)
+	if resp == nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := d.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	// An answer whose body was cut short is judged on what arrived of it.
 	if resp.StatusCode >= 300 {
 		err := fmt.Errorf("Graph answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(u, d.Graph), bytes.TrimSpace(b))
 		switch {
@@ -336,12 +317,8 @@ func (d *CloudSyncDriver) run(ctx context.Context, policy string, wait bool, log
 	}
 	for first := true; ; first = false {
 		if !first {
-			t := time.NewTimer(d.Poll)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, ctx.Err())
-			case <-t.C:
+			if err := httpx.Sleep(ctx, d.Poll); err != nil {
+				return c, fmt.Errorf("adsync: waiting for cloud sync job %s: %w", d.Job, err)
 			}
 		}
 		var job cloudJob

@@ -203,10 +203,4 @@ func cloudJobIDs(cfg steps.TargetConfig) (sp, job string, err error) {
 }
 
 // driver returns the call's target as a Driver.
-func driver(call steps.Call) (Driver, error) {
-	d, ok := call.Target.(Driver)
-	if !ok || d == nil {
-		return nil, fmt.Errorf("adsync: %s: the target is not an adsync target (got %T)", call.Address, call.Target)
-	}
-	return d, nil
-}
+func driver(call steps.Call) (Driver, error) { return steps.TargetOf[Driver](call, "adsync") }

@@ -265,20 +265,11 @@ func (b *batcher) sendOnce(ctx context.Context, items []*batchItem) ([]*batchIte
 
 // itemError reads a batch item's error answer.
 func itemError(r batchResponse) *GraphError {
-	ge := &GraphError{Status: r.Status}
+	ge := graphErrorOf(r.Status, r.Body)
 	for k, v := range r.Headers {
 		if http.CanonicalHeaderKey(k) == "Retry-After" {
 			ge.RetryAfter = httpx.ParseRetryAfter(v)
 		}
-	}
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(r.Body, &e) == nil {
-		ge.Code, ge.Message = e.Error.Code, e.Error.Message
 	}
 	return ge
 }

@@ -85,6 +85,26 @@ func anchorFor(i, r int) string {
 // concurrency at a time.
 func fanOut(t testing.TB, c *Client, n, concurrency, round int) (failed int64) {
 	typ := steptest.Step(t, "entra_immutable_id")
+	return inParallel(n, concurrency, func(i int) error {
+		_, call := newCall(t, "entra_immutable_id", c, map[string]any{"upn": fmt.Sprintf("cu%05d@contoso.com", i), "immutable_id": anchorFor(i, round)}, true)
+		obs, err := typ.Observe(context.Background(), call)
+		if err == nil {
+			var ch steps.Change
+			if ch, err = typ.Diff(context.Background(), call, obs); err == nil {
+				_, err = typ.Apply(context.Background(), call, ch)
+			}
+		}
+		if err != nil {
+			t.Errorf("user %d: %v", i, err)
+		}
+		return err
+	})
+}
+
+// inParallel calls f(i) for i from 0 to n-1, each on its own goroutine
+// and at most concurrency at a time, as the engine runs a for_each's
+// instances, and returns how many reported an error.
+func inParallel(n, concurrency int, f func(i int) error) (failed int64) {
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -92,17 +112,8 @@ func fanOut(t testing.TB, c *Client, n, concurrency, round int) (failed int64) {
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			_, call := newCall(t, "entra_immutable_id", c, map[string]any{"upn": fmt.Sprintf("cu%05d@contoso.com", i), "immutable_id": anchorFor(i, round)}, true)
-			obs, err := typ.Observe(context.Background(), call)
-			if err == nil {
-				var ch steps.Change
-				if ch, err = typ.Diff(context.Background(), call, obs); err == nil {
-					_, err = typ.Apply(context.Background(), call, ch)
-				}
-			}
-			if err != nil {
+			if f(i) != nil {
 				atomic.AddInt64(&failed, 1)
-				t.Errorf("user %d: %v", i, err)
 			}
 		}(i)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,27 +58,17 @@ func BenchmarkImmutableID10k(b *testing.B) {
 			b.ResetTimer()
 			for it := 0; it < b.N; it++ {
 				round := it + 1
-				var failed int64
-				sem := make(chan struct{}, mode.concurrency)
-				var wg sync.WaitGroup
 				before := sc.snapshot()
 				start := time.Now()
-				for i, u := range list {
-					wg.Add(1)
-					sem <- struct{}{}
-					go func(i int, u user) {
-						defer func() { <-sem; wg.Done() }()
-						_, call := newCall(b, "entra_immutable_id", c, map[string]any{"id": u.ID, "immutable_id": anchorFor(i, round)}, true)
-						ch, err := typ.Diff(ctx, call, steps.Observation{Object: userObject(u.ID), Value: userValue(u, now)})
-						if err == nil {
-							_, err = typ.Apply(ctx, call, ch)
-						}
-						if err != nil {
-							atomic.AddInt64(&failed, 1)
-						}
-					}(i, u)
-				}
-				wg.Wait()
+				failed := inParallel(len(list), mode.concurrency, func(i int) error {
+					u := list[i]
+					_, call := newCall(b, "entra_immutable_id", c, map[string]any{"id": u.ID, "immutable_id": anchorFor(i, round)}, true)
+					ch, err := typ.Diff(ctx, call, steps.Observation{Object: userObject(u.ID), Value: userValue(u, now)})
+					if err == nil {
+						_, err = typ.Apply(ctx, call, ch)
+					}
+					return err
+				})
 				elapsed := time.Since(start)
 				b.StopTimer()
 				after := sc.snapshot()

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/zclconf/go-cty/cty"
@@ -39,16 +38,7 @@ func (deleteStep) Observe(ctx context.Context, call steps.Call) (steps.Observati
 }
 
 func (deleteStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	deleted := obs.Value.GetAttr("deleted").True()
-	priv, err := json.Marshal(restorePrivate{ID: obs.Value.GetAttr("id").AsString()})
-	if err != nil {
-		return steps.Change{}, err
-	}
-	ch := steps.Change{Action: steps.NoOp, Before: restoreState(deleted), After: restoreState(true), Private: priv}
-	if !deleted {
-		ch.Action = steps.Delete
-	}
-	return ch, nil
+	return deletedChange(obs, true)
 }
 
 func (deleteStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {

@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -29,6 +30,24 @@ func (e *GraphError) Error() string {
 		return fmt.Sprintf("Graph answered %d %s", e.Status, http.StatusText(e.Status))
 	}
 	return fmt.Sprintf("Graph answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// graphErrorOf reads an error answer of the given status whose body
+// Graph writes as its error resource, {"error": {"code": ..., "message":
+// ...}} (https://learn.microsoft.com/graph/errors#error-resource-type);
+// a body that is not one leaves Code and Message empty.
+func graphErrorOf(status int, body []byte) *GraphError {
+	ge := &GraphError{Status: status}
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil {
+		ge.Code, ge.Message = e.Error.Code, e.Error.Message
+	}
+	return ge
 }
 
 // asGraphError extracts the status and OData error of an SDK error.

@@ -228,19 +228,33 @@ func (c *Client) listDeleted(ctx context.Context, filter string, headers *abs.Re
 		cfg.QueryParameters.Count = &count
 	}
 	resp, err := c.graph.Directory().DeletedItems().GraphUser().Get(ctx, cfg)
+	return collectUsers(ctx, resp, err, "list deleted users", 0, func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
+		return c.graph.Directory().DeletedItems().GraphUser().WithUrl(link).Get(ctx, nil)
+	})
+}
+
+// collectUsers decodes the users of a listing's first page (resp, or its
+// error) and of each page its @odata.nextLink names, read with next, until
+// a page names none (https://learn.microsoft.com/graph/paging), or until
+// it has max users when max > 0. what words an error.
+func collectUsers(ctx context.Context, resp models.UserCollectionResponseable, err error, what string, max int,
+	next func(ctx context.Context, link string) (models.UserCollectionResponseable, error)) ([]user, error) {
 	var out []user
 	for {
 		if err != nil {
-			return nil, wrap(err, "list deleted users")
+			return nil, wrap(err, what)
 		}
 		for _, m := range resp.GetValue() {
 			out = append(out, decodeUser(m))
+			if max > 0 && len(out) == max {
+				return out, nil
+			}
 		}
-		next := resp.GetOdataNextLink()
-		if next == nil || *next == "" {
+		link := resp.GetOdataNextLink()
+		if link == nil || *link == "" {
 			return out, nil
 		}
-		resp, err = c.graph.Directory().DeletedItems().GraphUser().WithUrl(*next).Get(ctx, nil)
+		resp, err = next(ctx, *link)
 	}
 }
 
@@ -278,23 +292,9 @@ func (c *Client) listUsers(ctx context.Context, filter string, deleted bool, max
 		q.Filter = &filter
 	}
 	resp, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: q})
-	var out []user
-	for {
-		if err != nil {
-			return nil, wrap(err, "list users")
-		}
-		for _, m := range resp.GetValue() {
-			out = append(out, decodeUser(m))
-			if max > 0 && len(out) == max {
-				return out, nil
-			}
-		}
-		next := resp.GetOdataNextLink()
-		if next == nil || *next == "" {
-			return out, nil
-		}
-		resp, err = c.graph.Users().WithUrl(*next).Get(ctx, nil)
-	}
+	return collectUsers(ctx, resp, err, "list users", max, func(ctx context.Context, link string) (models.UserCollectionResponseable, error) {
+		return c.graph.Users().WithUrl(link).Get(ctx, nil)
+	})
 }
 
 // odataQuote escapes a string literal for $filter.

@@ -37,6 +37,14 @@ func labTenant(t testing.TB, scenario string, opts labhttp.ServerOptions) (*lab.
 // served is where a lab listens.
 type served struct{ URL string }
 
+// labClient starts a lab from a scenario (labTenant) and opens the entra
+// target bound to it with the lab's own settings (openLab).
+func labClient(t testing.TB, scenario string) (*lab.Tenant, *Client) {
+	t.Helper()
+	tn, _, srv := labTenant(t, scenario, labhttp.ServerOptions{})
+	return tn, openLab(t, srv.URL, nil)
+}
+
 // openLab opens the entra target bound to a lab the way `rebind --lab`
 // binds it: with the lab's settings and credentials, through the same code
 // as a tenant's.
@@ -48,29 +56,13 @@ func openLab(t testing.TB, labURL string, config map[string]any) *Client {
 // openLabEnv is openLab with the environment env (REBIND_LAB_TOKEN, say).
 func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[string]string) *Client {
 	t.Helper()
-	tt, ok := steps.LookupTarget("entra")
-	if !ok {
-		t.Fatal("entra target not registered")
-	}
-	b, err := control.Bind(context.Background(), labURL, t.TempDir(), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	// labTenant lifts the lab's throttling unless a test sets it; a
 	// target that paces sets throttle_tier itself.
 	extra := map[string]cty.Value{"throttle_tier": cty.StringVal("none")}
 	for k, v := range config {
 		extra[k] = steptest.Value(v)
 	}
-	cfg, err := b.TargetConfig("entra", "tenant", extra)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := tt.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := v.(*Client)
+	c := instancetest.Target(t, instancetest.Bind(t, labURL, env), "entra", "tenant", extra).(*Client)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

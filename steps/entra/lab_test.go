@@ -144,8 +144,7 @@ func TestImmutableIDRefusedWhileSynced(t *testing.T) {
 // TestAwaitEndsOnProvisioningError: a synced user whose export failed
 // reports AttributeValueMustBeUnique; waiting for it ends at once.
 func TestAwaitEndsOnProvisioningError(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	_, c := labClient(t, "rebuilt-ad")
 	args := map[string]any{"upn": "user01@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}
 	typ, call := newCall(t, "entra_user_state", c, args, true)
 	obs, err := typ.Observe(context.Background(), call)
@@ -177,8 +176,7 @@ func TestAwaitEndsOnProvisioningError(t *testing.T) {
 // TestPurgeStaleDeletedUser purges a stale recycle-bin copy (seed 001) and
 // is a no-op afterwards.
 func TestPurgeStaleDeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	tn, c := labClient(t, "rebuilt-ad")
 	typ, call := newCall(t, "entra_user_purge", c, map[string]any{"upn": "user01.old@contoso.com"}, true)
 	ch, res := apply(t, typ, call)
 	if ch.Action != steps.Delete || res.Value.GetAttr("purged").LengthInt() != 1 {
@@ -241,8 +239,7 @@ func TestDirSyncOffAndTheWindow(t *testing.T) {
 // TestUsersPagedAndFiltered lists every user across pages and filters by
 // UPN.
 func TestUsersPagedAndFiltered(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	_, c := labClient(t, "healthy")
 	typ, call := dataCall(t, "entra_users", c, nil)
 	obs, _ := plan(t, typ, call)
 	if n := obs.Value.GetAttr("count").AsBigFloat().String(); n != "26" {
@@ -263,8 +260,7 @@ func TestUsersPagedAndFiltered(t *testing.T) {
 // TestDeletedUsersListed reads the whole recycle bin: seed 001's three
 // stale copies, each with its days left on the lab's clock.
 func TestDeletedUsersListed(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	_, c := labClient(t, "rebuilt-ad")
 	typ, call := dataCall(t, "entra_users", c, map[string]any{"deleted": true})
 	obs, _ := plan(t, typ, call)
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
@@ -281,8 +277,7 @@ func TestDeletedUsersListed(t *testing.T) {
 // holding erin's ExchangeGuid through the lab model, then reprovisions her
 // over Graph: the Exchange error must be gone.
 func TestReprovisionClearsServiceError(t *testing.T) {
-	tn, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	tn, c := labClient(t, "exchange-guid-in-use")
 	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"})
 	obs, _ := plan(t, typ, call)
 	svc := obs.Value.GetAttr("service_provisioning_errors")
@@ -309,8 +304,7 @@ func TestReprovisionClearsServiceError(t *testing.T) {
 // first), and cannot be restored onto a UPN another user took, unless it is
 // restored under a new one.
 func TestRefusalsOfADeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "restore-mistake", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	tn, c := labClient(t, "restore-mistake")
 	const upn = "nicki@contoso.com"
 	ityp, icall := newCall(t, "entra_immutable_id", c, map[string]any{"upn": upn, "immutable_id": nil}, true)
 	_, ch := plan(t, ityp, icall)
@@ -338,8 +332,7 @@ func TestRefusalsOfADeletedUser(t *testing.T) {
 // comes after the export, so a wait for her anchor goes on ("not yet"),
 // while a wait for the error to clear sees it as not yet cleared.
 func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
-	_, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	_, c := labClient(t, "exchange-guid-in-use")
 	typ, call := newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}, true)
 	if _, ch := plan(t, typ, call); ch.Action != steps.Update {
 		t.Fatalf("anchor wait: %s", ch.Action)
@@ -460,8 +453,7 @@ func delegatedToken(t *testing.T, base, scp string, wids ...string) string {
 // makes the wait last until a newer export reached the user
 // (onPremisesLastSyncDateTime, learn.microsoft.com/graph/api/resources/user).
 func TestAwaitSyncedSince(t *testing.T) {
-	tn, _, srv := labTenant(t, "forest-move", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	tn, c := labClient(t, "forest-move")
 	u, err := tn.CloudUser("ada@contoso.com")
 	if err != nil || u.OnPremisesLastSyncDateTime == nil {
 		t.Fatalf("ada: %v %+v", err, u)

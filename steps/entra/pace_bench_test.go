@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/engine"
-	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // BenchmarkPacedApply plans and applies pacedFanOut over REBIND_PACED_USERS
@@ -32,12 +30,7 @@ func BenchmarkPacedApply(b *testing.B) {
 	}
 	for range b.N {
 		b.StopTimer()
-		tn, err := lab.FromState(lab.State{Generate: []lab.Generator{{Count: n, Name: "cu%06d", Kind: "cloud"}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := serveBulkLab(b, tn)
-		l.srv.SetLimits(labhttp.TierUnits["small"], 3000)
+		l := smallTierLab(b, n, "cu%06d")
 		e, p, _ := l.plan(b, pacedFanOut, nil)
 		sc := p.Cost.Services[0]
 		unitsBefore, reqBefore := l.srv.GraphUnits(), l.requests()

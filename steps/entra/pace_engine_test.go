@@ -16,6 +16,17 @@ import (
 	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
+// smallTierLab serves n cloud-managed users, named by the format name,
+// under Graph's small tier: 3,500 resource units per 10 s and 3,000 writes
+// per 150 s
+// (https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits).
+func smallTierLab(t testing.TB, n int, name string) *bulkLab {
+	t.Helper()
+	l := newBulkLab(t, lab.Generator{Count: n, Name: name, Kind: "cloud"})
+	l.srv.SetLimits(labhttp.TierUnits["small"], 3000)
+	return l
+}
+
 // pacedFanOut sets the immutable ID of every user of the tenant from its
 // object id, through a target paced under the small tenant's quota.
 const pacedFanOut = `
@@ -50,12 +61,7 @@ step "entra_immutable_id" "anchor" {
 // answers no 429.
 func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 	const n = 300
-	tn, err := lab.FromState(lab.State{Generate: []lab.Generator{{Count: n, Name: "cu%05d", Kind: "cloud"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := serveBulkLab(t, tn)
-	l.srv.SetLimits(labhttp.TierUnits["small"], 3000)
+	l := smallTierLab(t, n, "cu%05d")
 	e, p, _ := l.plan(t, pacedFanOut, nil)
 	if p.Cost == nil || len(p.Cost.Services) != 1 {
 		t.Fatalf("the plan's cost: %+v", p.Cost)

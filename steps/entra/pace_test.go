@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,34 +101,26 @@ func TestPacedFanOutStaysUnderTheBudget(t *testing.T) {
 	c.pacer.SetBudget(steps.Budget{Service: steps.ServiceGraph, Units: units, Window: 10 * time.Second, Writes: 3000, WriteWindow: 150 * time.Second})
 	unitsBefore, statsBefore := ls.GraphUnits(), c.PacerStats()
 	typ := steptest.Step(t, "entra_immutable_id")
-	var failed atomic.Int64
-	sem := make(chan struct{}, 24)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for i, u := range list {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, u user) {
-			defer func() { <-sem; wg.Done() }()
-			_, call := newCall(t, "entra_immutable_id", c, map[string]any{"id": u.ID, "immutable_id": anchorFor(i, 1)}, true)
-			obs, err := typ.Observe(ctx, call)
-			var ch steps.Change
-			if err == nil {
-				ch, err = typ.Diff(ctx, call, obs)
-			}
-			if err == nil {
-				_, err = typ.Apply(ctx, call, ch)
-			}
-			if err != nil {
-				failed.Add(1)
-				t.Error(err)
-			}
-		}(i, u)
-	}
-	wg.Wait()
+	failed := inParallel(len(list), 24, func(i int) error {
+		u := list[i]
+		_, call := newCall(t, "entra_immutable_id", c, map[string]any{"id": u.ID, "immutable_id": anchorFor(i, 1)}, true)
+		obs, err := typ.Observe(ctx, call)
+		var ch steps.Change
+		if err == nil {
+			ch, err = typ.Diff(ctx, call, obs)
+		}
+		if err == nil {
+			_, err = typ.Apply(ctx, call, ch)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		return err
+	})
 	elapsed := time.Since(start)
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d instances failed", failed.Load(), n)
+	if failed > 0 {
+		t.Fatalf("%d of %d instances failed", failed, n)
 	}
 	for i, u := range list {
 		if got, _ := tn.CloudUser(u.ID); got.OnPremisesImmutableID != anchorFor(i, 1) {

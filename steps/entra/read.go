@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,22 +57,14 @@ func (c *Client) ReadPages(ctx context.Context, path string, each func(values []
 // getJSON sends one GET (again after a throttling answer) and decodes its
 // answer into out; it returns the answer's Date and the requests sent.
 func (c *Client) getJSON(ctx context.Context, u, path string, out any) (time.Time, int, error) {
-	for attempt := 1; ; attempt++ {
-		date, wait, err := c.getOnce(ctx, u, path, out)
-		if err == nil || wait < 0 || attempt == maxRetries {
-			return date, attempt, err
-		}
-		if wait == 0 {
-			wait = time.Duration(math.Min(30, math.Pow(2, float64(attempt-1)))) * time.Second
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return date, attempt, ctx.Err()
-		case <-t.C:
-		}
-	}
+	var date time.Time
+	n, err := httpx.Retry(ctx, maxRetries, func(int) (time.Duration, error) {
+		var wait time.Duration
+		var err error
+		date, wait, err = c.getOnce(ctx, u, path, out)
+		return wait, err
+	})
+	return date, n, err
 }
 
 // getOnce sends one GET. wait is -1 when the error is not worth another
@@ -103,16 +94,7 @@ func (c *Client) getOnce(ctx context.Context, u, path string, out any) (time.Tim
 		return date, 0, fmt.Errorf("entra: GET %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		ge := &GraphError{Status: resp.StatusCode}
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil {
-			ge.Code, ge.Message = e.Error.Code, e.Error.Message
-		}
+		ge := graphErrorOf(resp.StatusCode, b)
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return date, httpx.ParseRetryAfter(resp.Header.Get("Retry-After")), fmt.Errorf("entra: GET %s: %w", path, ge)

@@ -84,17 +84,29 @@ func restoreState(deleted bool) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{"deleted": cty.BoolVal(deleted)})
 }
 
-func (restoreStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+// deletedChange is the change that leaves the observed user deleted
+// (want true: entra_user_deleted deletes an active user) or active (want
+// false: entra_user_restored restores a deleted one), a no-op when it is
+// so already. Private carries the user's id, which a restore keeps.
+func deletedChange(obs steps.Observation, want bool) (steps.Change, error) {
 	deleted := obs.Value.GetAttr("deleted").True()
 	priv, err := json.Marshal(restorePrivate{ID: obs.Value.GetAttr("id").AsString()})
 	if err != nil {
 		return steps.Change{}, err
 	}
-	ch := steps.Change{Action: steps.NoOp, Before: restoreState(deleted), After: restoreState(false), Private: priv}
-	if deleted {
+	ch := steps.Change{Action: steps.NoOp, Before: restoreState(deleted), After: restoreState(want), Private: priv}
+	switch {
+	case deleted == want:
+	case want:
+		ch.Action = steps.Delete
+	default:
 		ch.Action = steps.Create
 	}
 	return ch, nil
+}
+
+func (restoreStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	return deletedChange(obs, false)
 }
 
 // restoreCall returns the call's target and the user id its recorded

@@ -32,8 +32,7 @@ func TestDocumentedRoleAssignments(t *testing.T) {
 // TestRoleAssignmentsAgainstTheLab: the healthy scenario's cloud-only
 // admin holds Global Administrator; a synced user holds no role.
 func TestRoleAssignmentsAgainstTheLab(t *testing.T) {
-	tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
-	c := openLab(t, srv.URL, nil)
+	tn, c := labClient(t, "healthy")
 	admin, _ := tn.CloudUser("admin@contoso.onmicrosoft.com")
 	user, _ := tn.CloudUser("user00003@contoso.com")
 	typ, call := dataCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{admin.ID, user.ID}})

@@ -273,13 +273,7 @@ func (c *Client) values(ctx context.Context, us ...user) ([]cty.Value, error) {
 }
 
 // client returns the call's target as a Client.
-func client(call steps.Call) (*Client, error) {
-	c, ok := call.Target.(*Client)
-	if !ok || c == nil {
-		return nil, fmt.Errorf("entra: %s: the target is not an entra target (got %T)", call.Address, call.Target)
-	}
-	return c, nil
-}
+func client(call steps.Call) (*Client, error) { return steps.TargetOf[*Client](call, "entra") }
 
 // userCall returns the call's target and the user its `id` or `upn` names,
 // what every step and data type about one user starts with.

@@ -1,8 +1,6 @@
 package entra
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"math"
 	"strings"
 	"time"
@@ -91,20 +89,12 @@ func userValue(u user, now time.Time) cty.Value {
 	})
 }
 
-func listOf(t cty.Type, l []cty.Value) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(t)
-	}
-	return cty.ListVal(l)
-}
-
-// optString is null for "", as Graph sends an unset string.
-func optString(s string) cty.Value {
-	if s == "" {
-		return cty.NullVal(cty.String)
-	}
-	return cty.StringVal(s)
-}
+// listOf and optString are steps.ListOf and steps.OptString (Graph sends
+// an unset string as "" or not at all).
+var (
+	listOf    = steps.ListOf
+	optString = steps.OptString
+)
 
 func ptrString(p *string) cty.Value {
 	if p == nil {
@@ -128,18 +118,9 @@ func timeVal(t *time.Time) cty.Value {
 	return cty.StringVal(t.UTC().Format(time.RFC3339))
 }
 
-// objectKey names an object by a name that may be personal data (a UPN, a
-// filter): a GUID stays as it is, anything else becomes a digest, so that
-// object names in plans, locks and the journal carry no PII while the same
-// name still gives the same lock.
-func objectKey(name string) string {
-	name = strings.ToLower(strings.TrimSpace(name))
-	if _, err := anchor.ParseGUID(name); err == nil {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return "sha256:" + hex.EncodeToString(sum[:8])
-}
+// objectKey names an object by a name that may be personal data, without
+// it (anchor.ObjectKey).
+var objectKey = anchor.ObjectKey
 
 // userObject is the Observation.Object of a cloud user: its object id,
 // which a restore keeps, so that two runs working the same user by UPN and

@@ -106,6 +106,18 @@ func criteria(cmdlet, id string) []string {
 // return is added once.
 type bulkRead map[string][]recipient
 
+// addAll decodes a cmdlet's output and adds every recipient in it.
+func (b bulkRead) addAll(raw []json.RawMessage) error {
+	l, err := decodeRecipients(raw)
+	if err != nil {
+		return err
+	}
+	for _, r := range l {
+		b.add(r)
+	}
+	return nil
+}
+
 func (b bulkRead) add(r recipient) {
 	if r.ExchangeObjectID != "" {
 		for _, x := range b["obj:"+r.ExchangeObjectID] {
@@ -156,12 +168,8 @@ func (c *Client) readBulk(ctx context.Context, cmdlet string, params map[string]
 			return nil, wrap(err, cmdlet+" (list)")
 		}
 		if complete {
-			l, err := decodeRecipients(raw)
-			if err != nil {
+			if err := found.addAll(raw); err != nil {
 				return nil, err
-			}
-			for _, r := range l {
-				found.add(r)
 			}
 			return found, nil
 		}
@@ -177,12 +185,8 @@ func (c *Client) readBulk(ctx context.Context, cmdlet string, params map[string]
 		if err != nil {
 			return nil, wrap(err, cmdlet+" -Filter")
 		}
-		l, err := decodeRecipients(raw)
-		if err != nil {
+		if err := found.addAll(raw); err != nil {
 			return nil, err
-		}
-		for _, r := range l {
-			found.add(r)
 		}
 	}
 	return found, nil
@@ -297,7 +301,7 @@ func (purgeStep) ObserveMany(ctx context.Context, calls []steps.Call) ([]steps.B
 			}
 			l = sortedByObjectID(l)
 			c.readHolds(ctx, l)
-			return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+			return steps.Observation{Object: "exo:recipient:" + anchor.ObjectKey(id), Value: recipientsValue(l)}, nil
 		})
 }
 

@@ -27,26 +27,9 @@ var doctorCredential = credential.New
 // observable, with how to assign them.
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
 	cfg := req.Config
-	org, _ := steps.String(cfg.Config, "organization")
-	base, ok := steps.String(cfg.Config, "url")
-	if !ok {
-		base = DefaultURL
-	}
+	org, base := settings(cfg)
 	if org == "" {
 		return []steps.Check{steps.Failed("settings", "organization is not set", "set organization (e.g. contoso.onmicrosoft.com) in the environment's exo target")}
-	}
-	sign, err := credential.ForTarget(cfg)
-	if err != nil {
-		return []steps.Check{steps.Failed("endpoint", err.Error(), "point ca_file at a PEM file of CA certificates")}
-	}
-	checks := steps.EndpointChecks(ctx, base, sign.Roots)
-	if checks[len(checks)-1].State == steps.CheckFailed {
-		return checks
-	}
-	cred, err := doctorCredential(sign.Options)
-	const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
-	if err != nil {
-		return append(checks, steps.Failed("sign-in", err.Error(), fix))
 	}
 	// The token checks read Exchange.ManageAsApp as a permission of the
 	// "Exchange" service; the declaration names it under Entra, where it
@@ -61,13 +44,17 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 			roles = append(roles, n)
 		}
 	}
-	tc := credential.TokenChecks(ctx, cred, scope, "Exchange", needs, fix)
-	for i := range tc {
-		if tc[i].Name == "Exchange "+appOnlyRole && tc[i].State == steps.CheckFailed {
-			tc[i].Fix = "in the app registration, add the Office 365 Exchange Online application permission Exchange.ManageAsApp and grant admin consent (docs/setup.md)"
+	checks, asked := credential.SignIn{Endpoint: base, Scope: scope, Service: "Exchange", Needs: needs,
+		Fix: "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md",
+		New: doctorCredential}.Checks(ctx, cfg)
+	for i := range checks {
+		if checks[i].Name == "Exchange "+appOnlyRole && checks[i].State == steps.CheckFailed {
+			checks[i].Fix = "in the app registration, add the Office 365 Exchange Online application permission Exchange.ManageAsApp and grant admin consent (docs/setup.md)"
 		}
 	}
-	checks = append(checks, tc...)
+	if !asked {
+		return checks
+	}
 	for _, r := range roles {
 		checks = append(checks, steps.Unknown("Exchange role "+r.Name, "Exchange RBAC roles are not in the token, and doctor runs no cmdlet",
 			"in Exchange Online PowerShell: New-ServicePrincipal for the app, then add it to a role group holding "+r.Name+" (docs/setup.md)"))

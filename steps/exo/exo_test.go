@@ -12,7 +12,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
 	"github.com/rebind-dev/rebind/lab/labhttp"
@@ -28,20 +27,7 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *labhttp.Server, *
 	// token endpoint (Exchange.ManageAsApp for the default app).
 	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles,
 		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
-	tt, _ := steps.LookupTarget("exo")
-	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := b.TargetConfig("exo", "exo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := tt.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.Tenant, in.Server, v.(*Client)
+	return in.Tenant, in.Server, instancetest.Target(t, instancetest.Bind(t, in.URL, nil), "exo", "exo", nil).(*Client)
 }
 
 func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
@@ -71,6 +57,24 @@ func plan(t *testing.T, typ steps.DataSource, call steps.Call) (steps.Observatio
 	}
 	ch, err := st.Diff(context.Background(), call, obs)
 	return obs, ch, err
+}
+
+// applyUpdate plans call, which must be an update, applies it, and plans
+// it again, which must then be a no-op (an ensure type's Apply is
+// idempotent). It returns the change applied.
+func applyUpdate(t *testing.T, typ steps.Type, call steps.Call) steps.Change {
+	t.Helper()
+	_, ch, err := plan(t, typ, call)
+	if err != nil || ch.Action != steps.Update {
+		t.Fatalf("%s: plan: %v %v", call.Address, ch.Action, err)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
+		t.Fatalf("%s: apply: %v", call.Address, err)
+	}
+	if _, again, _ := plan(t, typ, call); again.Action != steps.NoOp {
+		t.Fatalf("%s: planned again: %s", call.Address, again.Action)
+	}
+	return ch
 }
 
 // TestGUIDHolderPurge follows seed 002 (b): find what holds erin's
@@ -120,16 +124,7 @@ func TestGUIDHolderPurge(t *testing.T) {
 
 	// Release the hold; revert puts it back; release again and purge.
 	htyp, hcall := newCall(t, "exo_hold", c, map[string]any{"identity": frank, "enabled": false})
-	_, hch, err := plan(t, htyp, hcall)
-	if err != nil || hch.Action != steps.Update {
-		t.Fatalf("hold plan: %v %v", hch.Action, err)
-	}
-	if _, err := htyp.Apply(context.Background(), hcall, hch); err != nil {
-		t.Fatal(err)
-	}
-	if _, again, _ := plan(t, htyp, hcall); again.Action != steps.NoOp {
-		t.Fatalf("hold again: %s", again.Action)
-	}
+	hch := applyUpdate(t, htyp, hcall)
 	if err := htyp.(steps.Reverter).Revert(context.Background(), hcall, hch); err != nil {
 		t.Fatal(err)
 	}
@@ -145,16 +140,7 @@ func TestGUIDHolderPurge(t *testing.T) {
 		t.Fatalf("purge under a delay hold: %v, want the refusal naming DelayHoldApplied", err)
 	}
 	dtyp, dcall := newCall(t, "exo_delay_hold", c, map[string]any{"identity": frank})
-	_, dch, err := plan(t, dtyp, dcall)
-	if err != nil || dch.Action != steps.Update {
-		t.Fatalf("delay hold plan: %v %v", dch.Action, err)
-	}
-	if _, err := dtyp.Apply(context.Background(), dcall, dch); err != nil {
-		t.Fatal(err)
-	}
-	if _, again, _ := plan(t, dtyp, dcall); again.Action != steps.NoOp {
-		t.Fatalf("delay hold again: %s", again.Action)
-	}
+	applyUpdate(t, dtyp, dcall)
 	if _, err := ptyp.Apply(context.Background(), fcall, fch); err != nil {
 		t.Fatalf("purge after release: %v", err)
 	}

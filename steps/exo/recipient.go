@@ -2,8 +2,6 @@ package exo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -120,20 +118,6 @@ func guidValue(s string) cty.Value {
 	return cty.StringVal(g.String())
 }
 
-func optString(s string) cty.Value {
-	if s == "" {
-		return cty.NullVal(cty.String)
-	}
-	return cty.StringVal(s)
-}
-
-func listOf(t cty.Type, l []cty.Value) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(t)
-	}
-	return cty.ListVal(l)
-}
-
 // softDeletedAt normalises WhenSoftDeleted to RFC 3339 in UTC.
 func softDeletedAt(r recipient) cty.Value {
 	if r.WhenSoftDeleted == nil || *r.WhenSoftDeleted == "" {
@@ -149,14 +133,14 @@ func recipientValue(r recipient) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"identity":                     cty.StringVal(r.Identity),
 		"type":                         cty.StringVal(r.RecipientTypeDetails),
-		"upn":                          optString(r.UserPrincipalName),
-		"primary_smtp_address":         optString(r.PrimarySMTPAddress),
+		"upn":                          steps.OptString(r.UserPrincipalName),
+		"primary_smtp_address":         steps.OptString(r.PrimarySMTPAddress),
 		"email_addresses":              steps.StringList(r.EmailAddresses),
 		"exchange_guid":                guidValue(r.ExchangeGUID),
 		"archive_guid":                 guidValue(r.ArchiveGUID),
-		"archive_status":               optString(r.ArchiveStatus),
+		"archive_status":               steps.OptString(r.ArchiveStatus),
 		"exchange_object_id":           cty.StringVal(r.ExchangeObjectID),
-		"external_directory_object_id": optString(r.ExternalDirectoryObjectID),
+		"external_directory_object_id": steps.OptString(r.ExternalDirectoryObjectID),
 		"soft_deleted":                 cty.BoolVal(r.SoftDeleted()),
 		"when_soft_deleted":            softDeletedAt(r),
 		"litigation_hold":              cty.BoolVal(r.LitigationHoldEnabled),
@@ -166,18 +150,6 @@ func recipientValue(r recipient) cty.Value {
 		"delay_release_hold":           cty.BoolVal(r.DelayReleaseHoldApplied),
 		"compliance_tag_hold":          cty.BoolVal(r.ComplianceTagHoldApplied),
 	})
-}
-
-// objectKey names an object by an identity that may be personal data (an
-// address): a GUID stays as it is, anything else becomes a digest, so that
-// object names in plans, locks and the journal carry no PII.
-func objectKey(identity string) string {
-	identity = strings.ToLower(strings.TrimSpace(identity))
-	if _, err := anchor.ParseGUID(identity); err == nil {
-		return identity
-	}
-	sum := sha256.Sum256([]byte(identity))
-	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
 // identityArg reads the call's identity, normalising a GUID.
@@ -258,7 +230,7 @@ func recipientsValue(l []recipient) cty.Value {
 		vals[i] = recipientValue(r)
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"recipients": listOf(recipientType, vals),
+		"recipients": steps.ListOf(recipientType, vals),
 		"count":      cty.NumberIntVal(int64(len(l))),
 		"found":      cty.BoolVal(len(l) > 0),
 	})
@@ -283,7 +255,7 @@ func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.
 	if holds {
 		c.readHolds(ctx, l)
 	}
-	return steps.Observation{Object: "exo:recipient:" + objectKey(id), Value: recipientsValue(l)}, nil
+	return steps.Observation{Object: "exo:recipient:" + anchor.ObjectKey(id), Value: recipientsValue(l)}, nil
 }
 
 // mailboxData is the exo_mailbox data type.

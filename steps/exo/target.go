@@ -17,8 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,12 +58,19 @@ func (targetType) Info() steps.TargetInfo {
 	}
 }
 
-func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	org, _ := steps.String(cfg.Config, "organization")
+// settings reads the target's organization ("" when unset) and
+// endpoint (DefaultURL when unset).
+func settings(cfg steps.TargetConfig) (org, base string) {
+	org, _ = steps.String(cfg.Config, "organization")
 	base, ok := steps.String(cfg.Config, "url")
 	if !ok {
 		base = DefaultURL
 	}
+	return org, base
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	org, base := settings(cfg)
 	if org == "" {
 		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
 	}
@@ -149,52 +154,26 @@ func (c *Client) Invoke(ctx context.Context, cmdlet string, params map[string]an
 
 // post sends one request, retrying throttled and unavailable answers.
 func (c *Client) post(ctx context.Context, u string, body []byte, out any) error {
-	for attempt := 1; ; attempt++ {
+	_, err := httpx.Retry(ctx, maxAttempts, func(int) (time.Duration, error) {
 		err := c.postOnce(ctx, u, body, out)
 		var ee *Error
-		if !errors.As(err, &ee) || attempt == maxAttempts ||
+		if !errors.As(err, &ee) ||
 			(ee.Status != http.StatusTooManyRequests && ee.Status != http.StatusServiceUnavailable && ee.Status != http.StatusGatewayTimeout) {
-			return err
+			return -1, err
 		}
-		wait := ee.RetryAfter
-		if wait == 0 {
-			wait = time.Duration(math.Min(30, math.Pow(2, float64(attempt-1)))) * time.Second
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+		return ee.RetryAfter, err
+	})
+	return err
 }
 
 func (c *Client) postOnce(ctx context.Context, u string, body []byte, out any) error {
-	tok, err := c.Tokens.Token(ctx)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	// The admin API routes by this mailbox, as the module does for
-	// app-only sessions.
-	req.Header.Set("X-AnchorMailbox", "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"+c.Organization)
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp, b, err := httpx.Send(ctx, c.HTTP, c.Tokens, http.MethodPost, u, bytes.NewReader(body), map[string]string{
+		"Content-Type": "application/json",
+		"Accept":       "application/json",
+		// The admin API routes by this mailbox, as the module does for
+		// app-only sessions.
+		"X-AnchorMailbox": "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@" + c.Organization,
+	}, 64<<20)
 	if err != nil {
 		return err
 	}
@@ -298,10 +277,4 @@ func isNotFound(err error) bool {
 }
 
 // client returns the call's target as a Client.
-func client(call steps.Call) (*Client, error) {
-	c, ok := call.Target.(*Client)
-	if !ok || c == nil {
-		return nil, fmt.Errorf("exo: %s: the target is not an exo target (got %T)", call.Address, call.Target)
-	}
-	return c, nil
-}
+func client(call steps.Call) (*Client, error) { return steps.TargetOf[*Client](call, "exo") }
