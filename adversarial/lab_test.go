@@ -134,6 +134,20 @@ func (lc *labChild) stop(t *testing.T) result {
 	return lc.w.finish(lc.cmd, lc.cmd.Args[1:], "", lc.stderr.String(), lc.start)
 }
 
+// stopUnharmed stops the lab after an attack and fails the test when its
+// peak resident memory went over maxLabRSS or it logged a panic.
+func (lc *labChild) stopUnharmed(t *testing.T) {
+	t.Helper()
+	r := lc.stop(t)
+	t.Logf("lab peak RSS %d MB over %s", r.MaxRSS>>20, r.Wall.Round(time.Millisecond))
+	if r.MaxRSS > maxLabRSS {
+		t.Fatalf("the lab's peak RSS was %d MB, over %d MB", r.MaxRSS>>20, maxLabRSS>>20)
+	}
+	if strings.Contains(r.Stderr, "panic") {
+		t.Fatalf("the lab logged a panic:\n%s", r.Stderr)
+	}
+}
+
 // tokens holds each lab's Graph and Exchange tokens, by "URL|resource".
 var tokens sync.Map
 
@@ -422,12 +436,5 @@ func TestLabSurvivesAbusiveHTTPClients(t *testing.T) {
 	if json.Unmarshal(b, &u) != nil || len(u.DisplayName) > 256 {
 		t.Fatalf("a refused displayName was stored (%d bytes)", len(u.DisplayName))
 	}
-	r := lc.stop(t)
-	t.Logf("lab peak RSS %d MB over %s", r.MaxRSS>>20, r.Wall.Round(time.Millisecond))
-	if r.MaxRSS > maxLabRSS {
-		t.Fatalf("the lab's peak RSS was %d MB, over %d MB", r.MaxRSS>>20, maxLabRSS>>20)
-	}
-	if strings.Contains(r.Stderr, "panic") {
-		t.Fatalf("the lab logged a panic:\n%s", r.Stderr)
-	}
+	lc.stopUnharmed(t)
 }
