@@ -46,7 +46,7 @@ func init() {
 // stopRead ("test_stop_read") is a data source that, once the run is
 // created, blocks until the run is interrupted: a read the interrupt
 // catches before the first step.
-type stopRead struct{}
+type stopRead struct{ dataOnly }
 
 func (stopRead) Info() steps.Info {
 	return steps.Info{Name: "test_stop_read", Doc: "Test: a read caught by an interrupt.", Kind: steps.KindData,
@@ -63,14 +63,6 @@ func (stopRead) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 		return steps.Observation{}, context.Cause(ctx)
 	}
 	return steps.Observation{Object: "read", Value: cty.EmptyObjectVal}, nil
-}
-
-func (stopRead) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (stopRead) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, fmt.Errorf("test_stop_read: data types are not applied")
 }
 
 func (stopType) Info() steps.Info {

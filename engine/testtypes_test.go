@@ -158,8 +158,20 @@ func (actionType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (ste
 	return steps.Result{}, nil
 }
 
+// dataOnly gives a test data type the Diff and Apply of the step contract,
+// which the engine never calls for a data block.
+type dataOnly struct{}
+
+func (dataOnly) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+	return steps.Change{Action: steps.Read}, nil
+}
+
+func (dataOnly) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
+	return steps.Result{}, fmt.Errorf("%s: data types are not applied", c.Address)
+}
+
 // readType ("test_read") is a data type returning world[key].
-type readType struct{}
+type readType struct{ dataOnly }
 
 func (readType) Info() steps.Info {
 	return steps.Info{Name: "test_read", Doc: "Test: reads a key.", Kind: steps.KindData,
@@ -172,18 +184,10 @@ func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 		"key": cty.StringVal(k), "value": cty.StringVal(theWorld.get(k))})}, nil
 }
 
-func (readType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (readType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, errors.New("test_read: data types are not applied")
-}
-
 // lookupType ("test_lookup") is a data type that finds world[key] or
 // fails with steps.ErrNotFound when the key is not set, as directory data
 // types do for an object that does not exist.
-type lookupType struct{}
+type lookupType struct{ dataOnly }
 
 func (lookupType) Info() steps.Info {
 	return steps.Info{Name: "test_lookup", Doc: "Test: finds a key that may not exist.", Kind: steps.KindData,
@@ -200,14 +204,6 @@ func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	}
 	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
 		"key": cty.StringVal(k), "value": cty.StringVal(v)})}, nil
-}
-
-func (lookupType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (lookupType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, errors.New("test_lookup: data types are not applied")
 }
 
 // purgeType ("test_purge") deletes a key for good: irreversible, but
