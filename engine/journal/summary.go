@@ -192,12 +192,7 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?`, runID, limit, max(offset, 0))
-	if err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	recs, err := collect(rows, scanRecord)
+	recs, err := queryAll(ctx, s.rdb, scanRecord, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?`, runID, limit, max(offset, 0))
 	if err != nil {
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
@@ -243,12 +238,7 @@ func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	recs, err := collect(rows, scanHead(runID))
+	recs, err := queryAll(ctx, s.rdb, scanHead(runID), `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
@@ -260,16 +250,7 @@ func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	var recs []Record
-	err := s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT seq, kind, step FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		recs, err = collect(rows, scanHead(runID))
-		return err
-	})
+	recs, err := pgQueryAll(ctx, s, scanHead(runID), `SELECT seq, kind, step FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
 	}
