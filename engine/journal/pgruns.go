@@ -305,7 +305,7 @@ func (s *PGStore) AppendLazy(ctx context.Context, rec Record) error {
 		return err
 	}
 	uid := newUID()
-	o := &pgOp{run: rec.RunID, lazy: true, apply: func(ctx context.Context, tx pgx.Tx) error {
+	o := &pgOp{run: rec.RunID, waiter: waiter{lazy: true}, apply: func(ctx context.Context, tx pgx.Tx) error {
 		_, err := s.insertRecord(ctx, tx, uid, rec)
 		return err
 	}}
