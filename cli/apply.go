@@ -67,12 +67,8 @@ Its instances print a line each only with --verbose.
 Ctrl-C, SIGTERM and SIGHUP stop a run cleanly: the command in flight is
 stopped, and a write that was in flight is left in doubt for resume to
 settle, as after a crash.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = args[0]
-			return runApply(opts)
-		},
 	}
+	takesArg(cmd, &opts.Target, func() error { return runApply(opts) })
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "apply a runbook without asking")
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who applies (default: the local user)")
