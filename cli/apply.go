@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
@@ -148,15 +149,9 @@ func runApply(opts *applyOptions) error {
 	e.Store = store
 	ctx, cancel := signalContext()
 	defer cancel()
-	stop := opts.Progress.attach(ios, e)
-	rep, diags := e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
-	stop()
-	printDiags(ios, nil, diags)
-	if diags.HasErrors() {
-		return errReported
-	}
-	printReport(ios, rep)
-	return reportErr(rep)
+	return runShown(ios, e, opts.Progress, func() (*engine.Report, hcl.Diagnostics) {
+		return e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
+	})
 }
 
 // loadPolicy reads the applier's approval policy from path, or

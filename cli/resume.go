@@ -75,8 +75,15 @@ func onRun(ios *IO, g *Globals, runID string, pf progressFlags, work func(contex
 	if err := bindRunLab(ctx, e, store, runID, g.StateDir); err != nil {
 		return err
 	}
+	return runShown(ios, e, pf, func() (*engine.Report, hcl.Diagnostics) { return work(ctx, e) })
+}
+
+// runShown runs work (an apply, resume or rollback) on e with the progress
+// pf asks for, prints its diagnostics and its report, and returns how the
+// run ended as the command's error.
+func runShown(ios *IO, e *engine.Engine, pf progressFlags, work func() (*engine.Report, hcl.Diagnostics)) error {
 	stop := pf.attach(ios, e)
-	rep, diags := work(ctx, e)
+	rep, diags := work()
 	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {
