@@ -82,7 +82,13 @@ func (valueType) Observe(ctx context.Context, c steps.Call) (steps.Observation, 
 	if v != "" {
 		val = cty.StringVal(v)
 	}
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": val})}, nil
+	return keyObservation(k, val), nil
+}
+
+// keyObservation is what the test types observe of world[k]: the object
+// test:k holding its key and value.
+func keyObservation(k string, value cty.Value) steps.Observation {
+	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": value})}
 }
 
 func (valueType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
@@ -180,8 +186,7 @@ func (readType) Info() steps.Info {
 
 func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
 	k, _ := steps.String(c.Config, "key")
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
-		"key": cty.StringVal(k), "value": cty.StringVal(theWorld.get(k))})}, nil
+	return keyObservation(k, cty.StringVal(theWorld.get(k))), nil
 }
 
 // lookupType ("test_lookup") is a data type that finds world[key] or
@@ -190,8 +195,9 @@ func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 type lookupType struct{ dataOnly }
 
 func (lookupType) Info() steps.Info {
-	return steps.Info{Name: "test_lookup", Doc: "Test: finds a key that may not exist.", Kind: steps.KindData,
-		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Permissions: []string{"Test: Values.Read"}}
+	i := readType{}.Info()
+	i.Name, i.Doc = "test_lookup", "Test: finds a key that may not exist."
+	return i
 }
 
 func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
@@ -202,8 +208,7 @@ func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	if !ok {
 		return steps.Observation{}, fmt.Errorf("test: no key %q: %w", k, steps.ErrNotFound)
 	}
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
-		"key": cty.StringVal(k), "value": cty.StringVal(v)})}, nil
+	return keyObservation(k, cty.StringVal(v)), nil
 }
 
 // purgeType ("test_purge") deletes a key for good: irreversible, but
