@@ -24,7 +24,7 @@ import (
 //
 // stopping.interrupt is the run's cancel; stopping.started is closed when
 // a "block" action starts.
-type stopType struct{}
+type stopType struct{ alwaysRuns }
 
 var stopping struct {
 	sync.Mutex
@@ -74,10 +74,6 @@ func (stopType) Info() steps.Info {
 func (stopType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
 	k, _ := steps.String(c.Config, "key")
 	return steps.Observation{Object: "stop:" + k, Value: cty.EmptyObjectVal}, nil
-}
-
-func (stopType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Run}, nil
 }
 
 func (stopType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {

@@ -139,7 +139,7 @@ func (valueType) Revert(ctx context.Context, c steps.Call, ch steps.Change) erro
 
 // actionType ("test_action") counts runs of a key; it is not safe to repeat
 // and has no observable state.
-type actionType struct{}
+type actionType struct{ alwaysRuns }
 
 func (actionType) Info() steps.Info {
 	return steps.Info{Name: "test_action", Doc: "Test: an action that is not safe to repeat.", Kind: steps.KindAction,
@@ -152,7 +152,11 @@ func (actionType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	return steps.Observation{Object: "action:" + k, Value: cty.EmptyObjectVal}, nil
 }
 
-func (actionType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+// alwaysRuns gives a test action type its Diff: an action is run each
+// time, whatever was observed.
+type alwaysRuns struct{}
+
+func (alwaysRuns) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
 	return steps.Change{Action: steps.Run}, nil
 }
 
