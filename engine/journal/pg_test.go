@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,25 +15,8 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
-
-// syncBuf is a log two goroutines may write.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestPGLeaseExpiresAndIsTakenOver: a holder that stops renewing (a long
 // pause, a dead machine) loses the run once its lease runs out; another
@@ -45,7 +27,7 @@ func TestPGLeaseExpiresAndIsTakenOver(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	const lease = 600 * time.Millisecond
-	var logA, logB syncBuf
+	var logA, logB e2e.SyncBuffer
 	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a", Log: &logA})
 	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b", Log: &logB})
 	run := createRun(t, a, Run{})
