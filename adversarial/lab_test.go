@@ -1,7 +1,6 @@
 package adversarial
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/control"
 )
 
@@ -67,15 +67,8 @@ func startLabChild(t *testing.T, w *workspace, name string) *labChild {
 			_ = lc.cmd.Wait()
 		}
 	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case lc.URL = <-line:
-	case <-time.After(30 * time.Second):
+	var ok bool
+	if lc.URL, ok = e2e.FirstLine(out, 30*time.Second); !ok {
 		t.Fatalf("lab serve printed no URL; stderr:\n%s", lc.stderr.String())
 	}
 	if !strings.HasPrefix(lc.URL, "https://127.0.0.1:") {
