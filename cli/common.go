@@ -244,6 +244,21 @@ func printReport(ios *IO, rep *engine.Report) {
 	}
 	for _, n := range rep.NotReverted {
 		fmt.Fprintf(w, "  NOT reverted: %s: %s\n", safe(n.Address), safe(n.Err))
+		// Where the step is, and the values involved (the change the
+		// revert was to undo, or those of an expression that failed).
+		for _, d := range n.Diagnostics {
+			head := d.Summary
+			if d.Range != nil {
+				head = d.Range.String() + ": " + d.Summary
+			}
+			if d.Detail != n.Err {
+				head += ": " + d.Detail
+			}
+			fmt.Fprintf(w, "      %s\n", safe(head))
+			for _, v := range d.Values {
+				fmt.Fprintf(w, "        %s\n", safe(v.Text()))
+			}
+		}
 	}
 	for _, d := range rep.InDoubt {
 		fmt.Fprintf(w, "  in doubt: %s: the action may or may not have run and is not safe to repeat.\n", safe(d))

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/internal/e2e"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 )
 
@@ -53,7 +53,7 @@ func labInstance(t *testing.T, opt instance.Options) *instance.Instance {
 // scenarioLab starts a lab tenant from the bundled scenario name.
 func scenarioLab(t *testing.T, name string) *instance.Instance {
 	t.Helper()
-	return labInstance(t, instance.Options{Scenario: name, Scenarios: rebind.Scenarios})
+	return labInstance(t, instance.Options{Scenario: name, Scenarios: lab.ScenarioFiles})
 }
 
 func mustWrite(t *testing.T, path, content string) {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/termtext"
 )
 
@@ -97,9 +97,9 @@ func runLabServe(opts *labServeOptions) error {
 		return usageError{fmt.Errorf("lab serve takes --scenario or --snapshot, not both")}
 	}
 	in, err := instance.Start(instance.Options{
-		Scenario: opts.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, StatePath: opts.State,
+		Scenario: opts.Scenario, Snapshot: opts.Snapshot, Scenarios: lab.ScenarioFiles, StatePath: opts.State,
 		Listen: opts.Listen, LDAPListen: opts.LDAPListen, PlainHTTP: opts.PlainHTTP, CAFile: opts.CAFile,
-		Server: lab.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
+		Server: labhttp.ServerOptions{ReadUnits: opts.ReadUnits, WriteUnits: opts.WriteUnits},
 	})
 	if err != nil {
 		return err
@@ -137,13 +137,13 @@ func newLabScenariosCmd(ios *IO) *cobra.Command {
 		Short: "List the lab's scenarios",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := lab.Scenarios(rebind.Scenarios)
+			names, err := lab.Scenarios(lab.ScenarioFiles)
 			if err != nil {
 				return err
 			}
 			for _, n := range names {
 				desc := ""
-				if t, err := lab.LoadScenario(rebind.Scenarios, n); err == nil {
+				if t, err := lab.LoadScenario(lab.ScenarioFiles, n); err == nil {
 					desc = firstSentence(t.Description())
 				}
 				fmt.Fprintf(ios.Out, "%-24s %s\n", n, desc)

@@ -11,6 +11,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -145,7 +146,7 @@ func keys(m map[string]bool) []string {
 // application permissions (their least privileged names, none for another
 // adsync driver) and Exchange.ManageAsApp. The lab answers a call whose
 // token lacks the permission the call's reference page lists 403, as
-// Graph does (lab/auth_http.go), so a runbook that rehearses under this app
+// Graph does (lab/labhttp/auth_http.go), so a runbook that rehearses under this app
 // declares enough. Exchange RBAC roles and AD rights are not modelled by
 // the lab's token checks and are not covered here.
 func leastApp(t *testing.T, name string, drop string) lab.App {
@@ -172,7 +173,7 @@ func rehearseAs(t *testing.T, name string, app lab.App) (string, error) {
 	t.Setenv(control.EnvLabClientSecret, app.Secret)
 	var out, errb bytes.Buffer
 	opts := &rehearseOptions{IO: &IO{In: strings.NewReader(""), Out: &out, Err: &errb},
-		G: &Globals{StateDir: t.TempDir()}, Runbook: name, labServer: lab.ServerOptions{Apps: []lab.App{app}}}
+		G: &Globals{StateDir: t.TempDir()}, Runbook: name, labServer: labhttp.ServerOptions{Apps: []lab.App{app}}}
 	err := runRehearse(opts)
 	return out.String() + errb.String(), err
 }

@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/statediff"
 )
 
@@ -30,7 +30,7 @@ type rehearseOptions struct {
 	Progress progressFlags
 	// labServer, when set, are the lab's server options (tests: an app
 	// registration holding only some permissions).
-	labServer lab.ServerOptions
+	labServer labhttp.ServerOptions
 }
 
 func newRehearseCmd(ios *IO, g *Globals) *cobra.Command {
@@ -94,7 +94,7 @@ func runRehearse(opts *rehearseOptions) error {
 	}
 	vars.vars = append(vars.vars, opts.Vars.vars...) // given on the command line: they win
 
-	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: rebind.Scenarios, Server: opts.labServer})
+	in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Snapshot: opts.Snapshot, Scenarios: lab.ScenarioFiles, Server: opts.labServer})
 	if err != nil {
 		return err
 	}

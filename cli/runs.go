@@ -293,13 +293,15 @@ func runRunsShow(opts *runsOptions) error {
 
 // printFailureDiags shows, after the records, the diagnostics the failure
 // records of the page kept (engine.FailureData): where in the runbook each
-// points, what it says, and the values the failing expression used.
-// Records without them (every record written before they were kept) add
-// nothing.
+// points, what it says, and the values the failing expression used, or
+// those of the change a revert was to undo (a rollback's revert-failure
+// records and its notes of changes it did not revert). Records without
+// them (every record written before they were kept) add nothing.
 func printFailureDiags(w io.Writer, recs []journal.Record) {
 	first := true
 	for _, r := range recs {
-		if (r.Kind != journal.KindFailure && r.Kind != journal.KindNote) || len(r.Data) == 0 {
+		kept := r.Kind == journal.KindFailure || r.Kind == journal.KindNote || r.Kind == journal.KindRevertFailure
+		if !kept || len(r.Data) == 0 {
 			continue
 		}
 		var fd engine.FailureData
@@ -314,7 +316,7 @@ func printFailureDiags(w io.Writer, recs []journal.Record) {
 		for _, d := range fd.Diagnostics {
 			head := d.Summary
 			if d.Range != nil {
-				head = fmt.Sprintf("%s:%d: %s", d.Range.Filename, d.Range.Line, d.Summary)
+				head = d.Range.String() + ": " + d.Summary
 			}
 			fmt.Fprintf(w, "    %s\n", safe(head))
 			if d.Detail != "" {

@@ -17,8 +17,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/instance"
 )
 
@@ -94,7 +94,7 @@ func scriptLabStart(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: labstart SCENARIO")
 	}
-	in, err := instance.Start(instance.Options{Scenario: args[0], Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: args[0], Scenarios: lab.ScenarioFiles})
 	ts.Check(err)
 	ts.Defer(func() { _ = in.Close() })
 	ca := ts.MkAbs(labCAFile)

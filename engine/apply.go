@@ -27,7 +27,9 @@ type Report struct {
 	Failures []InstanceError
 	// Drift lists what changed since the plan (apply refused).
 	Drift []Drift
-	// Reverted and NotReverted list rollback results, newest first.
+	// Reverted and NotReverted list rollback results, newest first. Each
+	// NotReverted entry has diagnostics: why, where the step is in the
+	// runbook and, when the journal has them, the change's values.
 	Reverted    []string
 	NotReverted []InstanceError
 	// Paused is the message of the step a run paused at, and PausedAt its
@@ -56,7 +58,8 @@ type InstanceError struct {
 	// Diagnostics are the failure's diagnostics, with their source
 	// ranges and the values involved, when it was a runbook expression
 	// that failed (a precondition, a postcondition, an argument); Err is
-	// then their text on one line.
+	// then their text on one line. For a change rollback did not revert
+	// they say why, with the step's range and the change's values.
 	Diagnostics []Diagnostic
 }
 

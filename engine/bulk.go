@@ -96,7 +96,7 @@ func (s *session) observeInstance(ctx context.Context, st *runbook.Step, info st
 // observed completes what a step type observed: an absent value is an
 // empty object, what reflects a secret argument is marked sensitive, and
 // the secrets it saw join the session's.
-func (s *session) observed(t steps.Type, call steps.Call, obs steps.Observation) steps.Observation {
+func (s *session) observed(t steps.DataSource, call steps.Call, obs steps.Observation) steps.Observation {
 	if obs.Value == cty.NilVal {
 		obs.Value = cty.EmptyObjectVal
 	}

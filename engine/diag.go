@@ -84,7 +84,10 @@ func (r SourceRange) String() string {
 
 // ExprValue is one reference of a failing expression and its value.
 type ExprValue struct {
-	// Expr is the reference as written, e.g. `self.observed.value`.
+	// Expr is the reference as written, e.g. `self.observed.value`; for a
+	// change rollback did not revert, `change.before` (what the revert
+	// was to write back) and `change.after` (what the run wrote), as the
+	// journal recorded them.
 	Expr string `json:"expr"`
 	// Value is the value as JSON; absent when Omitted says why not.
 	Value json.RawMessage `json:"value,omitempty"`
@@ -168,9 +171,8 @@ func toDiagnostics(diags hcl.Diagnostics, sc func(string) string) []Diagnostic {
 			continue
 		}
 		k := Diagnostic{Summary: d.Summary, Detail: d.Detail}
-		if r := d.Subject; r != nil {
-			k.Range = &SourceRange{Filename: r.Filename, Line: r.Start.Line, Column: r.Start.Column,
-				EndLine: r.End.Line, EndColumn: r.End.Column}
+		if d.Subject != nil {
+			k.Range = sourceRange(*d.Subject)
 		}
 		if d.Expression != nil && d.EvalContext != nil {
 			k.Values = exprValues(d.Expression, d.EvalContext)
@@ -194,17 +196,29 @@ func exprValues(expr hcl.Expression, ctx *hcl.EvalContext) []ExprValue {
 			continue
 		}
 		seen[name] = true
-		text := plan.EncodeValue(lang.Redact(v, false))
-		ev := ExprValue{Expr: name}
-		if len(text) > maxValueText {
-			ev.Omitted = fmt.Sprintf("a value of %d bytes, too long to keep", len(text))
-		} else {
-			ev.Value = json.RawMessage(text)
-		}
-		out = append(out, ev)
+		out = append(out, exprValue(name, v))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Expr < out[j].Expr })
 	return out
+}
+
+// exprValue is v as a diagnostic keeps it under name: redacted as the
+// plan redacts it (lang.Redact), or omitted when longer than maxValueText.
+func exprValue(name string, v cty.Value) ExprValue {
+	text := plan.EncodeValue(lang.Redact(v, false))
+	ev := ExprValue{Expr: name}
+	if len(text) > maxValueText {
+		ev.Omitted = fmt.Sprintf("a value of %d bytes, too long to keep", len(text))
+	} else {
+		ev.Value = json.RawMessage(text)
+	}
+	return ev
+}
+
+// sourceRange is r as a diagnostic keeps it.
+func sourceRange(r hcl.Range) *SourceRange {
+	return &SourceRange{Filename: r.Filename, Line: r.Start.Line, Column: r.Start.Column,
+		EndLine: r.End.Line, EndColumn: r.End.Column}
 }
 
 // traversalText writes a reference as the runbook would: var.x,

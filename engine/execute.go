@@ -346,7 +346,7 @@ type instResult struct {
 // intent, apply, outcome and postconditions.
 func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string, eachV cty.Value, rp *replay, decide map[string]string) instResult {
 	e := s.e
-	t := s.types[st.Type]
+	t := s.stepType(st)
 	info := t.Info()
 	addr := instanceAddr(st, key)
 	res := instResult{addr: addr}
@@ -502,7 +502,7 @@ func (s *session) runInstance(ctx context.Context, st *runbook.Step, key string,
 }
 
 // observeCall observes under the retry policy.
-func (s *session) observeCall(ctx context.Context, t steps.Type, call steps.Call, pol retryPolicy) (steps.Observation, error) {
+func (s *session) observeCall(ctx context.Context, t steps.DataSource, call steps.Call, pol retryPolicy) (steps.Observation, error) {
 	var obs steps.Observation
 	err := pol.do(ctx, func(ctx context.Context) error {
 		var err error

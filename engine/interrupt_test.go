@@ -40,13 +40,13 @@ var errSignal = fmt.Errorf("interrupt signal received: %w", context.Canceled)
 
 func init() {
 	steps.Register(stopType{})
-	steps.Register(stopRead{})
+	steps.RegisterData(stopRead{})
 }
 
 // stopRead ("test_stop_read") is a data source that, once the run is
 // created, blocks until the run is interrupted: a read the interrupt
 // catches before the first step.
-type stopRead struct{ dataOnly }
+type stopRead struct{}
 
 func (stopRead) Info() steps.Info {
 	return steps.Info{Name: "test_stop_read", Doc: "Test: a read caught by an interrupt.", Kind: steps.KindData,

@@ -358,7 +358,7 @@ func (whereType) Observe(ctx context.Context, c steps.Call) (steps.Observation, 
 	return steps.Observation{Object: "where", Value: cty.ObjectVal(map[string]cty.Value{"root": cfg.GetAttr("root")})}, nil
 }
 
-func init() { steps.Register(whereType{}) }
+func init() { steps.RegisterData(whereType{}) }
 
 // A module's targets are its caller's of the same type and name, unless
 // the call passes another in targets = {} (as Terraform passes providers

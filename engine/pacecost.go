@@ -107,7 +107,7 @@ func (s *session) planCost(p *plan.Plan) (*plan.Cost, hcl.Diagnostics) {
 
 // driftCheckCost is what observing n instances of st again costs: in bulk
 // when the type can and st fans out, one by one otherwise.
-func driftCheckCost(t steps.Type, st *runbook.Step, rc steps.RequestCosts, n int) steps.Cost {
+func driftCheckCost(t steps.DataSource, st *runbook.Step, rc steps.RequestCosts, n int) steps.Cost {
 	if _, bulk := t.(steps.BulkObserver); bulk && rc.Bulk != nil && st.ForEach != nil && n > 0 {
 		return rc.Bulk(n)
 	}

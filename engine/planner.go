@@ -215,7 +215,7 @@ func checkKind(st *runbook.Step, c *runbook.Check) string {
 // planStep plans every instance of a step. wrote reports whether any
 // instance will (or may) write.
 func (s *session) planStep(ctx context.Context, st *runbook.Step, pending bool, writers map[string]string) (plan.Step, bool, hcl.Diagnostics) {
-	t := s.types[st.Type]
+	t := s.stepType(st)
 	info := t.Info()
 	ps := stepHeader(st, info)
 	if st.Await != nil {
@@ -464,7 +464,7 @@ func reflectedBy(info steps.Info, call steps.Call) map[string]bool {
 
 // observeOnce observes with the step type and marks what reflects a
 // secret argument sensitive; the secrets it saw join the session's.
-func (s *session) observeOnce(ctx context.Context, t steps.Type, call steps.Call) (steps.Observation, error) {
+func (s *session) observeOnce(ctx context.Context, t steps.DataSource, call steps.Call) (steps.Observation, error) {
 	obs, err := t.Observe(ctx, call)
 	if err != nil {
 		return obs, err
@@ -629,7 +629,7 @@ func LocalUser() string {
 
 // reversibility is a call's reversibility: the type's, unless the type
 // decides per call (exec without undo is irreversible).
-func reversibility(t steps.Type, call steps.Call) steps.Reversibility {
+func reversibility(t steps.DataSource, call steps.Call) steps.Reversibility {
 	if r, ok := t.(steps.CallReversibility); ok {
 		return r.ReversibilityOf(call)
 	}

@@ -60,18 +60,19 @@ func (e *Engine) Rollback(ctx context.Context, runID string, in Inputs) (*Report
 // rollback reverts every completed write of the run, newest first. A step
 // type without Reverter, or an irreversible change, is reported and
 // skipped; a revert that fails stops the rollback, since older changes may
-// depend on it.
+// depend on it. Every change it does not revert is reported with
+// diagnostics (notReverted), kept in the journal as well.
 func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 	e := s.e
 	ctx = context.WithoutCancel(ctx)
 	recs, err := e.Store.Records(ctx, s.runID)
 	if err != nil {
-		rep.NotReverted = append(rep.NotReverted, InstanceError{Err: err.Error()})
+		s.notReverted(ctx, rep, "", err.Error(), "", Diagnostic{Summary: "Cannot read the journal", Detail: err.Error()})
 		return journal.StatusRollbackFailed
 	}
 	rp, err := fold(recs)
 	if err != nil {
-		rep.NotReverted = append(rep.NotReverted, InstanceError{Err: err.Error()})
+		s.notReverted(ctx, rep, "", err.Error(), "", Diagnostic{Summary: "Cannot read the journal", Detail: err.Error()})
 		return journal.StatusRollbackFailed
 	}
 	type item struct {
@@ -83,7 +84,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		if st.done() && !st.reverted {
 			od, err := st.outcome()
 			if err != nil {
-				rep.NotReverted = append(rep.NotReverted, InstanceError{Address: addr, Err: err.Error()})
+				s.notReverted(ctx, rep, addr, err.Error(), journal.KindNote, Diagnostic{Summary: "Cannot read the journal", Detail: err.Error()})
 				return journal.StatusRollbackFailed
 			}
 			if isWrite(od.Action) {
@@ -117,10 +118,14 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		st := byAddr[stepAddr]
 		t, ok := steps.Lookup(addrs.TypeOf(it.addr))
 		if st == nil || !ok {
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "the step is no longer in the runbook"})
+			reason := "the step is no longer in the runbook"
+			s.notReverted(ctx, rep, it.addr, reason, journal.KindNote, Diagnostic{Summary: "Not reverted", Detail: reason})
 			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
+		// Where the step is in the runbook, for the diagnostics of a
+		// change it does not revert.
+		at := sourceRange(st.DeclRange)
 		info := t.Info()
 		rv, ok := t.(steps.Reverter)
 		if !ok || info.Reversibility == steps.Irreversible {
@@ -128,7 +133,7 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 			if reason == "" {
 				reason = fmt.Sprintf("step type %q cannot be reverted", info.Name)
 			}
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+			s.notReverted(ctx, rep, it.addr, reason, journal.KindNote, Diagnostic{Summary: "Not reverted", Detail: reason, Range: at})
 			s.instLogf(it.addr, "  ! %s not reverted: %s\n", it.addr, reason)
 			reverted(it.addr, OutcomeNotReverted)
 			continue
@@ -151,23 +156,30 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 			err = err2
 		}
 		if err != nil {
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "journal: " + err.Error()})
+			s.notReverted(ctx, rep, it.addr, "journal: "+err.Error(), journal.KindNote,
+				Diagnostic{Summary: "Cannot read the journal", Detail: err.Error(), Range: at})
 			return journal.StatusRollbackFailed
 		}
 		if cd.BeforeRedacted {
 			reason := "the value before held a secret, which rebind does not store, so it cannot be written back"
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+			// Its before-value is not in the journal: no values to show.
+			s.notReverted(ctx, rep, it.addr, reason, journal.KindNote, Diagnostic{Summary: "Not reverted", Detail: reason, Range: at})
 			s.instLogf(it.addr, "  ! %s not reverted: %s\n", it.addr, reason)
 			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
+		// The values the revert works with, for its diagnostics.
+		involved := changeValues(change)
 		if len(cfgTV.Withheld) > 0 {
 			restored, err := s.restoreWithheld(st, key, cfg, cfgTV.Withheld, eachOf)
 			if err != nil {
 				reason := fmt.Sprintf("its revert needs %s, which held a secret that rebind does not store, and the runbook cannot give it again now (%v); "+
 					"give the sensitive inputs again (rebind rollback RUN -var ...) or revert it by hand",
 					strings.Join(cfgTV.Withheld, ", "), err)
-				rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: reason})
+				// The evaluation's own diagnostics, when it was one
+				// that failed, follow with their ranges and values.
+				diags := append([]Diagnostic{{Summary: "Not reverted", Detail: reason, Range: at, Values: involved}}, keptDiags(err, s.secrets.scrub)...)
+				s.notReverted(ctx, rep, it.addr, reason, journal.KindNote, diags...)
 				s.logf("  ! %s not reverted: %s\n", it.addr, reason)
 				return journal.StatusRollbackFailed
 			}
@@ -175,12 +187,15 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		}
 		tgt, err := s.targetFor(ctx, st, info)
 		if err != nil {
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			s.notReverted(ctx, rep, it.addr, err.Error(), journal.KindNote,
+				Diagnostic{Summary: "Cannot revert", Detail: err.Error(), Range: at, Values: involved})
 			return journal.StatusRollbackFailed
 		}
 		call := s.call(st, info, cfg, key, it.addr, tgt)
 		if _, err := e.Store.Append(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertIntent, Step: it.addr}); err != nil {
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: "journal: " + err.Error()})
+			// The journal refuses writes: the diagnostic is not kept there.
+			s.notReverted(ctx, rep, it.addr, "journal: "+err.Error(), "",
+				Diagnostic{Summary: "Cannot write the journal", Detail: err.Error(), Range: at, Values: involved})
 			return journal.StatusRollbackFailed
 		}
 		pol, _ := s.retryPolicy(st)
@@ -190,15 +205,19 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		}
 		err = pol.do(ctx, func(ctx context.Context) error { return rv.Revert(ctx, call, change) })
 		if errors.Is(err, steps.ErrIrreversible) {
-			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			s.notReverted(ctx, rep, it.addr, err.Error(), journal.KindRevertFailure,
+				Diagnostic{Summary: "Not reverted", Detail: err.Error(), Range: at, Values: involved})
 			s.instLogf(it.addr, "  ! %s not reverted: %v\n", it.addr, err)
 			reverted(it.addr, OutcomeNotReverted)
 			continue
 		}
 		if err != nil {
-			_ = e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: journal.KindRevertFailure, Step: it.addr, Error: err.Error()})
-			rep.NotReverted = append(rep.NotReverted, InstanceError{Address: it.addr, Err: err.Error()})
+			summary := "Revert failed"
+			if !it.st.done() {
+				summary = "Revert of an in-doubt write failed"
+			}
+			s.notReverted(ctx, rep, it.addr, err.Error(), journal.KindRevertFailure,
+				Diagnostic{Summary: summary, Detail: err.Error(), Range: at, Values: involved})
 			s.logf("  x %s: revert failed: %v\n", it.addr, err)
 			reverted(it.addr, OutcomeFailed)
 			return journal.StatusRollbackFailed
@@ -209,6 +228,37 @@ func (s *session) rollback(ctx context.Context, rep *Report) journal.RunStatus {
 		reverted(it.addr, OutcomeReverted)
 	}
 	return journal.StatusRolledBack
+}
+
+// notReverted reports the change at addr as not reverted, with its error
+// text as before and diags saying the same with where the step is and the
+// values involved; secrets are scrubbed from both. The journal keeps them
+// (FailureData) in a record of kind: the revert-failure record of a revert
+// that was tried, a note for a change rollback did not try to revert, ""
+// for none when the journal itself failed. `runs show` prints them.
+func (s *session) notReverted(ctx context.Context, rep *Report, addr, text string, kind journal.Kind, diags ...Diagnostic) {
+	text = s.secrets.scrub(text)
+	for i := range diags {
+		diags[i].scrub(s.secrets.scrub)
+	}
+	rep.NotReverted = append(rep.NotReverted, InstanceError{Address: addr, Err: text, Diagnostics: diags})
+	if kind != "" {
+		_ = s.e.Store.AppendLazy(ctx, journal.Record{RunID: s.runID, Kind: kind, Step: addr, Error: text, Data: failureData(diags)})
+	}
+}
+
+// changeValues are the values of a recorded change as a revert's
+// diagnostics show them: change.before, which the revert writes back, and
+// change.after, which the run wrote.
+func changeValues(ch steps.Change) []ExprValue {
+	var out []ExprValue
+	if ch.Before != cty.NilVal {
+		out = append(out, exprValue("change.before", ch.Before))
+	}
+	if ch.After != cty.NilVal {
+		out = append(out, exprValue("change.after", ch.After))
+	}
+	return out
 }
 
 func seqOf(st *instState) int64 {
@@ -231,7 +281,7 @@ func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value
 			var diags hcl.Diagnostics
 			_, each, diags = s.forEach(st)
 			if diags.HasErrors() {
-				return cty.NilVal, fmt.Errorf("for_each: %s", diagText(diags))
+				return cty.NilVal, fmt.Errorf("for_each: %w", diagsError(diags))
 			}
 			eachOf[st] = each
 		}
@@ -243,7 +293,7 @@ func (s *session) restoreWithheld(st *runbook.Step, key string, stored cty.Value
 	}
 	fresh, diags := s.decode(st, s.sc.child(eachV, cty.NilVal))
 	if diags.HasErrors() {
-		return cty.NilVal, fmt.Errorf("%s", diagText(diags))
+		return cty.NilVal, diagsError(diags)
 	}
 	if !fresh.IsWhollyKnown() {
 		return cty.NilVal, errors.New("it depends on values from steps of the run")

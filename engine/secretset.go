@@ -294,6 +294,9 @@ func (s *session) cleanReport(rep *Report) *Report {
 	}
 	for i := range rep.NotReverted {
 		rep.NotReverted[i].Err = sc(rep.NotReverted[i].Err)
+		for j := range rep.NotReverted[i].Diagnostics {
+			rep.NotReverted[i].Diagnostics[j].scrub(sc)
+		}
 	}
 	for i := range rep.Drift {
 		rep.Drift[i].Object = sc(rep.Drift[i].Object)

@@ -23,7 +23,7 @@ type session struct {
 	e     *Engine
 	rb    *runbook.Runbook
 	sc    *scope
-	types map[string]steps.Type
+	types map[string]steps.DataSource // by type name; see stepType
 	specs map[string]hcldec.ObjectSpec
 	tgts  map[string]*openTarget
 	// env is the environment the targets were bound with (Engine.Env or
@@ -57,7 +57,7 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 	s := &session{
 		e: e, rb: rb,
 		sc:      newScope(lang.GuardSecrets(lang.Functions(rb.Dir))),
-		types:   map[string]steps.Type{},
+		types:   map[string]steps.DataSource{},
 		specs:   map[string]hcldec.ObjectSpec{},
 		tgts:    map[string]*openTarget{},
 		dir:     dir,
@@ -91,7 +91,8 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 			continue
 		}
 		info := t.Info()
-		if st.Mode == runbook.DataMode && info.Kind != steps.KindData {
+		_, isStep := t.(steps.Type)
+		if st.Mode == runbook.DataMode && isStep {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Not a data type",
@@ -99,7 +100,7 @@ func (e *Engine) newSession(rb *runbook.Runbook, in Inputs, dir string) (*sessio
 				Subject:  st.TypeRange.Ptr(),
 			})
 		}
-		if st.Mode == runbook.StepMode && info.Kind == steps.KindData {
+		if st.Mode == runbook.StepMode && !isStep {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Data type used as a step",
@@ -277,6 +278,12 @@ func (s *session) refreshStepLocals() hcl.Diagnostics {
 		s.sc.setLocal(l.Name, v)
 	}
 	return diags
+}
+
+// stepType is the type of a step block: a steps.Type, as newSession
+// checked (a data source in a step block is refused there).
+func (s *session) stepType(st *runbook.Step) steps.Type {
+	return s.types[st.Type].(steps.Type)
 }
 
 // decode evaluates a step's arguments. The result keeps marks; callers

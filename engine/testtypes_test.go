@@ -51,8 +51,8 @@ func init() {
 	theWorld.reset()
 	steps.Register(valueType{})
 	steps.Register(actionType{})
-	steps.Register(readType{})
-	steps.Register(lookupType{})
+	steps.RegisterData(readType{})
+	steps.RegisterData(lookupType{})
 	steps.Register(purgeType{})
 }
 
@@ -168,20 +168,8 @@ func (actionType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (ste
 	return steps.Result{}, nil
 }
 
-// dataOnly gives a test data type the Diff and Apply of the step contract,
-// which the engine never calls for a data block.
-type dataOnly struct{}
-
-func (dataOnly) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Read}, nil
-}
-
-func (dataOnly) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
-	return steps.Result{}, fmt.Errorf("%s: data types are not applied", c.Address)
-}
-
 // readType ("test_read") is a data type returning world[key].
-type readType struct{ dataOnly }
+type readType struct{}
 
 func (readType) Info() steps.Info {
 	return steps.Info{Name: "test_read", Doc: "Test: reads a key.", Kind: steps.KindData,
@@ -196,7 +184,7 @@ func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 // lookupType ("test_lookup") is a data type that finds world[key] or
 // fails with steps.ErrNotFound when the key is not set, as directory data
 // types do for an object that does not exist.
-type lookupType struct{ dataOnly }
+type lookupType struct{}
 
 func (lookupType) Info() steps.Info {
 	i := readType{}.Info()
@@ -273,7 +261,7 @@ func (targetedRead) Info() steps.Info {
 
 func init() {
 	steps.RegisterTarget(brokenTarget{})
-	steps.Register(targetedRead{})
+	steps.RegisterData(targetedRead{})
 }
 
 // connTarget ("test_conn") is a target with one setting that is never

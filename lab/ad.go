@@ -586,3 +586,12 @@ func (t *Tenant) reanimate(ref, newDN string, fn func(u *ADUser) error) (ADUser,
 	t.ad.index(u)
 	return *u, nil
 }
+
+// TryUpdateADUser is UpdateADUser with an fn that may refuse the change:
+// when fn returns an error nothing is stored and the error is returned,
+// wrapped with the user's DN.
+func (t *Tenant) TryUpdateADUser(ref string, fn func(u *ADUser) error) (ADUser, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.updateAD(ref, fn)
+}

@@ -2,8 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -433,31 +431,12 @@ func (s *entraStore) checkActiveUnique(u, self *CloudUser) error {
 	return nil
 }
 
-// upnEndsWith reads an `endswith(userPrincipalName,'value')` clause.
-var upnEndsWithClause = regexp.MustCompile(`(?i)^\s*endswith\(\s*userPrincipalName\s*,\s*'((?:[^']|'')*)'\s*\)\s*$`)
-
-func upnEndsWith(clause string) (string, bool) {
-	m := upnEndsWithClause.FindStringSubmatch(clause)
-	if m == nil {
-		return "", false
-	}
-	return strings.ReplaceAll(m[1], "''", "'"), true
-}
-
-// needAdvancedQuery refuses an endswith filter sent without the advanced
-// query parameters: "these advanced query capabilities aren't available by
-// default but, the requestor must set the ConsistencyLevel header to
-// eventual and ... use the $count query parameter"
-// (https://learn.microsoft.com/graph/aad-advanced-queries). The message is
-// the lab's own.
-func needAdvancedQuery(r *http.Request, q CloudQuery) error {
-	if q.UPNSuffix == "" {
-		return nil
-	}
-	if !strings.EqualFold(r.Header.Get("ConsistencyLevel"), "eventual") || !strings.EqualFold(r.URL.Query().Get("$count"), "true") {
-		return fmt.Errorf("Operator 'endsWith' is not supported without the advanced query parameters (ConsistencyLevel: eventual and $count=true).")
-	}
-	return nil
+// CloudUserCount counts the tenant's cloud users, those in the recycle bin
+// included, without copying them.
+func (t *Tenant) CloudUserCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entra.byID)
 }
 
 // ActiveCloudUsers counts the users not in the recycle bin: what

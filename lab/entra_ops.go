@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// msgOnPremMastered is the message Graph answers when a property of a synced
-// user is written in the cloud.
-const msgOnPremMastered = "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration."
+// OnPremMasteredMessage is the message Graph answers when a property of a synced
+// user is written in the cloud; the model's refusals carry it.
+const OnPremMasteredMessage = "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration."
 
 // CloudUserPatch is a partial update of a cloud user. Nil fields are left
 // alone; ClearImmutableID writes an explicit null to onPremisesImmutableId.
@@ -45,7 +45,7 @@ func (t *Tenant) PatchCloudUser(id string, p CloudUserPatch) (CloudUser, error) 
 	}
 	writesAnchor := p.ImmutableID != nil || p.ClearImmutableID
 	if u.Synced() && (writesAnchor || p.UserPrincipalName != nil || p.DisplayName != nil || p.AccountEnabled != nil) {
-		return CloudUser{}, fmt.Errorf("entra: update %s: %w: %s", u.UserPrincipalName, ErrRefused, msgOnPremMastered)
+		return CloudUser{}, fmt.Errorf("entra: update %s: %w: %s", u.UserPrincipalName, ErrRefused, OnPremMasteredMessage)
 	}
 	if upn := u.UserPrincipalName; writesAnchor && t.cfg.federated(upn) && (p.UserPrincipalName == nil || t.cfg.federated(*p.UserPrincipalName)) {
 		// A federated user's immutable ID is the identity its federation
@@ -108,7 +108,7 @@ func (t *Tenant) DeleteCloudUser(id string) error {
 		return err
 	}
 	if u.Synced() {
-		return fmt.Errorf("entra: delete %s: %w: %s", u.UserPrincipalName, ErrRefused, msgOnPremMastered)
+		return fmt.Errorf("entra: delete %s: %w: %s", u.UserPrincipalName, ErrRefused, OnPremMasteredMessage)
 	}
 	t.softDelete(u)
 	return nil
@@ -203,9 +203,9 @@ func (t *Tenant) Organization() Organization {
 const DirSyncPendingDisableMessage = "Directory Sync is currently in a pending disable state for this directory. " +
 	"Please wait until Directory Sync has been fully disabled before trying again."
 
-// errDirSyncPendingDisable refuses turning directory synchronisation on
-// while turning it off has not completed.
-var errDirSyncPendingDisable = fmt.Errorf("entra: turn directory sync on: %w: %s", ErrRefused, DirSyncPendingDisableMessage)
+// ErrDirSyncPendingDisable refuses turning directory synchronisation on
+// while turning it off has not completed (SetDirSyncEnabled).
+var ErrDirSyncPendingDisable = fmt.Errorf("entra: turn directory sync on: %w: %s", ErrRefused, DirSyncPendingDisableMessage)
 
 // SetDirSyncEnabled turns the tenant's directory synchronisation on or off.
 // Turning it off takes Config.SyncDisableDelay of virtual time: until then
@@ -230,7 +230,7 @@ func (t *Tenant) SetDirSyncEnabled(on bool) error {
 		// Graph documents no error text for it; the words are those Connect
 		// shows in that state, as quoted in
 		// https://github.com/MicrosoftLearning/MS-100T00-Microsoft-365-Identity-and-Services/issues/18.
-		return errDirSyncPendingDisable
+		return ErrDirSyncPendingDisable
 	default:
 		t.org.OnPremisesSyncEnabled = boolPtr(true)
 		t.sync.FullPending = true

@@ -126,6 +126,10 @@ func readState(r io.Reader) (State, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	dec.DisallowUnknownFields()
 	var st State
+	// The fields decoded whole; the object arrays are streamed below.
+	fields := map[string]any{"description": &st.Description, "now": &st.Now, "seed": &st.Seed, "seq": &st.Seq,
+		"config": &st.Config, "organization": &st.Organization, "adUSN": &st.ADUSN, "sync": &st.Sync,
+		"generate": &st.Generate, "apps": &st.Apps}
 	if err := expectDelim(dec, '{'); err != nil {
 		return st, err
 	}
@@ -135,48 +139,15 @@ func readState(r io.Reader) (State, error) {
 			return st, err
 		}
 		key, _ := tok.(string)
-		switch key {
-		case "description":
-			err = dec.Decode(&st.Description)
-		case "now":
-			err = dec.Decode(&st.Now)
-		case "seed":
-			err = dec.Decode(&st.Seed)
-		case "seq":
-			err = dec.Decode(&st.Seq)
-		case "config":
-			err = dec.Decode(&st.Config)
-		case "organization":
-			err = dec.Decode(&st.Organization)
-		case "adUSN":
-			err = dec.Decode(&st.ADUSN)
-		case "sync":
-			err = dec.Decode(&st.Sync)
-		case "generate":
-			err = dec.Decode(&st.Generate)
-		case "apps":
-			err = dec.Decode(&st.Apps)
-		case "ad":
-			err = decodeArray(dec, func() error {
-				var j adUserJSON
-				err := dec.Decode(&j)
-				st.AD = append(st.AD, j.model())
-				return err
-			})
-		case "users":
-			err = decodeArray(dec, func() error {
-				var j cloudUserJSON
-				err := dec.Decode(&j)
-				st.Users = append(st.Users, j.model())
-				return err
-			})
-		case "recipients":
-			err = decodeArray(dec, func() error {
-				var j recipientJSON
-				err := dec.Decode(&j)
-				st.Recipients = append(st.Recipients, j.model())
-				return err
-			})
+		switch p, whole := fields[key]; {
+		case whole:
+			err = dec.Decode(p)
+		case key == "ad":
+			err = decodeEach(dec, &st.AD, (*adUserJSON).model)
+		case key == "users":
+			err = decodeEach(dec, &st.Users, (*cloudUserJSON).model)
+		case key == "recipients":
+			err = decodeEach(dec, &st.Recipients, (*recipientJSON).model)
 		default:
 			err = fmt.Errorf("unknown field %q", key)
 		}
@@ -214,6 +185,17 @@ func decodeArray(dec *json.Decoder, elem func() error) error {
 		}
 	}
 	return expectDelim(dec, ']')
+}
+
+// decodeEach reads a JSON array (or null) of J, appending the model of each
+// element to dst.
+func decodeEach[J, M any](dec *json.Decoder, dst *[]M, model func(*J) M) error {
+	return decodeArray(dec, func() error {
+		var j J
+		err := dec.Decode(&j)
+		*dst = append(*dst, model(&j))
+		return err
+	})
 }
 
 // bigArray is the length from which writeState puts each object of an
@@ -267,30 +249,22 @@ func writeState(w io.Writer, st State) error {
 		_, err := bw.WriteString("  ]")
 		return err
 	}
+	// optional writes a field only when it is set (unset is false).
+	optional := func(name string, set bool, v any) error {
+		if !set {
+			return nil
+		}
+		return field(name, v)
+	}
 	bw.WriteString("{\n")
 	steps := []func() error{
-		func() error {
-			if st.Description == "" {
-				return nil
-			}
-			return field("description", st.Description)
-		},
+		func() error { return optional("description", st.Description != "", st.Description) },
 		func() error { return field("now", st.Now) },
 		func() error { return field("seed", st.Seed) },
-		func() error {
-			if st.Seq == 0 {
-				return nil
-			}
-			return field("seq", st.Seq)
-		},
+		func() error { return optional("seq", st.Seq != 0, st.Seq) },
 		func() error { return field("config", st.Config) },
 		func() error { return field("organization", st.Organization) },
-		func() error {
-			if st.ADUSN == 0 {
-				return nil
-			}
-			return field("adUSN", st.ADUSN)
-		},
+		func() error { return optional("adUSN", st.ADUSN != 0, st.ADUSN) },
 		func() error {
 			return array("ad", len(st.AD), func(i int) any { return toADUserJSON(&st.AD[i]) })
 		},
@@ -301,18 +275,8 @@ func writeState(w io.Writer, st State) error {
 			return array("recipients", len(st.Recipients), func(i int) any { return toRecipientJSON(&st.Recipients[i]) })
 		},
 		func() error { return field("sync", st.Sync) },
-		func() error {
-			if len(st.Generate) == 0 {
-				return nil
-			}
-			return field("generate", st.Generate)
-		},
-		func() error {
-			if len(st.Apps) == 0 {
-				return nil
-			}
-			return field("apps", st.Apps)
-		},
+		func() error { return optional("generate", len(st.Generate) != 0, st.Generate) },
+		func() error { return optional("apps", len(st.Apps) != 0, st.Apps) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/scenarios/*.json from the builders in this file")
+var update = flag.Bool("update", false, "rewrite scenarios/*.json from the builders in this file")
 
 // scenarioBuild makes one scenario file: build drives the model through
 // the events the field report describes, so the file holds a state the
@@ -216,7 +216,24 @@ func rebuiltAD(t *testing.T, resilient bool) *Tenant {
 	// The new forest and the new Connect server know nothing of
 	// the old objects.
 	must(t, tn.Advance(10*24*time.Hour))
+	old := newForest(tn, false)
+	for _, u := range old {
+		u.ObjectGUID = [16]byte{}
+		if _, err := tn.AddADUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, tn, Initial)
+	return tn
+}
+
+// newForest replaces tn's AD with an empty forest and its Connect server
+// with a new one that remembers nothing (no watermark, no exported
+// anchors), and returns the old forest's users by DN, to re-create there.
+// With noRuns the new server has run no cycle either.
+func newForest(tn *Tenant, noRuns bool) []ADUser {
 	tn.mu.Lock()
+	defer tn.mu.Unlock()
 	var old []ADUser
 	for _, u := range tn.ad.byGUID {
 		old = append(old, *u)
@@ -226,15 +243,10 @@ func rebuiltAD(t *testing.T, resilient bool) *Tenant {
 	tn.ad.usn = 0
 	tn.sync.init()
 	tn.sync.Watermark = 0
-	tn.mu.Unlock()
-	for _, u := range old {
-		u.ObjectGUID = [16]byte{}
-		if _, err := tn.AddADUser(u); err != nil {
-			t.Fatal(err)
-		}
+	if noRuns {
+		tn.sync.Last = nil
 	}
-	mustSync(t, tn, Initial)
-	return tn
+	return old
 }
 
 // forestMove is the state before a new forest's first sync: the users were
@@ -254,18 +266,7 @@ func forestMove(t *testing.T) *Tenant {
 	mustAdd(t, tn, CloudUser{UserPrincipalName: "admin@contoso.onmicrosoft.com", DisplayName: "Tenant admin",
 		AccountEnabled: true, DirectoryRoles: []string{"Global Administrator"}})
 	must(t, tn.Advance(30*24*time.Hour))
-	tn.mu.Lock()
-	var old []ADUser
-	for _, u := range tn.ad.byGUID {
-		old = append(old, *u)
-	}
-	sort.Slice(old, func(i, j int) bool { return old[i].DN < old[j].DN })
-	tn.ad.init()
-	tn.ad.usn = 0
-	tn.sync.init()
-	tn.sync.Watermark = 0
-	tn.sync.Last = nil // the new server has run no cycle
-	tn.mu.Unlock()
+	old := newForest(tn, true)
 	tn.SetSchedulerEnabled(false)
 	must(t, tn.Advance(2*24*time.Hour))
 	for _, u := range old {
@@ -413,7 +414,7 @@ func TestScenarioFilesCurrent(t *testing.T) {
 			var buf bytes.Buffer
 			must(t, writeState(&buf, st))
 			want := buf.Bytes()
-			path := filepath.Join("..", ScenarioDir, name+".json")
+			path := filepath.Join(ScenarioDir, name+".json")
 			if *update {
 				must(t, os.WriteFile(path, want, 0o644))
 				return

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 )
 
 func load(t testing.TB, name string) *lab.Tenant {
 	t.Helper()
-	tn, err := lab.LoadScenario(rebind.Scenarios, name)
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +42,7 @@ func user(t *testing.T, tn *lab.Tenant, ref string) lab.CloudUser {
 // dump of it loads back to the same dump: `rebind lab dump` output is a
 // scenario.
 func TestScenariosRoundTrip(t *testing.T) {
-	names, err := lab.Scenarios(rebind.Scenarios)
+	names, err := lab.Scenarios(lab.ScenarioFiles)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -72,19 +70,4 @@ func (t *Tenant) nextScheduled() (time.Time, bool) {
 		next = t.now
 	}
 	return next, true
-}
-
-// controlScheduler serves GET /lab/scheduler (Get-ADSyncScheduler) and
-// POST /lab/scheduler?syncCycleEnabled=true|false (Set-ADSyncScheduler
-// -SyncCycleEnabled).
-func (s *Server) controlScheduler(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		on, err := strconv.ParseBool(r.URL.Query().Get("syncCycleEnabled"))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", "scheduler wants ?syncCycleEnabled=true or false")
-			return
-		}
-		s.t.SetSchedulerEnabled(on)
-	}
-	writeJSON(w, http.StatusOK, s.t.Scheduler())
 }

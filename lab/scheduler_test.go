@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -40,13 +38,9 @@ func TestScheduler(t *testing.T) {
 	mustSync(t, tn, Delta)
 	byHand := runs()
 
-	srv := httptest.NewServer(NewServer(tn, ServerOptions{}))
-	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/lab/scheduler?syncCycleEnabled=true", "", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /lab/scheduler: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	// (POST /lab/scheduler does the same over HTTP: lab/labhttp's
+	// TestControlScheduler.)
+	tn.SetSchedulerEnabled(true)
 	st := tn.Scheduler()
 	if !st.SyncCycleEnabled || st.NextSyncCycleStartTimeInUTC == nil || !st.NextSyncCycleStartTimeInUTC.Equal(tn.Now().Add(30*time.Minute)) {
 		t.Fatalf("re-enabled scheduler reports %+v (now %s)", st, tn.Now())

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"crypto/x509"
+	"embed"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -229,9 +230,16 @@ func FromState(st State) (*Tenant, error) {
 	return t, nil
 }
 
-// ScenarioDir is where scenario files live, relative to the repository
-// root (and to the root of rebind.Scenarios).
-const ScenarioDir = "testdata/scenarios"
+// ScenarioDir is where scenario files live, relative to this package's
+// directory (lab/) and to the root of ScenarioFiles.
+const ScenarioDir = "scenarios"
+
+// ScenarioFiles holds scenarios/*.json, the bundled scenarios, embedded so
+// that `rebind lab serve --scenario NAME` and `rebind rehearse` work from
+// any directory; open one with LoadScenario(ScenarioFiles, name).
+//
+//go:embed scenarios/*.json
+var ScenarioFiles embed.FS
 
 // Scenarios lists the scenario names in fsys (which holds ScenarioDir).
 func Scenarios(fsys fs.FS) ([]string, error) {

@@ -506,3 +506,35 @@ func (t *Tenant) export(a *ADUser, c *CloudUser, res *SyncResult, fresh bool) bo
 	}
 	return true
 }
+
+// CloudSyncCycle runs a cycle as Entra Cloud Sync does: it stops when its
+// deletions reach the threshold (syncEngine). A Cloud Sync job's
+// iterations run it.
+func (t *Tenant) CloudSyncCycle(policy SyncPolicy) (SyncResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.syncCycleAs(policy, cloudSyncEngine)
+}
+
+// CloudSyncCycleForcingDeletes runs a Cloud Sync cycle with the deletion
+// threshold off (a job restarted with ForceDeletes).
+func (t *Tenant) CloudSyncCycleForcingDeletes(policy SyncPolicy) (SyncResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	th := t.cfg.DeletionThreshold
+	t.cfg.DeletionThreshold = -1
+	defer func() { t.cfg.DeletionThreshold = th }()
+	return t.syncCycleAs(policy, cloudSyncEngine)
+}
+
+// LastRun returns the last cycle's report and its run number (the cycles
+// that ran, refused ones excluded, counted from 1), or false when none ran:
+// what Get-ADSyncRunProfileResult shows of the lab's Connect server.
+func (t *Tenant) LastRun() (SyncResult, int64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sync.Last == nil {
+		return SyncResult{}, 0, false
+	}
+	return *t.sync.Last, t.sync.Runs, true
+}

@@ -142,6 +142,23 @@ func TestRestoreMistakeLoop(t *testing.T) {
 }
 
 // TestRestoreOriginalADObject is the better fix of seed 000: reanimating
+// annBeside makes a tenant holding the cloud user cloud (its organization
+// changed by org when not nil), adds the AD user ann and runs a Delta
+// cycle.
+func annBeside(t *testing.T, org func(o *Organization), cloud CloudUser) (*Tenant, CloudUser, ADUser, SyncResult) {
+	t.Helper()
+	tn := New(Config{})
+	if org != nil {
+		org(&tn.org)
+	}
+	c, err := tn.AddCloudUser(cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustADUser(t, tn, "ann")
+	return tn, c, a, mustSync(t, tn, Delta)
+}
+
 // the original AD object hard matches and brings the cloud user back.
 func TestRestoreOriginalADObject(t *testing.T) {
 	tn := syncedTenant(t, Config{ADRecycleBin: true}, "nicki")
@@ -221,16 +238,7 @@ func TestSoftMatch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tn := New(Config{})
-			if tc.org != nil {
-				tc.org(&tn.org)
-			}
-			c, err := tn.AddCloudUser(tc.cloud)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := mustADUser(t, tn, "ann")
-			res := mustSync(t, tn, Delta)
+			tn, c, a, res := annBeside(t, tc.org, tc.cloud)
 			got, _ := tn.CloudUser(c.ID)
 			joined := got.OnPremisesImmutableID == a.ObjectGUID.ImmutableID()
 			if joined != tc.wantJoin {
@@ -301,16 +309,7 @@ func TestResiliencyProvisions(t *testing.T) {
 		{name: "soft match blocked", org: func(o *Organization) { o.BlockSoftMatch = true }, cloud: CloudUser{UserPrincipalName: "ann@contoso.com", ProxyAddresses: []string{"SMTP:ann@contoso.com"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tn := New(Config{})
-			if tc.org != nil {
-				tc.org(&tn.org)
-			}
-			c, err := tn.AddCloudUser(tc.cloud)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := mustADUser(t, tn, "ann")
-			res := mustSync(t, tn, Delta)
+			tn, c, a, res := annBeside(t, tc.org, tc.cloud)
 			if got, _ := tn.CloudUser(c.ID); got.OnPremisesImmutableID == a.Anchor() {
 				t.Fatal("the refused candidate was taken over")
 			}

@@ -13,6 +13,12 @@
 // guards the whole state. Methods return copies; the slices inside a copy are
 // shared with the model and must be treated as read-only (the model itself
 // never changes a slice in place, it replaces it).
+//
+// The package holds no protocol code: lab/labhttp serves the model over
+// HTTP (Graph, the Exchange admin API, tokens, the control API) and
+// lab/ldapserver over LDAP, both through Tenant's exported methods;
+// lab/instance runs them. The bundled scenarios are embedded here
+// (ScenarioFiles).
 package lab
 
 import (

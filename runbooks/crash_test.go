@@ -285,7 +285,7 @@ func TestRollback(t *testing.T) {
 	t.Run("rebuilt-ad-hard-match", func(t *testing.T) {
 		l, j := cases[1].setup(t)
 		before := l.dump()
-		rep := applyFailing(t, j, "step.adsync_cycle.initial", syncOff(l))
+		rep := applyFailing(t, j, "module.bind.step.adsync_cycle.initial", syncOff(l))
 		if rep.Status == journal.StatusRolledBack {
 			t.Fatalf("rolled back on its own past an irreversible step")
 		}
@@ -348,7 +348,7 @@ func rollBackAtCycle(t *testing.T, name string) (l *lab, before, after state) {
 	t.Helper()
 	l, j := caseNamed(t, name).setup(t)
 	before = l.dump()
-	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
+	rep := applyFailing(t, j, "module.bind.step.adsync_cycle.initial", func() {
 		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
 			t.Error(err)
 		}

@@ -182,15 +182,15 @@ func bound(t *testing.T, l *lab, names ...string) {
 	}
 }
 
-// TestRebuiltADWithDuplicates: seed 001 with duplicate attribute
-// resiliency. Each re-created account was provisioned beside its cloud
-// user and holds the anchor the runbook must write; the runbook stops
-// before it writes and names them. Done as told (sync off, the duplicates
-// deleted and purged once cloud-managed), it finishes.
-func TestRebuiltADWithDuplicates(t *testing.T) {
-	l := startLab(t, "rebuilt-ad-dar")
-	refused(t, l, rebuiltJob(l, "user04", "user05"), "already hold the anchor of a re-created account", "user04+", "DELETE /directory/deletedItems/{id}")
-
+// removeDuplicatesAsTold does what the runbooks' refusals tell an admin to
+// do with the duplicates duplicate attribute resiliency provisioned (UPNs
+// starting with one of prefixes): turn directory sync off, wait until the
+// switch-off has completed (72 hours,
+// learn.microsoft.com/office365/enterprise/turn-off-directory-synchronization)
+// so they are cloud-managed, then delete each and purge it from the
+// recycle bin.
+func removeDuplicatesAsTold(t *testing.T, l *lab, prefixes ...string) {
+	t.Helper()
 	tn := l.in.Tenant
 	if err := tn.SetDirSyncEnabled(false); err != nil {
 		t.Fatal(err)
@@ -199,7 +199,11 @@ func TestRebuiltADWithDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range l.dump().list("users") {
-		if upn := str(o["userPrincipalName"]); strings.HasPrefix(upn, "user04+") || strings.HasPrefix(upn, "user05+") {
+		upn := str(o["userPrincipalName"])
+		for _, p := range prefixes {
+			if !strings.HasPrefix(upn, p) {
+				continue
+			}
 			id := str(o["id"])
 			if err := tn.DeleteCloudUser(id); err != nil {
 				t.Fatal(err)
@@ -209,6 +213,18 @@ func TestRebuiltADWithDuplicates(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRebuiltADWithDuplicates: seed 001 with duplicate attribute
+// resiliency. Each re-created account was provisioned beside its cloud
+// user and holds the anchor the runbook must write; the runbook stops
+// before it writes and names them. Done as told (sync off, the duplicates
+// deleted and purged once cloud-managed), it finishes.
+func TestRebuiltADWithDuplicates(t *testing.T) {
+	l := startLab(t, "rebuilt-ad-dar")
+	refused(t, l, rebuiltJob(l, "user04", "user05"), "already hold the anchor of a re-created account", "user04+", "DELETE /directory/deletedItems/{id}")
+
+	removeDuplicatesAsTold(t, l, "user04+", "user05+")
 	l.apply(rebuiltJob(l, "user04", "user05"))
 	bound(t, l, "user04", "user05")
 }
@@ -275,24 +291,7 @@ func TestOffboardRelinkWithDuplicates(t *testing.T) {
 	l := startLab(t, "offboard-relink-dar")
 	refused(t, l, offboardJob(t, l, l.dump()), "already hold the anchor of a re-created account", "dana+", "eli+")
 
-	tn := l.in.Tenant
-	if err := tn.SetDirSyncEnabled(false); err != nil {
-		t.Fatal(err)
-	}
-	if err := tn.Advance(73 * time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range l.dump().list("users") {
-		if upn := str(o["userPrincipalName"]); strings.HasPrefix(upn, "dana+") || strings.HasPrefix(upn, "eli+") {
-			id := str(o["id"])
-			if err := tn.DeleteCloudUser(id); err != nil {
-				t.Fatal(err)
-			}
-			if err := tn.PurgeCloudUser(id); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	removeDuplicatesAsTold(t, l, "dana+", "eli+")
 	l.apply(offboardJob(t, l, l.dump()))
 	bound(t, l, "dana", "eli")
 }
@@ -424,7 +423,7 @@ func TestRebuiltADVerifiesLicenses(t *testing.T) {
 	if len(sku) == 0 {
 		t.Fatal("user04 has no license in the scenario")
 	}
-	tr := &trigger{t: t, marker: "step.adsync_cycle.initial", fn: func() {
+	tr := &trigger{t: t, marker: "module.bind.step.adsync_cycle.initial", fn: func() {
 		body := map[string]any{"addLicenses": []any{}, "removeLicenses": []string{sku[0]}}
 		if code, out := l.do(http.MethodPost, "/v1.0/users/"+str(u["id"])+"/assignLicense", body); code != http.StatusOK {
 			t.Errorf("remove the license: %d %v", code, out)

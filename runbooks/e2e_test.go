@@ -13,10 +13,10 @@ import (
 	"testing"
 	"testing/fstest"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 func immutableID(t *testing.T, g string) string {
@@ -487,7 +487,7 @@ func TestRestoreMistakeRefusesWhenSoftMatchIsBlocked(t *testing.T) {
 	}{
 		{"admin says so", map[string]string{"upn": "nicki@contoso.com", "soft_match_blocked": "yes"}, func(*lab) map[string]string { return nil }},
 		{"read with a delegated token", map[string]string{"upn": "nicki@contoso.com"}, func(l *lab) map[string]string {
-			return map[string]string{"REBIND_LAB_TOKEN": l.delegatedToken("OnPremDirectorySynchronization.Read.All User.ReadWrite.All Organization.Read.All User.DeleteRestore.All", labmodel.RoleGlobalAdministrator)}
+			return map[string]string{"REBIND_LAB_TOKEN": l.delegatedToken("OnPremDirectorySynchronization.Read.All User.ReadWrite.All Organization.Read.All User.DeleteRestore.All", labhttp.RoleGlobalAdministrator)}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -583,7 +583,7 @@ func TestRestoreMistakeRefusesWhenTheOriginalIsRestorable(t *testing.T) {
 // scenario name changed by edit.
 func scenarioVariant(t *testing.T, name string, edit func(sc map[string]any)) fs.FS {
 	t.Helper()
-	raw, err := fs.ReadFile(rebind.Scenarios, path.Join(labmodel.ScenarioDir, name+".json"))
+	raw, err := fs.ReadFile(labmodel.ScenarioFiles, path.Join(labmodel.ScenarioDir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,12 +22,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/cli"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/internal/e2e"
+	labmodel "github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
@@ -289,11 +289,11 @@ type lab struct {
 
 func startLab(t *testing.T, scenario string) *lab {
 	t.Helper()
-	return startLabFrom(t, rebind.Scenarios, scenario)
+	return startLabFrom(t, labmodel.ScenarioFiles, scenario)
 }
 
 // startLabFrom starts a lab from a scenario in fsys (laid out as
-// rebind.Scenarios is), for a test that varies a bundled scenario.
+// lab.ScenarioFiles is), for a test that varies a bundled scenario.
 func startLabFrom(t *testing.T, fsys fs.FS, scenario string) *lab {
 	t.Helper()
 	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: fsys})
@@ -375,17 +375,7 @@ func (l *lab) token() string {
 	}
 	resp, err := hc.PostForm(ep.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {ep.ClientID},
 		"client_secret": {ep.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		l.t.Fatalf("token: %s %v", resp.Status, err)
-	}
-	return tok.AccessToken
+	return l.accessToken(resp, err, "token")
 }
 
 // delegatedToken is a delegated Graph token for the lab's administrator
@@ -395,6 +385,13 @@ func (l *lab) delegatedToken(scp string, wids ...string) string {
 	l.t.Helper()
 	b, _ := json.Marshal(map[string]any{"user": "admin@contoso.com", "scp": scp, "wids": wids})
 	resp, err := l.in.Client().Post(l.in.URL+"/lab/token", "application/json", bytes.NewReader(b))
+	return l.accessToken(resp, err, "delegated token")
+}
+
+// accessToken is the access_token of a token endpoint's answer; what names
+// the token in the failure.
+func (l *lab) accessToken(resp *http.Response, err error, what string) string {
+	l.t.Helper()
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -403,7 +400,7 @@ func (l *lab) delegatedToken(scp string, wids ...string) string {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		l.t.Fatalf("delegated token: %s %v", resp.Status, err)
+		l.t.Fatalf("%s: %s %v", what, resp.Status, err)
 	}
 	return tok.AccessToken
 }

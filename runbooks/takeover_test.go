@@ -2,10 +2,13 @@ package runbooks_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // takeoverUsers are the cloud-only users of the cloud-only-takeover scenario.
@@ -127,7 +130,7 @@ func TestHardMatchTakeoverRefuses(t *testing.T) {
 	t.Run("admin role", func(t *testing.T) {
 		l := startLab(t, "cloud-only-takeover")
 		addPair(t, l, "kim", "Global Administrator")
-		refused(t, l, takeoverJob(l, "hana", "kim"), "kim@contoso.com (role template "+labmodel.RoleGlobalAdministrator+")")
+		refused(t, l, takeoverJob(l, "hana", "kim"), "kim@contoso.com (role template "+labhttp.RoleGlobalAdministrator+")")
 	})
 	t.Run("takeover blocked", func(t *testing.T) {
 		l := startLab(t, "cloud-only-takeover")
@@ -158,4 +161,34 @@ func TestHardMatchTakeoverRefuses(t *testing.T) {
 		j := l.newJob("hard-match-takeover", map[string]string{"users": `{"user00003@contoso.com" = "user00003@contoso.com"}`, "takeover_blocked": "no"})
 		refused(t, l, j, "not cloud-only")
 	})
+}
+
+// TestHardMatchTakeoverChecksTheCloudUser: the bind-cycle module compares
+// each bound user with the cloud user the baseline kept, when the runbook
+// passes its id. Here hana's cloud user is deleted and purged right before
+// the Initial cycle, so the cycle provisions her AD account as a new cloud
+// user holding the same anchor: the awaited state is reached, and the
+// check against the old id fails the run, naming both.
+func TestHardMatchTakeoverChecksTheCloudUser(t *testing.T) {
+	l := startLab(t, "cloud-only-takeover")
+	old := str(l.dump().cloudUser(t, "hana@contoso.com", false)["id"])
+	tr := &trigger{t: t, marker: "module.bind.step.adsync_cycle.initial", fn: func() {
+		if err := l.in.Tenant.DeleteCloudUser(old); err != nil {
+			t.Error(err)
+		}
+		if err := l.in.Tenant.PurgeCloudUser(old); err != nil {
+			t.Error(err)
+		}
+	}}
+	rep, err := takeoverJob(l, "hana").run(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := str(l.dump().cloudUser(t, "hana@contoso.com", false)["id"])
+	if now == old {
+		t.Fatalf("hana is still cloud user %s; the test wanted her provisioned anew", old)
+	}
+	if f := fmt.Sprint(rep.Failures); rep.Status == journal.StatusSucceeded || !strings.Contains(f, "is cloud user "+now+", not "+old) {
+		t.Fatalf("run ended %s (%+v), want a failure naming cloud user %s instead of %s", rep.Status, rep.Failures, now, old)
+	}
 }

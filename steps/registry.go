@@ -2,7 +2,8 @@ package steps
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
@@ -39,28 +40,80 @@ type TargetType interface {
 }
 
 var (
-	mu      sync.RWMutex
-	types   = map[string]Type{}
-	targets = map[string]TargetType{}
+	// types holds the data sources and step types by name (one
+	// namespace: a name is a data source or a step type, not both).
+	types   = registry[DataSource]{register: "Register", what: "step type"}
+	targets = registry[TargetType]{register: "RegisterTarget", what: "target type"}
 )
 
+// registry is one namespace of registered types, safe for concurrent use.
+type registry[T any] struct {
+	// register and what name the registering function and what it
+	// registers, in its panics.
+	register, what string
+	mu             sync.RWMutex
+	m              map[string]T
+}
+
+// add registers v as name. It panics when name is empty or already
+// registered.
+func (r *registry[T]) add(name string, v T) {
+	if name == "" {
+		panic("steps: " + r.register + " of a " + r.what + " with an empty name")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
+		panic("steps: " + r.register + " called twice for " + r.what + " " + name)
+	}
+	if r.m == nil {
+		r.m = map[string]T{}
+	}
+	r.m[name] = v
+}
+
+func (r *registry[T]) lookup(name string) (T, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v, ok := r.m[name]
+	return v, ok
+}
+
+// names returns the registered names, sorted.
+func (r *registry[T]) names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Sorted(maps.Keys(r.m))
+}
+
 // Register makes a step type available by its Info().Name. It panics when t is
-// nil, its name is empty, or the name is already registered: those are
-// programmer mistakes found at start-up.
+// nil, its name is empty or already registered, or its Kind is KindData (a
+// data source is registered with RegisterData): those are programmer mistakes
+// found at start-up.
 func Register(t Type) {
 	if t == nil {
 		panic("steps: Register of a nil Type")
 	}
-	name := t.Info().Name
-	if name == "" {
-		panic("steps: Register of a Type with an empty name")
+	if t.Info().Kind == KindData {
+		panic("steps: Register of step type " + t.Info().Name + " of kind data: register a data source with RegisterData")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := types[name]; dup {
-		panic("steps: Register called twice for step type " + name)
+	types.add(t.Info().Name, t)
+}
+
+// RegisterData makes a data source available by its Info().Name, with the
+// same rules as Register; its Kind must be KindData, and it must not have
+// Diff and Apply (the engine takes a type that has them for a step type).
+func RegisterData(d DataSource) {
+	if d == nil {
+		panic("steps: RegisterData of a nil DataSource")
 	}
-	types[name] = t
+	if k := d.Info().Kind; k != KindData {
+		panic("steps: RegisterData of " + d.Info().Name + " of kind " + k.String() + ": a data source only reads (KindData)")
+	}
+	if _, ok := d.(Type); ok {
+		panic("steps: RegisterData of " + d.Info().Name + ", which has Diff and Apply: a data source only reads")
+	}
+	types.add(d.Info().Name, d)
 }
 
 // RegisterTarget makes a target type available by its Info().Name, with the
@@ -69,57 +122,24 @@ func RegisterTarget(t TargetType) {
 	if t == nil {
 		panic("steps: RegisterTarget of a nil TargetType")
 	}
-	name := t.Info().Name
-	if name == "" {
-		panic("steps: RegisterTarget of a TargetType with an empty name")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := targets[name]; dup {
-		panic("steps: RegisterTarget called twice for target type " + name)
-	}
-	targets[name] = t
+	targets.add(t.Info().Name, t)
 }
 
-// Lookup returns the step type registered under name.
-func Lookup(name string) (Type, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	t, ok := types[name]
-	return t, ok
-}
+// Lookup returns the data source or step type registered under name. A
+// step type is a DataSource that also implements Type: callers that diff
+// or apply assert it, as they assert the optional capabilities (Reverter,
+// BulkObserver).
+func Lookup(name string) (DataSource, bool) { return types.lookup(name) }
 
 // LookupTarget returns the target type registered under name.
-func LookupTarget(name string) (TargetType, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	t, ok := targets[name]
-	return t, ok
-}
+func LookupTarget(name string) (TargetType, bool) { return targets.lookup(name) }
 
-// Types returns the names of the registered step types, sorted.
-func Types() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(types))
-	for n := range types {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// Types returns the names of the registered data sources and step types,
+// sorted.
+func Types() []string { return types.names() }
 
 // Targets returns the names of the registered target types, sorted.
-func Targets() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(targets))
-	for n := range targets {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Targets() []string { return targets.names() }
 
 // String returns the string attribute name of an object value, and whether
 // it was present, known and not null. It panics if the attribute exists but

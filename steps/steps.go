@@ -8,17 +8,21 @@
 // decodes the block against the schema and hands the step only typed cty values
 // (a Call); step code never sees HCL.
 //
-// Most step types are desired state ("ensure"): Observe reads the object, Diff
-// computes before -> after (a NoOp when the object is already so), and Apply
-// makes it so, safely when repeated. That gives the engine an idempotent apply,
-// a plan that shows before -> after, a probe for resume and a before-value for
-// rollback. Data types only Observe. Action types (purge, start a sync cycle)
-// cannot be observed as state; they declare whether they are safe to repeat.
+// A data source (a `data` block's type, DataSource) is Info and Observe: it
+// reads and never writes. A step type (Type) is a data source that can also
+// change what it observes. Most step types are desired state ("ensure"):
+// Observe reads the object, Diff computes before -> after (a NoOp when the
+// object is already so), and Apply makes it so, safely when repeated. That
+// gives the engine an idempotent apply, a plan that shows before -> after, a
+// probe for resume and a before-value for rollback. Action types (purge, start
+// a sync cycle) cannot be observed as state; they declare whether they are
+// safe to repeat.
 //
 // Optional capabilities are discovered by type assertion, as database/sql/driver
 // does: a Type that also implements Reverter can be rolled back; one that does
-// not is reported as not reverted, never silently skipped. One that
-// implements BulkObserver observes a fan-out's objects in a few requests.
+// not is reported as not reverted, never silently skipped. A data source or
+// step type that implements BulkObserver observes a fan-out's objects in a few
+// requests.
 package steps
 
 import (
@@ -35,8 +39,8 @@ import (
 type Kind int
 
 const (
-	// KindData reads and never writes. Data blocks are observed at plan and
-	// re-checked at apply.
+	// KindData reads and never writes: the kind of every DataSource, and of
+	// no Type. Data blocks are observed at plan and re-checked at apply.
 	KindData Kind = iota + 1
 	// KindEnsure drives an object to a desired state; Apply is idempotent.
 	KindEnsure
@@ -48,15 +52,7 @@ const (
 
 // String returns the name used in plans and the journal.
 func (k Kind) String() string {
-	switch k {
-	case KindData:
-		return "data"
-	case KindEnsure:
-		return "ensure"
-	case KindAction:
-		return "action"
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
+	return enumName(k, "Kind", "data", "ensure", "action")
 }
 
 // Reversibility says whether a completed step can be undone.
@@ -75,15 +71,16 @@ const (
 
 // String returns the name used in plans and the journal.
 func (r Reversibility) String() string {
-	switch r {
-	case Reversible:
-		return "reversible"
-	case Compensable:
-		return "compensable"
-	case Irreversible:
-		return "irreversible"
+	return enumName(r, "Reversibility", "reversible", "compensable", "irreversible")
+}
+
+// enumName is the name of v, an enumeration of type typ whose values
+// count from 1 in the order of names, or typ(v) for a value out of range.
+func enumName[E ~int](v E, typ string, names ...string) string {
+	if v < 1 || int(v) > len(names) {
+		return fmt.Sprintf("%s(%d)", typ, int(v))
 	}
-	return fmt.Sprintf("Reversibility(%d)", int(r))
+	return names[v-1]
 }
 
 // Attribute describes one argument of a step (or target) block.
@@ -118,13 +115,14 @@ type Attribute struct {
 // Schema is the set of arguments a block accepts, by name.
 type Schema map[string]Attribute
 
-// Info describes a step type.
+// Info describes a data source or a step type.
 type Info struct {
 	// Name is the block label, e.g. "file" or "entra_user_restored".
 	Name string
 	// Doc is a short paragraph shown by `rebind steps` and in plans.
 	Doc string
-	// Kind is data, ensure or action.
+	// Kind is KindData for a DataSource, KindEnsure or KindAction for a
+	// step type (Type).
 	Kind Kind
 	// Target is the target type this step needs ("entra", "ad", "exo",
 	// "adsync"), or "" when it needs none.
@@ -168,7 +166,7 @@ const (
 	Delete Action = "delete"
 	// Run: an action step will run.
 	Run Action = "run"
-	// Read: a data step reads; it never writes.
+	// Read: a data block reads; it never writes.
 	Read Action = "read"
 )
 
@@ -290,28 +288,6 @@ type Change struct {
 	Private []byte
 }
 
-// ReadChange is the Change of a data type: it reads and never writes, so
-// Before is null and After is what Observe read.
-func ReadChange(obs Observation) Change {
-	return Change{Action: Read, Before: cty.NullVal(obs.Value.Type()), After: obs.Value}
-}
-
-// Reader gives a data type (KindData) the Diff and Apply of the Step
-// interface: a data type reads and never writes, so its change is
-// ReadChange and applying it answers what Observe read. Data types embed
-// it rather than each writing the same two methods.
-type Reader struct{}
-
-// Diff returns ReadChange(obs).
-func (Reader) Diff(ctx context.Context, call Call, obs Observation) (Change, error) {
-	return ReadChange(obs), nil
-}
-
-// Apply returns what was read.
-func (Reader) Apply(ctx context.Context, call Call, change Change) (Result, error) {
-	return Result{Value: change.After}, nil
-}
-
 // Result is what Apply returns: values later steps can reference as
 // `step.TYPE.NAME.result`.
 type Result struct {
@@ -323,16 +299,25 @@ type Result struct {
 	Change *Change
 }
 
-// Type is a step type. Implementations must be safe for concurrent use: a
-// fan-out calls the same Type from many goroutines.
-type Type interface {
+// DataSource is the type of a data block: it reads and never writes (its
+// Info().Kind is KindData). The engine observes a data block at plan, puts
+// the observation's Value in scope as `data.TYPE.NAME`, and reads it again at
+// apply. Implementations must be safe for concurrent use: a fan-out calls the
+// same DataSource from many goroutines.
+type DataSource interface {
 	// Info describes the type. It must return the same value every time.
 	Info() Info
 	// Observe reads the object the call names. It never writes.
 	Observe(ctx context.Context, call Call) (Observation, error)
+}
+
+// Type is a step type: a DataSource that can also change what it observes
+// (its Info().Kind is KindEnsure or KindAction). Implementations must be
+// safe for concurrent use.
+type Type interface {
+	DataSource
 	// Diff computes the change from what was observed to what the call asks
-	// for. It returns Action NoOp when nothing needs doing. Data types return
-	// Action Read.
+	// for. It returns Action NoOp when nothing needs doing.
 	Diff(ctx context.Context, call Call, obs Observation) (Change, error)
 	// Apply makes the change. For ensure types it must be safe to repeat.
 	Apply(ctx context.Context, call Call, change Change) (Result, error)

@@ -237,7 +237,7 @@ func compareHeader(field string, got, want plan.Step) []Mismatch {
 // that writes (or may write) with a step type that cannot be undone is
 // marked irreversible. Per-call reversibility (exec without undo) needs
 // the arguments and is checked against a fresh plan (Compare).
-func checkInstances(field string, ps plan.Step, st *runbook.Step, t steps.Type) []Mismatch {
+func checkInstances(field string, ps plan.Step, st *runbook.Step, t steps.DataSource) []Mismatch {
 	var ms []Mismatch
 	_, perCall := t.(steps.CallReversibility)
 	static := t.Info().Reversibility == steps.Irreversible

@@ -142,7 +142,8 @@ func TestGraphSDKOnlyInEntra(t *testing.T) {
 }
 
 // TestProductDoesNotDependOnLab: nothing under engine/ or steps/ depends on
-// lab/: the product does not know a lab exists (`--lab` binds targets to a
+// lab/ or any package under it (the model, lab/labhttp, lab/ldapserver,
+// lab/instance, ...): the product does not know a lab exists (`--lab` binds targets to a
 // lab as an environment, in cli/ and lab/control). Test files may use the
 // lab as their fixture, so only the non-test dependency graph (transitive)
 // is checked.
@@ -163,6 +164,25 @@ func TestProductDoesNotDependOnLab(t *testing.T) {
 			t.Errorf("%s depends on %s: engine/ and steps/ must not depend on lab/ (see ARCHITECTURE.md)", p, l)
 		}
 	}
+}
+
+// TestLabModelHasNoProtocolCode: package lab is the lab tenant's model; its
+// protocol surfaces (lab/labhttp for HTTP, lab/ldapserver for LDAP) are
+// packages of their own over its exported API, so the model's non-test
+// files import neither net/http nor any package under lab/.
+func TestLabModelHasNoProtocolCode(t *testing.T) {
+	for _, p := range listModule(t) {
+		if p.ImportPath != module+"/lab" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp == "net/http" || strings.HasPrefix(imp, "net/http/") || under(imp, "lab") {
+				t.Errorf("lab imports %s: HTTP and the other protocol surfaces belong in lab/labhttp and lab/ldapserver (see ARCHITECTURE.md)", rel(imp))
+			}
+		}
+		return
+	}
+	t.Fatal("go list did not list package lab")
 }
 
 // cliTestImporters may import cli/ from their test files only.

@@ -11,10 +11,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	_ "github.com/rebind-dev/rebind/steps/ad"
 	"github.com/rebind-dev/rebind/steps/credential"
 	"github.com/rebind-dev/rebind/steps/httpx"
@@ -44,7 +44,7 @@ func credentialOf(t *testing.T, b *control.Binding) (string, error) {
 // choose another identity. The process's own Azure and AD credentials
 // never reach the lab.
 func TestBindVerifiesTheLab(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestBindVerifiesTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := in.Server.Authority().Verify(tok)
-	if err != nil || c.AppID != b.Endpoints.ClientID || c.Aud != lab.GraphResource {
+	if err != nil || c.AppID != b.Endpoints.ClientID || c.Aud != labhttp.GraphResource {
 		t.Fatalf("token claims %+v, %v", c, err)
 	}
 
@@ -114,7 +114,7 @@ func TestBindVerifiesTheLab(t *testing.T) {
 // served with --plain-http (for clients that cannot be given its CA)
 // cannot be bound.
 func TestBindRefusesPlainHTTP(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios, PlainHTTP: true})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles, PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestBindRefusesPlainHTTP(t *testing.T) {
 // TestBindingEnvironment: the environment text binds each target the
 // runbook declares, by its own name, to the lab's endpoints.
 func TestBindingEnvironment(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,20 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // TestLabClient drives a lab through the one client of its control API:
 // endpoints, clock, scheduler, cycles and the refusal of a cycle while
 // the tenant's sync is off.
 func TestLabClient(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "healthy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{Anonymous: true}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{Anonymous: true}))
 	t.Cleanup(srv.Close)
 	l, err := control.Dial(srv.URL, nil)
 	if err != nil {

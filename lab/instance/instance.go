@@ -21,6 +21,7 @@ import (
 
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 	"github.com/rebind-dev/rebind/snapshot"
 )
@@ -39,7 +40,8 @@ type Options struct {
 	// Scenario names the scenario to start from (a file in Scenarios);
 	// ignored when StatePath names a file that exists.
 	Scenario string
-	// Scenarios holds testdata/scenarios/*.json.
+	// Scenarios holds the scenario files (lab.ScenarioFiles, or a test's own
+	// fs.FS with the same layout).
 	Scenarios fs.FS
 	// Snapshot, when not "", is a file `rebind snapshot` wrote: the tenant
 	// starts as its twin (lab.FromSnapshot) instead of a scenario; ignored
@@ -66,7 +68,7 @@ type Options struct {
 	// answers finds it; GET /lab/endpoints reports the path.
 	CAFile string
 	// Server tunes the HTTP server (throttle limits).
-	Server lab.ServerOptions
+	Server labhttp.ServerOptions
 	// SaveEvery is how often changes made over LDAP are saved; 1 s when
 	// zero.
 	SaveEvery time.Duration
@@ -86,7 +88,7 @@ type Instance struct {
 	// GET /lab/endpoints publishes too.
 	CAPEM []byte
 	// Server is the HTTP handler (throttle limits, faults, apps).
-	Server *lab.Server
+	Server *labhttp.Server
 
 	opts  Options
 	http  *http.Server
@@ -145,7 +147,7 @@ func Start(opts Options) (*Instance, error) {
 	}
 	// One CA for HTTPS, LDAPS and StartTLS, published by /lab/endpoints.
 	in.ldap = ldapserver.New(t, ldapserver.Options{TLSConfig: ca.Config})
-	srv := lab.NewServer(t, opts.Server)
+	srv := labhttp.NewServer(t, opts.Server)
 	in.Server = srv
 	in.URL = "https://" + hl.Addr().String()
 	if opts.PlainHTTP {

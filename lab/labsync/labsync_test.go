@@ -8,7 +8,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind"
+	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
@@ -21,7 +21,7 @@ import (
 // --lab` binds it: driver "lab", with the lab's URL and CA.
 func bound(t *testing.T, scenario string) (*instance.Instance, steps.TargetType, steps.TargetConfig, any) {
 	t.Helper()
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles})
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func bound(t *testing.T, scenario string) (*instance.Instance, steps.TargetType,
 // apply observes, diffs and applies step type name with config given.
 func apply(t *testing.T, name string, target any, given map[string]any) (steps.Type, steps.Call, steps.Change, steps.Result, error) {
 	t.Helper()
-	typ, _ := steps.Lookup(name)
+	typ := steptest.Step(t, name)
 	call := steps.Call{Address: "step." + name + ".t", Config: steptest.Config(typ.Info().Schema, given), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {

@@ -22,12 +22,7 @@ var adminDN = "CN=Administrator,CN=Users," + domain
 // the test ends; it returns the address.
 func serve(t testing.TB, srv *ldapserver.Server) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	l, errc := serveLoopback(t, srv)
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close: %v", err)
@@ -37,6 +32,19 @@ func serve(t testing.TB, srv *ldapserver.Server) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// serveLoopback serves srv on a new loopback listener; the channel gets
+// what Serve returns.
+func serveLoopback(t testing.TB, srv *ldapserver.Server) (net.Listener, <-chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	return l, errc
 }
 
 // start serves tenant tn with default options.

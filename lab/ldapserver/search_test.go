@@ -146,13 +146,8 @@ func TestBinaryGUIDs(t *testing.T) {
 // checks every user comes exactly once, and that an unpaged search stops
 // at 1,000 with sizeLimitExceeded as AD's MaxPageSize makes it.
 func TestPaging(t *testing.T) {
-	tn := lab.New(lab.Config{})
 	const n = 2500
-	for i := range n {
-		addUser(t, tn, fmt.Sprintf("user%04d", i), nil)
-	}
-	_, addr := start(t, tn)
-	c := admin(t, addr)
+	c := adminOverUsers(t, n)
 	req := ldap.NewSearchRequest(domain, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(&(objectClass=user)(sAMAccountName=user*))", []string{"sAMAccountName", "objectGUID"}, nil)
 
@@ -207,13 +202,8 @@ func TestPaging(t *testing.T) {
 // connection, as steps/ad's client does under for_each with
 // max_concurrency: each must get its own pages.
 func TestConcurrentPagedSearches(t *testing.T) {
-	tn := lab.New(lab.Config{})
 	const n = 1200
-	for i := range n {
-		addUser(t, tn, fmt.Sprintf("user%04d", i), nil)
-	}
-	_, addr := start(t, tn)
-	c := admin(t, addr)
+	c := adminOverUsers(t, n)
 	filters := []string{"(objectClass=user)", "(sAMAccountName=user0*)", "(sAMAccountName=user1*)", "(objectClass=user)"}
 	want := []int{n, 1000, 200, n}
 	errs := make(chan error, len(filters))
@@ -241,4 +231,16 @@ func TestConcurrentPagedSearches(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// adminOverUsers serves a tenant of n AD users, user0000 and on, and
+// returns the administrator's connection to it.
+func adminOverUsers(t *testing.T, n int) *ldap.Conn {
+	t.Helper()
+	tn := lab.New(lab.Config{})
+	for i := range n {
+		addUser(t, tn, fmt.Sprintf("user%04d", i), nil)
+	}
+	_, addr := start(t, tn)
+	return admin(t, addr)
 }

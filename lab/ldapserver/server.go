@@ -116,24 +116,12 @@ func New(t *lab.Tenant, opts Options) *Server {
 	if opts.Password == "" {
 		opts.Password = DefaultPassword
 	}
-	if opts.MaxPageSize <= 0 {
-		opts.MaxPageSize = DefaultMaxPageSize
-	}
-	if opts.MaxReceiveBuffer <= 0 {
-		opts.MaxReceiveBuffer = defaultMaxReceiveBuffer
-	}
-	if opts.InitRecvTimeout <= 0 {
-		opts.InitRecvTimeout = defaultInitRecvTimeout
-	}
-	if opts.MaxConnIdleTime <= 0 {
-		opts.MaxConnIdleTime = defaultMaxConnIdleTime
-	}
-	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = defaultMaxConnections
-	}
-	if opts.MaxPoolThreads <= 0 {
-		opts.MaxPoolThreads = defaultMaxPoolThreads
-	}
+	orDefault(&opts.MaxPageSize, DefaultMaxPageSize)
+	orDefault(&opts.MaxReceiveBuffer, defaultMaxReceiveBuffer)
+	orDefault(&opts.InitRecvTimeout, defaultInitRecvTimeout)
+	orDefault(&opts.MaxConnIdleTime, defaultMaxConnIdleTime)
+	orDefault(&opts.MaxConnections, defaultMaxConnections)
+	orDefault(&opts.MaxPoolThreads, defaultMaxPoolThreads)
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = log.Default()
 	}
@@ -162,6 +150,14 @@ func (s *Server) BaseDN() string { return s.dir.domain }
 
 // Credentials returns the DN and password the administrator binds with.
 func (s *Server) Credentials() (bindDN, password string) { return s.opts.BindDN, s.opts.Password }
+
+// orDefault sets *v to def when it is zero or negative (an option left
+// unset).
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
 
 // CAPEM returns the PEM of the CA that signed the certificate New made, for
 // clients to trust; it is nil when Options.TLSConfig was given.

@@ -126,12 +126,7 @@ func TestRootDSE(t *testing.T) {
 
 func TestCloseEndsConnections(t *testing.T) {
 	srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	l, errc := serveLoopback(t, srv)
 	c := admin(t, l.Addr().String())
 	done := make(chan error, 1)
 	go func() { done <- srv.Close() }()
@@ -190,12 +185,7 @@ func TestListenAndServe(t *testing.T) {
 func TestCloseWhileClientsArrive(t *testing.T) {
 	for trial := range 60 {
 		srv := ldapserver.New(lab.New(lab.Config{}), ldapserver.Options{})
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(l) }()
+		l, errc := serveLoopback(t, srv)
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Add(1)

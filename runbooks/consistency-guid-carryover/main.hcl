@@ -233,35 +233,16 @@ step "ad_attribute" "carry" {
   guid            = each.value.anchor_guid
 }
 
-# The new server's first cycle: full import, sync and export.
-step "adsync_cycle" "initial" {
-  target = target.adsync.connect
-  policy = "Initial"
-}
-
-# Each cloud user keeps its immutable ID and is exported to by this cycle:
-# hard matched to its new account. A conflict reported since the cycle
-# started ends the wait with its text.
-step "entra_user_state" "bound" {
-  for_each        = local.carried
-  max_concurrency = 10
-  max_errors      = var.max_errors
-  target          = target.entra.tenant
-  upn             = each.value.upn
-  immutable_id    = each.value.anchor
-  sync_enabled    = true
-  await           = "3h"
-  errors_since    = step.adsync_cycle.initial.result.started
-  synced_since    = step.adsync_cycle.initial.result.started
-
-  postcondition {
-    condition     = self.observed.user.id == each.value.cloud.id
-    error_message = "${each.value.upn} is now cloud user ${self.observed.user.id}, not ${each.value.cloud.id}: the new account did not bind to its old cloud user."
-  }
-  postcondition {
-    condition     = length(setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses))) == 0
-    error_message = "${each.value.upn} is bound but lost licenses it had before (skuId ${join(", ", setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses)))}; the baseline lists them)."
-  }
+# The new server's first cycle (full import, sync and export). Each cloud
+# user keeps its immutable ID and is exported to by this cycle: hard
+# matched to its new account, still the same cloud user, with its licenses.
+module "bind" {
+  source             = "bind-cycle"
+  max_errors         = var.max_errors
+  synced_since_cycle = true
+  users = { for k, u in local.carried : k => {
+    upn = u.upn, immutable_id = u.anchor, cloud_id = u.cloud.id, licenses = u.cloud.licenses, aliases = []
+  } }
 }
 
 # From now on the new server syncs on its schedule.

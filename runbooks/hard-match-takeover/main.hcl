@@ -196,30 +196,14 @@ step "approve" "takeover" {
   message  = "The next cycle takes these cloud users over: ${each.value}. From then on they are managed on premises: every attribute AD has a value for overwrites the cloud's (addresses included: compare proxy_addresses and ad_proxy_addresses in the baseline), and with password hash sync their password becomes the AD account's. Check the baseline, then approve."
 }
 
-step "adsync_cycle" "initial" {
-  target = target.adsync.connect
-  policy = "Initial"
-}
-
-step "entra_user_state" "bound" {
-  for_each        = local.found
-  max_concurrency = 10
-  max_errors      = var.max_errors
-  target          = target.entra.tenant
-  upn             = each.value.ad_upn
-  immutable_id    = each.value.anchor
-  sync_enabled    = true
-  await           = "3h"
-  errors_since    = step.adsync_cycle.initial.result.started
-
-  postcondition {
-    condition     = self.observed.user.id == each.value.cloud.id
-    error_message = "${each.value.ad_upn} is cloud user ${self.observed.user.id}, not ${each.value.cloud.id}: the AD account did not take over its cloud user."
-  }
-  postcondition {
-    condition     = length(setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses))) == 0
-    error_message = "${each.value.ad_upn} is bound but lost licenses it had (skuId ${join(", ", setsubtract(toset(each.value.cloud.licenses), toset(self.observed.user.licenses)))}; the baseline lists them)."
-  }
+# The Initial cycle; each AD account takes over its cloud user (the same
+# one, with its licenses) under the AD account's UPN.
+module "bind" {
+  source     = "bind-cycle"
+  max_errors = var.max_errors
+  users = { for c, u in local.found : c => {
+    upn = u.ad_upn, immutable_id = u.anchor, cloud_id = u.cloud.id, licenses = u.cloud.licenses, aliases = []
+  } }
 }
 
 step "adsync_scheduler" "release" {

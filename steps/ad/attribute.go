@@ -54,11 +54,7 @@ type attributePrivate struct {
 }
 
 func (attributeStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -210,42 +206,30 @@ func (attributeStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 }
 
 func (attributeStep) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	if change.Action == steps.NoOp {
-		return steps.Result{}, nil
-	}
-	p, err := decodeAttributePrivate(change)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	d, err := directory(call)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	return steps.Result{}, replaceValues(d, p.DN, p.Attribute, p.After)
+	return steps.Result{}, writeRecorded(call, change, func(p attributePrivate) [][]byte { return p.After })
 }
 
 // Revert writes the values the attribute had before Apply.
 func (attributeStep) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
+	return writeRecorded(call, change, func(p attributePrivate) [][]byte { return p.Before })
+}
+
+// writeRecorded sets the attribute the recorded change names to the
+// values pick chooses from it (After to apply, Before to revert); a NoOp
+// change writes nothing.
+func writeRecorded(call steps.Call, change steps.Change, pick func(attributePrivate) [][]byte) error {
 	if change.Action == steps.NoOp {
 		return nil
 	}
-	p, err := decodeAttributePrivate(change)
-	if err != nil {
-		return err
+	var p attributePrivate
+	if err := json.Unmarshal(change.Private, &p); err != nil || p.DN == "" {
+		return fmt.Errorf("ad: the recorded change carries no object (%v)", err)
 	}
 	d, err := directory(call)
 	if err != nil {
 		return err
 	}
-	return replaceValues(d, p.DN, p.Attribute, p.Before)
-}
-
-func decodeAttributePrivate(change steps.Change) (attributePrivate, error) {
-	var p attributePrivate
-	if err := json.Unmarshal(change.Private, &p); err != nil || p.DN == "" {
-		return p, fmt.Errorf("ad: the recorded change carries no object (%v)", err)
-	}
-	return p, nil
+	return replaceValues(d, p.DN, p.Attribute, pick(p))
 }
 
 // replaceValues sets attr to exactly values; none clears it. Replace with

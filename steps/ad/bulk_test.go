@@ -42,7 +42,7 @@ func bulkCalls(t *testing.T, name string, dir ad.Directory, given []map[string]c
 	for i, g := range given {
 		r := step(t, name, dir, g)
 		r.call.Address = fmt.Sprintf("step.%s.bulk[%d]", name, i)
-		typ = r.typ
+		typ = r.step()
 		calls = append(calls, r.call)
 	}
 	return typ, calls

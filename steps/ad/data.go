@@ -19,13 +19,13 @@ var pageSize uint32 = 1000
 const permRead = "AD: read users (any authenticated user can)"
 
 func init() {
-	steps.Register(userData{})
-	steps.Register(usersData{})
-	steps.Register(deletedUserData{})
+	steps.RegisterData(userData{})
+	steps.RegisterData(usersData{})
+	steps.RegisterData(deletedUserData{})
 }
 
 // userData is the ad_user data type: one live user and its anchors.
-type userData struct{ steps.Reader }
+type userData struct{}
 
 func (userData) Info() steps.Info {
 	return steps.Info{
@@ -47,11 +47,7 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 // observeUser reads the live user a step's selector names, with the
 // attributes ad_user shows.
 func observeUser(call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -83,7 +79,7 @@ func (g guidString) String() string { return string(g) }
 
 // usersData is the ad_users data type: every user a filter matches, read
 // with paged search.
-type usersData struct{ steps.Reader }
+type usersData struct{}
 
 func (usersData) Info() steps.Info {
 	return steps.Info{
@@ -188,7 +184,7 @@ var DeletedUserType = cty.Object(map[string]cty.Type{
 
 // deletedUserData is the ad_deleted_user data type: a deleted user read
 // through the Show Deleted control.
-type deletedUserData struct{ steps.Reader }
+type deletedUserData struct{}
 
 func (deletedUserData) Info() steps.Info {
 	return steps.Info{
@@ -211,11 +207,7 @@ func deletedSelectorSchema(s steps.Schema) steps.Schema {
 }
 
 func (deletedUserData) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}

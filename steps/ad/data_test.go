@@ -76,16 +76,16 @@ func mustParse(t testing.TB, s string) anchor.GUID {
 
 func TestUserDataMissingAndAmbiguousSelectors(t *testing.T) {
 	c := needSamba(t).open(t)
-	typ, call := newCall(t, "ad_user", c, map[string]any{"upn": "nobody@rebind.test"})
+	typ, call := dataCall(t, "ad_user", c, map[string]any{"upn": "nobody@rebind.test"})
 	_, err := typ.Observe(context.Background(), call)
 	if !errors.Is(err, steps.ErrNotFound) {
 		t.Errorf("missing user: %v, want ErrNotFound", err)
 	}
-	typ, call = newCall(t, "ad_user", c, map[string]any{"dn": "CN=Nobody,CN=Users," + sambaBaseDN})
+	typ, call = dataCall(t, "ad_user", c, map[string]any{"dn": "CN=Nobody,CN=Users," + sambaBaseDN})
 	if _, err = typ.Observe(context.Background(), call); !errors.Is(err, steps.ErrNotFound) {
 		t.Errorf("missing DN: %v, want ErrNotFound", err)
 	}
-	typ, call = newCall(t, "ad_user", c, map[string]any{"upn": "a@rebind.test", "sam_account_name": "a"})
+	typ, call = dataCall(t, "ad_user", c, map[string]any{"upn": "a@rebind.test", "sam_account_name": "a"})
 	if _, err = typ.Observe(context.Background(), call); err == nil || !strings.Contains(err.Error(), "exactly one") {
 		t.Errorf("two selectors: %v, want an error asking for exactly one", err)
 	}
@@ -120,7 +120,7 @@ func TestUsersDataFollowsPages(t *testing.T) {
 	if empty.GetAttr("users").LengthInt() != 0 {
 		t.Error("a filter matching nobody should give an empty list")
 	}
-	typ, call := newCall(t, "ad_users", c, map[string]any{"filter": "(description=unbalanced"})
+	typ, call := dataCall(t, "ad_users", c, map[string]any{"filter": "(description=unbalanced"})
 	if _, err := typ.Observe(context.Background(), call); err == nil {
 		t.Error("a malformed filter should fail")
 	}

@@ -46,7 +46,7 @@ func TestAmbiguousSelectorIsRefused(t *testing.T) {
 		return &ldap.SearchResult{Entries: []*ldap.Entry{e("CN=A,DC=corp,DC=example"), e("CN=B,DC=corp,DC=example")}},
 			ldap.NewError(ldap.LDAPResultSizeLimitExceeded, nil)
 	}}
-	typ, call := newCall(t, "ad_user", f, map[string]any{"upn": "a@corp.example"})
+	typ, call := dataCall(t, "ad_user", f, map[string]any{"upn": "a@corp.example"})
 	_, err := typ.Observe(context.Background(), call)
 	if err == nil || !strings.Contains(err.Error(), "more than one") || !steps.IsPermanent(err) {
 		t.Errorf("two users with one UPN: %v, want a permanent ambiguity error", err)

@@ -17,15 +17,15 @@ import (
 // newCall is a call of the step type name with the given arguments.
 func newCall(t testing.TB, name string, target Directory, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
-	typ, ok := steps.Lookup(name)
-	if !ok {
-		t.Fatalf("step type %s is not registered", name)
-	}
-	return typ, steps.Call{
-		Address: "step." + name + ".test",
-		Config:  steptest.Config(typ.Info().Schema, given),
-		Target:  target,
-	}
+	typ := steptest.Step(t, name)
+	return typ, steptest.Call(typ, target, given)
+}
+
+// dataCall is a call of the data source name with the given arguments.
+func dataCall(t testing.TB, name string, target Directory, given map[string]any) (steps.DataSource, steps.Call) {
+	t.Helper()
+	d := steptest.Lookup(t, name)
+	return d, steptest.Call(d, target, given)
 }
 
 // plan runs Observe and Diff.
@@ -46,8 +46,8 @@ func plan(t testing.TB, typ steps.Type, call steps.Call) (steps.Observation, ste
 // observe runs Observe of a data type and returns its value.
 func observe(t testing.TB, name string, target Directory, given map[string]any) cty.Value {
 	t.Helper()
-	typ, call := newCall(t, name, target, given)
-	obs, err := typ.Observe(context.Background(), call)
+	d, call := dataCall(t, name, target, given)
+	obs, err := d.Observe(context.Background(), call)
 	if err != nil {
 		t.Fatalf("%s Observe: %v", name, err)
 	}

@@ -23,9 +23,11 @@ import (
 
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/ad"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labDC is a lab tenant served over LDAP and LDAPS on loopback.
@@ -103,17 +105,24 @@ func (d *labDC) open(t *testing.T) ad.Directory {
 
 type stepRun struct {
 	t    *testing.T
-	typ  steps.Type
+	typ  steps.DataSource
 	call steps.Call
 }
 
 func step(t *testing.T, name string, dir ad.Directory, given map[string]cty.Value) stepRun {
 	t.Helper()
-	typ, ok := steps.Lookup(name)
-	if !ok {
-		t.Fatalf("%s is not registered", name)
-	}
+	typ := steptest.Lookup(t, name)
 	return stepRun{t: t, typ: typ, call: steps.Call{Address: "step." + name + ".lab", Config: config(typ.Info().Schema, given), Target: dir}}
+}
+
+// step is the step type run, failing the test when it is a data source.
+func (s stepRun) step() steps.Type {
+	s.t.Helper()
+	typ, ok := s.typ.(steps.Type)
+	if !ok {
+		s.t.Fatalf("%s is a data source: it has no Diff or Apply", s.typ.Info().Name)
+	}
+	return typ
 }
 
 func (s stepRun) observe() steps.Observation {
@@ -127,7 +136,7 @@ func (s stepRun) observe() steps.Observation {
 
 func (s stepRun) diff() steps.Change {
 	s.t.Helper()
-	ch, err := s.typ.Diff(context.Background(), s.call, s.observe())
+	ch, err := s.step().Diff(context.Background(), s.call, s.observe())
 	if err != nil {
 		s.t.Fatalf("%s Diff: %v", s.typ.Info().Name, err)
 	}
@@ -141,7 +150,7 @@ func (s stepRun) apply(want steps.Action) (steps.Change, steps.Result) {
 	if ch.Action != want {
 		s.t.Fatalf("%s Diff = %s, want %s", s.typ.Info().Name, ch.Action, want)
 	}
-	res, err := s.typ.Apply(context.Background(), s.call, ch)
+	res, err := s.step().Apply(context.Background(), s.call, ch)
 	if err != nil {
 		s.t.Fatalf("%s Apply: %v", s.typ.Info().Name, err)
 	}
@@ -241,7 +250,7 @@ func TestLabUsersAndAttributes(t *testing.T) {
 	// A second user cannot take Frank's UPN.
 	_, otherUPN := addUser(t, dir, "Grace", nil)
 	dup := step(t, "ad_attribute", dir, map[string]cty.Value{"upn": s(otherUPN), "attribute": s("userPrincipalName"), "value": s(upn)})
-	_, err = dup.typ.Apply(context.Background(), dup.call, dup.diff())
+	_, err = dup.step().Apply(context.Background(), dup.call, dup.diff())
 	var e *ad.Error
 	if !errors.As(err, &e) || e.Code != ldap.LDAPResultConstraintViolation {
 		t.Errorf("duplicate UPN in the lab: %v, want LDAP 19", err)
@@ -289,7 +298,7 @@ func TestLabRemoteMailboxRefusesAnOnPremisesMailbox(t *testing.T) {
 	dn, upn := addUser(t, dir, "Onprem", map[string][]string{"mailNickname": {"onprem"}, "msExchRecipientTypeDetails": {"1"},
 		"proxyAddresses": {"SMTP:onprem@corp.example.com"}})
 	run := step(t, "ad_remote_mailbox", dir, map[string]cty.Value{"upn": s(upn), "alias": s("onprem"), "routing_domain": s("contoso.mail.onmicrosoft.com")})
-	_, err := run.typ.Diff(context.Background(), run.call, run.observe())
+	_, err := run.step().Diff(context.Background(), run.call, run.observe())
 	if !steps.IsPermanent(err) || !strings.Contains(err.Error(), "mailbox on premises") || !strings.Contains(err.Error(), dn) {
 		t.Fatalf("ad_remote_mailbox of a user with an on-premises mailbox: %v", err)
 	}
@@ -308,7 +317,7 @@ func TestLabRemoteMailboxRefusesAnOnPremisesMailbox(t *testing.T) {
 func TestLabRemoteMailboxThroughExchangeCmdlets(t *testing.T) {
 	tn := lab.New(lab.Config{})
 	dc := startLabTenant(t, tn, ldapserver.Options{})
-	web := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	web := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer web.Close()
 	shell := filepath.Join(t.TempDir(), "exchange-shell")
 	if err := os.WriteFile(shell, []byte("#!/bin/sh\nfor a; do last=$a; done\ncurl -sS -f --data-binary \"$last\" \""+web.URL+"/lab/exchange/powershell\"\n"), 0o755); err != nil {

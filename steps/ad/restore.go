@@ -62,11 +62,7 @@ type restorePrivate struct {
 }
 
 func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	d, err := directory(call)
-	if err != nil {
-		return steps.Observation{}, err
-	}
-	sel, err := selectorFrom(call)
+	d, sel, err := selected(call)
 	if err != nil {
 		return steps.Observation{}, err
 	}
@@ -75,16 +71,7 @@ func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observat
 	// is not the one to restore. Only a GUID says "this very object".
 	e, err := findDeleted(d, sel)
 	if err == nil {
-		g, _, err := entryGUID(e, attrObjectGUID)
-		if err != nil {
-			return steps.Observation{}, err
-		}
-		return steps.Observation{Object: objectName(g), Value: cty.ObjectVal(map[string]cty.Value{
-			"object_guid":       cty.StringVal(g.String()),
-			"deleted":           cty.True,
-			"dn":                cty.StringVal(e.DN),
-			"last_known_parent": strOrNull(e, attrLastKnownParent),
-		})}, nil
+		return restoreObservation(e, true)
 	}
 	if !notFound(err) {
 		return steps.Observation{}, err
@@ -96,15 +83,25 @@ func (restoreStep) Observe(ctx context.Context, call steps.Call) (steps.Observat
 		}
 		return steps.Observation{}, lerr
 	}
-	g, _, err := entryGUID(live, attrObjectGUID)
+	return restoreObservation(live, false)
+}
+
+// restoreObservation is what ad_user_restored observes of e: the deleted
+// user, with its last known parent, or the live user it is again.
+func restoreObservation(e *ldap.Entry, deleted bool) (steps.Observation, error) {
+	g, _, err := entryGUID(e, attrObjectGUID)
 	if err != nil {
 		return steps.Observation{}, err
 	}
+	parent := cty.NullVal(cty.String)
+	if deleted {
+		parent = strOrNull(e, attrLastKnownParent)
+	}
 	return steps.Observation{Object: objectName(g), Value: cty.ObjectVal(map[string]cty.Value{
 		"object_guid":       cty.StringVal(g.String()),
-		"deleted":           cty.False,
-		"dn":                cty.StringVal(live.DN),
-		"last_known_parent": cty.NullVal(cty.String),
+		"deleted":           cty.BoolVal(deleted),
+		"dn":                cty.StringVal(e.DN),
+		"last_known_parent": parent,
 	})}, nil
 }
 
@@ -148,21 +145,12 @@ func (restoreStep) Apply(ctx context.Context, call steps.Call, change steps.Chan
 			"dn": change.After.GetAttr("dn"), "object_guid": change.After.GetAttr("object_guid"),
 		})}, nil
 	}
-	var p restorePrivate
-	if err := json.Unmarshal(change.Private, &p); err != nil || p.GUID == "" {
-		return steps.Result{}, fmt.Errorf("ad: %s: the recorded change carries no object (%v)", call.Address, err)
-	}
-	d, err := directory(call)
+	d, p, g, err := restoreRecorded(call, change)
 	if err != nil {
 		return steps.Result{}, err
 	}
-	g, err := anchor.ParseGUID(p.GUID)
-	if err != nil {
-		return steps.Result{}, err
-	}
-	byGUID := selector{kind: "object_guid", value: g.String(), guid: g}
 	// Repeating after a crash: the object may already be live.
-	if live, err := findUser(d, byGUID, []string{attrObjectGUID}); err == nil {
+	if live, err := findUser(d, byGUID(g), []string{attrObjectGUID}); err == nil {
 		return steps.Result{Value: restoredResult(live.DN, g)}, nil
 	} else if !notFound(err) {
 		return steps.Result{}, err
@@ -188,19 +176,11 @@ func (restoreStep) Revert(ctx context.Context, call steps.Call, change steps.Cha
 	if change.Action == steps.NoOp {
 		return nil
 	}
-	var p restorePrivate
-	if err := json.Unmarshal(change.Private, &p); err != nil || p.GUID == "" {
-		return fmt.Errorf("ad: %s: the recorded change carries no object (%v)", call.Address, err)
-	}
-	d, err := directory(call)
+	d, _, g, err := restoreRecorded(call, change)
 	if err != nil {
 		return err
 	}
-	g, err := anchor.ParseGUID(p.GUID)
-	if err != nil {
-		return err
-	}
-	live, err := findUser(d, selector{kind: "object_guid", value: g.String(), guid: g}, []string{attrObjectGUID})
+	live, err := findUser(d, byGUID(g), []string{attrObjectGUID})
 	if notFound(err) {
 		return nil
 	}
@@ -208,6 +188,26 @@ func (restoreStep) Revert(ctx context.Context, call steps.Call, change steps.Cha
 		return err
 	}
 	return wrapErr(d.Del(ldap.NewDelRequest(live.DN, nil)), "delete", live.DN, "")
+}
+
+// restoreRecorded is what Apply and Revert start from: the call's
+// directory, and the restore the journal recorded with the object's GUID.
+func restoreRecorded(call steps.Call, change steps.Change) (Directory, restorePrivate, anchor.GUID, error) {
+	var p restorePrivate
+	if err := json.Unmarshal(change.Private, &p); err != nil || p.GUID == "" {
+		return nil, p, anchor.GUID{}, fmt.Errorf("ad: %s: the recorded change carries no object (%v)", call.Address, err)
+	}
+	d, err := directory(call)
+	if err != nil {
+		return nil, p, anchor.GUID{}, err
+	}
+	g, err := anchor.ParseGUID(p.GUID)
+	return d, p, g, err
+}
+
+// byGUID is the selector of the object with GUID g.
+func byGUID(g anchor.GUID) selector {
+	return selector{kind: "object_guid", value: g.String(), guid: g}
 }
 
 // trimDeletedSuffix removes the "\nDEL:<guid>" AD appends to the name of a

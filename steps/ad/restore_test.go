@@ -9,6 +9,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // deleteUser deletes a test user and returns its object GUID.
@@ -40,7 +41,7 @@ func TestDeletedUserReadsTheTombstone(t *testing.T) {
 		t.Errorf("by sAMAccountName found %s", str(bySAM, "object_guid"))
 	}
 	// The live-user data type does not see it.
-	typ, call := newCall(t, "ad_user", c, map[string]any{"object_guid": guid})
+	typ, call := dataCall(t, "ad_user", c, map[string]any{"object_guid": guid})
 	if _, err := typ.Observe(context.Background(), call); !errors.Is(err, steps.ErrNotFound) {
 		t.Errorf("ad_user of a deleted user: %v, want ErrNotFound", err)
 	}
@@ -144,7 +145,7 @@ func TestUserRestoredOntoAnExistingNameIsEntryAlreadyExists(t *testing.T) {
 }
 
 func TestUserRestoredIsNotNamedByUPN(t *testing.T) {
-	typ, _ := steps.Lookup("ad_user_restored")
+	typ := steptest.Step(t, "ad_user_restored")
 	if _, ok := typ.Info().Schema["upn"]; ok {
 		t.Error("ad_user_restored accepts upn: a tombstone has none, and a new user may hold it")
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	rebind "github.com/rebind-dev/rebind"
 	labmodel "github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -211,7 +210,7 @@ func TestClientReconnectsAfterTheDCDropsTheConnection(t *testing.T) {
 // certificate against the CA file the binding wrote, as against a DC: no
 // clear-text bind, no unverified TLS.
 func TestTargetUsesTheLabsLDAPSWithItsCA(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: rebind.Scenarios})
+	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: labmodel.ScenarioFiles})
 	if err != nil {
 		t.Fatal(err)
 	}

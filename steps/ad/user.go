@@ -123,6 +123,17 @@ func selectorFrom(call steps.Call) (selector, error) {
 	return s, nil
 }
 
+// selected is the call's directory and the object its selector names,
+// what a step or data source that reads one object starts with.
+func selected(call steps.Call) (Directory, selector, error) {
+	d, err := directory(call)
+	if err != nil {
+		return nil, selector{}, err
+	}
+	sel, err := selectorFrom(call)
+	return d, sel, err
+}
+
 // filter returns the LDAP filter clause that picks the object.
 func (s selector) filter() string {
 	switch s.kind {

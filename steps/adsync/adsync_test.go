@@ -19,7 +19,6 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
@@ -66,7 +65,7 @@ func open(t *testing.T, labURL string, cfg map[string]any) any {
 
 func runCycle(t *testing.T, target any, cfg map[string]any) (steps.Result, error) {
 	t.Helper()
-	typ, _ := steps.Lookup("adsync_cycle")
+	typ := steptest.Step(t, "adsync_cycle")
 	call := steps.Call{Address: "step.adsync_cycle.t", Config: steptest.Config(typ.Info().Schema, cfg), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
@@ -209,7 +208,7 @@ func ticking(t *testing.T, tn *lab.Tenant) (stop func()) {
 // refused unless the step says start_quarantined, and a tenant with sync off
 // is an error that says so.
 func TestCloudSyncDriverAgainstLab(t *testing.T) {
-	in := startLab(t, rebind.Scenarios, "rebuilt-ad")
+	in := startLab(t, lab.ScenarioFiles, "rebuilt-ad")
 	tn := in.Tenant
 	target := open(t, in.URL, map[string]any{"driver": "cloudsync", "service_principal_id": "6ba1b0c8-5f6c-4e59-8f3e-2a3b0f1c9d11", "job_id": "AD2AADProvisioning.abc.def"})
 	if _, ok := target.(*CloudSyncDriver); !ok {
@@ -242,7 +241,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	}
 
 	// A tenant whose deletion threshold the next cycle exceeds.
-	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +251,7 @@ func TestCloudSyncDriverAgainstLab(t *testing.T) {
 	}
 	sc["config"].(map[string]any)["deletionThreshold"] = 1
 	raw, _ = json.Marshal(sc)
-	in2 := startLab(t, fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}}, "variant")
+	in2 := startLab(t, fstest.MapFS{"scenarios/variant.json": {Data: raw}}, "variant")
 	tn2 := in2.Tenant
 	users, _ := tn2.SearchAD(lab.ADQuery{})
 	for _, u := range users[:2] {

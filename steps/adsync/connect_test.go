@@ -12,8 +12,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -46,11 +46,11 @@ func TestEncodedCommandRoundTrip(t *testing.T) {
 // server answers: an Initial cycle with export errors reports them, and a
 // cycle stopped by the deletion threshold fails the step.
 func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "rebuilt-ad")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "rebuilt-ad")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
 	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
@@ -67,7 +67,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 		t.Fatalf("error = %#v", e)
 	}
 
-	raw, err := fs.ReadFile(rebind.Scenarios, "testdata/scenarios/healthy.json")
+	raw, err := fs.ReadFile(lab.ScenarioFiles, "scenarios/healthy.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv2 := httptest.NewServer(lab.NewServer(tn2, lab.ServerOptions{}))
+	srv2 := httptest.NewServer(labhttp.NewServer(tn2, labhttp.ServerOptions{}))
 	defer srv2.Close()
 	target2 := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv2.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
 	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "deletion threshold") {
@@ -127,11 +127,11 @@ esac
 // TestDoctorShellTarget: doctor reads the scheduler through the shell and
 // reports staging mode; it never starts a cycle.
 func TestDoctorShellTarget(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "healthy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	tt, _ := steps.LookupTarget("adsync")
 	cfg := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, map[string]any{"driver": "command",

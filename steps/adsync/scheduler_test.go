@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -18,7 +18,7 @@ import (
 // schedulerCall plans and applies adsync_scheduler with enabled on.
 func schedulerCall(t *testing.T, target any, on bool) (steps.Type, steps.Call, steps.Change) {
 	t.Helper()
-	typ, _ := steps.Lookup("adsync_scheduler")
+	typ := steptest.Step(t, "adsync_scheduler")
 	call := steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": on}), Target: target, Log: io.Discard}
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
@@ -66,7 +66,7 @@ esac`)
 	}
 	// A command with no {policy} argument gives rebind nothing to replace.
 	target = open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType Delta"}})
-	typ, _ = steps.Lookup("adsync_scheduler")
+	typ = steptest.Step(t, "adsync_scheduler")
 	call = steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": false}), Target: target, Log: io.Discard}
 	if _, err := typ.Observe(context.Background(), call); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "{policy}") {
 		t.Fatalf("command without {policy}: %v", err)
@@ -79,14 +79,14 @@ esac`)
 // -SyncCycleEnabled): the same shell the driver starts cycles with, so a
 // target with only a shell can hold the scheduler too.
 func TestSchedulerStepShell(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "restore-mistake")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !tn.Scheduler().SyncCycleEnabled {
 		t.Fatal("the scenario's scheduler is held before the test")
 	}
-	srv := httptest.NewServer(lab.NewServer(tn, lab.ServerOptions{}))
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
 	defer srv.Close()
 	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})
 	typ, call, ch := schedulerCall(t, target, false)

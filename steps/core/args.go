@@ -76,6 +76,16 @@ func parseDuration(name, s string) (time.Duration, error) {
 	return d, nil
 }
 
+// observeNothing is the Observe of a step type with no state to read
+// (exec, wait): it checks the call's arguments with decode and observes
+// the object "TYPE:ADDRESS" with an empty value.
+func observeNothing[A any](call steps.Call, typ string, decode func(steps.Call) (A, error)) (steps.Observation, error) {
+	if _, err := decode(call); err != nil {
+		return steps.Observation{}, err
+	}
+	return steps.Observation{Object: typ + ":" + call.Address, Value: cty.EmptyObjectVal}, nil
+}
+
 // sleep waits for d or until ctx ends, returning ctx's error in that case.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

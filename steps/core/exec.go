@@ -163,10 +163,7 @@ func decodeExec(call steps.Call) (execArgs, error) {
 
 // Observe checks the arguments; a command has no state to read.
 func (Exec) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	if _, err := decodeExec(call); err != nil {
-		return steps.Observation{}, err
-	}
-	return steps.Observation{Object: "exec:" + call.Address, Value: cty.EmptyObjectVal}, nil
+	return observeNothing(call, "exec", decodeExec)
 }
 
 // Diff always returns Run, showing the command line and directory.

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -35,9 +34,9 @@ const exportDefaultMode os.FileMode = 0o600
 // sensitive are refused, naming the row and column: a secret must never
 // reach a file. A new export gets mode 0600; an existing one keeps its mode.
 //
-// Observe, Diff, Apply and Revert behave as the file step's, on the rendered
-// content.
-type Export struct{}
+// Observe, Diff, Apply and Revert are the file step's (fileSteps), on the
+// rendered content.
+type Export struct{ fileSteps[Export] }
 
 var _ steps.Reverter = Export{}
 
@@ -64,33 +63,8 @@ func (Export) Info() steps.Info {
 	}
 }
 
-// exportStep is what export shares with file.
-var exportStep = fileSteps{name: "export", want: exportWant}
-
-// Observe reads the export file as the file step does.
-func (Export) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	return exportStep.observe(call)
-}
-
-// Diff renders the rows and compares them with the file.
-func (Export) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return exportStep.diff(call, obs)
-}
-
-// Apply writes the rendered rows atomically; when the file already holds
-// them, it writes nothing. Its result is {path, exists, sha256}.
-func (Export) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return exportStep.apply(call)
-}
-
-// Revert brings the file back to change.Before: the previous export, or no
-// file.
-func (Export) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	return exportStep.revert(call, change)
-}
-
-// exportWant decodes the call and renders its rows.
-func exportWant(call steps.Call) (string, fileWant, error) {
+// want decodes the call and renders its rows.
+func (Export) want(call steps.Call) (string, fileWant, error) {
 	abs, err := callPath(call)
 	if err != nil {
 		return "", fileWant{}, err

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"context"
 	"os"
 
 	"github.com/zclconf/go-cty/cty"
@@ -24,8 +23,8 @@ const fileDefaultMode os.FileMode = 0o644
 // synced), so a crash leaves the old file or the new one. Without `mode`,
 // an existing file keeps its mode and a new one gets 0644. Revert restores
 // the recorded content and mode, or removes the file when it did not
-// exist.
-type File struct{}
+// exist. Observe, Diff, Apply and Revert are fileSteps'.
+type File struct{ fileSteps[File] }
 
 var _ steps.Reverter = File{}
 
@@ -50,34 +49,8 @@ func (File) Info() steps.Info {
 	}
 }
 
-// fileStep is what file shares with export.
-var fileStep = fileSteps{name: "file", want: fileArgs}
-
-// Observe reads the file: its existence, content, SHA-256 and mode.
-func (File) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	return fileStep.observe(call)
-}
-
-// Diff compares the observed file with the call's content and mode. When
-// the content is a secret, the engine hides the content and its SHA-256
-// wherever they appear (Reflects).
-func (File) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
-	return fileStep.diff(call, obs)
-}
-
-// Apply writes or removes the file; when it is already as wanted, it
-// writes nothing. Its result is {path, exists, sha256}.
-func (File) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
-	return fileStep.apply(call)
-}
-
-// Revert brings the file back to change.Before.
-func (File) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
-	return fileStep.revert(call, change)
-}
-
-// fileArgs decodes the call's path, content and mode.
-func fileArgs(call steps.Call) (string, fileWant, error) {
+// want decodes the call's path, content and mode.
+func (File) want(call steps.Call) (string, fileWant, error) {
 	abs, err := callPath(call)
 	if err != nil {
 		return "", fileWant{}, err

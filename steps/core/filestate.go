@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -21,26 +22,37 @@ import (
 // computing the change to a wanted state, and writing it atomically and
 // durably.
 
-// fileSteps implements Observe, Diff, Apply and Revert for a step type that
-// ensures a file's content; file and export differ only in how a call says
-// what the file must hold.
-type fileSteps struct {
-	// name is the step type, for errors.
-	name string
-	// want decodes a call into the absolute path and what it must hold.
-	want func(call steps.Call) (abs string, want fileWant, err error)
+// fileWanter is a step type that ensures a file's content (file, export):
+// it says what a call wants, the absolute path and what the file must hold.
+type fileWanter interface {
+	Info() steps.Info
+	want(call steps.Call) (abs string, want fileWant, err error)
 }
+
+// fileSteps gives the step type W, which embeds it, the Observe, Diff,
+// Apply and Revert of a step type that ensures a file's content: file and
+// export differ only in how a call says what the file must hold (W's want).
+//
+// Observe reads the file: its existence, content, SHA-256 and mode. Diff
+// compares it with what the call wants (when that is a secret, the engine
+// hides the content and its SHA-256 wherever they appear: Reflects). Apply
+// writes or removes the file atomically, and writes nothing when it is
+// already as wanted; its result is {path, exists, sha256}. Revert brings
+// the file back to change.Before.
+type fileSteps[W fileWanter] struct{}
 
 // fail prefixes err with the step type and the file, or the step's address
 // when the path itself is the problem.
-func (s fileSteps) fail(call steps.Call, abs string, err error) error {
+func (fileSteps[W]) fail(call steps.Call, abs string, err error) error {
 	if abs == "" {
 		abs = call.Address
 	}
-	return fmt.Errorf("core: %s: %s: %w", s.name, abs, err)
+	var w W
+	return fmt.Errorf("core: %s: %s: %w", w.Info().Name, abs, err)
 }
 
-func (s fileSteps) observe(call steps.Call) (steps.Observation, error) {
+// Observe reads the file the call names.
+func (s fileSteps[W]) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
 	abs, err := callPath(call)
 	if err != nil {
 		return steps.Observation{}, s.fail(call, "", err)
@@ -52,20 +64,24 @@ func (s fileSteps) observe(call steps.Call) (steps.Observation, error) {
 	return steps.Observation{Object: "file:" + abs, Value: st.observed(abs)}, nil
 }
 
-func (s fileSteps) diff(call steps.Call, obs steps.Observation) (steps.Change, error) {
-	abs, want, err := s.want(call)
-	if err != nil {
-		return steps.Change{}, s.fail(call, abs, err)
+// Diff compares the observed file with what the call wants.
+func (s fileSteps[W]) Diff(ctx context.Context, call steps.Call, obs steps.Observation) (steps.Change, error) {
+	var w W
+	var ch steps.Change
+	abs, want, err := w.want(call)
+	if err == nil {
+		ch, err = diffFile(obs, want)
 	}
-	ch, err := diffFile(obs, want)
 	if err != nil {
 		return steps.Change{}, s.fail(call, abs, err)
 	}
 	return ch, nil
 }
 
-func (s fileSteps) apply(call steps.Call) (steps.Result, error) {
-	abs, want, err := s.want(call)
+// Apply writes or removes the file, unless it is already as wanted.
+func (s fileSteps[W]) Apply(ctx context.Context, call steps.Call, change steps.Change) (steps.Result, error) {
+	var w W
+	abs, want, err := w.want(call)
 	if err != nil {
 		return steps.Result{}, s.fail(call, abs, err)
 	}
@@ -84,7 +100,8 @@ func (s fileSteps) apply(call steps.Call) (steps.Result, error) {
 	})}, nil
 }
 
-func (s fileSteps) revert(call steps.Call, change steps.Change) error {
+// Revert brings the file back to change.Before.
+func (s fileSteps[W]) Revert(ctx context.Context, call steps.Call, change steps.Change) error {
 	abs, err := changedPath(call, change)
 	if err != nil {
 		return s.fail(call, "", err)

@@ -96,10 +96,7 @@ func decodeWait(call steps.Call) (waitArgs, error) {
 
 // Observe checks the arguments; a wait has no state to read.
 func (Wait) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
-	if _, err := decodeWait(call); err != nil {
-		return steps.Observation{}, err
-	}
-	return steps.Observation{Object: "wait:" + call.Address, Value: cty.EmptyObjectVal}, nil
+	return observeNothing(call, "wait", decodeWait)
 }
 
 // Diff returns Run, or NoOp when until is already true.

@@ -13,12 +13,14 @@ import (
 
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // cloudTenant serves a lab tenant of n cloud-managed users (whose immutable
 // IDs Graph lets rebind write), counting the requests by status.
-func cloudTenant(t testing.TB, n int, opts lab.ServerOptions) (*lab.Tenant, *lab.Server, *httptest.Server, *statusCounter) {
+func cloudTenant(t testing.TB, n int, opts labhttp.ServerOptions) (*lab.Tenant, *labhttp.Server, *httptest.Server, *statusCounter) {
 	t.Helper()
 	tn, err := lab.FromState(lab.State{Generate: []lab.Generator{{Count: n, Name: "cu%05d", Kind: "cloud"}}})
 	if err != nil {
@@ -28,7 +30,7 @@ func cloudTenant(t testing.TB, n int, opts lab.ServerOptions) (*lab.Tenant, *lab
 		opts.WriteUnits = 1 << 30
 	}
 	opts.Anonymous = true
-	s := lab.NewServer(tn, opts)
+	s := labhttp.NewServer(tn, opts)
 	sc := &statusCounter{next: s, byStatus: map[int]int64{}}
 	return tn, s, serveTLS(t, s, sc), sc
 }
@@ -82,7 +84,7 @@ func anchorFor(i, r int) string {
 // each instance observes, diffs and applies on its own goroutine, at most
 // concurrency at a time.
 func fanOut(t testing.TB, c *Client, n, concurrency, round int) (failed int64) {
-	typ, _ := steps.Lookup("entra_immutable_id")
+	typ := steptest.Step(t, "entra_immutable_id")
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -117,8 +119,8 @@ func TestFanOutUnderFaults(t *testing.T) {
 		t.Skip("waits out Retry-After")
 	}
 	const n = 1000
-	tn, s, srv, sc := cloudTenant(t, n, lab.ServerOptions{ReadUnits: 1200})
-	s.SetFaults(lab.Faults{Throttle: 0.10, Unavailable: 0.05})
+	tn, s, srv, sc := cloudTenant(t, n, labhttp.ServerOptions{ReadUnits: 1200})
+	s.SetFaults(labhttp.Faults{Throttle: 0.10, Unavailable: 0.05})
 	c := openLab(t, srv.URL, nil)
 	start := time.Now()
 	if failed := fanOut(t, c, n, 100, 1); failed > 0 {

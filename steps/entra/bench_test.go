@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // benchReadUnits is the lab's throttle for the benchmark: 2,000 resource
@@ -43,7 +44,7 @@ func BenchmarkImmutableID10k(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			n := mode.users
-			tn, _, srv, sc := cloudTenant(b, n, lab.ServerOptions{ReadUnits: benchReadUnits})
+			tn, _, srv, sc := cloudTenant(b, n, labhttp.ServerOptions{ReadUnits: benchReadUnits})
 			c := openLab(b, srv.URL, map[string]any{"batch": mode.batch})
 			ctx := context.Background()
 			list, err := c.listUsers(ctx, "", false, 0)
@@ -52,7 +53,7 @@ func BenchmarkImmutableID10k(b *testing.B) {
 			}
 			now := c.now()
 			sc.latency = benchLatency
-			typ, _ := steps.Lookup("entra_immutable_id")
+			typ := steptest.Step(b, "entra_immutable_id")
 			// Let the listing's window pass so that each run starts with a
 			// whole budget.
 			time.Sleep(10 * time.Second)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
@@ -47,7 +46,7 @@ step "entra_immutable_id_SUFFIX" "keep" {
 // -benchtime=1x.
 func BenchmarkWholeTenantFanOutPlan(b *testing.B) {
 	singleTypes(b)
-	tn, err := lab.LoadScenario(rebind.Scenarios, "healthy-100k")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "healthy-100k")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/entra"
 )
@@ -47,7 +48,7 @@ func singleTypes(t testing.TB) {
 			if _, ok := typ.(steps.BulkObserver); !ok {
 				panic(name + " does not observe in bulk")
 			}
-			steps.Register(perInstance{Type: typ, name: name + "_single"})
+			steps.Register(perInstance{Type: typ.(steps.Type), name: name + "_single"})
 		}
 	})
 }
@@ -56,7 +57,7 @@ func singleTypes(t testing.TB) {
 // tests count.
 type bulkLab struct {
 	tn  *lab.Tenant
-	srv *lab.Server
+	srv *labhttp.Server
 	url string
 }
 
@@ -72,7 +73,7 @@ func newBulkLab(t testing.TB, gens ...lab.Generator) *bulkLab {
 // serveBulkLab serves tn over TLS, as runOnLab does.
 func serveBulkLab(t testing.TB, tn *lab.Tenant) *bulkLab {
 	t.Helper()
-	s := lab.NewServer(tn, lab.ServerOptions{Anonymous: true, ReadUnits: 1 << 30, WriteUnits: 1 << 30})
+	s := labhttp.NewServer(tn, labhttp.ServerOptions{Anonymous: true, ReadUnits: 1 << 30, WriteUnits: 1 << 30})
 	hs := entra.ServeTLS(t, s, s)
 	return &bulkLab{tn: tn, srv: s, url: hs.URL}
 }

@@ -24,9 +24,9 @@ const (
 )
 
 func init() {
-	steps.Register(userData{})
-	steps.Register(usersData{})
-	steps.Register(tenantData{})
+	steps.RegisterData(userData{})
+	steps.RegisterData(usersData{})
+	steps.RegisterData(tenantData{})
 }
 
 // selectorSchema adds the `upn` and `id` arguments every user step takes.
@@ -37,7 +37,7 @@ func selectorSchema(s steps.Schema) steps.Schema {
 }
 
 // userData is the entra_user data type.
-type userData struct{ steps.Reader }
+type userData struct{}
 
 func (userData) Info() steps.Info {
 	return steps.Info{
@@ -74,7 +74,7 @@ func (userData) Observe(ctx context.Context, call steps.Call) (steps.Observation
 }
 
 // usersData is the entra_users data type.
-type usersData struct{ steps.Reader }
+type usersData struct{}
 
 func (usersData) Info() steps.Info {
 	return steps.Info{
@@ -141,7 +141,7 @@ func (usersData) Observe(ctx context.Context, call steps.Call) (steps.Observatio
 }
 
 // tenantData is the entra_tenant data type.
-type tenantData struct{ steps.Reader }
+type tenantData struct{}
 
 func (tenantData) Info() steps.Info {
 	return steps.Info{

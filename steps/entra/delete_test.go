@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -14,7 +14,7 @@ import (
 // user to the recycle bin (DELETE /users/{id}), is a no-op once it is
 // there, and its revert restores the same user.
 func TestUserDeletedAndRestoredOnRevert(t *testing.T) {
-	tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	u, err := tn.CloudUser("admin@contoso.onmicrosoft.com")
 	if err != nil {

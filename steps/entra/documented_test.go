@@ -40,7 +40,7 @@ func replayClient(t *testing.T, batch bool, names ...string) (*Client, *replay.S
 // on-premises properties, which the example does not return.
 func TestDocumentedUserRead(t *testing.T) {
 	c, srv := replayClient(t, false, "user-get-1")
-	typ, call := newCall(t, "entra_user", c, map[string]any{"id": documentedUser}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"id": documentedUser})
 	obs, _ := plan(t, typ, call)
 	v := obs.Value
 	if got := v.GetAttr("upn").AsString(); got != "AdeleV@contoso.com" {
@@ -62,7 +62,7 @@ func TestDocumentedUserRead(t *testing.T) {
 // page's Example 1.
 func TestDocumentedUserList(t *testing.T) {
 	c, _ := replayClient(t, false, "user-list-1")
-	typ, call := newCall(t, "entra_users", c, map[string]any{"filter": "onPremisesImmutableId eq 'Hrz/HqNKnU+lCNTYHx9Ycw=='"}, false)
+	typ, call := dataCall(t, "entra_users", c, map[string]any{"filter": "onPremisesImmutableId eq 'Hrz/HqNKnU+lCNTYHx9Ycw=='"})
 	obs, _ := plan(t, typ, call)
 	if n := obs.Value.GetAttr("count").AsBigFloat().String(); n != "2" {
 		t.Fatalf("count = %s, want the page's 2 users", n)

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	_ "github.com/rebind-dev/rebind/lab/labsync"
 	_ "github.com/rebind-dev/rebind/steps/adsync"
 	"github.com/rebind-dev/rebind/steps/entra"
@@ -71,11 +71,11 @@ type labRun struct {
 // errors fail the test; apply's outcome is returned.
 func runOnLab(t *testing.T, scenario, src string, vars map[string]string) *labRun {
 	t.Helper()
-	tn, err := lab.LoadScenario(rebind.Scenarios, scenario)
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := lab.NewServer(tn, lab.ServerOptions{Anonymous: true})
+	ls := labhttp.NewServer(tn, labhttp.ServerOptions{Anonymous: true})
 	srv := entra.ServeTLS(t, ls, ls)
 	dir := t.TempDir()
 	b, err := control.Bind(context.Background(), srv.URL, dir, nil)

@@ -9,11 +9,11 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -22,7 +22,7 @@ import (
 // real Graph, Exchange, token and control routes over HTTPS with the CA
 // this process was handed. Targets opened on it (openLab) verify it and get
 // their tokens from it, as against a real tenant.
-func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tenant, *lab.Server, served) {
+func labTenant(t testing.TB, scenario string, opts labhttp.ServerOptions) (*lab.Tenant, *labhttp.Server, served) {
 	t.Helper()
 	if opts.ReadUnits == 0 {
 		opts.ReadUnits = 1 << 30
@@ -30,7 +30,7 @@ func labTenant(t testing.TB, scenario string, opts lab.ServerOptions) (*lab.Tena
 	if opts.WriteUnits == 0 {
 		opts.WriteUnits = 1 << 30
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios, Server: opts})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles, Server: opts})
 	return in.Tenant, in.Server, served{URL: in.URL}
 }
 
@@ -79,11 +79,8 @@ func openLabEnv(t testing.TB, labURL string, config map[string]any, env map[stri
 // (apply = true) Refresh is set, as the engine sets it.
 func newCall(t testing.TB, name string, c *Client, given map[string]any, apply bool) (steps.Type, steps.Call) {
 	t.Helper()
-	typ, ok := steps.Lookup(name)
-	if !ok {
-		t.Fatalf("step type %s not registered", name)
-	}
-	call := steps.Call{Address: "step." + name + ".test", Config: steptest.Config(typ.Info().Schema, given), Target: c}
+	typ := steptest.Step(t, name)
+	call := steptest.Call(typ, c, given)
 	if apply {
 		cfg := call.Config
 		call.Refresh = func(context.Context) (cty.Value, error) { return cfg, nil }
@@ -91,14 +88,26 @@ func newCall(t testing.TB, name string, c *Client, given map[string]any, apply b
 	return typ, call
 }
 
-// plan observes and diffs, failing the test on an error.
-func plan(t testing.TB, typ steps.Type, call steps.Call) (steps.Observation, steps.Change) {
+// dataCall is a call of data source name against target c.
+func dataCall(t testing.TB, name string, c *Client, given map[string]any) (steps.DataSource, steps.Call) {
+	t.Helper()
+	d := steptest.Lookup(t, name)
+	return d, steptest.Call(d, c, given)
+}
+
+// plan observes and, for a step type, diffs, failing the test on an
+// error. A data source only reads: its change is zero.
+func plan(t testing.TB, typ steps.DataSource, call steps.Call) (steps.Observation, steps.Change) {
 	t.Helper()
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
 		t.Fatalf("%s: observe: %v", call.Address, err)
 	}
-	ch, err := typ.Diff(context.Background(), call, obs)
+	st, ok := typ.(steps.Type)
+	if !ok {
+		return obs, steps.Change{}
+	}
+	ch, err := st.Diff(context.Background(), call, obs)
 	if err != nil {
 		t.Fatalf("%s: diff: %v", call.Address, err)
 	}
@@ -122,14 +131,14 @@ func ctyString(s string) cty.Value { return cty.StringVal(s) }
 
 // mustCall is newCall's call at plan time.
 func mustCall(t testing.TB, name string, c *Client, given map[string]any) steps.Call {
-	_, call := newCall(t, name, c, given, false)
-	return call
+	t.Helper()
+	return steptest.Call(steptest.Lookup(t, name), c, given)
 }
 
 // serveTLS serves h, the lab server ls behind whatever wraps it, over TLS
 // (Graph is served over TLS only): the lab publishes the server's
 // certificate as its CA, and this process trusts it.
-func serveTLS(t testing.TB, ls *lab.Server, h http.Handler) *httptest.Server {
+func serveTLS(t testing.TB, ls *labhttp.Server, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)

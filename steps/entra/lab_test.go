@@ -11,12 +11,12 @@ import (
 	"testing/fstest"
 	"time"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/anchor"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -43,11 +43,11 @@ func labPost(t *testing.T, url string) {
 // Each ensure step is planned again afterwards and must be a no-op; each
 // revert must bring back the recorded before-value.
 func TestRestoreMistakeOverGraph(t *testing.T) {
-	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "restore-mistake", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	const upn = "nicki@contoso.com"
 
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true})
 	obs, _ := plan(t, typ, call)
 	v := obs.Value
 	if !v.GetAttr("deleted").True() || v.GetAttr("immutable_id").AsString() != "my9s3SP45EGOfMGNUp35Hg==" ||
@@ -125,7 +125,7 @@ func TestRestoreMistakeOverGraph(t *testing.T) {
 // TestImmutableIDRefusedWhileSynced checks the error for a user mastered
 // on premises: it is permanent and names the user and the cause.
 func TestImmutableIDRefusedWhileSynced(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, map[string]any{"batch": false})
 	typ, call := newCall(t, "entra_immutable_id", c, map[string]any{"upn": "user00003@contoso.com", "immutable_id": nil}, true)
 	_, ch := plan(t, typ, call)
@@ -144,7 +144,7 @@ func TestImmutableIDRefusedWhileSynced(t *testing.T) {
 // TestAwaitEndsOnProvisioningError: a synced user whose export failed
 // reports AttributeValueMustBeUnique; waiting for it ends at once.
 func TestAwaitEndsOnProvisioningError(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	args := map[string]any{"upn": "user01@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}
 	typ, call := newCall(t, "entra_user_state", c, args, true)
@@ -177,7 +177,7 @@ func TestAwaitEndsOnProvisioningError(t *testing.T) {
 // TestPurgeStaleDeletedUser purges a stale recycle-bin copy (seed 001) and
 // is a no-op afterwards.
 func TestPurgeStaleDeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_user_purge", c, map[string]any{"upn": "user01.old@contoso.com"}, true)
 	ch, res := apply(t, typ, call)
@@ -201,9 +201,9 @@ func TestPurgeStaleDeletedUser(t *testing.T) {
 // turned on inside the window, and turns it on after the lab's clock
 // passes 72 hours.
 func TestDirSyncOffAndTheWindow(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	ttyp, tcall := newCall(t, "entra_tenant", c, nil, false)
+	ttyp, tcall := dataCall(t, "entra_tenant", c, nil)
 	if obs, _ := plan(t, ttyp, tcall); obs.Value.GetAttr("sync_state").AsString() != "on" {
 		t.Fatalf("tenant = %#v", obs.Value)
 	}
@@ -241,20 +241,20 @@ func TestDirSyncOffAndTheWindow(t *testing.T) {
 // TestUsersPagedAndFiltered lists every user across pages and filters by
 // UPN.
 func TestUsersPagedAndFiltered(t *testing.T) {
-	_, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_users", c, nil, false)
+	typ, call := dataCall(t, "entra_users", c, nil)
 	obs, _ := plan(t, typ, call)
 	if n := obs.Value.GetAttr("count").AsBigFloat().String(); n != "26" {
 		t.Fatalf("count = %s, want 26", n)
 	}
-	_, call = newCall(t, "entra_users", c, map[string]any{"filter": "userPrincipalName eq 'user00007@contoso.com'"}, false)
+	_, call = dataCall(t, "entra_users", c, map[string]any{"filter": "userPrincipalName eq 'user00007@contoso.com'"})
 	obs, _ = plan(t, typ, call)
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "1" ||
 		obs.Value.GetAttr("by_upn").Index(ctyString("user00007@contoso.com")).GetAttr("sync_enabled").False() {
 		t.Fatalf("filtered = %#v", obs.Value)
 	}
-	_, call = newCall(t, "entra_users", c, map[string]any{"max": 3}, false)
+	_, call = dataCall(t, "entra_users", c, map[string]any{"max": 3})
 	if obs, _ = plan(t, typ, call); obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
 		t.Fatal("max not honoured")
 	}
@@ -263,9 +263,9 @@ func TestUsersPagedAndFiltered(t *testing.T) {
 // TestDeletedUsersListed reads the whole recycle bin: seed 001's three
 // stale copies, each with its days left on the lab's clock.
 func TestDeletedUsersListed(t *testing.T) {
-	_, _, srv := labTenant(t, "rebuilt-ad", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "rebuilt-ad", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_users", c, map[string]any{"deleted": true}, false)
+	typ, call := dataCall(t, "entra_users", c, map[string]any{"deleted": true})
 	obs, _ := plan(t, typ, call)
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "3" {
 		t.Fatalf("deleted users = %#v", obs.Value)
@@ -281,9 +281,9 @@ func TestDeletedUsersListed(t *testing.T) {
 // holding erin's ExchangeGuid through the lab model, then reprovisions her
 // over Graph: the Exchange error must be gone.
 func TestReprovisionClearsServiceError(t *testing.T) {
-	tn, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": "erin@contoso.com"})
 	obs, _ := plan(t, typ, call)
 	svc := obs.Value.GetAttr("service_provisioning_errors")
 	if svc.LengthInt() != 1 || !strings.Contains(svc.Index(ctyZero).GetAttr("text").AsString(), `property "ExchangeGuid" is used by another recipient object`) {
@@ -309,7 +309,7 @@ func TestReprovisionClearsServiceError(t *testing.T) {
 // first), and cannot be restored onto a UPN another user took, unless it is
 // restored under a new one.
 func TestRefusalsOfADeletedUser(t *testing.T) {
-	tn, _, srv := labTenant(t, "restore-mistake", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "restore-mistake", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	const upn = "nicki@contoso.com"
 	ityp, icall := newCall(t, "entra_immutable_id", c, map[string]any{"upn": upn, "immutable_id": nil}, true)
@@ -338,7 +338,7 @@ func TestRefusalsOfADeletedUser(t *testing.T) {
 // comes after the export, so a wait for her anchor goes on ("not yet"),
 // while a wait for the error to clear sees it as not yet cleared.
 func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
-	_, _, srv := labTenant(t, "exchange-guid-in-use", lab.ServerOptions{})
+	_, _, srv := labTenant(t, "exchange-guid-in-use", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	typ, call := newCall(t, "entra_user_state", c, map[string]any{"upn": "erin@contoso.com", "immutable_id": "AAAAAAAAAAAAAAAAAAAAAA=="}, true)
 	if _, ch := plan(t, typ, call); ch.Action != steps.Update {
@@ -355,14 +355,14 @@ func TestExchangeErrorsDoNotEndASyncWait(t *testing.T) {
 // soft match (restore-mistake) can refuse before it writes.
 func TestTenantReadsSoftMatchBlock(t *testing.T) {
 	for _, blocked := range []bool{false, true} {
-		tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+		tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 		tn.SetSoftMatchBlocked(blocked)
 
 		// App-only (the lab's default app): Graph refuses the read (the
 		// API supports delegated Global Administrator sign-in only), and
 		// the features are unknown, never false.
 		c := openLab(t, srv.URL, nil)
-		typ, call := newCall(t, "entra_tenant", c, nil, false)
+		typ, call := dataCall(t, "entra_tenant", c, nil)
 		obs, _ := plan(t, typ, call)
 		if got := obs.Value.GetAttr("soft_match"); got.AsString() != "unknown" || !obs.Value.GetAttr("soft_match_blocked").IsNull() ||
 			!strings.Contains(obs.Value.GetAttr("features_unreadable").AsString(), "Global Administrator") {
@@ -371,9 +371,9 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 		}
 
 		// A Global Administrator's delegated token reads them.
-		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", lab.RoleGlobalAdministrator)
+		tok := delegatedToken(t, srv.URL, "OnPremDirectorySynchronization.Read.All Organization.Read.All", labhttp.RoleGlobalAdministrator)
 		c = openLabEnv(t, srv.URL, nil, map[string]string{"REBIND_LAB_TOKEN": tok})
-		typ, call = newCall(t, "entra_tenant", c, nil, false)
+		typ, call = dataCall(t, "entra_tenant", c, nil)
 		obs, _ = plan(t, typ, call)
 		if got := obs.Value.GetAttr("soft_match_blocked"); got.IsNull() || got.True() != blocked {
 			t.Fatalf("soft_match_blocked = %#v, want %v", got, blocked)
@@ -395,7 +395,7 @@ func TestTenantReadsSoftMatchBlock(t *testing.T) {
 // ConsistencyLevel: eventual and $count=true, which the lab answers only
 // with those parameters (https://learn.microsoft.com/graph/aad-advanced-queries).
 func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
-	tn, err := lab.LoadScenario(rebind.Scenarios, "restore-mistake")
+	tn, err := lab.LoadScenario(lab.ScenarioFiles, "restore-mistake")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,10 +422,10 @@ func TestDeletedUserFoundUnderAPrefixedUPN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"testdata/scenarios/variant.json": {Data: raw}},
-		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+	in := instancetest.Start(t, instance.Options{Scenario: "variant", Scenarios: fstest.MapFS{"scenarios/variant.json": {Data: raw}},
+		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	c := openLab(t, in.URL, nil)
-	typ, call := newCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true}, false)
+	typ, call := dataCall(t, "entra_user", c, map[string]any{"upn": upn, "deleted": true})
 	obs, _ := plan(t, typ, call)
 	if got := obs.Value.GetAttr("id").AsString(); got != id || !obs.Value.GetAttr("deleted").True() {
 		t.Fatalf("deleted %s found as %#v, want %s", upn, obs.Value, id)
@@ -460,7 +460,7 @@ func delegatedToken(t *testing.T, base, scp string, wids ...string) string {
 // makes the wait last until a newer export reached the user
 // (onPremisesLastSyncDateTime, learn.microsoft.com/graph/api/resources/user).
 func TestAwaitSyncedSince(t *testing.T) {
-	tn, _, srv := labTenant(t, "forest-move", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "forest-move", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	u, err := tn.CloudUser("ada@contoso.com")
 	if err != nil || u.OnPremisesLastSyncDateTime == nil {

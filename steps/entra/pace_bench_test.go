@@ -9,6 +9,7 @@ import (
 
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // BenchmarkPacedApply plans and applies pacedFanOut over REBIND_PACED_USERS
@@ -36,7 +37,7 @@ func BenchmarkPacedApply(b *testing.B) {
 			b.Fatal(err)
 		}
 		l := serveBulkLab(b, tn)
-		l.srv.SetLimits(lab.TierUnits["small"], 3000)
+		l.srv.SetLimits(labhttp.TierUnits["small"], 3000)
 		e, p, _ := l.plan(b, pacedFanOut, nil)
 		sc := p.Cost.Services[0]
 		unitsBefore, reqBefore := l.srv.GraphUnits(), l.requests()

@@ -13,6 +13,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 )
 
 // pacedFanOut sets the immutable ID of every user of the tenant from its
@@ -54,7 +55,7 @@ func TestPlanStatesCostAndApplyKeepsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := serveBulkLab(t, tn)
-	l.srv.SetLimits(lab.TierUnits["small"], 3000)
+	l.srv.SetLimits(labhttp.TierUnits["small"], 3000)
 	e, p, _ := l.plan(t, pacedFanOut, nil)
 	if p.Cost == nil || len(p.Cost.Services) != 1 {
 		t.Fatalf("the plan's cost: %+v", p.Cost)

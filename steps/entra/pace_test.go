@@ -12,8 +12,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // TestRequestCostsAsDocumented holds requestCost to the table and rules of
@@ -89,7 +90,7 @@ func TestThrottleTierSetting(t *testing.T) {
 // counted are the units the lab charged.
 func TestPacedFanOutStaysUnderTheBudget(t *testing.T) {
 	const n, units = 300, 500
-	tn, ls, srv, _ := cloudTenant(t, n, lab.ServerOptions{ReadUnits: units, WriteUnits: 3000})
+	tn, ls, srv, _ := cloudTenant(t, n, labhttp.ServerOptions{ReadUnits: units, WriteUnits: 3000})
 	c := openLab(t, srv.URL, map[string]any{"throttle_tier": "small"})
 	ctx := context.Background()
 	list, err := c.listUsers(ctx, "", false, 0)
@@ -100,7 +101,7 @@ func TestPacedFanOutStaysUnderTheBudget(t *testing.T) {
 	// under the lab's budget.
 	c.pacer.SetBudget(steps.Budget{Service: steps.ServiceGraph, Units: units, Window: 10 * time.Second, Writes: 3000, WriteWindow: 150 * time.Second})
 	unitsBefore, statsBefore := ls.GraphUnits(), c.PacerStats()
-	typ, _ := steps.Lookup("entra_immutable_id")
+	typ := steptest.Step(t, "entra_immutable_id")
 	var failed atomic.Int64
 	sem := make(chan struct{}, 24)
 	var wg sync.WaitGroup
@@ -174,7 +175,7 @@ func (c *labClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.m
 // and succeed.
 func TestBatchItemRetryAfterPausesTheTarget(t *testing.T) {
 	clk := &labClock{now: time.Unix(1_700_000_000, 0)}
-	_, _, srv, _ := cloudTenant(t, 8, lab.ServerOptions{ReadUnits: 5, Clock: clk.Now})
+	_, _, srv, _ := cloudTenant(t, 8, labhttp.ServerOptions{ReadUnits: 5, Clock: clk.Now})
 	c := openLab(t, srv.URL, map[string]any{"throttle_tier": "small"})
 	ctx := context.Background()
 	list, err := c.listUsers(ctx, "", false, 0) // 1 unit: the window starts

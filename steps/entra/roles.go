@@ -16,10 +16,10 @@ import (
 // (learn.microsoft.com/graph/api/rbacapplication-list-roleassignments).
 const permRoleRead = "Graph: RoleManagement.Read.Directory"
 
-func init() { steps.Register(roleAssignmentsData{}) }
+func init() { steps.RegisterData(roleAssignmentsData{}) }
 
 // roleAssignmentsData is the entra_role_assignments data type.
-type roleAssignmentsData struct{ steps.Reader }
+type roleAssignmentsData struct{}
 
 var roleAssignmentType = cty.Object(map[string]cty.Type{
 	"id": cty.String, "principal_id": cty.String, "role_definition_id": cty.String, "directory_scope_id": cty.String,

@@ -3,9 +3,8 @@ package entra
 import (
 	"testing"
 
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/rebind-dev/rebind/lab"
 )
 
 // TestDocumentedRoleAssignments: entra_role_assignments sends List
@@ -14,7 +13,7 @@ import (
 func TestDocumentedRoleAssignments(t *testing.T) {
 	c, srv := replayClient(t, false, "rbacapplication-list-roleassignments-2")
 	const principal = "5bde3e51-d13b-4db1-9948-fe4b109d11a7"
-	typ, call := newCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{principal}}, false)
+	typ, call := dataCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{principal}})
 	obs, _ := plan(t, typ, call)
 	defs := obs.Value.GetAttr("by_principal").Index(cty.StringVal(principal))
 	if defs.LengthInt() != 2 || defs.Index(cty.NumberIntVal(0)).AsString() != "62e90394-69f5-4237-9190-012177145e10" ||
@@ -33,14 +32,14 @@ func TestDocumentedRoleAssignments(t *testing.T) {
 // TestRoleAssignmentsAgainstTheLab: the healthy scenario's cloud-only
 // admin holds Global Administrator; a synced user holds no role.
 func TestRoleAssignmentsAgainstTheLab(t *testing.T) {
-	tn, _, srv := labTenant(t, "healthy", lab.ServerOptions{})
+	tn, _, srv := labTenant(t, "healthy", labhttp.ServerOptions{})
 	c := openLab(t, srv.URL, nil)
 	admin, _ := tn.CloudUser("admin@contoso.onmicrosoft.com")
 	user, _ := tn.CloudUser("user00003@contoso.com")
-	typ, call := newCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{admin.ID, user.ID}}, false)
+	typ, call := dataCall(t, "entra_role_assignments", c, map[string]any{"principal_ids": []string{admin.ID, user.ID}})
 	obs, _ := plan(t, typ, call)
 	by := obs.Value.GetAttr("by_principal")
-	if d := by.Index(cty.StringVal(admin.ID)); d.LengthInt() != 1 || d.Index(cty.NumberIntVal(0)).AsString() != lab.RoleGlobalAdministrator {
+	if d := by.Index(cty.StringVal(admin.ID)); d.LengthInt() != 1 || d.Index(cty.NumberIntVal(0)).AsString() != labhttp.RoleGlobalAdministrator {
 		t.Errorf("the admin's roles: %#v", d)
 	}
 	if d := by.Index(cty.StringVal(user.ID)); d.LengthInt() != 0 {

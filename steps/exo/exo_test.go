@@ -11,23 +11,23 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	rebind "github.com/rebind-dev/rebind"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/lab/instance/instancetest"
+	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
 // labExchange serves a scenario with the lab's real routes and opens the exo
 // target bound to it as --lab binds it.
-func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Client) {
+func labExchange(t testing.TB, scenario string) (*lab.Tenant, *labhttp.Server, *Client) {
 	t.Helper()
 	// Started as rehearse starts it: HTTPS with its CA, tokens from its
 	// token endpoint (Exchange.ManageAsApp for the default app).
-	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: rebind.Scenarios,
-		Server: lab.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
+	in := instancetest.Start(t, instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles,
+		Server: labhttp.ServerOptions{ReadUnits: 1 << 30, WriteUnits: 1 << 30}})
 	tt, _ := steps.LookupTarget("exo")
 	b, err := control.Bind(context.Background(), in.URL, t.TempDir(), func(string) string { return "" })
 	if err != nil {
@@ -46,20 +46,30 @@ func labExchange(t testing.TB, scenario string) (*lab.Tenant, *lab.Server, *Clie
 
 func newCall(t testing.TB, name string, c *Client, given map[string]any) (steps.Type, steps.Call) {
 	t.Helper()
-	typ, ok := steps.Lookup(name)
-	if !ok {
-		t.Fatalf("%s not registered", name)
-	}
-	return typ, steps.Call{Address: "step." + name + ".t", Config: steptest.Config(typ.Info().Schema, given), Target: c}
+	typ := steptest.Step(t, name)
+	return typ, steptest.Call(typ, c, given)
 }
 
-func plan(t *testing.T, typ steps.Type, call steps.Call) (steps.Observation, steps.Change, error) {
+// dataCall is newCall for a data source.
+func dataCall(t testing.TB, name string, c *Client, given map[string]any) (steps.DataSource, steps.Call) {
+	t.Helper()
+	d := steptest.Lookup(t, name)
+	return d, steptest.Call(d, c, given)
+}
+
+// plan observes and, for a step type, diffs. A data source only reads:
+// its change is zero.
+func plan(t *testing.T, typ steps.DataSource, call steps.Call) (steps.Observation, steps.Change, error) {
 	t.Helper()
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
 		t.Fatalf("observe: %v", err)
 	}
-	ch, err := typ.Diff(context.Background(), call, obs)
+	st, ok := typ.(steps.Type)
+	if !ok {
+		return obs, steps.Change{}, nil
+	}
+	ch, err := st.Diff(context.Background(), call, obs)
 	return obs, ch, err
 }
 
@@ -69,7 +79,7 @@ func plan(t *testing.T, typ steps.Type, call steps.Call) (steps.Observation, ste
 // hold is released.
 func TestGUIDHolderPurge(t *testing.T) {
 	tn, _, c := labExchange(t, "exchange-guid-in-use")
-	rtyp, rcall := newCall(t, "exo_recipient", c, map[string]any{"identity": "51515151-5151-5151-5151-515151515151"})
+	rtyp, rcall := dataCall(t, "exo_recipient", c, map[string]any{"identity": "51515151-5151-5151-5151-515151515151"})
 	obs, _, _ := plan(t, rtyp, rcall)
 	r := obs.Value.GetAttr("recipients").Index(cty.NumberIntVal(0))
 	if obs.Value.GetAttr("count").AsBigFloat().String() != "1" || !r.GetAttr("soft_deleted").True() ||
@@ -171,13 +181,13 @@ func TestPurgeRefusesActive(t *testing.T) {
 // TestMailboxArchiveGUID reads the cloud ArchiveGuid seed 002 (a) needs.
 func TestMailboxArchiveGUID(t *testing.T) {
 	_, _, c := labExchange(t, "archive-guid-mismatch")
-	typ, call := newCall(t, "exo_mailbox", c, map[string]any{"identity": "arch1@contoso.com"})
+	typ, call := dataCall(t, "exo_mailbox", c, map[string]any{"identity": "arch1@contoso.com"})
 	obs, _, _ := plan(t, typ, call)
 	if obs.Value.GetAttr("archive_guid").AsString() != "a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1" ||
 		obs.Value.GetAttr("exchange_guid").AsString() != "2ee058fc-b05c-4a68-9cab-6dfff99fcdd3" || obs.Value.GetAttr("litigation_hold").True() {
 		t.Fatalf("mailbox = %#v", obs.Value)
 	}
-	_, call = newCall(t, "exo_mailbox", c, map[string]any{"identity": "nobody@contoso.com"})
+	_, call = dataCall(t, "exo_mailbox", c, map[string]any{"identity": "nobody@contoso.com"})
 	if _, err := typ.Observe(context.Background(), call); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("missing mailbox: %v", err)
 	}
@@ -190,7 +200,7 @@ func TestThrottledCallsComplete(t *testing.T) {
 		t.Skip("waits out Retry-After")
 	}
 	_, s, c := labExchange(t, "healthy")
-	s.SetFaults(lab.Faults{Throttle: 0.3, Unavailable: 0.1})
+	s.SetFaults(labhttp.Faults{Throttle: 0.3, Unavailable: 0.1})
 	statuses := map[int]int{}
 	base := c.HTTP.Transport // verifies the lab's certificate
 	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -200,7 +210,7 @@ func TestThrottledCallsComplete(t *testing.T) {
 		}
 		return resp, err
 	})}
-	typ, call := newCall(t, "exo_mailbox", c, map[string]any{"identity": "user00002@contoso.com"})
+	typ, call := dataCall(t, "exo_mailbox", c, map[string]any{"identity": "user00002@contoso.com"})
 	for i := 0; i < 8; i++ {
 		if _, err := typ.Observe(context.Background(), call); err != nil {
 			t.Fatalf("read %d: %v", i, err)

@@ -25,8 +25,8 @@ const (
 )
 
 func init() {
-	steps.Register(recipientData{})
-	steps.Register(mailboxData{})
+	steps.RegisterData(recipientData{})
+	steps.RegisterData(mailboxData{})
 }
 
 // recipient is what rebind reads of a mailbox or mail user.
@@ -233,7 +233,7 @@ func (c *Client) mailboxes(ctx context.Context, identity string) ([]recipient, e
 }
 
 // recipientData is the exo_recipient data type.
-type recipientData struct{ steps.Reader }
+type recipientData struct{}
 
 func (recipientData) Info() steps.Info {
 	return steps.Info{
@@ -287,7 +287,7 @@ func observeRecipients(ctx context.Context, call steps.Call, holds bool) (steps.
 }
 
 // mailboxData is the exo_mailbox data type.
-type mailboxData struct{ steps.Reader }
+type mailboxData struct{}
 
 func (mailboxData) Info() steps.Info {
 	return steps.Info{

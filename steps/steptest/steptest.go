@@ -6,6 +6,7 @@ package steptest
 import (
 	"fmt"
 	"sort"
+	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -76,4 +77,34 @@ func Value(v any) cty.Value {
 		return cty.MapVal(m)
 	}
 	panic(fmt.Sprintf("steptest: no conversion for %T", v))
+}
+
+// Call is a call of the data source or step type d, addressed
+// step.NAME.test, with the given arguments (as Config builds them) against
+// target.
+func Call(d steps.DataSource, target any, given map[string]any) steps.Call {
+	info := d.Info()
+	return steps.Call{Address: "step." + info.Name + ".test", Config: Config(info.Schema, given), Target: target}
+}
+
+// Lookup returns the data source or step type registered as name, and
+// fails the test when there is none.
+func Lookup(t testing.TB, name string) steps.DataSource {
+	t.Helper()
+	d, ok := steps.Lookup(name)
+	if !ok {
+		t.Fatalf("step type %s is not registered", name)
+	}
+	return d
+}
+
+// Step returns the step type registered as name, and fails the test when
+// there is none or name is a data source (it has no Diff or Apply).
+func Step(t testing.TB, name string) steps.Type {
+	t.Helper()
+	typ, ok := Lookup(t, name).(steps.Type)
+	if !ok {
+		t.Fatalf("%s is a data source, not a step type", name)
+	}
+	return typ
 }
