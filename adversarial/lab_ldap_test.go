@@ -300,12 +300,5 @@ func TestLabSurvivesAbusiveLDAPClients(t *testing.T) {
 		}
 	}
 	c.Close()
-	r := lc.stop(t)
-	t.Logf("lab peak RSS %d MB over %s", r.MaxRSS>>20, r.Wall.Round(time.Millisecond))
-	if r.MaxRSS > maxLabRSS {
-		t.Fatalf("the lab's peak RSS was %d MB, over %d MB", r.MaxRSS>>20, maxLabRSS>>20)
-	}
-	if strings.Contains(r.Stderr, "panic") {
-		t.Fatalf("the lab logged a panic:\n%s", r.Stderr)
-	}
+	lc.stopUnharmed(t)
 }

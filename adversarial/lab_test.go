@@ -1,7 +1,6 @@
 package adversarial
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/control"
 )
 
@@ -67,15 +67,8 @@ func startLabChild(t *testing.T, w *workspace, name string) *labChild {
 			_ = lc.cmd.Wait()
 		}
 	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case lc.URL = <-line:
-	case <-time.After(30 * time.Second):
+	var ok bool
+	if lc.URL, ok = e2e.FirstLine(out, 30*time.Second); !ok {
 		t.Fatalf("lab serve printed no URL; stderr:\n%s", lc.stderr.String())
 	}
 	if !strings.HasPrefix(lc.URL, "https://127.0.0.1:") {
@@ -132,6 +125,20 @@ func (lc *labChild) stop(t *testing.T) result {
 	}
 	close(lc.done)
 	return lc.w.finish(lc.cmd, lc.cmd.Args[1:], "", lc.stderr.String(), lc.start)
+}
+
+// stopUnharmed stops the lab after an attack and fails the test when its
+// peak resident memory went over maxLabRSS or it logged a panic.
+func (lc *labChild) stopUnharmed(t *testing.T) {
+	t.Helper()
+	r := lc.stop(t)
+	t.Logf("lab peak RSS %d MB over %s", r.MaxRSS>>20, r.Wall.Round(time.Millisecond))
+	if r.MaxRSS > maxLabRSS {
+		t.Fatalf("the lab's peak RSS was %d MB, over %d MB", r.MaxRSS>>20, maxLabRSS>>20)
+	}
+	if strings.Contains(r.Stderr, "panic") {
+		t.Fatalf("the lab logged a panic:\n%s", r.Stderr)
+	}
 }
 
 // tokens holds each lab's Graph and Exchange tokens, by "URL|resource".
@@ -422,12 +429,5 @@ func TestLabSurvivesAbusiveHTTPClients(t *testing.T) {
 	if json.Unmarshal(b, &u) != nil || len(u.DisplayName) > 256 {
 		t.Fatalf("a refused displayName was stored (%d bytes)", len(u.DisplayName))
 	}
-	r := lc.stop(t)
-	t.Logf("lab peak RSS %d MB over %s", r.MaxRSS>>20, r.Wall.Round(time.Millisecond))
-	if r.MaxRSS > maxLabRSS {
-		t.Fatalf("the lab's peak RSS was %d MB, over %d MB", r.MaxRSS>>20, maxLabRSS>>20)
-	}
-	if strings.Contains(r.Stderr, "panic") {
-		t.Fatalf("the lab logged a panic:\n%s", r.Stderr)
-	}
+	lc.stopUnharmed(t)
 }

@@ -225,48 +225,38 @@ func TestSecretsNeverStoredAcrossRotation(t *testing.T) {
 	}
 }
 
-// errorRunbooks each fail, at validate, plan or apply, on a path that
-// carries the secret: a command's stderr, its arguments, a condition's
-// error message, a function's error, a for_each key, a validation.
-var errorRunbooks = map[string]string{
-	"stderr": `
+// leakHeader starts each of errorRunbooks: a runbook with the sensitive
+// variable pw whose value must not come out.
+const leakHeader = `
 runbook "leak" {}
 variable "pw" {
   type      = string
   sensitive = true
 }
+`
+
+// errorRunbooks each fail, at validate, plan or apply, on a path that
+// carries the secret: a command's stderr, its arguments, a condition's
+// error message, a function's error, a for_each key, a validation.
+var errorRunbooks = map[string]string{
+	"stderr": leakHeader + `
 step "exec" "echo" {
   command = ["sh", "-c", "echo \"token $PW\" >&2; printf %s \"$PW\" | base64 >&2; exit 3"]
   env     = { PW = var.pw }
 }
 `,
-	"argument": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"argument": leakHeader + `
 step "exec" "arg" {
   command = ["sh", "-c", "exit 2", "placeholder", var.pw]
 }
 `,
-	"error_message": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"error_message": leakHeader + `
 step "assert" "check" {
   condition     = var.pw == "something else"
   error_message = "the password ${var.pw} is not the expected one"
 }
 `,
-	"precondition": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"precondition": leakHeader + `
 step "file" "f" {
   path    = "out/f.txt"
   content = "x"
@@ -276,23 +266,13 @@ step "file" "f" {
   }
 }
 `,
-	"tonumber": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"tonumber": leakHeader + `
 step "file" "f" {
   path    = "out/f.txt"
   content = tostring(tonumber(var.pw) + 1)
 }
 `,
-	"for_each": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"for_each": leakHeader + `
 step "file" "f" {
   for_each = toset([var.pw])
   path     = "out/${substr(each.key, 0, 2)}.txt"
@@ -314,13 +294,7 @@ step "file" "f" {
   content = "x"
 }
 `,
-	"local": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
-locals {
+	"local": leakHeader + `locals {
   bundle = { user = "svc", pw = var.pw, n = 1 }
 }
 step "file" "f" {
@@ -332,12 +306,7 @@ step "file" "f" {
   }
 }
 `,
-	"observed": `
-runbook "leak" {}
-variable "pw" {
-  type      = string
-  sensitive = true
-}
+	"observed": leakHeader + `
 step "file" "cred" {
   path    = "out/cred.txt"
   content = var.pw

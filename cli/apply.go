@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/rebind-dev/rebind/engine"
@@ -67,12 +68,8 @@ Its instances print a line each only with --verbose.
 Ctrl-C, SIGTERM and SIGHUP stop a run cleanly: the command in flight is
 stopped, and a write that was in flight is left in doubt for resume to
 settle, as after a crash.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = args[0]
-			return runApply(opts)
-		},
 	}
+	takesArg(cmd, &opts.Target, func() error { return runApply(opts) })
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "apply a runbook without asking")
 	cmd.Flags().StringVar(&opts.Author, "author", "", "who applies (default: the local user)")
@@ -152,15 +149,9 @@ func runApply(opts *applyOptions) error {
 	e.Store = store
 	ctx, cancel := signalContext()
 	defer cancel()
-	stop := opts.Progress.attach(ios, e)
-	rep, diags := e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
-	stop()
-	printDiags(ios, nil, diags)
-	if diags.HasErrors() {
-		return errReported
-	}
-	printReport(ios, rep)
-	return reportErr(rep)
+	return runShown(ios, e, opts.Progress, func() (*engine.Report, hcl.Diagnostics) {
+		return e.Apply(ctx, p, in, engine.ApplyOptions{Saved: saved, Author: opts.Author, Policy: pol})
+	})
 }
 
 // loadPolicy reads the applier's approval policy from path, or

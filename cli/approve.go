@@ -52,12 +52,8 @@ now has. The plan's author cannot approve it.
 When reviewers each signed their own copy of the plan file, --from COPY
 (repeatable) brings their signatures into PLAN: every copy must have PLAN's
 digest, and every signature is checked as one given with --signature.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Path = args[0]
-			return runApprove(opts)
-		},
 	}
+	takesArg(cmd, &opts.Path, func() error { return runApprove(opts) })
 	cmd.Flags().StringVar(&opts.KeyFile, "key", "", "sign with this SSH private key (or public key held by ssh-agent)")
 	cmd.Flags().StringVar(&opts.SignatureFile, "signature", "", "add this signature made with ssh-keygen -Y sign -n rebind-plan")
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "add the signatures of this signed copy of the same plan (repeatable)")

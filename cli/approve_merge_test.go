@@ -13,23 +13,8 @@ import (
 // one signed by a key the allowed-signers file does not list, is refused
 // and the plan file is left as it was.
 func TestApproveFromSignedCopies(t *testing.T) {
-	dir := t.TempDir()
-	mustWrite(t, filepath.Join(dir, "rb.hcl"), `
-runbook "two-reviewers" {
-  title     = "A file two people must agree on"
-  approvals = 2
-}
-
-step "file" "a" {
-  path    = "out/a.txt"
-  content = "a\n"
-}
-`)
-	alice := newReviewer(t, dir, "alice", "")
-	bob := newReviewer(t, dir, "bob", "")
-	dave := newReviewer(t, dir, "dave", "")
+	dir, alice, bob, _ := twoReviewers(t) // dave wrote the plan
 	mallory := newReviewer(t, dir, "mallory", "")
-	writeAllowed(t, dir, alice, bob, dave)
 	c := cliRun{t, dir}
 	mustRun, mustFail := c.mustRun, c.mustFail
 	copyFile := func(from, to string) {

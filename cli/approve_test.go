@@ -312,12 +312,13 @@ func TestShowFormats(t *testing.T) {
 	}
 }
 
-// TestApproveApplyEndToEnd runs plan -out, approve and apply as a team
-// would: the author's plan needs two approvals; the author's own approval
-// is refused, one approval is not enough, two are.
-func TestApproveApplyEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	rb := `
+// twoReviewers makes a folder holding rb.hcl, a runbook whose plans need
+// two approvals, and reviewers alice, bob and dave, whom its
+// allowed_signers file lists.
+func twoReviewers(t *testing.T) (dir string, alice, bob, dave reviewer) {
+	t.Helper()
+	dir = t.TempDir()
+	mustWrite(t, filepath.Join(dir, "rb.hcl"), `
 runbook "two-reviewers" {
   title     = "A file two people must agree on"
   approvals = 2
@@ -327,14 +328,19 @@ step "file" "a" {
   path    = "out/a.txt"
   content = "a\n"
 }
-`
-	if err := os.WriteFile(filepath.Join(dir, "rb.hcl"), []byte(rb), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	alice := newReviewer(t, dir, "alice", "")
-	bob := newReviewer(t, dir, "bob", "")
-	dave := newReviewer(t, dir, "dave", "")
+`)
+	alice = newReviewer(t, dir, "alice", "")
+	bob = newReviewer(t, dir, "bob", "")
+	dave = newReviewer(t, dir, "dave", "")
 	writeAllowed(t, dir, alice, bob, dave)
+	return dir, alice, bob, dave
+}
+
+// TestApproveApplyEndToEnd runs plan -out, approve and apply as a team
+// would: the author's plan needs two approvals; the author's own approval
+// is refused, one approval is not enough, two are.
+func TestApproveApplyEndToEnd(t *testing.T) {
+	dir, alice, bob, dave := twoReviewers(t)
 	c := cliRun{t, dir}
 	mustRun, mustFail := c.mustRun, c.mustFail
 	mustRun("plan", "rb.hcl", "-out", "p.plan", "--author", "dave")

@@ -13,8 +13,6 @@ import (
 
 	"github.com/rebind-dev/rebind/engine"
 	"github.com/rebind-dev/rebind/engine/plan"
-	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/instance"
 )
 
 var updateBundled = flag.Bool("update", false, "rewrite testdata/bundled/*.golden")
@@ -39,11 +37,7 @@ func TestBundledRunbookPlans(t *testing.T) {
 			if err != nil || reh.Scenario == "" {
 				t.Fatalf("%s: rehearsal.json: %v (scenario %q)", name, err, reh.Scenario)
 			}
-			in, err := instance.Start(instance.Options{Scenario: reh.Scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
+			in := scenarioLab(t, reh.Scenario)
 			rb, diags := loadRunbook(name)
 			if diags.HasErrors() {
 				t.Fatal(diags.Error())

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
@@ -25,6 +26,16 @@ import (
 )
 
 // varFlags are -var and -var-file.
+// takesArg makes cmd take exactly one argument, the runbook, plan or run
+// it acts on, which it stores in *arg before it calls run.
+func takesArg(cmd *cobra.Command, arg *string, run func() error) {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(_ *cobra.Command, args []string) error {
+		*arg = args[0]
+		return run()
+	}
+}
+
 type varFlags struct {
 	vars  []string
 	files []string

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/diagnose"
-	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/instance"
 )
 
 // diagnoseLab runs `rebind --lab URL diagnose --json --var-dir DIR` and
@@ -73,16 +71,10 @@ func TestDiagnoseFindsEachSeedAndItsRunbookRehearses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := scenarioLab(t, c.scenario)
 			org := in.Tenant.Organization()
 			in.Close()
-			in, err = instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
+			in = scenarioLab(t, c.scenario)
 			rep, varDir := diagnoseLab(t, in.URL)
 			in.Close()
 			var found []int
@@ -156,11 +148,7 @@ func TestDiagnoseDuplicateAttributeResiliency(t *testing.T) {
 		{"rebuilt-ad-dar", "seed-001-rebuilt-ad"},
 	} {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
+			in := scenarioLab(t, c.scenario)
 			rep, _ := diagnoseLab(t, in.URL)
 			dups, refused := 0, false
 			for _, f := range rep.Findings {
@@ -187,11 +175,7 @@ func TestDiagnoseDuplicateAttributeResiliency(t *testing.T) {
 // live over the lab's endpoints, and offline from its snapshot (text and
 // Markdown say so too).
 func TestDiagnoseHealthyReportsNothing(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := scenarioLab(t, "healthy")
 	rep, _ := diagnoseLab(t, in.URL)
 	if len(rep.Findings) != 0 || rep.Counts.Users != 26 || rep.Counts.ADUsers != 25 {
 		t.Fatalf("healthy: %+v", rep)
@@ -215,11 +199,7 @@ func TestDiagnoseHealthyReportsNothing(t *testing.T) {
 // TestDiagnoseHealthy100k reads the 100,000-user tenant live, in bulk, and
 // reports nothing: at most one request per 100 users.
 func TestDiagnoseHealthy100k(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "healthy-100k", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := scenarioLab(t, "healthy-100k")
 	start := time.Now()
 	rep, _ := diagnoseLab(t, in.URL)
 	took := time.Since(start)
@@ -261,10 +241,7 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 			name += "-redacted"
 		}
 		t.Run(name, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := scenarioLab(t, scenario)
 			org := in.Tenant.Organization()
 			file := filepath.Join(t.TempDir(), "snap.json")
 			args := []string{"--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file}
@@ -320,11 +297,7 @@ func TestDiagnoseAndRehearseOnATwin(t *testing.T) {
 // exchange-guid-in-use does not remove: diagnose predicts the refusal, and
 // the plan refuses.
 func TestDiagnosePredictsHoldRefusal(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "exchange-guid-in-use-held", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := scenarioLab(t, "exchange-guid-in-use-held")
 	rep, varDir := diagnoseLab(t, in.URL)
 	for i, f := range rep.Findings {
 		if f.Vars["upn"] != "frank@contoso.com" {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/instance"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -20,11 +18,7 @@ import (
 // app-only token (the runbook then asks for the admin's reading). A
 // restricted token fails, naming what is missing, with exit 1.
 func TestDoctorAgainstLab(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := scenarioLab(t, "restore-mistake")
 	code, out, errs := runMain(t, "--lab", in.URL, "doctor", "restore-mistake")
 	if code != 0 {
 		t.Fatalf("doctor against the lab: exit %d\n%s%s", code, out, errs)

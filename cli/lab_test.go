@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab/control"
 )
 
@@ -39,30 +38,22 @@ func startLab(t *testing.T, dir string, args ...string) (string, *exec.Cmd) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-line:
-		if !strings.HasPrefix(u, "https://127.0.0.1:") {
-			t.Fatalf("lab serve printed %q, want its URL", u)
-		}
-		// The CA is written before the URL is printed; this process
-		// verifies the lab with it, as the rebind processes it starts do
-		// through REBIND_LAB_CA (rebindCmd).
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		control.Trust(u, pem)
-		return u, cmd
-	case <-time.After(20 * time.Second):
+	u, ok := e2e.FirstLine(out, 20*time.Second)
+	if !ok {
 		t.Fatal("lab serve did not print its URL")
 	}
-	return "", nil
+	if !strings.HasPrefix(u, "https://127.0.0.1:") {
+		t.Fatalf("lab serve printed %q, want its URL", u)
+	}
+	// The CA is written before the URL is printed; this process verifies
+	// the lab with it, as the rebind processes it starts do through
+	// REBIND_LAB_CA (rebindCmd).
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	control.Trust(u, pem)
+	return u, cmd
 }
 
 // labCAFile is where startLab has `lab serve` write its CA, in the

@@ -15,6 +15,20 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
+// permissionsJSON is what `rebind permissions NAME --json` prints.
+func permissionsJSON(t *testing.T, name string) permissionsView {
+	t.Helper()
+	code, out, errs := runMain(t, "permissions", name, "--json")
+	if code != 0 {
+		t.Fatalf("permissions %s --json: exit %d: %s", name, code, errs)
+	}
+	var v permissionsView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // `rebind permissions` lists exactly what the runbook's step types
 // declare: every declaration of every block's type once, nothing else.
 func TestPermissionsFromDeclarations(t *testing.T) {
@@ -30,14 +44,7 @@ func TestPermissionsFromDeclarations(t *testing.T) {
 				want[p] = true
 			}
 		}
-		code, out, errs := runMain(t, "permissions", name, "--json")
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", name, code, errs)
-		}
-		var v permissionsView
-		if err := json.Unmarshal([]byte(out), &v); err != nil {
-			t.Fatal(err)
-		}
+		v := permissionsJSON(t, name)
 		got := map[string]bool{}
 		for _, g := range v.Groups {
 			for _, p := range g.Permissions {
@@ -144,14 +151,7 @@ func keys(m map[string]bool) []string {
 // the lab's token checks and are not covered here.
 func leastApp(t *testing.T, name string, drop string) lab.App {
 	t.Helper()
-	code, out, errs := runMain(t, "permissions", name, "--json")
-	if code != 0 {
-		t.Fatalf("permissions %s: exit %d %s", name, code, errs)
-	}
-	var v permissionsView
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatal(err)
-	}
+	v := permissionsJSON(t, name)
 	var roles []string
 	for _, g := range v.Groups {
 		for _, p := range g.Permissions {

@@ -246,6 +246,30 @@ step "wait" "hold" {
 }
 `
 
+// applyAtOnce runs apply -auto-approve of target(m) on machines a and b at
+// once, and returns which of them (0 or 1) ran and what each said; it fails
+// the test unless exactly one ran.
+func applyAtOnce(t *testing.T, a, b machine, target func(m machine) string) (won int, outs []string, errs []error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	outs, errs = make([]string, 2), make([]error, 2)
+	for i, m := range []machine{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", target(m))
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("want exactly one apply to run:\n%v %s\n%v %s", errs[0], outs[0], errs[1], outs[1])
+	}
+	if errs[0] != nil {
+		won = 1
+	}
+	return won, outs, errs
+}
+
 // TestPGTwoMachinesOneObject: two machines apply runbooks writing one
 // object at once. Exactly one runs; the other is refused and writes
 // nothing: for the lock, naming the run that holds the object, its user and
@@ -256,28 +280,7 @@ func TestPGTwoMachinesOneObject(t *testing.T) {
 	dir, a, b := twoMachines(t, c)
 	mustWrite(t, filepath.Join(dir, "a.hcl"), fmt.Sprintf(slowRunbook, "from a"))
 	mustWrite(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(slowRunbook, "from b"))
-	var wg sync.WaitGroup
-	outs, errs := make([]string, 2), make([]error, 2)
-	for i, m := range []machine{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", m.name+".hcl")
-		}()
-	}
-	wg.Wait()
-	won := -1
-	for i := range 2 {
-		if errs[i] == nil {
-			if won >= 0 {
-				t.Fatalf("both applies ran:\n%s\n%s", outs[0], outs[1])
-			}
-			won = i
-		}
-	}
-	if won < 0 {
-		t.Fatalf("neither apply ran:\n%s\n%s", outs[0], outs[1])
-	}
+	won, outs, errs := applyAtOnce(t, a, b, func(m machine) string { return m.name + ".hcl" })
 	lost := outs[1-won]
 	runs := a.runs(t)
 	if len(runs) != 1 {
@@ -311,23 +314,8 @@ func TestPGSavedPlanAppliedOnce(t *testing.T) {
 	if out, err := a.run(t, "plan", "p.hcl", "-out", "p.plan"); err != nil {
 		t.Fatalf("plan: %v\n%s", err, out)
 	}
-	var wg sync.WaitGroup
-	outs, errs := make([]string, 2), make([]error, 2)
-	for i, m := range []machine{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], errs[i] = m.run(t, "apply", "-auto-approve", "p.plan")
-		}()
-	}
-	wg.Wait()
-	if (errs[0] == nil) == (errs[1] == nil) {
-		t.Fatalf("want exactly one apply to run:\n%v %s\n%v %s", errs[0], outs[0], errs[1], outs[1])
-	}
-	lost := outs[0]
-	if errs[1] != nil {
-		lost = outs[1]
-	}
+	won, outs, _ := applyAtOnce(t, a, b, func(machine) string { return "p.plan" })
+	lost := outs[1-won]
 	if !strings.Contains(lost, "already applied") && !strings.Contains(lost, "Object locked by another run") {
 		t.Errorf("the second apply does not say the plan was applied:\n%s", lost)
 	}

@@ -31,12 +31,8 @@ func newPlanCmd(ios *IO, g *Globals) *cobra.Command {
 		Long: `plan observes every object the runbook touches and shows each change
 (before -> after). Nothing is written. With -out it saves the plan for review
 (rebind show, rebind approve) and a later 'rebind apply PLAN'.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Path = args[0]
-			return runPlan(opts)
-		},
 	}
+	takesArg(cmd, &opts.Path, func() error { return runPlan(opts) })
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Out, "out", "", "save the plan to this file")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")

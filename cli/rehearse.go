@@ -49,12 +49,8 @@ With --snapshot the lab is a twin of the tenant a snapshot read (rebind
 snapshot -o FILE): the runbook rehearses against your own tenant's objects.
 Give the runbook's variables with -var; the rehearsal.json's are the
 scenario's and are not used.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Runbook = args[0]
-			return runRehearse(opts)
-		},
 	}
+	takesArg(cmd, &opts.Runbook, func() error { return runRehearse(opts) })
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Scenario, "scenario", "", "lab scenario to start from (default: the runbook's own)")
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "start from a snapshot of a tenant (rebind snapshot -o FILE) instead of a scenario")

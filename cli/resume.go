@@ -32,12 +32,8 @@ again. A step whose write was in flight when the run stopped is observed again:
 if it is already so it is marked done, otherwise it is applied again. An action
 that cannot be observed and is not safe to repeat stops the resume; check the
 object yourself and say --done ADDRESS or --rerun ADDRESS.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RunID = args[0]
-			return runResume(opts)
-		},
 	}
+	takesArg(cmd, &opts.RunID, func() error { return runResume(opts) })
 	opts.Vars.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&opts.Done, "done", nil, "an in-doubt action that did complete (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Rerun, "rerun", nil, "an in-doubt action to run again (repeatable)")
@@ -79,8 +75,15 @@ func onRun(ios *IO, g *Globals, runID string, pf progressFlags, work func(contex
 	if err := bindRunLab(ctx, e, store, runID, g.StateDir); err != nil {
 		return err
 	}
+	return runShown(ios, e, pf, func() (*engine.Report, hcl.Diagnostics) { return work(ctx, e) })
+}
+
+// runShown runs work (an apply, resume or rollback) on e with the progress
+// pf asks for, prints its diagnostics and its report, and returns how the
+// run ended as the command's error.
+func runShown(ios *IO, e *engine.Engine, pf progressFlags, work func() (*engine.Report, hcl.Diagnostics)) error {
 	stop := pf.attach(ios, e)
-	rep, diags := work(ctx, e)
+	rep, diags := work()
 	stop()
 	printDiags(ios, nil, diags)
 	if diags.HasErrors() {

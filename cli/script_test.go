@@ -108,37 +108,43 @@ func scriptLabWait(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: labwait FILE")
 	}
 	path := ts.MkAbs(args[0])
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if f, err := os.Open(path); err == nil {
-			line, err := bufio.NewReader(f).ReadString('\n')
-			f.Close()
-			if err == nil {
-				u := strings.TrimSpace(line)
-				if !strings.HasPrefix(u, "https://127.0.0.1:") {
-					ts.Fatalf("lab serve printed %q, want its URL", u)
-				}
-				ts.Setenv("LAB", u)
-				return
-			}
+	var line string
+	if !within30s(func() bool {
+		f, err := os.Open(path)
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		defer f.Close()
+		line, err = bufio.NewReader(f).ReadString('\n')
+		return err == nil
+	}) {
+		ts.Fatalf("%s: no URL after 30s", args[0])
 	}
-	ts.Fatalf("%s: no URL after 30s", args[0])
+	u := strings.TrimSpace(line)
+	if !strings.HasPrefix(u, "https://127.0.0.1:") {
+		ts.Fatalf("lab serve printed %q, want its URL", u)
+	}
+	ts.Setenv("LAB", u)
 }
 
 func scriptWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: waitfile FILE")
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !within30s(func() bool { _, err := os.Stat(ts.MkAbs(args[0])); return err == nil }) {
+		ts.Fatalf("%s: not there after 30s", args[0])
 	}
-	ts.Fatalf("%s: not there after 30s", args[0])
+}
+
+// within30s asks done every 10 ms until it holds, for up to 30 s, and
+// says whether it held.
+func within30s(done func() bool) bool {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if done() {
+			return true
+		}
+	}
+	return false
 }
 
 func scriptCapture(ts *testscript.TestScript, neg bool, args []string) {

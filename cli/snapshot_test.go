@@ -134,11 +134,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.scenario, func(t *testing.T) {
-			in, err := instance.Start(instance.Options{Scenario: c.scenario, Scenarios: lab.ScenarioFiles})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
+			in := scenarioLab(t, c.scenario)
 			orig := labDumpOf(t, in.Tenant)
 			file := filepath.Join(t.TempDir(), "snap.json")
 			if code, out, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file); code != 0 {
@@ -173,11 +169,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 				sort.Strings(vars)
 			}
 			want, _ := planTuples(t, in.URL, c.runbook, true, vars...)
-			tw, err := instance.Start(instance.Options{Snapshot: file})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tw.Close()
+			tw := labInstance(t, instance.Options{Snapshot: file})
 			got, _ := planTuples(t, tw.URL, c.runbook, true, vars...)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("the plan against the twin differs:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
@@ -191,11 +183,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // UPN: the same steps change the same objects (by id), and neither the
 // snapshot nor the plan holds the user's name.
 func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := scenarioLab(t, "restore-mistake")
 	file := filepath.Join(t.TempDir(), "snap.json")
 	if code, out, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file, "--redact", "--redact-key", "k3y"); code != 0 {
 		t.Fatalf("snapshot: exit %d\n%s%s", code, out, errs)
@@ -236,11 +224,7 @@ func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
 		t.Errorf("%s is not the pseudonym of nicki@contoso.com in every directory: %v", pseudo, seen)
 	}
 	want, _ := planTuples(t, in.URL, "restore-mistake", false, "upn=nicki@contoso.com", "soft_match_blocked=no")
-	tw, err := instance.Start(instance.Options{Snapshot: file})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tw.Close()
+	tw := labInstance(t, instance.Options{Snapshot: file})
 	got, plan := planTuples(t, tw.URL, "restore-mistake", false, "upn="+pseudo, "soft_match_blocked=no")
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the plan against the redacted twin differs:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
@@ -254,10 +238,7 @@ func TestRedactedSnapshotPlansTheSameChanges(t *testing.T) {
 // --snapshot` and reads it back over Graph: the same users, on the
 // snapshot's clock.
 func TestLabServeSnapshot(t *testing.T) {
-	in, err := instance.Start(instance.Options{Scenario: "restore-mistake", Scenarios: lab.ScenarioFiles})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := scenarioLab(t, "restore-mistake")
 	file := filepath.Join(t.TempDir(), "snap.json")
 	code, _, errs := runMain(t, "--lab", in.URL, "--state-dir", t.TempDir(), "snapshot", "-o", file)
 	in.Close()

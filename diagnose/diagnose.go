@@ -235,25 +235,40 @@ func Analyze(s *snapshot.Snapshot) *Report {
 	return rep
 }
 
-// switchState says what the snapshot knows of a synchronisation switch.
-func (x *index) switchState(name string, get func(*snapshot.DirSyncFeatures) bool) (string, bool) {
+// syncSwitch is a synchronisation switch a runbook must know the state of:
+// a feature of Graph's onPremisesDirectorySynchronization, each a Boolean
+// "<featureName>Enabled"
+// (https://learn.microsoft.com/en-us/graph/api/resources/onpremisesdirectorysynchronizationfeature).
+type syncSwitch struct {
+	feature  string // Graph's name of it
+	blocks   string // what it blocks, as a finding says it
+	variable string // the runbook variable that carries "yes" or "no"
+	whenOn   string // what follows when it is on
+	get      func(*snapshot.DirSyncFeatures) bool
+}
+
+var (
+	softMatchSwitch = syncSwitch{feature: "blockSoftMatchEnabled", blocks: "soft match", variable: "soft_match_blocked",
+		whenOn: "set the immutable ID to the new account's anchor instead (rebuilt-ad-hard-match)",
+		get:    func(d *snapshot.DirSyncFeatures) bool { return d.BlockSoftMatchEnabled }}
+	takeoverSwitch = syncSwitch{feature: "blockCloudObjectTakeoverThroughHardMatchEnabled", blocks: "cloud object takeover through hard match", variable: "takeover_blocked",
+		whenOn: "every user would fail with InvalidHardMatch once sync is back on",
+		get:    func(d *snapshot.DirSyncFeatures) bool { return d.BlockCloudObjectTakeoverThroughHardMatchEnabled }}
+)
+
+// needSwitch gives f's runbook the state of sw as its variable, and
+// refuses when sw is on. A snapshot without the switches (Graph serves them
+// to a signed-in Global Administrator only) leaves it to a person to say.
+func (x *index) needSwitch(f *Finding, sw syncSwitch) {
 	if x.s.DirSync == nil {
-		return "", false
+		f.Refusals = append(f.Refusals, fmt.Sprintf("unknown: whether the tenant blocks %s (Graph serves it to a signed-in Global Administrator only); add %s = \"no\" or \"yes\" as a Global Administrator reads it, or the runbook stops to ask", sw.blocks, sw.variable))
+		return
 	}
-	if get(x.s.DirSync) {
-		return "yes", true
+	f.Vars[sw.variable] = "no"
+	if sw.get(x.s.DirSync) {
+		f.Vars[sw.variable] = "yes"
+		f.Refusals = append(f.Refusals, fmt.Sprintf("refuses: the tenant blocks %s (%s); %s", sw.blocks, sw.feature, sw.whenOn))
 	}
-	return "no", true
-}
-
-func (x *index) softMatch() (string, bool) {
-	return x.switchState("blockSoftMatchEnabled", func(d *snapshot.DirSyncFeatures) bool { return d.BlockSoftMatchEnabled })
-}
-
-func (x *index) takeover() (string, bool) {
-	return x.switchState("blockCloudObjectTakeoverThroughHardMatchEnabled", func(d *snapshot.DirSyncFeatures) bool {
-		return d.BlockCloudObjectTakeoverThroughHardMatchEnabled
-	})
 }
 
 // federated returns a refusal when upn's domain is a federated verified
@@ -370,14 +385,7 @@ func (x *index) restoreMistakes(dar map[string]darDuplicate) []Finding {
 			f.Refusals = append(f.Refusals, fmt.Sprintf("refuses: %s, created by duplicate attribute resiliency, holds the new account's anchor (see its finding)", d.user.UserPrincipalName))
 		}
 		f.Refusals = appendIf(f.Refusals, x.federated(u.UserPrincipalName))
-		if v, ok := x.softMatch(); !ok {
-			f.Refusals = append(f.Refusals, "unknown: whether the tenant blocks soft match (Graph serves it to a signed-in Global Administrator only); add soft_match_blocked = \"no\" or \"yes\" as a Global Administrator reads it, or the runbook stops to ask")
-		} else {
-			f.Vars["soft_match_blocked"] = v
-			if v == "yes" {
-				f.Refusals = append(f.Refusals, "refuses: the tenant blocks soft match (blockSoftMatchEnabled); set the immutable ID to the new account's anchor instead (rebuilt-ad-hard-match)")
-			}
-		}
+		x.needSwitch(&f, softMatchSwitch)
 		out = append(out, f)
 	}
 	return out
@@ -420,16 +428,6 @@ func (x *index) orphans(dar map[string]darDuplicate) []Finding {
 	sort.Slice(paired, func(i, j int) bool { return paired[i].u.UserPrincipalName < paired[j].u.UserPrincipalName })
 	sort.Slice(alone, func(i, j int) bool { return alone[i].UserPrincipalName < alone[j].UserPrincipalName })
 	var out []Finding
-	takeoverRefusal := func(f *Finding) {
-		if v, ok := x.takeover(); !ok {
-			f.Refusals = append(f.Refusals, "unknown: whether the tenant blocks cloud object takeover through hard match (Graph serves it to a signed-in Global Administrator only); add takeover_blocked = \"no\" or \"yes\" as a Global Administrator reads it, or the runbook stops to ask")
-		} else {
-			f.Vars["takeover_blocked"] = v
-			if v == "yes" {
-				f.Refusals = append(f.Refusals, "refuses: the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled); every user would fail with InvalidHardMatch once sync is back on")
-			}
-		}
-	}
 	evidence := func(f *Finding, p pair) {
 		f.Objects = append(f.Objects, p.u.UserPrincipalName)
 		f.Evidence = append(f.Evidence, fmt.Sprintf("%s (id %s) is synced with onPremisesImmutableId %s, which names no AD object; AD account %s (anchor %s) holds its UPN", p.u.UserPrincipalName, p.u.ID, p.u.OnPremisesImmutableID, p.a.DistinguishedName, AnchorOf(p.a)))
@@ -458,7 +456,7 @@ func (x *index) orphans(dar map[string]darDuplicate) []Finding {
 				}
 			}
 		}
-		takeoverRefusal(&f)
+		x.needSwitch(&f, takeoverSwitch)
 		f.Refusals = append(f.Refusals, "note: directory sync is turned off for up to 72 hours")
 		out = append(out, f)
 		return out
@@ -512,7 +510,7 @@ func (x *index) orphans(dar map[string]darDuplicate) []Finding {
 			// (https://learn.microsoft.com/exchange/hybrid-deployment-prerequisites).
 			f.Vars["routing_domain"] = strings.TrimSuffix(d, ".onmicrosoft.com") + ".mail.onmicrosoft.com"
 		}
-		takeoverRefusal(&f)
+		x.needSwitch(&f, takeoverSwitch)
 		f.Refusals = append(f.Refusals, "note: directory sync is turned off for up to 72 hours; every synced user whose AD object is gone is left cloud-managed afterwards, not only those listed")
 		out = append(out, f)
 	}

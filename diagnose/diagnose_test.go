@@ -73,3 +73,59 @@ func TestRestoreMistakeWithPrefixedDeletedUPN(t *testing.T) {
 		t.Fatalf("findings = %+v, want seed 000 with upn nicki@contoso.com", f)
 	}
 }
+
+// Each synchronisation switch a runbook needs reaches its finding the same
+// way: read, it is the runbook's variable and, when on, a refusal saying
+// what it blocks; unread (Graph serves the switches to a signed-in Global
+// Administrator only), a line asking a person for it.
+func TestSyncSwitchesReachTheirFindings(t *testing.T) {
+	// rebuilt is seed 001 by hand: a synced cloud user whose anchor names
+	// no AD object, and a new AD account with her UPN.
+	rebuilt := func(dirSync *snapshot.DirSyncFeatures) *snapshot.Snapshot {
+		on := true
+		return &snapshot.Snapshot{Format: snapshot.Format, DirSync: dirSync,
+			Organization: snapshot.Organization{ID: "o", VerifiedDomains: []snapshot.Domain{{Name: "contoso.com", Type: "Managed"}}},
+			Users: []snapshot.User{{ID: "u1", UserPrincipalName: "adele@contoso.com", OnPremisesImmutableID: "my9s3SP45EGOfMGNUp35Hg==",
+				OnPremisesSyncEnabled: &on}},
+			AD: snapshot.AD{Users: []snapshot.ADUser{{ObjectGUID: "012114da-8d79-4015-8a5f-ddfc20df81db",
+				DistinguishedName: "CN=adele,OU=Users,DC=corp,DC=example,DC=com", UserPrincipalName: "adele@contoso.com"}}}}
+	}
+	for _, tt := range []struct {
+		name     string
+		snap     *snapshot.Snapshot
+		runbook  string
+		variable string
+		want     any // the variable's value; nil: not set
+		refusal  string
+	}{
+		{"soft match unread", seed000("Managed", nil), "restore-mistake", "soft_match_blocked", nil,
+			`unknown: whether the tenant blocks soft match (Graph serves it to a signed-in Global Administrator only); add soft_match_blocked = "no" or "yes" as a Global Administrator reads it, or the runbook stops to ask`},
+		{"soft match off", seed000("Managed", &snapshot.DirSyncFeatures{}), "restore-mistake", "soft_match_blocked", "no", ""},
+		{"soft match blocked", seed000("Managed", &snapshot.DirSyncFeatures{BlockSoftMatchEnabled: true}), "restore-mistake", "soft_match_blocked", "yes",
+			"refuses: the tenant blocks soft match (blockSoftMatchEnabled); set the immutable ID to the new account's anchor instead (rebuilt-ad-hard-match)"},
+		{"takeover unread", rebuilt(nil), "rebuilt-ad-hard-match", "takeover_blocked", nil,
+			`unknown: whether the tenant blocks cloud object takeover through hard match (Graph serves it to a signed-in Global Administrator only); add takeover_blocked = "no" or "yes" as a Global Administrator reads it, or the runbook stops to ask`},
+		{"takeover off", rebuilt(&snapshot.DirSyncFeatures{}), "rebuilt-ad-hard-match", "takeover_blocked", "no", ""},
+		{"takeover blocked", rebuilt(&snapshot.DirSyncFeatures{BlockCloudObjectTakeoverThroughHardMatchEnabled: true}), "rebuilt-ad-hard-match", "takeover_blocked", "yes",
+			"refuses: the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled); every user would fail with InvalidHardMatch once sync is back on"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Analyze(tt.snap).Findings
+			if len(f) != 1 || f[0].Runbook != tt.runbook {
+				t.Fatalf("findings = %+v, want one for %s", f, tt.runbook)
+			}
+			if got, ok := f[0].Vars[tt.variable]; got != tt.want || ok != (tt.want != nil) {
+				t.Errorf("%s = %v (set %v), want %v", tt.variable, got, ok, tt.want)
+			}
+			var switchLines []string
+			for _, r := range f[0].Refusals {
+				if strings.Contains(r, "the tenant blocks") {
+					switchLines = append(switchLines, r)
+				}
+			}
+			if want := []string{tt.refusal}; tt.refusal == "" && len(switchLines) != 0 || tt.refusal != "" && strings.Join(switchLines, "\n") != strings.Join(want, "\n") {
+				t.Errorf("refusals about the switch = %q, want %q", switchLines, tt.refusal)
+			}
+		})
+	}
+}

@@ -30,18 +30,28 @@ func writeUsers(t *testing.T, h *harness, rows ...string) {
 	}
 }
 
+// planFanOut plans fanOutSrc over users a@x, b@x, ... (none failing), the
+// world holding states[i] for the i-th: "bound" is already so, anything
+// else a change.
+func planFanOut(t *testing.T, h *harness, states ...string) *plan.Plan {
+	t.Helper()
+	var rows []string
+	for i, st := range states {
+		upn := string(rune('a'+i)) + "@x"
+		rows = append(rows, upn+",no")
+		theWorld.set(upn, st)
+	}
+	writeUsers(t, h, rows...)
+	return h.plan(fanOutSrc, nil)
+}
+
 // An instance of a fan-out that changes nothing is a row of the step's
 // Unchanged (key, object, fingerprint), and observed objects are stored
 // once in the plan's Objects: the plan file holds no object of an
 // unchanged instance.
 func TestUnchangedInstancesAreRecordedByFingerprint(t *testing.T) {
 	h := newHarness(t)
-	writeUsers(t, h, "a@x,no", "b@x,no", "c@x,no", "d@x,no")
-	for _, k := range []string{"a@x", "c@x", "d@x"} {
-		theWorld.set(k, "bound")
-	}
-	theWorld.set("b@x", "stale")
-	p := h.plan(fanOutSrc, nil)
+	p := planFanOut(t, h, "bound", "stale", "bound", "bound")
 	st := p.Steps[0]
 	if len(st.Unchanged) != 3 || len(st.Instances) != 1 || st.Instances[0].Key != "b@x" {
 		t.Fatalf("instances %+v, unchanged %+v: want b@x whole and a, c, d as rows", st.Instances, st.Unchanged)
@@ -105,10 +115,7 @@ func TestDriftOfAnUnchangedInstanceRefusesApply(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
-			writeUsers(t, h, "a@x,no", "b@x,no")
-			theWorld.set("a@x", "stale")
-			theWorld.set("b@x", "bound")
-			p := h.plan(fanOutSrc, nil)
+			p := planFanOut(t, h, "stale", "bound")
 			if len(p.Steps[0].Unchanged) != 1 {
 				t.Fatalf("unchanged = %+v, want b@x", p.Steps[0].Unchanged)
 			}
@@ -136,10 +143,7 @@ func TestDriftOfAnUnchangedInstanceRefusesApply(t *testing.T) {
 // hold).
 func TestEditedUnchangedFingerprintIsRefused(t *testing.T) {
 	h := newHarness(t)
-	writeUsers(t, h, "a@x,no", "b@x,no")
-	theWorld.set("a@x", "bound")
-	theWorld.set("b@x", "bound")
-	p := h.plan(fanOutSrc, nil)
+	p := planFanOut(t, h, "bound", "bound")
 	digest := p.Digest()
 	p.Steps[0].Unchanged[1].Fingerprint = strings.Repeat("0", 64)
 	if p.Digest() == digest {
@@ -205,10 +209,7 @@ step "test_value" "a" {
 // was written.
 func TestRunWithAVersion1PlanResumesAndRollsBack(t *testing.T) {
 	h := newHarness(t)
-	writeUsers(t, h, "a@x,no", "b@x,no")
-	theWorld.set("a@x", "bound")
-	theWorld.set("b@x", "stale")
-	p := h.plan(fanOutSrc, nil)
+	p := planFanOut(t, h, "bound", "stale")
 	// The same plan as format version 1 wrote it: every instance whole,
 	// its observed object inline.
 	var rows []plan.Instance

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,18 @@ func (h *harness) file(name string) (string, bool) {
 
 const header = `runbook "t" { title = "test" }
 `
+
+// valueStep is the HCL of a test_value step name that writes value at
+// key, with attrs (such as "fail = true") inside its block.
+func valueStep(name, key, value string, attrs ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nstep \"test_value\" %q {\n  key   = %q\n  value = %q\n", name, key, value)
+	for _, a := range attrs {
+		b.WriteString("  " + a + "\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
 
 // engineCase is one runbook taken through the engine: the world and files
 // it starts from, its plan, what changes between plan and apply, the apply,
@@ -189,7 +202,7 @@ step "test_value" "many" {
 `
 }
 
-const optionalDataSrc = header + `
+var optionalDataSrc = header + `
 data "test_lookup" "old" {
   key      = "old"
   optional = true
@@ -202,17 +215,11 @@ step "test_value" "bind" {
   key   = "bind"
   value = data.test_lookup.old == null ? "new" : "old"
 }
-step "test_value" "boom" {
-  key        = "boom"
-  value      = "x"
-  fail       = true
-  on_failure = abort
-}
-`
+` + valueStep("boom", "boom", "x", `fail = true`, `on_failure = abort`)
 
 // withheldEnvSrc is an exec whose env (built from a secret) the journal
 // withholds, and whose undo still needs it.
-const withheldEnvSrc = header + `
+var withheldEnvSrc = header + `
 variable "token" {
   type      = string
   sensitive = true
@@ -222,13 +229,7 @@ step "exec" "mark" {
   undo    = ["sh", "-c", "printf %s \"$TOKEN\" > undone.txt"]
   env     = { TOKEN = var.token }
 }
-step "test_value" "boom" {
-  key        = "boom"
-  value      = "x"
-  fail       = true
-  on_failure = abort
-}
-`
+` + valueStep("boom", "boom", "x", `fail = true`, `on_failure = abort`)
 
 var withheldEnvFanOut = strings.Replace(withheldEnvSrc, `step "exec" "mark" {
   command = ["sh", "-c", "printf %s \"$TOKEN\" > did.txt"]
@@ -239,11 +240,7 @@ var withheldEnvFanOut = strings.Replace(withheldEnvSrc, `step "exec" "mark" {
   undo     = ["sh", "-c", "printf %s \"$TOKEN\" > undone-${each.key}.txt"]
   env      = { TOKEN = "${var.token}-${each.key}" }`, 1)
 
-var withheldEnvFromStep = strings.Replace(strings.Replace(withheldEnvSrc, `step "exec" "mark" {`, `step "test_value" "first" {
-  key   = "first"
-  value = "from-a-step"
-}
-step "exec" "mark" {`, 1), `TOKEN = var.token`, `TOKEN = step.test_value.first.result.written`, 1)
+var withheldEnvFromStep = strings.Replace(strings.Replace(withheldEnvSrc, `step "exec" "mark" {`, valueStep("first", "first", "from-a-step")+`step "exec" "mark" {`, 1), `TOKEN = var.token`, `TOKEN = step.test_value.first.result.written`, 1)
 
 var tokenVars = map[string]string{"token": "s3cret-token"}
 
@@ -264,12 +261,7 @@ step "file" "new" {
   path    = "new.txt"
   content = "created\n"
 }
-step "test_value" "boom" {
-  key   = "k"
-  value = "v"
-  fail  = true
-}
-`,
+` + valueStep("boom", "k", "v", `fail = true`),
 		status: journal.StatusRolledBack,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if got, _ := h.file("keep.txt"); got != "original\n" {
@@ -292,13 +284,7 @@ step "file" "a" {
   path    = "a.txt"
   content = "a"
 }
-step "test_value" "boom" {
-  key        = "k"
-  value      = "v"
-  fail       = true
-  on_failure = abort
-}
-`,
+` + valueStep("boom", "k", "v", `fail = true`, `on_failure = abort`),
 		status: journal.StatusFailed,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if got, _ := h.file("a.txt"); got != "a" {
@@ -319,19 +305,11 @@ step "test_value" "boom" {
 	}, {
 		name:  "RollbackOfFinishedRunReportsIrreversible",
 		setup: setWorld("gone", "x"),
-		src: header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
+		src: header + valueStep("a", "a", "1") + `
 step "test_purge" "p" {
   key = "gone"
 }
-step "test_value" "b" {
-  key   = "b"
-  value = "2"
-}
-`,
+` + valueStep("b", "b", "2"),
 		status: journal.StatusSucceeded,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			rb, diags := h.e.Rollback(context.Background(), rep.RunID, Inputs{})
@@ -354,20 +332,11 @@ step "test_value" "b" {
 		// No automatic half rollback.
 		name:  "DefaultOnFailureAbortsWhenSomethingCannotBeReverted",
 		setup: setWorld("gone", "x"),
-		src: header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
+		src: header + valueStep("a", "a", "1") + `
 step "test_purge" "p" {
   key = "gone"
 }
-step "test_value" "boom" {
-  key   = "z"
-  value = "1"
-  fail  = true
-}
-`,
+` + valueStep("boom", "z", "1", `fail = true`),
 		status: journal.StatusFailed,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if theWorld.get("a") != "1" {
@@ -412,18 +381,9 @@ step "test_value" "boom" {
 		src:   maxErrorsSrc(`"10%"`),
 		check: maxErrorsExceededCheck,
 	}, {
-		name:  "DriftRefusesApply",
-		setup: setWorld("a", "old", "b", "same"),
-		src: header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "new"
-}
-step "test_value" "b" {
-  key   = "b"
-  value = "same"
-}
-`,
+		name:    "DriftRefusesApply",
+		setup:   setWorld("a", "old", "b", "same"),
+		src:     header + valueStep("a", "a", "new") + valueStep("b", "b", "same"),
 		between: func(*harness) { theWorld.set("a", "someone else") },
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if len(rep.Drift) != 1 || rep.Drift[0].Address != "step.test_value.a" {
@@ -437,23 +397,13 @@ step "test_value" "b" {
 			}
 		},
 	}, {
-		name: "PlanAppliedOnlyOnce",
-		src: header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
-`,
+		name:   "PlanAppliedOnlyOnce",
+		src:    header + valueStep("a", "a", "1"),
 		saved:  true,
 		status: journal.StatusSucceeded,
 		check: func(t *testing.T, h *harness, p *plan.Plan, first *Report) {
 			theWorld.set("a", "") // even if the world went back, the plan is spent
-			p2 := h.plan(header+`
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
-`, nil)
+			p2 := h.plan(header+valueStep("a", "a", "1"), nil)
 			p2.Steps, p2.Created, p2.Expires = p.Steps, p.Created, p.Expires
 			_, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{Saved: true})
 			if !diags.HasErrors() || !strings.Contains(diags.Error(), "already applied") || !strings.Contains(diags.Error(), first.RunID) {
@@ -468,13 +418,7 @@ step "test_value" "a" {
 				theWorld.set("bound", "yes")
 			}()
 		},
-		src: header + `
-step "test_value" "bound" {
-  key   = "bound"
-  value = "yes"
-  await = "5s"
-}
-`,
+		src:    header + valueStep("bound", "bound", "yes", `await = "5s"`),
 		status: journal.StatusSucceeded,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if n := theWorld.count(theWorld.applies, "bound"); n != 0 {
@@ -483,14 +427,7 @@ step "test_value" "bound" {
 		},
 	}, {
 		name: "AwaitWaitsWithoutWriting/timeout",
-		src: header + `
-step "test_value" "never" {
-  key        = "never"
-  value      = "yes"
-  await      = "30ms"
-  on_failure = abort
-}
-`,
+		src:  header + valueStep("never", "never", "yes", `await = "30ms"`, `on_failure = abort`),
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if rep.Status != journal.StatusFailed || !strings.Contains(rep.Failures[0].Err, "not so after 30ms") {
 				t.Errorf("await timeout: %s %+v", rep.Status, rep.Failures)
@@ -498,19 +435,11 @@ step "test_value" "never" {
 		},
 	}, {
 		name: "ApproveStepPausesThenResumes",
-		src: header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
+		src: header + valueStep("a", "a", "1") + `
 step "approve" "hold" {
   message = "Check the hold before purging."
 }
-step "test_value" "b" {
-  key   = "b"
-  value = "2"
-}
-`,
+` + valueStep("b", "b", "2"),
 		status: journal.StatusPaused,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, rep *Report) {
 			if !strings.Contains(rep.Paused, "Check the hold") {
@@ -550,11 +479,7 @@ step "test_value" "a" {
 		// it holds because the earlier step made it true.
 		name:  "Preconditions/deferred after an earlier write",
 		setup: setWorld("a", "x"),
-		src: header + `
-step "test_value" "first" {
-  key   = "a"
-  value = "z"
-}
+		src: header + valueStep("first", "a", "z") + `
 step "test_value" "second" {
   key   = "a"
   value = "z2"
@@ -587,11 +512,7 @@ step "test_value" "a" {
   value  = var.password
   secret = var.password
 }
-step "test_value" "named" {
-  key   = "user-${var.password}"
-  value = "1"
-}
-`,
+` + valueStep("named", "user-${var.password}", "1"),
 		vars: map[string]string{"password": "hunter2-secret"},
 		planned: func(t *testing.T, h *harness, p *plan.Plan) {
 			if b := p.CanonicalBytes(); bytes.Contains(b, []byte("hunter2")) {
@@ -696,16 +617,7 @@ step "test_value" "one" {
 		// be shown as "already so" when apply will in fact write it.
 		name:  "PlanDefersStepsOnObjectsChangedEarlier",
 		setup: setWorld("stage", "done"),
-		src: header + `
-step "test_value" "a" {
-  key   = "stage"
-  value = "ready"
-}
-step "test_value" "b" {
-  key   = "stage"
-  value = "done"
-}
-`,
+		src:   header + valueStep("a", "stage", "ready") + valueStep("b", "stage", "done"),
 		planned: func(t *testing.T, h *harness, p *plan.Plan) {
 			b := p.Steps[1].Instances[0]
 			if b.Action != plan.ActionDeferred || len(b.Notes) == 0 || !strings.Contains(b.Notes[0], "step.test_value.a changes this object first") {
@@ -736,10 +648,7 @@ data "test_read" "cloud" {
     error_message = "nothing to re-bind."
   }
 }
-step "test_value" "clear" {
-  key   = "anchor"
-  value = "new"
-}
+` + valueStep("clear", "anchor", "new") + `
 step "test_value" "copy" {
   key        = "copy"
   value      = data.test_read.cloud.value
@@ -775,27 +684,11 @@ data "test_targeted_read" "x" {
 		// A run that stopped without finishing keeps its objects locked: a
 		// second run on the same objects is refused, naming the object and
 		// the run, until the first is rolled back (or resumed to the end).
-		name: "OneRunPerObjectAtATime",
-		src: header + `
-step "test_value" "a" {
-  key   = "shared"
-  value = "1"
-}
-step "test_value" "boom" {
-  key        = "other"
-  value      = "1"
-  fail       = true
-  on_failure = abort
-}
-`,
+		name:   "OneRunPerObjectAtATime",
+		src:    header + valueStep("a", "shared", "1") + valueStep("boom", "other", "1", `fail = true`, `on_failure = abort`),
 		status: journal.StatusFailed,
 		check: func(t *testing.T, h *harness, _ *plan.Plan, first *Report) {
-			src := header + `
-step "test_value" "b" {
-  key   = "shared"
-  value = "2"
-}
-`
+			src := header + valueStep("b", "shared", "2")
 			second, diags := h.e.Apply(context.Background(), h.plan(src, nil), Inputs{}, ApplyOptions{})
 			if second != nil || !diags.HasErrors() || !strings.Contains(diags.Error(), "test:shared") ||
 				!strings.Contains(diags.Error(), first.RunID) || !strings.Contains(diags.Error(), "apply again") {
@@ -964,19 +857,11 @@ func maxErrorsExceededCheck(t *testing.T, h *harness, _ *plan.Plan, rep *Report)
 
 func TestInDoubtActionAsksAPerson(t *testing.T) {
 	h := newHarness(t)
-	src := header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
+	src := header + valueStep("a", "a", "1") + `
 step "test_action" "sync" {
   key = "cycle"
 }
-step "test_value" "b" {
-  key   = "b"
-  value = "2"
-}
-`
+` + valueStep("b", "b", "2")
 	p := h.plan(src, nil)
 	ctx := context.Background()
 	// Simulate a crash right after the action's intent became durable: a
@@ -1023,12 +908,7 @@ step "test_value" "b" {
 // says to apply again.
 func TestResumeRefusesRunRefusedForALock(t *testing.T) {
 	h := newHarness(t)
-	src := header + `
-step "test_value" "a" {
-  key   = "a"
-  value = "1"
-}
-`
+	src := header + valueStep("a", "a", "1")
 	ctx := context.Background()
 	run, err := h.e.Store.CreateRun(ctx, journal.Run{Runbook: "t", Plan: h.plan(src, nil).CanonicalBytes(), Dir: h.dir})
 	if err != nil {

@@ -53,6 +53,13 @@ func mustEnv(t *testing.T, src string) *environment.Environment {
 	return env
 }
 
+// corpEnv is an environment (prod.hcl) that binds envRunbook's target
+// test_env.corp to host.
+func corpEnv(t *testing.T, host string) *environment.Environment {
+	t.Helper()
+	return mustEnv(t, `target "test_env" "corp" { host = "`+host+`" }`)
+}
+
 // diagAt finds the diagnostic with summary, and checks where it points and
 // what its detail says.
 func diagAt(t *testing.T, diags hcl.Diagnostics, summary string, sev hcl.DiagnosticSeverity, file string, line int, detail ...string) {
@@ -150,12 +157,8 @@ func TestTargetSettingRequired(t *testing.T) {
 // the setting, and runs it with the same settings from another file.
 func TestPlanBoundToItsEnvironment(t *testing.T) {
 	h := newHarness(t)
-	rb := h.load(envRunbook)
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01.corp.example.com" }`)
-	p, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "t"})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	h.e.Env = corpEnv(t, "dc01.corp.example.com")
+	p := h.plan(envRunbook, nil)
 	if p.Environment == nil || p.Environment.File != "prod.hcl" || len(p.Environment.Digest) != 64 {
 		t.Fatalf("plan environment: %+v", p.Environment)
 	}
@@ -179,8 +182,8 @@ func TestPlanBoundToItsEnvironment(t *testing.T) {
 		t.Errorf("markdown does not name the environment:\n%s", md.String())
 	}
 	// Targets point elsewhere.
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc02.corp.example.com" }`)
-	_, diags = h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{Rehearsal: false})
+	h.e.Env = corpEnv(t, "dc02.corp.example.com")
+	_, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{Rehearsal: false})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "Plan made against other targets") ||
 		!strings.Contains(diags.Error(), `target test_env.corp, setting host: planned with "dc01.corp.example.com", now "dc02.corp.example.com"`) {
 		t.Fatalf("apply against another environment: %v", diags)
@@ -196,7 +199,7 @@ func TestPlanBoundToItsEnvironment(t *testing.T) {
 	}
 	// The same settings from another file run (the approvals a plan
 	// needs are a separate check: this runbook asks for none).
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01.corp.example.com" }`)
+	h.e.Env = corpEnv(t, "dc01.corp.example.com")
 	h.e.Env.Path = "copy-of-prod.hcl"
 	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
 	if diags.HasErrors() || rep.Status != "succeeded" {
@@ -208,17 +211,13 @@ func TestPlanBoundToItsEnvironment(t *testing.T) {
 // environment that points the run's targets elsewhere.
 func TestRollbackBoundToItsEnvironment(t *testing.T) {
 	h := newHarness(t)
-	rb := h.load(envRunbook)
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01" }`)
-	p, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "t"})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
+	h.e.Env = corpEnv(t, "dc01")
+	p := h.plan(envRunbook, nil)
 	rep, diags := h.e.Apply(context.Background(), p, Inputs{}, ApplyOptions{})
 	if diags.HasErrors() || rep.Status != "succeeded" {
 		t.Fatalf("apply: %v %+v", diags, rep)
 	}
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc02" }`)
+	h.e.Env = corpEnv(t, "dc02")
 	_, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "target test_env.corp, setting host") {
 		t.Fatalf("rollback against another environment: %v", diags)
@@ -226,7 +225,7 @@ func TestRollbackBoundToItsEnvironment(t *testing.T) {
 	if _, ok := h.file("note.txt"); !ok {
 		t.Fatal("a refused rollback removed the file")
 	}
-	h.e.Env = mustEnv(t, `target "test_env" "corp" { host = "dc01" }`)
+	h.e.Env = corpEnv(t, "dc01")
 	if _, diags = h.e.Rollback(context.Background(), rep.RunID, Inputs{}); diags.HasErrors() {
 		t.Fatalf("rollback with the same environment: %v", diags)
 	}

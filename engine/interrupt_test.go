@@ -24,7 +24,7 @@ import (
 //
 // stopping.interrupt is the run's cancel; stopping.started is closed when
 // a "block" action starts.
-type stopType struct{}
+type stopType struct{ alwaysRuns }
 
 var stopping struct {
 	sync.Mutex
@@ -74,10 +74,6 @@ func (stopType) Info() steps.Info {
 func (stopType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
 	k, _ := steps.String(c.Config, "key")
 	return steps.Observation{Object: "stop:" + k, Value: cty.EmptyObjectVal}, nil
-}
-
-func (stopType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
-	return steps.Change{Action: steps.Run}, nil
 }
 
 func (stopType) Apply(ctx context.Context, c steps.Call, ch steps.Change) (steps.Result, error) {
@@ -160,6 +156,20 @@ func (h *harness) kindsOf(runID, step string) []string {
 	return out
 }
 
+// resumeToTheEnd resumes a run of stopRunbook with the decisions decide
+// and fails unless it succeeds with the action run once in all and b
+// written after it.
+func (h *harness) resumeToTheEnd(runID string, decide map[string]string) {
+	h.t.Helper()
+	done, diags := h.e.Resume(context.Background(), runID, Inputs{}, ResumeOptions{Decide: decide})
+	if diags.HasErrors() || done.Status != journal.StatusSucceeded {
+		h.t.Fatalf("resume (decisions %v): %v %+v", decide, diags, done)
+	}
+	if n := theWorld.count(theWorld.runs, "act"); n != 1 || theWorld.get("b") != "2" {
+		h.t.Errorf("after the resume (decisions %v): the action ran %d times, b = %q", decide, n, theWorld.get("b"))
+	}
+}
+
 func (h *harness) applyCtx(ctx context.Context, src string) *Report {
 	h.t.Helper()
 	p := h.plan(src, nil)
@@ -199,13 +209,7 @@ func TestInterruptedActionIsInDoubt(t *testing.T) {
 	if n := theWorld.count(theWorld.runs, "act"); n != 1 {
 		t.Fatalf("the action ran %d times; resume must not repeat it unasked", n)
 	}
-	done, diags := h.e.Resume(ctx, rep.RunID, Inputs{}, ResumeOptions{Decide: map[string]string{act: "done"}})
-	if diags.HasErrors() || done.Status != journal.StatusSucceeded {
-		t.Fatalf("resume --done: %v %+v", diags, done)
-	}
-	if n := theWorld.count(theWorld.runs, "act"); n != 1 || theWorld.get("b") != "2" {
-		t.Errorf("after --done: the action ran %d times, b = %q", n, theWorld.get("b"))
-	}
+	h.resumeToTheEnd(rep.RunID, map[string]string{act: "done"})
 }
 
 // An interrupt that arrives just after the action returned does not lose
@@ -223,13 +227,7 @@ func TestInterruptAfterActionKeepsItsOutcome(t *testing.T) {
 	if theWorld.get("b") != "" {
 		t.Errorf("the run went on after the interrupt: b = %q", theWorld.get("b"))
 	}
-	done, diags := h.e.Resume(context.Background(), rep.RunID, Inputs{}, ResumeOptions{})
-	if diags.HasErrors() || done.Status != journal.StatusSucceeded {
-		t.Fatalf("resume: %v %+v", diags, done)
-	}
-	if n := theWorld.count(theWorld.runs, "act"); n != 1 || theWorld.get("b") != "2" {
-		t.Errorf("after resume: the action ran %d times, b = %q", n, theWorld.get("b"))
-	}
+	h.resumeToTheEnd(rep.RunID, nil)
 }
 
 // An action that fails on its own while the run is being interrupted is a

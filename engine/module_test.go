@@ -83,16 +83,23 @@ func (h *harness) loadSources(src map[string][]byte) (*runbook.Runbook, hcl.Diag
 	return runbook.LoadSources(h.dir, src)
 }
 
+// mustLoad loads the runbook of src, failing the test on an error.
+func (h *harness) mustLoad(src map[string][]byte) *runbook.Runbook {
+	h.t.Helper()
+	rb, diags := h.loadSources(src)
+	if diags.HasErrors() {
+		h.t.Fatal(diags)
+	}
+	return rb
+}
+
 // Modules: module steps get module.NAME(.KEY) addresses, run where the
 // module block stands, their outputs feed a later step, and a rollback
 // reverts them as it reverts inline steps.
 func TestModulePlanApplyRollback(t *testing.T) {
 	h := newHarness(t)
 	theWorld.set("x", "old")
-	rb, diags := h.loadSources(moduleSources(moduleRunbook, map[string]string{"modules/set/main.hcl": setModule}))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	rb := h.mustLoad(moduleSources(moduleRunbook, map[string]string{"modules/set/main.hcl": setModule}))
 	ctx := context.Background()
 	p, diags := h.e.Plan(ctx, rb, Inputs{}, PlanOptions{Author: "tester"})
 	if diags.HasErrors() {
@@ -153,11 +160,7 @@ func TestModulePlanApplyRollback(t *testing.T) {
 
 func (h *harness) planSources(src map[string][]byte) *plan.Plan {
 	h.t.Helper()
-	rb, diags := h.loadSources(src)
-	if diags.HasErrors() {
-		h.t.Fatal(diags)
-	}
-	p, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "tester"})
+	p, diags := h.e.Plan(context.Background(), h.mustLoad(src), Inputs{}, PlanOptions{Author: "tester"})
 	if diags.HasErrors() {
 		h.t.Fatal(diags)
 	}
@@ -264,7 +267,7 @@ func TestModuleSourcesInDigest(t *testing.T) {
 // input's file and line.
 func TestModuleValidateInputType(t *testing.T) {
 	h := newHarness(t)
-	rb, diags := h.loadSources(moduleSources(header+`
+	rb := h.mustLoad(moduleSources(header+`
 module "m" {
   source = "./m"
   n      = "not a number"
@@ -276,10 +279,7 @@ step "test_value" "a" {
   value = "1"
 }
 `}))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	diags = h.e.Validate(rb)
+	diags := h.e.Validate(rb)
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "main.hcl:5,12-26: Invalid module input") {
 		t.Fatalf("validate: %v", diags)
 	}
@@ -317,7 +317,7 @@ func TestModulePlanRendering(t *testing.T) {
 // the input's line.
 func TestModuleInputValidation(t *testing.T) {
 	h := newHarness(t)
-	rb, diags := h.loadSources(moduleSources(header+`
+	rb := h.mustLoad(moduleSources(header+`
 module "m" {
   source = "./m"
   key    = "BAD"
@@ -335,10 +335,7 @@ step "test_value" "a" {
   value = "1"
 }
 `}))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	_, diags = h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "tester"})
+	_, diags := h.e.Plan(context.Background(), rb, Inputs{}, PlanOptions{Author: "tester"})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "main.hcl:5,12-17: Invalid module input") || !strings.Contains(diags.Error(), "key must be lower case, not BAD.") {
 		t.Fatalf("plan: %v", diags)
 	}
@@ -396,15 +393,12 @@ step "test_value" "roots" {
 		t.Fatalf("apply: %v %+v roots=%q", diags, rep, theWorld.get("roots"))
 	}
 
-	rb, diags := h.loadSources(moduleSources(header+`
+	rb := h.mustLoad(moduleSources(header+`
 target "test_dir" "other" { root = "/o" }
 module "lacking" {
   source = "./m"
 }
 `, mod))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
 	diags = h.e.Validate(rb)
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), `main.hcl:4,1-17: Missing module target`) || !strings.Contains(diags.Error(), `pass one in targets = { "test_dir.corp" = target.test_dir.NAME }`) {
 		t.Fatalf("validate: %v", diags)

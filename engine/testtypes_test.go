@@ -82,7 +82,13 @@ func (valueType) Observe(ctx context.Context, c steps.Call) (steps.Observation, 
 	if v != "" {
 		val = cty.StringVal(v)
 	}
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": val})}, nil
+	return keyObservation(k, val), nil
+}
+
+// keyObservation is what the test types observe of world[k]: the object
+// test:k holding its key and value.
+func keyObservation(k string, value cty.Value) steps.Observation {
+	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": value})}
 }
 
 func (valueType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
@@ -133,7 +139,7 @@ func (valueType) Revert(ctx context.Context, c steps.Call, ch steps.Change) erro
 
 // actionType ("test_action") counts runs of a key; it is not safe to repeat
 // and has no observable state.
-type actionType struct{}
+type actionType struct{ alwaysRuns }
 
 func (actionType) Info() steps.Info {
 	return steps.Info{Name: "test_action", Doc: "Test: an action that is not safe to repeat.", Kind: steps.KindAction,
@@ -146,7 +152,11 @@ func (actionType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	return steps.Observation{Object: "action:" + k, Value: cty.EmptyObjectVal}, nil
 }
 
-func (actionType) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
+// alwaysRuns gives a test action type its Diff: an action is run each
+// time, whatever was observed.
+type alwaysRuns struct{}
+
+func (alwaysRuns) Diff(ctx context.Context, c steps.Call, obs steps.Observation) (steps.Change, error) {
 	return steps.Change{Action: steps.Run}, nil
 }
 
@@ -168,8 +178,7 @@ func (readType) Info() steps.Info {
 
 func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
 	k, _ := steps.String(c.Config, "key")
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
-		"key": cty.StringVal(k), "value": cty.StringVal(theWorld.get(k))})}, nil
+	return keyObservation(k, cty.StringVal(theWorld.get(k))), nil
 }
 
 // lookupType ("test_lookup") is a data type that finds world[key] or
@@ -178,8 +187,9 @@ func (readType) Observe(ctx context.Context, c steps.Call) (steps.Observation, e
 type lookupType struct{}
 
 func (lookupType) Info() steps.Info {
-	return steps.Info{Name: "test_lookup", Doc: "Test: finds a key that may not exist.", Kind: steps.KindData,
-		Schema: steps.Schema{"key": {Type: cty.String, Required: true}}, Permissions: []string{"Test: Values.Read"}}
+	i := readType{}.Info()
+	i.Name, i.Doc = "test_lookup", "Test: finds a key that may not exist."
+	return i
 }
 
 func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation, error) {
@@ -190,8 +200,7 @@ func (lookupType) Observe(ctx context.Context, c steps.Call) (steps.Observation,
 	if !ok {
 		return steps.Observation{}, fmt.Errorf("test: no key %q: %w", k, steps.ErrNotFound)
 	}
-	return steps.Observation{Object: "test:" + k, Value: cty.ObjectVal(map[string]cty.Value{
-		"key": cty.StringVal(k), "value": cty.StringVal(v)})}, nil
+	return keyObservation(k, cty.StringVal(v)), nil
 }
 
 // purgeType ("test_purge") deletes a key for good: irreversible, but

@@ -219,16 +219,16 @@ type ADUser struct {
 // 100,000-user snapshot is not held a second time as text.
 func (s *Snapshot) Write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
+	// The header is s's own fields but the three lists: fields of the
+	// outer struct hide the embedded Snapshot's of the same JSON name
+	// (encoding/json: the less nested field wins), and these are left
+	// out, empty.
 	head := struct {
-		Format       string           `json:"format"`
-		TakenAt      time.Time        `json:"takenAt"`
-		Redacted     bool             `json:"redacted,omitempty"`
-		Reads        []Reading        `json:"reads"`
-		Permissions  []string         `json:"permissions"`
-		NotRead      []string         `json:"notRead,omitempty"`
-		Organization Organization     `json:"organization"`
-		DirSync      *DirSyncFeatures `json:"dirSyncFeatures,omitempty"`
-	}{s.Format, s.TakenAt, s.Redacted, s.Reads, s.Permissions, s.NotRead, s.Organization, s.DirSync}
+		*Snapshot
+		Users      []User      `json:"users,omitempty"`
+		Recipients []Recipient `json:"recipients,omitempty"`
+		AD         *AD         `json:"ad,omitempty"`
+	}{Snapshot: s}
 	b, err := json.MarshalIndent(head, "", " ")
 	if err != nil {
 		return fmt.Errorf("snapshot: write: %w", err)

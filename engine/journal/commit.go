@@ -30,8 +30,83 @@ import (
 // op is one write.
 type op struct {
 	apply func(ctx context.Context) error // nil for Flush: nothing to write
-	lazy  bool
-	done  chan error // nil when lazy
+	waiter
+}
+
+func (o *op) writes() bool { return o.apply != nil }
+
+// waiter is how a write of either journal reports to whoever submitted
+// it: a durable write's submitter waits on done; no one waits for a lazy
+// write.
+type waiter struct {
+	lazy bool
+	done chan error // nil when lazy
+}
+
+func (w *waiter) waiting() *waiter { return w }
+
+// queued is a write of either journal (op, pgOp) in its queue.
+type queued interface {
+	waiting() *waiter
+	writes() bool // false for a Flush: nothing to write
+}
+
+// ready prepares w to be queued, unless ctx has ended: a durable write
+// gets the channel its submitter waits on.
+func (w *waiter) ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !w.lazy {
+		w.done = make(chan error, 1)
+	}
+	return nil
+}
+
+// anyWrites says whether batch holds something to make durable.
+func anyWrites[O queued](batch []O) bool {
+	for _, o := range batch {
+		if o.writes() {
+			return true
+		}
+	}
+	return false
+}
+
+// finish tells every durable write of batch that its batch ended with err.
+func finish[O queued](batch []O, err error) {
+	for _, o := range batch {
+		if w := o.waiting(); !w.lazy {
+			w.done <- err
+		}
+	}
+}
+
+// failedWhole answers batch when its transaction failed as a whole and
+// nothing of it was written: every durable write gets err, and the lazy
+// ones are returned, to go back to the front of the queue and ride with the
+// next durable write.
+func failedWhole[O queued](batch []O, err error) (lazy []O) {
+	for _, o := range batch {
+		if w := o.waiting(); w.lazy {
+			lazy = append(lazy, o)
+		} else {
+			w.done <- err
+		}
+	}
+	return lazy
+}
+
+// failedAlone takes write i out of batch when it alone failed with err:
+// its submitter gets err, or, for a lazy write, the next Flush reports it
+// dropped. The rest is returned, to be committed again.
+func failedAlone[O queued](batch []O, i int, err error, dropped *droppedLazy) []O {
+	if w := batch[i].waiting(); w.lazy {
+		dropped.add(err)
+	} else {
+		w.done <- err
+	}
+	return append(batch[:i:i], batch[i+1:]...)
 }
 
 // writeStmts are the writer connection's prepared statements.
@@ -75,11 +150,8 @@ func (w *writeStmts) close() error {
 // waits until o's batch commits or ctx ends; when ctx ends first, o may still
 // be committed afterwards.
 func (s *Store) submit(ctx context.Context, o *op) error {
-	if err := ctx.Err(); err != nil {
+	if err := o.ready(ctx); err != nil {
 		return err
-	}
-	if !o.lazy {
-		o.done = make(chan error, 1)
 	}
 	s.mu.Lock()
 	if s.closing {
@@ -132,13 +204,7 @@ func (s *Store) commitLoop() {
 func (s *Store) commitBatch(batch []*op) error {
 	ctx := context.Background()
 	for {
-		writes := 0
-		for _, o := range batch {
-			if o.apply != nil {
-				writes++
-			}
-		}
-		if writes == 0 { // only Flushes: nothing to make durable
+		if !anyWrites(batch) { // only Flushes: nothing to make durable
 			finish(batch, nil)
 			return nil
 		}
@@ -149,35 +215,13 @@ func (s *Store) commitBatch(batch []*op) error {
 			return nil
 		}
 		if i < 0 {
-			// The transaction failed as a whole: nothing of it was written.
-			var lazy []*op
-			for _, o := range batch {
-				if o.lazy {
-					lazy = append(lazy, o)
-				} else {
-					o.done <- err
-				}
-			}
+			lazy := failedWhole(batch, err)
 			s.mu.Lock()
 			s.queue = append(lazy, s.queue...)
 			s.mu.Unlock()
 			return err
 		}
-		o := batch[i]
-		if o.lazy {
-			s.dropped.add(err)
-		} else {
-			o.done <- err
-		}
-		batch = append(batch[:i:i], batch[i+1:]...)
-	}
-}
-
-func finish(batch []*op, err error) {
-	for _, o := range batch {
-		if !o.lazy {
-			o.done <- err
-		}
+		batch = failedAlone(batch, i, err, &s.dropped)
 	}
 }
 

@@ -69,34 +69,13 @@ func forEachBackend(t *testing.T, tests map[string]func(t *testing.T, j Journal,
 	}
 }
 
-func mustRun(t *testing.T, j Journal, r Run) Run {
-	t.Helper()
-	if r.Runbook == "" {
-		r.Runbook = "restore-mistake"
-	}
-	r, err := j.CreateRun(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func mustRecords(t *testing.T, j Journal, id string) []Record {
-	t.Helper()
-	recs, err := j.Records(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
-
 // TestContract holds every backend to the journal contract the engine
 // relies on.
 func TestContract(t *testing.T) {
 	ctx := context.Background()
 	forEachBackend(t, map[string]func(t *testing.T, j Journal, another func() Journal){
 		"AppendAndReadBack": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{Inputs: []byte(`{"a":1}`), Plan: []byte(`{"p":2}`), Author: "ana"})
+			run := createRun(t, j, Run{Inputs: []byte(`{"a":1}`), Plan: []byte(`{"p":2}`), Author: "ana"})
 			if run.Status != StatusRunning || run.ID == "" {
 				t.Fatalf("created %+v", run)
 			}
@@ -116,7 +95,7 @@ func TestContract(t *testing.T) {
 			}
 			// A second handle (another process) reads what the first wrote.
 			other := another()
-			recs := mustRecords(t, other, run.ID)
+			recs := records(t, other, run.ID)
 			var got []string
 			for _, r := range recs {
 				got = append(got, fmt.Sprintf("%s %s %d %s %s", r.Kind, r.Step, r.Attempt, r.Data, r.Error))
@@ -134,7 +113,7 @@ func TestContract(t *testing.T) {
 			}
 		},
 		"CloseFlushesLazy": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{})
+			run := createRun(t, j, Run{})
 			j.AppendLazy(ctx, Record{RunID: run.ID, Kind: KindOutcome, Step: "s"})
 			if err := j.Close(); err != nil {
 				t.Fatal(err)
@@ -142,12 +121,12 @@ func TestContract(t *testing.T) {
 			if _, err := j.Append(ctx, Record{RunID: run.ID, Kind: KindNote}); !errors.Is(err, ErrClosed) {
 				t.Errorf("Append after Close = %v, want ErrClosed", err)
 			}
-			if recs := mustRecords(t, another(), run.ID); len(recs) != 1 {
+			if recs := records(t, another(), run.ID); len(recs) != 1 {
 				t.Errorf("after Close, %d records, want the lazy one", len(recs))
 			}
 		},
 		"RefusesUnknownRunAndKind": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{})
+			run := createRun(t, j, Run{})
 			if _, err := j.Append(ctx, Record{RunID: "nope", Kind: KindNote}); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Append to unknown run = %v", err)
 			}
@@ -156,7 +135,7 @@ func TestContract(t *testing.T) {
 			}
 		},
 		"LockAllOrNothing": func(t *testing.T, j Journal, another func() Journal) {
-			a, b := mustRun(t, j, Run{}), mustRun(t, j, Run{})
+			a, b := createRun(t, j, Run{}), createRun(t, j, Run{})
 			if err := j.Lock(ctx, a.ID, []string{"user:1", "user:2"}); err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +195,7 @@ func TestContract(t *testing.T) {
 			stores := []Journal{j, another()}
 			objs := [][]string{{"user:x", "user:y", "user:z"}, {"user:z", "user:y", "user:x"}}
 			for round := range 20 {
-				runs := []Run{mustRun(t, j, Run{}), mustRun(t, j, Run{})}
+				runs := []Run{createRun(t, j, Run{}), createRun(t, j, Run{})}
 				var wg sync.WaitGroup
 				errs := make([]error, 2)
 				for k, s := range stores {
@@ -252,7 +231,7 @@ func TestContract(t *testing.T) {
 			}
 		},
 		"PlanAppliedOnce": func(t *testing.T, j Journal, another func() Journal) {
-			first := mustRun(t, j, Run{PlanDigest: "sha256:abc"})
+			first := createRun(t, j, Run{PlanDigest: "sha256:abc"})
 			_, err := another().CreateRun(ctx, Run{Runbook: "r", PlanDigest: "sha256:abc"})
 			if !errors.Is(err, ErrPlanApplied) || !strings.Contains(err.Error(), first.ID) {
 				t.Errorf("second CreateRun for the plan = %v, want ErrPlanApplied naming %s", err, first.ID)
@@ -262,9 +241,9 @@ func TestContract(t *testing.T) {
 			}
 		},
 		"RunByPrefixAndOrder": func(t *testing.T, j Journal, another func() Journal) {
-			a := mustRun(t, j, Run{ID: "abc-1"})
-			mustRun(t, j, Run{ID: "abc-2"})
-			c := mustRun(t, j, Run{})
+			a := createRun(t, j, Run{ID: "abc-1"})
+			createRun(t, j, Run{ID: "abc-2"})
+			c := createRun(t, j, Run{})
 			if r, err := j.Run(ctx, "abc-1"); err != nil || r.ID != a.ID {
 				t.Errorf("Run(abc-1) = %v, %v", r.ID, err)
 			}
@@ -283,7 +262,7 @@ func TestContract(t *testing.T) {
 			}
 		},
 		"StatusAndApproval": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{})
+			run := createRun(t, j, Run{})
 			if err := j.SetStatus(ctx, run.ID, StatusPaused, "waiting"); err != nil {
 				t.Fatal(err)
 			}
@@ -298,13 +277,13 @@ func TestContract(t *testing.T) {
 			if r.Status != StatusPaused || r.Error != "waiting" {
 				t.Errorf("run = %s %q", r.Status, r.Error)
 			}
-			recs := mustRecords(t, j, run.ID)
+			recs := records(t, j, run.ID)
 			if len(recs) != 2 || recs[0].Kind != KindStatus || recs[1].Kind != KindStepApproval {
 				t.Errorf("records = %+v", recs)
 			}
 		},
 		"ClaimIsExclusive": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{})
+			run := createRun(t, j, Run{})
 			if l, err := j.Lease(ctx, run.ID); err != nil || l.State != LeaseFree {
 				t.Errorf("Lease before Claim = %+v, %v", l, err)
 			}
@@ -357,7 +336,7 @@ func TestContractFencing(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	a, b := openPG(t, u, PGOptions{}), openPG(t, u, PGOptions{})
-	run := mustRun(t, a, Run{})
+	run := createRun(t, a, Run{})
 	release, err := a.Claim(run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +354,7 @@ func TestContractFencing(t *testing.T) {
 	if _, err := b.Append(ctx, Record{RunID: run.ID, Kind: KindNote}); err != nil {
 		t.Errorf("Append once nobody holds the run: %v", err)
 	}
-	if n := len(mustRecords(t, a, run.ID)); n != 2 {
+	if n := len(records(t, a, run.ID)); n != 2 {
 		t.Errorf("%d records, want 2", n)
 	}
 }

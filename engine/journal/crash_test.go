@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -31,6 +32,46 @@ func TestMain(m *testing.M) {
 	os.Exit(3)
 }
 
+// crashJournal skips in -short mode (the crash tests start a child
+// process), and returns a journal in a fresh folder with one run.
+func crashJournal(t *testing.T) (dir string, s *Store, run Run) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir = t.TempDir()
+	s = openStore(t, dir)
+	return dir, s, createRun(t, s, Run{})
+}
+
+// startChild re-executes the test binary as a child that plays role (see
+// TestMain) on the run runID of the journal in dir, and returns it started,
+// with its standard output.
+func startChild(t *testing.T, role, dir, runID string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+role, "JOURNAL_DIR="+dir, "JOURNAL_RUN="+runID)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout
+}
+
+// childStore opens, in a child, the journal its parent named, or exits 2.
+func childStore() *Store {
+	s, err := Open(os.Getenv("JOURNAL_DIR"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	return s
+}
+
 const crashWorkers = 4
 
 // childAppend journals steps the way the engine does, from several
@@ -39,11 +80,7 @@ const crashWorkers = 4
 // acknowledged, and runs until killed.
 func childAppend() {
 	ctx := context.Background()
-	s, err := Open(os.Getenv("JOURNAL_DIR"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
+	s := childStore()
 	runID := os.Getenv("JOURNAL_RUN")
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
@@ -70,24 +107,10 @@ func childAppend() {
 }
 
 func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	run := createRun(t, s, Run{})
+	dir, s, run := crashJournal(t)
 	s.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=append", "JOURNAL_DIR="+dir, "JOURNAL_RUN="+run.ID)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout := startChild(t, "append", dir, run.ID)
 	acked := make([]int, crashWorkers)
 	for i := range acked {
 		acked[i] = -1
@@ -145,11 +168,7 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 
 // childClaim claims the run, says so, and waits to be killed.
 func childClaim() {
-	s, err := Open(os.Getenv("JOURNAL_DIR"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
+	s := childStore()
 	if _, err := s.Claim(os.Getenv("JOURNAL_RUN")); err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
@@ -160,23 +179,9 @@ func childClaim() {
 }
 
 func TestClaimAcrossProcessesReleasedOnKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
-	dir := t.TempDir()
-	s := openStore(t, dir)
-	run := createRun(t, s, Run{})
+	dir, s, run := crashJournal(t)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=claim", "JOURNAL_DIR="+dir, "JOURNAL_RUN="+run.ID)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout := startChild(t, "claim", dir, run.ID)
 	defer cmd.Process.Kill()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "claimed" {

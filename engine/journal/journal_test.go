@@ -23,21 +23,23 @@ func openStore(t testing.TB, dir string) *Store {
 	return s
 }
 
-func createRun(t testing.TB, s *Store, r Run) Run {
+// createRun creates r in j (for the runbook restore-mistake unless r names
+// one).
+func createRun(t testing.TB, j Journal, r Run) Run {
 	t.Helper()
 	if r.Runbook == "" {
 		r.Runbook = "restore-mistake"
 	}
-	r, err := s.CreateRun(context.Background(), r)
+	r, err := j.CreateRun(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func records(t testing.TB, s *Store, runID string) []Record {
+func records(t testing.TB, j Journal, runID string) []Record {
 	t.Helper()
-	recs, err := s.Records(context.Background(), runID)
+	recs, err := j.Records(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,37 +390,6 @@ func TestCreateRunLockingAllOrNothing(t *testing.T) {
 	}
 	if _, err := s.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{""}); err == nil {
 		t.Error("CreateRunLocking accepted an empty object name")
-	}
-}
-
-// Two runs created at once for one object: exactly one is created.
-func TestCreateRunLockingRace(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	stores := []*Store{openStore(t, dir), openStore(t, dir)}
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func(s *Store) {
-			defer wg.Done()
-			_, err := s.CreateRunLocking(ctx, Run{Runbook: "r"}, []string{"user:1"})
-			errs <- err
-		}(stores[i%2])
-	}
-	wg.Wait()
-	close(errs)
-	created := 0
-	for err := range errs {
-		switch {
-		case err == nil:
-			created++
-		case !errors.Is(err, ErrLocked):
-			t.Errorf("CreateRunLocking: %v", err)
-		}
-	}
-	if runs, _ := stores[0].Runs(ctx); created != 1 || len(runs) != 1 {
-		t.Errorf("%d runs created (%d in the journal), want exactly 1", created, len(runs))
 	}
 }
 

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,25 +15,8 @@ import (
 	"time"
 
 	"github.com/rebind-dev/rebind/engine/journal/pgtest"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
-
-// syncBuf is a log two goroutines may write.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestPGLeaseExpiresAndIsTakenOver: a holder that stops renewing (a long
 // pause, a dead machine) loses the run once its lease runs out; another
@@ -45,10 +27,10 @@ func TestPGLeaseExpiresAndIsTakenOver(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	const lease = 600 * time.Millisecond
-	var logA, logB syncBuf
+	var logA, logB e2e.SyncBuffer
 	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a", Log: &logA})
 	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b", Log: &logB})
-	run := mustRun(t, a, Run{})
+	run := createRun(t, a, Run{})
 	if _, err := a.Claim(run.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +71,7 @@ func TestPGLeaseExpiresAndIsTakenOver(t *testing.T) {
 	if _, err := b.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "two"}); err != nil {
 		t.Fatalf("the new holder's Append: %v", err)
 	}
-	recs := mustRecords(t, b, run.ID)
+	recs := records(t, b, run.ID)
 	var got []string
 	for _, r := range recs {
 		got = append(got, string(r.Kind)+" "+r.Step)
@@ -202,7 +184,7 @@ func TestPGPasswordNeverShown(t *testing.T) {
 	}
 	s := openPG(t, good, PGOptions{})
 	check("Where", s.Where())
-	run := mustRun(t, s, Run{})
+	run := createRun(t, s, Run{})
 	s.Append(ctx, Record{RunID: run.ID, Kind: KindNote})
 	var dump string
 	if err := s.pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM (SELECT r::text AS t FROM rebind_runs r UNION ALL SELECT x::text FROM rebind_records x UNION ALL SELECT c::text FROM rebind_claims c) q`).Scan(&dump); err != nil {
@@ -266,7 +248,7 @@ func TestPGSurvivesRestartAndTerminate(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	s := openPG(t, u, PGOptions{Lease: 20 * time.Second})
-	run := mustRun(t, s, Run{})
+	run := createRun(t, s, Run{})
 	release, err := s.Claim(run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +326,7 @@ func TestPGSurvivesRestartAndTerminate(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := mustRecords(t, s, run.ID)
+	recs := records(t, s, run.ID)
 	seen := map[string]int{}
 	for _, r := range recs {
 		seen[string(r.Kind)+" "+r.Step]++
@@ -408,7 +390,7 @@ func TestPGVerifyFull(t *testing.T) {
 		if err := ps.pool.QueryRow(ctx, `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&ssl); err != nil || !ssl {
 			t.Errorf("connection to %s is not TLS: %v %v", host, ssl, err)
 		}
-		mustRun(t, s, Run{})
+		createRun(t, s, Run{})
 		s.Close()
 	}
 	_, err := OpenState(ctx, tlsURL("127.0.0.1", other.File), "", nil)
@@ -454,7 +436,7 @@ func TestPGTakeoverNotBlockedByAStalledWriter(t *testing.T) {
 	const lease = time.Second
 	a := openPG(t, u, PGOptions{Lease: lease, User: "ana", Host: "host-a"})
 	b := openPG(t, u, PGOptions{Lease: lease, User: "bo", Host: "host-b"})
-	run := mustRun(t, a, Run{})
+	run := createRun(t, a, Run{})
 	if _, err := a.Claim(run.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +484,7 @@ func TestPGTakeoverNotBlockedByAStalledWriter(t *testing.T) {
 	if _, err := a.Append(ctx, Record{RunID: run.ID, Kind: KindIntent, Step: "after"}); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "bo@host-b") {
 		t.Errorf("the stalled writer's next Append = %v, want ErrLeaseLost naming bo@host-b", err)
 	}
-	for _, r := range mustRecords(t, b, run.ID) {
+	for _, r := range records(t, b, run.ID) {
 		if r.Step == "stalled" || r.Step == "after" {
 			t.Errorf("the stalled writer's record is in the journal: %+v", r)
 		}
@@ -534,7 +516,7 @@ func TestPGPasswordFromPassfile(t *testing.T) {
 		t.Fatalf("open with the password in PGPASSFILE: %v", err)
 	}
 	defer s.Close()
-	mustRun(t, s, Run{})
+	createRun(t, s, Run{})
 	if strings.Contains(s.Where(), c.Password) || s.Where() != noPW {
 		t.Errorf("Where = %q, want %q", s.Where(), noPW)
 	}
@@ -568,7 +550,7 @@ func TestPGLeaseFromEnvironment(t *testing.T) {
 	}
 	t.Setenv("REBIND_STATE_LEASE", "7s")
 	s := openPG(t, u, PGOptions{})
-	run := mustRun(t, s, Run{})
+	run := createRun(t, s, Run{})
 	release, err := s.Claim(run.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -596,7 +578,7 @@ func TestPGClaimWaitsOutAServerRestart(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	s := openPG(t, u, PGOptions{Lease: 20 * time.Second, User: "ana", Host: "host-a"})
-	run := mustRun(t, s, Run{})
+	run := createRun(t, s, Run{})
 	c.Stop(t)
 	type claimed struct {
 		release func() error
@@ -635,7 +617,7 @@ func TestPGClaimKeepsATryThatCommitted(t *testing.T) {
 	c := pgtest.Start(t)
 	u := c.NewDB(t)
 	s := openPG(t, u, PGOptions{User: "ana", Host: "host-a"})
-	run := mustRun(t, s, Run{})
+	run := createRun(t, s, Run{})
 	// The lost answer: the token is in the table, the process never heard.
 	token, _, given, err := s.claimOnce(ctx, run.ID, nil)
 	if err != nil || token == 0 || given != token {

@@ -305,7 +305,7 @@ func (s *PGStore) AppendLazy(ctx context.Context, rec Record) error {
 		return err
 	}
 	uid := newUID()
-	o := &pgOp{run: rec.RunID, lazy: true, apply: func(ctx context.Context, tx pgx.Tx) error {
+	o := &pgOp{run: rec.RunID, waiter: waiter{lazy: true}, apply: func(ctx context.Context, tx pgx.Tx) error {
 		_, err := s.insertRecord(ctx, tx, uid, rec)
 		return err
 	}}
@@ -320,16 +320,7 @@ func (s *PGStore) Records(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	var recs []Record
-	err := s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		recs, err = collect(rows, scanRecord)
-		return err
-	})
+	recs, err := pgQueryAll(ctx, s, scanRecord, `SELECT `+recordColumns+` FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
 	}
@@ -398,15 +389,7 @@ func (s *PGStore) Run(ctx context.Context, id string) (Run, error) {
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, s.errf("journal: run %s: %w", id, err)
 	}
-	var runs []Run
-	err = s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE left(id, length($1)) = $1 ORDER BY n LIMIT 3`, id)
-		if err != nil {
-			return err
-		}
-		runs, err = pgScanRuns(rows)
-		return err
-	})
+	runs, err := pgQueryAll(ctx, s, pgScanRun, `SELECT `+pgRunColumns+` FROM rebind_runs WHERE left(id, length($1)) = $1 ORDER BY n LIMIT 3`, id)
 	if err != nil {
 		return Run{}, s.errf("journal: run %s: %w", id, err)
 	}
@@ -415,24 +398,27 @@ func (s *PGStore) Run(ctx context.Context, id string) (Run, error) {
 
 // Runs returns every run, oldest first.
 func (s *PGStore) Runs(ctx context.Context) ([]Run, error) {
-	var runs []Run
-	err := s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT `+pgRunColumns+` FROM rebind_runs ORDER BY n`)
-		if err != nil {
-			return err
-		}
-		runs, err = pgScanRuns(rows)
-		return err
-	})
+	runs, err := pgQueryAll(ctx, s, pgScanRun, `SELECT `+pgRunColumns+` FROM rebind_runs ORDER BY n`)
 	if err != nil {
 		return nil, s.errf("journal: runs: %w", err)
 	}
 	return runs, nil
 }
 
-func pgScanRuns(rows pgx.Rows) ([]Run, error) {
-	defer rows.Close()
-	return collect(rows, pgScanRun)
+// pgQueryAll runs query on s's pool, tried again as s.retry does, and
+// reads every row with scan.
+func pgQueryAll[T any](ctx context.Context, s *PGStore, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = collect(rows, scan)
+		return err
+	})
+	return out, err
 }
 
 // nilIfEmpty stores an empty payload as NULL.

@@ -277,19 +277,17 @@ func (s *PGStore) Close() error {
 type pgOp struct {
 	run   string
 	apply func(ctx context.Context, tx pgx.Tx) error // nil for Flush
-	lazy  bool
-	done  chan error
+	waiter
 }
+
+func (o *pgOp) writes() bool { return o.apply != nil }
 
 // submit queues o behind everything submitted before it; a durable op is
 // then committed, by this goroutine or by the one writing when it was
 // queued, together with whatever else is queued.
 func (s *PGStore) submit(ctx context.Context, o *pgOp) error {
-	if err := ctx.Err(); err != nil {
+	if err := o.ready(ctx); err != nil {
 		return err
-	}
-	if !o.lazy {
-		o.done = make(chan error, 1)
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -332,19 +330,13 @@ func (s *PGStore) commitBatch(batch []*pgOp) {
 	var firstFail time.Time
 	backoff := 50 * time.Millisecond
 	for {
-		writes := 0
-		for _, o := range batch {
-			if o.apply != nil {
-				writes++
-			}
-		}
-		if writes == 0 {
-			pgFinish(batch, nil)
+		if !anyWrites(batch) {
+			finish(batch, nil)
 			return
 		}
 		i, err := s.tryCommit(ctx, batch)
 		if err == nil {
-			pgFinish(batch, nil)
+			finish(batch, nil)
 			return
 		}
 		if i < 0 {
@@ -359,36 +351,13 @@ func (s *PGStore) commitBatch(batch []*pgOp) {
 				}
 				err = fmt.Errorf("the database was unreachable for %s: %w", s.opt.Lease, err)
 			}
-			err = s.scrub(err)
-			var lazy []*pgOp
-			for _, o := range batch {
-				if o.lazy {
-					lazy = append(lazy, o)
-				} else {
-					o.done <- err
-				}
-			}
+			lazy := failedWhole(batch, s.scrub(err))
 			s.mu.Lock()
 			s.queue = append(lazy, s.queue...)
 			s.mu.Unlock()
 			return
 		}
-		o := batch[i]
-		err = s.scrub(err)
-		if o.lazy {
-			s.dropped.add(err)
-		} else {
-			o.done <- err
-		}
-		batch = append(batch[:i:i], batch[i+1:]...)
-	}
-}
-
-func pgFinish(batch []*pgOp, err error) {
-	for _, o := range batch {
-		if !o.lazy {
-			o.done <- err
-		}
+		batch = failedAlone(batch, i, s.scrub(err), &s.dropped)
 	}
 }
 

@@ -63,12 +63,7 @@ func (s *Store) Records(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	recs, err := collect(rows, scanRecord)
+	recs, err := queryAll(ctx, s.rdb, scanRecord, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}

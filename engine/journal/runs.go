@@ -178,11 +178,7 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("journal: run %s: %w", id, err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE substr(id, 1, ?) = ? ORDER BY n LIMIT 3`, len(id), id)
-	if err != nil {
-		return Run{}, fmt.Errorf("journal: run %s: %w", id, err)
-	}
-	runs, err := scanRuns(rows)
+	runs, err := queryAll(ctx, s.rdb, scanRun, `SELECT `+runColumns+` FROM runs WHERE substr(id, 1, ?) = ? ORDER BY n LIMIT 3`, len(id), id)
 	if err != nil {
 		return Run{}, fmt.Errorf("journal: run %s: %w", id, err)
 	}
@@ -195,20 +191,11 @@ func (s *Store) Run(ctx context.Context, id string) (Run, error) {
 
 // Runs returns every run, oldest first.
 func (s *Store) Runs(ctx context.Context) ([]Run, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY n`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: runs: %w", err)
-	}
-	runs, err := scanRuns(rows)
+	runs, err := queryAll(ctx, s.rdb, scanRun, `SELECT `+runColumns+` FROM runs ORDER BY n`)
 	if err != nil {
 		return nil, fmt.Errorf("journal: runs: %w", err)
 	}
 	return runs, nil
-}
-
-func scanRuns(rows *sql.Rows) ([]Run, error) {
-	defer rows.Close()
-	return collect(rows, scanRun)
 }
 
 // checkRun returns ErrNotFound (naming id) unless run id exists. Runs are

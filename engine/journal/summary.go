@@ -192,12 +192,7 @@ func (s *Store) RecordsPage(ctx context.Context, runID string, offset, limit int
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?`, runID, limit, max(offset, 0))
-	if err != nil {
-		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	recs, err := collect(rows, scanRecord)
+	recs, err := queryAll(ctx, s.rdb, scanRecord, `SELECT `+recordColumns+` FROM records WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?`, runID, limit, max(offset, 0))
 	if err != nil {
 		return nil, 0, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
@@ -243,12 +238,7 @@ func (s *Store) Heads(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	recs, err := collect(rows, scanHead(runID))
+	recs, err := queryAll(ctx, s.rdb, scanHead(runID), `SELECT seq, kind, step FROM records WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
 	}
@@ -260,16 +250,7 @@ func (s *PGStore) Heads(ctx context.Context, runID string) ([]Record, error) {
 	if err := flushedRun(ctx, s, runID, "records"); err != nil {
 		return nil, err
 	}
-	var recs []Record
-	err := s.retry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT seq, kind, step FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		recs, err = collect(rows, scanHead(runID))
-		return err
-	})
+	recs, err := pgQueryAll(ctx, s, scanHead(runID), `SELECT seq, kind, step FROM rebind_records WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, s.errf("journal: records of run %s: %w", runID, err)
 	}
@@ -286,10 +267,7 @@ func (s *Store) RecordData(ctx context.Context, runID string, seqs []int64) (map
 	if err := s.checkRun(ctx, runID); err != nil {
 		return nil, err
 	}
-	out := make(map[int64][]byte, len(seqs))
-	for len(seqs) > 0 {
-		chunk := seqs[:min(len(seqs), dataChunk)]
-		seqs = seqs[len(chunk):]
+	out, err := payloadsInChunks(seqs, func(chunk []int64, out map[int64][]byte) error {
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, runID)
 		for _, q := range chunk {
@@ -297,12 +275,26 @@ func (s *Store) RecordData(ctx context.Context, runID string, seqs []int64) (map
 		}
 		rows, err := s.rdb.QueryContext(ctx, `SELECT seq, data FROM records WHERE run_id = ? AND seq IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+			return err
 		}
-		err = readPayloads(rows, out)
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+		defer rows.Close()
+		return readPayloads(rows, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: records of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// payloadsInChunks reads the payloads of seqs into a new map, asking read
+// for dataChunk of them at a time; it stops at read's first error.
+func payloadsInChunks(seqs []int64, read func(chunk []int64, out map[int64][]byte) error) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(seqs))
+	for len(seqs) > 0 {
+		chunk := seqs[:min(len(seqs), dataChunk)]
+		seqs = seqs[len(chunk):]
+		if err := read(chunk, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -326,11 +318,8 @@ func (s *PGStore) RecordData(ctx context.Context, runID string, seqs []int64) (m
 	if err := s.checkRun(ctx, runID); err != nil {
 		return nil, err
 	}
-	out := make(map[int64][]byte, len(seqs))
-	for len(seqs) > 0 {
-		chunk := seqs[:min(len(seqs), dataChunk)]
-		seqs = seqs[len(chunk):]
-		err := s.retry(ctx, func() error {
+	out, err := payloadsInChunks(seqs, func(chunk []int64, out map[int64][]byte) error {
+		return s.retry(ctx, func() error {
 			rows, err := s.pool.Query(ctx, `SELECT seq, data FROM rebind_records WHERE run_id = $1 AND seq = ANY($2)`, runID, chunk)
 			if err != nil {
 				return err
@@ -338,9 +327,9 @@ func (s *PGStore) RecordData(ctx context.Context, runID string, seqs []int64) (m
 			defer rows.Close()
 			return readPayloads(rows, out)
 		})
-		if err != nil {
-			return nil, s.errf("journal: records of run %s: %w", runID, err)
-		}
+	})
+	if err != nil {
+		return nil, s.errf("journal: records of run %s: %w", runID, err)
 	}
 	return out, nil
 }

@@ -19,7 +19,7 @@ func TestContractSummaryAndPages(t *testing.T) {
 	ctx := context.Background()
 	forEachBackend(t, map[string]func(t *testing.T, j Journal, another func() Journal){
 		"SummaryAndPages": func(t *testing.T, j Journal, another func() Journal) {
-			run := mustRun(t, j, Run{})
+			run := createRun(t, j, Run{})
 			add := func(kind Kind, step string) {
 				t.Helper()
 				if err := j.AppendLazy(ctx, Record{RunID: run.ID, Kind: kind, Step: step, Data: []byte(`{}`)}); err != nil {
@@ -67,7 +67,7 @@ func TestContractSummaryAndPages(t *testing.T) {
 				t.Errorf("summary:\n got %+v\nwant %+v", got, want)
 			}
 
-			all := mustRecords(t, j, run.ID)
+			all := records(t, j, run.ID)
 			var paged []Record
 			for off := 0; ; off += 100 {
 				page, total, err := j.RecordsPage(ctx, run.ID, off, 100)
@@ -113,7 +113,7 @@ func TestContractSummaryAndPages(t *testing.T) {
 				}
 				seqs = append(seqs, h.Seq)
 			}
-			other := mustRun(t, j, Run{})
+			other := createRun(t, j, Run{})
 			otherSeq, err := j.Append(ctx, Record{RunID: other.ID, Kind: KindNote, Data: []byte(`{"other":1}`)})
 			if err != nil {
 				t.Fatal(err)

@@ -93,24 +93,13 @@ func Redact(p *Plan) *Plan {
 			in.Observed = redactValue(in.Observed, false)
 			in.Before = redactValue(in.Before, false)
 			in.After = redactValue(in.After, false)
-			notes := make([]string, len(in.Notes))
-			for k, n := range in.Notes {
-				notes[k] = RedactString(n)
-			}
-			if in.Notes == nil {
-				notes = nil
-			}
-			in.Notes = notes
+			in.Notes = mapNonNil(in.Notes, RedactString)
 			ins[j] = in
 		}
 		s.Instances = ins
-		if s.Unchanged != nil {
-			un := make([]Unchanged, len(s.Unchanged))
-			for j, u := range s.Unchanged {
-				un[j] = Unchanged{Key: RedactString(u.Key), Object: RedactString(u.Object), Fingerprint: u.Fingerprint}
-			}
-			s.Unchanged = un
-		}
+		s.Unchanged = mapNonNil(s.Unchanged, func(u Unchanged) Unchanged {
+			return Unchanged{Key: RedactString(u.Key), Object: RedactString(u.Object), Fingerprint: u.Fingerprint}
+		})
 		c.Steps[i] = s
 	}
 	if p.Objects != nil {
@@ -122,36 +111,15 @@ func Redact(p *Plan) *Plan {
 		}
 	}
 	c.Author = RedactString(p.Author)
-	c.Signatures = make([]Signature, len(p.Signatures))
-	for i, s := range p.Signatures {
+	c.Signatures = mapNonNil(p.Signatures, func(s Signature) Signature {
 		s.Signer = RedactString(s.Signer)
-		c.Signatures[i] = s
-	}
-	if p.Signatures == nil {
-		c.Signatures = nil
-	}
+		return s
+	})
 	return &c
 }
 
 // RedactApproval masks the reviewers' names in a.
-func RedactApproval(a Approval) Approval {
-	c := a
-	c.Signers = redactStrings(a.Signers)
-	c.Duplicates = redactStrings(a.Duplicates)
-	c.BySignature = redactStrings(a.BySignature)
-	return c
-}
-
-func redactStrings(ss []string) []string {
-	if ss == nil {
-		return nil
-	}
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = RedactString(s)
-	}
-	return out
-}
+func RedactApproval(a Approval) Approval { return mapApproval(a, RedactString) }
 
 // redactValue masks strings and object keys throughout v; name says v is
 // itself a person's name.

@@ -200,180 +200,140 @@ func TestVerifyRefuses(t *testing.T) {
 	tm := newTeam(t, []string{"alice", "bob", "carol", "dave"},
 		`erin namespaces="git" `+AuthorizedKey(erin.PublicKey()),
 		`frank valid-before="20260101Z" `+AuthorizedKey(newSigner(t, "ed25519").PublicKey()))
-	outsider := newSigner(t, "ed25519")
 	alice2 := newSigner(t, "ed25519")
 	tm.allowed.Entries = append(tm.allowed.Entries, AllowedSigner{Principals: []string{"alice"}, Key: alice2.PublicKey(), Line: 99})
+	// keys are the team's, alice's second key, erin's (allowed for git
+	// only) and an outsider's.
+	keys := map[string]ssh.Signer{"alice2": alice2, "erin": erin, "outsider": newSigner(t, "ed25519")}
+	for n, k := range tm.keys {
+		keys[n] = k
+	}
 
 	tests := []struct {
 		name string
-		// build returns the plan to verify.
-		build func(t *testing.T) *Plan
-		want  error
-		msg   string
+		// authorKey, when set, names the key the plan's author holds, and
+		// the author becomes "someone-else" (dave wrote samplePlan).
+		authorKey string
+		// signers sign a fresh sample plan, in this order.
+		signers []string
+		// tamper, when set, changes the signed plan.
+		tamper func(t *testing.T, p *Plan)
+		want   error
+		msg    string
 	}{
 		{
-			name: "one byte changed after signing",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
-				p.Inputs["upn"] = Value(`"alice.smith@contoso.con"`)
-				return p
-			},
-			want: ErrWrongDigest,
-			msg:  "signature 1 by alice",
+			name:    "one byte changed after signing",
+			signers: []string{"alice", "bob"},
+			tamper:  func(t *testing.T, p *Plan) { p.Inputs["upn"] = Value(`"alice.smith@contoso.con"`) },
+			want:    ErrWrongDigest,
+			msg:     "signature 1 by alice",
 		},
 		{
-			name: "a signature over another plan",
-			build: func(t *testing.T) *Plan {
+			name:    "a signature over another plan",
+			signers: []string{"alice"},
+			tamper: func(t *testing.T, p *Plan) {
 				other := samplePlan()
 				other.Runbook.Name = "another"
-				sign(t, other, tm.keys["carol"])
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
+				sign(t, other, keys["carol"])
 				p.Signatures = append(p.Signatures, other.Signatures...)
-				sign(t, p, tm.keys["bob"])
-				return p
+				sign(t, p, keys["bob"])
 			},
 			want: ErrWrongDigest,
 			msg:  "signature 2 by carol",
 		},
 		{
-			name: "the author's own signature, by principal",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["dave"]) // dave wrote samplePlan
-				return p
-			},
-			want: ErrAuthorSignature,
-			msg:  "signature 2 by dave",
+			name:    "the author's own signature, by principal",
+			signers: []string{"alice", "dave"}, // dave wrote samplePlan
+			want:    ErrAuthorSignature,
+			msg:     "signature 2 by dave",
 		},
 		{
-			name: "the author's own signature, by author key",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				p.Author = "someone-else"
-				p.AuthorKey = AuthorizedKey(tm.keys["carol"].PublicKey())
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
-				forceSign(t, p, tm.keys["carol"])
-				return p
-			},
-			want: ErrAuthorSignature,
-			msg:  "signature 3",
+			name:      "the author's own signature, by author key",
+			authorKey: "carol",
+			signers:   []string{"alice", "bob"},
+			tamper:    func(t *testing.T, p *Plan) { forceSign(t, p, keys["carol"]) },
+			want:      ErrAuthorSignature,
+			msg:       "signature 3",
 		},
 		{
-			name: "the author's other key",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				p.Author = "someone-else"
-				p.AuthorKey = AuthorizedKey(tm.keys["alice"].PublicKey())
-				sign(t, p, tm.keys["bob"])
-				sign(t, p, tm.keys["carol"])
-				sign(t, p, alice2) // alice's second key
-				return p
-			},
-			want: ErrAuthorSignature,
-			msg:  "signature 3 by alice",
+			name:      "the author's other key",
+			authorKey: "alice",
+			signers:   []string{"bob", "carol", "alice2"},
+			want:      ErrAuthorSignature,
+			msg:       "signature 3 by alice",
 		},
 		{
-			name: "an unknown key",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
-				sign(t, p, outsider)
-				return p
-			},
-			want: ErrUnknownSigner,
-			msg:  "is not in allowed_signers",
+			name:    "an unknown key",
+			signers: []string{"alice", "bob", "outsider"},
+			want:    ErrUnknownSigner,
+			msg:     "is not in allowed_signers",
 		},
 		{
-			name: "a key allowed only for git",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
-				sign(t, p, erin)
-				return p
-			},
-			want: ErrUnknownSigner,
-			msg:  `(erin) allows namespaces "git" only`,
+			name:    "a key allowed only for git",
+			signers: []string{"alice", "bob", "erin"},
+			want:    ErrUnknownSigner,
+			msg:     `(erin) allows namespaces "git" only`,
 		},
 		{
-			name: "a garbled signature",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
+			name:    "a garbled signature",
+			signers: []string{"alice", "bob"},
+			tamper: func(t *testing.T, p *Plan) {
 				p.Signatures[0].Armored = strings.Replace(p.Signatures[0].Armored, "U1NIU0lH", "U1NIU0lI", 1)
-				return p
 			},
 			want: ErrMalformedSignature,
 			msg:  "missing SSHSIG magic",
 		},
 		{
-			name: "too few signers",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				return p
-			},
-			want: ErrTooFewApprovals,
-			msg:  "needs 2 approvals, has 1: alice",
+			name:    "too few signers",
+			signers: []string{"alice"},
+			want:    ErrTooFewApprovals,
+			msg:     "needs 2 approvals, has 1: alice",
 		},
 		{
-			name: "a duplicate signer counts once",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, alice2)
-				return p
-			},
-			want: ErrTooFewApprovals,
-			msg:  "needs 2 approvals, has 1: alice (alice signed more than once, counted once)",
+			name:    "a duplicate signer counts once",
+			signers: []string{"alice", "alice2"},
+			want:    ErrTooFewApprovals,
+			msg:     "needs 2 approvals, has 1: alice (alice signed more than once, counted once)",
 		},
 		{
-			name: "the same signature twice counts once",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				p.Signatures = append(p.Signatures, p.Signatures[0])
-				return p
-			},
-			want: ErrTooFewApprovals,
-			msg:  "needs 2 approvals, has 1: alice",
+			name:    "the same signature twice counts once",
+			signers: []string{"alice"},
+			tamper:  func(t *testing.T, p *Plan) { p.Signatures = append(p.Signatures, p.Signatures[0]) },
+			want:    ErrTooFewApprovals,
+			msg:     "needs 2 approvals, has 1: alice",
 		},
 		{
-			name: "a signature for git commits",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				armored, err := sshsigSign(tm.keys["bob"], "git", message(p.Digest()))
+			name:    "a signature for git commits",
+			signers: []string{"alice"},
+			tamper: func(t *testing.T, p *Plan) {
+				armored, err := sshsigSign(keys["bob"], "git", message(p.Digest()))
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.Signatures = append(p.Signatures, Signature{PublicKey: AuthorizedKey(tm.keys["bob"].PublicKey()), Armored: armored})
-				return p
+				p.Signatures = append(p.Signatures, Signature{PublicKey: AuthorizedKey(keys["bob"].PublicKey()), Armored: armored})
 			},
 			want: ErrNamespace,
 		},
 		{
-			name: "a public_key that is not the signing key",
-			build: func(t *testing.T) *Plan {
-				p := samplePlan()
-				sign(t, p, tm.keys["alice"])
-				sign(t, p, tm.keys["bob"])
-				p.Signatures[1].PublicKey = AuthorizedKey(tm.keys["carol"].PublicKey())
-				return p
-			},
-			want: ErrMalformedSignature,
+			name:    "a public_key that is not the signing key",
+			signers: []string{"alice", "bob"},
+			tamper:  func(t *testing.T, p *Plan) { p.Signatures[1].PublicKey = AuthorizedKey(keys["carol"].PublicKey()) },
+			want:    ErrMalformedSignature,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := tt.build(t)
+			p := samplePlan()
+			if tt.authorKey != "" {
+				p.Author = "someone-else"
+				p.AuthorKey = AuthorizedKey(keys[tt.authorKey].PublicKey())
+			}
+			for _, n := range tt.signers {
+				sign(t, p, keys[n])
+			}
+			if tt.tamper != nil {
+				tt.tamper(t, p)
+			}
 			_, err := Verify(p, tm.allowed, testNow)
 			t.Logf("Verify: %v", err)
 			if !errors.Is(err, tt.want) {

@@ -28,16 +28,7 @@ func visible(p *Plan, full bool) *Plan {
 		}
 		return termtext.Line(s)
 	}
-	lines := func(ss []string) []string {
-		if ss == nil {
-			return nil
-		}
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = line(s)
-		}
-		return out
-	}
+	lines := func(ss []string) []string { return mapNonNil(ss, line) }
 	c := *p
 	c.Runbook.Name = line(p.Runbook.Name)
 	c.Runbook.Title = line(p.Runbook.Title)
@@ -72,50 +63,47 @@ func visible(p *Plan, full bool) *Plan {
 			ins[j] = in
 		}
 		s.Instances = ins
-		if s.Unchanged != nil {
-			un := make([]Unchanged, len(s.Unchanged))
-			for j, u := range s.Unchanged {
-				un[j] = Unchanged{Key: line(u.Key), Object: line(u.Object), Fingerprint: u.Fingerprint}
-			}
-			s.Unchanged = un
-		}
+		s.Unchanged = mapNonNil(s.Unchanged, func(u Unchanged) Unchanged {
+			return Unchanged{Key: line(u.Key), Object: line(u.Object), Fingerprint: u.Fingerprint}
+		})
 		c.Steps[i] = s
 	}
 	c.Permissions = lines(p.Permissions)
 	c.Author, c.AuthorKey = line(p.Author), line(p.AuthorKey)
-	if p.Signatures != nil {
-		c.Signatures = make([]Signature, len(p.Signatures))
-		for i, s := range p.Signatures {
-			s.Signer, s.PublicKey = line(s.Signer), line(s.PublicKey)
-			c.Signatures[i] = s
-		}
-	}
+	c.Signatures = mapNonNil(p.Signatures, func(s Signature) Signature {
+		s.Signer, s.PublicKey = line(s.Signer), line(s.PublicKey)
+		return s
+	})
 	return &c
 }
 
-// visibleApproval is a with the signers' names made safe to show: they come
-// from an allowed-signers file and from the plan.
-func visibleApproval(a Approval) Approval {
-	c := a
-	c.Signers = visibleLines(a.Signers)
-	c.Duplicates = visibleLines(a.Duplicates)
-	c.BySignature = visibleLines(a.BySignature)
-	return c
-}
-
-// visibleLines is termtext.Line over ss, each cut at maxText; nil stays
-// nil.
-func visibleLines(ss []string) []string {
-	if ss == nil {
-		return nil
-	}
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = termtext.Line(termtext.Clip(s, maxText))
-	}
-	return out
-}
+// visibleApproval is a with the signers' names made safe to show (escaped
+// and cut at maxText): they come from an allowed-signers file and from the
+// plan.
+func visibleApproval(a Approval) Approval { return mapApproval(a, attrName) }
 
 // attrName is an attribute name taken out of a value, as renderings show
 // it: escaped and cut at maxText.
 func attrName(k string) string { return termtext.Line(termtext.Clip(k, maxText)) }
+
+// mapNonNil is a new slice of f over xs; nil stays nil. Redact and visible
+// copy a plan's lists through it, so that neither changes p.
+func mapNonNil[T any](xs []T, f func(T) T) []T {
+	if xs == nil {
+		return nil
+	}
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+// mapApproval is a copy of a with f over every reviewer's name.
+func mapApproval(a Approval, f func(string) string) Approval {
+	c := a
+	c.Signers = mapNonNil(a.Signers, f)
+	c.Duplicates = mapNonNil(a.Duplicates, f)
+	c.BySignature = mapNonNil(a.BySignature, f)
+	return c
+}

@@ -228,7 +228,7 @@ func (d *decoder) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 
 func (d *decoder) decodeLocals(b *hcl.Block) hcl.Diagnostics {
 	attrs, diags := b.Body.JustAttributes()
-	for _, a := range sortedAttributes(attrs) {
+	for _, a := range inSourceOrder(attrs, func(a *hcl.Attribute) hcl.Range { return a.Range }) {
 		diags = append(diags, d.declare("local."+a.Name, fmt.Sprintf("Duplicate local %q", a.Name), a.NameRange)...)
 		d.rb.Locals = append(d.rb.Locals, &Local{Name: a.Name, Expr: a.Expr, DeclRange: a.Range})
 	}
@@ -244,13 +244,15 @@ func (d *decoder) decodeTarget(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-// sortedAttributes returns attrs in source order: JustAttributes gives a map.
-func sortedAttributes(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
+// inSourceOrder returns the attributes of attrs (HCL gives a body's
+// attributes as a map) in the order they stand in the source, where begins
+// says where one starts: diagnostics and values follow the file.
+func inSourceOrder[A any](attrs map[string]A, begins func(A) hcl.Range) []A {
+	out := make([]A, 0, len(attrs))
 	for _, a := range attrs {
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
+	sort.Slice(out, func(i, j int) bool { return begins(out[i]).Start.Byte < begins(out[j]).Start.Byte })
 	return out
 }
 

@@ -2,7 +2,6 @@ package runbook
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -218,7 +217,7 @@ func bodyTraversals(b hcl.Body) []hcl.Traversal {
 		return nil
 	}
 	var out []hcl.Traversal
-	for _, a := range sortedSyntaxAttributes(body.Attributes) {
+	for _, a := range inSourceOrder(body.Attributes, func(a *hclsyntax.Attribute) hcl.Range { return a.SrcRange }) {
 		if a.Name == "on_failure" {
 			continue // a bare keyword, not a reference
 		}
@@ -227,16 +226,5 @@ func bodyTraversals(b hcl.Body) []hcl.Traversal {
 	for _, blk := range body.Blocks {
 		out = append(out, bodyTraversals(blk.Body)...)
 	}
-	return out
-}
-
-// sortedSyntaxAttributes returns attrs in source order, for diagnostics in a
-// stable order.
-func sortedSyntaxAttributes(attrs hclsyntax.Attributes) []*hclsyntax.Attribute {
-	out := make([]*hclsyntax.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].SrcRange.Start.Byte < out[j].SrcRange.Start.Byte })
 	return out
 }

@@ -97,14 +97,14 @@ func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 		diags = append(diags, tDiags...)
 		s.Target = t
 	}
-	if a, ok := attrs["for_each"]; ok {
-		s.ForEach = a.Expr
-	}
-	if a, ok := attrs["max_concurrency"]; ok {
-		s.MaxConcurrency = a.Expr
-	}
-	if a, ok := attrs["max_errors"]; ok {
-		s.MaxErrors = a.Expr
+	// These arguments are kept as expressions, evaluated at plan or apply.
+	for name, expr := range map[string]*hcl.Expression{
+		"for_each": &s.ForEach, "max_concurrency": &s.MaxConcurrency, "max_errors": &s.MaxErrors,
+		"timeout": &s.Timeout, "await": &s.Await,
+	} {
+		if a, ok := attrs[name]; ok {
+			*expr = a.Expr
+		}
 	}
 	if s.ForEach == nil && s.Mode == StepMode {
 		for _, name := range []string{"max_concurrency", "max_errors"} {
@@ -122,12 +122,6 @@ func (d *decoder) decodeStep(b *hcl.Block) hcl.Diagnostics {
 		deps, dDiags := dependsOn(a.Expr)
 		diags = append(diags, dDiags...)
 		s.DependsOn = deps
-	}
-	if a, ok := attrs["timeout"]; ok {
-		s.Timeout = a.Expr
-	}
-	if a, ok := attrs["await"]; ok {
-		s.Await = a.Expr
 	}
 	if a, ok := attrs["optional"]; ok {
 		if s.Mode != DataMode {

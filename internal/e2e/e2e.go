@@ -17,8 +17,10 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -239,6 +241,25 @@ func (j Journal) HasDecision(addr string) bool {
 		}
 	}
 	return false
+}
+
+// FirstLine returns the first line a child process writes to out (a pipe),
+// trimmed, and reads the rest of out into the void so the child never
+// blocks on it; ok is false when no line came within d. A server such as
+// `rebind lab serve` prints its URL so.
+func FirstLine(out io.Reader, d time.Duration) (line string, ok bool) {
+	lines := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		lines <- strings.TrimSpace(s)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case line = <-lines:
+		return line, true
+	case <-time.After(d):
+		return "", false
+	}
 }
 
 // WriteFile writes content to path, creating its folder.
