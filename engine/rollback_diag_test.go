@@ -87,6 +87,18 @@ func revertRecordDiags(t *testing.T, h *harness, runID string, kind journal.Kind
 	return out
 }
 
+// checkReportAndRecord runs check on a not-reverted change's diagnostics
+// in the report, and on those of the one journal record of kind for addr.
+func checkReportAndRecord(t *testing.T, h *harness, runID string, kind journal.Kind, addr string, report []Diagnostic, check func(where string, ds []Diagnostic)) {
+	t.Helper()
+	check("report", report)
+	recs := revertRecordDiags(t, h, runID, kind, addr)
+	if len(recs) != 1 {
+		t.Fatalf("%d %s records for %s, want 1", len(recs), kind, addr)
+	}
+	check("journal", recs[0])
+}
+
 // A revert that fails in the rollback that follows a failed apply keeps
 // its diagnostic: the report and the journal's revert-failure record name
 // the step's block and the change it was to undo.
@@ -166,12 +178,7 @@ step "test_purge" "gone" {
 			t.Errorf("%s: diagnostics %+v", where, ds)
 		}
 	}
-	check("report", rb.NotReverted[0].Diagnostics)
-	notes := revertRecordDiags(t, h, rep.RunID, journal.KindNote, "step.test_purge.gone")
-	if len(notes) != 1 {
-		t.Fatalf("%d notes for the purge, want 1", len(notes))
-	}
-	check("journal", notes[0])
+	checkReportAndRecord(t, h, rep.RunID, journal.KindNote, "step.test_purge.gone", rb.NotReverted[0].Diagnostics, check)
 }
 
 // A revert whose withheld secret the runbook cannot give again keeps the
@@ -224,12 +231,7 @@ step "exec" "mark" {
 			t.Errorf("%s: the secret shows: %s", where, b)
 		}
 	}
-	check("report", rb.NotReverted[0].Diagnostics)
-	notes := revertRecordDiags(t, h, rep.RunID, journal.KindNote, "step.exec.mark")
-	if len(notes) != 1 {
-		t.Fatalf("%d notes for the exec, want 1", len(notes))
-	}
-	check("journal", notes[0])
+	checkReportAndRecord(t, h, rep.RunID, journal.KindNote, "step.exec.mark", rb.NotReverted[0].Diagnostics, check)
 }
 
 // A write left in doubt by a crash is reverted from its intent; when that
@@ -278,12 +280,7 @@ func TestRollbackOfInDoubtWriteKeepsDiagnostics(t *testing.T) {
 			t.Errorf("%s: diagnostics %+v", where, ds)
 		}
 	}
-	check("report", rb.NotReverted[0].Diagnostics)
-	recs := revertRecordDiags(t, h, run.ID, journal.KindRevertFailure, "step.test_brittle.a")
-	if len(recs) != 1 {
-		t.Fatalf("%d revert-failure records, want 1", len(recs))
-	}
-	check("journal", recs[0])
+	checkReportAndRecord(t, h, run.ID, journal.KindRevertFailure, "step.test_brittle.a", rb.NotReverted[0].Diagnostics, check)
 }
 
 // A postcondition that fails at apply and makes the run roll back keeps

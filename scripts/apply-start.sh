@@ -20,35 +20,23 @@ if [ -z "$rb" ]; then
 	go build -o "$work/rebind" ./cmd/rebind || exit 1
 	rb="$work/rebind"
 fi
-export REBIND_STATE_DIR="$work/state" REBIND_LAB_CA="$work/ca.pem"
-"$rb" lab serve --listen 127.0.0.1:0 --scenario cloud-100k --read-units 3500 --write-units 3000 --ca-file "$work/ca.pem" >"$work/lab.out" 2>"$work/lab.err" &
-lab=$!
-trap 'kill $lab 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-	url=$(head -1 "$work/lab.out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || { echo "the lab did not start: $(cat "$work/lab.err")" >&2; exit 1; }
-export REBIND_LAB="$url"
-writes() { curl -sS --cacert "$work/ca.pem" "$url/lab/requests" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes"])'; }
-now() { date +%s.%N; }
+. scripts/cloud100k-lab.sh
 cpu() { awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} /Maximum resident/ {r=$2} END {printf "%.1f s CPU (user %.1f + sys %.1f), peak RSS %d MB", u+s, u, s, r/1024}' "$1"; }
 
 "$rb" plan cli/testdata/paced-100k/main.hcl -var "prefix=$prefix" -out "$work/p.plan" >"$work/plan.txt" || exit 1
 grep -m1 '^Plan:' "$work/plan.txt"
-w0=$(writes)
+w0=$(labcount writes)
 t0=$(now)
 /usr/bin/time -v "$rb" apply "$work/p.plan" --progress-interval 60s >"$work/apply.txt" 2>"$work/apply.time" &
 tp=$!
 sleep 0.5
 ap=$(pgrep -P $tp)
-while [ "$(writes)" = "$w0" ] && kill -0 "$ap" 2>/dev/null; do sleep 0.1; done
+while [ "$(labcount writes)" = "$w0" ] && kill -0 "$ap" 2>/dev/null; do sleep 0.1; done
 t1=$(now)
 sleep 1
 kill -9 "$ap" 2>/dev/null
 wait $tp
-wk=$(writes)
+wk=$(labcount writes)
 echo "apply: first write after $(python3 -c "print(round($t1-$t0,1))") s; $((wk - w0)) writes before the kill; $(cpu "$work/apply.time")"
 run=$("$rb" runs --json | python3 -c 'import json,sys; r=json.load(sys.stdin); r=r if isinstance(r,list) else r.get("runs",[]); print(r[-1].get("id") or r[-1].get("ID"))')
 t2=$(now)
@@ -56,7 +44,7 @@ t2=$(now)
 tp=$!
 sleep 0.5
 rp=$(pgrep -P $tp)
-while [ "$(writes)" = "$wk" ] && kill -0 "$rp" 2>/dev/null; do sleep 0.1; done
+while [ "$(labcount writes)" = "$wk" ] && kill -0 "$rp" 2>/dev/null; do sleep 0.1; done
 t3=$(now)
 kill -9 "$rp" 2>/dev/null
 wait $tp

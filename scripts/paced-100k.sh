@@ -23,21 +23,7 @@ work=$(mktemp -d)
 echo "work directory: $work"
 go build -o "$work/rebind" ./cmd/rebind
 rb="$work/rebind"
-export REBIND_STATE_DIR="$work/state" REBIND_LAB_CA="$work/ca.pem"
-
-"$rb" lab serve --scenario cloud-100k --read-units 3500 --write-units 3000 --ca-file "$work/ca.pem" >"$work/lab.out" 2>"$work/lab.err" &
-lab=$!
-trap 'kill $lab 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-	url=$(head -1 "$work/lab.out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-[ -n "$url" ] || { echo "the lab did not start: $(cat "$work/lab.err")" >&2; exit 1; }
-export REBIND_LAB="$url"
-counts() { curl -sS --cacert "$work/ca.pem" "$url/lab/requests"; }
-field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-now() { date +%s.%N; }
+. scripts/cloud100k-lab.sh
 
 t0=$(now)
 "$rb" plan cli/testdata/paced-100k/main.hcl -var "prefix=$prefix" -out "$work/p.plan" >"$work/plan.txt"
@@ -45,8 +31,7 @@ t1=$(now)
 n=$(sed -n 's/^Plan: 0 to create, \([0-9]*\) to update, .*/\1/p' "$work/plan.txt" | head -1)
 [ -n "$n" ] || { echo "the plan is not N updates only:"; grep -m1 '^Plan:' "$work/plan.txt"; exit 1; } >&2
 echo "plan: $(python3 -c "print(round($t1-$t0,1))") s; $(grep -m1 'Microsoft Graph' "$work/plan.txt" | sed 's/^ *- //')"
-before=$(counts)
-w0=$(echo "$before" | field writes)
+w0=$(labcount writes)
 
 t2=$(now)
 "$rb" apply "$work/p.plan" --progress-interval 60s >"$work/apply.txt" 2>&1 &
@@ -62,7 +47,7 @@ if kill -0 $apply 2>/dev/null; then
 fi
 wait $apply || true
 t3=$(now)
-wk=$(counts | field writes)
+wk=$(labcount writes)
 echo "apply: $(python3 -c "print(round($t3-$t2,1))") s, killed: $killed, $((wk - w0)) writes before the kill"
 tail -3 "$work/apply.txt"
 
@@ -74,7 +59,7 @@ if [ $killed = yes ]; then
 	res=$!
 	# The point: how long after resume starts the lab sees its next write.
 	while kill -0 $res 2>/dev/null; do
-		if [ "$(counts | field writes)" != "$wk" ]; then
+		if [ "$(labcount writes)" != "$wk" ]; then
 			resume_first=$(python3 -c "print(round($(now)-$t4,2))")
 			break
 		fi
@@ -87,9 +72,8 @@ if [ $killed = yes ]; then
 else
 	t4=$t3 t5=$t3
 fi
-after=$(counts)
-writes=$(( $(echo "$after" | field writes) - w0 ))
-throttled=$(echo "$after" | field throttled)
+writes=$(( $(labcount writes) - w0 ))
+throttled=$(labcount throttled)
 secs=$(python3 -c "print(($t3-$t2)+($t5-$t4))")
 share=$(python3 -c "print(round(100*$writes/($secs*3000/150),1))")
 echo "writes: $writes for $n instances; answered 429: $throttled; $share% of the write quota over $(python3 -c "print(round($secs))") s of apply and resume"
