@@ -150,25 +150,15 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type, h hash.Hash) ([]byte, bo
 			return append(b, "true"...), true
 		}
 		return append(b, "false"...), true
-	case t.IsListType() || t.IsSetType():
-		b = append(b, '[')
-		ety := t.ElementType()
-		first := true
-		for it := v.ElementIterator(); it.Next(); {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			_, ev := it.Element()
-			var ok bool
-			if b, ok = appendValueJSON(b, ev, ety, h); !ok {
-				return b, false
-			}
-			b = spill(b, h)
+	case t.IsListType() || t.IsSetType() || t.IsMapType():
+		// A list or set is an array of its elements, a map an object of
+		// its keys (in cty's order) and elements.
+		keyed := t.IsMapType()
+		open, end := byte('['), byte(']')
+		if keyed {
+			open, end = '{', '}'
 		}
-		return append(b, ']'), true
-	case t.IsMapType():
-		b = append(b, '{')
+		b = append(b, open)
 		ety := t.ElementType()
 		first := true
 		for it := v.ElementIterator(); it.Next(); {
@@ -177,14 +167,16 @@ func appendValueJSON(b []byte, v cty.Value, t cty.Type, h hash.Hash) ([]byte, bo
 			}
 			first = false
 			ek, ev := it.Element()
-			b = append(appendJSONString(b, ek.AsString()), ':')
+			if keyed {
+				b = append(appendJSONString(b, ek.AsString()), ':')
+			}
 			var ok bool
 			if b, ok = appendValueJSON(b, ev, ety, h); !ok {
 				return b, false
 			}
 			b = spill(b, h)
 		}
-		return append(b, '}'), true
+		return append(b, end), true
 	case t.IsTupleType():
 		b = append(b, '[')
 		etys := t.TupleElementTypes()
