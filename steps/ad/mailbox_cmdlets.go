@@ -2,16 +2,14 @@ package ad
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"os/exec"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/powershell"
 )
 
 // ad_remote_mailbox through Exchange's own cmdlets. With exchange_shell (the
@@ -37,17 +35,6 @@ import (
 
 // psQuote quotes s as a PowerShell single-quoted string.
 func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// encodeCommand encodes a script for PowerShell's -EncodedCommand: Base64
-// of its UTF-16LE bytes.
-func encodeCommand(script string) string {
-	u := utf16.Encode([]rune(script))
-	b := make([]byte, 2*len(u))
-	for i, r := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], r)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
 
 // remoteMailboxCmdlets returns the scripts that make the observed user a
 // remote mailbox with the wanted values.
@@ -96,7 +83,7 @@ func remoteMailboxCmdlets(call steps.Call, cur cty.Value, want map[string]cty.Va
 
 // runExchangeShell runs one script through the step's exchange_shell.
 func runExchangeShell(ctx context.Context, shell []string, script string) error {
-	argv := append(append([]string{}, shell...), encodeCommand(script))
+	argv := append(append([]string{}, shell...), powershell.EncodeCommand(script))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -2,16 +2,14 @@ package adsync
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/powershell"
 )
 
 // The command driver's default: with only a `shell` (the argument list that
@@ -56,30 +54,6 @@ func ScriptStart(policy string) string { return fmt.Sprintf(scriptStartFormat, p
 // run number n.
 func ScriptRunsAfter(n int64) string { return fmt.Sprintf(scriptRunsFormat, n) }
 
-// EncodeCommand encodes a script for PowerShell's -EncodedCommand: Base64
-// of its UTF-16LE bytes.
-func EncodeCommand(script string) string {
-	u := utf16.Encode([]rune(script))
-	b := make([]byte, 2*len(u))
-	for i, r := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], r)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// DecodeCommand reverses EncodeCommand.
-func DecodeCommand(s string) (string, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b)%2 != 0 {
-		return "", fmt.Errorf("not a Base64 UTF-16LE command")
-	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return string(utf16.Decode(u)), nil
-}
-
 // schedulerState is what Get-ADSyncScheduler reports that rebind reads.
 type schedulerState struct {
 	SyncCycleEnabled    bool
@@ -98,7 +72,7 @@ type runProfileResult struct {
 
 // powershell runs one script through the shell.
 func (d *CommandDriver) powershell(ctx context.Context, script string) (string, error) {
-	argv := append(append([]string{}, d.Shell...), EncodeCommand(script))
+	argv := append(append([]string{}, d.Shell...), powershell.EncodeCommand(script))
 	return runCommand(ctx, argv)
 }
 

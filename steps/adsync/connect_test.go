@@ -13,6 +13,7 @@ import (
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/powershell"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
@@ -23,19 +24,6 @@ func labShell(t *testing.T, labURL string) string {
 	return script(t, t.TempDir(), "connect-shell", `for a; do last=$a; done
 curl -sS -f --data-binary "$last" "`+labURL+`/lab/connect/powershell"
 `)
-}
-
-func TestEncodedCommandRoundTrip(t *testing.T) {
-	for _, s := range []string{ScriptScheduler, ScriptRunsAfter(42), "Ünïcödé | \"quotes\" & $vars"} {
-		got, err := DecodeCommand(EncodeCommand(s))
-		if err != nil || got != s {
-			t.Fatalf("round trip of %q = %q, %v", s, got, err)
-		}
-	}
-	// "dir" in UTF-16LE is 64 00 69 00 72 00.
-	if EncodeCommand("dir") != "ZABpAHIA" {
-		t.Fatalf("EncodeCommand(dir) = %s", EncodeCommand("dir"))
-	}
 }
 
 // TestConnectDefaultCommandsAgainstLab: with only a shell, the command
@@ -88,7 +76,7 @@ func TestConnectDefaultCommandsRefuseStagingMode(t *testing.T) {
 	started := filepath.Join(dir, "started")
 	shell := script(t, dir, "staging", `for a; do last=$a; done
 case "$last" in
-  `+EncodeCommand(ScriptScheduler)+`) echo '{"SyncCycleEnabled":true,"StagingModeEnabled":true,"SchedulerSuspended":false,"SyncCycleInProgress":false}';;
+  `+powershell.EncodeCommand(ScriptScheduler)+`) echo '{"SyncCycleEnabled":true,"StagingModeEnabled":true,"SchedulerSuspended":false,"SyncCycleInProgress":false}';;
   *) touch "`+started+`"; echo '[]';;
 esac
 `)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/powershell"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
@@ -92,7 +93,7 @@ case "$last" in
   %s) echo '{"SyncCycleEnabled":true,"StagingModeEnabled":%v,"SchedulerSuspended":false,"SyncCycleInProgress":false}';;
   *) touch "%s"; echo '[]';;
 esac
-`, EncodeCommand(ScriptScheduler), staging, started)
+`, powershell.EncodeCommand(ScriptScheduler), staging, started)
 	}
 	active := script(t, dir, "active", scheduler(false))
 	staging := script(t, dir, "staging", scheduler(true))
