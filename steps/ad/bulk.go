@@ -2,7 +2,6 @@ package ad
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -33,26 +32,17 @@ var bulkAttrs = []string{attrObjectGUID, attrUPN, attrSAM}
 func observeEntries(ctx context.Context, calls []steps.Call, attrs func(steps.Call) []string, class func(selector) string,
 	render func(steps.Call, *ldap.Entry) (steps.Observation, error),
 	single func(context.Context, steps.Call) (steps.Observation, error)) ([]steps.BulkResult, error) {
-	out := make([]steps.BulkResult, len(calls))
-	if len(calls) == 0 {
-		return out, nil
+	d, sels, out, err := steps.BulkCalls[Directory](calls, "ad", selectorFrom)
+	if err != nil || len(calls) == 0 {
+		return out, err
 	}
-	d, err := directory(calls[0])
-	if err != nil {
-		return nil, err
-	}
-	sels := make([]selector, len(calls))
 	want := map[string]bool{}
 	// groups holds the distinct selector values by (class, kind).
 	type group struct{ class, kind string }
 	groups := map[group][]string{}
 	seen := map[string]bool{}
 	for i, call := range calls {
-		if cd, _ := directory(call); cd != d {
-			return nil, fmt.Errorf("ad: %s: the instances of one fan-out use different targets", call.Address)
-		}
-		if sels[i], err = selectorFrom(call); err != nil {
-			out[i].Err = err
+		if out[i].Err != nil {
 			continue
 		}
 		for _, a := range attrs(call) {

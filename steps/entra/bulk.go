@@ -273,25 +273,15 @@ func (c *Client) addPage(ctx context.Context, body []byte, f *found) error {
 func observeUsers(ctx context.Context, calls []steps.Call,
 	seen func(steps.Call, user) steps.Observation,
 	single func(context.Context, steps.Call) (steps.Observation, error)) ([]steps.BulkResult, error) {
-	out := make([]steps.BulkResult, len(calls))
-	if len(calls) == 0 {
-		return out, nil
+	c, sels, out, err := steps.BulkCalls[*Client](calls, "entra", selectorFrom)
+	if err != nil || c == nil {
+		return out, err
 	}
-	c, err := client(calls[0])
-	if err != nil {
-		return nil, err
-	}
-	sels := make([]selector, len(calls))
 	var valid []selector
-	for i, call := range calls {
-		if cc, _ := client(call); cc != c {
-			return nil, fmt.Errorf("entra: %s: the instances of one fan-out use different targets", call.Address)
+	for i := range calls {
+		if out[i].Err == nil {
+			valid = append(valid, sels[i])
 		}
-		if sels[i], err = selectorFrom(call); err != nil {
-			out[i].Err = err
-			continue
-		}
-		valid = append(valid, sels[i])
 	}
 	f, _, err := c.bulkUsers(ctx, valid)
 	if err != nil {

@@ -218,29 +218,6 @@ func (c *Client) invokePages(ctx context.Context, cmdlet string, params map[stri
 	return out, true, nil
 }
 
-// bulkCalls checks that calls share one target and reads their identities;
-// a call whose identity is missing gets its error in out.
-func bulkCalls(calls []steps.Call) (*Client, []string, []steps.BulkResult, error) {
-	out := make([]steps.BulkResult, len(calls))
-	ids := make([]string, len(calls))
-	if len(calls) == 0 {
-		return nil, ids, out, nil
-	}
-	c, err := client(calls[0])
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for i, call := range calls {
-		if cc, _ := client(call); cc != c {
-			return nil, nil, nil, fmt.Errorf("exo: %s: the instances of one fan-out use different targets", call.Address)
-		}
-		if ids[i], err = identityArg(call); err != nil {
-			out[i].Err = err
-		}
-	}
-	return c, ids, out, nil
-}
-
 // observeMailboxes is ObserveMany for the types that read one mailbox
 // (exo_hold, exo_delay_hold): Get-Mailbox -IncludeInactiveMailbox in bulk;
 // an identity that matches no mailbox or more than one, or that is not a
@@ -258,10 +235,11 @@ func observeMailboxes(ctx context.Context, calls []steps.Call, single func(conte
 
 // observeBulk reads the identities of a fan-out with one cmdlet in bulk
 // (readBulk) and observes each instance with each from what was found for
-// its identity; an instance bulkCalls refused keeps its error.
+// its identity; an instance whose identity steps.BulkCalls refused keeps
+// its error.
 func observeBulk(ctx context.Context, calls []steps.Call, cmdlet string, params map[string]any,
 	each func(c *Client, call steps.Call, id string, found []recipient) (steps.Observation, error)) ([]steps.BulkResult, error) {
-	c, ids, out, err := bulkCalls(calls)
+	c, ids, out, err := steps.BulkCalls[*Client](calls, "exo", identityArg)
 	if err != nil || c == nil {
 		return out, err
 	}
