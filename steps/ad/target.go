@@ -159,10 +159,4 @@ func tlsConfig(s settings, host string) (*tls.Config, error) {
 }
 
 // directory returns the call's target as a Directory.
-func directory(call steps.Call) (Directory, error) {
-	d, ok := call.Target.(Directory)
-	if !ok || d == nil {
-		return nil, fmt.Errorf("ad: %s: the target is not an ad target (got %T)", call.Address, call.Target)
-	}
-	return d, nil
-}
+func directory(call steps.Call) (Directory, error) { return steps.TargetOf[Directory](call, "ad") }

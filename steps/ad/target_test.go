@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/zclconf/go-cty/cty"
 
 	labmodel "github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/control"
@@ -39,6 +40,23 @@ func TestTargetIsRegistered(t *testing.T) {
 		if typ.Info().Kind == steps.KindEnsure {
 			if _, ok := typ.(steps.Reverter); !ok {
 				t.Errorf("%s cannot be reverted", name)
+			}
+		}
+	}
+}
+
+// TestStepsRefuseAnotherTarget: an ad step or data type called with a
+// target that is not a domain controller's client (a program building
+// calls by hand; the engine opens the target Info names) fails with an
+// error naming the step and what it got, rather than panicking.
+func TestStepsRefuseAnotherTarget(t *testing.T) {
+	for _, name := range []string{"ad_user", "ad_users", "ad_deleted_user"} {
+		typ, _ := steps.Lookup(name)
+		for _, target := range []any{"not a directory", nil} {
+			_, err := typ.Observe(context.Background(), steps.Call{Address: "data." + name + ".x", Config: cty.EmptyObjectVal, Target: target})
+			want := fmt.Sprintf("ad: data.%s.x: the target is not an ad target (got %T)", name, target)
+			if err == nil || err.Error() != want {
+				t.Errorf("%s with target %#v: %v, want %q", name, target, err, want)
 			}
 		}
 	}
