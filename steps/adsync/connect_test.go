@@ -17,13 +17,18 @@ import (
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
-// labShell writes a program that sends its last argument (a PowerShell
-// command, -EncodedCommand style) to the lab's Connect server and prints
-// what it answers, as ssh would run powershell on the real one.
-func labShell(t *testing.T, labURL string) string {
-	return script(t, t.TempDir(), "connect-shell", `for a; do last=$a; done
-curl -sS -f --data-binary "$last" "`+labURL+`/lab/connect/powershell"
+// labShell serves tn for the test and returns a target's shell that
+// reaches its Connect server: a program that sends its last argument (a
+// PowerShell command, -EncodedCommand style) to the lab and prints what it
+// answers, as ssh would run powershell on the real one, and the
+// -EncodedCommand flag the driver appends the command after.
+func labShell(t *testing.T, tn *lab.Tenant) []string {
+	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
+	t.Cleanup(srv.Close)
+	prog := script(t, t.TempDir(), "connect-shell", `for a; do last=$a; done
+curl -sS -f --data-binary "$last" "`+srv.URL+`/lab/connect/powershell"
 `)
+	return []string{prog, "-EncodedCommand"}
 }
 
 // TestConnectDefaultCommandsAgainstLab: with only a shell, the command
@@ -36,9 +41,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
-	defer srv.Close()
-	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
+	target := open(t, "", map[string]any{"driver": "command", "shell": labShell(t, tn), "poll_seconds": 0.01})
 	res, err := runCycle(t, target, map[string]any{"policy": "Initial"})
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +61,7 @@ func TestConnectDefaultCommandsAgainstLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleteADUsers(t, tn2, 2)
-	srv2 := httptest.NewServer(labhttp.NewServer(tn2, labhttp.ServerOptions{}))
-	defer srv2.Close()
-	target2 := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv2.URL), "-EncodedCommand"}, "poll_seconds": 0.01})
+	target2 := open(t, "", map[string]any{"driver": "command", "shell": labShell(t, tn2), "poll_seconds": 0.01})
 	if _, err := runCycle(t, target2, nil); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "deletion threshold") {
 		t.Fatalf("cycle over the deletion threshold: %v", err)
 	}
@@ -102,11 +103,9 @@ func TestDoctorShellTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
-	defer srv.Close()
 	tt, _ := steps.LookupTarget("adsync")
 	cfg := steps.TargetConfig{Name: "connect", Config: steptest.Config(tt.Info().Schema, map[string]any{"driver": "command",
-		"shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})}
+		"shell": labShell(t, tn)})}
 	before, _ := tn.LastSync()
 	checks := tt.(steps.Doctor).Doctor(t.Context(), steps.DoctorRequest{Config: cfg})
 	var ok bool

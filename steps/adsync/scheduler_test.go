@@ -3,14 +3,12 @@ package adsync
 import (
 	"context"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rebind-dev/rebind/lab"
-	"github.com/rebind-dev/rebind/lab/labhttp"
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
@@ -86,9 +84,7 @@ func TestSchedulerStepShell(t *testing.T) {
 	if !tn.Scheduler().SyncCycleEnabled {
 		t.Fatal("the scenario's scheduler is held before the test")
 	}
-	srv := httptest.NewServer(labhttp.NewServer(tn, labhttp.ServerOptions{}))
-	defer srv.Close()
-	target := open(t, "", map[string]any{"driver": "command", "shell": []string{labShell(t, srv.URL), "-EncodedCommand"}})
+	target := open(t, "", map[string]any{"driver": "command", "shell": labShell(t, tn)})
 	typ, call, ch := schedulerCall(t, target, false)
 	if ch.Action != steps.Update {
 		t.Fatalf("plan: %s", ch.Action)
