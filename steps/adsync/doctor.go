@@ -47,7 +47,7 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 			graph = "https://graph.microsoft.com"
 		}
 		const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
-		checks, _ := credential.SignIn{Scope: strings.TrimSuffix(graph, "/") + "/.default", Service: "Graph", Needs: needs, Fix: fix}.Checks(ctx, cfg)
+		checks, _ := credential.SignIn{Scope: credential.DefaultScope(graph), Service: "Graph", Needs: needs, Fix: fix}.Checks(ctx, cfg)
 		return checks
 	}
 	if _, ok := registered(driver); ok {

@@ -149,7 +149,7 @@ func newCloudSync(graph string, sign credential.Target, sp, job string, poll tim
 	// clouds require (https://learn.microsoft.com/graph/sdks/national-clouds).
 	root := strings.TrimSuffix(graph, "/")
 	return &CloudSyncDriver{Graph: root + "/v1.0", SP: sp, Job: job, Poll: poll,
-		Tokens: credential.NewSource(cred, root+"/.default"), HTTP: hc}, nil
+		Tokens: credential.NewSource(cred, credential.DefaultScope(root)), HTTP: hc}, nil
 }
 
 // Name returns "cloudsync".

@@ -190,6 +190,15 @@ type Source struct {
 	tok azcore.AccessToken
 }
 
+// DefaultScope is the .default scope of the resource whose identifier URI
+// is root (a service root such as https://graph.microsoft.com, a national
+// cloud's or a lab's): "The scope parameter value is constructed by using
+// the identifier URI for the resource and .default, separated by a forward
+// slash (/)" (https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope).
+// A national cloud's Graph is a resource of its own
+// (https://learn.microsoft.com/graph/sdks/national-clouds).
+func DefaultScope(root string) string { return strings.TrimSuffix(root, "/") + "/.default" }
+
 // NewSource returns a token source for scope, e.g.
 // "https://outlook.office365.com/.default".
 func NewSource(cred azcore.TokenCredential, scope string) *Source {

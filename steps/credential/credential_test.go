@@ -58,3 +58,17 @@ func TestErrorsNameTheScope(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// TestDefaultScope: the resource's identifier URI, a slash and .default
+// (scopes-oidc#the-default-scope), whether or not the root ends in a slash.
+func TestDefaultScope(t *testing.T) {
+	for root, want := range map[string]string{
+		"https://graph.microsoft.com":      "https://graph.microsoft.com/.default",
+		"https://graph.microsoft.us/":      "https://graph.microsoft.us/.default",
+		"https://127.0.0.1:8443/graph-lab": "https://127.0.0.1:8443/graph-lab/.default",
+	} {
+		if got := DefaultScope(root); got != want {
+			t.Errorf("DefaultScope(%q) = %q, want %q", root, got, want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"strings"
 
 	"github.com/rebind-dev/rebind/steps"
 	"github.com/rebind-dev/rebind/steps/credential"
@@ -21,9 +20,8 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 	if !ok {
 		graphURL = DefaultGraphURL
 	}
-	// The token's audience is Graph's: the .default scope of the resource
-	// (https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope).
-	checks, _ := credential.SignIn{Endpoint: graphURL, Scope: strings.TrimSuffix(graphURL, "/") + "/.default",
+	// The token's audience is Graph's: the .default scope of the resource.
+	checks, _ := credential.SignIn{Endpoint: graphURL, Scope: credential.DefaultScope(graphURL),
 		Service: "Graph", Needs: req.Needs, Fix: signInFix}.Checks(ctx, req.Config)
 	return checks
 }

@@ -165,7 +165,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	host := u.Hostname()
 	scope := opts.Scope
 	if scope == "" {
-		scope = root + "/.default"
+		scope = credential.DefaultScope(root)
 	}
 	auth, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
 		opts.Credential, []string{scope}, []string{host})
