@@ -42,10 +42,7 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		if _, _, err := cloudJobIDs(cfg); err != nil {
 			return []steps.Check{steps.Failed("settings", err.Error(), "set service_principal_id and job_id in the environment")}
 		}
-		graph, ok := steps.String(cfg.Config, "graph_url")
-		if !ok {
-			graph = "https://graph.microsoft.com"
-		}
+		graph := graphEndpoint(cfg)
 		const fix = "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH; docs/setup.md"
 		checks, _ := credential.SignIn{Scope: credential.DefaultScope(graph), Service: "Graph", Needs: needs, Fix: fix}.Checks(ctx, cfg)
 		return checks

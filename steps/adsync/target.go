@@ -129,15 +129,11 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 		if err != nil {
 			return nil, err
 		}
-		graph, ok := steps.String(cfg.Config, "graph_url")
-		if !ok {
-			graph = "https://graph.microsoft.com"
-		}
 		sign, err := credential.ForTarget(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err)
 		}
-		d, err := newCloudSync(graph, sign, sp, job, poll)
+		d, err := newCloudSync(graphEndpoint(cfg), sign, sp, job, poll)
 		if err != nil {
 			return nil, fmt.Errorf("adsync: target %s: %w", cfg.Name, err) // not a nil *CloudSyncDriver in a non-nil interface
 		}
@@ -190,6 +186,15 @@ func driverNames() []string {
 	}
 	sort.Strings(names[2:])
 	return names
+}
+
+// graphEndpoint is the cloudsync driver's Graph endpoint: graph_url, Graph's
+// global endpoint when unset.
+func graphEndpoint(cfg steps.TargetConfig) string {
+	if u, ok := steps.String(cfg.Config, "graph_url"); ok {
+		return u
+	}
+	return "https://graph.microsoft.com"
 }
 
 // cloudJobIDs reads the cloudsync driver's service principal and job.

@@ -16,10 +16,7 @@ var _ steps.Doctor = targetType{}
 // signed-in person the delegated ones in scp (and the Global Administrator
 // role in wids where the API page requires it).
 func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.Check {
-	graphURL, ok := steps.String(req.Config.Config, "graph_url")
-	if !ok {
-		graphURL = DefaultGraphURL
-	}
+	graphURL := graphEndpoint(req.Config)
 	// The token's audience is Graph's: the .default scope of the resource.
 	checks, _ := credential.SignIn{Endpoint: graphURL, Scope: credential.DefaultScope(graphURL),
 		Service: "Graph", Needs: req.Needs, Fix: signInFix}.Checks(ctx, req.Config)

@@ -80,11 +80,17 @@ func (targetType) Info() steps.TargetInfo {
 	}
 }
 
-func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	graphURL, ok := steps.String(cfg.Config, "graph_url")
-	if !ok {
-		graphURL = DefaultGraphURL
+// graphEndpoint is the target's Graph endpoint: graph_url, DefaultGraphURL
+// when unset.
+func graphEndpoint(cfg steps.TargetConfig) string {
+	if u, ok := steps.String(cfg.Config, "graph_url"); ok {
+		return u
 	}
+	return DefaultGraphURL
+}
+
+func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
+	graphURL := graphEndpoint(cfg)
 	batch, ok := steps.Bool(cfg.Config, "batch")
 	if !ok {
 		batch = true
