@@ -102,10 +102,7 @@ func TestExportJSONIsDeterministicAndIdempotent(t *testing.T) {
 }
 
 func TestExportRevertRestoresPreviousBaseline(t *testing.T) {
-	dir := t.TempDir()
-	abs := filepath.Join(dir, "b.json")
-	os.WriteFile(abs, []byte("[]\n"), 0o640)
-	os.Chmod(abs, 0o640)
+	abs := existingFile(t, "b.json", []byte("[]\n"), 0o640)
 	call := newCall(t, Export{}, "step.export.b", nil, map[string]cty.Value{
 		"path": str(abs), "rows": users(),
 	})

@@ -26,6 +26,21 @@ func readFile(t *testing.T, p string) (string, os.FileMode) {
 	return string(b), fi.Mode().Perm()
 }
 
+// existingFile writes data to name in a new temporary directory with
+// exactly mode (os.WriteFile leaves out the umask's bits, so the mode is
+// set again) and returns its path: the file a step finds before it runs.
+func existingFile(t *testing.T, name string, data []byte, mode os.FileMode) string {
+	t.Helper()
+	abs := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(abs, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(abs, mode); err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
 func TestFileCreateIsIdempotentAndReverts(t *testing.T) {
 	run := &fakeRun{id: "r", dir: t.TempDir()}
 	call := newCall(t, File{}, "step.file.notes", run, map[string]cty.Value{
@@ -74,12 +89,7 @@ func TestFileCreateIsIdempotentAndReverts(t *testing.T) {
 }
 
 func TestFileUpdateRevertsContentAndMode(t *testing.T) {
-	dir := t.TempDir()
-	abs := filepath.Join(dir, "cfg")
-	if err := os.WriteFile(abs, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(abs, 0o600)
+	abs := existingFile(t, "cfg", []byte("old"), 0o600)
 	call := newCall(t, File{}, "step.file.cfg", nil, map[string]cty.Value{
 		"path": str(abs), "content": str("new"), "mode": str("0640"),
 	})
@@ -108,10 +118,7 @@ func TestFileUpdateRevertsContentAndMode(t *testing.T) {
 }
 
 func TestFileWithoutModeKeepsExistingMode(t *testing.T) {
-	dir := t.TempDir()
-	abs := filepath.Join(dir, "keep")
-	os.WriteFile(abs, []byte("a"), 0o600)
-	os.Chmod(abs, 0o600)
+	abs := existingFile(t, "keep", []byte("a"), 0o600)
 	call := newCall(t, File{}, "step.file.keep", nil, map[string]cty.Value{
 		"path": str(abs), "content": str("b"),
 	})
@@ -122,9 +129,7 @@ func TestFileWithoutModeKeepsExistingMode(t *testing.T) {
 }
 
 func TestFileNullContentDeletesAndRevertRestores(t *testing.T) {
-	dir := t.TempDir()
-	abs := filepath.Join(dir, "gone")
-	os.WriteFile(abs, []byte("keep me"), 0o644)
+	abs := existingFile(t, "gone", []byte("keep me"), 0o644)
 	call := newCall(t, File{}, "step.file.gone", nil, map[string]cty.Value{
 		"path": str(abs), "content": cty.NullVal(cty.String),
 	})
@@ -169,9 +174,7 @@ func TestFileRefusesBadMode(t *testing.T) {
 }
 
 func TestFileBinaryContentIsNotShownButCompared(t *testing.T) {
-	dir := t.TempDir()
-	abs := filepath.Join(dir, "bin")
-	os.WriteFile(abs, []byte{0xff, 0xfe, 0x00}, 0o644)
+	abs := existingFile(t, "bin", []byte{0xff, 0xfe, 0x00}, 0o644)
 	call := newCall(t, File{}, "step.file.bin", nil, map[string]cty.Value{
 		"path": str(abs), "content": str("text"),
 	})
