@@ -312,3 +312,15 @@ func TestTargetRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesPlainHTTP: a cloudsync target's graph_url that is not
+// https:// is refused before any token is asked for, naming the target,
+// the setting and its value.
+func TestOpenRefusesPlainHTTP(t *testing.T) {
+	cfg := steps.TargetConfig{Name: "sync", Config: steptest.Config(targetType{}.Info().Schema, map[string]any{"driver": "cloudsync",
+		"service_principal_id": "sp", "job_id": "AD2AADProvisioning.1", "graph_url": "http://graph.microsoft.com"})}
+	_, err := targetType{}.Open(t.Context(), cfg)
+	if want := `adsync: target sync: graph_url "http://graph.microsoft.com" must be an https:// URL`; err == nil || err.Error() != want {
+		t.Fatalf("Open = %v, want %q", err, want)
+	}
+}

@@ -136,9 +136,8 @@ type CloudSyncDriver struct {
 }
 
 func newCloudSync(graph string, sign credential.Target, sp, job string, poll time.Duration) (*CloudSyncDriver, error) {
-	u, err := url.Parse(graph)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("graph_url %q must be an https:// URL", graph)
+	if err := httpx.RequireHTTPS("graph_url", graph); err != nil {
+		return nil, err
 	}
 	hc := &http.Client{Transport: sign.Transport, Timeout: time.Minute}
 	cred, err := credential.New(sign.Options)

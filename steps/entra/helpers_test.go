@@ -140,3 +140,15 @@ func serveTLS(t testing.TB, ls *labhttp.Server, h http.Handler) *httptest.Server
 	t.Cleanup(func() { control.Forget(srv.URL) })
 	return srv
 }
+
+// TestOpenRefusesPlainHTTP: a graph_url that is not https:// is refused
+// before any token is asked for, naming the target, the setting and its
+// value.
+func TestOpenRefusesPlainHTTP(t *testing.T) {
+	cfg := steps.TargetConfig{Name: "tenant", Config: steptest.Config(targetType{}.Info().Schema,
+		map[string]any{"graph_url": "http://graph.microsoft.com"})}
+	_, err := targetType{}.Open(t.Context(), cfg)
+	if want := `entra: target tenant: graph_url "http://graph.microsoft.com" must be an https:// URL`; err == nil || err.Error() != want {
+		t.Fatalf("Open = %v, want %q", err, want)
+	}
+}

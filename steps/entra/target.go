@@ -95,9 +95,8 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if !ok {
 		batch = true
 	}
-	u, err := url.Parse(graphURL)
-	if err != nil || u.Host == "" || u.Scheme != "https" {
-		return nil, fmt.Errorf("entra: target %s: graph_url %q must be an https:// URL", cfg.Name, graphURL)
+	if err := httpx.RequireHTTPS("graph_url", graphURL); err != nil {
+		return nil, fmt.Errorf("entra: target %s: %w", cfg.Name, err)
 	}
 	budget, _, err := targetType{}.Budget(cfg)
 	if err != nil {

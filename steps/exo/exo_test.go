@@ -286,3 +286,14 @@ func TestInvokeShapeAndPaging(t *testing.T) {
 type staticToken string
 
 func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+
+// TestOpenRefusesPlainHTTP: a url that is not https:// is refused before
+// any token is asked for, naming the target, the setting and its value.
+func TestOpenRefusesPlainHTTP(t *testing.T) {
+	cfg := steps.TargetConfig{Name: "mail", Config: steptest.Config(targetType{}.Info().Schema,
+		map[string]any{"organization": "contoso.onmicrosoft.com", "url": "http://outlook.office365.com"})}
+	_, err := targetType{}.Open(t.Context(), cfg)
+	if want := `exo: target mail: url "http://outlook.office365.com" must be an https:// URL`; err == nil || err.Error() != want {
+		t.Fatalf("Open = %v, want %q", err, want)
+	}
+}

@@ -74,9 +74,8 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 	if org == "" {
 		return nil, fmt.Errorf("exo: target %s: organization is required (the tenant's domain, e.g. contoso.onmicrosoft.com)", cfg.Name)
 	}
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("exo: target %s: url %q must be an https:// URL", cfg.Name, base)
+	if err := httpx.RequireHTTPS("url", base); err != nil {
+		return nil, fmt.Errorf("exo: target %s: %w", cfg.Name, err)
 	}
 	endpoint := strings.TrimSuffix(base, "/") + "/adminapi/beta/" + url.PathEscape(org) + "/InvokeCommand"
 	sign, err := credential.ForTarget(cfg)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
@@ -19,6 +20,18 @@ func Transport(caFile string) (*http.Transport, error) {
 		return nil, err
 	}
 	return TransportFor(pool), nil
+}
+
+// RequireHTTPS refuses an endpoint setting (graph_url, url) that is not an
+// https:// URL with a host: the targets that take one send bearer tokens
+// to it, which RFC 6750 section 5.3 says to send over TLS only ("Always
+// use TLS (https)"). The error names the setting and its value.
+func RequireHTTPS(setting, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%s %q must be an https:// URL", setting, raw)
+	}
+	return nil
 }
 
 // TransportFor returns an HTTP transport that verifies servers against
