@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 
@@ -29,6 +30,15 @@ type TargetConfig struct {
 	Config cty.Value
 	// Getenv reads the environment (os.Getenv unless a test overrides it).
 	Getenv func(string) string
+}
+
+// Env is how the target reads the environment: Getenv, or os.Getenv when
+// it is nil.
+func (c TargetConfig) Env() func(string) string {
+	if c.Getenv != nil {
+		return c.Getenv
+	}
+	return os.Getenv
 }
 
 // TargetType opens connections to a directory. The value Open returns is

@@ -76,3 +76,17 @@ func TestRegisterKinds(t *testing.T) {
 		t.Errorf("Types() = %v, want both names", Types())
 	}
 }
+
+// TestTargetConfigEnv: a target reads the environment through Getenv when
+// the caller gives one (a test, an environment's variables), and through
+// the process's otherwise.
+func TestTargetConfigEnv(t *testing.T) {
+	t.Setenv("REBIND_TEST_ENV", "process")
+	given := TargetConfig{Getenv: func(k string) string { return "given:" + k }}
+	if got := given.Env()("REBIND_TEST_ENV"); got != "given:REBIND_TEST_ENV" {
+		t.Errorf("with Getenv: %q", got)
+	}
+	if got := (TargetConfig{}).Env()("REBIND_TEST_ENV"); got != "process" {
+		t.Errorf("without Getenv: %q, want the process's", got)
+	}
+}

@@ -96,10 +96,7 @@ func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error)
 
 // resolve applies defaults, the environment and the lab to a target block.
 func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := cfg.Env()
 	var s settings
 	s.url, _ = steps.String(cfg.Config, "url")
 	s.baseDN, _ = steps.String(cfg.Config, "base_dn")

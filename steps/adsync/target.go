@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,10 +95,6 @@ func (targetType) Info() steps.TargetInfo {
 }
 
 func (targetType) Open(ctx context.Context, cfg steps.TargetConfig) (any, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	driver, _ := steps.String(cfg.Config, "driver")
 	poll := 10 * time.Second
 	if v, ok := steps.Attr(cfg.Config, "poll_seconds"); ok {

@@ -3,7 +3,6 @@ package credential
 import (
 	"crypto/x509"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -45,10 +44,7 @@ type Target struct {
 
 // ForTarget reads the sign-in settings of cfg (those of Schema it has).
 func ForTarget(cfg steps.TargetConfig) (Target, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := cfg.Env()
 	tenant, ok := steps.String(cfg.Config, "tenant_id")
 	if !ok {
 		tenant = getenv("AZURE_TENANT_ID")
