@@ -47,10 +47,9 @@ func (delayHoldStep) Info() steps.Info {
 
 // delayPrivate is what Apply needs.
 type delayPrivate struct {
-	ObjectID string `json:"exchange_object_id"`
-	Inactive bool   `json:"inactive"`
-	Hold     bool   `json:"hold"`
-	Release  bool   `json:"release"`
+	recordedMailbox
+	Hold    bool `json:"hold"`
+	Release bool `json:"release"`
 }
 
 func (delayHoldStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
@@ -62,11 +61,7 @@ func (delayHoldStep) Diff(ctx context.Context, call steps.Call, obs steps.Observ
 	state := func(h, r bool) cty.Value {
 		return cty.ObjectVal(map[string]cty.Value{"delay_hold": cty.BoolVal(h), "delay_release_hold": cty.BoolVal(r)})
 	}
-	priv, err := json.Marshal(delayPrivate{
-		ObjectID: obs.Value.GetAttr("exchange_object_id").AsString(),
-		Inactive: obs.Value.GetAttr("soft_deleted").True(),
-		Hold:     hold, Release: release,
-	})
+	priv, err := json.Marshal(delayPrivate{recordedMailbox: recordedMailboxOf(obs), Hold: hold, Release: release})
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -89,16 +84,12 @@ func (delayHoldStep) Apply(ctx context.Context, call steps.Call, change steps.Ch
 	if err := json.Unmarshal(change.Private, &p); err != nil || p.ObjectID == "" {
 		return steps.Result{}, fmt.Errorf("exo: %s: the recorded change names no mailbox (%v)", call.Address, err)
 	}
-	params := map[string]any{"Identity": p.ObjectID}
+	params := map[string]any{}
 	if p.Hold {
 		params["RemoveDelayHoldApplied"] = true
 	}
 	if p.Release {
 		params["RemoveDelayReleaseHoldApplied"] = true
 	}
-	if p.Inactive {
-		params["InactiveMailbox"] = true
-	}
-	_, err = c.Invoke(ctx, "Set-Mailbox", params)
-	return steps.Result{}, wrap(err, "remove the delay hold of "+p.ObjectID)
+	return steps.Result{}, wrap(c.setMailbox(ctx, p.recordedMailbox, params), "remove the delay hold of "+p.ObjectID)
 }

@@ -244,18 +244,22 @@ func TestErrorDecoding(t *testing.T) {
 	}
 }
 
+// cmdletInput is the body of an InvokeCommand request, as a test server
+// reads it.
+type cmdletInput struct {
+	CmdletInput struct {
+		CmdletName string         `json:"CmdletName"`
+		Parameters map[string]any `json:"Parameters"`
+	} `json:"CmdletInput"`
+}
+
 // TestInvokeShapeAndPaging checks the request the admin API expects (the
 // CmdletInput body, the bearer token, X-AnchorMailbox) and that every page
 // of an answer is read.
 func TestInvokeShapeAndPaging(t *testing.T) {
 	var srvURL string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			CmdletInput struct {
-				CmdletName string         `json:"CmdletName"`
-				Parameters map[string]any `json:"Parameters"`
-			} `json:"CmdletInput"`
-		}
+		var body cmdletInput
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.CmdletInput.CmdletName != "Get-Recipient" ||
 			body.CmdletInput.Parameters["IncludeSoftDeletedRecipients"] != true ||
 			r.Header.Get("Authorization") != "Bearer tok" ||
@@ -295,5 +299,81 @@ func TestOpenRefusesPlainHTTP(t *testing.T) {
 	_, err := targetType{}.Open(t.Context(), cfg)
 	if want := `exo: target mail: url "http://outlook.office365.com" must be an https:// URL`; err == nil || err.Error() != want {
 		t.Fatalf("Open = %v, want %q", err, want)
+	}
+}
+
+// TestHoldChangesKeepTheirJournalShape: what exo_hold and exo_delay_hold
+// record in a change's Private is read back by resume and rollback, maybe
+// from a journal an earlier rebind wrote: the recorded mailbox's fields
+// stay where they were, and such a record decodes.
+func TestHoldChangesKeepTheirJournalShape(t *testing.T) {
+	m := recordedMailbox{ObjectID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301", Inactive: true}
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{holdPrivate{recordedMailbox: m, Before: true},
+			`{"exchange_object_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","inactive":true,"before":true}`},
+		{delayPrivate{recordedMailbox: m, Hold: true},
+			`{"exchange_object_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","inactive":true,"hold":true,"release":false}`},
+	} {
+		b, err := json.Marshal(tc.v)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%T = %s, %v; want %s", tc.v, b, err, tc.want)
+		}
+	}
+	var p holdPrivate
+	if err := json.Unmarshal([]byte(`{"exchange_object_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","inactive":true,"before":false}`), &p); err != nil ||
+		p.recordedMailbox != m || p.Before {
+		t.Fatalf("decoded %+v, %v", p, err)
+	}
+}
+
+// TestHoldStepsTellSetMailboxAnInactiveMailbox: exo_hold and
+// exo_delay_hold send Set-Mailbox -InactiveMailbox for a mailbox that was
+// inactive when planned, which Set-Mailbox needs to change one
+// (https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailbox#-inactivemailbox),
+// and leave it out for an active one.
+func TestHoldStepsTellSetMailboxAnInactiveMailbox(t *testing.T) {
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body cmdletInput
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.CmdletInput.CmdletName != "Set-Mailbox" {
+			w.WriteHeader(400)
+			return
+		}
+		got = append(got, body.CmdletInput.Parameters)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"value":[]}`)
+	}))
+	defer srv.Close()
+	c := &Client{Endpoint: srv.URL + "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", Organization: "contoso.onmicrosoft.com",
+		Tokens: staticToken("tok"), HTTP: srv.Client()}
+	const id = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	for _, inactive := range []bool{true, false} {
+		got = nil
+		m := recordedMailbox{ObjectID: id, Inactive: inactive}
+		htyp, hcall := newCall(t, "exo_hold", c, map[string]any{"identity": id, "enabled": false})
+		hpriv, _ := json.Marshal(holdPrivate{recordedMailbox: m, Before: true})
+		if _, err := htyp.Apply(context.Background(), hcall, steps.Change{Action: steps.Update, Private: hpriv}); err != nil {
+			t.Fatal(err)
+		}
+		dtyp, dcall := newCall(t, "exo_delay_hold", c, map[string]any{"identity": id})
+		dpriv, _ := json.Marshal(delayPrivate{recordedMailbox: m, Hold: true, Release: true})
+		if _, err := dtyp.Apply(context.Background(), dcall, steps.Change{Action: steps.Update, Private: dpriv}); err != nil {
+			t.Fatal(err)
+		}
+		want := []map[string]any{
+			{"Identity": id, "LitigationHoldEnabled": false},
+			{"Identity": id, "RemoveDelayHoldApplied": true, "RemoveDelayReleaseHoldApplied": true},
+		}
+		for _, w := range want {
+			if inactive {
+				w["InactiveMailbox"] = true
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("inactive %t: Set-Mailbox got %v, want %v", inactive, got, want)
+		}
 	}
 }

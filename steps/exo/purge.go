@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -170,9 +171,41 @@ func (holdStep) Info() steps.Info {
 
 // holdPrivate is what Apply and Revert need.
 type holdPrivate struct {
+	recordedMailbox
+	Before bool `json:"before"`
+}
+
+// recordedMailbox is the mailbox a Set-Mailbox change was planned for, as
+// the change keeps it: its ExchangeObjectId, and whether it was inactive
+// (soft-deleted), which Set-Mailbox must be told.
+type recordedMailbox struct {
 	ObjectID string `json:"exchange_object_id"`
 	Inactive bool   `json:"inactive"`
-	Before   bool   `json:"before"`
+}
+
+// recordedMailboxOf is the mailbox an exo_mailbox observation read.
+func recordedMailboxOf(obs steps.Observation) recordedMailbox {
+	return recordedMailbox{
+		ObjectID: obs.Value.GetAttr("exchange_object_id").AsString(),
+		Inactive: obs.Value.GetAttr("soft_deleted").True(),
+	}
+}
+
+// setMailbox runs Set-Mailbox with params on the recorded mailbox m, with
+// -InactiveMailbox when m is inactive: "The InactiveMailbox switch
+// specifies that the mailbox is an inactive mailbox. ... This switch is
+// required to use the LitigationHoldEnabled and LitigationHoldDuration
+// parameters on inactive mailboxes", and the RemoveDelayHoldApplied and
+// RemoveDelayReleaseHoldApplied parameter sets take it too
+// (https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailbox#-inactivemailbox).
+func (c *Client) setMailbox(ctx context.Context, m recordedMailbox, params map[string]any) error {
+	all := map[string]any{"Identity": m.ObjectID}
+	maps.Copy(all, params)
+	if m.Inactive {
+		all["InactiveMailbox"] = true
+	}
+	_, err := c.Invoke(ctx, "Set-Mailbox", all)
+	return err
 }
 
 func (holdStep) Observe(ctx context.Context, call steps.Call) (steps.Observation, error) {
@@ -186,11 +219,7 @@ func (holdStep) Diff(ctx context.Context, call steps.Call, obs steps.Observation
 	}
 	have := obs.Value.GetAttr("litigation_hold").True()
 	state := func(b bool) cty.Value { return cty.ObjectVal(map[string]cty.Value{"litigation_hold": cty.BoolVal(b)}) }
-	priv, err := json.Marshal(holdPrivate{
-		ObjectID: obs.Value.GetAttr("exchange_object_id").AsString(),
-		Inactive: obs.Value.GetAttr("soft_deleted").True(),
-		Before:   have,
-	})
+	priv, err := json.Marshal(holdPrivate{recordedMailbox: recordedMailboxOf(obs), Before: have})
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -230,11 +259,6 @@ func setHold(ctx context.Context, call steps.Call, change steps.Change, on bool)
 	if err := json.Unmarshal(change.Private, &p); err != nil || p.ObjectID == "" {
 		return fmt.Errorf("exo: the recorded hold change names no mailbox (%v)", err)
 	}
-	params := map[string]any{"Identity": p.ObjectID, "LitigationHoldEnabled": on}
-	if p.Inactive {
-		// Exchange changes an inactive mailbox only when told it is one.
-		params["InactiveMailbox"] = true
-	}
-	_, err = c.Invoke(ctx, "Set-Mailbox", params)
+	err = c.setMailbox(ctx, p.recordedMailbox, map[string]any{"LitigationHoldEnabled": on})
 	return wrap(err, fmt.Sprintf("set litigation hold of %s to %t", p.ObjectID, on))
 }
