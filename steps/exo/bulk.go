@@ -3,7 +3,6 @@ package exo
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -190,32 +189,6 @@ func (c *Client) readBulk(ctx context.Context, cmdlet string, params map[string]
 		}
 	}
 	return found, nil
-}
-
-// invokePages runs a cmdlet and follows @odata.nextLink for at most
-// maxPages pages; complete is false when there were more.
-func (c *Client) invokePages(ctx context.Context, cmdlet string, params map[string]any, maxPages int) ([]json.RawMessage, bool, error) {
-	body, err := json.Marshal(map[string]any{"CmdletInput": map[string]any{"CmdletName": cmdlet, "Parameters": params}})
-	if err != nil {
-		return nil, false, fmt.Errorf("exo: %s: %w", cmdlet, err)
-	}
-	var out []json.RawMessage
-	next := c.Endpoint
-	for pages := 0; next != ""; pages++ {
-		if pages == maxPages {
-			return nil, false, nil
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
-		}
-		if err := c.post(ctx, next, body, &page); err != nil {
-			return nil, false, fmt.Errorf("exo: %s: %w", cmdlet, err)
-		}
-		out = append(out, page.Value...)
-		next = page.NextLink
-	}
-	return out, true, nil
 }
 
 // observeMailboxes is ObserveMany for the types that read one mailbox

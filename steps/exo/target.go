@@ -131,24 +131,35 @@ var exceptionMessage = regexp.MustCompile(`\|([A-Za-z0-9_.]+)\|(.*)`)
 // @odata.nextLink. 429, 503 and 504 are sent again after Retry-After (or a
 // growing delay without one).
 func (c *Client) Invoke(ctx context.Context, cmdlet string, params map[string]any) ([]json.RawMessage, error) {
+	out, _, err := c.invokePages(ctx, cmdlet, params, 0)
+	return out, err
+}
+
+// invokePages runs a cmdlet and follows @odata.nextLink for at most
+// maxPages pages (any number when maxPages is 0); complete is false when
+// there were more.
+func (c *Client) invokePages(ctx context.Context, cmdlet string, params map[string]any, maxPages int) ([]json.RawMessage, bool, error) {
 	body, err := json.Marshal(map[string]any{"CmdletInput": map[string]any{"CmdletName": cmdlet, "Parameters": params}})
 	if err != nil {
-		return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
+		return nil, false, fmt.Errorf("exo: %s: %w", cmdlet, err)
 	}
 	var out []json.RawMessage
 	next := c.Endpoint
-	for next != "" {
+	for pages := 0; next != ""; pages++ {
+		if pages == maxPages && maxPages > 0 {
+			return nil, false, nil
+		}
 		var page struct {
 			Value    []json.RawMessage `json:"value"`
 			NextLink string            `json:"@odata.nextLink"`
 		}
 		if err := c.post(ctx, next, body, &page); err != nil {
-			return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
+			return nil, false, fmt.Errorf("exo: %s: %w", cmdlet, err)
 		}
 		out = append(out, page.Value...)
 		next = page.NextLink
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // post sends one request, retrying throttled and unavailable answers.
