@@ -42,15 +42,22 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func wireClient(t *testing.T) (*Client, *recorder) {
-	rec := &recorder{bodies: map[string]string{}}
-	srv := httptest.NewServer(rec)
+// serverClient is a Client of a Graph played by h, with a fixed token;
+// the server stops when the test ends.
+func serverClient(t *testing.T, h http.Handler) *Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, rec
+	return c
+}
+
+func wireClient(t *testing.T) (*Client, *recorder) {
+	rec := &recorder{bodies: map[string]string{}}
+	return serverClient(t, rec), rec
 }
 
 // TestClearSendsExplicitNull checks the bytes the SDK puts on the wire:
@@ -128,7 +135,7 @@ func TestServiceErrorText(t *testing.T) {
 func TestRetrySendsTheBodyAgain(t *testing.T) {
 	var mu sync.Mutex
 	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serverClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		bodies = append(bodies, string(b))
@@ -141,11 +148,6 @@ func TestRetrySendsTheBodyAgain(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	defer srv.Close()
-	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.patchImmutableID(context.Background(), "u1", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestRetrySendsTheBodyAgain(t *testing.T) {
 func TestDeletedUserWithMangledUPN(t *testing.T) {
 	var mu sync.Mutex
 	var advanced http.Header
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serverClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		f := r.URL.Query().Get("$filter")
 		switch {
@@ -185,11 +187,6 @@ func TestDeletedUserWithMangledUPN(t *testing.T) {
 			io.WriteString(w, `{"error":{"code":"BadRequest","message":"unexpected `+r.URL.String()+`"}}`)
 		}
 	}))
-	defer srv.Close()
-	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	u, err := c.findUser(context.Background(), selector{UPN: "nicki@contoso.com"}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -207,15 +204,10 @@ func TestDeletedUserWithMangledUPN(t *testing.T) {
 // service that will purge it, not from this machine's clock.
 func TestDaysLeftCountFromTheServiceClock(t *testing.T) {
 	service := time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serverClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Date", service.Format(http.TimeFormat))
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	t.Cleanup(srv.Close)
-	c, err := NewClient(ClientOptions{GraphURL: srv.URL, Credential: credential.Static("t")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.patchImmutableID(context.Background(), "u1", nil); err != nil {
 		t.Fatal(err)
 	}
