@@ -2,11 +2,10 @@ package ad
 
 import (
 	"context"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 var _ steps.Doctor = targetType{}
@@ -48,20 +48,14 @@ func (targetType) Doctor(ctx context.Context, req steps.DoctorRequest) []steps.C
 		port = map[string]string{"ldaps": "636", "ldap": "389"}[u.Scheme]
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
-	serverName := u.Hostname()
-	if s.serverName != "" {
-		serverName = s.serverName
-	}
-	var roots *x509.CertPool
-	if s.caFile != "" {
-		pem, err := os.ReadFile(s.caFile)
-		if err != nil {
-			return []steps.Check{steps.Failed("settings", "ca_file: "+err.Error(), "give a readable PEM file of the DC's CA")}
+	serverName := s.tlsName(u.Hostname())
+	roots, err := httpx.CARoots(s.caFile)
+	if err != nil {
+		fix := "give a readable PEM file of the DC's CA"
+		if errors.Is(err, httpx.ErrNoPEM) {
+			fix = "give the DC's CA certificate in PEM"
 		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return []steps.Check{steps.Failed("settings", "ca_file "+s.caFile+" holds no PEM certificate", "give the DC's CA certificate in PEM")}
-		}
+		return []steps.Check{steps.Failed("settings", err.Error(), fix)}
 	}
 	var checks []steps.Check
 	switch {

@@ -3,17 +3,16 @@ package ad
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rebind-dev/rebind/steps"
+	"github.com/rebind-dev/rebind/steps/httpx"
 )
 
 // Directory is what the step types need from a domain controller. The `ad`
@@ -137,22 +136,20 @@ func resolve(ctx context.Context, cfg steps.TargetConfig) (settings, error) {
 // tlsConfig verifies the DC's certificate against the CA file, or the
 // system's roots when there is none.
 func tlsConfig(s settings, host string) (*tls.Config, error) {
-	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	roots, err := httpx.CARoots(s.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("ad: %w", err)
+	}
+	return &tls.Config{ServerName: s.tlsName(host), RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
+}
+
+// tlsName is the name the DC's certificate is verified against: server_name,
+// or the host the url names.
+func (s settings) tlsName(host string) string {
 	if s.serverName != "" {
-		c.ServerName = s.serverName
+		return s.serverName
 	}
-	if s.caFile != "" {
-		pem, err := os.ReadFile(s.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ad: CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ad: CA file %s holds no PEM certificate", s.caFile)
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
+	return host
 }
 
 // directory returns the call's target as a Directory.

@@ -75,6 +75,39 @@ func TestTargetRefusesAClearTextBindUnlessInsecure(t *testing.T) {
 	}
 }
 
+// TestCAFileRefusedByOpenAndDoctor: a ca_file that cannot be read, or
+// that holds no PEM certificate, stops Open before any connection (nothing
+// listens at the url) and fails doctor's settings check, both naming
+// ca_file, doctor with the fix for that case.
+func TestCAFileRefusedByOpenAndDoctor(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	env := envOf(map[string]string{EnvBindDN: "CN=x", EnvPassword: "secret"})
+	for _, tc := range []struct {
+		file, open, check, fix string
+	}{
+		{missing, "ad: ca_file: open " + missing + ": no such file or directory", "ca_file: open " + missing + ": no such file or directory",
+			"give a readable PEM file of the DC's CA"},
+		{notPEM, "ad: ca_file " + notPEM + " holds no PEM certificate", "ca_file " + notPEM + " holds no PEM certificate",
+			"give the DC's CA certificate in PEM"},
+	} {
+		given := map[string]any{"url": "ldaps://127.0.0.1:1", "base_dn": "DC=x", "ca_file": tc.file}
+		if _, err := openTarget(context.Background(), given, env); err == nil || err.Error() != tc.open {
+			t.Errorf("Open with ca_file %s: %v, want %q", tc.file, err, tc.open)
+		}
+		checks := targetType{}.Doctor(context.Background(), steps.DoctorRequest{
+			Config: steps.TargetConfig{Name: "corp", Config: targetConfig(given), Getenv: env}})
+		if len(checks) != 1 || checks[0].Name != "settings" || checks[0].State != steps.CheckFailed ||
+			checks[0].Detail != tc.check || checks[0].Fix != tc.fix {
+			t.Errorf("doctor with ca_file %s: %+v, want settings failed: %q (%q)", tc.file, checks, tc.check, tc.fix)
+		}
+	}
+}
+
 func TestTargetReadsCredentialsFromNamedVariables(t *testing.T) {
 	s, err := resolve(context.Background(), steps.TargetConfig{
 		Name:   "corp",

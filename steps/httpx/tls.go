@@ -3,6 +3,7 @@ package httpx
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -44,9 +45,22 @@ func TransportFor(roots *x509.CertPool) *http.Transport {
 	return t
 }
 
+// ErrNoPEM is wrapped by Roots' and CARoots' error for a ca_file that
+// holds no PEM certificate (one that cannot be read gets the read error).
+var ErrNoPEM = errors.New("holds no PEM certificate")
+
 // Roots returns the system's roots plus the certificates in caFile; nil
 // (the system's roots) when caFile is "".
-func Roots(caFile string) (*x509.CertPool, error) {
+func Roots(caFile string) (*x509.CertPool, error) { return caRoots(caFile, true) }
+
+// CARoots returns the certificates in caFile alone, for a server whose
+// certificate must chain to them instead of the system's roots (ad's
+// ca_file); nil (the system's roots) when caFile is "".
+func CARoots(caFile string) (*x509.CertPool, error) { return caRoots(caFile, false) }
+
+// caRoots reads caFile's certificates into a pool, the system's roots
+// first when system is set.
+func caRoots(caFile string, system bool) (*x509.CertPool, error) {
 	if caFile == "" {
 		return nil, nil
 	}
@@ -54,12 +68,14 @@ func Roots(caFile string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
+	pool := x509.NewCertPool()
+	if system {
+		if sys, err := x509.SystemCertPool(); err == nil {
+			pool = sys
+		}
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("ca_file %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("ca_file %s %w", caFile, ErrNoPEM)
 	}
 	return pool, nil
 }

@@ -1,6 +1,16 @@
 package httpx
 
-import "testing"
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // TestRequireHTTPS: an https:// URL with a host passes; plain http, no
 // scheme, no host or an unparsable URL is refused with the setting and
@@ -20,6 +30,45 @@ func TestRequireHTTPS(t *testing.T) {
 	} {
 		if err := RequireHTTPS("graph_url", raw); err == nil || err.Error() != want {
 			t.Errorf("RequireHTTPS(%q) = %v, want %q", raw, err, want)
+		}
+	}
+}
+
+// TestCARoots: CARoots holds the ca_file's certificates alone, Roots the
+// system's besides; both name ca_file when it cannot be read, and wrap
+// ErrNoPEM when it holds no certificate; no ca_file is nil (the system's
+// roots).
+func TestCARoots(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	only := x509.NewCertPool()
+	only.AddCert(srv.Certificate())
+	if got, err := CARoots(caFile); err != nil || !got.Equal(only) {
+		t.Fatalf("CARoots = %v, %v; want the file's certificate alone", got, err)
+	}
+	if sys, err := x509.SystemCertPool(); err == nil {
+		sys.AddCert(srv.Certificate())
+		if got, err := Roots(caFile); err != nil || !got.Equal(sys) {
+			t.Fatalf("Roots = %v; want the system's roots and the file's certificate", err)
+		}
+	}
+	for _, roots := range []func(string) (*x509.CertPool, error){Roots, CARoots} {
+		if got, err := roots(""); got != nil || err != nil {
+			t.Errorf("no ca_file: %v, %v; want nil, nil", got, err)
+		}
+		notPEM := filepath.Join(dir, "ca.txt")
+		os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+		if _, err := roots(notPEM); !errors.Is(err, ErrNoPEM) || err.Error() != "ca_file "+notPEM+" holds no PEM certificate" {
+			t.Errorf("a file without PEM: %v", err)
+		}
+		missing := filepath.Join(dir, "missing.pem")
+		if _, err := roots(missing); err == nil || errors.Is(err, ErrNoPEM) || !strings.HasPrefix(err.Error(), "ca_file: open "+missing) {
+			t.Errorf("a missing file: %v", err)
 		}
 	}
 }
