@@ -13,17 +13,32 @@ import (
 	"github.com/rebind-dev/rebind/steps/steptest"
 )
 
-// schedulerCall plans and applies adsync_scheduler with enabled on.
-func schedulerCall(t *testing.T, target any, on bool) (steps.Type, steps.Call, steps.Change) {
+// holdCall is adsync_scheduler with enabled = false against target.
+func holdCall(t *testing.T, target any) (steps.Type, steps.Call) {
 	t.Helper()
 	typ := steptest.Step(t, "adsync_scheduler")
-	call := steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": on}), Target: target, Log: io.Discard}
+	return typ, steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": false}),
+		Target: target, Log: io.Discard}
+}
+
+// holdScheduler plans adsync_scheduler with enabled = false against
+// target, a scheduler that runs (so the plan is an update), and applies
+// it; rollback's Revert takes the change it returns.
+func holdScheduler(t *testing.T, target any) (steps.Type, steps.Call, steps.Change) {
+	t.Helper()
+	typ, call := holdCall(t, target)
 	obs, err := typ.Observe(context.Background(), call)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch, err := typ.Diff(context.Background(), call, obs)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Action != steps.Update {
+		t.Fatalf("plan: %s", ch.Action)
+	}
+	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
 		t.Fatal(err)
 	}
 	return typ, call, ch
@@ -44,13 +59,7 @@ case "$1" in
   *) echo "unexpected: $1" >&2; exit 1 ;;
 esac`)
 	target := open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType {policy}"}})
-	typ, call, ch := schedulerCall(t, target, false)
-	if ch.Action != steps.Update {
-		t.Fatalf("plan: %s", ch.Action)
-	}
-	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
-		t.Fatal(err)
-	}
+	typ, call, ch := holdScheduler(t, target)
 	if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) != "False" {
 		t.Fatalf("SyncCycleEnabled = %q after holding", b)
 	}
@@ -64,8 +73,7 @@ esac`)
 	}
 	// A command with no {policy} argument gives rebind nothing to replace.
 	target = open(t, "", map[string]any{"driver": "command", "command": []string{ps, "Start-ADSyncSyncCycle -PolicyType Delta"}})
-	typ = steptest.Step(t, "adsync_scheduler")
-	call = steps.Call{Address: "step.adsync_scheduler.t", Config: steptest.Config(typ.Info().Schema, map[string]any{"enabled": false}), Target: target, Log: io.Discard}
+	typ, call = holdCall(t, target)
 	if _, err := typ.Observe(context.Background(), call); !steps.IsPermanent(err) || !strings.Contains(err.Error(), "{policy}") {
 		t.Fatalf("command without {policy}: %v", err)
 	}
@@ -85,13 +93,7 @@ func TestSchedulerStepShell(t *testing.T) {
 		t.Fatal("the scenario's scheduler is held before the test")
 	}
 	target := open(t, "", map[string]any{"driver": "command", "shell": labShell(t, tn)})
-	typ, call, ch := schedulerCall(t, target, false)
-	if ch.Action != steps.Update {
-		t.Fatalf("plan: %s", ch.Action)
-	}
-	if _, err := typ.Apply(context.Background(), call, ch); err != nil {
-		t.Fatal(err)
-	}
+	typ, call, ch := holdScheduler(t, target)
 	if tn.Scheduler().SyncCycleEnabled {
 		t.Fatal("the shell did not hold the lab's scheduler")
 	}
