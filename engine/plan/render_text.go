@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -80,7 +82,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		cfg := ""
 		if m, ok := t.Config.Tree().(map[string]any); ok {
 			var parts []string
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				if m[k] != nil {
 					parts = append(parts, attrName(k)+" = "+shownValue(m[k], opt.Full))
 				}
