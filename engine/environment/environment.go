@@ -33,6 +33,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // MaxSize is the largest environment file rebind reads: it is code, like a
@@ -207,22 +208,8 @@ type Difference struct {
 // setting name.
 func Compare(was, now Settings) []Difference {
 	var out []Difference
-	keys := map[string]bool{}
-	for k := range was {
-		keys[k] = true
-	}
-	for k := range now {
-		keys[k] = true
-	}
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		names := map[string]bool{}
-		for n := range was[k] {
-			names[n] = true
-		}
-		for n := range now[k] {
-			names[n] = true
-		}
-		for _, n := range slices.Sorted(maps.Keys(names)) {
+	for _, k := range mapkeys.Union(was, now) {
+		for _, n := range mapkeys.Union(was[k], now[k]) {
 			a, b := shown(was[k][n]), shown(now[k][n])
 			if a != b {
 				out = append(out, Difference{Target: k, Setting: n, Was: a, Now: b})

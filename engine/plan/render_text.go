@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rebind-dev/rebind/engine/addrs"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // TextOptions controls the terminal rendering.
@@ -214,7 +215,7 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 		}
 		return
 	}
-	names := unionKeys(before, after)
+	names := mapkeys.Union(before, after)
 	for _, k := range names {
 		b, inB := before[k]
 		a, inA := after[k]

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -162,17 +160,4 @@ func toJSON(v cty.Value) any {
 		return fmt.Sprintf("(%s)", t.FriendlyName())
 	}
 	return nil
-}
-
-// unionKeys returns the keys of a and b, each once, in order: the
-// attributes a change shows.
-func unionKeys(a, b map[string]any) []string {
-	m := make(map[string]any, len(a)+len(b))
-	for k := range a {
-		m[k] = nil
-	}
-	for k := range b {
-		m[k] = nil
-	}
-	return slices.Sorted(maps.Keys(m))
 }
