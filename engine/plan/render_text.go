@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/rebind-dev/rebind/engine/addrs"
@@ -68,11 +67,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		pw.f("Secrets      %s (not stored; give them again at apply)\n", strings.Join(p.SecretInputs, ", "))
 	}
 	if len(p.Inputs) > 0 {
-		names := make([]string, 0, len(p.Inputs))
-		for n := range p.Inputs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(p.Inputs))
 		parts := make([]string, 0, len(names))
 		for _, n := range names {
 			parts = append(parts, n+" = "+shownValue(p.Inputs[n].Tree(), opt.Full))
