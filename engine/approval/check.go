@@ -194,11 +194,7 @@ func Consistent(p *plan.Plan) (*runbook.Runbook, error) {
 		ms = append(ms, compareHeader(fmt.Sprintf("steps[%d]", i), p.Steps[i], want)...)
 		ms = append(ms, checkInstances(fmt.Sprintf("steps[%d]", i), p.Steps[i], st, t)...)
 	}
-	var wantPerms []string
-	for x := range perms {
-		wantPerms = append(wantPerms, x)
-	}
-	slices.Sort(wantPerms)
+	wantPerms := slices.Sorted(maps.Keys(perms))
 	if !slices.Equal(p.Permissions, wantPerms) {
 		add("permissions", p.Permissions, wantPerms, "its step types need")
 	}
