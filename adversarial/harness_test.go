@@ -64,12 +64,7 @@ func newWorkspace(t *testing.T) *workspace {
 func (w *workspace) write(name, content string) string {
 	w.t.Helper()
 	p := filepath.Join(w.Dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
+	e2e.WriteFile(w.t, p, content)
 	return p
 }
 

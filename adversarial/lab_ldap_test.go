@@ -1,7 +1,6 @@
 package adversarial
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+	"github.com/rebind-dev/rebind/internal/ldapraw"
 )
 
 // maxLabRSS is the peak resident memory the lab may reach under the
@@ -21,67 +21,13 @@ import (
 // 50 MB bodies took it to 3.3 GB.
 const maxLabRSS = 768 << 20
 
-// A raw LDAP client, to send what no well-behaved library sends.
+// The attacks write their LDAP frames byte by byte with internal/ldapraw,
+// to send what no well-behaved client library sends.
 
-func tlv(tag byte, contents ...[]byte) []byte {
-	n := 0
-	for _, c := range contents {
-		n += len(c)
-	}
-	out := append([]byte{tag}, berLength(n)...)
-	for _, c := range contents {
-		out = append(out, c...)
-	}
-	return out
-}
-
-func berLength(n int) []byte {
-	switch {
-	case n < 0x80:
-		return []byte{byte(n)}
-	case n < 1<<8:
-		return []byte{0x81, byte(n)}
-	case n < 1<<16:
-		return []byte{0x82, byte(n >> 8), byte(n)}
-	}
-	return []byte{0x84, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
-}
-
-func octets(s string) []byte { return tlv(0x04, []byte(s)) }
-
-func ldapMessage(id int, op []byte, controls ...[]byte) []byte {
-	parts := [][]byte{tlv(0x02, []byte{byte(id >> 8), byte(id)}), op}
-	if len(controls) > 0 {
-		parts = append(parts, tlv(0xa0, controls...))
-	}
-	return tlv(0x30, parts...)
-}
-
-func bindRequest(name, password string) []byte {
-	return tlv(0x60, tlv(0x02, []byte{3}), octets(name), tlv(0x80, []byte(password)))
-}
-
+// searchRequest searches base's subtree for cn with a filter already
+// encoded.
 func searchRequest(base string, filter []byte) []byte {
-	return tlv(0x63, octets(base), tlv(0x0a, []byte{2}), tlv(0x0a, []byte{0}), tlv(0x02, []byte{0}),
-		tlv(0x02, []byte{0}), tlv(0x01, []byte{0}), filter, tlv(0x30, octets("cn")))
-}
-
-// nestedFilter is (objectClass=*) inside depth and/or/not filters, built
-// in linear time.
-func nestedFilter(depth int) []byte {
-	inner := tlv(0x87, []byte("objectClass"))
-	lengths := make([]int, depth+1)
-	lengths[depth] = len(inner)
-	for i := depth - 1; i >= 0; i-- {
-		lengths[i] = 1 + len(berLength(lengths[i+1])) + lengths[i+1]
-	}
-	var out bytes.Buffer
-	for i := 0; i < depth; i++ {
-		out.WriteByte([]byte{0xa0, 0xa1, 0xa2}[i%3])
-		out.Write(berLength(lengths[i+1]))
-	}
-	out.Write(inner)
-	return out.Bytes()
+	return ldapraw.SearchRequest(base, filter, "cn")
 }
 
 // ldapAnswer is what came back for one abusive message: a response's
@@ -103,7 +49,7 @@ func (lc *labChild) sendLDAP(bind bool, msg []byte) (ldapAnswer, error) {
 	}
 	defer c.Close()
 	if bind {
-		c.Write(ldapMessage(1, bindRequest(lc.BindDN, lc.Password)))
+		c.Write(ldapraw.Message(1, ldapraw.BindRequest(lc.BindDN, lc.Password)))
 		if _, err := readLDAP(c); err != nil {
 			return ldapAnswer{}, fmt.Errorf("bind: %w", err)
 		}
@@ -151,27 +97,27 @@ func ldapAttacks() []ldapAttack {
 	huge := strings.Repeat("x", 11<<20)
 	return []ldapAttack{
 		{"an 11 MB add", true, func(lc *labChild) []byte {
-			return ldapMessage(2, tlv(0x68, octets("CN=huge,"+lc.BaseDN), tlv(0x30,
-				tlv(0x30, octets("objectClass"), tlv(0x31, octets("user"))),
-				tlv(0x30, octets("displayName"), tlv(0x31, octets(huge))))))
+			return ldapraw.Message(2, ldapraw.TLV(0x68, ldapraw.Octets("CN=huge,"+lc.BaseDN), ldapraw.TLV(0x30,
+				ldapraw.TLV(0x30, ldapraw.Octets("objectClass"), ldapraw.TLV(0x31, ldapraw.Octets("user"))),
+				ldapraw.TLV(0x30, ldapraw.Octets("displayName"), ldapraw.TLV(0x31, ldapraw.Octets(huge))))))
 		}},
 		{"a 9 MB displayName", true, func(lc *labChild) []byte {
-			return ldapMessage(2, tlv(0x66, octets("CN=user00001,OU=Users,"+lc.BaseDN), tlv(0x30,
-				tlv(0x30, tlv(0x0a, []byte{2}), tlv(0x30, octets("displayName"), tlv(0x31, octets(huge[:9<<20])))))))
+			return ldapraw.Message(2, ldapraw.TLV(0x66, ldapraw.Octets("CN=user00001,OU=Users,"+lc.BaseDN), ldapraw.TLV(0x30,
+				ldapraw.TLV(0x30, ldapraw.TLV(0x0a, []byte{2}), ldapraw.TLV(0x30, ldapraw.Octets("displayName"), ldapraw.TLV(0x31, ldapraw.Octets(huge[:9<<20])))))))
 		}},
 		{"a filter nested 100,000 deep", true, func(lc *labChild) []byte {
-			return ldapMessage(2, searchRequest(lc.BaseDN, nestedFilter(100_000)))
+			return ldapraw.Message(2, searchRequest(lc.BaseDN, ldapraw.NestedFilter(100_000)))
 		}},
 		{"a filter nested 999 deep", true, func(lc *labChild) []byte {
-			return ldapMessage(2, searchRequest(lc.BaseDN, nestedFilter(999)))
+			return ldapraw.Message(2, searchRequest(lc.BaseDN, ldapraw.NestedFilter(999)))
 		}},
 		{"200,000 attributes asked for", true, func(lc *labChild) []byte {
 			attrs := make([][]byte, 200_000)
 			for i := range attrs {
-				attrs[i] = octets("a")
+				attrs[i] = ldapraw.Octets("a")
 			}
-			return ldapMessage(2, tlv(0x63, octets(lc.BaseDN), tlv(0x0a, []byte{2}), tlv(0x0a, []byte{0}), tlv(0x02, []byte{0}),
-				tlv(0x02, []byte{0}), tlv(0x01, []byte{0}), tlv(0x87, []byte("cn")), tlv(0x30, attrs...)))
+			return ldapraw.Message(2, ldapraw.TLV(0x63, ldapraw.Octets(lc.BaseDN), ldapraw.TLV(0x0a, []byte{2}), ldapraw.TLV(0x0a, []byte{0}), ldapraw.TLV(0x02, []byte{0}),
+				ldapraw.TLV(0x02, []byte{0}), ldapraw.TLV(0x01, []byte{0}), ldapraw.TLV(0x87, []byte("cn")), ldapraw.TLV(0x30, attrs...)))
 		}},
 		{"garbage bytes", false, func(*labChild) []byte { return []byte("\x00\xff\x13\x37garbage") }},
 		{"HTTP to the LDAP port", false, func(*labChild) []byte { return []byte("GET / HTTP/1.1\r\n\r\n") }},
@@ -181,24 +127,24 @@ func ldapAttacks() []ldapAttack {
 			return []byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x60, 0x7f, 0x00}
 		}},
 		{"a response sent as a request", false, func(*labChild) []byte {
-			return ldapMessage(1, tlv(0x65, tlv(0x0a, []byte{0}), octets(""), octets("")))
+			return ldapraw.Message(1, ldapraw.TLV(0x65, ldapraw.TLV(0x0a, []byte{0}), ldapraw.Octets(""), ldapraw.Octets("")))
 		}},
 		{"a bind with version 'three'", false, func(lc *labChild) []byte {
-			return ldapMessage(1, tlv(0x60, octets("three"), octets(lc.BindDN), tlv(0x80, []byte(lc.Password))))
+			return ldapraw.Message(1, ldapraw.TLV(0x60, ldapraw.Octets("three"), ldapraw.Octets(lc.BindDN), ldapraw.TLV(0x80, []byte(lc.Password))))
 		}},
 		{"a SASL bind", false, func(*labChild) []byte {
-			return ldapMessage(1, tlv(0x60, tlv(0x02, []byte{3}), octets(""), tlv(0xa3, octets("GSSAPI"))))
+			return ldapraw.Message(1, ldapraw.TLV(0x60, ldapraw.TLV(0x02, []byte{3}), ldapraw.Octets(""), ldapraw.TLV(0xa3, ldapraw.Octets("GSSAPI"))))
 		}},
 		{"a bind with a 1 MB password", false, func(lc *labChild) []byte {
-			return ldapMessage(1, bindRequest(lc.BindDN, huge[:1<<20]))
+			return ldapraw.Message(1, ldapraw.BindRequest(lc.BindDN, huge[:1<<20]))
 		}},
 		{"a paged search with a foreign cookie", true, func(lc *labChild) []byte {
-			ctl := tlv(0x30, octets(ldap.ControlTypePaging), octets(string(tlv(0x30, tlv(0x02, []byte{10}), octets("forged-cookie")))))
-			return ldapMessage(2, searchRequest(lc.BaseDN, tlv(0x87, []byte("cn"))), ctl)
+			ctl := ldapraw.TLV(0x30, ldapraw.Octets(ldap.ControlTypePaging), ldapraw.Octets(string(ldapraw.TLV(0x30, ldapraw.TLV(0x02, []byte{10}), ldapraw.Octets("forged-cookie")))))
+			return ldapraw.Message(2, searchRequest(lc.BaseDN, ldapraw.TLV(0x87, []byte("cn"))), ctl)
 		}},
 		{"a paging control that is not RFC 2696's", true, func(lc *labChild) []byte {
-			ctl := tlv(0x30, octets(ldap.ControlTypePaging), octets(string(tlv(0x02, []byte{5}))))
-			return ldapMessage(2, searchRequest(lc.BaseDN, tlv(0x87, []byte("cn"))), ctl)
+			ctl := ldapraw.TLV(0x30, ldapraw.Octets(ldap.ControlTypePaging), ldapraw.Octets(string(ldapraw.TLV(0x02, []byte{5}))))
+			return ldapraw.Message(2, searchRequest(lc.BaseDN, ldapraw.TLV(0x87, []byte("cn"))), ctl)
 		}},
 	}
 }
@@ -245,7 +191,7 @@ func TestLabSurvivesAbusiveLDAPClients(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				got, err := lc.sendLDAP(true, ldapMessage(2, searchRequest(lc.BaseDN, tlv(0x87, []byte("cn")))))
+				got, err := lc.sendLDAP(true, ldapraw.Message(2, searchRequest(lc.BaseDN, ldapraw.TLV(0x87, []byte("cn")))))
 				if err == nil && (got.notice || got.closed || got.code != 0) {
 					err = fmt.Errorf("a search beside the flood: %+v", got)
 				}

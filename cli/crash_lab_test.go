@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand"
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,11 +89,7 @@ func killAndResumeAgainstLabServe(t *testing.T, name string, rng *rand.Rand) {
 	runbook := approvalsLine.ReplaceAllString(string(src), "${1}0")
 	gates := strings.Count(runbook, `step "approve"`)
 	args := []string{"apply", "-auto-approve"}
-	keys := make([]string, 0, len(rh.Vars))
-	for k := range rh.Vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(rh.Vars))
 	for _, k := range keys {
 		args = append(args, "-var", k+"="+rh.Vars[k])
 	}

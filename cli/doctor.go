@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +107,7 @@ func runDoctor(opts *doctorOptions) error {
 		}
 		rep.Runbook = rb.Meta.Name
 		for _, n := range engine.Needs(rb) {
-			if n.Target != "" && !containsPerm(needs[n.Target], n.Permission) {
+			if n.Target != "" && !slices.Contains(needs[n.Target], n.Permission) {
 				needs[n.Target] = append(needs[n.Target], n.Permission)
 			}
 		}
@@ -205,15 +206,6 @@ func appendNewDiags(diags, more hcl.Diagnostics) hcl.Diagnostics {
 		}
 	}
 	return diags
-}
-
-func containsPerm(l []steps.Permission, p steps.Permission) bool {
-	for _, x := range l {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 var stateMark = map[steps.CheckState]string{steps.CheckOK: "✓", steps.CheckFailed: "✗", steps.CheckUnknown: "?", steps.CheckWarning: "!"}

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps"
 )
 
@@ -56,20 +58,12 @@ func TestDoctorAgainstLab(t *testing.T) {
 	}
 
 	// A signed-in helpdesk user with read access only.
-	resp, err := in.Client().Post(in.URL+"/lab/token", "application/json",
-		strings.NewReader(`{"user":"helpdesk@contoso.com","scp":"User.Read.All","resource":"graph"}`))
+	tok, err := control.New(in.URL, in.Client()).DelegatedToken(context.Background(),
+		control.DelegatedTokenRequest{User: "helpdesk@contoso.com", Scp: "User.Read.All", Resource: "graph"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		t.Fatalf("POST /lab/token: %v %+v", err, tok)
-	}
-	t.Setenv("REBIND_LAB_TOKEN", tok.AccessToken)
+	t.Setenv("REBIND_LAB_TOKEN", tok)
 	code, m = states()
 	if code != 1 {
 		t.Errorf("a read-only token: exit %d, want 1", code)

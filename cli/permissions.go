@@ -127,7 +127,7 @@ func permissionGroups(rb *runbook.Runbook, env *environment.Environment) []permi
 			items[id] = it
 			g.Permissions = append(g.Permissions, permissionItem{})
 		}
-		if !contains(it.NeededBy, n.Address) {
+		if !slices.Contains(it.NeededBy, n.Address) {
 			it.NeededBy = append(it.NeededBy, n.Address)
 		}
 	}
@@ -195,15 +195,6 @@ func literalSetting(rb *runbook.Runbook, env *environment.Environment, target, n
 		}
 	}
 	return "", false
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // writePermissions prints the groups as a checklist to paste.

@@ -3,8 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestPermissionsFromDeclarations(t *testing.T) {
 			}
 		}
 		if !equalSets(got, want) {
-			t.Errorf("%s: listed %v, declared %v", name, keys(got), keys(want))
+			t.Errorf("%s: listed %v, declared %v", name, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 		}
 		_, text, _ := runMain(t, "permissions", name)
 		for p := range want {
@@ -130,15 +131,6 @@ func equalSets(a, b map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // leastApp is a lab app registration holding the application permissions

@@ -3,8 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -223,11 +224,7 @@ func (p *progress) tick() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	steps := make([]string, 0, len(p.runs))
-	for s := range p.runs {
-		steps = append(steps, s)
-	}
-	sort.Strings(steps)
+	steps := slices.Sorted(maps.Keys(p.runs))
 	for _, s := range steps {
 		fmt.Fprintf(p.w, "  [progress] %s\n", p.runs[s].line(now))
 	}

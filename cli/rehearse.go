@@ -3,9 +3,10 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -84,11 +85,7 @@ func runRehearse(opts *rehearseOptions) error {
 		return usageError{fmt.Errorf("the runbook %s names no lab scenario (rehearsal.json); give one with --scenario (rebind lab scenarios lists them)", opts.Runbook)}
 	}
 	vars := varFlags{files: opts.Vars.files}
-	keys := make([]string, 0, len(reh.Vars))
-	for k := range reh.Vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(reh.Vars))
 	for _, k := range keys {
 		vars.vars = append(vars.vars, k+"="+reh.Vars[k])
 	}

@@ -2,7 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,11 +31,7 @@ func newStepsCmd(ios *IO, g *Globals) *cobra.Command {
 			}
 			info := t.Info()
 			fmt.Fprintf(ios.Out, "%s (%s, %s)\n\n%s\n\nArguments:\n", info.Name, info.Kind, info.Reversibility, info.Doc)
-			names := make([]string, 0, len(info.Schema))
-			for n := range info.Schema {
-				names = append(names, n)
-			}
-			sort.Strings(names)
+			names := slices.Sorted(maps.Keys(info.Schema))
 			for _, n := range names {
 				a := info.Schema[n]
 				req := "optional"

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // TestVersionCarriesTheCommit builds the binary the way `go build` and `go
@@ -55,13 +57,7 @@ func TestVersionCarriesTheCommit(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		dst := filepath.Join(repo, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		e2e.WriteFile(t, filepath.Join(repo, f), string(data))
 	}
 	git(repo, "init", "-q")
 	git(repo, "add", "-A")

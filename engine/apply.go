@@ -13,6 +13,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // Report is how an Apply, a Resume or a Rollback ended.
@@ -352,23 +353,11 @@ func diffTrees(a, b any) []string {
 	if !aok || !bok {
 		return []string{fmt.Sprintf("%s -> %s", jsonShort(a), jsonShort(b))}
 	}
-	keys := map[string]bool{}
-	for k := range am {
-		keys[k] = true
-	}
-	for k := range bm {
-		keys[k] = true
-	}
-	var names []string
-	for k := range keys {
-		if jsonShort(am[k]) != jsonShort(bm[k]) {
-			names = append(names, k)
+	out := []string{}
+	for _, k := range mapkeys.Union(am, bm) {
+		if a, b := jsonShort(am[k]), jsonShort(bm[k]); a != b {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", k, a, b))
 		}
-	}
-	sort.Strings(names)
-	out := make([]string, 0, len(names))
-	for _, k := range names {
-		out = append(out, fmt.Sprintf("%s: %s -> %s", k, jsonShort(am[k]), jsonShort(bm[k])))
 	}
 	return out
 }

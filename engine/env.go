@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -62,12 +63,12 @@ func (s *session) bindEnvironment() hcl.Diagnostics {
 		// Types are checked when the target is decoded, with the
 		// environment's line in the diagnostic.
 		schema := tt.Info().Schema
-		for _, name := range sortedAttrNames(et.Attrs) {
+		for _, name := range slices.Sorted(maps.Keys(et.Attrs)) {
 			a := et.Attrs[name]
 			sa, ok := schema[name]
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported setting",
-					Detail:  fmt.Sprintf("A target of type %q has no setting %q. Its settings: %s.", et.Type, name, strings.Join(schemaNames(schema), ", ")),
+					Detail:  fmt.Sprintf("A target of type %q has no setting %q. Its settings: %s.", et.Type, name, strings.Join(slices.Sorted(maps.Keys(schema)), ", ")),
 					Subject: a.NameRange.Ptr()})
 				continue
 			}
@@ -109,7 +110,7 @@ func (s *session) bindEnvironment() hcl.Diagnostics {
 		}
 		used[et] = true
 		rbAttrs, _ := t.Config.JustAttributes()
-		for _, name := range sortedAttrNames(et.Attrs) {
+		for _, name := range slices.Sorted(maps.Keys(et.Attrs)) {
 			if ra, both := rbAttrs[name]; both {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Setting given twice",
 					Detail: fmt.Sprintf("The setting %q of target %q %q is given by the runbook (%s) and by the environment (%s). A runbook keeps only settings that do not depend on where it runs; remove one of them.",
@@ -143,7 +144,7 @@ func (s *session) checkRequired(ot *openTarget, v cty.Value) hcl.Diagnostics {
 	}
 	schema := ot.typ.Info().Schema
 	var missing []string
-	for _, name := range schemaNames(schema) {
+	for _, name := range slices.Sorted(maps.Keys(schema)) {
 		if schema[name].Required && v.Type().HasAttribute(name) && v.GetAttr(name).IsNull() {
 			missing = append(missing, name)
 		}
@@ -270,28 +271,10 @@ func orNotSet(s string) string {
 	return s
 }
 
-func sortedAttrNames(a hcl.Attributes) []string {
-	out := make([]string, 0, len(a))
-	for k := range a {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func schemaNames(s steps.Schema) []string {
-	out := make([]string, 0, len(s))
-	for k := range s {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // requiredSkeleton lists a schema's required settings as HCL lines to fill.
 func requiredSkeleton(s steps.Schema) string {
 	var b strings.Builder
-	for _, name := range schemaNames(s) {
+	for _, name := range slices.Sorted(maps.Keys(s)) {
 		if s[name].Required {
 			fmt.Fprintf(&b, "  %s = ... # %s\n", name, s[name].Doc)
 		}

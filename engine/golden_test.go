@@ -21,6 +21,7 @@ import (
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/engine/plan"
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden sections of testdata/plans/*.txtar")
@@ -107,13 +108,7 @@ func newGolden(t *testing.T, ar *txtar.Archive) *golden {
 			continue
 		}
 		g.files[f.Name] = string(f.Data)
-		p := filepath.Join(g.dir, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		e2e.WriteFile(t, filepath.Join(g.dir, filepath.FromSlash(f.Name)), string(f.Data))
 	}
 	g.vars = pairs(t, g.sections[sectionVars])
 	g.world = pairs(t, g.sections[sectionWorld])

@@ -2,7 +2,8 @@ package engine
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/rebind-dev/rebind/engine/journal"
 	"github.com/rebind-dev/rebind/steps/httpx"
@@ -32,11 +33,7 @@ type Pacing struct {
 // with what they spent: the journal's count of requests, resource units,
 // writes and answers that asked to wait.
 func (s *session) recordPacing(ctx context.Context) {
-	keys := make([]string, 0, len(s.tgts))
-	for k := range s.tgts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.tgts))
 	for _, k := range keys {
 		ot := s.tgts[k]
 		if ot.err != nil || ot.client == nil {

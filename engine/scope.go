@@ -2,7 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -304,12 +305,7 @@ func order(nodes []node) ([]node, hcl.Diagnostics) {
 				return false
 			}
 		}
-		keys := make([]int, 0, len(deps))
-		for j := range deps {
-			keys = append(keys, j)
-		}
-		sort.Ints(keys)
-		for _, j := range keys {
+		for _, j := range slices.Sorted(maps.Keys(deps)) {
 			if !visit(j, append(path, nodes[i].addr)) {
 				return false
 			}

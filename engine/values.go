@@ -3,7 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -200,11 +201,7 @@ func collections(v cty.Value, ty cty.Type) (cty.Value, error) {
 		return unified(elems, func(vals []cty.Value) cty.Value { return cty.ListVal(vals) }, func() cty.Value { return v })
 	case ty.IsMapType() && vt.IsObjectType():
 		attrs := v.AsValueMap()
-		names := make([]string, 0, len(attrs))
-		for name := range attrs {
-			names = append(names, name)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(attrs))
 		elems := make([]cty.Value, len(names))
 		for i, name := range names {
 			var err error

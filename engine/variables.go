@@ -2,8 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -59,11 +60,7 @@ func (s *session) resolveVars(in Inputs) hcl.Diagnostics {
 			raw[k] = v
 		}
 	}
-	names := make([]string, 0, len(in.Vars))
-	for k := range in.Vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(in.Vars))
 	for _, k := range names {
 		v := decl[k]
 		if v == nil {

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -321,14 +322,14 @@ func TestResiliencyProvisions(t *testing.T) {
 			if !regexp.MustCompile(`^ann\+\d{4}@contoso\.onmicrosoft\.com$`).MatchString(dup.UserPrincipalName) {
 				t.Errorf("duplicate's UPN = %s, want ann+NNNN@contoso.onmicrosoft.com", dup.UserPrincipalName)
 			}
-			if contains(dup.ProxyAddresses, "SMTP:ann@contoso.com") {
+			if slices.Contains(dup.ProxyAddresses, "SMTP:ann@contoso.com") {
 				t.Errorf("the conflicting proxy address was kept: %v", dup.ProxyAddresses)
 			}
 			var props []string
 			for _, e := range dup.OnPremisesProvisioningErrors {
 				props = append(props, e.PropertyCausingError+"="+e.Value)
 			}
-			if !contains(props, "UserPrincipalName=ann@contoso.com") || !contains(props, "ProxyAddresses=SMTP:ann@contoso.com") {
+			if !slices.Contains(props, "UserPrincipalName=ann@contoso.com") || !slices.Contains(props, "ProxyAddresses=SMTP:ann@contoso.com") {
 				t.Errorf("the conflicts are not recorded on the new user: %v", props)
 			}
 			if !dup.Synced() {
@@ -336,15 +337,6 @@ func TestResiliencyProvisions(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestTakeoverThroughHardMatchBlocked: with

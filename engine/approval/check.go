@@ -3,6 +3,7 @@ package approval
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -142,7 +143,7 @@ func Consistent(p *plan.Plan) (*runbook.Runbook, error) {
 			ms = append(ms, Mismatch{Field: "inputs." + v.Name, Plan: "nothing", Want: "every variable that is not sensitive is in a plan, as it was reviewed"})
 		}
 	}
-	for _, name := range sortedKeys(p.Inputs) {
+	for _, name := range slices.Sorted(maps.Keys(p.Inputs)) {
 		if !declared[name] {
 			ms = append(ms, Mismatch{Field: "inputs." + name, Plan: "a value", Want: "the runbook declares no such variable"})
 		}
@@ -193,11 +194,7 @@ func Consistent(p *plan.Plan) (*runbook.Runbook, error) {
 		ms = append(ms, compareHeader(fmt.Sprintf("steps[%d]", i), p.Steps[i], want)...)
 		ms = append(ms, checkInstances(fmt.Sprintf("steps[%d]", i), p.Steps[i], st, t)...)
 	}
-	var wantPerms []string
-	for x := range perms {
-		wantPerms = append(wantPerms, x)
-	}
-	slices.Sort(wantPerms)
+	wantPerms := slices.Sorted(maps.Keys(perms))
 	if !slices.Equal(p.Permissions, wantPerms) {
 		add("permissions", p.Permissions, wantPerms, "its step types need")
 	}

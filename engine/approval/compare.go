@@ -3,10 +3,10 @@ package approval
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/rebind-dev/rebind/engine/plan"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // ignored are the top-level plan fields a fresh plan cannot reproduce:
@@ -27,7 +27,7 @@ var ignored = map[string]bool{
 func Compare(reviewed, fresh *plan.Plan) []Mismatch {
 	a, b := tree(reviewed), tree(fresh)
 	var ms []Mismatch
-	for _, k := range unionKeys(a, b) {
+	for _, k := range mapkeys.Union(a, b) {
 		if ignored[k] {
 			continue
 		}
@@ -45,29 +45,13 @@ func tree(p *plan.Plan) map[string]any {
 	return m
 }
 
-func unionKeys(a, b map[string]any) []string {
-	seen := map[string]bool{}
-	for k := range a {
-		seen[k] = true
-	}
-	for k := range b {
-		seen[k] = true
-	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // diffTree appends a Mismatch for each leaf (or whole subtree of another
 // shape) that differs between a and b.
 func diffTree(path string, a, b any, ms *[]Mismatch) {
 	switch av := a.(type) {
 	case map[string]any:
 		if bv, ok := b.(map[string]any); ok {
-			for _, k := range unionKeys(av, bv) {
+			for _, k := range mapkeys.Union(av, bv) {
 				diffTree(path+"."+k, av[k], bv[k], ms)
 			}
 			return
@@ -100,13 +84,4 @@ func show(v any) string {
 		s = strings.ToValidUTF8(s[:limit], "") + fmt.Sprintf("… (%d bytes)", len(s))
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -24,7 +24,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -32,6 +33,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/rebind-dev/rebind/engine/runbook"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // MaxSize is the largest environment file rebind reads: it is code, like a
@@ -186,9 +188,9 @@ func encode(v cty.Value) json.RawMessage {
 // Digest is the hex SHA-256 over the settings in a fixed order.
 func (s Settings) Digest() string {
 	h := sha256.New()
-	for _, k := range sortedKeys(s) {
+	for _, k := range slices.Sorted(maps.Keys(s)) {
 		fmt.Fprintf(h, "target %q\n", k)
-		for _, name := range sortedKeys(s[k]) {
+		for _, name := range slices.Sorted(maps.Keys(s[k])) {
 			fmt.Fprintf(h, "%q=%s\n", name, s[k][name])
 		}
 	}
@@ -206,22 +208,8 @@ type Difference struct {
 // setting name.
 func Compare(was, now Settings) []Difference {
 	var out []Difference
-	keys := map[string]bool{}
-	for k := range was {
-		keys[k] = true
-	}
-	for k := range now {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		names := map[string]bool{}
-		for n := range was[k] {
-			names[n] = true
-		}
-		for n := range now[k] {
-			names[n] = true
-		}
-		for _, n := range sortedKeys(names) {
+	for _, k := range mapkeys.Union(was, now) {
+		for _, n := range mapkeys.Union(was[k], now[k]) {
 			a, b := shown(was[k][n]), shown(now[k][n])
 			if a != b {
 				out = append(out, Difference{Target: k, Setting: n, Was: a, Now: b})
@@ -257,13 +245,4 @@ func typeSuffix(t json.RawMessage) string {
 		return ""
 	}
 	return " (" + string(t) + ")"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -18,8 +18,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/rebind-dev/rebind/engine/addrs"
@@ -631,11 +632,7 @@ func indentJSON(src []byte) []byte {
 // SourcesDigest is the hex SHA-256 over the sources: each file name and its
 // bytes, in name order, length-prefixed so that no two source sets collide.
 func SourcesDigest(sources map[string][]byte) string {
-	names := make([]string, 0, len(sources))
-	for n := range sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(sources))
 	h := sha256.New()
 	for _, n := range names {
 		fmt.Fprintf(h, "%d:%s\n%d:", len(n), n, len(sources[n]))

@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // RenderOptions controls the Markdown and HTML renderings.
@@ -263,7 +265,7 @@ func changeAttrs(in Instance, full bool) []attrView {
 		a.Before, a.After = shownPair(bs, as, full)
 		return []attrView{a}
 	}
-	names := unionKeys(before, after)
+	names := mapkeys.Union(before, after)
 	var out []attrView
 	for _, k := range names {
 		b, inB := before[k]

@@ -2,7 +2,8 @@ package plan
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/rebind-dev/rebind/termtext"
@@ -41,11 +42,7 @@ func (n notListed) String() string {
 	if n.Unchanged > 0 {
 		parts = append(parts, count(n.Unchanged)+" already so")
 	}
-	labels := make([]string, 0, len(n.Changes))
-	for l := range n.Changes {
-		labels = append(labels, l)
-	}
-	sort.Strings(labels)
+	labels := slices.Sorted(maps.Keys(n.Changes))
 	for _, l := range labels {
 		parts = append(parts, count(n.Changes[l])+" "+actionPhrase(l))
 	}

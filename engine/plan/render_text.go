@@ -3,10 +3,12 @@ package plan
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/rebind-dev/rebind/engine/addrs"
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // TextOptions controls the terminal rendering.
@@ -65,11 +67,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		pw.f("Secrets      %s (not stored; give them again at apply)\n", strings.Join(p.SecretInputs, ", "))
 	}
 	if len(p.Inputs) > 0 {
-		names := make([]string, 0, len(p.Inputs))
-		for n := range p.Inputs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(p.Inputs))
 		parts := make([]string, 0, len(names))
 		for _, n := range names {
 			parts = append(parts, n+" = "+shownValue(p.Inputs[n].Tree(), opt.Full))
@@ -80,7 +78,7 @@ func RenderText(w io.Writer, p *Plan, opt TextOptions) error {
 		cfg := ""
 		if m, ok := t.Config.Tree().(map[string]any); ok {
 			var parts []string
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				if m[k] != nil {
 					parts = append(parts, attrName(k)+" = "+shownValue(m[k], opt.Full))
 				}
@@ -212,7 +210,7 @@ func renderChange(pw *printer, in Instance, indent string, full bool) {
 		}
 		return
 	}
-	names := unionKeys(before, after)
+	names := mapkeys.Union(before, after)
 	for _, k := range names {
 		b, inB := before[k]
 		a, inA := after[k]

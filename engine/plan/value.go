@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -161,27 +160,4 @@ func toJSON(v cty.Value) any {
 		return fmt.Sprintf("(%s)", t.FriendlyName())
 	}
 	return nil
-}
-
-// unionKeys returns the keys of a and b, each once, in order: the
-// attributes a change shows.
-func unionKeys(a, b map[string]any) []string {
-	m := make(map[string]any, len(a)+len(b))
-	for k := range a {
-		m[k] = nil
-	}
-	for k := range b {
-		m[k] = nil
-	}
-	return sortedKeys(m)
-}
-
-// sortedKeys returns m's keys in order; renderers use it.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,6 +2,8 @@ package runbook
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -473,11 +475,7 @@ func (e *objectExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 }
 
 func (e *objectExpr) Variables() []hcl.Traversal {
-	keys := make([]string, 0, len(e.fields))
-	for k := range e.fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(e.fields))
 	var out []hcl.Traversal
 	for _, k := range keys {
 		out = append(out, e.fields[k].Variables()...)

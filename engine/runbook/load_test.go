@@ -1,9 +1,11 @@
 package runbook
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -28,7 +30,7 @@ func TestLoadSingleFile(t *testing.T) {
 		t.Errorf("Dir = %q, want testdata/valid", rb.Dir)
 	}
 	if _, ok := rb.Sources["restore-mistake.hcl"]; !ok || len(rb.Sources) != 1 {
-		t.Errorf("Sources keys = %v, want [restore-mistake.hcl]", keys(rb.Sources))
+		t.Errorf("Sources keys = %v, want [restore-mistake.hcl]", slices.Sorted(maps.Keys(rb.Sources)))
 	}
 	if rb.Files["restore-mistake.hcl"] == nil {
 		t.Errorf("Files lacks restore-mistake.hcl")
@@ -109,7 +111,7 @@ func TestLoadFolder(t *testing.T) {
 	if rb.Dir != "testdata/valid/multi" {
 		t.Errorf("Dir = %q", rb.Dir)
 	}
-	if got := strings.Join(keys(rb.Sources), " "); got != "01-main.hcl 02-steps.hcl" {
+	if got := strings.Join(slices.Sorted(maps.Keys(rb.Sources)), " "); got != "01-main.hcl 02-steps.hcl" {
 		t.Errorf("Sources = %s, want the two .hcl files only", got)
 	}
 	if rb.Meta == nil || rb.Meta.Name != "relink" {
@@ -220,12 +222,8 @@ func assertConfig(t *testing.T, s *Step, want ...string) {
 	if diags.HasErrors() {
 		t.Errorf("%s: Config does not decode with only %v: %s", s.Address(), want, diags.Error())
 	}
-	var got []string
-	for name := range content.Attributes {
-		got = append(got, name)
-	}
-	if strings.Join(sorted(got), " ") != strings.Join(want, " ") {
-		t.Errorf("%s: Config attributes = %v, want %v", s.Address(), sorted(got), want)
+	if got := slices.Sorted(maps.Keys(content.Attributes)); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("%s: Config attributes = %v, want %v", s.Address(), got, want)
 	}
 }
 
@@ -235,24 +233,6 @@ func names[T any](xs []T, f func(T) string) string {
 		out = append(out, f(x))
 	}
 	return strings.Join(out, " ")
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return sorted(out)
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 func traversalString(t hcl.Traversal) string {

@@ -3,7 +3,9 @@ package runbook
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -293,11 +295,7 @@ func (r *resolver) resolveModules(rb *Runbook, key string, stack []string) hcl.D
 // load parses a module's files.
 func (r *resolver) load(key string, files map[string][]byte, stack []string) (*Runbook, hcl.Diagnostics) {
 	rb := &Runbook{Sources: files, Files: map[string]*hcl.File{}, module: key}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	d := newDecoder(rb)
 	var diags hcl.Diagnostics
 	for _, name := range names {

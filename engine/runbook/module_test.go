@@ -1,6 +1,8 @@
 package runbook
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -40,7 +42,7 @@ func TestLoadModule(t *testing.T) {
 	if len(rb.Modules) != 1 || rb.Modules[0].Key != "mods/m" || rb.Modules[0].Child == nil || rb.Modules[0].Pos != 0 {
 		t.Fatalf("modules = %+v", rb.Modules)
 	}
-	if got := strings.Join(keys(rb.Sources), " "); got != "main.hcl mods/m/main.hcl" {
+	if got := strings.Join(slices.Sorted(maps.Keys(rb.Sources)), " "); got != "main.hcl mods/m/main.hcl" {
 		t.Errorf("Sources = %s", got)
 	}
 	// From its sources alone, as from a plan, with nothing on disk.

@@ -220,12 +220,3 @@ func TestCLIOnlyFromCmd(t *testing.T) {
 		t.Errorf("%s: only cmd/ may import cli/", b)
 	}
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -5,10 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -165,7 +166,7 @@ func (b *Binding) Environment(targets []Ref) ([]byte, error) {
 			return nil, err
 		}
 		body := f.Body().AppendNewBlock("target", []string{t.Type, t.Name}).Body()
-		for _, k := range sortedKeys(set) {
+		for _, k := range slices.Sorted(maps.Keys(set)) {
 			body.SetAttributeValue(k, set[k])
 		}
 	}
@@ -207,15 +208,6 @@ func (b *Binding) TargetConfig(typ, name string, extra map[string]cty.Value) (st
 		}
 	}
 	return steps.TargetConfig{Name: name, Config: cty.ObjectVal(attrs), Getenv: b.Getenv}, nil
-}
-
-func sortedKeys(m map[string]cty.Value) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // EnvironmentFor is the environment binding the targets keys name

@@ -54,6 +54,40 @@ func (l *Lab) Endpoints(ctx context.Context) (Endpoints, error) {
 	return ep, nil
 }
 
+// DelegatedTokenRequest is what POST /lab/token takes: the user a
+// delegated token is for, its delegated permissions and directory roles.
+// The lab serves no interactive sign-in; this is how a test, or a person
+// trying what a signed-in user may do, gets such a token.
+type DelegatedTokenRequest struct {
+	// User is the signed-in user's UPN.
+	User string `json:"user"`
+	// Scp lists the delegated permissions, space separated.
+	Scp string `json:"scp"`
+	// Wids lists the user's directory role template ids.
+	Wids []string `json:"wids,omitempty"`
+	// Resource is "graph" (the default) or "exchange".
+	Resource string `json:"resource,omitempty"`
+}
+
+// DelegatedToken mints a delegated access token (POST /lab/token).
+func (l *Lab) DelegatedToken(ctx context.Context, req DelegatedTokenRequest) (string, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	body, _, err := do(ctx, l.hc, http.MethodPost, l.base+"/lab/token", b)
+	if err != nil {
+		return "", err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("lab %s: /lab/token answered no access_token: %s", l.base, body)
+	}
+	return tok.AccessToken, nil
+}
+
 // SyncResult is what POST /lab/sync answers about the cycle it ran.
 type SyncResult struct {
 	Policy  string    `json:"policy"`
@@ -131,9 +165,9 @@ func (l *Lab) Dump(ctx context.Context) ([]byte, error) {
 	return body, err
 }
 
-// call makes one control API call (see do).
+// call makes one control API call without a body (see do).
 func (l *Lab) call(ctx context.Context, method, path string) ([]byte, int, error) {
-	return do(ctx, l.hc, method, l.base+path)
+	return do(ctx, l.hc, method, l.base+path, nil)
 }
 
 // New returns a client of the lab at base that makes its calls with hc

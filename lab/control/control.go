@@ -5,6 +5,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -72,12 +73,20 @@ func (l *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// do makes one control API call and returns the body and status of the
-// answer; any answer but 2xx is also an error quoting it.
-func do(ctx context.Context, client *http.Client, method, u string) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+// do makes one control API call, with the JSON body send when not nil,
+// and returns the body and status of the answer; any answer but 2xx is
+// also an error quoting it.
+func do(ctx context.Context, client *http.Client, method, u string, send []byte) ([]byte, int, error) {
+	var rd io.Reader
+	if send != nil {
+		rd = bytes.NewReader(send)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, 0, err
+	}
+	if send != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := client.Do(req)
 	if err != nil {

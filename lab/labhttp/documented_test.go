@@ -2,6 +2,7 @@ package labhttp
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/rebind-dev/rebind/lab"
+	"github.com/rebind-dev/rebind/lab/control"
 	"github.com/rebind-dev/rebind/steps/steptest/replay"
 )
 
@@ -98,22 +100,14 @@ func newLabHTTP(t *testing.T, scenario string) *labHTTP {
 	// delegated permission the lab's routes check (POST /lab/token; the
 	// lab serves no interactive sign-in).
 	for res, name := range map[string]string{GraphResource: "graph", ExchangeResource: "exchange"} {
-		b, _ := json.Marshal(map[string]any{"user": "admin@" + tn.Config().TenantDomain, "resource": name,
-			"scp":  "User.ReadWrite.All User.DeleteRestore.All LicenseAssignment.ReadWrite.All Organization.ReadWrite.All Directory.ReadWrite.All OnPremDirectorySynchronization.Read.All Synchronization.ReadWrite.All",
-			"wids": []string{RoleGlobalAdministrator}})
-		resp, err := client.Post(srv.URL+"/lab/token", "application/json", bytes.NewReader(b))
+		tok, err := control.New(srv.URL, client).DelegatedToken(context.Background(), control.DelegatedTokenRequest{
+			User: "admin@" + tn.Config().TenantDomain, Resource: name,
+			Scp:  "User.ReadWrite.All User.DeleteRestore.All LicenseAssignment.ReadWrite.All Organization.ReadWrite.All Directory.ReadWrite.All OnPremDirectorySynchronization.Read.All Synchronization.ReadWrite.All",
+			Wids: []string{RoleGlobalAdministrator}})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("lab token for %s: %v", name, err)
 		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		if err != nil || tok.AccessToken == "" {
-			t.Fatalf("lab token for %s: %s %v", name, resp.Status, err)
-		}
-		l.tokens[res] = tok.AccessToken
+		l.tokens[res] = tok
 	}
 	return l
 }

@@ -1,16 +1,15 @@
 package labhttp
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/rebind-dev/rebind/internal/e2e"
 	"github.com/rebind-dev/rebind/lab"
 )
 
@@ -20,7 +19,7 @@ import (
 // (the status line is gone); and http.ErrAbortHandler, the lab's way to
 // drop a connection on purpose, passes through untouched.
 func TestRecoverAnswersGraphErrorJSON(t *testing.T) {
-	var logged lockedBuffer
+	var logged e2e.SyncBuffer
 	s := NewServer(lab.New(lab.Config{}), ServerOptions{ErrorLog: log.New(&logged, "", 0)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/before", func(w http.ResponseWriter, r *http.Request) { panic("nil map somewhere") })
@@ -61,23 +60,4 @@ func TestRecoverAnswersGraphErrorJSON(t *testing.T) {
 	if strings.Contains(logged.String(), "abort") {
 		t.Fatalf("http.ErrAbortHandler was logged as a panic: %q", logged.String())
 	}
-}
-
-// lockedBuffer is a log destination the server's goroutines and the test
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

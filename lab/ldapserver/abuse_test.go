@@ -12,77 +12,22 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/rebind-dev/rebind/internal/ldapraw"
 	"github.com/rebind-dev/rebind/lab"
 	"github.com/rebind-dev/rebind/lab/ldapserver"
 )
 
-// A raw LDAP client, to send what no well-behaved library sends.
+// The tests write their frames byte by byte with internal/ldapraw, to send
+// what no well-behaved client library sends.
 
-// tlv is the server's own BER encoder (export_test.go).
-var tlv = ldapserver.TLV
-
-func octets(s string) []byte { return tlv(0x04, []byte(s)) }
+// small is a one-octet INTEGER or ENUMERATED.
 func small(tag byte, v int) []byte {
-	return tlv(tag, []byte{byte(v)})
-}
-
-// message wraps a protocol operation (and controls) in an LDAPMessage.
-func message(id int, op []byte, controls ...[]byte) []byte {
-	parts := [][]byte{tlv(0x02, []byte{byte(id >> 8), byte(id)}), op}
-	if len(controls) > 0 {
-		parts = append(parts, tlv(0xa0, controls...))
-	}
-	return tlv(0x30, parts...)
-}
-
-func bindOp(name, password string) []byte {
-	return tlv(0x60, small(0x02, 3), octets(name), tlv(0x80, []byte(password)))
+	return ldapraw.TLV(tag, []byte{byte(v)})
 }
 
 // searchOp searches the domain's subtree with a filter already encoded.
 func searchOp(filter []byte, attrs ...string) []byte {
-	var al [][]byte
-	for _, a := range attrs {
-		al = append(al, octets(a))
-	}
-	return tlv(0x63, octets(domain), small(0x0a, 2), small(0x0a, 0), small(0x02, 0), small(0x02, 0),
-		tlv(0x01, []byte{0}), filter, tlv(0x30, al...))
-}
-
-// present is the filter (attr=*).
-func present(attr string) []byte { return tlv(0x87, []byte(attr)) }
-
-// deepFilter nests (attr=*) depth times in and, or and not filters, built
-// from the outside in so that it costs linear time however deep.
-func deepFilter(depth int) []byte {
-	inner := present("objectClass")
-	lengths := make([]int, depth+1)
-	lengths[depth] = len(inner)
-	tags := []byte{0xa0, 0xa1, 0xa2} // and, or, not
-	for i := depth - 1; i >= 0; i-- {
-		lengths[i] = 1 + lenOfLength(lengths[i+1]) + lengths[i+1]
-	}
-	var out bytes.Buffer
-	for i := 0; i < depth; i++ {
-		out.WriteByte(tags[i%3])
-		out.Write(lengthBytes(lengths[i+1]))
-	}
-	out.Write(inner)
-	return out.Bytes()
-}
-
-func lenOfLength(n int) int { return len(lengthBytes(n)) }
-
-func lengthBytes(n int) []byte {
-	switch {
-	case n < 0x80:
-		return []byte{byte(n)}
-	case n < 1<<8:
-		return []byte{0x81, byte(n)}
-	case n < 1<<16:
-		return []byte{0x82, byte(n >> 8), byte(n)}
-	}
-	return []byte{0x84, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	return ldapraw.SearchRequest(domain, filter, attrs...)
 }
 
 // rawConn is a connection that fails the test rather than hang.
@@ -164,18 +109,18 @@ func abuseServer(t *testing.T, opts ldapserver.Options) (*lab.Tenant, string) {
 func TestOversizedMessageEndsSession(t *testing.T) {
 	tn, addr := abuseServer(t, ldapserver.Options{})
 	c := rawConn(t, addr)
-	c.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+	c.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 	if p, err := read(c); err != nil {
 		t.Fatal(err)
 	} else if _, _, code, diag := result(p); code != 0 {
 		t.Fatalf("bind: %d %s", code, diag)
 	}
 	huge := strings.Repeat("x", 10<<20+1)
-	add := tlv(0x68, octets(staff("huge")), tlv(0x30,
-		tlv(0x30, octets("objectClass"), tlv(0x31, octets("user"))),
-		tlv(0x30, octets("sAMAccountName"), tlv(0x31, octets("huge"))),
-		tlv(0x30, octets("description"), tlv(0x31, octets(huge)))))
-	go c.Write(message(2, add)) // the server may stop reading half way
+	add := ldapraw.TLV(0x68, ldapraw.Octets(staff("huge")), ldapraw.TLV(0x30,
+		ldapraw.TLV(0x30, ldapraw.Octets("objectClass"), ldapraw.TLV(0x31, ldapraw.Octets("user"))),
+		ldapraw.TLV(0x30, ldapraw.Octets("sAMAccountName"), ldapraw.TLV(0x31, ldapraw.Octets("huge"))),
+		ldapraw.TLV(0x30, ldapraw.Octets("description"), ldapraw.TLV(0x31, ldapraw.Octets(huge)))))
+	go c.Write(ldapraw.Message(2, add)) // the server may stop reading half way
 	wantNotice(t, c, ldap.LDAPResultAdminLimitExceeded, "an 11 MB add")
 	if _, err := tn.ADUser(staff("huge")); err == nil {
 		t.Fatal("the oversized add was applied")
@@ -189,13 +134,13 @@ func TestOversizedMessageEndsSession(t *testing.T) {
 func TestDeepFilterGetsAnError(t *testing.T) {
 	_, addr := abuseServer(t, ldapserver.Options{})
 	c := rawConn(t, addr)
-	c.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+	c.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 	if _, err := read(c); err != nil {
 		t.Fatal(err)
 	}
 	for i, depth := range []int{100_000, 5000, 101} {
 		id := 2 + i
-		if _, err := c.Write(message(id, searchOp(deepFilter(depth), "cn"))); err != nil {
+		if _, err := c.Write(ldapraw.Message(id, searchOp(ldapraw.NestedFilter(depth), "cn"))); err != nil {
 			t.Fatal(err)
 		}
 		p, err := read(c)
@@ -208,7 +153,7 @@ func TestDeepFilterGetsAnError(t *testing.T) {
 		}
 	}
 	// A sane filter on the same connection still works.
-	c.Write(message(9, searchOp(tlv(0xa0, present("objectClass"), present("cn")), "cn")))
+	c.Write(ldapraw.Message(9, searchOp(ldapraw.TLV(0xa0, ldapraw.Present("objectClass"), ldapraw.Present("cn")), "cn")))
 	var entries int
 	for {
 		p, err := read(c)
@@ -234,18 +179,18 @@ func TestMalformedMessagesGetANotice(t *testing.T) {
 	_, addr := abuseServer(t, ldapserver.Options{})
 	cases := map[string][]byte{
 		"a zero tag":              {0x00, 0x00},
-		"not a SEQUENCE":          tlv(0x04, []byte("hello")),
+		"not a SEQUENCE":          ldapraw.TLV(0x04, []byte("hello")),
 		"HTTP":                    []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 		"indefinite length":       {0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00},
 		"high tag number":         {0x3f, 0x01, 0x00},
-		"no protocolOp":           tlv(0x30, small(0x02, 1)),
-		"messageID not INTEGER":   tlv(0x30, octets("1"), bindOp("", "")),
-		"negative messageID":      tlv(0x30, tlv(0x02, []byte{0xff}), bindOp("", "")),
-		"a response as request":   message(1, tlv(0x61, small(0x0a, 0), octets(""), octets(""))),
+		"no protocolOp":           ldapraw.TLV(0x30, small(0x02, 1)),
+		"messageID not INTEGER":   ldapraw.TLV(0x30, ldapraw.Octets("1"), ldapraw.BindRequest("", "")),
+		"negative messageID":      ldapraw.TLV(0x30, ldapraw.TLV(0x02, []byte{0xff}), ldapraw.BindRequest("", "")),
+		"a response as request":   ldapraw.Message(1, ldapraw.TLV(0x61, small(0x0a, 0), ldapraw.Octets(""), ldapraw.Octets(""))),
 		"an element overrun":      {0x30, 0x06, 0x02, 0x01, 0x01, 0x60, 0x7f, 0x00},
-		"garbage after the op":    tlv(0x30, small(0x02, 1), bindOp("", ""), octets("x")),
-		"a bind gldap can't read": message(1, tlv(0x60, octets("three"), octets(adminDN), tlv(0x80, []byte("x")))),
-		"a SASL bind":             message(1, tlv(0x60, small(0x02, 3), octets(""), tlv(0xa3, octets("GSSAPI")))),
+		"garbage after the op":    ldapraw.TLV(0x30, small(0x02, 1), ldapraw.BindRequest("", ""), ldapraw.Octets("x")),
+		"a bind gldap can't read": ldapraw.Message(1, ldapraw.TLV(0x60, ldapraw.Octets("three"), ldapraw.Octets(adminDN), ldapraw.TLV(0x80, []byte("x")))),
+		"a SASL bind":             ldapraw.Message(1, ldapraw.TLV(0x60, small(0x02, 3), ldapraw.Octets(""), ldapraw.TLV(0xa3, ldapraw.Octets("GSSAPI")))),
 	}
 	for name, msg := range cases {
 		c := rawConn(t, addr)
@@ -270,15 +215,15 @@ func TestMalformedMessagesGetANotice(t *testing.T) {
 func TestGarbageBinds(t *testing.T) {
 	_, addr := abuseServer(t, ldapserver.Options{})
 	cases := map[string][]byte{
-		"a 1 MB password":         bindOp(adminDN, strings.Repeat("p", 1<<20)),
-		"a 1 MB name":             bindOp(strings.Repeat("CN=x,", 200_000), "x"),
-		"binary in the name":      bindOp("CN=\x00\xff\xfe,"+domain, "x"),
-		"a name without password": bindOp(adminDN, ""),
-		"LDAP version 2":          tlv(0x60, small(0x02, 2), octets(adminDN), tlv(0x80, []byte(ldapserver.DefaultPassword))),
+		"a 1 MB password":         ldapraw.BindRequest(adminDN, strings.Repeat("p", 1<<20)),
+		"a 1 MB name":             ldapraw.BindRequest(strings.Repeat("CN=x,", 200_000), "x"),
+		"binary in the name":      ldapraw.BindRequest("CN=\x00\xff\xfe,"+domain, "x"),
+		"a name without password": ldapraw.BindRequest(adminDN, ""),
+		"LDAP version 2":          ldapraw.TLV(0x60, small(0x02, 2), ldapraw.Octets(adminDN), ldapraw.TLV(0x80, []byte(ldapserver.DefaultPassword))),
 	}
 	for name, op := range cases {
 		c := rawConn(t, addr)
-		c.Write(message(7, op))
+		c.Write(ldapraw.Message(7, op))
 		p, err := read(c)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -308,10 +253,10 @@ func TestPagingCookieGarbage(t *testing.T) {
 	}
 	// A paging control whose value is not the RFC 2696 SEQUENCE.
 	raw := rawConn(t, addr)
-	raw.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+	raw.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 	read(raw)
-	ctl := tlv(0x30, octets(ldap.ControlTypePaging), tlv(0x04, small(0x02, 5)))
-	raw.Write(message(2, searchOp(present("cn"), "cn"), ctl))
+	ctl := ldapraw.TLV(0x30, ldapraw.Octets(ldap.ControlTypePaging), ldapraw.TLV(0x04, small(0x02, 5)))
+	raw.Write(ldapraw.Message(2, searchOp(ldapraw.Present("cn"), "cn"), ctl))
 	for {
 		p, err := read(raw)
 		if err != nil {
@@ -351,7 +296,7 @@ func TestConnectionFloodDropsIdleOnes(t *testing.T) {
 		t.Fatalf("%d of the 80 oldest connections were dropped, want all", dropped)
 	}
 	for _, c := range conns[80:] {
-		c.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+		c.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 		if p, err := read(c); err != nil {
 			t.Fatalf("one of the newest connections: %v", err)
 		} else if _, _, code, _ := result(p); code != 0 {
@@ -377,7 +322,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatalf("a silent connection: %v, want it closed", err)
 	}
 	c := rawConn(t, addr)
-	c.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+	c.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 	if _, err := read(c); err != nil {
 		t.Fatal(err)
 	}
@@ -400,11 +345,11 @@ func TestLimitsHoldOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	tc.Write(message(1, bindOp(adminDN, ldapserver.DefaultPassword)))
+	tc.Write(ldapraw.Message(1, ldapraw.BindRequest(adminDN, ldapserver.DefaultPassword)))
 	if _, err := read(tc); err != nil {
 		t.Fatal(err)
 	}
-	tc.Write(message(2, searchOp(deepFilter(50_000), "cn")))
+	tc.Write(ldapraw.Message(2, searchOp(ldapraw.NestedFilter(50_000), "cn")))
 	p, err := read(tc)
 	if err != nil {
 		t.Fatal(err)

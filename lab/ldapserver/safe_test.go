@@ -1,12 +1,10 @@
 package ldapserver
 
 import (
-	"bytes"
 	"errors"
 	"log"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jimlambrt/gldap"
+
+	"github.com/rebind-dev/rebind/internal/e2e"
 )
 
 // gldap runs each request's handler on a goroutine of its own without
@@ -21,7 +21,7 @@ import (
 // it into the request's response with 80 other, logs it with its stack,
 // and the server serves on.
 func TestSafeAnswersAHandlerPanic(t *testing.T) {
-	var logged lockedBuffer
+	var logged e2e.SyncBuffer
 	h := &handlers{dir: &directory{log: log.New(&logged, "", 0)}, conns: &connections{m: map[int]*connState{}}}
 	m, err := gldap.NewMux()
 	if err != nil {
@@ -70,23 +70,4 @@ func TestSafeAnswersAHandlerPanic(t *testing.T) {
 	if calls.Load() != 2 || !strings.Contains(logged.String(), "assignment to entry in nil map") || !strings.Contains(logged.String(), "goroutine") {
 		t.Fatalf("%d calls; log %q", calls.Load(), logged.String())
 	}
-}
-
-// lockedBuffer is a log destination the handlers' goroutines and the test
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

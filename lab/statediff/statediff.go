@@ -7,10 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strings"
+
+	"github.com/rebind-dev/rebind/internal/mapkeys"
 )
 
 // Change is one object that appeared, disappeared or changed.
@@ -102,15 +102,8 @@ func diffList(dir string, key, name []string, before, after []map[string]any) []
 		return m
 	}
 	bi, ai := index(before), index(after)
-	keys := map[string]bool{}
-	for k := range bi {
-		keys[k] = true
-	}
-	for k := range ai {
-		keys[k] = true
-	}
 	var out []Change
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
+	for _, k := range mapkeys.Union(bi, ai) {
 		bo, inB := bi[k]
 		ao, inA := ai[k]
 		switch {
@@ -128,22 +121,11 @@ func diffList(dir string, key, name []string, before, after []map[string]any) []
 }
 
 func diffObject(b, a map[string]any) []string {
-	names := map[string]bool{}
-	for k := range b {
-		names[k] = true
-	}
-	for k := range a {
-		names[k] = true
-	}
-	var keys []string
-	for k := range names {
-		if !ignored[k] {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
 	var out []string
-	for _, k := range keys {
+	for _, k := range mapkeys.Union(b, a) {
+		if ignored[k] {
+			continue
+		}
 		bs, as := show(b[k]), show(a[k])
 		if bs != as {
 			out = append(out, fmt.Sprintf("%s: %s -> %s", k, bs, as))
