@@ -79,9 +79,10 @@ locals {
   relinking = length(local.relink) > 0
 }
 
-data "ad_users" "users" {
-  target = target.ad.corp
-  filter = "(|${join("", [for u in local.all_upns : "(userPrincipalName=${u})"])})"
+# The AD accounts of the mailboxes and of the users to re-pair.
+module "ad" {
+  source = "ad-accounts"
+  upns   = local.all_upns
 }
 
 data "entra_users" "cloud" {
@@ -94,7 +95,7 @@ data "entra_tenant" "tenant" {
 }
 
 locals {
-  ad = { for u in data.ad_users.users.users : lower(u.upn) => u }
+  ad = module.ad.by_upn
   # The primary SMTP address (SMTP: in upper case), lower-cased.
   ad_primary    = { for k, u in local.ad : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }
   cloud_primary = { for k, u in data.entra_users.cloud.by_upn : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }

@@ -63,17 +63,11 @@ target "ad" "corp" {}
 
 target "adsync" "connect" {}
 
-locals {
-  csv_upns = var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
-  # The CSV's users as one LDAP filter; UPNs cannot hold the characters an
-  # LDAP filter escapes, so they are used as written.
-  filter = var.users_csv == null ? coalesce(var.ad_filter, "(!(objectClass=user))") : "(|${join("", [for u in local.csv_upns : "(userPrincipalName=${u})"])})"
-}
-
-# The re-created AD accounts.
-data "ad_users" "new" {
-  target      = target.ad.corp
-  filter      = local.filter
+# The re-created AD accounts: the CSV's users, or those the filter selects.
+module "new" {
+  source      = "ad-accounts"
+  users_csv   = var.users_csv
+  ad_filter   = var.ad_filter
   search_base = var.search_base
 }
 
@@ -93,19 +87,19 @@ data "entra_tenant" "tenant" {
 
 locals {
   # Every address a user or stale object holds, lower case, without prefix.
-  new_addresses = toset(flatten([for u in data.ad_users.new.users : concat(
+  new_addresses = toset(flatten([for u in module.new.users : concat(
     [lower(u.upn)], [for m in [u.mail] : lower(m) if m != null], [for p in u.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )]))
 
   # UPN (lower case) => the AD account, its new anchor and its cloud user.
-  users = { for u in data.ad_users.new.users : lower(u.upn) => {
+  users = { for u in module.new.users : lower(u.upn) => {
     upn          = u.upn
     object_guid  = u.object_guid
     immutable_id = u.immutable_id
     cloud        = try(data.entra_users.cloud.by_upn[lower(u.upn)], null)
   } }
 
-  missing_in_ad    = setsubtract(toset(local.csv_upns), toset(keys(local.users)))
+  missing_in_ad    = module.new.missing
   missing_in_cloud = [for k, u in local.users : u.upn if u.cloud == null]
 
   # Old anchors that are not already one of the new accounts' anchors.
