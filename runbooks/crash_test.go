@@ -33,9 +33,7 @@ type scenarioCase struct {
 var cases = []scenarioCase{
 	{"restore-mistake", "restore-mistake", nil, func(t *testing.T, l *lab) job { return restoreMistake(l) }},
 	{"rebuilt-ad-hard-match", "rebuilt-ad", func(l *lab) { l.sync("Initial") }, func(t *testing.T, l *lab) job {
-		j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": "(|" + adFilter() + ")", "baseline": "baseline.json"})
-		j.Approve = []string{`step.approve.purge_stale["stale"]`}
-		return j
+		return rebuiltJob(l, rebuiltUsers...)
 	}},
 	{"archive-guid-mismatch", "archive-guid-mismatch", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
 		return l.newJob("archive-guid-mismatch", map[string]string{"upn": "arch2@contoso.com"})
@@ -51,16 +49,6 @@ var cases = []scenarioCase{
 	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
 	{"hard-match-takeover", "cloud-only-takeover", nil, func(t *testing.T, l *lab) job { return takeoverJob(l, takeoverUsers...) }},
 	{"dar-duplicate-cleanup", "cloud-only-dar", nil, func(t *testing.T, l *lab) job { return darJob(l, "mia", "noah") }},
-}
-
-// adFilter selects user01..user12 by UPN, the AD-search form of the
-// rebuilt-ad-hard-match runbook.
-func adFilter() string {
-	var b strings.Builder
-	for i := 1; i <= 12; i++ {
-		b.WriteString("(userPrincipalName=user" + twoDigits(i) + "@contoso.com)")
-	}
-	return b.String()
 }
 
 // rerunnable are the actions a person may safely run again when a crash

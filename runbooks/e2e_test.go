@@ -98,8 +98,8 @@ func TestRebuiltADHardMatch(t *testing.T) {
 		t.Fatalf("the Initial cycle before the fix reports %d errors, want 12", n)
 	}
 	users := []string{}
-	for i := 1; i <= 12; i++ {
-		users = append(users, "user"+twoDigits(i)+"@contoso.com")
+	for _, n := range rebuiltUsers {
+		users = append(users, n+"@contoso.com")
 	}
 	stale := map[string]bool{}
 	for _, o := range start.list("users") {
@@ -176,9 +176,9 @@ func TestRebuiltADHardMatch(t *testing.T) {
 	})
 }
 
-func twoDigits(i int) string {
-	return string(rune('0'+i/10)) + string(rune('0'+i%10))
-}
+// rebuiltUsers are the re-created users of the rebuilt-ad scenario (seed
+// 001).
+var rebuiltUsers = []string{"user01", "user02", "user03", "user04", "user05", "user06", "user07", "user08", "user09", "user10", "user11", "user12"}
 
 func contains(l []string, s string) bool {
 	for _, x := range l {
