@@ -30,6 +30,22 @@ func duplicateOf(t *testing.T, s state, upn string) map[string]any {
 	return l[0]
 }
 
+// provisionedBeside fails the test unless, in s, each named user's AD
+// account was provisioned as a second cloud user beside its own: duplicate
+// attribute resiliency quarantines the UPN as NAME+NNNN@ the initial
+// domain, and that cloud user holds the account's anchor
+// (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency). when says
+// after what.
+func provisionedBeside(t *testing.T, s state, when string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if d := duplicateOf(t, s, n+"@contoso.com"); !strings.HasPrefix(str(d["userPrincipalName"]), n+"+") {
+			t.Fatalf("%s %s: %v, want a duplicate %s+NNNN", n, when, d, n)
+		}
+	}
+}
+
 // TestDARDuplicateCleanup: mia's and noah's AD accounts were provisioned
 // beside their unlicensed cloud-only users; the duplicates survive (they
 // are bound to the accounts), the originals are deleted and purged, and
