@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
 )
 
@@ -150,15 +149,8 @@ func TestDARDuplicateCleanupRefuses(t *testing.T) {
 // the run stops (a purge cannot be undone), and a rollback puts the
 // scheduler back and reports the deletions and purges it cannot revert.
 func TestRollbackDARCleanup(t *testing.T) {
-	l, j := caseNamed(t, "dar-duplicate-cleanup").setup(t)
-	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
-		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-			t.Error(err)
-		}
-	})
-	if rep.Status == journal.StatusRolledBack {
-		t.Fatal("rolled back on its own past an irreversible purge")
-	}
+	l, j, rep, _ := failAt(t, "dar-duplicate-cleanup", "step.adsync_cycle.initial", syncOff)
+	stoppedPastIrreversible(t, rep)
 	nr := notReverted(j.rollback(t))
 	if !hasPrefix(nr, "step.entra_user_purge.original") || !hasPrefix(nr, "step.entra_user_deleted.original") {
 		t.Errorf("not reverted %v; want the purges and the deletions they made final reported", nr)
