@@ -59,11 +59,6 @@ output "by_upn" {
   description = "The accounts found by UPN, lower case."
 }
 
-output "named" {
-  value       = toset(local.named)
-  description = "The UPNs named, lower case."
-}
-
 output "missing" {
   value       = setsubtract(toset(local.named), toset([for u in data.ad_users.accounts.users : lower(u.upn)]))
   description = "The UPNs named that no account found has."
