@@ -11,17 +11,8 @@ import (
 // movedUsers are the users of the forest-move scenario.
 var movedUsers = []string{"ada", "bea", "cal", "dot", "eve", "gus"}
 
-func movedFilter() string {
-	var b strings.Builder
-	b.WriteString("(|")
-	for _, n := range movedUsers {
-		b.WriteString("(userPrincipalName=" + n + "@contoso.com)")
-	}
-	return b.String() + ")"
-}
-
 func carryoverJob(l *lab) job {
-	return l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": movedFilter(), "baseline": "baseline.json"})
+	return l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": upnFilter(movedUsers...), "baseline": "baseline.json"})
 }
 
 // TestConsistencyGUIDCarryover: the new forest's accounts carry their cloud
@@ -39,13 +30,7 @@ func TestConsistencyGUIDCarryover(t *testing.T) {
 	bare := startLab(t, "forest-move")
 	bare.sync("Initial")
 	s := bare.dump()
-	for _, n := range movedUsers {
-		ad := s.adUser(t, n+"@contoso.com")
-		dup := s.find("users", "onPremisesImmutableId", immutableID(t, str(ad["objectGUID"])))
-		if len(dup) != 1 || !strings.HasPrefix(str(dup[0]["userPrincipalName"]), n+"+") {
-			t.Fatalf("%s after a first cycle without the carry-over: %v, want a duplicate %s+NNNN", n, dup, n)
-		}
-	}
+	provisionedBeside(t, s, "after a first cycle without the carry-over", movedUsers...)
 	if errs := s.lastErrors(); len(errs) == 0 || str(errs[0]["code"]) != "AttributeValueMustBeUnique" {
 		t.Fatalf("the first cycle without the carry-over reports %v, want the quarantined values", errs)
 	}
@@ -136,12 +121,12 @@ func TestConsistencyGUIDCarryoverRefuses(t *testing.T) {
 		// seed 001's state: the new server ran and failed its exports.
 		l := startLab(t, "rebuilt-ad")
 		l.sync("Initial")
-		j := l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": "(|" + adFilter() + ")"})
+		j := l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": upnFilter(rebuiltUsers...)})
 		refused(t, l, j, "Connect has already imported these new accounts")
 	})
 	t.Run("duplicate provisioned", func(t *testing.T) {
 		l := startLab(t, "rebuilt-ad-dar")
-		j := l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": "(|" + adFilter() + ")"})
+		j := l.newJob("consistency-guid-carryover", map[string]string{"ad_filter": upnFilter(rebuiltUsers...)})
 		refused(t, l, j, "user01+")
 	})
 	t.Run("scheduler running", func(t *testing.T) {

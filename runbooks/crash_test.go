@@ -33,9 +33,7 @@ type scenarioCase struct {
 var cases = []scenarioCase{
 	{"restore-mistake", "restore-mistake", nil, func(t *testing.T, l *lab) job { return restoreMistake(l) }},
 	{"rebuilt-ad-hard-match", "rebuilt-ad", func(l *lab) { l.sync("Initial") }, func(t *testing.T, l *lab) job {
-		j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": "(|" + adFilter() + ")", "baseline": "baseline.json"})
-		j.Approve = []string{`step.approve.purge_stale["stale"]`}
-		return j
+		return rebuiltJob(l, rebuiltUsers...)
 	}},
 	{"archive-guid-mismatch", "archive-guid-mismatch", func(l *lab) { l.sync("Delta") }, func(t *testing.T, l *lab) job {
 		return l.newJob("archive-guid-mismatch", map[string]string{"upn": "arch2@contoso.com"})
@@ -51,16 +49,6 @@ var cases = []scenarioCase{
 	{"consistency-guid-carryover", "forest-move", nil, func(t *testing.T, l *lab) job { return carryoverJob(l) }},
 	{"hard-match-takeover", "cloud-only-takeover", nil, func(t *testing.T, l *lab) job { return takeoverJob(l, takeoverUsers...) }},
 	{"dar-duplicate-cleanup", "cloud-only-dar", nil, func(t *testing.T, l *lab) job { return darJob(l, "mia", "noah") }},
-}
-
-// adFilter selects user01..user12 by UPN, the AD-search form of the
-// rebuilt-ad-hard-match runbook.
-func adFilter() string {
-	var b strings.Builder
-	for i := 1; i <= 12; i++ {
-		b.WriteString("(userPrincipalName=user" + twoDigits(i) + "@contoso.com)")
-	}
-	return b.String()
 }
 
 // rerunnable are the actions a person may safely run again when a crash
@@ -189,37 +177,18 @@ func hasPrefix(l []string, p string) bool {
 // steps, and checks that what can be reverted is, back to the starting
 // state, and that what cannot is reported.
 func TestRollback(t *testing.T) {
-	syncOff := func(l *lab) func() {
-		return func() {
-			if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-				t.Error(err)
-			}
-		}
-	}
 	organizationOnly := func(k string, o map[string]any) bool { return k == "organization" }
 
 	t.Run("restore-mistake", func(t *testing.T) {
 		// Sync is switched off just before the Initial cycle: the cycle
 		// fails; restore and clear are reverted on their own.
-		l, j := cases[0].setup(t)
-		before := l.dump()
-		rep := applyFailing(t, j, "step.adsync_cycle.initial", syncOff(l))
-		if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
-			t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
-		}
-		after := l.dump()
+		_, before, after := rollBackAt(t, "restore-mistake", "step.adsync_cycle.initial")
 		after.cloudUser(t, "nicki@contoso.com", true)
 		unchangedExcept(t, before, after, organizationOnly)
 	})
 
 	t.Run("archive-guid-mismatch", func(t *testing.T) {
-		l, j := cases[2].setup(t)
-		before := l.dump()
-		rep := applyFailing(t, j, "step.adsync_cycle.delta", syncOff(l))
-		if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
-			t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
-		}
-		after := l.dump()
+		_, before, after := rollBackAt(t, "archive-guid-mismatch", "step.adsync_cycle.delta")
 		if got := str(after.adUser(t, "arch2@contoso.com")["msExchArchiveGUID"]); got != "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee" {
 			t.Errorf("msExchArchiveGUID after rollback = %s", got)
 		}
@@ -231,16 +200,12 @@ func TestRollback(t *testing.T) {
 		// purge refuses. The removal of the delay hold the release left
 		// cannot be undone, so the run stops without rolling back on its
 		// own; a rollback reverts the release and reports the delay hold.
-		l, j := cases[3].setup(t)
-		before := l.dump()
-		rep := applyFailing(t, j, "step.exo_recipient_purge.holder", func() {
+		l, j, rep, before := failAt(t, "exchange-guid-in-use", "step.exo_recipient_purge.holder", func(l *lab) {
 			if _, err := l.in.Tenant.SetLitigationHold("8151336f-4f32-4f15-85cf-552965dc85de", true); err != nil {
 				t.Error(err)
 			}
 		})
-		if rep.Status == journal.StatusRolledBack {
-			t.Fatalf("rolled back on its own past an irreversible step")
-		}
+		stoppedPastIrreversible(t, rep)
 		if !strings.Contains(rep.Failures[0].Err, "litigation hold") {
 			t.Errorf("failure %q does not name the hold", rep.Failures[0].Err)
 		}
@@ -254,14 +219,9 @@ func TestRollback(t *testing.T) {
 		// The cycle fails after sync was switched off and on: the run stops
 		// (the switch cannot be undone), and a rollback reverts the remote
 		// mailboxes and the cleared immutable IDs and reports the switch.
-		l, j := cases[4].setup(t)
-		before := l.dump()
-		rep := applyFailing(t, j, "step.adsync_cycle.cycle", syncOff(l))
-		if rep.Status == journal.StatusRolledBack {
-			t.Fatalf("rolled back on its own past an irreversible step")
-		}
-		rb := j.rollback(t)
-		nr := notReverted(rb)
+		l, j, rep, before := failAt(t, "offboard-relink", "step.adsync_cycle.cycle", syncOff)
+		stoppedPastIrreversible(t, rep)
+		nr := notReverted(j.rollback(t))
 		if !hasPrefix(nr, "module.sync_off.step.entra_dir_sync.off") || !hasPrefix(nr, "step.entra_dir_sync.on") {
 			t.Errorf("not reverted %v; want the sync switch reported", nr)
 		}
@@ -283,14 +243,9 @@ func TestRollback(t *testing.T) {
 	})
 
 	t.Run("rebuilt-ad-hard-match", func(t *testing.T) {
-		l, j := cases[1].setup(t)
-		before := l.dump()
-		rep := applyFailing(t, j, "module.bind.step.adsync_cycle.initial", syncOff(l))
-		if rep.Status == journal.StatusRolledBack {
-			t.Fatalf("rolled back on its own past an irreversible step")
-		}
-		rb := j.rollback(t)
-		nr := notReverted(rb)
+		l, j, rep, before := failAt(t, "rebuilt-ad-hard-match", "module.bind.step.adsync_cycle.initial", syncOff)
+		stoppedPastIrreversible(t, rep)
+		nr := notReverted(j.rollback(t))
 		for _, p := range []string{"module.sync_off.step.entra_dir_sync.off", "step.entra_dir_sync.on", "step.entra_user_purge.stale"} {
 			if !hasPrefix(nr, p) {
 				t.Errorf("not reverted %v; want %s reported", nr, p)
@@ -314,7 +269,7 @@ func TestRollback(t *testing.T) {
 // scheduler is held as it was, so Connect imports nothing with a half
 // carried set of anchors.
 func TestRollbackCarryover(t *testing.T) {
-	l, before, after := rollBackAtCycle(t, "consistency-guid-carryover")
+	l, before, after := rollBackAt(t, "consistency-guid-carryover", "module.bind.step.adsync_cycle.initial")
 	for _, n := range movedUsers {
 		if g := after.adUser(t, n+"@contoso.com")["mS-DS-ConsistencyGuid"]; g != nil {
 			t.Errorf("%s: mS-DS-ConsistencyGuid %v after rollback, want it empty again", n, g)
@@ -330,7 +285,7 @@ func TestRollbackCarryover(t *testing.T) {
 // approval: the immutable IDs written are cleared again, so the users stay
 // cloud-only, and no account was taken over.
 func TestRollbackTakeover(t *testing.T) {
-	_, before, after := rollBackAtCycle(t, "hard-match-takeover")
+	_, before, after := rollBackAt(t, "hard-match-takeover", "module.bind.step.adsync_cycle.initial")
 	for _, n := range takeoverUsers {
 		u := after.cloudUser(t, n+"@contoso.com", false)
 		if u["onPremisesImmutableId"] != nil || u["onPremisesSyncEnabled"] != nil {
@@ -340,24 +295,44 @@ func TestRollbackTakeover(t *testing.T) {
 	unchangedExcept(t, before, after, func(k string, o map[string]any) bool { return k == "organization" })
 }
 
-// rollBackAtCycle applies the case's runbook with directory sync turned
-// off right before its Initial cycle, so the cycle fails, and requires the
-// run rolled back in full. It returns the lab and its state before and
-// after.
-func rollBackAtCycle(t *testing.T, name string) (l *lab, before, after state) {
+// failAt sets up the named case, applies its runbook with fail called on
+// the lab right before the step whose progress line holds marker, and
+// returns the lab, the job, the report (the run must not succeed) and the
+// lab's state before the run.
+func failAt(t *testing.T, name, marker string, fail func(l *lab)) (*lab, job, *reportT, state) {
 	t.Helper()
 	l, j := caseNamed(t, name).setup(t)
-	before = l.dump()
-	rep := applyFailing(t, j, "module.bind.step.adsync_cycle.initial", func() {
-		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-			t.Error(err)
-		}
-	})
+	before := l.dump()
+	rep := applyFailing(t, j, marker, func() { fail(l) })
+	return l, j, rep, before
+}
+
+// syncOff turns directory sync off in the lab: the next cycle fails.
+func syncOff(l *lab) {
+	if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
+		l.t.Error(err)
+	}
+}
+
+// rollBackAt fails the case's run with directory sync turned off right
+// before the step at marker (a cycle), and requires the run rolled back
+// in full on its own. It returns the lab and its state before and after.
+func rollBackAt(t *testing.T, name, marker string) (l *lab, before, after state) {
+	t.Helper()
+	l, _, rep, before := failAt(t, name, marker, syncOff)
 	if rep.Status != journal.StatusRolledBack || len(rep.NotReverted) > 0 {
 		t.Fatalf("status %s, not reverted %v; want rolled back in full", rep.Status, notReverted(rep))
 	}
-	after = l.dump()
-	return l, before, after
+	return l, before, l.dump()
+}
+
+// stoppedPastIrreversible requires a failed run that did not roll back on
+// its own: a step it completed cannot be undone.
+func stoppedPastIrreversible(t *testing.T, rep *reportT) {
+	t.Helper()
+	if rep.Status == journal.StatusRolledBack {
+		t.Fatal("rolled back on its own past an irreversible step")
+	}
 }
 
 func caseNamed(t *testing.T, name string) scenarioCase {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebind-dev/rebind/engine/journal"
 	labmodel "github.com/rebind-dev/rebind/lab"
 )
 
@@ -28,6 +27,22 @@ func duplicateOf(t *testing.T, s state, upn string) map[string]any {
 		t.Fatalf("%s: %d cloud users hold its anchor, want 1: %v", upn, len(l), l)
 	}
 	return l[0]
+}
+
+// provisionedBeside fails the test unless, in s, each named user's AD
+// account was provisioned as a second cloud user beside its own: duplicate
+// attribute resiliency quarantines the UPN as NAME+NNNN@ the initial
+// domain, and that cloud user holds the account's anchor
+// (learn.microsoft.com/entra/identity/hybrid/connect/
+// how-to-connect-syncservice-duplicate-attribute-resiliency). when says
+// after what.
+func provisionedBeside(t *testing.T, s state, when string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if d := duplicateOf(t, s, n+"@contoso.com"); !strings.HasPrefix(str(d["userPrincipalName"]), n+"+") {
+			t.Fatalf("%s %s: %v, want a duplicate %s+NNNN", n, when, d, n)
+		}
+	}
 }
 
 // TestDARDuplicateCleanup: mia's and noah's AD accounts were provisioned
@@ -134,15 +149,8 @@ func TestDARDuplicateCleanupRefuses(t *testing.T) {
 // the run stops (a purge cannot be undone), and a rollback puts the
 // scheduler back and reports the deletions and purges it cannot revert.
 func TestRollbackDARCleanup(t *testing.T) {
-	l, j := caseNamed(t, "dar-duplicate-cleanup").setup(t)
-	rep := applyFailing(t, j, "step.adsync_cycle.initial", func() {
-		if err := l.in.Tenant.SetDirSyncEnabled(false); err != nil {
-			t.Error(err)
-		}
-	})
-	if rep.Status == journal.StatusRolledBack {
-		t.Fatal("rolled back on its own past an irreversible purge")
-	}
+	l, j, rep, _ := failAt(t, "dar-duplicate-cleanup", "step.adsync_cycle.initial", syncOff)
+	stoppedPastIrreversible(t, rep)
 	nr := notReverted(j.rollback(t))
 	if !hasPrefix(nr, "step.entra_user_purge.original") || !hasPrefix(nr, "step.entra_user_deleted.original") {
 		t.Errorf("not reverted %v; want the purges and the deletions they made final reported", nr)

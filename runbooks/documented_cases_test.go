@@ -157,13 +157,7 @@ func TestRestoreMistakeInAFederatedDomain(t *testing.T) {
 
 // rebuiltJob is rebuilt-ad-hard-match for the named users of seed 001.
 func rebuiltJob(l *lab, names ...string) job {
-	var f strings.Builder
-	f.WriteString("(|")
-	for _, n := range names {
-		f.WriteString("(userPrincipalName=" + n + "@contoso.com)")
-	}
-	f.WriteString(")")
-	j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": f.String(), "baseline": "baseline.json"})
+	j := l.newJob("rebuilt-ad-hard-match", map[string]string{"ad_filter": upnFilter(names...), "baseline": "baseline.json"})
 	j.Approve = []string{`step.approve.purge_stale["stale"]`}
 	return j
 }

@@ -608,3 +608,14 @@ func (l *lab) takeoverAnswer() string {
 	}
 	return "no"
 }
+
+// upnFilter is the LDAP filter an admin gives as ad_filter to select the
+// named lab users (NAME@contoso.com) by UPN.
+func upnFilter(names ...string) string {
+	var b strings.Builder
+	b.WriteString("(|")
+	for _, n := range names {
+		b.WriteString("(userPrincipalName=" + n + "@contoso.com)")
+	}
+	return b.String() + ")"
+}

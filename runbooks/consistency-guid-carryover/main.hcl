@@ -66,16 +66,11 @@ target "entra" "tenant" {}
 target "ad" "corp" {}
 target "adsync" "connect" {}
 
-locals {
-  csv_upns = var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
-  # UPNs cannot hold the characters an LDAP filter escapes.
-  filter = var.users_csv == null ? coalesce(var.ad_filter, "(!(objectClass=user))") : "(|${join("", [for u in local.csv_upns : "(userPrincipalName=${u})"])})"
-}
-
-# The new AD accounts.
-data "ad_users" "new" {
-  target      = target.ad.corp
-  filter      = local.filter
+# The new AD accounts: the CSV's users, or those the filter selects.
+module "new" {
+  source      = "ad-accounts"
+  users_csv   = var.users_csv
+  ad_filter   = var.ad_filter
   search_base = var.search_base
 }
 
@@ -96,7 +91,7 @@ locals {
   # UPN (lower case) => the new account, its cloud user and the anchor to
   # carry: the cloud user's immutable ID as a GUID (null when it is not
   # base64 of 16 bytes, which a GUID attribute cannot hold).
-  users = { for u in data.ad_users.new.users : lower(u.upn) => {
+  users = { for u in module.new.users : lower(u.upn) => {
     upn              = u.upn
     dn               = u.dn
     object_guid      = u.object_guid
@@ -107,7 +102,7 @@ locals {
     anchor_guid      = try(guid(data.entra_users.cloud.by_upn[lower(u.upn)].immutable_id), null)
   } }
 
-  missing_in_ad     = setsubtract(toset(local.csv_upns), toset(keys(local.users)))
+  missing_in_ad     = module.new.missing
   missing_in_cloud  = [for k, u in local.users : u.upn if u.cloud == null]
   without_anchor    = [for k, u in local.users : u.upn if u.cloud != null && u.anchor == null]
   not_a_guid        = [for k, u in local.users : "${u.upn} (${u.anchor})" if u.anchor != null && u.anchor_guid == null]

@@ -49,9 +49,10 @@ locals {
   wanted = toset([for a in var.accounts : lower(trimspace(a))])
 }
 
-data "ad_users" "accounts" {
-  target      = target.ad.corp
-  filter      = length(local.wanted) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.wanted : "(userPrincipalName=${a})"])})"
+# The AD accounts named.
+module "accounts" {
+  source      = "ad-accounts"
+  upns        = local.wanted
   search_base = var.search_base
 }
 
@@ -66,10 +67,7 @@ data "entra_users" "deleted" {
 
 locals {
   everyone = concat(data.entra_users.cloud.users, data.entra_users.deleted.users)
-  # A value as the conflict names it: a UPN, or an address without its
-  # smtp: prefix, lower case.
-  bare = { for u in data.ad_users.accounts.users : lower(u.upn) => u }
-  pairs = { for k, a in local.bare : k => {
+  pairs = { for k, a in module.accounts.by_upn : k => {
     upn    = a.upn
     dn     = a.dn
     anchor = a.immutable_id
@@ -78,7 +76,8 @@ locals {
   } }
   found = { for k, p in local.pairs : k => merge(p, {
     dup = try(p.holders[0], null)
-    # The values quarantined on the duplicate (UPN, addresses).
+    # The values quarantined on the duplicate (UPN, addresses), as the
+    # conflict names them: lower case, an address without its smtp: prefix.
     conflicts = try([for e in p.holders[0].provisioning_errors : lower(trimprefix(lower(e.value), "smtp:")) if e.category == "PropertyConflict"], [])
   }) if length(p.holders) == 1 }
   # The originals: other cloud users, active or in the recycle bin,
@@ -90,7 +89,7 @@ locals {
     )))) > 0]
   }) }
 
-  missing   = setsubtract(local.wanted, toset(keys(local.bare)))
+  missing   = module.accounts.missing
   ambiguous = [for k, p in local.pairs : "${p.upn} (${length(p.holders)} cloud users hold its anchor ${p.anchor})" if length(p.holders) != 1]
   # Rule 1: the cloud user holding the anchor is a duplicate only if it is
   # synced and has quarantined values.

@@ -60,9 +60,10 @@ locals {
   wanted = { for c, a in var.users : lower(trimspace(c)) => lower(trimspace(a)) }
 }
 
-data "ad_users" "accounts" {
-  target      = target.ad.corp
-  filter      = length(local.wanted) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in distinct(values(local.wanted)) : "(userPrincipalName=${a})"])})"
+# The AD accounts that take the cloud users over.
+module "accounts" {
+  source      = "ad-accounts"
+  upns        = distinct(values(local.wanted))
   search_base = var.search_base
 }
 
@@ -80,15 +81,14 @@ data "entra_tenant" "tenant" {
 }
 
 locals {
-  ad_by_upn = { for u in data.ad_users.accounts.users : lower(u.upn) => u }
   users = { for c, a in local.wanted : c => {
     upn    = c
     ad_upn = a
-    ad     = try(local.ad_by_upn[a], null)
+    ad     = try(module.accounts.by_upn[a], null)
     cloud  = try(data.entra_users.cloud.by_upn[c], null)
     # The anchor Connect exports for the account: base64 of
     # mS-DS-ConsistencyGuid when set, else of objectGUID.
-    anchor = try(local.ad_by_upn[a].immutable_id, null)
+    anchor = try(module.accounts.by_upn[a].immutable_id, null)
   } }
   missing_in_ad    = [for c, u in local.users : u.ad_upn if u.ad == null]
   missing_in_cloud = [for c, u in local.users : c if u.cloud == null]

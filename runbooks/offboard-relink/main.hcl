@@ -79,9 +79,10 @@ locals {
   relinking = length(local.relink) > 0
 }
 
-data "ad_users" "users" {
-  target = target.ad.corp
-  filter = "(|${join("", [for u in local.all_upns : "(userPrincipalName=${u})"])})"
+# The AD accounts of the mailboxes and of the users to re-pair.
+module "ad" {
+  source = "ad-accounts"
+  upns   = local.all_upns
 }
 
 data "entra_users" "cloud" {
@@ -94,7 +95,7 @@ data "entra_tenant" "tenant" {
 }
 
 locals {
-  ad = { for u in data.ad_users.users.users : lower(u.upn) => u }
+  ad = module.ad.by_upn
   # The primary SMTP address (SMTP: in upper case), lower-cased.
   ad_primary    = { for k, u in local.ad : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }
   cloud_primary = { for k, u in data.entra_users.cloud.by_upn : k => lower(trimprefix(concat([for p in u.proxy_addresses : p if startswith(p, "SMTP:")], ["SMTP:"])[0], "SMTP:")) }
@@ -104,26 +105,10 @@ locals {
     immutable_id = try(local.ad[k].immutable_id, null)
   } }
 
-  not_in_ad      = [for k in local.all_upns : k if !contains(keys(local.ad), k)]
-  not_in_cloud   = [for k in local.relink : k if !contains(keys(data.entra_users.cloud.by_upn), k)]
-  smtp_mismatch  = [for k in local.relink : k if try(local.ad_primary[k] != local.cloud_primary[k] || local.ad_primary[k] == "", true)]
-  old_anchors    = [for k in local.relink : data.entra_users.cloud.by_upn[k].immutable_id if try(data.entra_users.cloud.by_upn[k].immutable_id != null && data.entra_users.cloud.by_upn[k].immutable_id != local.ad[k].immutable_id, false)]
-
-  # Re-created account's anchor => the cloud user that must pair with it.
-  anchor_owner = { for k in local.relink : local.ad[k].immutable_id => try(data.entra_users.cloud.by_upn[k].id, "") if try(local.ad[k].immutable_id != null, false) }
-  # Other cloud users already holding one of those anchors: duplicate
-  # attribute resiliency provisions a re-created account whose soft match
-  # is refused as a second cloud user, which keeps the anchor
-  # (learn.microsoft.com/entra/identity/hybrid/connect/
-  # how-to-connect-syncservice-duplicate-attribute-resiliency).
-  duplicates = [for c in data.entra_users.cloud.users : c if c.immutable_id != null && try(local.anchor_owner[c.immutable_id] != c.id, false)]
-  federated  = [for k in local.relink : k if contains(data.entra_tenant.tenant.federated_domains, element(split("@", k), 1))]
-}
-
-# The AD objects the orphaned users are still paired with, if any exist.
-data "ad_users" "old" {
-  target = target.ad.corp
-  filter = length(local.old_anchors) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.old_anchors : "(objectGUID=${ldap_guid_filter(guid(a))})"])})"
+  not_in_ad     = [for k in local.all_upns : k if !contains(keys(local.ad), k)]
+  not_in_cloud  = [for k in local.relink : k if !contains(keys(data.entra_users.cloud.by_upn), k)]
+  smtp_mismatch = [for k in local.relink : k if try(local.ad_primary[k] != local.cloud_primary[k] || local.ad_primary[k] == "", true)]
+  federated     = [for k in local.relink : k if contains(data.entra_tenant.tenant.federated_domains, element(split("@", k), 1))]
 }
 
 step "assert" "one_source" {
@@ -146,14 +131,17 @@ step "assert" "relink_addresses_match" {
   error_message = "The primary SMTP address of the AD account and of the cloud user differ (or one has none) for: ${join(", ", local.smtp_mismatch)}. Soft match pairs on the primary SMTP address and the UPN: make them the same on premises first, or the cleared users will not pair."
 }
 
-step "assert" "relink_orphaned" {
-  condition     = length(data.ad_users.old.users) == 0
-  error_message = "These AD accounts still hold the anchor of a cloud user listed in relink_upns: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. Those cloud users are not orphaned; clearing their immutable IDs would unpair them."
-}
-
-step "assert" "relink_no_duplicates" {
-  condition     = length(local.duplicates) == 0
-  error_message = "These cloud users already hold the anchor of a re-created account to pair with: ${join(", ", [for c in local.duplicates : "${c.upn} (${c.id}) holds ${c.immutable_id}"])}. Duplicate attribute resiliency provisioned the re-created accounts beside the orphaned users (UPNs of the form prefix+NNNN@ the initial domain); the Initial cycle would keep them and never pair the orphaned users. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's re-pairing turns it off and waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}); then plan this runbook again."
+# The users to re-pair: the AD objects they are still paired with must be
+# gone, and no other cloud user may hold the anchor of the re-created
+# account each is to pair with.
+module "relink_anchors" {
+  source      = "anchor-holders"
+  cloud_users = data.entra_users.cloud.users
+  users = { for k in local.relink : k => {
+    cloud_id = try(data.entra_users.cloud.by_upn[k].id, ""), old_anchor = try(data.entra_users.cloud.by_upn[k].immutable_id, null), new_anchor = try(local.ad[k].immutable_id, null)
+  } }
+  old_consequence        = "They are still paired with cloud users listed in relink_upns, which are not orphaned: clearing their immutable IDs would unpair them."
+  duplicates_consequence = "Duplicate attribute resiliency provisioned the re-created accounts beside the orphaned users (UPNs of the form prefix+NNNN@ the initial domain); the Initial cycle would keep them and never pair the orphaned users. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's re-pairing turns it off and waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}); then plan this runbook again."
 }
 
 # Turning sync back on after every synced user became cloud-managed takes

@@ -63,17 +63,11 @@ target "ad" "corp" {}
 
 target "adsync" "connect" {}
 
-locals {
-  csv_upns = var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
-  # The CSV's users as one LDAP filter; UPNs cannot hold the characters an
-  # LDAP filter escapes, so they are used as written.
-  filter = var.users_csv == null ? coalesce(var.ad_filter, "(!(objectClass=user))") : "(|${join("", [for u in local.csv_upns : "(userPrincipalName=${u})"])})"
-}
-
-# The re-created AD accounts.
-data "ad_users" "new" {
-  target      = target.ad.corp
-  filter      = local.filter
+# The re-created AD accounts: the CSV's users, or those the filter selects.
+module "new" {
+  source      = "ad-accounts"
+  users_csv   = var.users_csv
+  ad_filter   = var.ad_filter
   search_base = var.search_base
 }
 
@@ -93,23 +87,20 @@ data "entra_tenant" "tenant" {
 
 locals {
   # Every address a user or stale object holds, lower case, without prefix.
-  new_addresses = toset(flatten([for u in data.ad_users.new.users : concat(
+  new_addresses = toset(flatten([for u in module.new.users : concat(
     [lower(u.upn)], [for m in [u.mail] : lower(m) if m != null], [for p in u.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )]))
 
   # UPN (lower case) => the AD account, its new anchor and its cloud user.
-  users = { for u in data.ad_users.new.users : lower(u.upn) => {
+  users = { for u in module.new.users : lower(u.upn) => {
     upn          = u.upn
     object_guid  = u.object_guid
     immutable_id = u.immutable_id
     cloud        = try(data.entra_users.cloud.by_upn[lower(u.upn)], null)
   } }
 
-  missing_in_ad    = setsubtract(toset(local.csv_upns), toset(keys(local.users)))
+  missing_in_ad    = module.new.missing
   missing_in_cloud = [for k, u in local.users : u.upn if u.cloud == null]
-
-  # Old anchors that are not already one of the new accounts' anchors.
-  old_anchors = distinct([for k, u in local.users : u.cloud.immutable_id if try(u.cloud.immutable_id != null && u.cloud.immutable_id != u.immutable_id, false)])
 
   # Recycle-bin users holding an address of a user being fixed: they make
   # sync quarantine the address again. Nothing else in the bin is touched.
@@ -119,25 +110,9 @@ locals {
     [lower(d.original_upn)], [for m in [d.mail] : lower(m) if m != null], [for p in d.proxy_addresses : trimprefix(lower(p), "smtp:")]
   )))) > 0 }
 
-  # New anchor => the cloud user that must end up holding it.
-  anchor_owner = { for k, u in local.users : u.immutable_id => try(u.cloud.id, "") }
-  # Other cloud users (active or in the recycle bin) already holding a new
-  # anchor: duplicate attribute resiliency provisions a re-created account
-  # whose soft match is refused as a second cloud user, which keeps the
-  # anchor (learn.microsoft.com/entra/identity/hybrid/connect/
-  # how-to-connect-syncservice-duplicate-attribute-resiliency).
-  duplicates = [for c in concat(data.entra_users.cloud.users, data.entra_users.deleted.users) : c if c.immutable_id != null && try(local.anchor_owner[c.immutable_id] != c.id, false)]
-
   # Users whose UPN is in a federated domain: their immutable IDs cannot
   # be changed.
   federated = [for k, u in local.users : u.upn if contains(data.entra_tenant.tenant.federated_domains, element(split("@", k), 1))]
-}
-
-# An old anchor that names a live AD object means that account was not
-# re-created: re-anchoring its cloud user would cut it off.
-data "ad_users" "old" {
-  target = target.ad.corp
-  filter = length(local.old_anchors) == 0 ? "(!(objectClass=user))" : "(|${join("", [for a in local.old_anchors : "(objectGUID=${ldap_guid_filter(guid(a))})"])})"
 }
 
 # The diagnosis, checked once before anything is written.
@@ -161,14 +136,17 @@ step "assert" "something_to_fix" {
   error_message = "Every cloud user is already anchored to its AD account's objectGUID: there is nothing to re-bind, and no reason to turn directory sync off."
 }
 
-step "assert" "old_accounts_gone" {
-  condition     = length(data.ad_users.old.users) == 0
-  error_message = "These AD accounts still exist with the anchor their cloud users hold: ${join(", ", [for u in data.ad_users.old.users : u.upn == null ? u.dn : u.upn])}. They were not re-created; re-anchoring their cloud users would cut them off. Leave them out of the CSV or filter."
-}
-
-step "assert" "no_duplicates" {
-  condition     = length(local.duplicates) == 0
-  error_message = "These cloud users already hold the anchor of a re-created account: ${join(", ", [for c in local.duplicates : "${c.upn} (${c.id}${c.deleted ? ", in the recycle bin" : ""}) holds ${c.immutable_id}"])}. Duplicate attribute resiliency provisioned the re-created accounts beside the users being re-bound (UPNs of the form prefix+NNNN@ the initial domain). An immutable ID is unique, so the anchors cannot be written while they hold them. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's first writes do that; it waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}), after checking it holds nothing to keep; then plan this runbook again."
+# An old anchor that names a live AD object means that account was not
+# re-created; another cloud user (active or in the recycle bin) holding a
+# new anchor is a duplicate that must go first.
+module "anchors" {
+  source      = "anchor-holders"
+  cloud_users = concat(data.entra_users.cloud.users, data.entra_users.deleted.users)
+  users = { for k, u in local.users : k => {
+    cloud_id = try(u.cloud.id, ""), old_anchor = try(u.cloud.immutable_id, null), new_anchor = u.immutable_id
+  } }
+  old_consequence        = "They were not re-created; re-anchoring their cloud users would cut them off. Leave them out of the CSV or filter."
+  duplicates_consequence = "Duplicate attribute resiliency provisioned the re-created accounts beside the users being re-bound (UPNs of the form prefix+NNNN@ the initial domain). An immutable ID is unique, so the anchors cannot be written while they hold them. Remove them first (learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors: \"you might need to delete one of the objects in conflict\"): once directory sync is off and they are cloud-managed (this runbook's first writes do that; it waits up to 72 hours), delete each (DELETE /users/{id}) and purge it from the recycle bin (DELETE /directory/deletedItems/{id}), after checking it holds nothing to keep; then plan this runbook again."
 }
 
 # Turning sync back on after the users became cloud-managed takes them over
