@@ -1,12 +1,13 @@
 # The AD accounts a run is about, read once: named by UPN (a list, or a CSV
 # file with a `upn` column) or selected by an LDAP filter, searched below
 # search_base. The named UPNs become one LDAP filter,
-# (|(userPrincipalName=A)(userPrincipalName=B)...), written as given: a
-# Microsoft 365 user name holds only A-Z a-z 0-9 ' . - _ ! # ^ ~ and the
-# @ (learn.microsoft.com/office/troubleshoot/office-suite-issues/
+# (|(userPrincipalName=A)(userPrincipalName=B)...). A Microsoft 365 user
+# name holds only A-Z a-z 0-9 ' . - _ ! # ^ ~ and the @
+# (learn.microsoft.com/office/troubleshoot/office-suite-issues/
 # username-contains-special-character), none of which an LDAP filter
-# escapes (* ( ) \ and NUL, RFC 4515). Nothing named and no filter given
-# selects no account. Which of the inputs a runbook offers, and what it
+# escapes; a CSV is input all the same, so * ( ) \ and NUL are escaped
+# (RFC 4515) and a hostile row cannot widen the search. Nothing named
+# and no filter given selects no account. Which of the inputs a runbook offers, and what it
 # says when one is missing, stay the caller's.
 
 variable "upns" {
@@ -40,7 +41,11 @@ locals {
     [for u in var.upns : lower(trimspace(u))],
     var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
   )
-  filter = length(local.named) > 0 ? "(|${join("", [for u in local.named : "(userPrincipalName=${u})"])})" : coalesce(var.ad_filter, "(!(objectClass=user))")
+  # Each value escaped as RFC 4515 section 3 asks (\ first, then * ( )
+  # and NUL): a value that is not a user name matches nothing, however it
+  # was written, and is reported missing.
+  escaped = [for u in local.named : replace(replace(replace(replace(replace(u, "\\", "\\5c"), "*", "\\2a"), "(", "\\28"), ")", "\\29"), "\u0000", "\\00")]
+  filter  = length(local.escaped) > 0 ? "(|${join("", [for u in local.escaped : "(userPrincipalName=${u})"])})" : coalesce(var.ad_filter, "(!(objectClass=user))")
 }
 
 data "ad_users" "accounts" {
