@@ -28,8 +28,22 @@ import (
 //     for a remote mailbox.
 //
 // Values are PowerShell single-quoted strings. Anything else is refused.
+// PowerShell ends such a string on ' and on the typographic single quotes
+// U+2018 to U+201B alike, and reads two of them in a row as one ("PowerShell
+// treats smart quotation marks, also called typographic or curly quotes,
+// as normal quotation marks for strings",
+// learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_quoting_rules):
+// so does the lab, so that a client quoting only ' is cut short here as
+// it would be by Exchange's shell.
 
-const psString = `'((?:[^']|'')*)'`
+const (
+	psQuotes = `'\x{2018}-\x{201B}`
+	psString = `[` + psQuotes + `]((?:[^` + psQuotes + `]|[` + psQuotes + `]{2})*)[` + psQuotes + `]`
+)
+
+// psQuotePair is an escaped quote inside a single-quoted string: the
+// tokenizer keeps the second of the two.
+var psQuotePair = regexp.MustCompile(`[` + psQuotes + `]([` + psQuotes + `])`)
 
 var (
 	exEnable = regexp.MustCompile(`^Enable-RemoteMailbox -Identity ` + psString + ` -RemoteRoutingAddress ` + psString + ` -Alias ` + psString + `$`)
@@ -37,7 +51,7 @@ var (
 	exParam  = regexp.MustCompile(` -(RemoteRoutingAddress|ExchangeGuid|ArchiveGuid) ` + psString)
 )
 
-func psUnquote(s string) string { return strings.ReplaceAll(s, "''", "'") }
+func psUnquote(s string) string { return psQuotePair.ReplaceAllString(s, "$1") }
 
 func (s *Server) controlExchangeShell(w http.ResponseWriter, r *http.Request) {
 	cmd, ok := encodedCommand(w, r)
