@@ -48,7 +48,7 @@ func (remoteMailboxStep) Info() steps.Info {
 		Kind:   steps.KindEnsure,
 		Target: "ad",
 		Schema: selectorSchema(steps.Schema{
-			"alias":           {Type: cty.String, Required: true, PII: true, Doc: "The Exchange alias (mailNickname)."},
+			"alias":           {Type: cty.String, Required: true, PII: true, Doc: "The Exchange alias (mailNickname): letters, numbers, !#$%&'*+-/=?^_`{|}~, periods between other characters and U+00A1 to U+00FF, at most 64 characters (Exchange's -Alias rules)."},
 			"routing_domain":  {Type: cty.String, Required: true, Doc: "The tenant's routing domain, e.g. contoso.mail.onmicrosoft.com."},
 			"new_mailbox":     {Type: cty.Bool, Doc: "The mailbox was created in the cloud (msExchRemoteRecipientType 1) rather than moved or re-linked (4, the default)."},
 			"proxy_addresses": {Type: cty.List(cty.String), PII: true, Doc: "The exact proxy addresses to keep (default the current ones); the routing address is added when missing."},
@@ -108,8 +108,13 @@ func desiredMailbox(call steps.Call, current cty.Value) (map[string]cty.Value, e
 	alias, _ := steps.String(call.Config, "alias")
 	domain, _ := steps.String(call.Config, "routing_domain")
 	alias, domain = strings.TrimSpace(alias), strings.TrimPrefix(strings.TrimSpace(domain), "@")
-	if alias == "" || domain == "" || strings.ContainsAny(alias, "@ ") {
-		return nil, steps.Permanent(fmt.Errorf("ad: %s: alias %q and routing_domain %q must be a bare alias and a domain", call.Address, alias, domain))
+	if !validAlias(alias) {
+		return nil, steps.Permanent(fmt.Errorf("ad: %s: alias %q is not an Exchange alias: letters, numbers, "+
+			"!#$%%&'*+-/=?^_`{|}~, periods between other characters and U+00A1 to U+00FF, at most 64 characters", call.Address, alias))
+	}
+	if !validDomain(domain) {
+		return nil, steps.Permanent(fmt.Errorf("ad: %s: routing_domain %q is not a domain name: labels of letters, digits and "+
+			"hyphens (not first or last) joined by periods", call.Address, domain))
 	}
 	routing := alias + "@" + domain
 	remoteType := RemoteRecipientTypeMigrated
@@ -336,4 +341,54 @@ func writeMailbox(ctx context.Context, call steps.Call, change steps.Change, bac
 		names = append(names, c.Attribute)
 	}
 	return wrapErr(d.Modify(req), "modify", p.DN, strings.Join(names, ", "))
+}
+
+// validAlias reports whether s is an alias Exchange accepts: "The value
+// of Alias can contain letters, numbers and the characters !, #, $, %, &,
+// ', *, +, -, /, =, ?, ^, _, `, {, |, } and ~. Periods (.) are allowed,
+// but each period must be surrounded by other valid characters ...
+// Unicode characters from U+00A1 to U+00FF are also allowed. The maximum
+// length of the Alias value is 64 characters"
+// (learn.microsoft.com/powershell/module/exchangepowershell/enable-remotemailbox,
+// -Alias). The alias goes into Exchange's cmdlets, so nothing else
+// reaches a script.
+func validAlias(s string) bool {
+	runes := []rune(s)
+	if len(runes) == 0 || len(runes) > 64 {
+		return false
+	}
+	for i, r := range runes {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r >= 0xA1 && r <= 0xFF,
+			strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r):
+		case r == '.':
+			if i == 0 || i == len(runes)-1 || runes[i+1] == '.' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain reports whether s is a DNS domain name: labels of letters,
+// digits and hyphens, neither starting nor ending with a hyphen, at most
+// 63 characters each and 253 in all, joined by periods (RFC 1123 2.1,
+// RFC 1035 2.3.1).
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -33,8 +33,16 @@ import (
 // Exchange attribute as it was before: the documented fallback, since
 // Disable-RemoteMailbox would also act on the cloud mailbox.
 
-// psQuote quotes s as a PowerShell single-quoted string.
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// psQuote quotes s as a PowerShell single-quoted string. PowerShell ends
+// such a string on the typographic single quotes as well as on '
+// ("PowerShell treats smart quotation marks, also called typographic or
+// curly quotes, as normal quotation marks for strings",
+// learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_quoting_rules),
+// so each of the five is doubled.
+func psQuote(s string) string { return "'" + psSingleQuotes.Replace(s) + "'" }
+
+var psSingleQuotes = strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019",
+	"\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
 
 // remoteMailboxCmdlets returns the scripts that make the observed user a
 // remote mailbox with the wanted values.
