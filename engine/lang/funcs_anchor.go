@@ -49,6 +49,31 @@ var LDAPGUIDFilterFunc = anchorFunc(
 	"guid", cty.String, anchor.ParseGUID,
 	func(g anchor.GUID) cty.Value { return cty.StringVal(g.EscapeFilter()) })
 
+// LDAPEscapeFunc is ldap_escape(value): value written as an LDAP filter
+// assertion value, with the characters RFC 4515 section 3 escapes
+// (\ * ( ) and NUL) as \5c \2a \28 \29 \00, as in
+// `(userPrincipalName=${ldap_escape(each.value)})`: a value that came from
+// a CSV matches itself and nothing else, whatever it holds.
+var LDAPEscapeFunc = function.New(&function.Spec{
+	Description: "Escapes a value for an LDAP filter (RFC 4515): \\ * ( ) and NUL.",
+	// Marks handled here, as anchorFunc does, so that an unknown PII
+	// value's result stays PII.
+	Params: []function.Parameter{{Name: "value", Type: cty.String, AllowMarked: true, AllowUnknown: true}},
+	Type:   function.StaticReturnType(cty.String),
+	RefineResult: func(b *cty.RefinementBuilder) *cty.RefinementBuilder {
+		return b.NotNull()
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		arg, marks := args[0].Unmark()
+		if !arg.IsKnown() {
+			return cty.UnknownVal(cty.String).RefineNotNull().WithMarks(marks), nil
+		}
+		return cty.StringVal(ldapFilterEscapes.Replace(arg.AsString())).WithMarks(marks), nil
+	},
+})
+
+var ldapFilterEscapes = strings.NewReplacer(`\`, `\5c`, "*", `\2a`, "(", `\28`, ")", `\29`, "\x00", `\00`)
+
 // anchorFunc builds a one-argument conversion. It handles marks itself
 // (AllowMarked) for one reason: its error names the invalid value, which it
 // must not do for a sensitive one. The result, known or not, carries the

@@ -32,6 +32,7 @@ import (
 //	guid(immutable_id)      "Hrz/HqNKnU+lCNTYHx9Ycw==" -> "1effbc1e-..."
 //	guid_bytes(guid)        the 16 bytes AD stores, as a list of numbers
 //	ldap_guid_filter(guid)  `\1e\bc\ff...`, for (objectGUID=...) filters
+//	ldap_escape(value)      `a\2a` for "a*", for any other filter value
 //
 // coalesce skips nulls only (not empty strings, unlike Terraform's), and
 // there is no index(): go-cty's would look up an element by key where
@@ -45,6 +46,7 @@ func Functions(baseDir string) map[string]function.Function {
 		"guid":             GUIDFunc,
 		"guid_bytes":       GUIDBytesFunc,
 		"ldap_guid_filter": LDAPGUIDFilterFunc,
+		"ldap_escape":      LDAPEscapeFunc,
 
 		// Files and CSV.
 		"file":       MakeFileFunc(baseDir),

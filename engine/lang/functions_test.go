@@ -76,6 +76,9 @@ func TestFunctions(t *testing.T) {
 		{`guid("Hrz/HqNKnU+lCNTYHx9Ycw==")`, s("1effbc1e-4aa3-4f9d-a508-d4d81f1f5873")},
 		{`guid_bytes("1effbc1e-4aa3-4f9d-a508-d4d81f1f5873")`, numbers(0x1e, 0xbc, 0xff, 0x1e, 0xa3, 0x4a, 0x9d, 0x4f, 0xa5, 0x08, 0xd4, 0xd8, 0x1f, 0x1f, 0x58, 0x73)},
 		{`ldap_guid_filter("1effbc1e-4aa3-4f9d-a508-d4d81f1f5873")`, s(`\1e\bc\ff\1e\a3\4a\9d\4f\a5\08\d4\d8\1f\1f\58\73`)},
+		// RFC 4515 section 3: \ * ( ) and NUL escaped, each once; the rest kept.
+		{`ldap_escape("x)(objectClass=*")`, s(`x\29\28objectClass=\2a`)},
+		{`ldap_escape("a\\5c\u0000j\u00f6rg@contoso.com")`, s("a\\5c5c\\00j\u00f6rg@contoso.com")},
 
 		// Files and CSV.
 		{`file("notes.txt")`, s("hello\n")},
@@ -272,6 +275,8 @@ func TestFunctionsPropagateMarks(t *testing.T) {
 		{`immutable_id(sensitive_guid)`, true, false, false},
 		{`guid(immutable_id(pii_guid))`, false, true, false},
 		{`ldap_guid_filter(pii_guid)`, false, true, false},
+		{`ldap_escape(var.upn)`, false, true, false},
+		{`ldap_escape(var.later)`, false, true, true},
 		{`guid_bytes(pii_guid)`, false, true, false},
 		{`immutable_id(var.later)`, false, true, true},
 		{`csvdecode(file(var.password == "" ? "x" : "users.csv"))`, true, false, false},

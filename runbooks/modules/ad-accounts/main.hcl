@@ -41,11 +41,10 @@ locals {
     [for u in var.upns : lower(trimspace(u))],
     var.users_csv == null ? [] : [for r in csvdecode(file(var.users_csv)) : lower(trimspace(r.upn))]
   )
-  # Each value escaped as RFC 4515 section 3 asks (\ first, then * ( )
-  # and NUL): a value that is not a user name matches nothing, however it
-  # was written, and is reported missing.
-  escaped = [for u in local.named : replace(replace(replace(replace(replace(u, "\\", "\\5c"), "*", "\\2a"), "(", "\\28"), ")", "\\29"), "\u0000", "\\00")]
-  filter  = length(local.escaped) > 0 ? "(|${join("", [for u in local.escaped : "(userPrincipalName=${u})"])})" : coalesce(var.ad_filter, "(!(objectClass=user))")
+  # Each value escaped (ldap_escape, RFC 4515): a value that is not a
+  # user name matches nothing, however it was written, and is reported
+  # missing.
+  filter = length(local.named) > 0 ? "(|${join("", [for u in local.named : "(userPrincipalName=${ldap_escape(u)})"])})" : coalesce(var.ad_filter, "(!(objectClass=user))")
 }
 
 data "ad_users" "accounts" {
