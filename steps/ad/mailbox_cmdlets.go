@@ -33,21 +33,10 @@ import (
 // Exchange attribute as it was before: the documented fallback, since
 // Disable-RemoteMailbox would also act on the cloud mailbox.
 
-// psQuote quotes s as a PowerShell single-quoted string. PowerShell ends
-// such a string on the typographic single quotes as well as on '
-// ("PowerShell treats smart quotation marks, also called typographic or
-// curly quotes, as normal quotation marks for strings",
-// learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_quoting_rules),
-// so each of the five is doubled.
-func psQuote(s string) string { return "'" + psSingleQuotes.Replace(s) + "'" }
-
-var psSingleQuotes = strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019",
-	"\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
-
 // remoteMailboxCmdlets returns the scripts that make the observed user a
 // remote mailbox with the wanted values.
 func remoteMailboxCmdlets(call steps.Call, cur cty.Value, want map[string]cty.Value) ([]string, error) {
-	id := psQuote(cur.GetAttr("object_guid").AsString())
+	id := powershell.Quote(cur.GetAttr("object_guid").AsString())
 	routing := strings.TrimPrefix(want["target_address"].AsString(), "SMTP:")
 	differs := func(field string) bool {
 		w, ok := want[field]
@@ -62,7 +51,7 @@ func remoteMailboxCmdlets(call steps.Call, cur cty.Value, want map[string]cty.Va
 	switch {
 	case rtd.IsNull() || rtd.Equals(cty.Zero).True():
 		scripts = append(scripts, fmt.Sprintf("Enable-RemoteMailbox -Identity %s -RemoteRoutingAddress %s -Alias %s",
-			id, psQuote(routing), psQuote(want["mail_nickname"].AsString())))
+			id, powershell.Quote(routing), powershell.Quote(want["mail_nickname"].AsString())))
 	case rtd.Equals(mustNumber(RecipientTypeRemoteUserMailbox)).True():
 	default:
 		n, _ := rtd.AsBigFloat().Int64()
@@ -72,15 +61,15 @@ func remoteMailboxCmdlets(call steps.Call, cur cty.Value, want map[string]cty.Va
 	set := "Set-RemoteMailbox -Identity " + id
 	args := 0
 	if len(scripts) == 0 && differs("target_address") {
-		set += " -RemoteRoutingAddress " + psQuote(routing)
+		set += " -RemoteRoutingAddress " + powershell.Quote(routing)
 		args++
 	}
 	if differs("exchange_guid") {
-		set += " -ExchangeGuid " + psQuote(want["exchange_guid"].AsString())
+		set += " -ExchangeGuid " + powershell.Quote(want["exchange_guid"].AsString())
 		args++
 	}
 	if differs("archive_guid") {
-		set += " -ArchiveGuid " + psQuote(want["archive_guid"].AsString())
+		set += " -ArchiveGuid " + powershell.Quote(want["archive_guid"].AsString())
 		args++
 	}
 	if args > 0 {

@@ -9,21 +9,6 @@ import (
 	"github.com/rebind-dev/rebind/steps"
 )
 
-// PowerShell takes the typographic single quotes for quotation marks too
-// ("PowerShell treats smart quotation marks ... as normal quotation marks
-// for strings", learn.microsoft.com/powershell/module/
-// microsoft.powershell.core/about/about_quoting_rules), so each of them is
-// doubled inside a single-quoted string, as ' is.
-func TestPSQuoteDoublesEverySingleQuote(t *testing.T) {
-	for _, q := range []string{"'", "\u2018", "\u2019", "\u201a", "\u201b"} {
-		got := psQuote("a" + q + "; Remove-Mailbox boss; " + q + "b")
-		want := "'a" + q + q + "; Remove-Mailbox boss; " + q + q + "b'"
-		if got != want {
-			t.Errorf("psQuote with %U: %s, want %s", []rune(q)[0], got, want)
-		}
-	}
-}
-
 // The alias and routing domain go into Enable-RemoteMailbox's script. An
 // alias holds letters, numbers, !#$%&'*+-/=?^_`{|}~, periods between
 // other characters and U+00A1 to U+00FF, at most 64 characters (the Alias

@@ -42,3 +42,18 @@ func TestEncodeCommand(t *testing.T) {
 		}
 	}
 }
+
+// PowerShell takes the typographic single quotes for quotation marks too
+// ("PowerShell treats smart quotation marks ... as normal quotation marks
+// for strings", learn.microsoft.com/powershell/module/
+// microsoft.powershell.core/about/about_quoting_rules), so each of them is
+// doubled inside a single-quoted string, as ' is.
+func TestQuoteDoublesEverySingleQuote(t *testing.T) {
+	for _, q := range []string{"'", "\u2018", "\u2019", "\u201a", "\u201b"} {
+		got := Quote("a" + q + "; Remove-Mailbox boss; " + q + "b")
+		want := "'a" + q + q + "; Remove-Mailbox boss; " + q + q + "b'"
+		if got != want {
+			t.Errorf("Quote with %U: %s, want %s", []rune(q)[0], got, want)
+		}
+	}
+}
